@@ -1,0 +1,330 @@
+package shortid
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/google/btree"
+)
+
+// memStripes is the number of independently locked parts of a MemStore. A
+// key's stripe is picked by xxhash, so 64 stripes keep the chance that two
+// of 2-16 busy cores meet on one lock at a few percent.
+const memStripes = 64
+
+// MemStore is the in-memory [Store]: the embedded default and the reference
+// the conformance suite is written against. The zero value is not usable;
+// call [NewMemStore].
+//
+// Links live in 64 maps striped by an xxhash of the key, each behind its own
+// RWMutex, so a Get costs one hash, one read lock and one map lookup
+// (O(1), no allocation). Dedup entries (URL → key) are striped by the hash of
+// the URL; Create and Delete lock the key's and the URL's stripes together, in
+// stripe order, which makes the pair atomic without a global lock. Links that
+// can expire or run out of visits are also kept in a B-tree ordered by the
+// time they become due, so Sweep costs O(log n) per removed link and never
+// scans live ones.
+//
+// A MemStore never blocks on I/O and ignores its contexts. All methods are
+// safe for concurrent use.
+type MemStore struct {
+	stripes [memStripes]memStripe
+
+	dueMu sync.Mutex
+	due   *btree.BTreeG[dueItem] // links by the time they expire or ran out of visits
+}
+
+var _ Store = (*MemStore)(nil)
+
+type memStripe struct {
+	mu    sync.RWMutex
+	links map[string]memEntry
+	dedup map[string]string // normalized URL -> key
+	_     [24]byte          // keep stripes on separate cache lines
+}
+
+// memEntry is a Link without its key (the map key holds it) and with times
+// as Unix nanoseconds: 72 bytes instead of the 120 of a Record.
+type memEntry struct {
+	url       string
+	created   int64 // Unix ns; 0 is the zero time
+	expires   int64 // Unix ns; 0 never expires
+	maxVisits int64
+	visits    int64
+	clicks    int64
+	dueAt     int64 // key of this link in MemStore.due; 0 when not there
+	alias     bool
+	dedup     bool // the link owns the dedup entry of its URL
+}
+
+type dueItem struct {
+	at  int64
+	key string
+}
+
+func dueLess(a, b dueItem) bool {
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	return a.key < b.key
+}
+
+// NewMemStore returns an empty in-memory store.
+func NewMemStore() *MemStore {
+	s := &MemStore{due: btree.NewG(32, dueLess)}
+	for i := range s.stripes {
+		s.stripes[i].links = make(map[string]memEntry)
+		s.stripes[i].dedup = make(map[string]string)
+	}
+	return s
+}
+
+func stripeIndex(s string) int { return int(xxhash.Sum64String(s) % memStripes) }
+
+// lock2 write-locks stripes i and j in index order, so that two callers
+// locking the same pair cannot deadlock, and returns the unlock function.
+func (s *MemStore) lock2(i, j int) func() {
+	if i == j {
+		s.stripes[i].mu.Lock()
+		return s.stripes[i].mu.Unlock
+	}
+	if i > j {
+		i, j = j, i
+	}
+	s.stripes[i].mu.Lock()
+	s.stripes[j].mu.Lock()
+	return func() {
+		s.stripes[j].mu.Unlock()
+		s.stripes[i].mu.Unlock()
+	}
+}
+
+func toNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func (e *memEntry) record(key string) Record {
+	return Record{
+		Link: Link{
+			Key:       key,
+			URL:       e.url,
+			Alias:     e.alias,
+			CreatedAt: fromNanos(e.created),
+			ExpiresAt: fromNanos(e.expires),
+			MaxVisits: e.maxVisits,
+		},
+		Clicks: e.clicks,
+		Visits: e.visits,
+	}
+}
+
+// Create implements [Store.Create] in O(1), plus O(log n) for a link that
+// expires or has MaxVisits.
+func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
+	ki := stripeIndex(l.Key)
+	ui := ki
+	if dedup {
+		ui = stripeIndex(l.URL)
+	}
+	for {
+		unlock := s.lock2(ki, ui)
+		ks, us := &s.stripes[ki], &s.stripes[ui]
+		if dedup {
+			if other, ok := us.dedup[l.URL]; ok {
+				unlock()
+				if existing, ok := s.dedupTarget(l.URL, other); ok {
+					return existing, nil
+				}
+				continue // the other link was deleted meanwhile: try again
+			}
+		}
+		if _, ok := ks.links[l.Key]; ok {
+			unlock()
+			return Link{}, ErrExists
+		}
+		e := memEntry{
+			url:       l.URL,
+			created:   toNanos(l.CreatedAt),
+			expires:   toNanos(l.ExpiresAt),
+			maxVisits: l.MaxVisits,
+			alias:     l.Alias,
+			dedup:     dedup,
+		}
+		if e.expires != 0 {
+			e.dueAt = e.expires
+			s.dueMu.Lock()
+			s.due.ReplaceOrInsert(dueItem{e.dueAt, l.Key})
+			s.dueMu.Unlock()
+		}
+		ks.links[l.Key] = e
+		if dedup {
+			us.dedup[l.URL] = l.Key
+		}
+		unlock()
+		return e.record(l.Key).Link, nil
+	}
+}
+
+// dedupTarget returns the link under key if the dedup entry of url still
+// points to it.
+func (s *MemStore) dedupTarget(url, key string) (Link, bool) {
+	unlock := s.lock2(stripeIndex(key), stripeIndex(url))
+	defer unlock()
+	if s.stripes[stripeIndex(url)].dedup[url] != key {
+		return Link{}, false
+	}
+	e, ok := s.stripes[stripeIndex(key)].links[key]
+	if !ok {
+		return Link{}, false
+	}
+	return e.record(key).Link, true
+}
+
+// Get implements [Store.Get] in O(1) without allocating.
+func (s *MemStore) Get(_ context.Context, key string) (Record, error) {
+	st := &s.stripes[stripeIndex(key)]
+	st.mu.RLock()
+	e, ok := st.links[key]
+	st.mu.RUnlock()
+	if !ok {
+		return Record{}, ErrNotFound
+	}
+	return e.record(key), nil
+}
+
+// Delete implements [Store.Delete].
+func (s *MemStore) Delete(_ context.Context, key string) error {
+	if _, ok := s.remove(key, func(memEntry) bool { return true }); !ok {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// remove deletes the link under key, with its dedup entry and its place in
+// the due index, if cond approves of it.
+func (s *MemStore) remove(key string, cond func(memEntry) bool) (Link, bool) {
+	ki := stripeIndex(key)
+	for {
+		ks := &s.stripes[ki]
+		ks.mu.RLock()
+		e, ok := ks.links[key]
+		ks.mu.RUnlock()
+		if !ok || !cond(e) {
+			return Link{}, false
+		}
+		ui := stripeIndex(e.url)
+		unlock := s.lock2(ki, ui)
+		cur, ok := ks.links[key]
+		if !ok || cur.url != e.url || cur.created != e.created {
+			unlock()
+			continue // replaced between the two looks: start over
+		}
+		if !cond(cur) {
+			unlock()
+			return Link{}, false
+		}
+		delete(ks.links, key)
+		if us := &s.stripes[ui]; cur.dedup && us.dedup[cur.url] == key {
+			delete(us.dedup, cur.url)
+		}
+		if cur.dueAt != 0 {
+			s.dueMu.Lock()
+			s.due.Delete(dueItem{cur.dueAt, key})
+			s.dueMu.Unlock()
+		}
+		unlock()
+		return cur.record(key).Link, true
+	}
+}
+
+// Visit implements [Store.Visit] in O(1), plus O(log n) for the visit that
+// exhausts a link.
+func (s *MemStore) Visit(_ context.Context, key string, now time.Time) (Record, error) {
+	st := &s.stripes[stripeIndex(key)]
+	n := now.UnixNano()
+	st.mu.RLock()
+	e, ok := st.links[key]
+	st.mu.RUnlock()
+	if !ok {
+		return Record{}, ErrNotFound
+	}
+	if e.maxVisits == 0 {
+		if e.expires != 0 && n >= e.expires {
+			return Record{}, ErrGone
+		}
+		return e.record(key), nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	e, ok = st.links[key]
+	if !ok {
+		return Record{}, ErrNotFound
+	}
+	if (e.expires != 0 && n >= e.expires) || e.visits >= e.maxVisits {
+		return Record{}, ErrGone
+	}
+	e.visits++
+	if e.visits == e.maxVisits && (e.dueAt == 0 || n < e.dueAt) {
+		s.dueMu.Lock()
+		if e.dueAt != 0 {
+			s.due.Delete(dueItem{e.dueAt, key})
+		}
+		e.dueAt = n
+		s.due.ReplaceOrInsert(dueItem{e.dueAt, key})
+		s.dueMu.Unlock()
+	}
+	st.links[key] = e
+	return e.record(key), nil
+}
+
+// AddClicks implements [Store.AddClicks] in O(len(clicks)).
+func (s *MemStore) AddClicks(_ context.Context, clicks map[string]int64) error {
+	for key, n := range clicks {
+		st := &s.stripes[stripeIndex(key)]
+		st.mu.Lock()
+		if e, ok := st.links[key]; ok {
+			e.clicks += n
+			st.links[key] = e
+		}
+		st.mu.Unlock()
+	}
+	return nil
+}
+
+// Sweep implements [Store.Sweep] in O(log n) per removed link.
+func (s *MemStore) Sweep(_ context.Context, now time.Time, limit int) ([]Link, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	n := now.UnixNano()
+	var due []dueItem
+	s.dueMu.Lock()
+	s.due.Ascend(func(it dueItem) bool {
+		if it.at > n || len(due) == limit {
+			return false
+		}
+		due = append(due, it)
+		return true
+	})
+	s.dueMu.Unlock()
+	var out []Link
+	isDue := func(e memEntry) bool { return e.dueAt != 0 && e.dueAt <= n }
+	for _, it := range due {
+		if l, ok := s.remove(it.key, isDue); ok {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}

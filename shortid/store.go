@@ -1,0 +1,96 @@
+package shortid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors returned by the [Shortener] and by every [Store]. Test for them with
+// errors.Is: the Shortener wraps some of them with the reason (an invalid URL
+// says which rule it broke).
+var (
+	// ErrInvalidURL reports a target URL that the Shortener refuses to
+	// shorten; the wrapping error names the rule it broke.
+	ErrInvalidURL = errors.New("shortid: invalid url")
+	// ErrInvalidAlias reports a custom alias outside [0-9A-Za-z_-]{3,64}.
+	ErrInvalidAlias = errors.New("shortid: invalid alias")
+	// ErrReservedAlias reports an alias that is one of Options.Reserved.
+	// errors.Is(ErrReservedAlias, ErrInvalidAlias) is true.
+	ErrReservedAlias = fmt.Errorf("%w: reserved word", ErrInvalidAlias)
+	// ErrAliasTaken reports a custom alias that another link already uses.
+	ErrAliasTaken = errors.New("shortid: alias taken")
+	// ErrNotFound reports a key that names no link.
+	ErrNotFound = errors.New("shortid: not found")
+	// ErrGone reports a link that has expired or used up its visits. It is
+	// returned until the sweeper removes the link; after that the key is
+	// ErrNotFound.
+	ErrGone = errors.New("shortid: gone")
+	// ErrInvalidRequest reports a negative or too long TTL or a negative
+	// MaxVisits.
+	ErrInvalidRequest = errors.New("shortid: invalid request")
+	// ErrClosed is returned by every method of a closed Shortener.
+	ErrClosed = errors.New("shortid: closed")
+	// ErrExists is returned by [Store.Create] when the key is already in
+	// use. The Shortener turns it into ErrAliasTaken for an alias and into
+	// the next candidate key for a generated one.
+	ErrExists = errors.New("shortid: key exists")
+)
+
+// A Link is one short key and the URL it redirects to.
+type Link struct {
+	Key       string    // the short key: a generated code or a custom alias
+	URL       string    // the normalized target
+	Alias     bool      // true for a custom alias
+	CreatedAt time.Time // when the link was created, in UTC
+	ExpiresAt time.Time // zero: never expires
+	MaxVisits int64     // 0: unlimited
+}
+
+// A Record is a stored link with its counters as the [Store] keeps them.
+type Record struct {
+	Link   Link
+	Clicks int64 // clicks flushed to the store
+	Visits int64 // visits consumed by [Store.Visit]; counted only when Link.MaxVisits > 0
+}
+
+// A Store keeps links for a [Shortener]. Every method is safe for concurrent
+// use and must be atomic per call, so that a Redis or SQL backend can
+// implement it with one transaction (or Lua script) per method:
+//
+//   - Create is a create-if-absent of the key and, with dedup, of the URL's
+//     dedup entry, together.
+//   - Visit is a conditional increment (visits < max).
+//   - Sweep is a range delete over an expiry index.
+//
+// Times are passed in by the caller: a Store never reads a clock. The
+// package's conformance suite, [github.com/blueprint-go/blueprint/shortid/storetest],
+// checks an implementation against this contract.
+type Store interface {
+	// Create stores l unless its key is taken, in which case it returns
+	// ErrExists and changes nothing. With dedup, the store also keeps a
+	// dedup entry from l.URL to l.Key; if a dedup entry for l.URL already
+	// exists, Create stores nothing and returns the existing link instead
+	// (its Key differs from l.Key). The dedup entry goes away with its link.
+	Create(ctx context.Context, l Link, dedup bool) (Link, error)
+	// Get returns the record stored under key, or ErrNotFound. It does not
+	// judge expiry: that needs a clock, which the caller has.
+	Get(ctx context.Context, key string) (Record, error)
+	// Delete removes the link stored under key and its dedup entry, or
+	// returns ErrNotFound.
+	Delete(ctx context.Context, key string) error
+	// Visit consumes one visit of the link under key at time now and
+	// returns the record after the visit. It returns ErrGone if the link
+	// expired at or before now, or if Link.MaxVisits > 0 and all visits are
+	// used; a link whose last visit it consumes is due for Sweep from now
+	// on. For a link without MaxVisits it only checks expiry.
+	Visit(ctx context.Context, key string, now time.Time) (Record, error)
+	// AddClicks adds each count to the clicks of its key. Keys that no
+	// longer exist are skipped.
+	AddClicks(ctx context.Context, clicks map[string]int64) error
+	// Sweep removes up to limit links that expired at or before now or
+	// were exhausted at or before now, with their dedup entries, and
+	// returns them; fewer than limit means none is left.
+	Sweep(ctx context.Context, now time.Time, limit int) ([]Link, error)
+}
