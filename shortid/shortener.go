@@ -1,0 +1,420 @@
+package shortid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Alias length bounds.
+const (
+	MinAliasLength = 3
+	MaxAliasLength = 64
+)
+
+// maxKeyAttempts bounds how many generated keys Shorten tries before giving
+// up: with a Sequence a clash needs an alias that happens to look like a
+// code, so more than a handful in a row means a broken KeySource.
+const maxKeyAttempts = 32
+
+// ShortenRequest asks for a new link.
+type ShortenRequest struct {
+	URL       string        // the target: an absolute http or https URL
+	Alias     string        // optional custom key, [0-9A-Za-z_-]{3,64}
+	TTL       time.Duration // optional lifetime; 0 never expires
+	MaxVisits int64         // optional number of allowed resolves; 0 unlimited
+}
+
+// Stats describes a link and how often it was used.
+type Stats struct {
+	Link   Link
+	Clicks int64 // successful Resolves, flushed and still buffered
+	// Remaining is the number of visits left for a link with MaxVisits,
+	// and -1 for an unlimited one.
+	Remaining int64
+}
+
+// A Shortener creates short links and resolves them, on top of a [Store].
+// Its methods are safe for concurrent use. It owns two background
+// goroutines, the click flusher and the expiry sweeper; [Shortener.Close]
+// stops them and writes every buffered click.
+type Shortener struct {
+	store      Store
+	keys       KeySource
+	clock      Clock
+	policy     urlPolicy
+	reserved   map[string]struct{}
+	base       string
+	sweepBatch int
+	onError    func(error)
+
+	clicks  clickBuffer
+	flushMu sync.Mutex // serializes flushes with Stats and Delete
+	closed  atomic.Bool
+	bg      context.Context // the background goroutines' context, canceled by Close
+	stopBg  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// New returns a Shortener over store. It panics if store is nil and returns
+// an error for invalid options (a BaseURL or an own host that does not
+// parse). Unless disabled in opts, it starts the click flusher and the expiry
+// sweeper; call Close to stop them.
+func New(store Store, opts Options) (*Shortener, error) {
+	if store == nil {
+		panic("shortid: New with nil Store")
+	}
+	s := &Shortener{
+		store:      store,
+		keys:       opts.Keys,
+		clock:      opts.Clock,
+		sweepBatch: opts.SweepBatch,
+		onError:    opts.OnError,
+		policy:     urlPolicy{maxLen: opts.MaxURLLength, allowPrivate: opts.AllowPrivate},
+	}
+	if s.clock == nil {
+		s.clock = systemClock{}
+	}
+	if s.policy.maxLen <= 0 {
+		s.policy.maxLen = DefaultMaxURLLength
+	}
+	if s.sweepBatch <= 0 {
+		s.sweepBatch = DefaultSweepBatch
+	}
+	own := opts.OwnHosts
+	if opts.BaseURL != "" {
+		u, err := url.Parse(opts.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("shortid: BaseURL %q is not an http(s) URL without query", opts.BaseURL)
+		}
+		s.base = strings.TrimSuffix(opts.BaseURL, "/")
+		own = append([]string{u.Host}, own...)
+	}
+	for _, h := range own {
+		n, err := normalizeOwnHost(h)
+		if err != nil {
+			return nil, fmt.Errorf("shortid: own host %q: %w", h, err)
+		}
+		s.policy.ownHosts = append(s.policy.ownHosts, n)
+	}
+	reserved := opts.Reserved
+	if reserved == nil {
+		reserved = DefaultReserved
+	}
+	s.reserved = make(map[string]struct{}, len(reserved))
+	for _, w := range reserved {
+		s.reserved[strings.ToLower(w)] = struct{}{}
+	}
+	if s.keys == nil {
+		c, ok := store.(Counter)
+		if !ok {
+			c = NewMemCounter(0)
+		}
+		seq, err := NewSequence(c, SequenceOptions{Rand: opts.Rand})
+		if err != nil {
+			return nil, fmt.Errorf("shortid: default key source: %w", err)
+		}
+		s.keys = seq
+	}
+	s.clicks.init()
+	s.bg, s.stopBg = context.WithCancel(context.Background())
+	flush, sweep := opts.FlushInterval, opts.SweepInterval
+	if flush == 0 {
+		flush = DefaultFlushInterval
+	}
+	if sweep == 0 {
+		sweep = DefaultSweepInterval
+	}
+	if flush > 0 {
+		s.wg.Add(1)
+		go s.every(flush, func(ctx context.Context) error { return s.Flush(ctx) })
+	}
+	if sweep > 0 {
+		s.wg.Add(1)
+		go s.every(sweep, func(ctx context.Context) error { _, err := s.Sweep(ctx); return err })
+	}
+	return s, nil
+}
+
+// every runs fn each interval until Close.
+func (s *Shortener) every(interval time.Duration, fn func(context.Context) error) {
+	defer s.wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.bg.Done():
+			return
+		case <-t.C:
+			err := fn(s.bg)
+			if err != nil && s.onError != nil && s.bg.Err() == nil && !errors.Is(err, ErrClosed) {
+				s.onError(err)
+			}
+		}
+	}
+}
+
+// Shorten validates req and stores a new link, or returns an existing one:
+//
+//   - A plain request (no Alias, TTL or MaxVisits) for a URL that already
+//     has a plain link returns that link.
+//   - A request with an Alias, TTL or MaxVisits always creates a new link
+//     and never returns, changes or removes another one.
+//
+// It returns ErrInvalidURL (wrapped with the reason), ErrInvalidAlias,
+// ErrReservedAlias, ErrAliasTaken, ErrInvalidRequest for a TTL outside
+// [0, MaxTTL] or a negative MaxVisits, ErrClosed, or an error of the Store
+// or the KeySource. It costs one Store.Create, plus one more for each
+// generated key that is already taken.
+func (s *Shortener) Shorten(ctx context.Context, req ShortenRequest) (Link, error) {
+	if s.closed.Load() {
+		return Link{}, ErrClosed
+	}
+	if req.TTL < 0 || req.TTL > MaxTTL {
+		return Link{}, fmt.Errorf("%w: TTL %v outside [0, %v]", ErrInvalidRequest, req.TTL, MaxTTL)
+	}
+	if req.MaxVisits < 0 {
+		return Link{}, fmt.Errorf("%w: negative MaxVisits %d", ErrInvalidRequest, req.MaxVisits)
+	}
+	target, err := s.policy.validateURL(req.URL)
+	if err != nil {
+		return Link{}, err
+	}
+	now := s.clock.Now().UTC()
+	l := Link{URL: target, CreatedAt: now, MaxVisits: req.MaxVisits}
+	if req.TTL > 0 {
+		l.ExpiresAt = now.Add(req.TTL)
+	}
+	if req.Alias != "" {
+		if err := s.checkAlias(req.Alias); err != nil {
+			return Link{}, err
+		}
+		l.Key, l.Alias = req.Alias, true
+		got, err := s.store.Create(ctx, l, false)
+		if errors.Is(err, ErrExists) {
+			return Link{}, fmt.Errorf("%w: %q", ErrAliasTaken, req.Alias)
+		}
+		return got, err
+	}
+	plain := req.TTL == 0 && req.MaxVisits == 0
+	var buf [MaxAliasLength]byte
+	for range maxKeyAttempts {
+		k, err := s.keys.AppendKey(ctx, buf[:0])
+		if err != nil {
+			return Link{}, err
+		}
+		if !validKey(k) {
+			return Link{}, fmt.Errorf("shortid: KeySource produced an invalid key %q", k)
+		}
+		if s.isReserved(k) {
+			continue
+		}
+		l.Key = string(k)
+		got, err := s.store.Create(ctx, l, plain)
+		if errors.Is(err, ErrExists) {
+			continue
+		}
+		return got, err
+	}
+	return Link{}, fmt.Errorf("shortid: no free key after %d attempts", maxKeyAttempts)
+}
+
+// checkAlias returns ErrInvalidAlias or ErrReservedAlias if alias may not be
+// used.
+func (s *Shortener) checkAlias(alias string) error {
+	if len(alias) < MinAliasLength || len(alias) > MaxAliasLength {
+		return fmt.Errorf("%w: length %d outside [%d, %d]", ErrInvalidAlias, len(alias), MinAliasLength, MaxAliasLength)
+	}
+	if !validKey([]byte(alias)) {
+		return fmt.Errorf("%w: only 0-9, A-Z, a-z, '_' and '-' are allowed", ErrInvalidAlias)
+	}
+	if s.isReserved([]byte(alias)) {
+		return fmt.Errorf("%w: %q", ErrReservedAlias, alias)
+	}
+	return nil
+}
+
+// isReserved reports whether key is a reserved word, ignoring case. It does
+// not allocate.
+func (s *Shortener) isReserved(key []byte) bool {
+	if len(s.reserved) == 0 {
+		return false
+	}
+	var lower [MaxAliasLength]byte
+	for i, c := range key {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	_, ok := s.reserved[string(lower[:len(key)])]
+	return ok
+}
+
+// validKey reports whether k is 1-64 characters of [0-9A-Za-z_-]: the only
+// keys the Shortener creates or looks up.
+func validKey[T string | []byte](k T) bool {
+	if len(k) == 0 || len(k) > MaxAliasLength {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Resolve returns the link under key and counts a click. It returns
+// ErrNotFound for an unknown (or malformed) key, ErrGone for a link that
+// expired or used up its visits, ErrClosed, or an error of the Store.
+//
+// A plain link costs one Store.Get and one striped in-memory counter
+// increment; the click reaches the Store with the next flush. A link with
+// MaxVisits also costs one Store.Visit, which decides atomically, so N
+// allowed visits give exactly N successful Resolves however many race.
+func (s *Shortener) Resolve(ctx context.Context, key string) (Link, error) {
+	if s.closed.Load() {
+		return Link{}, ErrClosed
+	}
+	if !validKey(key) {
+		return Link{}, ErrNotFound
+	}
+	rec, err := s.store.Get(ctx, key)
+	if err != nil {
+		return Link{}, err
+	}
+	switch {
+	case rec.Link.MaxVisits > 0:
+		if rec, err = s.store.Visit(ctx, key, s.clock.Now()); err != nil {
+			return Link{}, err
+		}
+	case !rec.Link.ExpiresAt.IsZero() && !s.clock.Now().Before(rec.Link.ExpiresAt):
+		return Link{}, ErrGone
+	}
+	if !s.clicks.add(rec.Link.Key) {
+		return Link{}, ErrClosed
+	}
+	return rec.Link, nil
+}
+
+// Delete removes the link under key, with its buffered clicks, and frees its
+// URL for deduplication. It returns ErrNotFound, ErrClosed or an error of
+// the Store.
+func (s *Shortener) Delete(ctx context.Context, key string) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if !validKey(key) {
+		return ErrNotFound
+	}
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.clicks.drop(key)
+	return s.store.Delete(ctx, key)
+}
+
+// Stats returns the link under key with its clicks: those in the Store plus
+// those still buffered, so the count is exact at the moment of the call. It
+// returns ErrNotFound, ErrGone (like Resolve), ErrClosed or an error of the
+// Store. It waits for a flush in progress.
+func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
+	if s.closed.Load() {
+		return Stats{}, ErrClosed
+	}
+	if !validKey(key) {
+		return Stats{}, ErrNotFound
+	}
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	rec, err := s.store.Get(ctx, key)
+	if err != nil {
+		return Stats{}, err
+	}
+	l := rec.Link
+	if (!l.ExpiresAt.IsZero() && !s.clock.Now().Before(l.ExpiresAt)) ||
+		(l.MaxVisits > 0 && rec.Visits >= l.MaxVisits) {
+		return Stats{}, ErrGone
+	}
+	st := Stats{Link: l, Clicks: rec.Clicks + s.clicks.pending(key), Remaining: -1}
+	if l.MaxVisits > 0 {
+		st.Remaining = l.MaxVisits - rec.Visits
+	}
+	return st, nil
+}
+
+// ShortURL returns the short URL of key: Options.BaseURL + "/" + key.
+func (s *Shortener) ShortURL(key string) string {
+	return s.base + "/" + key
+}
+
+// Flush writes the buffered clicks to the Store with one AddClicks. If that
+// fails the clicks stay buffered for the next flush. The background flusher
+// calls it every Options.FlushInterval; it is exported for callers that
+// disable the flusher or want the Store current now.
+func (s *Shortener) Flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	return s.flushLocked(ctx)
+}
+
+func (s *Shortener) flushLocked(ctx context.Context) error {
+	batch := s.clicks.drain()
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := s.store.AddClicks(ctx, batch); err != nil {
+		s.clicks.restore(batch)
+		return err
+	}
+	return nil
+}
+
+// Sweep removes every link that expired or ran out of visits by the
+// Clock's now, and returns how many it removed. Their keys are ErrNotFound
+// from then on and their URLs are free for deduplication. The background
+// sweeper calls it every Options.SweepInterval; it is exported for callers
+// that disable the sweeper, and for tests driving a fake clock.
+func (s *Shortener) Sweep(ctx context.Context) (int, error) {
+	if s.closed.Load() {
+		return 0, ErrClosed
+	}
+	now := s.clock.Now()
+	total := 0
+	for {
+		links, err := s.store.Sweep(ctx, now, s.sweepBatch)
+		total += len(links)
+		if len(links) > 0 {
+			s.flushMu.Lock()
+			for _, l := range links {
+				s.clicks.drop(l.Key)
+			}
+			s.flushMu.Unlock()
+		}
+		if err != nil || len(links) < s.sweepBatch {
+			return total, err
+		}
+	}
+}
+
+// Close stops the background flusher and sweeper, then writes every
+// buffered click to the Store. No click of a successful Resolve is lost: a
+// Resolve that races with Close either counts its click before the final
+// flush or returns ErrClosed. Close returns the final flush's error; later
+// calls return ErrClosed. It does not close the Store.
+func (s *Shortener) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	s.stopBg()
+	s.wg.Wait()
+	s.clicks.close()
+	return s.Flush(context.Background())
+}

@@ -1,0 +1,364 @@
+package shortid
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// urlPolicy is what validateURL enforces, taken from Options.
+type urlPolicy struct {
+	maxLen       int
+	allowPrivate bool
+	ownHosts     []string // normalized host names; a leading "." matches subdomains
+}
+
+// validateURL checks raw against the policy and returns its normalized form:
+// lower-case scheme and host, no default port, no trailing dot on the host,
+// numeric IPv4 hosts in dotted-decimal form, "/" for an empty path. The path,
+// query and fragment are kept byte for byte. Every error wraps ErrInvalidURL.
+func (p *urlPolicy) validateURL(raw string) (string, error) {
+	if raw == "" {
+		return "", fmt.Errorf("%w: empty", ErrInvalidURL)
+	}
+	if len(raw) > p.maxLen {
+		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidURL, p.maxLen)
+	}
+	if !utf8.ValidString(raw) {
+		return "", fmt.Errorf("%w: not UTF-8", ErrInvalidURL)
+	}
+	for _, r := range raw {
+		// Browsers strip tabs and newlines anywhere in a URL and treat a
+		// backslash as a slash, so "java\tscript:" and "http://a\@b" mean
+		// something other than what a plain parser sees: refuse them all.
+		if r <= ' ' || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == '\\' ||
+			unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
+			return "", fmt.Errorf("%w: control, space, format or backslash character %q", ErrInvalidURL, r)
+		}
+	}
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if !ok {
+		return "", fmt.Errorf("%w: not absolute", ErrInvalidURL)
+	}
+	scheme = strings.ToLower(scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", fmt.Errorf("%w: scheme %q not allowed", ErrInvalidURL, scheme)
+	}
+	if !strings.HasPrefix(rest, "//") {
+		return "", fmt.Errorf("%w: no host", ErrInvalidURL)
+	}
+	authority := rest[2:]
+	tail := ""
+	if i := strings.IndexAny(authority, "/?#"); i >= 0 {
+		authority, tail = authority[:i], authority[i:]
+	}
+	if strings.Contains(authority, "@") {
+		return "", fmt.Errorf("%w: user information in the host", ErrInvalidURL)
+	}
+	if authority == "" {
+		return "", fmt.Errorf("%w: no host", ErrInvalidURL)
+	}
+	// Let net/url judge the whole URL (escapes, brackets, port syntax).
+	u, err := url.Parse(scheme + "://" + authority + tail)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidURL, stripURLPrefix(err))
+	}
+	host, err := p.normalizeHost(u.Hostname())
+	if err != nil {
+		return "", err
+	}
+	port := u.Port()
+	if port != "" {
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || n == 0 {
+			return "", fmt.Errorf("%w: port %q", ErrInvalidURL, port)
+		}
+		port = strconv.FormatUint(n, 10) // drop leading zeros
+		if (scheme == "http" && n == 80) || (scheme == "https" && n == 443) {
+			port = ""
+		}
+	}
+	if p.isOwnHost(host) {
+		return "", fmt.Errorf("%w: host %q is this shortener", ErrInvalidURL, host)
+	}
+	if tail == "" || tail[0] != '/' {
+		tail = "/" + tail
+	}
+	var b strings.Builder
+	b.Grow(len(scheme) + 3 + len(host) + 2 + 6 + len(tail))
+	b.WriteString(scheme)
+	b.WriteString("://")
+	if strings.Contains(host, ":") {
+		b.WriteByte('[')
+		b.WriteString(host)
+		b.WriteByte(']')
+	} else {
+		b.WriteString(host)
+	}
+	if port != "" {
+		b.WriteByte(':')
+		b.WriteString(port)
+	}
+	b.WriteString(tail)
+	out := b.String()
+	if len(out) > p.maxLen {
+		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidURL, p.maxLen)
+	}
+	return out, nil
+}
+
+// stripURLPrefix returns the reason inside a *url.Error, which would
+// otherwise repeat the whole URL.
+func stripURLPrefix(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// normalizeHost lower-cases host (already unescaped by net/url), drops one
+// trailing dot, turns every numeric IPv4 spelling browsers accept into
+// dotted decimal, and refuses hosts that point back into private networks
+// unless the policy allows them.
+func (p *urlPolicy) normalizeHost(host string) (string, error) {
+	if host == "" {
+		return "", fmt.Errorf("%w: no host", ErrInvalidURL)
+	}
+	if strings.Contains(host, ":") { // IPv6 literal (net/url removed the brackets)
+		addr, err := netip.ParseAddr(host)
+		if err != nil || addr.Zone() != "" {
+			return "", fmt.Errorf("%w: bad IPv6 host %q", ErrInvalidURL, host)
+		}
+		if err := p.checkAddr(addr); err != nil {
+			return "", err
+		}
+		return addr.String(), nil
+	}
+	host = strings.ToLower(host)
+	host = strings.TrimSuffix(host, ".")
+	if host == "" || len(host) > 253 {
+		return "", fmt.Errorf("%w: bad host length", ErrInvalidURL)
+	}
+	labels := strings.Split(host, ".")
+	for _, l := range labels {
+		if l == "" {
+			return "", fmt.Errorf("%w: empty label in host %q", ErrInvalidURL, host)
+		}
+		for _, r := range l {
+			ok := r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') ||
+				(r >= 0x80 && (unicode.IsLetter(r) || unicode.IsMark(r)) && !foldsToASCII(r))
+			if !ok {
+				return "", fmt.Errorf("%w: character %q in host", ErrInvalidURL, r)
+			}
+		}
+	}
+	// WHATWG URL: a host whose last label is a number is an IPv4 address,
+	// written in any mix of decimal, 0x-hex and 0-octal parts.
+	if looksNumeric(labels[len(labels)-1]) {
+		addr, ok := parseWHATWGIPv4(labels)
+		if !ok {
+			return "", fmt.Errorf("%w: bad IPv4 host %q", ErrInvalidURL, host)
+		}
+		if err := p.checkAddr(addr); err != nil {
+			return "", err
+		}
+		return addr.String(), nil
+	}
+	if !p.allowPrivate && (host == "localhost" || strings.HasSuffix(host, ".localhost")) {
+		return "", fmt.Errorf("%w: host %q is loopback", ErrInvalidURL, host)
+	}
+	return host, nil
+}
+
+// foldsToASCII reports whether r is a compatibility character that IDNA
+// mapping (NFKC) in a browser may turn into ASCII letters, digits or dots:
+// fullwidth "ｌｏｃａｌｈｏｓｔ" and mathematical "𝐥𝐨𝐜𝐚𝐥𝐡𝐨𝐬𝐭" would otherwise
+// slip past the loopback checks. Without the Unicode tables in the standard
+// library these ranges are refused as a whole; real IDN labels use none of
+// them.
+func foldsToASCII(r rune) bool {
+	switch {
+	case r == 0xaa || r == 0xba || r == 0x17f, // ª º ſ
+		r >= 0x1d2c && r <= 0x1dbf,   // phonetic modifier letters
+		r >= 0x2070 && r <= 0x209f,   // superscripts and subscripts
+		r >= 0x2100 && r <= 0x218f,   // letterlike symbols, number forms
+		r >= 0x2460 && r <= 0x24ff,   // enclosed alphanumerics
+		r >= 0x3300 && r <= 0x33ff,   // CJK compatibility
+		r >= 0xfb00 && r <= 0xfb4f,   // ligatures
+		r >= 0xff00 && r <= 0xffef,   // halfwidth and fullwidth forms
+		r >= 0x1d400 && r <= 0x1d7ff, // mathematical alphanumerics
+		r >= 0x1f100 && r <= 0x1f1ff: // enclosed alphanumeric supplement
+		return true
+	}
+	return false
+}
+
+// looksNumeric reports whether a host label is spelled as a number: the
+// WHATWG "ends in a number" check.
+func looksNumeric(label string) bool {
+	if label == "" {
+		return false
+	}
+	if allDigits(label, 10) {
+		return true
+	}
+	return (strings.HasPrefix(label, "0x")) && allDigits(label[2:], 16)
+}
+
+func allDigits(s string, base int) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9' && int(c-'0') < base:
+		case base == 16 && c >= 'a' && c <= 'f':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// parseWHATWGIPv4 parses 1-4 dot-separated numbers, each decimal, 0x-hex or
+// 0-octal, the last one filling the remaining bytes, as browsers do: so
+// 2130706433, 0x7f.1 and 0177.0.0.1 are all 127.0.0.1.
+func parseWHATWGIPv4(labels []string) (netip.Addr, bool) {
+	if len(labels) > 4 {
+		return netip.Addr{}, false
+	}
+	nums := make([]uint64, len(labels))
+	for i, l := range labels {
+		base, digits := 10, l
+		switch {
+		case strings.HasPrefix(l, "0x"):
+			base, digits = 16, l[2:]
+		case len(l) > 1 && l[0] == '0':
+			base, digits = 8, l[1:]
+		}
+		if digits == "" {
+			nums[i] = 0 // "0x" alone is zero
+			continue
+		}
+		n, err := strconv.ParseUint(digits, base, 64)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		nums[i] = n
+	}
+	last := nums[len(nums)-1]
+	if last >= 1<<(8*(5-len(nums))) {
+		return netip.Addr{}, false
+	}
+	v := last
+	for i, n := range nums[:len(nums)-1] {
+		if n > 255 {
+			return netip.Addr{}, false
+		}
+		v |= n << (8 * (3 - i))
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
+}
+
+// Special-purpose IPv4 ranges that a public link has no business pointing
+// into (RFC 6890 and its successors), beyond what netip's predicates cover.
+var blockedV4 = [...]netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),       // "this network": 0.0.0.0 reaches localhost on Linux
+	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT
+	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and the broadcast address
+	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
+	netip.MustParsePrefix("198.51.100.0/24"), // documentation
+	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
+}
+
+// IPv6 ranges that carry an IPv4 address in their low 32 bits.
+var embedsV4 = [...]netip.Prefix{
+	netip.MustParsePrefix("::/96"),          // IPv4-compatible (deprecated)
+	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
+}
+
+// checkAddr refuses addresses inside private, loopback, link-local and
+// other special networks unless the policy allows them.
+func (p *urlPolicy) checkAddr(addr netip.Addr) error {
+	if p.allowPrivate {
+		return nil
+	}
+	if addr.Is6() {
+		if addr.Is4In6() {
+			addr = addr.Unmap()
+		} else {
+			for _, pre := range embedsV4 {
+				if pre.Contains(addr) {
+					b := addr.As16()
+					addr = netip.AddrFrom4([4]byte(b[12:]))
+					break
+				}
+			}
+			if addr.Is6() {
+				b := addr.As16()
+				if b[0] == 0x20 && b[1] == 0x02 { // 6to4: 2002:V4ADDR::/48
+					if err := p.checkAddr(netip.AddrFrom4([4]byte(b[2:6]))); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	bad := addr.IsLoopback() || addr.IsPrivate() || addr.IsUnspecified() ||
+		addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast() ||
+		addr.IsInterfaceLocalMulticast() || addr.IsMulticast()
+	if addr.Is4() {
+		for _, pre := range blockedV4 {
+			bad = bad || pre.Contains(addr)
+		}
+	} else if addr.Is6() {
+		b := addr.As16()
+		bad = bad || (b[0] == 0xfe && b[1]&0xc0 == 0xc0) || // deprecated site-local fec0::/10
+			(b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) // documentation 2001:db8::/32
+	}
+	if bad {
+		return fmt.Errorf("%w: address %s is private, loopback, link-local or reserved", ErrInvalidURL, addr)
+	}
+	return nil
+}
+
+// isOwnHost reports whether host is one of the shortener's own hosts.
+func (p *urlPolicy) isOwnHost(host string) bool {
+	for _, h := range p.ownHosts {
+		if h == host || (h[0] == '.' && (strings.HasSuffix(host, h) || host == h[1:])) {
+			return true
+		}
+	}
+	return false
+}
+
+// normalizeOwnHost turns an Options.OwnHosts entry ("Sho.rt", "sho.rt:443",
+// "[::1]:8080", "*.sho.rt" or ".sho.rt") into the form isOwnHost compares
+// with: a normalized host name, with a leading "." to match subdomains too.
+func normalizeOwnHost(h string) (string, error) {
+	sub := false
+	switch {
+	case strings.HasPrefix(h, "*."):
+		sub, h = true, h[2:]
+	case strings.HasPrefix(h, "."):
+		sub, h = true, h[1:]
+	}
+	u, err := url.Parse("http://" + h + "/")
+	if err != nil || u.User != nil || u.Path != "/" {
+		return "", fmt.Errorf("%w: own host %q", ErrInvalidURL, h)
+	}
+	open := &urlPolicy{allowPrivate: true}
+	n, err := open.normalizeHost(u.Hostname())
+	if err != nil {
+		return "", err
+	}
+	if sub {
+		n = "." + n
+	}
+	return n, nil
+}
