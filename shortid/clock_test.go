@@ -26,3 +26,5 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
 }
+
+var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -1,0 +1,229 @@
+package shortid_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/blueprint-go/blueprint/shortid"
+)
+
+// countingStore counts Gets and can hold one Get after it read, so a test
+// can run a write in the middle of a cache fill.
+type countingStore struct {
+	shortid.Store
+	gets    atomic.Int64
+	holdGet chan chan struct{} // when set, Get sends a release channel and waits on it
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) (shortid.Record, error) {
+	c.gets.Add(1)
+	rec, err := c.Store.Get(ctx, key)
+	if c.holdGet != nil {
+		release := make(chan struct{})
+		c.holdGet <- release
+		<-release
+	}
+	return rec, err
+}
+
+func TestCachedStoreHitsAndBound(t *testing.T) {
+	back := &countingStore{Store: shortid.NewMemStore()}
+	c := shortid.NewCachedStore(back, 100)
+	for i := range 300 {
+		c.Create(ctx, shortid.Link{Key: fmt.Sprintf("k%d", i), URL: "https://example.com/"}, false)
+	}
+	for range 3 {
+		if _, err := c.Get(ctx, "k1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := back.gets.Load(); n != 1 {
+		t.Fatalf("3 Gets of one key reached the backend %d times, want 1", n)
+	}
+	for i := range 300 {
+		c.Get(ctx, fmt.Sprintf("k%d", i))
+	}
+	if n := c.Len(); n > 100 || n < 90 {
+		t.Fatalf("cache holds %d records, want about 100 and at most 100", n)
+	}
+	// The most recent keys are cached, the oldest are not.
+	before := back.gets.Load()
+	c.Get(ctx, "k299")
+	if back.gets.Load() != before {
+		t.Fatal("the most recently used key was not cached")
+	}
+	c.Get(ctx, "k0")
+	if back.gets.Load() != before+1 {
+		t.Fatal("the least recently used key was still cached")
+	}
+}
+
+func TestCachedStoreInvalidates(t *testing.T) {
+	back := &countingStore{Store: shortid.NewMemStore()}
+	c := shortid.NewCachedStore(back, 10)
+	c.Create(ctx, shortid.Link{Key: "abc", URL: "https://example.com/", MaxVisits: 2}, false)
+	c.Get(ctx, "abc")
+	c.AddClicks(ctx, map[string]int64{"abc": 4})
+	if r, _ := c.Get(ctx, "abc"); r.Clicks != 4 {
+		t.Fatalf("Clicks after AddClicks = %d, want 4", r.Clicks)
+	}
+	c.Visit(ctx, "abc", base)
+	if r, _ := c.Get(ctx, "abc"); r.Visits != 1 {
+		t.Fatalf("Visits after Visit = %d, want 1", r.Visits)
+	}
+	if err := c.Delete(ctx, "abc"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(ctx, "abc"); !errors.Is(err, shortid.ErrNotFound) {
+		t.Fatalf("Get after Delete = %v, want ErrNotFound", err)
+	}
+}
+
+// TestCachedStoreFillRace holds a cache miss between its backend read and
+// its fill, deletes the key meanwhile, and checks that the old record is not
+// cached.
+func TestCachedStoreFillRace(t *testing.T) {
+	back := &countingStore{Store: shortid.NewMemStore()}
+	c := shortid.NewCachedStore(back, 10)
+	c.Create(ctx, shortid.Link{Key: "abc", URL: "https://example.com/"}, false)
+	back.holdGet = make(chan chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, err := c.Get(ctx, "abc"); err != nil {
+			t.Errorf("racing Get: %v", err)
+		}
+	})
+	release := <-back.holdGet // the Get has read the record
+	back.holdGet = nil
+	if err := c.Delete(ctx, "abc"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	wg.Wait()
+	if _, err := c.Get(ctx, "abc"); !errors.Is(err, shortid.ErrNotFound) {
+		t.Fatalf("Get after a Delete that raced with a fill = %v, want ErrNotFound", err)
+	}
+}
+
+func TestShardedStoreSpreadsAndIsConsistent(t *testing.T) {
+	mk := func(n int) (*shortid.ShardedStore, []*shortid.MemStore) {
+		mems := make([]*shortid.MemStore, n)
+		shards := make([]shortid.Store, n)
+		for i := range shards {
+			mems[i] = shortid.NewMemStore()
+			shards[i] = mems[i]
+		}
+		return shortid.NewShardedStore(shards), mems
+	}
+	s4, mems := mk(4)
+	s5, _ := mk(5)
+	const n = 4000
+	perShard := make([]int, 4)
+	moved := 0
+	for i := range n {
+		key := fmt.Sprintf("key%d", i)
+		s4.Create(ctx, shortid.Link{Key: key, URL: "https://example.com/"}, false)
+		a, b := s4.ShardOf(key), s5.ShardOf(key)
+		perShard[a]++
+		if a != b {
+			moved++
+			if b != 4 {
+				t.Fatalf("key %q moved from shard %d to %d, not to the new shard", key, a, b)
+			}
+		}
+	}
+	for i, c := range perShard {
+		if c < n/4-n/20 || c > n/4+n/20 {
+			t.Errorf("shard %d holds %d of %d keys, want about %d", i, c, n, n/4)
+		}
+		if _, err := mems[i].Get(ctx, fmt.Sprintf("key%d", 0)); (err == nil) != (s4.ShardOf("key0") == i) {
+			t.Errorf("key0 is on the wrong shard")
+		}
+	}
+	if moved < n/5-n/25 || moved > n/5+n/25 {
+		t.Errorf("growing to 5 shards moved %d of %d keys, want about %d", moved, n, n/5)
+	}
+}
+
+func TestShardedStoreRepairsStalePointer(t *testing.T) {
+	mems := []*shortid.MemStore{shortid.NewMemStore(), shortid.NewMemStore(), shortid.NewMemStore()}
+	s := shortid.NewShardedStore([]shortid.Store{mems[0], mems[1], mems[2]})
+	const u = "https://example.com/x"
+	first, err := s.Create(ctx, shortid.Link{Key: "first", URL: u}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A crash after deleting the link but before deleting its pointer.
+	if err := mems[s.ShardOf(first.Key)].Delete(ctx, first.Key); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Create(ctx, shortid.Link{Key: "second", URL: u}, true)
+	if err != nil || got.Key != "second" {
+		t.Fatalf("dedup Create over a stale pointer = %+v, %v; want second", got, err)
+	}
+	if again, _ := s.Create(ctx, shortid.Link{Key: "third", URL: u}, true); again.Key != "second" {
+		t.Fatalf("dedup Create after repair = %q, want second", again.Key)
+	}
+	// Pointer keys are not reachable through the sharded store.
+	for _, key := range []string{"\x00dedup:second", "\x00"} {
+		if _, err := s.Get(ctx, key); !errors.Is(err, shortid.ErrNotFound) {
+			t.Errorf("Get(%q) = %v, want ErrNotFound", key, err)
+		}
+		if _, err := s.Create(ctx, shortid.Link{Key: key, URL: u}, false); !errors.Is(err, shortid.ErrExists) {
+			t.Errorf("Create(%q) = %v, want ErrExists", key, err)
+		}
+	}
+}
+
+// TestShortenerOnWrappers runs the Shortener's dedup and alias races on a
+// sharded store of cached shards.
+func TestShortenerOnWrappers(t *testing.T) {
+	shards := make([]shortid.Store, 4)
+	for i := range shards {
+		shards[i] = shortid.NewCachedStore(shortid.NewMemStore(), 64)
+	}
+	s, err := shortid.New(shortid.NewShardedStore(shards), shortid.Options{FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const g = 8
+	keys := make([]string, g)
+	var aliasWins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range g {
+		wg.Go(func() {
+			l, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/same"})
+			if err != nil {
+				t.Errorf("Shorten: %v", err)
+			}
+			keys[i] = l.Key
+			if _, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/", Alias: "race"}); err == nil {
+				aliasWins.Add(1)
+			}
+			for range 10 {
+				if _, err := s.Resolve(ctx, l.Key); err != nil {
+					t.Errorf("Resolve: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, k := range keys {
+		if k != keys[0] {
+			t.Fatalf("keys %v, want one", keys)
+		}
+	}
+	if aliasWins.Load() != 1 {
+		t.Fatalf("%d alias winners, want 1", aliasWins.Load())
+	}
+	if st, err := s.Stats(ctx, keys[0]); err != nil || st.Clicks != g*10 {
+		t.Fatalf("Stats = %+v, %v; want %d clicks", st, err, g*10)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
