@@ -1,0 +1,590 @@
+package shortid
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// ErrInvalidHandlerOptions is returned by [NewHandler] for options it cannot
+// serve with, such as a redirect status other than 301, 302, 307 or 308.
+var ErrInvalidHandlerOptions = errors.New("shortid: invalid handler options")
+
+// Defaults of [HandlerOptions].
+const (
+	DefaultMaxBodyBytes    = 8 << 10
+	DefaultPermanentMaxAge = 24 * time.Hour
+	DefaultCreateLimit     = rate.Limit(10)
+	DefaultCreateBurst     = 20
+	DefaultProbeLimit      = rate.Limit(1)
+	DefaultProbeBurst      = 20
+	DefaultMaxClients      = 1 << 16
+	DefaultIdleTTL         = 10 * time.Minute
+)
+
+// routeShorten is the path segment of the create route; an alias with this
+// name could never be reached, so the handler rejects it.
+const routeShorten = "shorten"
+
+// HandlerOptions configures a [Handler]. The zero value means the defaults
+// named below.
+type HandlerOptions struct {
+	// Redirect is the status of a successful lookup: 302 (the default),
+	// 301, 307 or 308. See "Redirect status" on [Handler].
+	Redirect int
+
+	// PermanentMaxAge is how long browsers and proxies may cache a 301 or
+	// 308 redirect (Cache-Control max-age), capped by the link's expiry.
+	// Default [DefaultPermanentMaxAge]. Unused with 302 and 307.
+	PermanentMaxAge time.Duration
+
+	// MaxBodyBytes bounds the body of POST /shorten; larger bodies get 413.
+	// Default [DefaultMaxBodyBytes] (8 KiB: a 2 KiB URL escaped twice over
+	// still fits).
+	MaxBodyBytes int64
+
+	// CreateLimit and CreateBurst size each client's token bucket for
+	// POST /shorten: a sustained rate in requests per second and a burst.
+	// Defaults [DefaultCreateLimit] and [DefaultCreateBurst]; rate.Inf
+	// disables the limit.
+	CreateLimit rate.Limit
+	CreateBurst int
+
+	// ProbeLimit and ProbeBurst size each client's token bucket for lookups
+	// that find nothing (404). A client whose bucket is empty gets 429 for
+	// every lookup, existing keys included, until a token is back.
+	// Defaults [DefaultProbeLimit] and [DefaultProbeBurst]; rate.Inf
+	// disables the limit.
+	ProbeLimit rate.Limit
+	ProbeBurst int
+
+	// APIKeyHeader names a request header (for example "X-API-Key") that
+	// identifies the client when present; requests without it are
+	// identified by IP. The handler does not check keys: authenticate them
+	// in front of it, or anyone can pick a fresh key for a fresh bucket.
+	APIKeyHeader string
+
+	// ClientIP returns the client's IP address for r. The default is the
+	// host of r.RemoteAddr. Behind a reverse proxy, return the address the
+	// proxy reports (for example the last entry of X-Forwarded-For it
+	// appends); never trust such headers from the open internet, where
+	// clients set them to anything. IPv6 addresses are grouped by /64.
+	ClientIP func(r *http.Request) string
+
+	// MaxClients bounds the clients whose buckets are kept (default
+	// [DefaultMaxClients], about 200 bytes each). When the table is full
+	// the least recently seen client is forgotten, and clients idle for
+	// IdleTTL (default [DefaultIdleTTL]) are dropped as others arrive. A
+	// forgotten client starts again with full buckets, so size both to
+	// outlast the time a bucket needs to refill (burst / limit).
+	MaxClients int
+	IdleTTL    time.Duration
+
+	// Clock is the time source of the rate limits and of Cache-Control
+	// max-age. Default: the Shortener's clock.
+	Clock Clock
+
+	// Logger, if set, receives internal errors (500) at level Error.
+	Logger *slog.Logger
+}
+
+// Handler serves a [Shortener] over HTTP. It implements [http.Handler].
+//
+// # Routes
+//
+//	POST /shorten        create a link   → 201 with the link as JSON
+//	GET  /{key}          follow a link   → 302 (or the configured status) with Location
+//	GET  /{key}/stats    link statistics → 200 with the link as JSON, plus
+//	                     "clicks" and, for max-visits links, "remaining_visits"
+//
+// HEAD is served like GET (and counts the click). Any other method gets 405
+// with an Allow header; any other path 404. Every error is JSON,
+//
+//	{"error": "shortid: alias taken", "code": "alias_taken"}
+//
+// with the status and code: 400 invalid_json, invalid_url, invalid_alias,
+// reserved_alias, invalid_request; 404 not_found; 405 method_not_allowed;
+// 409 alias_taken; 410 gone (expired, or out of visits); 413
+// body_too_large; 415 unsupported_media_type; 429 rate_limited (with
+// Retry-After in whole seconds); 503 unavailable (the Shortener is closed);
+// 500 internal.
+//
+// # Creating
+//
+// POST /shorten takes a JSON object with Content-Type application/json:
+//
+//	{"url": "https://example.com/a", "custom_alias": "launch", "ttl": 3600, "max_visits": 10}
+//
+// Only url is required. ttl is either a number of seconds or a Go duration
+// string ("90m", "24h"); 0 or absent means no expiry. Unknown fields,
+// trailing data after the object, wrong types and numbers out of range are
+// rejected with 400 rather than guessed at: a misspelt "custom_alais" must
+// not silently create a random code. Requiring the JSON content type also
+// means a browser cannot post a link cross-site without a CORS preflight.
+// The answer is 201 with
+//
+//	{"key": "launch", "short_url": "https://sho.rt/launch", "original_url": "https://example.com/a",
+//	 "created_at": "...", "expires_at": "...", "max_visits": 10}
+//
+// (expires_at and max_visits only when set). A plain request for a URL that
+// is already shortened returns the existing link, also with 201: the
+// status does not tell whether the link is new.
+//
+// # Redirect status
+//
+// 302 Found (the default) and 307 are temporary: the browser asks again on
+// every click, so every click is counted, a deleted or expired link stops
+// working at once, and max-visits links keep their count. The handler sends
+// them with Cache-Control: no-store. 301 and 308 are permanent: browsers
+// cache them (some indefinitely, without a max-age) and later clicks never
+// reach the server, so click counts undercount and a deleted link lives on
+// in caches. The handler sends them with a max-age of PermanentMaxAge, cut
+// to the link's remaining lifetime, and with no-store for max-visits links.
+// Use 301 when fewer requests matter more than analytics; 307 and 308 also
+// forbid clients to change the method of a non-GET request.
+//
+// # Rate limits
+//
+// Each client (by API key header, else by IP, IPv6 by /64) has two token
+// buckets. POST /shorten takes a token from the first. A lookup that finds
+// nothing takes one from the second, so guessing keys is limited to
+// ProbeLimit per second per client; once that bucket is empty, every lookup
+// by that client gets 429, including existing keys, so that the answers
+// stop telling hits from misses. A successful redirect by a client in good
+// standing costs one atomic load: the table of clients is only consulted
+// while some client is throttled.
+//
+// # Concurrency
+//
+// A Handler is safe for concurrent use; its ServeHTTP runs on as many
+// goroutines as the server uses.
+type Handler struct {
+	s               *Shortener
+	redirect        int
+	permanentMaxAge time.Duration
+	maxBody         int64
+	apiKeyHeader    string // canonical form
+	clientIP        func(*http.Request) string
+	clock           Clock
+	log             *slog.Logger
+	limits          *clientLimiter
+	noStore         []string // shared header value, capacity-limited
+}
+
+// NewHandler returns a Handler serving s with opts. It returns an error
+// wrapping [ErrInvalidHandlerOptions] for an unsupported redirect status or
+// a negative size, limit or duration. It panics if s is nil.
+func NewHandler(s *Shortener, opts HandlerOptions) (*Handler, error) {
+	if s == nil {
+		panic("shortid: NewHandler with nil Shortener")
+	}
+	switch opts.Redirect {
+	case 0:
+		opts.Redirect = http.StatusFound
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+	default:
+		return nil, fmt.Errorf("%w: redirect status %d (want 301, 302, 307 or 308)", ErrInvalidHandlerOptions, opts.Redirect)
+	}
+	if opts.MaxBodyBytes < 0 || opts.CreateLimit < 0 || opts.CreateBurst < 0 || opts.ProbeLimit < 0 ||
+		opts.ProbeBurst < 0 || opts.MaxClients < 0 || opts.IdleTTL < 0 || opts.PermanentMaxAge < 0 {
+		return nil, fmt.Errorf("%w: negative value", ErrInvalidHandlerOptions)
+	}
+	opts.MaxBodyBytes = cmp0(opts.MaxBodyBytes, DefaultMaxBodyBytes)
+	opts.PermanentMaxAge = cmp0(opts.PermanentMaxAge, DefaultPermanentMaxAge)
+	opts.CreateLimit = cmp0(opts.CreateLimit, DefaultCreateLimit)
+	opts.CreateBurst = cmp0(opts.CreateBurst, DefaultCreateBurst)
+	opts.ProbeLimit = cmp0(opts.ProbeLimit, DefaultProbeLimit)
+	opts.ProbeBurst = cmp0(opts.ProbeBurst, DefaultProbeBurst)
+	opts.MaxClients = cmp0(opts.MaxClients, DefaultMaxClients)
+	opts.IdleTTL = cmp0(opts.IdleTTL, DefaultIdleTTL)
+	if opts.Clock == nil {
+		opts.Clock = s.clock
+	}
+	h := &Handler{
+		s:               s,
+		redirect:        opts.Redirect,
+		permanentMaxAge: opts.PermanentMaxAge,
+		maxBody:         opts.MaxBodyBytes,
+		clientIP:        opts.ClientIP,
+		clock:           opts.Clock,
+		log:             opts.Logger,
+		limits:          newClientLimiter(opts),
+		noStore:         []string{"no-store"},
+	}
+	if opts.APIKeyHeader != "" {
+		h.apiKeyHeader = textproto.CanonicalMIMEHeaderKey(opts.APIKeyHeader)
+	}
+	return h, nil
+}
+
+// cmp0 returns v, or def if v is zero.
+func cmp0[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// ServeHTTP routes r to creating, following or describing a link.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if len(path) < 2 || path[0] != '/' {
+		h.route404(w, r)
+		return
+	}
+	rest := path[1:]
+	if rest == routeShorten {
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, "POST")
+			return
+		}
+		h.create(w, r)
+		return
+	}
+	key, tail, sub := strings.Cut(rest, "/")
+	switch {
+	case !sub:
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		h.follow(w, r, key)
+	case tail == "stats":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		h.stats(w, r, key)
+	default:
+		h.route404(w, r)
+	}
+}
+
+// follow answers GET /{key}: the hot path.
+func (h *Handler) follow(w http.ResponseWriter, r *http.Request, key string) {
+	if !validKey(key) {
+		h.probe(w, r)
+		return
+	}
+	if now, maybe := h.limits.mayBeBlocked(h.clock.Now); maybe {
+		if blocked, wait := h.limits.probeBlocked(h.clientID(r), now); blocked {
+			tooManyRequests(w, wait)
+			return
+		}
+	}
+	link, err := h.s.Resolve(r.Context(), key)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			h.probe(w, r)
+			return
+		}
+		h.fail(w, r, err)
+		return
+	}
+	hdr := w.Header()
+	hdr["Location"] = []string{link.URL}
+	hdr["Cache-Control"] = h.cacheControl(link)
+	w.WriteHeader(h.redirect)
+}
+
+// cacheControl is the Cache-Control of a redirect to link.
+func (h *Handler) cacheControl(link Link) []string {
+	if h.redirect == http.StatusFound || h.redirect == http.StatusTemporaryRedirect || link.MaxVisits > 0 {
+		return h.noStore[:1:1]
+	}
+	age := h.permanentMaxAge
+	if !link.ExpiresAt.IsZero() {
+		age = min(age, link.ExpiresAt.Sub(h.clock.Now()))
+	}
+	if age < time.Second {
+		return h.noStore[:1:1]
+	}
+	return []string{"public, max-age=" + strconv.FormatInt(int64(age/time.Second), 10)}
+}
+
+// stats answers GET /{key}/stats.
+func (h *Handler) stats(w http.ResponseWriter, r *http.Request, key string) {
+	if !validKey(key) {
+		h.probe(w, r)
+		return
+	}
+	if blocked, wait := h.limits.probeBlocked(h.clientID(r), h.clock.Now()); blocked {
+		tooManyRequests(w, wait)
+		return
+	}
+	st, err := h.s.Stats(r.Context(), key)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			h.probe(w, r)
+			return
+		}
+		h.fail(w, r, err)
+		return
+	}
+	resp := statsResponse{linkResponse: h.linkResponse(st.Link), Clicks: st.Clicks}
+	if st.Link.MaxVisits > 0 {
+		resp.Remaining = &st.Remaining
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// probe answers a lookup that found nothing: 404, or 429 once the client
+// has used up its probe bucket.
+func (h *Handler) probe(w http.ResponseWriter, r *http.Request) {
+	if ok, wait := h.limits.allow(h.clientID(r), probeBucket, h.clock.Now()); !ok {
+		tooManyRequests(w, wait)
+		return
+	}
+	writeError(w, http.StatusNotFound, "not_found", ErrNotFound.Error())
+}
+
+// route404 answers a path that is no route. It costs a probe token like an
+// unknown key, so that odd paths are no way around the limit.
+func (h *Handler) route404(w http.ResponseWriter, r *http.Request) {
+	h.probe(w, r)
+}
+
+// createRequest is the body of POST /shorten.
+type createRequest struct {
+	URL         string      `json:"url"`
+	CustomAlias string      `json:"custom_alias"`
+	TTL         jsonSeconds `json:"ttl"`
+	MaxVisits   int64       `json:"max_visits"`
+}
+
+// linkResponse is the JSON form of a Link.
+type linkResponse struct {
+	Key         string     `json:"key"`
+	ShortURL    string     `json:"short_url"`
+	OriginalURL string     `json:"original_url"`
+	Alias       bool       `json:"alias,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	MaxVisits   int64      `json:"max_visits,omitempty"`
+}
+
+// statsResponse is the JSON form of Stats.
+type statsResponse struct {
+	linkResponse
+	Clicks    int64  `json:"clicks"`
+	Remaining *int64 `json:"remaining_visits,omitempty"` // only for max-visits links
+}
+
+type errorResponse struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+func (h *Handler) linkResponse(l Link) linkResponse {
+	resp := linkResponse{
+		Key:         l.Key,
+		ShortURL:    h.s.ShortURL(l.Key),
+		OriginalURL: l.URL,
+		Alias:       l.Alias,
+		CreatedAt:   l.CreatedAt.UTC(),
+		MaxVisits:   l.MaxVisits,
+	}
+	if !l.ExpiresAt.IsZero() {
+		t := l.ExpiresAt.UTC()
+		resp.ExpiresAt = &t
+	}
+	return resp
+}
+
+// create answers POST /shorten.
+func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
+	if !isJSON(r.Header.Get("Content-Type")) {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"shortid: Content-Type must be application/json")
+		return
+	}
+	if r.ContentLength > h.maxBody {
+		bodyTooLarge(w, h.maxBody)
+		return
+	}
+	if ok, wait := h.limits.allow(h.clientID(r), createBucket, h.clock.Now()); !ok {
+		tooManyRequests(w, wait)
+		return
+	}
+	req, err := decodeCreate(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			bodyTooLarge(w, h.maxBody)
+		case errors.Is(err, ErrInvalidRequest):
+			writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		default:
+			writeError(w, http.StatusBadRequest, "invalid_json", "shortid: invalid JSON body: "+err.Error())
+		}
+		return
+	}
+	if strings.EqualFold(req.CustomAlias, routeShorten) {
+		h.fail(w, r, fmt.Errorf("%w: %q is a route of the handler", ErrReservedAlias, req.CustomAlias))
+		return
+	}
+	link, err := h.s.Shorten(r.Context(), ShortenRequest{
+		URL:       req.URL,
+		Alias:     req.CustomAlias,
+		TTL:       time.Duration(req.TTL),
+		MaxVisits: req.MaxVisits,
+	})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, h.linkResponse(link))
+}
+
+// decodeCreate reads exactly one JSON object with known fields from body.
+func decodeCreate(body io.Reader) (createRequest, error) {
+	var req createRequest
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		if errors.Is(err, io.EOF) {
+			return req, errors.New("empty body")
+		}
+		return req, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("data after the JSON object")
+		}
+		return req, err
+	}
+	return req, nil
+}
+
+// jsonSeconds is a duration in JSON: a number of seconds, or a string in
+// Go's duration syntax ("1h30m"). It must not be negative.
+type jsonSeconds time.Duration
+
+// maxSeconds is the longest duration that time.Duration holds, in seconds
+// (about 292 years).
+const maxSeconds = float64(math.MaxInt64) / float64(time.Second)
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *jsonSeconds) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		return nil
+	}
+	var v time.Duration
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		p, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%w: ttl %q is not a duration", ErrInvalidRequest, s)
+		}
+		v = p
+	} else {
+		f, err := strconv.ParseFloat(string(b), 64)
+		if err != nil {
+			return fmt.Errorf("%w: ttl must be a number of seconds or a duration string", ErrInvalidRequest)
+		}
+		if !(f >= 0 && f < maxSeconds) {
+			return fmt.Errorf("%w: ttl %s seconds out of range", ErrInvalidRequest, b)
+		}
+		v = time.Duration(math.Round(f * float64(time.Second)))
+	}
+	if v < 0 {
+		return fmt.Errorf("%w: negative ttl", ErrInvalidRequest)
+	}
+	*d = jsonSeconds(v)
+	return nil
+}
+
+// fail answers err from the Shortener with its status and code.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, code := errorStatus(err)
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		if h.log != nil {
+			h.log.ErrorContext(r.Context(), "shortid: handler", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		msg = "shortid: internal error"
+	}
+	writeError(w, status, code, msg)
+}
+
+// errorStatus maps an error of the Shortener to an HTTP status and a code.
+func errorStatus(err error) (int, string) {
+	switch {
+	case errors.Is(err, ErrReservedAlias):
+		return http.StatusBadRequest, "reserved_alias"
+	case errors.Is(err, ErrInvalidAlias):
+		return http.StatusBadRequest, "invalid_alias"
+	case errors.Is(err, ErrInvalidURL):
+		return http.StatusBadRequest, "invalid_url"
+	case errors.Is(err, ErrInvalidRequest):
+		return http.StatusBadRequest, "invalid_request"
+	case errors.Is(err, ErrAliasTaken):
+		return http.StatusConflict, "alias_taken"
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound, "not_found"
+	case errors.Is(err, ErrGone):
+		return http.StatusGone, "gone"
+	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "unavailable"
+	default:
+		return http.StatusInternalServerError, "internal"
+	}
+}
+
+// isJSON reports whether the media type ct is application/json or a
+// +json type, with any parameters.
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "shortid: method not allowed")
+}
+
+func bodyTooLarge(w http.ResponseWriter, limit int64) {
+	writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
+		fmt.Sprintf("shortid: request body larger than %d bytes", limit))
+}
+
+func tooManyRequests(w http.ResponseWriter, wait time.Duration) {
+	secs := int64(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	writeError(w, http.StatusTooManyRequests, "rate_limited", "shortid: too many requests")
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, errorResponse{Error: msg, Code: code})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own response types reach here, and they always encode.
+		status, b = http.StatusInternalServerError, []byte(`{"error":"shortid: internal error","code":"internal"}`)
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

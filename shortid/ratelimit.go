@@ -1,0 +1,268 @@
+package shortid
+
+import (
+	"math"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"golang.org/x/time/rate"
+)
+
+// limiterShards is the number of independently locked parts of a
+// clientLimiter. A power of two, so a client's shard is a mask of its hash.
+const limiterShards = 16
+
+// apiKeySalt separates the hashes of API keys from the hashes of IP
+// addresses, so that a key cannot be chosen to share an address's bucket
+// except by a 64-bit hash collision.
+const apiKeySalt = 0x9e3779b97f4a7c15
+
+// A clientLimiter holds two token buckets per client (one for creates, one
+// for lookups of unknown keys) in a bounded, striped LRU table.
+//
+// Memory is bounded by maxClients entries: a new client evicts the least
+// recently seen one of its shard when the shard is full, and every access
+// also drops clients idle for longer than idle from the cold end. No
+// goroutine is involved, so there is nothing to stop.
+//
+// A clientLimiter is safe for concurrent use.
+type clientLimiter struct {
+	createLimit rate.Limit
+	createBurst int
+	probeLimit  rate.Limit
+	probeBurst  int
+	idle        time.Duration
+	perShard    int
+
+	// blockedUntil is the latest time, in Unix nanoseconds, until which
+	// some client may be out of probe tokens; 0 if none ever was. Lookups
+	// of existing keys consult the table only before that time, so the
+	// redirect path costs one atomic load while nobody is throttled.
+	blockedUntil atomic.Int64
+
+	shards [limiterShards]limiterShard
+}
+
+type limiterShard struct {
+	mu      sync.Mutex
+	clients map[uint64]*clientEntry
+	// lru is the sentinel of a circular list: lru.next is the most
+	// recently seen client, lru.prev the least.
+	lru clientEntry
+	_   [64]byte // keep neighbouring shards' locks off one cache line
+}
+
+type clientEntry struct {
+	id         uint64
+	seen       int64 // Unix nanoseconds of the last access
+	prev, next *clientEntry
+	create     *rate.Limiter // nil until the client first creates
+	probe      *rate.Limiter // nil until the client first misses
+}
+
+// bucket selects one of a client's two token buckets.
+type bucket uint8
+
+const (
+	createBucket bucket = iota
+	probeBucket
+)
+
+func newClientLimiter(o HandlerOptions) *clientLimiter {
+	l := &clientLimiter{
+		createLimit: o.CreateLimit,
+		createBurst: o.CreateBurst,
+		probeLimit:  o.ProbeLimit,
+		probeBurst:  o.ProbeBurst,
+		idle:        o.IdleTTL,
+		perShard:    max(1, (o.MaxClients+limiterShards-1)/limiterShards),
+	}
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.clients = make(map[uint64]*clientEntry)
+		s.lru.next, s.lru.prev = &s.lru, &s.lru
+	}
+	return l
+}
+
+// allow takes one token from the client's bucket b at now. If the bucket is
+// empty it returns false and how long until a token is available.
+func (l *clientLimiter) allow(id uint64, b bucket, now time.Time) (bool, time.Duration) {
+	limit := l.createLimit
+	if b == probeBucket {
+		limit = l.probeLimit
+	}
+	if limit == rate.Inf {
+		return true, 0
+	}
+	lim := l.bucketOf(id, b, now)
+	if lim.AllowN(now, 1) {
+		return true, 0
+	}
+	wait := tokenDelay(lim, now)
+	if b == probeBucket {
+		l.markBlocked(now.Add(wait))
+	}
+	return false, wait
+}
+
+// probeBlocked reports whether the client is out of probe tokens at now and,
+// if so, how long until it has one again. It never adds a client.
+func (l *clientLimiter) probeBlocked(id uint64, now time.Time) (bool, time.Duration) {
+	if now.UnixNano() >= l.blockedUntil.Load() {
+		return false, 0
+	}
+	s := &l.shards[id&(limiterShards-1)]
+	s.mu.Lock()
+	c := s.clients[id]
+	var lim *rate.Limiter
+	if c != nil {
+		lim = c.probe
+	}
+	s.mu.Unlock()
+	if lim == nil || lim.TokensAt(now) >= 1 {
+		return false, 0
+	}
+	return true, tokenDelay(lim, now)
+}
+
+// mayBeBlocked is the redirect path's cheap pre-check: false means no client
+// can be out of probe tokens at now, so the table need not be consulted.
+func (l *clientLimiter) mayBeBlocked(nowFn func() time.Time) (time.Time, bool) {
+	until := l.blockedUntil.Load()
+	if until == 0 {
+		return time.Time{}, false
+	}
+	now := nowFn()
+	return now, now.UnixNano() < until
+}
+
+func (l *clientLimiter) markBlocked(until time.Time) {
+	u := until.UnixNano()
+	for {
+		old := l.blockedUntil.Load()
+		if u <= old || l.blockedUntil.CompareAndSwap(old, u) {
+			return
+		}
+	}
+}
+
+// tokenDelay is how long lim needs, from now, to hold one whole token.
+func tokenDelay(lim *rate.Limiter, now time.Time) time.Duration {
+	missing := 1 - lim.TokensAt(now)
+	if missing <= 0 {
+		return 0
+	}
+	r := float64(lim.Limit())
+	if r <= 0 {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(math.Ceil(missing / r * float64(time.Second)))
+}
+
+// bucketOf finds or adds the client id, marks it seen at now, evicts idle
+// and surplus clients of its shard, and returns its bucket b.
+func (l *clientLimiter) bucketOf(id uint64, b bucket, now time.Time) *rate.Limiter {
+	s := &l.shards[id&(limiterShards-1)]
+	nanos := now.UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.clients[id]
+	if c == nil {
+		c = &clientEntry{id: id}
+		s.clients[id] = c
+	} else {
+		c.unlink()
+	}
+	c.seen = nanos
+	c.pushFront(&s.lru)
+	// Evict from the cold end: anything over capacity, then anything idle.
+	// Each access removes at most a few entries beyond the one it added,
+	// amortized O(1).
+	for len(s.clients) > l.perShard {
+		s.evict(s.lru.prev)
+	}
+	cutoff := nanos - int64(l.idle)
+	for n := 0; n < 4 && s.lru.prev != c && s.lru.prev.seen < cutoff; n++ {
+		s.evict(s.lru.prev)
+	}
+	switch b {
+	case createBucket:
+		if c.create == nil {
+			c.create = rate.NewLimiter(l.createLimit, l.createBurst)
+		}
+		return c.create
+	default:
+		if c.probe == nil {
+			c.probe = rate.NewLimiter(l.probeLimit, l.probeBurst)
+		}
+		return c.probe
+	}
+}
+
+// len returns the number of clients held, for tests.
+func (l *clientLimiter) len() int {
+	n := 0
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		n += len(s.clients)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+func (s *limiterShard) evict(c *clientEntry) {
+	c.unlink()
+	delete(s.clients, c.id)
+}
+
+func (c *clientEntry) unlink() {
+	c.prev.next, c.next.prev = c.next, c.prev
+	c.prev, c.next = nil, nil
+}
+
+func (c *clientEntry) pushFront(head *clientEntry) {
+	c.prev, c.next = head, head.next
+	head.next.prev = c
+	head.next = c
+}
+
+// clientID identifies the client of r for rate limiting: by the API key
+// header when one is configured and present, otherwise by IP address, with
+// IPv6 addresses grouped by their /64 prefix (one customer's allocation).
+// Identities are 64-bit hashes, so the table holds no client strings.
+func (h *Handler) clientID(r *http.Request) uint64 {
+	if h.apiKeyHeader != "" {
+		if v := r.Header[h.apiKeyHeader]; len(v) > 0 && v[0] != "" {
+			return xxhash.Sum64String(v[0]) ^ apiKeySalt
+		}
+	}
+	var host string
+	if h.clientIP != nil {
+		host = h.clientIP(r)
+	} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return addrID(ap.Addr())
+	} else {
+		host = r.RemoteAddr
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return addrID(a)
+	}
+	return xxhash.Sum64String(host)
+}
+
+func addrID(a netip.Addr) uint64 {
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		if p, err := a.Prefix(64); err == nil {
+			a = p.Addr()
+		}
+	}
+	b := a.As16()
+	return xxhash.Sum64(b[:])
+}
