@@ -159,7 +159,8 @@ type HandlerOptions struct {
 // # Rate limits
 //
 // Each client (by API key header, else by IP, IPv6 by /64) has two token
-// buckets. POST /shorten takes a token from the first. A lookup that finds
+// buckets. Every POST /shorten that passes the content type and length
+// checks takes a token from the first, whether or not it creates a link. A lookup that finds
 // nothing takes one from the second, so guessing keys is limited to
 // ProbeLimit per second per client; once that bucket is empty, every lookup
 // by that client gets 429, including existing keys, so that the answers
@@ -242,8 +243,11 @@ func cmp0[T comparable](v, def T) T {
 // ServeHTTP routes r to creating, following or describing a link.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
+	// A path that is no route costs a probe token like an unknown key
+	// (which includes malformed keys: the Shortener answers ErrNotFound),
+	// so that odd paths are no way around the limit.
 	if len(path) < 2 || path[0] != '/' {
-		h.route404(w, r)
+		h.probe(w, r)
 		return
 	}
 	rest := path[1:]
@@ -270,16 +274,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.stats(w, r, key)
 	default:
-		h.route404(w, r)
+		h.probe(w, r)
 	}
 }
 
 // follow answers GET /{key}: the hot path.
 func (h *Handler) follow(w http.ResponseWriter, r *http.Request, key string) {
-	if !validKey(key) {
-		h.probe(w, r)
-		return
-	}
 	if now, maybe := h.limits.mayBeBlocked(h.clock.Now); maybe {
 		if blocked, wait := h.limits.probeBlocked(h.clientID(r), now); blocked {
 			tooManyRequests(w, wait)
@@ -318,10 +318,6 @@ func (h *Handler) cacheControl(link Link) []string {
 
 // stats answers GET /{key}/stats.
 func (h *Handler) stats(w http.ResponseWriter, r *http.Request, key string) {
-	if !validKey(key) {
-		h.probe(w, r)
-		return
-	}
 	if blocked, wait := h.limits.probeBlocked(h.clientID(r), h.clock.Now()); blocked {
 		tooManyRequests(w, wait)
 		return
@@ -350,12 +346,6 @@ func (h *Handler) probe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeError(w, http.StatusNotFound, "not_found", ErrNotFound.Error())
-}
-
-// route404 answers a path that is no route. It costs a probe token like an
-// unknown key, so that odd paths are no way around the limit.
-func (h *Handler) route404(w http.ResponseWriter, r *http.Request) {
-	h.probe(w, r)
 }
 
 // createRequest is the body of POST /shorten.
