@@ -1,0 +1,130 @@
+package shortid
+
+import (
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+func testLimiter(maxClients int) *clientLimiter {
+	return newClientLimiter(HandlerOptions{
+		CreateLimit: rate.Every(time.Second), CreateBurst: 2,
+		ProbeLimit: rate.Every(5 * time.Second), ProbeBurst: 1,
+		MaxClients: maxClients, IdleTTL: time.Minute,
+	})
+}
+
+func TestClientLimiterBuckets(t *testing.T) {
+	l := testLimiter(100)
+	now := time.Unix(1e9, 0)
+	// Two creates, then a wait of one second for the third.
+	for i := range 2 {
+		if ok, _ := l.allow(1, createBucket, now); !ok {
+			t.Fatalf("create %d refused", i)
+		}
+	}
+	if ok, wait := l.allow(1, createBucket, now); ok || wait != time.Second {
+		t.Errorf("third create = %v, wait %v; want refused, 1s", ok, wait)
+	}
+	if ok, wait := l.allow(1, createBucket, now.Add(400*time.Millisecond)); ok || wait != 600*time.Millisecond {
+		t.Errorf("create after 0.4s = %v, wait %v; want refused, 0.6s", ok, wait)
+	}
+	// The probe bucket is separate, and a refusal marks the client blocked.
+	if blocked, _ := l.probeBlocked(1, now); blocked {
+		t.Error("blocked before any probe")
+	}
+	if ok, _ := l.allow(1, probeBucket, now); !ok {
+		t.Fatal("first probe refused")
+	}
+	if _, maybe := l.mayBeBlocked(func() time.Time { return now }); maybe {
+		t.Error("mayBeBlocked before any refusal")
+	}
+	if ok, wait := l.allow(1, probeBucket, now); ok || wait != 5*time.Second {
+		t.Errorf("second probe = %v, wait %v; want refused, 5s", ok, wait)
+	}
+	if _, maybe := l.mayBeBlocked(func() time.Time { return now }); !maybe {
+		t.Error("mayBeBlocked false right after a refusal")
+	}
+	if blocked, wait := l.probeBlocked(1, now.Add(2*time.Second)); !blocked || wait != 3*time.Second {
+		t.Errorf("probeBlocked after 2s = %v, %v; want true, 3s", blocked, wait)
+	}
+	if blocked, _ := l.probeBlocked(2, now); blocked {
+		t.Error("an unknown client is blocked")
+	}
+	if blocked, _ := l.probeBlocked(1, now.Add(5*time.Second)); blocked {
+		t.Error("still blocked after the refill")
+	}
+	if _, maybe := l.mayBeBlocked(func() time.Time { return now.Add(5 * time.Second) }); maybe {
+		t.Error("mayBeBlocked after every block ended")
+	}
+	if n := l.len(); n != 1 {
+		t.Errorf("table holds %d clients, want 1 (probeBlocked never adds)", n)
+	}
+}
+
+func TestClientLimiterInfiniteAddsNothing(t *testing.T) {
+	l := newClientLimiter(HandlerOptions{CreateLimit: rate.Inf, ProbeLimit: rate.Inf, MaxClients: 10})
+	for id := range uint64(1000) {
+		if ok, _ := l.allow(id, probeBucket, time.Now()); !ok {
+			t.Fatal("refused under rate.Inf")
+		}
+	}
+	if n := l.len(); n != 0 {
+		t.Errorf("rate.Inf stored %d clients", n)
+	}
+}
+
+func TestClientLimiterLRU(t *testing.T) {
+	// One entry per shard: ids that share a shard evict each other, and
+	// the one used most recently survives.
+	l := testLimiter(limiterShards * 2)
+	now := time.Unix(1e9, 0)
+	a, b, c := uint64(0), uint64(limiterShards), uint64(2*limiterShards) // same shard
+	l.allow(a, probeBucket, now)                                          // a: empty
+	l.allow(b, probeBucket, now)
+	l.allow(a, createBucket, now) // a is now the most recent
+	l.allow(c, probeBucket, now)  // evicts b
+	if ok, _ := l.allow(a, probeBucket, now); ok {
+		t.Error("a was evicted; want b evicted")
+	}
+	if ok, _ := l.allow(b, probeBucket, now); !ok {
+		t.Error("b kept its empty bucket; want it evicted and fresh")
+	}
+	if n := l.len(); n > limiterShards*2 {
+		t.Errorf("table holds %d, want ≤ %d", n, limiterShards*2)
+	}
+}
+
+func TestAddrID(t *testing.T) {
+	same := [][2]string{
+		{"2001:db8::1", "2001:db8::ffff:1"},
+		{"2001:db8:0:7::1", "2001:db8:0:7:8000::"},
+		{"192.0.2.1", "::ffff:192.0.2.1"},
+		{"fe80::1%eth0", "fe80::2"},
+	}
+	for _, p := range same {
+		if addrID(netip.MustParseAddr(p[0])) != addrID(netip.MustParseAddr(p[1])) {
+			t.Errorf("%s and %s are different clients, want one", p[0], p[1])
+		}
+	}
+	differ := [][2]string{
+		{"2001:db8:0:7::1", "2001:db8:0:8::1"},
+		{"192.0.2.1", "192.0.2.2"},
+		{"::", "0.0.0.0"},
+	}
+	for _, p := range differ {
+		if addrID(netip.MustParseAddr(p[0])) == addrID(netip.MustParseAddr(p[1])) {
+			t.Errorf("%s and %s are one client, want two", p[0], p[1])
+		}
+	}
+	// An unparsable RemoteAddr still names a client, consistently.
+	h := &Handler{}
+	r1, r2 := httptest.NewRequest("GET", "/", nil), httptest.NewRequest("GET", "/", nil)
+	r1.RemoteAddr, r2.RemoteAddr = "@unix-socket", "@unix-socket"
+	if h.clientID(r1) != h.clientID(r2) {
+		t.Error("the same odd RemoteAddr gives two clients")
+	}
+}
