@@ -83,7 +83,7 @@ func TestClientLimiterLRU(t *testing.T) {
 	l := testLimiter(limiterShards * 2)
 	now := time.Unix(1e9, 0)
 	a, b, c := uint64(0), uint64(limiterShards), uint64(2*limiterShards) // same shard
-	l.allow(a, probeBucket, now)                                          // a: empty
+	l.allow(a, probeBucket, now)                                         // a: empty
 	l.allow(b, probeBucket, now)
 	l.allow(a, createBucket, now) // a is now the most recent
 	l.allow(c, probeBucket, now)  // evicts b
