@@ -160,11 +160,12 @@ type HandlerOptions struct {
 //
 // Each client (by API key header, else by IP, IPv6 by /64) has two token
 // buckets. Every POST /shorten that passes the content type and length
-// checks takes a token from the first, whether or not it creates a link. A lookup that finds
-// nothing takes one from the second, so guessing keys is limited to
-// ProbeLimit per second per client; once that bucket is empty, every lookup
-// by that client gets 429, including existing keys, so that the answers
-// stop telling hits from misses. A successful redirect by a client in good
+// checks takes a token from the first, whether or not it creates a link.
+// A lookup that finds nothing (and any path that is no route) takes one
+// from the second, so guessing keys is limited to ProbeLimit per second per
+// client; once that bucket is empty, every lookup by that client gets 429,
+// existing keys included, so that the answers stop telling hits from
+// misses. Expired links (410) cost nothing: they existed. A successful redirect by a client in good
 // standing costs one atomic load: the table of clients is only consulted
 // while some client is throttled.
 //
@@ -203,14 +204,14 @@ func NewHandler(s *Shortener, opts HandlerOptions) (*Handler, error) {
 		opts.ProbeBurst < 0 || opts.MaxClients < 0 || opts.IdleTTL < 0 || opts.PermanentMaxAge < 0 {
 		return nil, fmt.Errorf("%w: negative value", ErrInvalidHandlerOptions)
 	}
-	opts.MaxBodyBytes = cmp0(opts.MaxBodyBytes, DefaultMaxBodyBytes)
-	opts.PermanentMaxAge = cmp0(opts.PermanentMaxAge, DefaultPermanentMaxAge)
-	opts.CreateLimit = cmp0(opts.CreateLimit, DefaultCreateLimit)
-	opts.CreateBurst = cmp0(opts.CreateBurst, DefaultCreateBurst)
-	opts.ProbeLimit = cmp0(opts.ProbeLimit, DefaultProbeLimit)
-	opts.ProbeBurst = cmp0(opts.ProbeBurst, DefaultProbeBurst)
-	opts.MaxClients = cmp0(opts.MaxClients, DefaultMaxClients)
-	opts.IdleTTL = cmp0(opts.IdleTTL, DefaultIdleTTL)
+	opts.MaxBodyBytes = orDefault(opts.MaxBodyBytes, DefaultMaxBodyBytes)
+	opts.PermanentMaxAge = orDefault(opts.PermanentMaxAge, DefaultPermanentMaxAge)
+	opts.CreateLimit = orDefault(opts.CreateLimit, DefaultCreateLimit)
+	opts.CreateBurst = orDefault(opts.CreateBurst, DefaultCreateBurst)
+	opts.ProbeLimit = orDefault(opts.ProbeLimit, DefaultProbeLimit)
+	opts.ProbeBurst = orDefault(opts.ProbeBurst, DefaultProbeBurst)
+	opts.MaxClients = orDefault(opts.MaxClients, DefaultMaxClients)
+	opts.IdleTTL = orDefault(opts.IdleTTL, DefaultIdleTTL)
 	if opts.Clock == nil {
 		opts.Clock = s.clock
 	}
@@ -231,8 +232,8 @@ func NewHandler(s *Shortener, opts HandlerOptions) (*Handler, error) {
 	return h, nil
 }
 
-// cmp0 returns v, or def if v is zero.
-func cmp0[T comparable](v, def T) T {
+// orDefault returns v, or def if v is zero.
+func orDefault[T comparable](v, def T) T {
 	var zero T
 	if v == zero {
 		return def
