@@ -84,20 +84,22 @@ func NewMemStore() *MemStore {
 func stripeIndex(s string) int { return int(xxhash.Sum64String(s) % memStripes) }
 
 // lock2 write-locks stripes i and j in index order, so that two callers
-// locking the same pair cannot deadlock, and returns the unlock function.
-func (s *MemStore) lock2(i, j int) func() {
-	if i == j {
-		s.stripes[i].mu.Lock()
-		return s.stripes[i].mu.Unlock
-	}
+// locking the same pair cannot deadlock.
+func (s *MemStore) lock2(i, j int) {
 	if i > j {
 		i, j = j, i
 	}
 	s.stripes[i].mu.Lock()
-	s.stripes[j].mu.Lock()
-	return func() {
+	if i != j {
+		s.stripes[j].mu.Lock()
+	}
+}
+
+// unlock2 undoes lock2(i, j).
+func (s *MemStore) unlock2(i, j int) {
+	s.stripes[i].mu.Unlock()
+	if i != j {
 		s.stripes[j].mu.Unlock()
-		s.stripes[i].mu.Unlock()
 	}
 }
 
@@ -139,11 +141,11 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 		ui = stripeIndex(l.URL)
 	}
 	for {
-		unlock := s.lock2(ki, ui)
+		s.lock2(ki, ui)
 		ks, us := &s.stripes[ki], &s.stripes[ui]
 		if dedup {
 			if other, ok := us.dedup[l.URL]; ok {
-				unlock()
+				s.unlock2(ki, ui)
 				if existing, ok := s.dedupTarget(l.URL, other); ok {
 					return existing, nil
 				}
@@ -151,7 +153,7 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 			}
 		}
 		if _, ok := ks.links[l.Key]; ok {
-			unlock()
+			s.unlock2(ki, ui)
 			return Link{}, ErrExists
 		}
 		e := memEntry{
@@ -172,7 +174,7 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 		if dedup {
 			us.dedup[l.URL] = l.Key
 		}
-		unlock()
+		s.unlock2(ki, ui)
 		return e.record(l.Key).Link, nil
 	}
 }
@@ -180,8 +182,9 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 // dedupTarget returns the link under key if the dedup entry of url still
 // points to it.
 func (s *MemStore) dedupTarget(url, key string) (Link, bool) {
-	unlock := s.lock2(stripeIndex(key), stripeIndex(url))
-	defer unlock()
+	ki, ui := stripeIndex(key), stripeIndex(url)
+	s.lock2(ki, ui)
+	defer s.unlock2(ki, ui)
 	if s.stripes[stripeIndex(url)].dedup[url] != key {
 		return Link{}, false
 	}
@@ -225,14 +228,14 @@ func (s *MemStore) remove(key string, cond func(memEntry) bool) (Link, bool) {
 			return Link{}, false
 		}
 		ui := stripeIndex(e.url)
-		unlock := s.lock2(ki, ui)
+		s.lock2(ki, ui)
 		cur, ok := ks.links[key]
 		if !ok || cur.url != e.url || cur.created != e.created {
-			unlock()
+			s.unlock2(ki, ui)
 			continue // replaced between the two looks: start over
 		}
 		if !cond(cur) {
-			unlock()
+			s.unlock2(ki, ui)
 			return Link{}, false
 		}
 		delete(ks.links, key)
@@ -244,7 +247,7 @@ func (s *MemStore) remove(key string, cond func(memEntry) bool) (Link, bool) {
 			s.due.Delete(dueItem{cur.dueAt, key})
 			s.dueMu.Unlock()
 		}
-		unlock()
+		s.unlock2(ki, ui)
 		return cur.record(key).Link, true
 	}
 }
