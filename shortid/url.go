@@ -63,7 +63,11 @@ func (p *urlPolicy) validateURL(raw string) (string, error) {
 		return "", fmt.Errorf("%w: no host", ErrInvalidURL)
 	}
 	// Let net/url judge the whole URL (escapes, brackets, port syntax).
-	u, err := url.Parse(scheme + "://" + authority + tail)
+	lowered := raw
+	if raw[:len(scheme)] != scheme {
+		lowered = scheme + raw[len(scheme):]
+	}
+	u, err := url.Parse(lowered)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalidURL, stripURLPrefix(err))
 	}
@@ -87,6 +91,9 @@ func (p *urlPolicy) validateURL(raw string) (string, error) {
 	}
 	if tail == "" || tail[0] != '/' {
 		tail = "/" + tail
+	} else if port == "" && u.Port() == "" && len(lowered) == len(scheme)+3+len(host)+len(tail) &&
+		lowered[len(scheme)+3:len(scheme)+3+len(host)] == host {
+		return lowered, nil // already normal: keep the caller's string
 	}
 	var b strings.Builder
 	b.Grow(len(scheme) + 3 + len(host) + 2 + 6 + len(tail))
@@ -143,23 +150,29 @@ func (p *urlPolicy) normalizeHost(host string) (string, error) {
 	if host == "" || len(host) > 253 {
 		return "", fmt.Errorf("%w: bad host length", ErrInvalidURL)
 	}
-	labels := strings.Split(host, ".")
-	for _, l := range labels {
-		if l == "" {
-			return "", fmt.Errorf("%w: empty label in host %q", ErrInvalidURL, host)
-		}
-		for _, r := range l {
+	lastLabel := host[strings.LastIndexByte(host, '.')+1:]
+	prev := '.'
+	for _, r := range host {
+		if r == '.' {
+			if prev == '.' {
+				return "", fmt.Errorf("%w: empty label in host %q", ErrInvalidURL, host)
+			}
+		} else {
 			ok := r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') ||
 				(r >= 0x80 && (unicode.IsLetter(r) || unicode.IsMark(r)) && !foldsToASCII(r))
 			if !ok {
 				return "", fmt.Errorf("%w: character %q in host", ErrInvalidURL, r)
 			}
 		}
+		prev = r
+	}
+	if prev == '.' {
+		return "", fmt.Errorf("%w: empty label in host %q", ErrInvalidURL, host)
 	}
 	// WHATWG URL: a host whose last label is a number is an IPv4 address,
 	// written in any mix of decimal, 0x-hex and 0-octal parts.
-	if looksNumeric(labels[len(labels)-1]) {
-		addr, ok := parseWHATWGIPv4(labels)
+	if looksNumeric(lastLabel) {
+		addr, ok := parseWHATWGIPv4(strings.Split(host, "."))
 		if !ok {
 			return "", fmt.Errorf("%w: bad IPv4 host %q", ErrInvalidURL, host)
 		}

@@ -111,6 +111,8 @@ func TestShortenRejectsHostileURLs(t *testing.T) {
 		"http://08.1.1.1/",
 		"http://0x100000000/",
 		"http://example..com/",
+		"http://example.com../",
+		"http://./",
 		"http://.example.com/",
 		"http://exa<mple.com/",
 		"http://example.com:0/",
