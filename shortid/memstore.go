@@ -27,6 +27,9 @@ const memStripes = 64
 // time they become due, so Sweep costs O(log n) per removed link and never
 // scans live ones.
 //
+// A MemStore is also a [Counter], so that Shorteners sharing one store
+// share one key sequence, as they would share a counter row in a database.
+//
 // A MemStore never blocks on I/O and ignores its contexts. All methods are
 // safe for concurrent use.
 type MemStore struct {
@@ -34,9 +37,14 @@ type MemStore struct {
 
 	dueMu sync.Mutex
 	due   *btree.BTreeG[dueItem] // links by the time they expire or ran out of visits
+
+	counter MemCounter
 }
 
-var _ Store = (*MemStore)(nil)
+var (
+	_ Store   = (*MemStore)(nil)
+	_ Counter = (*MemStore)(nil)
+)
 
 type memStripe struct {
 	mu    sync.RWMutex
@@ -345,4 +353,9 @@ func (s *MemStore) Sweep(_ context.Context, now time.Time, limit int) ([]Link, e
 		}
 	}
 	return out, nil
+}
+
+// Lease implements [Counter] with the store's own [MemCounter].
+func (s *MemStore) Lease(ctx context.Context, n uint64) (uint64, error) {
+	return s.counter.Lease(ctx, n)
 }
