@@ -167,6 +167,10 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 	for {
 		s.lock2(ki, ui)
 		ks, us := &s.stripes[ki], &s.stripes[ui]
+		if _, ok := ks.links[l.Key]; ok {
+			s.unlock2(ki, ui)
+			return Link{}, ErrExists
+		}
 		if dedup {
 			if other, ok := us.dedup[l.URL]; ok {
 				s.unlock2(ki, ui)
@@ -175,10 +179,6 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 				}
 				continue // the other link was deleted meanwhile: try again
 			}
-		}
-		if _, ok := ks.links[l.Key]; ok {
-			s.unlock2(ki, ui)
-			return Link{}, ErrExists
 		}
 		e := memEntry{url: l.URL, created: toNanos(l.CreatedAt), alias: l.Alias, dedup: dedup}
 		if !l.ExpiresAt.IsZero() || l.MaxVisits != 0 {
