@@ -104,7 +104,7 @@ func New(store Store, opts Options) (*Shortener, error) {
 	}
 	reserved := opts.Reserved
 	if reserved == nil {
-		reserved = DefaultReserved
+		reserved = DefaultReserved()
 	}
 	s.reserved = make(map[string]struct{}, len(reserved))
 	for _, w := range reserved {
