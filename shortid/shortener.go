@@ -407,8 +407,9 @@ func (s *Shortener) Sweep(ctx context.Context) (int, error) {
 // Close stops the background flusher and sweeper, then writes every
 // buffered click to the Store. No click of a successful Resolve is lost: a
 // Resolve that races with Close either counts its click before the final
-// flush or returns ErrClosed. Close returns the final flush's error; later
-// calls return ErrClosed. It does not close the Store.
+// flush or returns ErrClosed (for a link with a visit limit, such a failed
+// Resolve may still have used a visit). Close returns the final flush's
+// error; later calls return ErrClosed. It does not close the Store.
 func (s *Shortener) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return ErrClosed
