@@ -151,7 +151,7 @@
 // limit in a google/btree ordered by due time. A plain link costs about
 // 260 bytes beyond its URL (1M links: BenchmarkMemStoreMemory), nearly all
 // of it the two hash-map slots. [CachedStore] puts a bounded LRU in front of
-// any Store (cache-aside, evicted on every write through it), and
+// any Store (cache-aside, kept current by every write through it), and
 // [ShardedStore] spreads links over several Stores by jump consistent hash
 // of the key, keeping each URL's dedup entry as a pointer on the URL's own
 // shard. Both pass the same conformance suite, alone and stacked.
