@@ -253,6 +253,9 @@ func (s *Sequence) AppendKey(ctx context.Context, dst []byte) ([]byte, error) {
 // renew replaces the exhausted lease old with a fresh block, unless another
 // caller already has.
 func (s *Sequence) renew(ctx context.Context, old *lease) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case s.refill <- struct{}{}:
 	case <-ctx.Done():
