@@ -162,14 +162,21 @@ func decodeBase62(s string, index string) (uint64, error) {
 		return 0, tooLong(s, index)
 	}
 	// Up to ten digits cannot overflow (62^10 < 2^64); an eleventh is
-	// added with an overflow check.
+	// added with an overflow check. Digits are taken in pairs, so the chain
+	// of dependent multiply-adds is half as long.
 	last := min(len(s), maxLen62-1)
 	var n uint64
 	var bad byte
-	for i := 0; i < last; i++ {
-		d := index[s[i]]
-		bad |= d
-		n = n*62 + uint64(d)
+	i := last & 1
+	if i != 0 {
+		d := index[s[0]]
+		bad = d
+		n = uint64(d)
+	}
+	for ; i+1 < last; i += 2 {
+		d0, d1 := index[s[i]], index[s[i+1]]
+		bad |= d0 | d1
+		n = n*(62*62) + uint64(d0)*62 + uint64(d1)
 	}
 	if last < len(s) {
 		bad |= index[s[last]]
