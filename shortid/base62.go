@@ -36,7 +36,7 @@ const base62Index = "" +
 const (
 	// pow62x5 is 62^5, the largest power of 62 below 2^32: numbers are cut
 	// into 5-digit chunks so that each chunk is converted with 32-bit
-	// arithmetic and the chunks' dependency chains overlap.
+	// arithmetic.
 	pow62x5 = 62 * 62 * 62 * 62 * 62
 	// maxLen62 is the length of the longest base-62 uint64, Encode(MaxUint64).
 	maxLen62 = 11
@@ -95,29 +95,28 @@ func Decode(s string) (uint64, error) {
 }
 
 // appendBase62 appends the canonical code of n in the 62-character alphabet.
-// The number is cut into chunks of five digits (n = (a·62^5 + b)·62^5 + c),
-// each converted with 32-bit constant division, so the chains of dependent
-// multiplies are at most five long and run side by side.
+// Whole chunks of five digits are cut off the low end with one 64-bit
+// division by 62^5 and converted with 32-bit multiply-shift division, so no
+// chain of dependent multiplies is longer than five and at most three
+// loops' exits can be mispredicted.
 func appendBase62(dst []byte, n uint64, alphabet string) []byte {
 	_ = alphabet[61]
 	var buf [maxLen62]byte
 	i := len(buf)
-	if n >= pow62x5 {
+	for n >= pow62x5 { // at most twice
 		q := n / pow62x5
-		lo := uint32(n - q*pow62x5)
+		x := uint32(n - q*pow62x5)
+		y := x / 62
+		buf[i-1] = alphabet[x-y*62]
+		x = y / 62
+		buf[i-2] = alphabet[y-x*62]
+		y = x / 62
+		buf[i-3] = alphabet[x-y*62]
+		x = y / 62
+		buf[i-4] = alphabet[y-x*62]
+		buf[i-5] = alphabet[x]
 		i -= 5
-		put62x5(buf[i:i+5], lo, alphabet)
 		n = q
-		if n >= pow62x5 {
-			q := n / pow62x5 // q < 62, since n < 2^64/62^5 < 62^6
-			mid := uint32(n - q*pow62x5)
-			i -= 5
-			put62x5(buf[i:i+5], mid, alphabet)
-			n = q
-			if n == 0 {
-				return append(dst, buf[i:]...)
-			}
-		}
 	}
 	x := uint32(n)
 	for x >= 62 {
@@ -131,94 +130,69 @@ func appendBase62(dst []byte, n uint64, alphabet string) []byte {
 	return append(dst, buf[i:]...)
 }
 
-// put62x5 writes exactly five digits of x < 62^5 into b, most significant
-// first.
-func put62x5(b []byte, x uint32, alphabet string) {
-	_ = b[4]
-	q := x / 62
-	b[4] = alphabet[x-q*62]
-	x = q
-	q = x / 62
-	b[3] = alphabet[x-q*62]
-	x = q
-	q = x / 62
-	b[2] = alphabet[x-q*62]
-	x = q
-	q = x / 62
-	b[1] = alphabet[x-q*62]
-	b[0] = alphabet[q]
-}
-
 // decodeBase62 decodes s through index, the 256-byte table that maps a byte
-// to its digit or to noDigit. Validity is checked once at the end: a digit is
-// below 64 and noDigit is not, so OR-ing every table entry into bad and
-// testing it once keeps the loop free of branches.
+// to its digit or to noDigit. Codes of 1 to 10 digits, which cannot
+// overflow (62^10 < 2^64), take a loop without branches: a digit is below
+// 64 and noDigit is not, so OR-ing every table entry into bad and testing
+// once at the end validates them all. Errors are classified off that path.
 func decodeBase62(s string, index string) (uint64, error) {
 	_ = index[255]
-	switch {
-	case len(s) == 0:
-		return 0, ErrEmptyCode
-	case len(s) > maxLen62:
-		return 0, tooLong(s, index)
+	if uint(len(s))-1 >= maxLen62-1 { // empty, or 11 digits and more
+		return decodeLong(s, index, 62, maxLen62)
 	}
-	// Up to ten digits cannot overflow (62^10 < 2^64); an eleventh is
-	// added with an overflow check. Digits are taken in pairs, so the chain
-	// of dependent multiply-adds is half as long.
-	last := min(len(s), maxLen62-1)
 	var n uint64
 	var bad byte
-	i := last & 1
-	if i != 0 {
-		d := index[s[0]]
-		bad = d
-		n = uint64(d)
+	for i := 0; i < len(s); i++ {
+		d := index[s[i]]
+		bad |= d
+		n = n*62 + uint64(d)
 	}
-	for ; i+1 < last; i += 2 {
-		d0, d1 := index[s[i]], index[s[i+1]]
-		bad |= d0 | d1
-		n = n*(62*62) + uint64(d0)*62 + uint64(d1)
-	}
-	if last < len(s) {
-		bad |= index[s[last]]
-	}
-	if bad&^63 != 0 {
-		return 0, ErrInvalidChar
-	}
-	if len(s) > 1 && index[s[0]] == 0 {
-		return 0, ErrLeadingZero
-	}
-	if last < len(s) {
-		return addDigit(n, 62, index[s[last]])
+	if bad&^63 != 0 || index[s[0]] == 0 && len(s) > 1 {
+		return 0, codeError(s, index, ErrInvalidCode)
 	}
 	return n, nil
 }
 
-// addDigit returns n·base + d, checking that d is a digit and that the
-// result fits in a uint64.
-func addDigit(n, base uint64, d byte) (uint64, error) {
-	if uint64(d) >= base {
-		return 0, ErrInvalidChar
+// decodeLong decodes the codes the fast loops leave out: the empty code and
+// codes of at least maxLen-1 digits, where the last may overflow.
+func decodeLong(s string, index string, base uint64, maxLen int) (uint64, error) {
+	switch {
+	case len(s) == 0:
+		return 0, ErrEmptyCode
+	case len(s) > maxLen:
+		return 0, codeError(s, index, ErrOverflow)
 	}
-	hi, lo := bits.Mul64(n, base)
-	sum, carry := bits.Add64(lo, uint64(d), 0)
-	if hi|carry != 0 {
-		return 0, ErrOverflow
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		d := uint64(index[s[i]])
+		if d >= base {
+			return 0, ErrInvalidChar
+		}
+		hi, lo := bits.Mul64(n, base)
+		var carry uint64
+		n, carry = bits.Add64(lo, d, 0)
+		if hi|carry != 0 {
+			return 0, codeError(s, index, ErrOverflow)
+		}
 	}
-	return sum, nil
+	if index[s[0]] == 0 && len(s) > 1 {
+		return 0, ErrLeadingZero
+	}
+	return n, nil
 }
 
-// tooLong classifies a code longer than any uint64: a bad character first,
-// then a leading zero, else overflow.
-func tooLong(s string, index string) error {
+// codeError classifies a code that does not decode, in a fixed order: a
+// byte outside the alphabet, then a leading zero, else fallback.
+func codeError(s string, index string, fallback error) error {
 	for i := 0; i < len(s); i++ {
 		if index[s[i]] == noDigit {
 			return ErrInvalidChar
 		}
 	}
-	if index[s[0]] == 0 {
+	if len(s) > 1 && index[s[0]] == 0 {
 		return ErrLeadingZero
 	}
-	return ErrOverflow
+	return fallback
 }
 
 // A Codec converts between uint64 and codes in its own alphabet, with the
@@ -302,31 +276,19 @@ func (c *Codec) Decode(s string) (uint64, error) {
 	}
 	index := c.index
 	_ = index[255]
-	switch {
-	case len(s) == 0:
-		return 0, ErrEmptyCode
-	case len(s) > c.maxLen:
-		return 0, tooLong(s, index)
+	if len(s) == 0 || len(s) >= c.maxLen {
+		return decodeLong(s, index, c.base, c.maxLen)
 	}
-	last := min(len(s), c.maxLen-1)
+	// Shorter codes cannot overflow: base^(maxLen-1) ≤ MaxUint64.
 	var n uint64
 	var bad byte
-	for i := 0; i < last; i++ {
+	for i := 0; i < len(s); i++ {
 		d := index[s[i]]
 		bad |= d
 		n = n*c.base + uint64(d)
 	}
-	if last < len(s) {
-		bad |= index[s[last]]
-	}
-	if bad&0x80 != 0 {
-		return 0, ErrInvalidChar
-	}
-	if len(s) > 1 && index[s[0]] == 0 {
-		return 0, ErrLeadingZero
-	}
-	if last < len(s) {
-		return addDigit(n, c.base, index[s[last]])
+	if bad&0x80 != 0 || index[s[0]] == 0 && len(s) > 1 {
+		return 0, codeError(s, index, ErrInvalidCode)
 	}
 	return n, nil
 }
