@@ -200,9 +200,10 @@ func codeError(s string, index string, fallback error) error {
 // the positions in the alphabet, and a code never starts with the zero digit
 // (the alphabet's first byte) unless it is that digit alone.
 //
-// A Codec is immutable and safe for concurrent use. A 62-character alphabet
-// takes the same fast path as the package functions; other bases divide by a
-// variable and cost a few times more per digit.
+// The zero Codec is the base-62 codec of [Encode] and [Decode]. A Codec is
+// immutable and safe for concurrent use. A 62-character alphabet takes the
+// same fast path as the package functions; other bases divide by a variable
+// and cost a few times more per digit.
 type Codec struct {
 	alphabet string
 	index    string // 256 bytes: byte -> digit, or noDigit
@@ -241,7 +242,12 @@ func NewCodec(alphabet string) (*Codec, error) {
 }
 
 // Alphabet returns the codec's alphabet.
-func (c *Codec) Alphabet() string { return c.alphabet }
+func (c *Codec) Alphabet() string {
+	if c.base == 0 {
+		return Base62Alphabet
+	}
+	return c.alphabet
+}
 
 // Encode returns the canonical code of n.
 func (c *Codec) Encode(n uint64) string {
@@ -252,6 +258,9 @@ func (c *Codec) Encode(n uint64) string {
 // AppendEncode appends the canonical code of n to dst and returns the
 // extended buffer.
 func (c *Codec) AppendEncode(dst []byte, n uint64) []byte {
+	if c.base == 0 {
+		return AppendEncode(dst, n)
+	}
 	if c.base == 62 {
 		return appendBase62(dst, n, c.alphabet)
 	}
@@ -271,6 +280,9 @@ func (c *Codec) AppendEncode(dst []byte, n uint64) []byte {
 // Decode returns the number whose canonical code is s, or an error matching
 // [ErrInvalidCode] as [Decode] does.
 func (c *Codec) Decode(s string) (uint64, error) {
+	if c.base == 0 {
+		return Decode(s)
+	}
 	if c.base == 62 {
 		return decodeBase62(s, c.index)
 	}

@@ -240,3 +240,21 @@ func TestEncodeDoesNotAllocate(t *testing.T) {
 		t.Errorf("AppendEncode + Decode allocate %v times per run, want 0", allocs)
 	}
 }
+
+func TestZeroCodecIsBase62(t *testing.T) {
+	var c shortid.Codec
+	if c.Alphabet() != shortid.Base62Alphabet {
+		t.Errorf("zero Codec Alphabet() = %q", c.Alphabet())
+	}
+	for _, n := range []uint64{0, 61, 62, math.MaxUint64} {
+		if got, want := c.Encode(n), shortid.Encode(n); got != want {
+			t.Errorf("zero Codec Encode(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if n, err := c.Decode("10"); n != 62 || err != nil {
+		t.Errorf(`zero Codec Decode("10") = %d, %v`, n, err)
+	}
+	if _, err := c.Decode("01"); !errors.Is(err, shortid.ErrLeadingZero) {
+		t.Errorf(`zero Codec Decode("01") = %v, want ErrLeadingZero`, err)
+	}
+}

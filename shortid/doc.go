@@ -18,9 +18,13 @@
 // Encoding cuts the number into five-digit chunks converted with 32-bit
 // multiply-shift division, so no dependency chain is longer than five
 // multiplies; decoding is a branch-free multiply-add loop that validates the
-// whole code with one test at the end. Both run in about 10 ns and never
-// allocate when given a buffer (see the benchmarks against
-// github.com/jxskiss/base62 in the module's benchmarks directory).
+// whole code with one test at the end, and only 11-digit codes, the only
+// ones that can overflow, pay for an overflow check. On a 2-core AMD EPYC,
+// AppendEncode takes about 9 ns and Decode about 6 ns over codes of 1 to 11
+// digits, and neither allocates (BenchmarkBase62Encode and
+// BenchmarkBase62Decode in the benchmarks module set them beside
+// github.com/jxskiss/base62, which checks neither overflow nor leading
+// zeros).
 //
 // # Unguessable codes
 //
@@ -48,7 +52,8 @@
 // pseudo-random permutation; with halves as small as 62^3 the published
 // attacks on small-domain Feistel ciphers gain from every missing round, so
 // a Sequence runs eight, as FF3-1 does. A code costs eight SipHash calls on
-// a single block, about 100 ns, and no allocation.
+// a single block: about 110 ns and no allocation, for [Sequence.AppendKey]
+// and [Sequence.Reverse] alike.
 //
 // Counter values come from a [Counter], which leases them in blocks (default
 // 1024), so a fleet of servers sharing one counter row pays one round trip
@@ -69,12 +74,18 @@
 // single key.
 //
 // [Random] draws codes uniformly from crypto/rand instead, for callers who
-// want no counter; it relies on the service retrying the rare collision.
+// want no counter: about 30 ns a code, reading 512 random bytes at a time.
+// It relies on the service retrying the rare collision: with n links stored
+// among 62^k codes a new code clashes with probability n/62^k, 1.7·10^-3
+// for 6·10^9 links of seven characters.
 //
 // # The shortener service
 //
-// The service that shortens, resolves and counts clicks on links, its store
-// interface and its HTTP handler are described here by their authors.
+// The shortener service stores links through a small Store interface and
+// takes the codes of new links from a [KeySource] such as a [Sequence]; its
+// atomic create is what keeps stored codes unique across key rotations,
+// aliases and random draws. (This section is written by the service's
+// authors: URL rules, aliases, expiry, dedup, click counting, HTTP.)
 //
 // # Concurrency
 //

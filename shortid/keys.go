@@ -65,7 +65,9 @@ type Key struct {
 	Since uint64
 	// Secret is at least MinSecretLen bytes from a cryptographic source.
 	// The permutation's key is derived from it with HKDF-SHA256 (RFC 5869),
-	// bound to the alphabet and the code length.
+	// bound to the alphabet and the code length, so one secret gives
+	// unrelated codes at different lengths. NewSequence keeps only the
+	// derived key, not Secret.
 	Secret []byte
 }
 
@@ -101,7 +103,8 @@ type SequenceOptions struct {
 // distinct codes by construction, and consecutive ones give unrelated codes.
 // [Sequence.Reverse] recovers the counter value with the key.
 //
-// A Sequence is safe for concurrent use. It leases counter values from its
+// Build a Sequence with [NewSequence]; the zero Sequence is not usable. A
+// Sequence is safe for concurrent use. It leases counter values from its
 // [Counter] a block at a time; one caller per block waits for the round
 // trip, the others take values with one atomic add.
 type Sequence struct {

@@ -37,8 +37,9 @@ const randomBuf = 512
 // character is exactly equally likely: a byte is used only below the
 // largest multiple of the base that fits in 256 (248 for base 62, so 3% of
 // bytes are skipped), never reduced with a biased modulo. Bytes are read
-// from Rand in blocks of 512 under a mutex. A Random is safe for concurrent
-// use.
+// from Rand in blocks of 512 under a mutex. Build a Random with
+// [NewRandom]; the zero Random is not usable. A Random is safe for
+// concurrent use.
 type Random struct {
 	length int
 	table  [256]byte // random byte -> character, 0 for a rejected byte
