@@ -91,14 +91,14 @@ func AppendEncode(dst []byte, n uint64) []byte {
 // math.MaxUint64 ([ErrOverflow]); all of them match [ErrInvalidCode]. It
 // costs one multiply-add per byte and never allocates.
 func Decode(s string) (uint64, error) {
-	return decodeBase62(s, base62Index)
+	return decodeBase62(s)
 }
 
 // appendBase62 appends the canonical code of n in the 62-character alphabet.
 // Whole chunks of five digits are cut off the low end with one 64-bit
 // division by 62^5 and converted with 32-bit multiply-shift division, so no
-// chain of dependent multiplies is longer than five and at most three
-// loops' exits can be mispredicted.
+// chain of dependent multiplies is longer than five; the only branches that
+// depend on n are the exits of two short loops.
 func appendBase62(dst []byte, n uint64, alphabet string) []byte {
 	_ = alphabet[61]
 	var buf [maxLen62]byte
@@ -130,69 +130,83 @@ func appendBase62(dst []byte, n uint64, alphabet string) []byte {
 	return append(dst, buf[i:]...)
 }
 
-// decodeBase62 decodes s through index, the 256-byte table that maps a byte
-// to its digit or to noDigit. Codes of 1 to 10 digits, which cannot
-// overflow (62^10 < 2^64), take a loop without branches: a digit is below
-// 64 and noDigit is not, so OR-ing every table entry into bad and testing
-// once at the end validates them all. Errors are classified off that path.
-func decodeBase62(s string, index string) (uint64, error) {
+// decodeBase62 decodes s through base62Index, the 256-byte table that maps
+// a byte to its digit or to noDigit. It calls nothing (decodeError is
+// inlined), so it runs without a stack frame. Up to ten digits cannot
+// overflow (62^10 < 2^64) and take a loop without branches: a digit is
+// below 64 and noDigit is not, so OR-ing every table entry into bad and
+// testing once validates them all. Only an eleventh digit needs an overflow
+// check.
+func decodeBase62(s string) (uint64, error) {
+	const index = base62Index
+	if uint(len(s))-1 < maxLen62 { // neither empty nor longer than any uint64
+		last := min(len(s), maxLen62-1)
+		var n uint64
+		var bad byte
+		for i := 0; i < last; i++ {
+			d := index[s[i]]
+			bad |= d
+			n = n*62 + uint64(d)
+		}
+		var over uint64
+		if last < len(s) {
+			d := index[s[last]]
+			bad |= d
+			hi, lo := bits.Mul64(n, 62)
+			n, over = bits.Add64(lo, uint64(d), 0)
+			over |= hi
+		}
+		if bad&^63 == 0 && over == 0 && (index[s[0]] != 0 || len(s) == 1) {
+			return n, nil
+		}
+	}
+	return 0, decodeError(s, index, 62)
+}
+
+// decodeBase decodes s in any base, as decodeBase62 does in base 62: codes
+// shorter than maxLen cannot overflow, since base^(maxLen-1) ≤ MaxUint64.
+func decodeBase(s string, index string, base uint64, maxLen int) (uint64, error) {
 	_ = index[255]
-	if uint(len(s))-1 >= maxLen62-1 { // empty, or 11 digits and more
-		return decodeLong(s, index, 62, maxLen62)
-	}
-	var n uint64
-	var bad byte
-	for i := 0; i < len(s); i++ {
-		d := index[s[i]]
-		bad |= d
-		n = n*62 + uint64(d)
-	}
-	if bad&^63 != 0 || index[s[0]] == 0 && len(s) > 1 {
-		return 0, codeError(s, index, ErrInvalidCode)
-	}
-	return n, nil
-}
-
-// decodeLong decodes the codes the fast loops leave out: the empty code and
-// codes of at least maxLen-1 digits, where the last may overflow.
-func decodeLong(s string, index string, base uint64, maxLen int) (uint64, error) {
-	switch {
-	case len(s) == 0:
-		return 0, ErrEmptyCode
-	case len(s) > maxLen:
-		return 0, codeError(s, index, ErrOverflow)
-	}
-	var n uint64
-	for i := 0; i < len(s); i++ {
-		d := uint64(index[s[i]])
-		if d >= base {
-			return 0, ErrInvalidChar
+	if uint(len(s))-1 < uint(maxLen) {
+		last := min(len(s), maxLen-1)
+		var n uint64
+		var bad byte
+		for i := 0; i < last; i++ {
+			d := index[s[i]]
+			bad |= d
+			n = n*base + uint64(d)
 		}
-		hi, lo := bits.Mul64(n, base)
-		var carry uint64
-		n, carry = bits.Add64(lo, d, 0)
-		if hi|carry != 0 {
-			return 0, codeError(s, index, ErrOverflow)
+		var over uint64
+		if last < len(s) {
+			d := index[s[last]]
+			bad |= d
+			hi, lo := bits.Mul64(n, base)
+			n, over = bits.Add64(lo, uint64(d), 0)
+			over |= hi
+		}
+		// Digits are below 128; noDigit is not.
+		if bad&0x80 == 0 && over == 0 && (index[s[0]] != 0 || len(s) == 1) {
+			return n, nil
 		}
 	}
-	if index[s[0]] == 0 && len(s) > 1 {
-		return 0, ErrLeadingZero
-	}
-	return n, nil
+	return 0, decodeError(s, index, base)
 }
 
-// codeError classifies a code that does not decode, in a fixed order: a
-// byte outside the alphabet, then a leading zero, else fallback.
-func codeError(s string, index string, fallback error) error {
+// decodeError classifies a code that does not decode, in a fixed order: an
+// empty code, a byte outside the alphabet, a leading zero, else overflow.
+func decodeError(s string, index string, base uint64) error {
+	if len(s) == 0 {
+		return ErrEmptyCode
+	}
 	for i := 0; i < len(s); i++ {
-		if index[s[i]] == noDigit {
+		if uint64(index[s[i]]) >= base {
 			return ErrInvalidChar
 		}
 	}
 	if len(s) > 1 && index[s[0]] == 0 {
 		return ErrLeadingZero
 	}
-	return fallback
+	return ErrOverflow
 }
 
 // A Codec converts between uint64 and codes in its own alphabet, with the
@@ -201,9 +215,10 @@ func codeError(s string, index string, fallback error) error {
 // (the alphabet's first byte) unless it is that digit alone.
 //
 // The zero Codec is the base-62 codec of [Encode] and [Decode]. A Codec is
-// immutable and safe for concurrent use. A 62-character alphabet takes the
-// same fast path as the package functions; other bases divide by a variable
-// and cost a few times more per digit.
+// immutable and safe for concurrent use. Decoding costs the same in every
+// base. Encoding with a 62-character alphabet takes the fast path of the
+// package functions; other bases divide by a variable, a few times slower
+// per digit.
 type Codec struct {
 	alphabet string
 	index    string // 256 bytes: byte -> digit, or noDigit
@@ -283,24 +298,5 @@ func (c *Codec) Decode(s string) (uint64, error) {
 	if c.base == 0 {
 		return Decode(s)
 	}
-	if c.base == 62 {
-		return decodeBase62(s, c.index)
-	}
-	index := c.index
-	_ = index[255]
-	if len(s) == 0 || len(s) >= c.maxLen {
-		return decodeLong(s, index, c.base, c.maxLen)
-	}
-	// Shorter codes cannot overflow: base^(maxLen-1) ≤ MaxUint64.
-	var n uint64
-	var bad byte
-	for i := 0; i < len(s); i++ {
-		d := index[s[i]]
-		bad |= d
-		n = n*c.base + uint64(d)
-	}
-	if bad&0x80 != 0 || index[s[0]] == 0 && len(s) > 1 {
-		return 0, codeError(s, index, ErrInvalidCode)
-	}
-	return n, nil
+	return decodeBase(s, c.index, c.base, c.maxLen)
 }
