@@ -20,7 +20,7 @@
 // multiplies; decoding is a branch-free multiply-add loop that validates the
 // whole code with one test at the end, and only 11-digit codes, the only
 // ones that can overflow, pay for an overflow check. On a 2-core AMD EPYC,
-// AppendEncode takes about 9 ns and Decode about 6 ns over codes of 1 to 11
+// AppendEncode takes about 9 ns and Decode about 5.5 ns over codes of 1 to 11
 // digits, and neither allocates (BenchmarkBase62Encode and
 // BenchmarkBase62Decode in the benchmarks module set them beside
 // github.com/jxskiss/base62, which checks neither overflow nor leading
