@@ -156,7 +156,7 @@ func decodeBase62(s string) (uint64, error) {
 			n, over = bits.Add64(lo, uint64(d), 0)
 			over |= hi
 		}
-		if bad&^63 == 0 && over == 0 && (index[s[0]] != 0 || len(s) == 1) {
+		if bad&^63 == 0 && over == 0 && (s[0] != Base62Alphabet[0] || len(s) == 1) {
 			return n, nil
 		}
 	}
