@@ -740,3 +740,47 @@ func TestKeysDoNotAllocate(t *testing.T) {
 		t.Errorf("AppendKey, Random.AppendKey and Reverse allocate %v times per run, want 0", allocs)
 	}
 }
+
+// gatedReader signals entered, then blocks until gate closes.
+type gatedReader struct {
+	entered chan struct{}
+	gate    chan struct{}
+	r       countingReader
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	g.entered <- struct{}{}
+	<-g.gate
+	return g.r.Read(p)
+}
+
+// TestRandomSlowSource: while one caller waits on a slow Rand, the Random's
+// lock is free, and a caller whose context ends gives up with ctx.Err().
+func TestRandomSlowSource(t *testing.T) {
+	src := &gatedReader{entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	r, err := shortid.NewRandom(shortid.RandomOptions{Length: 3, Alphabet: "0123456789", Rand: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan string, 1)
+	go func() {
+		code, err := r.AppendKey(context.Background(), nil)
+		if err != nil {
+			t.Error(err)
+		}
+		first <- string(code)
+	}()
+	<-src.entered
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if code, err := r.AppendKey(ctx, nil); !errors.Is(err, context.Canceled) || len(code) != 0 {
+		t.Errorf("AppendKey with a cancelled context during a slow read = %q, %v, want context.Canceled", code, err)
+	}
+	close(src.gate)
+	if code := <-first; code != "012" {
+		t.Errorf("the waiting AppendKey = %q, want \"012\"", code)
+	}
+	if code, err := r.AppendKey(context.Background(), nil); err != nil || string(code) != "345" {
+		t.Errorf("next AppendKey = %q, %v, want \"345\"", code, err)
+	}
+}
