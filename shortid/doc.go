@@ -92,5 +92,7 @@
 // Every function and type of this part of the package is safe for concurrent
 // use: a [Codec] is immutable, a [Sequence] hands out counter values with an
 // atomic add and leases new blocks under a one-slot semaphore that respects
-// the caller's context, and a [Random] guards its buffer with a mutex.
+// the caller's context, and a [Random] takes bytes from its buffer under a
+// mutex and refills it under a similar semaphore. Neither holds a lock while
+// it calls the Counter or the random source.
 package shortid
