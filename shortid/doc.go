@@ -93,6 +93,7 @@
 // use: a [Codec] is immutable, a [Sequence] hands out counter values with an
 // atomic add and leases new blocks under a one-slot semaphore that respects
 // the caller's context, and a [Random] takes bytes from its buffer under a
-// mutex and refills it under a similar semaphore. Neither holds a lock while
-// it calls the Counter or the random source.
+// mutex and refills it under a similar semaphore, outside the mutex. A slow
+// Counter or random source therefore delays only the callers that need its
+// result, and they give up when their context ends.
 package shortid
