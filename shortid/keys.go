@@ -105,8 +105,9 @@ type SequenceOptions struct {
 //
 // Build a Sequence with [NewSequence]; the zero Sequence is not usable. A
 // Sequence is safe for concurrent use. It leases counter values from its
-// [Counter] a block at a time; one caller per block waits for the round
-// trip, the others take values with one atomic add.
+// [Counter] a block at a time and hands them out with one atomic add; when
+// a block runs out, one caller leases the next while the others wait for it
+// (or for their context to end).
 type Sequence struct {
 	counter Counter
 	block   uint64
