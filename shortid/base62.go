@@ -36,7 +36,7 @@ const base62Index = "" +
 const (
 	// pow62x5 is 62^5, the largest power of 62 below 2^32: numbers are cut
 	// into 5-digit chunks so that each chunk is converted with 32-bit
-	// arithmetic and the chunks' dependency chains overlap.
+	// arithmetic.
 	pow62x5 = 62 * 62 * 62 * 62 * 62
 	// maxLen62 is the length of the longest base-62 uint64, Encode(MaxUint64).
 	maxLen62 = 11
@@ -91,33 +91,32 @@ func AppendEncode(dst []byte, n uint64) []byte {
 // math.MaxUint64 ([ErrOverflow]); all of them match [ErrInvalidCode]. It
 // costs one multiply-add per byte and never allocates.
 func Decode(s string) (uint64, error) {
-	return decodeBase62(s, base62Index)
+	return decodeBase62(s)
 }
 
 // appendBase62 appends the canonical code of n in the 62-character alphabet.
-// The number is cut into chunks of five digits (n = (a·62^5 + b)·62^5 + c),
-// each converted with 32-bit constant division, so the chains of dependent
-// multiplies are at most five long and run side by side.
+// Whole chunks of five digits are cut off the low end with one 64-bit
+// division by 62^5 and converted with 32-bit multiply-shift division, so no
+// chain of dependent multiplies is longer than five; the only branches that
+// depend on n are the exits of two short loops.
 func appendBase62(dst []byte, n uint64, alphabet string) []byte {
 	_ = alphabet[61]
 	var buf [maxLen62]byte
 	i := len(buf)
-	if n >= pow62x5 {
+	for n >= pow62x5 { // at most twice
 		q := n / pow62x5
-		lo := uint32(n - q*pow62x5)
+		x := uint32(n - q*pow62x5)
+		y := x / 62
+		buf[i-1] = alphabet[x-y*62]
+		x = y / 62
+		buf[i-2] = alphabet[y-x*62]
+		y = x / 62
+		buf[i-3] = alphabet[x-y*62]
+		x = y / 62
+		buf[i-4] = alphabet[y-x*62]
+		buf[i-5] = alphabet[x]
 		i -= 5
-		put62x5(buf[i:i+5], lo, alphabet)
 		n = q
-		if n >= pow62x5 {
-			q := n / pow62x5 // q < 62, since n < 2^64/62^5 < 62^6
-			mid := uint32(n - q*pow62x5)
-			i -= 5
-			put62x5(buf[i:i+5], mid, alphabet)
-			n = q
-			if n == 0 {
-				return append(dst, buf[i:]...)
-			}
-		}
 	}
 	x := uint32(n)
 	for x >= 62 {
@@ -131,84 +130,80 @@ func appendBase62(dst []byte, n uint64, alphabet string) []byte {
 	return append(dst, buf[i:]...)
 }
 
-// put62x5 writes exactly five digits of x < 62^5 into b, most significant
-// first.
-func put62x5(b []byte, x uint32, alphabet string) {
-	_ = b[4]
-	q := x / 62
-	b[4] = alphabet[x-q*62]
-	x = q
-	q = x / 62
-	b[3] = alphabet[x-q*62]
-	x = q
-	q = x / 62
-	b[2] = alphabet[x-q*62]
-	x = q
-	q = x / 62
-	b[1] = alphabet[x-q*62]
-	b[0] = alphabet[q]
-}
-
-// decodeBase62 decodes s through index, the 256-byte table that maps a byte
-// to its digit or to noDigit. Validity is checked once at the end: a digit is
+// decodeBase62 decodes s through base62Index, the 256-byte table that maps
+// a byte to its digit or to noDigit. It calls nothing (decodeError is
+// inlined), so it runs without a stack frame. Up to ten digits cannot
+// overflow (62^10 < 2^64) and take a loop without branches: a digit is
 // below 64 and noDigit is not, so OR-ing every table entry into bad and
-// testing it once keeps the loop free of branches.
-func decodeBase62(s string, index string) (uint64, error) {
+// testing once validates them all. Only an eleventh digit needs an overflow
+// check.
+func decodeBase62(s string) (uint64, error) {
+	const index = base62Index
+	if uint(len(s))-1 < maxLen62 { // neither empty nor longer than any uint64
+		last := min(len(s), maxLen62-1)
+		var n uint64
+		var bad byte
+		for i := 0; i < last; i++ {
+			d := index[s[i]]
+			bad |= d
+			n = n*62 + uint64(d)
+		}
+		var over uint64
+		if last < len(s) {
+			d := index[s[last]]
+			bad |= d
+			hi, lo := bits.Mul64(n, 62)
+			n, over = bits.Add64(lo, uint64(d), 0)
+			over |= hi
+		}
+		if bad&^63 == 0 && over == 0 && (s[0] != Base62Alphabet[0] || len(s) == 1) {
+			return n, nil
+		}
+	}
+	return 0, decodeError(s, index, 62)
+}
+
+// decodeBase decodes s in any base, as decodeBase62 does in base 62: codes
+// shorter than maxLen cannot overflow, since base^(maxLen-1) ≤ MaxUint64.
+func decodeBase(s string, index string, base uint64, maxLen int) (uint64, error) {
 	_ = index[255]
-	switch {
-	case len(s) == 0:
-		return 0, ErrEmptyCode
-	case len(s) > maxLen62:
-		return 0, tooLong(s, index)
+	if uint(len(s))-1 < uint(maxLen) {
+		last := min(len(s), maxLen-1)
+		var n uint64
+		var bad byte
+		for i := 0; i < last; i++ {
+			d := index[s[i]]
+			bad |= d
+			n = n*base + uint64(d)
+		}
+		var over uint64
+		if last < len(s) {
+			d := index[s[last]]
+			bad |= d
+			hi, lo := bits.Mul64(n, base)
+			n, over = bits.Add64(lo, uint64(d), 0)
+			over |= hi
+		}
+		// Digits are below 128; noDigit is not.
+		if bad&0x80 == 0 && over == 0 && (index[s[0]] != 0 || len(s) == 1) {
+			return n, nil
+		}
 	}
-	// Up to ten digits cannot overflow (62^10 < 2^64); an eleventh is
-	// added with an overflow check.
-	last := min(len(s), maxLen62-1)
-	var n uint64
-	var bad byte
-	for i := 0; i < last; i++ {
-		d := index[s[i]]
-		bad |= d
-		n = n*62 + uint64(d)
-	}
-	if last < len(s) {
-		bad |= index[s[last]]
-	}
-	if bad&^63 != 0 {
-		return 0, ErrInvalidChar
-	}
-	if len(s) > 1 && index[s[0]] == 0 {
-		return 0, ErrLeadingZero
-	}
-	if last < len(s) {
-		return addDigit(n, 62, index[s[last]])
-	}
-	return n, nil
+	return 0, decodeError(s, index, base)
 }
 
-// addDigit returns n·base + d, checking that d is a digit and that the
-// result fits in a uint64.
-func addDigit(n, base uint64, d byte) (uint64, error) {
-	if uint64(d) >= base {
-		return 0, ErrInvalidChar
+// decodeError classifies a code that does not decode, in a fixed order: an
+// empty code, a byte outside the alphabet, a leading zero, else overflow.
+func decodeError(s string, index string, base uint64) error {
+	if len(s) == 0 {
+		return ErrEmptyCode
 	}
-	hi, lo := bits.Mul64(n, base)
-	sum, carry := bits.Add64(lo, uint64(d), 0)
-	if hi|carry != 0 {
-		return 0, ErrOverflow
-	}
-	return sum, nil
-}
-
-// tooLong classifies a code longer than any uint64: a bad character first,
-// then a leading zero, else overflow.
-func tooLong(s string, index string) error {
 	for i := 0; i < len(s); i++ {
-		if index[s[i]] == noDigit {
+		if uint64(index[s[i]]) >= base {
 			return ErrInvalidChar
 		}
 	}
-	if index[s[0]] == 0 {
+	if len(s) > 1 && index[s[0]] == 0 {
 		return ErrLeadingZero
 	}
 	return ErrOverflow
@@ -219,9 +214,11 @@ func tooLong(s string, index string) error {
 // the positions in the alphabet, and a code never starts with the zero digit
 // (the alphabet's first byte) unless it is that digit alone.
 //
-// A Codec is immutable and safe for concurrent use. A 62-character alphabet
-// takes the same fast path as the package functions; other bases divide by a
-// variable and cost a few times more per digit.
+// The zero Codec is the base-62 codec of [Encode] and [Decode]. A Codec is
+// immutable and safe for concurrent use. Decoding costs the same in every
+// base. Encoding with a 62-character alphabet takes the fast path of the
+// package functions; other bases divide by a variable, a few times slower
+// per digit.
 type Codec struct {
 	alphabet string
 	index    string // 256 bytes: byte -> digit, or noDigit
@@ -260,7 +257,12 @@ func NewCodec(alphabet string) (*Codec, error) {
 }
 
 // Alphabet returns the codec's alphabet.
-func (c *Codec) Alphabet() string { return c.alphabet }
+func (c *Codec) Alphabet() string {
+	if c.base == 0 {
+		return Base62Alphabet
+	}
+	return c.alphabet
+}
 
 // Encode returns the canonical code of n.
 func (c *Codec) Encode(n uint64) string {
@@ -271,6 +273,9 @@ func (c *Codec) Encode(n uint64) string {
 // AppendEncode appends the canonical code of n to dst and returns the
 // extended buffer.
 func (c *Codec) AppendEncode(dst []byte, n uint64) []byte {
+	if c.base == 0 {
+		return AppendEncode(dst, n)
+	}
 	if c.base == 62 {
 		return appendBase62(dst, n, c.alphabet)
 	}
@@ -290,36 +295,8 @@ func (c *Codec) AppendEncode(dst []byte, n uint64) []byte {
 // Decode returns the number whose canonical code is s, or an error matching
 // [ErrInvalidCode] as [Decode] does.
 func (c *Codec) Decode(s string) (uint64, error) {
-	if c.base == 62 {
-		return decodeBase62(s, c.index)
+	if c.base == 0 {
+		return Decode(s)
 	}
-	index := c.index
-	_ = index[255]
-	switch {
-	case len(s) == 0:
-		return 0, ErrEmptyCode
-	case len(s) > c.maxLen:
-		return 0, tooLong(s, index)
-	}
-	last := min(len(s), c.maxLen-1)
-	var n uint64
-	var bad byte
-	for i := 0; i < last; i++ {
-		d := index[s[i]]
-		bad |= d
-		n = n*c.base + uint64(d)
-	}
-	if last < len(s) {
-		bad |= index[s[last]]
-	}
-	if bad&0x80 != 0 {
-		return 0, ErrInvalidChar
-	}
-	if len(s) > 1 && index[s[0]] == 0 {
-		return 0, ErrLeadingZero
-	}
-	if last < len(s) {
-		return addDigit(n, c.base, index[s[last]])
-	}
-	return n, nil
+	return decodeBase(s, c.index, c.base, c.maxLen)
 }

@@ -11,10 +11,11 @@ import (
 // CachedStore is a cache-aside wrapper: it keeps the records that Get
 // returns in a bounded LRU in front of any [Store], so a hot link costs a
 // map lookup instead of a round trip to the backend. Every write that goes
-// through the wrapper (Delete, Visit, AddClicks, Sweep) updates the backend
-// first and then evicts the keys it touched, and a Get that raced with such
-// an eviction does not put its possibly older record back, so this process
-// never serves a link that it deleted or swept.
+// through the wrapper updates the backend first and then the cache: Delete,
+// Visit and Sweep evict the keys they touched, AddClicks adds its counts to
+// the cached records. A Get that raced with such a write does not put its
+// possibly older record back, so this process never serves a link that it
+// deleted or swept, and cached click counts are exact.
 //
 // Writes by other processes to the same backend are not seen until the
 // entry is evicted: run one CachedStore per process only where links are
@@ -24,7 +25,10 @@ import (
 // record's ExpiresAt and its own clock.
 //
 // The LRU is split into up to 16 parts by an xxhash of the key, each with
-// its own lock. A CachedStore is safe for concurrent use.
+// its own lock; a hit costs one lock and a move to the front of its part's
+// list, without allocating. A CachedStore is not a [Counter] even if the
+// Store behind it is; pass Options.Keys explicitly in that case. It is safe
+// for concurrent use.
 type CachedStore struct {
 	next  Store
 	parts []cachePart
@@ -170,13 +174,24 @@ func (c *CachedStore) Visit(ctx context.Context, key string, now time.Time) (Rec
 	return rec, err
 }
 
-// AddClicks adds in the backend, then evicts the keys whose counts changed.
-// Clicks arrive in periodic batches, so this costs a miss per active link
-// per flush interval.
+// AddClicks adds in the backend, then adds the same counts to the cached
+// records, so that hot links stay cached across click flushes. If the
+// backend fails, the keys are evicted instead: some of the counts may have
+// been applied.
 func (c *CachedStore) AddClicks(ctx context.Context, clicks map[string]int64) error {
 	err := c.next.AddClicks(ctx, clicks)
-	for key := range clicks {
-		c.evict(key)
+	for key, n := range clicks {
+		if err != nil {
+			c.evict(key)
+			continue
+		}
+		p := c.part(key)
+		p.mu.Lock()
+		p.gen++ // a fill that read before the add must not land
+		if node, ok := p.items[key]; ok {
+			node.rec.Clicks += n
+		}
+		p.mu.Unlock()
 	}
 	return err
 }

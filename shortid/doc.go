@@ -18,9 +18,13 @@
 // Encoding cuts the number into five-digit chunks converted with 32-bit
 // multiply-shift division, so no dependency chain is longer than five
 // multiplies; decoding is a branch-free multiply-add loop that validates the
-// whole code with one test at the end. Both run in about 10 ns and never
-// allocate when given a buffer (see the benchmarks against
-// github.com/jxskiss/base62 in the module's benchmarks directory).
+// whole code with one test at the end, and only 11-digit codes, the only
+// ones that can overflow, pay for an overflow check. On a 2-core AMD EPYC,
+// AppendEncode takes about 9 ns and Decode about 5.5 ns over codes of 1 to 11
+// digits, and neither allocates (BenchmarkBase62Encode and
+// BenchmarkBase62Decode in the benchmarks module set them beside
+// github.com/jxskiss/base62, which checks neither overflow nor leading
+// zeros).
 //
 // # Unguessable codes
 //
@@ -48,7 +52,8 @@
 // pseudo-random permutation; with halves as small as 62^3 the published
 // attacks on small-domain Feistel ciphers gain from every missing round, so
 // a Sequence runs eight, as FF3-1 does. A code costs eight SipHash calls on
-// a single block, about 100 ns, and no allocation.
+// a single block: about 110 ns and no allocation, for [Sequence.AppendKey]
+// and [Sequence.Reverse] alike.
 //
 // Counter values come from a [Counter], which leases them in blocks (default
 // 1024), so a fleet of servers sharing one counter row pays one round trip
@@ -69,7 +74,10 @@
 // single key.
 //
 // [Random] draws codes uniformly from crypto/rand instead, for callers who
-// want no counter; it relies on the service retrying the rare collision.
+// want no counter: about 30 ns a code, reading 512 random bytes at a time.
+// It relies on the service retrying the rare collision: with n links stored
+// among 62^k codes a new code clashes with probability n/62^k, 1.7·10^-3
+// for 6·10^9 links of seven characters.
 //
 // # The shortener service
 //
@@ -77,7 +85,10 @@
 // ([Shortener.Shorten]), resolves them and counts the click
 // ([Shortener.Resolve]), deletes them and reports their [Stats]. Everything
 // it persists goes through the Store; everything that depends on time reads
-// Options.Clock, so tests drive TTLs by moving a fake clock.
+// Options.Clock, so tests drive TTLs by moving a fake clock. New links take
+// their codes from a [KeySource] such as a [Sequence], and the Store's
+// atomic create is what keeps stored codes unique across key rotations,
+// aliases and random draws.
 //
 // Target URLs are refused with [ErrInvalidURL], wrapped with the rule they
 // broke, unless they are absolute http or https URLs with a host, at most
@@ -126,11 +137,14 @@
 // before the final flush or fails with [ErrClosed].
 //
 // Costs: Resolve of a plain link is one Store.Get and one striped counter
-// increment, O(1) without allocation; about 100-200 ns on the [MemStore]
-// with all cores resolving. A link with a visit limit adds one Store.Visit.
-// Shorten is the validation, one key from the [KeySource] and one
-// Store.Create, about 1 µs and 5 allocations. Stats waits for a flush in
-// progress. A Shortener is safe for concurrent use.
+// increment, O(1) without allocation: about 130 ns of CPU on the [MemStore]
+// (BenchmarkResolve). A link with a visit limit adds one Store.Visit.
+// Shorten is the validation (about 200 ns, no allocation for a URL that is
+// already normal), one key from the [KeySource] (about 150 ns) and one
+// Store.Create, with two allocations (the key); on a growing MemStore the
+// growth of its hash maps and the garbage collector's scans of them take
+// most of the rest, 1-2 µs in all (BenchmarkShorten). Stats waits for a
+// flush in progress. A Shortener is safe for concurrent use.
 //
 // # Storage
 //
@@ -148,7 +162,7 @@
 // limit in a google/btree ordered by due time. A plain link costs about
 // 260 bytes beyond its URL (1M links: BenchmarkMemStoreMemory), nearly all
 // of it the two hash-map slots. [CachedStore] puts a bounded LRU in front of
-// any Store (cache-aside, evicted on every write through it), and
+// any Store (cache-aside, kept current by every write through it), and
 // [ShardedStore] spreads links over several Stores by jump consistent hash
 // of the key, keeping each URL's dedup entry as a pointer on the URL's own
 // shard. Both pass the same conformance suite, alone and stacked.
@@ -158,5 +172,8 @@
 // Every function and type of this part of the package is safe for concurrent
 // use: a [Codec] is immutable, a [Sequence] hands out counter values with an
 // atomic add and leases new blocks under a one-slot semaphore that respects
-// the caller's context, and a [Random] guards its buffer with a mutex.
+// the caller's context, and a [Random] takes bytes from its buffer under a
+// mutex and refills it under a similar semaphore, outside the mutex. A slow
+// Counter or random source therefore delays only the callers that need its
+// result, and they give up when their context ends.
 package shortid

@@ -65,7 +65,9 @@ type Key struct {
 	Since uint64
 	// Secret is at least MinSecretLen bytes from a cryptographic source.
 	// The permutation's key is derived from it with HKDF-SHA256 (RFC 5869),
-	// bound to the alphabet and the code length.
+	// bound to the alphabet and the code length, so one secret gives
+	// unrelated codes at different lengths. NewSequence keeps only the
+	// derived key, not Secret.
 	Secret []byte
 }
 
@@ -101,9 +103,11 @@ type SequenceOptions struct {
 // distinct codes by construction, and consecutive ones give unrelated codes.
 // [Sequence.Reverse] recovers the counter value with the key.
 //
-// A Sequence is safe for concurrent use. It leases counter values from its
-// [Counter] a block at a time; one caller per block waits for the round
-// trip, the others take values with one atomic add.
+// Build a Sequence with [NewSequence]; the zero Sequence is not usable. A
+// Sequence is safe for concurrent use. It leases counter values from its
+// [Counter] a block at a time and hands them out with one atomic add; when
+// a block runs out, one caller leases the next while the others wait for it
+// (or for their context to end).
 type Sequence struct {
 	counter Counter
 	block   uint64
@@ -253,6 +257,9 @@ func (s *Sequence) AppendKey(ctx context.Context, dst []byte) ([]byte, error) {
 // renew replaces the exhausted lease old with a fresh block, unless another
 // caller already has.
 func (s *Sequence) renew(ctx context.Context, old *lease) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case s.refill <- struct{}{}:
 	case <-ctx.Done():

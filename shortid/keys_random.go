@@ -37,16 +37,20 @@ const randomBuf = 512
 // character is exactly equally likely: a byte is used only below the
 // largest multiple of the base that fits in 256 (248 for base 62, so 3% of
 // bytes are skipped), never reduced with a biased modulo. Bytes are read
-// from Rand in blocks of 512 under a mutex. A Random is safe for concurrent
-// use.
+// from Rand 512 at a time into a spare buffer, outside the lock that guards
+// the current one, so Rand may block without stalling callers that still
+// have bytes to take. Build a Random with [NewRandom]; the zero Random is
+// not usable. A Random is safe for concurrent use.
 type Random struct {
 	length int
 	table  [256]byte // random byte -> character, 0 for a rejected byte
 	rand   io.Reader
+	refill chan struct{} // one-slot semaphore held while reading into spare
 
-	mu  sync.Mutex
-	buf [randomBuf]byte
-	pos int // next unused byte of buf
+	mu    sync.Mutex
+	buf   []byte // unused random bytes: a suffix of cur
+	cur   *[randomBuf]byte
+	spare *[randomBuf]byte // written only by the holder of refill
 }
 
 var _ KeySource = (*Random)(nil)
@@ -65,7 +69,9 @@ func NewRandom(opts RandomOptions) (*Random, error) {
 	r := &Random{
 		length: length,
 		rand:   cmp.Or[io.Reader](opts.Rand, rand.Reader),
-		pos:    randomBuf,
+		refill: make(chan struct{}, 1),
+		cur:    new([randomBuf]byte),
+		spare:  new([randomBuf]byte),
 	}
 	base := int(codec.base)
 	limit := 256 - 256%base
@@ -79,25 +85,53 @@ func NewRandom(opts RandomOptions) (*Random, error) {
 // Length returns the number of characters of every code.
 func (r *Random) Length() int { return r.length }
 
-// AppendKey appends a fresh random code to dst. It fails only if Rand does,
-// returning the error and dst unchanged; ctx is not consulted, since drawing
-// from a buffer does not block.
-func (r *Random) AppendKey(_ context.Context, dst []byte) ([]byte, error) {
+// AppendKey appends a fresh random code to dst. It returns ctx.Err() if ctx
+// ends while it waits for another caller's read of Rand, and Rand's error if
+// Rand fails; on error it returns dst unchanged.
+func (r *Random) AppendKey(ctx context.Context, dst []byte) ([]byte, error) {
 	n := len(dst)
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	for len(dst)-n < r.length {
-		if r.pos == len(r.buf) {
-			if _, err := io.ReadFull(r.rand, r.buf[:]); err != nil {
-				return dst[:n], fmt.Errorf("shortid: reading randomness: %w", err)
+		if len(r.buf) == 0 {
+			r.mu.Unlock()
+			if err := r.fill(ctx); err != nil {
+				return dst[:n], err
 			}
-			r.pos = 0
+			r.mu.Lock()
+			continue
 		}
-		c := r.table[r.buf[r.pos]]
-		r.pos++
+		c := r.table[r.buf[0]]
+		r.buf = r.buf[1:]
 		if c != 0 {
 			dst = append(dst, c)
 		}
 	}
+	r.mu.Unlock()
 	return dst, nil
+}
+
+// fill reads a block of randomness into the spare buffer and makes it
+// current, unless another caller has refilled the buffer meanwhile. Rand is
+// called without r.mu held.
+func (r *Random) fill(ctx context.Context) error {
+	select {
+	case r.refill <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-r.refill }()
+	r.mu.Lock()
+	empty := len(r.buf) == 0
+	r.mu.Unlock()
+	if !empty {
+		return nil
+	}
+	if _, err := io.ReadFull(r.rand, r.spare[:]); err != nil {
+		return fmt.Errorf("shortid: reading randomness: %w", err)
+	}
+	r.mu.Lock()
+	r.cur, r.spare = r.spare, r.cur
+	r.buf = r.cur[:]
+	r.mu.Unlock()
+	return nil
 }

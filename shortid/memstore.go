@@ -27,6 +27,9 @@ const memStripes = 64
 // time they become due, so Sweep costs O(log n) per removed link and never
 // scans live ones.
 //
+// A MemStore is also a [Counter], so that Shorteners sharing one store
+// share one key sequence, as they would share a counter row in a database.
+//
 // A MemStore never blocks on I/O and ignores its contexts. All methods are
 // safe for concurrent use.
 type MemStore struct {
@@ -34,9 +37,14 @@ type MemStore struct {
 
 	dueMu sync.Mutex
 	due   *btree.BTreeG[dueItem] // links by the time they expire or ran out of visits
+
+	counter MemCounter
 }
 
-var _ Store = (*MemStore)(nil)
+var (
+	_ Store   = (*MemStore)(nil)
+	_ Counter = (*MemStore)(nil)
+)
 
 type memStripe struct {
 	mu    sync.RWMutex
@@ -159,6 +167,10 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 	for {
 		s.lock2(ki, ui)
 		ks, us := &s.stripes[ki], &s.stripes[ui]
+		if _, ok := ks.links[l.Key]; ok {
+			s.unlock2(ki, ui)
+			return Link{}, ErrExists
+		}
 		if dedup {
 			if other, ok := us.dedup[l.URL]; ok {
 				s.unlock2(ki, ui)
@@ -167,10 +179,6 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 				}
 				continue // the other link was deleted meanwhile: try again
 			}
-		}
-		if _, ok := ks.links[l.Key]; ok {
-			s.unlock2(ki, ui)
-			return Link{}, ErrExists
 		}
 		e := memEntry{url: l.URL, created: toNanos(l.CreatedAt), alias: l.Alias, dedup: dedup}
 		if !l.ExpiresAt.IsZero() || l.MaxVisits != 0 {
@@ -345,4 +353,9 @@ func (s *MemStore) Sweep(_ context.Context, now time.Time, limit int) ([]Link, e
 		}
 	}
 	return out, nil
+}
+
+// Lease implements [Counter] with the store's own [MemCounter].
+func (s *MemStore) Lease(ctx context.Context, n uint64) (uint64, error) {
+	return s.counter.Lease(ctx, n)
 }

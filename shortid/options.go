@@ -28,12 +28,18 @@ const (
 // ErrInvalidRequest (a link meant to live that long should not expire).
 const MaxTTL = 100 * 365 * 24 * time.Hour
 
-// DefaultReserved are the words that no alias may be, compared without regard
-// to case: the paths an HTTP front end or its operators are likely to need.
-var DefaultReserved = []string{
-	"about", "admin", "api", "app", "assets", "auth", "debug", "docs", "favicon",
-	"health", "healthz", "help", "login", "logout", "metrics", "new", "ready",
-	"readyz", "robots", "shorten", "static", "stats", "status", "www",
+// DefaultReserved returns the words that no alias may be unless
+// Options.Reserved says otherwise, compared without regard to case: the
+// paths an HTTP front end or its operators are likely to need. Each call
+// returns a new slice, so callers may extend it:
+//
+//	opts.Reserved = append(shortid.DefaultReserved(), "blog")
+func DefaultReserved() []string {
+	return []string{
+		"about", "admin", "api", "app", "assets", "auth", "debug", "docs", "favicon",
+		"health", "healthz", "help", "login", "logout", "metrics", "new", "ready",
+		"readyz", "robots", "shorten", "static", "stats", "status", "www",
+	}
 }
 
 // Options configures a [Shortener]. The zero value means the defaults given
@@ -56,7 +62,7 @@ type Options struct {
 	// browsers and most CDNs accept).
 	MaxURLLength int
 	// Reserved are the words that no alias may be, compared without regard
-	// to case. Nil means DefaultReserved; an empty non-nil slice reserves
+	// to case. Nil means DefaultReserved(); an empty non-nil slice reserves
 	// nothing.
 	Reserved []string
 	// Keys hands out the keys of new links. The default is a [Sequence]

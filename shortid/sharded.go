@@ -39,8 +39,10 @@ const pointerPrefix = "\x00dedup:"
 // remove the link first and its pointer second. Keys starting with a NUL
 // byte are reserved for pointers.
 //
-// With a single shard every call goes straight to it. A ShardedStore is
-// safe for concurrent use if its shards are.
+// With a single shard every call goes straight to it. A ShardedStore is not
+// a [Counter] even if its shards are: give the Shortener Options.Keys built
+// on the one counter all servers share. A ShardedStore is safe for
+// concurrent use if its shards are.
 type ShardedStore struct {
 	shards []Store
 }

@@ -56,8 +56,7 @@ type Shortener struct {
 	clicks  clickBuffer
 	flushMu sync.Mutex // serializes flushes with Stats and Delete
 	closed  atomic.Bool
-	bg      context.Context // the background goroutines' context, canceled by Close
-	stopBg  context.CancelFunc
+	stopBg  context.CancelFunc // cancels the background goroutines' context
 	wg      sync.WaitGroup
 }
 
@@ -105,7 +104,7 @@ func New(store Store, opts Options) (*Shortener, error) {
 	}
 	reserved := opts.Reserved
 	if reserved == nil {
-		reserved = DefaultReserved
+		reserved = DefaultReserved()
 	}
 	s.reserved = make(map[string]struct{}, len(reserved))
 	for _, w := range reserved {
@@ -123,7 +122,8 @@ func New(store Store, opts Options) (*Shortener, error) {
 		s.keys = seq
 	}
 	s.clicks.init()
-	s.bg, s.stopBg = context.WithCancel(context.Background())
+	bg, stopBg := context.WithCancel(context.Background())
+	s.stopBg = stopBg
 	flush, sweep := opts.FlushInterval, opts.SweepInterval
 	if flush == 0 {
 		flush = DefaultFlushInterval
@@ -133,27 +133,27 @@ func New(store Store, opts Options) (*Shortener, error) {
 	}
 	if flush > 0 {
 		s.wg.Add(1)
-		go s.every(flush, func(ctx context.Context) error { return s.Flush(ctx) })
+		go s.every(bg, flush, func(ctx context.Context) error { return s.Flush(ctx) })
 	}
 	if sweep > 0 {
 		s.wg.Add(1)
-		go s.every(sweep, func(ctx context.Context) error { _, err := s.Sweep(ctx); return err })
+		go s.every(bg, sweep, func(ctx context.Context) error { _, err := s.Sweep(ctx); return err })
 	}
 	return s, nil
 }
 
-// every runs fn each interval until Close.
-func (s *Shortener) every(interval time.Duration, fn func(context.Context) error) {
+// every runs fn each interval until ctx is canceled by Close.
+func (s *Shortener) every(ctx context.Context, interval time.Duration, fn func(context.Context) error) {
 	defer s.wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.bg.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
-			err := fn(s.bg)
-			if err != nil && s.onError != nil && s.bg.Err() == nil && !errors.Is(err, ErrClosed) {
+			err := fn(ctx)
+			if err != nil && s.onError != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 				s.onError(err)
 			}
 		}
@@ -407,8 +407,9 @@ func (s *Shortener) Sweep(ctx context.Context) (int, error) {
 // Close stops the background flusher and sweeper, then writes every
 // buffered click to the Store. No click of a successful Resolve is lost: a
 // Resolve that races with Close either counts its click before the final
-// flush or returns ErrClosed. Close returns the final flush's error; later
-// calls return ErrClosed. It does not close the Store.
+// flush or returns ErrClosed (for a link with a visit limit, such a failed
+// Resolve may still have used a visit). Close returns the final flush's
+// error; later calls return ErrClosed. It does not close the Store.
 func (s *Shortener) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return ErrClosed

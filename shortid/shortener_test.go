@@ -558,3 +558,19 @@ func TestDeleteDropsPendingClicks(t *testing.T) {
 		t.Fatalf("a re-created alias inherited %d clicks", st.Clicks)
 	}
 }
+
+func TestDefaultKeysUseTheStoreCounter(t *testing.T) {
+	store := shortid.NewMemStore()
+	s, err := shortid.New(store, shortid.Options{FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if next, _ := store.Lease(ctx, 0); next != 0 {
+		t.Fatalf("store counter at %d before any Shorten", next)
+	}
+	shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/"})
+	if next, _ := store.Lease(ctx, 0); next == 0 {
+		t.Fatal("the default key source did not lease from the store's counter")
+	}
+}

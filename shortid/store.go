@@ -68,11 +68,12 @@ type Record struct {
 // package's conformance suite, [github.com/blueprint-go/blueprint/shortid/storetest],
 // checks an implementation against this contract.
 type Store interface {
-	// Create stores l unless its key is taken, in which case it returns
-	// ErrExists and changes nothing. With dedup, the store also keeps a
-	// dedup entry from l.URL to l.Key; if a dedup entry for l.URL already
-	// exists, Create stores nothing and returns the existing link instead
-	// (its Key differs from l.Key). The dedup entry goes away with its link.
+	// Create stores l and returns it, unless its key is taken, in which
+	// case it returns ErrExists and changes nothing. With dedup, the store
+	// also keeps a dedup entry from l.URL to l.Key; if the key is free but
+	// a dedup entry for l.URL already exists, Create stores nothing and
+	// returns the existing link instead (its Key differs from l.Key). The
+	// dedup entry goes away with its link.
 	Create(ctx context.Context, l Link, dedup bool) (Link, error)
 	// Get returns the record stored under key, or ErrNotFound. It does not
 	// judge expiry: that needs a clock, which the caller has.

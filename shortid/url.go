@@ -31,14 +31,23 @@ func (p *urlPolicy) validateURL(raw string) (string, error) {
 	if !utf8.ValidString(raw) {
 		return "", fmt.Errorf("%w: not UTF-8", ErrInvalidURL)
 	}
-	for _, r := range raw {
+	for i := 0; i < len(raw); {
 		// Browsers strip tabs and newlines anywhere in a URL and treat a
 		// backslash as a slash, so "java\tscript:" and "http://a\@b" mean
 		// something other than what a plain parser sees: refuse them all.
-		if r <= ' ' || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == '\\' ||
-			unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
-			return "", fmt.Errorf("%w: control, space, format or backslash character %q", ErrInvalidURL, r)
+		c := raw[i]
+		if c < utf8.RuneSelf {
+			if c <= ' ' || c == 0x7f || c == '\\' {
+				return "", fmt.Errorf("%w: control, space or backslash character %q", ErrInvalidURL, c)
+			}
+			i++
+			continue
 		}
+		r, n := utf8.DecodeRuneInString(raw[i:])
+		if err := checkRune(r); err != nil {
+			return "", err
+		}
+		i += n
 	}
 	scheme, rest, ok := strings.Cut(raw, ":")
 	if !ok {
@@ -62,36 +71,60 @@ func (p *urlPolicy) validateURL(raw string) (string, error) {
 	if authority == "" {
 		return "", fmt.Errorf("%w: no host", ErrInvalidURL)
 	}
-	// Let net/url judge the whole URL (escapes, brackets, port syntax).
-	lowered := raw
-	if raw[:len(scheme)] != scheme {
-		lowered = scheme + raw[len(scheme):]
+	if strings.Contains(authority, "%") {
+		return "", fmt.Errorf("%w: percent-encoded host", ErrInvalidURL)
 	}
-	u, err := url.Parse(lowered)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalidURL, stripURLPrefix(err))
+	hostPart, port := authority, ""
+	if authority[0] == '[' {
+		end := strings.IndexByte(authority, ']')
+		if end < 0 {
+			return "", fmt.Errorf("%w: unclosed [ in host", ErrInvalidURL)
+		}
+		hostPart, port = authority[1:end], authority[end+1:]
+		if !strings.Contains(hostPart, ":") {
+			return "", fmt.Errorf("%w: bad IPv6 host %q", ErrInvalidURL, hostPart)
+		}
+		if port != "" && port[0] != ':' {
+			return "", fmt.Errorf("%w: junk after ]", ErrInvalidURL)
+		}
+		port = strings.TrimPrefix(port, ":")
+	} else if i := strings.IndexByte(authority, ':'); i >= 0 {
+		hostPart, port = authority[:i], authority[i+1:]
 	}
-	host, err := p.normalizeHost(u.Hostname())
+	if strings.ContainsAny(hostPart, "[]") {
+		return "", fmt.Errorf("%w: bracket in host", ErrInvalidURL)
+	}
+	host, err := p.normalizeHost(hostPart)
 	if err != nil {
 		return "", err
 	}
-	port := u.Port()
-	if port != "" {
-		n, err := strconv.ParseUint(port, 10, 16)
-		if err != nil || n == 0 {
+	hadPort := port != ""
+	if hadPort {
+		if len(port) > 5 || !allDigits(port, 10) {
 			return "", fmt.Errorf("%w: port %q", ErrInvalidURL, port)
 		}
-		port = strconv.FormatUint(n, 10) // drop leading zeros
+		n, _ := strconv.Atoi(port)
+		if n == 0 || n > 65535 {
+			return "", fmt.Errorf("%w: port %q", ErrInvalidURL, port)
+		}
+		port = strconv.Itoa(n) // drop leading zeros
 		if (scheme == "http" && n == 80) || (scheme == "https" && n == 443) {
 			port = ""
 		}
+	}
+	if err := checkEscapes(tail); err != nil {
+		return "", err
+	}
+	lowered := raw
+	if raw[:len(scheme)] != scheme {
+		lowered = scheme + raw[len(scheme):]
 	}
 	if p.isOwnHost(host) {
 		return "", fmt.Errorf("%w: host %q is this shortener", ErrInvalidURL, host)
 	}
 	if tail == "" || tail[0] != '/' {
 		tail = "/" + tail
-	} else if port == "" && u.Port() == "" && len(lowered) == len(scheme)+3+len(host)+len(tail) &&
+	} else if !hadPort && len(lowered) == len(scheme)+3+len(host)+len(tail) &&
 		lowered[len(scheme)+3:len(scheme)+3+len(host)] == host {
 		return lowered, nil // already normal: keep the caller's string
 	}
@@ -118,16 +151,37 @@ func (p *urlPolicy) validateURL(raw string) (string, error) {
 	return out, nil
 }
 
-// stripURLPrefix returns the reason inside a *url.Error, which would
-// otherwise repeat the whole URL.
-func stripURLPrefix(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err
+// checkRune refuses the non-ASCII characters that a URL must not carry
+// raw: C1 controls, Unicode spaces, and format characters (bidirectional
+// overrides that make "moc.elgoog" read as "google.com", zero-width joiners).
+func checkRune(r rune) error {
+	if (r >= 0x80 && r <= 0x9f) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
+		return fmt.Errorf("%w: control, space or format character %q", ErrInvalidURL, r)
 	}
-	return err
+	return nil
 }
 
-// normalizeHost lower-cases host (already unescaped by net/url), drops one
+// checkEscapes refuses a '%' not followed by two hex digits in the path or
+// fragment of tail, as net/url does; the query is left as it is, since
+// servers accept a stray '%' there.
+func checkEscapes(tail string) error {
+	path, frag, _ := strings.Cut(tail, "#")
+	path, _, _ = strings.Cut(path, "?")
+	for _, part := range [2]string{path, frag} {
+		for i := 0; i < len(part); i++ {
+			if part[i] == '%' && (i+2 >= len(part) || !isHex(part[i+1]) || !isHex(part[i+2])) {
+				return fmt.Errorf("%w: bad escape in %q", ErrInvalidURL, part)
+			}
+		}
+	}
+	return nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// normalizeHost lower-cases host, drops one
 // trailing dot, turns every numeric IPv4 spelling browsers accept into
 // dotted decimal, and refuses hosts that point back into private networks
 // unless the policy allows them.
@@ -135,7 +189,7 @@ func (p *urlPolicy) normalizeHost(host string) (string, error) {
 	if host == "" {
 		return "", fmt.Errorf("%w: no host", ErrInvalidURL)
 	}
-	if strings.Contains(host, ":") { // IPv6 literal (net/url removed the brackets)
+	if strings.Contains(host, ":") { // IPv6 literal, without its brackets
 		addr, err := netip.ParseAddr(host)
 		if err != nil || addr.Zone() != "" {
 			return "", fmt.Errorf("%w: bad IPv6 host %q", ErrInvalidURL, host)

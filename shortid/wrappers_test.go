@@ -68,8 +68,12 @@ func TestCachedStoreInvalidates(t *testing.T) {
 	c.Create(ctx, shortid.Link{Key: "abc", URL: "https://example.com/", MaxVisits: 2}, false)
 	c.Get(ctx, "abc")
 	c.AddClicks(ctx, map[string]int64{"abc": 4})
+	gets := back.gets.Load()
 	if r, _ := c.Get(ctx, "abc"); r.Clicks != 4 {
 		t.Fatalf("Clicks after AddClicks = %d, want 4", r.Clicks)
+	}
+	if back.gets.Load() != gets {
+		t.Fatal("AddClicks evicted the link instead of updating it")
 	}
 	c.Visit(ctx, "abc", base)
 	if r, _ := c.Get(ctx, "abc"); r.Visits != 1 {
@@ -84,28 +88,43 @@ func TestCachedStoreInvalidates(t *testing.T) {
 }
 
 // TestCachedStoreFillRace holds a cache miss between its backend read and
-// its fill, deletes the key meanwhile, and checks that the old record is not
-// cached.
+// its fill, writes the key meanwhile, and checks that the older record is
+// not cached.
 func TestCachedStoreFillRace(t *testing.T) {
-	back := &countingStore{Store: shortid.NewMemStore()}
-	c := shortid.NewCachedStore(back, 10)
-	c.Create(ctx, shortid.Link{Key: "abc", URL: "https://example.com/"}, false)
-	back.holdGet = make(chan chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if _, err := c.Get(ctx, "abc"); err != nil {
-			t.Errorf("racing Get: %v", err)
-		}
-	})
-	release := <-back.holdGet // the Get has read the record
-	back.holdGet = nil
-	if err := c.Delete(ctx, "abc"); err != nil {
-		t.Fatal(err)
-	}
-	close(release)
-	wg.Wait()
-	if _, err := c.Get(ctx, "abc"); !errors.Is(err, shortid.ErrNotFound) {
-		t.Fatalf("Get after a Delete that raced with a fill = %v, want ErrNotFound", err)
+	for _, w := range []struct {
+		name  string
+		write func(s shortid.Store) error
+		check func(r shortid.Record, err error) bool
+	}{
+		{"Delete",
+			func(s shortid.Store) error { return s.Delete(ctx, "abc") },
+			func(_ shortid.Record, err error) bool { return errors.Is(err, shortid.ErrNotFound) }},
+		{"AddClicks",
+			func(s shortid.Store) error { return s.AddClicks(ctx, map[string]int64{"abc": 3}) },
+			func(r shortid.Record, err error) bool { return err == nil && r.Clicks == 3 }},
+	} {
+		t.Run(w.name, func(t *testing.T) {
+			back := &countingStore{Store: shortid.NewMemStore()}
+			c := shortid.NewCachedStore(back, 10)
+			c.Create(ctx, shortid.Link{Key: "abc", URL: "https://example.com/"}, false)
+			back.holdGet = make(chan chan struct{})
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				if _, err := c.Get(ctx, "abc"); err != nil {
+					t.Errorf("racing Get: %v", err)
+				}
+			})
+			release := <-back.holdGet // the Get has read the record
+			back.holdGet = nil
+			if err := w.write(c); err != nil {
+				t.Fatal(err)
+			}
+			close(release)
+			wg.Wait()
+			if r, err := c.Get(ctx, "abc"); !w.check(r, err) {
+				t.Fatalf("Get after a %s that raced with a fill = %+v, %v", w.name, r, err)
+			}
+		})
 	}
 }
 

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) shortid.Store) {
 		{"ConcurrentVisits", testConcurrentVisits},
 		{"ConcurrentClicks", testConcurrentClicks},
 		{"ConcurrentChurn", testConcurrentChurn},
+		{"Model", testModel},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
