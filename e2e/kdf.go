@@ -156,3 +156,23 @@ func messageKeys(mk *[KeySize]byte, info string) (key [32]byte, nonce [12]byte) 
 func equal32(a, b *[KeySize]byte) bool {
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
+
+// canonicalX25519 reports whether pub is the canonical encoding of its
+// u-coordinate: top bit clear and u < 2²⁵⁵−19. X25519 ignores the top bit
+// and reduces u mod p, so a non-canonical key computes the same secrets as
+// its canonical twin; refusing it keeps keys usable as identifiers (the
+// keyring's replay record is keyed by the initiator's base key).
+func canonicalX25519(pub *[KeySize]byte) bool {
+	if pub[31]&0x80 != 0 {
+		return false
+	}
+	if pub[31] != 0x7f || pub[0] < 0xed {
+		return true
+	}
+	for _, b := range pub[1:31] {
+		if b != 0xff {
+			return true
+		}
+	}
+	return false
+}

@@ -328,6 +328,9 @@ func (s *Session) Open(dst, msg []byte) ([]byte, error) {
 	}
 	header, body := msg[:plainPrefixSize], msg[plainPrefixSize:]
 	dh, pn, n := parseHeader(header[1:])
+	if !canonicalX25519(&dh) {
+		return dst, ErrBadHeader
+	}
 	if mk, ok := s.skipped[skipID{dh, n}]; ok {
 		out, err := s.openBody(dst, &mk, header, body)
 		if err != nil {
@@ -541,6 +544,9 @@ func (s *Session) openHE(dst, msg []byte) ([]byte, error) {
 	}
 	if h, ok := openHeader(&s.nhkr, header); ok {
 		dh, pn, n := parseHeader(h[:])
+		if !canonicalX25519(&dh) {
+			return dst, ErrBadHeader
+		}
 		if err := s.stageRatchet(&st, dh, pn); err != nil {
 			return dst, err
 		}

@@ -36,6 +36,10 @@ func Initiate(alice *Identity, bundle Bundle, opts Options) (*Session, error) {
 	if err := bundle.SignedPrekey.Verify(bundle.Identity); err != nil {
 		return nil, err
 	}
+	if !canonicalX25519(&bundle.Identity.DH) || !canonicalX25519(&bundle.SignedPrekey.Public) ||
+		(bundle.OneTimePrekey != nil && !canonicalX25519(&bundle.OneTimePrekey.Public)) {
+		return nil, ErrBadKey
+	}
 	o := opts.withDefaults()
 	ek, err := genX25519(o.Rand)
 	if err != nil {
@@ -138,6 +142,9 @@ func parsePrekeyPrefix(msg []byte) (prekeyPrefix, []byte, error) {
 	p.opkID = binary.BigEndian.Uint32(b[5:])
 	if !p.hasOPK && p.opkID != 0 {
 		return p, nil, ErrBadHeader
+	}
+	if !canonicalX25519(&p.identity.DH) || !canonicalX25519(&p.base) {
+		return p, nil, ErrBadKey
 	}
 	return p, msg[PrekeyOverhead:], nil
 }
@@ -350,4 +357,3 @@ func (k *Keyring) Accept(dst, msg []byte) (*Session, []byte, error) {
 	spk.seen[p.base] = struct{}{}
 	return s, out, nil
 }
-
