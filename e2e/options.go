@@ -12,6 +12,10 @@ const (
 	DefaultMaxSkip        = 1000
 	DefaultMaxSkippedKeys = 2000
 	DefaultPrekeyGrace    = 7 * 24 * time.Hour
+	// maxLimit bounds MaxSkip and MaxSkippedKeys (larger values are
+	// clamped), so that no configuration or decoded state lets one message
+	// trigger more than about a second of key derivation.
+	maxLimit = 1 << 20
 	// maxInfoLen bounds Options.Info so that the per-message key derivation
 	// fits its fixed stack buffer (see messageKeys).
 	maxInfoLen = 64
@@ -31,11 +35,11 @@ type Options struct {
 	Rand io.Reader
 	// MaxSkip is the most message keys one message may skip in one chain
 	// (the Double Ratchet's MAX_SKIP; the same bound applies to a group
-	// sender's iterations). Default DefaultMaxSkip.
+	// sender's iterations). Default DefaultMaxSkip; at most 2²⁰.
 	MaxSkip int
 	// MaxSkippedKeys caps the skipped message keys a session or group
 	// receiver stores in total; beyond it the oldest stored key is evicted
-	// first. Default DefaultMaxSkippedKeys.
+	// first. Default DefaultMaxSkippedKeys; at most 2²⁰.
 	MaxSkippedKeys int
 	// HeaderEncryption turns on the Double Ratchet's header-encryption
 	// variant (XChaCha20-Poly1305 headers).
@@ -62,6 +66,8 @@ func (o Options) withDefaults() Options {
 	if o.MaxSkippedKeys <= 0 {
 		o.MaxSkippedKeys = DefaultMaxSkippedKeys
 	}
+	o.MaxSkip = min(o.MaxSkip, maxLimit)
+	o.MaxSkippedKeys = min(o.MaxSkippedKeys, maxLimit)
 	if o.PrekeyGrace <= 0 {
 		o.PrekeyGrace = DefaultPrekeyGrace
 	}

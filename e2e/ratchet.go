@@ -49,6 +49,8 @@ type skipID struct {
 // session is exactly as it was before the call.
 type Session struct {
 	info           string
+	msgInfo        string // info + "/message", precomputed so Seal does not allocate
+	ratchetInfo    string // info + "/ratchet"
 	maxSkip        int
 	maxSkipped     int
 	headerEncrypt  bool
@@ -74,6 +76,10 @@ type Session struct {
 	prekey         []byte                // X3DH prefix sent until the first reply
 	baseKey        [KeySize]byte         // responder: the initiator's ephemeral key
 	scratch        []byte                // associated-data buffer reused by Seal/Open
+	// Buffers handed to cipher.AEAD methods; as fields they do not make
+	// each call allocate (arguments of interface calls escape).
+	hdrBuf   [headerSize]byte
+	nonceBuf [chacha20poly1305.NonceSizeX]byte
 }
 
 // NewInitiatorSession starts the Double Ratchet as the party that sends
@@ -97,11 +103,11 @@ func NewInitiatorSession(sk [KeySize]byte, ad []byte, remoteRatchet [KeySize]byt
 	s.dhr, s.hasDHr = remoteRatchet, true
 	if s.headerEncrypt {
 		hka, nhkb := sharedHeaderKeys(sk, s.info)
-		s.rk, s.cks, s.nhks = kdfRKHE(sk, dh, s.info+"/ratchet")
+		s.rk, s.cks, s.nhks = kdfRKHE(sk, dh, s.ratchetInfo)
 		s.hks, s.hasHKs = hka, true
 		s.nhkr = nhkb
 	} else {
-		s.rk, s.cks = KDFRK(sk, dh, s.info+"/ratchet")
+		s.rk, s.cks = KDFRK(sk, dh, s.ratchetInfo)
 	}
 	s.hasCKs = true
 	clear(dh[:])
@@ -132,6 +138,8 @@ func newSession(ad []byte, opts Options) *Session {
 	o := opts.withDefaults()
 	return &Session{
 		info:          o.Info,
+		msgInfo:       o.Info + "/message",
+		ratchetInfo:   o.Info + "/ratchet",
 		maxSkip:       o.MaxSkip,
 		maxSkipped:    o.MaxSkippedKeys,
 		headerEncrypt: o.HeaderEncryption,
@@ -203,18 +211,17 @@ func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
 	out := slices.Grow(dst, total)
 	out = append(out, s.prekey...)
 	start := len(out)
-	var hdr [headerSize]byte
-	putHeader(&hdr, &s.dhsPub, s.pn, s.ns)
+	hdr := &s.hdrBuf
+	putHeader(hdr, &s.dhsPub, s.pn, s.ns)
 	if s.headerEncrypt {
-		var nonce [chacha20poly1305.NonceSizeX]byte
-		if _, err := io.ReadFull(s.rand, nonce[:]); err != nil {
+		nonce := s.nonceBuf[:]
+		if _, err := io.ReadFull(s.rand, nonce); err != nil {
 			return dst, err
 		}
-		hk := s.hks
 		out = append(out, typeMessageHE)
-		out = append(out, nonce[:]...)
-		aead, _ := chacha20poly1305.NewX(hk[:])
-		out = aead.Seal(out, nonce[:], hdr[:], nil)
+		out = append(out, nonce...)
+		aead, _ := chacha20poly1305.NewX(s.hks[:])
+		out = aead.Seal(out, nonce, hdr[:], nil)
 	} else {
 		out = append(out, typeMessage)
 		out = append(out, hdr[:]...)
@@ -231,26 +238,28 @@ func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
 
 // sealBody appends AES-256-GCM(mk, plaintext, AD ‖ header) to out.
 func (s *Session) sealBody(out []byte, mk *[KeySize]byte, header, plaintext []byte) ([]byte, error) {
-	key, nonce := messageKeys(mk, s.info+"/message")
+	key, nonce := messageKeys(mk, s.msgInfo)
 	aead, err := newGCM(&key)
 	clear(key[:])
 	if err != nil {
 		return out, err
 	}
 	s.scratch = appendAD(s.scratch[:0], s.ad, header)
-	return aead.Seal(out, nonce[:], plaintext, s.scratch), nil
+	n := copy(s.nonceBuf[:], nonce[:])
+	return aead.Seal(out, s.nonceBuf[:n], plaintext, s.scratch), nil
 }
 
 // openBody decrypts a message body under mk.
 func (s *Session) openBody(dst []byte, mk *[KeySize]byte, header, ciphertext []byte) ([]byte, error) {
-	key, nonce := messageKeys(mk, s.info+"/message")
+	key, nonce := messageKeys(mk, s.msgInfo)
 	aead, err := newGCM(&key)
 	clear(key[:])
 	if err != nil {
 		return dst, err
 	}
 	s.scratch = appendAD(s.scratch[:0], s.ad, header)
-	out, err := aead.Open(dst, nonce[:], ciphertext, s.scratch)
+	n := copy(s.nonceBuf[:], nonce[:])
+	out, err := aead.Open(dst, s.nonceBuf[:n], ciphertext, s.scratch)
 	if err != nil {
 		return dst, ErrDecrypt
 	}
@@ -387,9 +396,9 @@ func (s *Session) stageRatchet(st *staged, dh [KeySize]byte, pn uint32) error {
 	st.newDHr = dh
 	if s.headerEncrypt {
 		st.newHKr = s.nhkr
-		st.rk, st.ckr, st.nhkr = kdfRKHE(s.rk, shared, s.info+"/ratchet")
+		st.rk, st.ckr, st.nhkr = kdfRKHE(s.rk, shared, s.ratchetInfo)
 	} else {
-		st.rk, st.ckr = KDFRK(s.rk, shared, s.info+"/ratchet")
+		st.rk, st.ckr = KDFRK(s.rk, shared, s.ratchetInfo)
 	}
 	st.nr = 0
 	clear(shared[:])
@@ -452,9 +461,9 @@ func (s *Session) commit(st *staged) error {
 			s.hks, s.hasHKs = s.nhks, true
 			s.hkr, s.hasHKr = st.newHKr, true
 			s.nhkr = st.nhkr
-			s.rk, s.cks, s.nhks = kdfRKHE(st.rk, shared, s.info+"/ratchet")
+			s.rk, s.cks, s.nhks = kdfRKHE(st.rk, shared, s.ratchetInfo)
 		} else {
-			s.rk, s.cks = KDFRK(st.rk, shared, s.info+"/ratchet")
+			s.rk, s.cks = KDFRK(st.rk, shared, s.ratchetInfo)
 		}
 		s.hasCKs = true
 		clear(shared[:])
@@ -509,7 +518,7 @@ func (s *Session) openHE(dst, msg []byte) ([]byte, error) {
 	header, body := msg[:hePrefixSize], msg[hePrefixSize:]
 	// Skipped keys first: try each header key that has stored keys.
 	for hk := range s.skippedChains {
-		h, ok := openHeader(&hk, header)
+		h, ok := s.openHeader(&hk, header)
 		if !ok {
 			continue
 		}
@@ -542,7 +551,7 @@ func (s *Session) openHE(dst, msg []byte) ([]byte, error) {
 		}
 		return s.finishHE(dst, &st, &mk, header, body)
 	}
-	if h, ok := openHeader(&s.nhkr, header); ok {
+	if h, ok := s.openHeader(&s.nhkr, header); ok {
 		dh, pn, n := parseHeader(h[:])
 		if !canonicalX25519(&dh) {
 			return dst, ErrBadHeader
@@ -575,16 +584,15 @@ func (s *Session) tryHeaderKey(has bool, hk *[KeySize]byte, header []byte) ([hea
 	if !has {
 		return [headerSize]byte{}, false
 	}
-	return openHeader(hk, header)
+	return s.openHeader(hk, header)
 }
 
 // openHeader decrypts an encrypted header (type byte, nonce, sealed header).
-func openHeader(hk *[KeySize]byte, header []byte) ([headerSize]byte, bool) {
-	var h [headerSize]byte
+func (s *Session) openHeader(hk *[KeySize]byte, header []byte) ([headerSize]byte, bool) {
 	aead, _ := chacha20poly1305.NewX(hk[:])
 	nonce := header[1 : 1+chacha20poly1305.NonceSizeX]
-	if _, err := aead.Open(h[:0], nonce, header[1+chacha20poly1305.NonceSizeX:], nil); err != nil {
-		return h, false
+	if _, err := aead.Open(s.hdrBuf[:0], nonce, header[1+chacha20poly1305.NonceSizeX:], nil); err != nil {
+		return [headerSize]byte{}, false
 	}
-	return h, true
+	return s.hdrBuf, true
 }

@@ -101,6 +101,8 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 	info := string(d.bytes(int(d.byte())))
 	t := &Session{
 		info:          info,
+		msgInfo:       info + "/message",
+		ratchetInfo:   info + "/ratchet",
 		headerEncrypt: flags&flagHE != 0,
 		hasDHr:        flags&flagDHr != 0,
 		hasPrevDHr:    flags&flagPrevDHr != 0,
@@ -139,6 +141,7 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 	}
 	count := d.uint32()
 	if d.err || len(info) == 0 || len(info) > maxInfoLen || t.maxSkip <= 0 || t.maxSkipped <= 0 ||
+		t.maxSkip > maxLimit || t.maxSkipped > maxLimit ||
 		uint64(count) > uint64(t.maxSkipped) || uint64(count)*68 != uint64(len(d.b)) {
 		return ErrBadState
 	}
