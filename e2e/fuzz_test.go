@@ -92,3 +92,34 @@ func FuzzGroup(f *testing.F) {
 		_, _ = r.Open(nil, msg)
 	})
 }
+
+// FuzzGroupUnmarshal feeds arbitrary bytes to the group state decoders.
+func FuzzGroupUnmarshal(f *testing.F) {
+	g, _ := e2e.NewGroup(e2e.Options{Rand: newDRBG(3)})
+	h, _ := e2e.NewGroup(e2e.Options{Rand: newDRBG(4)})
+	_ = g.SetMember("h", h.Distribution())
+	m, _ := h.Seal(nil, []byte("x"))
+	m2, _ := h.Seal(nil, []byte("y"))
+	_, _ = g.Open(nil, "h", m2)
+	b, _ := g.MarshalBinary()
+	f.Add(b, m)
+	f.Fuzz(func(t *testing.T, data, msg []byte) {
+		var back e2e.Group
+		if err := back.UnmarshalBinary(data); err != nil {
+			return
+		}
+		enc, err := back.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var again e2e.Group
+		if err := again.UnmarshalBinary(enc); err != nil {
+			t.Fatalf("re-decoding an accepted group: %v", err)
+		}
+		if enc2, _ := again.MarshalBinary(); !bytes.Equal(enc, enc2) {
+			t.Fatal("group encoding is not a fixed point")
+		}
+		_, _ = back.Open(nil, "h", msg)
+		_, _ = back.Seal(nil, msg)
+	})
+}

@@ -213,3 +213,51 @@ func TestSenderKeysBadDistribution(t *testing.T) {
 		t.Errorf("small-order signing key: %v, want ErrLowOrderKey", err)
 	}
 }
+
+func TestGroupStateRoundTrip(t *testing.T) {
+	opts := e2e.Options{MaxSkip: 7, MaxSkippedKeys: 9}
+	gs := newGroups(t, []string{"ann", "ben", "cat"}, opts)
+	var msgs [][]byte
+	for i := range 3 {
+		m, _ := gs["ann"].Seal(nil, []byte(fmt.Sprint(i)))
+		msgs = append(msgs, m)
+	}
+	if _, err := gs["ben"].Open(nil, "ann", msgs[2]); err != nil { // stores 2 skipped keys
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ann", "ben"} {
+		b, err := gs[name].MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back e2e.Group
+		if err := back.UnmarshalBinary(b); err != nil {
+			t.Fatalf("%s: UnmarshalBinary = %v", name, err)
+		}
+		again, _ := back.MarshalBinary()
+		if !bytes.Equal(again, b) {
+			t.Fatalf("%s: encoding is not a fixed point", name)
+		}
+		for _, cut := range []int{0, 4, len(b) / 2, len(b) - 1} {
+			if err := back.UnmarshalBinary(b[:cut]); !errors.Is(err, e2e.ErrBadState) {
+				t.Errorf("%s truncated to %d: %v, want ErrBadState", name, cut, err)
+			}
+		}
+		if err := back.UnmarshalBinary(append(bytes.Clone(b), 0)); !errors.Is(err, e2e.ErrBadState) {
+			t.Errorf("%s with a trailing byte: %v, want ErrBadState", name, err)
+		}
+		gs[name] = &back
+	}
+	// The restored receiver keeps its skipped keys and replay record; the
+	// restored sender continues its chain.
+	if pt, err := gs["ben"].Open(nil, "ann", msgs[0]); err != nil || string(pt) != "0" {
+		t.Fatalf("skipped message after restore: %q, %v", pt, err)
+	}
+	if _, err := gs["ben"].Open(nil, "ann", msgs[2]); !errors.Is(err, e2e.ErrReplay) {
+		t.Fatalf("duplicate after restore: %v, want ErrReplay", err)
+	}
+	m, _ := gs["ann"].Seal(nil, []byte("after restore"))
+	if pt, err := gs["cat"].Open(nil, "ann", m); err != nil || string(pt) != "after restore" {
+		t.Fatalf("restored sender's message: %q, %v", pt, err)
+	}
+}

@@ -114,6 +114,9 @@ func dhKey(k *ecdh.PrivateKey, pub [KeySize]byte) ([KeySize]byte, error) {
 // of at most 192 bytes without touching the heap: the pads and the message
 // are laid out in stack buffers and hashed with sha256.Sum256.
 func hmacSHA256(key *[KeySize]byte, msg []byte) [KeySize]byte {
+	if len(msg) > 192 {
+		panic("e2e: internal HMAC message longer than 192 bytes")
+	}
 	var inner [64 + 192]byte
 	var outer [64 + 32]byte
 	for i := range 64 {

@@ -371,7 +371,10 @@ func (s *Session) Open(dst, msg []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	return out, s.commit(&st)
+	if err := s.commit(&st); err != nil {
+		return dst, err
+	}
+	return out, nil
 }
 
 // stageRatchet stages the keys skipped in the current receiving chain (up
@@ -577,7 +580,10 @@ func (s *Session) finishHE(dst []byte, st *staged, mk *[KeySize]byte, header, bo
 	if err != nil {
 		return dst, err
 	}
-	return out, s.commit(st)
+	if err := s.commit(st); err != nil {
+		return dst, err
+	}
+	return out, nil
 }
 
 func (s *Session) tryHeaderKey(has bool, hk *[KeySize]byte, header []byte) ([headerSize]byte, bool) {

@@ -463,3 +463,41 @@ func TestSessionStateRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// flakyReader fails its first read after arming, then reads from r.
+type flakyReader struct {
+	armed bool
+	r     *drbg
+}
+
+func (f *flakyReader) Read(p []byte) (int, error) {
+	if f.armed {
+		f.armed = false
+		return 0, errors.New("entropy source down")
+	}
+	return f.r.Read(p)
+}
+
+// TestOpenRandFailureLeavesStateUnchanged makes drawing the new ratchet key
+// fail after a message authenticated: Open reports the error and the
+// session is as before, so the message opens once randomness is back.
+func TestOpenRandFailureLeavesStateUnchanged(t *testing.T) {
+	rnd := &flakyReader{r: newDRBG(5)}
+	alice, _ := rawPair(t, e2e.Options{}, nil)
+	var sk, bobPriv [32]byte
+	sk[0], bobPriv[0] = 7, 9
+	bob, err := e2e.NewResponderSession(sk, nil, bobPriv, e2e.Options{Rand: rnd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := seal(t, alice, "needs a DH step")
+	before := state(t, bob)
+	rnd.armed = true
+	if pt, err := bob.Open(nil, m); err == nil || len(pt) != 0 {
+		t.Fatalf("Open with failing randomness = %q, %v", pt, err)
+	}
+	if !bytes.Equal(before, state(t, bob)) {
+		t.Fatal("failed Open changed the state")
+	}
+	open(t, bob, m, "needs a DH step")
+}

@@ -186,10 +186,13 @@ type decoder struct {
 	err bool
 }
 
+// bytes returns the next n bytes. Past the end it sets err and returns
+// zeros, never more than 64 (n comes from untrusted input; callers discard
+// the value once err is set and only need fixed-size fields to index).
 func (d *decoder) bytes(n int) []byte {
 	if d.err || n < 0 || n > len(d.b) {
 		d.err = true
-		return make([]byte, max(n, 0))
+		return make([]byte, min(max(n, 0), 64))
 	}
 	v := d.b[:n]
 	d.b = d.b[n:]

@@ -187,7 +187,9 @@ func IsInitial(msg []byte) bool { return len(msg) > 0 && msg[0] == typePrekey }
 // sessions started within one rotation period plus the grace (32 bytes
 // each).
 //
-// A Keyring is safe for concurrent use.
+// A Keyring is safe for concurrent use; Accept holds its lock for the four
+// X25519 agreements and the first decryption (a few hundred microseconds),
+// which is what makes a one-time prekey single-use under concurrency.
 type Keyring struct {
 	mu       sync.Mutex
 	id       *Identity
