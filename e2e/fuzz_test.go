@@ -123,3 +123,22 @@ func FuzzGroupUnmarshal(f *testing.F) {
 		_, _ = back.Seal(nil, msg)
 	})
 }
+
+// FuzzLoadKeyring feeds arbitrary bytes to the keyring decoder.
+func FuzzLoadKeyring(f *testing.F) {
+	kr, _ := e2e.NewKeyring(mustIdentity(f, 120), e2e.Options{Rand: newDRBG(6)})
+	_, _ = kr.GenerateOneTimePrekeys(2)
+	_, _ = kr.RotateSignedPrekey()
+	b, _ := kr.MarshalBinary()
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k, err := e2e.LoadKeyring(data, e2e.Options{})
+		if err != nil {
+			return
+		}
+		enc, _ := k.MarshalBinary()
+		if _, err := e2e.LoadKeyring(enc, e2e.Options{}); err != nil {
+			t.Fatalf("re-loading an accepted keyring: %v", err)
+		}
+	})
+}

@@ -203,3 +203,5 @@ func (d *decoder) byte() byte           { return d.bytes(1)[0] }
 func (d *decoder) uint16() uint16       { return binary.BigEndian.Uint16(d.bytes(2)) }
 func (d *decoder) uint32() uint32       { return binary.BigEndian.Uint32(d.bytes(4)) }
 func (d *decoder) key(k *[KeySize]byte) { copy(k[:], d.bytes(KeySize)) }
+
+func (d *decoder) uint64() uint64 { return binary.BigEndian.Uint64(d.bytes(8)) }

@@ -295,3 +295,54 @@ func TestIdentityRawRoundTrip(t *testing.T) {
 		t.Error("fingerprints of different identities collide")
 	}
 }
+
+func TestKeyringStateRoundTrip(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	opts := e2e.Options{Now: clock.Now, PrekeyGrace: time.Hour}
+	alice, bob := mustIdentity(t, 110), mustIdentity(t, 111)
+	kr, _ := e2e.NewKeyring(bob, opts)
+	otps, _ := kr.GenerateOneTimePrekeys(3)
+	old := e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}
+	accepted, _ := e2e.Initiate(alice, old, opts)
+	first := seal(t, accepted, "before the restart")
+	if _, _, err := kr.Accept(nil, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.RotateSignedPrekey(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := kr.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := e2e.LoadKeyring(b, opts)
+	if err != nil {
+		t.Fatalf("LoadKeyring = %v", err)
+	}
+	if again, _ := back.MarshalBinary(); !bytes.Equal(again, b) {
+		t.Fatal("keyring encoding is not a fixed point")
+	}
+	if back.SignedPrekey() != kr.SignedPrekey() || back.OneTimePrekeys() != 3 {
+		t.Fatal("restored keyring lost its prekeys")
+	}
+	// The replay record, the previous signed prekey and the one-time
+	// prekeys all survive.
+	if _, _, err := back.Accept(nil, first); !errors.Is(err, e2e.ErrReplay) {
+		t.Errorf("replay after restore: %v, want ErrReplay", err)
+	}
+	old.OneTimePrekey = &otps[2]
+	s, _ := e2e.Initiate(alice, old, opts)
+	if _, _, err := back.Accept(nil, seal(t, s, "to the previous prekey")); err != nil {
+		t.Errorf("previous signed prekey after restore: %v", err)
+	}
+	for _, cut := range []int{0, 5, len(b) / 2, len(b) - 1} {
+		if _, err := e2e.LoadKeyring(b[:cut], opts); !errors.Is(err, e2e.ErrBadState) {
+			t.Errorf("truncated to %d: %v, want ErrBadState", cut, err)
+		}
+	}
+	forged := bytes.Clone(b)
+	forged[5+64+4+4+32] ^= 1 // first byte of the current signature
+	if _, err := e2e.LoadKeyring(forged, opts); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("forged signature: %v, want ErrBadState", err)
+	}
+}
