@@ -133,10 +133,13 @@
 // Wire messages start with a type byte: 0x01 ratchet message (header in the
 // clear, [Overhead] bytes), 0x02 ratchet message with encrypted header, 0x03
 // initial message (an X3DH prefix of [PrekeyOverhead] bytes, then a ratchet
-// message), 0x11 group message, 0x12 group distribution. Session state
-// encodes with [Session.MarshalBinary] under the magic "e2eS" and a version
-// byte; decoders refuse unknown versions, truncation, trailing bytes and
-// inconsistent fields with [ErrBadState], and are fuzzed.
+// message), 0x11 group message, 0x12 group distribution. State encodes
+// with MarshalBinary under a magic and a version byte: sessions "e2eS"
+// ([Session.MarshalBinary]), keyrings "e2eK" ([Keyring.MarshalBinary],
+// [LoadKeyring]), groups and their senders and receivers "e2eG". Decoders
+// refuse unknown versions, truncation, trailing bytes and inconsistent
+// fields with [ErrBadState], never allocate more than the input justifies,
+// and are fuzzed.
 //
 // # Concurrency
 //
