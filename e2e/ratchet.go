@@ -349,7 +349,10 @@ func (s *Session) Open(dst, msg []byte) ([]byte, error) {
 		return out, nil
 	}
 	var st staged
-	if s.hasDHr && equal32(&dh, &s.dhr) {
+	// Only a chain that exists may be continued: an initiator knows the
+	// responder's first ratchet key (its signed prekey) before it has a
+	// receiving chain, and the zero chain key is public.
+	if s.hasCKr && equal32(&dh, &s.dhr) {
 		if n < s.nr {
 			return dst, ErrReplay
 		}

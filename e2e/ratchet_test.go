@@ -2,6 +2,9 @@ package e2e_test
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -500,4 +503,34 @@ func TestOpenRandFailureLeavesStateUnchanged(t *testing.T) {
 		t.Fatal("failed Open changed the state")
 	}
 	open(t, bob, m, "needs a DH step")
+}
+
+// TestZeroChainForgeryRefused forges a message to a fresh initiator under
+// the responder's signed prekey as ratchet key, encrypted with keys from an
+// all-zero chain key, which anyone can compute: the initiator has no
+// receiving chain yet and must not treat the zero value as one.
+func TestZeroChainForgeryRefused(t *testing.T) {
+	alice, bob := mustIdentity(t, 130), mustIdentity(t, 131)
+	kr, _ := e2e.NewKeyring(bob, e2e.Options{})
+	spk := kr.SignedPrekey()
+	as, err := e2e.Initiate(alice, e2e.Bundle{Identity: bob.Public(), SignedPrekey: spk}, e2e.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, mk := e2e.KDFCK([32]byte{})
+	km, _ := e2e.MessageKeyMaterial(mk, e2e.DefaultInfo+"/message", 44)
+	header := append([]byte{0x01}, spk.Public[:]...)
+	header = append(header, make([]byte, 8)...) // PN = 0, N = 0
+	ad := as.AssociatedData()
+	var full []byte
+	full = binary.BigEndian.AppendUint32(full, uint32(len(ad)))
+	full = append(full, ad...)
+	full = binary.BigEndian.AppendUint32(full, uint32(len(header)))
+	full = append(full, header...)
+	block, _ := aes.NewCipher(km[:32])
+	gcm, _ := cipher.NewGCM(block)
+	forged := gcm.Seal(bytes.Clone(header), km[32:], []byte("forged"), full)
+	if pt, err := as.Open(nil, forged); err == nil {
+		t.Fatalf("forgery under the zero chain key opened: %q", pt)
+	}
 }
