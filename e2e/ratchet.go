@@ -118,11 +118,17 @@ func NewInitiatorSession(sk [KeySize]byte, ad []byte, remoteRatchet [KeySize]byt
 // first ("Bob"), whose ratchet private key (in X3DH, the signed prekey's) is
 // ratchetPriv. It cannot Seal until it has opened a message.
 func NewResponderSession(sk [KeySize]byte, ad []byte, ratchetPriv [KeySize]byte, opts Options) (*Session, error) {
-	s := newSession(ad, opts)
 	k, err := ecdh.X25519().NewPrivateKey(ratchetPriv[:])
 	if err != nil {
 		return nil, ErrBadKey
 	}
+	return newResponderSession(sk, ad, k, opts), nil
+}
+
+// newResponderSession is NewResponderSession for a parsed key (parsing a
+// raw X25519 key costs a scalar multiplication).
+func newResponderSession(sk [KeySize]byte, ad []byte, k *ecdh.PrivateKey, opts Options) *Session {
+	s := newSession(ad, opts)
 	s.setDHs(k)
 	s.rk = sk
 	if s.headerEncrypt {
@@ -130,7 +136,7 @@ func NewResponderSession(sk [KeySize]byte, ad []byte, ratchetPriv [KeySize]byte,
 		s.nhks = nhkb
 		s.nhkr = hka
 	}
-	return s, nil
+	return s
 }
 
 func newSession(ad []byte, opts Options) *Session {

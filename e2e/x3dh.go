@@ -292,6 +292,11 @@ func (k *Keyring) OneTimePrekeys() int {
 // prekey used and record the initiator's base key; so a forged message
 // consumes nothing, and a replayed one is refused with ErrReplay. Other
 // errors: ErrBadHeader, ErrUnknownPrekey, ErrLowOrderKey, ErrDecrypt.
+//
+// The initiator repeats the X3DH prefix on every message until it hears
+// back; open those later ones with the returned session's Open (which
+// checks the prefix names the same peer and base key): Accept refuses them
+// as replays.
 func (k *Keyring) Accept(dst, msg []byte) (*Session, []byte, error) {
 	p, inner, err := parsePrekeyPrefix(msg)
 	if err != nil {
@@ -339,14 +344,8 @@ func (k *Keyring) Accept(dst, msg []byte) (*Session, []byte, error) {
 	if err != nil {
 		return nil, dst, err
 	}
-	var spkPriv [KeySize]byte
-	copy(spkPriv[:], spk.priv.Bytes())
-	s, err := NewResponderSession(sk, AssociatedData(p.identity, k.id.pub), spkPriv, k.opts)
+	s := newResponderSession(sk, AssociatedData(p.identity, k.id.pub), spk.priv, k.opts)
 	clear(sk[:])
-	clear(spkPriv[:])
-	if err != nil {
-		return nil, dst, err
-	}
 	s.peer = p.identity
 	s.baseKey = p.base
 	out, err := s.Open(dst, inner)
