@@ -261,3 +261,39 @@ func TestGroupStateRoundTrip(t *testing.T) {
 		t.Fatalf("restored sender's message: %q, %v", pt, err)
 	}
 }
+
+func TestGroupSenderReceiverStateRoundTrip(t *testing.T) {
+	s, _ := e2e.NewGroupSender(e2e.Options{})
+	r, _ := e2e.NewGroupReceiver(s.Distribution(), e2e.Options{})
+	first, _ := s.Seal(nil, []byte("first"))
+	second, _ := s.Seal(nil, []byte("second"))
+	if _, err := r.Open(nil, second); err != nil {
+		t.Fatal(err)
+	}
+	sb, _ := s.MarshalBinary()
+	rb, _ := r.MarshalBinary()
+	var s2 e2e.GroupSender
+	var r2 e2e.GroupReceiver
+	if err := s2.UnmarshalBinary(sb); err != nil {
+		t.Fatal(err)
+	}
+	if err := r2.UnmarshalBinary(rb); err != nil {
+		t.Fatal(err)
+	}
+	if s2.KeyID() != s.KeyID() || r2.KeyID() != r.KeyID() {
+		t.Fatal("key ids changed through encoding")
+	}
+	if pt, err := r2.Open(nil, first); err != nil || string(pt) != "first" {
+		t.Fatalf("skipped message after restore: %q, %v", pt, err)
+	}
+	third, _ := s2.Seal(nil, []byte("third"))
+	if pt, err := r2.Open(nil, third); err != nil || string(pt) != "third" {
+		t.Fatalf("restored sender's message: %q, %v", pt, err)
+	}
+	if err := r2.UnmarshalBinary(sb); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("sender state decoded as receiver: %v, want ErrBadState", err)
+	}
+	if err := s2.UnmarshalBinary(sb[:len(sb)-1]); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("truncated sender state: %v, want ErrBadState", err)
+	}
+}
