@@ -7,7 +7,7 @@ import (
 	"slices"
 )
 
-var groupMagic = [4]byte{'e', '2', 'e', 'G'}
+const groupMagic = "e2eG"
 
 // Kinds of encoded group state.
 const (
@@ -17,14 +17,14 @@ const (
 )
 
 func appendGroupHeader(b []byte, kind byte, info string) []byte {
-	b = append(b, groupMagic[:]...)
+	b = append(b, groupMagic...)
 	b = append(b, stateVersion, kind, byte(len(info)))
 	return append(b, info...)
 }
 
 func readGroupHeader(d *decoder, kind byte) string {
 	magic := d.bytes(4)
-	if d.err || [4]byte(magic) != groupMagic || d.byte() != stateVersion || d.byte() != kind {
+	if d.err || string(magic) != groupMagic || d.byte() != stateVersion || d.byte() != kind {
 		d.err = true
 		return ""
 	}

@@ -64,3 +64,9 @@ func TestWycheproofAESGCMEdgeCases(t *testing.T) {
 		}
 	}
 }
+
+func TestX3DHPadIs32FF(t *testing.T) {
+	if x3dhPad != strings.Repeat("\xff", 32) {
+		t.Fatalf("F = %x, want 32 bytes of 0xFF", x3dhPad)
+	}
+}

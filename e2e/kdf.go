@@ -13,12 +13,8 @@ const KeySize = 32
 
 // x3dhPad is X3DH's F: 32 bytes of 0xFF prepended to the DH outputs so that
 // the KDF input never collides with an XEdDSA signing-key input.
-var x3dhPad = [32]byte{
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-}
+const x3dhPad = "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
 
 // X3DHSecret derives n bytes from the raw X3DH DH outputs (DH1, DH2, DH3 and
 // optionally DH4, 32 bytes each): HKDF-SHA256 with salt = 32 zero bytes,
@@ -27,7 +23,7 @@ var x3dhPad = [32]byte{
 // "WhisperText" derivation uses n = 64 (root key ‖ chain key).
 func X3DHSecret(info string, n int, dh ...[]byte) ([]byte, error) {
 	ikm := make([]byte, 0, 32*(1+len(dh)))
-	ikm = append(ikm, x3dhPad[:]...)
+	ikm = append(ikm, x3dhPad...)
 	for _, d := range dh {
 		if len(d) != KeySize {
 			return nil, ErrBadKey

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-var keyringMagic = [4]byte{'e', '2', 'e', 'K'}
+const keyringMagic = "e2eK"
 
 // MarshalBinary encodes the keyring's private state: the identity, the
 // current and previous signed prekeys with their replay records, and the
@@ -22,7 +22,7 @@ var keyringMagic = [4]byte{'e', '2', 'e', 'K'}
 func (k *Keyring) MarshalBinary() ([]byte, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	b := append([]byte(nil), keyringMagic[:]...)
+	b := append([]byte(nil), keyringMagic...)
 	b = append(b, stateVersion)
 	b = append(b, k.id.Bytes()...)
 	b = binary.BigEndian.AppendUint32(b, k.nextID)
@@ -74,7 +74,7 @@ func LoadKeyring(data []byte, opts Options) (*Keyring, error) {
 	opts.mustValidate()
 	d := decoder{b: data}
 	magic := d.bytes(4)
-	if d.err || [4]byte(magic) != keyringMagic || d.byte() != stateVersion {
+	if d.err || string(magic) != keyringMagic || d.byte() != stateVersion {
 		return nil, ErrBadState
 	}
 	id, err := IdentityFromBytes(d.bytes(IdentitySize))

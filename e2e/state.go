@@ -11,7 +11,7 @@ import (
 // refuses any other version with ErrBadState.
 const stateVersion = 1
 
-var stateMagic = [4]byte{'e', '2', 'e', 'S'}
+const stateMagic = "e2eS"
 
 // Flag bits of the encoded state.
 const (
@@ -39,7 +39,7 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 		return nil, ErrBadState
 	}
 	b := make([]byte, 0, 512+len(s.ad)+len(s.skipped)*68)
-	b = append(b, stateMagic[:]...)
+	b = append(b, stateMagic...)
 	b = append(b, stateVersion)
 	var flags byte
 	for _, f := range []struct {
@@ -94,7 +94,7 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 func (s *Session) UnmarshalBinary(data []byte) error {
 	d := decoder{b: data}
 	magic := d.bytes(4)
-	if d.err || [4]byte(magic) != stateMagic || d.byte() != stateVersion {
+	if d.err || string(magic) != stateMagic || d.byte() != stateVersion {
 		return ErrBadState
 	}
 	flags := d.byte()
