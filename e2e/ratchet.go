@@ -64,6 +64,7 @@ type Session struct {
 	hasPrevDHr     bool
 	rk, cks, ckr   [KeySize]byte
 	hasCKs, hasCKr bool
+	pendingSend    bool // the sending half of a DH ratchet step is due (dhs is nil)
 	ns, nr, pn     uint32
 	hks, hkr       [KeySize]byte
 	nhks, nhkr     [KeySize]byte
@@ -202,9 +203,18 @@ func (s *Session) Skipped() int { return len(s.skipped) }
 // appends the wire message to dst. It derives one message key (two
 // HMAC-SHA256) and its AES-256-GCM key and nonce (HKDF, four HMAC-SHA256);
 // with header encryption it also seals the 40-byte header with
-// XChaCha20-Poly1305 under a random nonce. Seal returns ErrCannotSend on a
-// responder that has not received a message yet.
+// XChaCha20-Poly1305 under a random nonce. The first Seal after an Open
+// that stepped the DH ratchet also completes that step (one key generation,
+// one X25519 agreement, one HKDF). Seal returns ErrCannotSend on a
+// responder that has not received a message yet, and the randomness
+// source's error if drawing a key or nonce fails (the session is then
+// unchanged).
 func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
+	if s.pendingSend {
+		if err := s.stepSend(); err != nil {
+			return dst, err
+		}
+	}
 	if !s.hasCKs {
 		return dst, ErrCannotSend
 	}
@@ -380,9 +390,7 @@ func (s *Session) Open(dst, msg []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	if err := s.commit(&st); err != nil {
-		return dst, err
-	}
+	s.commit(&st)
 	return out, nil
 }
 
@@ -399,6 +407,12 @@ func (s *Session) stageRatchet(st *staged, dh [KeySize]byte, pn uint32) error {
 		if err := s.stageSkipUntil(st, pn, oldChain); err != nil {
 			return err
 		}
+	}
+	if s.pendingSend {
+		// The peer starts a new chain only after it has seen our new
+		// ratchet key, which is drawn by our next Seal: this message is
+		// not genuine.
+		return ErrDecrypt
 	}
 	shared, err := dhKey(s.dhs, dh)
 	if err != nil {
@@ -446,26 +460,23 @@ func (s *Session) stageSkip(st *staged, n uint32, chain [KeySize]byte) ([KeySize
 	return mk, nil
 }
 
-// commit applies a staged Open to the session. The only step that can fail
-// is drawing the new sending ratchet key; it happens before any field is
-// written.
-func (s *Session) commit(st *staged) error {
+// commit applies a staged Open to the session. A DH ratchet step is
+// applied in its receiving half only: the new receiving chain and header
+// key, PN, and the previous ratchet key is dropped; the sending half (a new
+// ratchet key and the KDF_RK that derives the sending chain from it) waits
+// for the next Seal, see stepSend.
+func (s *Session) commit(st *staged) {
 	if st.ratchet {
-		dhs, err := genX25519(s.rand)
-		if err != nil {
-			return err
-		}
-		shared, err := dhKey(dhs, st.newDHr)
-		if err != nil {
-			return err
-		}
 		s.pn = s.ns
 		s.ns = 0
 		if s.hasDHr {
 			s.prevDHr, s.hasPrevDHr = s.dhr, true
 		}
 		s.dhr, s.hasDHr = st.newDHr, true
-		s.setDHs(dhs)
+		s.dhs, s.dhsPub = nil, [KeySize]byte{}
+		s.rk = st.rk
+		s.cks, s.hasCKs = [KeySize]byte{}, false
+		s.pendingSend = true
 		if s.headerEncrypt {
 			if s.hasHKr {
 				s.prevHKr, s.hasPrevHKr = s.hkr, true
@@ -473,12 +484,7 @@ func (s *Session) commit(st *staged) error {
 			s.hks, s.hasHKs = s.nhks, true
 			s.hkr, s.hasHKr = st.newHKr, true
 			s.nhkr = st.nhkr
-			s.rk, s.cks, s.nhks = kdfRKHE(st.rk, shared, s.ratchetInfo)
-		} else {
-			s.rk, s.cks = KDFRK(st.rk, shared, s.ratchetInfo)
 		}
-		s.hasCKs = true
-		clear(shared[:])
 	}
 	s.ckr, s.nr, s.hasCKr = st.ckr, st.nr, true
 	for _, e := range st.skipped {
@@ -487,6 +493,32 @@ func (s *Session) commit(st *staged) error {
 	// The first authenticated reply proves the peer has the session: stop
 	// sending the X3DH prefix.
 	s.prekey = nil
+}
+
+// stepSend is the sending half of a DH ratchet step, run by the first Seal
+// after a step: DHs = GENERATE_DH(); RK, CKs (, NHKs) = KDF_RK(RK, DH(DHs,
+// DHr)). The spec runs it right after the receiving half; running it here
+// yields the same keys (nothing else touches RK in between: the peer cannot
+// start another chain before it sees the new key) while an Open that steps
+// costs one X25519 agreement instead of three operations. On error the
+// session is unchanged.
+func (s *Session) stepSend() error {
+	dhs, err := genX25519(s.rand)
+	if err != nil {
+		return err
+	}
+	shared, err := dhKey(dhs, s.dhr)
+	if err != nil {
+		return err
+	}
+	s.setDHs(dhs)
+	if s.headerEncrypt {
+		s.rk, s.cks, s.nhks = kdfRKHE(s.rk, shared, s.ratchetInfo)
+	} else {
+		s.rk, s.cks = KDFRK(s.rk, shared, s.ratchetInfo)
+	}
+	s.hasCKs, s.pendingSend = true, false
+	clear(shared[:])
 	return nil
 }
 
@@ -589,9 +621,7 @@ func (s *Session) finishHE(dst []byte, st *staged, mk *[KeySize]byte, header, bo
 	if err != nil {
 		return dst, err
 	}
-	if err := s.commit(st); err != nil {
-		return dst, err
-	}
+	s.commit(st)
 	return out, nil
 }
 

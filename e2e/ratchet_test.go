@@ -358,10 +358,11 @@ func TestPostCompromiseRecovery(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			p := newPair(t, mode.opts)
+			a1 := seal(t, p.alice, "a1")
 			eve := clone(t, p.alice) // Eve steals Alice's whole state
 			// Alice's current ratchet key is in the stolen state, so Eve
 			// reads what Bob sends in answer to it: the compromise is real.
-			open(t, p.bob, seal(t, p.alice, "a1"), "a1")
+			open(t, p.bob, a1, "a1")
 			r1 := seal(t, p.bob, "before recovery")
 			open(t, eve, r1, "before recovery")
 			open(t, p.alice, r1, "before recovery")
@@ -481,10 +482,10 @@ func (f *flakyReader) Read(p []byte) (int, error) {
 	return f.r.Read(p)
 }
 
-// TestOpenRandFailureLeavesStateUnchanged makes drawing the new ratchet key
-// fail after a message authenticated: Open reports the error and the
-// session is as before, so the message opens once randomness is back.
-func TestOpenRandFailureLeavesStateUnchanged(t *testing.T) {
+// TestSealRandFailureLeavesStateUnchanged makes drawing the new ratchet
+// key fail in the Seal that completes a DH ratchet step: Seal reports the
+// error, the session is as before, and the next Seal works.
+func TestSealRandFailureLeavesStateUnchanged(t *testing.T) {
 	rnd := &flakyReader{r: newDRBG(5)}
 	alice, _ := rawPair(t, e2e.Options{}, nil)
 	var sk, bobPriv [32]byte
@@ -493,16 +494,16 @@ func TestOpenRandFailureLeavesStateUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := seal(t, alice, "needs a DH step")
+	open(t, bob, seal(t, alice, "steps the ratchet"), "steps the ratchet")
 	before := state(t, bob)
 	rnd.armed = true
-	if pt, err := bob.Open(nil, m); err == nil || len(pt) != 0 {
-		t.Fatalf("Open with failing randomness = %q, %v", pt, err)
+	if m, err := bob.Seal(nil, []byte("x")); err == nil || len(m) != 0 {
+		t.Fatalf("Seal with failing randomness = %x, %v", m, err)
 	}
 	if !bytes.Equal(before, state(t, bob)) {
-		t.Fatal("failed Open changed the state")
+		t.Fatal("failed Seal changed the state")
 	}
-	open(t, bob, m, "needs a DH step")
+	open(t, alice, seal(t, bob, "reply"), "reply")
 }
 
 // TestZeroChainForgeryRefused forges a message to a fresh initiator under

@@ -25,18 +25,22 @@ const (
 	flagPrevHKr
 )
 
+// Bits of the second flag byte.
+const flag2PendingSend = 1
+
 // MarshalBinary encodes the session state (keys included: store it as
 // secret as the identity) in a versioned binary form:
 //
-//	"e2eS" version(1) flags(1) len(info)(1) info maxSkip(4) maxSkippedKeys(4)
+//	"e2eS" version(1) flags(2) len(info)(1) info maxSkip(4) maxSkippedKeys(4)
 //	len(ad)(4) ad peer(64) DHs(32) DHr(32) prevDHr(32) RK CKs CKr(3×32)
 //	Ns Nr PN(3×4) HKs HKr NHKs NHKr prevHKr(5×32) baseKey(32)
 //	len(prefix)(2) prefix count(4) count×(chain(32) n(4) mk(32))
 //
-// Integers are big-endian; skipped keys are in eviction order.
+// Integers are big-endian; skipped keys are in eviction order. DHs is 32
+// zero bytes while the sending half of a DH ratchet step is pending.
 func (s *Session) MarshalBinary() ([]byte, error) {
-	if s.dhs == nil {
-		return nil, ErrBadState
+	if s.dhs == nil && !s.pendingSend {
+		return nil, ErrBadState // a zero Session
 	}
 	b := make([]byte, 0, 512+len(s.ad)+len(s.skipped)*68)
 	b = append(b, stateMagic...)
@@ -54,7 +58,11 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 			flags |= f.bit
 		}
 	}
-	b = append(b, flags, byte(len(s.info)))
+	var flags2 byte
+	if s.pendingSend {
+		flags2 |= flag2PendingSend
+	}
+	b = append(b, flags, flags2, byte(len(s.info)))
 	b = append(b, s.info...)
 	b = binary.BigEndian.AppendUint32(b, uint32(s.maxSkip))
 	b = binary.BigEndian.AppendUint32(b, uint32(s.maxSkipped))
@@ -62,7 +70,11 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 	b = append(b, s.ad...)
 	b = append(b, s.peer.DH[:]...)
 	b = append(b, s.peer.Sign[:]...)
-	b = append(b, s.dhs.Bytes()...)
+	if s.pendingSend {
+		b = append(b, make([]byte, KeySize)...)
+	} else {
+		b = append(b, s.dhs.Bytes()...)
+	}
 	for _, k := range []*[KeySize]byte{&s.dhr, &s.prevDHr, &s.rk, &s.cks, &s.ckr} {
 		b = append(b, k[:]...)
 	}
@@ -97,7 +109,7 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 	if d.err || string(magic) != stateMagic || d.byte() != stateVersion {
 		return ErrBadState
 	}
-	flags := d.byte()
+	flags, flags2 := d.byte(), d.byte()
 	info := string(d.bytes(int(d.byte())))
 	t := &Session{
 		info:          info,
@@ -111,6 +123,7 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 		hasHKs:        flags&flagHKs != 0,
 		hasHKr:        flags&flagHKr != 0,
 		hasPrevHKr:    flags&flagPrevHKr != 0,
+		pendingSend:   flags2&flag2PendingSend != 0,
 		maxSkip:       int(d.uint32()),
 		maxSkipped:    int(d.uint32()),
 		rand:          s.rand,
@@ -156,7 +169,8 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 	if !t.headerEncrypt && (t.hasHKs || t.hasHKr || t.hasPrevHKr) {
 		return ErrBadState
 	}
-	if (t.hasCKr && !t.hasDHr) || (t.hasPrevDHr && !t.hasDHr) || (t.hasPrevHKr && !t.hasHKr) {
+	if (t.hasCKr && !t.hasDHr) || (t.hasPrevDHr && !t.hasDHr) || (t.hasPrevHKr && !t.hasHKr) ||
+		flags2&^flag2PendingSend != 0 || (t.pendingSend && (t.hasCKs || !t.hasDHr || dhs != [KeySize]byte{})) {
 		return ErrBadState
 	}
 	for range count {
@@ -171,11 +185,16 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 		t.skippedChains[e.id.chain]++
 		t.order = append(t.order, e.id)
 	}
-	k, err := ecdh.X25519().NewPrivateKey(dhs[:])
-	if err != nil || d.err || len(d.b) != 0 {
+	if d.err || len(d.b) != 0 {
 		return ErrBadState
 	}
-	t.setDHs(k)
+	if !t.pendingSend {
+		k, err := ecdh.X25519().NewPrivateKey(dhs[:])
+		if err != nil {
+			return ErrBadState
+		}
+		t.setDHs(k)
+	}
 	*s = *t
 	return nil
 }
