@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/binary"
 	"io"
 	"math"
@@ -49,6 +50,12 @@ func NewGroupSender(opts Options) (*GroupSender, error) {
 // restarts the iteration at zero. Receivers need the new Distribution; the
 // old one no longer opens anything this sender seals.
 func (g *GroupSender) Rotate() error {
+	if g.rand == nil {
+		g.rand = rand.Reader
+	}
+	if g.info == "" {
+		g.info = DefaultInfo + "/group"
+	}
 	var b [4 + KeySize + ed25519.SeedSize]byte
 	if _, err := io.ReadFull(g.rand, b[:]); err != nil {
 		return err
@@ -62,6 +69,9 @@ func (g *GroupSender) Rotate() error {
 }
 
 // KeyID returns the current sender key id.
+//
+// The zero GroupSender has no key: Seal returns ErrBadState and
+// Distribution nil until Rotate or UnmarshalBinary gives it one.
 func (g *GroupSender) KeyID() uint32 { return g.keyID }
 
 // Distribution returns the sender key distribution message: key id, current
@@ -69,6 +79,9 @@ func (g *GroupSender) KeyID() uint32 { return g.keyID }
 // can read this sender's messages from the current iteration on, never the
 // ones before. Send it only over pairwise sessions.
 func (g *GroupSender) Distribution() []byte {
+	if g.signing == nil {
+		return nil // the zero GroupSender
+	}
 	b := make([]byte, 0, DistributionSize)
 	b = append(b, typeGroupDistribution)
 	b = binary.BigEndian.AppendUint32(b, g.keyID)
@@ -82,6 +95,9 @@ func (g *GroupSender) Distribution() []byte {
 // all of it) to dst. It returns ErrCannotSend when the iteration counter is
 // exhausted (after 2³²−1 messages; Rotate first).
 func (g *GroupSender) Seal(dst, plaintext []byte) ([]byte, error) {
+	if g.signing == nil {
+		return dst, ErrBadState // the zero GroupSender
+	}
 	if g.iteration == math.MaxUint32 {
 		return dst, ErrCannotSend
 	}
@@ -155,6 +171,9 @@ func (r *GroupReceiver) KeyID() uint32 { return r.keyID }
 // dst. Errors: ErrBadHeader, ErrUnknownSenderKey (another key id),
 // ErrInvalidSignature, ErrReplay, ErrTooManySkipped, ErrDecrypt.
 func (r *GroupReceiver) Open(dst, msg []byte) ([]byte, error) {
+	if r.verify == nil {
+		return dst, ErrBadState // the zero GroupReceiver
+	}
 	if len(msg) < GroupOverhead || msg[0] != typeGroupMessage {
 		return dst, ErrBadHeader
 	}
@@ -237,7 +256,8 @@ func (r *GroupReceiver) openBody(dst []byte, seed *[KeySize]byte, header, body [
 // same when it learns of the removal, so the removed member's receivers
 // open nothing sent afterwards; a member added later receives the current
 // distributions and so cannot open anything sent before. A Group is not
-// safe for concurrent use.
+// safe for concurrent use. The zero Group refuses everything with
+// ErrBadState until UnmarshalBinary fills it; use NewGroup.
 type Group struct {
 	opts    Options
 	sender  *GroupSender
@@ -254,12 +274,21 @@ func NewGroup(opts Options) (*Group, error) {
 }
 
 // Distribution returns this member's current sender key distribution, to
-// send to each other member over its pairwise session.
-func (g *Group) Distribution() []byte { return g.sender.Distribution() }
+// send to each other member over its pairwise session (nil for the zero
+// Group).
+func (g *Group) Distribution() []byte {
+	if g.sender == nil {
+		return nil
+	}
+	return g.sender.Distribution()
+}
 
 // SetMember adds a member, or replaces its sender key after it rotated,
 // from the distribution message it sent.
 func (g *Group) SetMember(name string, distribution []byte) error {
+	if g.sender == nil {
+		return ErrBadState // the zero Group
+	}
 	r, err := NewGroupReceiver(distribution, g.opts)
 	if err != nil {
 		return err
@@ -271,6 +300,9 @@ func (g *Group) SetMember(name string, distribution []byte) error {
 // RemoveMember forgets the member's sender key and rotates this member's
 // own; send the returned distribution to every remaining member.
 func (g *Group) RemoveMember(name string) ([]byte, error) {
+	if g.sender == nil {
+		return nil, ErrBadState // the zero Group
+	}
 	delete(g.members, name)
 	if err := g.sender.Rotate(); err != nil {
 		return nil, err
@@ -283,6 +315,9 @@ func (g *Group) Members() int { return len(g.members) }
 
 // Seal encrypts one message for every member (see GroupSender.Seal).
 func (g *Group) Seal(dst, plaintext []byte) ([]byte, error) {
+	if g.sender == nil {
+		return dst, ErrBadState // the zero Group
+	}
 	return g.sender.Seal(dst, plaintext)
 }
 

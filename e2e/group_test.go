@@ -297,3 +297,55 @@ func TestGroupSenderReceiverStateRoundTrip(t *testing.T) {
 		t.Errorf("truncated sender state: %v, want ErrBadState", err)
 	}
 }
+
+func TestZeroGroupValuesRefuseWithoutPanic(t *testing.T) {
+	var s e2e.GroupSender
+	if _, err := s.Seal(nil, []byte("x")); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero GroupSender Seal = %v", err)
+	}
+	var r e2e.GroupReceiver
+	sender, _ := e2e.NewGroupSender(e2e.Options{})
+	m, _ := sender.Seal(nil, []byte("x"))
+	if _, err := r.Open(nil, m); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero GroupReceiver Open = %v", err)
+	}
+	var g e2e.Group
+	if _, err := g.Seal(nil, []byte("x")); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero Group Seal = %v", err)
+	}
+	if err := g.SetMember("a", sender.Distribution()); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero Group SetMember = %v", err)
+	}
+	if _, err := g.Open(nil, "a", m); !errors.Is(err, e2e.ErrUnknownSenderKey) {
+		t.Errorf("zero Group Open = %v", err)
+	}
+}
+
+func TestZeroGroupStateEncodingRefused(t *testing.T) {
+	var s e2e.GroupSender
+	var r e2e.GroupReceiver
+	var g e2e.Group
+	if _, err := s.MarshalBinary(); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero GroupSender MarshalBinary = %v", err)
+	}
+	if _, err := r.MarshalBinary(); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero GroupReceiver MarshalBinary = %v", err)
+	}
+	if _, err := g.MarshalBinary(); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero Group MarshalBinary = %v", err)
+	}
+	if s.Distribution() != nil {
+		t.Error("zero GroupSender has a distribution")
+	}
+	if err := s.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	rr, _ := e2e.NewGroupReceiver(s.Distribution(), e2e.Options{})
+	m, err := s.Seal(nil, []byte("after rotate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := rr.Open(nil, m); err != nil || string(pt) != "after rotate" {
+		t.Errorf("zero GroupSender after Rotate: %q, %v", pt, err)
+	}
+}

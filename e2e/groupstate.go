@@ -40,6 +40,9 @@ func readGroupHeader(d *decoder, kind byte) string {
 //	"e2eG" version(1) 's' len(info)(1) info keyID(4) iteration(4)
 //	chain(32) signing seed(32)
 func (g *GroupSender) MarshalBinary() ([]byte, error) {
+	if g.signing == nil {
+		return nil, ErrBadState
+	}
 	return g.appendBinary(nil), nil
 }
 
@@ -85,6 +88,9 @@ func readSender(d *decoder, old *GroupSender) (*GroupSender, error) {
 //	keyID(4) iteration(4) chain(32) verify key(32)
 //	count(4) count×(iteration(4) key(32))
 func (r *GroupReceiver) MarshalBinary() ([]byte, error) {
+	if r.verify == nil {
+		return nil, ErrBadState
+	}
 	return r.appendBinary(nil), nil
 }
 
@@ -153,6 +159,9 @@ func readReceiver(d *decoder) (*GroupReceiver, error) {
 //	"e2eG" version(1) 'g' len(info)(1) info maxSkip(4) maxSkippedKeys(4)
 //	sender count(4) count×(len(name)(2) name len(receiver)(4) receiver)
 func (g *Group) MarshalBinary() ([]byte, error) {
+	if g.sender == nil {
+		return nil, ErrBadState
+	}
 	o := g.opts.withDefaults()
 	b := appendGroupHeader(nil, kindGroup, g.sender.info)
 	b = binary.BigEndian.AppendUint32(b, uint32(o.MaxSkip))

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"io"
+	"math"
 	"slices"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -46,7 +47,9 @@ type skipID struct {
 // Open decrypts; both advance the state. A Session is not safe for
 // concurrent use: callers serialize access per session (typically one
 // goroutine or one lock per conversation). On any error from Open the
-// session is exactly as it was before the call.
+// session is exactly as it was before the call. The zero Session is not
+// usable (Seal and Open return ErrBadState) until UnmarshalBinary fills it;
+// sessions come from Initiate, Keyring.Accept or the New*Session functions.
 type Session struct {
 	info           string
 	msgInfo        string // info + "/message", precomputed so Seal does not allocate
@@ -210,6 +213,12 @@ func (s *Session) Skipped() int { return len(s.skipped) }
 // source's error if drawing a key or nonce fails (the session is then
 // unchanged).
 func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
+	if s.skipped == nil {
+		return dst, ErrBadState // the zero Session
+	}
+	if s.ns == math.MaxUint32 {
+		return dst, ErrCannotSend // N would wrap; the peer must reply first
+	}
 	if s.pendingSend {
 		if err := s.stepSend(); err != nil {
 			return dst, err
@@ -338,6 +347,9 @@ type skipEntry struct {
 // for any authentication failure, ErrLowOrderKey for a small-order ratchet
 // key. On error the session is unchanged.
 func (s *Session) Open(dst, msg []byte) ([]byte, error) {
+	if s.skipped == nil {
+		return dst, ErrBadState // the zero Session
+	}
 	if len(msg) > 0 && msg[0] == typePrekey {
 		inner, err := s.checkPrekeyPrefix(msg)
 		if err != nil {

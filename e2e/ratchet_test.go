@@ -535,3 +535,17 @@ func TestZeroChainForgeryRefused(t *testing.T) {
 		t.Fatalf("forgery under the zero chain key opened: %q", pt)
 	}
 }
+
+func TestZeroSessionRefusesWithoutPanic(t *testing.T) {
+	var s e2e.Session
+	if _, err := s.Seal(nil, []byte("x")); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero Session Seal = %v, want ErrBadState", err)
+	}
+	p := newPair(t, e2e.Options{})
+	if _, err := s.Open(nil, seal(t, p.alice, "x")); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero Session Open = %v, want ErrBadState", err)
+	}
+	if _, err := s.MarshalBinary(); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero Session MarshalBinary = %v, want ErrBadState", err)
+	}
+}
