@@ -187,6 +187,7 @@ func IsInitial(msg []byte) bool { return len(msg) > 0 && msg[0] == typePrekey }
 // sessions started within one rotation period plus the grace (32 bytes
 // each).
 //
+// The zero Keyring is not usable: make one with NewKeyring or LoadKeyring.
 // A Keyring is safe for concurrent use; Accept holds its lock for the four
 // X25519 agreements and the first decryption (a few hundred microseconds),
 // which is what makes a one-time prekey single-use under concurrency.
