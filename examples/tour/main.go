@@ -22,6 +22,7 @@ func main() {
 	sections := []section{
 		// Each case adds its line here, in the README's order.
 		{"URL shortener (shortid)", tourShortener},
+		{"End-to-end encryption (e2e)", tourE2E},
 	}
 	out := &tourWriter{w: os.Stdout}
 	for _, s := range sections {

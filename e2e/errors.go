@@ -1,0 +1,44 @@
+package e2e
+
+import "errors"
+
+// Sentinel errors returned by this package. Test for them with [errors.Is].
+var (
+	// ErrInvalidSignature reports a signed prekey or a group message whose
+	// Ed25519 signature does not verify.
+	ErrInvalidSignature = errors.New("e2e: invalid signature")
+	// ErrDecrypt is the one opaque error for a message that fails
+	// authentication: wrong key, flipped bit, truncated tag or foreign
+	// associated data all look the same to the caller.
+	ErrDecrypt = errors.New("e2e: message authentication failed")
+	// ErrReplay reports a message (or an initial X3DH message) that was
+	// already received, or whose message key was already used or evicted.
+	ErrReplay = errors.New("e2e: message already received")
+	// ErrTooManySkipped reports a message that would require skipping more
+	// than Options.MaxSkip message keys in one chain.
+	ErrTooManySkipped = errors.New("e2e: too many skipped messages")
+	// ErrBadHeader reports a message too short or of an unknown type or
+	// version to be parsed, or whose encrypted header opens under no key.
+	ErrBadHeader = errors.New("e2e: malformed message header")
+	// ErrBadState reports serialized state that is truncated, of an unknown
+	// version or internally inconsistent.
+	ErrBadState = errors.New("e2e: malformed session state")
+	// ErrBadKey reports a key of the wrong length or encoding.
+	ErrBadKey = errors.New("e2e: malformed key")
+	// ErrLowOrderKey reports a public key of small order: an X25519 key
+	// whose shared secret is all zeros, or an Ed25519 key in the small
+	// subgroup. Such keys let an attacker fix or predict the result.
+	ErrLowOrderKey = errors.New("e2e: low-order public key")
+	// ErrUnknownPrekey reports an initial message that names a signed or
+	// one-time prekey this keyring does not hold (never issued, expired, or
+	// already used).
+	ErrUnknownPrekey = errors.New("e2e: unknown prekey")
+	// ErrNotFound reports a user unknown to a prekey directory.
+	ErrNotFound = errors.New("e2e: user not found")
+	// ErrUnknownSenderKey reports a group message under a sender key id this
+	// receiver does not hold (never distributed, or rotated away).
+	ErrUnknownSenderKey = errors.New("e2e: unknown sender key")
+	// ErrCannotSend reports Seal on a responder session that has not yet
+	// received its first message, and so has no sending chain.
+	ErrCannotSend = errors.New("e2e: session cannot send yet")
+)

@@ -1,0 +1,332 @@
+package e2e
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/binary"
+	"io"
+	"math"
+)
+
+// Group wire types.
+const (
+	typeGroupMessage      = 0x11
+	typeGroupDistribution = 0x12
+	groupHeaderSize       = 1 + 4 + 4 // type, key id, iteration
+	// DistributionSize is the length of a sender key distribution message.
+	DistributionSize = 1 + 4 + 4 + KeySize + KeySize
+	// GroupOverhead is the bytes a group message adds to its plaintext.
+	GroupOverhead = groupHeaderSize + tagSize + ed25519.SignatureSize
+)
+
+// GroupSender is one member's sending half of Sender Keys: a chain key that
+// advances with KDFCK on every message and an Ed25519 key that signs every
+// message. Its distribution message goes to each other member over their
+// pairwise Double Ratchet sessions; after that one Seal reaches the whole
+// group for one AES-GCM encryption and one Ed25519 signature, however large
+// the group. A GroupSender is not safe for concurrent use.
+type GroupSender struct {
+	info      string
+	rand      io.Reader
+	keyID     uint32
+	iteration uint32
+	chain     [KeySize]byte
+	signing   ed25519.PrivateKey
+}
+
+// NewGroupSender returns a sender with a fresh random key id, chain key and
+// signing key.
+func NewGroupSender(opts Options) (*GroupSender, error) {
+	opts.mustValidate()
+	o := opts.withDefaults()
+	g := &GroupSender{info: o.Info + "/group", rand: o.Rand}
+	if err := g.Rotate(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Rotate replaces the key id, chain key and signing key with fresh ones and
+// restarts the iteration at zero. Receivers need the new Distribution; the
+// old one no longer opens anything this sender seals.
+func (g *GroupSender) Rotate() error {
+	if g.rand == nil {
+		g.rand = rand.Reader
+	}
+	if g.info == "" {
+		g.info = DefaultInfo + "/group"
+	}
+	var b [4 + KeySize + ed25519.SeedSize]byte
+	if _, err := io.ReadFull(g.rand, b[:]); err != nil {
+		return err
+	}
+	g.keyID = binary.BigEndian.Uint32(b[:4])
+	copy(g.chain[:], b[4:])
+	g.signing = ed25519.NewKeyFromSeed(b[4+KeySize:])
+	g.iteration = 0
+	clear(b[:])
+	return nil
+}
+
+// KeyID returns the current sender key id.
+//
+// The zero GroupSender has no key: Seal returns ErrBadState and
+// Distribution nil until Rotate or UnmarshalBinary gives it one.
+func (g *GroupSender) KeyID() uint32 { return g.keyID }
+
+// Distribution returns the sender key distribution message: key id, current
+// iteration, current chain key and the signing public key. Whoever holds it
+// can read this sender's messages from the current iteration on, never the
+// ones before. Send it only over pairwise sessions.
+func (g *GroupSender) Distribution() []byte {
+	if g.signing == nil {
+		return nil // the zero GroupSender
+	}
+	b := make([]byte, 0, DistributionSize)
+	b = append(b, typeGroupDistribution)
+	b = binary.BigEndian.AppendUint32(b, g.keyID)
+	b = binary.BigEndian.AppendUint32(b, g.iteration)
+	b = append(b, g.chain[:]...)
+	return append(b, g.signing.Public().(ed25519.PublicKey)...)
+}
+
+// Seal encrypts plaintext for the group and appends the signed message
+// (type, key id, iteration, AES-256-GCM ciphertext, Ed25519 signature over
+// all of it) to dst. It returns ErrCannotSend when the iteration counter is
+// exhausted (after 2³²−1 messages; Rotate first).
+func (g *GroupSender) Seal(dst, plaintext []byte) ([]byte, error) {
+	if g.signing == nil {
+		return dst, ErrBadState // the zero GroupSender
+	}
+	if g.iteration == math.MaxUint32 {
+		return dst, ErrCannotSend
+	}
+	next, seed := KDFCK(g.chain)
+	key, nonce := messageKeys(&seed, g.info)
+	clear(seed[:])
+	aead, err := newGCM(&key)
+	clear(key[:])
+	if err != nil {
+		return dst, err
+	}
+	start := len(dst)
+	out := append(dst, typeGroupMessage)
+	out = binary.BigEndian.AppendUint32(out, g.keyID)
+	out = binary.BigEndian.AppendUint32(out, g.iteration)
+	out = aead.Seal(out, nonce[:], plaintext, out[start:])
+	out = append(out, ed25519.Sign(g.signing, out[start:])...)
+	g.chain = next
+	g.iteration++
+	return out, nil
+}
+
+// GroupReceiver is one member's receiving state for one other member's
+// sender key. It verifies every message's signature before it touches the
+// chain, refuses iterations it already opened (ErrReplay) and jumps of more
+// than Options.MaxSkip (ErrTooManySkipped), and stores at most
+// Options.MaxSkippedKeys keys of skipped iterations, evicting the oldest.
+// On error its state is unchanged. Not safe for concurrent use.
+type GroupReceiver struct {
+	info       string
+	maxSkip    int
+	maxSkipped int
+	keyID      uint32
+	iteration  uint32 // next expected
+	chain      [KeySize]byte
+	verify     ed25519.PublicKey
+	skipped    map[uint32][KeySize]byte
+	order      []uint32
+}
+
+// NewGroupReceiver reads a distribution message. It returns ErrBadHeader
+// for a malformed one and ErrLowOrderKey for a small-order signing key.
+func NewGroupReceiver(distribution []byte, opts Options) (*GroupReceiver, error) {
+	opts.mustValidate()
+	o := opts.withDefaults()
+	if len(distribution) != DistributionSize || distribution[0] != typeGroupDistribution {
+		return nil, ErrBadHeader
+	}
+	r := &GroupReceiver{
+		info:       o.Info + "/group",
+		maxSkip:    o.MaxSkip,
+		maxSkipped: o.MaxSkippedKeys,
+		keyID:      binary.BigEndian.Uint32(distribution[1:]),
+		iteration:  binary.BigEndian.Uint32(distribution[5:]),
+		skipped:    make(map[uint32][KeySize]byte),
+	}
+	copy(r.chain[:], distribution[9:])
+	var pub [KeySize]byte
+	copy(pub[:], distribution[9+KeySize:])
+	if smallOrderEd25519(pub) {
+		return nil, ErrLowOrderKey
+	}
+	r.verify = ed25519.PublicKey(pub[:])
+	return r, nil
+}
+
+// KeyID returns the sender key id this receiver accepts.
+func (r *GroupReceiver) KeyID() uint32 { return r.keyID }
+
+// Open verifies and decrypts a group message and appends the plaintext to
+// dst. Errors: ErrBadHeader, ErrUnknownSenderKey (another key id),
+// ErrInvalidSignature, ErrReplay, ErrTooManySkipped, ErrDecrypt.
+func (r *GroupReceiver) Open(dst, msg []byte) ([]byte, error) {
+	if r.verify == nil {
+		return dst, ErrBadState // the zero GroupReceiver
+	}
+	if len(msg) < GroupOverhead || msg[0] != typeGroupMessage {
+		return dst, ErrBadHeader
+	}
+	if binary.BigEndian.Uint32(msg[1:]) != r.keyID {
+		return dst, ErrUnknownSenderKey
+	}
+	signed, sig := msg[:len(msg)-ed25519.SignatureSize], msg[len(msg)-ed25519.SignatureSize:]
+	if !ed25519.Verify(r.verify, signed, sig) {
+		return dst, ErrInvalidSignature
+	}
+	it := binary.BigEndian.Uint32(msg[5:])
+	header, body := signed[:groupHeaderSize], signed[groupHeaderSize:]
+	if it < r.iteration {
+		seed, ok := r.skipped[it]
+		if !ok {
+			return dst, ErrReplay
+		}
+		out, err := r.openBody(dst, &seed, header, body)
+		if err != nil {
+			return dst, err
+		}
+		delete(r.skipped, it)
+		return out, nil
+	}
+	if uint64(it-r.iteration) > uint64(r.maxSkip) {
+		return dst, ErrTooManySkipped
+	}
+	// Stage: derive up to it on a copy, commit after authentication.
+	chain := r.chain
+	var skipped []skipEntry
+	for i := r.iteration; i < it; i++ {
+		next, seed := KDFCK(chain)
+		skipped = append(skipped, skipEntry{skipID{n: i}, seed})
+		chain = next
+	}
+	next, seed := KDFCK(chain)
+	out, err := r.openBody(dst, &seed, header, body)
+	clear(seed[:])
+	if err != nil {
+		return dst, err
+	}
+	r.chain, r.iteration = next, it+1
+	for _, e := range skipped {
+		r.skipped[e.id.n] = e.mk
+		r.order = append(r.order, e.id.n)
+	}
+	for len(r.skipped) > r.maxSkipped {
+		delete(r.skipped, r.order[0])
+		r.order = r.order[1:]
+	}
+	if len(r.order) > 2*len(r.skipped)+64 {
+		live := r.order[:0:0]
+		for _, i := range r.order {
+			if _, ok := r.skipped[i]; ok {
+				live = append(live, i)
+			}
+		}
+		r.order = live
+	}
+	return out, nil
+}
+
+func (r *GroupReceiver) openBody(dst []byte, seed *[KeySize]byte, header, body []byte) ([]byte, error) {
+	key, nonce := messageKeys(seed, r.info)
+	aead, err := newGCM(&key)
+	clear(key[:])
+	if err != nil {
+		return dst, err
+	}
+	out, err := aead.Open(dst, nonce[:], body, header)
+	if err != nil {
+		return dst, ErrDecrypt
+	}
+	return out, nil
+}
+
+// Group is one member's view of a Sender Keys group: its own GroupSender
+// and a GroupReceiver per other member, keyed by member name. Removing a
+// member rotates the own sender key, and every remaining member does the
+// same when it learns of the removal, so the removed member's receivers
+// open nothing sent afterwards; a member added later receives the current
+// distributions and so cannot open anything sent before. A Group is not
+// safe for concurrent use. The zero Group refuses everything with
+// ErrBadState until UnmarshalBinary fills it; use NewGroup.
+type Group struct {
+	opts    Options
+	sender  *GroupSender
+	members map[string]*GroupReceiver
+}
+
+// NewGroup returns a group with no other members and a fresh sender key.
+func NewGroup(opts Options) (*Group, error) {
+	s, err := NewGroupSender(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Group{opts: opts, sender: s, members: make(map[string]*GroupReceiver)}, nil
+}
+
+// Distribution returns this member's current sender key distribution, to
+// send to each other member over its pairwise session (nil for the zero
+// Group).
+func (g *Group) Distribution() []byte {
+	if g.sender == nil {
+		return nil
+	}
+	return g.sender.Distribution()
+}
+
+// SetMember adds a member, or replaces its sender key after it rotated,
+// from the distribution message it sent.
+func (g *Group) SetMember(name string, distribution []byte) error {
+	if g.sender == nil {
+		return ErrBadState // the zero Group
+	}
+	r, err := NewGroupReceiver(distribution, g.opts)
+	if err != nil {
+		return err
+	}
+	g.members[name] = r
+	return nil
+}
+
+// RemoveMember forgets the member's sender key and rotates this member's
+// own; send the returned distribution to every remaining member.
+func (g *Group) RemoveMember(name string) ([]byte, error) {
+	if g.sender == nil {
+		return nil, ErrBadState // the zero Group
+	}
+	delete(g.members, name)
+	if err := g.sender.Rotate(); err != nil {
+		return nil, err
+	}
+	return g.sender.Distribution(), nil
+}
+
+// Members returns the number of other members whose sender keys are held.
+func (g *Group) Members() int { return len(g.members) }
+
+// Seal encrypts one message for every member (see GroupSender.Seal).
+func (g *Group) Seal(dst, plaintext []byte) ([]byte, error) {
+	if g.sender == nil {
+		return dst, ErrBadState // the zero Group
+	}
+	return g.sender.Seal(dst, plaintext)
+}
+
+// Open decrypts a message from the named member; ErrUnknownSenderKey if the
+// member is unknown or its message is under another key.
+func (g *Group) Open(dst []byte, from string, msg []byte) ([]byte, error) {
+	r, ok := g.members[from]
+	if !ok {
+		return dst, ErrUnknownSenderKey
+	}
+	return r.Open(dst, msg)
+}

@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// TestMessageKeysMatchHKDF checks the allocation-free HMAC and HKDF against
+// crypto/hmac and crypto/hkdf for random keys and every info length.
+func TestMessageKeysMatchHKDF(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n <= maxInfoLen; n++ {
+		var mk [KeySize]byte
+		for i := range mk {
+			mk[i] = byte(rng.Uint32())
+		}
+		info := strings.Repeat("i", n)
+		key, nonce := messageKeys(&mk, info)
+		want, err := MessageKeyMaterial(mk, info, 44)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(key[:], want[:32]) || !bytes.Equal(nonce[:], want[32:]) {
+			t.Fatalf("info length %d: messageKeys differs from HKDF", n)
+		}
+		msg := make([]byte, rng.IntN(193))
+		for i := range msg {
+			msg[i] = byte(rng.Uint32())
+		}
+		m := hmac.New(sha256.New, mk[:])
+		m.Write(msg)
+		if got := hmacSHA256(&mk, msg); !bytes.Equal(got[:], m.Sum(nil)) {
+			t.Fatalf("hmacSHA256 differs from crypto/hmac for a %d-byte message", len(msg))
+		}
+	}
+}
+
+// TestWycheproofAESGCMEdgeCases runs the AES-256 vectors of the GCM
+// specification (McGrew and Viega, test cases 13 and 14: all-zero key and
+// nonce, empty and one-block plaintext) through the AEAD construction the
+// ratchet uses, and checks that every truncation of the tag is refused.
+func TestWycheproofAESGCMEdgeCases(t *testing.T) {
+	var key [32]byte
+	nonce := make([]byte, 12)
+	aead, err := newGCM(&key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(aead.Seal(nil, nonce, nil, nil)); got != "530f8afbc74536b9a963b4f1c4cb738b" {
+		t.Errorf("test case 13: %s", got)
+	}
+	ct := aead.Seal(nil, nonce, make([]byte, 16), nil)
+	if got := hex.EncodeToString(ct); got != "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919" {
+		t.Errorf("test case 14: %s", got)
+	}
+	for cut := 1; cut <= 16; cut++ {
+		if _, err := aead.Open(nil, nonce, ct[:len(ct)-cut], nil); err == nil {
+			t.Errorf("tag truncated by %d bytes accepted", cut)
+		}
+	}
+}
+
+func TestX3DHPadIs32FF(t *testing.T) {
+	if x3dhPad != strings.Repeat("\xff", 32) {
+		t.Fatalf("F = %x, want 32 bytes of 0xFF", x3dhPad)
+	}
+}

@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"io"
+	"time"
+)
+
+// Default values used for the zero fields of [Options].
+const (
+	DefaultInfo           = "blueprint-e2e"
+	DefaultMaxSkip        = 1000
+	DefaultMaxSkippedKeys = 2000
+	DefaultPrekeyGrace    = 7 * 24 * time.Hour
+	// maxLimit bounds MaxSkip and MaxSkippedKeys (larger values are
+	// clamped), so that no configuration or decoded state lets one message
+	// trigger more than about a second of key derivation.
+	maxLimit = 1 << 20
+	// maxInfoLen bounds Options.Info so that the per-message key derivation
+	// fits its fixed stack buffer (see messageKeys).
+	maxInfoLen = 64
+)
+
+// Options configures sessions, keyrings and group senders. The zero value
+// means the defaults; both parties of a session must agree on Info and
+// HeaderEncryption.
+type Options struct {
+	// Info is the application string that separates this protocol's keys
+	// from any other use of the same keys (X3DH's "info"). The ratchet,
+	// message-key, header-key and group derivations append "/ratchet",
+	// "/message", "/header" and "/group" to it. At most 64 bytes (longer
+	// is a programmer error: constructors panic); default DefaultInfo.
+	Info string
+	// Rand is the source of key material; default crypto/rand.Reader.
+	Rand io.Reader
+	// MaxSkip is the most message keys one message may skip in one chain
+	// (the Double Ratchet's MAX_SKIP; the same bound applies to a group
+	// sender's iterations). Default DefaultMaxSkip; at most 2²⁰.
+	MaxSkip int
+	// MaxSkippedKeys caps the skipped message keys a session or group
+	// receiver stores in total; beyond it the oldest stored key is evicted
+	// first. Default DefaultMaxSkippedKeys; at most 2²⁰.
+	MaxSkippedKeys int
+	// HeaderEncryption turns on the Double Ratchet's header-encryption
+	// variant (XChaCha20-Poly1305 headers).
+	HeaderEncryption bool
+	// PrekeyGrace is how long a Keyring keeps a rotated-out signed prekey
+	// (and the replay record of its initial messages); default
+	// DefaultPrekeyGrace.
+	PrekeyGrace time.Duration
+	// Now is the clock of a Keyring; default time.Now.
+	Now func() time.Time
+}
+
+// withDefaults returns o with its zero fields replaced by defaults.
+func (o Options) withDefaults() Options {
+	if o.Info == "" {
+		o.Info = DefaultInfo
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	if o.MaxSkip <= 0 {
+		o.MaxSkip = DefaultMaxSkip
+	}
+	if o.MaxSkippedKeys <= 0 {
+		o.MaxSkippedKeys = DefaultMaxSkippedKeys
+	}
+	o.MaxSkip = min(o.MaxSkip, maxLimit)
+	o.MaxSkippedKeys = min(o.MaxSkippedKeys, maxLimit)
+	if o.PrekeyGrace <= 0 {
+		o.PrekeyGrace = DefaultPrekeyGrace
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// mustValidate panics on a programmer error in o.
+func (o Options) mustValidate() {
+	if len(o.Info) > maxInfoLen {
+		panic("e2e: Options.Info is longer than 64 bytes")
+	}
+}

@@ -1,0 +1,551 @@
+package e2e_test
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/blueprint-go/blueprint/e2e"
+)
+
+var modes = []struct {
+	name string
+	opts e2e.Options
+}{
+	{"plain", e2e.Options{}},
+	{"header-encryption", e2e.Options{HeaderEncryption: true}},
+}
+
+// rawPair builds sessions straight from a shared secret, without X3DH.
+func rawPair(t testing.TB, opts e2e.Options, ad []byte) (alice, bob *e2e.Session) {
+	t.Helper()
+	var sk, bobPriv [32]byte
+	sk[0], bobPriv[0] = 7, 9
+	bobPub, err := e2e.DH(bobPriv, [32]byte{9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err = e2e.NewInitiatorSession(sk, ad, bobPub, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err = e2e.NewResponderSession(sk, ad, bobPriv, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return alice, bob
+}
+
+func TestResponderCannotSendFirst(t *testing.T) {
+	_, bob := rawPair(t, e2e.Options{}, nil)
+	if _, err := bob.Seal(nil, []byte("x")); !errors.Is(err, e2e.ErrCannotSend) {
+		t.Errorf("responder Seal before receiving = %v, want ErrCannotSend", err)
+	}
+}
+
+func TestBitFlipsRefused(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			p := newPair(t, mode.opts)
+			// Bob has a skipped key stored, so flips also meet that path.
+			skippedMsg := seal(t, p.alice, "skipped")
+			m := seal(t, p.alice, "attack at dawn")
+			open(t, p.bob, m, "attack at dawn")
+			m = seal(t, p.alice, "retreat at dusk")
+			before := state(t, p.bob)
+			for i := range len(m) * 8 {
+				f := bytes.Clone(m)
+				f[i/8] ^= 1 << (i % 8)
+				pt, err := p.bob.Open(nil, f)
+				if err == nil {
+					t.Fatalf("bit %d flipped: Open = %q, nil", i, pt)
+				}
+				// Headers are authenticated only with the body, so a
+				// flipped counter may first trip the skip bound.
+				if !errors.Is(err, e2e.ErrDecrypt) && !errors.Is(err, e2e.ErrBadHeader) &&
+					!errors.Is(err, e2e.ErrReplay) && !errors.Is(err, e2e.ErrTooManySkipped) &&
+					!errors.Is(err, e2e.ErrLowOrderKey) {
+					t.Fatalf("bit %d flipped: unexpected error %v", i, err)
+				}
+				if !bytes.Equal(state(t, p.bob), before) {
+					t.Fatalf("bit %d flipped: session state changed", i)
+				}
+			}
+			for _, cut := range []int{1, 16, len(m) - 1} {
+				if _, err := p.bob.Open(nil, m[:len(m)-cut]); err == nil {
+					t.Fatalf("message truncated by %d opened", cut)
+				}
+			}
+			open(t, p.bob, m, "retreat at dusk")
+			open(t, p.bob, skippedMsg, "skipped")
+		})
+	}
+}
+
+func TestAssociatedDataBitFlipsRefused(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			ad := []byte("alice|bob|session-ad")
+			for i := range len(ad) * 8 {
+				other := bytes.Clone(ad)
+				other[i/8] ^= 1 << (i % 8)
+				alice, _ := rawPair(t, mode.opts, ad)
+				_, bob := rawPair(t, mode.opts, other)
+				if _, err := bob.Open(nil, seal(t, alice, "x")); !errors.Is(err, e2e.ErrDecrypt) {
+					t.Fatalf("AD bit %d flipped: %v, want ErrDecrypt", i, err)
+				}
+			}
+			alice, bob := rawPair(t, mode.opts, ad)
+			open(t, bob, seal(t, alice, "x"), "x")
+		})
+	}
+}
+
+// TestReplayRefused delivers every message of a conversation twice, at
+// every later point, and checks the duplicate is refused without changing
+// the session, and the next genuine message still decrypts.
+func TestReplayRefused(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			p := newPair(t, mode.opts)
+			var toBob, toAlice [][]byte
+			for round := range 4 {
+				for i := range 3 {
+					toBob = append(toBob, seal(t, p.alice, fmt.Sprintf("a%d.%d", round, i)))
+				}
+				// Deliver out of order so skipped keys are used too.
+				n := len(toBob)
+				open(t, p.bob, toBob[n-1], fmt.Sprintf("a%d.2", round))
+				open(t, p.bob, toBob[n-3], fmt.Sprintf("a%d.0", round))
+				open(t, p.bob, toBob[n-2], fmt.Sprintf("a%d.1", round))
+				toAlice = append(toAlice, seal(t, p.bob, fmt.Sprintf("b%d", round)))
+				open(t, p.alice, toAlice[len(toAlice)-1], fmt.Sprintf("b%d", round))
+				for j, m := range toBob {
+					before := state(t, p.bob)
+					if pt, err := p.bob.Open(nil, m); err == nil {
+						t.Fatalf("round %d: replay of message %d opened: %q", round, j, pt)
+					}
+					if !bytes.Equal(before, state(t, p.bob)) {
+						t.Fatalf("round %d: replay of message %d changed Bob's state", round, j)
+					}
+				}
+				for j, m := range toAlice {
+					if _, err := p.alice.Open(nil, m); err == nil {
+						t.Fatalf("round %d: replay of reply %d opened", round, j)
+					}
+				}
+			}
+			// The most recent chain's duplicates are named as replays.
+			if _, err := p.bob.Open(nil, toBob[len(toBob)-1]); !errors.Is(err, e2e.ErrReplay) {
+				t.Errorf("duplicate in the current chain: %v, want ErrReplay", err)
+			}
+			if _, err := p.bob.Open(nil, toBob[len(toBob)-3]); !errors.Is(err, e2e.ErrReplay) {
+				t.Errorf("duplicate of a skipped-then-used key: %v, want ErrReplay", err)
+			}
+			open(t, p.bob, seal(t, p.alice, "still fine"), "still fine")
+		})
+	}
+}
+
+// script is a conversation with five delayed messages across three of
+// Alice's sending chains and two of Bob's: the others are delivered in
+// order so the DH ratchet turns, the delayed ones are returned.
+func script(t *testing.T, opts e2e.Options) (p pair, delayed []delivery) {
+	p = newPair(t, opts)
+	for step := range 3 {
+		a1 := seal(t, p.alice, fmt.Sprintf("A%d-1", step))
+		a2 := seal(t, p.alice, fmt.Sprintf("A%d-2", step))
+		delayed = append(delayed, delivery{toBob: true, msg: a2, text: fmt.Sprintf("A%d-2", step)})
+		open(t, p.bob, a1, fmt.Sprintf("A%d-1", step))
+		if step == 2 {
+			break
+		}
+		b1 := seal(t, p.bob, fmt.Sprintf("B%d-1", step))
+		b2 := seal(t, p.bob, fmt.Sprintf("B%d-2", step))
+		delayed = append(delayed, delivery{toBob: false, msg: b2, text: fmt.Sprintf("B%d-2", step)})
+		open(t, p.alice, b1, fmt.Sprintf("B%d-1", step))
+	}
+	return p, delayed
+}
+
+type delivery struct {
+	toBob bool
+	msg   []byte
+	text  string
+}
+
+func permutations(n int, fn func([]int)) {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	var rec func(k int)
+	rec = func(k int) {
+		if k == n {
+			fn(idx)
+			return
+		}
+		for i := k; i < n; i++ {
+			idx[k], idx[i] = idx[i], idx[k]
+			rec(k + 1)
+			idx[k], idx[i] = idx[i], idx[k]
+		}
+	}
+	rec(0)
+}
+
+func TestOutOfOrderPermutations(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			p, delayed := script(t, mode.opts)
+			if len(delayed) != 5 {
+				t.Fatalf("script delayed %d messages, want 5", len(delayed))
+			}
+			aliceState, bobState := state(t, p.alice), state(t, p.bob)
+			count := 0
+			permutations(len(delayed), func(order []int) {
+				var alice, bob e2e.Session
+				if err := alice.UnmarshalBinary(aliceState); err != nil {
+					t.Fatal(err)
+				}
+				if err := bob.UnmarshalBinary(bobState); err != nil {
+					t.Fatal(err)
+				}
+				for _, i := range order {
+					d := delayed[i]
+					s := &alice
+					if d.toBob {
+						s = &bob
+					}
+					pt, err := s.Open(nil, d.msg)
+					if err != nil || string(pt) != d.text {
+						t.Fatalf("order %v: %s = %q, %v", order, d.text, pt, err)
+					}
+				}
+				if alice.Skipped() != 0 || bob.Skipped() != 0 {
+					t.Fatalf("order %v: %d and %d skipped keys left, want none", order, alice.Skipped(), bob.Skipped())
+				}
+				count++
+			})
+			if count != 120 {
+				t.Fatalf("ran %d permutations, want 120", count)
+			}
+		})
+	}
+}
+
+func TestMaxSkip(t *testing.T) {
+	const maxSkip = 5
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			opts := mode.opts
+			opts.MaxSkip = maxSkip
+			p := newPair(t, opts)
+			var msgs [][]byte
+			for i := range maxSkip + 2 {
+				msgs = append(msgs, seal(t, p.alice, fmt.Sprint(i)))
+			}
+			bobState := state(t, p.bob)
+			// Message maxSkip+1 would skip maxSkip+1 keys: refused.
+			if _, err := p.bob.Open(nil, msgs[maxSkip+1]); !errors.Is(err, e2e.ErrTooManySkipped) {
+				t.Fatalf("skipping %d keys: %v, want ErrTooManySkipped", maxSkip+1, err)
+			}
+			if !bytes.Equal(bobState, state(t, p.bob)) {
+				t.Fatal("refused skip changed the state")
+			}
+			// Message maxSkip skips exactly maxSkip keys: accepted.
+			open(t, p.bob, msgs[maxSkip], fmt.Sprint(maxSkip))
+			if p.bob.Skipped() != maxSkip {
+				t.Fatalf("stored %d skipped keys, want %d", p.bob.Skipped(), maxSkip)
+			}
+			for i := range maxSkip {
+				open(t, p.bob, msgs[i], fmt.Sprint(i))
+			}
+			open(t, p.bob, msgs[maxSkip+1], fmt.Sprint(maxSkip+1))
+			if p.bob.Skipped() != 0 {
+				t.Fatalf("used skipped keys not deleted: %d left", p.bob.Skipped())
+			}
+
+		})
+	}
+}
+
+func TestMaxSkipAcrossRatchetStep(t *testing.T) {
+	const maxSkip = 4
+	opts := e2e.Options{MaxSkip: maxSkip}
+	p := newPair(t, opts)
+	// Alice sends maxSkip+1 messages Bob never gets, then Bob replies and
+	// Alice answers from a new chain with PN = maxSkip+1.
+	for i := range maxSkip + 1 {
+		seal(t, p.alice, fmt.Sprint("lost", i))
+	}
+	open(t, p.alice, seal(t, p.bob, "ping"), "ping")
+	m := seal(t, p.alice, "new chain")
+	before := state(t, p.bob)
+	if _, err := p.bob.Open(nil, m); !errors.Is(err, e2e.ErrTooManySkipped) {
+		t.Fatalf("PN - Nr = %d > MaxSkip: %v, want ErrTooManySkipped", maxSkip+1, err)
+	}
+	if !bytes.Equal(before, state(t, p.bob)) {
+		t.Fatal("refused message changed the state")
+	}
+}
+
+func TestSkippedKeyCapEvictsOldest(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			opts := mode.opts
+			opts.MaxSkippedKeys = 3
+			p := newPair(t, opts)
+			var msgs [][]byte
+			for i := range 6 {
+				msgs = append(msgs, seal(t, p.alice, fmt.Sprint(i)))
+			}
+			open(t, p.bob, msgs[5], "5")
+			if p.bob.Skipped() != 3 {
+				t.Fatalf("stored %d skipped keys, want the cap 3", p.bob.Skipped())
+			}
+			for i := range 2 {
+				if _, err := p.bob.Open(nil, msgs[i]); !errors.Is(err, e2e.ErrReplay) {
+					t.Errorf("evicted message %d: %v, want ErrReplay", i, err)
+				}
+			}
+			for i := 2; i < 5; i++ {
+				open(t, p.bob, msgs[i], fmt.Sprint(i))
+			}
+		})
+	}
+}
+
+func TestForwardSecrecy(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			p := newPair(t, mode.opts)
+			var msgs [][]byte
+			for i := range 4 {
+				msgs = append(msgs, seal(t, p.alice, fmt.Sprint(i)))
+			}
+			open(t, p.bob, msgs[0], "0")
+			open(t, p.bob, msgs[2], "2") // message 1's key is stored as skipped
+			open(t, p.bob, msgs[1], "1")
+			for i := range 3 {
+				snap := clone(t, p.bob)
+				if pt, err := snap.Open(nil, msgs[i]); err == nil {
+					t.Fatalf("snapshot taken after message %d opened it again: %q", i, pt)
+				}
+			}
+			// Across a DH ratchet step the old chain keys are gone too.
+			open(t, p.alice, seal(t, p.bob, "turn"), "turn")
+			m := seal(t, p.alice, "after")
+			open(t, p.bob, m, "after")
+			snap := clone(t, p.bob)
+			for i, old := range slices.Concat(msgs[:3], [][]byte{m}) {
+				if _, err := snap.Open(nil, old); err == nil {
+					t.Fatalf("snapshot after the DH step opened message %d", i)
+				}
+			}
+			open(t, p.bob, msgs[3], "3") // the one never delivered still opens
+		})
+	}
+}
+
+func TestPostCompromiseRecovery(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			p := newPair(t, mode.opts)
+			a1 := seal(t, p.alice, "a1")
+			eve := clone(t, p.alice) // Eve steals Alice's whole state
+			// Alice's current ratchet key is in the stolen state, so Eve
+			// reads what Bob sends in answer to it: the compromise is real.
+			open(t, p.bob, a1, "a1")
+			r1 := seal(t, p.bob, "before recovery")
+			open(t, eve, r1, "before recovery")
+			open(t, p.alice, r1, "before recovery")
+			// Opening r1 made Alice draw a fresh ratchet key that Eve never
+			// saw; Bob's answer to it is under DH(Bob's new key, Alice's
+			// new key), which Eve cannot compute.
+			open(t, p.bob, seal(t, p.alice, "a2 with a new ratchet key"), "a2 with a new ratchet key")
+			r2 := seal(t, p.bob, "after recovery")
+			if pt, err := eve.Open(nil, r2); err == nil {
+				t.Fatalf("stolen state read a message after the DH step: %q", pt)
+			}
+			open(t, p.alice, r2, "after recovery")
+		})
+	}
+}
+
+// TestRandomConversation drives a two-party conversation with random
+// sending, delivery order, loss and duplication, and checks every message
+// opens exactly once to its plaintext.
+func TestRandomConversation(t *testing.T) {
+	seed := testSeed(t)
+	rounds := 400
+	if testing.Short() {
+		rounds = 100
+	}
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 1))
+			opts := mode.opts
+			opts.Rand = newDRBG(seed)
+			p := newPair(t, opts)
+			type inflight struct {
+				delivery
+				opened bool
+			}
+			var queue []*inflight
+			sent := 0
+			for range rounds {
+				switch op := rng.IntN(10); {
+				case op < 4:
+					toBob := rng.IntN(2) == 0
+					s := p.bob
+					if toBob {
+						s = p.alice
+					}
+					text := fmt.Sprint("m", sent)
+					sent++
+					queue = append(queue, &inflight{delivery: delivery{toBob, seal(t, s, text), text}})
+				case len(queue) > 0:
+					i := rng.IntN(len(queue))
+					m := queue[i]
+					s := p.alice
+					if m.toBob {
+						s = p.bob
+					}
+					pt, err := s.Open(nil, m.msg)
+					switch {
+					case m.opened && err == nil:
+						t.Fatalf("%s opened twice", m.text)
+					case !m.opened && (err != nil || string(pt) != m.text):
+						t.Fatalf("%s = %q, %v", m.text, pt, err)
+					}
+					m.opened = true
+					if rng.IntN(3) == 0 { // keep some for duplicate delivery
+						queue = append(queue[:i], queue[i+1:]...)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestSessionStateRoundTrip(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			p := newPair(t, mode.opts)
+			skipped := seal(t, p.alice, "skipped")
+			open(t, p.bob, seal(t, p.alice, "x"), "x")
+			b := state(t, p.bob)
+			var back e2e.Session
+			if err := back.UnmarshalBinary(b); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(state(t, &back), b) {
+				t.Fatal("state changed through an encode/decode round trip")
+			}
+			open(t, &back, skipped, "skipped")
+			open(t, p.alice, seal(t, &back, "from the restored session"), "from the restored session")
+			for _, cut := range []int{0, 1, 5, len(b) / 2, len(b) - 1} {
+				if err := back.UnmarshalBinary(b[:cut]); !errors.Is(err, e2e.ErrBadState) {
+					t.Errorf("truncated to %d: %v, want ErrBadState", cut, err)
+				}
+			}
+			v := bytes.Clone(b)
+			v[4] = 2
+			if err := back.UnmarshalBinary(v); !errors.Is(err, e2e.ErrBadState) {
+				t.Errorf("unknown version: %v, want ErrBadState", err)
+			}
+			if err := back.UnmarshalBinary(append(bytes.Clone(b), 0)); !errors.Is(err, e2e.ErrBadState) {
+				t.Errorf("trailing byte: %v, want ErrBadState", err)
+			}
+		})
+	}
+}
+
+// flakyReader fails its first read after arming, then reads from r.
+type flakyReader struct {
+	armed bool
+	r     *drbg
+}
+
+func (f *flakyReader) Read(p []byte) (int, error) {
+	if f.armed {
+		f.armed = false
+		return 0, errors.New("entropy source down")
+	}
+	return f.r.Read(p)
+}
+
+// TestSealRandFailureLeavesStateUnchanged makes drawing the new ratchet
+// key fail in the Seal that completes a DH ratchet step: Seal reports the
+// error, the session is as before, and the next Seal works.
+func TestSealRandFailureLeavesStateUnchanged(t *testing.T) {
+	rnd := &flakyReader{r: newDRBG(5)}
+	alice, _ := rawPair(t, e2e.Options{}, nil)
+	var sk, bobPriv [32]byte
+	sk[0], bobPriv[0] = 7, 9
+	bob, err := e2e.NewResponderSession(sk, nil, bobPriv, e2e.Options{Rand: rnd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open(t, bob, seal(t, alice, "steps the ratchet"), "steps the ratchet")
+	before := state(t, bob)
+	rnd.armed = true
+	if m, err := bob.Seal(nil, []byte("x")); err == nil || len(m) != 0 {
+		t.Fatalf("Seal with failing randomness = %x, %v", m, err)
+	}
+	if !bytes.Equal(before, state(t, bob)) {
+		t.Fatal("failed Seal changed the state")
+	}
+	open(t, alice, seal(t, bob, "reply"), "reply")
+}
+
+// TestZeroChainForgeryRefused forges a message to a fresh initiator under
+// the responder's signed prekey as ratchet key, encrypted with keys from an
+// all-zero chain key, which anyone can compute: the initiator has no
+// receiving chain yet and must not treat the zero value as one.
+func TestZeroChainForgeryRefused(t *testing.T) {
+	alice, bob := mustIdentity(t, 130), mustIdentity(t, 131)
+	kr, _ := e2e.NewKeyring(bob, e2e.Options{})
+	spk := kr.SignedPrekey()
+	as, err := e2e.Initiate(alice, e2e.Bundle{Identity: bob.Public(), SignedPrekey: spk}, e2e.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, mk := e2e.KDFCK([32]byte{})
+	km, _ := e2e.MessageKeyMaterial(mk, e2e.DefaultInfo+"/message", 44)
+	header := append([]byte{0x01}, spk.Public[:]...)
+	header = append(header, make([]byte, 8)...) // PN = 0, N = 0
+	ad := as.AssociatedData()
+	var full []byte
+	full = binary.BigEndian.AppendUint32(full, uint32(len(ad)))
+	full = append(full, ad...)
+	full = binary.BigEndian.AppendUint32(full, uint32(len(header)))
+	full = append(full, header...)
+	block, _ := aes.NewCipher(km[:32])
+	gcm, _ := cipher.NewGCM(block)
+	forged := gcm.Seal(bytes.Clone(header), km[32:], []byte("forged"), full)
+	if pt, err := as.Open(nil, forged); err == nil {
+		t.Fatalf("forgery under the zero chain key opened: %q", pt)
+	}
+}
+
+func TestZeroSessionRefusesWithoutPanic(t *testing.T) {
+	var s e2e.Session
+	if _, err := s.Seal(nil, []byte("x")); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero Session Seal = %v, want ErrBadState", err)
+	}
+	p := newPair(t, e2e.Options{})
+	if _, err := s.Open(nil, seal(t, p.alice, "x")); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero Session Open = %v, want ErrBadState", err)
+	}
+	if _, err := s.MarshalBinary(); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero Session MarshalBinary = %v, want ErrBadState", err)
+	}
+}

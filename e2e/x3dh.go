@@ -1,0 +1,361 @@
+package e2e
+
+import (
+	"crypto/ecdh"
+	"encoding/binary"
+	"sync"
+	"time"
+)
+
+// AssociatedData returns X3DH's AD for initiator a and responder b:
+// Encode(IK_A) ‖ Encode(IK_B) ‖ a.Sign ‖ b.Sign (130 bytes). The spec's AD
+// is the first 66 bytes; the Ed25519 keys are appended, as the spec allows
+// for further identity information, because this package's identities have
+// two public keys and both must be bound to the session.
+func AssociatedData(a, b PublicIdentity) []byte {
+	ad := make([]byte, 0, 2*(1+KeySize)+2*KeySize)
+	ad = append(ad, keyTypeX25519)
+	ad = append(ad, a.DH[:]...)
+	ad = append(ad, keyTypeX25519)
+	ad = append(ad, b.DH[:]...)
+	ad = append(ad, a.Sign[:]...)
+	return append(ad, b.Sign[:]...)
+}
+
+// Initiate runs X3DH as the initiator ("Alice") against bundle and returns a
+// Double Ratchet session ready to Seal. It verifies the signed prekey's
+// signature first and refuses the bundle with ErrInvalidSignature (or
+// ErrLowOrderKey for a small-order identity or prekey). Every message the
+// session seals carries the X3DH prefix (PrekeyOverhead bytes: Alice's
+// identity, her ephemeral key and the prekey ids) until it opens a reply.
+//
+// Cost: one Ed25519 verification, four (three without a one-time prekey)
+// X25519 operations plus one for the first ratchet step, and two key
+// generations.
+func Initiate(alice *Identity, bundle Bundle, opts Options) (*Session, error) {
+	if err := bundle.SignedPrekey.Verify(bundle.Identity); err != nil {
+		return nil, err
+	}
+	if !canonicalX25519(&bundle.Identity.DH) || !canonicalX25519(&bundle.SignedPrekey.Public) ||
+		(bundle.OneTimePrekey != nil && !canonicalX25519(&bundle.OneTimePrekey.Public)) {
+		return nil, ErrBadKey
+	}
+	o := opts.withDefaults()
+	ek, err := genX25519(o.Rand)
+	if err != nil {
+		return nil, err
+	}
+	spk := bundle.SignedPrekey.Public
+	dh1, err := dhKey(alice.dh, spk)
+	if err != nil {
+		return nil, err
+	}
+	dh2, err := dhKey(ek, bundle.Identity.DH)
+	if err != nil {
+		return nil, err
+	}
+	dh3, err := dhKey(ek, spk)
+	if err != nil {
+		return nil, err
+	}
+	dhs := [][]byte{dh1[:], dh2[:], dh3[:]}
+	if bundle.OneTimePrekey != nil {
+		dh4, err := dhKey(ek, bundle.OneTimePrekey.Public)
+		if err != nil {
+			return nil, err
+		}
+		dhs = append(dhs, dh4[:])
+	}
+	sk, err := x3dhSK(o.Info, dhs...)
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewInitiatorSession(sk, AssociatedData(alice.pub, bundle.Identity), spk, opts)
+	clear(sk[:])
+	if err != nil {
+		return nil, err
+	}
+	s.peer = bundle.Identity
+	var ekPub [KeySize]byte
+	copy(ekPub[:], ek.PublicKey().Bytes())
+	s.prekey = appendPrekeyPrefix(nil, alice.pub, ekPub, bundle.SignedPrekey.ID, bundle.OneTimePrekey)
+	return s, nil
+}
+
+func x3dhSK(info string, dhs ...[]byte) ([KeySize]byte, error) {
+	var sk [KeySize]byte
+	out, err := X3DHSecret(info, KeySize, dhs...)
+	for _, d := range dhs {
+		clear(d)
+	}
+	if err != nil {
+		return sk, err
+	}
+	copy(sk[:], out)
+	clear(out)
+	return sk, nil
+}
+
+// prekeyPrefix is the parsed X3DH prefix of an initial message.
+type prekeyPrefix struct {
+	identity PublicIdentity
+	base     [KeySize]byte
+	spkID    uint32
+	hasOPK   bool
+	opkID    uint32
+}
+
+func appendPrekeyPrefix(b []byte, id PublicIdentity, base [KeySize]byte, spkID uint32, opk *OneTimePrekey) []byte {
+	b = append(b, typePrekey)
+	b = append(b, id.DH[:]...)
+	b = append(b, id.Sign[:]...)
+	b = append(b, base[:]...)
+	b = binary.BigEndian.AppendUint32(b, spkID)
+	if opk == nil {
+		b = append(b, 0)
+		return binary.BigEndian.AppendUint32(b, 0)
+	}
+	b = append(b, 1)
+	return binary.BigEndian.AppendUint32(b, opk.ID)
+}
+
+// parsePrekeyPrefix splits an initial message into its prefix and the inner
+// ratchet message.
+func parsePrekeyPrefix(msg []byte) (prekeyPrefix, []byte, error) {
+	var p prekeyPrefix
+	if len(msg) < PrekeyOverhead || msg[0] != typePrekey {
+		return p, nil, ErrBadHeader
+	}
+	b := msg[1:]
+	copy(p.identity.DH[:], b)
+	copy(p.identity.Sign[:], b[KeySize:])
+	copy(p.base[:], b[2*KeySize:])
+	b = b[3*KeySize:]
+	p.spkID = binary.BigEndian.Uint32(b)
+	switch b[4] {
+	case 0:
+	case 1:
+		p.hasOPK = true
+	default:
+		return p, nil, ErrBadHeader
+	}
+	p.opkID = binary.BigEndian.Uint32(b[5:])
+	if !p.hasOPK && p.opkID != 0 {
+		return p, nil, ErrBadHeader
+	}
+	if !canonicalX25519(&p.identity.DH) || !canonicalX25519(&p.base) {
+		return p, nil, ErrBadKey
+	}
+	return p, msg[PrekeyOverhead:], nil
+}
+
+// checkPrekeyPrefix lets a responder session open the initiator's further
+// initial messages: their prefix must name this session's peer and base key.
+func (s *Session) checkPrekeyPrefix(msg []byte) ([]byte, error) {
+	p, inner, err := parsePrekeyPrefix(msg)
+	if err != nil {
+		return nil, err
+	}
+	if p.identity != s.peer || !equal32(&p.base, &s.baseKey) {
+		return nil, ErrBadHeader
+	}
+	return inner, nil
+}
+
+// PeekIdentity returns the initiator identity named by an initial message
+// (one for which IsInitial is true) so that the receiver can decide whether
+// to trust it before calling [Keyring.Accept]. The identity is not yet
+// authenticated: Accept authenticates it.
+func PeekIdentity(msg []byte) (PublicIdentity, error) {
+	p, _, err := parsePrekeyPrefix(msg)
+	return p.identity, err
+}
+
+// IsInitial reports whether msg is an initial (X3DH) message, which opens a
+// new session through [Keyring.Accept].
+func IsInitial(msg []byte) bool { return len(msg) > 0 && msg[0] == typePrekey }
+
+// Keyring holds the private halves of one user's prekeys and answers
+// initial messages. It keeps the current signed prekey, the previous one
+// until Options.PrekeyGrace has passed since its rotation, and every unused
+// one-time prekey; a one-time prekey's private key is deleted the moment an
+// initial message that uses it authenticates. To refuse a replayed initial
+// message even without a one-time prekey, the keyring remembers the
+// ephemeral (base) key of every accepted initial message per signed prekey;
+// that record is dropped with the signed prekey, after which such messages
+// are refused as ErrUnknownPrekey anyway. Memory is therefore bounded by the
+// sessions started within one rotation period plus the grace (32 bytes
+// each).
+//
+// The zero Keyring is not usable: make one with NewKeyring or LoadKeyring.
+// A Keyring is safe for concurrent use; Accept holds its lock for the four
+// X25519 agreements and the first decryption (a few hundred microseconds),
+// which is what makes a one-time prekey single-use under concurrency.
+type Keyring struct {
+	mu       sync.Mutex
+	id       *Identity
+	opts     Options
+	current  *signedPrekeyPriv
+	previous *signedPrekeyPriv // nil, or retired and kept until expires
+	oneTime  map[uint32]*ecdh.PrivateKey
+	nextID   uint32
+}
+
+type signedPrekeyPriv struct {
+	pub     SignedPrekey
+	priv    *ecdh.PrivateKey
+	seen    map[[KeySize]byte]struct{}
+	expires time.Time
+}
+
+// NewKeyring returns a keyring for id with a fresh signed prekey.
+func NewKeyring(id *Identity, opts Options) (*Keyring, error) {
+	if id == nil {
+		panic("e2e: NewKeyring with nil Identity")
+	}
+	opts.mustValidate()
+	k := &Keyring{id: id, opts: opts.withDefaults(), oneTime: make(map[uint32]*ecdh.PrivateKey), nextID: 1}
+	spk, err := k.newSignedPrekey()
+	if err != nil {
+		return nil, err
+	}
+	k.current = spk
+	return k, nil
+}
+
+func (k *Keyring) newSignedPrekey() (*signedPrekeyPriv, error) {
+	priv, err := genX25519(k.opts.Rand)
+	if err != nil {
+		return nil, err
+	}
+	var pub [KeySize]byte
+	copy(pub[:], priv.PublicKey().Bytes())
+	id := k.nextID
+	k.nextID++
+	return &signedPrekeyPriv{pub: k.id.SignPrekey(id, pub), priv: priv, seen: make(map[[KeySize]byte]struct{})}, nil
+}
+
+// Identity returns the keyring's identity.
+func (k *Keyring) Identity() *Identity { return k.id }
+
+// SignedPrekey returns the current signed prekey, to publish.
+func (k *Keyring) SignedPrekey() SignedPrekey {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.current.pub
+}
+
+// RotateSignedPrekey replaces the signed prekey with a fresh one and returns
+// it, to publish. The old one keeps answering initial messages until
+// Options.PrekeyGrace from now; the one before it is dropped.
+func (k *Keyring) RotateSignedPrekey() (SignedPrekey, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	spk, err := k.newSignedPrekey()
+	if err != nil {
+		return SignedPrekey{}, err
+	}
+	k.current.expires = k.opts.Now().Add(k.opts.PrekeyGrace)
+	k.previous, k.current = k.current, spk
+	return spk.pub, nil
+}
+
+// GenerateOneTimePrekeys makes n one-time prekeys, keeps their private
+// halves and returns the public halves, to publish.
+func (k *Keyring) GenerateOneTimePrekeys(n int) ([]OneTimePrekey, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]OneTimePrekey, 0, n)
+	for range n {
+		priv, err := genX25519(k.opts.Rand)
+		if err != nil {
+			return nil, err
+		}
+		otp := OneTimePrekey{ID: k.nextID}
+		k.nextID++
+		copy(otp.Public[:], priv.PublicKey().Bytes())
+		k.oneTime[otp.ID] = priv
+		out = append(out, otp)
+	}
+	return out, nil
+}
+
+// OneTimePrekeys returns the number of unused one-time prekeys held.
+func (k *Keyring) OneTimePrekeys() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.oneTime)
+}
+
+// Accept runs X3DH as the responder ("Bob") on an initial message and
+// decrypts it. It returns the new session and the plaintext appended to
+// dst. Only when the message authenticates does it delete the one-time
+// prekey used and record the initiator's base key; so a forged message
+// consumes nothing, and a replayed one is refused with ErrReplay. Other
+// errors: ErrBadHeader, ErrUnknownPrekey, ErrLowOrderKey, ErrDecrypt.
+//
+// The initiator repeats the X3DH prefix on every message until it hears
+// back; open those later ones with the returned session's Open (which
+// checks the prefix names the same peer and base key): Accept refuses them
+// as replays.
+func (k *Keyring) Accept(dst, msg []byte) (*Session, []byte, error) {
+	p, inner, err := parsePrekeyPrefix(msg)
+	if err != nil {
+		return nil, dst, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	spk := k.current
+	if spk.pub.ID != p.spkID {
+		spk = k.previous
+		if spk == nil || spk.pub.ID != p.spkID || !k.opts.Now().Before(spk.expires) {
+			return nil, dst, ErrUnknownPrekey
+		}
+	}
+	if _, ok := spk.seen[p.base]; ok {
+		return nil, dst, ErrReplay
+	}
+	var opk *ecdh.PrivateKey
+	if p.hasOPK {
+		if opk = k.oneTime[p.opkID]; opk == nil {
+			return nil, dst, ErrUnknownPrekey
+		}
+	}
+	dh1, err := dhKey(spk.priv, p.identity.DH)
+	if err != nil {
+		return nil, dst, err
+	}
+	dh2, err := dhKey(k.id.dh, p.base)
+	if err != nil {
+		return nil, dst, err
+	}
+	dh3, err := dhKey(spk.priv, p.base)
+	if err != nil {
+		return nil, dst, err
+	}
+	dhs := [][]byte{dh1[:], dh2[:], dh3[:]}
+	if opk != nil {
+		dh4, err := dhKey(opk, p.base)
+		if err != nil {
+			return nil, dst, err
+		}
+		dhs = append(dhs, dh4[:])
+	}
+	sk, err := x3dhSK(k.opts.Info, dhs...)
+	if err != nil {
+		return nil, dst, err
+	}
+	s := newResponderSession(sk, AssociatedData(p.identity, k.id.pub), spk.priv, k.opts)
+	clear(sk[:])
+	s.peer = p.identity
+	s.baseKey = p.base
+	out, err := s.Open(dst, inner)
+	if err != nil {
+		return nil, dst, err
+	}
+	if opk != nil {
+		delete(k.oneTime, p.opkID)
+	}
+	spk.seen[p.base] = struct{}{}
+	return s, out, nil
+}

@@ -1,0 +1,348 @@
+package e2e_test
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/blueprint-go/blueprint/e2e"
+)
+
+func unhex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLibsignalChainKeyVector checks KDFCK and MessageKeyMaterial against
+// libsignal's test_chain_key_derivation (rust/protocol/src/ratchet/keys.rs).
+func TestLibsignalChainKeyVector(t *testing.T) {
+	ck := [32]byte(unhex(t, "8ab72d6f4cc5ac0d387eaf463378ddb28edd07385b1cb01250c715982e7ad48f"))
+	next, seed := e2e.KDFCK(ck)
+	if want := unhex(t, "28e8f8fee54b801eef7c5cfb2f17f32c7b334485bbb70fac6ec10342a246d15d"); !bytes.Equal(next[:], want) {
+		t.Errorf("next chain key = %x, want %x", next, want)
+	}
+	keys, err := e2e.MessageKeyMaterial(seed, "WhisperMessageKeys", 80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := unhex(t, "bf51e9d75e0e31031051f82a2491ffc084fa298b7793bd9db620056febf45217"); !bytes.Equal(keys[:32], want) {
+		t.Errorf("cipher key = %x, want %x", keys[:32], want)
+	}
+	if want := unhex(t, "c6c77d6a73a354337a56435e34607dfe48e3ace14e77314dc6abc172e7a7030b"); !bytes.Equal(keys[32:64], want) {
+		t.Errorf("MAC key = %x, want %x", keys[32:64], want)
+	}
+}
+
+// TestX3DHSecretFromRawDH recomputes both sides' X3DH from raw keys with the
+// exported DH and X3DHSecret, as an external checker would.
+func TestX3DHSecretFromRawDH(t *testing.T) {
+	r := newDRBG(testSeed(t))
+	key := func() (priv, pub [32]byte) {
+		r.Read(priv[:])
+		var err error
+		// The public key is X25519(priv, 9).
+		pub, err = e2e.DH(priv, [32]byte{9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return priv, pub
+	}
+	ika, ikaPub := key()
+	ikb, ikbPub := key()
+	spk, spkPub := key()
+	opk, opkPub := key()
+	ek, ekPub := key()
+	dh := func(priv, pub [32]byte) []byte {
+		out, err := e2e.DH(priv, pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[:]
+	}
+	alice, err := e2e.X3DHSecret("WhisperText", 64, dh(ika, spkPub), dh(ek, ikbPub), dh(ek, spkPub), dh(ek, opkPub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := e2e.X3DHSecret("WhisperText", 64, dh(spk, ikaPub), dh(ikb, ekPub), dh(spk, ekPub), dh(opk, ekPub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(alice, bob) || len(alice) != 64 {
+		t.Fatalf("X3DH secrets differ: %x vs %x", alice, bob)
+	}
+	three, _ := e2e.X3DHSecret("WhisperText", 64, dh(ika, spkPub), dh(ek, ikbPub), dh(ek, spkPub))
+	if bytes.Equal(three, alice) {
+		t.Error("DH4 did not change the secret")
+	}
+	if _, err := e2e.X3DHSecret("x", 32, []byte{1, 2, 3}); !errors.Is(err, e2e.ErrBadKey) {
+		t.Errorf("X3DHSecret(short DH) = %v, want ErrBadKey", err)
+	}
+}
+
+func TestX3DHWithAndWithoutOneTimePrekey(t *testing.T) {
+	for _, withOPK := range []bool{true, false} {
+		alice, bob := mustIdentity(t, 10), mustIdentity(t, 11)
+		kr, err := e2e.NewKeyring(bob, e2e.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}
+		if withOPK {
+			otps, _ := kr.GenerateOneTimePrekeys(3)
+			b.OneTimePrekey = &otps[1]
+		}
+		as, err := e2e.Initiate(alice, b, e2e.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := seal(t, as, "first")
+		if !e2e.IsInitial(m) || len(m) != e2e.PrekeyOverhead+e2e.Overhead+len("first") {
+			t.Errorf("initial message: IsInitial %v, len %d", e2e.IsInitial(m), len(m))
+		}
+		if id, err := e2e.PeekIdentity(m); err != nil || id != alice.Public() {
+			t.Errorf("PeekIdentity = %v, %v", id, err)
+		}
+		bs, pt, err := kr.Accept(nil, m)
+		if err != nil || string(pt) != "first" {
+			t.Fatalf("Accept = %q, %v", pt, err)
+		}
+		if bs.Peer() != alice.Public() || as.Peer() != bob.Public() {
+			t.Error("Peer identities wrong")
+		}
+		if !bytes.Equal(as.AssociatedData(), bs.AssociatedData()) ||
+			!bytes.Equal(as.AssociatedData(), e2e.AssociatedData(alice.Public(), bob.Public())) {
+			t.Error("associated data differs")
+		}
+		if want := map[bool]int{true: 2, false: 0}[withOPK]; kr.OneTimePrekeys() != want {
+			t.Errorf("one-time prekeys left = %d, want %d", kr.OneTimePrekeys(), want)
+		}
+		// Until Alice hears back, every message carries the X3DH prefix,
+		// and Bob's session opens them.
+		m2 := seal(t, as, "second")
+		if !e2e.IsInitial(m2) {
+			t.Error("second message before a reply lost its X3DH prefix")
+		}
+		open(t, bs, m2, "second")
+		open(t, as, seal(t, bs, "reply"), "reply")
+		if m3 := seal(t, as, "third"); e2e.IsInitial(m3) {
+			t.Error("message after a reply still carries the X3DH prefix")
+		} else {
+			open(t, bs, m3, "third")
+		}
+	}
+}
+
+func TestForgedSignedPrekeyRefused(t *testing.T) {
+	alice, bob, mallory := mustIdentity(t, 20), mustIdentity(t, 21), mustIdentity(t, 22)
+	kr, _ := e2e.NewKeyring(bob, e2e.Options{})
+	mkr, _ := e2e.NewKeyring(mallory, e2e.Options{})
+	good := e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}
+	cases := map[string]func(b *e2e.Bundle){
+		"flipped signature bit": func(b *e2e.Bundle) { b.SignedPrekey.Signature[17] ^= 0x10 },
+		"substituted prekey":    func(b *e2e.Bundle) { b.SignedPrekey.Public = mkr.SignedPrekey().Public },
+		"signed by another identity": func(b *e2e.Bundle) {
+			b.SignedPrekey = mkr.SignedPrekey()
+		},
+		"substituted signing key": func(b *e2e.Bundle) { b.Identity.Sign = mallory.Public().Sign },
+		"zero signature":          func(b *e2e.Bundle) { b.SignedPrekey.Signature = [64]byte{} },
+	}
+	for name, forge := range cases {
+		b := good
+		forge(&b)
+		s, err := e2e.Initiate(alice, b, e2e.Options{})
+		if !errors.Is(err, e2e.ErrInvalidSignature) || s != nil {
+			t.Errorf("%s: Initiate = %v, %v, want ErrInvalidSignature", name, s, err)
+		}
+	}
+	// Every single-bit flip of the signature or the prekey is refused.
+	for i := range 64 * 8 {
+		b := good
+		b.SignedPrekey.Signature[i/8] ^= 1 << (i % 8)
+		if _, err := e2e.Initiate(alice, b, e2e.Options{}); !errors.Is(err, e2e.ErrInvalidSignature) {
+			t.Fatalf("signature bit %d flipped: %v", i, err)
+		}
+	}
+	for i := range 32 * 8 {
+		b := good
+		b.SignedPrekey.Public[i/8] ^= 1 << (i % 8)
+		if _, err := e2e.Initiate(alice, b, e2e.Options{}); !errors.Is(err, e2e.ErrInvalidSignature) {
+			t.Fatalf("prekey bit %d flipped: %v", i, err)
+		}
+	}
+	if _, err := e2e.Initiate(alice, good, e2e.Options{}); err != nil {
+		t.Fatalf("genuine bundle refused: %v", err)
+	}
+}
+
+func TestInitialMessageReplayRefused(t *testing.T) {
+	for _, withOPK := range []bool{true, false} {
+		alice, bob := mustIdentity(t, 30), mustIdentity(t, 31)
+		kr, _ := e2e.NewKeyring(bob, e2e.Options{})
+		b := e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}
+		if withOPK {
+			otps, _ := kr.GenerateOneTimePrekeys(1)
+			b.OneTimePrekey = &otps[0]
+		}
+		as, _ := e2e.Initiate(alice, b, e2e.Options{})
+		m := seal(t, as, "once")
+		if _, _, err := kr.Accept(nil, m); err != nil {
+			t.Fatal(err)
+		}
+		if s, pt, err := kr.Accept(nil, m); !errors.Is(err, e2e.ErrReplay) || s != nil || len(pt) != 0 {
+			t.Errorf("one-time prekey %v: replayed Accept = %v, %q, %v, want ErrReplay", withOPK, s, pt, err)
+		}
+	}
+}
+
+func TestForgedInitialMessageConsumesNothing(t *testing.T) {
+	alice, bob := mustIdentity(t, 40), mustIdentity(t, 41)
+	kr, _ := e2e.NewKeyring(bob, e2e.Options{})
+	otps, _ := kr.GenerateOneTimePrekeys(1)
+	as, _ := e2e.Initiate(alice, e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey(), OneTimePrekey: &otps[0]}, e2e.Options{})
+	m := seal(t, as, "x")
+	for i := range len(m) * 8 {
+		f := bytes.Clone(m)
+		f[i/8] ^= 1 << (i % 8)
+		if s, _, err := kr.Accept(nil, f); err == nil || s != nil {
+			t.Fatalf("bit %d flipped: Accept succeeded", i)
+		}
+	}
+	if kr.OneTimePrekeys() != 1 {
+		t.Fatalf("forged messages consumed the one-time prekey")
+	}
+	if _, _, err := kr.Accept(nil, m); err != nil {
+		t.Fatalf("genuine initial message after forgeries: %v", err)
+	}
+	if _, _, err := kr.Accept(nil, m[:e2e.PrekeyOverhead-1]); !errors.Is(err, e2e.ErrBadHeader) {
+		t.Errorf("truncated initial message: %v, want ErrBadHeader", err)
+	}
+}
+
+func TestKeyringSignedPrekeyGrace(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	opts := e2e.Options{Now: clock.Now, PrekeyGrace: time.Hour}
+	alice, bob := mustIdentity(t, 50), mustIdentity(t, 51)
+	kr, _ := e2e.NewKeyring(bob, opts)
+	old := e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}
+	if _, err := kr.RotateSignedPrekey(); err != nil {
+		t.Fatal(err)
+	}
+	if kr.SignedPrekey() == old.SignedPrekey {
+		t.Fatal("rotation kept the signed prekey")
+	}
+	a1, _ := e2e.Initiate(alice, old, opts)
+	a2, _ := e2e.Initiate(alice, old, opts)
+	clock.now = clock.now.Add(59 * time.Minute)
+	if _, _, err := kr.Accept(nil, seal(t, a1, "in grace")); err != nil {
+		t.Errorf("initial message to the previous signed prekey within grace: %v", err)
+	}
+	clock.now = clock.now.Add(time.Minute)
+	if _, _, err := kr.Accept(nil, seal(t, a2, "late")); !errors.Is(err, e2e.ErrUnknownPrekey) {
+		t.Errorf("initial message after grace: %v, want ErrUnknownPrekey", err)
+	}
+	cur, _ := e2e.Initiate(alice, e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}, opts)
+	if _, _, err := kr.Accept(nil, seal(t, cur, "now")); err != nil {
+		t.Errorf("initial message to the current signed prekey: %v", err)
+	}
+}
+
+func TestKeyringConcurrentAcceptOnce(t *testing.T) {
+	alice, bob := mustIdentity(t, 60), mustIdentity(t, 61)
+	kr, _ := e2e.NewKeyring(bob, e2e.Options{})
+	as, _ := e2e.Initiate(alice, e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}, e2e.Options{})
+	m := seal(t, as, "race")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, replay := 0, 0
+	for range 8 {
+		wg.Go(func() {
+			_, _, err := kr.Accept(nil, m)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, e2e.ErrReplay):
+				replay++
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 || replay != 7 {
+		t.Errorf("concurrent Accept: %d accepted, %d replays, want 1 and 7", ok, replay)
+	}
+}
+
+func TestIdentityRawRoundTrip(t *testing.T) {
+	id := mustIdentity(t, 70)
+	back, err := e2e.IdentityFromBytes(id.Bytes())
+	if err != nil || back.Public() != id.Public() {
+		t.Fatalf("IdentityFromBytes(Bytes()) = %v, %v", back, err)
+	}
+	if _, err := e2e.IdentityFromBytes(id.Bytes()[1:]); !errors.Is(err, e2e.ErrBadKey) {
+		t.Errorf("short identity: %v, want ErrBadKey", err)
+	}
+	if id.Public().Fingerprint() == mustIdentity(t, 71).Public().Fingerprint() {
+		t.Error("fingerprints of different identities collide")
+	}
+}
+
+func TestKeyringStateRoundTrip(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	opts := e2e.Options{Now: clock.Now, PrekeyGrace: time.Hour}
+	alice, bob := mustIdentity(t, 110), mustIdentity(t, 111)
+	kr, _ := e2e.NewKeyring(bob, opts)
+	otps, _ := kr.GenerateOneTimePrekeys(3)
+	old := e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}
+	accepted, _ := e2e.Initiate(alice, old, opts)
+	first := seal(t, accepted, "before the restart")
+	if _, _, err := kr.Accept(nil, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.RotateSignedPrekey(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := kr.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := e2e.LoadKeyring(b, opts)
+	if err != nil {
+		t.Fatalf("LoadKeyring = %v", err)
+	}
+	if again, _ := back.MarshalBinary(); !bytes.Equal(again, b) {
+		t.Fatal("keyring encoding is not a fixed point")
+	}
+	if back.SignedPrekey() != kr.SignedPrekey() || back.OneTimePrekeys() != 3 {
+		t.Fatal("restored keyring lost its prekeys")
+	}
+	// The replay record, the previous signed prekey and the one-time
+	// prekeys all survive.
+	if _, _, err := back.Accept(nil, first); !errors.Is(err, e2e.ErrReplay) {
+		t.Errorf("replay after restore: %v, want ErrReplay", err)
+	}
+	old.OneTimePrekey = &otps[2]
+	s, _ := e2e.Initiate(alice, old, opts)
+	if _, _, err := back.Accept(nil, seal(t, s, "to the previous prekey")); err != nil {
+		t.Errorf("previous signed prekey after restore: %v", err)
+	}
+	for _, cut := range []int{0, 5, len(b) / 2, len(b) - 1} {
+		if _, err := e2e.LoadKeyring(b[:cut], opts); !errors.Is(err, e2e.ErrBadState) {
+			t.Errorf("truncated to %d: %v, want ErrBadState", cut, err)
+		}
+	}
+	forged := bytes.Clone(b)
+	forged[5+64+4+4+32] ^= 1 // first byte of the current signature
+	if _, err := e2e.LoadKeyring(forged, opts); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("forged signature: %v, want ErrBadState", err)
+	}
+}
