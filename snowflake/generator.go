@@ -59,7 +59,8 @@ type Generator struct {
 	start     time.Time
 	offset    int64 // nanoseconds from the epoch to start
 	tickNs    int64
-	maxTick   int64
+	maxTick   uint64
+	seqBits   uint
 	timeShift uint   // NodeBits + SeqBits
 	seqMask   uint64 // MaxSeq
 	nodePart  uint64 // node << SeqBits
@@ -69,8 +70,8 @@ type Generator struct {
 
 	// Keep the contended word off the cache line of the fields above.
 	_ [64]byte
-	// state holds the timestamp and sequence of the last ID issued, in
-	// their places in an ID, with the node field zero.
+	// state holds the tick and sequence of the last ID issued, as
+	// tick<<SeqBits | seq, so that adding one moves to the next ID.
 	state atomic.Uint64
 	_     [56]byte
 }
@@ -99,6 +100,7 @@ func NewGenerator(node int64, opts Options) (*Generator, error) {
 		clock:     opts.Clock,
 		tickNs:    int64(l.Tick),
 		maxTick:   1<<l.TimeBits - 1,
+		seqBits:   uint(l.SeqBits),
 		timeShift: uint(l.NodeBits + l.SeqBits),
 		seqMask:   uint64(l.MaxSeq()),
 		nodePart:  uint64(node) << l.SeqBits,
@@ -120,11 +122,11 @@ func NewGenerator(node int64, opts Options) (*Generator, error) {
 	g.offset = int64(g.start.Sub(l.Epoch))
 
 	if opts.After > 0 {
-		nodeMask := uint64(l.MaxNode()) << l.SeqBits
-		mark := uint64(opts.After) &^ nodeMask
-		if uint64(opts.After)&nodeMask != g.nodePart {
+		p := l.Decompose(opts.After)
+		mark := uint64(opts.After)>>g.timeShift<<g.seqBits | uint64(p.Seq)
+		if p.Node != node {
 			// Another node's ID: (tick, seq) alone does not order ours
-			// after it, so take the whole tick.
+			// after it, so take its whole tick.
 			mark |= g.seqMask
 		}
 		g.state.Store(mark)
@@ -150,8 +152,54 @@ func (g *Generator) Node() int64 { return g.node }
 // Once the clock passes [Layout.End] it returns [ErrExhausted]. After an error
 // the generator stays usable and consistent.
 func (g *Generator) Next() (ID, error) {
+	// Fast path: the clock is still in the tick of the last ID and its
+	// sequence has room, so an atomic add claims the next one. Unlike a
+	// compare-and-swap it cannot fail under contention. (elapsed, inlined
+	// by hand: no saturation needed, as an overflowed ns fails the check
+	// below and takes the slow path, which saturates.)
+	var d time.Duration
+	if g.clock == nil {
+		d = time.Since(g.start)
+	} else {
+		d = g.clock.Now().Sub(g.start)
+	}
+	ns := g.offset + int64(d)
+	old := g.state.Load()
+	last := old >> g.seqBits
+	if old&g.seqMask != g.seqMask && last <= g.maxTick &&
+		uint64(ns-int64(last)*g.tickNs) < uint64(g.tickNs) {
+		s := g.state.Add(1)
+		if s>>g.seqBits == last {
+			return g.id(s), nil
+		}
+		// Concurrent adds used up the sequence and carried s into the next
+		// tick, or another goroutine moved the state to a later tick.
+		return g.awaitTick(s)
+	}
 	first, _, err := g.reserve(1)
-	return ID(first | g.nodePart), err
+	return g.id(first), err
+}
+
+// awaitTick returns the ID of the claimed state s once the clock has reached
+// its tick, which is at most a tick or so away: an add only carries past the
+// clock's tick while goroutines hold fewer than MaxSeq+1 such claims.
+func (g *Generator) awaitTick(s uint64) (ID, error) {
+	tick := int64(s >> g.seqBits)
+	if tick > int64(g.maxTick) {
+		return 0, fmt.Errorf("%w: at %v", ErrExhausted, g.layout.End())
+	}
+	for {
+		need := tick*g.tickNs - g.elapsed()
+		if need <= 0 {
+			return g.id(s), nil
+		}
+		g.sleep(time.Duration(need))
+	}
+}
+
+// id turns a state word (tick, sequence) into the ID with the node field.
+func (g *Generator) id(s uint64) ID {
+	return ID(s>>g.seqBits<<g.timeShift | g.nodePart | s&g.seqMask)
 }
 
 // NextN fills dst with new IDs in increasing order, as len(dst) calls of
@@ -165,16 +213,17 @@ func (g *Generator) NextN(dst []ID) error {
 		if err != nil {
 			return err
 		}
+		base := g.id(first) // the claimed IDs share a tick: consecutive
 		for j := range k {
-			dst[i+j] = ID(first + uint64(j) | g.nodePart)
+			dst[i+j] = base + ID(j)
 		}
 		i += k
 	}
 	return nil
 }
 
-// reserve claims up to n (n >= 1) consecutive IDs within one tick and returns
-// the first, without the node field, and how many it claimed.
+// reserve claims up to n (n >= 1) consecutive states within one tick and
+// returns the first and how many it claimed.
 func (g *Generator) reserve(n int) (first uint64, k int, err error) {
 	var deadline int64 = math.MinInt64 // set when a long wait starts
 	for {
@@ -182,13 +231,13 @@ func (g *Generator) reserve(n int) (first uint64, k int, err error) {
 		// Read the clock after loading the state: the state's tick was read
 		// from the clock earlier still, so with a monotonic clock now >= last.
 		now := g.tickOf(g.elapsed())
-		last := int64(old >> g.timeShift)
+		last := int64(old >> g.seqBits)
 		switch {
 		case now > last:
-			if now > g.maxTick {
+			if now > int64(g.maxTick) {
 				return 0, 0, fmt.Errorf("%w: at %v", ErrExhausted, g.layout.End())
 			}
-			first = uint64(now) << g.timeShift
+			first = uint64(now) << g.seqBits
 		case now == last && old&g.seqMask != g.seqMask:
 			first = old + 1
 		default:
@@ -209,11 +258,11 @@ func (g *Generator) reserve(n int) (first uint64, k int, err error) {
 // after. A wait longer than one tick counts against MaxWait, measured on the
 // generator's clock from the first such wait (*deadline).
 func (g *Generator) wait(old uint64, deadline *int64) error {
-	target := int64(old >> g.timeShift)
+	target := int64(old >> g.seqBits)
 	if old&g.seqMask == g.seqMask {
 		target++
 	}
-	if target > g.maxTick {
+	if target > int64(g.maxTick) {
 		return fmt.Errorf("%w: at %v", ErrExhausted, g.layout.End())
 	}
 	now := g.elapsed()
