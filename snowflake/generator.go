@@ -165,11 +165,11 @@ func (g *Generator) Next() (ID, error) {
 	}
 	ns := g.offset + int64(d)
 	old := g.state.Load()
-	last := old >> g.seqBits
+	last := old >> (g.seqBits & 63) // & 63: no check for shifts >= 64
 	if old&g.seqMask != g.seqMask && last <= g.maxTick &&
 		uint64(ns-int64(last)*g.tickNs) < uint64(g.tickNs) {
 		s := g.state.Add(1)
-		if s>>g.seqBits == last {
+		if s>>(g.seqBits&63) == last {
 			return g.id(s), nil
 		}
 		// Concurrent adds used up the sequence and carried s into the next
@@ -199,7 +199,7 @@ func (g *Generator) awaitTick(s uint64) (ID, error) {
 
 // id turns a state word (tick, sequence) into the ID with the node field.
 func (g *Generator) id(s uint64) ID {
-	return ID(s>>g.seqBits<<g.timeShift | g.nodePart | s&g.seqMask)
+	return ID(s>>(g.seqBits&63)<<(g.timeShift&63) | g.nodePart | s&g.seqMask)
 }
 
 // NextN fills dst with new IDs in increasing order, as len(dst) calls of
