@@ -50,8 +50,8 @@ type Options struct {
 }
 
 // A Generator issues unique, strictly increasing IDs for one node. It is safe
-// for concurrent use by multiple goroutines; Next costs one clock read and
-// one compare-and-swap of a single 64-bit word, and does not allocate. A
+// for concurrent use by multiple goroutines; Next costs one monotonic clock
+// read and one atomic add to a single 64-bit word, and does not allocate. A
 // Generator must not be copied after first use.
 type Generator struct {
 	// Read-only after NewGenerator.
