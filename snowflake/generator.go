@@ -181,19 +181,23 @@ func (g *Generator) Next() (ID, error) {
 }
 
 // awaitTick returns the ID of the claimed state s once the clock has reached
-// its tick, which is at most a tick or so away: an add only carries past the
-// clock's tick while goroutines hold fewer than MaxSeq+1 such claims.
+// its tick, which is normally less than a tick away: an add only carries past
+// the clock's tick while goroutines hold fewer than MaxSeq+1 such claims.
+// Should the clock have been stepped back meanwhile, MaxWait applies.
 func (g *Generator) awaitTick(s uint64) (ID, error) {
 	tick := int64(s >> g.seqBits)
 	if tick > int64(g.maxTick) {
 		return 0, fmt.Errorf("%w: at %v", ErrExhausted, g.layout.End())
 	}
+	var deadline int64 = math.MinInt64
 	for {
-		need := tick*g.tickNs - g.elapsed()
-		if need <= 0 {
+		reached, err := g.waitFor(tick, &deadline)
+		if err != nil {
+			return 0, err
+		}
+		if reached {
 			return g.id(s), nil
 		}
-		g.sleep(time.Duration(need))
 	}
 }
 
@@ -255,8 +259,7 @@ func (g *Generator) reserve(n int) (first uint64, k int, err error) {
 
 // wait pauses until the clock may have reached the tick the next ID needs,
 // given the state old: the tick of old if its sequence has room, else the one
-// after. A wait longer than one tick counts against MaxWait, measured on the
-// generator's clock from the first such wait (*deadline).
+// after.
 func (g *Generator) wait(old uint64, deadline *int64) error {
 	target := int64(old >> g.seqBits)
 	if old&g.seqMask == g.seqMask {
@@ -265,22 +268,32 @@ func (g *Generator) wait(old uint64, deadline *int64) error {
 	if target > int64(g.maxTick) {
 		return fmt.Errorf("%w: at %v", ErrExhausted, g.layout.End())
 	}
+	_, err := g.waitFor(target, deadline)
+	return err
+}
+
+// waitFor reports whether the clock has reached the start of tick target
+// and, if not, pauses for (up to) the time left. A wait longer than one tick
+// counts against MaxWait, measured on the generator's clock from the first
+// such wait of the call (*deadline, math.MinInt64 until then); beyond it,
+// waitFor returns ErrClockBehind without pausing.
+func (g *Generator) waitFor(target int64, deadline *int64) (reached bool, err error) {
 	now := g.elapsed()
 	need := target*g.tickNs - now
 	if need <= 0 {
-		return nil
+		return true, nil
 	}
 	if need > g.tickNs {
 		if *deadline == math.MinInt64 {
 			*deadline = satAdd(now, int64(g.maxWait))
 		}
 		if target*g.tickNs > *deadline {
-			return fmt.Errorf("%w: by %v, more than MaxWait %v",
+			return false, fmt.Errorf("%w: by %v, more than MaxWait %v",
 				ErrClockBehind, time.Duration(need), g.maxWait)
 		}
 	}
 	g.sleep(time.Duration(need))
-	return nil
+	return false, nil
 }
 
 // spinLimit is the longest wait the system clock spins through rather than
