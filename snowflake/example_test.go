@@ -108,3 +108,28 @@ func ExampleNodeFromIP() {
 	// 775 <nil>
 	// snowflake: no private IP address: 8.8.8.8
 }
+
+// NextN fills a slice; a batch larger than what is left of the current
+// tick's sequence continues in the next tick.
+func ExampleGenerator_NextN() {
+	clock := &stillClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	l := snowflake.DefaultLayout()
+	l.NodeBits, l.SeqBits = 20, 2 // 4 IDs per millisecond, to show the wrap
+	g, _ := snowflake.NewGenerator(1, snowflake.Options{Layout: l, Clock: clock})
+
+	ids := make([]snowflake.ID, 6)
+	if err := g.NextN(ids); err != nil {
+		panic(err)
+	}
+	for _, id := range ids {
+		p := l.Decompose(id)
+		fmt.Println(p.Time.Format("15:04:05.000"), p.Seq)
+	}
+	// Output:
+	// 12:00:00.000 0
+	// 12:00:00.000 1
+	// 12:00:00.000 2
+	// 12:00:00.000 3
+	// 12:00:00.001 0
+	// 12:00:00.001 1
+}
