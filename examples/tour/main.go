@@ -21,6 +21,7 @@ type section struct {
 func main() {
 	sections := []section{
 		// Each case adds its line here, in the README's order.
+		{"IDs (snowflake)", tourIDs},
 		{"URL shortener (shortid)", tourShortener},
 		{"End-to-end encryption (e2e)", tourE2E},
 	}

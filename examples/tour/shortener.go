@@ -8,11 +8,6 @@ import (
 	"github.com/blueprint-go/blueprint/shortid"
 )
 
-// tourClock is a clock the tour moves by hand, so expiry needs no waiting.
-type tourClock struct{ now time.Time }
-
-func (c *tourClock) Now() time.Time { return c.now }
-
 // tourShortener creates, deduplicates, aliases, expires and resolves links
 // on the in-memory store, then reads their click counts.
 func tourShortener(out *tourWriter) error {

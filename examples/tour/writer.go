@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"time"
 )
 
 // tourWriter prints the tour's steps with a common indent.
@@ -14,3 +15,14 @@ type tourWriter struct {
 func (t *tourWriter) Step(format string, args ...any) {
 	fmt.Fprintf(t.w, "  "+format+"\n", args...)
 }
+
+// tourClock is a clock that the tour moves by hand, so that what it prints is
+// the same on every run and expiry needs no waiting. Sleep advances it, as
+// time would.
+type tourClock struct{ now time.Time }
+
+// Now returns the clock's current reading.
+func (c *tourClock) Now() time.Time { return c.now }
+
+// Sleep moves the clock forward by d.
+func (c *tourClock) Sleep(d time.Duration) { c.now = c.now.Add(d) }
