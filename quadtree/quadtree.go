@@ -291,13 +291,44 @@ func (t *Tree[ID, V]) Move(id ID, p Point) error {
 	if !ok {
 		return ErrNotFound
 	}
+	t.move(l, p, nil)
+	return nil
+}
+
+// Set inserts id at p with value v, or, if id is present, moves it to p and
+// replaces its value: an upsert with the cost of [Tree.Insert] or
+// [Tree.Move]. It returns [ErrInvalidPoint] or [ErrOutOfBounds] and then
+// changes nothing.
+func (t *Tree[ID, V]) Set(id ID, p Point, v V) error {
+	if err := t.check(p); err != nil {
+		return err
+	}
+	l, ok := t.index[id]
+	if !ok {
+		t.place(0, item[ID, V]{p: p, id: id, v: v})
+		return nil
+	}
+	t.move(l, p, &v)
+	return nil
+}
+
+// move relocates the object at l to the valid point p, and sets its value
+// when v is not nil.
+func (t *Tree[ID, V]) move(l loc, p Point, v *V) {
 	leaf := &t.nodes[l.leaf]
 	if t.holds(leaf, p) {
-		leaf.items[l.slot].p = p
-		return nil
+		it := &leaf.items[l.slot]
+		it.p = p
+		if v != nil {
+			it.v = *v
+		}
+		return
 	}
 	it := t.take(l)
 	it.p = p
+	if v != nil {
+		it.v = *v
+	}
 	// Walk up, uncounting, to the first node that holds p.
 	n := leaf.parent
 	for {
@@ -312,7 +343,6 @@ func (t *Tree[ID, V]) Move(id ID, p Point) error {
 	t.nodes[n].count--
 	t.place(n, it)
 	t.merge(t.nodes[l.leaf].parent)
-	return nil
 }
 
 // Update sets the value of id, keeping its point. It costs one map lookup.

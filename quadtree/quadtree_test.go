@@ -153,6 +153,15 @@ func TestAgainstBruteForce(t *testing.T) {
 						v int
 					}{p, v}
 				}
+			case op == 4:
+				p, v := genPoint(r), r.IntN(10)
+				if err := tr.Set(id, p, v); err != nil {
+					t.Fatalf("Set(%d): %v", id, err)
+				}
+				m[id] = struct {
+					p Point
+					v int
+				}{p, v}
 			case op < 7:
 				p := genPoint(r)
 				err := tr.Move(id, p)
