@@ -1,0 +1,318 @@
+package geo
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/blueprint-go/blueprint/quadtree"
+)
+
+// DriverID identifies a driver.
+type DriverID int64
+
+// Status says whether a driver can take a ride.
+type Status uint8
+
+// Driver statuses. Values other than these are stored and returned as given;
+// only Available counts as available.
+const (
+	Unavailable Status = iota
+	Available
+)
+
+// Vehicle is a caller-defined vehicle type (car, XL, bike, ...).
+type Vehicle uint8
+
+// Driver is one moving object in an [Index].
+type Driver struct {
+	ID      DriverID
+	Pos     LatLng
+	Status  Status
+	Vehicle Vehicle
+	// Seen is when the driver last reported, at millisecond precision. Upsert
+	// fills in the clock's time when it is zero.
+	Seen time.Time
+}
+
+// Match is one result of [Index.Nearby]: a driver and its great-circle
+// distance in metres from the query's center.
+type Match struct {
+	Driver
+	Distance float64
+}
+
+// Options configures an [Index]. The zero value means the defaults.
+type Options struct {
+	// StaleAfter is how long a driver counts as present after its last
+	// report; older drivers are invisible to searches and Get, and
+	// [Index.RemoveStale] deletes them. Zero means one minute; negative
+	// means never stale.
+	StaleAfter time.Duration
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// The tree stores each driver's status, vehicle and last-seen time in one
+// uint64 next to its point: milliseconds since 1970 (42 bits suffice until
+// the year 2109) above 8 bits of vehicle and 8 of status.
+type meta uint64
+
+func packMeta(d *Driver) meta {
+	ms := max(d.Seen.UnixMilli(), 0)
+	return meta(uint64(ms)<<16 | uint64(d.Vehicle)<<8 | uint64(d.Status))
+}
+
+func (m meta) seenMilli() int64         { return int64(m >> 16) }
+func (m meta) status() Status           { return Status(m) }
+func (m meta) vehicle() Vehicle         { return Vehicle(m >> 8) }
+func (m meta) withStatus(s Status) meta { return m&^0xff | meta(s) }
+
+func unpack(id DriverID, p quadtree.Point, m meta) Driver {
+	return Driver{
+		ID:      id,
+		Pos:     LatLng{Lat: p.Y, Lng: p.X},
+		Status:  m.status(),
+		Vehicle: m.vehicle(),
+		Seen:    time.UnixMilli(m.seenMilli()).UTC(),
+	}
+}
+
+// world is the tree's plane: X is longitude, Y is latitude.
+var world = quadtree.Rect{MinX: -180, MinY: -90, MaxX: 180, MaxY: 90}
+
+// Index is a searchable set of moving drivers. Create one with [NewIndex].
+//
+// An Index is safe for concurrent use by any number of goroutines. Filters
+// passed to [Index.Nearby] run while the index is read-locked and must not
+// call the index's write methods.
+type Index struct {
+	now   func() time.Time
+	stale int64 // milliseconds; <0 never
+
+	mu   sync.RWMutex
+	tree *quadtree.Tree[DriverID, meta]
+	bufs sync.Pool // *[]quadtree.Neighbor[DriverID, meta]
+}
+
+// NewIndex returns an empty index.
+func NewIndex(opt Options) *Index {
+	x := &Index{now: opt.Now, stale: opt.StaleAfter.Milliseconds()}
+	if x.now == nil {
+		x.now = time.Now
+	}
+	switch {
+	case opt.StaleAfter == 0:
+		x.stale = time.Minute.Milliseconds()
+	case opt.StaleAfter < 0:
+		x.stale = -1
+	}
+	tr, err := quadtree.New[DriverID, meta](world, quadtree.Options{})
+	if err != nil {
+		panic(err) // world is a valid constant rectangle
+	}
+	x.tree = tr
+	return x
+}
+
+// cutoff returns the oldest last-seen time, in ms, that is still fresh.
+func (x *Index) cutoff() int64 {
+	if x.stale < 0 {
+		return math.MinInt64
+	}
+	return x.now().UnixMilli() - x.stale
+}
+
+// Upsert adds d or replaces the driver with d's ID: its position, status,
+// vehicle and last-seen time (the clock's now when d.Seen is zero). It
+// returns an error wrapping [ErrInvalidLatLng] for a bad position and then
+// changes nothing. It costs O(1) when the driver stays in its leaf cell,
+// O(log n) otherwise.
+func (x *Index) Upsert(d Driver) error {
+	if err := d.Pos.Validate(); err != nil {
+		return err
+	}
+	if d.Seen.IsZero() {
+		d.Seen = x.now()
+	}
+	m := packMeta(&d)
+	x.mu.Lock()
+	err := x.tree.Set(d.ID, quadtree.Point{X: d.Pos.Lng, Y: d.Pos.Lat}, m)
+	x.mu.Unlock()
+	return err
+}
+
+// Remove deletes a driver and reports whether it was present.
+func (x *Index) Remove(id DriverID) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.tree.Remove(id)
+}
+
+// SetStatus changes a driver's status without touching its position or
+// last-seen time. It returns [ErrNotFound] for an unknown driver.
+func (x *Index) SetStatus(id DriverID, s Status) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	_, m, ok := x.tree.Get(id)
+	if !ok {
+		return ErrNotFound
+	}
+	return x.tree.Update(id, m.withStatus(s))
+}
+
+// Get returns a driver that is present and not stale.
+func (x *Index) Get(id DriverID) (Driver, bool) {
+	cut := x.cutoff()
+	x.mu.RLock()
+	p, m, ok := x.tree.Get(id)
+	x.mu.RUnlock()
+	if !ok || m.seenMilli() < cut {
+		return Driver{}, false
+	}
+	return unpack(id, p, m), true
+}
+
+// Len returns the number of drivers stored, stale ones included.
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.tree.Len()
+}
+
+// RemoveStale deletes every stale driver and returns how many it deleted.
+// It costs O(n) under the write lock; call it from a periodic sweeper.
+func (x *Index) RemoveStale() int {
+	cut := x.cutoff()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var gone []DriverID
+	x.tree.Range(world, func(id DriverID, _ quadtree.Point, m meta) bool {
+		if m.seenMilli() < cut {
+			gone = append(gone, id)
+		}
+		return true
+	})
+	for _, id := range gone {
+		x.tree.Remove(id)
+	}
+	return len(gone)
+}
+
+// Nearby returns the k drivers nearest to center by great-circle distance,
+// within radius metres, fresh, and accepted by filter (nil accepts all),
+// sorted by ascending distance. k <= 0 means all of them. The result is
+// exact: the same drivers and distances as computing [Distance] from center
+// to every driver, whatever the center (poles and the antimeridian
+// included) and radius (up to half the Earth's circumference and beyond).
+// It returns an error for an invalid center or radius, or ctx's error.
+func (x *Index) Nearby(ctx context.Context, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
+	return x.AppendNearby(ctx, nil, center, radius, k, filter)
+}
+
+// AppendNearby is [Index.Nearby] appending to dst; with room in dst for the
+// results it does not allocate.
+func (x *Index) AppendNearby(ctx context.Context, dst []Match, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
+	if err := ctx.Err(); err != nil {
+		return dst, err
+	}
+	if err := center.Validate(); err != nil {
+		return dst, err
+	}
+	if err := checkRadius(radius); err != nil {
+		return dst, err
+	}
+	q := newSphereQuery(center)
+	maxKey := math.Inf(1)
+	if radius < math.Pi*EarthRadius {
+		s := math.Sin(radius / (2 * EarthRadius))
+		maxKey = s * s * (1 + 1e-9) // exact check below
+	}
+	cut := x.cutoff()
+	bp, _ := x.bufs.Get().(*[]quadtree.Neighbor[DriverID, meta])
+	if bp == nil {
+		bp = new([]quadtree.Neighbor[DriverID, meta])
+	}
+	accept := func(id DriverID, p quadtree.Point, m meta) bool {
+		if m.seenMilli() < cut {
+			return false
+		}
+		return filter == nil || filter(unpack(id, p, m))
+	}
+	x.mu.RLock()
+	res := x.tree.Nearest(*bp, k, maxKey, quadtree.Metric{Dist: q.dist, Bound: q.bound}, accept)
+	x.mu.RUnlock()
+	for _, n := range res {
+		d := metres(n.Dist)
+		if d > radius {
+			break // sorted: the rest are farther
+		}
+		dst = append(dst, Match{Driver: unpack(n.ID, n.Point, n.Value), Distance: d})
+	}
+	*bp = res[:0]
+	x.bufs.Put(bp)
+	return dst, nil
+}
+
+// sphereQuery ranks tree points (X = lng, Y = lat) by the haversine of
+// their central angle from a center.
+type sphereQuery struct {
+	lat, lng, cosLat float64
+}
+
+func newSphereQuery(c LatLng) *sphereQuery {
+	return &sphereQuery{lat: c.Lat, lng: c.Lng, cosLat: math.Cos(c.Lat * rad)}
+}
+
+// dist is the exact key, with a cheap early exit: the latitude term alone
+// is a lower bound, and x - x³/6 is a lower bound of sin x for x >= 0.
+func (q *sphereQuery) dist(p quadtree.Point, limit float64) float64 {
+	x := math.Abs(p.Y-q.lat) * (rad / 2)
+	if lo := (x - x*x*x/6) * (1 - 1e-12); lo > 0 && lo*lo > limit {
+		return lo * lo
+	}
+	return hav(q.lat, q.lng, q.cosLat, p.Y, p.X)
+}
+
+// bound is a lower bound of the key over a lat/lng rectangle. For a point
+// (φ, λ) in the rectangle the key is sin²(Δφ/2) + cos φq·cos φ·sin²(Δλ/2);
+// each factor is bounded below on its own: |Δφ| by the latitude gap to the
+// rectangle, cos φ by its value at the rectangle's latitude edge farther
+// from the equator, and |Δλ| by the longitude gap measured the short way
+// round the sphere, so cells across the antimeridian are near. The sum of
+// the minima is at most the minimum of the sum. The result is shrunk by a
+// relative 1e-9 so rounding can never make it exceed a true key.
+func (q *sphereQuery) bound(r quadtree.Rect) float64 {
+	var dLat float64
+	if q.lat < r.MinY {
+		dLat = r.MinY - q.lat
+	} else if q.lat > r.MaxY {
+		dLat = q.lat - r.MaxY
+	}
+	var dLng float64
+	if q.lng < r.MinX || q.lng > r.MaxX {
+		dLng = min(shortLng(q.lng-r.MinX), shortLng(q.lng-r.MaxX))
+	}
+	if dLat == 0 && dLng == 0 {
+		return 0
+	}
+	s := math.Sin(dLat * (rad / 2))
+	h := s * s
+	if dLng > 0 {
+		c := min(math.Cos(r.MinY*rad), math.Cos(r.MaxY*rad))
+		t := math.Sin(dLng * (rad / 2))
+		h += q.cosLat * max(c, 0) * t * t
+	}
+	return h * (1 - 1e-9)
+}
+
+// shortLng returns |d| folded into [0, 180]: the longitude gap the short
+// way round.
+func shortLng(d float64) float64 {
+	d = math.Abs(d)
+	if d > 180 {
+		d = 360 - d
+	}
+	return d
+}
