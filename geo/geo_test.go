@@ -287,6 +287,22 @@ func TestNearbyAgainstBruteForce(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := bruteNearby(m, c, radius, k, clk.Now().Add(-30*time.Second).UnixMilli(), filter)
+		if k == 0 {
+			// AppendWithin returns the same set, unsorted.
+			within, err := x.AppendWithin(ctx, nil, c, radius, filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.SortFunc(within, func(a, b Match) int {
+				if a.Distance != b.Distance {
+					return int(math.Copysign(1, a.Distance-b.Distance))
+				}
+				return int(a.ID - b.ID)
+			})
+			if !slices.Equal(within, want) {
+				t.Fatalf("AppendWithin(%v, %v) = %d matches, want %d", c, radius, len(within), len(want))
+			}
+		}
 		if len(got) != len(want) {
 			t.Fatalf("Nearby(%v, %v, k=%d) found %d, brute force %d", c, radius, k, len(got), len(want))
 		}

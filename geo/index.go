@@ -316,3 +316,42 @@ func shortLng(d float64) float64 {
 	}
 	return d
 }
+
+// AppendWithin appends to dst every fresh driver within radius metres of
+// center that filter accepts (nil accepts all), in no particular order, and
+// returns the slice. It walks the boxes of [Cover] and keeps the drivers
+// whose exact [Distance] is at most radius, so it returns the same set as
+// Nearby with k <= 0 without paying for the sort. It returns an error for an
+// invalid center or radius, or ctx's error.
+func (x *Index) AppendWithin(ctx context.Context, dst []Match, center LatLng, radius float64, filter func(Driver) bool) ([]Match, error) {
+	if err := ctx.Err(); err != nil {
+		return dst, err
+	}
+	var buf [2]Box
+	boxes, err := cover(&buf, center, radius)
+	if err != nil {
+		return dst, err
+	}
+	q := newSphereQuery(center)
+	cut := x.cutoff()
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for _, b := range boxes {
+		r := quadtree.Rect{MinX: b.MinLng, MinY: b.MinLat, MaxX: b.MaxLng, MaxY: b.MaxLat}
+		x.tree.Range(r, func(id DriverID, p quadtree.Point, m meta) bool {
+			if m.seenMilli() < cut {
+				return true
+			}
+			d := metres(hav(q.lat, q.lng, q.cosLat, p.Y, p.X))
+			if d > radius {
+				return true
+			}
+			drv := unpack(id, p, m)
+			if filter == nil || filter(drv) {
+				dst = append(dst, Match{Driver: drv, Distance: d})
+			}
+			return true
+		})
+	}
+	return dst, nil
+}

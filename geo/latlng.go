@@ -182,11 +182,11 @@ func cover(buf *[2]Box, c LatLng, radius float64) ([]Box, error) {
 	case hi-lo >= 360:
 		buf[0] = Box{minLat, -180, maxLat, 180}
 		return buf[:1], nil
-	case lo < -180:
+	case lo <= -180:
 		buf[0] = Box{minLat, lo + 360, maxLat, 180}
 		buf[1] = Box{minLat, -180, maxLat, hi}
 		return buf[:2], nil
-	case hi > 180:
+	case hi >= 180:
 		buf[0] = Box{minLat, lo, maxLat, 180}
 		buf[1] = Box{minLat, -180, maxLat, hi - 360}
 		return buf[:2], nil
