@@ -256,33 +256,63 @@ func (x *Index) AppendNearby(ctx context.Context, dst []Match, center LatLng, ra
 }
 
 // sphereQuery ranks tree points (X = lng, Y = lat) by the haversine of
-// their central angle from a center.
+// their central angle from a center:
+//
+//	key = sin²(Δφ/2) + cos φq·cos φ·sin²(Δλ/2)
+//
+// Pruning uses lower bounds of the key built without trigonometry, from
+// two facts: sin x >= x - x³/6 for x >= 0, and, for a point at most b
+// radians of latitude farther from the equator than the center,
+// cos φ >= cos φq·(1 - b²/2) - |sin φq|·b (the angle-sum formula with
+// cos b >= 1 - b²/2 and sin b <= b).
 type sphereQuery struct {
 	lat, lng, cosLat float64
+	latRad, sinAbs   float64
 }
 
-func newSphereQuery(c LatLng) *sphereQuery {
-	return &sphereQuery{lat: c.Lat, lng: c.Lng, cosLat: math.Cos(c.Lat * rad)}
+func newSphereQuery(c LatLng) sphereQuery {
+	φ := c.Lat * rad
+	return sphereQuery{lat: c.Lat, lng: c.Lng, cosLat: math.Cos(φ), latRad: math.Abs(φ), sinAbs: math.Abs(math.Sin(φ))}
 }
 
-// dist is the exact key, with a cheap early exit: the latitude term alone
-// is a lower bound, and x - x³/6 is a lower bound of sin x for x >= 0.
+// sinLo is a lower bound of sin x for x in [0, π/2].
+func sinLo(x float64) float64 { return max(x-x*x*x/6, 0) }
+
+// cosLo is a lower bound of cos φ for any |φ| <= |φq| + b, b >= 0.
+func (q *sphereQuery) cosLo(b float64) float64 {
+	return max(q.cosLat*(1-b*b/2)-q.sinAbs*b, 0)
+}
+
+// lowerKey bounds the key from below given the latitude gap dLat and the
+// short-way longitude gap dLng (degrees) to the nearest possible point, and
+// b, how much farther from the equator (radians) that point may be.
+func (q *sphereQuery) lowerKey(dLat, dLng, b float64) float64 {
+	s := sinLo(dLat * (rad / 2))
+	h := s * s
+	if dLng > 0 {
+		t := sinLo(dLng * (rad / 2))
+		h += q.cosLat * q.cosLo(b) * t * t
+	}
+	// Shrink by a relative 1e-9 so rounding never lifts it above a true key.
+	return h * (1 - 1e-9)
+}
+
+// dist is the exact key, with an early exit when a lower bound already
+// exceeds limit.
 func (q *sphereQuery) dist(p quadtree.Point, limit float64) float64 {
-	x := math.Abs(p.Y-q.lat) * (rad / 2)
-	if lo := (x - x*x*x/6) * (1 - 1e-12); lo > 0 && lo*lo > limit {
-		return lo * lo
+	dLat := math.Abs(p.Y - q.lat)
+	if lo := q.lowerKey(dLat, shortLng(p.X-q.lng), dLat*rad); lo > limit {
+		return lo
 	}
 	return hav(q.lat, q.lng, q.cosLat, p.Y, p.X)
 }
 
-// bound is a lower bound of the key over a lat/lng rectangle. For a point
-// (φ, λ) in the rectangle the key is sin²(Δφ/2) + cos φq·cos φ·sin²(Δλ/2);
-// each factor is bounded below on its own: |Δφ| by the latitude gap to the
-// rectangle, cos φ by its value at the rectangle's latitude edge farther
-// from the equator, and |Δλ| by the longitude gap measured the short way
-// round the sphere, so cells across the antimeridian are near. The sum of
-// the minima is at most the minimum of the sum. The result is shrunk by a
-// relative 1e-9 so rounding can never make it exceed a true key.
+// bound is a lower bound of the key over a lat/lng rectangle: the latitude
+// gap to the rectangle, the longitude gap measured the short way round the
+// sphere (so cells across the antimeridian count as near), and cos φ at the
+// rectangle's latitude edge farther from the equator. Each factor is
+// bounded on its own, and the sum of the minima is at most the minimum of
+// the sum.
 func (q *sphereQuery) bound(r quadtree.Rect) float64 {
 	var dLat float64
 	if q.lat < r.MinY {
@@ -297,14 +327,8 @@ func (q *sphereQuery) bound(r quadtree.Rect) float64 {
 	if dLat == 0 && dLng == 0 {
 		return 0
 	}
-	s := math.Sin(dLat * (rad / 2))
-	h := s * s
-	if dLng > 0 {
-		c := min(math.Cos(r.MinY*rad), math.Cos(r.MaxY*rad))
-		t := math.Sin(dLng * (rad / 2))
-		h += q.cosLat * max(c, 0) * t * t
-	}
-	return h * (1 - 1e-9)
+	far := max(math.Abs(r.MinY), math.Abs(r.MaxY))*rad - q.latRad
+	return q.lowerKey(dLat, dLng, max(far, 0))
 }
 
 // shortLng returns |d| folded into [0, 180]: the longitude gap the short
