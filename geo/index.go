@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blueprint-go/blueprint/quadtree"
@@ -91,9 +92,61 @@ type Index struct {
 	now   func() time.Time
 	stale int64 // milliseconds; <0 never
 
-	mu   sync.RWMutex
-	tree *quadtree.Tree[DriverID, meta]
-	bufs sync.Pool // *[]quadtree.Neighbor[DriverID, meta]
+	// mu guards tree and spare. Writers hold it exclusively; searches share it.
+	mu    sync.RWMutex
+	tree  *quadtree.Tree[DriverID, meta]
+	spare []pendingSet
+	bufs  sync.Pool // *[]quadtree.Neighbor[DriverID, meta]
+
+	// Upserts queue here and reach the tree in batches (see flushLocked).
+	pmu      sync.Mutex
+	pending  []pendingSet
+	npending atomic.Int32
+}
+
+// pendingSet is one queued Upsert.
+type pendingSet struct {
+	id DriverID
+	p  quadtree.Point
+	m  meta
+}
+
+// flushAt is how many queued upserts make the writer apply them itself: a
+// batch of 64 holds the write lock for about 20 µs.
+const flushAt = 64
+
+// flushLocked applies the queued upserts, in order. x.mu must be held for
+// writing.
+func (x *Index) flushLocked() {
+	if x.npending.Load() == 0 {
+		return
+	}
+	x.pmu.Lock()
+	ops := x.pending
+	x.pending = x.spare[:0]
+	x.npending.Store(0)
+	x.pmu.Unlock()
+	for _, op := range ops {
+		// Points were validated before they were queued, so Set cannot fail.
+		_ = x.tree.Set(op.id, op.p, op.m)
+	}
+	x.spare = ops[:0]
+}
+
+// lock takes the write lock with every queued upsert applied.
+func (x *Index) lock() {
+	x.mu.Lock()
+	x.flushLocked()
+}
+
+// rlock takes the read lock after applying any queued upserts, so a search
+// sees every Upsert that returned before it started.
+func (x *Index) rlock() {
+	if x.npending.Load() != 0 {
+		x.lock()
+		x.mu.Unlock()
+	}
+	x.mu.RLock()
 }
 
 // NewIndex returns an empty index.
@@ -108,7 +161,7 @@ func NewIndex(opt Options) *Index {
 	case opt.StaleAfter < 0:
 		x.stale = -1
 	}
-	tr, err := quadtree.New[DriverID, meta](world, quadtree.Options{})
+	tr, err := quadtree.New[DriverID, meta](world, quadtree.Options{LeafSize: 16})
 	if err != nil {
 		panic(err) // world is a valid constant rectangle
 	}
@@ -136,16 +189,21 @@ func (x *Index) Upsert(d Driver) error {
 	if d.Seen.IsZero() {
 		d.Seen = x.now()
 	}
-	m := packMeta(&d)
-	x.mu.Lock()
-	err := x.tree.Set(d.ID, quadtree.Point{X: d.Pos.Lng, Y: d.Pos.Lat}, m)
-	x.mu.Unlock()
-	return err
+	op := pendingSet{id: d.ID, p: quadtree.Point{X: d.Pos.Lng, Y: d.Pos.Lat}, m: packMeta(&d)}
+	x.pmu.Lock()
+	x.pending = append(x.pending, op)
+	full := x.npending.Add(1) >= flushAt
+	x.pmu.Unlock()
+	if full {
+		x.lock()
+		x.mu.Unlock()
+	}
+	return nil
 }
 
 // Remove deletes a driver and reports whether it was present.
 func (x *Index) Remove(id DriverID) bool {
-	x.mu.Lock()
+	x.lock()
 	defer x.mu.Unlock()
 	return x.tree.Remove(id)
 }
@@ -153,7 +211,7 @@ func (x *Index) Remove(id DriverID) bool {
 // SetStatus changes a driver's status without touching its position or
 // last-seen time. It returns [ErrNotFound] for an unknown driver.
 func (x *Index) SetStatus(id DriverID, s Status) error {
-	x.mu.Lock()
+	x.lock()
 	defer x.mu.Unlock()
 	_, m, ok := x.tree.Get(id)
 	if !ok {
@@ -165,7 +223,7 @@ func (x *Index) SetStatus(id DriverID, s Status) error {
 // Get returns a driver that is present and not stale.
 func (x *Index) Get(id DriverID) (Driver, bool) {
 	cut := x.cutoff()
-	x.mu.RLock()
+	x.rlock()
 	p, m, ok := x.tree.Get(id)
 	x.mu.RUnlock()
 	if !ok || m.seenMilli() < cut {
@@ -176,7 +234,7 @@ func (x *Index) Get(id DriverID) (Driver, bool) {
 
 // Len returns the number of drivers stored, stale ones included.
 func (x *Index) Len() int {
-	x.mu.RLock()
+	x.rlock()
 	defer x.mu.RUnlock()
 	return x.tree.Len()
 }
@@ -185,7 +243,7 @@ func (x *Index) Len() int {
 // It costs O(n) under the write lock; call it from a periodic sweeper.
 func (x *Index) RemoveStale() int {
 	cut := x.cutoff()
-	x.mu.Lock()
+	x.lock()
 	defer x.mu.Unlock()
 	var gone []DriverID
 	x.tree.Range(world, func(id DriverID, _ quadtree.Point, m meta) bool {
@@ -240,7 +298,7 @@ func (x *Index) AppendNearby(ctx context.Context, dst []Match, center LatLng, ra
 		}
 		return filter == nil || filter(unpack(id, p, m))
 	}
-	x.mu.RLock()
+	x.rlock()
 	res := x.tree.Nearest(*bp, k, maxKey, quadtree.Metric{Dist: q.dist, Bound: q.bound}, accept)
 	x.mu.RUnlock()
 	for _, n := range res {
@@ -358,7 +416,7 @@ func (x *Index) AppendWithin(ctx context.Context, dst []Match, center LatLng, ra
 	}
 	q := newSphereQuery(center)
 	cut := x.cutoff()
-	x.mu.RLock()
+	x.rlock()
 	defer x.mu.RUnlock()
 	for _, b := range boxes {
 		r := quadtree.Rect{MinX: b.MinLng, MinY: b.MinLat, MaxX: b.MaxLng, MaxY: b.MaxLat}
