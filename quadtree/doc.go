@@ -21,9 +21,10 @@
 // point; then the leaf just grows (it doubles the threshold each time it
 // finds it cannot split, so a thousand drivers waiting at one airport stand
 // cost O(1) amortised per insert, not an endless cascade of splits). When a
-// cell's subtree falls to LeafSize/2 objects it merges back into one leaf;
-// the gap between 32 and 16 stops a driver that crosses a cell edge back and
-// forth from splitting and merging every time. Released cells go on a free
+// cell's subtree falls to 3/4 LeafSize objects it merges back into one
+// leaf; the gap between 32 and 24 stops a driver that crosses a cell edge
+// back and forth from splitting and merging every time. A leaf that empties
+// to a quarter of its capacity gives half of it back. Released cells go on a free
 // list and are reused, so memory follows the live population and does not
 // creep under churn.
 //

