@@ -41,7 +41,7 @@ func geoN() int {
 	return 1_000_000
 }
 
-type dataset struct {
+type geoDataset struct {
 	name    string
 	pts     []geo.LatLng // initial position per driver ID
 	queries []geo.LatLng
@@ -49,14 +49,14 @@ type dataset struct {
 	max     [2]float64
 }
 
-var datasets = sync.OnceValue(func() []*dataset {
+var geoDatasets = sync.OnceValue(func() []*geoDataset {
 	n := geoN()
 	r := rand.New(rand.NewPCG(42, 7))
-	nyc := &dataset{name: "nyc", min: [2]float64{-74.25, 40.5}, max: [2]float64{-73.7, 40.9}}
-	inBox := func(d *dataset) geo.LatLng {
+	nyc := &geoDataset{name: "nyc", min: [2]float64{-74.25, 40.5}, max: [2]float64{-73.7, 40.9}}
+	inBox := func(d *geoDataset) geo.LatLng {
 		return geo.LatLng{Lat: d.min[1] + r.Float64()*(d.max[1]-d.min[1]), Lng: d.min[0] + r.Float64()*(d.max[0]-d.min[0])}
 	}
-	sphere := &dataset{name: "sphere", min: [2]float64{-180, -90}, max: [2]float64{180, 90}}
+	sphere := &geoDataset{name: "sphere", min: [2]float64{-180, -90}, max: [2]float64{180, 90}}
 	onSphere := func() geo.LatLng {
 		return geo.LatLng{Lat: math.Asin(r.Float64()*2-1) * 180 / math.Pi, Lng: r.Float64()*360 - 180}
 	}
@@ -78,18 +78,18 @@ var datasets = sync.OnceValue(func() []*dataset {
 		}
 		sphere.queries = append(sphere.queries, q)
 	}
-	return []*dataset{nyc, sphere}
+	return []*geoDataset{nyc, sphere}
 })
 
 // step returns p moved by up to ±0.0005° per axis, clamped to the dataset.
-func (d *dataset) step(r *rand.Rand, p geo.LatLng) geo.LatLng {
+func (d *geoDataset) step(r *rand.Rand, p geo.LatLng) geo.LatLng {
 	p.Lat = min(max(p.Lat+(r.Float64()-0.5)*0.001, d.min[1]), d.max[1])
 	p.Lng = min(max(p.Lng+(r.Float64()-0.5)*0.001, d.min[0]), d.max[0])
 	return p
 }
 
 // index is what a workload needs from each implementation.
-type index interface {
+type geoIndex interface {
 	move(id int, p geo.LatLng)
 	nearest(q geo.LatLng, k int, availableOnly bool) int // returns the first ID, or -1
 	nearestIDs(q geo.LatLng, k int, dst []int) []int
@@ -97,44 +97,44 @@ type index interface {
 }
 
 // available marks every tenth driver as available.
-func available(id int) bool { return id%10 == 0 }
+func geoAvailable(id int) bool { return id%10 == 0 }
 
 // --- blueprint ---
 
-type bpIndex struct {
+type geoBP struct {
 	x   *geo.Index
 	buf []geo.Match
 }
 
-func newBP(d *dataset) *bpIndex {
+func newGeoBP(d *geoDataset) *geoBP {
 	x := geo.NewIndex(geo.Options{StaleAfter: -1})
 	seen := time.Unix(1_700_000_000, 0)
 	for i, p := range d.pts {
 		st := geo.Unavailable
-		if available(i) {
+		if geoAvailable(i) {
 			st = geo.Available
 		}
 		_ = x.Upsert(geo.Driver{ID: geo.DriverID(i), Pos: p, Status: st, Seen: seen})
 	}
-	return &bpIndex{x: x, buf: make([]geo.Match, 0, 16)}
+	return &geoBP{x: x, buf: make([]geo.Match, 0, 16)}
 }
 
-var bpSeen = time.Unix(1_700_000_000, 0)
+var geoSeen = time.Unix(1_700_000_000, 0)
 
-func (b *bpIndex) move(id int, p geo.LatLng) {
+func (b *geoBP) move(id int, p geo.LatLng) {
 	st := geo.Unavailable
-	if available(id) {
+	if geoAvailable(id) {
 		st = geo.Available
 	}
-	_ = b.x.Upsert(geo.Driver{ID: geo.DriverID(id), Pos: p, Status: st, Seen: bpSeen})
+	_ = b.x.Upsert(geo.Driver{ID: geo.DriverID(id), Pos: p, Status: st, Seen: geoSeen})
 }
 
-func isAvailable(d geo.Driver) bool { return d.Status == geo.Available }
+func geoIsAvailable(d geo.Driver) bool { return d.Status == geo.Available }
 
-func (b *bpIndex) nearest(q geo.LatLng, k int, availableOnly bool) int {
+func (b *geoBP) nearest(q geo.LatLng, k int, availableOnly bool) int {
 	var f func(geo.Driver) bool
 	if availableOnly {
-		f = isAvailable
+		f = geoIsAvailable
 	}
 	b.buf, _ = b.x.AppendNearby(context.Background(), b.buf[:0], q, 1e9, k, f)
 	if len(b.buf) == 0 {
@@ -143,7 +143,7 @@ func (b *bpIndex) nearest(q geo.LatLng, k int, availableOnly bool) int {
 	return int(b.buf[0].ID)
 }
 
-func (b *bpIndex) nearestIDs(q geo.LatLng, k int, dst []int) []int {
+func (b *geoBP) nearestIDs(q geo.LatLng, k int, dst []int) []int {
 	b.buf, _ = b.x.AppendNearby(context.Background(), b.buf[:0], q, 1e9, k, nil)
 	for _, m := range b.buf {
 		dst = append(dst, int(m.ID))
@@ -151,20 +151,20 @@ func (b *bpIndex) nearestIDs(q geo.LatLng, k int, dst []int) []int {
 	return dst
 }
 
-func (b *bpIndex) radius(q geo.LatLng, metres float64) int {
+func (b *geoBP) radius(q geo.LatLng, metres float64) int {
 	b.buf, _ = b.x.AppendWithin(context.Background(), b.buf[:0], q, metres, nil)
 	return len(b.buf)
 }
 
 // --- tidwall/rtree ---
 
-type rtIndex struct {
+type geoRT struct {
 	tr  rtree.RTreeG[int]
 	pos []geo.LatLng
 }
 
-func newRT(d *dataset) *rtIndex {
-	x := &rtIndex{pos: append([]geo.LatLng(nil), d.pts...)}
+func newGeoRT(d *geoDataset) *geoRT {
+	x := &geoRT{pos: append([]geo.LatLng(nil), d.pts...)}
 	for i, p := range d.pts {
 		pt := [2]float64{p.Lng, p.Lat}
 		x.tr.Insert(pt, pt, i)
@@ -172,18 +172,18 @@ func newRT(d *dataset) *rtIndex {
 	return x
 }
 
-func (x *rtIndex) move(id int, p geo.LatLng) {
+func (x *geoRT) move(id int, p geo.LatLng) {
 	o := x.pos[id]
 	op, np := [2]float64{o.Lng, o.Lat}, [2]float64{p.Lng, p.Lat}
 	x.tr.Replace(op, op, id, np, np, id)
 	x.pos[id] = p
 }
 
-func (x *rtIndex) nearest(q geo.LatLng, k int, availableOnly bool) int {
+func (x *geoRT) nearest(q geo.LatLng, k int, availableOnly bool) int {
 	first, n := -1, 0
 	qp := [2]float64{q.Lng, q.Lat}
 	x.tr.Nearby(rtree.BoxDist[float64, int](qp, qp, nil), func(_, _ [2]float64, id int, _ float64) bool {
-		if availableOnly && !available(id) {
+		if availableOnly && !geoAvailable(id) {
 			return true
 		}
 		if n == 0 {
@@ -195,7 +195,7 @@ func (x *rtIndex) nearest(q geo.LatLng, k int, availableOnly bool) int {
 	return first
 }
 
-func (x *rtIndex) nearestIDs(q geo.LatLng, k int, dst []int) []int {
+func (x *geoRT) nearestIDs(q geo.LatLng, k int, dst []int) []int {
 	qp := [2]float64{q.Lng, q.Lat}
 	x.tr.Nearby(rtree.BoxDist[float64, int](qp, qp, nil), func(_, _ [2]float64, id int, _ float64) bool {
 		dst = append(dst, id)
@@ -204,7 +204,7 @@ func (x *rtIndex) nearestIDs(q geo.LatLng, k int, dst []int) []int {
 	return dst
 }
 
-func (x *rtIndex) radius(q geo.LatLng, metres float64) int {
+func (x *geoRT) radius(q geo.LatLng, metres float64) int {
 	boxes, _ := geo.Cover(q, metres)
 	n := 0
 	for _, b := range boxes {
@@ -220,59 +220,59 @@ func (x *rtIndex) radius(q geo.LatLng, metres float64) int {
 
 // --- paulmach/orb quadtree ---
 
-type orbDriver struct {
+type geoOrbDriver struct {
 	id int
 	p  orb.Point
 }
 
-func (d *orbDriver) Point() orb.Point { return d.p }
+func (d *geoOrbDriver) Point() orb.Point { return d.p }
 
-type orbIndex struct {
+type geoOrb struct {
 	q   *orbquad.Quadtree
-	drv []*orbDriver
+	drv []*geoOrbDriver
 	buf []orb.Pointer
 }
 
-func newOrb(d *dataset) *orbIndex {
-	x := &orbIndex{q: orbquad.New(orb.Bound{Min: orb.Point{d.min[0], d.min[1]}, Max: orb.Point{d.max[0], d.max[1]}})}
+func newGeoOrb(d *geoDataset) *geoOrb {
+	x := &geoOrb{q: orbquad.New(orb.Bound{Min: orb.Point{d.min[0], d.min[1]}, Max: orb.Point{d.max[0], d.max[1]}})}
 	for i, p := range d.pts {
-		dr := &orbDriver{id: i, p: orb.Point{p.Lng, p.Lat}}
+		dr := &geoOrbDriver{id: i, p: orb.Point{p.Lng, p.Lat}}
 		x.drv = append(x.drv, dr)
 		_ = x.q.Add(dr)
 	}
 	return x
 }
 
-func (x *orbIndex) move(id int, p geo.LatLng) {
+func (x *geoOrb) move(id int, p geo.LatLng) {
 	dr := x.drv[id]
 	x.q.Remove(dr, func(o orb.Pointer) bool { return o == dr })
 	dr.p = orb.Point{p.Lng, p.Lat}
 	_ = x.q.Add(dr)
 }
 
-func orbAvailable(p orb.Pointer) bool { return available(p.(*orbDriver).id) }
+func geoOrbAvailable(p orb.Pointer) bool { return geoAvailable(p.(*geoOrbDriver).id) }
 
-func (x *orbIndex) nearest(q geo.LatLng, k int, availableOnly bool) int {
+func (x *geoOrb) nearest(q geo.LatLng, k int, availableOnly bool) int {
 	var f orbquad.FilterFunc
 	if availableOnly {
-		f = orbAvailable
+		f = geoOrbAvailable
 	}
 	x.buf = x.q.KNearestMatching(x.buf[:0], orb.Point{q.Lng, q.Lat}, k, f)
 	if len(x.buf) == 0 {
 		return -1
 	}
-	return x.buf[0].(*orbDriver).id
+	return x.buf[0].(*geoOrbDriver).id
 }
 
-func (x *orbIndex) nearestIDs(q geo.LatLng, k int, dst []int) []int {
+func (x *geoOrb) nearestIDs(q geo.LatLng, k int, dst []int) []int {
 	x.buf = x.q.KNearest(x.buf[:0], orb.Point{q.Lng, q.Lat}, k)
 	for _, p := range x.buf {
-		dst = append(dst, p.(*orbDriver).id)
+		dst = append(dst, p.(*geoOrbDriver).id)
 	}
 	return dst
 }
 
-func (x *orbIndex) radius(q geo.LatLng, metres float64) int {
+func (x *geoOrb) radius(q geo.LatLng, metres float64) int {
 	boxes, _ := geo.Cover(q, metres)
 	n := 0
 	for _, b := range boxes {
@@ -289,21 +289,21 @@ func (x *orbIndex) radius(q geo.LatLng, metres float64) int {
 // built holds one index per implementation and dataset, built once per
 // process and shared by the query and move workloads (moves are small
 // random steps, so the data stays statistically the same).
-type built struct {
-	d    *dataset
-	impl map[string]index
+type geoBuilt struct {
+	d    *geoDataset
+	impl map[string]geoIndex
 	pos  map[string][]geo.LatLng // each implementation's current positions
 }
 
-var impls = []string{"blueprint", "rtree", "orb"}
+var geoImpls = []string{"blueprint", "rtree", "orb"}
 
-var builtIndexes = sync.OnceValue(func() []*built {
-	var out []*built
-	for _, d := range datasets() {
-		bt := &built{d: d, pos: map[string][]geo.LatLng{}, impl: map[string]index{
-			"blueprint": newBP(d), "rtree": newRT(d), "orb": newOrb(d),
+var geoBuiltIndexes = sync.OnceValue(func() []*geoBuilt {
+	var out []*geoBuilt
+	for _, d := range geoDatasets() {
+		bt := &geoBuilt{d: d, pos: map[string][]geo.LatLng{}, impl: map[string]geoIndex{
+			"blueprint": newGeoBP(d), "rtree": newGeoRT(d), "orb": newGeoOrb(d),
 		}}
-		for _, name := range impls {
+		for _, name := range geoImpls {
 			bt.pos[name] = append([]geo.LatLng(nil), d.pts...)
 		}
 		out = append(out, bt)
@@ -315,9 +315,9 @@ var builtIndexes = sync.OnceValue(func() []*built {
 // implementation's current positions: every implementation replays the same
 // seeded sequence of moves, so they hold the same points as long as they
 // ran the same number of moves, and statistically the same points always.
-func forEach(b *testing.B, fn func(b *testing.B, bt *built, ix index, pos []geo.LatLng)) {
-	all := builtIndexes()
-	for _, name := range impls {
+func geoForEach(b *testing.B, fn func(b *testing.B, bt *geoBuilt, ix geoIndex, pos []geo.LatLng)) {
+	all := geoBuiltIndexes()
+	for _, name := range geoImpls {
 		b.Run(name, func(b *testing.B) {
 			for _, bt := range all {
 				b.Run(bt.d.name, func(b *testing.B) { fn(b, bt, bt.impl[name], bt.pos[name]) })
@@ -328,15 +328,15 @@ func forEach(b *testing.B, fn func(b *testing.B, bt *built, ix index, pos []geo.
 
 // quick reports whether benchmarks run once each (CI's -benchtime 1x), to
 // shorten the fixed-duration workload.
-func quick() bool {
+func geoQuick() bool {
 	f := flag.Lookup("test.benchtime")
 	return testing.Short() || *geoShort || (f != nil && f.Value.String() == "1x")
 }
 
 func BenchmarkInsert(b *testing.B) {
-	for _, name := range impls {
+	for _, name := range geoImpls {
 		b.Run(name, func(b *testing.B) {
-			for _, d := range datasets() {
+			for _, d := range geoDatasets() {
 				b.Run(d.name, func(b *testing.B) {
 					b.ReportAllocs()
 					var ins func(i int)
@@ -344,7 +344,7 @@ func BenchmarkInsert(b *testing.B) {
 						switch name {
 						case "blueprint":
 							x := geo.NewIndex(geo.Options{StaleAfter: -1})
-							ins = func(i int) { _ = x.Upsert(geo.Driver{ID: geo.DriverID(i), Pos: d.pts[i], Seen: bpSeen}) }
+							ins = func(i int) { _ = x.Upsert(geo.Driver{ID: geo.DriverID(i), Pos: d.pts[i], Seen: geoSeen}) }
 						case "rtree":
 							var tr rtree.RTreeG[int]
 							ins = func(i int) {
@@ -353,7 +353,7 @@ func BenchmarkInsert(b *testing.B) {
 							}
 						case "orb":
 							q := orbquad.New(orb.Bound{Min: orb.Point{d.min[0], d.min[1]}, Max: orb.Point{d.max[0], d.max[1]}})
-							ins = func(i int) { _ = q.Add(&orbDriver{id: i, p: orb.Point{d.pts[i].Lng, d.pts[i].Lat}}) }
+							ins = func(i int) { _ = q.Add(&geoOrbDriver{id: i, p: orb.Point{d.pts[i].Lng, d.pts[i].Lat}}) }
 						}
 					}
 					i := len(d.pts)
@@ -374,7 +374,7 @@ func BenchmarkInsert(b *testing.B) {
 }
 
 func BenchmarkMove(b *testing.B) {
-	forEach(b, func(b *testing.B, bt *built, ix index, pos []geo.LatLng) {
+	geoForEach(b, func(b *testing.B, bt *geoBuilt, ix geoIndex, pos []geo.LatLng) {
 		r := rand.New(rand.NewPCG(1, 2))
 		b.ReportAllocs()
 		for b.Loop() {
@@ -387,7 +387,7 @@ func BenchmarkMove(b *testing.B) {
 }
 
 func BenchmarkNearest(b *testing.B) {
-	forEach(b, func(b *testing.B, bt *built, ix index, pos []geo.LatLng) {
+	geoForEach(b, func(b *testing.B, bt *geoBuilt, ix geoIndex, pos []geo.LatLng) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
@@ -395,12 +395,12 @@ func BenchmarkNearest(b *testing.B) {
 			i++
 		}
 		b.StopTimer()
-		b.ReportMetric(recall(bt, ix, pos), "recall")
+		b.ReportMetric(geoRecall(bt, ix, pos), "recall")
 	})
 }
 
 func BenchmarkNearestAvailable(b *testing.B) {
-	forEach(b, func(b *testing.B, bt *built, ix index, pos []geo.LatLng) {
+	geoForEach(b, func(b *testing.B, bt *geoBuilt, ix geoIndex, pos []geo.LatLng) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
@@ -411,7 +411,7 @@ func BenchmarkNearestAvailable(b *testing.B) {
 }
 
 func BenchmarkRadius(b *testing.B) {
-	forEach(b, func(b *testing.B, bt *built, ix index, pos []geo.LatLng) {
+	geoForEach(b, func(b *testing.B, bt *geoBuilt, ix geoIndex, pos []geo.LatLng) {
 		// 2 km in New York (about 5,400 drivers at 1M); 200 km on the
 		// sphere (about 250).
 		metres := 2_000.0
@@ -432,12 +432,12 @@ func BenchmarkRadius(b *testing.B) {
 // sphere), the fraction of an implementation's 10
 // nearest that are among the exact 10 nearest by great-circle distance
 // (computed by brute force, ties counted as hits).
-func recall(bt *built, ix index, pos []geo.LatLng) float64 {
+func geoRecall(bt *geoBuilt, ix geoIndex, pos []geo.LatLng) float64 {
 	hit, total := 0, 0
 	var ids []int
 	for qi := range 20 {
 		q := bt.d.queries[qi]
-		kth := bruteKth(pos, q, 10)
+		kth := geoBruteKth(pos, q, 10)
 		ids = ix.nearestIDs(q, 10, ids[:0])
 		for _, id := range ids {
 			if geo.Distance(q, pos[id]) <= kth {
@@ -450,7 +450,7 @@ func recall(bt *built, ix index, pos []geo.LatLng) float64 {
 }
 
 // bruteKth returns the exact k-th smallest great-circle distance from q.
-func bruteKth(pos []geo.LatLng, q geo.LatLng, k int) float64 {
+func geoBruteKth(pos []geo.LatLng, q geo.LatLng, k int) float64 {
 	best := make([]float64, 0, k+1)
 	for _, p := range pos {
 		d := geo.Distance(q, p)
@@ -473,18 +473,18 @@ func bruteKth(pos []geo.LatLng, q geo.LatLng, k int) float64 {
 
 // locked puts a peer behind a sync.RWMutex, as a concurrent service must;
 // blueprint's Index locks internally.
-type locked struct {
+type geoLocked struct {
 	mu sync.RWMutex
-	ix index
+	ix geoIndex
 }
 
-func (l *locked) move(id int, p geo.LatLng) {
+func (l *geoLocked) move(id int, p geo.LatLng) {
 	l.mu.Lock()
 	l.ix.move(id, p)
 	l.mu.Unlock()
 }
 
-func (l *locked) nearest(q geo.LatLng, k int) {
+func (l *geoLocked) nearest(q geo.LatLng, k int) {
 	l.mu.RLock()
 	l.ix.nearest(q, k, false)
 	l.mu.RUnlock()
@@ -495,24 +495,24 @@ func (l *locked) nearest(q geo.LatLng, k int) {
 // iteration (0.3 s with -short or -benchtime 1x), and reports both rates. The reader needs its own query
 // buffer, so every implementation gets a second handle sharing the data.
 func BenchmarkMixed(b *testing.B) {
-	forEach(b, func(b *testing.B, bt *built, ix index, pos []geo.LatLng) {
+	geoForEach(b, func(b *testing.B, bt *geoBuilt, ix geoIndex, pos []geo.LatLng) {
 		dur := 3 * time.Second
-		if quick() {
+		if geoQuick() {
 			dur = 300 * time.Millisecond
 		}
 		var writer func(id int, p geo.LatLng)
 		var reader func(q geo.LatLng)
 		switch x := ix.(type) {
-		case *bpIndex:
-			rd := &bpIndex{x: x.x, buf: make([]geo.Match, 0, 16)}
+		case *geoBP:
+			rd := &geoBP{x: x.x, buf: make([]geo.Match, 0, 16)}
 			writer, reader = x.move, func(q geo.LatLng) { rd.nearest(q, 10, false) }
-		case *rtIndex:
-			l := &locked{ix: x}
+		case *geoRT:
+			l := &geoLocked{ix: x}
 			writer, reader = l.move, func(q geo.LatLng) { l.nearest(q, 10) }
-		case *orbIndex:
-			rd := &orbIndex{q: x.q, drv: x.drv}
-			l := &locked{ix: x}
-			lr := &locked{ix: rd}
+		case *geoOrb:
+			rd := &geoOrb{q: x.q, drv: x.drv}
+			l := &geoLocked{ix: x}
+			lr := &geoLocked{ix: rd}
 			writer = l.move
 			reader = func(q geo.LatLng) {
 				l.mu.RLock()
@@ -557,9 +557,9 @@ func BenchmarkMixed(b *testing.B) {
 
 // BenchmarkMemory reports the heap bytes per driver of each
 // implementation's index of the nyc dataset, including its ID lookup.
-func BenchmarkMemory(b *testing.B) {
-	d := datasets()[0]
-	for _, name := range impls {
+func BenchmarkGeoMemory(b *testing.B) {
+	d := geoDatasets()[0]
+	for _, name := range geoImpls {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				var before, after runtime.MemStats
@@ -568,11 +568,11 @@ func BenchmarkMemory(b *testing.B) {
 				var keep any
 				switch name {
 				case "blueprint":
-					keep = newBP(d)
+					keep = newGeoBP(d)
 				case "rtree":
-					keep = newRT(d) // includes its position slice (the ID index)
+					keep = newGeoRT(d) // includes its position slice (the ID index)
 				case "orb":
-					keep = newOrb(d) // includes its driver pointers
+					keep = newGeoOrb(d) // includes its driver pointers
 				}
 				runtime.GC()
 				runtime.ReadMemStats(&after)
