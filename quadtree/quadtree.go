@@ -236,6 +236,13 @@ func (t *Tree[ID, V]) split(n int32) bool {
 	for i := range int32(4) {
 		ch := &t.nodes[c+i]
 		ch.rect = rects[i]
+		if ch.items == nil {
+			// Leaves get their full capacity at birth: a leaf's
+			// population wanders between empty and LeafSize under churn,
+			// and growing on demand would allocate on moves and let the
+			// heap creep towards this size anyway.
+			ch.items = make([]item[ID, V], 0, t.leafSize)
+		}
 		ch.items = ch.items[:0]
 		ch.child = noChild
 		ch.parent = n
@@ -373,9 +380,10 @@ func (t *Tree[ID, V]) take(l loc, unindex bool) item[ID, V] {
 	var zero item[ID, V]
 	nd.items[last] = zero
 	nd.items = nd.items[:last]
-	if c := cap(nd.items); c > 8 && int(last) <= c/4 {
-		// Give back memory a leaf no longer needs, so caps track the
-		// population rather than the largest it ever was.
+	if c := cap(nd.items); c > 2*int(t.leafSize) && int(last) <= c/4 {
+		// Give back the memory of a leaf that grew past LeafSize (objects
+		// sharing a point) once most of them have left. Ordinary leaves
+		// keep their capacity, so moves do not allocate.
 		nd.items = append(make([]item[ID, V], 0, c/2), nd.items...)
 	}
 	nd.count--
@@ -412,7 +420,7 @@ func (t *Tree[ID, V]) merge(n int32) {
 		if nd.child == noChild || nd.count > t.mergeAt {
 			return
 		}
-		items := nd.items[:0]
+		items := make([]item[ID, V], 0, t.leafSize)
 		items = t.gather(nd.child, items)
 		nd = &t.nodes[n]
 		nd.items = items
