@@ -282,11 +282,7 @@ func (x *Index) AppendNearby(ctx context.Context, dst []Match, center LatLng, ra
 		return dst, err
 	}
 	q := newSphereQuery(center)
-	maxKey := math.Inf(1)
-	if radius < math.Pi*EarthRadius {
-		s := math.Sin(radius / (2 * EarthRadius))
-		maxKey = s * s * (1 + 1e-9) // exact check below
-	}
+	maxKey := keyLimit(radius)
 	cut := x.cutoff()
 	bp, _ := x.bufs.Get().(*[]quadtree.Neighbor[DriverID, meta])
 	if bp == nil {
@@ -311,6 +307,17 @@ func (x *Index) AppendNearby(ctx context.Context, dst []Match, center LatLng, ra
 	*bp = res[:0]
 	x.bufs.Put(bp)
 	return dst, nil
+}
+
+// keyLimit returns a haversine a little above that of radius metres, so
+// that every point within radius passes a key test; callers then check the
+// exact distance.
+func keyLimit(radius float64) float64 {
+	if radius >= math.Pi*EarthRadius {
+		return math.Inf(1)
+	}
+	s := math.Sin(radius / (2 * EarthRadius))
+	return s*s*(1+1e-9) + 1e-300
 }
 
 // sphereQuery ranks tree points (X = lng, Y = lat) by the haversine of
@@ -415,6 +422,7 @@ func (x *Index) AppendWithin(ctx context.Context, dst []Match, center LatLng, ra
 		return dst, err
 	}
 	q := newSphereQuery(center)
+	maxKey := keyLimit(radius)
 	cut := x.cutoff()
 	x.rlock()
 	defer x.mu.RUnlock()
@@ -424,7 +432,11 @@ func (x *Index) AppendWithin(ctx context.Context, dst []Match, center LatLng, ra
 			if m.seenMilli() < cut {
 				return true
 			}
-			d := metres(hav(q.lat, q.lng, q.cosLat, p.Y, p.X))
+			h := hav(q.lat, q.lng, q.cosLat, p.Y, p.X)
+			if h > maxKey {
+				return true // clearly outside: skip the arcsine
+			}
+			d := metres(h)
 			if d > radius {
 				return true
 			}
