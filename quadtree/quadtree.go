@@ -97,7 +97,8 @@ type Tree[ID comparable, V any] struct {
 	mergeAt  int32 // a subtree this small merges into one leaf
 	maxDepth int32
 	nodes    []node[ID, V]
-	free     []int32 // first indexes of released blocks of four nodes
+	free     []int32         // first indexes of released blocks of four nodes
+	spare    [][]item[ID, V] // recycled leaf storage
 	index    map[ID]loc
 	scratch  sync.Pool // *[]cand for Nearest
 }
@@ -237,11 +238,7 @@ func (t *Tree[ID, V]) split(n int32) bool {
 		ch := &t.nodes[c+i]
 		ch.rect = rects[i]
 		if ch.items == nil {
-			// Leaves get their full capacity at birth: a leaf's
-			// population wanders between empty and LeafSize under churn,
-			// and growing on demand would allocate on moves and let the
-			// heap creep towards this size anyway.
-			ch.items = make([]item[ID, V], 0, t.leafSize)
+			ch.items = t.leafSlice()
 		}
 		ch.items = ch.items[:0]
 		ch.child = noChild
@@ -261,7 +258,26 @@ func (t *Tree[ID, V]) split(n int32) bool {
 		t.index[it.id] = loc{leaf: ch, slot: int32(len(cn.items) - 1)}
 	}
 	clear(items)
+	if cap(items) == int(t.leafSize) {
+		t.spare = append(t.spare, items[:0])
+	}
 	return true
+}
+
+// leafSlice returns empty storage for a leaf, with room for LeafSize
+// records: a leaf's population wanders between empty and LeafSize under
+// churn, and growing on demand would allocate on moves and let the heap
+// creep towards this size anyway. Slices of leaves that split or merge away
+// are recycled through t.spare, so a tree in steady churn allocates
+// nothing.
+func (t *Tree[ID, V]) leafSlice() []item[ID, V] {
+	if k := len(t.spare); k > 0 {
+		s := t.spare[k-1]
+		t.spare[k-1] = nil
+		t.spare = t.spare[:k-1]
+		return s
+	}
+	return make([]item[ID, V], 0, t.leafSize)
 }
 
 func samePoint[ID comparable, V any](items []item[ID, V]) bool {
@@ -420,7 +436,14 @@ func (t *Tree[ID, V]) merge(n int32) {
 		if nd.child == noChild || nd.count > t.mergeAt {
 			return
 		}
-		items := make([]item[ID, V], 0, t.leafSize)
+		// Reuse the first child's storage (its records stay in place) or
+		// a recycled slice.
+		var items []item[ID, V]
+		if first := &t.nodes[nd.child]; first.child == noChild && cap(first.items) >= int(t.mergeAt) {
+			items, first.items = first.items, nil
+		} else {
+			items = t.leafSlice()
+		}
 		items = t.gather(nd.child, items)
 		nd = &t.nodes[n]
 		nd.items = items
