@@ -24,6 +24,7 @@ func main() {
 		{"IDs (snowflake)", tourIDs},
 		{"URL shortener (shortid)", tourShortener},
 		{"End-to-end encryption (e2e)", tourE2E},
+		{"Ride dispatch (quadtree, geo)", tourGeo},
 	}
 	out := &tourWriter{w: os.Stdout}
 	for _, s := range sections {

@@ -1,0 +1,53 @@
+package geo_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/blueprint-go/blueprint/geo"
+)
+
+func Example() {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	idx := geo.NewIndex(geo.Options{StaleAfter: time.Minute, Now: func() time.Time { return now }})
+
+	// Three drivers in Fiji, on both sides of the 180° meridian.
+	_ = idx.Upsert(geo.Driver{ID: 1, Pos: geo.LatLng{Lat: -16.80, Lng: 179.98}, Status: geo.Available})
+	_ = idx.Upsert(geo.Driver{ID: 2, Pos: geo.LatLng{Lat: -16.80, Lng: -179.99}, Status: geo.Available})
+	_ = idx.Upsert(geo.Driver{ID: 3, Pos: geo.LatLng{Lat: -16.81, Lng: 179.99}, Status: geo.Unavailable})
+
+	// The two nearest available drivers within 10 km of a rider at 180°.
+	available := func(d geo.Driver) bool { return d.Status == geo.Available }
+	matches, err := idx.Nearby(context.Background(), geo.LatLng{Lat: -16.80, Lng: 180}, 10_000, 2, available)
+	if err != nil {
+		panic(err)
+	}
+	for _, m := range matches {
+		fmt.Printf("driver %d at %.0f m\n", m.ID, m.Distance)
+	}
+	// Output:
+	// driver 2 at 1064 m
+	// driver 1 at 2129 m
+}
+
+func ExampleCover() {
+	// A 50 km circle at the antimeridian needs two boxes.
+	boxes, _ := geo.Cover(geo.LatLng{Lat: 0, Lng: 179.9}, 50_000)
+	for _, b := range boxes {
+		fmt.Printf("lat %.2f..%.2f lng %.2f..%.2f\n", b.MinLat, b.MaxLat, b.MinLng, b.MaxLng)
+	}
+	// Output:
+	// lat -0.45..0.45 lng 179.45..180.00
+	// lat -0.45..0.45 lng -180.00..-179.65
+}
+
+func ExampleEncodeGeohash() {
+	h, _ := geo.EncodeGeohash(geo.LatLng{Lat: 40.7580, Lng: -73.9855}, 6)
+	nb, _ := geo.GeohashNeighbors(h)
+	fmt.Println(h, nb[geo.North], nb[geo.East])
+	fmt.Printf("%.0f m\n", geo.Distance(geo.LatLng{Lat: 40.7580, Lng: -73.9855}, geo.LatLng{Lat: 40.6413, Lng: -73.7781}))
+	// Output:
+	// dr5ru7 dr5ruk dr5rue
+	// 21773 m
+}

@@ -1,0 +1,424 @@
+package geo
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+func seed(t testing.TB) uint64 {
+	s := rand.Uint64()
+	if v := os.Getenv("SEED"); v != "" {
+		var err error
+		if s, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("bad SEED %q: %v", v, err)
+		}
+	}
+	t.Logf("SEED=%d", s)
+	return s
+}
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
+func TestDistance(t *testing.T) {
+	oneDeg := EarthRadius * math.Pi / 180
+	cases := []struct {
+		a, b LatLng
+		want float64
+	}{
+		{LatLng{0, 0}, LatLng{0, 1}, oneDeg},
+		{LatLng{0, 0}, LatLng{1, 0}, oneDeg},
+		{LatLng{0, 179.5}, LatLng{0, -179.5}, oneDeg},
+		{LatLng{0, 180}, LatLng{0, -180}, 0},
+		{LatLng{90, 0}, LatLng{90, 123}, 0},
+		{LatLng{90, 0}, LatLng{-90, 0}, math.Pi * EarthRadius},
+		{LatLng{0, 0}, LatLng{0, 180}, math.Pi * EarthRadius},
+		{LatLng{89.99, 10}, LatLng{89.99, -170}, 0.02 * oneDeg},
+		// Paris to London by the haversine formula on R = 6,371,008.8 m.
+		{LatLng{48.8566, 2.3522}, LatLng{51.5074, -0.1278}, 343_556},
+	}
+	for _, c := range cases {
+		if got := Distance(c.a, c.b); !near(got, c.want, 1) {
+			t.Errorf("Distance(%v, %v) = %.3f, want %.3f", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+func TestBearingDestination(t *testing.T) {
+	cases := []struct {
+		a, b LatLng
+		want float64
+	}{
+		{LatLng{0, 0}, LatLng{0, 1}, 90},
+		{LatLng{0, 0}, LatLng{1, 0}, 0},
+		{LatLng{0, 0}, LatLng{-1, 0}, 180},
+		{LatLng{0, 179.9}, LatLng{0, -179.9}, 90},
+		{LatLng{10, 10}, LatLng{10, 10}, 0},
+	}
+	for _, c := range cases {
+		if got := Bearing(c.a, c.b); !near(got, c.want, 1e-9) {
+			t.Errorf("Bearing(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+	r := rand.New(rand.NewPCG(seed(t), 1))
+	for range 2000 {
+		p := LatLng{r.Float64()*178 - 89, r.Float64()*360 - 180}
+		b := r.Float64() * 360
+		d := r.Float64() * 19_000_000
+		q := Destination(p, b, d)
+		if err := q.Validate(); err != nil {
+			t.Fatalf("Destination(%v, %v, %v) = %v: %v", p, b, d, q, err)
+		}
+		if got := Distance(p, q); !near(got, d, 0.01) {
+			t.Fatalf("Distance(p, Destination(p, %v, %v)) = %v", b, d, got)
+		}
+		if d > 1 {
+			if got := Bearing(p, q); !near(math.Mod(got-b+540, 360)-180, 0, 1e-6) {
+				t.Fatalf("Bearing(%v, %v) = %v, want %v", p, q, got, b)
+			}
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, p := range []LatLng{{90.0001, 0}, {-91, 0}, {0, 180.1}, {0, -181}, {math.NaN(), 0}, {0, math.NaN()}, {math.Inf(1), 0}} {
+		if err := p.Validate(); !errors.Is(err, ErrInvalidLatLng) {
+			t.Errorf("Validate(%v) = %v", p, err)
+		}
+	}
+	for _, p := range []LatLng{{90, 180}, {-90, -180}, {0, 0}} {
+		if err := p.Validate(); err != nil {
+			t.Errorf("Validate(%v) = %v", p, err)
+		}
+	}
+}
+
+// edgeCenter draws query centers that stress the geometry.
+func edgeCenter(r *rand.Rand) LatLng {
+	switch r.IntN(6) {
+	case 0:
+		return LatLng{r.Float64()*20 - 10, 179.99}
+	case 1:
+		return LatLng{r.Float64()*20 - 10, -179.99}
+	case 2:
+		return LatLng{89.99, r.Float64()*360 - 180}
+	case 3:
+		return LatLng{-89.99, r.Float64()*360 - 180}
+	case 4:
+		return LatLng{[]float64{90, -90, 0}[r.IntN(3)], []float64{180, -180, 0}[r.IntN(3)]}
+	}
+	return LatLng{r.Float64()*180 - 90, r.Float64()*360 - 180}
+}
+
+func randRadius(r *rand.Rand) float64 {
+	switch r.IntN(4) {
+	case 0:
+		return r.Float64() * 5_000
+	case 1:
+		return r.Float64() * 500_000
+	case 2:
+		return r.Float64() * 20_000_000
+	}
+	return r.Float64() * 3_000_000
+}
+
+func TestCover(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 2))
+	for range 3000 {
+		c, radius := edgeCenter(r), randRadius(r)
+		boxes, err := Cover(c, radius)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range boxes {
+			if b.MinLng > b.MaxLng || b.MinLat > b.MaxLat || b.MinLng < -180 || b.MaxLng > 180 || b.MinLat < -90 || b.MaxLat > 90 {
+				t.Fatalf("Cover(%v, %v) has bad box %+v", c, radius, b)
+			}
+		}
+		reachesPole := Distance(c, LatLng{90, 0}) <= radius || Distance(c, LatLng{-90, 0}) <= radius
+		if reachesPole && (len(boxes) != 1 || boxes[0].MinLng != -180 || boxes[0].MaxLng != 180) {
+			t.Fatalf("Cover(%v, %v) contains a pole but gave %+v", c, radius, boxes)
+		}
+		for range 50 {
+			p := Destination(c, r.Float64()*360, r.Float64()*radius)
+			if r.IntN(8) == 0 { // exactly on the circle
+				p = Destination(c, r.Float64()*360, radius)
+			}
+			in := false
+			for _, b := range boxes {
+				in = in || b.Contains(p) || (math.Abs(p.Lng) == 180 && b.Contains(LatLng{p.Lat, -p.Lng}))
+			}
+			if !in {
+				t.Fatalf("Cover(%v, %v) = %+v misses %v at %v m", c, radius, boxes, p, Distance(c, p))
+			}
+		}
+	}
+	boxes, _ := Cover(LatLng{0, 179.99}, 10_000)
+	if len(boxes) != 2 {
+		t.Fatalf("Cover across the antimeridian = %+v, want two boxes", boxes)
+	}
+	if _, err := Cover(LatLng{0, 0}, -1); !errors.Is(err, ErrInvalidRadius) {
+		t.Fatalf("Cover(-1) = %v", err)
+	}
+	if _, err := Cover(LatLng{0, 0}, math.NaN()); !errors.Is(err, ErrInvalidRadius) {
+		t.Fatalf("Cover(NaN) = %v", err)
+	}
+}
+
+// clock is an injectable time source.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// randDriverPos puts drivers in clusters at the awkward places, on exact
+// duplicates, and uniformly over the sphere.
+func randDriverPos(r *rand.Rand) LatLng {
+	switch r.IntN(5) {
+	case 0:
+		return LatLng{r.Float64()*0.2 - 0.1, 179.9 + r.Float64()*0.1}
+	case 1:
+		return LatLng{r.Float64()*0.2 - 0.1, -180 + r.Float64()*0.1}
+	case 2:
+		return LatLng{89.9 + r.Float64()*0.1, r.Float64()*360 - 180}
+	case 3:
+		return []LatLng{{-90, 0}, {90, 45}, {0, 180}, {0, -180}, {40.7, -74}}[r.IntN(5)]
+	}
+	return LatLng{math.Asin(r.Float64()*2-1) * deg, r.Float64()*360 - 180}
+}
+
+type truth map[DriverID]Driver
+
+func bruteNearby(m truth, c LatLng, radius float64, k int, fresh int64, filter func(Driver) bool) []Match {
+	var out []Match
+	for _, d := range m {
+		if d.Seen.UnixMilli() < fresh || (filter != nil && !filter(d)) {
+			continue
+		}
+		if dist := Distance(c, d.Pos); dist <= radius {
+			out = append(out, Match{d, dist})
+		}
+	}
+	slices.SortFunc(out, func(a, b Match) int {
+		if a.Distance != b.Distance {
+			return int(math.Copysign(1, a.Distance-b.Distance))
+		}
+		return int(a.ID - b.ID)
+	})
+	if k > 0 && len(out) > k {
+		out = out[:k]
+	}
+	return out
+}
+
+func TestNearbyAgainstBruteForce(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 3))
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	x := NewIndex(Options{StaleAfter: 30 * time.Second, Now: clk.Now})
+	m := truth{}
+	n, rounds := 3000, 400
+	if testing.Short() {
+		n, rounds = 1500, 150
+	}
+	for i := range n {
+		d := Driver{ID: DriverID(i), Pos: randDriverPos(r), Status: Status(r.IntN(2)), Vehicle: Vehicle(r.IntN(3))}
+		if err := x.Upsert(d); err != nil {
+			t.Fatal(err)
+		}
+		d.Seen = clk.Now()
+		m[d.ID] = d
+	}
+	ctx := context.Background()
+	for round := range rounds {
+		// Churn: move, restatus, remove, add, and let time pass.
+		for range 50 {
+			id := DriverID(r.IntN(n + n/10))
+			switch r.IntN(4) {
+			case 0, 1:
+				d := Driver{ID: id, Pos: randDriverPos(r), Status: Status(r.IntN(2)), Vehicle: Vehicle(r.IntN(3)), Seen: clk.Now()}
+				if err := x.Upsert(d); err != nil {
+					t.Fatal(err)
+				}
+				m[id] = d
+			case 2:
+				err := x.SetStatus(id, Available)
+				if d, ok := m[id]; ok {
+					d.Status = Available
+					m[id] = d
+				} else if !errors.Is(err, ErrNotFound) {
+					t.Fatalf("SetStatus(missing) = %v", err)
+				}
+			case 3:
+				_, had := m[id]
+				if x.Remove(id) != had {
+					t.Fatalf("Remove(%d) != %v", id, had)
+				}
+				delete(m, id)
+			}
+		}
+		clk.Add(time.Duration(r.IntN(300)) * time.Millisecond)
+		c, radius, k := edgeCenter(r), randRadius(r), r.IntN(15)
+		var filter func(Driver) bool
+		if round%2 == 0 {
+			v := Vehicle(r.IntN(3))
+			filter = func(d Driver) bool { return d.Status == Available && d.Vehicle == v }
+		}
+		got, err := x.Nearby(ctx, c, radius, k, filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := bruteNearby(m, c, radius, k, clk.Now().Add(-30*time.Second).UnixMilli(), filter)
+		if k == 0 {
+			// AppendWithin returns the same set, unsorted.
+			within, err := x.AppendWithin(ctx, nil, c, radius, filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.SortFunc(within, func(a, b Match) int {
+				if a.Distance != b.Distance {
+					return int(math.Copysign(1, a.Distance-b.Distance))
+				}
+				return int(a.ID - b.ID)
+			})
+			if !slices.Equal(within, want) {
+				t.Fatalf("AppendWithin(%v, %v) = %d matches, want %d", c, radius, len(within), len(want))
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("Nearby(%v, %v, k=%d) found %d, brute force %d", c, radius, k, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].Distance != want[i].Distance {
+				t.Fatalf("Nearby(%v, %v, k=%d)[%d] at %v m, want %v m", c, radius, k, i, got[i].Distance, want[i].Distance)
+			}
+			d := m[got[i].ID]
+			if got[i].Driver != d || Distance(c, d.Pos) != got[i].Distance {
+				t.Fatalf("Nearby returned %+v, index holds %+v", got[i], d)
+			}
+		}
+	}
+}
+
+func TestStaleness(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	x := NewIndex(Options{StaleAfter: 10 * time.Second, Now: clk.Now})
+	_ = x.Upsert(Driver{ID: 1, Pos: LatLng{1, 1}, Status: Available})
+	clk.Add(6 * time.Second)
+	_ = x.Upsert(Driver{ID: 2, Pos: LatLng{1, 1.001}, Status: Available})
+	clk.Add(5 * time.Second)
+	got, _ := x.Nearby(context.Background(), LatLng{1, 1}, 10_000, 0, nil)
+	if len(got) != 1 || got[0].ID != 2 {
+		t.Fatalf("after 11 s Nearby = %+v, want only driver 2", got)
+	}
+	if _, ok := x.Get(1); ok {
+		t.Fatal("Get returned a stale driver")
+	}
+	if d, ok := x.Get(2); !ok || !d.Seen.Equal(clk.Now().Add(-5*time.Second)) {
+		t.Fatalf("Get(2) = %+v %v", d, ok)
+	}
+	if n := x.RemoveStale(); n != 1 || x.Len() != 1 {
+		t.Fatalf("RemoveStale = %d, Len = %d", n, x.Len())
+	}
+	never := NewIndex(Options{StaleAfter: -1, Now: clk.Now})
+	_ = never.Upsert(Driver{ID: 1, Pos: LatLng{1, 1}})
+	clk.Add(1000 * time.Hour)
+	if _, ok := never.Get(1); !ok {
+		t.Fatal("negative StaleAfter still expired a driver")
+	}
+}
+
+func TestIndexErrors(t *testing.T) {
+	x := NewIndex(Options{})
+	ctx := context.Background()
+	if err := x.Upsert(Driver{ID: 1, Pos: LatLng{91, 0}}); !errors.Is(err, ErrInvalidLatLng) {
+		t.Fatalf("Upsert bad pos = %v", err)
+	}
+	if x.Len() != 0 {
+		t.Fatal("failed Upsert stored a driver")
+	}
+	if _, err := x.Nearby(ctx, LatLng{0, math.NaN()}, 1, 1, nil); !errors.Is(err, ErrInvalidLatLng) {
+		t.Fatalf("Nearby bad center = %v", err)
+	}
+	for _, rad := range []float64{-1, math.NaN(), math.Inf(1)} {
+		if _, err := x.Nearby(ctx, LatLng{}, rad, 1, nil); !errors.Is(err, ErrInvalidRadius) {
+			t.Fatalf("Nearby radius %v = %v", rad, err)
+		}
+	}
+	if err := x.SetStatus(7, Available); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("SetStatus missing = %v", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := x.Nearby(cctx, LatLng{}, 1, 1, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Nearby cancelled = %v", err)
+	}
+}
+
+// TestConcurrent runs writers and readers together under -race; every
+// result must be sorted, within the radius and pass the filter.
+func TestConcurrent(t *testing.T) {
+	x := NewIndex(Options{})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	ops := 3000
+	if testing.Short() {
+		ops = 1000
+	}
+	for w := range 3 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 9))
+			for i := range ops {
+				id := DriverID(r.IntN(500))
+				switch i % 5 {
+				case 4:
+					x.Remove(id)
+				case 3:
+					_ = x.SetStatus(id, Status(r.IntN(2)))
+				default:
+					_ = x.Upsert(Driver{ID: id, Pos: LatLng{40 + r.Float64(), -74 + r.Float64()}, Status: Status(r.IntN(2))})
+				}
+			}
+		})
+	}
+	for q := range 3 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(q), 10))
+			var buf []Match
+			for range ops / 3 {
+				c := LatLng{40 + r.Float64(), -74 + r.Float64()}
+				var err error
+				buf, err = x.AppendNearby(ctx, buf[:0], c, 30_000, 10, func(d Driver) bool { return d.Status == Available })
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for i, m := range buf {
+					if m.Status != Available || m.Distance > 30_000 || (i > 0 && m.Distance < buf[i-1].Distance) {
+						t.Errorf("bad result %d: %+v", i, m)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package quadtree
+
+const raceEnabled = false

@@ -1,0 +1,507 @@
+package quadtree
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+)
+
+// Errors returned by the tree. Test for them with [errors.Is].
+var (
+	// ErrOutOfBounds means a point lies outside the tree's bounds.
+	ErrOutOfBounds = errors.New("quadtree: point out of bounds")
+	// ErrInvalidPoint means a coordinate is NaN or infinite.
+	ErrInvalidPoint = errors.New("quadtree: invalid point")
+	// ErrInvalidBounds means New was given an empty, inverted or non-finite rectangle.
+	ErrInvalidBounds = errors.New("quadtree: invalid bounds")
+	// ErrExists means Insert was given an ID that is already in the tree.
+	ErrExists = errors.New("quadtree: id already present")
+	// ErrNotFound means the ID is not in the tree.
+	ErrNotFound = errors.New("quadtree: id not found")
+)
+
+// Point is a position in the plane.
+type Point struct {
+	X, Y float64
+}
+
+// Rect is a closed axis-aligned rectangle: it contains the points with
+// MinX <= X <= MaxX and MinY <= Y <= MaxY.
+type Rect struct {
+	MinX, MinY, MaxX, MaxY float64
+}
+
+// Contains reports whether p lies in r, edges included.
+func (r Rect) Contains(p Point) bool {
+	return p.X >= r.MinX && p.X <= r.MaxX && p.Y >= r.MinY && p.Y <= r.MaxY
+}
+
+// Intersects reports whether r and s share at least one point.
+func (r Rect) Intersects(s Rect) bool {
+	return r.MinX <= s.MaxX && s.MinX <= r.MaxX && r.MinY <= s.MaxY && s.MinY <= r.MaxY
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// Options tunes a Tree. The zero value means the defaults.
+type Options struct {
+	// LeafSize is how many objects a leaf holds before it splits into four.
+	// Zero means 32.
+	LeafSize int
+	// MaxDepth bounds how deep cells subdivide; a leaf at this depth grows
+	// without splitting. Zero means 32.
+	MaxDepth int
+}
+
+const (
+	defaultLeafSize = 32
+	defaultMaxDepth = 32
+	noChild         = -1
+)
+
+// item is one object stored in a leaf.
+type item[ID comparable, V any] struct {
+	p  Point
+	id ID
+	v  V
+}
+
+// node is a cell. Its four children, when it has them, are consecutive
+// nodes starting at child, in the order SW, SE, NW, NE.
+type node[ID comparable, V any] struct {
+	rect   Rect
+	items  []item[ID, V] // leaf only
+	child  int32         // first child, or noChild for a leaf
+	parent int32         // noChild for the root
+	count  int32         // objects in the subtree
+	limit  int32         // a leaf splits when it would pass this many objects
+	depth  int32
+}
+
+// loc is where an object lives: its leaf and its slot in the leaf.
+type loc struct {
+	leaf, slot int32
+}
+
+// Tree is a point quadtree of objects keyed by ID, each carrying a value of
+// type V (use struct{} for none). Create one with [New].
+//
+// A Tree is not safe for concurrent use: callers serialise writes and must
+// not read while a write is in progress. Any number of goroutines may run
+// read-only methods ([Tree.Get], [Tree.Len], [Tree.Range], [Tree.Nearest])
+// at the same time.
+type Tree[ID comparable, V any] struct {
+	bounds   Rect
+	leafSize int32
+	mergeAt  int32 // a subtree this small merges into one leaf
+	maxDepth int32
+	nodes    []node[ID, V]
+	free     []int32         // first indexes of released blocks of four nodes
+	spare    [][]item[ID, V] // recycled leaf storage
+	index    map[ID]loc
+	scratch  sync.Pool // *[]cand for Nearest
+}
+
+// New returns an empty tree covering bounds, which must be finite with
+// MinX < MaxX and MinY < MaxY ([ErrInvalidBounds] otherwise).
+func New[ID comparable, V any](bounds Rect, opt Options) (*Tree[ID, V], error) {
+	if !finite(bounds.MinX) || !finite(bounds.MinY) || !finite(bounds.MaxX) || !finite(bounds.MaxY) ||
+		!(bounds.MinX < bounds.MaxX) || !(bounds.MinY < bounds.MaxY) {
+		return nil, fmt.Errorf("%w: %+v", ErrInvalidBounds, bounds)
+	}
+	if opt.LeafSize <= 0 {
+		opt.LeafSize = defaultLeafSize
+	}
+	if opt.LeafSize < 2 {
+		opt.LeafSize = 2
+	}
+	if opt.MaxDepth <= 0 {
+		opt.MaxDepth = defaultMaxDepth
+	}
+	t := &Tree[ID, V]{
+		bounds:   bounds,
+		leafSize: int32(min(opt.LeafSize, 1<<20)),
+		maxDepth: int32(min(opt.MaxDepth, 60)),
+		mergeAt:  int32(min(opt.LeafSize, 1<<20) * 3 / 4),
+		index:    make(map[ID]loc),
+	}
+	t.nodes = append(t.nodes, node[ID, V]{rect: bounds, child: noChild, parent: noChild, limit: t.leafSize})
+	return t, nil
+}
+
+// Bounds returns the rectangle the tree covers.
+func (t *Tree[ID, V]) Bounds() Rect { return t.bounds }
+
+// Len returns the number of objects in the tree. It costs O(1).
+func (t *Tree[ID, V]) Len() int { return len(t.index) }
+
+// check validates a point against the bounds.
+func (t *Tree[ID, V]) check(p Point) error {
+	if !finite(p.X) || !finite(p.Y) {
+		return fmt.Errorf("%w: (%v, %v)", ErrInvalidPoint, p.X, p.Y)
+	}
+	if !t.bounds.Contains(p) {
+		return fmt.Errorf("%w: (%v, %v)", ErrOutOfBounds, p.X, p.Y)
+	}
+	return nil
+}
+
+// holds reports whether descending from the root would place p in n. Cells
+// are half-open ([min, max)) except on the tree's outer max edges, so every
+// point of the bounds belongs to exactly one leaf.
+func (t *Tree[ID, V]) holds(n *node[ID, V], p Point) bool {
+	r := &n.rect
+	return p.X >= r.MinX && (p.X < r.MaxX || (p.X == r.MaxX && r.MaxX == t.bounds.MaxX)) &&
+		p.Y >= r.MinY && (p.Y < r.MaxY || (p.Y == r.MaxY && r.MaxY == t.bounds.MaxY))
+}
+
+// quadrant returns which child of n (0..3) a point descends into.
+func quadrant(r *Rect, p Point) int32 {
+	var q int32
+	if p.X >= (r.MinX+r.MaxX)*0.5 {
+		q = 1
+	}
+	if p.Y >= (r.MinY+r.MaxY)*0.5 {
+		q |= 2
+	}
+	return q
+}
+
+// Get returns the point and value of id. It costs one map lookup.
+func (t *Tree[ID, V]) Get(id ID) (Point, V, bool) {
+	l, ok := t.index[id]
+	if !ok {
+		var zero V
+		return Point{}, zero, false
+	}
+	it := &t.nodes[l.leaf].items[l.slot]
+	return it.p, it.v, true
+}
+
+// Insert adds id at p with value v. It returns [ErrExists] if id is
+// present, [ErrInvalidPoint] or [ErrOutOfBounds] for a bad point, and leaves
+// the tree unchanged on error. It costs O(depth) plus, when a leaf splits,
+// O(LeafSize) amortised.
+func (t *Tree[ID, V]) Insert(id ID, p Point, v V) error {
+	if err := t.check(p); err != nil {
+		return err
+	}
+	if _, ok := t.index[id]; ok {
+		return ErrExists
+	}
+	t.place(0, item[ID, V]{p: p, id: id, v: v})
+	return nil
+}
+
+// place descends from node n (which must hold the item's point), counting
+// the item into every node on the way, and stores it in a leaf.
+func (t *Tree[ID, V]) place(n int32, it item[ID, V]) {
+	for {
+		nd := &t.nodes[n]
+		if nd.child == noChild {
+			if int32(len(nd.items)) >= nd.limit && t.split(n) {
+				continue // n is now internal; descend into the right child
+			}
+			nd = &t.nodes[n]
+			nd.count++
+			nd.items = append(nd.items, it)
+			t.index[it.id] = loc{leaf: n, slot: int32(len(nd.items) - 1)}
+			return
+		}
+		nd.count++
+		n = nd.child + quadrant(&nd.rect, it.p)
+	}
+}
+
+// split turns the full leaf n into an internal node with four leaf children.
+// It returns false, and raises the leaf's limit instead, when splitting
+// cannot separate the objects: the leaf is at MaxDepth, or all its objects
+// share one point.
+func (t *Tree[ID, V]) split(n int32) bool {
+	nd := &t.nodes[n]
+	if nd.depth >= t.maxDepth || samePoint(nd.items) {
+		nd.limit *= 2 // amortises the samePoint scan over many inserts
+		return false
+	}
+	c := t.alloc()
+	nd = &t.nodes[n] // alloc may have moved the slice
+	r := nd.rect
+	mx, my := (r.MinX+r.MaxX)*0.5, (r.MinY+r.MaxY)*0.5
+	rects := [4]Rect{
+		{r.MinX, r.MinY, mx, my},
+		{mx, r.MinY, r.MaxX, my},
+		{r.MinX, my, mx, r.MaxY},
+		{mx, my, r.MaxX, r.MaxY},
+	}
+	for i := range int32(4) {
+		ch := &t.nodes[c+i]
+		ch.rect = rects[i]
+		if ch.items == nil {
+			ch.items = t.leafSlice()
+		}
+		ch.items = ch.items[:0]
+		ch.child = noChild
+		ch.parent = n
+		ch.count = 0
+		ch.limit = t.leafSize
+		ch.depth = nd.depth + 1
+	}
+	items := nd.items
+	nd.items = nil
+	nd.child = c
+	for _, it := range items {
+		ch := c + quadrant(&r, it.p)
+		cn := &t.nodes[ch]
+		cn.count++
+		cn.items = append(cn.items, it)
+		t.index[it.id] = loc{leaf: ch, slot: int32(len(cn.items) - 1)}
+	}
+	clear(items)
+	if cap(items) == int(t.leafSize) {
+		t.spare = append(t.spare, items[:0])
+	}
+	return true
+}
+
+// leafSlice returns empty storage for a leaf, with room for LeafSize
+// records: a leaf's population wanders between empty and LeafSize under
+// churn, and growing on demand would allocate on moves and let the heap
+// creep towards this size anyway. Slices of leaves that split or merge away
+// are recycled through t.spare, so a tree in steady churn allocates
+// nothing.
+func (t *Tree[ID, V]) leafSlice() []item[ID, V] {
+	if k := len(t.spare); k > 0 {
+		s := t.spare[k-1]
+		t.spare[k-1] = nil
+		t.spare = t.spare[:k-1]
+		return s
+	}
+	return make([]item[ID, V], 0, t.leafSize)
+}
+
+func samePoint[ID comparable, V any](items []item[ID, V]) bool {
+	for i := 1; i < len(items); i++ {
+		if items[i].p != items[0].p {
+			return false
+		}
+	}
+	return true
+}
+
+// alloc returns the first index of a block of four nodes.
+func (t *Tree[ID, V]) alloc() int32 {
+	if k := len(t.free); k > 0 {
+		c := t.free[k-1]
+		t.free = t.free[:k-1]
+		return c
+	}
+	c := int32(len(t.nodes))
+	var zero node[ID, V]
+	t.nodes = append(t.nodes, zero, zero, zero, zero)
+	return c
+}
+
+// Move sets the point of id to p, keeping its value. It returns
+// [ErrNotFound], [ErrInvalidPoint] or [ErrOutOfBounds] and then changes
+// nothing. A move within the same leaf costs one map lookup; otherwise it
+// walks up to the smallest cell holding both points and down again, O(depth),
+// without searching for the old point. It does not allocate once the leaves
+// it touches have room.
+func (t *Tree[ID, V]) Move(id ID, p Point) error {
+	if err := t.check(p); err != nil {
+		return err
+	}
+	l, ok := t.index[id]
+	if !ok {
+		return ErrNotFound
+	}
+	t.move(l, p, nil)
+	return nil
+}
+
+// Set inserts id at p with value v, or, if id is present, moves it to p and
+// replaces its value: an upsert with the cost of [Tree.Insert] or
+// [Tree.Move]. It returns [ErrInvalidPoint] or [ErrOutOfBounds] and then
+// changes nothing.
+func (t *Tree[ID, V]) Set(id ID, p Point, v V) error {
+	if err := t.check(p); err != nil {
+		return err
+	}
+	l, ok := t.index[id]
+	if !ok {
+		t.place(0, item[ID, V]{p: p, id: id, v: v})
+		return nil
+	}
+	t.move(l, p, &v)
+	return nil
+}
+
+// move relocates the object at l to the valid point p, and sets its value
+// when v is not nil.
+func (t *Tree[ID, V]) move(l loc, p Point, v *V) {
+	leaf := &t.nodes[l.leaf]
+	if t.holds(leaf, p) {
+		it := &leaf.items[l.slot]
+		it.p = p
+		if v != nil {
+			it.v = *v
+		}
+		return
+	}
+	it := t.take(l, false)
+	it.p = p
+	if v != nil {
+		it.v = *v
+	}
+	// Walk up, uncounting, to the first node that holds p.
+	n := leaf.parent
+	for {
+		nd := &t.nodes[n]
+		if t.holds(nd, p) {
+			break
+		}
+		nd.count--
+		n = nd.parent
+	}
+	// n keeps its count: the object leaves one child and enters another.
+	t.nodes[n].count--
+	t.place(n, it)
+	t.merge(t.nodes[l.leaf].parent)
+}
+
+// Update sets the value of id, keeping its point. It costs one map lookup.
+func (t *Tree[ID, V]) Update(id ID, v V) error {
+	l, ok := t.index[id]
+	if !ok {
+		return ErrNotFound
+	}
+	t.nodes[l.leaf].items[l.slot].v = v
+	return nil
+}
+
+// take removes the item at l from its leaf (swapping the last item into its
+// slot), uncounting only the leaf itself, and deletes its index entry if
+// unindex is set. A move keeps the entry, and place overwrites it: deleting
+// and re-adding map keys leaves tombstones that make the map grow under
+// churn.
+func (t *Tree[ID, V]) take(l loc, unindex bool) item[ID, V] {
+	nd := &t.nodes[l.leaf]
+	it := nd.items[l.slot]
+	last := int32(len(nd.items) - 1)
+	if l.slot != last {
+		nd.items[l.slot] = nd.items[last]
+		t.index[nd.items[l.slot].id] = l
+	}
+	var zero item[ID, V]
+	nd.items[last] = zero
+	nd.items = nd.items[:last]
+	if c := cap(nd.items); c > 2*int(t.leafSize) && int(last) <= c/4 {
+		// Give back the memory of a leaf that grew past LeafSize (objects
+		// sharing a point) once most of them have left. Ordinary leaves
+		// keep their capacity, so moves do not allocate.
+		nd.items = append(make([]item[ID, V], 0, c/2), nd.items...)
+	}
+	nd.count--
+	if unindex {
+		delete(t.index, it.id)
+	}
+	return it
+}
+
+// Remove deletes id and reports whether it was present. It costs O(depth);
+// cells whose subtree falls to 3/4 of a leaf merge back into one leaf.
+func (t *Tree[ID, V]) Remove(id ID) bool {
+	l, ok := t.index[id]
+	if !ok {
+		return false
+	}
+	t.take(l, true)
+	for n := t.nodes[l.leaf].parent; n != noChild; n = t.nodes[n].parent {
+		t.nodes[n].count--
+	}
+	t.merge(t.nodes[l.leaf].parent)
+	return true
+}
+
+// merge collapses n, and then its ancestors, into single leaves while their
+// subtrees hold at most 3/4 of a leaf's worth of objects. The hysteresis
+// between the split point (LeafSize) and the merge point (3/4 LeafSize)
+// keeps an object moving back and forth over a cell edge from splitting and
+// merging on every move; a wider gap (LeafSize/2) was measured to let a
+// churning tree drift to 40% more cells than a freshly built one.
+func (t *Tree[ID, V]) merge(n int32) {
+	for n != noChild {
+		nd := &t.nodes[n]
+		if nd.child == noChild || nd.count > t.mergeAt {
+			return
+		}
+		// Reuse the first child's storage (its records stay in place) or
+		// a recycled slice.
+		var items []item[ID, V]
+		if first := &t.nodes[nd.child]; first.child == noChild && cap(first.items) >= int(t.mergeAt) {
+			items, first.items = first.items, nil
+		} else {
+			items = t.leafSlice()
+		}
+		items = t.gather(nd.child, items)
+		nd = &t.nodes[n]
+		nd.items = items
+		nd.child = noChild
+		nd.limit = t.leafSize
+		for i, it := range items {
+			t.index[it.id] = loc{leaf: n, slot: int32(i)}
+		}
+		n = nd.parent
+	}
+}
+
+// gather appends every item of the four nodes starting at c and their
+// subtrees to dst, and releases the nodes.
+func (t *Tree[ID, V]) gather(c int32, dst []item[ID, V]) []item[ID, V] {
+	for i := range int32(4) {
+		ch := &t.nodes[c+i]
+		if ch.child != noChild {
+			dst = t.gather(ch.child, dst)
+			ch = &t.nodes[c+i]
+		}
+		dst = append(dst, ch.items...)
+		clear(ch.items)
+		ch.items = ch.items[:0]
+		ch.child = noChild
+		ch.count = 0
+	}
+	t.free = append(t.free, c)
+	return dst
+}
+
+// Range calls fn for every object whose point lies in r (edges included),
+// in no particular order, until fn returns false. It costs O(depth + cells
+// visited + objects reported). fn must not modify the tree.
+func (t *Tree[ID, V]) Range(r Rect, fn func(id ID, p Point, v V) bool) {
+	if len(t.index) == 0 || !r.Intersects(t.bounds) {
+		return
+	}
+	t.rangeNode(0, &r, fn)
+}
+
+func (t *Tree[ID, V]) rangeNode(n int32, r *Rect, fn func(ID, Point, V) bool) bool {
+	nd := &t.nodes[n]
+	if nd.child == noChild {
+		for i := range nd.items {
+			it := &nd.items[i]
+			if r.Contains(it.p) && !fn(it.id, it.p, it.v) {
+				return false
+			}
+		}
+		return true
+	}
+	for i := range int32(4) {
+		c := nd.child + i
+		ch := &t.nodes[c]
+		if ch.count > 0 && ch.rect.Intersects(*r) && !t.rangeNode(c, r, fn) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,387 @@
+package quadtree
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+)
+
+// seed returns the property-test seed: SEED from the environment if set,
+// otherwise a fresh one. It is logged so a failure can be replayed.
+func seed(t testing.TB) uint64 {
+	s := rand.Uint64()
+	if v := os.Getenv("SEED"); v != "" {
+		var err error
+		if s, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("bad SEED %q: %v", v, err)
+		}
+	}
+	t.Logf("SEED=%d", s)
+	return s
+}
+
+var unit = Rect{0, 0, 1000, 1000}
+
+// model is the brute-force reference: a plain map.
+type model map[int]struct {
+	p Point
+	v int
+}
+
+// checkInvariants verifies the tree's internal bookkeeping against the model.
+func checkInvariants(t *testing.T, tr *Tree[int, int], m model) {
+	t.Helper()
+	if tr.Len() != len(m) {
+		t.Fatalf("Len = %d, want %d", tr.Len(), len(m))
+	}
+	for id, want := range m {
+		p, v, ok := tr.Get(id)
+		if !ok || p != want.p || v != want.v {
+			t.Fatalf("Get(%d) = %v %v %v, want %v %v", id, p, v, ok, want.p, want.v)
+		}
+	}
+	seen := 0
+	var walk func(n int32) int32
+	walk = func(n int32) int32 {
+		nd := &tr.nodes[n]
+		if nd.child == noChild {
+			for i, it := range nd.items {
+				if !tr.holds(nd, it.p) {
+					t.Fatalf("leaf %d %+v holds %v outside", n, nd.rect, it.p)
+				}
+				if l := tr.index[it.id]; l != (loc{n, int32(i)}) {
+					t.Fatalf("index[%d] = %v, want {%d %d}", it.id, l, n, i)
+				}
+				seen++
+			}
+			if nd.count != int32(len(nd.items)) {
+				t.Fatalf("leaf %d count %d, has %d", n, nd.count, len(nd.items))
+			}
+			return nd.count
+		}
+		if len(nd.items) != 0 {
+			t.Fatalf("internal node %d has items", n)
+		}
+		var sum int32
+		for i := range int32(4) {
+			if tr.nodes[nd.child+i].parent != n {
+				t.Fatalf("node %d: bad parent", nd.child+i)
+			}
+			sum += walk(nd.child + i)
+		}
+		if sum != nd.count {
+			t.Fatalf("node %d count %d, children hold %d", n, nd.count, sum)
+		}
+		if n != 0 && sum <= tr.mergeAt {
+			t.Fatalf("node %d holds %d objects but was not merged", n, sum)
+		}
+		return sum
+	}
+	walk(0)
+	if seen != len(m) {
+		t.Fatalf("leaves hold %d objects, want %d", seen, len(m))
+	}
+}
+
+func bruteNearest(m model, q Point, k int, maxDist float64, filter func(int, Point, int) bool) []float64 {
+	var ds []float64
+	for id, o := range m {
+		if filter != nil && !filter(id, o.p, o.v) {
+			continue
+		}
+		dx, dy := o.p.X-q.X, o.p.Y-q.Y
+		if d := dx*dx + dy*dy; d <= maxDist {
+			ds = append(ds, d)
+		}
+	}
+	slices.Sort(ds)
+	if k > 0 && len(ds) > k {
+		ds = ds[:k]
+	}
+	return ds
+}
+
+// genPoint draws from one of three distributions: uniform, clustered, and a
+// handful of exact duplicates (including the bounds' corners and cell edges).
+func genPoint(r *rand.Rand) Point {
+	switch r.IntN(4) {
+	case 0:
+		return Point{r.Float64() * 1000, r.Float64() * 1000}
+	case 1:
+		return Point{500 + r.NormFloat64()*0.01, 250 + r.NormFloat64()*0.01}
+	case 2:
+		spots := []Point{{0, 0}, {1000, 1000}, {500, 500}, {250, 750}, {1000, 0}, {123.456, 789}}
+		return spots[r.IntN(len(spots))]
+	default:
+		// On the grid of cell edges at depths up to 6.
+		return Point{float64(r.IntN(65)) * 1000 / 64, float64(r.IntN(65)) * 1000 / 64}
+	}
+}
+
+func TestAgainstBruteForce(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 1))
+	ops := 20000
+	if testing.Short() {
+		ops = 4000
+	}
+	for _, leaf := range []int{2, 4, 32} {
+		tr, err := New[int, int](unit, Options{LeafSize: leaf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := model{}
+		var buf []Neighbor[int, int]
+		for i := range ops {
+			id := r.IntN(600)
+			switch op := r.IntN(10); {
+			case op < 4:
+				p, v := genPoint(r), r.IntN(10)
+				err := tr.Insert(id, p, v)
+				if _, dup := m[id]; dup {
+					if !errors.Is(err, ErrExists) {
+						t.Fatalf("Insert dup %d: %v", id, err)
+					}
+				} else if err != nil {
+					t.Fatalf("Insert(%d): %v", id, err)
+				} else {
+					m[id] = struct {
+						p Point
+						v int
+					}{p, v}
+				}
+			case op == 4:
+				p, v := genPoint(r), r.IntN(10)
+				if err := tr.Set(id, p, v); err != nil {
+					t.Fatalf("Set(%d): %v", id, err)
+				}
+				m[id] = struct {
+					p Point
+					v int
+				}{p, v}
+			case op < 7:
+				p := genPoint(r)
+				err := tr.Move(id, p)
+				if o, ok := m[id]; ok {
+					if err != nil {
+						t.Fatalf("Move(%d): %v", id, err)
+					}
+					o.p = p
+					m[id] = o
+				} else if !errors.Is(err, ErrNotFound) {
+					t.Fatalf("Move missing %d: %v", id, err)
+				}
+			case op < 9:
+				_, had := m[id]
+				if got := tr.Remove(id); got != had {
+					t.Fatalf("Remove(%d) = %v, want %v", id, got, had)
+				}
+				delete(m, id)
+			default:
+				v := r.IntN(10)
+				err := tr.Update(id, v)
+				if o, ok := m[id]; ok {
+					o.v = v
+					m[id] = o
+				} else if !errors.Is(err, ErrNotFound) {
+					t.Fatalf("Update missing: %v", err)
+				}
+			}
+			if i%97 == 0 {
+				checkInvariants(t, tr, m)
+			}
+			if i%13 == 0 {
+				q := genPoint(r)
+				k := r.IntN(12)
+				maxD := math.Inf(1)
+				if r.IntN(2) == 0 {
+					maxD = r.Float64() * 20000
+				}
+				var filter func(int, Point, int) bool
+				if r.IntN(2) == 0 {
+					want := r.IntN(10)
+					filter = func(_ int, _ Point, v int) bool { return v <= want }
+				}
+				buf = tr.Nearest(buf, k, maxD, Euclidean(q), filter)
+				want := bruteNearest(m, q, k, maxD, filter)
+				got := make([]float64, len(buf))
+				for j, n := range buf {
+					got[j] = n.Dist
+					if o := m[n.ID]; o.p != n.Point || o.v != n.Value {
+						t.Fatalf("Nearest returned stale %+v", n)
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("Nearest(%v, k=%d, max=%v) dists = %v, want %v", q, k, maxD, got, want)
+				}
+				// Range over a random rectangle.
+				a, b := genPoint(r), genPoint(r)
+				rect := Rect{min(a.X, b.X), min(a.Y, b.Y), max(a.X, b.X), max(a.Y, b.Y)}
+				gotIDs := []int{}
+				tr.Range(rect, func(id int, p Point, _ int) bool {
+					gotIDs = append(gotIDs, id)
+					return true
+				})
+				wantIDs := []int{}
+				for id, o := range m {
+					if rect.Contains(o.p) {
+						wantIDs = append(wantIDs, id)
+					}
+				}
+				slices.Sort(gotIDs)
+				slices.Sort(wantIDs)
+				if !slices.Equal(gotIDs, wantIDs) {
+					t.Fatalf("Range(%+v) = %v, want %v", rect, gotIDs, wantIDs)
+				}
+			}
+		}
+		checkInvariants(t, tr, m)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	for _, b := range []Rect{{0, 0, 0, 1}, {1, 0, 0, 1}, {0, 0, math.NaN(), 1}, {0, 0, math.Inf(1), 1}} {
+		if _, err := New[int, struct{}](b, Options{}); !errors.Is(err, ErrInvalidBounds) {
+			t.Errorf("New(%+v) = %v, want ErrInvalidBounds", b, err)
+		}
+	}
+	tr, _ := New[int, struct{}](unit, Options{})
+	cases := []struct {
+		p    Point
+		want error
+	}{
+		{Point{math.NaN(), 1}, ErrInvalidPoint},
+		{Point{1, math.Inf(-1)}, ErrInvalidPoint},
+		{Point{-0.001, 5}, ErrOutOfBounds},
+		{Point{5, 1000.0001}, ErrOutOfBounds},
+	}
+	for _, c := range cases {
+		if err := tr.Insert(1, c.p, struct{}{}); !errors.Is(err, c.want) {
+			t.Errorf("Insert(%v) = %v, want %v", c.p, err, c.want)
+		}
+	}
+	if tr.Len() != 0 {
+		t.Fatalf("bad inserts changed Len to %d", tr.Len())
+	}
+	if err := tr.Insert(1, Point{1, 1}, struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		if err := tr.Move(1, c.p); !errors.Is(err, c.want) {
+			t.Errorf("Move(%v) = %v, want %v", c.p, err, c.want)
+		}
+	}
+	if p, _, _ := tr.Get(1); p != (Point{1, 1}) {
+		t.Fatalf("failed moves changed the point to %v", p)
+	}
+	if got := tr.Nearest(nil, 1, math.NaN(), Euclidean(Point{}), nil); len(got) != 0 {
+		t.Fatalf("Nearest with NaN max = %v", got)
+	}
+}
+
+// TestDuplicates puts many objects on one point: the tree must not split
+// endlessly, and every query must still see all of them.
+func TestDuplicates(t *testing.T) {
+	tr, _ := New[int, struct{}](unit, Options{LeafSize: 4})
+	p := Point{333.3, 333.3}
+	for i := range 5000 {
+		if err := tr.Insert(i, p, struct{}{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(tr.nodes) > 8 {
+		t.Fatalf("5000 objects at one point made %d nodes", len(tr.nodes))
+	}
+	n := 0
+	tr.Range(Rect{p.X, p.Y, p.X, p.Y}, func(int, Point, struct{}) bool { n++; return true })
+	if n != 5000 {
+		t.Fatalf("Range found %d of 5000", n)
+	}
+	// A second point next to them makes the leaf split around it.
+	if err := tr.Insert(-1, Point{333.4, 333.3}, struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	got := tr.Nearest(nil, 1, math.Inf(1), Euclidean(Point{334, 333.3}), nil)
+	if len(got) != 1 || got[0].ID != -1 {
+		t.Fatalf("Nearest = %+v, want id -1", got)
+	}
+	if d := tr.nodes[tr.index[-1].leaf].depth; d > int32(defaultMaxDepth) {
+		t.Fatalf("depth %d exceeds MaxDepth", d)
+	}
+}
+
+// TestChurnMemory moves and replaces objects for many rounds: the node
+// count must stay bounded by what the live population needs.
+func TestChurnMemory(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 2))
+	tr, _ := New[int, struct{}](unit, Options{LeafSize: 8})
+	const n = 2000
+	for i := range n {
+		_ = tr.Insert(i, Point{r.Float64() * 1000, r.Float64() * 1000}, struct{}{})
+	}
+	base := len(tr.nodes)
+	rounds := 100
+	if testing.Short() {
+		rounds = 20
+	}
+	next := n
+	for range rounds {
+		for i := range n {
+			_ = tr.Move(i, Point{r.Float64() * 1000, r.Float64() * 1000})
+		}
+		// Replace a tenth with new IDs that cluster in one corner, then
+		// spread again: cells must merge back.
+		for range n / 10 {
+			victim := r.IntN(next)
+			if tr.Remove(victim) {
+				_ = tr.Insert(next, Point{r.Float64(), r.Float64()}, struct{}{})
+				next++
+			}
+		}
+	}
+	live := len(tr.nodes) - 4*len(tr.free)
+	if len(tr.nodes) > 3*base || live > 2*base {
+		t.Fatalf("nodes grew from %d to %d (%d live)", base, len(tr.nodes), live)
+	}
+	for id := range tr.index {
+		tr.Remove(id)
+	}
+	if live := len(tr.nodes) - 4*len(tr.free); live != 1 || tr.nodes[0].child != noChild {
+		t.Fatalf("empty tree keeps %d live nodes", live)
+	}
+}
+
+func TestRangeStops(t *testing.T) {
+	tr, _ := New[int, struct{}](unit, Options{LeafSize: 2})
+	for i := range 100 {
+		_ = tr.Insert(i, Point{float64(i), float64(i)}, struct{}{})
+	}
+	calls := 0
+	tr.Range(unit, func(int, Point, struct{}) bool { calls++; return calls < 7 })
+	if calls != 7 {
+		t.Fatalf("Range called fn %d times after it returned false, want 7", calls)
+	}
+}
+
+func TestNearestNoAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under -race")
+	}
+	tr, _ := New[int, struct{}](unit, Options{})
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 10000 {
+		_ = tr.Insert(i, Point{r.Float64() * 1000, r.Float64() * 1000}, struct{}{})
+	}
+	buf := make([]Neighbor[int, struct{}], 0, 10)
+	q := Point{500, 500}
+	allocs := testing.AllocsPerRun(100, func() {
+		buf = tr.Nearest(buf, 10, math.Inf(1), Euclidean(q), nil)
+		_ = tr.Move(r.IntN(10000), Point{r.Float64() * 1000, r.Float64() * 1000})
+	})
+	if allocs != 0 {
+		t.Fatalf("Nearest+Move allocate %v times per run", allocs)
+	}
+}
