@@ -102,7 +102,13 @@
 // WHATWG URL Standard parses IPv4 (so 2130706433, 0x7f.1 and 0177.0.0.1 are
 // all 127.0.0.1), IPv4-mapped, IPv4-compatible, NAT64 and 6to4 IPv6
 // addresses are checked by the IPv4 address they carry, and "localhost"
-// with its subdomains (RFC 6761) is loopback. Host names that resolve to
+// with its subdomains (RFC 6761) is loopback; Teredo, discard-only and the
+// 6to4 relay prefix are refused as well. Host names must be ASCII: a
+// browser maps a Unicode host through IDNA (UTS #46), which folds thousands
+// of compatibility characters into ASCII letters ("ˡocalhost" is localhost,
+// "sʰo.rt" is sho.rt), and the standard library has no such mapping, so
+// clients send internationalized names in their punycode form
+// ("xn--bcher-kva.example"). Host names that resolve to
 // private addresses are out of reach of a check that does not resolve
 // names; a shortener only redirects, it never fetches. Accepted URLs are
 // normalized for deduplication: lower-case scheme and host, no default port,
