@@ -180,10 +180,10 @@ func (c *CachedStore) Visit(ctx context.Context, key string, now time.Time) (Rec
 // reads the new counts. Updating the cached records in place instead would
 // count twice the clicks of a fill that read the backend after the add but
 // landed before the update.
-func (c *CachedStore) AddClicks(ctx context.Context, clicks map[string]int64) error {
+func (c *CachedStore) AddClicks(ctx context.Context, clicks map[ClickKey]int64) error {
 	err := c.next.AddClicks(ctx, clicks)
-	for key := range clicks {
-		c.evict(key)
+	for ck := range clicks {
+		c.evict(ck.Key)
 	}
 	return err
 }

@@ -21,14 +21,14 @@ type clickBuffer struct {
 
 type clickStripe struct {
 	mu     sync.Mutex
-	counts map[string]int64
+	counts map[string]clickCount
 	closed bool
 	_      [40]byte // one stripe per cache line
 }
 
 func (c *clickBuffer) init() {
 	for i := range c.stripes {
-		c.stripes[i].counts = make(map[string]int64)
+		c.stripes[i].counts = make(map[string]clickCount)
 	}
 }
 
@@ -36,26 +36,50 @@ func (c *clickBuffer) stripe(key string) *clickStripe {
 	return &c.stripes[xxhash.Sum64String(key)%clickStripes]
 }
 
-// add counts one click for key and reports true, or reports false once the
-// buffer is closed.
-func (c *clickBuffer) add(key string) bool {
-	st := c.stripe(key)
+// clickCount is the clicks buffered for the link under a key that was
+// created at created (Unix ns, as in ClickKey).
+type clickCount struct {
+	created int64
+	n       int64
+}
+
+// count adds n clicks of the link ck to counts. Only the newest link under
+// a key can still exist in the store (keys are unique there at any moment),
+// so clicks of an older one are dropped rather than buffered beside it.
+func count(counts map[string]clickCount, ck ClickKey, n int64) {
+	cur, ok := counts[ck.Key]
+	switch {
+	case !ok || cur.created < ck.Created:
+		counts[ck.Key] = clickCount{created: ck.Created, n: n}
+	case cur.created == ck.Created:
+		cur.n += n
+		counts[ck.Key] = cur
+	}
+}
+
+// add counts one click for the link ck and reports true, or reports false
+// once the buffer is closed.
+func (c *clickBuffer) add(ck ClickKey) bool {
+	st := c.stripe(ck.Key)
 	st.mu.Lock()
 	if st.closed {
 		st.mu.Unlock()
 		return false
 	}
-	st.counts[key]++
+	count(st.counts, ck, 1)
 	st.mu.Unlock()
 	return true
 }
 
-// pending returns the clicks buffered for key.
-func (c *clickBuffer) pending(key string) int64 {
-	st := c.stripe(key)
+// pending returns the clicks buffered for the link ck.
+func (c *clickBuffer) pending(ck ClickKey) int64 {
+	st := c.stripe(ck.Key)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.counts[key]
+	if cur := st.counts[ck.Key]; cur.created == ck.Created {
+		return cur.n
+	}
+	return 0
 }
 
 // drop forgets the clicks buffered for key.
@@ -67,17 +91,17 @@ func (c *clickBuffer) drop(key string) {
 }
 
 // drain empties the buffer into one new map.
-func (c *clickBuffer) drain() map[string]int64 {
-	var out map[string]int64
+func (c *clickBuffer) drain() map[ClickKey]int64 {
+	var out map[ClickKey]int64
 	for i := range c.stripes {
 		st := &c.stripes[i]
 		st.mu.Lock()
 		if len(st.counts) > 0 {
 			if out == nil {
-				out = make(map[string]int64, len(st.counts)*clickStripes)
+				out = make(map[ClickKey]int64, len(st.counts)*clickStripes)
 			}
-			for k, n := range st.counts {
-				out[k] += n
+			for k, cc := range st.counts {
+				out[ClickKey{Key: k, Created: cc.created}] += cc.n
 			}
 			clear(st.counts)
 		}
@@ -87,11 +111,11 @@ func (c *clickBuffer) drain() map[string]int64 {
 }
 
 // restore adds a drained batch back, even to a closed buffer.
-func (c *clickBuffer) restore(batch map[string]int64) {
-	for k, n := range batch {
-		st := c.stripe(k)
+func (c *clickBuffer) restore(batch map[ClickKey]int64) {
+	for ck, n := range batch {
+		st := c.stripe(ck.Key)
 		st.mu.Lock()
-		st.counts[k] += n
+		count(st.counts, ck, n)
 		st.mu.Unlock()
 	}
 }

@@ -316,13 +316,13 @@ func (s *MemStore) Visit(_ context.Context, key string, now time.Time) (Record, 
 }
 
 // AddClicks implements [Store.AddClicks] in O(len(clicks)).
-func (s *MemStore) AddClicks(_ context.Context, clicks map[string]int64) error {
-	for key, n := range clicks {
-		st := &s.stripes[stripeIndex(key)]
+func (s *MemStore) AddClicks(_ context.Context, clicks map[ClickKey]int64) error {
+	for ck, n := range clicks {
+		st := &s.stripes[stripeIndex(ck.Key)]
 		st.mu.Lock()
-		if e, ok := st.links[key]; ok {
+		if e, ok := st.links[ck.Key]; ok && e.created == ck.Created {
 			e.clicks += n
-			st.links[key] = e
+			st.links[ck.Key] = e
 		}
 		st.mu.Unlock()
 	}

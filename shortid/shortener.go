@@ -299,7 +299,7 @@ func (s *Shortener) Resolve(ctx context.Context, key string) (Link, error) {
 	case !rec.Link.ExpiresAt.IsZero() && !s.clock.Now().Before(rec.Link.ExpiresAt):
 		return Link{}, ErrGone
 	}
-	if !s.clicks.add(rec.Link.Key) {
+	if !s.clicks.add(rec.Link.ClickKey()) {
 		return Link{}, ErrClosed
 	}
 	return rec.Link, nil
@@ -343,7 +343,7 @@ func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 		(l.MaxVisits > 0 && rec.Visits >= l.MaxVisits) {
 		return Stats{}, ErrGone
 	}
-	st := Stats{Link: l, Clicks: rec.Clicks + s.clicks.pending(key), Remaining: -1}
+	st := Stats{Link: l, Clicks: rec.Clicks + s.clicks.pending(l.ClickKey()), Remaining: -1}
 	if l.MaxVisits > 0 {
 		st.Remaining = l.MaxVisits - rec.Visits
 	}

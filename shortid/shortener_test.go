@@ -487,7 +487,7 @@ type flakyStore struct {
 	fail atomic.Bool
 }
 
-func (f *flakyStore) AddClicks(ctx context.Context, c map[string]int64) error {
+func (f *flakyStore) AddClicks(ctx context.Context, c map[shortid.ClickKey]int64) error {
 	if f.fail.Load() {
 		return errors.New("store down")
 	}
@@ -572,5 +572,44 @@ func TestDefaultKeysUseTheStoreCounter(t *testing.T) {
 	shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/"})
 	if next, _ := store.Lease(ctx, 0); next == 0 {
 		t.Fatal("the default key source did not lease from the store's counter")
+	}
+}
+
+// TestResolveRacingDeleteDoesNotCountForNewLink holds a Resolve between its
+// Get and its click while the link is deleted and its alias created again:
+// the late click belongs to the deleted link and must not reach the new one.
+func TestResolveRacingDeleteDoesNotCountForNewLink(t *testing.T) {
+	clock := newFakeClock()
+	store := &countingStore{Store: shortid.NewMemStore()}
+	s, err := shortid.New(store, shortid.Options{Clock: clock, FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/1", Alias: "promo"})
+	store.holdGet = make(chan chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, err := s.Resolve(ctx, "promo"); err != nil {
+			t.Errorf("held Resolve: %v", err)
+		}
+	})
+	release := <-store.holdGet // the Resolve has read the old link
+	store.holdGet = nil
+	if err := s.Delete(ctx, "promo"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/2", Alias: "promo"})
+	close(release)
+	wg.Wait()
+	if st, err := s.Stats(ctx, "promo"); err != nil || st.Clicks != 0 {
+		t.Fatalf("Stats before Flush = %+v, %v; want 0 clicks", st, err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Stats(ctx, "promo"); err != nil || st.Clicks != 0 {
+		t.Fatalf("Stats after Flush = %+v, %v; want 0 clicks: the new link got the old one's click", st, err)
 	}
 }

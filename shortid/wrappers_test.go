@@ -67,7 +67,7 @@ func TestCachedStoreInvalidates(t *testing.T) {
 	c := shortid.NewCachedStore(back, 10)
 	c.Create(ctx, shortid.Link{Key: "abc", URL: "https://example.com/", MaxVisits: 2}, false)
 	c.Get(ctx, "abc")
-	c.AddClicks(ctx, map[string]int64{"abc": 4})
+	c.AddClicks(ctx, map[shortid.ClickKey]int64{{Key: "abc"}: 4})
 	if r, _ := c.Get(ctx, "abc"); r.Clicks != 4 {
 		t.Fatalf("Clicks after AddClicks = %d, want 4", r.Clicks)
 	}
@@ -90,7 +90,7 @@ type addHookStore struct {
 	hook func()
 }
 
-func (a *addHookStore) AddClicks(ctx context.Context, clicks map[string]int64) error {
+func (a *addHookStore) AddClicks(ctx context.Context, clicks map[shortid.ClickKey]int64) error {
 	err := a.Store.AddClicks(ctx, clicks)
 	if a.hook != nil {
 		a.hook()
@@ -109,7 +109,7 @@ func TestCachedStoreAddClicksFillRace(t *testing.T) {
 			t.Errorf("Get inside AddClicks = %+v, %v; want 5 clicks", r, err)
 		}
 	}
-	if err := c.AddClicks(ctx, map[string]int64{"abc": 5}); err != nil {
+	if err := c.AddClicks(ctx, map[shortid.ClickKey]int64{{Key: "abc"}: 5}); err != nil {
 		t.Fatal(err)
 	}
 	back.hook = nil
@@ -131,7 +131,7 @@ func TestCachedStoreFillRace(t *testing.T) {
 			func(s shortid.Store) error { return s.Delete(ctx, "abc") },
 			func(_ shortid.Record, err error) bool { return errors.Is(err, shortid.ErrNotFound) }},
 		{"AddClicks",
-			func(s shortid.Store) error { return s.AddClicks(ctx, map[string]int64{"abc": 3}) },
+			func(s shortid.Store) error { return s.AddClicks(ctx, map[shortid.ClickKey]int64{{Key: "abc"}: 3}) },
 			func(r shortid.Record, err error) bool { return err == nil && r.Clicks == 3 }},
 	} {
 		t.Run(w.name, func(t *testing.T) {

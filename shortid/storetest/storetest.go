@@ -62,6 +62,11 @@ func link(key, url string) shortid.Link {
 	return shortid.Link{Key: key, URL: url, CreatedAt: base}
 }
 
+// ck names the link that link(key, ...) creates.
+func ck(key string) shortid.ClickKey {
+	return link(key, "").ClickKey()
+}
+
 func sameLink(a, b shortid.Link) bool {
 	return a.Key == b.Key && a.URL == b.URL && a.Alias == b.Alias &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt) &&
@@ -142,7 +147,7 @@ func testMissing(t *testing.T, s shortid.Store) {
 	wantErr(t, "Delete", s.Delete(ctx, "nope"), shortid.ErrNotFound)
 	_, err = s.Visit(ctx, "nope", base)
 	wantErr(t, "Visit", err, shortid.ErrNotFound)
-	if err := s.AddClicks(ctx, map[string]int64{"nope": 3}); err != nil {
+	if err := s.AddClicks(ctx, map[shortid.ClickKey]int64{ck("nope"): 3}); err != nil {
 		t.Fatalf("AddClicks to a missing key: %v", err)
 	}
 	if _, err := s.Get(ctx, "nope"); !errors.Is(err, shortid.ErrNotFound) {
@@ -350,10 +355,10 @@ func testAddClicks(t *testing.T, s shortid.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, link("c1", "https://example.com/1"), false)
 	mustCreate(t, s, link("c2", "https://example.com/2"), true)
-	if err := s.AddClicks(ctx, map[string]int64{"c1": 5, "c2": 1, "gone": 7}); err != nil {
+	if err := s.AddClicks(ctx, map[shortid.ClickKey]int64{ck("c1"): 5, ck("c2"): 1, ck("gone"): 7}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddClicks(ctx, map[string]int64{"c1": 2}); err != nil {
+	if err := s.AddClicks(ctx, map[shortid.ClickKey]int64{ck("c1"): 2}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AddClicks(ctx, nil); err != nil {
@@ -364,6 +369,26 @@ func testAddClicks(t *testing.T, s shortid.Store) {
 	}
 	if r := mustGet(t, s, "c2"); r.Clicks != 1 {
 		t.Fatalf("Clicks(c2) = %d, want 1", r.Clicks)
+	}
+	// Clicks of a deleted link do not reach a later link under its key.
+	old := ck("c1")
+	if err := s.Delete(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	again := link("c1", "https://example.com/again")
+	again.CreatedAt = base.Add(time.Second)
+	mustCreate(t, s, again, false)
+	if err := s.AddClicks(ctx, map[shortid.ClickKey]int64{old: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustGet(t, s, "c1"); r.Clicks != 0 {
+		t.Fatalf("a re-created key got %d clicks of the deleted link, want 0", r.Clicks)
+	}
+	if err := s.AddClicks(ctx, map[shortid.ClickKey]int64{again.ClickKey(): 4}); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustGet(t, s, "c1"); r.Clicks != 4 {
+		t.Fatalf("Clicks(re-created c1) = %d, want 4", r.Clicks)
 	}
 }
 
@@ -455,7 +480,7 @@ func testConcurrentClicks(t *testing.T, s shortid.Store) {
 	for range g {
 		wg.Go(func() {
 			for range rounds {
-				if err := s.AddClicks(context.Background(), map[string]int64{"k1": 1, "k2": 2}); err != nil {
+				if err := s.AddClicks(context.Background(), map[shortid.ClickKey]int64{ck("k1"): 1, ck("k2"): 2}); err != nil {
 					t.Errorf("AddClicks: %v", err)
 				}
 			}
