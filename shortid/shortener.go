@@ -53,9 +53,16 @@ type Shortener struct {
 	sweepBatch int
 	onError    func(error)
 
-	clicks  clickBuffer
-	flushMu sync.Mutex // serializes flushes with Stats and Delete
-	closed  atomic.Bool
+	clicks clickBuffer
+	// flushMu guards the three fields below it and is never held across a
+	// Store call. flushSeq is odd while a flush runs, from its drain of the
+	// buffer until its AddClicks returned; inflight is that flush's batch
+	// and flushDone is closed when it ends.
+	flushMu   sync.Mutex
+	flushSeq  uint64
+	inflight  map[ClickKey]int64
+	flushDone chan struct{}
+	closed    atomic.Bool
 	stopBg  context.CancelFunc // cancels the background goroutines' context
 	wg      sync.WaitGroup
 }
@@ -315,16 +322,16 @@ func (s *Shortener) Delete(ctx context.Context, key string) error {
 	if !validKey(key) {
 		return ErrNotFound
 	}
-	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
 	s.clicks.drop(key)
 	return s.store.Delete(ctx, key)
 }
 
 // Stats returns the link under key with its clicks: those in the Store plus
 // those still buffered, so the count is exact at the moment of the call. It
-// returns ErrNotFound, ErrGone (like Resolve), ErrClosed or an error of the
-// Store. It waits for a flush in progress.
+// returns ErrNotFound, ErrGone (like Resolve), ErrClosed, the context's
+// error or an error of the Store. It holds no lock while it reads the
+// Store; only if a flush is writing clicks of this very link does it wait
+// for that flush to end.
 func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 	if s.closed.Load() {
 		return Stats{}, ErrClosed
@@ -332,18 +339,44 @@ func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 	if !validKey(key) {
 		return Stats{}, ErrNotFound
 	}
-	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
-	rec, err := s.store.Get(ctx, key)
-	if err != nil {
-		return Stats{}, err
+	var rec Record
+	var pending int64
+	for {
+		s.flushMu.Lock()
+		seq, batch, done := s.flushSeq, s.inflight, s.flushDone
+		s.flushMu.Unlock()
+		var err error
+		if rec, err = s.store.Get(ctx, key); err != nil {
+			return Stats{}, err
+		}
+		ck := rec.Link.ClickKey()
+		if _, ok := batch[ck]; ok && seq&1 == 1 {
+			// A flush is adding clicks of this link: whether the record
+			// has them depends on when the Store applied them.
+			select {
+			case <-done:
+				continue
+			case <-ctx.Done():
+				return Stats{}, ctx.Err()
+			}
+		}
+		pending = s.clicks.pending(ck)
+		s.flushMu.Lock()
+		same := s.flushSeq == seq
+		s.flushMu.Unlock()
+		if same {
+			// No flush began or ended meanwhile, and the one running (if
+			// any) has no clicks of this link: the record and the buffer
+			// agree.
+			break
+		}
 	}
 	l := rec.Link
 	if (!l.ExpiresAt.IsZero() && !s.clock.Now().Before(l.ExpiresAt)) ||
 		(l.MaxVisits > 0 && rec.Visits >= l.MaxVisits) {
 		return Stats{}, ErrGone
 	}
-	st := Stats{Link: l, Clicks: rec.Clicks + s.clicks.pending(l.ClickKey()), Remaining: -1}
+	st := Stats{Link: l, Clicks: rec.Clicks + pending, Remaining: -1}
 	if l.MaxVisits > 0 {
 		st.Remaining = l.MaxVisits - rec.Visits
 	}
@@ -358,23 +391,40 @@ func (s *Shortener) ShortURL(key string) string {
 // Flush writes the buffered clicks to the Store with one AddClicks. If that
 // fails the clicks stay buffered for the next flush. The background flusher
 // calls it every Options.FlushInterval; it is exported for callers that
-// disable the flusher or want the Store current now.
+// disable the flusher or want the Store current now. Flushes run one at a
+// time: a Flush called during another one waits for it (or for ctx).
 func (s *Shortener) Flush(ctx context.Context) error {
 	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
-	return s.flushLocked(ctx)
-}
-
-func (s *Shortener) flushLocked(ctx context.Context) error {
+	for s.flushSeq&1 == 1 {
+		done := s.flushDone
+		s.flushMu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.flushMu.Lock()
+	}
 	batch := s.clicks.drain()
 	if len(batch) == 0 {
+		s.flushMu.Unlock()
 		return nil
 	}
-	if err := s.store.AddClicks(ctx, batch); err != nil {
+	done := make(chan struct{})
+	s.flushSeq++
+	s.inflight, s.flushDone = batch, done
+	s.flushMu.Unlock()
+
+	err := s.store.AddClicks(ctx, batch)
+	if err != nil {
 		s.clicks.restore(batch)
-		return err
 	}
-	return nil
+	s.flushMu.Lock()
+	s.flushSeq++
+	s.inflight = nil
+	s.flushMu.Unlock()
+	close(done)
+	return err
 }
 
 // Sweep removes every link that expired or ran out of visits by the
@@ -391,12 +441,8 @@ func (s *Shortener) Sweep(ctx context.Context) (int, error) {
 	for {
 		links, err := s.store.Sweep(ctx, now, s.sweepBatch)
 		total += len(links)
-		if len(links) > 0 {
-			s.flushMu.Lock()
-			for _, l := range links {
-				s.clicks.drop(l.Key)
-			}
-			s.flushMu.Unlock()
+		for _, l := range links {
+			s.clicks.drop(l.Key)
 		}
 		if err != nil || len(links) < s.sweepBatch {
 			return total, err

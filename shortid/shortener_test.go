@@ -613,3 +613,49 @@ func TestResolveRacingDeleteDoesNotCountForNewLink(t *testing.T) {
 		t.Fatalf("Stats after Flush = %+v, %v; want 0 clicks: the new link got the old one's click", st, err)
 	}
 }
+
+// TestSlowFlushBlocksNothingElse holds a flush inside the Store's AddClicks
+// and checks that Delete and Stats of other links go on, that Stats of a
+// link in the held batch waits (bounded by its context), and that the
+// counts are exact once the flush ends.
+func TestSlowFlushBlocksNothingElse(t *testing.T) {
+	store := &addHookStore{Store: shortid.NewMemStore()}
+	s, err := shortid.New(store, shortid.Options{Clock: newFakeClock(), FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, a := range []string{"hot", "cold", "gone"} {
+		shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/" + a, Alias: a})
+	}
+	s.Resolve(ctx, "hot")
+	s.Resolve(ctx, "hot")
+	entered, release := make(chan struct{}), make(chan struct{})
+	store.hook = func() {
+		close(entered)
+		<-release
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- s.Flush(ctx) }()
+	<-entered // the batch with "hot" is applied but AddClicks has not returned
+	store.hook = nil
+	s.Resolve(ctx, "cold")
+	if err := s.Delete(ctx, "gone"); err != nil {
+		t.Fatalf("Delete during a held flush: %v", err)
+	}
+	if st, err := s.Stats(ctx, "cold"); err != nil || st.Clicks != 1 {
+		t.Fatalf("Stats(cold) during a held flush = %+v, %v; want 1 click", st, err)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := s.Stats(short, "hot"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stats(hot) during a held flush of its clicks = %v, want to wait until the deadline", err)
+	}
+	close(release)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Stats(ctx, "hot"); err != nil || st.Clicks != 2 {
+		t.Fatalf("Stats(hot) after the flush = %+v, %v; want 2 clicks", st, err)
+	}
+}

@@ -106,7 +106,8 @@ type Store interface {
 	Visit(ctx context.Context, key string, now time.Time) (Record, error)
 	// AddClicks adds each count to the clicks of the link its ClickKey
 	// names. Entries whose key no longer exists, or whose link has another
-	// CreatedAt (the key was deleted and used again), are skipped.
+	// CreatedAt (the key was deleted and used again), are skipped. It
+	// must not modify or keep the map.
 	AddClicks(ctx context.Context, clicks map[ClickKey]int64) error
 	// Sweep removes up to limit links that expired at or before now or
 	// were exhausted at or before now, with their dedup entries, and
