@@ -63,8 +63,8 @@ type Shortener struct {
 	inflight  map[ClickKey]int64
 	flushDone chan struct{}
 	closed    atomic.Bool
-	stopBg  context.CancelFunc // cancels the background goroutines' context
-	wg      sync.WaitGroup
+	stopBg    context.CancelFunc // cancels the background goroutines' context
+	wg        sync.WaitGroup
 }
 
 // New returns a Shortener over store. It panics if store is nil and returns
