@@ -2,6 +2,8 @@ package shortid
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -59,7 +61,7 @@ type memStripe struct {
 // the 120 of a Record.
 type memEntry struct {
 	url     string
-	created int64      // Unix ns; 0 is the zero time
+	created int64      // Unix ns; noTime is the zero time
 	clicks  int64      // flushed clicks
 	lim     *memLimits // nil: never expires, no visit limit; never modified once stored
 	alias   bool
@@ -69,15 +71,15 @@ type memEntry struct {
 // memLimits holds the rarely used fields of a memEntry. It is replaced, not
 // modified, so that a copy of an entry read under a read lock stays valid.
 type memLimits struct {
-	expires   int64 // Unix ns; 0 never expires
+	expires   int64 // Unix ns; noTime never expires
 	maxVisits int64
 	visits    int64
-	dueAt     int64 // key of this link in MemStore.due; 0 when not there
+	dueAt     int64 // key of this link in MemStore.due; noTime when not there
 }
 
 func (e *memEntry) limits() memLimits {
 	if e.lim == nil {
-		return memLimits{}
+		return memLimits{expires: noTime, dueAt: noTime}
 	}
 	return *e.lim
 }
@@ -126,18 +128,37 @@ func (s *MemStore) unlock2(i, j int) {
 	}
 }
 
-func toNanos(t time.Time) int64 {
+// noTime stands for the zero time.Time in Unix nanoseconds. It is the
+// smallest int64, a moment in 1677 that toNanos refuses, so that every
+// representable time, 1970-01-01T00:00:00Z included, keeps its meaning.
+const noTime = math.MinInt64
+
+// toNanos returns t in Unix nanoseconds, noTime for the zero time, or false
+// if t lies outside the years 1678-2262 that int64 nanoseconds cover.
+func toNanos(t time.Time) (int64, bool) {
 	if t.IsZero() {
-		return 0
+		return noTime, true
 	}
-	return t.UnixNano()
+	n := t.UnixNano()
+	if n == noTime || !time.Unix(0, n).Equal(t) {
+		return 0, false
+	}
+	return n, true
 }
 
 func fromNanos(n int64) time.Time {
-	if n == 0 {
+	if n == noTime {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
+}
+
+// clickCreated returns the Created of the entry's ClickKey.
+func (e *memEntry) clickCreated() int64 {
+	if e.created == noTime {
+		return 0
+	}
+	return e.created
 }
 
 func (e *memEntry) record(key string) Record {
@@ -159,6 +180,11 @@ func (e *memEntry) record(key string) Record {
 // Create implements [Store.Create] in O(1), plus O(log n) for a link that
 // expires or has MaxVisits.
 func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
+	created, ok1 := toNanos(l.CreatedAt)
+	expires, ok2 := toNanos(l.ExpiresAt)
+	if !ok1 || !ok2 {
+		return Link{}, fmt.Errorf("%w: time outside the years 1678-2262", ErrInvalidRequest)
+	}
 	ki := stripeIndex(l.Key)
 	ui := ki
 	if dedup {
@@ -180,11 +206,11 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 				continue // the other link was deleted meanwhile: try again
 			}
 		}
-		e := memEntry{url: l.URL, created: toNanos(l.CreatedAt), alias: l.Alias, dedup: dedup}
+		e := memEntry{url: l.URL, created: created, alias: l.Alias, dedup: dedup}
 		if !l.ExpiresAt.IsZero() || l.MaxVisits != 0 {
-			e.lim = &memLimits{expires: toNanos(l.ExpiresAt), maxVisits: l.MaxVisits}
+			e.lim = &memLimits{expires: expires, maxVisits: l.MaxVisits, dueAt: noTime}
 		}
-		if e.lim != nil && e.lim.expires != 0 {
+		if e.lim != nil && e.lim.expires != noTime {
 			e.lim.dueAt = e.lim.expires
 			s.dueMu.Lock()
 			s.due.ReplaceOrInsert(dueItem{e.lim.dueAt, l.Key})
@@ -262,7 +288,7 @@ func (s *MemStore) remove(key string, cond func(memEntry) bool) (Link, bool) {
 		if us := &s.stripes[ui]; cur.dedup && us.dedup[cur.url] == key {
 			delete(us.dedup, cur.url)
 		}
-		if due := cur.limits().dueAt; due != 0 {
+		if due := cur.limits().dueAt; due != noTime {
 			s.dueMu.Lock()
 			s.due.Delete(dueItem{due, key})
 			s.dueMu.Unlock()
@@ -285,7 +311,7 @@ func (s *MemStore) Visit(_ context.Context, key string, now time.Time) (Record, 
 	}
 	lim := e.limits()
 	if lim.maxVisits == 0 {
-		if lim.expires != 0 && n >= lim.expires {
+		if lim.expires != noTime && n >= lim.expires {
 			return Record{}, ErrGone
 		}
 		return e.record(key), nil
@@ -297,13 +323,13 @@ func (s *MemStore) Visit(_ context.Context, key string, now time.Time) (Record, 
 		return Record{}, ErrNotFound
 	}
 	lim = e.limits()
-	if (lim.expires != 0 && n >= lim.expires) || lim.visits >= lim.maxVisits {
+	if (lim.expires != noTime && n >= lim.expires) || lim.visits >= lim.maxVisits {
 		return Record{}, ErrGone
 	}
 	lim.visits++
-	if lim.visits == lim.maxVisits && (lim.dueAt == 0 || n < lim.dueAt) {
+	if lim.visits == lim.maxVisits && (lim.dueAt == noTime || n < lim.dueAt) {
 		s.dueMu.Lock()
-		if lim.dueAt != 0 {
+		if lim.dueAt != noTime {
 			s.due.Delete(dueItem{lim.dueAt, key})
 		}
 		lim.dueAt = n
@@ -320,7 +346,7 @@ func (s *MemStore) AddClicks(_ context.Context, clicks map[ClickKey]int64) error
 	for ck, n := range clicks {
 		st := &s.stripes[stripeIndex(ck.Key)]
 		st.mu.Lock()
-		if e, ok := st.links[ck.Key]; ok && e.created == ck.Created {
+		if e, ok := st.links[ck.Key]; ok && e.clickCreated() == ck.Created {
 			e.clicks += n
 			st.links[ck.Key] = e
 		}
@@ -335,22 +361,42 @@ func (s *MemStore) Sweep(_ context.Context, now time.Time, limit int) ([]Link, e
 		return nil, nil
 	}
 	n := now.UnixNano()
-	var due []dueItem
-	s.dueMu.Lock()
-	s.due.Ascend(func(it dueItem) bool {
-		if it.at > n || len(due) == limit {
-			return false
-		}
-		due = append(due, it)
-		return true
-	})
-	s.dueMu.Unlock()
+	isDue := func(e memEntry) bool { due := e.limits().dueAt; return due != noTime && due <= n }
 	var out []Link
-	isDue := func(e memEntry) bool { due := e.limits().dueAt; return due != 0 && due <= n }
-	for _, it := range due {
-		if l, ok := s.remove(it.key, isDue); ok {
-			out = append(out, l)
+	var due []dueItem
+	var after *dueItem // the last item looked at; the next batch starts past it
+	for len(out) < limit {
+		// Items whose link vanished or changed since they were listed
+		// remove nothing, so keep listing until limit links are removed
+		// or no due item is left: fewer than limit means none is left.
+		due = due[:0]
+		want := limit - len(out)
+		collect := func(it dueItem) bool {
+			if it.at > n || len(due) == want {
+				return false
+			}
+			if after == nil || dueLess(*after, it) {
+				due = append(due, it)
+			}
+			return true
 		}
+		s.dueMu.Lock()
+		if after == nil {
+			s.due.Ascend(collect)
+		} else {
+			s.due.AscendGreaterOrEqual(*after, collect)
+		}
+		s.dueMu.Unlock()
+		if len(due) == 0 {
+			break
+		}
+		for _, it := range due {
+			if l, ok := s.remove(it.key, isDue); ok {
+				out = append(out, l)
+			}
+		}
+		last := due[len(due)-1]
+		after = &last
 	}
 	return out, nil
 }

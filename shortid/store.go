@@ -86,7 +86,9 @@ type Record struct {
 // checks an implementation against this contract.
 type Store interface {
 	// Create stores l and returns it, unless its key is taken, in which
-	// case it returns ErrExists and changes nothing. With dedup, the store
+	// case it returns ErrExists and changes nothing, or ErrInvalidRequest
+	// for a CreatedAt or ExpiresAt it cannot store exactly (a MemStore
+	// holds the years 1678-2262). With dedup, the store
 	// also keeps a dedup entry from l.URL to l.Key; if the key is free but
 	// a dedup entry for l.URL already exists, Create stores nothing and
 	// returns the existing link instead (its Key differs from l.Key). The
