@@ -450,18 +450,26 @@ func (s *Shortener) Sweep(ctx context.Context) (int, error) {
 	}
 }
 
-// Close stops the background flusher and sweeper, then writes every
-// buffered click to the Store. No click of a successful Resolve is lost: a
-// Resolve that races with Close either counts its click before the final
-// flush or returns ErrClosed (for a link with a visit limit, such a failed
-// Resolve may still have used a visit). Close returns the final flush's
-// error; later calls return ErrClosed. It does not close the Store.
+// Close is CloseContext with context.Background(): it waits as long as the
+// final flush takes.
 func (s *Shortener) Close() error {
+	return s.CloseContext(context.Background())
+}
+
+// CloseContext stops the background flusher and sweeper, then writes every
+// buffered click to the Store, giving up when ctx ends. No click of a
+// successful Resolve is lost: a Resolve that races with the close either
+// counts its click before the final flush or returns ErrClosed (for a link
+// with a visit limit, such a failed Resolve may still have used a visit).
+// It returns the final flush's error; the clicks of a failed final flush
+// stay buffered, and Flush may be called again to retry it. Later calls of
+// Close or CloseContext return ErrClosed. It does not close the Store.
+func (s *Shortener) CloseContext(ctx context.Context) error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
 	s.stopBg()
 	s.wg.Wait()
 	s.clicks.close()
-	return s.Flush(context.Background())
+	return s.Flush(ctx)
 }

@@ -659,3 +659,42 @@ func TestSlowFlushBlocksNothingElse(t *testing.T) {
 		t.Fatalf("Stats(hot) after the flush = %+v, %v; want 2 clicks", st, err)
 	}
 }
+
+// TestCloseContextGivesUpOnAHungStore closes over a Store whose AddClicks
+// hangs: CloseContext returns at its deadline and a later Flush delivers.
+func TestCloseContextGivesUpOnAHungStore(t *testing.T) {
+	store := &ctxStore{Store: shortid.NewMemStore()}
+	s, err := shortid.New(store, shortid.Options{FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/"})
+	s.Resolve(ctx, l.Key)
+	store.hang.Store(true)
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := s.CloseContext(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("CloseContext over a hung store = %v, want DeadlineExceeded", err)
+	}
+	store.hang.Store(false)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("Flush after a failed final flush: %v", err)
+	}
+	if r, _ := store.Get(ctx, l.Key); r.Clicks != 1 {
+		t.Fatalf("stored clicks after the retried flush = %d, want 1", r.Clicks)
+	}
+}
+
+// ctxStore's AddClicks blocks until its context ends while hang is set.
+type ctxStore struct {
+	shortid.Store
+	hang atomic.Bool
+}
+
+func (c *ctxStore) AddClicks(ctx context.Context, clicks map[shortid.ClickKey]int64) error {
+	if c.hang.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return c.Store.AddClicks(ctx, clicks)
+}
