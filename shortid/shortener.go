@@ -212,12 +212,12 @@ func (s *Shortener) Shorten(ctx context.Context, req ShortenRequest) (Link, erro
 	plain := req.TTL == 0 && req.MaxVisits == 0
 	var buf [MaxAliasLength]byte
 	for range maxKeyAttempts {
-		k, err := s.keys.AppendKey(ctx, buf[:0])
+		k, err := s.appendKey(ctx, buf[:0])
 		if err != nil {
 			return Link{}, err
 		}
 		if !validKey(k) {
-			return Link{}, fmt.Errorf("shortid: KeySource produced an invalid key %q", k)
+			return Link{}, fmt.Errorf("shortid: KeySource produced an invalid key %q", string(k))
 		}
 		if s.isReserved(k) {
 			continue
@@ -230,6 +230,21 @@ func (s *Shortener) Shorten(ctx context.Context, req ShortenRequest) (Link, erro
 		return got, err
 	}
 	return Link{}, fmt.Errorf("shortid: no free key after %d attempts", maxKeyAttempts)
+}
+
+// appendKey asks the KeySource for a key. The package's own sources are
+// called directly, so that the compiler sees dst does not escape and
+// Shorten's key buffer stays on the stack; any other source gets a fresh
+// buffer, since an interface call would move the stack buffer to the heap
+// on every Shorten.
+func (s *Shortener) appendKey(ctx context.Context, dst []byte) ([]byte, error) {
+	switch k := s.keys.(type) {
+	case *Sequence:
+		return k.AppendKey(ctx, dst)
+	case *Random:
+		return k.AppendKey(ctx, dst)
+	}
+	return s.keys.AppendKey(ctx, nil)
 }
 
 // checkAlias returns ErrInvalidAlias or ErrReservedAlias if alias may not be
