@@ -51,8 +51,8 @@ var (
 type memStripe struct {
 	mu    sync.RWMutex
 	links map[string]memEntry
-	dedup map[string]string // normalized URL -> key
-	_     [24]byte          // keep stripes on separate cache lines
+	dedup dedupIndex // normalized URL -> key
+	_     [16]byte   // keep stripes on separate cache lines
 }
 
 // memEntry is a Link without its key (the map key holds it) and with times
@@ -98,15 +98,73 @@ func dueLess(a, b dueItem) bool {
 
 // NewMemStore returns an empty in-memory store.
 func NewMemStore() *MemStore {
+	return NewMemStoreSize(0)
+}
+
+// NewMemStoreSize returns an empty in-memory store with room for about n
+// links before its maps grow. Growing a map rehashes its entries, which is
+// about a quarter of the cost of filling an unsized store; a size hint
+// saves it when the number of links is known, as when loading a snapshot.
+func NewMemStoreSize(n int) *MemStore {
+	per := max(n, 0) / memStripes
 	s := &MemStore{due: btree.NewG(32, dueLess)}
 	for i := range s.stripes {
-		s.stripes[i].links = make(map[string]memEntry)
-		s.stripes[i].dedup = make(map[string]string)
+		s.stripes[i].links = make(map[string]memEntry, per)
+		s.stripes[i].dedup.byHash = make(map[uint64]dedupEntry, per)
 	}
 	return s
 }
 
 func stripeIndex(s string) int { return int(xxhash.Sum64String(s) % memStripes) }
+
+// dedupIndex maps a normalized URL to the key of its link. It is keyed by
+// the URL's 64-bit xxhash, which picking the URL's stripe computes anyway,
+// so the map hashes 8 bytes instead of the whole URL, twice, per Create.
+// An entry keeps the URL (sharing the link's string) to confirm a match: a
+// URL whose hash another URL already holds goes to spill, keyed by the
+// URL itself. With 64-bit hashes spill stays empty below billions of URLs.
+type dedupIndex struct {
+	byHash map[uint64]dedupEntry
+	spill  map[string]string // URL -> key for hash collisions; nil until the first
+}
+
+type dedupEntry struct{ url, key string }
+
+func (d *dedupIndex) get(h uint64, url string) (string, bool) {
+	if e, ok := d.byHash[h]; ok && e.url == url {
+		return e.key, true
+	}
+	if d.spill != nil {
+		k, ok := d.spill[url]
+		return k, ok
+	}
+	return "", false
+}
+
+// put adds url -> key; the caller has checked that url has no entry.
+func (d *dedupIndex) put(h uint64, url, key string) {
+	if e, ok := d.byHash[h]; ok && e.url != url {
+		if d.spill == nil {
+			d.spill = make(map[string]string)
+		}
+		d.spill[url] = key
+		return
+	}
+	d.byHash[h] = dedupEntry{url: url, key: key}
+}
+
+// del removes url's entry if it names key.
+func (d *dedupIndex) del(h uint64, url, key string) {
+	if e, ok := d.byHash[h]; ok && e.url == url {
+		if e.key == key {
+			delete(d.byHash, h)
+		}
+		return
+	}
+	if d.spill != nil && d.spill[url] == key {
+		delete(d.spill, url)
+	}
+}
 
 // lock2 write-locks stripes i and j in index order, so that two callers
 // locking the same pair cannot deadlock.
@@ -187,8 +245,10 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 	}
 	ki := stripeIndex(l.Key)
 	ui := ki
+	var uh uint64
 	if dedup {
-		ui = stripeIndex(l.URL)
+		uh = xxhash.Sum64String(l.URL)
+		ui = int(uh % memStripes)
 	}
 	for {
 		s.lock2(ki, ui)
@@ -198,9 +258,9 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 			return Link{}, ErrExists
 		}
 		if dedup {
-			if other, ok := us.dedup[l.URL]; ok {
+			if other, ok := us.dedup.get(uh, l.URL); ok {
 				s.unlock2(ki, ui)
-				if existing, ok := s.dedupTarget(l.URL, other); ok {
+				if existing, ok := s.dedupTarget(uh, l.URL, other); ok {
 					return existing, nil
 				}
 				continue // the other link was deleted meanwhile: try again
@@ -218,7 +278,7 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 		}
 		ks.links[l.Key] = e
 		if dedup {
-			us.dedup[l.URL] = l.Key
+			us.dedup.put(uh, l.URL, l.Key)
 		}
 		s.unlock2(ki, ui)
 		return e.record(l.Key).Link, nil
@@ -227,14 +287,14 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 
 // dedupTarget returns the link under key if the dedup entry of url still
 // points to it.
-func (s *MemStore) dedupTarget(url, key string) (Link, bool) {
-	ki, ui := stripeIndex(key), stripeIndex(url)
+func (s *MemStore) dedupTarget(uh uint64, url, key string) (Link, bool) {
+	ki, ui := stripeIndex(key), int(uh%memStripes)
 	s.lock2(ki, ui)
 	defer s.unlock2(ki, ui)
-	if s.stripes[stripeIndex(url)].dedup[url] != key {
+	if k, ok := s.stripes[ui].dedup.get(uh, url); !ok || k != key {
 		return Link{}, false
 	}
-	e, ok := s.stripes[stripeIndex(key)].links[key]
+	e, ok := s.stripes[ki].links[key]
 	if !ok {
 		return Link{}, false
 	}
@@ -273,7 +333,8 @@ func (s *MemStore) remove(key string, cond func(memEntry) bool) (Link, bool) {
 		if !ok || !cond(e) {
 			return Link{}, false
 		}
-		ui := stripeIndex(e.url)
+		uh := xxhash.Sum64String(e.url)
+		ui := int(uh % memStripes)
 		s.lock2(ki, ui)
 		cur, ok := ks.links[key]
 		if !ok || cur.url != e.url || cur.created != e.created {
@@ -285,8 +346,8 @@ func (s *MemStore) remove(key string, cond func(memEntry) bool) (Link, bool) {
 			return Link{}, false
 		}
 		delete(ks.links, key)
-		if us := &s.stripes[ui]; cur.dedup && us.dedup[cur.url] == key {
-			delete(us.dedup, cur.url)
+		if cur.dedup {
+			s.stripes[ui].dedup.del(uh, cur.url, key)
 		}
 		if due := cur.limits().dueAt; due != noTime {
 			s.dueMu.Lock()

@@ -3,6 +3,7 @@ package shortid
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -60,4 +61,36 @@ func TestMemStoreTimes(t *testing.T) {
 			t.Errorf("Create(CreatedAt %v) = %v, want ErrInvalidRequest", tm, err)
 		}
 	}
+}
+
+// TestDedupIndexCollisions stores URLs whose hashes are forced equal: each
+// must still find its own key, and deleting one must keep the others.
+func TestDedupIndexCollisions(t *testing.T) {
+	d := dedupIndex{byHash: map[uint64]dedupEntry{}}
+	const h = 42
+	urls := []string{"https://a.example/", "https://b.example/", "https://c.example/"}
+	for i, u := range urls {
+		if _, ok := d.get(h, u); ok {
+			t.Fatalf("get(%s) before put found an entry", u)
+		}
+		d.put(h, u, fmt.Sprint("k", i))
+	}
+	check := func(live map[string]string) {
+		t.Helper()
+		for _, u := range urls {
+			k, ok := d.get(h, u)
+			if want, live := live[u]; ok != live || k != want {
+				t.Fatalf("get(%s) = %q, %v; want %q, %v", u, k, ok, want, live)
+			}
+		}
+	}
+	check(map[string]string{urls[0]: "k0", urls[1]: "k1", urls[2]: "k2"})
+	d.del(h, urls[1], "other") // names another key: keeps the entry
+	check(map[string]string{urls[0]: "k0", urls[1]: "k1", urls[2]: "k2"})
+	d.del(h, urls[0], "k0") // the one in byHash
+	check(map[string]string{urls[1]: "k1", urls[2]: "k2"})
+	d.put(h, urls[0], "k3") // back into the free byHash slot
+	check(map[string]string{urls[0]: "k3", urls[1]: "k1", urls[2]: "k2"})
+	d.del(h, urls[2], "k2") // one in spill
+	check(map[string]string{urls[0]: "k3", urls[1]: "k1"})
 }

@@ -95,6 +95,17 @@ func BenchmarkShorten(b *testing.B) {
 			}
 		}
 	})
+	b.Run("presized", func(b *testing.B) {
+		s, _ := benchShortener(b, shortid.NewMemStoreSize(1<<21), 0)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			if _, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/articles/" + strconv.Itoa(i)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("parallel", func(b *testing.B) {
 		s, _ := benchShortener(b, shortid.NewMemStore(), 0)
 		var next atomic.Int64
