@@ -1,20 +1,29 @@
 package shortid
 
 import (
+	"math/rand/v2"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
 )
 
-// clickStripes is the number of independently locked click counters. With
-// 64 the chance that two resolving cores meet on one lock stays at a few
-// percent, and a flush visits 64 small maps.
-const clickStripes = 64
+// clickStripes is the number of independently locked click counters, and
+// clickSpread the number of them one key's clicks may use. A click goes to
+// one of its key's clickSpread neighbouring stripes, picked at random, so
+// that the cores resolving one viral link spread over 16 locks instead of
+// queuing on one, while a key still sits in at most 16 small maps (a key
+// with c clicks between flushes in at most c): striping by the random
+// number alone would copy every busy key into all 64.
+const (
+	clickStripes = 64
+	clickSpread  = 16
+)
 
-// clickBuffer counts clicks in memory between flushes, striped by an xxhash
-// of the key so that resolves of different keys rarely share a lock. A
-// click costs one hash, one uncontended lock and one map increment; maps
-// keep their capacity across flushes, so steady traffic does not allocate.
+// clickBuffer counts clicks in memory between flushes. A click costs one
+// short hash, one cheap random number (math/rand/v2: per-thread state, no
+// lock; nothing secret depends on it), one mostly uncontended lock and one
+// map increment; maps keep their capacity across flushes, so steady traffic
+// does not allocate. pending and drop visit a key's 16 stripes, drain all.
 type clickBuffer struct {
 	stripes [clickStripes]clickStripe
 }
@@ -32,8 +41,14 @@ func (c *clickBuffer) init() {
 	}
 }
 
-func (c *clickBuffer) stripe(key string) *clickStripe {
-	return &c.stripes[xxhash.Sum64String(key)%clickStripes]
+// home returns the first of key's stripes.
+func home(key string) uint32 {
+	return uint32(xxhash.Sum64String(key))
+}
+
+// anyStripe returns one of key's stripes at random.
+func (c *clickBuffer) anyStripe(key string) *clickStripe {
+	return &c.stripes[(home(key)+rand.Uint32()%clickSpread)%clickStripes]
 }
 
 // clickCount is the clicks buffered for the link under a key that was
@@ -60,7 +75,7 @@ func count(counts map[string]clickCount, ck ClickKey, n int64) {
 // add counts one click for the link ck and reports true, or reports false
 // once the buffer is closed.
 func (c *clickBuffer) add(ck ClickKey) bool {
-	st := c.stripe(ck.Key)
+	st := c.anyStripe(ck.Key)
 	st.mu.Lock()
 	if st.closed {
 		st.mu.Unlock()
@@ -73,21 +88,28 @@ func (c *clickBuffer) add(ck ClickKey) bool {
 
 // pending returns the clicks buffered for the link ck.
 func (c *clickBuffer) pending(ck ClickKey) int64 {
-	st := c.stripe(ck.Key)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if cur := st.counts[ck.Key]; cur.created == ck.Created {
-		return cur.n
+	var n int64
+	h := home(ck.Key)
+	for i := range uint32(clickSpread) {
+		st := &c.stripes[(h+i)%clickStripes]
+		st.mu.Lock()
+		if cur, ok := st.counts[ck.Key]; ok && cur.created == ck.Created {
+			n += cur.n
+		}
+		st.mu.Unlock()
 	}
-	return 0
+	return n
 }
 
 // drop forgets the clicks buffered for key.
 func (c *clickBuffer) drop(key string) {
-	st := c.stripe(key)
-	st.mu.Lock()
-	delete(st.counts, key)
-	st.mu.Unlock()
+	h := home(key)
+	for i := range uint32(clickSpread) {
+		st := &c.stripes[(h+i)%clickStripes]
+		st.mu.Lock()
+		delete(st.counts, key)
+		st.mu.Unlock()
+	}
 }
 
 // drain empties the buffer into one new map.
@@ -113,7 +135,7 @@ func (c *clickBuffer) drain() map[ClickKey]int64 {
 // restore adds a drained batch back, even to a closed buffer.
 func (c *clickBuffer) restore(batch map[ClickKey]int64) {
 	for ck, n := range batch {
-		st := c.stripe(ck.Key)
+		st := c.anyStripe(ck.Key)
 		st.mu.Lock()
 		count(st.counts, ck, n)
 		st.mu.Unlock()
