@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -326,7 +327,7 @@ func TestConcurrentSameAlias(t *testing.T) {
 }
 
 func TestConcurrentSameURL(t *testing.T) {
-	store := shortid.NewMemStore()
+	store := &createLog{Store: shortid.NewMemStore()}
 	s, err := shortid.New(store, shortid.Options{FlushInterval: -1, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -350,14 +351,52 @@ func TestConcurrentSameURL(t *testing.T) {
 			t.Fatalf("concurrent Shorten of one URL gave keys %v", keys)
 		}
 	}
-	// Only the winner's link is stored: sweeping everything and deleting
-	// it leaves the URL free again.
+	// Only the winner's link is stored: of every key the racing Creates
+	// tried, only keys[0] names a link.
+	tried := store.tried()
+	if len(tried) < g {
+		t.Fatalf("%d Creates for %d Shortens", len(tried), g)
+	}
+	for _, k := range tried {
+		_, err := store.Get(ctx, k)
+		if k == keys[0] && err != nil {
+			t.Fatalf("the winner %s is not stored: %v", k, err)
+		}
+		if k != keys[0] && !errors.Is(err, shortid.ErrNotFound) {
+			t.Fatalf("a losing candidate %s is stored (Get: %v)", k, err)
+		}
+	}
+	// Deleting the winner frees the URL: the next Shorten makes a new link.
 	if err := s.Delete(ctx, keys[0]); err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/same"}); l.Key == keys[0] {
-		t.Fatal("URL still deduplicated to a deleted link")
+	l, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/same"})
+	if err != nil || l.Key == keys[0] {
+		t.Fatalf("Shorten after deleting the winner = %+v, %v; want a new key", l, err)
 	}
+	if got, err := s.Resolve(ctx, l.Key); err != nil || got.URL != "https://example.com/same" {
+		t.Fatalf("Resolve(%s) = %+v, %v", l.Key, got, err)
+	}
+}
+
+// createLog records the keys of every Create.
+type createLog struct {
+	shortid.Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (c *createLog) Create(ctx context.Context, l shortid.Link, dedup bool) (shortid.Link, error) {
+	c.mu.Lock()
+	c.keys = append(c.keys, l.Key)
+	c.mu.Unlock()
+	return c.Store.Create(ctx, l, dedup)
+}
+
+func (c *createLog) tried() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.keys)
 }
 
 func TestConcurrentMaxVisitsExact(t *testing.T) {
