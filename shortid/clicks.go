@@ -8,80 +8,68 @@ import (
 )
 
 // clickStripes is the number of independently locked click counters, and
-// clickSpread the number of them one key's clicks may use. A click goes to
-// one of its key's clickSpread neighbouring stripes, picked at random, so
-// that the cores resolving one viral link spread over 16 locks instead of
-// queuing on one, while a key still sits in at most 16 small maps (a key
-// with c clicks between flushes in at most c): striping by the random
-// number alone would copy every busy key into all 64.
+// clickSpread the number of them that one link's clicks may use. A click
+// goes to its link's home stripe, picked by an xxhash of the key, unless
+// that stripe's lock is busy; then it goes to one of the next 15 stripes at
+// random. So a link whose clicks never meet stays in one small map, and the
+// cores resolving one viral link spread over 16 locks instead of queuing on
+// one. Striping by a random number alone would copy every busy link into
+// all the stripes and multiply the maps' size.
 const (
 	clickStripes = 64
 	clickSpread  = 16
 )
 
-// clickBuffer counts clicks in memory between flushes. A click costs one
-// short hash, one cheap random number (math/rand/v2: per-thread state, no
-// lock; nothing secret depends on it), one mostly uncontended lock and one
-// map increment; maps keep their capacity across flushes, so steady traffic
-// does not allocate. pending and drop visit a key's 16 stripes, drain all.
+// clickBuffer counts clicks in memory between flushes, by [ClickKey]. A
+// click costs one short hash, one lock (a TryLock that succeeds unless
+// another core holds it) and one map increment; maps keep their capacity
+// across flushes, so steady traffic does not allocate. pending and drop
+// visit a link's 16 stripes, drain all 64.
 type clickBuffer struct {
 	stripes [clickStripes]clickStripe
 }
 
 type clickStripe struct {
 	mu     sync.Mutex
-	counts map[string]clickCount
+	counts map[ClickKey]int64
 	closed bool
 	_      [40]byte // one stripe per cache line
 }
 
 func (c *clickBuffer) init() {
 	for i := range c.stripes {
-		c.stripes[i].counts = make(map[string]clickCount)
+		c.stripes[i].counts = make(map[ClickKey]int64)
 	}
 }
 
-// home returns the first of key's stripes.
+// home returns the index of key's first stripe.
 func home(key string) uint32 {
-	return uint32(xxhash.Sum64String(key))
+	return uint32(xxhash.Sum64String(key) % clickStripes)
 }
 
-// anyStripe returns one of key's stripes at random.
-func (c *clickBuffer) anyStripe(key string) *clickStripe {
-	return &c.stripes[(home(key)+rand.Uint32()%clickSpread)%clickStripes]
-}
-
-// clickCount is the clicks buffered for the link under a key that was
-// created at created (Unix ns, as in ClickKey).
-type clickCount struct {
-	created int64
-	n       int64
-}
-
-// count adds n clicks of the link ck to counts. Only the newest link under
-// a key can still exist in the store (keys are unique there at any moment),
-// so clicks of an older one are dropped rather than buffered beside it.
-func count(counts map[string]clickCount, ck ClickKey, n int64) {
-	cur, ok := counts[ck.Key]
-	switch {
-	case !ok || cur.created < ck.Created:
-		counts[ck.Key] = clickCount{created: ck.Created, n: n}
-	case cur.created == ck.Created:
-		cur.n += n
-		counts[ck.Key] = cur
+// lockStripe locks and returns the home stripe of key, or another of its
+// stripes (the random number is math/rand/v2's per-thread generator: cheap,
+// lock-free, and nothing secret depends on it) if the home one is busy.
+func (c *clickBuffer) lockStripe(key string) *clickStripe {
+	h := home(key)
+	st := &c.stripes[h]
+	if st.mu.TryLock() {
+		return st
 	}
+	st = &c.stripes[(h+1+rand.Uint32()%(clickSpread-1))%clickStripes]
+	st.mu.Lock()
+	return st
 }
 
 // add counts one click for the link ck and reports true, or reports false
 // once the buffer is closed.
 func (c *clickBuffer) add(ck ClickKey) bool {
-	st := c.anyStripe(ck.Key)
-	st.mu.Lock()
+	st := c.lockStripe(ck.Key)
 	if st.closed {
 		st.mu.Unlock()
 		return false
 	}
-	count(st.counts, ck, 1)
+	st.counts[ck]++
 	st.mu.Unlock()
 	return true
 }
@@ -93,21 +81,19 @@ func (c *clickBuffer) pending(ck ClickKey) int64 {
 	for i := range uint32(clickSpread) {
 		st := &c.stripes[(h+i)%clickStripes]
 		st.mu.Lock()
-		if cur, ok := st.counts[ck.Key]; ok && cur.created == ck.Created {
-			n += cur.n
-		}
+		n += st.counts[ck]
 		st.mu.Unlock()
 	}
 	return n
 }
 
-// drop forgets the clicks buffered for key.
-func (c *clickBuffer) drop(key string) {
-	h := home(key)
+// drop forgets the clicks buffered for the link ck.
+func (c *clickBuffer) drop(ck ClickKey) {
+	h := home(ck.Key)
 	for i := range uint32(clickSpread) {
 		st := &c.stripes[(h+i)%clickStripes]
 		st.mu.Lock()
-		delete(st.counts, key)
+		delete(st.counts, ck)
 		st.mu.Unlock()
 	}
 }
@@ -122,8 +108,8 @@ func (c *clickBuffer) drain() map[ClickKey]int64 {
 			if out == nil {
 				out = make(map[ClickKey]int64, len(st.counts)*clickStripes)
 			}
-			for k, cc := range st.counts {
-				out[ClickKey{Key: k, Created: cc.created}] += cc.n
+			for ck, n := range st.counts {
+				out[ck] += n
 			}
 			clear(st.counts)
 		}
@@ -135,9 +121,9 @@ func (c *clickBuffer) drain() map[ClickKey]int64 {
 // restore adds a drained batch back, even to a closed buffer.
 func (c *clickBuffer) restore(batch map[ClickKey]int64) {
 	for ck, n := range batch {
-		st := c.anyStripe(ck.Key)
+		st := &c.stripes[home(ck.Key)]
 		st.mu.Lock()
-		count(st.counts, ck, n)
+		st.counts[ck] += n
 		st.mu.Unlock()
 	}
 }

@@ -62,6 +62,10 @@ type Shortener struct {
 	flushSeq  uint64
 	inflight  map[ClickKey]int64
 	flushDone chan struct{}
+	// statsGate is read-held by every Flush. A Stats that lost the race
+	// with flushes statsTries times in a row write-locks it, holding new
+	// flushes off for one Store.Get, so that it cannot starve.
+	statsGate sync.RWMutex
 	closed    atomic.Bool
 	stopBg    context.CancelFunc // cancels the background goroutines' context
 	wg        sync.WaitGroup
@@ -329,7 +333,10 @@ func (s *Shortener) Resolve(ctx context.Context, key string) (Link, error) {
 
 // Delete removes the link under key, with its buffered clicks, and frees its
 // URL for deduplication. It returns ErrNotFound, ErrClosed or an error of
-// the Store.
+// the Store. It costs a Store.Get (to name the link's clicks) and a
+// Store.Delete. A click that a racing Resolve counts after the Delete is
+// skipped by the Store, since it names the deleted link's CreatedAt, not
+// that of a later link under the same key.
 func (s *Shortener) Delete(ctx context.Context, key string) error {
 	if s.closed.Load() {
 		return ErrClosed
@@ -337,16 +344,24 @@ func (s *Shortener) Delete(ctx context.Context, key string) error {
 	if !validKey(key) {
 		return ErrNotFound
 	}
-	s.clicks.drop(key)
-	return s.store.Delete(ctx, key)
+	rec, err := s.store.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Delete(ctx, key); err != nil {
+		return err
+	}
+	s.clicks.drop(rec.Link.ClickKey())
+	return nil
 }
 
 // Stats returns the link under key with its clicks: those in the Store plus
 // those still buffered, so the count is exact at the moment of the call. It
 // returns ErrNotFound, ErrGone (like Resolve), ErrClosed, the context's
 // error or an error of the Store. It holds no lock while it reads the
-// Store; only if a flush is writing clicks of this very link does it wait
-// for that flush to end.
+// Store, and waits only for a flush that is writing clicks of this very
+// link; if flushes keep beginning or ending during its reads, the third
+// attempt holds new flushes off for the length of one Store.Get.
 func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 	if s.closed.Load() {
 		return Stats{}, ErrClosed
@@ -356,7 +371,19 @@ func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 	}
 	var rec Record
 	var pending int64
-	for {
+	for try := 1; ; try++ {
+		if try > statsTries {
+			// No flush runs while the gate is held: the record and the
+			// buffer agree.
+			s.statsGate.Lock()
+			defer s.statsGate.Unlock()
+			var err error
+			if rec, err = s.store.Get(ctx, key); err != nil {
+				return Stats{}, err
+			}
+			pending = s.clicks.pending(rec.Link.ClickKey())
+			break
+		}
 		s.flushMu.Lock()
 		seq, batch, done := s.flushSeq, s.inflight, s.flushDone
 		s.flushMu.Unlock()
@@ -398,6 +425,11 @@ func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 	return st, nil
 }
 
+// statsTries is how many times Stats reads without a lock before it holds
+// flushes off; a retry needs a flush to begin or end during its Store.Get,
+// so with the default 1 s flush interval a third try is rare.
+const statsTries = 3
+
 // ShortURL returns the short URL of key: Options.BaseURL + "/" + key.
 func (s *Shortener) ShortURL(key string) string {
 	return s.base + "/" + key
@@ -409,6 +441,8 @@ func (s *Shortener) ShortURL(key string) string {
 // disable the flusher or want the Store current now. Flushes run one at a
 // time: a Flush called during another one waits for it (or for ctx).
 func (s *Shortener) Flush(ctx context.Context) error {
+	s.statsGate.RLock()
+	defer s.statsGate.RUnlock()
 	s.flushMu.Lock()
 	for s.flushSeq&1 == 1 {
 		done := s.flushDone
@@ -457,7 +491,7 @@ func (s *Shortener) Sweep(ctx context.Context) (int, error) {
 		links, err := s.store.Sweep(ctx, now, s.sweepBatch)
 		total += len(links)
 		for _, l := range links {
-			s.clicks.drop(l.Key)
+			s.clicks.drop(l.ClickKey())
 		}
 		if err != nil || len(links) < s.sweepBatch {
 			return total, err
