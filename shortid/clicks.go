@@ -20,25 +20,49 @@ const (
 	clickSpread  = 16
 )
 
-// clickBuffer counts clicks in memory between flushes, by [ClickKey]. A
-// click costs one short hash, one lock (a TryLock that succeeds unless
-// another core holds it) and one map increment; maps keep their capacity
-// across flushes, so steady traffic does not allocate. pending and drop
-// visit a link's 16 stripes, drain all 64.
+// clickBuffer counts clicks in memory between flushes. A click costs one
+// short hash, one lock (a TryLock that succeeds unless another core holds
+// it), one map lookup by key and an increment through the pointer it
+// finds. A counter stays in its map across flushes and is removed by the
+// first drain that finds it idle for a whole interval, so steady traffic
+// does not allocate. pending and drop visit a link's 16 stripes, drain all
+// 64.
 type clickBuffer struct {
 	stripes [clickStripes]clickStripe
 }
 
 type clickStripe struct {
 	mu     sync.Mutex
-	counts map[ClickKey]int64
+	counts map[string]*clickCount
 	closed bool
 	_      [40]byte // one stripe per cache line
 }
 
 func (c *clickBuffer) init() {
 	for i := range c.stripes {
-		c.stripes[i].counts = make(map[ClickKey]int64)
+		c.stripes[i].counts = make(map[string]*clickCount)
+	}
+}
+
+// clickCount is the clicks buffered for the link under a key that was
+// created at created (Unix ns, as in ClickKey).
+type clickCount struct {
+	created int64
+	n       int64
+}
+
+// count adds n clicks of the link ck to counts. Only the newest link under
+// a key can still exist in the store (keys are unique there at any moment),
+// so clicks of an older one are dropped rather than kept beside it.
+func count(counts map[string]*clickCount, ck ClickKey, n int64) {
+	p := counts[ck.Key]
+	switch {
+	case p == nil:
+		counts[ck.Key] = &clickCount{created: ck.Created, n: n}
+	case p.created == ck.Created:
+		p.n += n
+	case p.created < ck.Created:
+		p.created, p.n = ck.Created, n
 	}
 }
 
@@ -69,7 +93,11 @@ func (c *clickBuffer) add(ck ClickKey) bool {
 		st.mu.Unlock()
 		return false
 	}
-	st.counts[ck]++
+	if p := st.counts[ck.Key]; p != nil && p.created == ck.Created {
+		p.n++
+	} else {
+		count(st.counts, ck, 1)
+	}
 	st.mu.Unlock()
 	return true
 }
@@ -81,7 +109,9 @@ func (c *clickBuffer) pending(ck ClickKey) int64 {
 	for i := range uint32(clickSpread) {
 		st := &c.stripes[(h+i)%clickStripes]
 		st.mu.Lock()
-		n += st.counts[ck]
+		if p := st.counts[ck.Key]; p != nil && p.created == ck.Created {
+			n += p.n
+		}
 		st.mu.Unlock()
 	}
 	return n
@@ -93,25 +123,32 @@ func (c *clickBuffer) drop(ck ClickKey) {
 	for i := range uint32(clickSpread) {
 		st := &c.stripes[(h+i)%clickStripes]
 		st.mu.Lock()
-		delete(st.counts, ck)
+		if p := st.counts[ck.Key]; p != nil && p.created == ck.Created {
+			delete(st.counts, ck.Key)
+		}
 		st.mu.Unlock()
 	}
 }
 
-// drain empties the buffer into one new map.
+// drain empties the buffer into one new map, and removes the counters that
+// had no click since the last drain.
 func (c *clickBuffer) drain() map[ClickKey]int64 {
 	var out map[ClickKey]int64
 	for i := range c.stripes {
 		st := &c.stripes[i]
 		st.mu.Lock()
 		if len(st.counts) > 0 {
-			if out == nil {
-				out = make(map[ClickKey]int64, len(st.counts)*clickStripes)
+			for k, p := range st.counts {
+				if p.n == 0 {
+					delete(st.counts, k)
+					continue
+				}
+				if out == nil {
+					out = make(map[ClickKey]int64, len(st.counts)*clickStripes)
+				}
+				out[ClickKey{Key: k, Created: p.created}] += p.n
+				p.n = 0
 			}
-			for ck, n := range st.counts {
-				out[ck] += n
-			}
-			clear(st.counts)
 		}
 		st.mu.Unlock()
 	}
@@ -123,7 +160,7 @@ func (c *clickBuffer) restore(batch map[ClickKey]int64) {
 	for ck, n := range batch {
 		st := &c.stripes[home(ck.Key)]
 		st.mu.Lock()
-		st.counts[ck] += n
+		count(st.counts, ck, n)
 		st.mu.Unlock()
 	}
 }
