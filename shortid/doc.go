@@ -211,8 +211,10 @@
 // of the key, dedup entries in maps keyed by the 64-bit xxhash of the URL
 // (confirmed against the URL itself), links with a TTL or a visit
 // limit in a google/btree ordered by due time. A plain link costs about
-// 260 bytes beyond its URL (1M links: BenchmarkMemStoreMemory), nearly all
-// of it the two hash-map slots. [CachedStore] puts a bounded LRU in front of
+// 280 bytes beyond its URL (1M links: BenchmarkMemStoreMemory), nearly all
+// of it the two hash-map slots; keying dedup entries by hash costs 16 of
+// those bytes (the URL's string header in the entry) and saves hashing the
+// URL twice per Create. [CachedStore] puts a bounded LRU in front of
 // any Store (cache-aside, kept current by every write through it), and
 // [ShardedStore] spreads links over several Stores by jump consistent hash
 // of the key, keeping each URL's dedup entry as a pointer on the URL's own
