@@ -1,85 +1,154 @@
 package shortid
 
 import (
+	"math/rand/v2"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
 )
 
-// clickStripes is the number of independently locked click counters. With
-// 64 the chance that two resolving cores meet on one lock stays at a few
-// percent, and a flush visits 64 small maps.
-const clickStripes = 64
+// clickStripes is the number of independently locked click counters, and
+// clickSpread the number of them that one link's clicks may use. A click
+// goes to its link's home stripe, picked by an xxhash of the key, unless
+// that stripe's lock is busy; then it goes to one of the next 15 stripes at
+// random. So a link whose clicks never meet stays in one small map, and the
+// cores resolving one viral link spread over 16 locks instead of queuing on
+// one. Striping by a random number alone would copy every busy link into
+// all the stripes and multiply the maps' size.
+const (
+	clickStripes = 64
+	clickSpread  = 16
+)
 
-// clickBuffer counts clicks in memory between flushes, striped by an xxhash
-// of the key so that resolves of different keys rarely share a lock. A
-// click costs one hash, one uncontended lock and one map increment; maps
-// keep their capacity across flushes, so steady traffic does not allocate.
+// clickBuffer counts clicks in memory between flushes. A click costs one
+// short hash, one lock (a TryLock that succeeds unless another core holds
+// it), one map lookup by key and an increment through the pointer it
+// finds. A counter stays in its map across flushes and is removed by the
+// first drain that finds it idle for a whole interval, so steady traffic
+// does not allocate. pending and drop visit a link's 16 stripes, drain all
+// 64.
 type clickBuffer struct {
 	stripes [clickStripes]clickStripe
 }
 
 type clickStripe struct {
 	mu     sync.Mutex
-	counts map[string]int64
+	counts map[string]*clickCount
 	closed bool
 	_      [40]byte // one stripe per cache line
 }
 
 func (c *clickBuffer) init() {
 	for i := range c.stripes {
-		c.stripes[i].counts = make(map[string]int64)
+		c.stripes[i].counts = make(map[string]*clickCount)
 	}
 }
 
-func (c *clickBuffer) stripe(key string) *clickStripe {
-	return &c.stripes[xxhash.Sum64String(key)%clickStripes]
+// clickCount is the clicks buffered for the link under a key that was
+// created at created (Unix ns, as in ClickKey).
+type clickCount struct {
+	created int64
+	n       int64
 }
 
-// add counts one click for key and reports true, or reports false once the
-// buffer is closed.
-func (c *clickBuffer) add(key string) bool {
-	st := c.stripe(key)
+// count adds n clicks of the link ck to counts. Only the newest link under
+// a key can still exist in the store (keys are unique there at any moment),
+// so clicks of an older one are dropped rather than kept beside it.
+func count(counts map[string]*clickCount, ck ClickKey, n int64) {
+	p := counts[ck.Key]
+	switch {
+	case p == nil:
+		counts[ck.Key] = &clickCount{created: ck.Created, n: n}
+	case p.created == ck.Created:
+		p.n += n
+	case p.created < ck.Created:
+		p.created, p.n = ck.Created, n
+	}
+}
+
+// home returns the index of key's first stripe.
+func home(key string) uint32 {
+	return uint32(xxhash.Sum64String(key) % clickStripes)
+}
+
+// lockStripe locks and returns the home stripe of key, or another of its
+// stripes (the random number is math/rand/v2's per-thread generator: cheap,
+// lock-free, and nothing secret depends on it) if the home one is busy.
+func (c *clickBuffer) lockStripe(key string) *clickStripe {
+	h := home(key)
+	st := &c.stripes[h]
+	if st.mu.TryLock() {
+		return st
+	}
+	st = &c.stripes[(h+1+rand.Uint32()%(clickSpread-1))%clickStripes]
 	st.mu.Lock()
+	return st
+}
+
+// add counts one click for the link ck and reports true, or reports false
+// once the buffer is closed.
+func (c *clickBuffer) add(ck ClickKey) bool {
+	st := c.lockStripe(ck.Key)
 	if st.closed {
 		st.mu.Unlock()
 		return false
 	}
-	st.counts[key]++
+	if p := st.counts[ck.Key]; p != nil && p.created == ck.Created {
+		p.n++
+	} else {
+		count(st.counts, ck, 1)
+	}
 	st.mu.Unlock()
 	return true
 }
 
-// pending returns the clicks buffered for key.
-func (c *clickBuffer) pending(key string) int64 {
-	st := c.stripe(key)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.counts[key]
+// pending returns the clicks buffered for the link ck.
+func (c *clickBuffer) pending(ck ClickKey) int64 {
+	var n int64
+	h := home(ck.Key)
+	for i := range uint32(clickSpread) {
+		st := &c.stripes[(h+i)%clickStripes]
+		st.mu.Lock()
+		if p := st.counts[ck.Key]; p != nil && p.created == ck.Created {
+			n += p.n
+		}
+		st.mu.Unlock()
+	}
+	return n
 }
 
-// drop forgets the clicks buffered for key.
-func (c *clickBuffer) drop(key string) {
-	st := c.stripe(key)
-	st.mu.Lock()
-	delete(st.counts, key)
-	st.mu.Unlock()
+// drop forgets the clicks buffered for the link ck.
+func (c *clickBuffer) drop(ck ClickKey) {
+	h := home(ck.Key)
+	for i := range uint32(clickSpread) {
+		st := &c.stripes[(h+i)%clickStripes]
+		st.mu.Lock()
+		if p := st.counts[ck.Key]; p != nil && p.created == ck.Created {
+			delete(st.counts, ck.Key)
+		}
+		st.mu.Unlock()
+	}
 }
 
-// drain empties the buffer into one new map.
-func (c *clickBuffer) drain() map[string]int64 {
-	var out map[string]int64
+// drain empties the buffer into one new map, and removes the counters that
+// had no click since the last drain.
+func (c *clickBuffer) drain() map[ClickKey]int64 {
+	var out map[ClickKey]int64
 	for i := range c.stripes {
 		st := &c.stripes[i]
 		st.mu.Lock()
 		if len(st.counts) > 0 {
-			if out == nil {
-				out = make(map[string]int64, len(st.counts)*clickStripes)
+			for k, p := range st.counts {
+				if p.n == 0 {
+					delete(st.counts, k)
+					continue
+				}
+				if out == nil {
+					out = make(map[ClickKey]int64, len(st.counts)*clickStripes)
+				}
+				out[ClickKey{Key: k, Created: p.created}] += p.n
+				p.n = 0
 			}
-			for k, n := range st.counts {
-				out[k] += n
-			}
-			clear(st.counts)
 		}
 		st.mu.Unlock()
 	}
@@ -87,11 +156,11 @@ func (c *clickBuffer) drain() map[string]int64 {
 }
 
 // restore adds a drained batch back, even to a closed buffer.
-func (c *clickBuffer) restore(batch map[string]int64) {
-	for k, n := range batch {
-		st := c.stripe(k)
+func (c *clickBuffer) restore(batch map[ClickKey]int64) {
+	for ck, n := range batch {
+		st := &c.stripes[home(ck.Key)]
 		st.mu.Lock()
-		st.counts[k] += n
+		count(st.counts, ck, n)
 		st.mu.Unlock()
 	}
 }

@@ -2,6 +2,8 @@ package shortid
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -49,8 +51,8 @@ var (
 type memStripe struct {
 	mu    sync.RWMutex
 	links map[string]memEntry
-	dedup map[string]string // normalized URL -> key
-	_     [24]byte          // keep stripes on separate cache lines
+	dedup dedupIndex // normalized URL -> key
+	_     [16]byte   // keep stripes on separate cache lines
 }
 
 // memEntry is a Link without its key (the map key holds it) and with times
@@ -59,7 +61,7 @@ type memStripe struct {
 // the 120 of a Record.
 type memEntry struct {
 	url     string
-	created int64      // Unix ns; 0 is the zero time
+	created int64      // Unix ns; noTime is the zero time
 	clicks  int64      // flushed clicks
 	lim     *memLimits // nil: never expires, no visit limit; never modified once stored
 	alias   bool
@@ -69,15 +71,15 @@ type memEntry struct {
 // memLimits holds the rarely used fields of a memEntry. It is replaced, not
 // modified, so that a copy of an entry read under a read lock stays valid.
 type memLimits struct {
-	expires   int64 // Unix ns; 0 never expires
+	expires   int64 // Unix ns; noTime never expires
 	maxVisits int64
 	visits    int64
-	dueAt     int64 // key of this link in MemStore.due; 0 when not there
+	dueAt     int64 // key of this link in MemStore.due; noTime when not there
 }
 
 func (e *memEntry) limits() memLimits {
 	if e.lim == nil {
-		return memLimits{}
+		return memLimits{expires: noTime, dueAt: noTime}
 	}
 	return *e.lim
 }
@@ -96,15 +98,73 @@ func dueLess(a, b dueItem) bool {
 
 // NewMemStore returns an empty in-memory store.
 func NewMemStore() *MemStore {
+	return NewMemStoreSize(0)
+}
+
+// NewMemStoreSize returns an empty in-memory store with room for about n
+// links before its maps grow. Growing a map rehashes its entries, which is
+// about a quarter of the cost of filling an unsized store; a size hint
+// saves it when the number of links is known, as when loading a snapshot.
+func NewMemStoreSize(n int) *MemStore {
+	per := max(n, 0) / memStripes
 	s := &MemStore{due: btree.NewG(32, dueLess)}
 	for i := range s.stripes {
-		s.stripes[i].links = make(map[string]memEntry)
-		s.stripes[i].dedup = make(map[string]string)
+		s.stripes[i].links = make(map[string]memEntry, per)
+		s.stripes[i].dedup.byHash = make(map[uint64]dedupEntry, per)
 	}
 	return s
 }
 
 func stripeIndex(s string) int { return int(xxhash.Sum64String(s) % memStripes) }
+
+// dedupIndex maps a normalized URL to the key of its link. It is keyed by
+// the URL's 64-bit xxhash, which picking the URL's stripe computes anyway,
+// so the map hashes 8 bytes instead of the whole URL, twice, per Create.
+// An entry keeps the URL (sharing the link's string) to confirm a match: a
+// URL whose hash another URL already holds goes to spill, keyed by the
+// URL itself. With 64-bit hashes spill stays empty below billions of URLs.
+type dedupIndex struct {
+	byHash map[uint64]dedupEntry
+	spill  map[string]string // URL -> key for hash collisions; nil until the first
+}
+
+type dedupEntry struct{ url, key string }
+
+func (d *dedupIndex) get(h uint64, url string) (string, bool) {
+	if e, ok := d.byHash[h]; ok && e.url == url {
+		return e.key, true
+	}
+	if d.spill != nil {
+		k, ok := d.spill[url]
+		return k, ok
+	}
+	return "", false
+}
+
+// put adds url -> key; the caller has checked that url has no entry.
+func (d *dedupIndex) put(h uint64, url, key string) {
+	if e, ok := d.byHash[h]; ok && e.url != url {
+		if d.spill == nil {
+			d.spill = make(map[string]string)
+		}
+		d.spill[url] = key
+		return
+	}
+	d.byHash[h] = dedupEntry{url: url, key: key}
+}
+
+// del removes url's entry if it names key.
+func (d *dedupIndex) del(h uint64, url, key string) {
+	if e, ok := d.byHash[h]; ok && e.url == url {
+		if e.key == key {
+			delete(d.byHash, h)
+		}
+		return
+	}
+	if d.spill != nil && d.spill[url] == key {
+		delete(d.spill, url)
+	}
+}
 
 // lock2 write-locks stripes i and j in index order, so that two callers
 // locking the same pair cannot deadlock.
@@ -126,18 +186,37 @@ func (s *MemStore) unlock2(i, j int) {
 	}
 }
 
-func toNanos(t time.Time) int64 {
+// noTime stands for the zero time.Time in Unix nanoseconds. It is the
+// smallest int64, a moment in 1677 that toNanos refuses, so that every
+// representable time, 1970-01-01T00:00:00Z included, keeps its meaning.
+const noTime = math.MinInt64
+
+// toNanos returns t in Unix nanoseconds, noTime for the zero time, or false
+// if t lies outside the years 1678-2262 that int64 nanoseconds cover.
+func toNanos(t time.Time) (int64, bool) {
 	if t.IsZero() {
-		return 0
+		return noTime, true
 	}
-	return t.UnixNano()
+	n := t.UnixNano()
+	if n == noTime || !time.Unix(0, n).Equal(t) {
+		return 0, false
+	}
+	return n, true
 }
 
 func fromNanos(n int64) time.Time {
-	if n == 0 {
+	if n == noTime {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
+}
+
+// clickCreated returns the Created of the entry's ClickKey.
+func (e *memEntry) clickCreated() int64 {
+	if e.created == noTime {
+		return 0
+	}
+	return e.created
 }
 
 func (e *memEntry) record(key string) Record {
@@ -159,10 +238,17 @@ func (e *memEntry) record(key string) Record {
 // Create implements [Store.Create] in O(1), plus O(log n) for a link that
 // expires or has MaxVisits.
 func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
+	created, ok1 := toNanos(l.CreatedAt)
+	expires, ok2 := toNanos(l.ExpiresAt)
+	if !ok1 || !ok2 {
+		return Link{}, fmt.Errorf("%w: time outside the years 1678-2262", ErrInvalidRequest)
+	}
 	ki := stripeIndex(l.Key)
 	ui := ki
+	var uh uint64
 	if dedup {
-		ui = stripeIndex(l.URL)
+		uh = xxhash.Sum64String(l.URL)
+		ui = int(uh % memStripes)
 	}
 	for {
 		s.lock2(ki, ui)
@@ -172,19 +258,19 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 			return Link{}, ErrExists
 		}
 		if dedup {
-			if other, ok := us.dedup[l.URL]; ok {
+			if other, ok := us.dedup.get(uh, l.URL); ok {
 				s.unlock2(ki, ui)
-				if existing, ok := s.dedupTarget(l.URL, other); ok {
+				if existing, ok := s.dedupTarget(uh, l.URL, other); ok {
 					return existing, nil
 				}
 				continue // the other link was deleted meanwhile: try again
 			}
 		}
-		e := memEntry{url: l.URL, created: toNanos(l.CreatedAt), alias: l.Alias, dedup: dedup}
+		e := memEntry{url: l.URL, created: created, alias: l.Alias, dedup: dedup}
 		if !l.ExpiresAt.IsZero() || l.MaxVisits != 0 {
-			e.lim = &memLimits{expires: toNanos(l.ExpiresAt), maxVisits: l.MaxVisits}
+			e.lim = &memLimits{expires: expires, maxVisits: l.MaxVisits, dueAt: noTime}
 		}
-		if e.lim != nil && e.lim.expires != 0 {
+		if e.lim != nil && e.lim.expires != noTime {
 			e.lim.dueAt = e.lim.expires
 			s.dueMu.Lock()
 			s.due.ReplaceOrInsert(dueItem{e.lim.dueAt, l.Key})
@@ -192,7 +278,7 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 		}
 		ks.links[l.Key] = e
 		if dedup {
-			us.dedup[l.URL] = l.Key
+			us.dedup.put(uh, l.URL, l.Key)
 		}
 		s.unlock2(ki, ui)
 		return e.record(l.Key).Link, nil
@@ -201,14 +287,14 @@ func (s *MemStore) Create(_ context.Context, l Link, dedup bool) (Link, error) {
 
 // dedupTarget returns the link under key if the dedup entry of url still
 // points to it.
-func (s *MemStore) dedupTarget(url, key string) (Link, bool) {
-	ki, ui := stripeIndex(key), stripeIndex(url)
+func (s *MemStore) dedupTarget(uh uint64, url, key string) (Link, bool) {
+	ki, ui := stripeIndex(key), int(uh%memStripes)
 	s.lock2(ki, ui)
 	defer s.unlock2(ki, ui)
-	if s.stripes[stripeIndex(url)].dedup[url] != key {
+	if k, ok := s.stripes[ui].dedup.get(uh, url); !ok || k != key {
 		return Link{}, false
 	}
-	e, ok := s.stripes[stripeIndex(key)].links[key]
+	e, ok := s.stripes[ki].links[key]
 	if !ok {
 		return Link{}, false
 	}
@@ -247,7 +333,8 @@ func (s *MemStore) remove(key string, cond func(memEntry) bool) (Link, bool) {
 		if !ok || !cond(e) {
 			return Link{}, false
 		}
-		ui := stripeIndex(e.url)
+		uh := xxhash.Sum64String(e.url)
+		ui := int(uh % memStripes)
 		s.lock2(ki, ui)
 		cur, ok := ks.links[key]
 		if !ok || cur.url != e.url || cur.created != e.created {
@@ -259,10 +346,10 @@ func (s *MemStore) remove(key string, cond func(memEntry) bool) (Link, bool) {
 			return Link{}, false
 		}
 		delete(ks.links, key)
-		if us := &s.stripes[ui]; cur.dedup && us.dedup[cur.url] == key {
-			delete(us.dedup, cur.url)
+		if cur.dedup {
+			s.stripes[ui].dedup.del(uh, cur.url, key)
 		}
-		if due := cur.limits().dueAt; due != 0 {
+		if due := cur.limits().dueAt; due != noTime {
 			s.dueMu.Lock()
 			s.due.Delete(dueItem{due, key})
 			s.dueMu.Unlock()
@@ -285,7 +372,7 @@ func (s *MemStore) Visit(_ context.Context, key string, now time.Time) (Record, 
 	}
 	lim := e.limits()
 	if lim.maxVisits == 0 {
-		if lim.expires != 0 && n >= lim.expires {
+		if lim.expires != noTime && n >= lim.expires {
 			return Record{}, ErrGone
 		}
 		return e.record(key), nil
@@ -297,13 +384,13 @@ func (s *MemStore) Visit(_ context.Context, key string, now time.Time) (Record, 
 		return Record{}, ErrNotFound
 	}
 	lim = e.limits()
-	if (lim.expires != 0 && n >= lim.expires) || lim.visits >= lim.maxVisits {
+	if (lim.expires != noTime && n >= lim.expires) || lim.visits >= lim.maxVisits {
 		return Record{}, ErrGone
 	}
 	lim.visits++
-	if lim.visits == lim.maxVisits && (lim.dueAt == 0 || n < lim.dueAt) {
+	if lim.visits == lim.maxVisits && (lim.dueAt == noTime || n < lim.dueAt) {
 		s.dueMu.Lock()
-		if lim.dueAt != 0 {
+		if lim.dueAt != noTime {
 			s.due.Delete(dueItem{lim.dueAt, key})
 		}
 		lim.dueAt = n
@@ -316,13 +403,13 @@ func (s *MemStore) Visit(_ context.Context, key string, now time.Time) (Record, 
 }
 
 // AddClicks implements [Store.AddClicks] in O(len(clicks)).
-func (s *MemStore) AddClicks(_ context.Context, clicks map[string]int64) error {
-	for key, n := range clicks {
-		st := &s.stripes[stripeIndex(key)]
+func (s *MemStore) AddClicks(_ context.Context, clicks map[ClickKey]int64) error {
+	for ck, n := range clicks {
+		st := &s.stripes[stripeIndex(ck.Key)]
 		st.mu.Lock()
-		if e, ok := st.links[key]; ok {
+		if e, ok := st.links[ck.Key]; ok && e.clickCreated() == ck.Created {
 			e.clicks += n
-			st.links[key] = e
+			st.links[ck.Key] = e
 		}
 		st.mu.Unlock()
 	}
@@ -335,22 +422,42 @@ func (s *MemStore) Sweep(_ context.Context, now time.Time, limit int) ([]Link, e
 		return nil, nil
 	}
 	n := now.UnixNano()
-	var due []dueItem
-	s.dueMu.Lock()
-	s.due.Ascend(func(it dueItem) bool {
-		if it.at > n || len(due) == limit {
-			return false
-		}
-		due = append(due, it)
-		return true
-	})
-	s.dueMu.Unlock()
+	isDue := func(e memEntry) bool { due := e.limits().dueAt; return due != noTime && due <= n }
 	var out []Link
-	isDue := func(e memEntry) bool { due := e.limits().dueAt; return due != 0 && due <= n }
-	for _, it := range due {
-		if l, ok := s.remove(it.key, isDue); ok {
-			out = append(out, l)
+	var due []dueItem
+	var after *dueItem // the last item looked at; the next batch starts past it
+	for len(out) < limit {
+		// Items whose link vanished or changed since they were listed
+		// remove nothing, so keep listing until limit links are removed
+		// or no due item is left: fewer than limit means none is left.
+		due = due[:0]
+		want := limit - len(out)
+		collect := func(it dueItem) bool {
+			if it.at > n || len(due) == want {
+				return false
+			}
+			if after == nil || dueLess(*after, it) {
+				due = append(due, it)
+			}
+			return true
 		}
+		s.dueMu.Lock()
+		if after == nil {
+			s.due.Ascend(collect)
+		} else {
+			s.due.AscendGreaterOrEqual(*after, collect)
+		}
+		s.dueMu.Unlock()
+		if len(due) == 0 {
+			break
+		}
+		for _, it := range due {
+			if l, ok := s.remove(it.key, isDue); ok {
+				out = append(out, l)
+			}
+		}
+		last := due[len(due)-1]
+		after = &last
 	}
 	return out, nil
 }

@@ -43,3 +43,15 @@ func TestShardedCachedStore(t *testing.T) {
 		return shortid.NewShardedStore(shards)
 	})
 }
+
+func TestCounters(t *testing.T) {
+	t.Run("MemCounter", func(t *testing.T) {
+		storetest.RunCounter(t, func(*testing.T) shortid.Counter { return shortid.NewMemCounter(0) })
+	})
+	t.Run("MemCounterFrom", func(t *testing.T) {
+		storetest.RunCounter(t, func(*testing.T) shortid.Counter { return shortid.NewMemCounter(1 << 40) })
+	})
+	t.Run("MemStore", func(t *testing.T) {
+		storetest.RunCounter(t, func(*testing.T) shortid.Counter { return shortid.NewMemStore() })
+	})
+}

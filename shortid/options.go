@@ -68,6 +68,14 @@ type Options struct {
 	// Keys hands out the keys of new links. The default is a [Sequence]
 	// over the Store's counter if the Store is also a [Counter], else over a
 	// [MemCounter], with a secret drawn from Rand.
+	//
+	// That default secret is new in every Shortener: several Shorteners on
+	// one Store (or one across restarts) encrypt the same counter values
+	// under different keys, so their codes are unique only because the
+	// Store's atomic create refuses a clash and the next value is tried,
+	// not by the permutation. In production pass a Sequence built with a
+	// fixed secret shared by every instance (SequenceOptions.Keys); codes
+	// are then unique by construction and reversible everywhere.
 	Keys KeySource
 	// Clock tells the time (default: the system clock).
 	Clock Clock

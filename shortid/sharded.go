@@ -192,20 +192,20 @@ func (s *ShardedStore) Visit(ctx context.Context, key string, now time.Time) (Re
 
 // AddClicks implements [Store.AddClicks] with one call per shard that has
 // clicks.
-func (s *ShardedStore) AddClicks(ctx context.Context, clicks map[string]int64) error {
+func (s *ShardedStore) AddClicks(ctx context.Context, clicks map[ClickKey]int64) error {
 	if len(s.shards) == 1 {
 		return s.shards[0].AddClicks(ctx, clicks)
 	}
-	batches := make([]map[string]int64, len(s.shards))
-	for key, n := range clicks {
-		if isPointer(key) {
+	batches := make([]map[ClickKey]int64, len(s.shards))
+	for ck, n := range clicks {
+		if isPointer(ck.Key) {
 			continue
 		}
-		i := s.ShardOf(key)
+		i := s.ShardOf(ck.Key)
 		if batches[i] == nil {
-			batches[i] = make(map[string]int64)
+			batches[i] = make(map[ClickKey]int64)
 		}
-		batches[i][key] = n
+		batches[i][ck] = n
 	}
 	var errs []error
 	for i, b := range batches {

@@ -53,11 +53,22 @@ type Shortener struct {
 	sweepBatch int
 	onError    func(error)
 
-	clicks  clickBuffer
-	flushMu sync.Mutex // serializes flushes with Stats and Delete
-	closed  atomic.Bool
-	stopBg  context.CancelFunc // cancels the background goroutines' context
-	wg      sync.WaitGroup
+	clicks clickBuffer
+	// flushMu guards the three fields below it and is never held across a
+	// Store call. flushSeq is odd while a flush runs, from its drain of the
+	// buffer until its AddClicks returned; inflight is that flush's batch
+	// and flushDone is closed when it ends.
+	flushMu   sync.Mutex
+	flushSeq  uint64
+	inflight  map[ClickKey]int64
+	flushDone chan struct{}
+	// statsGate is read-held by every Flush. A Stats that lost the race
+	// with flushes statsTries times in a row write-locks it, holding new
+	// flushes off for one Store.Get, so that it cannot starve.
+	statsGate sync.RWMutex
+	closed    atomic.Bool
+	stopBg    context.CancelFunc // cancels the background goroutines' context
+	wg        sync.WaitGroup
 }
 
 // New returns a Shortener over store. It panics if store is nil and returns
@@ -205,12 +216,12 @@ func (s *Shortener) Shorten(ctx context.Context, req ShortenRequest) (Link, erro
 	plain := req.TTL == 0 && req.MaxVisits == 0
 	var buf [MaxAliasLength]byte
 	for range maxKeyAttempts {
-		k, err := s.keys.AppendKey(ctx, buf[:0])
+		k, err := s.appendKey(ctx, buf[:0])
 		if err != nil {
 			return Link{}, err
 		}
 		if !validKey(k) {
-			return Link{}, fmt.Errorf("shortid: KeySource produced an invalid key %q", k)
+			return Link{}, fmt.Errorf("shortid: KeySource produced an invalid key %q", string(k))
 		}
 		if s.isReserved(k) {
 			continue
@@ -223,6 +234,21 @@ func (s *Shortener) Shorten(ctx context.Context, req ShortenRequest) (Link, erro
 		return got, err
 	}
 	return Link{}, fmt.Errorf("shortid: no free key after %d attempts", maxKeyAttempts)
+}
+
+// appendKey asks the KeySource for a key. The package's own sources are
+// called directly, so that the compiler sees dst does not escape and
+// Shorten's key buffer stays on the stack; any other source gets a fresh
+// buffer, since an interface call would move the stack buffer to the heap
+// on every Shorten.
+func (s *Shortener) appendKey(ctx context.Context, dst []byte) ([]byte, error) {
+	switch k := s.keys.(type) {
+	case *Sequence:
+		return k.AppendKey(ctx, dst)
+	case *Random:
+		return k.AppendKey(ctx, dst)
+	}
+	return s.keys.AppendKey(ctx, nil)
 }
 
 // checkAlias returns ErrInvalidAlias or ErrReservedAlias if alias may not be
@@ -299,7 +325,7 @@ func (s *Shortener) Resolve(ctx context.Context, key string) (Link, error) {
 	case !rec.Link.ExpiresAt.IsZero() && !s.clock.Now().Before(rec.Link.ExpiresAt):
 		return Link{}, ErrGone
 	}
-	if !s.clicks.add(rec.Link.Key) {
+	if !s.clicks.add(rec.Link.ClickKey()) {
 		return Link{}, ErrClosed
 	}
 	return rec.Link, nil
@@ -307,7 +333,10 @@ func (s *Shortener) Resolve(ctx context.Context, key string) (Link, error) {
 
 // Delete removes the link under key, with its buffered clicks, and frees its
 // URL for deduplication. It returns ErrNotFound, ErrClosed or an error of
-// the Store.
+// the Store. It costs a Store.Get (to name the link's clicks) and a
+// Store.Delete. A click that a racing Resolve counts after the Delete is
+// skipped by the Store, since it names the deleted link's CreatedAt, not
+// that of a later link under the same key.
 func (s *Shortener) Delete(ctx context.Context, key string) error {
 	if s.closed.Load() {
 		return ErrClosed
@@ -315,16 +344,24 @@ func (s *Shortener) Delete(ctx context.Context, key string) error {
 	if !validKey(key) {
 		return ErrNotFound
 	}
-	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
-	s.clicks.drop(key)
-	return s.store.Delete(ctx, key)
+	rec, err := s.store.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Delete(ctx, key); err != nil {
+		return err
+	}
+	s.clicks.drop(rec.Link.ClickKey())
+	return nil
 }
 
 // Stats returns the link under key with its clicks: those in the Store plus
 // those still buffered, so the count is exact at the moment of the call. It
-// returns ErrNotFound, ErrGone (like Resolve), ErrClosed or an error of the
-// Store. It waits for a flush in progress.
+// returns ErrNotFound, ErrGone (like Resolve), ErrClosed, the context's
+// error or an error of the Store. It holds no lock while it reads the
+// Store, and waits only for a flush that is writing clicks of this very
+// link; if flushes keep beginning or ending during its reads, the third
+// attempt holds new flushes off for the length of one Store.Get.
 func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 	if s.closed.Load() {
 		return Stats{}, ErrClosed
@@ -332,23 +369,66 @@ func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 	if !validKey(key) {
 		return Stats{}, ErrNotFound
 	}
-	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
-	rec, err := s.store.Get(ctx, key)
-	if err != nil {
-		return Stats{}, err
+	var rec Record
+	var pending int64
+	for try := 1; ; try++ {
+		if try > statsTries {
+			// No flush runs while the gate is held: the record and the
+			// buffer agree.
+			s.statsGate.Lock()
+			defer s.statsGate.Unlock()
+			var err error
+			if rec, err = s.store.Get(ctx, key); err != nil {
+				return Stats{}, err
+			}
+			pending = s.clicks.pending(rec.Link.ClickKey())
+			break
+		}
+		s.flushMu.Lock()
+		seq, batch, done := s.flushSeq, s.inflight, s.flushDone
+		s.flushMu.Unlock()
+		var err error
+		if rec, err = s.store.Get(ctx, key); err != nil {
+			return Stats{}, err
+		}
+		ck := rec.Link.ClickKey()
+		if _, ok := batch[ck]; ok && seq&1 == 1 {
+			// A flush is adding clicks of this link: whether the record
+			// has them depends on when the Store applied them.
+			select {
+			case <-done:
+				continue
+			case <-ctx.Done():
+				return Stats{}, ctx.Err()
+			}
+		}
+		pending = s.clicks.pending(ck)
+		s.flushMu.Lock()
+		same := s.flushSeq == seq
+		s.flushMu.Unlock()
+		if same {
+			// No flush began or ended meanwhile, and the one running (if
+			// any) has no clicks of this link: the record and the buffer
+			// agree.
+			break
+		}
 	}
 	l := rec.Link
 	if (!l.ExpiresAt.IsZero() && !s.clock.Now().Before(l.ExpiresAt)) ||
 		(l.MaxVisits > 0 && rec.Visits >= l.MaxVisits) {
 		return Stats{}, ErrGone
 	}
-	st := Stats{Link: l, Clicks: rec.Clicks + s.clicks.pending(key), Remaining: -1}
+	st := Stats{Link: l, Clicks: rec.Clicks + pending, Remaining: -1}
 	if l.MaxVisits > 0 {
 		st.Remaining = l.MaxVisits - rec.Visits
 	}
 	return st, nil
 }
+
+// statsTries is how many times Stats reads without a lock before it holds
+// flushes off; a retry needs a flush to begin or end during its Store.Get,
+// so with the default 1 s flush interval a third try is rare.
+const statsTries = 3
 
 // ShortURL returns the short URL of key: Options.BaseURL + "/" + key.
 func (s *Shortener) ShortURL(key string) string {
@@ -358,23 +438,42 @@ func (s *Shortener) ShortURL(key string) string {
 // Flush writes the buffered clicks to the Store with one AddClicks. If that
 // fails the clicks stay buffered for the next flush. The background flusher
 // calls it every Options.FlushInterval; it is exported for callers that
-// disable the flusher or want the Store current now.
+// disable the flusher or want the Store current now. Flushes run one at a
+// time: a Flush called during another one waits for it (or for ctx).
 func (s *Shortener) Flush(ctx context.Context) error {
+	s.statsGate.RLock()
+	defer s.statsGate.RUnlock()
 	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
-	return s.flushLocked(ctx)
-}
-
-func (s *Shortener) flushLocked(ctx context.Context) error {
+	for s.flushSeq&1 == 1 {
+		done := s.flushDone
+		s.flushMu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.flushMu.Lock()
+	}
 	batch := s.clicks.drain()
 	if len(batch) == 0 {
+		s.flushMu.Unlock()
 		return nil
 	}
-	if err := s.store.AddClicks(ctx, batch); err != nil {
+	done := make(chan struct{})
+	s.flushSeq++
+	s.inflight, s.flushDone = batch, done
+	s.flushMu.Unlock()
+
+	err := s.store.AddClicks(ctx, batch)
+	if err != nil {
 		s.clicks.restore(batch)
-		return err
 	}
-	return nil
+	s.flushMu.Lock()
+	s.flushSeq++
+	s.inflight = nil
+	s.flushMu.Unlock()
+	close(done)
+	return err
 }
 
 // Sweep removes every link that expired or ran out of visits by the
@@ -391,12 +490,8 @@ func (s *Shortener) Sweep(ctx context.Context) (int, error) {
 	for {
 		links, err := s.store.Sweep(ctx, now, s.sweepBatch)
 		total += len(links)
-		if len(links) > 0 {
-			s.flushMu.Lock()
-			for _, l := range links {
-				s.clicks.drop(l.Key)
-			}
-			s.flushMu.Unlock()
+		for _, l := range links {
+			s.clicks.drop(l.ClickKey())
 		}
 		if err != nil || len(links) < s.sweepBatch {
 			return total, err
@@ -404,18 +499,26 @@ func (s *Shortener) Sweep(ctx context.Context) (int, error) {
 	}
 }
 
-// Close stops the background flusher and sweeper, then writes every
-// buffered click to the Store. No click of a successful Resolve is lost: a
-// Resolve that races with Close either counts its click before the final
-// flush or returns ErrClosed (for a link with a visit limit, such a failed
-// Resolve may still have used a visit). Close returns the final flush's
-// error; later calls return ErrClosed. It does not close the Store.
+// Close is CloseContext with context.Background(): it waits as long as the
+// final flush takes.
 func (s *Shortener) Close() error {
+	return s.CloseContext(context.Background())
+}
+
+// CloseContext stops the background flusher and sweeper, then writes every
+// buffered click to the Store, giving up when ctx ends. No click of a
+// successful Resolve is lost: a Resolve that races with the close either
+// counts its click before the final flush or returns ErrClosed (for a link
+// with a visit limit, such a failed Resolve may still have used a visit).
+// It returns the final flush's error; the clicks of a failed final flush
+// stay buffered, and Flush may be called again to retry it. Later calls of
+// Close or CloseContext return ErrClosed. It does not close the Store.
+func (s *Shortener) CloseContext(ctx context.Context) error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
 	s.stopBg()
 	s.wg.Wait()
 	s.clicks.close()
-	return s.Flush(context.Background())
+	return s.Flush(ctx)
 }

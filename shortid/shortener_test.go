@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -326,7 +327,7 @@ func TestConcurrentSameAlias(t *testing.T) {
 }
 
 func TestConcurrentSameURL(t *testing.T) {
-	store := shortid.NewMemStore()
+	store := &createLog{Store: shortid.NewMemStore()}
 	s, err := shortid.New(store, shortid.Options{FlushInterval: -1, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -350,14 +351,52 @@ func TestConcurrentSameURL(t *testing.T) {
 			t.Fatalf("concurrent Shorten of one URL gave keys %v", keys)
 		}
 	}
-	// Only the winner's link is stored: sweeping everything and deleting
-	// it leaves the URL free again.
+	// Only the winner's link is stored: of every key the racing Creates
+	// tried, only keys[0] names a link.
+	tried := store.tried()
+	if len(tried) < g {
+		t.Fatalf("%d Creates for %d Shortens", len(tried), g)
+	}
+	for _, k := range tried {
+		_, err := store.Get(ctx, k)
+		if k == keys[0] && err != nil {
+			t.Fatalf("the winner %s is not stored: %v", k, err)
+		}
+		if k != keys[0] && !errors.Is(err, shortid.ErrNotFound) {
+			t.Fatalf("a losing candidate %s is stored (Get: %v)", k, err)
+		}
+	}
+	// Deleting the winner frees the URL: the next Shorten makes a new link.
 	if err := s.Delete(ctx, keys[0]); err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/same"}); l.Key == keys[0] {
-		t.Fatal("URL still deduplicated to a deleted link")
+	l, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/same"})
+	if err != nil || l.Key == keys[0] {
+		t.Fatalf("Shorten after deleting the winner = %+v, %v; want a new key", l, err)
 	}
+	if got, err := s.Resolve(ctx, l.Key); err != nil || got.URL != "https://example.com/same" {
+		t.Fatalf("Resolve(%s) = %+v, %v", l.Key, got, err)
+	}
+}
+
+// createLog records the keys of every Create.
+type createLog struct {
+	shortid.Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (c *createLog) Create(ctx context.Context, l shortid.Link, dedup bool) (shortid.Link, error) {
+	c.mu.Lock()
+	c.keys = append(c.keys, l.Key)
+	c.mu.Unlock()
+	return c.Store.Create(ctx, l, dedup)
+}
+
+func (c *createLog) tried() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.keys)
 }
 
 func TestConcurrentMaxVisitsExact(t *testing.T) {
@@ -487,7 +526,7 @@ type flakyStore struct {
 	fail atomic.Bool
 }
 
-func (f *flakyStore) AddClicks(ctx context.Context, c map[string]int64) error {
+func (f *flakyStore) AddClicks(ctx context.Context, c map[shortid.ClickKey]int64) error {
 	if f.fail.Load() {
 		return errors.New("store down")
 	}
@@ -572,5 +611,186 @@ func TestDefaultKeysUseTheStoreCounter(t *testing.T) {
 	shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/"})
 	if next, _ := store.Lease(ctx, 0); next == 0 {
 		t.Fatal("the default key source did not lease from the store's counter")
+	}
+}
+
+// TestResolveRacingDeleteDoesNotCountForNewLink holds a Resolve between its
+// Get and its click while the link is deleted and its alias created again:
+// the late click belongs to the deleted link and must not reach the new one.
+func TestResolveRacingDeleteDoesNotCountForNewLink(t *testing.T) {
+	clock := newFakeClock()
+	store := &countingStore{Store: shortid.NewMemStore()}
+	s, err := shortid.New(store, shortid.Options{Clock: clock, FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/1", Alias: "promo"})
+	store.holdGet = make(chan chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, err := s.Resolve(ctx, "promo"); err != nil {
+			t.Errorf("held Resolve: %v", err)
+		}
+	})
+	release := <-store.holdGet // the Resolve has read the old link
+	store.holdGet = nil
+	if err := s.Delete(ctx, "promo"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/2", Alias: "promo"})
+	close(release)
+	wg.Wait()
+	if st, err := s.Stats(ctx, "promo"); err != nil || st.Clicks != 0 {
+		t.Fatalf("Stats before Flush = %+v, %v; want 0 clicks", st, err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Stats(ctx, "promo"); err != nil || st.Clicks != 0 {
+		t.Fatalf("Stats after Flush = %+v, %v; want 0 clicks: the new link got the old one's click", st, err)
+	}
+}
+
+// TestSlowFlushBlocksNothingElse holds a flush inside the Store's AddClicks
+// and checks that Delete and Stats of other links go on, that Stats of a
+// link in the held batch waits (bounded by its context), and that the
+// counts are exact once the flush ends.
+func TestSlowFlushBlocksNothingElse(t *testing.T) {
+	store := &addHookStore{Store: shortid.NewMemStore()}
+	s, err := shortid.New(store, shortid.Options{Clock: newFakeClock(), FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, a := range []string{"hot", "cold", "gone"} {
+		shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/" + a, Alias: a})
+	}
+	s.Resolve(ctx, "hot")
+	s.Resolve(ctx, "hot")
+	entered, release := make(chan struct{}), make(chan struct{})
+	store.hook = func() {
+		close(entered)
+		<-release
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- s.Flush(ctx) }()
+	<-entered // the batch with "hot" is applied but AddClicks has not returned
+	store.hook = nil
+	s.Resolve(ctx, "cold")
+	if err := s.Delete(ctx, "gone"); err != nil {
+		t.Fatalf("Delete during a held flush: %v", err)
+	}
+	if st, err := s.Stats(ctx, "cold"); err != nil || st.Clicks != 1 {
+		t.Fatalf("Stats(cold) during a held flush = %+v, %v; want 1 click", st, err)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := s.Stats(short, "hot"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stats(hot) during a held flush of its clicks = %v, want to wait until the deadline", err)
+	}
+	close(release)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Stats(ctx, "hot"); err != nil || st.Clicks != 2 {
+		t.Fatalf("Stats(hot) after the flush = %+v, %v; want 2 clicks", st, err)
+	}
+}
+
+// TestCloseContextGivesUpOnAHungStore closes over a Store whose AddClicks
+// hangs: CloseContext returns at its deadline and a later Flush delivers.
+func TestCloseContextGivesUpOnAHungStore(t *testing.T) {
+	store := &ctxStore{Store: shortid.NewMemStore()}
+	s, err := shortid.New(store, shortid.Options{FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/"})
+	s.Resolve(ctx, l.Key)
+	store.hang.Store(true)
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := s.CloseContext(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("CloseContext over a hung store = %v, want DeadlineExceeded", err)
+	}
+	store.hang.Store(false)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("Flush after a failed final flush: %v", err)
+	}
+	if r, _ := store.Get(ctx, l.Key); r.Clicks != 1 {
+		t.Fatalf("stored clicks after the retried flush = %d, want 1", r.Clicks)
+	}
+}
+
+// ctxStore's AddClicks blocks until its context ends while hang is set.
+type ctxStore struct {
+	shortid.Store
+	hang atomic.Bool
+}
+
+func (c *ctxStore) AddClicks(ctx context.Context, clicks map[shortid.ClickKey]int64) error {
+	if c.hang.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return c.Store.AddClicks(ctx, clicks)
+}
+
+// TestStatsExactUnderFlushes resolves one hot link from several goroutines
+// while another flushes without pause, and checks that every Stats lies
+// between the Resolves finished before it and those started after it: a
+// flush in flight is counted neither twice nor not at all.
+func TestStatsExactUnderFlushes(t *testing.T) {
+	s, _ := newTestShortener(t, shortid.Options{})
+	key := shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/hot"}).Key
+	var started, done atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				started.Add(1)
+				if _, err := s.Resolve(ctx, key); err != nil {
+					t.Errorf("Resolve: %v", err)
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := s.Flush(ctx); err != nil {
+				t.Errorf("Flush: %v", err)
+				return
+			}
+		}
+	})
+	for range 500 {
+		lo := done.Load()
+		st, err := s.Stats(ctx, key)
+		hi := started.Load()
+		if err != nil || st.Clicks < lo || st.Clicks > hi {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("Stats = %d clicks, %v; want between %d and %d", st.Clicks, err, lo, hi)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if st, err := s.Stats(ctx, key); err != nil || st.Clicks != done.Load() {
+		t.Fatalf("final Stats = %d clicks, %v; want %d", st.Clicks, err, done.Load())
 	}
 }

@@ -48,6 +48,23 @@ type Link struct {
 	MaxVisits int64     // 0: unlimited
 }
 
+// A ClickKey names the link that a count of clicks belongs to in
+// [Store.AddClicks]: its key and its creation time. A link that is deleted
+// and created again under the same key has another CreatedAt, so a click
+// counted for the first link never reaches the second.
+type ClickKey struct {
+	Key     string
+	Created int64 // Link.CreatedAt in Unix nanoseconds; 0 for the zero time
+}
+
+// ClickKey returns the [ClickKey] that names l.
+func (l Link) ClickKey() ClickKey {
+	if l.CreatedAt.IsZero() {
+		return ClickKey{Key: l.Key}
+	}
+	return ClickKey{Key: l.Key, Created: l.CreatedAt.UnixNano()}
+}
+
 // A Record is a stored link with its counters as the [Store] keeps them.
 type Record struct {
 	Link   Link
@@ -69,7 +86,9 @@ type Record struct {
 // checks an implementation against this contract.
 type Store interface {
 	// Create stores l and returns it, unless its key is taken, in which
-	// case it returns ErrExists and changes nothing. With dedup, the store
+	// case it returns ErrExists and changes nothing, or ErrInvalidRequest
+	// for a CreatedAt or ExpiresAt it cannot store exactly (a MemStore
+	// holds the years 1678-2262). With dedup, the store
 	// also keeps a dedup entry from l.URL to l.Key; if the key is free but
 	// a dedup entry for l.URL already exists, Create stores nothing and
 	// returns the existing link instead (its Key differs from l.Key). The
@@ -87,9 +106,11 @@ type Store interface {
 	// used; a link whose last visit it consumes is due for Sweep from now
 	// on. For a link without MaxVisits it only checks expiry.
 	Visit(ctx context.Context, key string, now time.Time) (Record, error)
-	// AddClicks adds each count to the clicks of its key. Keys that no
-	// longer exist are skipped.
-	AddClicks(ctx context.Context, clicks map[string]int64) error
+	// AddClicks adds each count to the clicks of the link its ClickKey
+	// names. Entries whose key no longer exists, or whose link has another
+	// CreatedAt (the key was deleted and used again), are skipped. It
+	// must not modify or keep the map.
+	AddClicks(ctx context.Context, clicks map[ClickKey]int64) error
 	// Sweep removes up to limit links that expired at or before now or
 	// were exhausted at or before now, with their dedup entries, and
 	// returns them; fewer than limit means none is left.

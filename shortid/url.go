@@ -53,7 +53,7 @@ func (p *urlPolicy) validateURL(raw string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: not absolute", ErrInvalidURL)
 	}
-	scheme = strings.ToLower(scheme)
+	scheme = asciiLower(scheme)
 	if scheme != "http" && scheme != "https" {
 		return "", fmt.Errorf("%w: scheme %q not allowed", ErrInvalidURL, scheme)
 	}
@@ -199,26 +199,33 @@ func (p *urlPolicy) normalizeHost(host string) (string, error) {
 		}
 		return addr.String(), nil
 	}
-	host = strings.ToLower(host)
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			// Browsers map Unicode host names to ASCII by IDNA (UTS #46),
+			// which folds thousands of compatibility characters into
+			// letters: "ˡocalhost" is localhost and "sʰo.rt" is sho.rt.
+			// The standard library has no such mapping, so only the ASCII
+			// form (punycode "xn--...") is accepted.
+			return "", fmt.Errorf("%w: non-ASCII host %q (send internationalized names as punycode xn--)", ErrInvalidURL, host)
+		}
+	}
+	host = asciiLower(host)
 	host = strings.TrimSuffix(host, ".")
 	if host == "" || len(host) > 253 {
 		return "", fmt.Errorf("%w: bad host length", ErrInvalidURL)
 	}
 	lastLabel := host[strings.LastIndexByte(host, '.')+1:]
-	prev := '.'
-	for _, r := range host {
-		if r == '.' {
+	prev := byte('.')
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if c == '.' {
 			if prev == '.' {
 				return "", fmt.Errorf("%w: empty label in host %q", ErrInvalidURL, host)
 			}
-		} else {
-			ok := r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') ||
-				(r >= 0x80 && (unicode.IsLetter(r) || unicode.IsMark(r)) && !foldsToASCII(r))
-			if !ok {
-				return "", fmt.Errorf("%w: character %q in host", ErrInvalidURL, r)
-			}
+		} else if !(c == '-' || c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+			return "", fmt.Errorf("%w: character %q in host", ErrInvalidURL, c)
 		}
-		prev = r
+		prev = c
 	}
 	if prev == '.' {
 		return "", fmt.Errorf("%w: empty label in host %q", ErrInvalidURL, host)
@@ -241,27 +248,21 @@ func (p *urlPolicy) normalizeHost(host string) (string, error) {
 	return host, nil
 }
 
-// foldsToASCII reports whether r is a compatibility character that IDNA
-// mapping (NFKC) in a browser may turn into ASCII letters, digits or dots:
-// fullwidth "ｌｏｃａｌｈｏｓｔ" and mathematical "𝐥𝐨𝐜𝐚𝐥𝐡𝐨𝐬𝐭" would otherwise
-// slip past the loopback checks. Without the Unicode tables in the standard
-// library these ranges are refused as a whole; real IDN labels use none of
-// them.
-func foldsToASCII(r rune) bool {
-	switch {
-	case r == 0xaa || r == 0xba || r == 0x17f, // ª º ſ
-		r >= 0x1d2c && r <= 0x1dbf,   // phonetic modifier letters
-		r >= 0x2070 && r <= 0x209f,   // superscripts and subscripts
-		r >= 0x2100 && r <= 0x218f,   // letterlike symbols, number forms
-		r >= 0x2460 && r <= 0x24ff,   // enclosed alphanumerics
-		r >= 0x3300 && r <= 0x33ff,   // CJK compatibility
-		r >= 0xfb00 && r <= 0xfb4f,   // ligatures
-		r >= 0xff00 && r <= 0xffef,   // halfwidth and fullwidth forms
-		r >= 0x1d400 && r <= 0x1d7ff, // mathematical alphanumerics
-		r >= 0x1f100 && r <= 0x1f1ff: // enclosed alphanumeric supplement
-		return true
+// asciiLower lower-cases the ASCII letters of s and nothing else:
+// strings.ToLower would turn "İ" into "i̇" and the Kelvin sign into "k".
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
 	}
-	return false
+	return s
 }
 
 // looksNumeric reports whether a host label is spelled as a number: the
@@ -340,6 +341,7 @@ var blockedV4 = [...]netip.Prefix{
 	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
 	netip.MustParsePrefix("198.51.100.0/24"), // documentation
 	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
+	netip.MustParsePrefix("192.88.99.0/24"),  // deprecated 6to4 relay anycast
 }
 
 // IPv6 ranges that carry an IPv4 address in their low 32 bits.
@@ -349,11 +351,18 @@ var embedsV4 = [...]netip.Prefix{
 	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
 }
 
+// discardV6 is the IPv6 discard-only prefix (RFC 6666).
+var discardV6 = netip.MustParsePrefix("100::/64")
+
 // checkAddr refuses addresses inside private, loopback, link-local and
 // other special networks unless the policy allows them.
 func (p *urlPolicy) checkAddr(addr netip.Addr) error {
 	if p.allowPrivate {
 		return nil
+	}
+	if addr.IsLoopback() || addr.IsUnspecified() {
+		// Before unwrapping ::/96, so that [::1] is reported as itself.
+		return fmt.Errorf("%w: address %s is loopback or unspecified", ErrInvalidURL, addr)
 	}
 	if addr.Is6() {
 		if addr.Is4In6() {
@@ -386,7 +395,9 @@ func (p *urlPolicy) checkAddr(addr netip.Addr) error {
 	} else if addr.Is6() {
 		b := addr.As16()
 		bad = bad || (b[0] == 0xfe && b[1]&0xc0 == 0xc0) || // deprecated site-local fec0::/10
-			(b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) // documentation 2001:db8::/32
+			(b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) || // documentation 2001:db8::/32
+			(b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) || // Teredo 2001::/32
+			discardV6.Contains(addr) // discard-only 100::/64
 	}
 	if bad {
 		return fmt.Errorf("%w: address %s is private, loopback, link-local or reserved", ErrInvalidURL, addr)

@@ -13,13 +13,14 @@ import (
 // every error is ErrInvalidURL, and an accepted URL is an http(s) URL with a
 // host and no user information, no control characters, within the length
 // limit, that validates again to itself and does not point into a private
-// network.
+// network, and whose host is ASCII.
 func FuzzValidateURL(f *testing.F) {
 	for _, s := range []string{
 		"https://example.com/a?b#c", "HTTP://Example.COM:80", "http://2130706433/", "http://0x7f.1/",
 		"http://[::ffff:127.0.0.1]/", "http://sho.rt@evil/", "javascript:alert(1)", "http://bücher.example/",
 		"http://8.8.8.8:8080", "http://[2001:db8::1]/", "http://a.b.c.d.e/", "http://%41/", "http://x.localhost./",
 		"https://example.com:0443/p", "http://1.2.3/", "http://0x/", "http://ｅｘａｍｐｌｅ.com/",
+		"http://ˡocalhost/", "http://a.sʰo.rt/", "http://İ.com/", "http://[::1]/", "http://[2001::1]/",
 	} {
 		f.Add(s, false)
 		f.Add(s, true)
@@ -50,6 +51,11 @@ func FuzzValidateURL(f *testing.F) {
 			t.Fatalf("validateURL(%q) = %q, not an absolute http(s) URL without user: %v", raw, norm, err)
 		}
 		host := u.Hostname()
+		for i := 0; i < len(host); i++ {
+			if host[i] >= utf8.RuneSelf {
+				t.Fatalf("validateURL(%q) = %q: non-ASCII host %q", raw, norm, host)
+			}
+		}
 		if host != strings.ToLower(host) || host == "sho.rt" || strings.HasSuffix(host, ".own.example") {
 			t.Fatalf("validateURL(%q) = %q: host %q not normalized or own", raw, norm, host)
 		}

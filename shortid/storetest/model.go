@@ -141,12 +141,21 @@ func testModel(t *testing.T, s shortid.Store) {
 				t.Fatalf("%s", where("Visit(%s) = %+v, %v; want error %v", k, got, err, wantErr))
 			}
 		case r < 93: // AddClicks
-			batch := map[string]int64{key(): int64(1 + rng.IntN(5)), key(): 1}
+			// Mostly the links that are there, sometimes a stale
+			// creation time for a key.
+			clickKey := func() shortid.ClickKey {
+				k := key()
+				if ml, ok := m.links[k]; ok && rng.IntN(4) > 0 {
+					return ml.link.ClickKey()
+				}
+				return shortid.ClickKey{Key: k, Created: now.Add(-time.Duration(rng.IntN(5)) * time.Second).UnixNano()}
+			}
+			batch := map[shortid.ClickKey]int64{clickKey(): int64(1 + rng.IntN(5)), clickKey(): 1}
 			if err := s.AddClicks(ctx, batch); err != nil {
 				t.Fatalf("%s", where("AddClicks: %v", err))
 			}
-			for k, n := range batch {
-				if ml, ok := m.links[k]; ok {
+			for ck, n := range batch {
+				if ml, ok := m.links[ck.Key]; ok && ml.link.ClickKey() == ck {
 					ml.clicks += n
 				}
 			}

@@ -7,7 +7,8 @@
 //
 // newStore must return an empty store for every call; the suite creates one
 // per subtest and runs concurrency cases under whatever -race setting the
-// test binary uses. It depends on the standard library only.
+// test binary uses. [RunCounter] does the same for a [shortid.Counter]. It
+// depends on the standard library only.
 package storetest
 
 import (
@@ -39,6 +40,8 @@ func Run(t *testing.T, newStore func(t *testing.T) shortid.Store) {
 		{"Dedup", testDedup},
 		{"DedupFreedByDelete", testDedupFreedByDelete},
 		{"DedupFreedBySweep", testDedupFreedBySweep},
+		{"DedupFreedBySweepOfExhausted", testDedupFreedBySweepOfExhausted},
+		{"CreateExpired", testCreateExpired},
 		{"VisitMaxVisits", testVisitMaxVisits},
 		{"VisitExpiry", testVisitExpiry},
 		{"Sweep", testSweep},
@@ -46,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) shortid.Store) {
 		{"AddClicks", testAddClicks},
 		{"ConcurrentSameKey", testConcurrentSameKey},
 		{"ConcurrentSameURL", testConcurrentSameURL},
+		{"ConcurrentDeleteAndDedup", testConcurrentDeleteAndDedup},
 		{"ConcurrentVisits", testConcurrentVisits},
 		{"ConcurrentClicks", testConcurrentClicks},
 		{"ConcurrentChurn", testConcurrentChurn},
@@ -60,6 +64,11 @@ func Run(t *testing.T, newStore func(t *testing.T) shortid.Store) {
 
 func link(key, url string) shortid.Link {
 	return shortid.Link{Key: key, URL: url, CreatedAt: base}
+}
+
+// ck names the link that link(key, ...) creates.
+func ck(key string) shortid.ClickKey {
+	return link(key, "").ClickKey()
 }
 
 func sameLink(a, b shortid.Link) bool {
@@ -142,7 +151,7 @@ func testMissing(t *testing.T, s shortid.Store) {
 	wantErr(t, "Delete", s.Delete(ctx, "nope"), shortid.ErrNotFound)
 	_, err = s.Visit(ctx, "nope", base)
 	wantErr(t, "Visit", err, shortid.ErrNotFound)
-	if err := s.AddClicks(ctx, map[string]int64{"nope": 3}); err != nil {
+	if err := s.AddClicks(ctx, map[shortid.ClickKey]int64{ck("nope"): 3}); err != nil {
 		t.Fatalf("AddClicks to a missing key: %v", err)
 	}
 	if _, err := s.Get(ctx, "nope"); !errors.Is(err, shortid.ErrNotFound) {
@@ -215,6 +224,51 @@ func testDedupFreedBySweep(t *testing.T, s shortid.Store) {
 	}
 	if got := mustCreate(t, s, link("later", u), true); got.Key != "later" {
 		t.Fatalf("dedup Create after Sweep returned %q, want later", got.Key)
+	}
+}
+
+// testDedupFreedBySweepOfExhausted uses up a deduplicated link's visits:
+// Sweep removes it with its dedup entry, and the URL is free again.
+func testDedupFreedBySweepOfExhausted(t *testing.T, s shortid.Store) {
+	ctx := context.Background()
+	const u = "https://example.com/once"
+	l := link("once", u)
+	l.MaxVisits = 1
+	mustCreate(t, s, l, true)
+	if _, err := s.Visit(ctx, "once", base.Add(time.Second)); err != nil {
+		t.Fatalf("Visit: %v", err)
+	}
+	swept, err := s.Sweep(ctx, base.Add(2*time.Second), 10)
+	if err != nil || len(swept) != 1 || swept[0].Key != "once" {
+		t.Fatalf("Sweep = %v, %v; want [once]", swept, err)
+	}
+	if got := mustCreate(t, s, link("fresh", u), true); got.Key != "fresh" {
+		t.Fatalf("dedup Create after sweeping an exhausted link returned %q, want fresh", got.Key)
+	}
+}
+
+// testCreateExpired creates links that expired before they were created,
+// one at the Unix epoch: they are stored as given, gone at once and swept
+// by the next Sweep.
+func testCreateExpired(t *testing.T, s shortid.Store) {
+	ctx := context.Background()
+	for _, exp := range []time.Time{base.Add(-time.Second), time.Unix(0, 0).UTC()} {
+		l := link("late", "https://example.com/late")
+		l.ExpiresAt = exp
+		if got := mustCreate(t, s, l, true); !sameLink(got, l) {
+			t.Fatalf("Create(expired at %v) = %+v, want %+v", exp, got, l)
+		}
+		if r := mustGet(t, s, "late"); !sameLink(r.Link, l) {
+			t.Fatalf("Get = %+v, want %+v", r.Link, l)
+		}
+		_, err := s.Visit(ctx, "late", base)
+		wantErr(t, fmt.Sprintf("Visit of a link expired at %v", exp), err, shortid.ErrGone)
+		swept, err := s.Sweep(ctx, base, 10)
+		if err != nil || len(swept) != 1 || swept[0].Key != "late" {
+			t.Fatalf("Sweep = %v, %v; want [late]", swept, err)
+		}
+		_, err = s.Get(ctx, "late")
+		wantErr(t, "Get after Sweep", err, shortid.ErrNotFound)
 	}
 }
 
@@ -350,10 +404,10 @@ func testAddClicks(t *testing.T, s shortid.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, link("c1", "https://example.com/1"), false)
 	mustCreate(t, s, link("c2", "https://example.com/2"), true)
-	if err := s.AddClicks(ctx, map[string]int64{"c1": 5, "c2": 1, "gone": 7}); err != nil {
+	if err := s.AddClicks(ctx, map[shortid.ClickKey]int64{ck("c1"): 5, ck("c2"): 1, ck("gone"): 7}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddClicks(ctx, map[string]int64{"c1": 2}); err != nil {
+	if err := s.AddClicks(ctx, map[shortid.ClickKey]int64{ck("c1"): 2}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AddClicks(ctx, nil); err != nil {
@@ -364,6 +418,26 @@ func testAddClicks(t *testing.T, s shortid.Store) {
 	}
 	if r := mustGet(t, s, "c2"); r.Clicks != 1 {
 		t.Fatalf("Clicks(c2) = %d, want 1", r.Clicks)
+	}
+	// Clicks of a deleted link do not reach a later link under its key.
+	old := ck("c1")
+	if err := s.Delete(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	again := link("c1", "https://example.com/again")
+	again.CreatedAt = base.Add(time.Second)
+	mustCreate(t, s, again, false)
+	if err := s.AddClicks(ctx, map[shortid.ClickKey]int64{old: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustGet(t, s, "c1"); r.Clicks != 0 {
+		t.Fatalf("a re-created key got %d clicks of the deleted link, want 0", r.Clicks)
+	}
+	if err := s.AddClicks(ctx, map[shortid.ClickKey]int64{again.ClickKey(): 4}); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustGet(t, s, "c1"); r.Clicks != 4 {
+		t.Fatalf("Clicks(re-created c1) = %d, want 4", r.Clicks)
 	}
 }
 
@@ -419,6 +493,72 @@ func testConcurrentSameURL(t *testing.T, s shortid.Store) {
 	}
 }
 
+// testConcurrentDeleteAndDedup deletes a deduplicated link while other
+// goroutines create links for its URL with dedup: every Create returns a
+// link of that URL that existed, and afterwards exactly one link holds the
+// URL's dedup entry (a further dedup Create returns it).
+func testConcurrentDeleteAndDedup(t *testing.T, s shortid.Store) {
+	const g, rounds = 4, 50
+	const u = "https://example.com/contested"
+	ctx := context.Background()
+	for r := range rounds {
+		first := fmt.Sprintf("r%d-first", r)
+		mustCreate(t, s, link(first, u), true)
+		keys := make([]string, g)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if err := s.Delete(ctx, first); err != nil {
+				t.Errorf("Delete: %v", err)
+			}
+		})
+		for i := range g {
+			wg.Go(func() {
+				l, err := s.Create(ctx, link(fmt.Sprintf("r%d-%d", r, i), u), true)
+				if err != nil || l.URL != u {
+					t.Errorf("dedup Create = %+v, %v; want a link of %s", l, err, u)
+				}
+				keys[i] = l.Key
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		probe := mustCreate(t, s, link(fmt.Sprintf("r%d-probe", r), u), true)
+		if probe.Key == first {
+			t.Fatalf("round %d: dedup Create returned the deleted link %s", r, first)
+		}
+		if _, err := s.Get(ctx, probe.Key); err != nil {
+			t.Fatalf("round %d: dedup Create returned %s, which Get does not find: %v", r, probe.Key, err)
+		}
+		// At most one racing Create stored its link (one that came after
+		// the Delete), and if one did, the probe found it.
+		var live []string
+		for i := range g {
+			if k := fmt.Sprintf("r%d-%d", r, i); mustExist(s, k) {
+				live = append(live, k)
+			}
+		}
+		switch {
+		case len(live) > 1:
+			t.Fatalf("round %d: links %v stored for one URL, want at most 1", r, live)
+		case len(live) == 1 && probe.Key != live[0]:
+			t.Fatalf("round %d: dedup Create returned %s, want the stored %s", r, probe.Key, live[0])
+		case len(live) == 0 && probe.Key != fmt.Sprintf("r%d-probe", r):
+			t.Fatalf("round %d: dedup Create returned %s, but no racing link is stored", r, probe.Key)
+		}
+		if err := s.Delete(ctx, probe.Key); err != nil {
+			t.Fatalf("round %d: Delete(%s): %v", r, probe.Key, err)
+		}
+	}
+}
+
+// mustExist reports whether Get finds key.
+func mustExist(s shortid.Store, key string) bool {
+	_, err := s.Get(context.Background(), key)
+	return err == nil
+}
+
 func testConcurrentVisits(t *testing.T, s shortid.Store) {
 	const max, g, tries = 50, 8, 20
 	l := link("limited", "https://example.com/")
@@ -455,7 +595,7 @@ func testConcurrentClicks(t *testing.T, s shortid.Store) {
 	for range g {
 		wg.Go(func() {
 			for range rounds {
-				if err := s.AddClicks(context.Background(), map[string]int64{"k1": 1, "k2": 2}); err != nil {
+				if err := s.AddClicks(context.Background(), map[shortid.ClickKey]int64{ck("k1"): 1, ck("k2"): 2}); err != nil {
 					t.Errorf("AddClicks: %v", err)
 				}
 			}
