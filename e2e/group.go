@@ -39,7 +39,7 @@ type GroupSender struct {
 func NewGroupSender(opts Options) (*GroupSender, error) {
 	opts.mustValidate()
 	o := opts.withDefaults()
-	g := &GroupSender{info: o.Info + "/group", rand: o.Rand}
+	g := &GroupSender{info: o.Info + suffixGroup, rand: o.Rand}
 	if err := g.Rotate(); err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func (g *GroupSender) Rotate() error {
 		g.rand = rand.Reader
 	}
 	if g.info == "" {
-		g.info = DefaultInfo + "/group"
+		g.info = DefaultInfo + suffixGroup
 	}
 	var b [4 + KeySize + ed25519.SeedSize]byte
 	if _, err := io.ReadFull(g.rand, b[:]); err != nil {
@@ -147,7 +147,7 @@ func NewGroupReceiver(distribution []byte, opts Options) (*GroupReceiver, error)
 		return nil, ErrBadHeader
 	}
 	r := &GroupReceiver{
-		info:       o.Info + "/group",
+		info:       o.Info + suffixGroup,
 		maxSkip:    o.MaxSkip,
 		maxSkipped: o.MaxSkippedKeys,
 		keyID:      binary.BigEndian.Uint32(distribution[1:]),

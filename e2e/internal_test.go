@@ -14,7 +14,7 @@ import (
 // crypto/hmac and crypto/hkdf for random keys and every info length.
 func TestMessageKeysMatchHKDF(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for n := 0; n <= maxInfoLen; n++ {
+	for n := 0; n <= maxDerivedInfoLen; n++ {
 		var mk [KeySize]byte
 		for i := range mk {
 			mk[i] = byte(rng.Uint32())

@@ -132,12 +132,16 @@ func hmacSHA256(key *[KeySize]byte, msg []byte) [KeySize]byte {
 
 // messageKeys derives the AES-256-GCM key and nonce of one message from its
 // message key: HKDF-SHA256(salt = 32 zero bytes, ikm = mk, info, 44 bytes),
-// computed allocation-free (info is at most 64 bytes). It equals
+// computed allocation-free (info is at most maxDerivedInfoLen bytes: an
+// Options.Info with its longest suffix). It equals
 // MessageKeyMaterial(mk, info, 44).
 func messageKeys(mk *[KeySize]byte, info string) (key [32]byte, nonce [12]byte) {
+	if len(info) > maxDerivedInfoLen {
+		panic("e2e: internal derived info longer than maxDerivedInfoLen")
+	}
 	var zero [KeySize]byte
 	prk := hmacSHA256(&zero, mk[:])
-	var buf [32 + maxInfoLen + 1]byte
+	var buf [32 + maxDerivedInfoLen + 1]byte
 	n := copy(buf[:], info)
 	buf[n] = 1
 	t1 := hmacSHA256(&prk, buf[:n+1])

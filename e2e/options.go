@@ -19,6 +19,18 @@ const (
 	// maxInfoLen bounds Options.Info so that the per-message key derivation
 	// fits its fixed stack buffer (see messageKeys).
 	maxInfoLen = 64
+	// maxDerivedInfoLen is the longest info string a derivation uses:
+	// Options.Info with its longest suffix, "/message" (the others are
+	// "/ratchet", "/header" and "/group").
+	maxDerivedInfoLen = maxInfoLen + len(suffixMessage)
+)
+
+// Suffixes appended to Options.Info for each derivation.
+const (
+	suffixMessage = "/message"
+	suffixRatchet = "/ratchet"
+	suffixHeader  = "/header"
+	suffixGroup   = "/group"
 )
 
 // Options configures sessions, keyrings and group senders. The zero value

@@ -148,8 +148,8 @@ func newSession(ad []byte, opts Options) *Session {
 	o := opts.withDefaults()
 	return &Session{
 		info:          o.Info,
-		msgInfo:       o.Info + "/message",
-		ratchetInfo:   o.Info + "/ratchet",
+		msgInfo:       o.Info + suffixMessage,
+		ratchetInfo:   o.Info + suffixRatchet,
 		maxSkip:       o.MaxSkip,
 		maxSkipped:    o.MaxSkippedKeys,
 		headerEncrypt: o.HeaderEncryption,
@@ -168,7 +168,7 @@ func (s *Session) setDHs(k *ecdh.PrivateKey) {
 // sharedHeaderKeys derives the two initial header keys of the
 // header-encryption variant from the shared secret.
 func sharedHeaderKeys(sk [KeySize]byte, info string) (hka, nhkb [KeySize]byte) {
-	out, _ := hkdf.Key(sha256.New, sk[:], nil, info+"/header", 2*KeySize)
+	out, _ := hkdf.Key(sha256.New, sk[:], nil, info+suffixHeader, 2*KeySize)
 	copy(hka[:], out)
 	copy(nhkb[:], out[KeySize:])
 	clear(out)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/blueprint-go/blueprint/e2e"
@@ -547,5 +548,88 @@ func TestZeroSessionRefusesWithoutPanic(t *testing.T) {
 	}
 	if _, err := s.MarshalBinary(); !errors.Is(err, e2e.ErrBadState) {
 		t.Errorf("zero Session MarshalBinary = %v, want ErrBadState", err)
+	}
+}
+
+// TestLongestInfo uses an Options.Info of exactly the maximum length (64
+// bytes) in sessions of both header modes and in groups, through their
+// encodings too; one byte longer is refused by constructors (panic, a
+// programmer error) and by decoders (ErrBadState).
+func TestLongestInfo(t *testing.T) {
+	info := strings.Repeat("i", 64)
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			opts := mode.opts
+			opts.Info = info
+			p := newPair(t, opts)
+			open(t, p.bob, seal(t, p.alice, "a"), "a")
+			open(t, p.alice, seal(t, p.bob, "b"), "b")
+			bob := clone(t, p.bob)
+			open(t, bob, seal(t, p.alice, "c"), "c")
+			enc := state(t, bob)
+			// Lengthen the encoded info by one byte: refused.
+			i := bytes.Index(enc, []byte(info))
+			long := slices.Concat(enc[:i-1], []byte{65, 'i'}, enc[i:])
+			var s e2e.Session
+			if err := s.UnmarshalBinary(long); !errors.Is(err, e2e.ErrBadState) {
+				t.Errorf("state with a 65-byte Info: %v, want ErrBadState", err)
+			}
+		})
+	}
+	t.Run("group", func(t *testing.T) {
+		opts := e2e.Options{Info: info, Rand: newDRBG(77)}
+		g, err := e2e.NewGroup(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := e2e.NewGroup(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.SetMember("g", g.Distribution()); err != nil {
+			t.Fatal(err)
+		}
+		m, err := g.Seal(nil, []byte("to the group"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, err := h.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back e2e.Group
+		if err := back.UnmarshalBinary(enc); err != nil {
+			t.Fatal(err)
+		}
+		if pt, err := back.Open(nil, "g", m); err != nil || string(pt) != "to the group" {
+			t.Fatalf("Open = %q, %v", pt, err)
+		}
+		s, err := e2e.NewGroupSender(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		senc, err := s.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := bytes.Index(senc, []byte(info))
+		long := slices.Concat(senc[:i-1], []byte{byte(len(info) + len("/group") + 1), 'i'}, senc[i:])
+		var back2 e2e.GroupSender
+		if err := back2.UnmarshalBinary(long); !errors.Is(err, e2e.ErrBadState) {
+			t.Errorf("sender state with a 65-byte Info: %v, want ErrBadState", err)
+		}
+	})
+	for _, fn := range []func(){
+		func() { _, _ = e2e.NewKeyring(mustIdentity(t, 1), e2e.Options{Info: info + "i"}) },
+		func() { _, _ = e2e.NewGroupSender(e2e.Options{Info: info + "i"}) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("a 65-byte Options.Info did not panic")
+				}
+			}()
+			fn()
+		}()
 	}
 }

@@ -113,8 +113,8 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 	info := string(d.bytes(int(d.byte())))
 	t := &Session{
 		info:          info,
-		msgInfo:       info + "/message",
-		ratchetInfo:   info + "/ratchet",
+		msgInfo:       info + suffixMessage,
+		ratchetInfo:   info + suffixRatchet,
 		headerEncrypt: flags&flagHE != 0,
 		hasDHr:        flags&flagDHr != 0,
 		hasPrevDHr:    flags&flagPrevDHr != 0,
