@@ -219,13 +219,21 @@ func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
 	if s.ns == math.MaxUint32 {
 		return dst, ErrCannotSend // N would wrap; the peer must reply first
 	}
+	if !s.hasCKs && !s.pendingSend {
+		return dst, ErrCannotSend
+	}
+	// Draw all randomness before changing anything, so that a failing
+	// source leaves the session as it was: the header nonce here, the new
+	// ratchet key in stepSend (which commits only after its draw).
+	if s.headerEncrypt {
+		if _, err := io.ReadFull(s.rand, s.nonceBuf[:]); err != nil {
+			return dst, err
+		}
+	}
 	if s.pendingSend {
 		if err := s.stepSend(); err != nil {
 			return dst, err
 		}
-	}
-	if !s.hasCKs {
-		return dst, ErrCannotSend
 	}
 	next, mk := KDFCK(s.cks)
 	prefix := plainPrefixSize
@@ -240,9 +248,6 @@ func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
 	putHeader(hdr, &s.dhsPub, s.pn, s.ns)
 	if s.headerEncrypt {
 		nonce := s.nonceBuf[:]
-		if _, err := io.ReadFull(s.rand, nonce); err != nil {
-			return dst, err
-		}
 		out = append(out, typeMessageHE)
 		out = append(out, nonce...)
 		aead, _ := chacha20poly1305.NewX(s.hks[:])

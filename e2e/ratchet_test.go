@@ -469,14 +469,18 @@ func TestSessionStateRoundTrip(t *testing.T) {
 	}
 }
 
-// flakyReader fails its first read after arming, then reads from r.
+// flakyReader, once armed, lets skip reads through and fails the next one,
+// then reads from r again.
 type flakyReader struct {
 	armed bool
+	skip  int
 	r     *drbg
 }
 
 func (f *flakyReader) Read(p []byte) (int, error) {
-	if f.armed {
+	if f.armed && f.skip > 0 {
+		f.skip--
+	} else if f.armed {
 		f.armed = false
 		return 0, errors.New("entropy source down")
 	}
@@ -505,6 +509,49 @@ func TestSealRandFailureLeavesStateUnchanged(t *testing.T) {
 		t.Fatal("failed Seal changed the state")
 	}
 	open(t, alice, seal(t, bob, "reply"), "reply")
+}
+
+// TestSealRandFailureAfterStepLeavesStateUnchanged fails the randomness
+// source at each read of a Seal that completes a DH ratchet step (the new
+// ratchet key, then with header encryption the header nonce), in both
+// header modes: every failure leaves the session byte-for-byte unchanged.
+func TestSealRandFailureAfterStepLeavesStateUnchanged(t *testing.T) {
+	for _, mode := range modes {
+		for skip := range 2 {
+			t.Run(fmt.Sprintf("%s/fail-read-%d", mode.name, skip), func(t *testing.T) {
+				rnd := &flakyReader{r: newDRBG(6)}
+				alice, _ := rawPair(t, mode.opts, nil)
+				var sk, bobPriv [32]byte
+				sk[0], bobPriv[0] = 7, 9
+				opts := mode.opts
+				opts.Rand = rnd
+				bob, err := e2e.NewResponderSession(sk, nil, bobPriv, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				open(t, bob, seal(t, alice, "steps the ratchet"), "steps the ratchet")
+				before := state(t, bob)
+				rnd.armed, rnd.skip = true, skip
+				m, err := bob.Seal(nil, []byte("x"))
+				if skip == 1 && !mode.opts.HeaderEncryption {
+					// Only one read: the second failure never comes.
+					if err != nil {
+						t.Fatal(err)
+					}
+					open(t, alice, m, "x")
+					return
+				}
+				if err == nil || len(m) != 0 {
+					t.Fatalf("Seal with failing randomness = %x, %v", m, err)
+				}
+				if !bytes.Equal(before, state(t, bob)) {
+					t.Fatal("failed Seal changed the state")
+				}
+				rnd.armed = false
+				open(t, alice, seal(t, bob, "reply"), "reply")
+			})
+		}
+	}
 }
 
 // TestZeroChainForgeryRefused forges a message to a fresh initiator under
