@@ -71,7 +71,11 @@
 // once, so the deterministic nonce never repeats under a key. The AEAD's
 // associated data is len(AD) ‖ AD ‖ len(header) ‖ header, lengths as 4-byte
 // big-endian integers, so no two (AD, header) pairs encode alike; the header
-// here is the whole wire header including the type byte.
+// here is the whole wire header including the type byte and, on an initial
+// message, the X3DH prefix before it, so that none of the prefix's fields
+// (identity, base key, prekey ids) can be changed on any of the initiator's
+// initial messages. Only a session made by [Keyring.Accept] opens prefixed
+// messages, and only with its own peer and base key.
 //
 // Open never changes the session unless the message authenticates: it
 // derives the skipped keys, the DH ratchet's receiving chain and the message

@@ -242,8 +242,10 @@ func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
 	}
 	total := len(s.prekey) + prefix + len(plaintext) + tagSize
 	out := slices.Grow(dst, total)
-	out = append(out, s.prekey...)
+	// The X3DH prefix, when sent, is part of the header the body's
+	// associated data covers, so that none of its fields can be changed.
 	start := len(out)
+	out = append(out, s.prekey...)
 	hdr := &s.hdrBuf
 	putHeader(hdr, &s.dhsPub, s.pn, s.ns)
 	if s.headerEncrypt {
@@ -355,21 +357,24 @@ func (s *Session) Open(dst, msg []byte) ([]byte, error) {
 	if s.skipped == nil {
 		return dst, ErrBadState // the zero Session
 	}
+	// pl is the length of an X3DH prefix; the body's associated data
+	// covers it with the header.
+	full, pl := msg, 0
 	if len(msg) > 0 && msg[0] == typePrekey {
 		inner, err := s.checkPrekeyPrefix(msg)
 		if err != nil {
 			return dst, err
 		}
-		msg = inner
+		msg, pl = inner, PrekeyOverhead
 	}
 	if s.headerEncrypt {
-		return s.openHE(dst, msg)
+		return s.openHE(dst, full, pl)
 	}
 	if len(msg) < plainPrefixSize+tagSize || msg[0] != typeMessage {
 		return dst, ErrBadHeader
 	}
-	header, body := msg[:plainPrefixSize], msg[plainPrefixSize:]
-	dh, pn, n := parseHeader(header[1:])
+	header, body := full[:pl+plainPrefixSize], msg[plainPrefixSize:]
+	dh, pn, n := parseHeader(msg[1:plainPrefixSize])
 	if !canonicalX25519(&dh) {
 		return dst, ErrBadHeader
 	}
@@ -571,12 +576,16 @@ func (s *Session) deleteSkipped(id skipID) {
 	}
 }
 
-// openHE is Open for the header-encryption variant.
-func (s *Session) openHE(dst, msg []byte) ([]byte, error) {
+// openHE is Open for the header-encryption variant; the ratchet message
+// starts at full[pl:] after an X3DH prefix of pl bytes.
+func (s *Session) openHE(dst, full []byte, pl int) ([]byte, error) {
+	msg := full[pl:]
 	if len(msg) < hePrefixSize+tagSize || msg[0] != typeMessageHE {
 		return dst, ErrBadHeader
 	}
-	header, body := msg[:hePrefixSize], msg[hePrefixSize:]
+	// header is the encrypted header; adHdr the header the body's
+	// associated data covers (with the X3DH prefix, if any).
+	header, adHdr, body := msg[:hePrefixSize], full[:pl+hePrefixSize], msg[hePrefixSize:]
 	// Skipped keys first: try each header key that has stored keys.
 	for hk := range s.skippedChains {
 		h, ok := s.openHeader(&hk, header)
@@ -586,7 +595,7 @@ func (s *Session) openHE(dst, msg []byte) ([]byte, error) {
 		_, _, n := parseHeader(h[:])
 		id := skipID{hk, n}
 		if mk, ok := s.skipped[id]; ok {
-			out, err := s.openBody(dst, &mk, header, body)
+			out, err := s.openBody(dst, &mk, adHdr, body)
 			if err != nil {
 				return dst, err
 			}
@@ -610,7 +619,7 @@ func (s *Session) openHE(dst, msg []byte) ([]byte, error) {
 		if err != nil {
 			return dst, err
 		}
-		return s.finishHE(dst, &st, &mk, header, body)
+		return s.finishHE(dst, &st, &mk, adHdr, body)
 	}
 	if h, ok := s.openHeader(&s.nhkr, header); ok {
 		dh, pn, n := parseHeader(h[:])
@@ -624,7 +633,7 @@ func (s *Session) openHE(dst, msg []byte) ([]byte, error) {
 		if err != nil {
 			return dst, err
 		}
-		return s.finishHE(dst, &st, &mk, header, body)
+		return s.finishHE(dst, &st, &mk, adHdr, body)
 	}
 	if _, ok := s.tryHeaderKey(s.hasPrevHKr, &s.prevHKr, header); ok {
 		return dst, ErrReplay

@@ -151,7 +151,14 @@ func parsePrekeyPrefix(msg []byte) (prekeyPrefix, []byte, error) {
 
 // checkPrekeyPrefix lets a responder session open the initiator's further
 // initial messages: their prefix must name this session's peer and base key.
+// The prefix's other fields (the prekey ids) are authenticated by the body's
+// associated data, which covers the whole prefix. Only a session made by
+// Keyring.Accept has a base key; any other refuses prefixed messages.
 func (s *Session) checkPrekeyPrefix(msg []byte) ([]byte, error) {
+	var zero [KeySize]byte
+	if s.baseKey == zero {
+		return nil, ErrBadHeader
+	}
 	p, inner, err := parsePrekeyPrefix(msg)
 	if err != nil {
 		return nil, err
@@ -299,7 +306,7 @@ func (k *Keyring) OneTimePrekeys() int {
 // checks the prefix names the same peer and base key): Accept refuses them
 // as replays.
 func (k *Keyring) Accept(dst, msg []byte) (*Session, []byte, error) {
-	p, inner, err := parsePrekeyPrefix(msg)
+	p, _, err := parsePrekeyPrefix(msg)
 	if err != nil {
 		return nil, dst, err
 	}
@@ -349,7 +356,7 @@ func (k *Keyring) Accept(dst, msg []byte) (*Session, []byte, error) {
 	clear(sk[:])
 	s.peer = p.identity
 	s.baseKey = p.base
-	out, err := s.Open(dst, inner)
+	out, err := s.Open(dst, msg)
 	if err != nil {
 		return nil, dst, err
 	}

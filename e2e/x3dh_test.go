@@ -2,8 +2,10 @@ package e2e_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -344,5 +346,102 @@ func TestKeyringStateRoundTrip(t *testing.T) {
 	forged[5+64+4+4+32] ^= 1 // first byte of the current signature
 	if _, err := e2e.LoadKeyring(forged, opts); !errors.Is(err, e2e.ErrBadState) {
 		t.Errorf("forged signature: %v, want ErrBadState", err)
+	}
+}
+
+// TestLaterInitialMessagesAuthenticated flips every bit of an initiator's
+// later initial messages (the X3DH prefix, header and body), in both header
+// modes, with and without a one-time prekey: the responder's session refuses
+// each one without changing state, then opens the genuine message. Changing
+// only the prekey ids (fields nobody checks against the session) is refused
+// too.
+func TestLaterInitialMessagesAuthenticated(t *testing.T) {
+	for _, mode := range modes {
+		for _, withOPK := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/opk=%v", mode.name, withOPK), func(t *testing.T) {
+				alice, bob := mustIdentity(t, 32), mustIdentity(t, 33)
+				kr, _ := e2e.NewKeyring(bob, mode.opts)
+				b := e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}
+				if withOPK {
+					otps, _ := kr.GenerateOneTimePrekeys(3)
+					b.OneTimePrekey = &otps[1]
+				}
+				as, err := e2e.Initiate(alice, b, mode.opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				first, later := seal(t, as, "first"), seal(t, as, "later")
+				bs, _, err := kr.Accept(nil, first)
+				if err != nil {
+					t.Fatal(err)
+				}
+				before := state(t, bs)
+				refused := func(what string, f []byte) {
+					t.Helper()
+					if pt, err := bs.Open(nil, f); err == nil {
+						t.Fatalf("%s: Open = %q, want an error", what, pt)
+					}
+					if !bytes.Equal(before, state(t, bs)) {
+						t.Fatalf("%s: refused message changed the state", what)
+					}
+				}
+				for i := range len(later) * 8 {
+					f := bytes.Clone(later)
+					f[i/8] ^= 1 << (i % 8)
+					refused(fmt.Sprintf("bit %d", i), f)
+				}
+				// The ids: signed prekey id at 97, flag at 101, one-time id at 102.
+				for _, edit := range []func(f []byte){
+					func(f []byte) { binary.BigEndian.PutUint32(f[97:], b.SignedPrekey.ID+7) },
+					func(f []byte) { binary.BigEndian.PutUint32(f[102:], 99) },
+					func(f []byte) { f[101] ^= 1; binary.BigEndian.PutUint32(f[102:], 0) },
+				} {
+					f := bytes.Clone(later)
+					edit(f)
+					if !bytes.Equal(f, later) {
+						refused("edited prekey ids", f)
+					}
+				}
+				open(t, bs, later, "later")
+			})
+		}
+	}
+}
+
+// TestInitiatorRefusesPrefixedReply wraps the responder's reply in an X3DH
+// prefix naming the responder and a zero base key: the initiator's session,
+// which has no base key, refuses it without changing state, and opens the
+// plain reply.
+func TestInitiatorRefusesPrefixedReply(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			alice, bob := mustIdentity(t, 34), mustIdentity(t, 35)
+			kr, _ := e2e.NewKeyring(bob, mode.opts)
+			as, err := e2e.Initiate(alice, e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}, mode.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bs, _, err := kr.Accept(nil, seal(t, as, "hi"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			reply := seal(t, bs, "reply")
+			pub := bob.Public()
+			wrapped := []byte{3}
+			wrapped = append(wrapped, pub.DH[:]...)
+			wrapped = append(wrapped, pub.Sign[:]...)
+			wrapped = append(wrapped, make([]byte, 32)...)
+			wrapped = binary.BigEndian.AppendUint32(wrapped, kr.SignedPrekey().ID)
+			wrapped = append(wrapped, 0, 0, 0, 0, 0)
+			wrapped = append(wrapped, reply...)
+			before := state(t, as)
+			if pt, err := as.Open(nil, wrapped); err == nil {
+				t.Fatalf("initiator opened a prefixed reply: %q", pt)
+			}
+			if !bytes.Equal(before, state(t, as)) {
+				t.Fatal("refused message changed the state")
+			}
+			open(t, as, reply, "reply")
+		})
 	}
 }
