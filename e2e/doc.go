@@ -47,7 +47,9 @@
 // Replay of initial messages: a one-time prekey's private half is deleted the
 // moment a message using it authenticates. Without one, the keyring
 // remembers each accepted initiator base key per signed prekey (32 bytes a
-// session) and refuses a repeat with [ErrReplay]; the record is dropped
+// session, at most Options.MaxReplayRecord, default 100 000, then
+// [ErrReplayRecordFull] until rotation) and refuses a repeat with
+// [ErrReplay]; the record is dropped
 // with the signed prekey at the end of its grace period
 // (Options.PrekeyGrace, default 7 days), after which the prekey itself is
 // unknown. A forged initial message consumes nothing. Received X25519 keys

@@ -12,6 +12,9 @@ const (
 	DefaultMaxSkip        = 1000
 	DefaultMaxSkippedKeys = 2000
 	DefaultPrekeyGrace    = 7 * 24 * time.Hour
+	// DefaultMaxReplayRecord is the default Options.MaxReplayRecord: 3.2 MB
+	// of base keys per signed prekey at most.
+	DefaultMaxReplayRecord = 100_000
 	// maxLimit bounds MaxSkip and MaxSkippedKeys (larger values are
 	// clamped), so that no configuration or decoded state lets one message
 	// trigger more than about a second of key derivation.
@@ -60,6 +63,12 @@ type Options struct {
 	// (and the replay record of its initial messages); default
 	// DefaultPrekeyGrace.
 	PrekeyGrace time.Duration
+	// MaxReplayRecord caps the base keys a Keyring records per signed
+	// prekey to refuse replays of initial messages that use no one-time
+	// prekey (those that use one need no record). When a record is full,
+	// such messages are refused with ErrReplayRecordFull until the signed
+	// prekey is rotated. Default DefaultMaxReplayRecord.
+	MaxReplayRecord int
 	// Now is the clock of a Keyring; default time.Now.
 	Now func() time.Time
 }
@@ -82,6 +91,9 @@ func (o Options) withDefaults() Options {
 	o.MaxSkippedKeys = min(o.MaxSkippedKeys, maxLimit)
 	if o.PrekeyGrace <= 0 {
 		o.PrekeyGrace = DefaultPrekeyGrace
+	}
+	if o.MaxReplayRecord <= 0 {
+		o.MaxReplayRecord = DefaultMaxReplayRecord
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -256,9 +256,20 @@ func TestKeyringSignedPrekeyGrace(t *testing.T) {
 }
 
 func TestKeyringConcurrentAcceptOnce(t *testing.T) {
+	for _, withOPK := range []bool{false, true} {
+		t.Run(fmt.Sprintf("opk=%v", withOPK), func(t *testing.T) { concurrentAcceptOnce(t, withOPK) })
+	}
+}
+
+func concurrentAcceptOnce(t *testing.T, withOPK bool) {
 	alice, bob := mustIdentity(t, 60), mustIdentity(t, 61)
 	kr, _ := e2e.NewKeyring(bob, e2e.Options{})
-	as, _ := e2e.Initiate(alice, e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}, e2e.Options{})
+	b := e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}
+	if withOPK {
+		otps, _ := kr.GenerateOneTimePrekeys(2)
+		b.OneTimePrekey = &otps[0]
+	}
+	as, _ := e2e.Initiate(alice, b, e2e.Options{})
 	m := seal(t, as, "race")
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -443,5 +454,50 @@ func TestInitiatorRefusesPrefixedReply(t *testing.T) {
 			}
 			open(t, as, reply, "reply")
 		})
+	}
+}
+
+// TestReplayRecordOnlyWithoutOneTimePrekey caps the replay record at one
+// base key: initial messages with one-time prekeys (protected by deleting
+// the prekey) do not fill it, one without fills it, the next without is
+// refused with ErrReplayRecordFull (a replay still with ErrReplay), and
+// rotating the signed prekey makes room.
+func TestReplayRecordOnlyWithoutOneTimePrekey(t *testing.T) {
+	bob := mustIdentity(t, 62)
+	opts := e2e.Options{MaxReplayRecord: 1}
+	kr, _ := e2e.NewKeyring(bob, opts)
+	otps, _ := kr.GenerateOneTimePrekeys(3)
+	initial := func(seed uint64, opk *e2e.OneTimePrekey) []byte {
+		as, err := e2e.Initiate(mustIdentity(t, seed), e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey(), OneTimePrekey: opk}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seal(t, as, "hi")
+	}
+	for i := range otps {
+		m := initial(uint64(63+i), &otps[i])
+		if _, _, err := kr.Accept(nil, m); err != nil {
+			t.Fatalf("with one-time prekey %d: %v", i, err)
+		}
+		if _, _, err := kr.Accept(nil, m); !errors.Is(err, e2e.ErrReplay) {
+			t.Fatalf("replay with a used one-time prekey: %v, want ErrReplay", err)
+		}
+	}
+	first := initial(70, nil)
+	if _, _, err := kr.Accept(nil, first); err != nil {
+		t.Fatalf("without one-time prekey, record empty: %v", err)
+	}
+	if _, _, err := kr.Accept(nil, first); !errors.Is(err, e2e.ErrReplay) {
+		t.Fatalf("replay: %v, want ErrReplay", err)
+	}
+	second := initial(71, nil)
+	if _, _, err := kr.Accept(nil, second); !errors.Is(err, e2e.ErrReplayRecordFull) {
+		t.Fatalf("record full: %v, want ErrReplayRecordFull", err)
+	}
+	if _, err := kr.RotateSignedPrekey(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := kr.Accept(nil, initial(72, nil)); err != nil {
+		t.Fatalf("after rotation: %v", err)
 	}
 }
