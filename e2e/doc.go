@@ -99,7 +99,23 @@
 // [ErrTooManySkipped]), and at most Options.MaxSkippedKeys skipped keys
 // (default 2000, 68 bytes each) are stored in total; beyond that the oldest
 // stored key is evicted first, and its message is then refused as
-// [ErrReplay]. A skipped key is deleted when used. A message already
+// [ErrReplay]. A skipped key is deleted when used. Skipped keys are kept for
+// at most Options.MaxSkippedChains receiving chains (default 5, as
+// libsignal keeps), the current one included; a DH ratchet step beyond
+// that drops the oldest chain's keys.
+//
+// Forged messages cost work before they fail, as the spec implies: the
+// tag can only be checked with the message key, and deriving it for a
+// header that names a new ratchet key with PN and N far ahead takes one
+// X25519 agreement and up to 2×MaxSkip KDF_CK steps (PN−Nr in the old
+// chain, N in the new one). With the default MaxSkip of 1000 that is
+// about 1.5 ms and 220 KB of short-lived staging per forged message
+// (BenchmarkOpenForged); lower MaxSkip where forgeries are a concern. With
+// header encryption a forger without the header keys gets no further than
+// the header trial decryptions: one per chain with stored skipped keys (at
+// most MaxSkippedChains) plus the current, next and previous receiving
+// header keys, each with a cached cipher (XChaCha20-Poly1305 of 88
+// bytes). A message already
 // received is refused with [ErrReplay] (or, from a chain two or more steps
 // old, [ErrDecrypt]); either way the next genuine message still opens.
 //
@@ -109,7 +125,8 @@
 // many headers, so nonces must be random, and 192 bits make collisions
 // negligible); the initial header keys come from SK via HKDF (info Info +
 // "/header"). It adds 40 bytes per message and, on receipt, one to three
-// header trial decryptions.
+// header trial decryptions, plus one per older chain that still has
+// skipped keys.
 //
 // X25519 public keys of small order give an all-zero shared secret, which
 // crypto/ecdh refuses; this package reports it as [ErrLowOrderKey], for

@@ -70,3 +70,67 @@ func TestX3DHPadIs32FF(t *testing.T) {
 		t.Fatalf("F = %x, want 32 bytes of 0xFF", x3dhPad)
 	}
 }
+
+// TestHeaderCipherCacheBounded runs many DH ratchet steps with skipped
+// keys under header encryption: the cache of header ciphers holds only the
+// keys in use (four, plus one per chain with stored keys).
+func TestHeaderCipherCacheBounded(t *testing.T) {
+	var sk, bobPriv [KeySize]byte
+	sk[0], bobPriv[0] = 1, 2
+	bobPub, err := DH(bobPriv, [KeySize]byte{9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{HeaderEncryption: true, MaxSkippedChains: 3}
+	alice, err := NewInitiatorSession(sk, nil, bobPub, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := NewResponderSession(sk, nil, bobPriv, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, err := alice.Seal(nil, []byte("skipped")); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := alice.Seal(nil, []byte("a"))
+		if _, err := bob.Open(nil, m); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		r, _ := bob.Seal(nil, []byte("b"))
+		if _, err := alice.Open(nil, r); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if n := len(bob.headerAEADs); n > 5+len(bob.skippedChains) || len(bob.skippedChains) > 3 {
+			t.Fatalf("step %d: %d cached header ciphers, %d chains with skipped keys", i, n, len(bob.skippedChains))
+		}
+	}
+}
+
+// BenchmarkKDF measures the per-message derivations: KDF_CK (message key
+// and next chain key), the AES key and nonce from a message key, and
+// KDF_RK of a DH ratchet step.
+func BenchmarkKDF(b *testing.B) {
+	var ck [KeySize]byte
+	ck[0] = 1
+	b.Run("chain", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ck, _ = KDFCK(ck)
+		}
+	})
+	b.Run("message-keys", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			k, _ := messageKeys(&ck, DefaultInfo+suffixMessage)
+			ck[0] ^= k[0]
+		}
+	})
+	b.Run("root", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ck, _ = KDFRK(ck, ck, DefaultInfo+suffixRatchet)
+		}
+	})
+}

@@ -11,7 +11,10 @@ const (
 	DefaultInfo           = "blueprint-e2e"
 	DefaultMaxSkip        = 1000
 	DefaultMaxSkippedKeys = 2000
-	DefaultPrekeyGrace    = 7 * 24 * time.Hour
+	// DefaultMaxSkippedChains is the default Options.MaxSkippedChains, as
+	// many receiving chains as libsignal keeps.
+	DefaultMaxSkippedChains = 5
+	DefaultPrekeyGrace      = 7 * 24 * time.Hour
 	// DefaultMaxReplayRecord is the default Options.MaxReplayRecord: 3.2 MB
 	// of base keys per signed prekey at most.
 	DefaultMaxReplayRecord = 100_000
@@ -19,6 +22,8 @@ const (
 	// clamped), so that no configuration or decoded state lets one message
 	// trigger more than about a second of key derivation.
 	maxLimit = 1 << 20
+	// maxChainsLimit bounds MaxSkippedChains.
+	maxChainsLimit = 1024
 	// maxInfoLen bounds Options.Info so that the per-message key derivation
 	// fits its fixed stack buffer (see messageKeys).
 	maxInfoLen = 64
@@ -56,6 +61,13 @@ type Options struct {
 	// receiver stores in total; beyond it the oldest stored key is evicted
 	// first. Default DefaultMaxSkippedKeys; at most 2²⁰.
 	MaxSkippedKeys int
+	// MaxSkippedChains caps the receiving chains (the current one and
+	// older ones) whose skipped keys a session keeps: when a DH ratchet
+	// step would exceed it, the keys of the oldest chain are dropped and its
+	// late messages are refused. With header encryption, every kept chain
+	// costs one header trial decryption per received message. Default
+	// DefaultMaxSkippedChains; at most 1024.
+	MaxSkippedChains int
 	// HeaderEncryption turns on the Double Ratchet's header-encryption
 	// variant (XChaCha20-Poly1305 headers).
 	HeaderEncryption bool
@@ -87,6 +99,10 @@ func (o Options) withDefaults() Options {
 	if o.MaxSkippedKeys <= 0 {
 		o.MaxSkippedKeys = DefaultMaxSkippedKeys
 	}
+	if o.MaxSkippedChains <= 0 {
+		o.MaxSkippedChains = DefaultMaxSkippedChains
+	}
+	o.MaxSkippedChains = min(o.MaxSkippedChains, maxChainsLimit)
 	o.MaxSkip = min(o.MaxSkip, maxLimit)
 	o.MaxSkippedKeys = min(o.MaxSkippedKeys, maxLimit)
 	if o.PrekeyGrace <= 0 {

@@ -56,6 +56,7 @@ type Session struct {
 	ratchetInfo    string // info + "/ratchet"
 	maxSkip        int
 	maxSkipped     int
+	maxChains      int // Options.MaxSkippedChains
 	headerEncrypt  bool
 	rand           io.Reader
 	ad             []byte
@@ -75,11 +76,15 @@ type Session struct {
 	hasHKs, hasHKr bool
 	hasPrevHKr     bool
 	skipped        map[skipID][KeySize]byte
-	skippedChains  map[[KeySize]byte]int // with header encryption: stored keys per header key
-	order          []skipID              // insertion order of skipped; may hold used ids
-	prekey         []byte                // X3DH prefix sent until the first reply
-	baseKey        [KeySize]byte         // responder: the initiator's ephemeral key
-	scratch        []byte                // associated-data buffer reused by Seal/Open
+	skippedChains  map[[KeySize]byte]int // stored keys per chain (ratchet key, or header key with header encryption)
+	// headerAEADs caches the XChaCha20-Poly1305 instance of each header key
+	// in use (sending, receiving, next, previous, and chains with skipped
+	// keys), so trial decryptions do not rebuild it; pruned on each step.
+	headerAEADs map[[KeySize]byte]cipher.AEAD
+	order       []skipID      // insertion order of skipped; may hold used ids
+	prekey      []byte        // X3DH prefix sent until the first reply
+	baseKey     [KeySize]byte // responder: the initiator's ephemeral key
+	scratch     []byte        // associated-data buffer reused by Seal/Open
 	// Buffers handed to cipher.AEAD methods; as fields they do not make
 	// each call allocate (arguments of interface calls escape).
 	hdrBuf   [headerSize]byte
@@ -152,6 +157,7 @@ func newSession(ad []byte, opts Options) *Session {
 		ratchetInfo:   o.Info + suffixRatchet,
 		maxSkip:       o.MaxSkip,
 		maxSkipped:    o.MaxSkippedKeys,
+		maxChains:     o.MaxSkippedChains,
 		headerEncrypt: o.HeaderEncryption,
 		rand:          o.Rand,
 		ad:            slices.Clone(ad),
@@ -252,8 +258,7 @@ func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
 		nonce := s.nonceBuf[:]
 		out = append(out, typeMessageHE)
 		out = append(out, nonce...)
-		aead, _ := chacha20poly1305.NewX(s.hks[:])
-		out = aead.Seal(out, nonce, hdr[:], nil)
+		out = s.headerAEAD(&s.hks).Seal(out, nonce, hdr[:], nil)
 	} else {
 		out = append(out, typeMessage)
 		out = append(out, hdr[:]...)
@@ -462,6 +467,7 @@ func (s *Session) stageSkipUntil(st *staged, until uint32, chain [KeySize]byte) 
 	if uint64(until-st.nr) > uint64(s.maxSkip) {
 		return ErrTooManySkipped
 	}
+	st.skipped = slices.Grow(st.skipped, int(until-st.nr))
 	for st.nr < until {
 		next, mk := KDFCK(st.ckr)
 		st.skipped = append(st.skipped, skipEntry{skipID{chain, st.nr}, mk})
@@ -511,6 +517,10 @@ func (s *Session) commit(st *staged) {
 	s.ckr, s.nr, s.hasCKr = st.ckr, st.nr, true
 	for _, e := range st.skipped {
 		s.addSkipped(e.id, e.mk)
+	}
+	if st.ratchet {
+		s.dropOldChains()
+		s.pruneHeaderAEADs()
 	}
 	// The first authenticated reply proves the peer has the session: stop
 	// sending the X3DH prefix.
@@ -564,6 +574,50 @@ func (s *Session) addSkipped(id skipID, mk [KeySize]byte) {
 	}
 }
 
+// dropOldChains deletes the skipped keys of the oldest chains until at
+// most maxChains chains have stored keys. Keys are stored in chain order
+// (a chain's keys are all stored before the next chain's), so the oldest
+// chain is that of the first live entry of s.order.
+func (s *Session) dropOldChains() {
+	for len(s.skippedChains) > s.maxChains {
+		var oldest [KeySize]byte
+		for _, id := range s.order {
+			if _, ok := s.skipped[id]; ok {
+				oldest = id.chain
+				break
+			}
+		}
+		for id := range s.skipped {
+			if id.chain == oldest {
+				s.deleteSkipped(id)
+			}
+		}
+	}
+}
+
+// headerAEAD returns the cached header cipher of key hk.
+func (s *Session) headerAEAD(hk *[KeySize]byte) cipher.AEAD {
+	if a, ok := s.headerAEADs[*hk]; ok {
+		return a
+	}
+	if s.headerAEADs == nil {
+		s.headerAEADs = make(map[[KeySize]byte]cipher.AEAD)
+	}
+	a, _ := chacha20poly1305.NewX(hk[:])
+	s.headerAEADs[*hk] = a
+	return a
+}
+
+// pruneHeaderAEADs drops the cached header ciphers of keys no longer in use.
+func (s *Session) pruneHeaderAEADs() {
+	for hk := range s.headerAEADs {
+		if _, ok := s.skippedChains[hk]; ok || hk == s.hks || hk == s.nhks || hk == s.hkr || hk == s.nhkr || hk == s.prevHKr {
+			continue
+		}
+		delete(s.headerAEADs, hk)
+	}
+}
+
 func (s *Session) deleteSkipped(id skipID) {
 	if _, ok := s.skipped[id]; !ok {
 		return
@@ -586,8 +640,14 @@ func (s *Session) openHE(dst, full []byte, pl int) ([]byte, error) {
 	// header is the encrypted header; adHdr the header the body's
 	// associated data covers (with the X3DH prefix, if any).
 	header, adHdr, body := msg[:hePrefixSize], full[:pl+hePrefixSize], msg[hePrefixSize:]
-	// Skipped keys first: try each header key that has stored keys.
+	// Skipped keys first: try each header key that has stored keys (at
+	// most maxChains). The current receiving key is among them if its chain
+	// has stored keys; remember its result so it is not tried twice.
+	var cur [headerSize]byte
+	curOK, curTried := false, false
 	for hk := range s.skippedChains {
+		isCur := s.hasHKr && equal32(&hk, &s.hkr)
+		curTried = curTried || isCur
 		h, ok := s.openHeader(&hk, header)
 		if !ok {
 			continue
@@ -602,15 +662,19 @@ func (s *Session) openHE(dst, full []byte, pl int) ([]byte, error) {
 			s.deleteSkipped(id)
 			return out, nil
 		}
-		if !s.hasHKr || !equal32(&hk, &s.hkr) {
+		if !isCur {
 			// An older chain whose key for n is gone: used or evicted.
 			return dst, ErrReplay
 		}
+		cur, curOK = h, true
 		break
 	}
+	if !curTried {
+		cur, curOK = s.tryHeaderKey(s.hasHKr, &s.hkr, header)
+	}
 	var st staged
-	if h, ok := s.tryHeaderKey(s.hasHKr, &s.hkr, header); ok {
-		_, _, n := parseHeader(h[:])
+	if curOK {
+		_, _, n := parseHeader(cur[:])
 		if n < s.nr {
 			return dst, ErrReplay
 		}
@@ -660,7 +724,7 @@ func (s *Session) tryHeaderKey(has bool, hk *[KeySize]byte, header []byte) ([hea
 
 // openHeader decrypts an encrypted header (type byte, nonce, sealed header).
 func (s *Session) openHeader(hk *[KeySize]byte, header []byte) ([headerSize]byte, bool) {
-	aead, _ := chacha20poly1305.NewX(hk[:])
+	aead := s.headerAEAD(hk)
 	nonce := header[1 : 1+chacha20poly1305.NonceSizeX]
 	if _, err := aead.Open(s.hdrBuf[:0], nonce, header[1+chacha20poly1305.NonceSizeX:], nil); err != nil {
 		return [headerSize]byte{}, false

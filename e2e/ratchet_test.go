@@ -457,10 +457,12 @@ func TestSessionStateRoundTrip(t *testing.T) {
 					t.Errorf("truncated to %d: %v, want ErrBadState", cut, err)
 				}
 			}
-			v := bytes.Clone(b)
-			v[4] = 2
-			if err := back.UnmarshalBinary(v); !errors.Is(err, e2e.ErrBadState) {
-				t.Errorf("unknown version: %v, want ErrBadState", err)
+			for _, version := range []byte{1, 3} {
+				v := bytes.Clone(b)
+				v[4] = version
+				if err := back.UnmarshalBinary(v); !errors.Is(err, e2e.ErrBadState) {
+					t.Errorf("version %d: %v, want ErrBadState", version, err)
+				}
 			}
 			if err := back.UnmarshalBinary(append(bytes.Clone(b), 0)); !errors.Is(err, e2e.ErrBadState) {
 				t.Errorf("trailing byte: %v, want ErrBadState", err)
@@ -678,5 +680,40 @@ func TestLongestInfo(t *testing.T) {
 			}()
 			fn()
 		}()
+	}
+}
+
+// TestSkippedChainsCapped leaves one skipped message in each of four
+// successive chains of Alice's with Options.MaxSkippedChains = 2, in both
+// header modes: only the two newest chains keep their keys, the older
+// chains' late messages are refused without changing state.
+func TestSkippedChainsCapped(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			opts := mode.opts
+			opts.MaxSkippedChains = 2
+			p := newPair(t, opts)
+			var late [][]byte
+			for i := range 4 {
+				late = append(late, seal(t, p.alice, fmt.Sprint("late ", i)))
+				open(t, p.bob, seal(t, p.alice, "on time"), "on time")
+				open(t, p.alice, seal(t, p.bob, "reply"), "reply")
+				if want := min(i+1, 2); p.bob.Skipped() != want {
+					t.Fatalf("after chain %d: %d skipped keys stored, want %d", i, p.bob.Skipped(), want)
+				}
+			}
+			for i, m := range late[:2] {
+				before := state(t, p.bob)
+				if pt, err := p.bob.Open(nil, m); err == nil {
+					t.Fatalf("late message of dropped chain %d opened: %q", i, pt)
+				}
+				if !bytes.Equal(before, state(t, p.bob)) {
+					t.Fatal("refused message changed the state")
+				}
+			}
+			open(t, p.bob, late[2], "late 2")
+			open(t, p.bob, late[3], "late 3")
+			open(t, p.bob, seal(t, p.alice, "still fine"), "still fine")
+		})
 	}
 }
