@@ -63,6 +63,46 @@ func TestWycheproofAESGCMEdgeCases(t *testing.T) {
 			t.Errorf("tag truncated by %d bytes accepted", cut)
 		}
 	}
+	// Modified-tag and modified-AD vectors in the manner of Wycheproof's
+	// aes_gcm_test.json (its "ModifiedTag" flag): every single-bit flip of
+	// the tag, and of associated data 00..0f, must be refused, as must a
+	// tag of all zeros or all ones. Ids are local: tcId = 1000 + bit for
+	// tag flips, 2000 + bit for AD flips, 3000 and 3001 for the constant
+	// tags.
+	ad := []byte("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f")
+	pt := []byte("wycheproof-style")
+	sealed := aead.Seal(nil, nonce, pt, ad)
+	if got, err := aead.Open(nil, nonce, sealed, ad); err != nil || !bytes.Equal(got, pt) {
+		t.Fatalf("valid vector: %q, %v", got, err)
+	}
+	type vector struct {
+		tcID    int
+		comment string
+		ct, ad  []byte
+	}
+	var vs []vector
+	for bit := range 128 {
+		c := bytes.Clone(sealed)
+		c[len(pt)+bit/8] ^= 1 << (bit % 8)
+		vs = append(vs, vector{1000 + bit, "flipped tag bit", c, ad})
+	}
+	for bit := range 8 * len(ad) {
+		a := bytes.Clone(ad)
+		a[bit/8] ^= 1 << (bit % 8)
+		vs = append(vs, vector{2000 + bit, "flipped AD bit", sealed, a})
+	}
+	zeros := bytes.Clone(sealed)
+	clear(zeros[len(pt):])
+	ones := bytes.Clone(sealed)
+	for i := len(pt); i < len(ones); i++ {
+		ones[i] = 0xff
+	}
+	vs = append(vs, vector{3000, "all-zero tag", zeros, ad}, vector{3001, "all-ones tag", ones, ad})
+	for _, v := range vs {
+		if got, err := aead.Open(nil, nonce, v.ct, v.ad); err == nil {
+			t.Errorf("tcId %d (%s): accepted, plaintext %x", v.tcID, v.comment, got)
+		}
+	}
 }
 
 func TestX3DHPadIs32FF(t *testing.T) {

@@ -59,11 +59,27 @@ func TestBitFlipsRefused(t *testing.T) {
 			m := seal(t, p.alice, "attack at dawn")
 			open(t, p.bob, m, "attack at dawn")
 			m = seal(t, p.alice, "retreat at dusk")
-			before := state(t, p.bob)
+			flips(t, p.bob, m)
+			// The skipped message opens through a stored key: flips of it
+			// meet that path and must not consume the key.
+			flips(t, p.bob, skippedMsg)
+			open(t, p.bob, m, "retreat at dusk")
+			open(t, p.bob, skippedMsg, "skipped")
+		})
+	}
+}
+
+// flips opens every one-bit flip and truncation of m at s: each must be
+// refused with a sentinel error and leave the state unchanged.
+func flips(t *testing.T, s *e2e.Session, m []byte) {
+	t.Helper()
+	before := state(t, s)
+	{
+		{
 			for i := range len(m) * 8 {
 				f := bytes.Clone(m)
 				f[i/8] ^= 1 << (i % 8)
-				pt, err := p.bob.Open(nil, f)
+				pt, err := s.Open(nil, f)
 				if err == nil {
 					t.Fatalf("bit %d flipped: Open = %q, nil", i, pt)
 				}
@@ -74,18 +90,16 @@ func TestBitFlipsRefused(t *testing.T) {
 					!errors.Is(err, e2e.ErrLowOrderKey) {
 					t.Fatalf("bit %d flipped: unexpected error %v", i, err)
 				}
-				if !bytes.Equal(state(t, p.bob), before) {
+				if !bytes.Equal(state(t, s), before) {
 					t.Fatalf("bit %d flipped: session state changed", i)
 				}
 			}
 			for _, cut := range []int{1, 16, len(m) - 1} {
-				if _, err := p.bob.Open(nil, m[:len(m)-cut]); err == nil {
+				if _, err := s.Open(nil, m[:len(m)-cut]); err == nil {
 					t.Fatalf("message truncated by %d opened", cut)
 				}
 			}
-			open(t, p.bob, m, "retreat at dusk")
-			open(t, p.bob, skippedMsg, "skipped")
-		})
+		}
 	}
 }
 
@@ -307,23 +321,61 @@ func TestMaxSkip(t *testing.T) {
 	}
 }
 
+// TestMaxSkipAcrossRatchetStep bounds each chain of a DH ratchet step
+// separately, in both header modes: a message whose Open skips exactly
+// MaxSkip keys of the old chain (PN − Nr) and MaxSkip of the new one (N) is
+// accepted, and every skipped message then opens; one more in either chain
+// is refused with ErrTooManySkipped and leaves the state unchanged.
 func TestMaxSkipAcrossRatchetStep(t *testing.T) {
 	const maxSkip = 4
-	opts := e2e.Options{MaxSkip: maxSkip}
-	p := newPair(t, opts)
-	// Alice sends maxSkip+1 messages Bob never gets, then Bob replies and
-	// Alice answers from a new chain with PN = maxSkip+1.
-	for i := range maxSkip + 1 {
-		seal(t, p.alice, fmt.Sprint("lost", i))
-	}
-	open(t, p.alice, seal(t, p.bob, "ping"), "ping")
-	m := seal(t, p.alice, "new chain")
-	before := state(t, p.bob)
-	if _, err := p.bob.Open(nil, m); !errors.Is(err, e2e.ErrTooManySkipped) {
-		t.Fatalf("PN - Nr = %d > MaxSkip: %v, want ErrTooManySkipped", maxSkip+1, err)
-	}
-	if !bytes.Equal(before, state(t, p.bob)) {
-		t.Fatal("refused message changed the state")
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			opts := mode.opts
+			opts.MaxSkip = maxSkip
+			for _, c := range []struct{ pnSkip, nSkip int }{
+				{maxSkip, maxSkip}, {maxSkip + 1, 0}, {0, maxSkip + 1}, {maxSkip + 1, maxSkip},
+			} {
+				p := newPair(t, opts)
+				// Bob receives N = 0 of Alice's second chain, then loses
+				// pnSkip more of it; after Bob's reply Alice starts a third
+				// chain, loses nSkip messages of it and sends m.
+				open(t, p.bob, seal(t, p.alice, "first"), "first")
+				var lost [][]byte
+				for i := range c.pnSkip {
+					lost = append(lost, seal(t, p.alice, fmt.Sprint("old chain ", i)))
+				}
+				open(t, p.alice, seal(t, p.bob, "ping"), "ping")
+				for i := range c.nSkip {
+					lost = append(lost, seal(t, p.alice, fmt.Sprint("new chain ", i)))
+				}
+				m := seal(t, p.alice, "m")
+				before := state(t, p.bob)
+				_, err := p.bob.Open(nil, m)
+				if c.pnSkip > maxSkip || c.nSkip > maxSkip {
+					if !errors.Is(err, e2e.ErrTooManySkipped) {
+						t.Fatalf("skipping %d + %d: %v, want ErrTooManySkipped", c.pnSkip, c.nSkip, err)
+					}
+					if !bytes.Equal(before, state(t, p.bob)) {
+						t.Fatal("refused message changed the state")
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("skipping %d + %d: %v", c.pnSkip, c.nSkip, err)
+				}
+				if p.bob.Skipped() != c.pnSkip+c.nSkip {
+					t.Fatalf("stored %d skipped keys, want %d", p.bob.Skipped(), c.pnSkip+c.nSkip)
+				}
+				for i, l := range lost {
+					if _, err := p.bob.Open(nil, l); err != nil {
+						t.Fatalf("skipped message %d: %v", i, err)
+					}
+				}
+				if p.bob.Skipped() != 0 {
+					t.Fatalf("%d skipped keys left", p.bob.Skipped())
+				}
+			}
+		})
 	}
 }
 
@@ -391,6 +443,12 @@ func TestPostCompromiseRecovery(t *testing.T) {
 			p := newPair(t, mode.opts)
 			a1 := seal(t, p.alice, "a1")
 			eve := clone(t, p.alice) // Eve steals Alice's whole state
+			if !mode.opts.HeaderEncryption {
+				if e, a := seal(t, clone(t, eve), "a1b"), seal(t, p.alice, "a1b"); !bytes.Equal(e, a) {
+					t.Fatal("the stolen state does not reproduce Alice's next message: the test is not compromising her")
+				}
+				_ = seal(t, eve, "a1b") // keep Eve in step with Alice
+			}
 			// Alice's current ratchet key is in the stolen state, so Eve
 			// reads what Bob sends in answer to it: the compromise is real.
 			open(t, p.bob, a1, "a1")
@@ -406,6 +464,24 @@ func TestPostCompromiseRecovery(t *testing.T) {
 				t.Fatalf("stolen state read a message after the DH step: %q", pt)
 			}
 			open(t, p.alice, r2, "after recovery")
+			// Alice's own messages after her step are out of Eve's reach
+			// too. Before it, Eve holds Alice's sending chain: in the plain
+			// mode (deterministic nonces) her Seal reproduces Alice's next
+			// message byte for byte. After it, her Seal of the same text
+			// differs, and Bob refuses what she seals.
+			a3 := seal(t, p.alice, "alice after recovery")
+			forged := seal(t, eve, "alice after recovery")
+			if bytes.Equal(forged, a3) {
+				t.Fatal("stolen state reproduced Alice's message after the step")
+			}
+			before := state(t, p.bob)
+			if pt, err := p.bob.Open(nil, forged); err == nil {
+				t.Fatalf("Bob opened a message sealed with the stolen state: %q", pt)
+			}
+			if !bytes.Equal(before, state(t, p.bob)) {
+				t.Fatal("refused message changed Bob's state")
+			}
+			open(t, p.bob, a3, "alice after recovery")
 		})
 	}
 }

@@ -2,10 +2,13 @@ package e2e_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -39,6 +42,26 @@ func TestLibsignalChainKeyVector(t *testing.T) {
 	}
 	if want := unhex(t, "c6c77d6a73a354337a56435e34607dfe48e3ace14e77314dc6abc172e7a7030b"); !bytes.Equal(keys[32:64], want) {
 		t.Errorf("MAC key = %x, want %x", keys[32:64], want)
+	}
+	// The IV is the last 16 of the 80 bytes: recompute the HKDF (RFC 5869)
+	// with crypto/hmac, blocks T1 ‖ T2 ‖ T3, and compare all of it.
+	mac := func(key []byte, parts ...[]byte) []byte {
+		m := hmac.New(sha256.New, key)
+		for _, p := range parts {
+			m.Write(p)
+		}
+		return m.Sum(nil)
+	}
+	info := []byte("WhisperMessageKeys")
+	prk := mac(make([]byte, 32), seed[:])
+	t1 := mac(prk, info, []byte{1})
+	t2 := mac(prk, t1, info, []byte{2})
+	t3 := mac(prk, t2, info, []byte{3})
+	if len(keys) != 80 || !bytes.Equal(keys[64:], t3[:16]) || !bytes.Equal(keys[:64], slices.Concat(t1, t2)) {
+		t.Errorf("HKDF output %x, want T1 ‖ T2 ‖ T3[:16] = %x ‖ %x ‖ %x", keys, t1, t2, t3[:16])
+	}
+	if iv := keys[64:80]; len(iv) != 16 || bytes.Equal(iv, make([]byte, 16)) {
+		t.Errorf("IV = %x", iv)
 	}
 }
 
