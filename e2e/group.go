@@ -32,6 +32,7 @@ type GroupSender struct {
 	iteration uint32
 	chain     [KeySize]byte
 	signing   ed25519.PrivateKey
+	kdf       *kdf // made on first use
 }
 
 // NewGroupSender returns a sender with a fresh random key id, chain key and
@@ -101,8 +102,11 @@ func (g *GroupSender) Seal(dst, plaintext []byte) ([]byte, error) {
 	if g.iteration == math.MaxUint32 {
 		return dst, ErrCannotSend
 	}
-	next, seed := KDFCK(g.chain)
-	key, nonce := messageKeys(&seed, g.info)
+	if g.kdf == nil {
+		g.kdf = newKDF()
+	}
+	next, seed := g.kdf.chain(&g.chain)
+	key, nonce := g.kdf.messageKeys(&seed, g.info)
 	clear(seed[:])
 	aead, err := newGCM(&key)
 	clear(key[:])
@@ -136,6 +140,15 @@ type GroupReceiver struct {
 	verify     ed25519.PublicKey
 	skipped    map[uint32][KeySize]byte
 	order      []uint32
+	kdf        *kdf // made on first use
+}
+
+// kdfs returns the receiver's derivation state, making it on first use.
+func (r *GroupReceiver) kdfs() *kdf {
+	if r.kdf == nil {
+		r.kdf = newKDF()
+	}
+	return r.kdf
 }
 
 // NewGroupReceiver reads a distribution message. It returns ErrBadHeader
@@ -205,11 +218,11 @@ func (r *GroupReceiver) Open(dst, msg []byte) ([]byte, error) {
 	chain := r.chain
 	var skipped []skipEntry
 	for i := r.iteration; i < it; i++ {
-		next, seed := KDFCK(chain)
+		next, seed := r.kdfs().chain(&chain)
 		skipped = append(skipped, skipEntry{skipID{n: i}, seed})
 		chain = next
 	}
-	next, seed := KDFCK(chain)
+	next, seed := r.kdfs().chain(&chain)
 	out, err := r.openBody(dst, &seed, header, body)
 	clear(seed[:])
 	if err != nil {
@@ -237,7 +250,7 @@ func (r *GroupReceiver) Open(dst, msg []byte) ([]byte, error) {
 }
 
 func (r *GroupReceiver) openBody(dst []byte, seed *[KeySize]byte, header, body []byte) ([]byte, error) {
-	key, nonce := messageKeys(seed, r.info)
+	key, nonce := r.kdfs().messageKeys(seed, r.info)
 	aead, err := newGCM(&key)
 	clear(key[:])
 	if err != nil {

@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -14,19 +16,42 @@ import (
 // crypto/hmac and crypto/hkdf for random keys and every info length.
 func TestMessageKeysMatchHKDF(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	k := newKDF()
 	for n := 0; n <= maxDerivedInfoLen; n++ {
 		var mk [KeySize]byte
 		for i := range mk {
 			mk[i] = byte(rng.Uint32())
 		}
 		info := strings.Repeat("i", n)
-		key, nonce := messageKeys(&mk, info)
+		key, nonce := k.messageKeys(&mk, info)
 		want, err := MessageKeyMaterial(mk, info, 44)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(key[:], want[:32]) || !bytes.Equal(nonce[:], want[32:]) {
 			t.Fatalf("info length %d: messageKeys differs from HKDF", n)
+		}
+		// The precomputed-pad chain and root KDFs equal KDFCK, KDFRK and
+		// crypto/hkdf's 96-byte output.
+		next, ckmk := k.chain(&mk)
+		if wn, wmk := KDFCK(mk); next != wn || ckmk != wmk {
+			t.Fatalf("kdf.chain differs from KDFCK")
+		}
+		var dh [KeySize]byte
+		for i := range dh {
+			dh[i] = byte(rng.Uint32())
+		}
+		root, chain, nhk := k.rootKeys(&mk, &dh, info, 3)
+		want96, err := hkdf.Key(sha256.New, dh[:], mk[:], info, 96)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(slices.Concat(root[:], chain[:], nhk[:]), want96) {
+			t.Fatalf("info length %d: kdf.rootKeys(3) differs from HKDF", n)
+		}
+		root2, chain2, zero := k.rootKeys(&mk, &dh, info, 2)
+		if wr, wc := KDFRK(mk, dh, info); root2 != wr || chain2 != wc || zero != [KeySize]byte{} {
+			t.Fatalf("info length %d: kdf.rootKeys(2) differs from KDFRK", n)
 		}
 		msg := make([]byte, rng.IntN(193))
 		for i := range msg {
@@ -154,7 +179,14 @@ func TestHeaderCipherCacheBounded(t *testing.T) {
 func BenchmarkKDF(b *testing.B) {
 	var ck [KeySize]byte
 	ck[0] = 1
+	k := newKDF()
 	b.Run("chain", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ck, _ = k.chain(&ck)
+		}
+	})
+	b.Run("chain-stack", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			ck, _ = KDFCK(ck)
@@ -163,11 +195,17 @@ func BenchmarkKDF(b *testing.B) {
 	b.Run("message-keys", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			k, _ := messageKeys(&ck, DefaultInfo+suffixMessage)
-			ck[0] ^= k[0]
+			key, _ := k.messageKeys(&ck, DefaultInfo+suffixMessage)
+			ck[0] ^= key[0]
 		}
 	})
 	b.Run("root", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ck, _, _ = k.rootKeys(&ck, &ck, DefaultInfo+suffixRatchet, 2)
+		}
+	})
+	b.Run("root-hkdf", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			ck, _ = KDFRK(ck, ck, DefaultInfo+suffixRatchet)

@@ -25,7 +25,7 @@ const (
 	// maxChainsLimit bounds MaxSkippedChains.
 	maxChainsLimit = 1024
 	// maxInfoLen bounds Options.Info so that the per-message key derivation
-	// fits its fixed stack buffer (see messageKeys).
+	// fits its fixed buffer (see kdf.hkdf).
 	maxInfoLen = 64
 	// maxDerivedInfoLen is the longest info string a derivation uses:
 	// Options.Info with its longest suffix, "/message" (the others are

@@ -81,6 +81,7 @@ type Session struct {
 	// in use (sending, receiving, next, previous, and chains with skipped
 	// keys), so trial decryptions do not rebuild it; pruned on each step.
 	headerAEADs map[[KeySize]byte]cipher.AEAD
+	kdf         *kdf          // derivation state and buffers, made on first use
 	order       []skipID      // insertion order of skipped; may hold used ids
 	prekey      []byte        // X3DH prefix sent until the first reply
 	baseKey     [KeySize]byte // responder: the initiator's ephemeral key
@@ -112,11 +113,11 @@ func NewInitiatorSession(sk [KeySize]byte, ad []byte, remoteRatchet [KeySize]byt
 	s.dhr, s.hasDHr = remoteRatchet, true
 	if s.headerEncrypt {
 		hka, nhkb := sharedHeaderKeys(sk, s.info)
-		s.rk, s.cks, s.nhks = kdfRKHE(sk, dh, s.ratchetInfo)
+		s.rk, s.cks, s.nhks = s.kdfs().rootKeys(&sk, &dh, s.ratchetInfo, 3)
 		s.hks, s.hasHKs = hka, true
 		s.nhkr = nhkb
 	} else {
-		s.rk, s.cks = KDFRK(sk, dh, s.ratchetInfo)
+		s.rk, s.cks, _ = s.kdfs().rootKeys(&sk, &dh, s.ratchetInfo, 2)
 	}
 	s.hasCKs = true
 	clear(dh[:])
@@ -164,6 +165,14 @@ func newSession(ad []byte, opts Options) *Session {
 		skipped:       make(map[skipID][KeySize]byte),
 		skippedChains: make(map[[KeySize]byte]int),
 	}
+}
+
+// kdfs returns the session's derivation state, making it on first use.
+func (s *Session) kdfs() *kdf {
+	if s.kdf == nil {
+		s.kdf = newKDF()
+	}
+	return s.kdf
 }
 
 func (s *Session) setDHs(k *ecdh.PrivateKey) {
@@ -241,7 +250,7 @@ func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
 			return dst, err
 		}
 	}
-	next, mk := KDFCK(s.cks)
+	next, mk := s.kdfs().chain(&s.cks)
 	prefix := plainPrefixSize
 	if s.headerEncrypt {
 		prefix = hePrefixSize
@@ -275,7 +284,7 @@ func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
 
 // sealBody appends AES-256-GCM(mk, plaintext, AD ‖ header) to out.
 func (s *Session) sealBody(out []byte, mk *[KeySize]byte, header, plaintext []byte) ([]byte, error) {
-	key, nonce := messageKeys(mk, s.msgInfo)
+	key, nonce := s.kdfs().messageKeys(mk, s.msgInfo)
 	aead, err := newGCM(&key)
 	clear(key[:])
 	if err != nil {
@@ -288,7 +297,7 @@ func (s *Session) sealBody(out []byte, mk *[KeySize]byte, header, plaintext []by
 
 // openBody decrypts a message body under mk.
 func (s *Session) openBody(dst []byte, mk *[KeySize]byte, header, ciphertext []byte) ([]byte, error) {
-	key, nonce := messageKeys(mk, s.msgInfo)
+	key, nonce := s.kdfs().messageKeys(mk, s.msgInfo)
 	aead, err := newGCM(&key)
 	clear(key[:])
 	if err != nil {
@@ -449,9 +458,9 @@ func (s *Session) stageRatchet(st *staged, dh [KeySize]byte, pn uint32) error {
 	st.newDHr = dh
 	if s.headerEncrypt {
 		st.newHKr = s.nhkr
-		st.rk, st.ckr, st.nhkr = kdfRKHE(s.rk, shared, s.ratchetInfo)
+		st.rk, st.ckr, st.nhkr = s.kdfs().rootKeys(&s.rk, &shared, s.ratchetInfo, 3)
 	} else {
-		st.rk, st.ckr = KDFRK(s.rk, shared, s.ratchetInfo)
+		st.rk, st.ckr, _ = s.kdfs().rootKeys(&s.rk, &shared, s.ratchetInfo, 2)
 	}
 	st.nr = 0
 	clear(shared[:])
@@ -469,7 +478,7 @@ func (s *Session) stageSkipUntil(st *staged, until uint32, chain [KeySize]byte) 
 	}
 	st.skipped = slices.Grow(st.skipped, int(until-st.nr))
 	for st.nr < until {
-		next, mk := KDFCK(st.ckr)
+		next, mk := s.kdfs().chain(&st.ckr)
 		st.skipped = append(st.skipped, skipEntry{skipID{chain, st.nr}, mk})
 		st.ckr = next
 		st.nr++
@@ -482,7 +491,7 @@ func (s *Session) stageSkip(st *staged, n uint32, chain [KeySize]byte) ([KeySize
 	if err := s.stageSkipUntil(st, n, chain); err != nil {
 		return [KeySize]byte{}, err
 	}
-	next, mk := KDFCK(st.ckr)
+	next, mk := s.kdfs().chain(&st.ckr)
 	st.ckr = next
 	st.nr = n + 1
 	return mk, nil
@@ -545,9 +554,9 @@ func (s *Session) stepSend() error {
 	}
 	s.setDHs(dhs)
 	if s.headerEncrypt {
-		s.rk, s.cks, s.nhks = kdfRKHE(s.rk, shared, s.ratchetInfo)
+		s.rk, s.cks, s.nhks = s.kdfs().rootKeys(&s.rk, &shared, s.ratchetInfo, 3)
 	} else {
-		s.rk, s.cks = KDFRK(s.rk, shared, s.ratchetInfo)
+		s.rk, s.cks, _ = s.kdfs().rootKeys(&s.rk, &shared, s.ratchetInfo, 2)
 	}
 	s.hasCKs, s.pendingSend = true, false
 	clear(shared[:])
