@@ -38,6 +38,9 @@ var (
 	// signed prekey holds Options.MaxReplayRecord base keys: rotate the
 	// signed prekey (and publish one-time prekeys).
 	ErrReplayRecordFull = errors.New("e2e: replay record full; rotate the signed prekey")
+	// ErrPrekeyCount reports a request for a negative number of one-time
+	// prekeys, or for more than the keyring's remaining 32-bit ids.
+	ErrPrekeyCount = errors.New("e2e: invalid one-time prekey count")
 	// ErrNotFound reports a user unknown to a prekey directory.
 	ErrNotFound = errors.New("e2e: user not found")
 	// ErrUnknownSenderKey reports a group message under a sender key id this

@@ -335,8 +335,12 @@ func (g *Group) Seal(dst, plaintext []byte) ([]byte, error) {
 }
 
 // Open decrypts a message from the named member; ErrUnknownSenderKey if the
-// member is unknown or its message is under another key.
+// member is unknown or its message is under another key, ErrBadState on the
+// zero Group, otherwise the errors of GroupReceiver.Open.
 func (g *Group) Open(dst []byte, from string, msg []byte) ([]byte, error) {
+	if g.sender == nil {
+		return dst, ErrBadState // the zero Group
+	}
 	r, ok := g.members[from]
 	if !ok {
 		return dst, ErrUnknownSenderKey

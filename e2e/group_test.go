@@ -328,8 +328,14 @@ func TestZeroGroupValuesRefuseWithoutPanic(t *testing.T) {
 	if err := g.SetMember("a", sender.Distribution()); !errors.Is(err, e2e.ErrBadState) {
 		t.Errorf("zero Group SetMember = %v", err)
 	}
-	if _, err := g.Open(nil, "a", m); !errors.Is(err, e2e.ErrUnknownSenderKey) {
-		t.Errorf("zero Group Open = %v", err)
+	if _, err := g.Open(nil, "a", m); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero Group Open = %v, want ErrBadState as documented", err)
+	}
+	if _, err := g.RemoveMember("a"); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero Group RemoveMember = %v", err)
+	}
+	if g.Distribution() != nil || g.Members() != 0 {
+		t.Error("zero Group has a distribution or members")
 	}
 }
 

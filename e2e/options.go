@@ -48,8 +48,10 @@ type Options struct {
 	// Info is the application string that separates this protocol's keys
 	// from any other use of the same keys (X3DH's "info"). The ratchet,
 	// message-key, header-key and group derivations append "/ratchet",
-	// "/message", "/header" and "/group" to it. At most 64 bytes (longer
-	// is a programmer error: constructors panic); default DefaultInfo.
+	// "/message", "/header" and "/group" to it. At most 64 bytes, so the
+	// longest derived info (Info + "/message") is 72; a longer Info is a
+	// programmer error (constructors panic), and decoders refuse encoded
+	// state whose Info is longer with ErrBadState. Default DefaultInfo.
 	Info string
 	// Rand is the source of key material; default crypto/rand.Reader.
 	Rand io.Reader

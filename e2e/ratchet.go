@@ -219,14 +219,15 @@ func (s *Session) Skipped() int { return len(s.skipped) }
 
 // Seal encrypts plaintext as the next message of the sending chain and
 // appends the wire message to dst. It derives one message key (two
-// HMAC-SHA256) and its AES-256-GCM key and nonce (HKDF, four HMAC-SHA256);
+// HMAC-SHA256) and its AES-256-GCM key and nonce (HKDF, three HMAC-SHA256);
 // with header encryption it also seals the 40-byte header with
 // XChaCha20-Poly1305 under a random nonce. The first Seal after an Open
 // that stepped the DH ratchet also completes that step (one key generation,
 // one X25519 agreement, one HKDF). Seal returns ErrCannotSend on a
 // responder that has not received a message yet, and the randomness
-// source's error if drawing a key or nonce fails (the session is then
-// unchanged).
+// source's error if drawing a key or nonce fails. On any error the session
+// is exactly as before the call: all randomness (the header nonce, then
+// the new ratchet key) is drawn before anything in it changes.
 func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
 	if s.skipped == nil {
 		return dst, ErrBadState // the zero Session

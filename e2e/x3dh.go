@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/ecdh"
 	"encoding/binary"
+	"math"
 	"sync"
 	"time"
 )
@@ -268,22 +269,32 @@ func (k *Keyring) RotateSignedPrekey() (SignedPrekey, error) {
 }
 
 // GenerateOneTimePrekeys makes n one-time prekeys, keeps their private
-// halves and returns the public halves, to publish.
+// halves and returns the public halves, to publish. It returns
+// ErrPrekeyCount for a negative n or one that would exhaust the 32-bit
+// prekey ids, and the randomness source's error if drawing a key fails;
+// on error the keyring is unchanged.
 func (k *Keyring) GenerateOneTimePrekeys(n int) ([]OneTimePrekey, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if n < 0 || uint64(n) >= math.MaxUint32-uint64(k.nextID) {
+		return nil, ErrPrekeyCount
+	}
 	out := make([]OneTimePrekey, 0, n)
-	for range n {
+	privs := make([]*ecdh.PrivateKey, 0, n)
+	for i := range n {
 		priv, err := genX25519(k.opts.Rand)
 		if err != nil {
 			return nil, err
 		}
-		otp := OneTimePrekey{ID: k.nextID}
-		k.nextID++
+		otp := OneTimePrekey{ID: k.nextID + uint32(i)}
 		copy(otp.Public[:], priv.PublicKey().Bytes())
-		k.oneTime[otp.ID] = priv
 		out = append(out, otp)
+		privs = append(privs, priv)
 	}
+	for i, otp := range out {
+		k.oneTime[otp.ID] = privs[i]
+	}
+	k.nextID += uint32(n)
 	return out, nil
 }
 

@@ -524,3 +524,20 @@ func TestReplayRecordOnlyWithoutOneTimePrekey(t *testing.T) {
 		t.Fatalf("after rotation: %v", err)
 	}
 }
+
+// TestGenerateOneTimePrekeysBadCount asks for a negative or impossible
+// number of one-time prekeys: an error, no panic, nothing generated.
+func TestGenerateOneTimePrekeysBadCount(t *testing.T) {
+	kr, _ := e2e.NewKeyring(mustIdentity(t, 90), e2e.Options{})
+	for _, n := range []int{-1, -1 << 40, 1 << 33} {
+		if otps, err := kr.GenerateOneTimePrekeys(n); !errors.Is(err, e2e.ErrPrekeyCount) || otps != nil {
+			t.Errorf("GenerateOneTimePrekeys(%d) = %d keys, %v, want ErrPrekeyCount", n, len(otps), err)
+		}
+	}
+	if otps, err := kr.GenerateOneTimePrekeys(0); err != nil || len(otps) != 0 {
+		t.Errorf("GenerateOneTimePrekeys(0) = %v, %v", otps, err)
+	}
+	if kr.OneTimePrekeys() != 0 {
+		t.Errorf("%d one-time prekeys held after refused requests", kr.OneTimePrekeys())
+	}
+}
