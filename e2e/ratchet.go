@@ -528,8 +528,9 @@ func (s *Session) commit(st *staged) {
 	for _, e := range st.skipped {
 		s.addSkipped(e.id, e.mk)
 	}
+	// A chain may get its first stored key with or without a step.
+	s.dropOldChains()
 	if st.ratchet {
-		s.dropOldChains()
 		s.pruneHeaderAEADs()
 	}
 	// The first authenticated reply proves the peer has the session: stop
@@ -586,8 +587,9 @@ func (s *Session) addSkipped(id skipID, mk [KeySize]byte) {
 
 // dropOldChains deletes the skipped keys of the oldest chains until at
 // most maxChains chains have stored keys. Keys are stored in chain order
-// (a chain's keys are all stored before the next chain's), so the oldest
-// chain is that of the first live entry of s.order.
+// (a chain's keys are all stored before the next chain's, unless a peer
+// reuses a ratchet key, when this is approximate), so the oldest chain is
+// that of the first live entry of s.order.
 func (s *Session) dropOldChains() {
 	for len(s.skippedChains) > s.maxChains {
 		var oldest [KeySize]byte

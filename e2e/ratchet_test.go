@@ -817,9 +817,24 @@ func TestSkippedChainsCapped(t *testing.T) {
 					t.Fatal("refused message changed the state")
 				}
 			}
-			open(t, p.bob, late[2], "late 2")
-			open(t, p.bob, late[3], "late 3")
-			open(t, p.bob, seal(t, p.alice, "still fine"), "still fine")
+			// A chain that gets its first skipped key without a DH step
+			// (here a new chain that started with N = 0 delivered) counts
+			// too: the oldest kept chain's keys go, and the state still
+			// encodes and decodes.
+			open(t, p.alice, seal(t, p.bob, "reply"), "reply")
+			open(t, p.bob, seal(t, p.alice, "new chain"), "new chain")
+			inChain := seal(t, p.alice, "skipped in chain")
+			open(t, p.bob, seal(t, p.alice, "next"), "next")
+			if p.bob.Skipped() != 2 {
+				t.Fatalf("%d skipped keys stored, want 2 (late 3 and one in the new chain)", p.bob.Skipped())
+			}
+			bob := clone(t, p.bob)
+			if _, err := bob.Open(nil, late[2]); err == nil {
+				t.Fatal("late message of a dropped chain opened")
+			}
+			open(t, bob, late[3], "late 3")
+			open(t, bob, inChain, "skipped in chain")
+			open(t, bob, seal(t, p.alice, "still fine"), "still fine")
 		})
 	}
 }

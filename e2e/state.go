@@ -188,16 +188,11 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 		if _, dup := t.skipped[e.id]; dup {
 			return ErrBadState
 		}
-		// Keys are stored chain by chain, at most maxChains chains.
-		if len(t.order) > 0 && e.id.chain != t.order[len(t.order)-1].chain &&
-			(t.skippedChains[e.id.chain] > 0 || len(t.skippedChains) == t.maxChains) {
-			return ErrBadState
-		}
 		t.skipped[e.id] = e.mk
 		t.skippedChains[e.id.chain]++
 		t.order = append(t.order, e.id)
 	}
-	if d.err || len(d.b) != 0 {
+	if d.err || len(d.b) != 0 || len(t.skippedChains) > t.maxChains {
 		return ErrBadState
 	}
 	if !t.pendingSend {
