@@ -566,6 +566,12 @@ func (s *Session) stepSend() error {
 }
 
 func (s *Session) addSkipped(id skipID, mk [KeySize]byte) {
+	if _, dup := s.skipped[id]; dup {
+		// A peer reused a ratchet key for a new chain: the newer key
+		// replaces the older, counted once.
+		s.skipped[id] = mk
+		return
+	}
 	s.skipped[id] = mk
 	s.skippedChains[id.chain]++
 	s.order = append(s.order, id)
@@ -593,17 +599,22 @@ func (s *Session) addSkipped(id skipID, mk [KeySize]byte) {
 func (s *Session) dropOldChains() {
 	for len(s.skippedChains) > s.maxChains {
 		var oldest [KeySize]byte
+		found := false
 		for _, id := range s.order {
 			if _, ok := s.skipped[id]; ok {
-				oldest = id.chain
+				oldest, found = id.chain, true
 				break
 			}
+		}
+		if !found {
+			return
 		}
 		for id := range s.skipped {
 			if id.chain == oldest {
 				s.deleteSkipped(id)
 			}
 		}
+		delete(s.skippedChains, oldest)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/blueprint-go/blueprint/e2e"
 )
@@ -836,5 +837,87 @@ func TestSkippedChainsCapped(t *testing.T) {
 			open(t, bob, inChain, "skipped in chain")
 			open(t, bob, seal(t, p.alice, "still fine"), "still fine")
 		})
+	}
+}
+
+// repeatReader reads from r, but its read number repeat (counting from 1)
+// returns the bytes of the first read again: a ratchet key drawn then is
+// the first one reused.
+type repeatReader struct {
+	r      *drbg
+	n      int
+	repeat int
+	first  []byte
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	r.n++
+	if r.n == r.repeat {
+		return copy(p, r.first), nil
+	}
+	n, err := r.r.Read(p)
+	if r.n == 1 {
+		r.first = bytes.Clone(p[:n])
+	}
+	return n, err
+}
+
+// TestReusedRatchetKeyDoesNotCorruptSkipped has a misbehaving peer start
+// its fourth chain with the ratchet key of its first (beyond the previous
+// key the receiver remembers), with a skipped message N = 0 in each chain,
+// so two skipped-key ids collide. The receiver must keep counting chains
+// right: after the colliding key is used, the three newest chains with
+// stored keys (MaxSkippedChains 3) keep them, and the state round-trips.
+func TestReusedRatchetKeyDoesNotCorruptSkipped(t *testing.T) {
+	var sk, bobPriv [32]byte
+	sk[0], bobPriv[0] = 7, 9
+	bobPub, err := e2e.DH(bobPriv, [32]byte{9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := e2e.Options{MaxSkippedChains: 3}
+	bob, err := e2e.NewResponderSession(sk, nil, bobPriv, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aopts := opts
+	aopts.Rand = &repeatReader{r: newDRBG(11), repeat: 4}
+	alice, err := e2e.NewInitiatorSession(sk, nil, bobPub, aopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var late [][]byte
+	for chain := range 6 {
+		late = append(late, seal(t, alice, fmt.Sprint("late ", chain)))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			open(t, bob, seal(t, alice, "on time"), "on time")
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("chain %d: Open hangs", chain)
+		}
+		if chain == 3 {
+			// Chain 3 reuses chain 0's key: its late message replaced
+			// chain 0's key and opens.
+			open(t, bob, late[3], "late 3")
+		}
+		open(t, alice, seal(t, bob, "reply"), "reply")
+	}
+	bob = clone(t, bob)
+	// Chain 0's key was replaced by chain 3's, which was used; chain 1's
+	// keys were dropped when chain 5 made four; chains 2, 4 and 5 keep
+	// theirs. (Counting chain 0 as still holding a key would have dropped
+	// chain 2's too.)
+	if _, err := bob.Open(nil, late[1]); err == nil {
+		t.Fatal("late message of the dropped chain 1 opened")
+	}
+	for _, i := range []int{2, 4, 5} {
+		open(t, bob, late[i], fmt.Sprint("late ", i))
+	}
+	if bob.Skipped() != 0 {
+		t.Fatalf("%d skipped keys left", bob.Skipped())
 	}
 }
