@@ -2,6 +2,8 @@ package e2e_test
 
 import (
 	"crypto/ecdh"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -222,4 +224,29 @@ func BenchmarkDirectoryFetch(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkOpenForged is the work a forged message costs its receiver
+// before the tag check: a plain header naming a new ratchet key with PN and
+// N each MaxSkip (default 1000) past the receiver's counters, so Open
+// derives 2×MaxSkip chain keys and one X25519 agreement and then refuses it.
+func BenchmarkOpenForged(b *testing.B) {
+	p := newPair(b, e2e.Options{})
+	var priv [32]byte
+	priv[0] = 5
+	pub, err := e2e.DH(priv, [32]byte{9})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := []byte{1}
+	m = append(m, pub[:]...)
+	m = binary.BigEndian.AppendUint32(m, 1+e2e.DefaultMaxSkip)
+	m = binary.BigEndian.AppendUint32(m, e2e.DefaultMaxSkip)
+	m = append(m, make([]byte, 64)...)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.bob.Open(nil, m); !errors.Is(err, e2e.ErrDecrypt) {
+			b.Fatal(err)
+		}
+	}
 }

@@ -30,9 +30,17 @@ var (
 	// subgroup. Such keys let an attacker fix or predict the result.
 	ErrLowOrderKey = errors.New("e2e: low-order public key")
 	// ErrUnknownPrekey reports an initial message that names a signed or
-	// one-time prekey this keyring does not hold (never issued, expired, or
-	// already used).
+	// one-time prekey this keyring does not hold (never issued, or expired;
+	// a one-time prekey already used gives ErrReplay).
 	ErrUnknownPrekey = errors.New("e2e: unknown prekey")
+	// ErrReplayRecordFull reports an initial message without a one-time
+	// prekey that a Keyring cannot accept because the replay record of its
+	// signed prekey holds Options.MaxReplayRecord base keys: rotate the
+	// signed prekey (and publish one-time prekeys).
+	ErrReplayRecordFull = errors.New("e2e: replay record full; rotate the signed prekey")
+	// ErrPrekeyCount reports a request for a negative number of one-time
+	// prekeys, or for more than the keyring's remaining 32-bit ids.
+	ErrPrekeyCount = errors.New("e2e: invalid one-time prekey count")
 	// ErrNotFound reports a user unknown to a prekey directory.
 	ErrNotFound = errors.New("e2e: user not found")
 	// ErrUnknownSenderKey reports a group message under a sender key id this

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/blueprint-go/blueprint/e2e"
@@ -17,7 +18,10 @@ func FuzzSessionUnmarshal(f *testing.F) {
 		f.Add(state(f, p.alice))
 		f.Add(state(f, p.bob))
 	}
-	f.Add([]byte("e2eS\x01"))
+	// The longest Options.Info: its derived infos fill messageKeys' buffer.
+	long := newPair(f, e2e.Options{Info: strings.Repeat("i", 64), HeaderEncryption: true})
+	f.Add(state(f, long.bob))
+	f.Add([]byte("e2eS\x02"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var s e2e.Session
 		if err := s.UnmarshalBinary(data); err != nil {
@@ -103,6 +107,11 @@ func FuzzGroupUnmarshal(f *testing.F) {
 	_, _ = g.Open(nil, "h", m2)
 	b, _ := g.MarshalBinary()
 	f.Add(b, m)
+	lg, _ := e2e.NewGroup(e2e.Options{Info: strings.Repeat("i", 64), Rand: newDRBG(5)})
+	_ = lg.SetMember("h", lg.Distribution())
+	lm, _ := lg.Seal(nil, []byte("x"))
+	b, _ = lg.MarshalBinary()
+	f.Add(b, lm)
 	f.Fuzz(func(t *testing.T, data, msg []byte) {
 		var back e2e.Group
 		if err := back.UnmarshalBinary(data); err != nil {

@@ -32,6 +32,7 @@ type GroupSender struct {
 	iteration uint32
 	chain     [KeySize]byte
 	signing   ed25519.PrivateKey
+	kdf       *kdf // made on first use
 }
 
 // NewGroupSender returns a sender with a fresh random key id, chain key and
@@ -39,7 +40,7 @@ type GroupSender struct {
 func NewGroupSender(opts Options) (*GroupSender, error) {
 	opts.mustValidate()
 	o := opts.withDefaults()
-	g := &GroupSender{info: o.Info + "/group", rand: o.Rand}
+	g := &GroupSender{info: o.Info + suffixGroup, rand: o.Rand}
 	if err := g.Rotate(); err != nil {
 		return nil, err
 	}
@@ -54,7 +55,7 @@ func (g *GroupSender) Rotate() error {
 		g.rand = rand.Reader
 	}
 	if g.info == "" {
-		g.info = DefaultInfo + "/group"
+		g.info = DefaultInfo + suffixGroup
 	}
 	var b [4 + KeySize + ed25519.SeedSize]byte
 	if _, err := io.ReadFull(g.rand, b[:]); err != nil {
@@ -101,8 +102,11 @@ func (g *GroupSender) Seal(dst, plaintext []byte) ([]byte, error) {
 	if g.iteration == math.MaxUint32 {
 		return dst, ErrCannotSend
 	}
-	next, seed := KDFCK(g.chain)
-	key, nonce := messageKeys(&seed, g.info)
+	if g.kdf == nil {
+		g.kdf = newKDF()
+	}
+	next, seed := g.kdf.chain(&g.chain)
+	key, nonce := g.kdf.messageKeys(&seed, g.info)
 	clear(seed[:])
 	aead, err := newGCM(&key)
 	clear(key[:])
@@ -136,6 +140,15 @@ type GroupReceiver struct {
 	verify     ed25519.PublicKey
 	skipped    map[uint32][KeySize]byte
 	order      []uint32
+	kdf        *kdf // made on first use
+}
+
+// kdfs returns the receiver's derivation state, making it on first use.
+func (r *GroupReceiver) kdfs() *kdf {
+	if r.kdf == nil {
+		r.kdf = newKDF()
+	}
+	return r.kdf
 }
 
 // NewGroupReceiver reads a distribution message. It returns ErrBadHeader
@@ -147,7 +160,7 @@ func NewGroupReceiver(distribution []byte, opts Options) (*GroupReceiver, error)
 		return nil, ErrBadHeader
 	}
 	r := &GroupReceiver{
-		info:       o.Info + "/group",
+		info:       o.Info + suffixGroup,
 		maxSkip:    o.MaxSkip,
 		maxSkipped: o.MaxSkippedKeys,
 		keyID:      binary.BigEndian.Uint32(distribution[1:]),
@@ -205,11 +218,11 @@ func (r *GroupReceiver) Open(dst, msg []byte) ([]byte, error) {
 	chain := r.chain
 	var skipped []skipEntry
 	for i := r.iteration; i < it; i++ {
-		next, seed := KDFCK(chain)
+		next, seed := r.kdfs().chain(&chain)
 		skipped = append(skipped, skipEntry{skipID{n: i}, seed})
 		chain = next
 	}
-	next, seed := KDFCK(chain)
+	next, seed := r.kdfs().chain(&chain)
 	out, err := r.openBody(dst, &seed, header, body)
 	clear(seed[:])
 	if err != nil {
@@ -237,7 +250,7 @@ func (r *GroupReceiver) Open(dst, msg []byte) ([]byte, error) {
 }
 
 func (r *GroupReceiver) openBody(dst []byte, seed *[KeySize]byte, header, body []byte) ([]byte, error) {
-	key, nonce := messageKeys(seed, r.info)
+	key, nonce := r.kdfs().messageKeys(seed, r.info)
 	aead, err := newGCM(&key)
 	clear(key[:])
 	if err != nil {
@@ -322,8 +335,12 @@ func (g *Group) Seal(dst, plaintext []byte) ([]byte, error) {
 }
 
 // Open decrypts a message from the named member; ErrUnknownSenderKey if the
-// member is unknown or its message is under another key.
+// member is unknown or its message is under another key, ErrBadState on the
+// zero Group, otherwise the errors of GroupReceiver.Open.
 func (g *Group) Open(dst []byte, from string, msg []byte) ([]byte, error) {
+	if g.sender == nil {
+		return dst, ErrBadState // the zero Group
+	}
 	r, ok := g.members[from]
 	if !ok {
 		return dst, ErrUnknownSenderKey

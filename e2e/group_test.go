@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
@@ -80,6 +81,17 @@ func TestSenderKeysForgeryRefused(t *testing.T) {
 	copy(fake[1:5], m[1:5])
 	if _, err := r.Open(nil, fake); !errors.Is(err, e2e.ErrInvalidSignature) {
 		t.Errorf("message signed by another member: %v, want ErrInvalidSignature", err)
+	}
+	// The signature is checked before the iteration: a forgery under the
+	// right key id that jumps past MaxSkip is ErrInvalidSignature, not
+	// ErrTooManySkipped (which would mean the receiver looked at an
+	// unauthenticated iteration first).
+	for _, it := range []uint32{e2e.DefaultMaxSkip + 1, e2e.DefaultMaxSkip + 2, 1 << 31} {
+		jump := bytes.Clone(fake)
+		binary.BigEndian.PutUint32(jump[5:9], it)
+		if _, err := r.Open(nil, jump); !errors.Is(err, e2e.ErrInvalidSignature) {
+			t.Errorf("forged message at iteration %d: %v, want ErrInvalidSignature", it, err)
+		}
 	}
 	other, _ := mallory.Seal(nil, []byte("x"))
 	if _, err := r.Open(nil, other); !errors.Is(err, e2e.ErrUnknownSenderKey) {
@@ -316,8 +328,14 @@ func TestZeroGroupValuesRefuseWithoutPanic(t *testing.T) {
 	if err := g.SetMember("a", sender.Distribution()); !errors.Is(err, e2e.ErrBadState) {
 		t.Errorf("zero Group SetMember = %v", err)
 	}
-	if _, err := g.Open(nil, "a", m); !errors.Is(err, e2e.ErrUnknownSenderKey) {
-		t.Errorf("zero Group Open = %v", err)
+	if _, err := g.Open(nil, "a", m); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero Group Open = %v, want ErrBadState as documented", err)
+	}
+	if _, err := g.RemoveMember("a"); !errors.Is(err, e2e.ErrBadState) {
+		t.Errorf("zero Group RemoveMember = %v", err)
+	}
+	if g.Distribution() != nil || g.Members() != 0 {
+		t.Error("zero Group has a distribution or members")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"slices"
+	"strings"
 )
 
 const groupMagic = "e2eG"
@@ -28,8 +29,11 @@ func readGroupHeader(d *decoder, kind byte) string {
 		d.err = true
 		return ""
 	}
+	// The encoded info is Options.Info + "/group", with the same bounds as
+	// Options.Info (1 to maxInfoLen bytes) before the suffix.
 	info := string(d.bytes(int(d.byte())))
-	if len(info) == 0 || len(info) > maxInfoLen+len("/group") {
+	base, ok := strings.CutSuffix(info, suffixGroup)
+	if !ok || len(base) == 0 || len(base) > maxInfoLen {
 		d.err = true
 	}
 	return info
@@ -193,8 +197,7 @@ func (g *Group) UnmarshalBinary(data []byte) error {
 	d := decoder{b: data}
 	info := readGroupHeader(&d, kindGroup)
 	maxSkip, maxSkipped := int(d.uint32()), int(d.uint32())
-	if d.err || len(info) <= len("/group") || info[len(info)-len("/group"):] != "/group" ||
-		maxSkip <= 0 || maxSkip > maxLimit || maxSkipped <= 0 || maxSkipped > maxLimit {
+	if d.err || maxSkip <= 0 || maxSkip > maxLimit || maxSkipped <= 0 || maxSkipped > maxLimit {
 		return ErrBadState
 	}
 	old := g.sender
@@ -210,7 +213,7 @@ func (g *Group) UnmarshalBinary(data []byte) error {
 		return ErrBadState
 	}
 	t := &Group{sender: sender, members: make(map[string]*GroupReceiver, count)}
-	t.opts = Options{Info: info[:len(info)-len("/group")], Rand: sender.rand, MaxSkip: maxSkip, MaxSkippedKeys: maxSkipped}
+	t.opts = Options{Info: strings.TrimSuffix(info, suffixGroup), Rand: sender.rand, MaxSkip: maxSkip, MaxSkippedKeys: maxSkipped}
 	for range count {
 		name := string(d.bytes(int(d.uint16())))
 		rd := decoder{b: d.bytes(int(d.uint32()))}

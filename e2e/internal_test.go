@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -14,19 +16,42 @@ import (
 // crypto/hmac and crypto/hkdf for random keys and every info length.
 func TestMessageKeysMatchHKDF(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for n := 0; n <= maxInfoLen; n++ {
+	k := newKDF()
+	for n := 0; n <= maxDerivedInfoLen; n++ {
 		var mk [KeySize]byte
 		for i := range mk {
 			mk[i] = byte(rng.Uint32())
 		}
 		info := strings.Repeat("i", n)
-		key, nonce := messageKeys(&mk, info)
+		key, nonce := k.messageKeys(&mk, info)
 		want, err := MessageKeyMaterial(mk, info, 44)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(key[:], want[:32]) || !bytes.Equal(nonce[:], want[32:]) {
 			t.Fatalf("info length %d: messageKeys differs from HKDF", n)
+		}
+		// The precomputed-pad chain and root KDFs equal KDFCK, KDFRK and
+		// crypto/hkdf's 96-byte output.
+		next, ckmk := k.chain(&mk)
+		if wn, wmk := KDFCK(mk); next != wn || ckmk != wmk {
+			t.Fatalf("kdf.chain differs from KDFCK")
+		}
+		var dh [KeySize]byte
+		for i := range dh {
+			dh[i] = byte(rng.Uint32())
+		}
+		root, chain, nhk := k.rootKeys(&mk, &dh, info, 3)
+		want96, err := hkdf.Key(sha256.New, dh[:], mk[:], info, 96)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(slices.Concat(root[:], chain[:], nhk[:]), want96) {
+			t.Fatalf("info length %d: kdf.rootKeys(3) differs from HKDF", n)
+		}
+		root2, chain2, zero := k.rootKeys(&mk, &dh, info, 2)
+		if wr, wc := KDFRK(mk, dh, info); root2 != wr || chain2 != wc || zero != [KeySize]byte{} {
+			t.Fatalf("info length %d: kdf.rootKeys(2) differs from KDFRK", n)
 		}
 		msg := make([]byte, rng.IntN(193))
 		for i := range msg {
@@ -63,10 +88,127 @@ func TestWycheproofAESGCMEdgeCases(t *testing.T) {
 			t.Errorf("tag truncated by %d bytes accepted", cut)
 		}
 	}
+	// Modified-tag and modified-AD vectors in the manner of Wycheproof's
+	// aes_gcm_test.json (its "ModifiedTag" flag): every single-bit flip of
+	// the tag, and of associated data 00..0f, must be refused, as must a
+	// tag of all zeros or all ones. Ids are local: tcId = 1000 + bit for
+	// tag flips, 2000 + bit for AD flips, 3000 and 3001 for the constant
+	// tags.
+	ad := []byte("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f")
+	pt := []byte("wycheproof-style")
+	sealed := aead.Seal(nil, nonce, pt, ad)
+	if got, err := aead.Open(nil, nonce, sealed, ad); err != nil || !bytes.Equal(got, pt) {
+		t.Fatalf("valid vector: %q, %v", got, err)
+	}
+	type vector struct {
+		tcID    int
+		comment string
+		ct, ad  []byte
+	}
+	var vs []vector
+	for bit := range 128 {
+		c := bytes.Clone(sealed)
+		c[len(pt)+bit/8] ^= 1 << (bit % 8)
+		vs = append(vs, vector{1000 + bit, "flipped tag bit", c, ad})
+	}
+	for bit := range 8 * len(ad) {
+		a := bytes.Clone(ad)
+		a[bit/8] ^= 1 << (bit % 8)
+		vs = append(vs, vector{2000 + bit, "flipped AD bit", sealed, a})
+	}
+	zeros := bytes.Clone(sealed)
+	clear(zeros[len(pt):])
+	ones := bytes.Clone(sealed)
+	for i := len(pt); i < len(ones); i++ {
+		ones[i] = 0xff
+	}
+	vs = append(vs, vector{3000, "all-zero tag", zeros, ad}, vector{3001, "all-ones tag", ones, ad})
+	for _, v := range vs {
+		if got, err := aead.Open(nil, nonce, v.ct, v.ad); err == nil {
+			t.Errorf("tcId %d (%s): accepted, plaintext %x", v.tcID, v.comment, got)
+		}
+	}
 }
 
 func TestX3DHPadIs32FF(t *testing.T) {
 	if x3dhPad != strings.Repeat("\xff", 32) {
 		t.Fatalf("F = %x, want 32 bytes of 0xFF", x3dhPad)
 	}
+}
+
+// TestHeaderCipherCacheBounded runs many DH ratchet steps with skipped
+// keys under header encryption: the cache of header ciphers holds only the
+// keys in use (four, plus one per chain with stored keys).
+func TestHeaderCipherCacheBounded(t *testing.T) {
+	var sk, bobPriv [KeySize]byte
+	sk[0], bobPriv[0] = 1, 2
+	bobPub, err := DH(bobPriv, [KeySize]byte{9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{HeaderEncryption: true, MaxSkippedChains: 3}
+	alice, err := NewInitiatorSession(sk, nil, bobPub, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := NewResponderSession(sk, nil, bobPriv, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, err := alice.Seal(nil, []byte("skipped")); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := alice.Seal(nil, []byte("a"))
+		if _, err := bob.Open(nil, m); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		r, _ := bob.Seal(nil, []byte("b"))
+		if _, err := alice.Open(nil, r); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if n := len(bob.headerAEADs); n > 5+len(bob.skippedChains) || len(bob.skippedChains) > 3 {
+			t.Fatalf("step %d: %d cached header ciphers, %d chains with skipped keys", i, n, len(bob.skippedChains))
+		}
+	}
+}
+
+// BenchmarkKDF measures the per-message derivations: KDF_CK (message key
+// and next chain key), the AES key and nonce from a message key, and
+// KDF_RK of a DH ratchet step.
+func BenchmarkKDF(b *testing.B) {
+	var ck [KeySize]byte
+	ck[0] = 1
+	k := newKDF()
+	b.Run("chain", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ck, _ = k.chain(&ck)
+		}
+	})
+	b.Run("chain-stack", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ck, _ = KDFCK(ck)
+		}
+	})
+	b.Run("message-keys", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			key, _ := k.messageKeys(&ck, DefaultInfo+suffixMessage)
+			ck[0] ^= key[0]
+		}
+	})
+	b.Run("root", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ck, _, _ = k.rootKeys(&ck, &ck, DefaultInfo+suffixRatchet, 2)
+		}
+	})
+	b.Run("root-hkdf", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ck, _ = KDFRK(ck, ck, DefaultInfo+suffixRatchet)
+		}
+	})
 }

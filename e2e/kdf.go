@@ -47,17 +47,6 @@ func KDFRK(rk, dh [KeySize]byte, info string) (root, chain [KeySize]byte) {
 	return root, chain
 }
 
-// kdfRKHE is the header-encryption variant of KDFRK: 96 bytes split into
-// root key, chain key and next header key.
-func kdfRKHE(rk, dh [KeySize]byte, info string) (root, chain, nhk [KeySize]byte) {
-	out, _ := hkdf.Key(sha256.New, dh[:], rk[:], info, 3*KeySize)
-	copy(root[:], out)
-	copy(chain[:], out[KeySize:])
-	copy(nhk[:], out[2*KeySize:])
-	clear(out)
-	return root, chain, nhk
-}
-
 // KDFCK is the Double Ratchet's chain KDF (also libsignal's ChainKey and
 // the Sender Keys chain): message key = HMAC-SHA256(ck, 0x01), next chain
 // key = HMAC-SHA256(ck, 0x02).
@@ -128,28 +117,6 @@ func hmacSHA256(key *[KeySize]byte, msg []byte) [KeySize]byte {
 	ih := sha256.Sum256(inner[:64+n])
 	copy(outer[64:], ih[:])
 	return sha256.Sum256(outer[:])
-}
-
-// messageKeys derives the AES-256-GCM key and nonce of one message from its
-// message key: HKDF-SHA256(salt = 32 zero bytes, ikm = mk, info, 44 bytes),
-// computed allocation-free (info is at most 64 bytes). It equals
-// MessageKeyMaterial(mk, info, 44).
-func messageKeys(mk *[KeySize]byte, info string) (key [32]byte, nonce [12]byte) {
-	var zero [KeySize]byte
-	prk := hmacSHA256(&zero, mk[:])
-	var buf [32 + maxInfoLen + 1]byte
-	n := copy(buf[:], info)
-	buf[n] = 1
-	t1 := hmacSHA256(&prk, buf[:n+1])
-	copy(buf[:], t1[:])
-	n = 32 + copy(buf[32:], info)
-	buf[n] = 2
-	t2 := hmacSHA256(&prk, buf[:n+1])
-	key = t1
-	copy(nonce[:], t2[:12])
-	clear(prk[:])
-	clear(t2[:])
-	return key, nonce
 }
 
 // equal32 compares two keys in constant time.

@@ -2,8 +2,12 @@ package e2e_test
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"testing"
+
+	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/blueprint-go/blueprint/e2e"
 )
@@ -67,40 +71,81 @@ func TestLowOrderPublicKeysRefused(t *testing.T) {
 }
 
 // TestLowOrderKeysInMessagesRefused puts small-order keys where a peer
-// controls them: the ratchet header and the X3DH prefix.
+// controls them: the ratchet header (in the clear, or encrypted under the
+// right header key, which the test derives from the shared secret as the
+// spec's header-encryption variant does) and the X3DH prefix, in both
+// header modes.
 func TestLowOrderKeysInMessagesRefused(t *testing.T) {
-	p := newPair(t, e2e.Options{})
-	m := seal(t, p.alice, "x")
-	before := state(t, p.bob)
-	for _, h := range lowOrderX25519 {
-		f := bytes.Clone(m)
-		copy(f[1:33], unhex(t, h))
-		_, err := p.bob.Open(nil, f)
-		if !errors.Is(err, e2e.ErrLowOrderKey) && !errors.Is(err, e2e.ErrBadHeader) {
-			t.Errorf("ratchet key %s: %v, want ErrLowOrderKey or ErrBadHeader", h, err)
-		}
-	}
-	if !bytes.Equal(before, state(t, p.bob)) {
-		t.Fatal("refused ratchet keys changed the state")
-	}
-	open(t, p.bob, m, "x")
-
-	alice, bob := mustIdentity(t, 82), mustIdentity(t, 83)
-	kr, _ := e2e.NewKeyring(bob, e2e.Options{})
-	as, _ := e2e.Initiate(alice, e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}, e2e.Options{})
-	init := seal(t, as, "hello")
-	for _, h := range lowOrderX25519 {
-		for _, off := range []int{1, 65} { // identity key, base key
-			f := bytes.Clone(init)
-			copy(f[off:off+32], unhex(t, h))
-			if _, _, err := kr.Accept(nil, f); !errors.Is(err, e2e.ErrLowOrderKey) && !errors.Is(err, e2e.ErrBadKey) {
-				t.Errorf("X3DH prefix offset %d = %s: %v", off, h, err)
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			alice, bob := rawPair(t, mode.opts, nil)
+			m := seal(t, alice, "x")
+			before := state(t, bob)
+			for i, h := range lowOrderX25519 {
+				var f []byte
+				if mode.opts.HeaderEncryption {
+					f = heMessage(t, unhex(t, h))
+				} else {
+					f = bytes.Clone(m)
+					copy(f[1:33], unhex(t, h))
+				}
+				_, err := bob.Open(nil, f)
+				if !errors.Is(err, e2e.ErrLowOrderKey) && !errors.Is(err, e2e.ErrBadHeader) {
+					t.Errorf("ratchet key %s: %v, want ErrLowOrderKey or ErrBadHeader", h, err)
+				}
+				// The first five are canonical encodings: they reach the DH.
+				if i < 5 && !errors.Is(err, e2e.ErrLowOrderKey) {
+					t.Errorf("canonical small-order ratchet key %s: %v, want ErrLowOrderKey", h, err)
+				}
 			}
-		}
+			if !bytes.Equal(before, state(t, bob)) {
+				t.Fatal("refused ratchet keys changed the state")
+			}
+			open(t, bob, m, "x")
+
+			a, b := mustIdentity(t, 82), mustIdentity(t, 83)
+			kr, _ := e2e.NewKeyring(b, mode.opts)
+			as, _ := e2e.Initiate(a, e2e.Bundle{Identity: b.Public(), SignedPrekey: kr.SignedPrekey()}, mode.opts)
+			init := seal(t, as, "hello")
+			for _, h := range lowOrderX25519 {
+				for _, off := range []int{1, 65} { // identity key, base key
+					f := bytes.Clone(init)
+					copy(f[off:off+32], unhex(t, h))
+					if _, _, err := kr.Accept(nil, f); !errors.Is(err, e2e.ErrLowOrderKey) && !errors.Is(err, e2e.ErrBadKey) {
+						t.Errorf("X3DH prefix offset %d = %s: %v", off, h, err)
+					}
+				}
+			}
+			if _, _, err := kr.Accept(nil, init); err != nil {
+				t.Fatalf("genuine initial message after refused ones: %v", err)
+			}
+		})
 	}
-	if _, _, err := kr.Accept(nil, init); err != nil {
-		t.Fatalf("genuine initial message after refused ones: %v", err)
+}
+
+// heMessage builds the first message of rawPair's initiator with header
+// encryption by hand, naming ratchet key dh: the header (dh, PN 0, N 0) is
+// sealed with XChaCha20-Poly1305 under the initiator's first header key,
+// the first 32 bytes of HKDF-SHA256(ikm = sk, info = DefaultInfo +
+// "/header"); the body is junk, as the ratchet key is refused first.
+func heMessage(t *testing.T, dh []byte) []byte {
+	t.Helper()
+	var sk [32]byte
+	sk[0] = 7
+	keys, err := hkdf.Key(sha256.New, sk[:], nil, e2e.DefaultInfo+"/header", 64)
+	if err != nil {
+		t.Fatal(err)
 	}
+	aead, err := chacha20poly1305.NewX(keys[:32])
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := append(bytes.Clone(dh), 0, 0, 0, 0, 0, 0, 0, 0)
+	nonce := make([]byte, chacha20poly1305.NonceSizeX)
+	nonce[0] = 1
+	m := append([]byte{2}, nonce...)
+	m = aead.Seal(m, nonce, hdr, nil)
+	return append(m, make([]byte, 32)...)
 }
 
 // TestWycheproofX25519EdgeCases checks the RFC 7748 properties Wycheproof's

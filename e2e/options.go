@@ -11,14 +11,34 @@ const (
 	DefaultInfo           = "blueprint-e2e"
 	DefaultMaxSkip        = 1000
 	DefaultMaxSkippedKeys = 2000
-	DefaultPrekeyGrace    = 7 * 24 * time.Hour
+	// DefaultMaxSkippedChains is the default Options.MaxSkippedChains, as
+	// many receiving chains as libsignal keeps.
+	DefaultMaxSkippedChains = 5
+	DefaultPrekeyGrace      = 7 * 24 * time.Hour
+	// DefaultMaxReplayRecord is the default Options.MaxReplayRecord: 3.2 MB
+	// of base keys per signed prekey at most.
+	DefaultMaxReplayRecord = 100_000
 	// maxLimit bounds MaxSkip and MaxSkippedKeys (larger values are
 	// clamped), so that no configuration or decoded state lets one message
 	// trigger more than about a second of key derivation.
 	maxLimit = 1 << 20
+	// maxChainsLimit bounds MaxSkippedChains.
+	maxChainsLimit = 1024
 	// maxInfoLen bounds Options.Info so that the per-message key derivation
-	// fits its fixed stack buffer (see messageKeys).
+	// fits its fixed buffer (see kdf.hkdf).
 	maxInfoLen = 64
+	// maxDerivedInfoLen is the longest info string a derivation uses:
+	// Options.Info with its longest suffix, "/message" (the others are
+	// "/ratchet", "/header" and "/group").
+	maxDerivedInfoLen = maxInfoLen + len(suffixMessage)
+)
+
+// Suffixes appended to Options.Info for each derivation.
+const (
+	suffixMessage = "/message"
+	suffixRatchet = "/ratchet"
+	suffixHeader  = "/header"
+	suffixGroup   = "/group"
 )
 
 // Options configures sessions, keyrings and group senders. The zero value
@@ -28,8 +48,10 @@ type Options struct {
 	// Info is the application string that separates this protocol's keys
 	// from any other use of the same keys (X3DH's "info"). The ratchet,
 	// message-key, header-key and group derivations append "/ratchet",
-	// "/message", "/header" and "/group" to it. At most 64 bytes (longer
-	// is a programmer error: constructors panic); default DefaultInfo.
+	// "/message", "/header" and "/group" to it. At most 64 bytes, so the
+	// longest derived info (Info + "/message") is 72; a longer Info is a
+	// programmer error (constructors panic), and decoders refuse encoded
+	// state whose Info is longer with ErrBadState. Default DefaultInfo.
 	Info string
 	// Rand is the source of key material; default crypto/rand.Reader.
 	Rand io.Reader
@@ -41,6 +63,13 @@ type Options struct {
 	// receiver stores in total; beyond it the oldest stored key is evicted
 	// first. Default DefaultMaxSkippedKeys; at most 2²⁰.
 	MaxSkippedKeys int
+	// MaxSkippedChains caps the receiving chains (the current one and
+	// older ones) whose skipped keys a session keeps: when a DH ratchet
+	// step would exceed it, the keys of the oldest chain are dropped and its
+	// late messages are refused. With header encryption, every kept chain
+	// costs one header trial decryption per received message. Default
+	// DefaultMaxSkippedChains; at most 1024.
+	MaxSkippedChains int
 	// HeaderEncryption turns on the Double Ratchet's header-encryption
 	// variant (XChaCha20-Poly1305 headers).
 	HeaderEncryption bool
@@ -48,6 +77,12 @@ type Options struct {
 	// (and the replay record of its initial messages); default
 	// DefaultPrekeyGrace.
 	PrekeyGrace time.Duration
+	// MaxReplayRecord caps the base keys a Keyring records per signed
+	// prekey to refuse replays of initial messages that use no one-time
+	// prekey (those that use one need no record). When a record is full,
+	// such messages are refused with ErrReplayRecordFull until the signed
+	// prekey is rotated. Default DefaultMaxReplayRecord.
+	MaxReplayRecord int
 	// Now is the clock of a Keyring; default time.Now.
 	Now func() time.Time
 }
@@ -66,10 +101,17 @@ func (o Options) withDefaults() Options {
 	if o.MaxSkippedKeys <= 0 {
 		o.MaxSkippedKeys = DefaultMaxSkippedKeys
 	}
+	if o.MaxSkippedChains <= 0 {
+		o.MaxSkippedChains = DefaultMaxSkippedChains
+	}
+	o.MaxSkippedChains = min(o.MaxSkippedChains, maxChainsLimit)
 	o.MaxSkip = min(o.MaxSkip, maxLimit)
 	o.MaxSkippedKeys = min(o.MaxSkippedKeys, maxLimit)
 	if o.PrekeyGrace <= 0 {
 		o.PrekeyGrace = DefaultPrekeyGrace
+	}
+	if o.MaxReplayRecord <= 0 {
+		o.MaxReplayRecord = DefaultMaxReplayRecord
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -56,6 +56,7 @@ type Session struct {
 	ratchetInfo    string // info + "/ratchet"
 	maxSkip        int
 	maxSkipped     int
+	maxChains      int // Options.MaxSkippedChains
 	headerEncrypt  bool
 	rand           io.Reader
 	ad             []byte
@@ -75,11 +76,16 @@ type Session struct {
 	hasHKs, hasHKr bool
 	hasPrevHKr     bool
 	skipped        map[skipID][KeySize]byte
-	skippedChains  map[[KeySize]byte]int // with header encryption: stored keys per header key
-	order          []skipID              // insertion order of skipped; may hold used ids
-	prekey         []byte                // X3DH prefix sent until the first reply
-	baseKey        [KeySize]byte         // responder: the initiator's ephemeral key
-	scratch        []byte                // associated-data buffer reused by Seal/Open
+	skippedChains  map[[KeySize]byte]int // stored keys per chain (ratchet key, or header key with header encryption)
+	// headerAEADs caches the XChaCha20-Poly1305 instance of each header key
+	// in use (sending, receiving, next, previous, and chains with skipped
+	// keys), so trial decryptions do not rebuild it; pruned on each step.
+	headerAEADs map[[KeySize]byte]cipher.AEAD
+	kdf         *kdf          // derivation state and buffers, made on first use
+	order       []skipID      // insertion order of skipped; may hold used ids
+	prekey      []byte        // X3DH prefix sent until the first reply
+	baseKey     [KeySize]byte // responder: the initiator's ephemeral key
+	scratch     []byte        // associated-data buffer reused by Seal/Open
 	// Buffers handed to cipher.AEAD methods; as fields they do not make
 	// each call allocate (arguments of interface calls escape).
 	hdrBuf   [headerSize]byte
@@ -107,11 +113,11 @@ func NewInitiatorSession(sk [KeySize]byte, ad []byte, remoteRatchet [KeySize]byt
 	s.dhr, s.hasDHr = remoteRatchet, true
 	if s.headerEncrypt {
 		hka, nhkb := sharedHeaderKeys(sk, s.info)
-		s.rk, s.cks, s.nhks = kdfRKHE(sk, dh, s.ratchetInfo)
+		s.rk, s.cks, s.nhks = s.kdfs().rootKeys(&sk, &dh, s.ratchetInfo, 3)
 		s.hks, s.hasHKs = hka, true
 		s.nhkr = nhkb
 	} else {
-		s.rk, s.cks = KDFRK(sk, dh, s.ratchetInfo)
+		s.rk, s.cks, _ = s.kdfs().rootKeys(&sk, &dh, s.ratchetInfo, 2)
 	}
 	s.hasCKs = true
 	clear(dh[:])
@@ -148,16 +154,25 @@ func newSession(ad []byte, opts Options) *Session {
 	o := opts.withDefaults()
 	return &Session{
 		info:          o.Info,
-		msgInfo:       o.Info + "/message",
-		ratchetInfo:   o.Info + "/ratchet",
+		msgInfo:       o.Info + suffixMessage,
+		ratchetInfo:   o.Info + suffixRatchet,
 		maxSkip:       o.MaxSkip,
 		maxSkipped:    o.MaxSkippedKeys,
+		maxChains:     o.MaxSkippedChains,
 		headerEncrypt: o.HeaderEncryption,
 		rand:          o.Rand,
 		ad:            slices.Clone(ad),
 		skipped:       make(map[skipID][KeySize]byte),
 		skippedChains: make(map[[KeySize]byte]int),
 	}
+}
+
+// kdfs returns the session's derivation state, making it on first use.
+func (s *Session) kdfs() *kdf {
+	if s.kdf == nil {
+		s.kdf = newKDF()
+	}
+	return s.kdf
 }
 
 func (s *Session) setDHs(k *ecdh.PrivateKey) {
@@ -168,7 +183,7 @@ func (s *Session) setDHs(k *ecdh.PrivateKey) {
 // sharedHeaderKeys derives the two initial header keys of the
 // header-encryption variant from the shared secret.
 func sharedHeaderKeys(sk [KeySize]byte, info string) (hka, nhkb [KeySize]byte) {
-	out, _ := hkdf.Key(sha256.New, sk[:], nil, info+"/header", 2*KeySize)
+	out, _ := hkdf.Key(sha256.New, sk[:], nil, info+suffixHeader, 2*KeySize)
 	copy(hka[:], out)
 	copy(nhkb[:], out[KeySize:])
 	clear(out)
@@ -204,14 +219,15 @@ func (s *Session) Skipped() int { return len(s.skipped) }
 
 // Seal encrypts plaintext as the next message of the sending chain and
 // appends the wire message to dst. It derives one message key (two
-// HMAC-SHA256) and its AES-256-GCM key and nonce (HKDF, four HMAC-SHA256);
+// HMAC-SHA256) and its AES-256-GCM key and nonce (HKDF, three HMAC-SHA256);
 // with header encryption it also seals the 40-byte header with
 // XChaCha20-Poly1305 under a random nonce. The first Seal after an Open
 // that stepped the DH ratchet also completes that step (one key generation,
 // one X25519 agreement, one HKDF). Seal returns ErrCannotSend on a
 // responder that has not received a message yet, and the randomness
-// source's error if drawing a key or nonce fails (the session is then
-// unchanged).
+// source's error if drawing a key or nonce fails. On any error the session
+// is exactly as before the call: all randomness (the header nonce, then
+// the new ratchet key) is drawn before anything in it changes.
 func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
 	if s.skipped == nil {
 		return dst, ErrBadState // the zero Session
@@ -219,34 +235,40 @@ func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
 	if s.ns == math.MaxUint32 {
 		return dst, ErrCannotSend // N would wrap; the peer must reply first
 	}
+	if !s.hasCKs && !s.pendingSend {
+		return dst, ErrCannotSend
+	}
+	// Draw all randomness before changing anything, so that a failing
+	// source leaves the session as it was: the header nonce here, the new
+	// ratchet key in stepSend (which commits only after its draw).
+	if s.headerEncrypt {
+		if _, err := io.ReadFull(s.rand, s.nonceBuf[:]); err != nil {
+			return dst, err
+		}
+	}
 	if s.pendingSend {
 		if err := s.stepSend(); err != nil {
 			return dst, err
 		}
 	}
-	if !s.hasCKs {
-		return dst, ErrCannotSend
-	}
-	next, mk := KDFCK(s.cks)
+	next, mk := s.kdfs().chain(&s.cks)
 	prefix := plainPrefixSize
 	if s.headerEncrypt {
 		prefix = hePrefixSize
 	}
 	total := len(s.prekey) + prefix + len(plaintext) + tagSize
 	out := slices.Grow(dst, total)
-	out = append(out, s.prekey...)
+	// The X3DH prefix, when sent, is part of the header the body's
+	// associated data covers, so that none of its fields can be changed.
 	start := len(out)
+	out = append(out, s.prekey...)
 	hdr := &s.hdrBuf
 	putHeader(hdr, &s.dhsPub, s.pn, s.ns)
 	if s.headerEncrypt {
 		nonce := s.nonceBuf[:]
-		if _, err := io.ReadFull(s.rand, nonce); err != nil {
-			return dst, err
-		}
 		out = append(out, typeMessageHE)
 		out = append(out, nonce...)
-		aead, _ := chacha20poly1305.NewX(s.hks[:])
-		out = aead.Seal(out, nonce, hdr[:], nil)
+		out = s.headerAEAD(&s.hks).Seal(out, nonce, hdr[:], nil)
 	} else {
 		out = append(out, typeMessage)
 		out = append(out, hdr[:]...)
@@ -263,7 +285,7 @@ func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
 
 // sealBody appends AES-256-GCM(mk, plaintext, AD ‖ header) to out.
 func (s *Session) sealBody(out []byte, mk *[KeySize]byte, header, plaintext []byte) ([]byte, error) {
-	key, nonce := messageKeys(mk, s.msgInfo)
+	key, nonce := s.kdfs().messageKeys(mk, s.msgInfo)
 	aead, err := newGCM(&key)
 	clear(key[:])
 	if err != nil {
@@ -276,7 +298,7 @@ func (s *Session) sealBody(out []byte, mk *[KeySize]byte, header, plaintext []by
 
 // openBody decrypts a message body under mk.
 func (s *Session) openBody(dst []byte, mk *[KeySize]byte, header, ciphertext []byte) ([]byte, error) {
-	key, nonce := messageKeys(mk, s.msgInfo)
+	key, nonce := s.kdfs().messageKeys(mk, s.msgInfo)
 	aead, err := newGCM(&key)
 	clear(key[:])
 	if err != nil {
@@ -350,21 +372,24 @@ func (s *Session) Open(dst, msg []byte) ([]byte, error) {
 	if s.skipped == nil {
 		return dst, ErrBadState // the zero Session
 	}
+	// pl is the length of an X3DH prefix; the body's associated data
+	// covers it with the header.
+	full, pl := msg, 0
 	if len(msg) > 0 && msg[0] == typePrekey {
 		inner, err := s.checkPrekeyPrefix(msg)
 		if err != nil {
 			return dst, err
 		}
-		msg = inner
+		msg, pl = inner, PrekeyOverhead
 	}
 	if s.headerEncrypt {
-		return s.openHE(dst, msg)
+		return s.openHE(dst, full, pl)
 	}
 	if len(msg) < plainPrefixSize+tagSize || msg[0] != typeMessage {
 		return dst, ErrBadHeader
 	}
-	header, body := msg[:plainPrefixSize], msg[plainPrefixSize:]
-	dh, pn, n := parseHeader(header[1:])
+	header, body := full[:pl+plainPrefixSize], msg[plainPrefixSize:]
+	dh, pn, n := parseHeader(msg[1:plainPrefixSize])
 	if !canonicalX25519(&dh) {
 		return dst, ErrBadHeader
 	}
@@ -434,9 +459,9 @@ func (s *Session) stageRatchet(st *staged, dh [KeySize]byte, pn uint32) error {
 	st.newDHr = dh
 	if s.headerEncrypt {
 		st.newHKr = s.nhkr
-		st.rk, st.ckr, st.nhkr = kdfRKHE(s.rk, shared, s.ratchetInfo)
+		st.rk, st.ckr, st.nhkr = s.kdfs().rootKeys(&s.rk, &shared, s.ratchetInfo, 3)
 	} else {
-		st.rk, st.ckr = KDFRK(s.rk, shared, s.ratchetInfo)
+		st.rk, st.ckr, _ = s.kdfs().rootKeys(&s.rk, &shared, s.ratchetInfo, 2)
 	}
 	st.nr = 0
 	clear(shared[:])
@@ -452,8 +477,9 @@ func (s *Session) stageSkipUntil(st *staged, until uint32, chain [KeySize]byte) 
 	if uint64(until-st.nr) > uint64(s.maxSkip) {
 		return ErrTooManySkipped
 	}
+	st.skipped = slices.Grow(st.skipped, int(until-st.nr))
 	for st.nr < until {
-		next, mk := KDFCK(st.ckr)
+		next, mk := s.kdfs().chain(&st.ckr)
 		st.skipped = append(st.skipped, skipEntry{skipID{chain, st.nr}, mk})
 		st.ckr = next
 		st.nr++
@@ -466,7 +492,7 @@ func (s *Session) stageSkip(st *staged, n uint32, chain [KeySize]byte) ([KeySize
 	if err := s.stageSkipUntil(st, n, chain); err != nil {
 		return [KeySize]byte{}, err
 	}
-	next, mk := KDFCK(st.ckr)
+	next, mk := s.kdfs().chain(&st.ckr)
 	st.ckr = next
 	st.nr = n + 1
 	return mk, nil
@@ -502,6 +528,11 @@ func (s *Session) commit(st *staged) {
 	for _, e := range st.skipped {
 		s.addSkipped(e.id, e.mk)
 	}
+	// A chain may get its first stored key with or without a step.
+	s.dropOldChains()
+	if st.ratchet {
+		s.pruneHeaderAEADs()
+	}
 	// The first authenticated reply proves the peer has the session: stop
 	// sending the X3DH prefix.
 	s.prekey = nil
@@ -525,9 +556,9 @@ func (s *Session) stepSend() error {
 	}
 	s.setDHs(dhs)
 	if s.headerEncrypt {
-		s.rk, s.cks, s.nhks = kdfRKHE(s.rk, shared, s.ratchetInfo)
+		s.rk, s.cks, s.nhks = s.kdfs().rootKeys(&s.rk, &shared, s.ratchetInfo, 3)
 	} else {
-		s.rk, s.cks = KDFRK(s.rk, shared, s.ratchetInfo)
+		s.rk, s.cks, _ = s.kdfs().rootKeys(&s.rk, &shared, s.ratchetInfo, 2)
 	}
 	s.hasCKs, s.pendingSend = true, false
 	clear(shared[:])
@@ -535,6 +566,12 @@ func (s *Session) stepSend() error {
 }
 
 func (s *Session) addSkipped(id skipID, mk [KeySize]byte) {
+	if _, dup := s.skipped[id]; dup {
+		// A peer reused a ratchet key for a new chain: the newer key
+		// replaces the older, counted once.
+		s.skipped[id] = mk
+		return
+	}
 	s.skipped[id] = mk
 	s.skippedChains[id.chain]++
 	s.order = append(s.order, id)
@@ -554,6 +591,56 @@ func (s *Session) addSkipped(id skipID, mk [KeySize]byte) {
 	}
 }
 
+// dropOldChains deletes the skipped keys of the oldest chains until at
+// most maxChains chains have stored keys. Keys are stored in chain order
+// (a chain's keys are all stored before the next chain's, unless a peer
+// reuses a ratchet key, when this is approximate), so the oldest chain is
+// that of the first live entry of s.order.
+func (s *Session) dropOldChains() {
+	for len(s.skippedChains) > s.maxChains {
+		var oldest [KeySize]byte
+		found := false
+		for _, id := range s.order {
+			if _, ok := s.skipped[id]; ok {
+				oldest, found = id.chain, true
+				break
+			}
+		}
+		if !found {
+			return
+		}
+		for id := range s.skipped {
+			if id.chain == oldest {
+				s.deleteSkipped(id)
+			}
+		}
+		delete(s.skippedChains, oldest)
+	}
+}
+
+// headerAEAD returns the cached header cipher of key hk.
+func (s *Session) headerAEAD(hk *[KeySize]byte) cipher.AEAD {
+	if a, ok := s.headerAEADs[*hk]; ok {
+		return a
+	}
+	if s.headerAEADs == nil {
+		s.headerAEADs = make(map[[KeySize]byte]cipher.AEAD)
+	}
+	a, _ := chacha20poly1305.NewX(hk[:])
+	s.headerAEADs[*hk] = a
+	return a
+}
+
+// pruneHeaderAEADs drops the cached header ciphers of keys no longer in use.
+func (s *Session) pruneHeaderAEADs() {
+	for hk := range s.headerAEADs {
+		if _, ok := s.skippedChains[hk]; ok || hk == s.hks || hk == s.nhks || hk == s.hkr || hk == s.nhkr || hk == s.prevHKr {
+			continue
+		}
+		delete(s.headerAEADs, hk)
+	}
+}
+
 func (s *Session) deleteSkipped(id skipID) {
 	if _, ok := s.skipped[id]; !ok {
 		return
@@ -566,14 +653,24 @@ func (s *Session) deleteSkipped(id skipID) {
 	}
 }
 
-// openHE is Open for the header-encryption variant.
-func (s *Session) openHE(dst, msg []byte) ([]byte, error) {
+// openHE is Open for the header-encryption variant; the ratchet message
+// starts at full[pl:] after an X3DH prefix of pl bytes.
+func (s *Session) openHE(dst, full []byte, pl int) ([]byte, error) {
+	msg := full[pl:]
 	if len(msg) < hePrefixSize+tagSize || msg[0] != typeMessageHE {
 		return dst, ErrBadHeader
 	}
-	header, body := msg[:hePrefixSize], msg[hePrefixSize:]
-	// Skipped keys first: try each header key that has stored keys.
+	// header is the encrypted header; adHdr the header the body's
+	// associated data covers (with the X3DH prefix, if any).
+	header, adHdr, body := msg[:hePrefixSize], full[:pl+hePrefixSize], msg[hePrefixSize:]
+	// Skipped keys first: try each header key that has stored keys (at
+	// most maxChains). The current receiving key is among them if its chain
+	// has stored keys; remember its result so it is not tried twice.
+	var cur [headerSize]byte
+	curOK, curTried := false, false
 	for hk := range s.skippedChains {
+		isCur := s.hasHKr && equal32(&hk, &s.hkr)
+		curTried = curTried || isCur
 		h, ok := s.openHeader(&hk, header)
 		if !ok {
 			continue
@@ -581,22 +678,26 @@ func (s *Session) openHE(dst, msg []byte) ([]byte, error) {
 		_, _, n := parseHeader(h[:])
 		id := skipID{hk, n}
 		if mk, ok := s.skipped[id]; ok {
-			out, err := s.openBody(dst, &mk, header, body)
+			out, err := s.openBody(dst, &mk, adHdr, body)
 			if err != nil {
 				return dst, err
 			}
 			s.deleteSkipped(id)
 			return out, nil
 		}
-		if !s.hasHKr || !equal32(&hk, &s.hkr) {
+		if !isCur {
 			// An older chain whose key for n is gone: used or evicted.
 			return dst, ErrReplay
 		}
+		cur, curOK = h, true
 		break
 	}
+	if !curTried {
+		cur, curOK = s.tryHeaderKey(s.hasHKr, &s.hkr, header)
+	}
 	var st staged
-	if h, ok := s.tryHeaderKey(s.hasHKr, &s.hkr, header); ok {
-		_, _, n := parseHeader(h[:])
+	if curOK {
+		_, _, n := parseHeader(cur[:])
 		if n < s.nr {
 			return dst, ErrReplay
 		}
@@ -605,7 +706,7 @@ func (s *Session) openHE(dst, msg []byte) ([]byte, error) {
 		if err != nil {
 			return dst, err
 		}
-		return s.finishHE(dst, &st, &mk, header, body)
+		return s.finishHE(dst, &st, &mk, adHdr, body)
 	}
 	if h, ok := s.openHeader(&s.nhkr, header); ok {
 		dh, pn, n := parseHeader(h[:])
@@ -619,7 +720,7 @@ func (s *Session) openHE(dst, msg []byte) ([]byte, error) {
 		if err != nil {
 			return dst, err
 		}
-		return s.finishHE(dst, &st, &mk, header, body)
+		return s.finishHE(dst, &st, &mk, adHdr, body)
 	}
 	if _, ok := s.tryHeaderKey(s.hasPrevHKr, &s.prevHKr, header); ok {
 		return dst, ErrReplay
@@ -646,7 +747,7 @@ func (s *Session) tryHeaderKey(has bool, hk *[KeySize]byte, header []byte) ([hea
 
 // openHeader decrypts an encrypted header (type byte, nonce, sealed header).
 func (s *Session) openHeader(hk *[KeySize]byte, header []byte) ([headerSize]byte, bool) {
-	aead, _ := chacha20poly1305.NewX(hk[:])
+	aead := s.headerAEAD(hk)
 	nonce := header[1 : 1+chacha20poly1305.NonceSizeX]
 	if _, err := aead.Open(s.hdrBuf[:0], nonce, header[1+chacha20poly1305.NonceSizeX:], nil); err != nil {
 		return [headerSize]byte{}, false

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/blueprint-go/blueprint/e2e"
 )
@@ -58,11 +60,27 @@ func TestBitFlipsRefused(t *testing.T) {
 			m := seal(t, p.alice, "attack at dawn")
 			open(t, p.bob, m, "attack at dawn")
 			m = seal(t, p.alice, "retreat at dusk")
-			before := state(t, p.bob)
+			flips(t, p.bob, m)
+			// The skipped message opens through a stored key: flips of it
+			// meet that path and must not consume the key.
+			flips(t, p.bob, skippedMsg)
+			open(t, p.bob, m, "retreat at dusk")
+			open(t, p.bob, skippedMsg, "skipped")
+		})
+	}
+}
+
+// flips opens every one-bit flip and truncation of m at s: each must be
+// refused with a sentinel error and leave the state unchanged.
+func flips(t *testing.T, s *e2e.Session, m []byte) {
+	t.Helper()
+	before := state(t, s)
+	{
+		{
 			for i := range len(m) * 8 {
 				f := bytes.Clone(m)
 				f[i/8] ^= 1 << (i % 8)
-				pt, err := p.bob.Open(nil, f)
+				pt, err := s.Open(nil, f)
 				if err == nil {
 					t.Fatalf("bit %d flipped: Open = %q, nil", i, pt)
 				}
@@ -73,18 +91,16 @@ func TestBitFlipsRefused(t *testing.T) {
 					!errors.Is(err, e2e.ErrLowOrderKey) {
 					t.Fatalf("bit %d flipped: unexpected error %v", i, err)
 				}
-				if !bytes.Equal(state(t, p.bob), before) {
+				if !bytes.Equal(state(t, s), before) {
 					t.Fatalf("bit %d flipped: session state changed", i)
 				}
 			}
 			for _, cut := range []int{1, 16, len(m) - 1} {
-				if _, err := p.bob.Open(nil, m[:len(m)-cut]); err == nil {
+				if _, err := s.Open(nil, m[:len(m)-cut]); err == nil {
 					t.Fatalf("message truncated by %d opened", cut)
 				}
 			}
-			open(t, p.bob, m, "retreat at dusk")
-			open(t, p.bob, skippedMsg, "skipped")
-		})
+		}
 	}
 }
 
@@ -153,25 +169,54 @@ func TestReplayRefused(t *testing.T) {
 	}
 }
 
-// script is a conversation with five delayed messages across three of
-// Alice's sending chains and two of Bob's: the others are delivered in
-// order so the DH ratchet turns, the delayed ones are returned.
-func script(t *testing.T, opts e2e.Options) (p pair, delayed []delivery) {
-	p = newPair(t, opts)
-	for step := range 3 {
-		a1 := seal(t, p.alice, fmt.Sprintf("A%d-1", step))
-		a2 := seal(t, p.alice, fmt.Sprintf("A%d-2", step))
-		delayed = append(delayed, delivery{toBob: true, msg: a2, text: fmt.Sprintf("A%d-2", step)})
-		open(t, p.bob, a1, fmt.Sprintf("A%d-1", step))
-		if step == 2 {
-			break
+// script is a conversation of three DH ratchet steps each way, with
+// delayed messages in every chain, for TestOutOfOrderPermutations. In each
+// of Alice's chains A0 and A1 (and Bob's B0, B1) messages N = 0 and N = 2 are
+// delayed and N = 1 is delivered, so the DH ratchet step is triggered by a
+// message with N > 0 and stores both PN-skipped keys (the previous chain's
+// N = 2) and new-chain skipped keys (N = 0) in one Open. Both messages of
+// the last chains (A2, B2) are delayed, so the step they trigger (at N = 0
+// or at N = 1, skipping N = 0 and the previous chain's N = 2) happens in the
+// permuted deliveries too. It returns each receiver's state from
+// before the last chain and the messages delayed for it.
+func script(t *testing.T, opts e2e.Options) (aliceStart, bobStart []byte, toAlice, toBob []delivery) {
+	p := newPair(t, opts)
+	for k := range 3 {
+		a := make([][]byte, 3)
+		if k == 2 {
+			a = a[:2]
 		}
-		b1 := seal(t, p.bob, fmt.Sprintf("B%d-1", step))
-		b2 := seal(t, p.bob, fmt.Sprintf("B%d-2", step))
-		delayed = append(delayed, delivery{toBob: false, msg: b2, text: fmt.Sprintf("B%d-2", step)})
-		open(t, p.alice, b1, fmt.Sprintf("B%d-1", step))
+		for n := range a {
+			a[n] = seal(t, p.alice, fmt.Sprintf("A%d-%d", k, n))
+		}
+		if k == 2 {
+			bobStart = state(t, p.bob)
+			toBob = append(toBob, delivery{msg: a[1], text: "A2-1"})
+		}
+		open(t, p.bob, a[1], fmt.Sprintf("A%d-1", k))
+		toBob = append(toBob, delivery{msg: a[0], text: fmt.Sprintf("A%d-0", k)})
+		if k < 2 {
+			toBob = append(toBob, delivery{msg: a[2], text: fmt.Sprintf("A%d-2", k)})
+		}
+		b := make([][]byte, 3)
+		if k == 2 {
+			b = b[:2]
+		}
+		for n := range b {
+			b[n] = seal(t, p.bob, fmt.Sprintf("B%d-%d", k, n))
+		}
+		if k == 2 {
+			aliceStart = state(t, p.alice)
+			toAlice = append(toAlice, delivery{msg: b[1], text: "B2-1"})
+		} else {
+			open(t, p.alice, b[1], fmt.Sprintf("B%d-1", k))
+		}
+		toAlice = append(toAlice, delivery{msg: b[0], text: fmt.Sprintf("B%d-0", k)})
+		if k < 2 {
+			toAlice = append(toAlice, delivery{msg: b[2], text: fmt.Sprintf("B%d-2", k)})
+		}
 	}
-	return p, delayed
+	return aliceStart, bobStart, toAlice, toBob
 }
 
 type delivery struct {
@@ -200,41 +245,42 @@ func permutations(n int, fn func([]int)) {
 	rec(0)
 }
 
+// TestOutOfOrderPermutations delivers the delayed messages of script in
+// every order (6! = 720 per receiver and header mode): each opens, and no
+// skipped key is left.
 func TestOutOfOrderPermutations(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
-			p, delayed := script(t, mode.opts)
-			if len(delayed) != 5 {
-				t.Fatalf("script delayed %d messages, want 5", len(delayed))
-			}
-			aliceState, bobState := state(t, p.alice), state(t, p.bob)
-			count := 0
-			permutations(len(delayed), func(order []int) {
-				var alice, bob e2e.Session
-				if err := alice.UnmarshalBinary(aliceState); err != nil {
-					t.Fatal(err)
+			aliceStart, bobStart, toAlice, toBob := script(t, mode.opts)
+			for _, side := range []struct {
+				name  string
+				start []byte
+				msgs  []delivery
+			}{{"to-alice", aliceStart, toAlice}, {"to-bob", bobStart, toBob}} {
+				if len(side.msgs) != 6 {
+					t.Fatalf("%s: script delayed %d messages, want 6", side.name, len(side.msgs))
 				}
-				if err := bob.UnmarshalBinary(bobState); err != nil {
-					t.Fatal(err)
-				}
-				for _, i := range order {
-					d := delayed[i]
-					s := &alice
-					if d.toBob {
-						s = &bob
+				count := 0
+				permutations(len(side.msgs), func(order []int) {
+					var s e2e.Session
+					if err := s.UnmarshalBinary(side.start); err != nil {
+						t.Fatal(err)
 					}
-					pt, err := s.Open(nil, d.msg)
-					if err != nil || string(pt) != d.text {
-						t.Fatalf("order %v: %s = %q, %v", order, d.text, pt, err)
+					for _, i := range order {
+						d := side.msgs[i]
+						pt, err := s.Open(nil, d.msg)
+						if err != nil || string(pt) != d.text {
+							t.Fatalf("%s, order %v: %s = %q, %v", side.name, order, d.text, pt, err)
+						}
 					}
+					if s.Skipped() != 0 {
+						t.Fatalf("%s, order %v: %d skipped keys left, want none", side.name, order, s.Skipped())
+					}
+					count++
+				})
+				if count != 720 {
+					t.Fatalf("ran %d permutations, want 720", count)
 				}
-				if alice.Skipped() != 0 || bob.Skipped() != 0 {
-					t.Fatalf("order %v: %d and %d skipped keys left, want none", order, alice.Skipped(), bob.Skipped())
-				}
-				count++
-			})
-			if count != 120 {
-				t.Fatalf("ran %d permutations, want 120", count)
 			}
 		})
 	}
@@ -276,23 +322,61 @@ func TestMaxSkip(t *testing.T) {
 	}
 }
 
+// TestMaxSkipAcrossRatchetStep bounds each chain of a DH ratchet step
+// separately, in both header modes: a message whose Open skips exactly
+// MaxSkip keys of the old chain (PN − Nr) and MaxSkip of the new one (N) is
+// accepted, and every skipped message then opens; one more in either chain
+// is refused with ErrTooManySkipped and leaves the state unchanged.
 func TestMaxSkipAcrossRatchetStep(t *testing.T) {
 	const maxSkip = 4
-	opts := e2e.Options{MaxSkip: maxSkip}
-	p := newPair(t, opts)
-	// Alice sends maxSkip+1 messages Bob never gets, then Bob replies and
-	// Alice answers from a new chain with PN = maxSkip+1.
-	for i := range maxSkip + 1 {
-		seal(t, p.alice, fmt.Sprint("lost", i))
-	}
-	open(t, p.alice, seal(t, p.bob, "ping"), "ping")
-	m := seal(t, p.alice, "new chain")
-	before := state(t, p.bob)
-	if _, err := p.bob.Open(nil, m); !errors.Is(err, e2e.ErrTooManySkipped) {
-		t.Fatalf("PN - Nr = %d > MaxSkip: %v, want ErrTooManySkipped", maxSkip+1, err)
-	}
-	if !bytes.Equal(before, state(t, p.bob)) {
-		t.Fatal("refused message changed the state")
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			opts := mode.opts
+			opts.MaxSkip = maxSkip
+			for _, c := range []struct{ pnSkip, nSkip int }{
+				{maxSkip, maxSkip}, {maxSkip + 1, 0}, {0, maxSkip + 1}, {maxSkip + 1, maxSkip},
+			} {
+				p := newPair(t, opts)
+				// Bob receives N = 0 of Alice's second chain, then loses
+				// pnSkip more of it; after Bob's reply Alice starts a third
+				// chain, loses nSkip messages of it and sends m.
+				open(t, p.bob, seal(t, p.alice, "first"), "first")
+				var lost [][]byte
+				for i := range c.pnSkip {
+					lost = append(lost, seal(t, p.alice, fmt.Sprint("old chain ", i)))
+				}
+				open(t, p.alice, seal(t, p.bob, "ping"), "ping")
+				for i := range c.nSkip {
+					lost = append(lost, seal(t, p.alice, fmt.Sprint("new chain ", i)))
+				}
+				m := seal(t, p.alice, "m")
+				before := state(t, p.bob)
+				_, err := p.bob.Open(nil, m)
+				if c.pnSkip > maxSkip || c.nSkip > maxSkip {
+					if !errors.Is(err, e2e.ErrTooManySkipped) {
+						t.Fatalf("skipping %d + %d: %v, want ErrTooManySkipped", c.pnSkip, c.nSkip, err)
+					}
+					if !bytes.Equal(before, state(t, p.bob)) {
+						t.Fatal("refused message changed the state")
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("skipping %d + %d: %v", c.pnSkip, c.nSkip, err)
+				}
+				if p.bob.Skipped() != c.pnSkip+c.nSkip {
+					t.Fatalf("stored %d skipped keys, want %d", p.bob.Skipped(), c.pnSkip+c.nSkip)
+				}
+				for i, l := range lost {
+					if _, err := p.bob.Open(nil, l); err != nil {
+						t.Fatalf("skipped message %d: %v", i, err)
+					}
+				}
+				if p.bob.Skipped() != 0 {
+					t.Fatalf("%d skipped keys left", p.bob.Skipped())
+				}
+			}
+		})
 	}
 }
 
@@ -360,6 +444,12 @@ func TestPostCompromiseRecovery(t *testing.T) {
 			p := newPair(t, mode.opts)
 			a1 := seal(t, p.alice, "a1")
 			eve := clone(t, p.alice) // Eve steals Alice's whole state
+			if !mode.opts.HeaderEncryption {
+				if e, a := seal(t, clone(t, eve), "a1b"), seal(t, p.alice, "a1b"); !bytes.Equal(e, a) {
+					t.Fatal("the stolen state does not reproduce Alice's next message: the test is not compromising her")
+				}
+				_ = seal(t, eve, "a1b") // keep Eve in step with Alice
+			}
 			// Alice's current ratchet key is in the stolen state, so Eve
 			// reads what Bob sends in answer to it: the compromise is real.
 			open(t, p.bob, a1, "a1")
@@ -375,6 +465,24 @@ func TestPostCompromiseRecovery(t *testing.T) {
 				t.Fatalf("stolen state read a message after the DH step: %q", pt)
 			}
 			open(t, p.alice, r2, "after recovery")
+			// Alice's own messages after her step are out of Eve's reach
+			// too. Before it, Eve holds Alice's sending chain: in the plain
+			// mode (deterministic nonces) her Seal reproduces Alice's next
+			// message byte for byte. After it, her Seal of the same text
+			// differs, and Bob refuses what she seals.
+			a3 := seal(t, p.alice, "alice after recovery")
+			forged := seal(t, eve, "alice after recovery")
+			if bytes.Equal(forged, a3) {
+				t.Fatal("stolen state reproduced Alice's message after the step")
+			}
+			before := state(t, p.bob)
+			if pt, err := p.bob.Open(nil, forged); err == nil {
+				t.Fatalf("Bob opened a message sealed with the stolen state: %q", pt)
+			}
+			if !bytes.Equal(before, state(t, p.bob)) {
+				t.Fatal("refused message changed Bob's state")
+			}
+			open(t, p.bob, a3, "alice after recovery")
 		})
 	}
 }
@@ -456,10 +564,12 @@ func TestSessionStateRoundTrip(t *testing.T) {
 					t.Errorf("truncated to %d: %v, want ErrBadState", cut, err)
 				}
 			}
-			v := bytes.Clone(b)
-			v[4] = 2
-			if err := back.UnmarshalBinary(v); !errors.Is(err, e2e.ErrBadState) {
-				t.Errorf("unknown version: %v, want ErrBadState", err)
+			for _, version := range []byte{1, 3} {
+				v := bytes.Clone(b)
+				v[4] = version
+				if err := back.UnmarshalBinary(v); !errors.Is(err, e2e.ErrBadState) {
+					t.Errorf("version %d: %v, want ErrBadState", version, err)
+				}
 			}
 			if err := back.UnmarshalBinary(append(bytes.Clone(b), 0)); !errors.Is(err, e2e.ErrBadState) {
 				t.Errorf("trailing byte: %v, want ErrBadState", err)
@@ -468,14 +578,18 @@ func TestSessionStateRoundTrip(t *testing.T) {
 	}
 }
 
-// flakyReader fails its first read after arming, then reads from r.
+// flakyReader, once armed, lets skip reads through and fails the next one,
+// then reads from r again.
 type flakyReader struct {
 	armed bool
+	skip  int
 	r     *drbg
 }
 
 func (f *flakyReader) Read(p []byte) (int, error) {
-	if f.armed {
+	if f.armed && f.skip > 0 {
+		f.skip--
+	} else if f.armed {
 		f.armed = false
 		return 0, errors.New("entropy source down")
 	}
@@ -504,6 +618,49 @@ func TestSealRandFailureLeavesStateUnchanged(t *testing.T) {
 		t.Fatal("failed Seal changed the state")
 	}
 	open(t, alice, seal(t, bob, "reply"), "reply")
+}
+
+// TestSealRandFailureAfterStepLeavesStateUnchanged fails the randomness
+// source at each read of a Seal that completes a DH ratchet step (the new
+// ratchet key, then with header encryption the header nonce), in both
+// header modes: every failure leaves the session byte-for-byte unchanged.
+func TestSealRandFailureAfterStepLeavesStateUnchanged(t *testing.T) {
+	for _, mode := range modes {
+		for skip := range 2 {
+			t.Run(fmt.Sprintf("%s/fail-read-%d", mode.name, skip), func(t *testing.T) {
+				rnd := &flakyReader{r: newDRBG(6)}
+				alice, _ := rawPair(t, mode.opts, nil)
+				var sk, bobPriv [32]byte
+				sk[0], bobPriv[0] = 7, 9
+				opts := mode.opts
+				opts.Rand = rnd
+				bob, err := e2e.NewResponderSession(sk, nil, bobPriv, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				open(t, bob, seal(t, alice, "steps the ratchet"), "steps the ratchet")
+				before := state(t, bob)
+				rnd.armed, rnd.skip = true, skip
+				m, err := bob.Seal(nil, []byte("x"))
+				if skip == 1 && !mode.opts.HeaderEncryption {
+					// Only one read: the second failure never comes.
+					if err != nil {
+						t.Fatal(err)
+					}
+					open(t, alice, m, "x")
+					return
+				}
+				if err == nil || len(m) != 0 {
+					t.Fatalf("Seal with failing randomness = %x, %v", m, err)
+				}
+				if !bytes.Equal(before, state(t, bob)) {
+					t.Fatal("failed Seal changed the state")
+				}
+				rnd.armed = false
+				open(t, alice, seal(t, bob, "reply"), "reply")
+			})
+		}
+	}
 }
 
 // TestZeroChainForgeryRefused forges a message to a fresh initiator under
@@ -547,5 +704,220 @@ func TestZeroSessionRefusesWithoutPanic(t *testing.T) {
 	}
 	if _, err := s.MarshalBinary(); !errors.Is(err, e2e.ErrBadState) {
 		t.Errorf("zero Session MarshalBinary = %v, want ErrBadState", err)
+	}
+}
+
+// TestLongestInfo uses an Options.Info of exactly the maximum length (64
+// bytes) in sessions of both header modes and in groups, through their
+// encodings too; one byte longer is refused by constructors (panic, a
+// programmer error) and by decoders (ErrBadState).
+func TestLongestInfo(t *testing.T) {
+	info := strings.Repeat("i", 64)
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			opts := mode.opts
+			opts.Info = info
+			p := newPair(t, opts)
+			open(t, p.bob, seal(t, p.alice, "a"), "a")
+			open(t, p.alice, seal(t, p.bob, "b"), "b")
+			bob := clone(t, p.bob)
+			open(t, bob, seal(t, p.alice, "c"), "c")
+			enc := state(t, bob)
+			// Lengthen the encoded info by one byte: refused.
+			i := bytes.Index(enc, []byte(info))
+			long := slices.Concat(enc[:i-1], []byte{65, 'i'}, enc[i:])
+			var s e2e.Session
+			if err := s.UnmarshalBinary(long); !errors.Is(err, e2e.ErrBadState) {
+				t.Errorf("state with a 65-byte Info: %v, want ErrBadState", err)
+			}
+		})
+	}
+	t.Run("group", func(t *testing.T) {
+		opts := e2e.Options{Info: info, Rand: newDRBG(77)}
+		g, err := e2e.NewGroup(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := e2e.NewGroup(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.SetMember("g", g.Distribution()); err != nil {
+			t.Fatal(err)
+		}
+		m, err := g.Seal(nil, []byte("to the group"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, err := h.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back e2e.Group
+		if err := back.UnmarshalBinary(enc); err != nil {
+			t.Fatal(err)
+		}
+		if pt, err := back.Open(nil, "g", m); err != nil || string(pt) != "to the group" {
+			t.Fatalf("Open = %q, %v", pt, err)
+		}
+		s, err := e2e.NewGroupSender(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		senc, err := s.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := bytes.Index(senc, []byte(info))
+		long := slices.Concat(senc[:i-1], []byte{byte(len(info) + len("/group") + 1), 'i'}, senc[i:])
+		var back2 e2e.GroupSender
+		if err := back2.UnmarshalBinary(long); !errors.Is(err, e2e.ErrBadState) {
+			t.Errorf("sender state with a 65-byte Info: %v, want ErrBadState", err)
+		}
+	})
+	for _, fn := range []func(){
+		func() { _, _ = e2e.NewKeyring(mustIdentity(t, 1), e2e.Options{Info: info + "i"}) },
+		func() { _, _ = e2e.NewGroupSender(e2e.Options{Info: info + "i"}) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("a 65-byte Options.Info did not panic")
+				}
+			}()
+			fn()
+		}()
+	}
+}
+
+// TestSkippedChainsCapped leaves one skipped message in each of four
+// successive chains of Alice's with Options.MaxSkippedChains = 2, in both
+// header modes: only the two newest chains keep their keys, the older
+// chains' late messages are refused without changing state.
+func TestSkippedChainsCapped(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			opts := mode.opts
+			opts.MaxSkippedChains = 2
+			p := newPair(t, opts)
+			var late [][]byte
+			for i := range 4 {
+				late = append(late, seal(t, p.alice, fmt.Sprint("late ", i)))
+				open(t, p.bob, seal(t, p.alice, "on time"), "on time")
+				open(t, p.alice, seal(t, p.bob, "reply"), "reply")
+				if want := min(i+1, 2); p.bob.Skipped() != want {
+					t.Fatalf("after chain %d: %d skipped keys stored, want %d", i, p.bob.Skipped(), want)
+				}
+			}
+			for i, m := range late[:2] {
+				before := state(t, p.bob)
+				if pt, err := p.bob.Open(nil, m); err == nil {
+					t.Fatalf("late message of dropped chain %d opened: %q", i, pt)
+				}
+				if !bytes.Equal(before, state(t, p.bob)) {
+					t.Fatal("refused message changed the state")
+				}
+			}
+			// A chain that gets its first skipped key without a DH step
+			// (here a new chain that started with N = 0 delivered) counts
+			// too: the oldest kept chain's keys go, and the state still
+			// encodes and decodes.
+			open(t, p.alice, seal(t, p.bob, "reply"), "reply")
+			open(t, p.bob, seal(t, p.alice, "new chain"), "new chain")
+			inChain := seal(t, p.alice, "skipped in chain")
+			open(t, p.bob, seal(t, p.alice, "next"), "next")
+			if p.bob.Skipped() != 2 {
+				t.Fatalf("%d skipped keys stored, want 2 (late 3 and one in the new chain)", p.bob.Skipped())
+			}
+			bob := clone(t, p.bob)
+			if _, err := bob.Open(nil, late[2]); err == nil {
+				t.Fatal("late message of a dropped chain opened")
+			}
+			open(t, bob, late[3], "late 3")
+			open(t, bob, inChain, "skipped in chain")
+			open(t, bob, seal(t, p.alice, "still fine"), "still fine")
+		})
+	}
+}
+
+// repeatReader reads from r, but its read number repeat (counting from 1)
+// returns the bytes of the first read again: a ratchet key drawn then is
+// the first one reused.
+type repeatReader struct {
+	r      *drbg
+	n      int
+	repeat int
+	first  []byte
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	r.n++
+	if r.n == r.repeat {
+		return copy(p, r.first), nil
+	}
+	n, err := r.r.Read(p)
+	if r.n == 1 {
+		r.first = bytes.Clone(p[:n])
+	}
+	return n, err
+}
+
+// TestReusedRatchetKeyDoesNotCorruptSkipped has a misbehaving peer start
+// its fourth chain with the ratchet key of its first (beyond the previous
+// key the receiver remembers), with a skipped message N = 0 in each chain,
+// so two skipped-key ids collide. The receiver must keep counting chains
+// right: after the colliding key is used, the three newest chains with
+// stored keys (MaxSkippedChains 3) keep them, and the state round-trips.
+func TestReusedRatchetKeyDoesNotCorruptSkipped(t *testing.T) {
+	var sk, bobPriv [32]byte
+	sk[0], bobPriv[0] = 7, 9
+	bobPub, err := e2e.DH(bobPriv, [32]byte{9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := e2e.Options{MaxSkippedChains: 3}
+	bob, err := e2e.NewResponderSession(sk, nil, bobPriv, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aopts := opts
+	aopts.Rand = &repeatReader{r: newDRBG(11), repeat: 4}
+	alice, err := e2e.NewInitiatorSession(sk, nil, bobPub, aopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var late [][]byte
+	for chain := range 6 {
+		late = append(late, seal(t, alice, fmt.Sprint("late ", chain)))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			open(t, bob, seal(t, alice, "on time"), "on time")
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("chain %d: Open hangs", chain)
+		}
+		if chain == 3 {
+			// Chain 3 reuses chain 0's key: its late message replaced
+			// chain 0's key and opens.
+			open(t, bob, late[3], "late 3")
+		}
+		open(t, alice, seal(t, bob, "reply"), "reply")
+	}
+	bob = clone(t, bob)
+	// Chain 0's key was replaced by chain 3's, which was used; chain 1's
+	// keys were dropped when chain 5 made four; chains 2, 4 and 5 keep
+	// theirs. (Counting chain 0 as still holding a key would have dropped
+	// chain 2's too.)
+	if _, err := bob.Open(nil, late[1]); err == nil {
+		t.Fatal("late message of the dropped chain 1 opened")
+	}
+	for _, i := range []int{2, 4, 5} {
+		open(t, bob, late[i], fmt.Sprint("late ", i))
+	}
+	if bob.Skipped() != 0 {
+		t.Fatalf("%d skipped keys left", bob.Skipped())
 	}
 }

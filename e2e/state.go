@@ -7,9 +7,13 @@ import (
 	"slices"
 )
 
-// stateVersion is the version byte of the session state encoding; a decoder
-// refuses any other version with ErrBadState.
-const stateVersion = 1
+// stateVersion is the version byte of the keyring and group state
+// encodings, sessionStateVersion that of sessions (2 added
+// maxSkippedChains); a decoder refuses any other version with ErrBadState.
+const (
+	stateVersion        = 1
+	sessionStateVersion = 2
+)
 
 const stateMagic = "e2eS"
 
@@ -32,6 +36,7 @@ const flag2PendingSend = 1
 // secret as the identity) in a versioned binary form:
 //
 //	"e2eS" version(1) flags(2) len(info)(1) info maxSkip(4) maxSkippedKeys(4)
+//	maxSkippedChains(4)
 //	len(ad)(4) ad peer(64) DHs(32) DHr(32) prevDHr(32) RK CKs CKr(3×32)
 //	Ns Nr PN(3×4) HKs HKr NHKs NHKr prevHKr(5×32) baseKey(32)
 //	len(prefix)(2) prefix count(4) count×(chain(32) n(4) mk(32))
@@ -44,7 +49,7 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 	}
 	b := make([]byte, 0, 512+len(s.ad)+len(s.skipped)*68)
 	b = append(b, stateMagic...)
-	b = append(b, stateVersion)
+	b = append(b, sessionStateVersion)
 	var flags byte
 	for _, f := range []struct {
 		on  bool
@@ -66,6 +71,7 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 	b = append(b, s.info...)
 	b = binary.BigEndian.AppendUint32(b, uint32(s.maxSkip))
 	b = binary.BigEndian.AppendUint32(b, uint32(s.maxSkipped))
+	b = binary.BigEndian.AppendUint32(b, uint32(s.maxChains))
 	b = binary.BigEndian.AppendUint32(b, uint32(len(s.ad)))
 	b = append(b, s.ad...)
 	b = append(b, s.peer.DH[:]...)
@@ -106,15 +112,15 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 func (s *Session) UnmarshalBinary(data []byte) error {
 	d := decoder{b: data}
 	magic := d.bytes(4)
-	if d.err || string(magic) != stateMagic || d.byte() != stateVersion {
+	if d.err || string(magic) != stateMagic || d.byte() != sessionStateVersion {
 		return ErrBadState
 	}
 	flags, flags2 := d.byte(), d.byte()
 	info := string(d.bytes(int(d.byte())))
 	t := &Session{
 		info:          info,
-		msgInfo:       info + "/message",
-		ratchetInfo:   info + "/ratchet",
+		msgInfo:       info + suffixMessage,
+		ratchetInfo:   info + suffixRatchet,
 		headerEncrypt: flags&flagHE != 0,
 		hasDHr:        flags&flagDHr != 0,
 		hasPrevDHr:    flags&flagPrevDHr != 0,
@@ -126,6 +132,7 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 		pendingSend:   flags2&flag2PendingSend != 0,
 		maxSkip:       int(d.uint32()),
 		maxSkipped:    int(d.uint32()),
+		maxChains:     int(d.uint32()),
 		rand:          s.rand,
 		skipped:       make(map[skipID][KeySize]byte),
 		skippedChains: make(map[[KeySize]byte]int),
@@ -154,7 +161,7 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 	}
 	count := d.uint32()
 	if d.err || len(info) == 0 || len(info) > maxInfoLen || t.maxSkip <= 0 || t.maxSkipped <= 0 ||
-		t.maxSkip > maxLimit || t.maxSkipped > maxLimit ||
+		t.maxSkip > maxLimit || t.maxSkipped > maxLimit || t.maxChains <= 0 || t.maxChains > maxChainsLimit ||
 		uint64(count) > uint64(t.maxSkipped) || uint64(count)*68 != uint64(len(d.b)) {
 		return ErrBadState
 	}
@@ -185,7 +192,7 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 		t.skippedChains[e.id.chain]++
 		t.order = append(t.order, e.id)
 	}
-	if d.err || len(d.b) != 0 {
+	if d.err || len(d.b) != 0 || len(t.skippedChains) > t.maxChains {
 		return ErrBadState
 	}
 	if !t.pendingSend {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/ecdh"
 	"encoding/binary"
+	"math"
 	"sync"
 	"time"
 )
@@ -151,7 +152,14 @@ func parsePrekeyPrefix(msg []byte) (prekeyPrefix, []byte, error) {
 
 // checkPrekeyPrefix lets a responder session open the initiator's further
 // initial messages: their prefix must name this session's peer and base key.
+// The prefix's other fields (the prekey ids) are authenticated by the body's
+// associated data, which covers the whole prefix. Only a session made by
+// Keyring.Accept has a base key; any other refuses prefixed messages.
 func (s *Session) checkPrekeyPrefix(msg []byte) ([]byte, error) {
+	var zero [KeySize]byte
+	if s.baseKey == zero {
+		return nil, ErrBadHeader
+	}
 	p, inner, err := parsePrekeyPrefix(msg)
 	if err != nil {
 		return nil, err
@@ -261,22 +269,32 @@ func (k *Keyring) RotateSignedPrekey() (SignedPrekey, error) {
 }
 
 // GenerateOneTimePrekeys makes n one-time prekeys, keeps their private
-// halves and returns the public halves, to publish.
+// halves and returns the public halves, to publish. It returns
+// ErrPrekeyCount for a negative n or one that would exhaust the 32-bit
+// prekey ids, and the randomness source's error if drawing a key fails;
+// on error the keyring is unchanged.
 func (k *Keyring) GenerateOneTimePrekeys(n int) ([]OneTimePrekey, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if n < 0 || uint64(n) >= math.MaxUint32-uint64(k.nextID) {
+		return nil, ErrPrekeyCount
+	}
 	out := make([]OneTimePrekey, 0, n)
-	for range n {
+	privs := make([]*ecdh.PrivateKey, 0, n)
+	for i := range n {
 		priv, err := genX25519(k.opts.Rand)
 		if err != nil {
 			return nil, err
 		}
-		otp := OneTimePrekey{ID: k.nextID}
-		k.nextID++
+		otp := OneTimePrekey{ID: k.nextID + uint32(i)}
 		copy(otp.Public[:], priv.PublicKey().Bytes())
-		k.oneTime[otp.ID] = priv
 		out = append(out, otp)
+		privs = append(privs, priv)
 	}
+	for i, otp := range out {
+		k.oneTime[otp.ID] = privs[i]
+	}
+	k.nextID += uint32(n)
 	return out, nil
 }
 
@@ -290,36 +308,38 @@ func (k *Keyring) OneTimePrekeys() int {
 // Accept runs X3DH as the responder ("Bob") on an initial message and
 // decrypts it. It returns the new session and the plaintext appended to
 // dst. Only when the message authenticates does it delete the one-time
-// prekey used and record the initiator's base key; so a forged message
-// consumes nothing, and a replayed one is refused with ErrReplay. Other
-// errors: ErrBadHeader, ErrUnknownPrekey, ErrLowOrderKey, ErrDecrypt.
+// prekey used, or, for a message without one, record the initiator's base
+// key; so a forged message consumes nothing, and a replayed one is refused
+// with ErrReplay. When the record of the signed prekey the message names
+// holds Options.MaxReplayRecord base keys, messages without a one-time
+// prekey are refused with ErrReplayRecordFull until a rotation (and, for
+// the previous prekey, its expiry) drops the record: rotate the signed
+// prekey regularly and publish one-time prekeys. Other errors:
+// ErrBadHeader, ErrUnknownPrekey, ErrLowOrderKey, ErrDecrypt.
+//
+// Accept changes the keyring (a one-time prekey deleted or a base key
+// recorded): persist it (MarshalBinary) before acting on the plaintext or
+// replying, or a crash could let the same initial message be accepted
+// again after a restart.
 //
 // The initiator repeats the X3DH prefix on every message until it hears
 // back; open those later ones with the returned session's Open (which
 // checks the prefix names the same peer and base key): Accept refuses them
 // as replays.
+//
+// The X25519 agreements and the decryption run outside the keyring's lock,
+// which is held only to look up the prekeys and, after authentication, to
+// consume them (re-checking that nobody consumed them in between).
 func (k *Keyring) Accept(dst, msg []byte) (*Session, []byte, error) {
-	p, inner, err := parsePrekeyPrefix(msg)
+	p, _, err := parsePrekeyPrefix(msg)
 	if err != nil {
 		return nil, dst, err
 	}
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	spk := k.current
-	if spk.pub.ID != p.spkID {
-		spk = k.previous
-		if spk == nil || spk.pub.ID != p.spkID || !k.opts.Now().Before(spk.expires) {
-			return nil, dst, ErrUnknownPrekey
-		}
-	}
-	if _, ok := spk.seen[p.base]; ok {
-		return nil, dst, ErrReplay
-	}
-	var opk *ecdh.PrivateKey
-	if p.hasOPK {
-		if opk = k.oneTime[p.opkID]; opk == nil {
-			return nil, dst, ErrUnknownPrekey
-		}
+	spk, opk, err := k.lookup(&p)
+	k.mu.Unlock()
+	if err != nil {
+		return nil, dst, err
 	}
 	dh1, err := dhKey(spk.priv, p.identity.DH)
 	if err != nil {
@@ -349,13 +369,56 @@ func (k *Keyring) Accept(dst, msg []byte) (*Session, []byte, error) {
 	clear(sk[:])
 	s.peer = p.identity
 	s.baseKey = p.base
-	out, err := s.Open(dst, inner)
+	out, err := s.Open(dst, msg)
 	if err != nil {
+		return nil, dst, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	// Another Accept may have consumed the prekey, or a rotation dropped
+	// it, while this one computed.
+	spk2, opk2, err := k.lookup(&p)
+	if err != nil || spk2 != spk || opk2 != opk {
+		if err == nil {
+			err = ErrReplay
+		}
 		return nil, dst, err
 	}
 	if opk != nil {
 		delete(k.oneTime, p.opkID)
+	} else {
+		spk.seen[p.base] = struct{}{}
 	}
-	spk.seen[p.base] = struct{}{}
 	return s, out, nil
+}
+
+// lookup finds the prekeys an initial message names and checks that it
+// can still be accepted. The caller holds k.mu.
+func (k *Keyring) lookup(p *prekeyPrefix) (*signedPrekeyPriv, *ecdh.PrivateKey, error) {
+	spk := k.current
+	if spk.pub.ID != p.spkID {
+		spk = k.previous
+		if spk == nil || spk.pub.ID != p.spkID || !k.opts.Now().Before(spk.expires) {
+			return nil, nil, ErrUnknownPrekey
+		}
+	}
+	if !p.hasOPK {
+		if _, ok := spk.seen[p.base]; ok {
+			return nil, nil, ErrReplay
+		}
+		if len(spk.seen) >= k.opts.MaxReplayRecord {
+			return nil, nil, ErrReplayRecordFull
+		}
+		return spk, nil, nil
+	}
+	opk := k.oneTime[p.opkID]
+	if opk == nil {
+		if p.opkID < k.nextID {
+			// Issued by this keyring (ids count up) and gone: deleted when
+			// a message that used it was accepted.
+			return nil, nil, ErrReplay
+		}
+		return nil, nil, ErrUnknownPrekey
+	}
+	return spk, opk, nil
 }

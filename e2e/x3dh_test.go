@@ -2,8 +2,13 @@ package e2e_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +42,26 @@ func TestLibsignalChainKeyVector(t *testing.T) {
 	}
 	if want := unhex(t, "c6c77d6a73a354337a56435e34607dfe48e3ace14e77314dc6abc172e7a7030b"); !bytes.Equal(keys[32:64], want) {
 		t.Errorf("MAC key = %x, want %x", keys[32:64], want)
+	}
+	// The IV is the last 16 of the 80 bytes: recompute the HKDF (RFC 5869)
+	// with crypto/hmac, blocks T1 ‖ T2 ‖ T3, and compare all of it.
+	mac := func(key []byte, parts ...[]byte) []byte {
+		m := hmac.New(sha256.New, key)
+		for _, p := range parts {
+			m.Write(p)
+		}
+		return m.Sum(nil)
+	}
+	info := []byte("WhisperMessageKeys")
+	prk := mac(make([]byte, 32), seed[:])
+	t1 := mac(prk, info, []byte{1})
+	t2 := mac(prk, t1, info, []byte{2})
+	t3 := mac(prk, t2, info, []byte{3})
+	if len(keys) != 80 || !bytes.Equal(keys[64:], t3[:16]) || !bytes.Equal(keys[:64], slices.Concat(t1, t2)) {
+		t.Errorf("HKDF output %x, want T1 ‖ T2 ‖ T3[:16] = %x ‖ %x ‖ %x", keys, t1, t2, t3[:16])
+	}
+	if iv := keys[64:80]; len(iv) != 16 || bytes.Equal(iv, make([]byte, 16)) {
+		t.Errorf("IV = %x", iv)
 	}
 }
 
@@ -254,9 +279,20 @@ func TestKeyringSignedPrekeyGrace(t *testing.T) {
 }
 
 func TestKeyringConcurrentAcceptOnce(t *testing.T) {
+	for _, withOPK := range []bool{false, true} {
+		t.Run(fmt.Sprintf("opk=%v", withOPK), func(t *testing.T) { concurrentAcceptOnce(t, withOPK) })
+	}
+}
+
+func concurrentAcceptOnce(t *testing.T, withOPK bool) {
 	alice, bob := mustIdentity(t, 60), mustIdentity(t, 61)
 	kr, _ := e2e.NewKeyring(bob, e2e.Options{})
-	as, _ := e2e.Initiate(alice, e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}, e2e.Options{})
+	b := e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}
+	if withOPK {
+		otps, _ := kr.GenerateOneTimePrekeys(2)
+		b.OneTimePrekey = &otps[0]
+	}
+	as, _ := e2e.Initiate(alice, b, e2e.Options{})
 	m := seal(t, as, "race")
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -344,5 +380,164 @@ func TestKeyringStateRoundTrip(t *testing.T) {
 	forged[5+64+4+4+32] ^= 1 // first byte of the current signature
 	if _, err := e2e.LoadKeyring(forged, opts); !errors.Is(err, e2e.ErrBadState) {
 		t.Errorf("forged signature: %v, want ErrBadState", err)
+	}
+}
+
+// TestLaterInitialMessagesAuthenticated flips every bit of an initiator's
+// later initial messages (the X3DH prefix, header and body), in both header
+// modes, with and without a one-time prekey: the responder's session refuses
+// each one without changing state, then opens the genuine message. Changing
+// only the prekey ids (fields nobody checks against the session) is refused
+// too.
+func TestLaterInitialMessagesAuthenticated(t *testing.T) {
+	for _, mode := range modes {
+		for _, withOPK := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/opk=%v", mode.name, withOPK), func(t *testing.T) {
+				alice, bob := mustIdentity(t, 32), mustIdentity(t, 33)
+				kr, _ := e2e.NewKeyring(bob, mode.opts)
+				b := e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}
+				if withOPK {
+					otps, _ := kr.GenerateOneTimePrekeys(3)
+					b.OneTimePrekey = &otps[1]
+				}
+				as, err := e2e.Initiate(alice, b, mode.opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				first, later := seal(t, as, "first"), seal(t, as, "later")
+				bs, _, err := kr.Accept(nil, first)
+				if err != nil {
+					t.Fatal(err)
+				}
+				before := state(t, bs)
+				refused := func(what string, f []byte) {
+					t.Helper()
+					if pt, err := bs.Open(nil, f); err == nil {
+						t.Fatalf("%s: Open = %q, want an error", what, pt)
+					}
+					if !bytes.Equal(before, state(t, bs)) {
+						t.Fatalf("%s: refused message changed the state", what)
+					}
+				}
+				for i := range len(later) * 8 {
+					f := bytes.Clone(later)
+					f[i/8] ^= 1 << (i % 8)
+					refused(fmt.Sprintf("bit %d", i), f)
+				}
+				// The ids: signed prekey id at 97, flag at 101, one-time id at 102.
+				for _, edit := range []func(f []byte){
+					func(f []byte) { binary.BigEndian.PutUint32(f[97:], b.SignedPrekey.ID+7) },
+					func(f []byte) { binary.BigEndian.PutUint32(f[102:], 99) },
+					func(f []byte) { f[101] ^= 1; binary.BigEndian.PutUint32(f[102:], 0) },
+				} {
+					f := bytes.Clone(later)
+					edit(f)
+					if !bytes.Equal(f, later) {
+						refused("edited prekey ids", f)
+					}
+				}
+				open(t, bs, later, "later")
+			})
+		}
+	}
+}
+
+// TestInitiatorRefusesPrefixedReply wraps the responder's reply in an X3DH
+// prefix naming the responder and a zero base key: the initiator's session,
+// which has no base key, refuses it without changing state, and opens the
+// plain reply.
+func TestInitiatorRefusesPrefixedReply(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			alice, bob := mustIdentity(t, 34), mustIdentity(t, 35)
+			kr, _ := e2e.NewKeyring(bob, mode.opts)
+			as, err := e2e.Initiate(alice, e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}, mode.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bs, _, err := kr.Accept(nil, seal(t, as, "hi"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			reply := seal(t, bs, "reply")
+			pub := bob.Public()
+			wrapped := []byte{3}
+			wrapped = append(wrapped, pub.DH[:]...)
+			wrapped = append(wrapped, pub.Sign[:]...)
+			wrapped = append(wrapped, make([]byte, 32)...)
+			wrapped = binary.BigEndian.AppendUint32(wrapped, kr.SignedPrekey().ID)
+			wrapped = append(wrapped, 0, 0, 0, 0, 0)
+			wrapped = append(wrapped, reply...)
+			before := state(t, as)
+			if pt, err := as.Open(nil, wrapped); err == nil {
+				t.Fatalf("initiator opened a prefixed reply: %q", pt)
+			}
+			if !bytes.Equal(before, state(t, as)) {
+				t.Fatal("refused message changed the state")
+			}
+			open(t, as, reply, "reply")
+		})
+	}
+}
+
+// TestReplayRecordOnlyWithoutOneTimePrekey caps the replay record at one
+// base key: initial messages with one-time prekeys (protected by deleting
+// the prekey) do not fill it, one without fills it, the next without is
+// refused with ErrReplayRecordFull (a replay still with ErrReplay), and
+// rotating the signed prekey makes room.
+func TestReplayRecordOnlyWithoutOneTimePrekey(t *testing.T) {
+	bob := mustIdentity(t, 62)
+	opts := e2e.Options{MaxReplayRecord: 1}
+	kr, _ := e2e.NewKeyring(bob, opts)
+	otps, _ := kr.GenerateOneTimePrekeys(3)
+	initial := func(seed uint64, opk *e2e.OneTimePrekey) []byte {
+		as, err := e2e.Initiate(mustIdentity(t, seed), e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey(), OneTimePrekey: opk}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seal(t, as, "hi")
+	}
+	for i := range otps {
+		m := initial(uint64(63+i), &otps[i])
+		if _, _, err := kr.Accept(nil, m); err != nil {
+			t.Fatalf("with one-time prekey %d: %v", i, err)
+		}
+		if _, _, err := kr.Accept(nil, m); !errors.Is(err, e2e.ErrReplay) {
+			t.Fatalf("replay with a used one-time prekey: %v, want ErrReplay", err)
+		}
+	}
+	first := initial(70, nil)
+	if _, _, err := kr.Accept(nil, first); err != nil {
+		t.Fatalf("without one-time prekey, record empty: %v", err)
+	}
+	if _, _, err := kr.Accept(nil, first); !errors.Is(err, e2e.ErrReplay) {
+		t.Fatalf("replay: %v, want ErrReplay", err)
+	}
+	second := initial(71, nil)
+	if _, _, err := kr.Accept(nil, second); !errors.Is(err, e2e.ErrReplayRecordFull) {
+		t.Fatalf("record full: %v, want ErrReplayRecordFull", err)
+	}
+	if _, err := kr.RotateSignedPrekey(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := kr.Accept(nil, initial(72, nil)); err != nil {
+		t.Fatalf("after rotation: %v", err)
+	}
+}
+
+// TestGenerateOneTimePrekeysBadCount asks for a negative or impossible
+// number of one-time prekeys: an error, no panic, nothing generated.
+func TestGenerateOneTimePrekeysBadCount(t *testing.T) {
+	kr, _ := e2e.NewKeyring(mustIdentity(t, 90), e2e.Options{})
+	for _, n := range []int{-1, -1 << 40, 1 << 33} {
+		if otps, err := kr.GenerateOneTimePrekeys(n); !errors.Is(err, e2e.ErrPrekeyCount) || otps != nil {
+			t.Errorf("GenerateOneTimePrekeys(%d) = %d keys, %v, want ErrPrekeyCount", n, len(otps), err)
+		}
+	}
+	if otps, err := kr.GenerateOneTimePrekeys(0); err != nil || len(otps) != 0 {
+		t.Errorf("GenerateOneTimePrekeys(0) = %v, %v", otps, err)
+	}
+	if kr.OneTimePrekeys() != 0 {
+		t.Errorf("%d one-time prekeys held after refused requests", kr.OneTimePrekeys())
 	}
 }
