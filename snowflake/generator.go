@@ -238,15 +238,21 @@ func (g *Generator) wait(old uint64, deadline *int64) error {
 // waitFor returns ErrClockBehind without pausing.
 func (g *Generator) waitFor(target int64, deadline *int64) (reached bool, err error) {
 	now := g.elapsed()
-	need := target*g.tickNs - now
-	if need <= 0 {
+	goal := target * g.tickNs // target <= maxTick: cannot overflow (Validate)
+	if now >= goal {
 		return true, nil
+	}
+	// goal >= 0 > now is possible with a clock centuries behind the start,
+	// and goal-now may then exceed the int64 range: saturate.
+	need := goal - now
+	if need < 0 {
+		need = math.MaxInt64
 	}
 	if need > g.tickNs {
 		if *deadline == math.MinInt64 {
 			*deadline = satAdd(now, int64(g.maxWait))
 		}
-		if target*g.tickNs > *deadline {
+		if goal > *deadline {
 			return false, fmt.Errorf("%w: by %v, more than MaxWait %v",
 				ErrClockBehind, time.Duration(need), g.maxWait)
 		}
