@@ -133,30 +133,40 @@ func (g *Generator) Next() (ID, error) {
 		}
 		// Concurrent adds used up the sequence and carried s into the next
 		// tick, or another goroutine moved the state to a later tick.
-		return g.awaitTick(s)
+		return g.awaitTick(s, ns)
 	}
 	first, _, err := g.reserve(1)
 	return g.id(first), err
 }
 
 // awaitTick returns the ID of the claimed state s once the clock has reached
-// its tick, which is normally less than a tick away: an add only carries past
-// the clock's tick while goroutines hold fewer than MaxSeq+1 such claims.
-// Should the clock have been stepped back meanwhile, MaxWait applies.
-func (g *Generator) awaitTick(s uint64) (ID, error) {
+// its tick. ns is the clock reading the fast path checked: s is then at most
+// a few ticks ahead of it, since an add carries past the clock's tick only
+// while more than MaxSeq+1 goroutines race on the same state, and each tick
+// of carry takes another MaxSeq+1 of them. Waiting for a carried claim is not
+// the clock being behind, so it does not count against MaxWait; MaxWait
+// applies only if the clock now reads earlier than ns, having been stepped
+// back meanwhile.
+func (g *Generator) awaitTick(s uint64, ns int64) (ID, error) {
 	tick := int64(s >> g.seqBits)
 	if tick > int64(g.maxTick) {
 		return 0, fmt.Errorf("%w: at %v", ErrExhausted, g.layout.End())
 	}
+	goal := tick * g.tickNs
 	var deadline int64 = math.MinInt64
 	for {
-		reached, err := g.waitFor(tick, &deadline)
-		if err != nil {
-			return 0, err
-		}
-		if reached {
+		now := g.elapsed()
+		if now >= goal {
 			return g.id(s), nil
 		}
+		if now < ns {
+			if _, err := g.waitFor(tick, &deadline); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		// ns <= now < goal, and goal-ns is a few ticks: no overflow.
+		g.sleep(time.Duration(goal - now))
 	}
 }
 
