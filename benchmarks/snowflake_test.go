@@ -253,7 +253,7 @@ func BenchmarkSnowflakeMarshalJSON(b *testing.B) {
 		buf := make([]byte, 0, 32)
 		b.ReportAllocs()
 		for b.Loop() {
-			buf = id.AppendJSON(buf[:0])
+			buf, _ = id.AppendJSON(buf[:0])
 		}
 	})
 	b.Run("bwmarrin", func(b *testing.B) {

@@ -72,7 +72,9 @@
 // an ID is a string, "683282320588828673", because JavaScript numbers are
 // IEEE 754 doubles that hold integers exactly only up to 2^53 (RFC 8259,
 // section 6); [ID.UnmarshalJSON] accepts a string or a plain number.
-// [ID.AppendText] and [ID.AppendJSON] format without allocating. For short
+// [ID.AppendText] and [ID.AppendJSON] format without allocating. A negative
+// int64 is not an ID: the encoders refuse it with [ErrRange] rather than
+// write "-5", which the parsers would reject. For short
 // codes in URLs, encode the ID with package shortid.
 //
 // # Concurrency

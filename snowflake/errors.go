@@ -11,7 +11,8 @@ var (
 	ErrSyntax = errors.New("snowflake: invalid syntax")
 
 	// ErrRange reports a number that does not fit: a decimal ID above
-	// math.MaxInt64, or a part outside its field in [Layout.Compose].
+	// math.MaxInt64, a negative ID given to a text or JSON encoder, a part
+	// outside its field in [Layout.Compose], or a negative Options.After.
 	ErrRange = errors.New("snowflake: value out of range")
 
 	// ErrLayout reports a [Layout] that [Layout.Validate] rejects.
