@@ -12,6 +12,9 @@ import (
 // for concurrent use by multiple goroutines; Next costs one monotonic clock
 // read and one atomic add to a single 64-bit word, and does not allocate. A
 // Generator must not be copied after first use.
+//
+// Create one with [NewGenerator]: the zero Generator is not usable (it has no
+// layout, and its methods panic).
 type Generator struct {
 	// Read-only after NewGenerator.
 	clock     Clock // nil: the system clock, through time.Since
