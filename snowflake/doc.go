@@ -59,9 +59,14 @@
 //
 // Uniqueness across machines rests on distinct node numbers. Pass one
 // explicitly (from configuration or a lease), or use [NodeFromEnv], or
-// [NodeFromIP] and [NodeFromPrivateIP], which take the low NodeBits bits of a
-// private address (RFC 1918, RFC 4193): unique within a subnet of up to
-// 2^NodeBits hosts, such as a /22 for 10 bits. Each checks the number
+// [NodeFromIP], [NodeFromInterface] and [NodeFromPrivateIP], which take the
+// low NodeBits bits of a private address (RFC 1918, RFC 4193). Those are
+// unique only if the hosts share one subnet no larger than 2^NodeBits
+// addresses and are numbered within it (a /22 or smaller for 10 bits); IPv6
+// addresses formed by SLAAC or at random do not qualify. NodeFromPrivateIP
+// refuses to guess on a host with addresses on more than one interface (a
+// docker0 bridge has 172.17.0.1 on every host) and returns
+// [ErrAmbiguousNode]: name the interface instead. Each checks the number
 // against the layout.
 //
 // # Text forms

@@ -26,6 +26,11 @@ var (
 	// RFC 4193) IP address, or a host that has none.
 	ErrNotPrivate = errors.New("snowflake: no private IP address")
 
+	// ErrAmbiguousNode reports that [NodeFromPrivateIP] found addresses on
+	// more than one network interface, so that the one it would pick (a
+	// docker0 bridge, say) may be the same on every host.
+	ErrAmbiguousNode = errors.New("snowflake: ambiguous node address")
+
 	// ErrClockBehind reports that the clock reads earlier than the last ID the
 	// generator issued (or the Options.After mark) and would not catch up
 	// within Options.MaxWait, or reads before the layout's epoch.
