@@ -29,6 +29,7 @@ type Generator struct {
 	maxWait   time.Duration
 	layout    Layout
 	node      int64
+	beforeAdd func() // tests only: called between the fast path's check and its add
 
 	// Keep the contended word off the cache line of the fields above.
 	_ [64]byte
@@ -130,6 +131,9 @@ func (g *Generator) Next() (ID, error) {
 	last := old >> (g.seqBits & 63) // & 63: no check for shifts >= 64
 	if old&g.seqMask != g.seqMask && last <= g.maxTick &&
 		uint64(ns-int64(last)*g.tickNs) < uint64(g.tickNs) {
+		if g.beforeAdd != nil {
+			g.beforeAdd()
+		}
 		s := g.state.Add(1)
 		if s>>(g.seqBits&63) == last {
 			return g.id(s), nil
