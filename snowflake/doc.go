@@ -25,11 +25,19 @@
 // # Generating
 //
 // A [Generator] keeps the tick and sequence of its last ID in one atomic
-// 64-bit word. [Generator.Next] reads the monotonic clock (one vDSO call,
-// about 25 ns) and, while the tick has not changed, claims the next sequence
+// 64-bit word. [Generator.Next] reads the monotonic clock (time.Since, one
+// vDSO call) and, while the tick has not changed, claims the next sequence
 // number with a single atomic add, which cannot fail under contention as a
-// compare-and-swap can: about 30 ns per ID, allocation-free, and as fast from
-// many goroutines as from one. A new tick is installed by compare-and-swap.
+// compare-and-swap can. A new tick is installed by compare-and-swap.
+//
+// Measured on a shared 2-core AMD EPYC VM (go test -bench . -benchtime 300ms
+// -cpu 1,2,8, other jobs running; time.Since alone costs about 25 ns there):
+// Next takes about 30-36 ns per ID from one goroutine, allocation-free, on a
+// layout whose sequence never runs out. From 2 or 8 goroutines sharing one
+// generator the total rate stays the same, about 30 ns of wall time per ID
+// (33 million IDs/s), not more: every call adds to the same word, whose
+// cache line moves between the cores. [Generator.NextN] costs about 1.1 ns
+// per ID in batches of 64 (70 ns per call).
 //
 // An ID's timestamp is never ahead of the clock. When a tick's sequence is
 // used up, Next waits for the next tick instead of borrowing a future one, so
