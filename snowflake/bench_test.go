@@ -122,7 +122,7 @@ func BenchmarkAppendJSON(b *testing.B) {
 	buf := make([]byte, 0, 32)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = benchID.AppendJSON(buf[:0])
+		buf, _ = benchID.AppendJSON(buf[:0])
 	}
 }
 

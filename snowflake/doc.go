@@ -25,11 +25,19 @@
 // # Generating
 //
 // A [Generator] keeps the tick and sequence of its last ID in one atomic
-// 64-bit word. [Generator.Next] reads the monotonic clock (one vDSO call,
-// about 25 ns) and, while the tick has not changed, claims the next sequence
+// 64-bit word. [Generator.Next] reads the monotonic clock (time.Since, one
+// vDSO call) and, while the tick has not changed, claims the next sequence
 // number with a single atomic add, which cannot fail under contention as a
-// compare-and-swap can: about 30 ns per ID, allocation-free, and as fast from
-// many goroutines as from one. A new tick is installed by compare-and-swap.
+// compare-and-swap can. A new tick is installed by compare-and-swap.
+//
+// Measured on a shared 2-core AMD EPYC VM (go test -bench . -benchtime 300ms
+// -cpu 1,2,8, other jobs running; time.Since alone costs about 25 ns there):
+// Next takes about 30-36 ns per ID from one goroutine, allocation-free, on a
+// layout whose sequence never runs out. From 2 or 8 goroutines sharing one
+// generator the total rate stays the same, about 30 ns of wall time per ID
+// (33 million IDs/s), not more: every call adds to the same word, whose
+// cache line moves between the cores. [Generator.NextN] costs about 1.1 ns
+// per ID in batches of 64 (70 ns per call).
 //
 // An ID's timestamp is never ahead of the clock. When a tick's sequence is
 // used up, Next waits for the next tick instead of borrowing a future one, so
@@ -59,9 +67,14 @@
 //
 // Uniqueness across machines rests on distinct node numbers. Pass one
 // explicitly (from configuration or a lease), or use [NodeFromEnv], or
-// [NodeFromIP] and [NodeFromPrivateIP], which take the low NodeBits bits of a
-// private address (RFC 1918, RFC 4193): unique within a subnet of up to
-// 2^NodeBits hosts, such as a /22 for 10 bits. Each checks the number
+// [NodeFromIP], [NodeFromInterface] and [NodeFromPrivateIP], which take the
+// low NodeBits bits of a private address (RFC 1918, RFC 4193). Those are
+// unique only if the hosts share one subnet no larger than 2^NodeBits
+// addresses and are numbered within it (a /22 or smaller for 10 bits); IPv6
+// addresses formed by SLAAC or at random do not qualify. NodeFromPrivateIP
+// refuses to guess on a host with addresses on more than one interface (a
+// docker0 bridge has 172.17.0.1 on every host) and returns
+// [ErrAmbiguousNode]: name the interface instead. Each checks the number
 // against the layout.
 //
 // # Text forms
@@ -72,7 +85,9 @@
 // an ID is a string, "683282320588828673", because JavaScript numbers are
 // IEEE 754 doubles that hold integers exactly only up to 2^53 (RFC 8259,
 // section 6); [ID.UnmarshalJSON] accepts a string or a plain number.
-// [ID.AppendText] and [ID.AppendJSON] format without allocating. For short
+// [ID.AppendText] and [ID.AppendJSON] format without allocating. A negative
+// int64 is not an ID: the encoders refuse it with [ErrRange] rather than
+// write "-5", which the parsers would reject. For short
 // codes in URLs, encode the ID with package shortid.
 //
 // # Concurrency

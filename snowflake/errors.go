@@ -11,7 +11,8 @@ var (
 	ErrSyntax = errors.New("snowflake: invalid syntax")
 
 	// ErrRange reports a number that does not fit: a decimal ID above
-	// math.MaxInt64, or a part outside its field in [Layout.Compose].
+	// math.MaxInt64, a negative ID given to a text or JSON encoder, a part
+	// outside its field in [Layout.Compose], or a negative Options.After.
 	ErrRange = errors.New("snowflake: value out of range")
 
 	// ErrLayout reports a [Layout] that [Layout.Validate] rejects.
@@ -24,6 +25,11 @@ var (
 	// ErrNotPrivate reports an address that is not a private (RFC 1918 or
 	// RFC 4193) IP address, or a host that has none.
 	ErrNotPrivate = errors.New("snowflake: no private IP address")
+
+	// ErrAmbiguousNode reports that [NodeFromPrivateIP] found addresses on
+	// more than one network interface, so that the one it would pick (a
+	// docker0 bridge, say) may be the same on every host.
+	ErrAmbiguousNode = errors.New("snowflake: ambiguous node address")
 
 	// ErrClockBehind reports that the clock reads earlier than the last ID the
 	// generator issued (or the Options.After mark) and would not catch up

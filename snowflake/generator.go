@@ -12,6 +12,9 @@ import (
 // for concurrent use by multiple goroutines; Next costs one monotonic clock
 // read and one atomic add to a single 64-bit word, and does not allocate. A
 // Generator must not be copied after first use.
+//
+// Create one with [NewGenerator]: the zero Generator is not usable (it has no
+// layout, and its methods panic).
 type Generator struct {
 	// Read-only after NewGenerator.
 	clock     Clock // nil: the system clock, through time.Since
@@ -26,6 +29,7 @@ type Generator struct {
 	maxWait   time.Duration
 	layout    Layout
 	node      int64
+	beforeAdd func() // tests only: called between the fast path's check and its add
 
 	// Keep the contended word off the cache line of the fields above.
 	_ [64]byte
@@ -127,36 +131,49 @@ func (g *Generator) Next() (ID, error) {
 	last := old >> (g.seqBits & 63) // & 63: no check for shifts >= 64
 	if old&g.seqMask != g.seqMask && last <= g.maxTick &&
 		uint64(ns-int64(last)*g.tickNs) < uint64(g.tickNs) {
+		if g.beforeAdd != nil {
+			g.beforeAdd()
+		}
 		s := g.state.Add(1)
 		if s>>(g.seqBits&63) == last {
 			return g.id(s), nil
 		}
 		// Concurrent adds used up the sequence and carried s into the next
 		// tick, or another goroutine moved the state to a later tick.
-		return g.awaitTick(s)
+		return g.awaitTick(s, ns)
 	}
 	first, _, err := g.reserve(1)
 	return g.id(first), err
 }
 
 // awaitTick returns the ID of the claimed state s once the clock has reached
-// its tick, which is normally less than a tick away: an add only carries past
-// the clock's tick while goroutines hold fewer than MaxSeq+1 such claims.
-// Should the clock have been stepped back meanwhile, MaxWait applies.
-func (g *Generator) awaitTick(s uint64) (ID, error) {
+// its tick. ns is the clock reading the fast path checked: s is then at most
+// a few ticks ahead of it, since an add carries past the clock's tick only
+// while more than MaxSeq+1 goroutines race on the same state, and each tick
+// of carry takes another MaxSeq+1 of them. Waiting for a carried claim is not
+// the clock being behind, so it does not count against MaxWait; MaxWait
+// applies only if the clock now reads earlier than ns, having been stepped
+// back meanwhile.
+func (g *Generator) awaitTick(s uint64, ns int64) (ID, error) {
 	tick := int64(s >> g.seqBits)
 	if tick > int64(g.maxTick) {
 		return 0, fmt.Errorf("%w: at %v", ErrExhausted, g.layout.End())
 	}
+	goal := tick * g.tickNs
 	var deadline int64 = math.MinInt64
 	for {
-		reached, err := g.waitFor(tick, &deadline)
-		if err != nil {
-			return 0, err
-		}
-		if reached {
+		now := g.elapsed()
+		if now >= goal {
 			return g.id(s), nil
 		}
+		if now < ns {
+			if _, err := g.waitFor(tick, &deadline); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		// ns <= now < goal, and goal-ns is a few ticks: no overflow.
+		g.sleep(time.Duration(goal - now))
 	}
 }
 
@@ -238,15 +255,21 @@ func (g *Generator) wait(old uint64, deadline *int64) error {
 // waitFor returns ErrClockBehind without pausing.
 func (g *Generator) waitFor(target int64, deadline *int64) (reached bool, err error) {
 	now := g.elapsed()
-	need := target*g.tickNs - now
-	if need <= 0 {
+	goal := target * g.tickNs // target <= maxTick: cannot overflow (Validate)
+	if now >= goal {
 		return true, nil
+	}
+	// goal >= 0 > now is possible with a clock centuries behind the start,
+	// and goal-now may then exceed the int64 range: saturate.
+	need := goal - now
+	if need < 0 {
+		need = math.MaxInt64
 	}
 	if need > g.tickNs {
 		if *deadline == math.MinInt64 {
 			*deadline = satAdd(now, int64(g.maxWait))
 		}
-		if target*g.tickNs > *deadline {
+		if goal > *deadline {
 			return false, fmt.Errorf("%w: by %v, more than MaxWait %v",
 				ErrClockBehind, time.Duration(need), g.maxWait)
 		}

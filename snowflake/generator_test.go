@@ -390,3 +390,48 @@ func TestSystemClockWaitsForMark(t *testing.T) {
 		t.Errorf("ID time %v is ahead of the clock", got)
 	}
 }
+
+// TestClockFarBehind steps the clock back so far that its distance to the
+// generator's start overflows an int64 of nanoseconds (400 years, and the
+// zero time.Time): Next and NextN must report ErrClockBehind at once with
+// MaxWait 0, not spin or issue an ID ahead of the clock.
+func TestClockFarBehind(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		move func(*fakeClock)
+	}{
+		{"400 years back", func(c *fakeClock) { c.mu.Lock(); c.now = c.now.AddDate(-400, 0, 0); c.mu.Unlock() }},
+		{"zero time", func(c *fakeClock) { c.mu.Lock(); c.now = time.Time{}; c.mu.Unlock() }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clock := newFakeClock(t0.Add(5 * time.Millisecond))
+			g := newGen(t, 1, snowflake.Options{Clock: clock})
+			clock.Step(3 * time.Millisecond)
+			a := mustNext(t, g)
+			c.move(clock)
+			done := make(chan error, 1)
+			go func() {
+				_, err := g.Next()
+				if err == nil || !errors.Is(err, snowflake.ErrClockBehind) {
+					done <- err
+					return
+				}
+				done <- g.NextN(make([]snowflake.ID, 4))
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, snowflake.ErrClockBehind) {
+					t.Fatalf("Next/NextN = %v, want ErrClockBehind", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Next did not return within 5s of the clock going back 400 years")
+			}
+			clock.mu.Lock()
+			clock.now = t0.Add(8 * time.Millisecond)
+			clock.mu.Unlock()
+			if b := mustNext(t, g); b <= a {
+				t.Fatalf("after the clock came back: %d <= %d", b, a)
+			}
+		})
+	}
+}

@@ -27,16 +27,30 @@ func (id ID) Int64() int64 { return int64(id) }
 func (id ID) String() string { return strconv.FormatInt(int64(id), 10) }
 
 // AppendText appends the decimal form of id to b and returns the extended
-// buffer. It never fails and does not allocate when b has room for 20 bytes;
-// it implements [encoding.TextAppender].
+// buffer; it implements [encoding.TextAppender]. It does not allocate when b
+// has room for 19 bytes. A negative id is not an ID and has no text form that
+// [Parse] accepts, so AppendText returns b unchanged and an error wrapping
+// [ErrRange] for one, rather than output that cannot be read back.
 func (id ID) AppendText(b []byte) ([]byte, error) {
+	if id < 0 {
+		return b, negativeError(id)
+	}
 	return strconv.AppendInt(b, int64(id), 10), nil
 }
 
 // MarshalText returns the decimal form of id; it implements
-// [encoding.TextMarshaler].
+// [encoding.TextMarshaler]. Like [ID.AppendText], it returns an error
+// wrapping [ErrRange] for a negative id.
 func (id ID) MarshalText() ([]byte, error) {
-	return strconv.AppendInt(make([]byte, 0, maxDigits+1), int64(id), 10), nil
+	if id < 0 {
+		return nil, negativeError(id)
+	}
+	return id.AppendText(make([]byte, 0, maxDigits))
+}
+
+// negativeError is the error for formatting a negative id.
+func negativeError(id ID) error {
+	return fmt.Errorf("%w: negative ID %d has no text form", ErrRange, int64(id))
 }
 
 // UnmarshalText sets *id from its canonical decimal form, with the same rules
@@ -52,18 +66,27 @@ func (id *ID) UnmarshalText(text []byte) error {
 }
 
 // AppendJSON appends the JSON form of id, its decimal in double quotes, to b.
-// It does not allocate when b has room for 22 bytes.
-func (id ID) AppendJSON(b []byte) []byte {
+// It does not allocate when b has room for 21 bytes. Like [ID.AppendText], it
+// returns b unchanged and an error wrapping [ErrRange] for a negative id.
+func (id ID) AppendJSON(b []byte) ([]byte, error) {
+	if id < 0 {
+		return b, negativeError(id)
+	}
 	b = append(b, '"')
 	b = strconv.AppendInt(b, int64(id), 10)
-	return append(b, '"')
+	return append(b, '"'), nil
 }
 
 // MarshalJSON returns id as a JSON string such as "1234567890123456789"; it
 // implements [encoding/json.Marshaler]. A string, not a number, because
-// JavaScript numbers hold integers exactly only up to 2^53.
+// JavaScript numbers hold integers exactly only up to 2^53. It returns an
+// error wrapping [ErrRange] for a negative id, so encoding/json fails rather
+// than write a value that [ID.UnmarshalJSON] rejects.
 func (id ID) MarshalJSON() ([]byte, error) {
-	return id.AppendJSON(make([]byte, 0, maxDigits+3)), nil
+	if id < 0 {
+		return nil, negativeError(id)
+	}
+	return id.AppendJSON(make([]byte, 0, maxDigits+2))
 }
 
 // UnmarshalJSON sets *id from a JSON string holding a canonical decimal

@@ -160,8 +160,8 @@ func TestTextForms(t *testing.T) {
 				t.Fatalf("json.Unmarshal(%s) = %v, %v", in, d.ID, err)
 			}
 		}
-		if got := id.AppendJSON(nil); string(got) != `"`+want+`"` {
-			t.Fatalf("AppendJSON = %s", got)
+		if got, err := id.AppendJSON(nil); string(got) != `"`+want+`"` || err != nil {
+			t.Fatalf("AppendJSON = %s, %v", got, err)
 		}
 	}
 }
@@ -171,7 +171,7 @@ func TestTextFormsDoNotAllocate(t *testing.T) {
 	const id snowflake.ID = math.MaxInt64
 	allocs := testing.AllocsPerRun(100, func() {
 		buf, _ = id.AppendText(buf[:0])
-		buf = id.AppendJSON(buf[:0])
+		buf, _ = id.AppendJSON(buf[:0])
 		if _, err := snowflake.Parse("9223372036854775807"); err != nil {
 			t.Fatal(err)
 		}
@@ -182,5 +182,55 @@ func TestTextFormsDoNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("AppendText, AppendJSON, Parse, UnmarshalJSON allocate %v times, want 0", allocs)
+	}
+}
+
+// TestTextFormsAllInt64 is a round-trip property over every int64, negatives
+// included: each encoder either produces text that the matching decoder reads
+// back to the same ID, or (for exactly the negative values) fails with
+// ErrRange and writes nothing.
+func TestTextFormsAllInt64(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 0))
+	type doc struct {
+		ID snowflake.ID `json:"id"`
+	}
+	for i := range 10000 {
+		// Spread over all magnitudes and both signs.
+		id := snowflake.ID(int64(r.Uint64()) >> (i % 64))
+		if i < 4 {
+			id = []snowflake.ID{-1, math.MinInt64, 0, math.MaxInt64}[i]
+		}
+		text, errText := id.MarshalText()
+		appended, errAppend := id.AppendText([]byte("x"))
+		js, errJS := id.AppendJSON([]byte("x"))
+		data, errMarshal := json.Marshal(doc{id})
+		if id < 0 {
+			for _, err := range []error{errText, errAppend, errJS, errMarshal} {
+				if !errors.Is(err, snowflake.ErrRange) {
+					t.Fatalf("ID(%d): encoder error %v, want ErrRange", int64(id), err)
+				}
+			}
+			if text != nil || string(appended) != "x" || string(js) != "x" || data != nil {
+				t.Fatalf("ID(%d): encoders wrote %q, %q, %q, %q", int64(id), text, appended, js, data)
+			}
+			continue
+		}
+		if errText != nil || errAppend != nil || errJS != nil || errMarshal != nil {
+			t.Fatalf("ID(%d): errors %v, %v, %v, %v", int64(id), errText, errAppend, errJS, errMarshal)
+		}
+		var fromText, fromAppend, fromJS snowflake.ID
+		var d doc
+		if err := fromText.UnmarshalText(text); err != nil || fromText != id {
+			t.Fatalf("ID(%d): text %q reads back as %d, %v", int64(id), text, fromText, err)
+		}
+		if err := fromAppend.UnmarshalText(appended[1:]); err != nil || fromAppend != id {
+			t.Fatalf("ID(%d): appended %q reads back as %d, %v", int64(id), appended, fromAppend, err)
+		}
+		if err := fromJS.UnmarshalJSON(js[1:]); err != nil || fromJS != id {
+			t.Fatalf("ID(%d): JSON %s reads back as %d, %v", int64(id), js, fromJS, err)
+		}
+		if err := json.Unmarshal(data, &d); err != nil || d.ID != id {
+			t.Fatalf("ID(%d): %s reads back as %d, %v", int64(id), data, d.ID, err)
+		}
 	}
 }

@@ -12,9 +12,10 @@ import (
 //
 //	0 | ticks since Epoch (TimeBits) | node (NodeBits) | sequence (SeqBits)
 //
-// so IDs sort by time first. A Layout is a plain value: copy it, compare it,
-// keep it next to the IDs it made. Its zero value is not valid; start from
-// [DefaultLayout].
+// so IDs sort by time first. A Layout is a plain value: copy it, keep it next
+// to the IDs it made. Compare Layouts with [Layout.Equal], not ==, which also
+// compares Epoch's Location and monotonic clock reading. Its zero value is
+// not valid; start from [DefaultLayout].
 type Layout struct {
 	// TimeBits is the width of the timestamp field, in ticks since Epoch.
 	TimeBits int
@@ -81,6 +82,15 @@ func (l Layout) Validate() error {
 			ErrLayout, l.TimeBits, l.tick())
 	}
 	return nil
+}
+
+// Equal reports whether l and m describe the same IDs: the same widths, Epochs
+// at the same instant (whatever their Location or monotonic reading, as
+// [time.Time.Equal] compares them) and the same Tick, a zero Tick counting as
+// one millisecond.
+func (l Layout) Equal(m Layout) bool {
+	return l.TimeBits == m.TimeBits && l.NodeBits == m.NodeBits && l.SeqBits == m.SeqBits &&
+		l.Epoch.Equal(m.Epoch) && l.tick() == m.tick()
 }
 
 // MaxNode returns the largest node number l can hold, 2^NodeBits-1.

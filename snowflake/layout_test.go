@@ -187,3 +187,36 @@ func TestComposeRejects(t *testing.T) {
 		t.Errorf("zero Layout.Compose = %v, want ErrLayout", err)
 	}
 }
+
+func TestLayoutEqual(t *testing.T) {
+	l := snowflake.DefaultLayout()
+	m := l
+	m.Epoch = l.Epoch.In(time.FixedZone("UTC+3", 3*3600))
+	if l == m || !l.Equal(m) {
+		t.Errorf("same epoch in another zone: == %v, Equal %v; want false, true", l == m, l.Equal(m))
+	}
+	m = l
+	m.Tick = 0
+	if !l.Equal(m) {
+		t.Error("a zero Tick should equal an explicit millisecond")
+	}
+	// An epoch carrying a monotonic reading, as time.Now returns.
+	now := time.Now()
+	a, b := l, l
+	a.Epoch, b.Epoch = now, now.Round(0)
+	if a == b || !a.Equal(b) {
+		t.Errorf("epoch with and without monotonic reading: == %v, Equal %v", a == b, a.Equal(b))
+	}
+	for _, change := range []func(*snowflake.Layout){
+		func(x *snowflake.Layout) { x.TimeBits, x.NodeBits = 40, 11 },
+		func(x *snowflake.Layout) { x.NodeBits, x.SeqBits = 9, 13 },
+		func(x *snowflake.Layout) { x.Epoch = x.Epoch.Add(time.Nanosecond) },
+		func(x *snowflake.Layout) { x.Tick = 10 * time.Millisecond },
+	} {
+		m := l
+		change(&m)
+		if l.Equal(m) || m.Equal(l) {
+			t.Errorf("Equal(%+v, %+v) = true", l, m)
+		}
+	}
+}

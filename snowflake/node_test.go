@@ -75,6 +75,14 @@ func TestNodeFromIP(t *testing.T) {
 			t.Errorf("NodeFromIP(%s, %d bits) = %d, %v; want %d, ok=%v", c.ip, c.l.NodeBits, got, err, c.want, c.ok)
 		}
 	}
+	wide := l
+	wide.TimeBits, wide.NodeBits, wide.SeqBits = 28, 33, 2
+	if _, err := snowflake.NodeFromIP(netip.MustParseAddr("10.0.0.1"), wide); !errors.Is(err, snowflake.ErrNode) {
+		t.Errorf("IPv4 with 33 node bits: NodeFromIP = %v, want ErrNode", err)
+	}
+	if got, err := snowflake.NodeFromIP(netip.MustParseAddr("fd00::1:0:5"), wide); err != nil || got != 1<<32|5 {
+		t.Errorf("IPv6 with 33 node bits: NodeFromIP = %d, %v; want %d", got, err, int64(1<<32|5))
+	}
 	if _, err := snowflake.NodeFromIP(netip.Addr{}, l); !errors.Is(err, snowflake.ErrNotPrivate) {
 		t.Errorf("NodeFromIP(zero Addr) = %v, want ErrNotPrivate", err)
 	}
@@ -83,18 +91,18 @@ func TestNodeFromIP(t *testing.T) {
 	}
 }
 
-// TestNodeFromPrivateIP cannot know this host's addresses: it checks that
-// the result is a usable node or ErrNotPrivate. nodeFromAddrs is tested on
-// fixed lists in node_internal_test.go.
-func TestNodeFromPrivateIP(t *testing.T) {
+// TestNodeFromInterface covers what does not depend on this host's
+// interfaces; the choice of address is tested on fixed lists in
+// node_internal_test.go.
+func TestNodeFromInterface(t *testing.T) {
 	l := snowflake.DefaultLayout()
-	node, err := snowflake.NodeFromPrivateIP(l)
-	switch {
-	case err == nil:
-		if _, err := snowflake.NewGenerator(node, snowflake.Options{Layout: l}); err != nil {
-			t.Errorf("NodeFromPrivateIP = %d, not accepted: %v", node, err)
-		}
-	case !errors.Is(err, snowflake.ErrNotPrivate):
-		t.Errorf("NodeFromPrivateIP = %v, want nil or ErrNotPrivate", err)
+	if _, err := snowflake.NodeFromInterface("no-such-interface0", l); !errors.Is(err, snowflake.ErrNotPrivate) {
+		t.Errorf("NodeFromInterface(missing) = %v, want ErrNotPrivate", err)
+	}
+	if _, err := snowflake.NodeFromInterface("eth0", snowflake.Layout{}); !errors.Is(err, snowflake.ErrLayout) {
+		t.Errorf("zero layout: NodeFromInterface = %v, want ErrLayout", err)
+	}
+	if _, err := snowflake.NodeFromPrivateIP(snowflake.Layout{}); !errors.Is(err, snowflake.ErrLayout) {
+		t.Errorf("zero layout: NodeFromPrivateIP = %v, want ErrLayout", err)
 	}
 }
