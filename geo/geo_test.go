@@ -315,6 +315,23 @@ func TestNearbyAgainstBruteForce(t *testing.T) {
 				t.Fatalf("Nearby returned %+v, index holds %+v", got[i], d)
 			}
 		}
+		// NearbyAvailable equals brute force restricted to available drivers.
+		got, err = x.NearbyAvailable(ctx, c, radius, k, filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = bruteNearby(m, c, radius, k, clk.Now().Add(-30*time.Second).UnixMilli(), func(d Driver) bool {
+			return d.Status == Available && (filter == nil || filter(d))
+		})
+		if len(got) != len(want) {
+			t.Fatalf("NearbyAvailable(%v, %v, k=%d) found %d, brute force %d", c, radius, k, len(got), len(want))
+		}
+		for i := range got {
+			d := m[got[i].ID]
+			if got[i].Distance != want[i].Distance || got[i].Driver != d || d.Status != Available {
+				t.Fatalf("NearbyAvailable(%v, %v, k=%d)[%d] = %+v, want %+v", c, radius, k, i, got[i], want[i])
+			}
+		}
 	}
 }
 

@@ -69,6 +69,7 @@ func (m meta) seenMilli() int64         { return int64(m >> 16) }
 func (m meta) status() Status           { return Status(m) }
 func (m meta) vehicle() Vehicle         { return Vehicle(m >> 8) }
 func (m meta) withStatus(s Status) meta { return m&^0xff | meta(s) }
+func (m meta) available() bool          { return m.status() == Available }
 
 func unpack(id DriverID, p quadtree.Point, m meta) Driver {
 	return Driver{
@@ -161,7 +162,7 @@ func NewIndex(opt Options) *Index {
 	case opt.StaleAfter < 0:
 		x.stale = -1
 	}
-	tr, err := quadtree.New[DriverID, meta](world, quadtree.Options{LeafSize: 16})
+	tr, err := quadtree.NewMarked[DriverID, meta](world, quadtree.Options{LeafSize: 16}, meta.available)
 	if err != nil {
 		panic(err) // world is a valid constant rectangle
 	}
@@ -272,6 +273,25 @@ func (x *Index) Nearby(ctx context.Context, center LatLng, radius float64, k int
 // AppendNearby is [Index.Nearby] appending to dst; with room in dst for the
 // results it does not allocate.
 func (x *Index) AppendNearby(ctx context.Context, dst []Match, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
+	return x.appendNearby(ctx, dst, center, radius, k, filter, false)
+}
+
+// NearbyAvailable is [Index.Nearby] restricted to drivers whose status is
+// Available; filter, if not nil, sees only those. It returns the same
+// drivers as Nearby with a filter testing the status, but faster when few
+// drivers are available: every cell of the index counts its available
+// drivers, and the search skips cells that have none.
+func (x *Index) NearbyAvailable(ctx context.Context, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
+	return x.appendNearby(ctx, nil, center, radius, k, filter, true)
+}
+
+// AppendNearbyAvailable is [Index.NearbyAvailable] appending to dst; with
+// room in dst for the results it does not allocate.
+func (x *Index) AppendNearbyAvailable(ctx context.Context, dst []Match, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
+	return x.appendNearby(ctx, dst, center, radius, k, filter, true)
+}
+
+func (x *Index) appendNearby(ctx context.Context, dst []Match, center LatLng, radius float64, k int, filter func(Driver) bool, availOnly bool) ([]Match, error) {
 	if err := ctx.Err(); err != nil {
 		return dst, err
 	}
@@ -294,8 +314,13 @@ func (x *Index) AppendNearby(ctx context.Context, dst []Match, center LatLng, ra
 		}
 		return filter == nil || filter(unpack(id, p, m))
 	}
+	var res []quadtree.Neighbor[DriverID, meta]
 	x.rlock()
-	res := x.tree.Nearest(*bp, k, maxKey, quadtree.Metric{Dist: q.dist, Bound: q.bound}, accept)
+	if availOnly {
+		res = x.tree.NearestMarked(*bp, k, maxKey, quadtree.Metric{Dist: q.dist, Bound: q.bound}, accept)
+	} else {
+		res = x.tree.Nearest(*bp, k, maxKey, quadtree.Metric{Dist: q.dist, Bound: q.bound}, accept)
+	}
 	x.mu.RUnlock()
 	for _, n := range res {
 		d := metres(n.Dist)

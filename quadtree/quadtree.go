@@ -75,6 +75,7 @@ type node[ID comparable, V any] struct {
 	child  int32         // first child, or noChild for a leaf
 	parent int32         // noChild for the root
 	count  int32         // objects in the subtree
+	marked int32         // marked objects in the subtree (see NewMarked)
 	limit  int32         // a leaf splits when it would pass this many objects
 	depth  int32
 }
@@ -100,7 +101,8 @@ type Tree[ID comparable, V any] struct {
 	free     []int32         // first indexes of released blocks of four nodes
 	spare    [][]item[ID, V] // recycled leaf storage
 	index    map[ID]loc
-	scratch  sync.Pool // *[]cand for Nearest
+	mark     func(V) bool // nil: nothing is marked
+	scratch  sync.Pool    // *[]cand for Nearest
 }
 
 // New returns an empty tree covering bounds, which must be finite with
@@ -128,6 +130,43 @@ func New[ID comparable, V any](bounds Rect, opt Options) (*Tree[ID, V], error) {
 	}
 	t.nodes = append(t.nodes, node[ID, V]{rect: bounds, child: noChild, parent: noChild, limit: t.leafSize})
 	return t, nil
+}
+
+// NewMarked is [New] for a tree that also counts, in every cell, the
+// objects whose value mark accepts. [Tree.NearestMarked] uses the counts to
+// skip cells without a marked object, so a search for a rare kind of object
+// (an available driver among busy ones) visits few cells. mark must be a
+// pure function of the value; it runs once per insert, per cross-leaf move,
+// per removal and twice per value change, each of which then also costs
+// O(depth) when the mark changes. It panics if mark is nil.
+func NewMarked[ID comparable, V any](bounds Rect, opt Options, mark func(V) bool) (*Tree[ID, V], error) {
+	if mark == nil {
+		panic("quadtree: NewMarked with a nil mark")
+	}
+	t, err := New[ID, V](bounds, opt)
+	if err != nil {
+		return nil, err
+	}
+	t.mark = mark
+	return t, nil
+}
+
+// marks returns 1 if v is marked, else 0.
+func (t *Tree[ID, V]) marks(v V) int32 {
+	if t.mark != nil && t.mark(v) {
+		return 1
+	}
+	return 0
+}
+
+// remark adds d to the marked count of leaf n and its ancestors.
+func (t *Tree[ID, V]) remark(n, d int32) {
+	if d == 0 {
+		return
+	}
+	for ; n != noChild; n = t.nodes[n].parent {
+		t.nodes[n].marked += d
+	}
 }
 
 // Bounds returns the rectangle the tree covers.
@@ -197,6 +236,7 @@ func (t *Tree[ID, V]) Insert(id ID, p Point, v V) error {
 // place descends from node n (which must hold the item's point), counting
 // the item into every node on the way, and stores it in a leaf.
 func (t *Tree[ID, V]) place(n int32, it item[ID, V]) {
+	mk := t.marks(it.v)
 	for {
 		nd := &t.nodes[n]
 		if nd.child == noChild {
@@ -205,11 +245,13 @@ func (t *Tree[ID, V]) place(n int32, it item[ID, V]) {
 			}
 			nd = &t.nodes[n]
 			nd.count++
+			nd.marked += mk
 			nd.items = append(nd.items, it)
 			t.index[it.id] = loc{leaf: n, slot: int32(len(nd.items) - 1)}
 			return
 		}
 		nd.count++
+		nd.marked += mk
 		n = nd.child + quadrant(&nd.rect, it.p)
 	}
 }
@@ -244,6 +286,7 @@ func (t *Tree[ID, V]) split(n int32) bool {
 		ch.child = noChild
 		ch.parent = n
 		ch.count = 0
+		ch.marked = 0
 		ch.limit = t.leafSize
 		ch.depth = nd.depth + 1
 	}
@@ -254,6 +297,7 @@ func (t *Tree[ID, V]) split(n int32) bool {
 		ch := c + quadrant(&r, it.p)
 		cn := &t.nodes[ch]
 		cn.count++
+		cn.marked += t.marks(it.v)
 		cn.items = append(cn.items, it)
 		t.index[it.id] = loc{leaf: ch, slot: int32(len(cn.items) - 1)}
 	}
@@ -345,11 +389,14 @@ func (t *Tree[ID, V]) move(l loc, p Point, v *V) {
 		it := &leaf.items[l.slot]
 		it.p = p
 		if v != nil {
+			old := t.marks(it.v)
 			it.v = *v
+			t.remark(l.leaf, t.marks(it.v)-old)
 		}
 		return
 	}
 	it := t.take(l, false)
+	mk := t.marks(it.v)
 	it.p = p
 	if v != nil {
 		it.v = *v
@@ -362,11 +409,16 @@ func (t *Tree[ID, V]) move(l loc, p Point, v *V) {
 			break
 		}
 		nd.count--
+		nd.marked -= mk
 		n = nd.parent
 	}
-	// n keeps its count: the object leaves one child and enters another.
+	// place counts the object back into n with its new value; n's
+	// ancestors keep their count, and their marked count changes only if
+	// the value's mark did.
 	t.nodes[n].count--
+	t.nodes[n].marked -= mk
 	t.place(n, it)
+	t.remark(t.nodes[n].parent, t.marks(it.v)-mk)
 	t.merge(t.nodes[l.leaf].parent)
 }
 
@@ -376,7 +428,10 @@ func (t *Tree[ID, V]) Update(id ID, v V) error {
 	if !ok {
 		return ErrNotFound
 	}
-	t.nodes[l.leaf].items[l.slot].v = v
+	it := &t.nodes[l.leaf].items[l.slot]
+	old := t.marks(it.v)
+	it.v = v
+	t.remark(l.leaf, t.marks(v)-old)
 	return nil
 }
 
@@ -403,6 +458,7 @@ func (t *Tree[ID, V]) take(l loc, unindex bool) item[ID, V] {
 		nd.items = append(make([]item[ID, V], 0, c/2), nd.items...)
 	}
 	nd.count--
+	nd.marked -= t.marks(it.v)
 	if unindex {
 		delete(t.index, it.id)
 	}
@@ -416,9 +472,11 @@ func (t *Tree[ID, V]) Remove(id ID) bool {
 	if !ok {
 		return false
 	}
-	t.take(l, true)
+	it := t.take(l, true)
+	mk := t.marks(it.v)
 	for n := t.nodes[l.leaf].parent; n != noChild; n = t.nodes[n].parent {
 		t.nodes[n].count--
+		t.nodes[n].marked -= mk
 	}
 	t.merge(t.nodes[l.leaf].parent)
 	return true
@@ -470,6 +528,7 @@ func (t *Tree[ID, V]) gather(c int32, dst []item[ID, V]) []item[ID, V] {
 		ch.items = ch.items[:0]
 		ch.child = noChild
 		ch.count = 0
+		ch.marked = 0
 	}
 	t.free = append(t.free, c)
 	return dst
