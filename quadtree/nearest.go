@@ -104,11 +104,12 @@ func (t *Tree[ID, V]) nearest(dst []Neighbor[ID, V], k int, maxDist float64, m M
 			}
 			continue
 		}
-		for i := range nd.items {
-			it := &nd.items[i]
-			if marked && !t.mark(it.v) {
-				continue
-			}
+		items := nd.items
+		if marked {
+			items = items[:nd.marked] // a leaf keeps its marked records first
+		}
+		for i := range items {
+			it := &items[i]
 			if filter != nil && !filter(it.id, it.p, it.v) {
 				continue
 			}

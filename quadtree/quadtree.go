@@ -243,11 +243,7 @@ func (t *Tree[ID, V]) place(n int32, it item[ID, V]) {
 			if int32(len(nd.items)) >= nd.limit && t.split(n) {
 				continue // n is now internal; descend into the right child
 			}
-			nd = &t.nodes[n]
-			nd.count++
-			nd.marked += mk
-			nd.items = append(nd.items, it)
-			t.index[it.id] = loc{leaf: n, slot: int32(len(nd.items) - 1)}
+			t.push(n, it, mk)
 			return
 		}
 		nd.count++
@@ -295,17 +291,53 @@ func (t *Tree[ID, V]) split(n int32) bool {
 	nd.child = c
 	for _, it := range items {
 		ch := c + quadrant(&r, it.p)
-		cn := &t.nodes[ch]
-		cn.count++
-		cn.marked += t.marks(it.v)
-		cn.items = append(cn.items, it)
-		t.index[it.id] = loc{leaf: ch, slot: int32(len(cn.items) - 1)}
+		t.push(ch, it, t.marks(it.v))
 	}
 	clear(items)
 	if cap(items) == int(t.leafSize) {
 		t.spare = append(t.spare, items[:0])
 	}
 	return true
+}
+
+// push appends it to leaf n, counts it, and indexes it. mk is 1 when it
+// is marked. A leaf keeps its marked records first (items[:marked]), so a
+// search for marked objects scans only those: a marked record goes into
+// the first unmarked slot, whose record moves to the end.
+func (t *Tree[ID, V]) push(n int32, it item[ID, V], mk int32) {
+	nd := &t.nodes[n]
+	nd.count++
+	nd.items = append(nd.items, it)
+	i := int32(len(nd.items) - 1)
+	if mk != 0 {
+		if j := nd.marked; j != i {
+			nd.items[i] = nd.items[j]
+			t.index[nd.items[i].id] = loc{leaf: n, slot: i}
+			nd.items[j] = it
+			i = j
+		}
+		nd.marked++
+	}
+	t.index[it.id] = loc{leaf: n, slot: i}
+}
+
+// flip moves the record at slot s of leaf n across the boundary between
+// the leaf's marked and unmarked records after its mark changed to mk,
+// and updates the marked counts of n and its ancestors.
+func (t *Tree[ID, V]) flip(n, s, mk int32) {
+	nd := &t.nodes[n]
+	j := nd.marked // first unmarked slot: where a newly marked record goes
+	d := int32(1)
+	if mk == 0 {
+		j-- // last marked slot: where a newly unmarked record goes
+		d = -1
+	}
+	if j != s {
+		nd.items[s], nd.items[j] = nd.items[j], nd.items[s]
+		t.index[nd.items[s].id] = loc{leaf: n, slot: s}
+		t.index[nd.items[j].id] = loc{leaf: n, slot: j}
+	}
+	t.remark(n, d)
 }
 
 // leafSlice returns empty storage for a leaf, with room for LeafSize
@@ -391,7 +423,9 @@ func (t *Tree[ID, V]) move(l loc, p Point, v *V) {
 		if v != nil {
 			old := t.marks(it.v)
 			it.v = *v
-			t.remark(l.leaf, t.marks(it.v)-old)
+			if mk := t.marks(it.v); mk != old {
+				t.flip(l.leaf, l.slot, mk)
+			}
 		}
 		return
 	}
@@ -431,7 +465,9 @@ func (t *Tree[ID, V]) Update(id ID, v V) error {
 	it := &t.nodes[l.leaf].items[l.slot]
 	old := t.marks(it.v)
 	it.v = v
-	t.remark(l.leaf, t.marks(v)-old)
+	if mk := t.marks(v); mk != old {
+		t.flip(l.leaf, l.slot, mk)
+	}
 	return nil
 }
 
@@ -444,9 +480,20 @@ func (t *Tree[ID, V]) take(l loc, unindex bool) item[ID, V] {
 	nd := &t.nodes[l.leaf]
 	it := nd.items[l.slot]
 	last := int32(len(nd.items) - 1)
-	if l.slot != last {
-		nd.items[l.slot] = nd.items[last]
-		t.index[nd.items[l.slot].id] = l
+	hole := l.slot
+	if t.marks(it.v) != 0 {
+		// Fill the hole with the last marked record, keeping marked
+		// records first; its slot becomes the hole.
+		nd.marked--
+		if m := nd.marked; hole != m {
+			nd.items[hole] = nd.items[m]
+			t.index[nd.items[hole].id] = loc{leaf: l.leaf, slot: hole}
+			hole = m
+		}
+	}
+	if hole != last {
+		nd.items[hole] = nd.items[last]
+		t.index[nd.items[hole].id] = loc{leaf: l.leaf, slot: hole}
 	}
 	var zero item[ID, V]
 	nd.items[last] = zero
@@ -458,7 +505,6 @@ func (t *Tree[ID, V]) take(l loc, unindex bool) item[ID, V] {
 		nd.items = append(make([]item[ID, V], 0, c/2), nd.items...)
 	}
 	nd.count--
-	nd.marked -= t.marks(it.v)
 	if unindex {
 		delete(t.index, it.id)
 	}
@@ -503,6 +549,16 @@ func (t *Tree[ID, V]) merge(n int32) {
 			items = t.leafSlice()
 		}
 		items = t.gather(nd.child, items)
+		if t.mark != nil {
+			// Put the marked records first again.
+			m := 0
+			for i := range items {
+				if t.mark(items[i].v) {
+					items[m], items[i] = items[i], items[m]
+					m++
+				}
+			}
+		}
 		nd = &t.nodes[n]
 		nd.items = items
 		nd.child = noChild

@@ -65,6 +65,9 @@ func checkInvariants(t *testing.T, tr *Tree[int, int], m model) {
 		}()
 		if nd.child == noChild {
 			for i, it := range nd.items {
+				if (tr.marks(it.v) == 1) != (int32(i) < nd.marked) {
+					t.Fatalf("leaf %d: record %d (marked %v) on the wrong side of %d", n, i, tr.marks(it.v) == 1, nd.marked)
+				}
 				if !tr.holds(nd, it.p) {
 					t.Fatalf("leaf %d %+v holds %v outside", n, nd.rect, it.p)
 				}
