@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -438,4 +439,54 @@ func TestConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestSmallAngle checks the series behind sin and asin against the sums
+// of their Taylor series to 200 bits, at random arguments below the
+// switch-over: both must round to within one unit in the last place of
+// the true value.
+func TestSmallAngle(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 9))
+	// exact sums sign·x^(2n+1)·c(n) with c(n+1) = c(n)·num(n)/den(n).
+	exact := func(x float64, alternate bool, ratio func(n int64) (int64, int64)) float64 {
+		bx := new(big.Float).SetPrec(200).SetFloat64(x)
+		x2 := new(big.Float).SetPrec(200).Mul(bx, bx)
+		term := new(big.Float).SetPrec(200).Set(bx)
+		sum := new(big.Float).SetPrec(200).Set(bx)
+		for n := int64(0); n < 30; n++ {
+			num, den := ratio(n)
+			term.Mul(term, x2)
+			term.Mul(term, new(big.Float).SetInt64(num))
+			term.Quo(term, new(big.Float).SetInt64(den))
+			if alternate {
+				term.Neg(term)
+			}
+			sum.Add(sum, term)
+		}
+		f, _ := sum.Float64()
+		return f
+	}
+	sinRatio := func(n int64) (int64, int64) { return 1, (2*n + 2) * (2*n + 3) }
+	asinRatio := func(n int64) (int64, int64) { return (2*n + 1) * (2*n + 1), (2*n + 2) * (2*n + 3) }
+	ulps := func(got, want float64) float64 {
+		return math.Abs(got-want) / (math.Nextafter(math.Abs(want), math.Inf(1)) - math.Abs(want))
+	}
+	worst := 0.0
+	for i := range 4_000 {
+		x := (r.Float64()*2 - 1) * smallAngle
+		if i%4 == 0 {
+			x *= math.Pow(2, -float64(r.IntN(40))) // tiny angles too
+		}
+		worst = max(worst, ulps(sin(x), exact(x, true, sinRatio)), ulps(asin(x), exact(x, false, asinRatio)))
+	}
+	if worst > 1 {
+		t.Fatalf("series are %v ulp from the true value", worst)
+	}
+	t.Logf("worst error %v ulp", worst)
+	// At and above the switch-over they are the math package's functions.
+	for _, x := range []float64{smallAngle, -smallAngle, 0.5, -1} {
+		if sin(x) != math.Sin(x) || asin(x) != math.Asin(x) {
+			t.Fatalf("sin/asin(%v) differ from the math package", x)
+		}
+	}
 }
