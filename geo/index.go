@@ -93,9 +93,13 @@ type Index struct {
 	now   func() time.Time
 	stale int64 // milliseconds; <0 never
 
-	// mu guards tree and spare. Writers hold it exclusively; searches share it.
-	mu    sync.RWMutex
-	tree  *quadtree.Tree[DriverID, meta]
+	// mu guards tree, avail and spare. Writers hold it exclusively;
+	// searches share it.
+	mu   sync.RWMutex
+	tree *quadtree.Tree[DriverID, meta]
+	// avail holds the available drivers again, with the same points and
+	// values, so that a search for them runs over a tree sized for them.
+	avail *quadtree.Tree[DriverID, meta]
 	spare []pendingSet
 	bufs  sync.Pool // *[]quadtree.Neighbor[DriverID, meta]
 
@@ -128,10 +132,24 @@ func (x *Index) flushLocked() {
 	x.npending.Store(0)
 	x.pmu.Unlock()
 	for _, op := range ops {
-		// Points were validated before they were queued, so Set cannot fail.
-		_ = x.tree.Set(op.id, op.p, op.m)
+		// Points were validated before they were queued, so Swap and Set
+		// cannot fail.
+		old, had, _ := x.tree.Swap(op.id, op.p, op.m)
+		x.syncAvail(op.id, op.p, op.m, had && old.available())
 	}
 	x.spare = ops[:0]
+}
+
+// syncAvail mirrors into x.avail a driver whose tree record is now (p, m)
+// and which was available before if wasAvail. x.mu must be held for
+// writing.
+func (x *Index) syncAvail(id DriverID, p quadtree.Point, m meta, wasAvail bool) {
+	switch {
+	case m.available():
+		_ = x.avail.Set(id, p, m)
+	case wasAvail:
+		x.avail.Remove(id)
+	}
 }
 
 // lock takes the write lock with every queued upsert applied.
@@ -162,11 +180,12 @@ func NewIndex(opt Options) *Index {
 	case opt.StaleAfter < 0:
 		x.stale = -1
 	}
-	tr, err := quadtree.NewMarked[DriverID, meta](world, quadtree.Options{LeafSize: 16}, meta.available)
+	var err error
+	x.tree, err = quadtree.New[DriverID, meta](world, quadtree.Options{LeafSize: 16})
 	if err != nil {
 		panic(err) // world is a valid constant rectangle
 	}
-	x.tree = tr
+	x.avail, _ = quadtree.New[DriverID, meta](world, quadtree.Options{LeafSize: 16})
 	return x
 }
 
@@ -206,6 +225,7 @@ func (x *Index) Upsert(d Driver) error {
 func (x *Index) Remove(id DriverID) bool {
 	x.lock()
 	defer x.mu.Unlock()
+	x.avail.Remove(id)
 	return x.tree.Remove(id)
 }
 
@@ -214,11 +234,14 @@ func (x *Index) Remove(id DriverID) bool {
 func (x *Index) SetStatus(id DriverID, s Status) error {
 	x.lock()
 	defer x.mu.Unlock()
-	_, m, ok := x.tree.Get(id)
+	p, m, ok := x.tree.Get(id)
 	if !ok {
 		return ErrNotFound
 	}
-	return x.tree.Update(id, m.withStatus(s))
+	n := m.withStatus(s)
+	_ = x.tree.Update(id, n) // present: Get found it
+	x.syncAvail(id, p, n, m.available())
+	return nil
 }
 
 // Get returns a driver that is present and not stale.
@@ -255,6 +278,7 @@ func (x *Index) RemoveStale() int {
 	})
 	for _, id := range gone {
 		x.tree.Remove(id)
+		x.avail.Remove(id)
 	}
 	return len(gone)
 }
@@ -278,9 +302,9 @@ func (x *Index) AppendNearby(ctx context.Context, dst []Match, center LatLng, ra
 
 // NearbyAvailable is [Index.Nearby] restricted to drivers whose status is
 // Available; filter, if not nil, sees only those. It returns the same
-// drivers as Nearby with a filter testing the status, but faster when few
-// drivers are available: every cell of the index counts its available
-// drivers, and the search skips cells that have none.
+// drivers as Nearby with a filter testing the status, but runs over a
+// second tree that holds only the available drivers, so its cost does not
+// grow with the number of busy drivers around the center.
 func (x *Index) NearbyAvailable(ctx context.Context, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
 	return x.appendNearby(ctx, nil, center, radius, k, filter, true)
 }
@@ -317,7 +341,7 @@ func (x *Index) appendNearby(ctx context.Context, dst []Match, center LatLng, ra
 	var res []quadtree.Neighbor[DriverID, meta]
 	x.rlock()
 	if availOnly {
-		res = x.tree.NearestMarked(*bp, k, maxKey, quadtree.Metric{Dist: q.dist, Bound: q.bound}, accept)
+		res = x.avail.Nearest(*bp, k, maxKey, quadtree.Metric{Dist: q.dist, Bound: q.bound}, accept)
 	} else {
 		res = x.tree.Nearest(*bp, k, maxKey, quadtree.Metric{Dist: q.dist, Bound: q.bound}, accept)
 	}

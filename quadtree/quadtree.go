@@ -432,16 +432,24 @@ func (t *Tree[ID, V]) Move(id ID, p Point) error {
 // [Tree.Move]. It returns [ErrInvalidPoint] or [ErrOutOfBounds] and then
 // changes nothing.
 func (t *Tree[ID, V]) Set(id ID, p Point, v V) error {
+	_, _, err := t.Swap(id, p, v)
+	return err
+}
+
+// Swap is [Tree.Set] that also returns the value id had and whether it was
+// present, for the cost of Set: one map lookup finds both.
+func (t *Tree[ID, V]) Swap(id ID, p Point, v V) (old V, existed bool, err error) {
 	if err := t.check(p); err != nil {
-		return err
+		return old, false, err
 	}
 	l, ok := t.index[id]
 	if !ok {
 		t.place(0, item[ID, V]{p: p, id: id, v: v})
-		return nil
+		return old, false, nil
 	}
+	old = t.nodes[l.leaf].items[l.slot].v
 	t.move(l, p, &v)
-	return nil
+	return old, true, nil
 }
 
 // move relocates the object at l to the valid point p, and sets its value

@@ -175,8 +175,18 @@ func TestAgainstBruteForce(t *testing.T) {
 				}
 			case op == 4:
 				p, v := genPoint(r), r.IntN(10)
-				if err := tr.Set(id, p, v); err != nil {
-					t.Fatalf("Set(%d): %v", id, err)
+				if r.IntN(2) == 0 {
+					if err := tr.Set(id, p, v); err != nil {
+						t.Fatalf("Set(%d): %v", id, err)
+					}
+				} else {
+					old, had, err := tr.Swap(id, p, v)
+					if err != nil {
+						t.Fatalf("Swap(%d): %v", id, err)
+					}
+					if o, ok := m[id]; had != ok || (ok && old != o.v) {
+						t.Fatalf("Swap(%d) = %v %v, model holds %v %v", id, old, had, o.v, ok)
+					}
 				}
 				m[id] = struct {
 					p Point
