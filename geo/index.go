@@ -338,6 +338,9 @@ func (x *Index) appendNearby(ctx context.Context, dst []Match, center LatLng, ra
 		}
 		return filter == nil || filter(unpack(id, p, m))
 	}
+	if filter == nil && x.stale < 0 {
+		accept = nil // every driver qualifies: spare the tree a call per record
+	}
 	var res []quadtree.Neighbor[DriverID, meta]
 	x.rlock()
 	if availOnly {
