@@ -490,3 +490,45 @@ func TestSmallAngle(t *testing.T) {
 		}
 	}
 }
+
+// TestNearbyNeverStale checks Nearby and NearbyAvailable against brute
+// force on an index whose drivers never go stale, where a search without a
+// filter scans the tree with no per-record test at all.
+func TestNearbyNeverStale(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 11))
+	x := NewIndex(Options{StaleAfter: -1})
+	m := truth{}
+	for i := range 2000 {
+		d := Driver{ID: DriverID(i), Pos: randDriverPos(r), Status: Status(r.IntN(2)), Seen: time.UnixMilli(int64(r.IntN(1e6))).UTC()}
+		if err := x.Upsert(d); err != nil {
+			t.Fatal(err)
+		}
+		m[d.ID] = d
+	}
+	for range 100 {
+		c, radius, k := edgeCenter(r), randRadius(r), r.IntN(15)
+		for _, availOnly := range []bool{false, true} {
+			var got []Match
+			var err error
+			var filter func(Driver) bool
+			if availOnly {
+				got, err = x.NearbyAvailable(context.Background(), c, radius, k, nil)
+				filter = func(d Driver) bool { return d.Status == Available }
+			} else {
+				got, err = x.Nearby(context.Background(), c, radius, k, nil)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := bruteNearby(m, c, radius, k, math.MinInt64, filter)
+			if len(got) != len(want) {
+				t.Fatalf("Nearby(%v, %v, k=%d, avail=%v) found %d, want %d", c, radius, k, availOnly, len(got), len(want))
+			}
+			for i := range got {
+				if got[i].Distance != want[i].Distance || got[i].Driver != m[got[i].ID] {
+					t.Fatalf("Nearby(%v, %v, k=%d, avail=%v)[%d] = %+v, want %+v", c, radius, k, availOnly, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
