@@ -46,18 +46,21 @@
 // With n objects and depth d (about log4(n/16) for spread-out data, at most
 // MaxDepth):
 //
-//   - [Tree.Get], [Tree.Update], [Tree.Len]: O(1).
+//   - [Tree.Get], [Tree.Len]: O(1). [Tree.Update]: O(1), or O(d) in a
+//     tree made by [NewMarked] when the value's mark changes.
 //   - [Tree.Move]: O(1) when the new point is in the same leaf (the common
 //     case for a vehicle reporting every few seconds), otherwise O(d): it
 //     walks up to the smallest cell that holds the new point and down again,
 //     never searching for the old point.
 //   - [Tree.Insert], [Tree.Remove]: O(d), plus O(LeafSize) amortised for
-//     splits and merges.
+//     splits, merges and changes of a leaf's capacity class.
+//   - [Tree.Set], [Tree.Swap]: an Insert or a Move, after one map lookup.
 //   - [Tree.Range]: O(d + cells visited + objects reported).
 //   - [Tree.Nearest]: best-first search (Hjaltason and Samet, "Distance
 //     browsing in spatial databases", ACM TODS 1999); it visits the cells
 //     whose lower bound is below the k-th distance, about O(d + k) cells for
 //     spread-out data. It does not allocate when dst has room for k results.
+//     [Tree.NearestMarked] is the same search over the marked objects only.
 //
 // # Memory
 //
