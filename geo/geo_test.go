@@ -3,6 +3,7 @@ package geo
 import (
 	"context"
 	"errors"
+	"github.com/blueprint-go/blueprint/quadtree"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -528,6 +529,51 @@ func TestNearbyNeverStale(t *testing.T) {
 				if got[i].Distance != want[i].Distance || got[i].Driver != m[got[i].ID] {
 					t.Fatalf("Nearby(%v, %v, k=%d, avail=%v)[%d] = %+v, want %+v", c, radius, k, availOnly, i, got[i], want[i])
 				}
+			}
+		}
+	}
+}
+
+// TestCellBound checks the search's lower bound of the haversine over a
+// cell against points in the cell: it must never exceed the key of any of
+// them, or Nearby would prune a cell holding a true neighbour. Cells and
+// centers are drawn near the poles and the antimeridian as well as
+// anywhere, at sizes from metres to a hemisphere.
+func TestCellBound(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 13))
+	lat := func() float64 {
+		switch r.IntN(3) {
+		case 0:
+			return math.Copysign(80+r.Float64()*10, r.Float64()-0.5)
+		case 1:
+			return r.Float64()*180 - 90
+		}
+		return r.Float64()*2 - 1
+	}
+	lng := func() float64 {
+		if r.IntN(2) == 0 {
+			return math.Copysign(175+r.Float64()*5, r.Float64()-0.5)
+		}
+		return r.Float64()*360 - 180
+	}
+	for range 20_000 {
+		c := LatLng{Lat: lat(), Lng: lng()}
+		q := newSphereQuery(c)
+		size := math.Pow(10, -4+r.Float64()*6) // 1e-4 to 100 degrees
+		minY := max(lat()-size/2, -90)
+		minX := max(lng()-size/2, -180)
+		cell := quadtree.Rect{MinX: minX, MinY: minY, MaxX: min(minX+size, 180), MaxY: min(minY+size, 90)}
+		b := q.bound(cell)
+		for range 20 {
+			p := quadtree.Point{
+				X: cell.MinX + r.Float64()*(cell.MaxX-cell.MinX),
+				Y: cell.MinY + r.Float64()*(cell.MaxY-cell.MinY),
+			}
+			if r.IntN(4) == 0 { // corners and edges
+				p.Y = []float64{cell.MinY, cell.MaxY}[r.IntN(2)]
+			}
+			if h := hav(c.Lat, c.Lng, q.cosLat, p.Y, p.X); b > h {
+				t.Fatalf("bound %v of cell %+v exceeds key %v of %v from %v", b, cell, h, p, c)
 			}
 		}
 	}

@@ -445,7 +445,46 @@ func (q *sphereQuery) bound(r quadtree.Rect) float64 {
 		return 0
 	}
 	far := max(math.Abs(r.MinY), math.Abs(r.MaxY))*rad - q.latRad
-	return q.lowerKey(dLat, dLng, max(far, 0))
+	lo := q.lowerKey(dLat, dLng, max(far, 0))
+	if dLng == 0 || far <= 0 {
+		return lo
+	}
+	// The bound above takes the latitude gap and cos φ at their separate
+	// minima. For a cell reaching farther from the equator than the
+	// center, the second can be zero (near a pole, cells often reach it),
+	// leaving only the latitude gap: the longitude gap is ignored and
+	// polar searches visit a whole band of cells. Bound them jointly
+	// instead. With δ = |φ| - |φq| the extra distance from the equator of
+	// a point of the cell (δ in [δlo, δhi]), |Δφ| >= δ, so
+	//
+	//	key >= sin²(δ/2) + C·cos(|φq|+δ),  C = cos φq·sin²(Δλmin/2)
+	//	    >= δ²/4·(1 - δhi²/12) + C·(cos φq·(1 - δ²/2) - |sin φq|·δ)
+	//
+	// (sin x >= x - x³/6 and the angle-sum bound of cosLo), a quadratic in
+	// δ whose minimum over [δlo, δhi] is a lower bound of the key. Points
+	// nearer the equator than the center (δ < 0) have cos φ >= cos φq, so
+	// their key is at least C·cos φq, the quadratic's value at δ = 0, which
+	// lies in the interval when the cell holds such points.
+	t := sinLo(dLng * (rad / 2))
+	c := q.cosLat * t * t
+	near := 0.0
+	if r.MinY > 0 || r.MaxY < 0 {
+		near = min(math.Abs(r.MinY), math.Abs(r.MaxY))
+	}
+	dLo, dHi := max(near*rad-q.latRad, 0), far
+	qa := (1-dHi*dHi/12)/4 - c*q.cosLat/2
+	qb := c * q.sinAbs
+	qc := c * q.cosLat
+	quad := func(d float64) float64 { return qa*d*d - qb*d + qc }
+	var v float64
+	if qa > 0 {
+		v = quad(min(max(qb/(2*qa), dLo), dHi))
+	} else {
+		v = min(quad(dLo), quad(dHi))
+	}
+	// Margin for rounding in the few operations above.
+	v -= 1e-12 * (math.Abs(qa)*dHi*dHi + qb*dHi + qc)
+	return max(lo, v)
 }
 
 // shortLng returns |d| folded into [0, 180]: the longitude gap the short
