@@ -58,6 +58,11 @@
 // latitude edge farther from the equator. The bounds use sin x >= x - x³/6
 // and an angle-sum bound on the cosine instead of trigonometric calls, so
 // only candidates that might make the result pay for the exact formula.
+// For a cell reaching nearer a pole than the center, the latitude gap and
+// the cosine are bounded jointly (a quadratic in the extra latitude),
+// because taken apart the cosine bound drops to zero near a pole and the
+// longitude gap is lost: that made a 10-nearest search at lat 86-90 cost
+// 37 µs instead of 7 µs with 1,000,000 drivers.
 // The planar peers measured in the benchmarks module rank by flat degrees
 // and get about 1 in 10 of their 10 nearest wrong in New York and 2 in 10
 // over the whole sphere; the tests check Nearby against brute force at
