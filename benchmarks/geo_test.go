@@ -129,14 +129,12 @@ func (b *geoBP) move(id int, p geo.LatLng) {
 	_ = b.x.Upsert(geo.Driver{ID: geo.DriverID(id), Pos: p, Status: st, Seen: geoSeen})
 }
 
-func geoIsAvailable(d geo.Driver) bool { return d.Status == geo.Available }
-
 func (b *geoBP) nearest(q geo.LatLng, k int, availableOnly bool) int {
-	var f func(geo.Driver) bool
 	if availableOnly {
-		f = geoIsAvailable
+		b.buf, _ = b.x.AppendNearbyAvailable(context.Background(), b.buf[:0], q, 1e9, k, nil)
+	} else {
+		b.buf, _ = b.x.AppendNearby(context.Background(), b.buf[:0], q, 1e9, k, nil)
 	}
-	b.buf, _ = b.x.AppendNearby(context.Background(), b.buf[:0], q, 1e9, k, f)
 	if len(b.buf) == 0 {
 		return -1
 	}

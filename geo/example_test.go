@@ -17,9 +17,9 @@ func Example() {
 	_ = idx.Upsert(geo.Driver{ID: 2, Pos: geo.LatLng{Lat: -16.80, Lng: -179.99}, Status: geo.Available})
 	_ = idx.Upsert(geo.Driver{ID: 3, Pos: geo.LatLng{Lat: -16.81, Lng: 179.99}, Status: geo.Unavailable})
 
-	// The two nearest available drivers within 10 km of a rider at 180°.
-	available := func(d geo.Driver) bool { return d.Status == geo.Available }
-	matches, err := idx.Nearby(context.Background(), geo.LatLng{Lat: -16.80, Lng: 180}, 10_000, 2, available)
+	// The two nearest available drivers within 10 km of a rider at 180°
+	// (Nearby with a filter on Status finds the same, more slowly).
+	matches, err := idx.NearbyAvailable(context.Background(), geo.LatLng{Lat: -16.80, Lng: 180}, 10_000, 2, nil)
 	if err != nil {
 		panic(err)
 	}

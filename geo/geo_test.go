@@ -3,7 +3,9 @@ package geo
 import (
 	"context"
 	"errors"
+	"github.com/blueprint-go/blueprint/quadtree"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -315,6 +317,23 @@ func TestNearbyAgainstBruteForce(t *testing.T) {
 				t.Fatalf("Nearby returned %+v, index holds %+v", got[i], d)
 			}
 		}
+		// NearbyAvailable equals brute force restricted to available drivers.
+		got, err = x.NearbyAvailable(ctx, c, radius, k, filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = bruteNearby(m, c, radius, k, clk.Now().Add(-30*time.Second).UnixMilli(), func(d Driver) bool {
+			return d.Status == Available && (filter == nil || filter(d))
+		})
+		if len(got) != len(want) {
+			t.Fatalf("NearbyAvailable(%v, %v, k=%d) found %d, brute force %d", c, radius, k, len(got), len(want))
+		}
+		for i := range got {
+			d := m[got[i].ID]
+			if got[i].Distance != want[i].Distance || got[i].Driver != d || d.Status != Available {
+				t.Fatalf("NearbyAvailable(%v, %v, k=%d)[%d] = %+v, want %+v", c, radius, k, i, got[i], want[i])
+			}
+		}
 	}
 }
 
@@ -421,4 +440,141 @@ func TestConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestSmallAngle checks the series behind sin and asin against the sums
+// of their Taylor series to 200 bits, at random arguments below the
+// switch-over: both must round to within one unit in the last place of
+// the true value.
+func TestSmallAngle(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 9))
+	// exact sums sign·x^(2n+1)·c(n) with c(n+1) = c(n)·num(n)/den(n).
+	exact := func(x float64, alternate bool, ratio func(n int64) (int64, int64)) float64 {
+		bx := new(big.Float).SetPrec(200).SetFloat64(x)
+		x2 := new(big.Float).SetPrec(200).Mul(bx, bx)
+		term := new(big.Float).SetPrec(200).Set(bx)
+		sum := new(big.Float).SetPrec(200).Set(bx)
+		for n := int64(0); n < 30; n++ {
+			num, den := ratio(n)
+			term.Mul(term, x2)
+			term.Mul(term, new(big.Float).SetInt64(num))
+			term.Quo(term, new(big.Float).SetInt64(den))
+			if alternate {
+				term.Neg(term)
+			}
+			sum.Add(sum, term)
+		}
+		f, _ := sum.Float64()
+		return f
+	}
+	sinRatio := func(n int64) (int64, int64) { return 1, (2*n + 2) * (2*n + 3) }
+	asinRatio := func(n int64) (int64, int64) { return (2*n + 1) * (2*n + 1), (2*n + 2) * (2*n + 3) }
+	ulps := func(got, want float64) float64 {
+		return math.Abs(got-want) / (math.Nextafter(math.Abs(want), math.Inf(1)) - math.Abs(want))
+	}
+	worst := 0.0
+	for i := range 4_000 {
+		x := (r.Float64()*2 - 1) * smallAngle
+		if i%4 == 0 {
+			x *= math.Pow(2, -float64(r.IntN(40))) // tiny angles too
+		}
+		worst = max(worst, ulps(sin(x), exact(x, true, sinRatio)), ulps(asin(x), exact(x, false, asinRatio)))
+	}
+	if worst > 1 {
+		t.Fatalf("series are %v ulp from the true value", worst)
+	}
+	t.Logf("worst error %v ulp", worst)
+	// At and above the switch-over they are the math package's functions.
+	for _, x := range []float64{smallAngle, -smallAngle, 0.5, -1} {
+		if sin(x) != math.Sin(x) || asin(x) != math.Asin(x) {
+			t.Fatalf("sin/asin(%v) differ from the math package", x)
+		}
+	}
+}
+
+// TestNearbyNeverStale checks Nearby and NearbyAvailable against brute
+// force on an index whose drivers never go stale, where a search without a
+// filter scans the tree with no per-record test at all.
+func TestNearbyNeverStale(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 11))
+	x := NewIndex(Options{StaleAfter: -1})
+	m := truth{}
+	for i := range 2000 {
+		d := Driver{ID: DriverID(i), Pos: randDriverPos(r), Status: Status(r.IntN(2)), Seen: time.UnixMilli(int64(r.IntN(1e6))).UTC()}
+		if err := x.Upsert(d); err != nil {
+			t.Fatal(err)
+		}
+		m[d.ID] = d
+	}
+	for range 100 {
+		c, radius, k := edgeCenter(r), randRadius(r), r.IntN(15)
+		for _, availOnly := range []bool{false, true} {
+			var got []Match
+			var err error
+			var filter func(Driver) bool
+			if availOnly {
+				got, err = x.NearbyAvailable(context.Background(), c, radius, k, nil)
+				filter = func(d Driver) bool { return d.Status == Available }
+			} else {
+				got, err = x.Nearby(context.Background(), c, radius, k, nil)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := bruteNearby(m, c, radius, k, math.MinInt64, filter)
+			if len(got) != len(want) {
+				t.Fatalf("Nearby(%v, %v, k=%d, avail=%v) found %d, want %d", c, radius, k, availOnly, len(got), len(want))
+			}
+			for i := range got {
+				if got[i].Distance != want[i].Distance || got[i].Driver != m[got[i].ID] {
+					t.Fatalf("Nearby(%v, %v, k=%d, avail=%v)[%d] = %+v, want %+v", c, radius, k, availOnly, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestCellBound checks the search's lower bound of the haversine over a
+// cell against points in the cell: it must never exceed the key of any of
+// them, or Nearby would prune a cell holding a true neighbour. Cells and
+// centers are drawn near the poles and the antimeridian as well as
+// anywhere, at sizes from metres to a hemisphere.
+func TestCellBound(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 13))
+	lat := func() float64 {
+		switch r.IntN(3) {
+		case 0:
+			return math.Copysign(80+r.Float64()*10, r.Float64()-0.5)
+		case 1:
+			return r.Float64()*180 - 90
+		}
+		return r.Float64()*2 - 1
+	}
+	lng := func() float64 {
+		if r.IntN(2) == 0 {
+			return math.Copysign(175+r.Float64()*5, r.Float64()-0.5)
+		}
+		return r.Float64()*360 - 180
+	}
+	for range 20_000 {
+		c := LatLng{Lat: lat(), Lng: lng()}
+		q := newSphereQuery(c)
+		size := math.Pow(10, -4+r.Float64()*6) // 1e-4 to 100 degrees
+		minY := max(lat()-size/2, -90)
+		minX := max(lng()-size/2, -180)
+		cell := quadtree.Rect{MinX: minX, MinY: minY, MaxX: min(minX+size, 180), MaxY: min(minY+size, 90)}
+		b := q.bound(cell)
+		for range 20 {
+			p := quadtree.Point{
+				X: cell.MinX + r.Float64()*(cell.MaxX-cell.MinX),
+				Y: cell.MinY + r.Float64()*(cell.MaxY-cell.MinY),
+			}
+			if r.IntN(4) == 0 { // corners and edges
+				p.Y = []float64{cell.MinY, cell.MaxY}[r.IntN(2)]
+			}
+			if h := hav(c.Lat, c.Lng, q.cosLat, p.Y, p.X); b > h {
+				t.Fatalf("bound %v of cell %+v exceeds key %v of %v from %v", b, cell, h, p, c)
+			}
+		}
+	}
 }

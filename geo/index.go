@@ -69,6 +69,7 @@ func (m meta) seenMilli() int64         { return int64(m >> 16) }
 func (m meta) status() Status           { return Status(m) }
 func (m meta) vehicle() Vehicle         { return Vehicle(m >> 8) }
 func (m meta) withStatus(s Status) meta { return m&^0xff | meta(s) }
+func (m meta) available() bool          { return m.status() == Available }
 
 func unpack(id DriverID, p quadtree.Point, m meta) Driver {
 	return Driver{
@@ -92,9 +93,13 @@ type Index struct {
 	now   func() time.Time
 	stale int64 // milliseconds; <0 never
 
-	// mu guards tree and spare. Writers hold it exclusively; searches share it.
-	mu    sync.RWMutex
-	tree  *quadtree.Tree[DriverID, meta]
+	// mu guards tree, avail and spare. Writers hold it exclusively;
+	// searches share it.
+	mu   sync.RWMutex
+	tree *quadtree.Tree[DriverID, meta]
+	// avail holds the available drivers again, with the same points and
+	// values, so that a search for them runs over a tree sized for them.
+	avail *quadtree.Tree[DriverID, meta]
 	spare []pendingSet
 	bufs  sync.Pool // *[]quadtree.Neighbor[DriverID, meta]
 
@@ -127,10 +132,24 @@ func (x *Index) flushLocked() {
 	x.npending.Store(0)
 	x.pmu.Unlock()
 	for _, op := range ops {
-		// Points were validated before they were queued, so Set cannot fail.
-		_ = x.tree.Set(op.id, op.p, op.m)
+		// Points were validated before they were queued, so Swap and Set
+		// cannot fail.
+		old, had, _ := x.tree.Swap(op.id, op.p, op.m)
+		x.syncAvail(op.id, op.p, op.m, had && old.available())
 	}
 	x.spare = ops[:0]
+}
+
+// syncAvail mirrors into x.avail a driver whose tree record is now (p, m)
+// and which was available before if wasAvail. x.mu must be held for
+// writing.
+func (x *Index) syncAvail(id DriverID, p quadtree.Point, m meta, wasAvail bool) {
+	switch {
+	case m.available():
+		_ = x.avail.Set(id, p, m)
+	case wasAvail:
+		x.avail.Remove(id)
+	}
 }
 
 // lock takes the write lock with every queued upsert applied.
@@ -161,11 +180,12 @@ func NewIndex(opt Options) *Index {
 	case opt.StaleAfter < 0:
 		x.stale = -1
 	}
-	tr, err := quadtree.New[DriverID, meta](world, quadtree.Options{LeafSize: 16})
+	var err error
+	x.tree, err = quadtree.New[DriverID, meta](world, quadtree.Options{LeafSize: 16})
 	if err != nil {
 		panic(err) // world is a valid constant rectangle
 	}
-	x.tree = tr
+	x.avail, _ = quadtree.New[DriverID, meta](world, quadtree.Options{LeafSize: 16})
 	return x
 }
 
@@ -205,6 +225,7 @@ func (x *Index) Upsert(d Driver) error {
 func (x *Index) Remove(id DriverID) bool {
 	x.lock()
 	defer x.mu.Unlock()
+	x.avail.Remove(id)
 	return x.tree.Remove(id)
 }
 
@@ -213,11 +234,14 @@ func (x *Index) Remove(id DriverID) bool {
 func (x *Index) SetStatus(id DriverID, s Status) error {
 	x.lock()
 	defer x.mu.Unlock()
-	_, m, ok := x.tree.Get(id)
+	p, m, ok := x.tree.Get(id)
 	if !ok {
 		return ErrNotFound
 	}
-	return x.tree.Update(id, m.withStatus(s))
+	n := m.withStatus(s)
+	_ = x.tree.Update(id, n) // present: Get found it
+	x.syncAvail(id, p, n, m.available())
+	return nil
 }
 
 // Get returns a driver that is present and not stale.
@@ -254,6 +278,7 @@ func (x *Index) RemoveStale() int {
 	})
 	for _, id := range gone {
 		x.tree.Remove(id)
+		x.avail.Remove(id)
 	}
 	return len(gone)
 }
@@ -272,6 +297,25 @@ func (x *Index) Nearby(ctx context.Context, center LatLng, radius float64, k int
 // AppendNearby is [Index.Nearby] appending to dst; with room in dst for the
 // results it does not allocate.
 func (x *Index) AppendNearby(ctx context.Context, dst []Match, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
+	return x.appendNearby(ctx, dst, center, radius, k, filter, false)
+}
+
+// NearbyAvailable is [Index.Nearby] restricted to drivers whose status is
+// Available; filter, if not nil, sees only those. It returns the same
+// drivers as Nearby with a filter testing the status, but runs over a
+// second tree that holds only the available drivers, so its cost does not
+// grow with the number of busy drivers around the center.
+func (x *Index) NearbyAvailable(ctx context.Context, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
+	return x.appendNearby(ctx, nil, center, radius, k, filter, true)
+}
+
+// AppendNearbyAvailable is [Index.NearbyAvailable] appending to dst; with
+// room in dst for the results it does not allocate.
+func (x *Index) AppendNearbyAvailable(ctx context.Context, dst []Match, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
+	return x.appendNearby(ctx, dst, center, radius, k, filter, true)
+}
+
+func (x *Index) appendNearby(ctx context.Context, dst []Match, center LatLng, radius float64, k int, filter func(Driver) bool, availOnly bool) ([]Match, error) {
 	if err := ctx.Err(); err != nil {
 		return dst, err
 	}
@@ -294,8 +338,16 @@ func (x *Index) AppendNearby(ctx context.Context, dst []Match, center LatLng, ra
 		}
 		return filter == nil || filter(unpack(id, p, m))
 	}
+	if filter == nil && x.stale < 0 {
+		accept = nil // every driver qualifies: spare the tree a call per record
+	}
+	var res []quadtree.Neighbor[DriverID, meta]
 	x.rlock()
-	res := x.tree.Nearest(*bp, k, maxKey, quadtree.Metric{Dist: q.dist, Bound: q.bound}, accept)
+	if availOnly {
+		res = x.avail.Nearest(*bp, k, maxKey, quadtree.Metric{Dist: q.dist, Bound: q.bound}, accept)
+	} else {
+		res = x.tree.Nearest(*bp, k, maxKey, quadtree.Metric{Dist: q.dist, Bound: q.bound}, accept)
+	}
 	x.mu.RUnlock()
 	for _, n := range res {
 		d := metres(n.Dist)
@@ -393,7 +445,46 @@ func (q *sphereQuery) bound(r quadtree.Rect) float64 {
 		return 0
 	}
 	far := max(math.Abs(r.MinY), math.Abs(r.MaxY))*rad - q.latRad
-	return q.lowerKey(dLat, dLng, max(far, 0))
+	lo := q.lowerKey(dLat, dLng, max(far, 0))
+	if dLng == 0 || far <= 0 {
+		return lo
+	}
+	// The bound above takes the latitude gap and cos φ at their separate
+	// minima. For a cell reaching farther from the equator than the
+	// center, the second can be zero (near a pole, cells often reach it),
+	// leaving only the latitude gap: the longitude gap is ignored and
+	// polar searches visit a whole band of cells. Bound them jointly
+	// instead. With δ = |φ| - |φq| the extra distance from the equator of
+	// a point of the cell (δ in [δlo, δhi]), |Δφ| >= δ, so
+	//
+	//	key >= sin²(δ/2) + C·cos(|φq|+δ),  C = cos φq·sin²(Δλmin/2)
+	//	    >= δ²/4·(1 - δhi²/12) + C·(cos φq·(1 - δ²/2) - |sin φq|·δ)
+	//
+	// (sin x >= x - x³/6 and the angle-sum bound of cosLo), a quadratic in
+	// δ whose minimum over [δlo, δhi] is a lower bound of the key. Points
+	// nearer the equator than the center (δ < 0) have cos φ >= cos φq, so
+	// their key is at least C·cos φq, the quadratic's value at δ = 0, which
+	// lies in the interval when the cell holds such points.
+	t := sinLo(dLng * (rad / 2))
+	c := q.cosLat * t * t
+	near := 0.0
+	if r.MinY > 0 || r.MaxY < 0 {
+		near = min(math.Abs(r.MinY), math.Abs(r.MaxY))
+	}
+	dLo, dHi := max(near*rad-q.latRad, 0), far
+	qa := (1-dHi*dHi/12)/4 - c*q.cosLat/2
+	qb := c * q.sinAbs
+	qc := c * q.cosLat
+	quad := func(d float64) float64 { return qa*d*d - qb*d + qc }
+	var v float64
+	if qa > 0 {
+		v = quad(min(max(qb/(2*qa), dLo), dHi))
+	} else {
+		v = min(quad(dLo), quad(dHi))
+	}
+	// Margin for rounding in the few operations above.
+	v -= 1e-12 * (math.Abs(qa)*dHi*dHi + qb*dHi + qc)
+	return max(lo, v)
 }
 
 // shortLng returns |d| folded into [0, 180]: the longitude gap the short

@@ -61,14 +61,41 @@ func (p LatLng) String() string { return fmt.Sprintf("%.6f,%.6f", p.Lat, p.Lng) 
 // index's search both go through this one function so that their distances
 // agree to the last bit.
 func hav(aLat, aLng, aCos, bLat, bLng float64) float64 {
-	sLat := math.Sin((bLat - aLat) * (rad / 2))
-	sLng := math.Sin((bLng - aLng) * (rad / 2))
+	sLat := sin((bLat - aLat) * (rad / 2))
+	sLng := sin((bLng - aLng) * (rad / 2))
 	return sLat*sLat + aCos*math.Cos(bLat*rad)*sLng*sLng
 }
 
 // metres turns a haversine into a great-circle distance.
 func metres(h float64) float64 {
-	return 2 * EarthRadius * math.Asin(math.Sqrt(min(max(h, 0), 1)))
+	return 2 * EarthRadius * asin(math.Sqrt(min(max(h, 0), 1)))
+}
+
+// smallAngle bounds the arguments that sin and asin evaluate by their
+// Taylor series. Below it the first omitted term is under 1e-19 of the
+// result, far below a float64's 1.1e-16 rounding step, so the series is as
+// accurate as math.Sin and math.Asin (TestSmallAngle checks them within
+// one unit in the last place) and three to five times faster. Half the
+// angle of every distance below about 199 km falls below it, which covers
+// the city-scale searches the index runs all day.
+const smallAngle = 1.0 / 64
+
+// sin is math.Sin, by its Taylor series for small arguments.
+func sin(x float64) float64 {
+	if math.Abs(x) >= smallAngle {
+		return math.Sin(x)
+	}
+	z := x * x
+	return x - x*z*(1.0/6-z*(1.0/120-z*(1.0/5040-z*(1.0/362880))))
+}
+
+// asin is math.Asin, by its Taylor series for small arguments.
+func asin(x float64) float64 {
+	if math.Abs(x) >= smallAngle {
+		return math.Asin(x)
+	}
+	z := x * x
+	return x + x*z*(1.0/6+z*(3.0/40+z*(5.0/112+z*(35.0/1152))))
 }
 
 // Distance returns the great-circle distance in metres from a to b on a

@@ -56,8 +56,22 @@ type cand struct {
 // buffer with capacity k gets no allocation. m and filter must not modify
 // the tree; filter runs before Dist, so put the cheap test there.
 func (t *Tree[ID, V]) Nearest(dst []Neighbor[ID, V], k int, maxDist float64, m Metric, filter func(ID, Point, V) bool) []Neighbor[ID, V] {
+	return t.nearest(dst, k, maxDist, m, filter, false)
+}
+
+// NearestMarked is [Tree.Nearest] restricted to the objects the tree's mark
+// accepts (see [NewMarked]; a tree made by [New] marks nothing, so this
+// finds nothing). It skips every cell whose subtree holds no marked object,
+// so when few objects are marked it visits far fewer cells and records than
+// Nearest with a filter would. filter, if not nil, runs on marked objects
+// only.
+func (t *Tree[ID, V]) NearestMarked(dst []Neighbor[ID, V], k int, maxDist float64, m Metric, filter func(ID, Point, V) bool) []Neighbor[ID, V] {
+	return t.nearest(dst, k, maxDist, m, filter, true)
+}
+
+func (t *Tree[ID, V]) nearest(dst []Neighbor[ID, V], k int, maxDist float64, m Metric, filter func(ID, Point, V) bool, marked bool) []Neighbor[ID, V] {
 	dst = dst[:0]
-	if len(t.index) == 0 || math.IsNaN(maxDist) {
+	if len(t.index) == 0 || math.IsNaN(maxDist) || (marked && t.nodes[0].marked == 0) {
 		return dst
 	}
 	if k <= 0 {
@@ -79,7 +93,7 @@ func (t *Tree[ID, V]) Nearest(dst []Neighbor[ID, V], k int, maxDist float64, m M
 		if nd.child != noChild {
 			for i := range int32(4) {
 				ch := &t.nodes[nd.child+i]
-				if ch.count == 0 {
+				if ch.count == 0 || (marked && ch.marked == 0) {
 					continue
 				}
 				b := m.Bound(ch.rect)
@@ -90,8 +104,12 @@ func (t *Tree[ID, V]) Nearest(dst []Neighbor[ID, V], k int, maxDist float64, m M
 			}
 			continue
 		}
-		for i := range nd.items {
-			it := &nd.items[i]
+		items := nd.items
+		if marked {
+			items = items[:nd.marked] // a leaf keeps its marked records first
+		}
+		for i := range items {
+			it := &items[i]
 			if filter != nil && !filter(it.id, it.p, it.v) {
 				continue
 			}

@@ -48,8 +48,26 @@ func checkInvariants(t *testing.T, tr *Tree[int, int], m model) {
 	var walk func(n int32) int32
 	walk = func(n int32) int32 {
 		nd := &tr.nodes[n]
+		defer func() {
+			var marked int32
+			if nd.child == noChild {
+				for _, it := range nd.items {
+					marked += tr.marks(it.v)
+				}
+			} else {
+				for i := range int32(4) {
+					marked += tr.nodes[nd.child+i].marked
+				}
+			}
+			if nd.marked != marked {
+				t.Fatalf("node %d (leaf %v) marked %d, holds %d marked", n, nd.child == noChild, nd.marked, marked)
+			}
+		}()
 		if nd.child == noChild {
 			for i, it := range nd.items {
+				if (tr.marks(it.v) == 1) != (int32(i) < nd.marked) {
+					t.Fatalf("leaf %d: record %d (marked %v) on the wrong side of %d", n, i, tr.marks(it.v) == 1, nd.marked)
+				}
 				if !tr.holds(nd, it.p) {
 					t.Fatalf("leaf %d %+v holds %v outside", n, nd.rect, it.p)
 				}
@@ -129,7 +147,9 @@ func TestAgainstBruteForce(t *testing.T) {
 		ops = 4000
 	}
 	for _, leaf := range []int{2, 4, 32} {
-		tr, err := New[int, int](unit, Options{LeafSize: leaf})
+		// Values below 3 are marked: NearestMarked is checked too.
+		isMarked := func(v int) bool { return v < 3 }
+		tr, err := NewMarked[int, int](unit, Options{LeafSize: leaf}, isMarked)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,8 +175,18 @@ func TestAgainstBruteForce(t *testing.T) {
 				}
 			case op == 4:
 				p, v := genPoint(r), r.IntN(10)
-				if err := tr.Set(id, p, v); err != nil {
-					t.Fatalf("Set(%d): %v", id, err)
+				if r.IntN(2) == 0 {
+					if err := tr.Set(id, p, v); err != nil {
+						t.Fatalf("Set(%d): %v", id, err)
+					}
+				} else {
+					old, had, err := tr.Swap(id, p, v)
+					if err != nil {
+						t.Fatalf("Swap(%d): %v", id, err)
+					}
+					if o, ok := m[id]; had != ok || (ok && old != o.v) {
+						t.Fatalf("Swap(%d) = %v %v, model holds %v %v", id, old, had, o.v, ok)
+					}
 				}
 				m[id] = struct {
 					p Point
@@ -216,6 +246,20 @@ func TestAgainstBruteForce(t *testing.T) {
 				}
 				if !slices.Equal(got, want) {
 					t.Fatalf("Nearest(%v, k=%d, max=%v) dists = %v, want %v", q, k, maxD, got, want)
+				}
+				buf = tr.NearestMarked(buf, k, maxD, Euclidean(q), filter)
+				want = bruteNearest(m, q, k, maxD, func(id int, p Point, v int) bool {
+					return isMarked(v) && (filter == nil || filter(id, p, v))
+				})
+				got = got[:0]
+				for _, n := range buf {
+					if !isMarked(n.Value) {
+						t.Fatalf("NearestMarked returned unmarked %+v", n)
+					}
+					got = append(got, n.Dist)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("NearestMarked(%v, k=%d, max=%v) dists = %v, want %v", q, k, maxD, got, want)
 				}
 				// Range over a random rectangle.
 				a, b := genPoint(r), genPoint(r)
