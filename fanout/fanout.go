@@ -36,7 +36,6 @@ type Service struct {
 	jobs    chan job
 	closeMu sync.RWMutex
 	closed  bool
-	done    chan struct{}
 	wg      sync.WaitGroup
 }
 
@@ -98,7 +97,6 @@ func New(g Graph, p Posts, t Timelines, opts Options) *Service {
 		tau:    opts.RateHalfLife.Seconds() / math.Ln2,
 		slots:  make(chan struct{}, opts.Queue),
 		jobs:   make(chan job, opts.Queue+opts.Workers),
-		done:   make(chan struct{}),
 	}
 	for i := range s.users {
 		s.users[i].m = make(map[UserID]*userState)
@@ -119,7 +117,6 @@ func (s *Service) Close() error {
 		return ErrClosed
 	}
 	s.closed = true
-	close(s.done)
 	close(s.jobs)
 	s.closeMu.Unlock()
 	s.wg.Wait()
@@ -199,12 +196,18 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 	if p.Author <= 0 {
 		return Post{}, ErrInvalidUser
 	}
+	// Holding the read lock for the whole call makes Close wait for
+	// Publish calls in progress, so that none stores a post it cannot fan
+	// out.
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return Post{}, ErrClosed
+	}
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
 		return Post{}, ctx.Err()
-	case <-s.done:
-		return Post{}, ErrClosed
 	}
 	release := true
 	defer func() {
@@ -266,14 +269,8 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 		return Post{}, err
 	}
 
-	s.closeMu.RLock()
-	if s.closed {
-		s.closeMu.RUnlock()
-		return Post{}, ErrClosed
-	}
 	s.jobs <- job{post: p} // never blocks: we hold a slot
 	release = false
-	s.closeMu.RUnlock()
 	return p, nil
 }
 
