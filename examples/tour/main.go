@@ -21,6 +21,7 @@ type section struct {
 func main() {
 	sections := []section{
 		// Each case adds its line here, in the README's order.
+		{"Home timeline (fanout)", tourTimeline},
 	}
 	out := &tourWriter{w: os.Stdout}
 	for _, s := range sections {
