@@ -54,6 +54,7 @@ type userState struct {
 	floor      snowflake.ID // pushed timeline complete only for IDs >= floor
 	readRate   rate
 	postRate   rate
+	reads      uint64
 	followers  int
 	followees  int
 	counted    bool // followers/followees loaded from the graph
@@ -350,10 +351,15 @@ func (s *Service) receives(reader, author UserID, now int64) bool {
 	return st.rel[author] == 0
 }
 
+// adjustEvery is how often (in reads of a reader) the policy is asked about
+// each of its edges: the hysteresis makes a few reads' delay harmless, and
+// it keeps the per-followee rate arithmetic off most reads.
+const adjustEvery = 8
+
 // touch records activity by reader. A dormant reader becomes active with a
 // floor above every post issued so far (older posts are pulled), and a
 // rebuild of its timeline is queued. It returns the reader's state copy.
-func (s *Service) touch(ctx context.Context, reader UserID, read bool) (floor snowflake.ID, rebuilding bool, followees int, readRate float64, rel map[UserID]uint8, err error) {
+func (s *Service) touch(ctx context.Context, reader UserID, read bool) (floor snowflake.ID, rebuilding bool, followees int, readRate float64, rel map[UserID]uint8, adjust bool, err error) {
 	now := s.now()
 	var wake bool
 	err = s.user(ctx, reader, func(st *userState) {
@@ -366,6 +372,8 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (floor sn
 		st.lastRead = now
 		if read {
 			st.readRate.event(now, s.tau)
+			adjust = st.reads%adjustEvery == 0
+			st.reads++
 		}
 		floor, rebuilding, followees = st.floor, st.rebuilding, st.followees
 		readRate = st.readRate.at0(now, s.tau)
@@ -492,7 +500,7 @@ func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
 }
 
 func (s *Service) touchNoRead(ctx context.Context, u UserID) (snowflake.ID, int, float64, bool, map[UserID]uint8, error) {
-	floor, rebuilding, followees, rr, rel, err := s.touch(ctx, u, false)
+	floor, rebuilding, followees, rr, rel, _, err := s.touch(ctx, u, false)
 	return floor, followees, rr, rebuilding, rel, err
 }
 

@@ -132,6 +132,7 @@ type src struct {
 	kind   uint8
 	author UserID
 	end    bool // nothing left after buf
+	chunk  int  // size of the next fetch
 }
 
 const (
@@ -171,6 +172,7 @@ type edgeView struct {
 	edge   Edge
 	author AuthorStats
 	since  snowflake.ID // author's watermark, Pulling if pulled
+	pushed bool         // the author's mode
 }
 
 // read streams user's visible posts with lower < ID < before, newest first,
@@ -180,7 +182,7 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 		return ErrInvalidUser
 	}
 	top := min(before, s.stable()+1)
-	floor, rebuilding, nFollowees, readRate, rel, err := s.touch(ctx, user, true)
+	floor, rebuilding, nFollowees, readRate, rel, adjust, err := s.touch(ctx, user, true)
 	if err != nil {
 		return err
 	}
@@ -196,7 +198,10 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 		v := &views[i]
 		v.edge = e
 		s.user(ctx, e.Followee, func(st *userState) {
-			v.author = s.authorStats(e.Followee, st, now)
+			if adjust {
+				v.author = s.authorStats(e.Followee, st, now)
+			}
+			v.pushed = st.authorPush
 			v.since = Pulling
 			if st.authorPush {
 				v.since = st.authorSince
@@ -216,7 +221,9 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 		// The cap trimmed the timeline under us: start over (only possible
 		// before anything was yielded).
 	}
-	s.adjustEdges(ctx, user, views, nFollowees, readRate)
+	if adjust {
+		s.adjustEdges(ctx, user, views, nFollowees, readRate)
+	}
 	return err
 }
 
@@ -249,16 +256,21 @@ func (s *Service) merge(ctx context.Context, user UserID, top, lower, floor snow
 		slices.SortFunc(q, func(a, b Entry) int { return cmpID(b.ID, a.ID) })
 		h = append(h, &src{kind: srcQueue, buf: q, end: true})
 	}
-	h = append(h, &src{kind: srcPull, author: user, bound: top})
+	// Pull sources wait in lazy, highest bound first, until the merge
+	// reaches their bound: a first page above the horizon touches none of
+	// the pushed followees.
+	lazy := make([]src, 0, len(views)+1)
+	lazy = append(lazy, src{kind: srcPull, author: user, bound: top})
 	for _, v := range views {
 		bound := top
 		if v.edge.Since != 0 && v.edge.Since != Pulling && v.since != Pulling {
 			bound = min(top, max(v.edge.Since, v.since, floor, horizon))
 		}
 		if bound > lower+1 {
-			h = append(h, &src{kind: srcPull, author: v.edge.Followee, bound: bound})
+			lazy = append(lazy, src{kind: srcPull, author: v.edge.Followee, bound: bound})
 		}
 	}
+	slices.SortFunc(lazy, func(a, b src) int { return cmpID(b.bound, a.bound) })
 	heap.Init(&h)
 
 	followee := func(a UserID) bool {
@@ -278,6 +290,7 @@ func (s *Service) merge(ctx context.Context, user UserID, top, lower, floor snow
 		origs    []Post
 		yielded  bool
 		stop     bool
+		scratch  []snowflake.ID
 	)
 	flush := func() error {
 		ids := make([]snowflake.ID, len(cand))
@@ -322,7 +335,15 @@ func (s *Service) merge(ctx context.Context, user UserID, top, lower, floor snow
 		return nil
 	}
 	want := 8
-	for len(h) > 0 && !stop {
+	next := 0
+	for !stop {
+		for next < len(lazy) && (len(h) == 0 || lazy[next].bound-1 >= h[0].key()) {
+			heap.Push(&h, &lazy[next])
+			next++
+		}
+		if len(h) == 0 {
+			break
+		}
 		x := h[0]
 		if x.i >= len(x.buf) {
 			if x.end {
@@ -343,18 +364,25 @@ func (s *Service) merge(ctx context.Context, user UserID, top, lower, floor snow
 					floor = top
 				}
 			case srcPull:
-				x.buf, err = s.fetchPull(ctx, x.author, x.bound, chunk, x.buf[:0])
+				if x.chunk == 0 {
+					x.chunk = 8
+				}
+				x.buf, scratch, err = s.fetchPull(ctx, x.author, x.bound, x.chunk, x.buf[:0], scratch)
 			}
 			if err != nil {
 				return false, err
 			}
 			x.i = 0
-			if len(x.buf) < chunk {
+			n := chunk
+			if x.kind == srcPull {
+				n = x.chunk
+				x.chunk = min(x.chunk*2, 256)
+			}
+			if len(x.buf) < n {
 				x.end = true
 			} else {
 				x.bound = x.buf[len(x.buf)-1].ID
 			}
-			chunk = min(chunk*2, 256)
 			heap.Fix(&h, 0)
 			continue
 		}
@@ -419,12 +447,12 @@ func (s *Service) fetchTimeline(ctx context.Context, user UserID, before snowfla
 	return s.timelines.Range(ctx, user, before, n, dst)
 }
 
-func (s *Service) fetchPull(ctx context.Context, author UserID, before snowflake.ID, n int, dst []Entry) ([]Entry, error) {
-	ids, err := s.posts.Recent(ctx, author, before, n, nil)
+func (s *Service) fetchPull(ctx context.Context, author UserID, before snowflake.ID, n int, dst []Entry, scratch []snowflake.ID) ([]Entry, []snowflake.ID, error) {
+	ids, err := s.posts.Recent(ctx, author, before, n, scratch[:0])
 	for _, id := range ids {
 		dst = append(dst, Entry{ID: id, Author: author})
 	}
-	return dst, err
+	return dst, ids, err
 }
 
 // showRepost reports whether repost p is shown: not if its original is gone
@@ -453,7 +481,7 @@ func (s *Service) showRepost(p Post, origs []Post, rel map[UserID]uint8, followe
 func (s *Service) adjustEdges(ctx context.Context, user UserID, views []edgeView, followees int, readRate float64) {
 	var toPush []UserID
 	for _, v := range views {
-		if !v.author.Pushed {
+		if !v.pushed {
 			continue
 		}
 		cur := v.edge.Since != 0
