@@ -27,6 +27,7 @@ type Service struct {
 	tau       float64 // rate time constant, seconds
 
 	users [stripes]userStripe
+	bufs  sync.Pool // of *readBufs
 
 	pubMu    sync.Mutex
 	inflight []snowflake.ID // IDs issued but not yet readable, ascending

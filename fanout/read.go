@@ -167,6 +167,12 @@ func (h *srcHeap) Pop() any {
 	return x
 }
 
+// readBufs are the per-read buffers a Service recycles.
+type readBufs struct {
+	edges []Edge
+	views []edgeView
+}
+
 // edgeView is a followee as one read sees it.
 type edgeView struct {
 	edge   Edge
@@ -187,12 +193,19 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 		return err
 	}
 	pg.Partial = rebuilding
-	edges, err := s.graph.Followees(ctx, user, nil)
+	bufs, _ := s.bufs.Get().(*readBufs)
+	if bufs == nil {
+		bufs = new(readBufs)
+	}
+	defer s.bufs.Put(bufs)
+	edges, err := s.graph.Followees(ctx, user, bufs.edges[:0])
+	bufs.edges = edges
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	views := make([]edgeView, len(edges))
+	views := slices.Grow(bufs.views[:0], len(edges))[:len(edges)]
+	bufs.views = views
 	var queued []Entry
 	for i, e := range edges {
 		v := &views[i]
@@ -256,21 +269,29 @@ func (s *Service) merge(ctx context.Context, user UserID, top, lower, floor snow
 		slices.SortFunc(q, func(a, b Entry) int { return cmpID(b.ID, a.ID) })
 		h = append(h, &src{kind: srcQueue, buf: q, end: true})
 	}
-	// Pull sources wait in lazy, highest bound first, until the merge
-	// reaches their bound: a first page above the horizon touches none of
-	// the pushed followees.
-	lazy := make([]src, 0, len(views)+1)
-	lazy = append(lazy, src{kind: srcPull, author: user, bound: top})
+	// Pull sources below the top wait in lazy until the merge reaches
+	// their bound (sorted, highest first, only then): a first page above
+	// the horizon touches none of the pushed followees.
+	var lazy []src
+	lazyMax := snowflake.ID(0)
+	h = append(h, &src{kind: srcPull, author: user, bound: top})
 	for _, v := range views {
 		bound := top
 		if v.edge.Since != 0 && v.edge.Since != Pulling && v.since != Pulling {
 			bound = min(top, max(v.edge.Since, v.since, floor, horizon))
 		}
-		if bound > lower+1 {
+		switch {
+		case bound == top:
+			h = append(h, &src{kind: srcPull, author: v.edge.Followee, bound: bound})
+		case bound > lower+1:
+			if lazy == nil {
+				lazy = make([]src, 0, len(views))
+			}
 			lazy = append(lazy, src{kind: srcPull, author: v.edge.Followee, bound: bound})
+			lazyMax = max(lazyMax, bound)
 		}
 	}
-	slices.SortFunc(lazy, func(a, b src) int { return cmpID(b.bound, a.bound) })
+	sorted := false
 	heap.Init(&h)
 
 	followee := func(a UserID) bool {
@@ -337,7 +358,11 @@ func (s *Service) merge(ctx context.Context, user UserID, top, lower, floor snow
 	want := 8
 	next := 0
 	for !stop {
-		for next < len(lazy) && (len(h) == 0 || lazy[next].bound-1 >= h[0].key()) {
+		if !sorted && len(lazy) > 0 && (len(h) == 0 || lazyMax-1 >= h[0].key()) {
+			slices.SortFunc(lazy, func(a, b src) int { return cmpID(b.bound, a.bound) })
+			sorted = true
+		}
+		for sorted && next < len(lazy) && (len(h) == 0 || lazy[next].bound-1 >= h[0].key()) {
 			heap.Push(&h, &lazy[next])
 			next++
 		}
