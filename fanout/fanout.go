@@ -298,12 +298,18 @@ func (s *Service) worker() {
 // returns the number of timeline writes.
 func (s *Service) fanout(ctx context.Context, p Post) int {
 	var push bool
-	s.user(ctx, p.Author, func(st *userState) { push = st.authorPush })
+	var as AuthorStats
+	now := s.now()
+	s.user(ctx, p.Author, func(st *userState) {
+		push = st.authorPush
+		as = s.authorStats(p.Author, st, now)
+	})
 	writes := 0
 	if push {
 		e := Entry{ID: p.ID, Author: p.Author}
 		var edges []Edge
 		to := make([]UserID, 0, s.opt.BatchSize)
+		var flips []UserID
 		var after UserID
 		for {
 			var err error
@@ -311,15 +317,25 @@ func (s *Service) fanout(ctx context.Context, p Post) int {
 			if err != nil || len(edges) == 0 {
 				break
 			}
-			to = to[:0]
-			now := s.now()
+			to, flips = to[:0], flips[:0]
 			for _, ed := range edges {
-				if ed.Since != 0 && s.receives(ed.Follower, p.Author, now) {
+				if ed.Since == 0 {
+					continue
+				}
+				switch s.receives(ed.Follower, as, ed.Since != Pulling, now) {
+				case deliver:
 					to = append(to, ed.Follower)
+				case toPull:
+					flips = append(flips, ed.Follower)
 				}
 			}
 			if len(to) > 0 && s.timelines.Deliver(ctx, e, to) == nil {
 				writes += len(to)
+			}
+			// Push to pull is safe at any time; until it is done, reads
+			// find p in the author's pending list.
+			for _, f := range flips {
+				s.graph.SetSince(ctx, f, p.Author, 0)
 			}
 			if len(edges) < s.opt.BatchSize {
 				break
@@ -335,21 +351,38 @@ func (s *Service) fanout(ctx context.Context, p Post) int {
 	return writes
 }
 
-// receives reports whether reader gets pushes from author now, marking the
-// reader dormant if it has not read for InactiveAfter.
-func (s *Service) receives(reader, author UserID, now int64) bool {
+type verdict uint8
+
+const (
+	skip    verdict = iota // not now: dormant, muted or blocked
+	deliver                // push the post
+	toPull                 // the policy moved this edge to pull
+)
+
+// receives decides whether a pushed edge from author a to reader gets the
+// post now, marking the reader dormant if it has not read for
+// InactiveAfter. If mayFlip, it asks the policy whether the edge should
+// now be pulled (Feeding Frenzy decides at post time as well as at read
+// time).
+func (s *Service) receives(reader UserID, a AuthorStats, mayFlip bool, now int64) verdict {
 	us := &s.users[stripeOf(int64(reader))]
 	us.mu.Lock()
 	defer us.mu.Unlock()
 	st := us.m[reader]
 	if st == nil || st.dormant {
-		return false
+		return skip
 	}
 	if s.opt.InactiveAfter > 0 && now-st.lastRead > int64(s.opt.InactiveAfter) {
 		st.dormant = true
-		return false
+		return skip
 	}
-	return st.rel[author] == 0
+	if st.rel[a.Author] != 0 {
+		return skip
+	}
+	if mayFlip && !s.opt.Policy.PushEdge(a, ReaderStats{Reader: reader, Followees: st.followees, ReadRate: st.readRate.at0(now, s.tau), Pushed: true}) {
+		return toPull
+	}
+	return deliver
 }
 
 // adjustEvery is how often (in reads of a reader) the policy is asked about
