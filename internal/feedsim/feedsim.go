@@ -175,14 +175,14 @@ func (pullAll) PushEdge(fanout.AuthorStats, fanout.ReaderStats) bool { return fa
 
 // Strategies returns the four strategies compared: pure push, pure pull,
 // the threshold hybrid (threshold scaled to the graph: 10k at 100k users)
-// and the per-pair hybrid.
+// and the per-pair hybrid below the same follower cap.
 func Strategies(users int) []Strategy {
 	th := max(10000*users/100000, 10)
 	return []Strategy{
 		{"push", pushAll{}},
 		{"pull", pullAll{}},
 		{"threshold", fanout.Threshold{Followers: th}},
-		{"per-pair", fanout.PerPair{MaxFollowers: 5 * th}},
+		{"per-pair", fanout.PerPair{MaxFollowers: th}},
 	}
 }
 
