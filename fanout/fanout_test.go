@@ -96,6 +96,13 @@ func (e *env) feed(u fanout.UserID, n int) []string {
 	}
 }
 
+// writes returns the number of timeline writes of p's fan-out.
+func (e *env) writes(p fanout.Post) int {
+	e.fanMu.Lock()
+	defer e.fanMu.Unlock()
+	return e.fans[p.ID]
+}
+
 // wait waits until the fan-out of every post in ps has run.
 func (e *env) wait(ps ...fanout.Post) {
 	e.t.Helper()
@@ -134,10 +141,10 @@ func TestPushPullMerge(t *testing.T) {
 		t.Fatalf("bob's feed = %v, want %v", got, want)
 	}
 	e.wait(ps...)
-	if w := e.fans[ps[0].ID]; w != 1 {
+	if w := e.writes(ps[0]); w != 1 {
 		t.Errorf("alice's post written to %d timelines, want 1 (bob)", w)
 	}
-	if w := e.fans[ps[1].ID]; w != 0 {
+	if w := e.writes(ps[1]); w != 0 {
 		t.Errorf("celebrity's post written to %d timelines, want 0 (pulled)", w)
 	}
 	st, _ := e.tl.Stat(e.ctx, bob)
@@ -303,7 +310,7 @@ func TestInactiveReaderRebuild(t *testing.T) {
 	}
 	e.wait(ps...)
 	for _, p := range ps {
-		if e.fans[p.ID] != 0 {
+		if e.writes(p) != 0 {
 			t.Fatalf("post pushed to an inactive reader")
 		}
 	}
@@ -325,7 +332,7 @@ func TestInactiveReaderRebuild(t *testing.T) {
 	}
 	p := e.post(1, "new")
 	e.wait(p)
-	if e.fans[p.ID] != 1 {
+	if e.writes(p) != 1 {
 		t.Fatal("active again, but not pushed to")
 	}
 }
@@ -371,8 +378,8 @@ func TestCloseDrains(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range ps {
-		if e.fans[p.ID] != 48 {
-			t.Fatalf("post %d written to %d timelines after Close, want 48", p.ID, e.fans[p.ID])
+		if w := e.writes(p); w != 48 {
+			t.Fatalf("post %d written to %d timelines after Close, want 48", p.ID, w)
 		}
 	}
 	if _, err := e.svc.Publish(e.ctx, 1, "late"); !errors.Is(err, fanout.ErrClosed) {
