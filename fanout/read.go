@@ -171,6 +171,7 @@ func (h *srcHeap) Pop() any {
 type readBufs struct {
 	edges []Edge
 	views []edgeView
+	pulls []src
 }
 
 // edgeView is a followee as one read sees it.
@@ -227,7 +228,7 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 		})
 	}
 	for attempt := 0; ; attempt++ {
-		retry, err := s.merge(ctx, user, top, lower, floor, attempt > 1, views, queued, rel, pg, yield)
+		retry, err := s.merge(ctx, bufs, user, top, lower, floor, attempt > 1, views, queued, rel, pg, yield)
 		if err != nil || !retry {
 			break
 		}
@@ -242,7 +243,7 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 
 // merge runs one k-way merge. It reports retry if the timeline's horizon
 // moved before anything was yielded.
-func (s *Service) merge(ctx context.Context, user UserID, top, lower, floor snowflake.ID, pullAll bool,
+func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, lower, floor snowflake.ID, pullAll bool,
 	views []edgeView, queued []Entry, rel map[UserID]uint8, pg *Page, yield func(Post) bool) (retry bool, err error) {
 	chunk := 32
 	tl := &src{kind: srcTimeline, bound: top}
@@ -260,7 +261,19 @@ func (s *Service) merge(ctx context.Context, user UserID, top, lower, floor snow
 	if pullAll {
 		floor = top
 	}
-	h := make(srcHeap, 0, 4)
+	// All pull sources live in one slice, their first fetches in one arena.
+	pulls := slices.Grow(bufs.pulls[:0], len(views)+1)
+	defer func() { bufs.pulls = pulls[:0] }()
+	arena := make([]Entry, 0, 8*8)
+	newPull := func(author UserID, bound snowflake.ID) *src {
+		if len(arena)+8 > cap(arena) {
+			arena = make([]Entry, 0, 8*32)
+		}
+		pulls = append(pulls, src{kind: srcPull, author: author, bound: bound, buf: arena[len(arena):len(arena):len(arena)+8]})
+		arena = arena[:len(arena)+8]
+		return &pulls[len(pulls)-1]
+	}
+	h := make(srcHeap, 0, 8)
 	if len(tl.buf) > 0 {
 		h = append(h, tl)
 	}
@@ -274,7 +287,7 @@ func (s *Service) merge(ctx context.Context, user UserID, top, lower, floor snow
 	// the horizon touches none of the pushed followees.
 	var lazy []src
 	lazyMax := snowflake.ID(0)
-	h = append(h, &src{kind: srcPull, author: user, bound: top})
+	h = append(h, newPull(user, top))
 	for _, v := range views {
 		bound := top
 		if v.edge.Since != 0 && v.edge.Since != Pulling && v.since != Pulling {
@@ -282,7 +295,7 @@ func (s *Service) merge(ctx context.Context, user UserID, top, lower, floor snow
 		}
 		switch {
 		case bound == top:
-			h = append(h, &src{kind: srcPull, author: v.edge.Followee, bound: bound})
+			h = append(h, newPull(v.edge.Followee, bound))
 		case bound > lower+1:
 			if lazy == nil {
 				lazy = make([]src, 0, len(views))
@@ -312,11 +325,12 @@ func (s *Service) merge(ctx context.Context, user UserID, top, lower, floor snow
 		yielded  bool
 		stop     bool
 		scratch  []snowflake.ID
+		ids      []snowflake.ID
 	)
 	flush := func() error {
-		ids := make([]snowflake.ID, len(cand))
-		for i, c := range cand {
-			ids[i] = c.ID
+		ids = ids[:0]
+		for _, c := range cand {
+			ids = append(ids, c.ID)
 		}
 		posts, err = s.posts.GetMany(ctx, ids, posts[:0])
 		if err != nil {
