@@ -269,7 +269,7 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 		if len(arena)+8 > cap(arena) {
 			arena = make([]Entry, 0, 8*32)
 		}
-		pulls = append(pulls, src{kind: srcPull, author: author, bound: bound, buf: arena[len(arena):len(arena):len(arena)+8]})
+		pulls = append(pulls, src{kind: srcPull, author: author, bound: bound, buf: arena[len(arena) : len(arena) : len(arena)+8]})
 		arena = arena[:len(arena)+8]
 		return &pulls[len(pulls)-1]
 	}
