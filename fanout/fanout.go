@@ -164,6 +164,13 @@ func (s *Service) stable() snowflake.ID {
 	return s.lastID
 }
 
+// lastIssued returns the highest ID issued so far.
+func (s *Service) lastIssued() snowflake.ID {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	return s.lastID
+}
+
 func (s *Service) authorStats(u UserID, st *userState, now int64) AuthorStats {
 	return AuthorStats{Author: u, Followers: st.followers, PostRate: st.postRate.at0(now, s.tau), Pushed: st.authorPush}
 }
@@ -399,7 +406,10 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (floor sn
 	err = s.user(ctx, reader, func(st *userState) {
 		if st.dormant {
 			st.dormant = false
-			st.floor = s.stable() + 1
+			// Above every ID issued so far, not just the readable ones:
+			// a post issued before this point may have skipped the
+			// dormant reader already.
+			st.floor = s.lastIssued() + 1
 			st.rebuilding = true
 			wake = true
 		}

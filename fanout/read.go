@@ -541,9 +541,7 @@ func (s *Service) adjustEdges(ctx context.Context, user UserID, views []edgeView
 	}
 	// Every ID issued after this point is fanned out with the edges above
 	// already pushed.
-	s.pubMu.Lock()
-	last := s.lastID
-	s.pubMu.Unlock()
+	last := s.lastIssued()
 	for _, a := range toPush {
 		s.graph.SetSince(ctx, user, a, last+1)
 	}
