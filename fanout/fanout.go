@@ -622,6 +622,8 @@ func (s *Service) Delete(ctx context.Context, author UserID, id snowflake.ID) er
 }
 
 // Mute hides target's posts and reposts from user, at insert and at read.
+// Posts that a pushed edge skipped while muted stay out of user's pushed
+// timeline after Unmute; pulled ones reappear.
 func (s *Service) Mute(ctx context.Context, user, target UserID) error {
 	return s.setRel(ctx, user, target, relMuted, true)
 }
