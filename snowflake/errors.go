@@ -27,11 +27,11 @@ var (
 
 	// ErrClockBehind reports that the clock reads earlier than the last ID the
 	// generator issued (or the Options.After mark) and would not catch up
-	// within Options.MaxWait.
+	// within Options.MaxWait, or reads before the layout's epoch.
 	ErrClockBehind = errors.New("snowflake: clock is behind the last ID")
 
 	// ErrExhausted reports that the layout's timestamp field is used up: the
-	// clock has passed the last tick the field can hold, or the epoch lies in
-	// the future. A generator never wraps around.
+	// clock has passed the last tick the field can hold ([Layout.End]). A
+	// generator never wraps around.
 	ErrExhausted = errors.New("snowflake: timestamp field exhausted")
 )

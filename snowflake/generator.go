@@ -8,50 +8,9 @@ import (
 	"time"
 )
 
-// A Clock is a [Generator]'s source of time. Tests pass a fake one; the zero
-// Options use the system clock.
-type Clock interface {
-	// Now returns the current time. The generator reads it once in
-	// NewGenerator (start) and then measures time as start plus
-	// Now().Sub(start). When both readings carry Go's monotonic clock
-	// reading, as those from time.Now do, Sub uses it, so stepping the wall
-	// clock changes nothing; a fake clock without one can step freely,
-	// backwards included.
-	Now() time.Time
-	// Sleep pauses the calling goroutine for d. The generator calls it only
-	// to wait for the clock to reach a later tick, and reads Now again
-	// afterwards, so a fake clock's Sleep must advance its Now by d (or let
-	// another goroutine do so); otherwise Next waits forever.
-	Sleep(d time.Duration)
-}
-
-// Options configure a [Generator]. The zero value is ready to use: the
-// default layout, the system clock, no high-water mark, no waiting.
-type Options struct {
-	// Layout of the IDs; the zero Layout means DefaultLayout().
-	Layout Layout
-
-	// Clock is the source of time; nil means the system clock, read through
-	// its monotonic reading (time.Since), so wall-clock steps in the process
-	// change nothing.
-	Clock Clock
-
-	// After is a high-water mark: the generator never issues an ID <= After.
-	// Pass the last ID this node issued before a restart, or a mark persisted
-	// ahead of it, so that a clock that went backwards across the restart
-	// cannot repeat an ID. After must not be negative; zero means no mark.
-	After ID
-
-	// MaxWait bounds how long Next may wait when the clock reads more than
-	// one tick behind the last ID issued (or After). Zero means not at all:
-	// Next returns ErrClockBehind at once. Waits of up to one tick, such as
-	// for the next millisecond when the sequence is used up, always happen.
-	MaxWait time.Duration
-}
-
 // A Generator issues unique, strictly increasing IDs for one node. It is safe
-// for concurrent use by multiple goroutines; Next costs one clock read and
-// one compare-and-swap of a single 64-bit word, and does not allocate. A
+// for concurrent use by multiple goroutines; Next costs one monotonic clock
+// read and one atomic add to a single 64-bit word, and does not allocate. A
 // Generator must not be copied after first use.
 type Generator struct {
 	// Read-only after NewGenerator.
@@ -165,11 +124,11 @@ func (g *Generator) Next() (ID, error) {
 	}
 	ns := g.offset + int64(d)
 	old := g.state.Load()
-	last := old >> g.seqBits
+	last := old >> (g.seqBits & 63) // & 63: no check for shifts >= 64
 	if old&g.seqMask != g.seqMask && last <= g.maxTick &&
 		uint64(ns-int64(last)*g.tickNs) < uint64(g.tickNs) {
 		s := g.state.Add(1)
-		if s>>g.seqBits == last {
+		if s>>(g.seqBits&63) == last {
 			return g.id(s), nil
 		}
 		// Concurrent adds used up the sequence and carried s into the next
@@ -181,25 +140,29 @@ func (g *Generator) Next() (ID, error) {
 }
 
 // awaitTick returns the ID of the claimed state s once the clock has reached
-// its tick, which is at most a tick or so away: an add only carries past the
-// clock's tick while goroutines hold fewer than MaxSeq+1 such claims.
+// its tick, which is normally less than a tick away: an add only carries past
+// the clock's tick while goroutines hold fewer than MaxSeq+1 such claims.
+// Should the clock have been stepped back meanwhile, MaxWait applies.
 func (g *Generator) awaitTick(s uint64) (ID, error) {
 	tick := int64(s >> g.seqBits)
 	if tick > int64(g.maxTick) {
 		return 0, fmt.Errorf("%w: at %v", ErrExhausted, g.layout.End())
 	}
+	var deadline int64 = math.MinInt64
 	for {
-		need := tick*g.tickNs - g.elapsed()
-		if need <= 0 {
+		reached, err := g.waitFor(tick, &deadline)
+		if err != nil {
+			return 0, err
+		}
+		if reached {
 			return g.id(s), nil
 		}
-		g.sleep(time.Duration(need))
 	}
 }
 
 // id turns a state word (tick, sequence) into the ID with the node field.
 func (g *Generator) id(s uint64) ID {
-	return ID(s>>g.seqBits<<g.timeShift | g.nodePart | s&g.seqMask)
+	return ID(s>>(g.seqBits&63)<<(g.timeShift&63) | g.nodePart | s&g.seqMask)
 }
 
 // NextN fills dst with new IDs in increasing order, as len(dst) calls of
@@ -255,8 +218,7 @@ func (g *Generator) reserve(n int) (first uint64, k int, err error) {
 
 // wait pauses until the clock may have reached the tick the next ID needs,
 // given the state old: the tick of old if its sequence has room, else the one
-// after. A wait longer than one tick counts against MaxWait, measured on the
-// generator's clock from the first such wait (*deadline).
+// after.
 func (g *Generator) wait(old uint64, deadline *int64) error {
 	target := int64(old >> g.seqBits)
 	if old&g.seqMask == g.seqMask {
@@ -265,22 +227,32 @@ func (g *Generator) wait(old uint64, deadline *int64) error {
 	if target > int64(g.maxTick) {
 		return fmt.Errorf("%w: at %v", ErrExhausted, g.layout.End())
 	}
+	_, err := g.waitFor(target, deadline)
+	return err
+}
+
+// waitFor reports whether the clock has reached the start of tick target
+// and, if not, pauses for (up to) the time left. A wait longer than one tick
+// counts against MaxWait, measured on the generator's clock from the first
+// such wait of the call (*deadline, math.MinInt64 until then); beyond it,
+// waitFor returns ErrClockBehind without pausing.
+func (g *Generator) waitFor(target int64, deadline *int64) (reached bool, err error) {
 	now := g.elapsed()
 	need := target*g.tickNs - now
 	if need <= 0 {
-		return nil
+		return true, nil
 	}
 	if need > g.tickNs {
 		if *deadline == math.MinInt64 {
 			*deadline = satAdd(now, int64(g.maxWait))
 		}
 		if target*g.tickNs > *deadline {
-			return fmt.Errorf("%w: by %v, more than MaxWait %v",
+			return false, fmt.Errorf("%w: by %v, more than MaxWait %v",
 				ErrClockBehind, time.Duration(need), g.maxWait)
 		}
 	}
 	g.sleep(time.Duration(need))
-	return nil
+	return false, nil
 }
 
 // spinLimit is the longest wait the system clock spins through rather than

@@ -208,9 +208,9 @@ func TestClockStepsBack(t *testing.T) {
 	})
 }
 
-// TestSystemClockIgnoresWallTime checks that IDs from the default clock carry
+// TestSystemClock checks that IDs from the default clock carry
 // the current time, to within a tick, and increase.
-func TestSystemClockIgnoresWallTime(t *testing.T) {
+func TestSystemClock(t *testing.T) {
 	g := newGen(t, 5, snowflake.Options{})
 	l := g.Layout()
 	before := time.Now().Truncate(time.Millisecond)
@@ -339,5 +339,54 @@ func TestNextNMatchesNext(t *testing.T) {
 		if !slices.Equal(batch, one) {
 			t.Fatalf("NextN(%d) = %v\nNext×%d = %v", n, batch, n, one)
 		}
+	}
+}
+
+// TestClockLeavesRange moves a fake clock before the epoch and past the end
+// of the timestamp field after the generator has started.
+func TestClockLeavesRange(t *testing.T) {
+	l := snowflake.DefaultLayout()
+	clock := newFakeClock(l.Epoch.Add(time.Second))
+	g := newGen(t, 0, snowflake.Options{Clock: clock, MaxWait: time.Minute})
+	a := mustNext(t, g)
+	clock.Step(-time.Hour)
+	if id, err := g.Next(); !errors.Is(err, snowflake.ErrClockBehind) {
+		t.Fatalf("Next() with the clock before the epoch = %v, %v; want ErrClockBehind", id, err)
+	}
+	const century = 100 * 365 * 24 * time.Hour
+	clock.Step(time.Hour)
+	for range 4 {
+		clock.Step(century) // 400 years on: Now().Sub(start) saturates
+	}
+	if id, err := g.Next(); !errors.Is(err, snowflake.ErrExhausted) {
+		t.Fatalf("Next() 400 years on = %v, %v; want ErrExhausted", id, err)
+	}
+	for range 4 {
+		clock.Step(-century)
+	}
+	if b := mustNext(t, g); b <= a {
+		t.Fatalf("back in range: %d <= %d", b, a)
+	}
+}
+
+// TestSystemClockWaitsForMark restarts on the system clock with a mark 5 ms
+// in the future: Next sleeps, then spins, until the clock reaches it.
+func TestSystemClockWaitsForMark(t *testing.T) {
+	l := snowflake.DefaultLayout()
+	start := time.Now()
+	mark, err := l.Compose(snowflake.Parts{Time: start.Add(5 * time.Millisecond), Node: 3, Seq: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGen(t, 3, snowflake.Options{After: mark, MaxWait: time.Second})
+	id := mustNext(t, g)
+	if id <= mark {
+		t.Fatalf("Next() = %d <= After %d", id, mark)
+	}
+	if waited := time.Since(start); waited < 4*time.Millisecond {
+		t.Errorf("Next() returned after %v, before the clock reached the mark", waited)
+	}
+	if got := l.Decompose(id).Time; got.After(time.Now()) {
+		t.Errorf("ID time %v is ahead of the clock", got)
 	}
 }

@@ -58,6 +58,9 @@ func TestParse(t *testing.T) {
 		{"99999999999999999999999999", 0, snowflake.ErrRange},
 	} {
 		got, err := snowflake.Parse(c.in)
+		if err != nil && len(err.Error()) > 100 {
+			t.Errorf("Parse(%q) error %q is too long", c.in, err)
+		}
 		if c.err != nil {
 			if !errors.Is(err, c.err) {
 				t.Errorf("Parse(%q) = %v, %v; want error %v", c.in, got, err, c.err)
@@ -124,6 +127,9 @@ func TestTextForms(t *testing.T) {
 		id := snowflake.ID(r.Int64() >> (i % 64))
 		want := strconv.FormatInt(int64(id), 10)
 
+		if id.Int64() != int64(id) {
+			t.Fatalf("ID(%d).Int64() = %d", int64(id), id.Int64())
+		}
 		if got := id.String(); got != want {
 			t.Fatalf("ID(%d).String() = %q", int64(id), got)
 		}

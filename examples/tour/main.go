@@ -21,6 +21,7 @@ type section struct {
 func main() {
 	sections := []section{
 		// Each case adds its line here, in the README's order.
+		{"IDs (snowflake)", tourIDs},
 		{"Home timeline (fanout)", tourTimeline},
 	}
 	out := &tourWriter{w: os.Stdout}
