@@ -23,6 +23,7 @@ func main() {
 		// Each case adds its line here, in the README's order.
 		{"IDs (snowflake)", tourIDs},
 		{"URL shortener (shortid)", tourShortener},
+		{"Home timeline (fanout)", tourTimeline},
 		{"End-to-end encryption (e2e)", tourE2E},
 		{"Ride dispatch (quadtree, geo)", tourGeo},
 	}

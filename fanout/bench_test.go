@@ -1,0 +1,96 @@
+package fanout_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/blueprint-go/blueprint/fanout"
+	"github.com/blueprint-go/blueprint/internal/feedsim"
+	"github.com/blueprint-go/blueprint/snowflake"
+)
+
+var (
+	worldOnce sync.Once
+	world     *feedsim.World
+)
+
+// benchWorld is the seeded power-law graph of the benchmarks: 20k users
+// (the simulator, examples/timeline, runs the full 100k).
+func benchWorld() *feedsim.World {
+	worldOnce.Do(func() {
+		world = feedsim.Generate(feedsim.Config{Users: 20000, MedianFollowees: 100, Seed: 1})
+	})
+	return world
+}
+
+// loaded builds a Service on the bench world under policy, with every
+// reader active and posts published round-robin by authors weighted like
+// the replay, fan-out drained.
+func loaded(b *testing.B, policy fanout.Policy, posts int) (*fanout.Service, *feedsim.World) {
+	b.Helper()
+	ctx := context.Background()
+	w := benchWorld()
+	g := fanout.NewMemGraph()
+	for i, f := range w.Followees {
+		for _, u := range f {
+			g.Follow(ctx, fanout.Edge{Follower: fanout.UserID(i + 1), Followee: u, Since: 1})
+		}
+	}
+	gen, _ := snowflake.NewGenerator(1, snowflake.Options{})
+	svc := fanout.New(g, fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}),
+		fanout.Options{Policy: policy, IDs: gen})
+	for u := 1; u <= len(w.Followees); u++ {
+		svc.Timeline(ctx, fanout.UserID(u), "", 1)
+	}
+	ops := w.Replay(0)
+	n := 0
+	for _, op := range ops {
+		if op.Kind == feedsim.OpPost {
+			svc.Publish(ctx, op.User, "")
+			if n++; n == posts {
+				break
+			}
+		}
+	}
+	svc.Close() // drain the fan-out; reads keep working
+	return svc, w
+}
+
+// BenchmarkTimelineFirstPage reads the first 20 entries of home timelines
+// on the threshold hybrid (2000 authors' posts spread over 20k users).
+func BenchmarkTimelineFirstPage(b *testing.B) {
+	for _, s := range feedsim.Strategies(20000) {
+		b.Run(s.Name, func(b *testing.B) {
+			svc, w := loaded(b, s.Policy, 20000)
+			ctx := context.Background()
+			u := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				u = (u + 7919) % len(w.Followees)
+				if _, err := svc.Timeline(ctx, fanout.UserID(u+1), "", 20); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDeliver measures raw fan-out: one entry into 1000 timelines per
+// op, so inserts/s = 1000 / (ns/op) * 1e9.
+func BenchmarkDeliver(b *testing.B) {
+	ctx := context.Background()
+	tl := fanout.NewMemTimelines(fanout.MemTimelinesOptions{})
+	to := make([]fanout.UserID, 1000)
+	for i := range to {
+		to[i] = fanout.UserID(i*31 + 1)
+	}
+	id := snowflake.ID(0)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id++
+			tl.Deliver(ctx, fanout.Entry{ID: id, Author: 1}, to)
+		}
+	})
+}

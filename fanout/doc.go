@@ -1,0 +1,87 @@
+// Package fanout builds home timelines the way large social networks do: a
+// post by an ordinary author is pushed into each follower's capped timeline
+// when it is published, a post by an author with very many followers is
+// pulled from the author's own list when a follower reads, and the two are
+// merged at read time. It is the home-timeline case of blueprint, and fixes
+// the holes of the published designs: deletes and unfollows that cost a
+// full fan-out or are never applied, offset pages that repeat or skip,
+// empty feeds for returning users, and gaps when an author crosses the
+// threshold.
+//
+// # Why push and pull
+//
+// Reads outnumber posts about 50 to 1 (Twitter, 2013), so work done once at
+// post time is cheap per read: pushing a post to 200 followers costs 200
+// timeline inserts (at about 10-50 ns each in memory), and a read becomes
+// one range scan of a single timeline. Pushing does not scale to authors
+// with millions of followers: one post would cost seconds of writes, most
+// of them to readers who never look. Those authors are pulled: a reader's
+// page merges its pushed timeline with the newest posts of the few pulled
+// authors it follows (one B-tree descent each). Which authors are pushed is
+// a [Policy]: [Threshold] is the classic follower-count rule (10k), and
+// [PerPair] decides per follower after Silberstein et al., "Feeding Frenzy:
+// Selectively Materializing Users' Event Feeds" (SIGMOD 2010): push when the
+// reader reads more often than the author posts. Readers who follow a huge
+// number of accounts are served by pull in both.
+//
+// # Reading without holes
+//
+// [Service.Timeline] is a k-way merge by post ID (snowflake IDs, so ID order
+// is time order) of the pushed timeline, each pulled author's posts, and
+// posts still in the fan-out queue, with duplicates removed. Cursors are
+// opaque and mean "older than this ID", so a page never repeats a post and
+// never skips one that existed throughout, whatever happens between pages.
+// Every read only shows IDs below the lowest ID still being published, so a
+// slow Publish cannot slip a post in behind a page already served.
+//
+// Completeness rests on watermarks. Each follow edge and each author carries
+// the ID from which posts are pushed ([Edge.Since]); older posts are pulled.
+// Switching pull to push first marks the edge or author [Pulling] (pushes
+// start, reads still pull), then fixes the watermark above every ID issued
+// so far; push to pull needs nothing, pulling is a superset. Each timeline
+// also has a horizon below which its cap may have trimmed entries, and each
+// reader a floor below which its timeline is incomplete (after inactivity),
+// so reading past the cap or the floor pulls. The result: a threshold
+// crossing, a follow, a rebuild or a trim never opens a gap, and at worst
+// costs a duplicate that the merge removes.
+//
+// Deletes cost one store delete (independent of follower count): reads skip
+// posts that no longer exist, and drop their entries lazily. An unfollow is
+// visible at once because reads keep only current followees' entries. A
+// follow copies the author's newest posts (Options.Backfill, default 100)
+// that are newer than the oldest entry held. Mutes and blocks filter at
+// push and at read. A repost is hidden when the reader already sees its
+// original, posted within Options.RepostWindow; undoing a repost deletes
+// only the repost. Readers who have not read for Options.InactiveAfter are
+// not pushed to; their next read is served by pull, marked
+// [Page.Partial], while a worker rebuilds their timeline.
+//
+// # Cost
+//
+// Publish: two store writes and a queue send, O(log n). Fan-out: one
+// follower page read and one [Timelines.Deliver] per BatchSize (1000)
+// followers, on Options.Workers goroutines; Publish blocks when
+// Options.Queue posts wait (backpressure), and [Service.Close] drains the
+// queue. Timeline: one followee list, one timeline range, one descent per
+// pulled author, and one batched post lookup per page: O(F + k log k) for F
+// followees and k entries scanned.
+//
+// # Storage
+//
+// Storage goes through three small interfaces, [Graph], [Posts] and
+// [Timelines]; package storetest checks any implementation. The in-memory
+// backends stripe their maps over 64 locks by xxhash of the key: follow
+// edges and per-author post lists live in google/btree trees, and timelines
+// in sorted slices of 16-byte [Entry] values with at most a quarter of slack
+// (at most 20 bytes per entry when full; Twitter's entries were 20 bytes).
+// The Service itself keeps per-user state in memory (activity, rates,
+// watermarks, follow counts, mutes and blocks), so the graph must only be
+// changed through it.
+//
+// # Concurrency
+//
+// Every method of [Service] and of the in-memory stores is safe for
+// concurrent use. The Service runs Options.Workers goroutines from New until
+// Close; no lock is held while calling a store's methods in a way that
+// could deadlock, nor while calling Options.OnFanout.
+package fanout

@@ -1,0 +1,677 @@
+package fanout
+
+import (
+	"context"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/blueprint-go/blueprint/snowflake"
+)
+
+// Service is a home-timeline service over a [Graph], [Posts] and
+// [Timelines]. Publish stores a post and fans it out asynchronously;
+// Timeline and Refresh merge the pushed timeline with pulled posts. All
+// methods are safe for concurrent use. Close stops the workers after
+// draining the queue.
+//
+// The graph must be changed only through the Service (Follow, Unfollow,
+// Block), which caches follower counts and keeps edge watermarks.
+type Service struct {
+	graph     Graph
+	posts     Posts
+	timelines Timelines
+	opt       Options
+	layout    snowflake.Layout
+	tau       float64 // rate time constant, seconds
+
+	users [stripes]userStripe
+	bufs  sync.Pool // of *readBufs
+
+	pubMu    sync.Mutex
+	inflight []snowflake.ID // IDs issued but not yet readable, ascending
+	lastID   snowflake.ID
+
+	slots   chan struct{} // one per queued post: backpressure
+	jobs    chan job
+	closeMu sync.RWMutex
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+type userStripe struct {
+	mu sync.Mutex
+	m  map[UserID]*userState
+	_  [48]byte
+}
+
+// userState is what the Service keeps in memory per user, both as reader
+// and as author. It is guarded by its stripe's lock.
+type userState struct {
+	lastRead   int64 // unix nanoseconds of the last read or follow
+	dormant    bool  // not pushed to; the next read reactivates
+	rebuilding bool
+	floor      snowflake.ID // pushed timeline complete only for IDs >= floor
+	readRate   rate
+	postRate   rate
+	reads      uint64
+	followers  int
+	followees  int
+	counted    bool // followers/followees loaded from the graph
+
+	authorPush  bool
+	authorKnown bool
+	authorSince snowflake.ID // author's posts >= authorSince are pushed
+	pending     []snowflake.ID
+
+	rel map[UserID]uint8 // relations to other users
+}
+
+const (
+	relMuted     uint8 = 1 << iota // this user muted the other
+	relBlocked                     // this user blocked the other
+	relBlockedBy                   // the other blocked this user
+)
+
+type job struct {
+	post    Post
+	rebuild UserID
+}
+
+// New returns a Service on the given stores and starts its workers. It
+// panics if a store is nil or the ID generator cannot be created.
+func New(g Graph, p Posts, t Timelines, opts Options) *Service {
+	if g == nil || p == nil || t == nil {
+		panic("fanout: nil store")
+	}
+	opts.defaults()
+	if opts.IDs == nil {
+		gen, err := snowflake.NewGenerator(0, snowflake.Options{})
+		if err != nil {
+			panic(err)
+		}
+		opts.IDs = gen
+	}
+	s := &Service{
+		graph: g, posts: p, timelines: t, opt: opts,
+		layout: opts.IDs.Layout(),
+		tau:    opts.RateHalfLife.Seconds() / math.Ln2,
+		slots:  make(chan struct{}, opts.Queue),
+		jobs:   make(chan job, opts.Queue+opts.Workers),
+	}
+	for i := range s.users {
+		s.users[i].m = make(map[UserID]*userState)
+	}
+	for range opts.Workers {
+		s.wg.Add(1)
+		go s.worker()
+	}
+	return s
+}
+
+// Close stops accepting posts, waits until every queued fan-out is done and
+// stops the workers. Later calls return ErrClosed.
+func (s *Service) Close() error {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	close(s.jobs)
+	s.closeMu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// user runs f on u's state under its stripe lock, loading the follow
+// counts from the graph first if they are not cached.
+func (s *Service) user(ctx context.Context, u UserID, f func(st *userState)) error {
+	us := &s.users[stripeOf(int64(u))]
+	us.mu.Lock()
+	st := us.m[u]
+	if st == nil || !st.counted {
+		us.mu.Unlock()
+		fr, fe, err := s.graph.Counts(ctx, u)
+		if err != nil {
+			return err
+		}
+		us.mu.Lock()
+		st = us.m[u]
+		if st == nil {
+			st = &userState{dormant: true}
+			us.m[u] = st
+		}
+		if !st.counted {
+			st.followers, st.followees, st.counted = fr, fe, true
+		}
+	}
+	f(st)
+	us.mu.Unlock()
+	return nil
+}
+
+func (s *Service) now() int64 { return s.opt.Now().UnixNano() }
+
+// stable returns the highest ID below which every issued post is readable.
+func (s *Service) stable() snowflake.ID {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	if len(s.inflight) > 0 {
+		return s.inflight[0] - 1
+	}
+	return s.lastID
+}
+
+// lastIssued returns the highest ID issued so far.
+func (s *Service) lastIssued() snowflake.ID {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	return s.lastID
+}
+
+func (s *Service) authorStats(u UserID, st *userState, now int64) AuthorStats {
+	return AuthorStats{Author: u, Followers: st.followers, PostRate: st.postRate.at0(now, s.tau), Pushed: st.authorPush}
+}
+
+// Publish stores a post by author and queues its fan-out, blocking while
+// the queue is full (until ctx is done). The post is in the author's own
+// timeline when Publish returns, and in every follower's at once too: until
+// the fan-out reaches a follower, reads merge it from the queue.
+func (s *Service) Publish(ctx context.Context, author UserID, text string) (Post, error) {
+	return s.publish(ctx, Post{Author: author, Text: text})
+}
+
+// Repost publishes a repost of the post original by user. A repost of a
+// repost reposts the original. Undo it with Delete of the returned post,
+// which never touches the original.
+func (s *Service) Repost(ctx context.Context, user UserID, original snowflake.ID) (Post, error) {
+	ps, err := s.posts.GetMany(ctx, []snowflake.ID{original}, nil)
+	if err != nil {
+		return Post{}, err
+	}
+	if len(ps) == 0 {
+		return Post{}, ErrNotFound
+	}
+	root := ps[0]
+	if root.RepostOf != 0 {
+		root.ID = root.RepostOf
+	}
+	return s.publish(ctx, Post{Author: user, RepostOf: root.ID})
+}
+
+func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
+	if p.Author <= 0 {
+		return Post{}, ErrInvalidUser
+	}
+	// Holding the read lock for the whole call makes Close wait for
+	// Publish calls in progress, so that none stores a post it cannot fan
+	// out.
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return Post{}, ErrClosed
+	}
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return Post{}, ctx.Err()
+	}
+	release := true
+	defer func() {
+		if release {
+			<-s.slots
+		}
+	}()
+	now := s.now()
+	var switching bool
+	if err := s.user(ctx, p.Author, func(st *userState) {
+		st.postRate.event(now, s.tau)
+		want := s.opt.Policy.PushAuthor(s.authorStats(p.Author, st, now))
+		if !st.authorKnown {
+			st.authorKnown = true
+			st.authorPush = want
+			st.authorSince = 0 // nothing pushed before this Service: readers' floors cover it
+			return
+		}
+		if want && !st.authorPush {
+			// Pull to push: push from now on, pull until a watermark is
+			// fixed below.
+			st.authorPush, st.authorSince, switching = true, Pulling, true
+		} else if !want && st.authorPush {
+			st.authorPush = false
+		}
+	}); err != nil {
+		return Post{}, err
+	}
+
+	s.pubMu.Lock()
+	id, err := s.opt.IDs.Next()
+	if err != nil {
+		s.pubMu.Unlock()
+		return Post{}, err
+	}
+	s.inflight = append(s.inflight, id)
+	s.lastID = id
+	s.pubMu.Unlock()
+
+	p.ID = id
+	err = s.posts.Put(ctx, p)
+	if err == nil {
+		s.user(ctx, p.Author, func(st *userState) {
+			if switching && st.authorSince == Pulling {
+				// Every ID from here on was issued after the switch.
+				st.authorSince = id
+			}
+			if st.authorPush {
+				st.pending = append(st.pending, id)
+			}
+		})
+	}
+	s.pubMu.Lock()
+	if i, ok := slices.BinarySearch(s.inflight, id); ok {
+		s.inflight = slices.Delete(s.inflight, i, i+1)
+	}
+	s.pubMu.Unlock()
+	if err != nil {
+		return Post{}, err
+	}
+
+	s.jobs <- job{post: p} // never blocks: we hold a slot
+	release = false
+	return p, nil
+}
+
+func (s *Service) worker() {
+	defer s.wg.Done()
+	ctx := context.Background()
+	for j := range s.jobs {
+		if j.rebuild != 0 {
+			s.rebuild(ctx, j.rebuild)
+			continue
+		}
+		start := time.Now()
+		n := s.fanout(ctx, j.post)
+		<-s.slots
+		if s.opt.OnFanout != nil {
+			s.opt.OnFanout(j.post.ID, n, time.Since(start))
+		}
+	}
+}
+
+// fanout pushes p to every follower whose edge is pushed, who is active and
+// who has not blocked or muted the author, BatchSize followers at a time. It
+// returns the number of timeline writes.
+func (s *Service) fanout(ctx context.Context, p Post) int {
+	var push bool
+	var as AuthorStats
+	now := s.now()
+	s.user(ctx, p.Author, func(st *userState) {
+		push = st.authorPush
+		as = s.authorStats(p.Author, st, now)
+	})
+	writes := 0
+	if push {
+		e := Entry{ID: p.ID, Author: p.Author}
+		var edges []Edge
+		to := make([]UserID, 0, s.opt.BatchSize)
+		var flips []UserID
+		var after UserID
+		for {
+			var err error
+			edges, err = s.graph.Followers(ctx, p.Author, after, s.opt.BatchSize, edges[:0])
+			if err != nil || len(edges) == 0 {
+				break
+			}
+			to, flips = to[:0], flips[:0]
+			for _, ed := range edges {
+				if ed.Since == 0 {
+					continue
+				}
+				switch s.receives(ed.Follower, as, ed.Since != Pulling, now) {
+				case deliver:
+					to = append(to, ed.Follower)
+				case toPull:
+					flips = append(flips, ed.Follower)
+				}
+			}
+			if len(to) > 0 && s.timelines.Deliver(ctx, e, to) == nil {
+				writes += len(to)
+			}
+			// Push to pull is safe at any time; until it is done, reads
+			// find p in the author's pending list.
+			for _, f := range flips {
+				s.graph.SetSince(ctx, f, p.Author, 0)
+			}
+			if len(edges) < s.opt.BatchSize {
+				break
+			}
+			after = edges[len(edges)-1].Follower
+		}
+	}
+	s.user(ctx, p.Author, func(st *userState) {
+		if i := slices.Index(st.pending, p.ID); i >= 0 {
+			st.pending = slices.Delete(st.pending, i, i+1)
+		}
+	})
+	return writes
+}
+
+type verdict uint8
+
+const (
+	skip    verdict = iota // not now: dormant, muted or blocked
+	deliver                // push the post
+	toPull                 // the policy moved this edge to pull
+)
+
+// receives decides whether a pushed edge from author a to reader gets the
+// post now, marking the reader dormant if it has not read for
+// InactiveAfter. If mayFlip, it asks the policy whether the edge should
+// now be pulled (Feeding Frenzy decides at post time as well as at read
+// time).
+func (s *Service) receives(reader UserID, a AuthorStats, mayFlip bool, now int64) verdict {
+	us := &s.users[stripeOf(int64(reader))]
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	st := us.m[reader]
+	if st == nil || st.dormant {
+		return skip
+	}
+	if s.opt.InactiveAfter > 0 && now-st.lastRead > int64(s.opt.InactiveAfter) {
+		st.dormant = true
+		return skip
+	}
+	if st.rel[a.Author] != 0 {
+		return skip
+	}
+	if mayFlip && !s.opt.Policy.PushEdge(a, ReaderStats{Reader: reader, Followees: st.followees, ReadRate: st.readRate.at0(now, s.tau), Pushed: true}) {
+		return toPull
+	}
+	return deliver
+}
+
+// adjustEvery is how often (in reads of a reader) the policy is asked about
+// each of its edges: the hysteresis makes a few reads' delay harmless, and
+// it keeps the per-followee rate arithmetic off most reads.
+const adjustEvery = 8
+
+// touch records activity by reader. A dormant reader becomes active with a
+// floor above every post issued so far (older posts are pulled), and a
+// rebuild of its timeline is queued. It returns the reader's state copy.
+func (s *Service) touch(ctx context.Context, reader UserID, read bool) (floor snowflake.ID, rebuilding bool, followees int, readRate float64, rel map[UserID]uint8, adjust bool, err error) {
+	now := s.now()
+	var wake bool
+	err = s.user(ctx, reader, func(st *userState) {
+		if st.dormant {
+			st.dormant = false
+			// Above every ID issued so far, not just the readable ones:
+			// a post issued before this point may have skipped the
+			// dormant reader already.
+			st.floor = s.lastIssued() + 1
+			st.rebuilding = true
+			wake = true
+		}
+		st.lastRead = now
+		if read {
+			st.readRate.event(now, s.tau)
+			adjust = st.reads%adjustEvery == 0
+			st.reads++
+		}
+		floor, rebuilding, followees = st.floor, st.rebuilding, st.followees
+		readRate = st.readRate.at0(now, s.tau)
+		if len(st.rel) > 0 {
+			rel = make(map[UserID]uint8, len(st.rel))
+			for k, v := range st.rel {
+				rel[k] = v
+			}
+		}
+	})
+	if err == nil && (wake || rebuilding) {
+		s.queueRebuild(reader)
+	}
+	return
+}
+
+func (s *Service) queueRebuild(u UserID) {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return
+	}
+	select {
+	case s.jobs <- job{rebuild: u}:
+	default: // queue full: the next read asks again
+	}
+}
+
+// rebuild copies the recent posts of u's pushed followees below its floor
+// into its timeline, then lowers the floor to where the copy is complete.
+func (s *Service) rebuild(ctx context.Context, u UserID) {
+	var floor snowflake.ID
+	var todo bool
+	s.user(ctx, u, func(st *userState) { floor, todo = st.floor, st.rebuilding && !st.dormant })
+	if !todo {
+		return
+	}
+	edges, err := s.graph.Followees(ctx, u, nil)
+	if err != nil {
+		return
+	}
+	var newFloor snowflake.ID
+	var ids []snowflake.ID
+	var entries []Entry
+	for _, e := range edges {
+		since := max(e.Since, s.authorSince(ctx, e.Followee))
+		if e.Since == 0 || since == Pulling {
+			continue // pulled anyway
+		}
+		ids, err = s.posts.Recent(ctx, e.Followee, floor, s.opt.Backfill, ids[:0])
+		if err != nil {
+			return
+		}
+		entries = entries[:0]
+		for _, id := range ids {
+			entries = append(entries, Entry{ID: id, Author: e.Followee})
+		}
+		if len(entries) > 0 && s.timelines.Add(ctx, u, entries...) != nil {
+			return
+		}
+		if len(ids) == s.opt.Backfill {
+			newFloor = max(newFloor, ids[len(ids)-1])
+		}
+	}
+	s.user(ctx, u, func(st *userState) {
+		if st.floor == floor && st.rebuilding {
+			st.floor = newFloor
+			st.rebuilding = false
+		}
+	})
+}
+
+// authorSince returns the watermark of author: Pulling if it is pulled.
+func (s *Service) authorSince(ctx context.Context, author UserID) snowflake.ID {
+	since := Pulling
+	s.user(ctx, author, func(st *userState) {
+		if st.authorPush {
+			since = st.authorSince
+		}
+	})
+	return since
+}
+
+// Follow makes follower follow followee. If followee is pushed, its recent
+// posts (up to Options.Backfill, only newer than the oldest entry held) are
+// copied into follower's timeline; older ones are pulled on read.
+func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
+	if err := validEdge(follower, followee); err != nil {
+		return err
+	}
+	var blocked bool
+	if err := s.user(ctx, follower, func(st *userState) { blocked = st.rel[followee]&(relBlocked|relBlockedBy) != 0 }); err != nil {
+		return err
+	}
+	if blocked {
+		return ErrBlocked
+	}
+	_, followees, readRate, _, _, err := s.touchNoRead(ctx, follower)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	var as AuthorStats
+	if err := s.user(ctx, followee, func(st *userState) { as = s.authorStats(followee, st, now) }); err != nil {
+		return err
+	}
+	push := s.opt.Policy.PushEdge(as, ReaderStats{Reader: follower, Followees: followees + 1, ReadRate: readRate, Pushed: true})
+	since := snowflake.ID(0)
+	if push {
+		since = Pulling
+	}
+	added, err := s.graph.Follow(ctx, Edge{Follower: follower, Followee: followee, Since: since})
+	if err != nil {
+		return err
+	}
+	if added {
+		s.user(ctx, follower, func(st *userState) { st.followees++ })
+		s.user(ctx, followee, func(st *userState) { st.followers++ })
+	}
+	if !push {
+		return nil
+	}
+	return s.backfill(ctx, follower, followee)
+}
+
+func (s *Service) touchNoRead(ctx context.Context, u UserID) (snowflake.ID, int, float64, bool, map[UserID]uint8, error) {
+	floor, rebuilding, followees, rr, rel, _, err := s.touch(ctx, u, false)
+	return floor, followees, rr, rebuilding, rel, err
+}
+
+// backfill copies followee's recent posts into follower's timeline and then
+// fixes the edge's watermark; the edge is at Pulling meanwhile.
+func (s *Service) backfill(ctx context.Context, follower, followee UserID) error {
+	stat, err := s.timelines.Stat(ctx, follower)
+	if err != nil {
+		return err
+	}
+	ids, err := s.posts.Recent(ctx, followee, Pulling, s.opt.Backfill, nil)
+	if err != nil {
+		return err
+	}
+	since := snowflake.ID(1)
+	if len(ids) == s.opt.Backfill {
+		since = ids[len(ids)-1]
+	}
+	if stat.Len > 0 && stat.Oldest >= since {
+		since = stat.Oldest + 1
+	}
+	entries := make([]Entry, 0, len(ids))
+	for _, id := range ids {
+		if id >= since {
+			entries = append(entries, Entry{ID: id, Author: followee})
+		}
+	}
+	if len(entries) > 0 {
+		if err := s.timelines.Add(ctx, follower, entries...); err != nil {
+			return err
+		}
+	}
+	return s.graph.SetSince(ctx, follower, followee, since)
+}
+
+// Unfollow ends follower's follow of followee. The followee's posts vanish
+// from follower's timeline at once (filtered on read, removed lazily).
+func (s *Service) Unfollow(ctx context.Context, follower, followee UserID) error {
+	if err := validEdge(follower, followee); err != nil {
+		return err
+	}
+	// Load the cached counts before the graph changes.
+	if err := s.user(ctx, follower, func(*userState) {}); err != nil {
+		return err
+	}
+	if err := s.user(ctx, followee, func(*userState) {}); err != nil {
+		return err
+	}
+	removed, err := s.graph.Unfollow(ctx, follower, followee)
+	if err != nil {
+		return err
+	}
+	if !removed {
+		return ErrNotFollowing
+	}
+	s.user(ctx, follower, func(st *userState) { st.followees-- })
+	s.user(ctx, followee, func(st *userState) { st.followers-- })
+	return nil
+}
+
+// Delete removes author's post id. It is gone from every timeline at once:
+// reads skip posts that no longer exist, and drop their entries lazily. The
+// cost at call time does not depend on the number of followers. Deleting a
+// repost never touches the original.
+func (s *Service) Delete(ctx context.Context, author UserID, id snowflake.ID) error {
+	ps, err := s.posts.GetMany(ctx, []snowflake.ID{id}, nil)
+	if err != nil {
+		return err
+	}
+	if len(ps) == 0 || ps[0].Author != author {
+		return ErrNotFound
+	}
+	_, err = s.posts.Delete(ctx, id)
+	return err
+}
+
+// Mute hides target's posts and reposts from user, at insert and at read.
+// Posts that a pushed edge skipped while muted stay out of user's pushed
+// timeline after Unmute; pulled ones reappear.
+func (s *Service) Mute(ctx context.Context, user, target UserID) error {
+	return s.setRel(ctx, user, target, relMuted, true)
+}
+
+// Unmute undoes Mute.
+func (s *Service) Unmute(ctx context.Context, user, target UserID) error {
+	return s.setRel(ctx, user, target, relMuted, false)
+}
+
+// Block hides each of user and target from the other, removes the follows
+// between them, and refuses new ones with ErrBlocked.
+func (s *Service) Block(ctx context.Context, user, target UserID) error {
+	if err := s.setRel(ctx, user, target, relBlocked, true); err != nil {
+		return err
+	}
+	s.user(ctx, target, func(st *userState) { setRel(st, user, relBlockedBy, true) })
+	for _, p := range [][2]UserID{{user, target}, {target, user}} {
+		if err := s.Unfollow(ctx, p[0], p[1]); err != nil && err != ErrNotFollowing {
+			return err
+		}
+	}
+	return nil
+}
+
+// Unblock undoes Block (but not the unfollows).
+func (s *Service) Unblock(ctx context.Context, user, target UserID) error {
+	if err := s.setRel(ctx, user, target, relBlocked, false); err != nil {
+		return err
+	}
+	return s.user(ctx, target, func(st *userState) { setRel(st, user, relBlockedBy, false) })
+}
+
+func (s *Service) setRel(ctx context.Context, user, target UserID, bit uint8, on bool) error {
+	if err := validEdge(user, target); err != nil {
+		return err
+	}
+	return s.user(ctx, user, func(st *userState) { setRel(st, target, bit, on) })
+}
+
+func setRel(st *userState, other UserID, bit uint8, on bool) {
+	if on {
+		if st.rel == nil {
+			st.rel = make(map[UserID]uint8)
+		}
+		st.rel[other] |= bit
+		return
+	}
+	if st.rel[other] &^= bit; st.rel[other] == 0 {
+		delete(st.rel, other)
+	}
+}

@@ -1,0 +1,650 @@
+package fanout_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/blueprint-go/blueprint/fanout"
+	"github.com/blueprint-go/blueprint/snowflake"
+)
+
+// clock is a manual clock for the ID generator and the Service.
+type clock struct{ ns atomic.Int64 }
+
+func newClock() *clock {
+	c := new(clock)
+	c.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+func (c *clock) Now() time.Time        { return time.Unix(0, c.ns.Load()) }
+func (c *clock) Sleep(d time.Duration) { c.ns.Add(int64(max(d, time.Millisecond))) }
+func (c *clock) Add(d time.Duration)   { c.ns.Add(int64(d)) }
+
+type env struct {
+	svc   *fanout.Service
+	tl    *fanout.MemTimelines
+	clk   *clock
+	ctx   context.Context
+	t     testing.TB
+	fanMu sync.Mutex
+	fans  map[snowflake.ID]int
+}
+
+func newEnv(t testing.TB, cap int, opts fanout.Options) *env {
+	t.Helper()
+	e := &env{clk: newClock(), ctx: context.Background(), t: t, fans: map[snowflake.ID]int{}}
+	gen, err := snowflake.NewGenerator(1, snowflake.Options{Clock: e.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.IDs = gen
+	opts.Now = e.clk.Now
+	opts.OnFanout = func(id snowflake.ID, writes int, _ time.Duration) {
+		e.fanMu.Lock()
+		e.fans[id] = writes
+		e.fanMu.Unlock()
+	}
+	e.tl = fanout.NewMemTimelines(fanout.MemTimelinesOptions{Cap: cap})
+	e.svc = fanout.New(fanout.NewMemGraph(), fanout.NewMemPosts(), e.tl, opts)
+	t.Cleanup(func() { e.svc.Close() })
+	return e
+}
+
+func (e *env) post(u fanout.UserID, text string) fanout.Post {
+	e.t.Helper()
+	e.clk.Add(time.Millisecond)
+	p, err := e.svc.Publish(e.ctx, u, text)
+	if err != nil {
+		e.t.Fatalf("Publish(%d): %v", u, err)
+	}
+	return p
+}
+
+func (e *env) follow(a, b fanout.UserID) {
+	e.t.Helper()
+	if err := e.svc.Follow(e.ctx, a, b); err != nil {
+		e.t.Fatalf("Follow(%d, %d): %v", a, b, err)
+	}
+}
+
+// feed reads all of u's timeline in pages of n and returns the texts.
+func (e *env) feed(u fanout.UserID, n int) []string {
+	e.t.Helper()
+	var out []string
+	cur := ""
+	for {
+		pg, err := e.svc.Timeline(e.ctx, u, cur, n)
+		if err != nil {
+			e.t.Fatalf("Timeline(%d): %v", u, err)
+		}
+		for _, p := range pg.Posts {
+			out = append(out, p.Text)
+		}
+		if pg.Next == "" {
+			return out
+		}
+		cur = pg.Next
+	}
+}
+
+// writes returns the number of timeline writes of p's fan-out.
+func (e *env) writes(p fanout.Post) int {
+	e.fanMu.Lock()
+	defer e.fanMu.Unlock()
+	return e.fans[p.ID]
+}
+
+// wait waits until the fan-out of every post in ps has run.
+func (e *env) wait(ps ...fanout.Post) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, p := range ps {
+		for {
+			e.fanMu.Lock()
+			_, ok := e.fans[p.ID]
+			e.fanMu.Unlock()
+			if ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				e.t.Fatalf("fan-out of %d did not finish", p.ID)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+func TestPushPullMerge(t *testing.T) {
+	e := newEnv(t, 800, fanout.Options{Policy: fanout.Threshold{Followers: 3, Hysteresis: -1}})
+	const celeb, alice, bob = 100, 1, 2
+	for u := fanout.UserID(10); u < 15; u++ {
+		e.follow(u, celeb) // 5 followers: pulled
+	}
+	e.follow(bob, alice) // 1 follower: pushed
+	e.follow(bob, celeb)
+	e.feed(bob, 5) // bob reads: active
+	var ps []fanout.Post
+	for i := range 3 {
+		ps = append(ps, e.post(alice, fmt.Sprint("a", i)), e.post(celeb, fmt.Sprint("c", i)))
+	}
+	ps = append(ps, e.post(bob, "own"))
+	if got, want := e.feed(bob, 2), []string{"own", "c2", "a2", "c1", "a1", "c0", "a0"}; !slices.Equal(got, want) {
+		t.Fatalf("bob's feed = %v, want %v", got, want)
+	}
+	e.wait(ps...)
+	if w := e.writes(ps[0]); w != 1 {
+		t.Errorf("alice's post written to %d timelines, want 1 (bob)", w)
+	}
+	if w := e.writes(ps[1]); w != 0 {
+		t.Errorf("celebrity's post written to %d timelines, want 0 (pulled)", w)
+	}
+	st, _ := e.tl.Stat(e.ctx, bob)
+	if st.Len != 3 {
+		t.Errorf("bob's pushed timeline holds %d entries, want alice's 3", st.Len)
+	}
+}
+
+func TestDeleteAndUnfollowVisibleAtOnce(t *testing.T) {
+	e := newEnv(t, 800, fanout.Options{})
+	e.follow(2, 1)
+	e.follow(2, 3)
+	p1 := e.post(1, "x")
+	p2 := e.post(1, "y")
+	p3 := e.post(3, "z")
+	e.wait(p1, p2, p3)
+	if err := e.svc.Delete(e.ctx, 1, p1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Delete(e.ctx, 3, p2.ID); !errors.Is(err, fanout.ErrNotFound) {
+		t.Fatalf("Delete by another user = %v, want ErrNotFound", err)
+	}
+	if got := e.feed(2, 10); !slices.Equal(got, []string{"z", "y"}) {
+		t.Fatalf("feed after delete = %v, want [z y]", got)
+	}
+	if err := e.svc.Unfollow(e.ctx, 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.feed(2, 10); !slices.Equal(got, []string{"z"}) {
+		t.Fatalf("feed after unfollow = %v, want [z]", got)
+	}
+	// Both were cleaned from the stored timeline lazily by the reads.
+	if st, _ := e.tl.Stat(e.ctx, 2); st.Len != 1 {
+		t.Fatalf("stored entries after cleanup = %d, want 1", st.Len)
+	}
+	if err := e.svc.Unfollow(e.ctx, 2, 1); !errors.Is(err, fanout.ErrNotFollowing) {
+		t.Fatalf("second Unfollow = %v, want ErrNotFollowing", err)
+	}
+}
+
+func TestFollowBackfill(t *testing.T) {
+	e := newEnv(t, 800, fanout.Options{Backfill: 3})
+	var ps []fanout.Post
+	for i := range 5 {
+		ps = append(ps, e.post(1, fmt.Sprint(i)))
+	}
+	e.wait(ps...)
+	e.follow(2, 1)
+	if st, _ := e.tl.Stat(e.ctx, 2); st.Len != 3 || st.Oldest != ps[2].ID {
+		t.Fatalf("after follow: %+v, want the 3 newest posts backfilled", st)
+	}
+	// Older posts are pulled: the feed has all five.
+	if got := e.feed(2, 2); !slices.Equal(got, []string{"4", "3", "2", "1", "0"}) {
+		t.Fatalf("feed = %v", got)
+	}
+}
+
+func TestPastTheCapPulls(t *testing.T) {
+	e := newEnv(t, 4, fanout.Options{})
+	e.follow(2, 1)
+	e.follow(2, 3)
+	e.feed(2, 1)
+	var ps []fanout.Post
+	var want []string
+	for i := range 20 {
+		p := e.post(fanout.UserID(1+2*(i%2)), strconv.Itoa(i))
+		ps = append(ps, p)
+		want = append([]string{p.Text}, want...)
+	}
+	e.wait(ps...)
+	if st, _ := e.tl.Stat(e.ctx, 2); st.Len != 4 {
+		t.Fatalf("stored entries = %d, want the cap 4", st.Len)
+	}
+	if got := e.feed(2, 3); !slices.Equal(got, want) {
+		t.Fatalf("feed = %v, want %v", got, want)
+	}
+}
+
+func TestMuteBlock(t *testing.T) {
+	e := newEnv(t, 800, fanout.Options{})
+	e.follow(2, 1)
+	e.follow(2, 3)
+	e.post(1, "one")
+	e.post(3, "three")
+	if err := e.svc.Mute(e.ctx, 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.feed(2, 5); !slices.Equal(got, []string{"three"}) {
+		t.Fatalf("feed with 1 muted = %v", got)
+	}
+	e.svc.Unmute(e.ctx, 2, 1)
+	if got := e.feed(2, 5); len(got) != 2 {
+		t.Fatalf("feed after unmute = %v", got)
+	}
+	if err := e.svc.Block(e.ctx, 3, 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.feed(2, 5); !slices.Equal(got, []string{"one"}) {
+		t.Fatalf("feed after 3 blocked 2 = %v", got)
+	}
+	if err := e.svc.Follow(e.ctx, 2, 3); !errors.Is(err, fanout.ErrBlocked) {
+		t.Fatalf("Follow of a blocker = %v, want ErrBlocked", err)
+	}
+	e.svc.Unblock(e.ctx, 3, 2)
+	e.follow(2, 3)
+	if got := e.feed(2, 5); len(got) != 2 {
+		t.Fatalf("feed after unblock and follow = %v", got)
+	}
+}
+
+func TestReposts(t *testing.T) {
+	e := newEnv(t, 800, fanout.Options{RepostWindow: time.Hour})
+	e.follow(9, 1)
+	e.follow(9, 2)
+	orig := e.post(1, "orig")
+	other := e.post(3, "other") // 9 does not follow 3
+	rp, err := e.svc.Repost(e.ctx, 2, orig.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rp.RepostOf != orig.ID || rp.Author != 2 {
+		t.Fatalf("Repost = %+v", rp)
+	}
+	rp2, _ := e.svc.Repost(e.ctx, 2, other.ID)
+	// 9 sees the original of 1 already: its repost is hidden; the repost
+	// of 3's post is shown.
+	pg, _ := e.svc.Timeline(e.ctx, 9, "", 10)
+	var ids []snowflake.ID
+	for _, p := range pg.Posts {
+		ids = append(ids, p.ID)
+	}
+	if want := []snowflake.ID{rp2.ID, orig.ID}; !slices.Equal(ids, want) {
+		t.Fatalf("feed ids = %v, want %v", ids, want)
+	}
+	// Undoing a repost never removes the original.
+	if err := e.svc.Delete(e.ctx, 2, rp2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.feed(3, 10); !slices.Equal(got, []string{"other"}) {
+		t.Fatalf("author's own feed after undo = %v", got)
+	}
+	// A repost of a deleted original disappears.
+	rp3, _ := e.svc.Repost(e.ctx, 2, other.ID)
+	e.svc.Delete(e.ctx, 3, other.ID)
+	pg, _ = e.svc.Timeline(e.ctx, 9, "", 10)
+	for _, p := range pg.Posts {
+		if p.ID == rp3.ID {
+			t.Fatal("repost of a deleted post shown")
+		}
+	}
+	if _, err := e.svc.Repost(e.ctx, 2, 12345); !errors.Is(err, fanout.ErrNotFound) {
+		t.Fatalf("Repost of a missing post = %v, want ErrNotFound", err)
+	}
+}
+
+func TestInactiveReaderRebuild(t *testing.T) {
+	e := newEnv(t, 800, fanout.Options{InactiveAfter: time.Minute})
+	e.follow(2, 1)
+	e.clk.Add(2 * time.Minute)
+	var ps []fanout.Post
+	for i := range 3 {
+		ps = append(ps, e.post(1, strconv.Itoa(i)))
+	}
+	e.wait(ps...)
+	for _, p := range ps {
+		if e.writes(p) != 0 {
+			t.Fatalf("post pushed to an inactive reader")
+		}
+	}
+	pg, err := e.svc.Timeline(e.ctx, 2, "", 5)
+	if err != nil || len(pg.Posts) != 3 || !pg.Partial {
+		t.Fatalf("first read after inactivity: %d posts, partial %v, %v; want 3, true", len(pg.Posts), pg.Partial, err)
+	}
+	// The rebuild runs on the workers; then reads are no longer partial.
+	deadline := time.Now().Add(5 * time.Second)
+	for pg.Partial && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+		pg, _ = e.svc.Timeline(e.ctx, 2, "", 5)
+	}
+	if pg.Partial || len(pg.Posts) != 3 {
+		t.Fatalf("after rebuild: partial %v, %d posts", pg.Partial, len(pg.Posts))
+	}
+	if st, _ := e.tl.Stat(e.ctx, 2); st.Len != 3 {
+		t.Fatalf("rebuilt timeline holds %d entries, want 3", st.Len)
+	}
+	p := e.post(1, "new")
+	e.wait(p)
+	if e.writes(p) != 1 {
+		t.Fatal("active again, but not pushed to")
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	e := newEnv(t, 800, fanout.Options{})
+	ctx := e.ctx
+	if _, err := e.svc.Publish(ctx, 0, "x"); !errors.Is(err, fanout.ErrInvalidUser) {
+		t.Errorf("Publish(0) = %v", err)
+	}
+	if err := e.svc.Follow(ctx, 1, 1); !errors.Is(err, fanout.ErrSelfFollow) {
+		t.Errorf("Follow(1, 1) = %v", err)
+	}
+	if _, err := e.svc.Timeline(ctx, 1, "", 0); !errors.Is(err, fanout.ErrInvalidLimit) {
+		t.Errorf("Timeline(limit 0) = %v", err)
+	}
+	if _, err := e.svc.Timeline(ctx, 1, "", fanout.MaxLimit+1); !errors.Is(err, fanout.ErrInvalidLimit) {
+		t.Errorf("Timeline(limit too big) = %v", err)
+	}
+	for _, c := range []string{"x", "AAAAAAAAAAAA", "AQAAAAAAAAAA", "____________", "AQAAAAAAAAAB!"} {
+		if _, err := e.svc.Timeline(ctx, 1, c, 5); !errors.Is(err, fanout.ErrBadCursor) {
+			t.Errorf("Timeline(cursor %q) = %v, want ErrBadCursor", c, err)
+		}
+	}
+	if _, err := e.svc.Refresh(ctx, 1, -1, 5); !errors.Is(err, fanout.ErrBadCursor) {
+		t.Errorf("Refresh(-1) = %v", err)
+	}
+	if _, err := e.svc.Timeline(ctx, -3, "", 5); !errors.Is(err, fanout.ErrInvalidUser) {
+		t.Errorf("Timeline(user -3) = %v", err)
+	}
+}
+
+func TestCloseDrains(t *testing.T) {
+	e := newEnv(t, 800, fanout.Options{Queue: 2, Workers: 1})
+	for u := fanout.UserID(2); u < 50; u++ {
+		e.follow(u, 1)
+	}
+	var ps []fanout.Post
+	for i := range 30 {
+		ps = append(ps, e.post(1, strconv.Itoa(i)))
+	}
+	if err := e.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if w := e.writes(p); w != 48 {
+			t.Fatalf("post %d written to %d timelines after Close, want 48", p.ID, w)
+		}
+	}
+	if _, err := e.svc.Publish(e.ctx, 1, "late"); !errors.Is(err, fanout.ErrClosed) {
+		t.Fatalf("Publish after Close = %v, want ErrClosed", err)
+	}
+	if err := e.svc.Close(); !errors.Is(err, fanout.ErrClosed) {
+		t.Fatalf("second Close = %v, want ErrClosed", err)
+	}
+	// Reads still work from the stores.
+	if got := e.feed(2, 100); len(got) != 30 {
+		t.Fatalf("feed after Close has %d posts, want 30", len(got))
+	}
+}
+
+func TestBackpressure(t *testing.T) {
+	block := make(chan struct{})
+	e := newEnv(t, 800, fanout.Options{Queue: 1, Workers: 1})
+	_ = block
+	e.follow(2, 1)
+	// Fill the queue faster than one worker drains it; a cancelled
+	// context must stop a blocked Publish without publishing.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	published := 0
+	for range 200 {
+		if _, err := e.svc.Publish(ctx, 1, "x"); err == nil {
+			published++
+		} else if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Publish = %v", err)
+		}
+	}
+	e.svc.Close()
+	if got := len(e.feed(1, fanout.MaxLimit)); got != published {
+		t.Fatalf("author sees %d posts, %d were published", got, published)
+	}
+}
+
+func TestRefresh(t *testing.T) {
+	e := newEnv(t, 800, fanout.Options{})
+	e.follow(2, 1)
+	first := e.post(1, "0")
+	for i := 1; i <= 7; i++ {
+		e.post(1, strconv.Itoa(i))
+	}
+	var got []string
+	since := first.ID
+	for {
+		pg, err := e.svc.Refresh(e.ctx, 2, since, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := len(pg.Posts) - 1; i >= 0; i-- {
+			got = append(got, pg.Posts[i].Text)
+		}
+		if len(pg.Posts) > 0 {
+			since = pg.Posts[0].ID
+		}
+		if !pg.More {
+			break
+		}
+	}
+	if want := []string{"1", "2", "3", "4", "5", "6", "7"}; !slices.Equal(got, want) {
+		t.Fatalf("refreshed = %v, want %v", got, want)
+	}
+}
+
+func seed(t *testing.T) uint64 {
+	s := uint64(time.Now().UnixNano())
+	if v := os.Getenv("SEED"); v != "" {
+		s, _ = strconv.ParseUint(v, 10, 64)
+	}
+	t.Logf("SEED=%d", s)
+	return s
+}
+
+// model is the reference: which posts exist and who follows whom.
+type model struct {
+	posts   map[snowflake.ID]fanout.UserID
+	follows map[[2]fanout.UserID]bool
+}
+
+func (m *model) visible(reader fanout.UserID, before snowflake.ID) []snowflake.ID {
+	var out []snowflake.ID
+	for id, a := range m.posts {
+		if id < before && (a == reader || m.follows[[2]fanout.UserID{reader, a}]) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	slices.Reverse(out)
+	return out
+}
+
+// TestPagingProperty interleaves random posts, deletes, follows, unfollows,
+// reads by others and clock jumps (inactivity) with paging, under small
+// thresholds and a tiny cap so that authors and edges flip between push and
+// pull, and checks every page against the model exactly.
+func TestPagingProperty(t *testing.T) {
+	policies := map[string]fanout.Policy{
+		"threshold": fanout.Threshold{Followers: 3, MaxFollowees: 5},
+		"perpair":   fanout.PerPair{MaxFollowees: 5},
+	}
+	for name, pol := range policies {
+		t.Run(name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed(t), 7))
+			e := newEnv(t, 6, fanout.Options{Policy: pol, InactiveAfter: time.Minute, Backfill: 3, BatchSize: 2, Workers: 2})
+			const users = 10
+			m := &model{posts: map[snowflake.ID]fanout.UserID{}, follows: map[[2]fanout.UserID]bool{}}
+			var ids []snowflake.ID
+			user := func() fanout.UserID { return fanout.UserID(1 + r.IntN(users)) }
+			op := func() {
+				switch k := r.IntN(20); {
+				case k < 8:
+					p := e.post(user(), "")
+					m.posts[p.ID] = p.Author
+					ids = append(ids, p.ID)
+				case k < 10 && len(ids) > 0:
+					id := ids[r.IntN(len(ids))]
+					if a, ok := m.posts[id]; ok {
+						if err := e.svc.Delete(e.ctx, a, id); err != nil {
+							t.Fatal(err)
+						}
+						delete(m.posts, id)
+					}
+				case k < 14:
+					a, b := user(), user()
+					if a != b {
+						e.follow(a, b)
+						m.follows[[2]fanout.UserID{a, b}] = true
+					}
+				case k < 16:
+					a, b := user(), user()
+					if m.follows[[2]fanout.UserID{a, b}] {
+						if err := e.svc.Unfollow(e.ctx, a, b); err != nil {
+							t.Fatal(err)
+						}
+						delete(m.follows, [2]fanout.UserID{a, b})
+					}
+				case k < 18:
+					e.svc.Timeline(e.ctx, user(), "", 3)
+				default:
+					e.clk.Add(time.Duration(r.IntN(40)) * time.Second)
+				}
+			}
+			rounds := 150
+			if testing.Short() {
+				rounds = 40
+			}
+			for range rounds {
+				for range r.IntN(6) {
+					op()
+				}
+				reader := user()
+				cur, before := "", fanout.Pulling
+				seen := map[snowflake.ID]bool{}
+				for {
+					limit := 1 + r.IntN(5)
+					pg, err := e.svc.Timeline(e.ctx, reader, cur, limit)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := m.visible(reader, before)
+					want = want[:min(limit, len(want))]
+					var got []snowflake.ID
+					for _, p := range pg.Posts {
+						got = append(got, p.ID)
+						if seen[p.ID] {
+							t.Fatalf("post %d repeated", p.ID)
+						}
+						seen[p.ID] = true
+					}
+					if !slices.Equal(got, want) {
+						t.Fatalf("reader %d page before %d: got %v, want %v", reader, before, got, want)
+					}
+					if pg.Next == "" {
+						break
+					}
+					cur, before = pg.Next, got[len(got)-1]
+					if r.IntN(2) == 0 {
+						op()
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestConcurrentPaging pages while other goroutines post, delete, follow and
+// unfollow, and checks that no page repeats a post and that every post
+// visible from start to end of the paging was returned.
+func TestConcurrentPaging(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 9))
+	e := newEnv(t, 8, fanout.Options{Policy: fanout.Threshold{Followers: 4}, Backfill: 4, BatchSize: 3})
+	const reader = 1
+	var stable []snowflake.ID
+	for u := fanout.UserID(2); u <= 8; u++ {
+		e.follow(reader, u)
+		for k := fanout.UserID(9); k < 9+u; k++ {
+			e.follow(k, u) // various follower counts around the threshold
+		}
+		for range 10 {
+			stable = append(stable, e.post(u, "").ID)
+		}
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 3 {
+		wg.Add(1)
+		rr := rand.New(rand.NewPCG(uint64(w), r.Uint64()))
+		go func() {
+			defer wg.Done()
+			for range 400 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				u := fanout.UserID(2 + rr.IntN(7))
+				switch rr.IntN(4) {
+				case 0:
+					p, err := e.svc.Publish(e.ctx, u, "")
+					if err == nil && rr.IntN(2) == 0 {
+						e.svc.Delete(e.ctx, u, p.ID)
+					}
+				case 1:
+					e.svc.Follow(e.ctx, fanout.UserID(20+rr.IntN(10)), u)
+				case 2:
+					e.svc.Unfollow(e.ctx, fanout.UserID(20+rr.IntN(10)), u)
+				case 3:
+					e.clk.Add(time.Millisecond)
+				}
+			}
+		}()
+	}
+	var writersDone atomic.Bool
+	go func() { wg.Wait(); writersDone.Store(true) }()
+	sessions := 0
+	for ; sessions < 20 || !writersDone.Load(); sessions++ {
+		seen := map[snowflake.ID]bool{}
+		cur := ""
+		last := fanout.Pulling
+		for {
+			pg, err := e.svc.Timeline(e.ctx, reader, cur, 1+r.IntN(6))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range pg.Posts {
+				if seen[p.ID] || p.ID >= last {
+					t.Fatalf("post %d repeated or out of order", p.ID)
+				}
+				seen[p.ID] = true
+				last = p.ID
+			}
+			if pg.Next == "" {
+				break
+			}
+			cur = pg.Next
+		}
+		for _, id := range stable {
+			if !seen[id] {
+				t.Fatalf("stable post %d skipped", id)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d paging sessions", sessions)
+}

@@ -1,0 +1,564 @@
+package fanout
+
+import (
+	"context"
+	"encoding/binary"
+	"sort"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/google/btree"
+
+	"github.com/blueprint-go/blueprint/snowflake"
+)
+
+// stripes is the number of independently locked shards of every in-memory
+// map: enough that 2-64 cores rarely meet on one lock.
+const stripes = 64
+
+func stripeOf(k int64) int {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(k))
+	return int(xxhash.Sum64(b[:]) % stripes)
+}
+
+const btreeDegree = 16
+
+// MemGraph is the in-memory [Graph]: per user, two B-trees of edges (one per
+// direction) in maps striped by xxhash of the user ID. Follow and Unfollow
+// cost O(log n) and update the two directions under their own stripe locks,
+// one after the other. It is safe for concurrent use. The zero value is not
+// usable; call NewMemGraph.
+type MemGraph struct {
+	s [stripes]graphStripe
+}
+
+type graphStripe struct {
+	mu sync.RWMutex
+	m  map[UserID]*adjacency
+	_  [40]byte
+}
+
+type adjacency struct {
+	followers *btree.BTreeG[Edge] // by Follower
+	followees *btree.BTreeG[Edge] // by Followee
+}
+
+var _ Graph = (*MemGraph)(nil)
+
+// NewMemGraph returns an empty MemGraph.
+func NewMemGraph() *MemGraph {
+	g := new(MemGraph)
+	for i := range g.s {
+		g.s[i].m = make(map[UserID]*adjacency)
+	}
+	return g
+}
+
+func byFollower(a, b Edge) bool { return a.Follower < b.Follower }
+func byFollowee(a, b Edge) bool { return a.Followee < b.Followee }
+
+// adj returns user's adjacency, creating it if create is set. The caller
+// holds the stripe lock (for writing if create).
+func (st *graphStripe) adj(user UserID, create bool) *adjacency {
+	a := st.m[user]
+	if a == nil && create {
+		a = &adjacency{
+			followers: btree.NewG(btreeDegree, byFollower),
+			followees: btree.NewG(btreeDegree, byFollowee),
+		}
+		st.m[user] = a
+	}
+	return a
+}
+
+func validEdge(follower, followee UserID) error {
+	if follower <= 0 || followee <= 0 {
+		return ErrInvalidUser
+	}
+	if follower == followee {
+		return ErrSelfFollow
+	}
+	return nil
+}
+
+// Follow implements [Graph].
+func (g *MemGraph) Follow(ctx context.Context, e Edge) (bool, error) {
+	if err := validEdge(e.Follower, e.Followee); err != nil {
+		return false, err
+	}
+	if e.Since < 0 {
+		return false, ErrInvalidPost
+	}
+	st := &g.s[stripeOf(int64(e.Follower))]
+	st.mu.Lock()
+	_, existed := st.adj(e.Follower, true).followees.ReplaceOrInsert(e)
+	st.mu.Unlock()
+	st = &g.s[stripeOf(int64(e.Followee))]
+	st.mu.Lock()
+	st.adj(e.Followee, true).followers.ReplaceOrInsert(e)
+	st.mu.Unlock()
+	return !existed, nil
+}
+
+// Unfollow implements [Graph].
+func (g *MemGraph) Unfollow(ctx context.Context, follower, followee UserID) (bool, error) {
+	if err := validEdge(follower, followee); err != nil {
+		return false, err
+	}
+	key := Edge{Follower: follower, Followee: followee}
+	st := &g.s[stripeOf(int64(follower))]
+	st.mu.Lock()
+	existed := false
+	if a := st.adj(follower, false); a != nil {
+		_, existed = a.followees.Delete(key)
+	}
+	st.mu.Unlock()
+	st = &g.s[stripeOf(int64(followee))]
+	st.mu.Lock()
+	if a := st.adj(followee, false); a != nil {
+		a.followers.Delete(key)
+	}
+	st.mu.Unlock()
+	return existed, nil
+}
+
+// SetSince implements [Graph].
+func (g *MemGraph) SetSince(ctx context.Context, follower, followee UserID, since snowflake.ID) error {
+	if err := validEdge(follower, followee); err != nil {
+		return err
+	}
+	if since < 0 {
+		return ErrInvalidPost
+	}
+	e := Edge{Follower: follower, Followee: followee, Since: since}
+	st := &g.s[stripeOf(int64(follower))]
+	st.mu.Lock()
+	a := st.adj(follower, false)
+	if a == nil || !a.followees.Has(e) {
+		st.mu.Unlock()
+		return ErrNotFollowing
+	}
+	a.followees.ReplaceOrInsert(e)
+	st.mu.Unlock()
+	st = &g.s[stripeOf(int64(followee))]
+	st.mu.Lock()
+	if a := st.adj(followee, false); a != nil && a.followers.Has(e) {
+		a.followers.ReplaceOrInsert(e)
+	}
+	st.mu.Unlock()
+	return nil
+}
+
+// Followers implements [Graph]. It costs O(log n + limit).
+func (g *MemGraph) Followers(ctx context.Context, user, after UserID, limit int, dst []Edge) ([]Edge, error) {
+	if user <= 0 {
+		return dst, ErrInvalidUser
+	}
+	if limit <= 0 {
+		return dst, ErrInvalidLimit
+	}
+	st := &g.s[stripeOf(int64(user))]
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	a := st.adj(user, false)
+	if a == nil {
+		return dst, nil
+	}
+	n := 0
+	a.followers.AscendGreaterOrEqual(Edge{Follower: after + 1}, func(e Edge) bool {
+		dst = append(dst, e)
+		n++
+		return n < limit
+	})
+	return dst, nil
+}
+
+// Followees implements [Graph]. It costs O(followees).
+func (g *MemGraph) Followees(ctx context.Context, user UserID, dst []Edge) ([]Edge, error) {
+	if user <= 0 {
+		return dst, ErrInvalidUser
+	}
+	st := &g.s[stripeOf(int64(user))]
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if a := st.adj(user, false); a != nil {
+		a.followees.Ascend(func(e Edge) bool {
+			dst = append(dst, e)
+			return true
+		})
+	}
+	return dst, nil
+}
+
+// Counts implements [Graph]. It costs O(1).
+func (g *MemGraph) Counts(ctx context.Context, user UserID) (followers, followees int, err error) {
+	if user <= 0 {
+		return 0, 0, ErrInvalidUser
+	}
+	st := &g.s[stripeOf(int64(user))]
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if a := st.adj(user, false); a != nil {
+		return a.followers.Len(), a.followees.Len(), nil
+	}
+	return 0, 0, nil
+}
+
+// MemPosts is the in-memory [Posts]: posts in maps striped by ID, and one
+// B-tree of post IDs per author. Put and Delete cost O(log n) in the author's
+// post count, GetMany O(1) per ID, Recent O(log n + limit). It is safe for
+// concurrent use. The zero value is not usable; call NewMemPosts.
+type MemPosts struct {
+	byID     [stripes]postStripe
+	byAuthor [stripes]authorStripe
+}
+
+type postStripe struct {
+	mu sync.RWMutex
+	m  map[snowflake.ID]Post
+	_  [40]byte
+}
+
+type authorStripe struct {
+	mu sync.RWMutex
+	m  map[UserID]*btree.BTreeG[snowflake.ID]
+	_  [40]byte
+}
+
+var _ Posts = (*MemPosts)(nil)
+
+// NewMemPosts returns an empty MemPosts.
+func NewMemPosts() *MemPosts {
+	p := new(MemPosts)
+	for i := range stripes {
+		p.byID[i].m = make(map[snowflake.ID]Post)
+		p.byAuthor[i].m = make(map[UserID]*btree.BTreeG[snowflake.ID])
+	}
+	return p
+}
+
+// Put implements [Posts]. The post is readable by GetMany before Recent
+// lists it.
+func (p *MemPosts) Put(ctx context.Context, post Post) error {
+	if post.ID <= 0 || post.ID == Pulling || post.RepostOf < 0 || post.RepostOf == post.ID {
+		return ErrInvalidPost
+	}
+	if post.Author <= 0 {
+		return ErrInvalidUser
+	}
+	st := &p.byID[stripeOf(int64(post.ID))]
+	st.mu.Lock()
+	old, had := st.m[post.ID]
+	st.m[post.ID] = post
+	st.mu.Unlock()
+	if had && old.Author != post.Author {
+		p.unindex(old)
+	}
+	as := &p.byAuthor[stripeOf(int64(post.Author))]
+	as.mu.Lock()
+	t := as.m[post.Author]
+	if t == nil {
+		t = btree.NewOrderedG[snowflake.ID](btreeDegree)
+		as.m[post.Author] = t
+	}
+	t.ReplaceOrInsert(post.ID)
+	as.mu.Unlock()
+	return nil
+}
+
+func (p *MemPosts) unindex(post Post) {
+	as := &p.byAuthor[stripeOf(int64(post.Author))]
+	as.mu.Lock()
+	if t := as.m[post.Author]; t != nil {
+		t.Delete(post.ID)
+		if t.Len() == 0 {
+			delete(as.m, post.Author)
+		}
+	}
+	as.mu.Unlock()
+}
+
+// GetMany implements [Posts].
+func (p *MemPosts) GetMany(ctx context.Context, ids []snowflake.ID, dst []Post) ([]Post, error) {
+	for _, id := range ids {
+		st := &p.byID[stripeOf(int64(id))]
+		st.mu.RLock()
+		post, ok := st.m[id]
+		st.mu.RUnlock()
+		if ok {
+			dst = append(dst, post)
+		}
+	}
+	return dst, nil
+}
+
+// Recent implements [Posts].
+func (p *MemPosts) Recent(ctx context.Context, author UserID, before snowflake.ID, limit int, dst []snowflake.ID) ([]snowflake.ID, error) {
+	if author <= 0 {
+		return dst, ErrInvalidUser
+	}
+	if limit <= 0 {
+		return dst, ErrInvalidLimit
+	}
+	as := &p.byAuthor[stripeOf(int64(author))]
+	as.mu.RLock()
+	defer as.mu.RUnlock()
+	t := as.m[author]
+	if t == nil {
+		return dst, nil
+	}
+	n := 0
+	t.DescendLessOrEqual(before-1, func(id snowflake.ID) bool {
+		dst = append(dst, id)
+		n++
+		return n < limit
+	})
+	return dst, nil
+}
+
+// Delete implements [Posts].
+func (p *MemPosts) Delete(ctx context.Context, id snowflake.ID) (Post, error) {
+	st := &p.byID[stripeOf(int64(id))]
+	st.mu.Lock()
+	post, ok := st.m[id]
+	delete(st.m, id)
+	st.mu.Unlock()
+	if !ok {
+		return Post{}, ErrNotFound
+	}
+	p.unindex(post)
+	return post, nil
+}
+
+// DefaultCap is the number of entries a MemTimelines keeps per user when
+// MemTimelinesOptions.Cap is zero: Twitter's 800.
+const DefaultCap = 800
+
+// MemTimelinesOptions configure a MemTimelines. The zero value means
+// defaults.
+type MemTimelinesOptions struct {
+	// Cap is the most entries kept per user; 0 means DefaultCap.
+	Cap int
+}
+
+// MemTimelines is the in-memory [Timelines]: per user, one sorted slice of
+// 16-byte entries with a moving start, in maps striped by xxhash of the user
+// ID. Appending the newest entry costs O(1) amortized, an out-of-order insert
+// or a Remove O(log n + n) memory moves within one timeline, Range
+// O(log n + limit). Trimming to the cap moves the start (O(1)); the slice
+// holds at most Cap + Cap/4 entries, so a full timeline costs at most 20
+// bytes per entry. It is safe for concurrent use. The zero value is not
+// usable; call NewMemTimelines.
+type MemTimelines struct {
+	cap int
+	s   [stripes]timelineStripe
+}
+
+type timelineStripe struct {
+	mu sync.RWMutex
+	m  map[UserID]*timeline
+	_  [40]byte
+}
+
+// A timeline holds buf[start:], ascending by ID.
+type timeline struct {
+	buf     []Entry
+	start   int
+	horizon snowflake.ID
+}
+
+var _ Timelines = (*MemTimelines)(nil)
+
+// NewMemTimelines returns an empty MemTimelines.
+func NewMemTimelines(opts MemTimelinesOptions) *MemTimelines {
+	c := opts.Cap
+	if c <= 0 {
+		c = DefaultCap
+	}
+	t := &MemTimelines{cap: c}
+	for i := range t.s {
+		t.s[i].m = make(map[UserID]*timeline)
+	}
+	return t
+}
+
+func (t *MemTimelines) insert(tl *timeline, e Entry) {
+	live := tl.buf[tl.start:]
+	n := len(live)
+	i := n
+	if n > 0 && e.ID <= live[n-1].ID {
+		i = sort.Search(n, func(j int) bool { return live[j].ID >= e.ID })
+		if i < n && live[i].ID == e.ID {
+			return
+		}
+		if i == 0 && n >= t.cap {
+			// Older than everything in a full timeline: it would be
+			// trimmed at once.
+			if e.ID >= tl.horizon {
+				tl.horizon = e.ID + 1
+			}
+			return
+		}
+	}
+	if len(tl.buf) == cap(tl.buf) {
+		maxCap := t.cap + t.cap/4
+		if tl.start > 0 && (cap(tl.buf) >= maxCap || tl.start >= n/4) {
+			copy(tl.buf, live)
+			tl.buf = tl.buf[:n]
+			tl.start = 0
+		} else {
+			c := min(max(8, n+n/4+4), maxCap)
+			nb := make([]Entry, n, max(c, n+1))
+			copy(nb, live)
+			tl.buf, tl.start = nb, 0
+		}
+		live = tl.buf
+	}
+	tl.buf = tl.buf[:len(tl.buf)+1]
+	live = tl.buf[tl.start:]
+	copy(live[i+1:], live[i:n])
+	live[i] = e
+	if n+1 > t.cap {
+		tl.horizon = max(tl.horizon, live[0].ID+1)
+		tl.start++
+	}
+}
+
+func (t *MemTimelines) validEntry(e Entry) error {
+	if e.ID <= 0 || e.ID == Pulling {
+		return ErrInvalidPost
+	}
+	if e.Author <= 0 {
+		return ErrInvalidUser
+	}
+	return nil
+}
+
+// Add implements [Timelines].
+func (t *MemTimelines) Add(ctx context.Context, user UserID, entries ...Entry) error {
+	if user <= 0 {
+		return ErrInvalidUser
+	}
+	for _, e := range entries {
+		if err := t.validEntry(e); err != nil {
+			return err
+		}
+	}
+	st := &t.s[stripeOf(int64(user))]
+	st.mu.Lock()
+	tl := st.m[user]
+	if tl == nil {
+		tl = new(timeline)
+		st.m[user] = tl
+	}
+	for _, e := range entries {
+		t.insert(tl, e)
+	}
+	st.mu.Unlock()
+	return nil
+}
+
+// Deliver implements [Timelines]. It takes each stripe lock once per call.
+func (t *MemTimelines) Deliver(ctx context.Context, e Entry, users []UserID) error {
+	if err := t.validEntry(e); err != nil {
+		return err
+	}
+	var mask [stripes]bool
+	idx := make([]uint8, len(users))
+	for i, u := range users {
+		if u <= 0 {
+			return ErrInvalidUser
+		}
+		s := stripeOf(int64(u))
+		idx[i] = uint8(s)
+		mask[s] = true
+	}
+	for s := range stripes {
+		if !mask[s] {
+			continue
+		}
+		st := &t.s[s]
+		st.mu.Lock()
+		for i, u := range users {
+			if int(idx[i]) != s {
+				continue
+			}
+			tl := st.m[u]
+			if tl == nil {
+				tl = new(timeline)
+				st.m[u] = tl
+			}
+			t.insert(tl, e)
+		}
+		st.mu.Unlock()
+	}
+	return nil
+}
+
+// Range implements [Timelines].
+func (t *MemTimelines) Range(ctx context.Context, user UserID, before snowflake.ID, limit int, dst []Entry) ([]Entry, snowflake.ID, error) {
+	if user <= 0 {
+		return dst, 0, ErrInvalidUser
+	}
+	if limit <= 0 {
+		return dst, 0, ErrInvalidLimit
+	}
+	st := &t.s[stripeOf(int64(user))]
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	tl := st.m[user]
+	if tl == nil {
+		return dst, 0, nil
+	}
+	live := tl.buf[tl.start:]
+	i := sort.Search(len(live), func(j int) bool { return live[j].ID >= before })
+	for i--; i >= 0 && limit > 0; i-- {
+		dst = append(dst, live[i])
+		limit--
+	}
+	return dst, tl.horizon, nil
+}
+
+// Remove implements [Timelines].
+func (t *MemTimelines) Remove(ctx context.Context, user UserID, ids ...snowflake.ID) error {
+	if user <= 0 {
+		return ErrInvalidUser
+	}
+	st := &t.s[stripeOf(int64(user))]
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	tl := st.m[user]
+	if tl == nil {
+		return nil
+	}
+	for _, id := range ids {
+		live := tl.buf[tl.start:]
+		i := sort.Search(len(live), func(j int) bool { return live[j].ID >= id })
+		if i < len(live) && live[i].ID == id {
+			copy(live[i:], live[i+1:])
+			tl.buf = tl.buf[:len(tl.buf)-1]
+		}
+	}
+	return nil
+}
+
+// Stat implements [Timelines].
+func (t *MemTimelines) Stat(ctx context.Context, user UserID) (TimelineStat, error) {
+	if user <= 0 {
+		return TimelineStat{}, ErrInvalidUser
+	}
+	st := &t.s[stripeOf(int64(user))]
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	tl := st.m[user]
+	if tl == nil {
+		return TimelineStat{}, nil
+	}
+	live := tl.buf[tl.start:]
+	s := TimelineStat{Len: len(live), Horizon: tl.horizon}
+	if len(live) > 0 {
+		s.Oldest = live[0].ID
+	}
+	return s, nil
+}

@@ -1,0 +1,202 @@
+package fanout
+
+import (
+	"math"
+	"time"
+
+	"github.com/blueprint-go/blueprint/snowflake"
+)
+
+// Options configure a [Service]. The zero value means defaults.
+type Options struct {
+	// Policy decides push or pull; nil means Threshold{} (10k followers).
+	Policy Policy
+	// IDs issues post IDs; nil means node 0 of a generator on the system
+	// clock.
+	IDs *snowflake.Generator
+	// Now is the clock for rate estimates and inactivity; nil means
+	// time.Now.
+	Now func() time.Time
+	// Workers is the size of the fan-out worker pool; 0 means 2.
+	Workers int
+	// Queue bounds the posts waiting for fan-out; Publish blocks while it
+	// is full. 0 means 4096.
+	Queue int
+	// BatchSize is how many followers one fan-out step reads and writes;
+	// 0 means 1000.
+	BatchSize int
+	// Backfill is how many recent posts of a newly followed author (and of
+	// each followee when a timeline is rebuilt) are copied in; 0 means 100.
+	Backfill int
+	// InactiveAfter is how long after a reader's last read or follow the
+	// fan-out stops pushing to them; 0 means 14 days, negative never.
+	InactiveAfter time.Duration
+	// RateHalfLife is the half-life of the post and read rate estimates;
+	// 0 means one hour.
+	RateHalfLife time.Duration
+	// RepostWindow hides a repost whose original the reader already sees
+	// and that is at most this much older than the repost; 0 means 24
+	// hours, negative never.
+	RepostWindow time.Duration
+	// OnFanout, if set, is called by a worker after each post's fan-out
+	// with the number of timeline writes and the time it took. It must not
+	// block.
+	OnFanout func(id snowflake.ID, writes int, took time.Duration)
+}
+
+// AuthorStats describe an author to a [Policy].
+type AuthorStats struct {
+	Author    UserID
+	Followers int
+	PostRate  float64 // posts per second, decayed
+	Pushed    bool    // the author's current mode
+}
+
+// ReaderStats describe a reader to a [Policy].
+type ReaderStats struct {
+	Reader    UserID
+	Followees int
+	ReadRate  float64 // reads per second, decayed
+	Pushed    bool    // the edge's current mode
+}
+
+// A Policy decides whether posts are pushed into followers' timelines or
+// pulled at read time. PushAuthor is asked at every post; when it says no,
+// the fan-out does not even list the author's followers. PushEdge is asked
+// for each followee of a reader at every read, and only matters for authors
+// that are pushed. Both get the current mode so that they can apply
+// hysteresis. Implementations must be safe for concurrent use and fast: they
+// run under no lock but on every post and read.
+type Policy interface {
+	PushAuthor(a AuthorStats) bool
+	PushEdge(a AuthorStats, r ReaderStats) bool
+}
+
+// Threshold is the classic policy: authors with more than Followers
+// followers are pulled, everyone else is pushed, except to readers who
+// follow more than MaxFollowees accounts, who pull everything. The zero
+// value means defaults.
+type Threshold struct {
+	// Followers is the threshold; 0 means 10000.
+	Followers int
+	// Hysteresis is the relative band around both limits inside which the
+	// mode does not change, so that an author hovering at the threshold
+	// does not flip; 0 means 0.1, negative none.
+	Hysteresis float64
+	// MaxFollowees is the reader limit; 0 means 5000.
+	MaxFollowees int
+}
+
+func band(limit int, h float64, def int, pushed bool) float64 {
+	l := float64(limit)
+	if limit <= 0 {
+		l = float64(def)
+	}
+	if h == 0 {
+		h = 0.1
+	} else if h < 0 {
+		h = 0
+	}
+	if pushed {
+		return l * (1 + h)
+	}
+	return l * (1 - h)
+}
+
+// PushAuthor implements [Policy].
+func (p Threshold) PushAuthor(a AuthorStats) bool {
+	return float64(a.Followers) <= band(p.Followers, p.Hysteresis, 10000, a.Pushed)
+}
+
+// PushEdge implements [Policy].
+func (p Threshold) PushEdge(a AuthorStats, r ReaderStats) bool {
+	return float64(r.Followees) <= band(p.MaxFollowees, p.Hysteresis, 5000, r.Pushed)
+}
+
+// PerPair is the per-edge policy of Silberstein et al., "Feeding Frenzy:
+// Selectively Materializing Users' Event Feeds" (SIGMOD 2010): an author is
+// pushed to a reader when the reader reads more often than the author
+// posts, because then a push (one write per post) is cheaper than a pull
+// (one extra query per read). The rates are decayed running estimates, and
+// an edge only changes mode when the ratio passes Hysteresis either way. The
+// zero value means defaults.
+type PerPair struct {
+	// Hysteresis is the factor by which one rate must exceed the other to
+	// switch an edge; 0 means 2, values below 1 mean 1.
+	Hysteresis float64
+	// MaxFollowers, if positive, pulls authors with more followers than
+	// this regardless of rates (bounding the fan-out work per post).
+	MaxFollowers int
+	// MaxFollowees is the reader limit; 0 means 5000.
+	MaxFollowees int
+}
+
+// PushAuthor implements [Policy].
+func (p PerPair) PushAuthor(a AuthorStats) bool {
+	return p.MaxFollowers <= 0 || float64(a.Followers) <= band(p.MaxFollowers, 0.1, 0, a.Pushed)
+}
+
+// PushEdge implements [Policy].
+func (p PerPair) PushEdge(a AuthorStats, r ReaderStats) bool {
+	if float64(r.Followees) > band(p.MaxFollowees, 0.1, 5000, r.Pushed) {
+		return false
+	}
+	h := p.Hysteresis
+	if h == 0 {
+		h = 2
+	}
+	h = math.Max(h, 1)
+	if r.Pushed {
+		return r.ReadRate*h >= a.PostRate
+	}
+	return r.ReadRate >= a.PostRate*h && r.ReadRate > 0
+}
+
+// rate is a decayed event rate: each event adds 1/tau, and the value decays
+// with exp(-dt/tau), so a steady stream of k events per second reads k.
+type rate struct {
+	v  float64
+	at int64 // unix nanoseconds of v
+}
+
+func (r *rate) at0(now int64, tau float64) float64 {
+	if r.at == 0 || now <= r.at {
+		return r.v
+	}
+	return r.v * math.Exp(-float64(now-r.at)/1e9/tau)
+}
+
+func (r *rate) event(now int64, tau float64) {
+	r.v = r.at0(now, tau) + 1/tau
+	r.at = max(now, r.at)
+}
+
+func (o *Options) defaults() {
+	if o.Policy == nil {
+		o.Policy = Threshold{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.Queue <= 0 {
+		o.Queue = 4096
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.Backfill <= 0 {
+		o.Backfill = 100
+	}
+	if o.InactiveAfter == 0 {
+		o.InactiveAfter = 14 * 24 * time.Hour
+	}
+	if o.RateHalfLife <= 0 {
+		o.RateHalfLife = time.Hour
+	}
+	if o.RepostWindow == 0 {
+		o.RepostWindow = 24 * time.Hour
+	}
+}
