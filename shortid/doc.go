@@ -190,11 +190,12 @@
 //
 // Every client, named by its API key or else its IP address (an IPv6 client
 // by its /64), has a token bucket for creates and one for failed lookups.
-// A client that guesses keys runs out of the second and is then refused on
-// every lookup, hits included, so its answers no longer tell which keys
-// exist. Clients live in a bounded LRU table that needs no goroutine, and
-// while no client is throttled a redirect costs one atomic load beyond
-// Resolve.
+// A client that guesses keys runs out of the second and then gets 429 for
+// its misses; its hits still redirect, so a guesser cannot lock out others
+// behind the same address (the key space, not the limit, is what keeps
+// keys from being enumerated: see [Handler]). Clients live in a bounded LRU
+// table that needs no goroutine; a redirect does not consult it, so it
+// costs nothing beyond Resolve.
 //
 // # Storage
 //

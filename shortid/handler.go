@@ -64,8 +64,9 @@ type HandlerOptions struct {
 	CreateBurst int
 
 	// ProbeLimit and ProbeBurst size each client's token bucket for lookups
-	// that find nothing (404). A client whose bucket is empty gets 429 for
-	// every lookup, existing keys included, until a token is back.
+	// that find nothing (404). A client whose bucket is empty gets 429
+	// instead of 404 until a token is back; lookups of existing keys are
+	// never refused. See "Rate limits" on [Handler].
 	// Defaults [DefaultProbeLimit] and [DefaultProbeBurst]; rate.Inf
 	// disables the limit.
 	ProbeLimit rate.Limit
@@ -162,12 +163,21 @@ type HandlerOptions struct {
 // buckets. Every POST /shorten that passes the content type and length
 // checks takes a token from the first, whether or not it creates a link.
 // A lookup that finds nothing (and any path that is no route) takes one
-// from the second, so guessing keys is limited to ProbeLimit per second per
-// client; once that bucket is empty, every lookup by that client gets 429,
-// existing keys included, so that the answers stop telling hits from
-// misses. Expired links (410) cost nothing: they existed. A successful redirect by a client in good
-// standing costs one atomic load: the table of clients is only consulted
-// while some client is throttled.
+// from the second; once it is empty, such misses get 429 instead of 404.
+// Lookups of existing keys never take a token and are never refused, so one
+// guesser behind a NAT or proxy cannot lock out everyone sharing its
+// address, and a redirect does not touch the table of clients at all.
+// Expired links (410) cost nothing either: they existed.
+//
+// What the probe limit does not do is hide which keys exist: a throttled
+// client still tells a hit (302) from a miss (429) at the rate the server
+// answers. It bounds the 404 work a client causes and makes scanners
+// stand out, but resistance to enumeration rests on the key space: with n
+// random links among 62^7 ≈ 3.5e12 seven-character keys, a guess hits with
+// probability n/3.5e12, so a million links need about 3.5 million guesses
+// per hit. Use longer keys, or authenticate lookups, where that is not
+// enough. (Refusing hits too would hide them, at the price of the lockout
+// above.)
 //
 // # Concurrency
 //
@@ -281,12 +291,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // follow answers GET /{key}: the hot path.
 func (h *Handler) follow(w http.ResponseWriter, r *http.Request, key string) {
-	if now, maybe := h.limits.mayBeBlocked(h.clock.Now); maybe {
-		if blocked, wait := h.limits.probeBlocked(h.clientID(r), now); blocked {
-			tooManyRequests(w, wait)
-			return
-		}
-	}
 	link, err := h.s.Resolve(r.Context(), key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -319,10 +323,6 @@ func (h *Handler) cacheControl(link Link) []string {
 
 // stats answers GET /{key}/stats.
 func (h *Handler) stats(w http.ResponseWriter, r *http.Request, key string) {
-	if blocked, wait := h.limits.probeBlocked(h.clientID(r), h.clock.Now()); blocked {
-		tooManyRequests(w, wait)
-		return
-	}
 	st, err := h.s.Stats(r.Context(), key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {

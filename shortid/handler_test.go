@@ -458,11 +458,18 @@ func TestHandlerProbeLimit(t *testing.T) {
 	if n := retryAfter(t, f.do(http.MethodGet, "/miss9", "")); n != 10 {
 		t.Errorf("Retry-After = %d, want 10", n)
 	}
-	// Throttled: hits, stats and odd paths are refused too, so answers no
-	// longer tell existing keys from missing ones.
-	retryAfter(t, f.do(http.MethodGet, "/"+link.Key, ""))
-	retryAfter(t, f.do(http.MethodGet, "/"+link.Key+"/stats", ""))
+	// Throttled: misses, misses of stats and odd paths are refused, but
+	// hits keep working, so a guesser cannot lock out others behind its
+	// address.
+	retryAfter(t, f.do(http.MethodGet, "/miss/stats", ""))
 	retryAfter(t, f.do(http.MethodGet, "/no.key", ""))
+	retryAfter(t, f.do(http.MethodGet, "/"+link.Key+"/x", ""))
+	if rec := f.do(http.MethodGet, "/"+link.Key, ""); rec.Code != http.StatusFound {
+		t.Errorf("hit while throttled: %d, want 302", rec.Code)
+	}
+	if rec := f.do(http.MethodGet, "/"+link.Key+"/stats", ""); rec.Code != http.StatusOK {
+		t.Errorf("stats of a hit while throttled: %d, want 200", rec.Code)
+	}
 	// Others are not affected.
 	if rec := f.do(http.MethodGet, "/"+link.Key, "", other); rec.Code != http.StatusFound {
 		t.Errorf("other client hit: %d", rec.Code)
@@ -480,12 +487,11 @@ func TestHandlerProbeLimit(t *testing.T) {
 	wantError(t, f.do(http.MethodGet, "/miss10", ""), http.StatusNotFound, "not_found")
 	retryAfter(t, f.do(http.MethodGet, "/miss11", ""))
 
-	// The refused clicks were not counted: 3 + 1 hits by the first client,
-	// 1 by the other.
+	// Every hit counted: 3 + 1 + 1 by the first client, 1 by the other.
 	rec := f.do(http.MethodGet, "/"+link.Key+"/stats", "", other)
 	var st statsResponse
-	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || st.Clicks != 5 {
-		t.Errorf("stats = %s (%v), want 5 clicks", rec.Body, err)
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || st.Clicks != 6 {
+		t.Errorf("stats = %s (%v), want 6 clicks", rec.Body, err)
 	}
 }
 

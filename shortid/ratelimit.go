@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -37,12 +36,6 @@ type clientLimiter struct {
 	probeBurst  int
 	idle        time.Duration
 	perShard    int
-
-	// blockedUntil is the latest time, in Unix nanoseconds, until which
-	// some client may be out of probe tokens; 0 if none ever was. Lookups
-	// of existing keys consult the table only before that time, so the
-	// redirect path costs one atomic load while nobody is throttled.
-	blockedUntil atomic.Int64
 
 	shards [limiterShards]limiterShard
 }
@@ -103,52 +96,7 @@ func (l *clientLimiter) allow(id uint64, b bucket, now time.Time) (bool, time.Du
 	if lim.AllowN(now, 1) {
 		return true, 0
 	}
-	wait := tokenDelay(lim, now)
-	if b == probeBucket {
-		l.markBlocked(now.Add(wait))
-	}
-	return false, wait
-}
-
-// probeBlocked reports whether the client is out of probe tokens at now and,
-// if so, how long until it has one again. It never adds a client.
-func (l *clientLimiter) probeBlocked(id uint64, now time.Time) (bool, time.Duration) {
-	if now.UnixNano() >= l.blockedUntil.Load() {
-		return false, 0
-	}
-	s := &l.shards[id&(limiterShards-1)]
-	s.mu.Lock()
-	c := s.clients[id]
-	var lim *rate.Limiter
-	if c != nil {
-		lim = c.probe
-	}
-	s.mu.Unlock()
-	if lim == nil || lim.TokensAt(now) >= 1 {
-		return false, 0
-	}
-	return true, tokenDelay(lim, now)
-}
-
-// mayBeBlocked is the redirect path's cheap pre-check: false means no client
-// can be out of probe tokens at now, so the table need not be consulted.
-func (l *clientLimiter) mayBeBlocked(nowFn func() time.Time) (time.Time, bool) {
-	until := l.blockedUntil.Load()
-	if until == 0 {
-		return time.Time{}, false
-	}
-	now := nowFn()
-	return now, now.UnixNano() < until
-}
-
-func (l *clientLimiter) markBlocked(until time.Time) {
-	u := until.UnixNano()
-	for {
-		old := l.blockedUntil.Load()
-		if u <= old || l.blockedUntil.CompareAndSwap(old, u) {
-			return
-		}
-	}
+	return false, tokenDelay(lim, now)
 }
 
 // tokenDelay is how long lim needs, from now, to hold one whole token.

@@ -32,36 +32,24 @@ func TestClientLimiterBuckets(t *testing.T) {
 	if ok, wait := l.allow(1, createBucket, now.Add(400*time.Millisecond)); ok || wait != 600*time.Millisecond {
 		t.Errorf("create after 0.4s = %v, wait %v; want refused, 0.6s", ok, wait)
 	}
-	// The probe bucket is separate, and a refusal marks the client blocked.
-	if blocked, _ := l.probeBlocked(1, now); blocked {
-		t.Error("blocked before any probe")
-	}
+	// The probe bucket is separate.
 	if ok, _ := l.allow(1, probeBucket, now); !ok {
 		t.Fatal("first probe refused")
-	}
-	if _, maybe := l.mayBeBlocked(func() time.Time { return now }); maybe {
-		t.Error("mayBeBlocked before any refusal")
 	}
 	if ok, wait := l.allow(1, probeBucket, now); ok || wait != 5*time.Second {
 		t.Errorf("second probe = %v, wait %v; want refused, 5s", ok, wait)
 	}
-	if _, maybe := l.mayBeBlocked(func() time.Time { return now }); !maybe {
-		t.Error("mayBeBlocked false right after a refusal")
+	if ok, wait := l.allow(1, probeBucket, now.Add(2*time.Second)); ok || wait != 3*time.Second {
+		t.Errorf("probe after 2s = %v, %v; want refused, 3s", ok, wait)
 	}
-	if blocked, wait := l.probeBlocked(1, now.Add(2*time.Second)); !blocked || wait != 3*time.Second {
-		t.Errorf("probeBlocked after 2s = %v, %v; want true, 3s", blocked, wait)
+	if ok, _ := l.allow(2, probeBucket, now); !ok {
+		t.Error("another client is refused")
 	}
-	if blocked, _ := l.probeBlocked(2, now); blocked {
-		t.Error("an unknown client is blocked")
+	if ok, _ := l.allow(1, probeBucket, now.Add(5*time.Second)); !ok {
+		t.Error("still refused after the refill")
 	}
-	if blocked, _ := l.probeBlocked(1, now.Add(5*time.Second)); blocked {
-		t.Error("still blocked after the refill")
-	}
-	if _, maybe := l.mayBeBlocked(func() time.Time { return now.Add(5 * time.Second) }); maybe {
-		t.Error("mayBeBlocked after every block ended")
-	}
-	if n := l.len(); n != 1 {
-		t.Errorf("table holds %d clients, want 1 (probeBlocked never adds)", n)
+	if n := l.len(); n != 2 {
+		t.Errorf("table holds %d clients, want 2", n)
 	}
 }
 
