@@ -82,7 +82,10 @@ type HandlerOptions struct {
 	// host of r.RemoteAddr. Behind a reverse proxy, return the address the
 	// proxy reports (for example the last entry of X-Forwarded-For it
 	// appends); never trust such headers from the open internet, where
-	// clients set them to anything. IPv6 addresses are grouped by /64.
+	// clients set them to anything. The result may carry a port, brackets
+	// and spaces, which are ignored; if it is not an IP address at all
+	// (or ""), r.RemoteAddr identifies the client instead. IPv6 addresses
+	// are grouped by /64.
 	ClientIP func(r *http.Request) string
 
 	// MaxClients bounds the clients whose buckets are kept (default

@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -184,26 +185,53 @@ func (c *clientEntry) pushFront(head *clientEntry) {
 // header when one is configured and present, otherwise by IP address, with
 // IPv6 addresses grouped by their /64 prefix (one customer's allocation).
 // Identities are 64-bit hashes, so the table holds no client strings.
+//
+// The address comes from ClientIP when set, else from r.RemoteAddr, and is
+// normalised first: surrounding spaces, a port and IPv6 brackets and zones
+// are dropped, and an IPv4-mapped IPv6 address counts as the IPv4 address,
+// so one client cannot spread over many buckets by varying how its address
+// is written. When ClientIP returns something that is not an address
+// (including ""), the client is identified by r.RemoteAddr instead, not
+// put in one bucket with every other such request.
 func (h *Handler) clientID(r *http.Request) uint64 {
 	if h.apiKeyHeader != "" {
 		if v := r.Header[h.apiKeyHeader]; len(v) > 0 && v[0] != "" {
 			return xxhash.Sum64String(v[0]) ^ apiKeySalt
 		}
 	}
-	var host string
 	if h.clientIP != nil {
-		host = h.clientIP(r)
-	} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return addrID(ap.Addr())
-	} else {
-		host = r.RemoteAddr
+		if a, ok := parseClientAddr(h.clientIP(r)); ok {
+			return addrID(a)
+		}
 	}
-	if a, err := netip.ParseAddr(host); err == nil {
+	if a, ok := parseClientAddr(r.RemoteAddr); ok {
 		return addrID(a)
 	}
-	return xxhash.Sum64String(host)
+	// Not an address at all (a custom listener, a test): the string is the
+	// best identity there is.
+	return xxhash.Sum64String(strings.TrimSpace(r.RemoteAddr))
 }
 
+// parseClientAddr reads an IP address written as "ip", "ip:port",
+// "[ipv6]" or "[ipv6]:port", with surrounding spaces.
+func parseClientAddr(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr(), true
+	}
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil && a.Is6() {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// addrID is the identity of address a: the address itself for IPv4, its
+// /64 prefix for IPv6.
 func addrID(a netip.Addr) uint64 {
 	a = a.Unmap().WithZone("")
 	if a.Is6() {

@@ -1,6 +1,7 @@
 package shortid
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"testing"
@@ -114,5 +115,54 @@ func TestAddrID(t *testing.T) {
 	r1.RemoteAddr, r2.RemoteAddr = "@unix-socket", "@unix-socket"
 	if h.clientID(r1) != h.clientID(r2) {
 		t.Error("the same odd RemoteAddr gives two clients")
+	}
+}
+
+func TestClientIDNormalised(t *testing.T) {
+	h, err := NewHandler(mustShortener(t), HandlerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	custom := ""
+	hc, err := NewHandler(mustShortener(t), HandlerOptions{ClientIP: func(*http.Request) string { return custom }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := func(h *Handler, remote string) uint64 {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = remote
+		return h.clientID(r)
+	}
+	same := [][]string{
+		{"198.51.100.1:1", "198.51.100.1:2", "198.51.100.1", " 198.51.100.1 ", "[::ffff:198.51.100.1]:3"},
+		{"[2001:db8::1]", "[2001:db8::2]:80", "2001:db8::ffff", " [2001:db8::3] ", "[2001:db8::4%eth0]:1"},
+	}
+	for _, group := range same {
+		want := id(h, group[0])
+		for _, a := range group[1:] {
+			if got := id(h, a); got != want {
+				t.Errorf("RemoteAddr %q and %q are different clients", group[0], a)
+			}
+			custom = a
+			if got := id(hc, "192.0.2.99:1"); got != want {
+				t.Errorf("ClientIP %q is not the client of %q", a, group[0])
+			}
+		}
+	}
+	if id(h, "198.51.100.1:1") == id(h, "198.51.100.2:1") {
+		t.Error("two IPv4 addresses share a client")
+	}
+	if id(h, "[2001:db8:0:1::1]:1") == id(h, "[2001:db8:0:2::1]:1") {
+		t.Error("two IPv6 /64s share a client")
+	}
+	// ClientIP answering junk falls back to RemoteAddr instead of putting
+	// every such request into one bucket.
+	for _, junk := range []string{"", "  ", "unknown", "[198.51.100.1]", "2001:db8::1]"} {
+		custom = junk
+		if a, b := id(hc, "192.0.2.1:5"), id(hc, "192.0.2.2:5"); a == b {
+			t.Errorf("ClientIP %q: different remote addresses share a client", junk)
+		} else if a != id(h, "192.0.2.1:9") {
+			t.Errorf("ClientIP %q: client is not the remote address", junk)
+		}
 	}
 }
