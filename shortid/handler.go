@@ -73,10 +73,17 @@ type HandlerOptions struct {
 	ProbeBurst int
 
 	// APIKeyHeader names a request header (for example "X-API-Key") that
-	// identifies the client when present; requests without it are
-	// identified by IP. The handler does not check keys: authenticate them
-	// in front of it, or anyone can pick a fresh key for a fresh bucket.
+	// identifies the client, instead of its IP address, when ValidAPIKey
+	// accepts its value. Requests without the header, or with a key that
+	// ValidAPIKey rejects, are identified by IP.
+	//
+	// ValidAPIKey reports whether key is one the operator issued. Without
+	// it the header is ignored: an unchecked key would let anyone pick a
+	// fresh key, and so a fresh bucket, for every request. It runs on
+	// every rate-limited request that carries the header, so make it
+	// cheap (a map lookup, a constant-time MAC check).
 	APIKeyHeader string
+	ValidAPIKey  func(key string) bool
 
 	// ClientIP returns the client's IP address for r. The default is the
 	// host of r.RemoteAddr. Behind a reverse proxy, return the address the
@@ -162,7 +169,7 @@ type HandlerOptions struct {
 //
 // # Rate limits
 //
-// Each client (by API key header, else by IP, IPv6 by /64) has two token
+// Each client (by a valid API key, else by IP, IPv6 by /64) has two token
 // buckets. Every POST /shorten that passes the content type and length
 // checks takes a token from the first, whether or not it creates a link.
 // A lookup that finds nothing (and any path that is no route) takes one
@@ -191,7 +198,8 @@ type Handler struct {
 	redirect        int
 	permanentMaxAge time.Duration
 	maxBody         int64
-	apiKeyHeader    string // canonical form
+	apiKeyHeader    string // canonical form; "" unless ValidAPIKey is set
+	validAPIKey     func(string) bool
 	clientIP        func(*http.Request) string
 	clock           Clock
 	log             *slog.Logger
@@ -239,7 +247,8 @@ func NewHandler(s *Shortener, opts HandlerOptions) (*Handler, error) {
 		limits:          newClientLimiter(opts),
 		noStore:         []string{"no-store"},
 	}
-	if opts.APIKeyHeader != "" {
+	if opts.APIKeyHeader != "" && opts.ValidAPIKey != nil {
+		h.validAPIKey = opts.ValidAPIKey
 		h.apiKeyHeader = textproto.CanonicalMIMEHeaderKey(opts.APIKeyHeader)
 	}
 	return h, nil

@@ -397,7 +397,8 @@ func TestHandlerCreateLimit(t *testing.T) {
 }
 
 func TestHandlerClientIdentity(t *testing.T) {
-	f := newHandlerFixture(t, HandlerOptions{CreateLimit: rate.Every(time.Hour), CreateBurst: 1, APIKeyHeader: "x-api-key"})
+	f := newHandlerFixture(t, HandlerOptions{CreateLimit: rate.Every(time.Hour), CreateBurst: 1, APIKeyHeader: "x-api-key",
+		ValidAPIKey: func(k string) bool { return k == "alpha" || k == "beta" }})
 	post := func(i int, mod ...func(*http.Request)) int {
 		return f.do(http.MethodPost, "/shorten", fmt.Sprintf(`{"url":"https://example.com/%d"}`, i), mod...).Code
 	}
@@ -418,12 +419,24 @@ func TestHandlerClientIdentity(t *testing.T) {
 		{"API key", func(r *http.Request) { r.RemoteAddr = "203.0.113.5:4"; r.Header.Set("X-API-Key", "alpha") }, 201},
 		{"same API key elsewhere", func(r *http.Request) { r.RemoteAddr = "192.0.2.9:4"; r.Header.Set("X-API-Key", "alpha") }, 429},
 		{"other API key", func(r *http.Request) { r.RemoteAddr = "203.0.113.5:4"; r.Header.Set("X-API-Key", "beta") }, 201},
+		{"unknown API key counts as the IP", func(r *http.Request) { r.RemoteAddr = "203.0.113.5:4"; r.Header.Set("X-API-Key", "gamma") }, 429},
+		{"unknown API key elsewhere", func(r *http.Request) { r.RemoteAddr = "203.0.113.6:4"; r.Header.Set("X-API-Key", "gamma") }, 201},
+		{"that IP, other unknown key", func(r *http.Request) { r.RemoteAddr = "203.0.113.6:4"; r.Header.Set("X-API-Key", "delta") }, 429},
 		{"address without port", from("192.0.2.77"), 201},
 		{"same, with port", from("192.0.2.77:5"), 429},
 	}
 	for i, s := range steps {
 		if got := post(i, s.mod); got != s.want {
 			t.Errorf("%s: %d, want %d", s.name, got, s.want)
+		}
+	}
+
+	// Without ValidAPIKey the header is ignored.
+	u := newHandlerFixture(t, HandlerOptions{CreateLimit: rate.Every(time.Hour), CreateBurst: 1, APIKeyHeader: "X-API-Key"})
+	for i, key := range []string{"a", "b"} {
+		rec := u.do(http.MethodPost, "/shorten", fmt.Sprintf(`{"url":"https://example.com/%d"}`, i), withHeader("X-API-Key", key))
+		if want := []int{201, 429}[i]; rec.Code != want {
+			t.Errorf("unvalidated API key %q: %d, want %d", key, rec.Code, want)
 		}
 	}
 

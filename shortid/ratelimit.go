@@ -182,7 +182,8 @@ func (c *clientEntry) pushFront(head *clientEntry) {
 }
 
 // clientID identifies the client of r for rate limiting: by the API key
-// header when one is configured and present, otherwise by IP address, with
+// header when one is configured, present and accepted by ValidAPIKey,
+// otherwise by IP address, with
 // IPv6 addresses grouped by their /64 prefix (one customer's allocation).
 // Identities are 64-bit hashes, so the table holds no client strings.
 //
@@ -195,7 +196,7 @@ func (c *clientEntry) pushFront(head *clientEntry) {
 // put in one bucket with every other such request.
 func (h *Handler) clientID(r *http.Request) uint64 {
 	if h.apiKeyHeader != "" {
-		if v := r.Header[h.apiKeyHeader]; len(v) > 0 && v[0] != "" {
+		if v := r.Header[h.apiKeyHeader]; len(v) > 0 && v[0] != "" && h.validAPIKey(v[0]) {
 			return xxhash.Sum64String(v[0]) ^ apiKeySalt
 		}
 	}
