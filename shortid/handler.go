@@ -66,7 +66,8 @@ type HandlerOptions struct {
 	// ProbeLimit and ProbeBurst size each client's token bucket for lookups
 	// that find nothing (404). A client whose bucket is empty gets 429
 	// instead of 404 until a token is back; lookups of existing keys are
-	// never refused. See "Rate limits" on [Handler].
+	// never refused. The /64s of one IPv6 /48 also share a probe bucket 16
+	// times this size. See "Rate limits" on [Handler].
 	// Defaults [DefaultProbeLimit] and [DefaultProbeBurst]; rate.Inf
 	// disables the limit.
 	ProbeLimit rate.Limit
@@ -174,6 +175,9 @@ type HandlerOptions struct {
 // checks takes a token from the first, whether or not it creates a link.
 // A lookup that finds nothing (and any path that is no route) takes one
 // from the second; once it is empty, such misses get 429 instead of 404.
+// The IPv6 /64s of one /48 (a site's allocation, 65,536 /64s) also share
+// a probe bucket of 16 times the rate and burst, so holding a /48 buys 16
+// clients' worth of guessing, not 65,536.
 // Lookups of existing keys never take a token and are never refused, so one
 // guesser behind a NAT or proxy cannot lock out everyone sharing its
 // address, and a redirect does not touch the table of clients at all.
@@ -354,7 +358,13 @@ func (h *Handler) stats(w http.ResponseWriter, r *http.Request, key string) {
 // probe answers a lookup that found nothing: 404, or 429 once the client
 // has used up its probe bucket.
 func (h *Handler) probe(w http.ResponseWriter, r *http.Request) {
-	if ok, wait := h.limits.allow(h.clientID(r), probeBucket, h.clock.Now()); !ok {
+	id, group := h.clientIDs(r)
+	now := h.clock.Now()
+	ok, wait := h.limits.allow(id, probeBucket, now)
+	if ok && group != 0 {
+		ok, wait = h.limits.allow(group, groupProbeBucket, now)
+	}
+	if !ok {
 		tooManyRequests(w, wait)
 		return
 	}

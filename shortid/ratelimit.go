@@ -64,7 +64,19 @@ type bucket uint8
 const (
 	createBucket bucket = iota
 	probeBucket
+	// groupProbeBucket is the probe bucket shared by all the /64s of an
+	// IPv6 /48, ipv6GroupFactor times the size of a client's.
+	groupProbeBucket
 )
+
+// ipv6GroupFactor is how many clients' worth of probes the /64s of one IPv6
+// /48 may make together. A /48 is a site's allocation and holds 65,536
+// /64s, each a client of its own; without a shared bucket its holder could
+// probe 65,536 times as fast as anyone else.
+const ipv6GroupFactor = 16
+
+// groupSalt separates the identities of /48 groups from those of clients.
+const groupSalt = 0x6a09e667f3bcc908
 
 func newClientLimiter(o HandlerOptions) *clientLimiter {
 	l := &clientLimiter{
@@ -87,7 +99,7 @@ func newClientLimiter(o HandlerOptions) *clientLimiter {
 // empty it returns false and how long until a token is available.
 func (l *clientLimiter) allow(id uint64, b bucket, now time.Time) (bool, time.Duration) {
 	limit := l.createLimit
-	if b == probeBucket {
+	if b != createBucket {
 		limit = l.probeLimit
 	}
 	if limit == rate.Inf {
@@ -145,9 +157,14 @@ func (l *clientLimiter) bucketOf(id uint64, b bucket, now time.Time) *rate.Limit
 			c.create = rate.NewLimiter(l.createLimit, l.createBurst)
 		}
 		return c.create
-	default:
+	case probeBucket:
 		if c.probe == nil {
 			c.probe = rate.NewLimiter(l.probeLimit, l.probeBurst)
+		}
+		return c.probe
+	default:
+		if c.probe == nil {
+			c.probe = rate.NewLimiter(l.probeLimit*ipv6GroupFactor, l.probeBurst*ipv6GroupFactor)
 		}
 		return c.probe
 	}
@@ -195,22 +212,29 @@ func (c *clientEntry) pushFront(head *clientEntry) {
 // (including ""), the client is identified by r.RemoteAddr instead, not
 // put in one bucket with every other such request.
 func (h *Handler) clientID(r *http.Request) uint64 {
+	id, _ := h.clientIDs(r)
+	return id
+}
+
+// clientIDs is clientID and, for an IPv6 client, the identity of its /48
+// (else 0).
+func (h *Handler) clientIDs(r *http.Request) (id, group uint64) {
 	if h.apiKeyHeader != "" {
 		if v := r.Header[h.apiKeyHeader]; len(v) > 0 && v[0] != "" && h.validAPIKey(v[0]) {
-			return xxhash.Sum64String(v[0]) ^ apiKeySalt
+			return xxhash.Sum64String(v[0]) ^ apiKeySalt, 0
 		}
 	}
 	if h.clientIP != nil {
 		if a, ok := parseClientAddr(h.clientIP(r)); ok {
-			return addrID(a)
+			return addrIDs(a)
 		}
 	}
 	if a, ok := parseClientAddr(r.RemoteAddr); ok {
-		return addrID(a)
+		return addrIDs(a)
 	}
 	// Not an address at all (a custom listener, a test): the string is the
 	// best identity there is.
-	return xxhash.Sum64String(strings.TrimSpace(r.RemoteAddr))
+	return xxhash.Sum64String(strings.TrimSpace(r.RemoteAddr)), 0
 }
 
 // parseClientAddr reads an IP address written as "ip", "ip:port",
@@ -231,15 +255,16 @@ func parseClientAddr(s string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// addrID is the identity of address a: the address itself for IPv4, its
-// /64 prefix for IPv6.
-func addrID(a netip.Addr) uint64 {
+// addrIDs is the identity of address a, the address itself for IPv4 and
+// its /64 prefix for IPv6, and for IPv6 the identity of its /48 (else 0).
+func addrIDs(a netip.Addr) (id, group uint64) {
 	a = a.Unmap().WithZone("")
-	if a.Is6() {
-		if p, err := a.Prefix(64); err == nil {
-			a = p.Addr()
-		}
+	if !a.Is6() {
+		b := a.As16()
+		return xxhash.Sum64(b[:]), 0
 	}
-	b := a.As16()
-	return xxhash.Sum64(b[:])
+	p64, _ := a.Prefix(64)
+	p48, _ := a.Prefix(48)
+	b64, b48 := p64.Addr().As16(), p48.Addr().As16()
+	return xxhash.Sum64(b64[:]), xxhash.Sum64(b48[:]) ^ groupSalt
 }

@@ -1,6 +1,7 @@
 package shortid
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -95,7 +96,7 @@ func TestAddrID(t *testing.T) {
 		{"fe80::1%eth0", "fe80::2"},
 	}
 	for _, p := range same {
-		if addrID(netip.MustParseAddr(p[0])) != addrID(netip.MustParseAddr(p[1])) {
+		if id64(p[0]) != id64(p[1]) {
 			t.Errorf("%s and %s are different clients, want one", p[0], p[1])
 		}
 	}
@@ -105,7 +106,7 @@ func TestAddrID(t *testing.T) {
 		{"::", "0.0.0.0"},
 	}
 	for _, p := range differ {
-		if addrID(netip.MustParseAddr(p[0])) == addrID(netip.MustParseAddr(p[1])) {
+		if id64(p[0]) == id64(p[1]) {
 			t.Errorf("%s and %s are one client, want two", p[0], p[1])
 		}
 	}
@@ -164,5 +165,37 @@ func TestClientIDNormalised(t *testing.T) {
 		} else if a != id(h, "192.0.2.1:9") {
 			t.Errorf("ClientIP %q: client is not the remote address", junk)
 		}
+	}
+}
+
+func id64(addr string) uint64 {
+	id, _ := addrIDs(netip.MustParseAddr(addr))
+	return id
+}
+
+func TestHandlerIPv6GroupProbeLimit(t *testing.T) {
+	f := newHandlerFixture(t, HandlerOptions{ProbeLimit: rate.Every(time.Hour), ProbeBurst: 1})
+	miss := func(remote string) int { return f.do(http.MethodGet, "/nosuch", "", from(remote)).Code }
+	// Each /64 of 2001:db8:1::/48 is a client with a burst of one; together
+	// they have ipv6GroupFactor.
+	for i := range ipv6GroupFactor {
+		if c := miss(fmt.Sprintf("[2001:db8:1:%x::1]:1", i)); c != http.StatusNotFound {
+			t.Fatalf("miss %d from its own /64: %d, want 404", i, c)
+		}
+	}
+	if c := miss("[2001:db8:1:ffff::1]:1"); c != http.StatusTooManyRequests {
+		t.Errorf("miss from a fresh /64 of a spent /48: %d, want 429", c)
+	}
+	if c := miss("[2001:db8:2::1]:1"); c != http.StatusNotFound {
+		t.Errorf("miss from another /48: %d, want 404", c)
+	}
+	// IPv4 clients have no group.
+	for i := range ipv6GroupFactor + 1 {
+		if c := miss(fmt.Sprintf("198.51.100.%d:1", i)); c != http.StatusNotFound {
+			t.Fatalf("IPv4 miss %d: %d, want 404", i, c)
+		}
+	}
+	if _, g := addrIDs(netip.MustParseAddr("::ffff:198.51.100.1")); g != 0 {
+		t.Error("a v4-mapped address has a /48 group")
 	}
 }
