@@ -141,7 +141,9 @@ type HandlerOptions struct {
 //	{"url": "https://example.com/a", "custom_alias": "launch", "ttl": 3600, "max_visits": 10}
 //
 // Only url is required. ttl is either a number of seconds or a Go duration
-// string ("90m", "24h"); 0 or absent means no expiry. Unknown fields,
+// string ("90m", "24h"); 0 or absent means no expiry, and anything else
+// must be at least one second (a smaller positive value would round to no
+// expiry or expire at once, so it is refused rather than guessed at). Unknown fields,
 // trailing data after the object, wrong types and numbers out of range are
 // rejected with 400 rather than guessed at: a misspelt "custom_alais" must
 // not silently create a random code. Requiring the JSON content type also
@@ -484,7 +486,8 @@ func decodeCreate(body io.Reader) (createRequest, error) {
 }
 
 // jsonSeconds is a duration in JSON: a number of seconds, or a string in
-// Go's duration syntax ("1h30m"). It must not be negative.
+// Go's duration syntax ("1h30m"). It must be 0 (no expiry) or at least one
+// second, and fit a time.Duration.
 type jsonSeconds time.Duration
 
 // maxSeconds is the longest duration that time.Duration holds, in seconds
@@ -515,10 +518,19 @@ func (d *jsonSeconds) UnmarshalJSON(b []byte) error {
 		if !(f >= 0 && f < maxSeconds) {
 			return fmt.Errorf("%w: ttl %s seconds out of range", ErrInvalidRequest, b)
 		}
+		if f > 0 && f < 1 {
+			return fmt.Errorf("%w: ttl %s is under one second", ErrInvalidRequest, b)
+		}
 		v = time.Duration(math.Round(f * float64(time.Second)))
 	}
 	if v < 0 {
 		return fmt.Errorf("%w: negative ttl", ErrInvalidRequest)
+	}
+	// A fraction of a second would either round to 0 (no expiry at all) or
+	// expire before anyone could follow the link: neither is what was
+	// asked for.
+	if v > 0 && v < time.Second {
+		return fmt.Errorf("%w: ttl %s is under one second", ErrInvalidRequest, b)
 	}
 	*d = jsonSeconds(v)
 	return nil

@@ -181,7 +181,7 @@ func TestHandlerAliasTTLMaxVisits(t *testing.T) {
 	wantError(t, f.do(http.MethodPost, "/shorten", `{"url": "https://example.org/", "custom_alias": "launch-2026"}`),
 		http.StatusConflict, "alias_taken")
 
-	for _, ttl := range []string{`90`, `"1m30s"`, `90.0`, `9e1`} {
+	for _, ttl := range []string{`90`, `"1m30s"`, `90.0`, `9e1`, `90.0000000001`} {
 		l := f.create(`{"url": "https://example.com/ttl", "ttl": ` + ttl + `}`)
 		if l.ExpiresAt == nil || !l.ExpiresAt.Equal(f.clock.Now().Add(90*time.Second)) {
 			t.Errorf("ttl %s: expires_at = %v, want now+90s", ttl, l.ExpiresAt)
@@ -249,6 +249,12 @@ func TestHandlerErrors(t *testing.T) {
 		{"ttl negative string", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"-5s"}`, 400, "invalid_request"},
 		{"ttl huge", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":1e300}`, 400, "invalid_request"},
 		{"ttl huge string", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"9999999999h"}`, 400, "invalid_request"},
+		{"ttl tiny", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":1e-10}`, 400, "invalid_request"},
+		{"ttl under a second", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":0.999}`, 400, "invalid_request"},
+		{"ttl 1ns string", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"1ns"}`, 400, "invalid_request"},
+		{"ttl 999ms string", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"999ms"}`, 400, "invalid_request"},
+		{"ttl negative zero fraction", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":-1e-10}`, 400, "invalid_request"},
+		{"ttl max seconds", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":9223372036.9}`, 400, "invalid_request"},
 		{"ttl garbage", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"soon"}`, 400, "invalid_request"},
 		{"ttl object", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":{}}`, 400, "invalid_request"},
 		{"ttl bool", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":true}`, 400, "invalid_request"},
