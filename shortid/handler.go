@@ -140,13 +140,15 @@ type HandlerOptions struct {
 //
 //	{"url": "https://example.com/a", "custom_alias": "launch", "ttl": 3600, "max_visits": 10}
 //
-// Only url is required. ttl is either a number of seconds or a Go duration
+// Only url is required. Member names are case-sensitive and may appear
+// once each. ttl is either a number of seconds or a Go duration
 // string ("90m", "24h"); 0 or absent means no expiry, and anything else
 // must be at least one second (a smaller positive value would round to no
 // expiry or expire at once, so it is refused rather than guessed at). Unknown fields,
 // trailing data after the object, wrong types and numbers out of range are
 // rejected with 400 rather than guessed at: a misspelt "custom_alais" must
-// not silently create a random code. Requiring the JSON content type also
+// not silently create a random code, and neither "URL" nor a second "url"
+// member may stand in for the one that was checked. Requiring the JSON content type also
 // means a browser cannot post a link cross-site without a CORS preflight.
 // The answer is 201 with
 //
@@ -466,14 +468,56 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 }
 
 // decodeCreate reads exactly one JSON object with known fields from body.
+// It walks the object's members itself rather than decoding into the
+// struct, because encoding/json matches field names case-insensitively and
+// lets a repeated member silently override the first: {"URL": ...} or two
+// "url" members are refused here instead.
 func decodeCreate(body io.Reader) (createRequest, error) {
 	var req createRequest
 	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	tok, err := dec.Token()
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return req, errors.New("empty body")
 		}
+		return req, err
+	}
+	if tok != json.Delim('{') {
+		return req, errors.New("body is not a JSON object")
+	}
+	seen := make(map[string]bool, 4)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return req, err
+		}
+		name, _ := tok.(string) // inside an object, Token yields member names
+		var dst any
+		switch name {
+		case "url":
+			dst = &req.URL
+		case "custom_alias":
+			dst = &req.CustomAlias
+		case "ttl":
+			dst = &req.TTL
+		case "max_visits":
+			dst = &req.MaxVisits
+		default:
+			return req, fmt.Errorf("unknown field %q (names are case-sensitive)", name)
+		}
+		if seen[name] {
+			return req, fmt.Errorf("duplicate field %q", name)
+		}
+		seen[name] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return req, err
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return req, fmt.Errorf("field %q: %w", name, err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
 		return req, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
