@@ -123,7 +123,9 @@ type HandlerOptions struct {
 //	                     "clicks" and, for max-visits links, "remaining_visits"
 //
 // HEAD is served like GET (and counts the click). Any other method gets 405
-// with an Allow header; any other path 404. Every error is JSON,
+// with an Allow header; any other path 404, including any path with a
+// %-escape (routes are matched on the path as sent, so /%6caunch is not
+// /launch and /launch%2Fstats is not /launch/stats). Every error is JSON,
 //
 //	{"error": "shortid: alias taken", "code": "alias_taken"}
 //
@@ -273,11 +275,16 @@ func orDefault[T comparable](v, def T) T {
 
 // ServeHTTP routes r to creating, following or describing a link.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path := r.URL.Path
+	// Route on the path as sent: no key or route name needs escaping, so
+	// any %-escape is a probe. Routing on the decoded path instead would
+	// make /launch%2Fstats the stats page and /%6caunch a second spelling
+	// of /launch. EscapedPath does not allocate for a path that needs no
+	// escaping.
+	path := r.URL.EscapedPath()
 	// A path that is no route costs a probe token like an unknown key
 	// (which includes malformed keys: the Shortener answers ErrNotFound),
 	// so that odd paths are no way around the limit.
-	if len(path) < 2 || path[0] != '/' {
+	if len(path) < 2 || path[0] != '/' || strings.IndexByte(path, '%') >= 0 {
 		h.probe(w, r)
 		return
 	}

@@ -287,6 +287,22 @@ func TestHandlerErrors(t *testing.T) {
 	}
 }
 
+func TestHandlerRoutesOnEscapedPath(t *testing.T) {
+	f := newHandlerFixture(t, HandlerOptions{})
+	f.create(`{"url":"https://example.com/x","custom_alias":"launch"}`)
+	if rec := f.do(http.MethodGet, "/launch", ""); rec.Code != http.StatusFound {
+		t.Fatalf("GET /launch = %d", rec.Code)
+	}
+	for _, p := range []string{"/launch%2Fstats", "/%6caunch", "/launch%2fstats", "/launch/%73tats", "/%73horten", "/la%20unch"} {
+		wantError(t, f.do(http.MethodGet, p, ""), http.StatusNotFound, "not_found")
+	}
+	wantError(t, f.do(http.MethodPost, "/%73horten", `{"url":"https://example.com/y"}`), http.StatusNotFound, "not_found")
+	// They are probes: they use up the bucket like any miss.
+	g := newHandlerFixture(t, HandlerOptions{ProbeLimit: rate.Every(time.Hour), ProbeBurst: 1})
+	wantError(t, g.do(http.MethodGet, "/%6caunch", ""), http.StatusNotFound, "not_found")
+	retryAfter(t, g.do(http.MethodGet, "/%6caunch", ""))
+}
+
 func TestHandlerAcceptsJSONMediaTypes(t *testing.T) {
 	f := newHandlerFixture(t, HandlerOptions{})
 	for i, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.api+json"} {
