@@ -122,7 +122,8 @@ type HandlerOptions struct {
 //	GET  /{key}/stats    link statistics → 200 with the link as JSON, plus
 //	                     "clicks" and, for max-visits links, "remaining_visits"
 //
-// HEAD is served like GET (and counts the click). Any other method gets 405
+// HEAD is answered like GET but counts no click and uses up no visit
+// ([Shortener.Lookup]): link checkers and previews are not visitors. Any other method gets 405
 // with an Allow header; any other path 404, including any path with a
 // %-escape (routes are matched on the path as sent, so /%6caunch is not
 // /launch and /launch%2Fstats is not /launch/stats). Every error is JSON,
@@ -318,7 +319,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // follow answers GET /{key}: the hot path.
 func (h *Handler) follow(w http.ResponseWriter, r *http.Request, key string) {
-	link, err := h.s.Resolve(r.Context(), key)
+	resolve := h.s.Resolve
+	if r.Method == http.MethodHead {
+		resolve = h.s.Lookup // a HEAD is no click and must not use up a visit
+	}
+	link, err := resolve(r.Context(), key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			h.probe(w, r)

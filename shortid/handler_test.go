@@ -167,9 +167,30 @@ func TestHandlerCreateFollowStats(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Key != link.Key || st.OriginalURL != link.OriginalURL || st.Clicks != 3 {
-		t.Errorf("stats = %+v, want key %s and 3 clicks", st, link.Key)
+	if st.Key != link.Key || st.OriginalURL != link.OriginalURL || st.Clicks != 2 {
+		t.Errorf("stats = %+v, want key %s and 2 clicks (the HEAD is none)", st, link.Key)
 	}
+}
+
+func TestHandlerHeadUsesNoVisit(t *testing.T) {
+	f := newHandlerFixture(t, HandlerOptions{})
+	once := f.create(`{"url": "https://example.com/once", "max_visits": 1}`)
+	for range 3 {
+		rec := f.do(http.MethodHead, "/"+once.Key, "")
+		if rec.Code != http.StatusFound || rec.Header().Get("Location") != once.OriginalURL {
+			t.Fatalf("HEAD = %d %q, want 302 to the link", rec.Code, rec.Header().Get("Location"))
+		}
+	}
+	if rec := f.do(http.MethodGet, "/"+once.Key, ""); rec.Code != http.StatusFound {
+		t.Fatalf("GET after HEADs = %d, want 302: a HEAD used up the visit", rec.Code)
+	}
+	wantError(t, f.do(http.MethodHead, "/"+once.Key, ""), http.StatusGone, "gone")
+	wantError(t, f.do(http.MethodGet, "/"+once.Key, ""), http.StatusGone, "gone")
+
+	timed := f.create(`{"url": "https://example.com/timed", "ttl": 5}`)
+	f.clock.Advance(5 * time.Second)
+	wantError(t, f.do(http.MethodHead, "/"+timed.Key, ""), http.StatusGone, "gone")
+	wantError(t, f.do(http.MethodHead, "/nosuch", ""), http.StatusNotFound, "not_found")
 }
 
 func TestHandlerAliasTTLMaxVisits(t *testing.T) {

@@ -331,6 +331,29 @@ func (s *Shortener) Resolve(ctx context.Context, key string) (Link, error) {
 	return rec.Link, nil
 }
 
+// Lookup returns the link under key like Resolve, with the same errors
+// (ErrGone for a link that expired or used up its visits), but counts no
+// click and consumes no visit: it is for looking without following, such
+// as an HTTP HEAD request or a link preview. It costs one Store.Get.
+func (s *Shortener) Lookup(ctx context.Context, key string) (Link, error) {
+	if s.closed.Load() {
+		return Link{}, ErrClosed
+	}
+	if !validKey(key) {
+		return Link{}, ErrNotFound
+	}
+	rec, err := s.store.Get(ctx, key)
+	if err != nil {
+		return Link{}, err
+	}
+	l := rec.Link
+	if (!l.ExpiresAt.IsZero() && !s.clock.Now().Before(l.ExpiresAt)) ||
+		(l.MaxVisits > 0 && rec.Visits >= l.MaxVisits) {
+		return Link{}, ErrGone
+	}
+	return l, nil
+}
+
 // Delete removes the link under key, with its buffered clicks, and frees its
 // URL for deduplication. It returns ErrNotFound, ErrClosed or an error of
 // the Store. It costs a Store.Get (to name the link's clicks) and a

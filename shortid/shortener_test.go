@@ -794,3 +794,52 @@ func TestStatsExactUnderFlushes(t *testing.T) {
 		t.Fatalf("final Stats = %d clicks, %v; want %d", st.Clicks, err, done.Load())
 	}
 }
+
+func TestLookupCountsNothing(t *testing.T) {
+	clock := newFakeClock()
+	s, err := shortid.New(shortid.NewMemStore(), shortid.Options{BaseURL: "https://sho.rt", Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	l, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/l", MaxVisits: 2, TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		got, err := s.Lookup(ctx, l.Key)
+		if err != nil || got.URL != l.URL || got.Key != l.Key {
+			t.Fatalf("Lookup = %+v, %v", got, err)
+		}
+	}
+	st, err := s.Stats(ctx, l.Key)
+	if err != nil || st.Clicks != 0 || st.Remaining != 2 {
+		t.Fatalf("after Lookups: %+v, %v; want 0 clicks, 2 remaining", st, err)
+	}
+	for range 2 {
+		if _, err := s.Resolve(ctx, l.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Lookup(ctx, l.Key); !errors.Is(err, shortid.ErrGone) {
+		t.Errorf("Lookup of a used-up link: %v, want shortid.ErrGone", err)
+	}
+	m, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/m", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	if _, err := s.Lookup(ctx, m.Key); !errors.Is(err, shortid.ErrGone) {
+		t.Errorf("Lookup of an expired link: %v, want shortid.ErrGone", err)
+	}
+	for _, k := range []string{"nosuch", "a.b", ""} {
+		if _, err := s.Lookup(ctx, k); !errors.Is(err, shortid.ErrNotFound) {
+			t.Errorf("Lookup(%q): %v, want shortid.ErrNotFound", k, err)
+		}
+	}
+	s.Close()
+	if _, err := s.Lookup(ctx, l.Key); !errors.Is(err, shortid.ErrClosed) {
+		t.Errorf("Lookup after Close: %v, want shortid.ErrClosed", err)
+	}
+}
