@@ -135,7 +135,7 @@ type HandlerOptions struct {
 // 409 alias_taken; 410 gone (expired, or out of visits); 413
 // body_too_large; 415 unsupported_media_type; 429 rate_limited (with
 // Retry-After in whole seconds); 503 unavailable (the Shortener is closed);
-// 500 internal.
+// 500 internal. Every JSON response carries Cache-Control: no-store.
 //
 // # Creating
 //
@@ -665,6 +665,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("X-Content-Type-Options", "nosniff")
+	// Errors, stats and created links are answers of the moment: a cached
+	// 404 would outlive the link created next, cached stats go stale.
+	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Content-Length", strconv.Itoa(len(b)+1))
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))

@@ -101,11 +101,23 @@ func (f *handlerFixture) create(body string) linkResponse {
 	if rec.Code != http.StatusCreated {
 		f.t.Fatalf("POST /shorten %s = %d %s, want 201", body, rec.Code, rec.Body)
 	}
+	wantJSONHeaders(f.t, rec)
 	var resp linkResponse
 	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
 		f.t.Fatalf("decode %s: %v", rec.Body, err)
 	}
 	return resp
+}
+
+// wantJSONHeaders checks the headers of every JSON response.
+func wantJSONHeaders(t testing.TB, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", cc)
+	}
 }
 
 // wantError checks that rec is a JSON error with status and code.
@@ -114,9 +126,7 @@ func wantError(t testing.TB, rec *httptest.ResponseRecorder, status int, code st
 	if rec.Code != status {
 		t.Fatalf("status = %d (%s), want %d", rec.Code, rec.Body, status)
 	}
-	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type = %q, want application/json", ct)
-	}
+	wantJSONHeaders(t, rec)
 	var e errorResponse
 	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
 		t.Fatalf("error body %q is not JSON: %v", rec.Body, err)
@@ -163,6 +173,7 @@ func TestHandlerCreateFollowStats(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("stats = %d %s", rec.Code, rec.Body)
 	}
+	wantJSONHeaders(t, rec)
 	var st statsResponse
 	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
 		t.Fatal(err)
