@@ -200,6 +200,16 @@ type HandlerOptions struct {
 // enough. (Refusing hits too would hide them, at the price of the lockout
 // above.)
 //
+// # Serving
+//
+// Bounding how long a client may take to send its request, and how long a
+// connection may idle, is the http.Server's job, not the Handler's: serve
+// it from a server with ReadHeaderTimeout, ReadTimeout, WriteTimeout,
+// IdleTimeout and MaxHeaderBytes set (see the example, and
+// examples/shortener). http.ListenAndServe sets none of them, so one slow
+// client can hold a connection and a goroutine for ever. The Handler
+// bounds only what it reads itself: the body of POST /shorten.
+//
 // # Concurrency
 //
 // A Handler is safe for concurrent use; its ServeHTTP runs on as many
