@@ -117,7 +117,7 @@ type HandlerOptions struct {
 //
 // # Routes
 //
-//	POST /shorten        create a link   → 201 with the link as JSON
+//	POST /shorten        create a link   → 201 with the link as JSON (200 if it existed)
 //	GET  /{key}          follow a link   → 302 (or the configured status) with Location
 //	GET  /{key}/stats    link statistics → 200 with the link as JSON, plus
 //	                     "clicks" and, for max-visits links, "remaining_visits"
@@ -159,8 +159,8 @@ type HandlerOptions struct {
 //	 "created_at": "...", "expires_at": "...", "max_visits": 10}
 //
 // (expires_at and max_visits only when set). A plain request for a URL that
-// is already shortened returns the existing link, also with 201: the
-// status does not tell whether the link is new.
+// is already shortened returns the existing link, with its original
+// created_at, and 200 instead of 201.
 //
 // # Redirect status
 //
@@ -476,7 +476,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("%w: %q is a route of the handler", ErrReservedAlias, req.CustomAlias))
 		return
 	}
-	link, err := h.s.Shorten(r.Context(), ShortenRequest{
+	link, created, err := h.s.ShortenCreated(r.Context(), ShortenRequest{
 		URL:       req.URL,
 		Alias:     req.CustomAlias,
 		TTL:       time.Duration(req.TTL),
@@ -486,7 +486,11 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, h.linkResponse(link))
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, h.linkResponse(link))
 }
 
 // decodeCreate reads exactly one JSON object with known fields from body.

@@ -147,9 +147,20 @@ func TestHandlerCreateFollowStats(t *testing.T) {
 		t.Errorf("created_at = %v, want %v", link.CreatedAt, f.clock.Now())
 	}
 
-	// The same plain URL again returns the same link.
-	if again := f.create(`{"url": "https://example.com/a?b=c"}`); again.Key != link.Key {
-		t.Errorf("dedup: key %q, want %q", again.Key, link.Key)
+	// The same plain URL again returns the same link, with 200.
+	f.clock.Advance(time.Minute)
+	rec := f.do(http.MethodPost, "/shorten", `{"url": "https://example.com/a?b=c"}`)
+	var again linkResponse
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &again) != nil {
+		t.Fatalf("dedup: %d %s, want 200 with the link", rec.Code, rec.Body)
+	}
+	if again.Key != link.Key || !again.CreatedAt.Equal(link.CreatedAt) {
+		t.Errorf("dedup: %+v, want key %q created %v", again, link.Key, link.CreatedAt)
+	}
+	wantJSONHeaders(t, rec)
+	// A request with a TTL is never deduplicated: 201.
+	if l := f.create(`{"url": "https://example.com/a?b=c", "ttl": 60}`); l.Key == link.Key {
+		t.Errorf("a TTL link reused the plain link's key")
 	}
 
 	for i := range 3 {
@@ -169,7 +180,7 @@ func TestHandlerCreateFollowStats(t *testing.T) {
 		}
 	}
 
-	rec := f.do(http.MethodGet, "/"+link.Key+"/stats", "")
+	rec = f.do(http.MethodGet, "/"+link.Key+"/stats", "")
 	if rec.Code != http.StatusOK {
 		t.Fatalf("stats = %d %s", rec.Code, rec.Body)
 	}
@@ -512,8 +523,8 @@ func TestHandlerClientIdentity(t *testing.T) {
 	if c := post2("192.0.2.1", "10.0.0.2:1"); c != 429 {
 		t.Errorf("ClientIP same client other proxy: %d, want 429", c)
 	}
-	if c := post2("192.0.2.2", "10.0.0.1:1"); c != 201 {
-		t.Errorf("ClientIP other client same proxy: %d, want 201", c)
+	if c := post2("192.0.2.2", "10.0.0.1:1"); c != 200 {
+		t.Errorf("ClientIP other client same proxy: %d, want 200 (not limited; the link exists)", c)
 	}
 }
 

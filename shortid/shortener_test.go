@@ -843,3 +843,43 @@ func TestLookupCountsNothing(t *testing.T) {
 		t.Errorf("Lookup after Close: %v, want shortid.ErrClosed", err)
 	}
 }
+
+func TestShortenCreated(t *testing.T) {
+	clock := newFakeClock()
+	s, err := shortid.New(shortid.NewMemStore(), shortid.Options{BaseURL: "https://sho.rt", Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	plain := shortid.ShortenRequest{URL: "https://example.com/p"}
+	first, created, err := s.ShortenCreated(ctx, plain)
+	if err != nil || !created {
+		t.Fatalf("first = %+v, %v, %v; want created", first, created, err)
+	}
+	clock.Advance(time.Hour)
+	again, created, err := s.ShortenCreated(ctx, plain)
+	if err != nil || created || again != first {
+		t.Errorf("again = %+v, %v, %v; want the first link, not created", again, created, err)
+	}
+	viaShorten, err := s.Shorten(ctx, plain)
+	if err != nil || viaShorten != first {
+		t.Errorf("Shorten = %+v, %v; want the first link", viaShorten, err)
+	}
+	for _, req := range []shortid.ShortenRequest{
+		{URL: plain.URL, TTL: time.Minute},
+		{URL: plain.URL, MaxVisits: 1},
+		{URL: plain.URL, Alias: "mine"},
+		{URL: "https://example.com/other"},
+	} {
+		if l, created, err := s.ShortenCreated(ctx, req); err != nil || !created || l.Key == first.Key {
+			t.Errorf("%+v: %+v, %v, %v; want a new link", req, l, created, err)
+		}
+	}
+	if _, created, err := s.ShortenCreated(ctx, shortid.ShortenRequest{URL: plain.URL, Alias: "mine"}); created || !errors.Is(err, shortid.ErrAliasTaken) {
+		t.Errorf("taken alias: %v, %v; want not created, ErrAliasTaken", created, err)
+	}
+	if _, created, err := s.ShortenCreated(ctx, shortid.ShortenRequest{URL: "ftp://x"}); created || err == nil {
+		t.Errorf("bad URL: %v, %v; want not created and an error", created, err)
+	}
+}
