@@ -119,6 +119,7 @@ type HandlerOptions struct {
 //
 //	POST /shorten        create a link   → 201 with the link as JSON (200 if it existed)
 //	GET  /{key}          follow a link   → 302 (or the configured status) with Location
+//	                     (non-ASCII and "<>^`{|} percent-encoded)
 //	GET  /{key}/stats    link statistics → 200 with the link as JSON, plus
 //	                     "clicks" and, for max-visits links, "remaining_visits"
 //
@@ -343,9 +344,45 @@ func (h *Handler) follow(w http.ResponseWriter, r *http.Request, key string) {
 		return
 	}
 	hdr := w.Header()
-	hdr["Location"] = []string{link.URL}
+	hdr["Location"] = []string{locationOf(link.URL)}
 	hdr["Cache-Control"] = h.cacheControl(link)
 	w.WriteHeader(h.redirect)
+}
+
+// locationOf is the Location header value for the stored URL u: u with
+// every non-ASCII byte and each of the ASCII characters " < > ^ ` { | }
+// percent-encoded (Validate has already refused controls, spaces and
+// backslashes). The stored URL keeps the characters as given, so that
+// deduplication and original_url are unchanged; only the header, which
+// must be ASCII and which some clients mangle otherwise, is escaped. A URL
+// that needs no escaping is returned as is, without allocating.
+func locationOf(u string) string {
+	i := 0
+	for i < len(u) && !locationEscapes(u[i]) {
+		i++
+	}
+	if i == len(u) {
+		return u
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(u) + 16)
+	b.WriteString(u[:i])
+	for ; i < len(u); i++ {
+		c := u[i]
+		if locationEscapes(c) {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func locationEscapes(c byte) bool {
+	return c >= 0x80 || c <= ' ' || c == 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0
 }
 
 // cacheControl is the Cache-Control of a redirect to link.

@@ -93,8 +93,12 @@ func checkFuzzResponse(t *testing.T, fx *handlerFixture, method string, u *url.U
 		if err != nil {
 			t.Fatalf("%s %q: 302 for key %q that the store lacks: %v", method, path, key, err)
 		}
-		if loc := rec.Header().Get("Location"); loc != stored.Link.URL {
-			t.Fatalf("%s %q: Location %q, want %q", method, path, loc, stored.Link.URL)
+		loc := rec.Header().Get("Location")
+		if want := locationOf(stored.Link.URL); loc != want {
+			t.Fatalf("%s %q: Location %q, want %q", method, path, loc, want)
+		}
+		if dec, err := url.PathUnescape(loc); err == nil && !strings.Contains(stored.Link.URL, "%") && dec != stored.Link.URL {
+			t.Fatalf("%s %q: Location %q does not decode to %q", method, path, loc, stored.Link.URL)
 		}
 	case rec.Code >= 400:
 		var e errorResponse

@@ -330,6 +330,32 @@ func TestHandlerErrors(t *testing.T) {
 	}
 }
 
+func TestHandlerLocationEscaped(t *testing.T) {
+	f := newHandlerFixture(t, HandlerOptions{})
+	for _, tt := range []struct{ url, want string }{
+		{"https://example.com/a?b=c#d", "https://example.com/a?b=c#d"},
+		{"https://example.com/caf\u00e9?q=\u65e5", "https://example.com/caf%C3%A9?q=%E6%97%A5"},
+		{"https://example.com/x?q=\"<b>\"", "https://example.com/x?q=%22%3Cb%3E%22"},
+		{"https://example.com/{a}|^`", "https://example.com/%7Ba%7D%7C%5E%60"},
+		{"https://example.com/%C3%A9", "https://example.com/%C3%A9"},
+	} {
+		body, _ := json.Marshal(map[string]string{"url": tt.url})
+		l := f.create(string(body))
+		rec := f.do(http.MethodGet, "/"+l.Key, "")
+		if rec.Code != http.StatusFound || rec.Header().Get("Location") != tt.want {
+			t.Errorf("%s: %d Location %q, want %q", tt.url, rec.Code, rec.Header().Get("Location"), tt.want)
+		}
+		for _, c := range rec.Header().Get("Location") {
+			if c <= ' ' || c >= 0x7f {
+				t.Errorf("%s: Location has %q", tt.url, c)
+			}
+		}
+	}
+	if got := testing.AllocsPerRun(100, func() { locationOf("https://example.com/plain") }); got != 0 {
+		t.Errorf("locationOf allocates %v times for a plain URL", got)
+	}
+}
+
 func TestHandlerRoutesOnEscapedPath(t *testing.T) {
 	f := newHandlerFixture(t, HandlerOptions{})
 	f.create(`{"url":"https://example.com/x","custom_alias":"launch"}`)
