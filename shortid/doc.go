@@ -157,7 +157,8 @@
 //     O(1) without allocation: 130-300 ns per call on the [MemStore] over
 //     100,000 links, whether from one goroutine or from all cores, and
 //     about 160-200 ns with every core resolving the same link. A link
-//     with a visit limit adds one Store.Visit.
+//     with a visit limit adds one Store.Visit. [Shortener.Lookup] is the
+//     Store.Get alone: it counts no click and uses up no visit.
 //   - Shorten is the validation (about 200 ns, no allocation for a URL that
 //     is already normal), one key from the [KeySource] (about 150 ns, on the
 //     stack) and one Store.Create. Its only allocation is the key string.
@@ -190,11 +191,12 @@
 //
 // Every client, named by its API key or else its IP address (an IPv6 client
 // by its /64), has a token bucket for creates and one for failed lookups.
-// A client that guesses keys runs out of the second and is then refused on
-// every lookup, hits included, so its answers no longer tell which keys
-// exist. Clients live in a bounded LRU table that needs no goroutine, and
-// while no client is throttled a redirect costs one atomic load beyond
-// Resolve.
+// A client that guesses keys runs out of the second and then gets 429 for
+// its misses; its hits still redirect, so a guesser cannot lock out others
+// behind the same address (the key space, not the limit, is what keeps
+// keys from being enumerated: see [Handler]). Clients live in a bounded LRU
+// table that needs no goroutine; a redirect does not consult it, so it
+// costs nothing beyond Resolve.
 //
 // # Storage
 //

@@ -64,24 +64,36 @@ type HandlerOptions struct {
 	CreateBurst int
 
 	// ProbeLimit and ProbeBurst size each client's token bucket for lookups
-	// that find nothing (404). A client whose bucket is empty gets 429 for
-	// every lookup, existing keys included, until a token is back.
+	// that find nothing (404). A client whose bucket is empty gets 429
+	// instead of 404 until a token is back; lookups of existing keys are
+	// never refused. The /64s of one IPv6 /48 also share a probe bucket 16
+	// times this size. See "Rate limits" on [Handler].
 	// Defaults [DefaultProbeLimit] and [DefaultProbeBurst]; rate.Inf
 	// disables the limit.
 	ProbeLimit rate.Limit
 	ProbeBurst int
 
 	// APIKeyHeader names a request header (for example "X-API-Key") that
-	// identifies the client when present; requests without it are
-	// identified by IP. The handler does not check keys: authenticate them
-	// in front of it, or anyone can pick a fresh key for a fresh bucket.
+	// identifies the client, instead of its IP address, when ValidAPIKey
+	// accepts its value. Requests without the header, or with a key that
+	// ValidAPIKey rejects, are identified by IP.
+	//
+	// ValidAPIKey reports whether key is one the operator issued. Without
+	// it the header is ignored: an unchecked key would let anyone pick a
+	// fresh key, and so a fresh bucket, for every request. It runs on
+	// every rate-limited request that carries the header, so make it
+	// cheap (a map lookup, a constant-time MAC check).
 	APIKeyHeader string
+	ValidAPIKey  func(key string) bool
 
 	// ClientIP returns the client's IP address for r. The default is the
 	// host of r.RemoteAddr. Behind a reverse proxy, return the address the
 	// proxy reports (for example the last entry of X-Forwarded-For it
 	// appends); never trust such headers from the open internet, where
-	// clients set them to anything. IPv6 addresses are grouped by /64.
+	// clients set them to anything. The result may carry a port, brackets
+	// and spaces, which are ignored; if it is not an IP address at all
+	// (or ""), r.RemoteAddr identifies the client instead. IPv6 addresses
+	// are grouped by /64.
 	ClientIP func(r *http.Request) string
 
 	// MaxClients bounds the clients whose buckets are kept (default
@@ -105,13 +117,17 @@ type HandlerOptions struct {
 //
 // # Routes
 //
-//	POST /shorten        create a link   → 201 with the link as JSON
+//	POST /shorten        create a link   → 201 with the link as JSON (200 if it existed)
 //	GET  /{key}          follow a link   → 302 (or the configured status) with Location
+//	                     (non-ASCII and "<>^`{|} percent-encoded)
 //	GET  /{key}/stats    link statistics → 200 with the link as JSON, plus
 //	                     "clicks" and, for max-visits links, "remaining_visits"
 //
-// HEAD is served like GET (and counts the click). Any other method gets 405
-// with an Allow header; any other path 404. Every error is JSON,
+// HEAD is answered like GET but counts no click and uses up no visit
+// ([Shortener.Lookup]): link checkers and previews are not visitors. Any other method gets 405
+// with an Allow header; any other path 404, including any path with a
+// %-escape (routes are matched on the path as sent, so /%6caunch is not
+// /launch and /launch%2Fstats is not /launch/stats). Every error is JSON,
 //
 //	{"error": "shortid: alias taken", "code": "alias_taken"}
 //
@@ -120,7 +136,7 @@ type HandlerOptions struct {
 // 409 alias_taken; 410 gone (expired, or out of visits); 413
 // body_too_large; 415 unsupported_media_type; 429 rate_limited (with
 // Retry-After in whole seconds); 503 unavailable (the Shortener is closed);
-// 500 internal.
+// 500 internal. Every JSON response carries Cache-Control: no-store.
 //
 // # Creating
 //
@@ -128,11 +144,15 @@ type HandlerOptions struct {
 //
 //	{"url": "https://example.com/a", "custom_alias": "launch", "ttl": 3600, "max_visits": 10}
 //
-// Only url is required. ttl is either a number of seconds or a Go duration
-// string ("90m", "24h"); 0 or absent means no expiry. Unknown fields,
+// Only url is required. Member names are case-sensitive and may appear
+// once each. ttl is either a number of seconds or a Go duration
+// string ("90m", "24h"); 0 or absent means no expiry, and anything else
+// must be at least one second (a smaller positive value would round to no
+// expiry or expire at once, so it is refused rather than guessed at). Unknown fields,
 // trailing data after the object, wrong types and numbers out of range are
 // rejected with 400 rather than guessed at: a misspelt "custom_alais" must
-// not silently create a random code. Requiring the JSON content type also
+// not silently create a random code, and neither "URL" nor a second "url"
+// member may stand in for the one that was checked. Requiring the JSON content type also
 // means a browser cannot post a link cross-site without a CORS preflight.
 // The answer is 201 with
 //
@@ -140,8 +160,8 @@ type HandlerOptions struct {
 //	 "created_at": "...", "expires_at": "...", "max_visits": 10}
 //
 // (expires_at and max_visits only when set). A plain request for a URL that
-// is already shortened returns the existing link, also with 201: the
-// status does not tell whether the link is new.
+// is already shortened returns the existing link, with its original
+// created_at, and 200 instead of 201.
 //
 // # Redirect status
 //
@@ -158,16 +178,38 @@ type HandlerOptions struct {
 //
 // # Rate limits
 //
-// Each client (by API key header, else by IP, IPv6 by /64) has two token
+// Each client (by a valid API key, else by IP, IPv6 by /64) has two token
 // buckets. Every POST /shorten that passes the content type and length
 // checks takes a token from the first, whether or not it creates a link.
 // A lookup that finds nothing (and any path that is no route) takes one
-// from the second, so guessing keys is limited to ProbeLimit per second per
-// client; once that bucket is empty, every lookup by that client gets 429,
-// existing keys included, so that the answers stop telling hits from
-// misses. Expired links (410) cost nothing: they existed. A successful redirect by a client in good
-// standing costs one atomic load: the table of clients is only consulted
-// while some client is throttled.
+// from the second; once it is empty, such misses get 429 instead of 404.
+// The IPv6 /64s of one /48 (a site's allocation, 65,536 /64s) also share
+// a probe bucket of 16 times the rate and burst, so holding a /48 buys 16
+// clients' worth of guessing, not 65,536.
+// Lookups of existing keys never take a token and are never refused, so one
+// guesser behind a NAT or proxy cannot lock out everyone sharing its
+// address, and a redirect does not touch the table of clients at all.
+// Expired links (410) cost nothing either: they existed.
+//
+// What the probe limit does not do is hide which keys exist: a throttled
+// client still tells a hit (302) from a miss (429) at the rate the server
+// answers. It bounds the 404 work a client causes and makes scanners
+// stand out, but resistance to enumeration rests on the key space: with n
+// random links among 62^7 ≈ 3.5e12 seven-character keys, a guess hits with
+// probability n/3.5e12, so a million links need about 3.5 million guesses
+// per hit. Use longer keys, or authenticate lookups, where that is not
+// enough. (Refusing hits too would hide them, at the price of the lockout
+// above.)
+//
+// # Serving
+//
+// Bounding how long a client may take to send its request, and how long a
+// connection may idle, is the http.Server's job, not the Handler's: serve
+// it from a server with ReadHeaderTimeout, ReadTimeout, WriteTimeout,
+// IdleTimeout and MaxHeaderBytes set (see the example, and
+// examples/shortener). http.ListenAndServe sets none of them, so one slow
+// client can hold a connection and a goroutine for ever. The Handler
+// bounds only what it reads itself: the body of POST /shorten.
 //
 // # Concurrency
 //
@@ -178,7 +220,8 @@ type Handler struct {
 	redirect        int
 	permanentMaxAge time.Duration
 	maxBody         int64
-	apiKeyHeader    string // canonical form
+	apiKeyHeader    string // canonical form; "" unless ValidAPIKey is set
+	validAPIKey     func(string) bool
 	clientIP        func(*http.Request) string
 	clock           Clock
 	log             *slog.Logger
@@ -226,7 +269,8 @@ func NewHandler(s *Shortener, opts HandlerOptions) (*Handler, error) {
 		limits:          newClientLimiter(opts),
 		noStore:         []string{"no-store"},
 	}
-	if opts.APIKeyHeader != "" {
+	if opts.APIKeyHeader != "" && opts.ValidAPIKey != nil {
+		h.validAPIKey = opts.ValidAPIKey
 		h.apiKeyHeader = textproto.CanonicalMIMEHeaderKey(opts.APIKeyHeader)
 	}
 	return h, nil
@@ -243,11 +287,16 @@ func orDefault[T comparable](v, def T) T {
 
 // ServeHTTP routes r to creating, following or describing a link.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path := r.URL.Path
+	// Route on the path as sent: no key or route name needs escaping, so
+	// any %-escape is a probe. Routing on the decoded path instead would
+	// make /launch%2Fstats the stats page and /%6caunch a second spelling
+	// of /launch. EscapedPath does not allocate for a path that needs no
+	// escaping.
+	path := r.URL.EscapedPath()
 	// A path that is no route costs a probe token like an unknown key
 	// (which includes malformed keys: the Shortener answers ErrNotFound),
 	// so that odd paths are no way around the limit.
-	if len(path) < 2 || path[0] != '/' {
+	if len(path) < 2 || path[0] != '/' || strings.IndexByte(path, '%') >= 0 {
 		h.probe(w, r)
 		return
 	}
@@ -281,13 +330,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // follow answers GET /{key}: the hot path.
 func (h *Handler) follow(w http.ResponseWriter, r *http.Request, key string) {
-	if now, maybe := h.limits.mayBeBlocked(h.clock.Now); maybe {
-		if blocked, wait := h.limits.probeBlocked(h.clientID(r), now); blocked {
-			tooManyRequests(w, wait)
-			return
-		}
+	resolve := h.s.Resolve
+	if r.Method == http.MethodHead {
+		resolve = h.s.Lookup // a HEAD is no click and must not use up a visit
 	}
-	link, err := h.s.Resolve(r.Context(), key)
+	link, err := resolve(r.Context(), key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			h.probe(w, r)
@@ -297,9 +344,45 @@ func (h *Handler) follow(w http.ResponseWriter, r *http.Request, key string) {
 		return
 	}
 	hdr := w.Header()
-	hdr["Location"] = []string{link.URL}
+	hdr["Location"] = []string{locationOf(link.URL)}
 	hdr["Cache-Control"] = h.cacheControl(link)
 	w.WriteHeader(h.redirect)
+}
+
+// locationOf is the Location header value for the stored URL u: u with
+// every non-ASCII byte and each of the ASCII characters " < > ^ ` { | }
+// percent-encoded (Validate has already refused controls, spaces and
+// backslashes). The stored URL keeps the characters as given, so that
+// deduplication and original_url are unchanged; only the header, which
+// must be ASCII and which some clients mangle otherwise, is escaped. A URL
+// that needs no escaping is returned as is, without allocating.
+func locationOf(u string) string {
+	i := 0
+	for i < len(u) && !locationEscapes(u[i]) {
+		i++
+	}
+	if i == len(u) {
+		return u
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(u) + 16)
+	b.WriteString(u[:i])
+	for ; i < len(u); i++ {
+		c := u[i]
+		if locationEscapes(c) {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func locationEscapes(c byte) bool {
+	return c >= 0x80 || c <= ' ' || c == 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0
 }
 
 // cacheControl is the Cache-Control of a redirect to link.
@@ -319,10 +402,6 @@ func (h *Handler) cacheControl(link Link) []string {
 
 // stats answers GET /{key}/stats.
 func (h *Handler) stats(w http.ResponseWriter, r *http.Request, key string) {
-	if blocked, wait := h.limits.probeBlocked(h.clientID(r), h.clock.Now()); blocked {
-		tooManyRequests(w, wait)
-		return
-	}
 	st, err := h.s.Stats(r.Context(), key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -342,7 +421,13 @@ func (h *Handler) stats(w http.ResponseWriter, r *http.Request, key string) {
 // probe answers a lookup that found nothing: 404, or 429 once the client
 // has used up its probe bucket.
 func (h *Handler) probe(w http.ResponseWriter, r *http.Request) {
-	if ok, wait := h.limits.allow(h.clientID(r), probeBucket, h.clock.Now()); !ok {
+	id, group := h.clientIDs(r)
+	now := h.clock.Now()
+	ok, wait := h.limits.allow(id, probeBucket, now)
+	if ok && group != 0 {
+		ok, wait = h.limits.allow(group, groupProbeBucket, now)
+	}
+	if !ok {
 		tooManyRequests(w, wait)
 		return
 	}
@@ -428,7 +513,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("%w: %q is a route of the handler", ErrReservedAlias, req.CustomAlias))
 		return
 	}
-	link, err := h.s.Shorten(r.Context(), ShortenRequest{
+	link, created, err := h.s.ShortenCreated(r.Context(), ShortenRequest{
 		URL:       req.URL,
 		Alias:     req.CustomAlias,
 		TTL:       time.Duration(req.TTL),
@@ -438,18 +523,64 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, h.linkResponse(link))
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, h.linkResponse(link))
 }
 
 // decodeCreate reads exactly one JSON object with known fields from body.
+// It walks the object's members itself rather than decoding into the
+// struct, because encoding/json matches field names case-insensitively and
+// lets a repeated member silently override the first: {"URL": ...} or two
+// "url" members are refused here instead.
 func decodeCreate(body io.Reader) (createRequest, error) {
 	var req createRequest
 	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	tok, err := dec.Token()
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return req, errors.New("empty body")
 		}
+		return req, err
+	}
+	if tok != json.Delim('{') {
+		return req, errors.New("body is not a JSON object")
+	}
+	seen := make(map[string]bool, 4)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return req, err
+		}
+		name, _ := tok.(string) // inside an object, Token yields member names
+		var dst any
+		switch name {
+		case "url":
+			dst = &req.URL
+		case "custom_alias":
+			dst = &req.CustomAlias
+		case "ttl":
+			dst = &req.TTL
+		case "max_visits":
+			dst = &req.MaxVisits
+		default:
+			return req, fmt.Errorf("unknown field %q (names are case-sensitive)", name)
+		}
+		if seen[name] {
+			return req, fmt.Errorf("duplicate field %q", name)
+		}
+		seen[name] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return req, err
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return req, fmt.Errorf("field %q: %w", name, err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
 		return req, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -462,7 +593,8 @@ func decodeCreate(body io.Reader) (createRequest, error) {
 }
 
 // jsonSeconds is a duration in JSON: a number of seconds, or a string in
-// Go's duration syntax ("1h30m"). It must not be negative.
+// Go's duration syntax ("1h30m"). It must be 0 (no expiry) or at least one
+// second, and fit a time.Duration.
 type jsonSeconds time.Duration
 
 // maxSeconds is the longest duration that time.Duration holds, in seconds
@@ -493,10 +625,19 @@ func (d *jsonSeconds) UnmarshalJSON(b []byte) error {
 		if !(f >= 0 && f < maxSeconds) {
 			return fmt.Errorf("%w: ttl %s seconds out of range", ErrInvalidRequest, b)
 		}
+		if f > 0 && f < 1 {
+			return fmt.Errorf("%w: ttl %s is under one second", ErrInvalidRequest, b)
+		}
 		v = time.Duration(math.Round(f * float64(time.Second)))
 	}
 	if v < 0 {
 		return fmt.Errorf("%w: negative ttl", ErrInvalidRequest)
+	}
+	// A fraction of a second would either round to 0 (no expiry at all) or
+	// expire before anyone could follow the link: neither is what was
+	// asked for.
+	if v > 0 && v < time.Second {
+		return fmt.Errorf("%w: ttl %s is under one second", ErrInvalidRequest, b)
 	}
 	*d = jsonSeconds(v)
 	return nil
@@ -575,6 +716,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("X-Content-Type-Options", "nosniff")
+	// Errors, stats and created links are answers of the moment: a cached
+	// 404 would outlive the link created next, cached stats go stale.
+	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Content-Length", strconv.Itoa(len(b)+1))
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))

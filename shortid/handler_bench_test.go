@@ -79,8 +79,11 @@ func BenchmarkHandlerResolve(b *testing.B) {
 			req.RemoteAddr = "198.51.100.1:1"
 			h.ServeHTTP(&discardWriter{hdr: make(http.Header)}, req)
 		}
-		if _, maybe := h.limits.mayBeBlocked(h.clock.Now); !maybe {
-			b.Fatal("no client is throttled")
+		req := httptest.NewRequest(http.MethodGet, "/nosuch", nil)
+		req.RemoteAddr = "198.51.100.1:1"
+		w := &discardWriter{hdr: make(http.Header)}
+		if h.ServeHTTP(w, req); w.status != http.StatusTooManyRequests {
+			b.Fatalf("no client is throttled: status %d", w.status)
 		}
 		serve(b, h, key)
 	})

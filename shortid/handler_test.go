@@ -101,11 +101,23 @@ func (f *handlerFixture) create(body string) linkResponse {
 	if rec.Code != http.StatusCreated {
 		f.t.Fatalf("POST /shorten %s = %d %s, want 201", body, rec.Code, rec.Body)
 	}
+	wantJSONHeaders(f.t, rec)
 	var resp linkResponse
 	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
 		f.t.Fatalf("decode %s: %v", rec.Body, err)
 	}
 	return resp
+}
+
+// wantJSONHeaders checks the headers of every JSON response.
+func wantJSONHeaders(t testing.TB, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", cc)
+	}
 }
 
 // wantError checks that rec is a JSON error with status and code.
@@ -114,9 +126,7 @@ func wantError(t testing.TB, rec *httptest.ResponseRecorder, status int, code st
 	if rec.Code != status {
 		t.Fatalf("status = %d (%s), want %d", rec.Code, rec.Body, status)
 	}
-	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type = %q, want application/json", ct)
-	}
+	wantJSONHeaders(t, rec)
 	var e errorResponse
 	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
 		t.Fatalf("error body %q is not JSON: %v", rec.Body, err)
@@ -137,9 +147,20 @@ func TestHandlerCreateFollowStats(t *testing.T) {
 		t.Errorf("created_at = %v, want %v", link.CreatedAt, f.clock.Now())
 	}
 
-	// The same plain URL again returns the same link.
-	if again := f.create(`{"url": "https://example.com/a?b=c"}`); again.Key != link.Key {
-		t.Errorf("dedup: key %q, want %q", again.Key, link.Key)
+	// The same plain URL again returns the same link, with 200.
+	f.clock.Advance(time.Minute)
+	rec := f.do(http.MethodPost, "/shorten", `{"url": "https://example.com/a?b=c"}`)
+	var again linkResponse
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &again) != nil {
+		t.Fatalf("dedup: %d %s, want 200 with the link", rec.Code, rec.Body)
+	}
+	if again.Key != link.Key || !again.CreatedAt.Equal(link.CreatedAt) {
+		t.Errorf("dedup: %+v, want key %q created %v", again, link.Key, link.CreatedAt)
+	}
+	wantJSONHeaders(t, rec)
+	// A request with a TTL is never deduplicated: 201.
+	if l := f.create(`{"url": "https://example.com/a?b=c", "ttl": 60}`); l.Key == link.Key {
+		t.Errorf("a TTL link reused the plain link's key")
 	}
 
 	for i := range 3 {
@@ -159,17 +180,39 @@ func TestHandlerCreateFollowStats(t *testing.T) {
 		}
 	}
 
-	rec := f.do(http.MethodGet, "/"+link.Key+"/stats", "")
+	rec = f.do(http.MethodGet, "/"+link.Key+"/stats", "")
 	if rec.Code != http.StatusOK {
 		t.Fatalf("stats = %d %s", rec.Code, rec.Body)
 	}
+	wantJSONHeaders(t, rec)
 	var st statsResponse
 	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Key != link.Key || st.OriginalURL != link.OriginalURL || st.Clicks != 3 {
-		t.Errorf("stats = %+v, want key %s and 3 clicks", st, link.Key)
+	if st.Key != link.Key || st.OriginalURL != link.OriginalURL || st.Clicks != 2 {
+		t.Errorf("stats = %+v, want key %s and 2 clicks (the HEAD is none)", st, link.Key)
 	}
+}
+
+func TestHandlerHeadUsesNoVisit(t *testing.T) {
+	f := newHandlerFixture(t, HandlerOptions{})
+	once := f.create(`{"url": "https://example.com/once", "max_visits": 1}`)
+	for range 3 {
+		rec := f.do(http.MethodHead, "/"+once.Key, "")
+		if rec.Code != http.StatusFound || rec.Header().Get("Location") != once.OriginalURL {
+			t.Fatalf("HEAD = %d %q, want 302 to the link", rec.Code, rec.Header().Get("Location"))
+		}
+	}
+	if rec := f.do(http.MethodGet, "/"+once.Key, ""); rec.Code != http.StatusFound {
+		t.Fatalf("GET after HEADs = %d, want 302: a HEAD used up the visit", rec.Code)
+	}
+	wantError(t, f.do(http.MethodHead, "/"+once.Key, ""), http.StatusGone, "gone")
+	wantError(t, f.do(http.MethodGet, "/"+once.Key, ""), http.StatusGone, "gone")
+
+	timed := f.create(`{"url": "https://example.com/timed", "ttl": 5}`)
+	f.clock.Advance(5 * time.Second)
+	wantError(t, f.do(http.MethodHead, "/"+timed.Key, ""), http.StatusGone, "gone")
+	wantError(t, f.do(http.MethodHead, "/nosuch", ""), http.StatusNotFound, "not_found")
 }
 
 func TestHandlerAliasTTLMaxVisits(t *testing.T) {
@@ -181,7 +224,7 @@ func TestHandlerAliasTTLMaxVisits(t *testing.T) {
 	wantError(t, f.do(http.MethodPost, "/shorten", `{"url": "https://example.org/", "custom_alias": "launch-2026"}`),
 		http.StatusConflict, "alias_taken")
 
-	for _, ttl := range []string{`90`, `"1m30s"`, `90.0`, `9e1`} {
+	for _, ttl := range []string{`90`, `"1m30s"`, `90.0`, `9e1`, `90.0000000001`} {
 		l := f.create(`{"url": "https://example.com/ttl", "ttl": ` + ttl + `}`)
 		if l.ExpiresAt == nil || !l.ExpiresAt.Equal(f.clock.Now().Add(90*time.Second)) {
 			t.Errorf("ttl %s: expires_at = %v, want now+90s", ttl, l.ExpiresAt)
@@ -237,6 +280,12 @@ func TestHandlerErrors(t *testing.T) {
 		{"not JSON", "POST", "/shorten", "application/json", "url=https://a.example/", 400, "invalid_json"},
 		{"array", "POST", "/shorten", "application/json", `["https://a.example/"]`, 400, "invalid_json"},
 		{"unknown field", "POST", "/shorten", "application/json", `{"url":"https://a.example/","custom_alais":"x"}`, 400, "invalid_json"},
+		{"field name in other case", "POST", "/shorten", "application/json", `{"URL":"https://a.example/"}`, 400, "invalid_json"},
+		{"alias in other case", "POST", "/shorten", "application/json", `{"url":"https://a.example/","Custom_Alias":"x"}`, 400, "invalid_json"},
+		{"duplicate url", "POST", "/shorten", "application/json", `{"url":"https://a.example/","url":"https://b.example/"}`, 400, "invalid_json"},
+		{"duplicate ttl", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":60,"ttl":null}`, 400, "invalid_json"},
+		{"string body", "POST", "/shorten", "application/json", `"https://a.example/"`, 400, "invalid_json"},
+		{"unclosed object", "POST", "/shorten", "application/json", `{"url":"https://a.example/"`, 400, "invalid_json"},
 		{"trailing object", "POST", "/shorten", "application/json", `{"url":"https://a.example/"}{}`, 400, "invalid_json"},
 		{"trailing junk", "POST", "/shorten", "application/json", `{"url":"https://a.example/"} x`, 400, "invalid_json"},
 		{"truncated", "POST", "/shorten", "application/json", `{"url":"https://a.exa`, 400, "invalid_json"},
@@ -249,6 +298,12 @@ func TestHandlerErrors(t *testing.T) {
 		{"ttl negative string", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"-5s"}`, 400, "invalid_request"},
 		{"ttl huge", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":1e300}`, 400, "invalid_request"},
 		{"ttl huge string", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"9999999999h"}`, 400, "invalid_request"},
+		{"ttl tiny", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":1e-10}`, 400, "invalid_request"},
+		{"ttl under a second", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":0.999}`, 400, "invalid_request"},
+		{"ttl 1ns string", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"1ns"}`, 400, "invalid_request"},
+		{"ttl 999ms string", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"999ms"}`, 400, "invalid_request"},
+		{"ttl negative zero fraction", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":-1e-10}`, 400, "invalid_request"},
+		{"ttl max seconds", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":9223372036.9}`, 400, "invalid_request"},
 		{"ttl garbage", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"soon"}`, 400, "invalid_request"},
 		{"ttl object", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":{}}`, 400, "invalid_request"},
 		{"ttl bool", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":true}`, 400, "invalid_request"},
@@ -273,6 +328,48 @@ func TestHandlerErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestHandlerLocationEscaped(t *testing.T) {
+	f := newHandlerFixture(t, HandlerOptions{})
+	for _, tt := range []struct{ url, want string }{
+		{"https://example.com/a?b=c#d", "https://example.com/a?b=c#d"},
+		{"https://example.com/caf\u00e9?q=\u65e5", "https://example.com/caf%C3%A9?q=%E6%97%A5"},
+		{"https://example.com/x?q=\"<b>\"", "https://example.com/x?q=%22%3Cb%3E%22"},
+		{"https://example.com/{a}|^`", "https://example.com/%7Ba%7D%7C%5E%60"},
+		{"https://example.com/%C3%A9", "https://example.com/%C3%A9"},
+	} {
+		body, _ := json.Marshal(map[string]string{"url": tt.url})
+		l := f.create(string(body))
+		rec := f.do(http.MethodGet, "/"+l.Key, "")
+		if rec.Code != http.StatusFound || rec.Header().Get("Location") != tt.want {
+			t.Errorf("%s: %d Location %q, want %q", tt.url, rec.Code, rec.Header().Get("Location"), tt.want)
+		}
+		for _, c := range rec.Header().Get("Location") {
+			if c <= ' ' || c >= 0x7f {
+				t.Errorf("%s: Location has %q", tt.url, c)
+			}
+		}
+	}
+	if got := testing.AllocsPerRun(100, func() { locationOf("https://example.com/plain") }); got != 0 {
+		t.Errorf("locationOf allocates %v times for a plain URL", got)
+	}
+}
+
+func TestHandlerRoutesOnEscapedPath(t *testing.T) {
+	f := newHandlerFixture(t, HandlerOptions{})
+	f.create(`{"url":"https://example.com/x","custom_alias":"launch"}`)
+	if rec := f.do(http.MethodGet, "/launch", ""); rec.Code != http.StatusFound {
+		t.Fatalf("GET /launch = %d", rec.Code)
+	}
+	for _, p := range []string{"/launch%2Fstats", "/%6caunch", "/launch%2fstats", "/launch/%73tats", "/%73horten", "/la%20unch"} {
+		wantError(t, f.do(http.MethodGet, p, ""), http.StatusNotFound, "not_found")
+	}
+	wantError(t, f.do(http.MethodPost, "/%73horten", `{"url":"https://example.com/y"}`), http.StatusNotFound, "not_found")
+	// They are probes: they use up the bucket like any miss.
+	g := newHandlerFixture(t, HandlerOptions{ProbeLimit: rate.Every(time.Hour), ProbeBurst: 1})
+	wantError(t, g.do(http.MethodGet, "/%6caunch", ""), http.StatusNotFound, "not_found")
+	retryAfter(t, g.do(http.MethodGet, "/%6caunch", ""))
 }
 
 func TestHandlerAcceptsJSONMediaTypes(t *testing.T) {
@@ -397,7 +494,8 @@ func TestHandlerCreateLimit(t *testing.T) {
 }
 
 func TestHandlerClientIdentity(t *testing.T) {
-	f := newHandlerFixture(t, HandlerOptions{CreateLimit: rate.Every(time.Hour), CreateBurst: 1, APIKeyHeader: "x-api-key"})
+	f := newHandlerFixture(t, HandlerOptions{CreateLimit: rate.Every(time.Hour), CreateBurst: 1, APIKeyHeader: "x-api-key",
+		ValidAPIKey: func(k string) bool { return k == "alpha" || k == "beta" }})
 	post := func(i int, mod ...func(*http.Request)) int {
 		return f.do(http.MethodPost, "/shorten", fmt.Sprintf(`{"url":"https://example.com/%d"}`, i), mod...).Code
 	}
@@ -418,12 +516,24 @@ func TestHandlerClientIdentity(t *testing.T) {
 		{"API key", func(r *http.Request) { r.RemoteAddr = "203.0.113.5:4"; r.Header.Set("X-API-Key", "alpha") }, 201},
 		{"same API key elsewhere", func(r *http.Request) { r.RemoteAddr = "192.0.2.9:4"; r.Header.Set("X-API-Key", "alpha") }, 429},
 		{"other API key", func(r *http.Request) { r.RemoteAddr = "203.0.113.5:4"; r.Header.Set("X-API-Key", "beta") }, 201},
+		{"unknown API key counts as the IP", func(r *http.Request) { r.RemoteAddr = "203.0.113.5:4"; r.Header.Set("X-API-Key", "gamma") }, 429},
+		{"unknown API key elsewhere", func(r *http.Request) { r.RemoteAddr = "203.0.113.6:4"; r.Header.Set("X-API-Key", "gamma") }, 201},
+		{"that IP, other unknown key", func(r *http.Request) { r.RemoteAddr = "203.0.113.6:4"; r.Header.Set("X-API-Key", "delta") }, 429},
 		{"address without port", from("192.0.2.77"), 201},
 		{"same, with port", from("192.0.2.77:5"), 429},
 	}
 	for i, s := range steps {
 		if got := post(i, s.mod); got != s.want {
 			t.Errorf("%s: %d, want %d", s.name, got, s.want)
+		}
+	}
+
+	// Without ValidAPIKey the header is ignored.
+	u := newHandlerFixture(t, HandlerOptions{CreateLimit: rate.Every(time.Hour), CreateBurst: 1, APIKeyHeader: "X-API-Key"})
+	for i, key := range []string{"a", "b"} {
+		rec := u.do(http.MethodPost, "/shorten", fmt.Sprintf(`{"url":"https://example.com/%d"}`, i), withHeader("X-API-Key", key))
+		if want := []int{201, 429}[i]; rec.Code != want {
+			t.Errorf("unvalidated API key %q: %d, want %d", key, rec.Code, want)
 		}
 	}
 
@@ -439,8 +549,8 @@ func TestHandlerClientIdentity(t *testing.T) {
 	if c := post2("192.0.2.1", "10.0.0.2:1"); c != 429 {
 		t.Errorf("ClientIP same client other proxy: %d, want 429", c)
 	}
-	if c := post2("192.0.2.2", "10.0.0.1:1"); c != 201 {
-		t.Errorf("ClientIP other client same proxy: %d, want 201", c)
+	if c := post2("192.0.2.2", "10.0.0.1:1"); c != 200 {
+		t.Errorf("ClientIP other client same proxy: %d, want 200 (not limited; the link exists)", c)
 	}
 }
 
@@ -458,11 +568,18 @@ func TestHandlerProbeLimit(t *testing.T) {
 	if n := retryAfter(t, f.do(http.MethodGet, "/miss9", "")); n != 10 {
 		t.Errorf("Retry-After = %d, want 10", n)
 	}
-	// Throttled: hits, stats and odd paths are refused too, so answers no
-	// longer tell existing keys from missing ones.
-	retryAfter(t, f.do(http.MethodGet, "/"+link.Key, ""))
-	retryAfter(t, f.do(http.MethodGet, "/"+link.Key+"/stats", ""))
+	// Throttled: misses, misses of stats and odd paths are refused, but
+	// hits keep working, so a guesser cannot lock out others behind its
+	// address.
+	retryAfter(t, f.do(http.MethodGet, "/miss/stats", ""))
 	retryAfter(t, f.do(http.MethodGet, "/no.key", ""))
+	retryAfter(t, f.do(http.MethodGet, "/"+link.Key+"/x", ""))
+	if rec := f.do(http.MethodGet, "/"+link.Key, ""); rec.Code != http.StatusFound {
+		t.Errorf("hit while throttled: %d, want 302", rec.Code)
+	}
+	if rec := f.do(http.MethodGet, "/"+link.Key+"/stats", ""); rec.Code != http.StatusOK {
+		t.Errorf("stats of a hit while throttled: %d, want 200", rec.Code)
+	}
 	// Others are not affected.
 	if rec := f.do(http.MethodGet, "/"+link.Key, "", other); rec.Code != http.StatusFound {
 		t.Errorf("other client hit: %d", rec.Code)
@@ -480,12 +597,11 @@ func TestHandlerProbeLimit(t *testing.T) {
 	wantError(t, f.do(http.MethodGet, "/miss10", ""), http.StatusNotFound, "not_found")
 	retryAfter(t, f.do(http.MethodGet, "/miss11", ""))
 
-	// The refused clicks were not counted: 3 + 1 hits by the first client,
-	// 1 by the other.
+	// Every hit counted: 3 + 1 + 1 by the first client, 1 by the other.
 	rec := f.do(http.MethodGet, "/"+link.Key+"/stats", "", other)
 	var st statsResponse
-	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || st.Clicks != 5 {
-		t.Errorf("stats = %s (%v), want 5 clicks", rec.Body, err)
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || st.Clicks != 6 {
+		t.Errorf("stats = %s (%v), want 6 clicks", rec.Body, err)
 	}
 }
 

@@ -4,8 +4,8 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -38,12 +38,6 @@ type clientLimiter struct {
 	idle        time.Duration
 	perShard    int
 
-	// blockedUntil is the latest time, in Unix nanoseconds, until which
-	// some client may be out of probe tokens; 0 if none ever was. Lookups
-	// of existing keys consult the table only before that time, so the
-	// redirect path costs one atomic load while nobody is throttled.
-	blockedUntil atomic.Int64
-
 	shards [limiterShards]limiterShard
 }
 
@@ -70,7 +64,19 @@ type bucket uint8
 const (
 	createBucket bucket = iota
 	probeBucket
+	// groupProbeBucket is the probe bucket shared by all the /64s of an
+	// IPv6 /48, ipv6GroupFactor times the size of a client's.
+	groupProbeBucket
 )
+
+// ipv6GroupFactor is how many clients' worth of probes the /64s of one IPv6
+// /48 may make together. A /48 is a site's allocation and holds 65,536
+// /64s, each a client of its own; without a shared bucket its holder could
+// probe 65,536 times as fast as anyone else.
+const ipv6GroupFactor = 16
+
+// groupSalt separates the identities of /48 groups from those of clients.
+const groupSalt = 0x6a09e667f3bcc908
 
 func newClientLimiter(o HandlerOptions) *clientLimiter {
 	l := &clientLimiter{
@@ -93,7 +99,7 @@ func newClientLimiter(o HandlerOptions) *clientLimiter {
 // empty it returns false and how long until a token is available.
 func (l *clientLimiter) allow(id uint64, b bucket, now time.Time) (bool, time.Duration) {
 	limit := l.createLimit
-	if b == probeBucket {
+	if b != createBucket {
 		limit = l.probeLimit
 	}
 	if limit == rate.Inf {
@@ -103,52 +109,7 @@ func (l *clientLimiter) allow(id uint64, b bucket, now time.Time) (bool, time.Du
 	if lim.AllowN(now, 1) {
 		return true, 0
 	}
-	wait := tokenDelay(lim, now)
-	if b == probeBucket {
-		l.markBlocked(now.Add(wait))
-	}
-	return false, wait
-}
-
-// probeBlocked reports whether the client is out of probe tokens at now and,
-// if so, how long until it has one again. It never adds a client.
-func (l *clientLimiter) probeBlocked(id uint64, now time.Time) (bool, time.Duration) {
-	if now.UnixNano() >= l.blockedUntil.Load() {
-		return false, 0
-	}
-	s := &l.shards[id&(limiterShards-1)]
-	s.mu.Lock()
-	c := s.clients[id]
-	var lim *rate.Limiter
-	if c != nil {
-		lim = c.probe
-	}
-	s.mu.Unlock()
-	if lim == nil || lim.TokensAt(now) >= 1 {
-		return false, 0
-	}
-	return true, tokenDelay(lim, now)
-}
-
-// mayBeBlocked is the redirect path's cheap pre-check: false means no client
-// can be out of probe tokens at now, so the table need not be consulted.
-func (l *clientLimiter) mayBeBlocked(nowFn func() time.Time) (time.Time, bool) {
-	until := l.blockedUntil.Load()
-	if until == 0 {
-		return time.Time{}, false
-	}
-	now := nowFn()
-	return now, now.UnixNano() < until
-}
-
-func (l *clientLimiter) markBlocked(until time.Time) {
-	u := until.UnixNano()
-	for {
-		old := l.blockedUntil.Load()
-		if u <= old || l.blockedUntil.CompareAndSwap(old, u) {
-			return
-		}
-	}
+	return false, tokenDelay(lim, now)
 }
 
 // tokenDelay is how long lim needs, from now, to hold one whole token.
@@ -196,9 +157,14 @@ func (l *clientLimiter) bucketOf(id uint64, b bucket, now time.Time) *rate.Limit
 			c.create = rate.NewLimiter(l.createLimit, l.createBurst)
 		}
 		return c.create
-	default:
+	case probeBucket:
 		if c.probe == nil {
 			c.probe = rate.NewLimiter(l.probeLimit, l.probeBurst)
+		}
+		return c.probe
+	default:
+		if c.probe == nil {
+			c.probe = rate.NewLimiter(l.probeLimit*ipv6GroupFactor, l.probeBurst*ipv6GroupFactor)
 		}
 		return c.probe
 	}
@@ -233,36 +199,72 @@ func (c *clientEntry) pushFront(head *clientEntry) {
 }
 
 // clientID identifies the client of r for rate limiting: by the API key
-// header when one is configured and present, otherwise by IP address, with
+// header when one is configured, present and accepted by ValidAPIKey,
+// otherwise by IP address, with
 // IPv6 addresses grouped by their /64 prefix (one customer's allocation).
 // Identities are 64-bit hashes, so the table holds no client strings.
+//
+// The address comes from ClientIP when set, else from r.RemoteAddr, and is
+// normalised first: surrounding spaces, a port and IPv6 brackets and zones
+// are dropped, and an IPv4-mapped IPv6 address counts as the IPv4 address,
+// so one client cannot spread over many buckets by varying how its address
+// is written. When ClientIP returns something that is not an address
+// (including ""), the client is identified by r.RemoteAddr instead, not
+// put in one bucket with every other such request.
 func (h *Handler) clientID(r *http.Request) uint64 {
-	if h.apiKeyHeader != "" {
-		if v := r.Header[h.apiKeyHeader]; len(v) > 0 && v[0] != "" {
-			return xxhash.Sum64String(v[0]) ^ apiKeySalt
-		}
-	}
-	var host string
-	if h.clientIP != nil {
-		host = h.clientIP(r)
-	} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return addrID(ap.Addr())
-	} else {
-		host = r.RemoteAddr
-	}
-	if a, err := netip.ParseAddr(host); err == nil {
-		return addrID(a)
-	}
-	return xxhash.Sum64String(host)
+	id, _ := h.clientIDs(r)
+	return id
 }
 
-func addrID(a netip.Addr) uint64 {
-	a = a.Unmap().WithZone("")
-	if a.Is6() {
-		if p, err := a.Prefix(64); err == nil {
-			a = p.Addr()
+// clientIDs is clientID and, for an IPv6 client, the identity of its /48
+// (else 0).
+func (h *Handler) clientIDs(r *http.Request) (id, group uint64) {
+	if h.apiKeyHeader != "" {
+		if v := r.Header[h.apiKeyHeader]; len(v) > 0 && v[0] != "" && h.validAPIKey(v[0]) {
+			return xxhash.Sum64String(v[0]) ^ apiKeySalt, 0
 		}
 	}
-	b := a.As16()
-	return xxhash.Sum64(b[:])
+	if h.clientIP != nil {
+		if a, ok := parseClientAddr(h.clientIP(r)); ok {
+			return addrIDs(a)
+		}
+	}
+	if a, ok := parseClientAddr(r.RemoteAddr); ok {
+		return addrIDs(a)
+	}
+	// Not an address at all (a custom listener, a test): the string is the
+	// best identity there is.
+	return xxhash.Sum64String(strings.TrimSpace(r.RemoteAddr)), 0
+}
+
+// parseClientAddr reads an IP address written as "ip", "ip:port",
+// "[ipv6]" or "[ipv6]:port", with surrounding spaces.
+func parseClientAddr(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr(), true
+	}
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil && a.Is6() {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// addrIDs is the identity of address a, the address itself for IPv4 and
+// its /64 prefix for IPv6, and for IPv6 the identity of its /48 (else 0).
+func addrIDs(a netip.Addr) (id, group uint64) {
+	a = a.Unmap().WithZone("")
+	if !a.Is6() {
+		b := a.As16()
+		return xxhash.Sum64(b[:]), 0
+	}
+	p64, _ := a.Prefix(64)
+	p48, _ := a.Prefix(48)
+	b64, b48 := p64.Addr().As16(), p48.Addr().As16()
+	return xxhash.Sum64(b64[:]), xxhash.Sum64(b48[:]) ^ groupSalt
 }

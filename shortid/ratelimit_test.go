@@ -1,6 +1,8 @@
 package shortid
 
 import (
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"testing"
@@ -32,36 +34,24 @@ func TestClientLimiterBuckets(t *testing.T) {
 	if ok, wait := l.allow(1, createBucket, now.Add(400*time.Millisecond)); ok || wait != 600*time.Millisecond {
 		t.Errorf("create after 0.4s = %v, wait %v; want refused, 0.6s", ok, wait)
 	}
-	// The probe bucket is separate, and a refusal marks the client blocked.
-	if blocked, _ := l.probeBlocked(1, now); blocked {
-		t.Error("blocked before any probe")
-	}
+	// The probe bucket is separate.
 	if ok, _ := l.allow(1, probeBucket, now); !ok {
 		t.Fatal("first probe refused")
-	}
-	if _, maybe := l.mayBeBlocked(func() time.Time { return now }); maybe {
-		t.Error("mayBeBlocked before any refusal")
 	}
 	if ok, wait := l.allow(1, probeBucket, now); ok || wait != 5*time.Second {
 		t.Errorf("second probe = %v, wait %v; want refused, 5s", ok, wait)
 	}
-	if _, maybe := l.mayBeBlocked(func() time.Time { return now }); !maybe {
-		t.Error("mayBeBlocked false right after a refusal")
+	if ok, wait := l.allow(1, probeBucket, now.Add(2*time.Second)); ok || wait != 3*time.Second {
+		t.Errorf("probe after 2s = %v, %v; want refused, 3s", ok, wait)
 	}
-	if blocked, wait := l.probeBlocked(1, now.Add(2*time.Second)); !blocked || wait != 3*time.Second {
-		t.Errorf("probeBlocked after 2s = %v, %v; want true, 3s", blocked, wait)
+	if ok, _ := l.allow(2, probeBucket, now); !ok {
+		t.Error("another client is refused")
 	}
-	if blocked, _ := l.probeBlocked(2, now); blocked {
-		t.Error("an unknown client is blocked")
+	if ok, _ := l.allow(1, probeBucket, now.Add(5*time.Second)); !ok {
+		t.Error("still refused after the refill")
 	}
-	if blocked, _ := l.probeBlocked(1, now.Add(5*time.Second)); blocked {
-		t.Error("still blocked after the refill")
-	}
-	if _, maybe := l.mayBeBlocked(func() time.Time { return now.Add(5 * time.Second) }); maybe {
-		t.Error("mayBeBlocked after every block ended")
-	}
-	if n := l.len(); n != 1 {
-		t.Errorf("table holds %d clients, want 1 (probeBlocked never adds)", n)
+	if n := l.len(); n != 2 {
+		t.Errorf("table holds %d clients, want 2", n)
 	}
 }
 
@@ -106,7 +96,7 @@ func TestAddrID(t *testing.T) {
 		{"fe80::1%eth0", "fe80::2"},
 	}
 	for _, p := range same {
-		if addrID(netip.MustParseAddr(p[0])) != addrID(netip.MustParseAddr(p[1])) {
+		if id64(p[0]) != id64(p[1]) {
 			t.Errorf("%s and %s are different clients, want one", p[0], p[1])
 		}
 	}
@@ -116,7 +106,7 @@ func TestAddrID(t *testing.T) {
 		{"::", "0.0.0.0"},
 	}
 	for _, p := range differ {
-		if addrID(netip.MustParseAddr(p[0])) == addrID(netip.MustParseAddr(p[1])) {
+		if id64(p[0]) == id64(p[1]) {
 			t.Errorf("%s and %s are one client, want two", p[0], p[1])
 		}
 	}
@@ -126,5 +116,86 @@ func TestAddrID(t *testing.T) {
 	r1.RemoteAddr, r2.RemoteAddr = "@unix-socket", "@unix-socket"
 	if h.clientID(r1) != h.clientID(r2) {
 		t.Error("the same odd RemoteAddr gives two clients")
+	}
+}
+
+func TestClientIDNormalised(t *testing.T) {
+	h, err := NewHandler(mustShortener(t), HandlerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	custom := ""
+	hc, err := NewHandler(mustShortener(t), HandlerOptions{ClientIP: func(*http.Request) string { return custom }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := func(h *Handler, remote string) uint64 {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = remote
+		return h.clientID(r)
+	}
+	same := [][]string{
+		{"198.51.100.1:1", "198.51.100.1:2", "198.51.100.1", " 198.51.100.1 ", "[::ffff:198.51.100.1]:3"},
+		{"[2001:db8::1]", "[2001:db8::2]:80", "2001:db8::ffff", " [2001:db8::3] ", "[2001:db8::4%eth0]:1"},
+	}
+	for _, group := range same {
+		want := id(h, group[0])
+		for _, a := range group[1:] {
+			if got := id(h, a); got != want {
+				t.Errorf("RemoteAddr %q and %q are different clients", group[0], a)
+			}
+			custom = a
+			if got := id(hc, "192.0.2.99:1"); got != want {
+				t.Errorf("ClientIP %q is not the client of %q", a, group[0])
+			}
+		}
+	}
+	if id(h, "198.51.100.1:1") == id(h, "198.51.100.2:1") {
+		t.Error("two IPv4 addresses share a client")
+	}
+	if id(h, "[2001:db8:0:1::1]:1") == id(h, "[2001:db8:0:2::1]:1") {
+		t.Error("two IPv6 /64s share a client")
+	}
+	// ClientIP answering junk falls back to RemoteAddr instead of putting
+	// every such request into one bucket.
+	for _, junk := range []string{"", "  ", "unknown", "[198.51.100.1]", "2001:db8::1]"} {
+		custom = junk
+		if a, b := id(hc, "192.0.2.1:5"), id(hc, "192.0.2.2:5"); a == b {
+			t.Errorf("ClientIP %q: different remote addresses share a client", junk)
+		} else if a != id(h, "192.0.2.1:9") {
+			t.Errorf("ClientIP %q: client is not the remote address", junk)
+		}
+	}
+}
+
+func id64(addr string) uint64 {
+	id, _ := addrIDs(netip.MustParseAddr(addr))
+	return id
+}
+
+func TestHandlerIPv6GroupProbeLimit(t *testing.T) {
+	f := newHandlerFixture(t, HandlerOptions{ProbeLimit: rate.Every(time.Hour), ProbeBurst: 1})
+	miss := func(remote string) int { return f.do(http.MethodGet, "/nosuch", "", from(remote)).Code }
+	// Each /64 of 2001:db8:1::/48 is a client with a burst of one; together
+	// they have ipv6GroupFactor.
+	for i := range ipv6GroupFactor {
+		if c := miss(fmt.Sprintf("[2001:db8:1:%x::1]:1", i)); c != http.StatusNotFound {
+			t.Fatalf("miss %d from its own /64: %d, want 404", i, c)
+		}
+	}
+	if c := miss("[2001:db8:1:ffff::1]:1"); c != http.StatusTooManyRequests {
+		t.Errorf("miss from a fresh /64 of a spent /48: %d, want 429", c)
+	}
+	if c := miss("[2001:db8:2::1]:1"); c != http.StatusNotFound {
+		t.Errorf("miss from another /48: %d, want 404", c)
+	}
+	// IPv4 clients have no group.
+	for i := range ipv6GroupFactor + 1 {
+		if c := miss(fmt.Sprintf("198.51.100.%d:1", i)); c != http.StatusNotFound {
+			t.Fatalf("IPv4 miss %d: %d, want 404", i, c)
+		}
+	}
+	if _, g := addrIDs(netip.MustParseAddr("::ffff:198.51.100.1")); g != 0 {
+		t.Error("a v4-mapped address has a /48 group")
 	}
 }

@@ -184,18 +184,27 @@ func (s *Shortener) every(ctx context.Context, interval time.Duration, fn func(c
 // or the KeySource. It costs one Store.Create, plus one more for each
 // generated key that is already taken.
 func (s *Shortener) Shorten(ctx context.Context, req ShortenRequest) (Link, error) {
+	l, _, err := s.ShortenCreated(ctx, req)
+	return l, err
+}
+
+// ShortenCreated is [Shortener.Shorten] that also reports whether it
+// created the link: false means a plain request found its URL already
+// shortened and returned that link (whose CreatedAt is the original one).
+// An HTTP API answers 201 or 200 by it.
+func (s *Shortener) ShortenCreated(ctx context.Context, req ShortenRequest) (Link, bool, error) {
 	if s.closed.Load() {
-		return Link{}, ErrClosed
+		return Link{}, false, ErrClosed
 	}
 	if req.TTL < 0 || req.TTL > MaxTTL {
-		return Link{}, fmt.Errorf("%w: TTL %v outside [0, %v]", ErrInvalidRequest, req.TTL, MaxTTL)
+		return Link{}, false, fmt.Errorf("%w: TTL %v outside [0, %v]", ErrInvalidRequest, req.TTL, MaxTTL)
 	}
 	if req.MaxVisits < 0 {
-		return Link{}, fmt.Errorf("%w: negative MaxVisits %d", ErrInvalidRequest, req.MaxVisits)
+		return Link{}, false, fmt.Errorf("%w: negative MaxVisits %d", ErrInvalidRequest, req.MaxVisits)
 	}
 	target, err := s.policy.validateURL(req.URL)
 	if err != nil {
-		return Link{}, err
+		return Link{}, false, err
 	}
 	now := s.clock.Now().UTC()
 	l := Link{URL: target, CreatedAt: now, MaxVisits: req.MaxVisits}
@@ -204,24 +213,24 @@ func (s *Shortener) Shorten(ctx context.Context, req ShortenRequest) (Link, erro
 	}
 	if req.Alias != "" {
 		if err := s.checkAlias(req.Alias); err != nil {
-			return Link{}, err
+			return Link{}, false, err
 		}
 		l.Key, l.Alias = req.Alias, true
 		got, err := s.store.Create(ctx, l, false)
 		if errors.Is(err, ErrExists) {
-			return Link{}, fmt.Errorf("%w: %q", ErrAliasTaken, req.Alias)
+			return Link{}, false, fmt.Errorf("%w: %q", ErrAliasTaken, req.Alias)
 		}
-		return got, err
+		return got, err == nil, err
 	}
 	plain := req.TTL == 0 && req.MaxVisits == 0
 	var buf [MaxAliasLength]byte
 	for range maxKeyAttempts {
 		k, err := s.appendKey(ctx, buf[:0])
 		if err != nil {
-			return Link{}, err
+			return Link{}, false, err
 		}
 		if !validKey(k) {
-			return Link{}, fmt.Errorf("shortid: KeySource produced an invalid key %q", string(k))
+			return Link{}, false, fmt.Errorf("shortid: KeySource produced an invalid key %q", string(k))
 		}
 		if s.isReserved(k) {
 			continue
@@ -231,9 +240,11 @@ func (s *Shortener) Shorten(ctx context.Context, req ShortenRequest) (Link, erro
 		if errors.Is(err, ErrExists) {
 			continue
 		}
-		return got, err
+		// A deduplicated link comes back under its own key and time.
+		created := err == nil && got.Key == l.Key && got.CreatedAt.Equal(l.CreatedAt)
+		return got, created, err
 	}
-	return Link{}, fmt.Errorf("shortid: no free key after %d attempts", maxKeyAttempts)
+	return Link{}, false, fmt.Errorf("shortid: no free key after %d attempts", maxKeyAttempts)
 }
 
 // appendKey asks the KeySource for a key. The package's own sources are
@@ -329,6 +340,29 @@ func (s *Shortener) Resolve(ctx context.Context, key string) (Link, error) {
 		return Link{}, ErrClosed
 	}
 	return rec.Link, nil
+}
+
+// Lookup returns the link under key like Resolve, with the same errors
+// (ErrGone for a link that expired or used up its visits), but counts no
+// click and consumes no visit: it is for looking without following, such
+// as an HTTP HEAD request or a link preview. It costs one Store.Get.
+func (s *Shortener) Lookup(ctx context.Context, key string) (Link, error) {
+	if s.closed.Load() {
+		return Link{}, ErrClosed
+	}
+	if !validKey(key) {
+		return Link{}, ErrNotFound
+	}
+	rec, err := s.store.Get(ctx, key)
+	if err != nil {
+		return Link{}, err
+	}
+	l := rec.Link
+	if (!l.ExpiresAt.IsZero() && !s.clock.Now().Before(l.ExpiresAt)) ||
+		(l.MaxVisits > 0 && rec.Visits >= l.MaxVisits) {
+		return Link{}, ErrGone
+	}
+	return l, nil
 }
 
 // Delete removes the link under key, with its buffered clicks, and frees its

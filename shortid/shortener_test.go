@@ -794,3 +794,92 @@ func TestStatsExactUnderFlushes(t *testing.T) {
 		t.Fatalf("final Stats = %d clicks, %v; want %d", st.Clicks, err, done.Load())
 	}
 }
+
+func TestLookupCountsNothing(t *testing.T) {
+	clock := newFakeClock()
+	s, err := shortid.New(shortid.NewMemStore(), shortid.Options{BaseURL: "https://sho.rt", Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	l, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/l", MaxVisits: 2, TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		got, err := s.Lookup(ctx, l.Key)
+		if err != nil || got.URL != l.URL || got.Key != l.Key {
+			t.Fatalf("Lookup = %+v, %v", got, err)
+		}
+	}
+	st, err := s.Stats(ctx, l.Key)
+	if err != nil || st.Clicks != 0 || st.Remaining != 2 {
+		t.Fatalf("after Lookups: %+v, %v; want 0 clicks, 2 remaining", st, err)
+	}
+	for range 2 {
+		if _, err := s.Resolve(ctx, l.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Lookup(ctx, l.Key); !errors.Is(err, shortid.ErrGone) {
+		t.Errorf("Lookup of a used-up link: %v, want shortid.ErrGone", err)
+	}
+	m, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/m", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	if _, err := s.Lookup(ctx, m.Key); !errors.Is(err, shortid.ErrGone) {
+		t.Errorf("Lookup of an expired link: %v, want shortid.ErrGone", err)
+	}
+	for _, k := range []string{"nosuch", "a.b", ""} {
+		if _, err := s.Lookup(ctx, k); !errors.Is(err, shortid.ErrNotFound) {
+			t.Errorf("Lookup(%q): %v, want shortid.ErrNotFound", k, err)
+		}
+	}
+	s.Close()
+	if _, err := s.Lookup(ctx, l.Key); !errors.Is(err, shortid.ErrClosed) {
+		t.Errorf("Lookup after Close: %v, want shortid.ErrClosed", err)
+	}
+}
+
+func TestShortenCreated(t *testing.T) {
+	clock := newFakeClock()
+	s, err := shortid.New(shortid.NewMemStore(), shortid.Options{BaseURL: "https://sho.rt", Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	plain := shortid.ShortenRequest{URL: "https://example.com/p"}
+	first, created, err := s.ShortenCreated(ctx, plain)
+	if err != nil || !created {
+		t.Fatalf("first = %+v, %v, %v; want created", first, created, err)
+	}
+	clock.Advance(time.Hour)
+	again, created, err := s.ShortenCreated(ctx, plain)
+	if err != nil || created || again != first {
+		t.Errorf("again = %+v, %v, %v; want the first link, not created", again, created, err)
+	}
+	viaShorten, err := s.Shorten(ctx, plain)
+	if err != nil || viaShorten != first {
+		t.Errorf("Shorten = %+v, %v; want the first link", viaShorten, err)
+	}
+	for _, req := range []shortid.ShortenRequest{
+		{URL: plain.URL, TTL: time.Minute},
+		{URL: plain.URL, MaxVisits: 1},
+		{URL: plain.URL, Alias: "mine"},
+		{URL: "https://example.com/other"},
+	} {
+		if l, created, err := s.ShortenCreated(ctx, req); err != nil || !created || l.Key == first.Key {
+			t.Errorf("%+v: %+v, %v, %v; want a new link", req, l, created, err)
+		}
+	}
+	if _, created, err := s.ShortenCreated(ctx, shortid.ShortenRequest{URL: plain.URL, Alias: "mine"}); created || !errors.Is(err, shortid.ErrAliasTaken) {
+		t.Errorf("taken alias: %v, %v; want not created, ErrAliasTaken", created, err)
+	}
+	if _, created, err := s.ShortenCreated(ctx, shortid.ShortenRequest{URL: "ftp://x"}); created || err == nil {
+		t.Errorf("bad URL: %v, %v; want not created and an error", created, err)
+	}
+}

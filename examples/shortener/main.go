@@ -5,7 +5,8 @@
 // Flags:
 //
 //	-addr      listen address (default 127.0.0.1:8080)
-//	-base      base of the short URLs it hands out (default http://<addr>)
+//	-base      base of the short URLs it hands out (default http://<addr>,
+//	           with localhost for a wildcard address such as :8080)
 //	-redirect  redirect status: 301, 302, 307 or 308 (default 302)
 //
 // Then, for example:
@@ -54,7 +55,7 @@ func run(addr, base string, redirect int, logger *slog.Logger) error {
 		return err
 	}
 	if base == "" {
-		base = "http://" + ln.Addr().String()
+		base = defaultBase(ln.Addr())
 	}
 	s, err := shortid.New(shortid.NewMemStore(), shortid.Options{BaseURL: base})
 	if err != nil {
@@ -67,15 +68,7 @@ func run(addr, base string, redirect int, logger *slog.Logger) error {
 		s.Close()
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := newServer(h, logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -99,4 +92,33 @@ func run(addr, base string, redirect int, logger *slog.Logger) error {
 		err = fmt.Errorf("closing the shortener: %w", cerr)
 	}
 	return err
+}
+
+// newServer returns the server for h, with every timeout set so that a
+// slow or idle client cannot hold a connection open: the Handler bounds
+// only the request body it reads itself.
+func newServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// defaultBase is the base URL of short links served on addr: its address,
+// except that a wildcard host (":8080", "0.0.0.0", "::") becomes localhost,
+// since http://[::]:8080/key is no link anyone can follow.
+func defaultBase(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
