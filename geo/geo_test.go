@@ -645,3 +645,18 @@ func TestWithinIDsDense(t *testing.T) {
 		checkWithinIDs(t, x, m, c, radius, clk.Now().Add(-30*time.Second).UnixMilli())
 	}
 }
+
+// TestCosNear checks the series cosine that AppendWithinIDs trusts within
+// a relative 1e-14 against math.Cos, near and far from the center.
+func TestCosNear(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 10))
+	for range 100000 {
+		c := LatLng{r.Float64()*180 - 90, 0}
+		q := newSphereQuery(c)
+		lat := max(-90, min(90, c.Lat+(r.Float64()*2-1)*math.Pow(10, -r.Float64()*6)))
+		got, want := q.cosNear(lat), math.Cos(lat*rad)
+		if math.Abs(got-want) > 1e-15*math.Abs(want)+1e-17 {
+			t.Fatalf("cosNear(%v) from %v = %v, math.Cos %v", lat, c.Lat, got, want)
+		}
+	}
+}

@@ -385,11 +385,30 @@ func keyLimit(radius float64) float64 {
 type sphereQuery struct {
 	lat, lng, cosLat float64
 	latRad, sinAbs   float64
+	sinLat           float64
 }
 
 func newSphereQuery(c LatLng) sphereQuery {
 	φ := c.Lat * rad
-	return sphereQuery{lat: c.Lat, lng: c.Lng, cosLat: math.Cos(φ), latRad: math.Abs(φ), sinAbs: math.Abs(math.Sin(φ))}
+	sinφ := math.Sin(φ)
+	return sphereQuery{lat: c.Lat, lng: c.Lng, cosLat: math.Cos(φ), latRad: math.Abs(φ), sinAbs: math.Abs(sinφ), sinLat: sinφ}
+}
+
+// cosNear is cos(lat) to within a relative 1e-15, cheaply for latitudes
+// within 1/64 radian of a center below 60°: cos(φq + δ) by the angle-sum
+// formula with cos δ and sin δ by their Taylor series (the first omitted
+// terms are below 1e-17). Nearer the poles the subtraction would cancel
+// most digits, so it calls math.Cos there. It serves tests with a
+// relative margin, never an exact distance.
+func (q *sphereQuery) cosNear(lat float64) float64 {
+	δ := (lat - q.lat) * rad
+	if math.Abs(δ) >= smallAngle || q.cosLat < 0.5 {
+		return math.Cos(lat * rad)
+	}
+	z := δ * δ
+	cosδ := 1 - z*(0.5-z*(1.0/24-z*(1.0/720)))
+	sinδ := δ - δ*z*(1.0/6-z*(1.0/120))
+	return q.cosLat*cosδ - q.sinLat*sinδ
 }
 
 // sinLo is a lower bound of sin x for x in [0, π/2].
@@ -590,9 +609,17 @@ func (x *Index) AppendWithinIDs(ctx context.Context, dst []DriverID, center LatL
 			if !in[0].Contains(p) && (len(in) == 1 || !in[1].Contains(p)) {
 				return true
 			}
-			h := hav(q.lat, q.lng, q.cosLat, p.Y, p.X)
-			if h > maxKey || (h > inKey && metres(h) > radius) {
+			// A key within a relative 1e-14 of the exact one decides
+			// all but the drivers near the circle's edge.
+			h := q.cornerKey(p.Y, q.cosNear(p.Y), p.X)
+			if h > maxKey*(1+1e-12) {
 				return true
+			}
+			if h >= inKey*(1-1e-12) {
+				h = hav(q.lat, q.lng, q.cosLat, p.Y, p.X)
+				if h > maxKey || (h > inKey && metres(h) > radius) {
+					return true
+				}
 			}
 		}
 		dst = append(dst, id)
@@ -619,8 +646,8 @@ func insideKey(radius float64) float64 {
 // it has no maximum inside a latitude interval (cos d = A·sin φ + B·cos φ
 // with B >= 0 is unimodal in φ), so over a cell spanning less than 90° of
 // longitude each side of the center the distance peaks at a corner. The
-// corners' keys, computed as [Distance] computes them, must then fall
-// below inKey by a relative 1e-12 to absorb rounding.
+// corners' keys, computed within a relative 1e-14 of [Distance]'s, must
+// then fall below inKey by a relative 1e-12 to absorb rounding.
 func (q *sphereQuery) inside(r quadtree.Rect, inKey float64) bool {
 	if inKey == 0 || r.MinX-q.lng <= -90 || r.MaxX-q.lng >= 90 {
 		return false
@@ -631,11 +658,11 @@ func (q *sphereQuery) inside(r quadtree.Rect, inKey float64) bool {
 		return false
 	}
 	lim := inKey * (1 - 1e-12)
-	c := math.Cos(r.MinY * rad)
+	c := q.cosNear(r.MinY)
 	if q.cornerKey(r.MinY, c, r.MinX) >= lim || q.cornerKey(r.MinY, c, r.MaxX) >= lim {
 		return false
 	}
-	c = math.Cos(r.MaxY * rad)
+	c = q.cosNear(r.MaxY)
 	return q.cornerKey(r.MaxY, c, r.MinX) < lim && q.cornerKey(r.MaxY, c, r.MaxX) < lim
 }
 
