@@ -77,9 +77,12 @@
 // no per-driver test, and drivers of cells on the edge compare their
 // haversine with bounds a relative 1e-9 either side of the radius's,
 // computing an exact distance only in between. With 100,000 drivers in
-// New York a 2 km circle (590 hits) costs about 50 µs against about 110
-// µs for [Index.AppendWithin], which builds a Match with an exact distance
-// for every hit.
+// New York a 2 km circle (590 hits) was measured at 18 µs against 47 µs
+// for [Index.AppendWithin], which builds a Match with an exact distance
+// for every hit, and 39 µs for tidwall/rtree counting the same points;
+// with 1,000,000 drivers (5,900 hits), 340 µs against rtree's 409 µs.
+// Over the whole sphere, where few cells lie inside a 200 km circle, it
+// matches AppendWithin (about 3 µs for 25 hits at 100,000).
 //
 // Costs, with n drivers: Upsert O(1) amortised (see below) plus the tree
 // move, O(1) when the driver stays in its cell, twice that for an
