@@ -104,6 +104,7 @@ func geoAvailable(id int) bool { return id%10 == 0 }
 type geoBP struct {
 	x   *geo.Index
 	buf []geo.Match
+	ids []geo.DriverID
 }
 
 func newGeoBP(d *geoDataset) *geoBP {
@@ -149,9 +150,12 @@ func (b *geoBP) nearestIDs(q geo.LatLng, k int, dst []int) []int {
 	return dst
 }
 
+// radius lists the IDs within the circle, as the peers count the points
+// whose exact distance is within it. (AppendWithin, which also returns each
+// driver's record and exact distance, costs about 2.5x more.)
 func (b *geoBP) radius(q geo.LatLng, metres float64) int {
-	b.buf, _ = b.x.AppendWithin(context.Background(), b.buf[:0], q, metres, nil)
-	return len(b.buf)
+	b.ids, _ = b.x.AppendWithinIDs(context.Background(), b.ids[:0], q, metres)
+	return len(b.ids)
 }
 
 // --- tidwall/rtree ---

@@ -69,10 +69,26 @@
 // lat ±89.99, lng ±179.99, circles around the poles and radii up to
 // 20,000 km.
 //
+// [Index.AppendWithinIDs] lists the drivers in a circle without their
+// records or distances, which is what a count or a dispatch fan-out needs.
+// It classifies cells with [quadtree.Tree.Walk]: a cell whose four corners
+// lie inside the circle (for cells within 90° of longitude of the center
+// the distance over a cell peaks at a corner) hands over its drivers with
+// no per-driver test, and drivers of cells on the edge compare their
+// haversine with bounds a relative 1e-9 either side of the radius's,
+// computing an exact distance only in between. With 100,000 drivers in
+// New York a 2 km circle (590 hits) was measured at 18 µs against 47 µs
+// for [Index.AppendWithin], which builds a Match with an exact distance
+// for every hit, and 39 µs for tidwall/rtree counting the same points;
+// with 1,000,000 drivers (5,900 hits), 340 µs against rtree's 409 µs.
+// Over the whole sphere, where few cells lie inside a 200 km circle, it
+// matches AppendWithin (about 3 µs for 25 hits at 100,000).
+//
 // Costs, with n drivers: Upsert O(1) amortised (see below) plus the tree
 // move, O(1) when the driver stays in its cell, twice that for an
 // available driver; Nearby and NearbyAvailable best-first over O(log n +
-// k) cells; AppendWithin O(log n + cells + hits); Remove, SetStatus
+// k) cells; AppendWithin O(log n + cells + hits); AppendWithinIDs
+// O(log n + cells on the circle's edge + hits); Remove, SetStatus
 // O(log n); RemoveStale O(n).
 //
 // Measured with 1,000,000 drivers on the benchmarks module's datasets (see

@@ -304,6 +304,7 @@ func TestNearbyAgainstBruteForce(t *testing.T) {
 			if !slices.Equal(within, want) {
 				t.Fatalf("AppendWithin(%v, %v) = %d matches, want %d", c, radius, len(within), len(want))
 			}
+			checkWithinIDs(t, x, m, c, radius, clk.Now().Add(-30*time.Second).UnixMilli())
 		}
 		if len(got) != len(want) {
 			t.Fatalf("Nearby(%v, %v, k=%d) found %d, brute force %d", c, radius, k, len(got), len(want))
@@ -575,6 +576,87 @@ func TestCellBound(t *testing.T) {
 			if h := hav(c.Lat, c.Lng, q.cosLat, p.Y, p.X); b > h {
 				t.Fatalf("bound %v of cell %+v exceeds key %v of %v from %v", b, cell, h, p, c)
 			}
+		}
+	}
+}
+
+// checkWithinIDs compares AppendWithinIDs with brute force.
+func checkWithinIDs(t *testing.T, x *Index, m truth, c LatLng, radius float64, fresh int64) {
+	t.Helper()
+	ids, err := x.AppendWithinIDs(context.Background(), nil, c, radius)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []DriverID
+	for _, d := range bruteNearby(m, c, radius, 0, fresh, nil) {
+		want = append(want, d.ID)
+	}
+	slices.Sort(ids)
+	slices.Sort(want)
+	if !slices.Equal(ids, want) {
+		t.Fatalf("AppendWithinIDs(%v, %v) = %d ids, want %d", c, radius, len(ids), len(want))
+	}
+}
+
+// TestWithinIDsDense checks AppendWithinIDs against brute force where
+// whole cells lie inside the circle: thousands of drivers in a city-sized
+// box, some stale, some on one point, circles from a metre to 2,000 km,
+// centered in the box, at its edge, near the poles and the antimeridian.
+func TestWithinIDsDense(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 9))
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	x := NewIndex(Options{StaleAfter: 30 * time.Second, Now: clk.Now})
+	m := truth{}
+	n, rounds := 20000, 300
+	if testing.Short() {
+		n, rounds = 8000, 100
+	}
+	boxes := []LatLng{{40.5, -74.3}, {89.5, -179.9}, {-0.25, 179.5}}
+	for i := range n {
+		b := boxes[i%len(boxes)]
+		pos := LatLng{b.Lat + r.Float64()*0.5, b.Lng + r.Float64()*0.5}
+		if i%50 == 0 {
+			pos = b // many drivers on one point
+		}
+		if pos.Lng > 180 {
+			pos.Lng -= 360
+		}
+		d := Driver{ID: DriverID(i), Pos: pos, Seen: clk.Now()}
+		if i%7 == 0 {
+			d.Seen = clk.Now().Add(-time.Minute) // stale
+		}
+		if err := x.Upsert(d); err != nil {
+			t.Fatal(err)
+		}
+		m[d.ID] = d
+	}
+	for range rounds {
+		b := boxes[r.IntN(len(boxes))]
+		c := LatLng{b.Lat + r.Float64()*0.6 - 0.05, b.Lng + r.Float64()*0.6 - 0.05}
+		c.Lat = min(c.Lat, 90)
+		if c.Lng > 180 {
+			c.Lng -= 360
+		}
+		radius := math.Exp(r.Float64() * math.Log(2e6))
+		if r.IntN(4) == 0 {
+			// Exactly at a driver's distance: the boundary case.
+			radius = Distance(c, m[DriverID(r.IntN(n))].Pos)
+		}
+		checkWithinIDs(t, x, m, c, radius, clk.Now().Add(-30*time.Second).UnixMilli())
+	}
+}
+
+// TestCosNear checks the series cosine that AppendWithinIDs trusts within
+// a relative 1e-14 against math.Cos, near and far from the center.
+func TestCosNear(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 10))
+	for range 100000 {
+		c := LatLng{r.Float64()*180 - 90, 0}
+		q := newSphereQuery(c)
+		lat := max(-90, min(90, c.Lat+(r.Float64()*2-1)*math.Pow(10, -r.Float64()*6)))
+		got, want := q.cosNear(lat), math.Cos(lat*rad)
+		if math.Abs(got-want) > 1e-15*math.Abs(want)+1e-17 {
+			t.Fatalf("cosNear(%v) from %v = %v, math.Cos %v", lat, c.Lat, got, want)
 		}
 	}
 }

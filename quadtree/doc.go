@@ -56,6 +56,9 @@
 //     splits, merges and changes of a leaf's capacity class.
 //   - [Tree.Set], [Tree.Swap]: an Insert or a Move, after one map lookup.
 //   - [Tree.Range]: O(d + cells visited + objects reported).
+//   - [Tree.Walk]: one classify call per non-empty cell it reaches, none
+//     below a cell ruled Inside; for a circle O(d + cells along its edge +
+//     objects reported).
 //   - [Tree.Nearest]: best-first search (Hjaltason and Samet, "Distance
 //     browsing in spatial databases", ACM TODS 1999); it visits the cells
 //     whose lower bound is below the k-th distance, about O(d + k) cells for

@@ -667,3 +667,77 @@ func (t *Tree[ID, V]) rangeNode(n int32, r *Rect, fn func(ID, Point, V) bool) bo
 	}
 	return true
 }
+
+// Cover says how a cell relates to a region, for [Tree.Walk].
+type Cover uint8
+
+// How a cell relates to a region.
+const (
+	// Outside means no point of the cell lies in the region.
+	Outside Cover = iota
+	// Partial means some points of the cell may lie in the region.
+	Partial
+	// Inside means every point of the cell, edges included, lies in the
+	// region.
+	Inside
+)
+
+// Walk calls fn for the objects of every cell that classify does not rule
+// Outside, until fn returns false. It asks classify about each non-empty
+// cell from the root down; below a cell ruled Inside it asks nothing more
+// and calls fn with inside set for every object there, so the caller can
+// skip its own test of those objects. Objects of leaves ruled Partial reach
+// fn with inside unset, for the caller to test. A region that is a circle
+// costs O(depth + cells along its edge + objects reported). classify and fn
+// must not modify the tree.
+func (t *Tree[ID, V]) Walk(classify func(Rect) Cover, fn func(id ID, p Point, v V, inside bool) bool) {
+	if len(t.index) == 0 {
+		return
+	}
+	t.walkNode(0, classify, fn)
+}
+
+func (t *Tree[ID, V]) walkNode(n int32, classify func(Rect) Cover, fn func(ID, Point, V, bool) bool) bool {
+	nd := &t.nodes[n]
+	switch classify(nd.rect) {
+	case Outside:
+		return true
+	case Inside:
+		return t.walkAll(n, fn)
+	}
+	if nd.child == noChild {
+		for i := range nd.items {
+			it := &nd.items[i]
+			if !fn(it.id, it.p, it.v, false) {
+				return false
+			}
+		}
+		return true
+	}
+	for i := range int32(4) {
+		if c := nd.child + i; t.nodes[c].count > 0 && !t.walkNode(c, classify, fn) {
+			return false
+		}
+	}
+	return true
+}
+
+// walkAll calls fn, with inside set, for every object below n.
+func (t *Tree[ID, V]) walkAll(n int32, fn func(ID, Point, V, bool) bool) bool {
+	nd := &t.nodes[n]
+	if nd.child == noChild {
+		for i := range nd.items {
+			it := &nd.items[i]
+			if !fn(it.id, it.p, it.v, true) {
+				return false
+			}
+		}
+		return true
+	}
+	for i := range int32(4) {
+		if c := nd.child + i; t.nodes[c].count > 0 && !t.walkAll(c, fn) {
+			return false
+		}
+	}
+	return true
+}

@@ -280,6 +280,32 @@ func TestAgainstBruteForce(t *testing.T) {
 				if !slices.Equal(gotIDs, wantIDs) {
 					t.Fatalf("Range(%+v) = %v, want %v", rect, gotIDs, wantIDs)
 				}
+				// Walk over the same rectangle, trusting Inside cells.
+				gotIDs = gotIDs[:0]
+				tr.Walk(func(c Rect) Cover {
+					switch {
+					case !c.Intersects(rect):
+						return Outside
+					case rect.Contains(Point{c.MinX, c.MinY}) && rect.Contains(Point{c.MaxX, c.MaxY}):
+						return Inside
+					}
+					return Partial
+				}, func(id int, p Point, v int, inside bool) bool {
+					if o := m[id]; o.p != p || o.v != v {
+						t.Fatalf("Walk returned stale %d %v %v", id, p, v)
+					}
+					if inside && !rect.Contains(p) {
+						t.Fatalf("Walk says %v is inside %+v", p, rect)
+					}
+					if rect.Contains(p) {
+						gotIDs = append(gotIDs, id)
+					}
+					return true
+				})
+				slices.Sort(gotIDs)
+				if !slices.Equal(gotIDs, wantIDs) {
+					t.Fatalf("Walk(%+v) = %v, want %v", rect, gotIDs, wantIDs)
+				}
 			}
 		}
 		checkInvariants(t, tr, m)
