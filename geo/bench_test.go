@@ -1,0 +1,78 @@
+package geo_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/blueprint-go/blueprint/geo"
+)
+
+// The package's own benchmarks, on 100k drivers in an NYC-sized box; the
+// 1M-driver workloads beside tidwall/rtree and paulmach/orb are in the
+// benchmarks module (BenchmarkNearest, BenchmarkMove, ...).
+
+const benchDrivers = 100_000
+
+// nycIndex returns an index of n available drivers spread uniformly over a
+// box the size of New York City, and the positions it used.
+func nycIndex(b *testing.B, n int) (*geo.Index, []geo.LatLng) {
+	b.Helper()
+	r := rand.New(rand.NewPCG(1, 2))
+	x := geo.NewIndex(geo.Options{StaleAfter: -1})
+	pos := make([]geo.LatLng, n)
+	for i := range pos {
+		pos[i] = geo.LatLng{Lat: 40.49 + 0.43*r.Float64(), Lng: -74.26 + 0.56*r.Float64()}
+		if err := x.Upsert(geo.Driver{ID: geo.DriverID(i + 1), Pos: pos[i], Status: geo.Available}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return x, pos
+}
+
+func BenchmarkDistance(b *testing.B) {
+	p := geo.LatLng{Lat: 40.7128, Lng: -74.0060}
+	q := geo.LatLng{Lat: 40.7306, Lng: -73.9352}
+	var sum float64
+	for b.Loop() {
+		sum += geo.Distance(p, q)
+	}
+	if sum <= 0 {
+		b.Fatal("no distance")
+	}
+}
+
+func BenchmarkIndexNearby10(b *testing.B) {
+	x, pos := nycIndex(b, benchDrivers)
+	ctx := context.Background()
+	dst := make([]geo.Match, 0, 10)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		dst, err = x.AppendNearby(ctx, dst[:0], pos[i%len(pos)], 5000, 10, nil)
+		if err != nil || len(dst) != 10 {
+			b.Fatalf("AppendNearby = %d matches, %v", len(dst), err)
+		}
+		i += 7919
+	}
+}
+
+func BenchmarkIndexUpsertMove(b *testing.B) {
+	x, pos := nycIndex(b, benchDrivers)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		j := i % len(pos)
+		p := pos[j]
+		p.Lat += 0.0001 // about 11 m north: a driver's report a few seconds later
+		if p.Lat > 40.92 {
+			p.Lat = 40.49
+		}
+		pos[j] = p
+		if err := x.Upsert(geo.Driver{ID: geo.DriverID(j + 1), Pos: p, Status: geo.Available}); err != nil {
+			b.Fatal(err)
+		}
+		i += 7919
+	}
+}
