@@ -227,8 +227,9 @@ func TestMuteBlock(t *testing.T) {
 	e := newEnv(t, 800, fanout.Options{})
 	e.follow(2, 1)
 	e.follow(2, 3)
-	e.post(1, "one")
-	e.post(3, "three")
+	// Fan-out must be done before the mute: a push skipped while muted
+	// stays out after Unmute, as documented.
+	e.wait(e.post(1, "one"), e.post(3, "three"))
 	if err := e.svc.Mute(e.ctx, 2, 1); err != nil {
 		t.Fatal(err)
 	}

@@ -172,6 +172,8 @@ type readBufs struct {
 	edges []Edge
 	views []edgeView
 	pulls []src
+	lazy  []src
+	load  []int // indexes of views whose newest post is not known yet
 }
 
 // edgeView is a followee as one read sees it.
@@ -179,6 +181,7 @@ type edgeView struct {
 	edge   Edge
 	author AuthorStats
 	since  snowflake.ID // author's watermark, Pulling if pulled
+	newest snowflake.ID // no post of the author has a higher ID
 	pushed bool         // the author's mode
 }
 
@@ -208,12 +211,18 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 	views := slices.Grow(bufs.views[:0], len(edges))[:len(edges)]
 	bufs.views = views
 	var queued []Entry
+	load := bufs.load[:0]
 	for i, e := range edges {
 		v := &views[i]
 		v.edge = e
 		s.user(ctx, e.Followee, func(st *userState) {
 			if adjust {
 				v.author = s.authorStats(e.Followee, st, now)
+			}
+			v.newest = st.newest
+			if !st.newestKnown {
+				v.newest = Pulling - 1
+				load = append(load, i)
 			}
 			v.pushed = st.authorPush
 			v.since = Pulling
@@ -227,6 +236,12 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 			}
 		})
 	}
+	bufs.load = load
+	for _, i := range load {
+		if err := s.loadNewest(ctx, &views[i]); err != nil {
+			return err
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		retry, err := s.merge(ctx, bufs, user, top, lower, floor, attempt > 1, views, queued, rel, pg, yield)
 		if err != nil || !retry {
@@ -239,6 +254,27 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 		s.adjustEdges(ctx, user, views, nFollowees, readRate)
 	}
 	return err
+}
+
+// loadNewest reads the newest post ID of v's author from the store, once
+// per author and Service: later posts raise it in Publish.
+func (s *Service) loadNewest(ctx context.Context, v *edgeView) error {
+	var buf [1]snowflake.ID
+	ids, err := s.posts.Recent(ctx, v.edge.Followee, Pulling, 1, buf[:0])
+	if err != nil {
+		return err
+	}
+	var newest snowflake.ID
+	if len(ids) > 0 {
+		newest = ids[0]
+	}
+	// A post published meanwhile raised st.newest itself (after storing
+	// it, before it became readable), so the maximum is an upper bound.
+	return s.user(ctx, v.edge.Followee, func(st *userState) {
+		st.newest = max(st.newest, newest)
+		st.newestKnown = true
+		v.newest = st.newest
+	})
 }
 
 // merge runs one k-way merge. It reports retry if the timeline's horizon
@@ -285,7 +321,10 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 	// Pull sources below the top wait in lazy until the merge reaches
 	// their bound (sorted, highest first, only then): a first page above
 	// the horizon touches none of the pushed followees.
-	var lazy []src
+	// An author's pull starts no higher than right above its newest post,
+	// so followees who posted nothing in range cost no descent.
+	lazy := bufs.lazy[:0]
+	defer func() { bufs.lazy = lazy[:0] }()
 	lazyMax := snowflake.ID(0)
 	h = append(h, newPull(user, top))
 	for _, v := range views {
@@ -293,13 +332,11 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 		if v.edge.Since != 0 && v.edge.Since != Pulling && v.since != Pulling {
 			bound = min(top, max(v.edge.Since, v.since, floor, horizon))
 		}
+		bound = min(bound, v.newest+1)
 		switch {
 		case bound == top:
 			h = append(h, newPull(v.edge.Followee, bound))
 		case bound > lower+1:
-			if lazy == nil {
-				lazy = make([]src, 0, len(views))
-			}
 			lazy = append(lazy, src{kind: srcPull, author: v.edge.Followee, bound: bound})
 			lazyMax = max(lazyMax, bound)
 		}
