@@ -172,7 +172,7 @@ type readBufs struct {
 	edges []Edge
 	views []edgeView
 	pulls []src
-	lazy  []src
+	lazy  lazyHeap
 	load  []int // indexes of views whose newest post is not known yet
 }
 
@@ -183,6 +183,49 @@ type edgeView struct {
 	since  snowflake.ID // author's watermark, Pulling if pulled
 	newest snowflake.ID // no post of the author has a higher ID
 	pushed bool         // the author's mode
+}
+
+// A lazySrc is a pull source that starts below the merge's current
+// position: it enters the merge heap only when the merge reaches bound.
+type lazySrc struct {
+	bound  snowflake.ID
+	author UserID
+}
+
+// lazyHeap is a max-heap of lazySrc by bound, so that a page that stops
+// early pays O(n) to build it and O(log n) only per source it reaches.
+type lazyHeap []lazySrc
+
+func (l lazyHeap) init() {
+	for i := len(l)/2 - 1; i >= 0; i-- {
+		l.down(i)
+	}
+}
+
+func (l lazyHeap) down(i int) {
+	for {
+		c := 2*i + 1
+		if c >= len(l) {
+			return
+		}
+		if c+1 < len(l) && l[c+1].bound > l[c].bound {
+			c++
+		}
+		if l[c].bound <= l[i].bound {
+			return
+		}
+		l[i], l[c] = l[c], l[i]
+		i = c
+	}
+}
+
+func (l *lazyHeap) pop() lazySrc {
+	old := *l
+	top := old[0]
+	old[0] = old[len(old)-1]
+	*l = old[:len(old)-1]
+	l.down(0)
+	return top
 }
 
 // read streams user's visible posts with lower < ID < before, newest first,
@@ -318,14 +361,13 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 		slices.SortFunc(q, func(a, b Entry) int { return cmpID(b.ID, a.ID) })
 		h = append(h, &src{kind: srcQueue, buf: q, end: true})
 	}
-	// Pull sources below the top wait in lazy until the merge reaches
-	// their bound (sorted, highest first, only then): a first page above
-	// the horizon touches none of the pushed followees.
-	// An author's pull starts no higher than right above its newest post,
-	// so followees who posted nothing in range cost no descent.
+	// Pull sources below the top wait in the lazy heap until the merge
+	// reaches their bound: a first page above the horizon touches none of
+	// the pushed followees. An author's pull starts no higher than right
+	// above its newest post, so followees who posted nothing in range cost
+	// no descent.
 	lazy := bufs.lazy[:0]
 	defer func() { bufs.lazy = lazy[:0] }()
-	lazyMax := snowflake.ID(0)
 	h = append(h, newPull(user, top))
 	for _, v := range views {
 		bound := top
@@ -337,11 +379,10 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 		case bound == top:
 			h = append(h, newPull(v.edge.Followee, bound))
 		case bound > lower+1:
-			lazy = append(lazy, src{kind: srcPull, author: v.edge.Followee, bound: bound})
-			lazyMax = max(lazyMax, bound)
+			lazy = append(lazy, lazySrc{bound: bound, author: v.edge.Followee})
 		}
 	}
-	sorted := false
+	lazy.init()
 	heap.Init(&h)
 
 	followee := func(a UserID) bool {
@@ -407,15 +448,10 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 		return nil
 	}
 	want := 8
-	next := 0
 	for !stop {
-		if !sorted && len(lazy) > 0 && (len(h) == 0 || lazyMax-1 >= h[0].key()) {
-			slices.SortFunc(lazy, func(a, b src) int { return cmpID(b.bound, a.bound) })
-			sorted = true
-		}
-		for sorted && next < len(lazy) && (len(h) == 0 || lazy[next].bound-1 >= h[0].key()) {
-			heap.Push(&h, &lazy[next])
-			next++
+		for len(lazy) > 0 && (len(h) == 0 || lazy[0].bound-1 >= h[0].key()) {
+			l := lazy.pop()
+			heap.Push(&h, newPull(l.author, l.bound))
 		}
 		if len(h) == 0 {
 			break
