@@ -74,7 +74,7 @@ func (s *Service) Timeline(ctx context.Context, user UserID, cursor string, limi
 	if limit <= 0 || limit > MaxLimit {
 		return Page{}, ErrInvalidLimit
 	}
-	var pg Page
+	pg := Page{Posts: make([]Post, 0, limit)}
 	err = s.read(ctx, user, before, 0, &pg, func(p Post) bool {
 		pg.Posts = append(pg.Posts, p)
 		return len(pg.Posts) < limit
@@ -174,6 +174,16 @@ type readBufs struct {
 	pulls []src
 	lazy  lazyHeap
 	load  []int // indexes of views whose newest post is not known yet
+
+	tl      []Entry // the first chunk of the pushed timeline
+	arena   []Entry // first fetches of the pull sources
+	cand    []Entry
+	fromTL  []bool
+	ids     []snowflake.ID
+	origIDs []snowflake.ID
+	scratch []snowflake.ID
+	posts   []Post
+	origs   []Post
 }
 
 // edgeView is a followee as one read sees it.
@@ -326,7 +336,7 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 	views []edgeView, queued []Entry, rel map[UserID]uint8, pg *Page, yield func(Post) bool) (retry bool, err error) {
 	chunk := 32
 	tl := &src{kind: srcTimeline, bound: top}
-	tl.buf, tl.bound, err = s.fetchTimeline(ctx, user, top, chunk, nil)
+	tl.buf, tl.bound, err = s.fetchTimeline(ctx, user, top, chunk, bufs.tl[:0])
 	if err != nil {
 		return false, err
 	}
@@ -343,10 +353,15 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 	// All pull sources live in one slice, their first fetches in one arena.
 	pulls := slices.Grow(bufs.pulls[:0], len(views)+1)
 	defer func() { bufs.pulls = pulls[:0] }()
-	arena := make([]Entry, 0, 8*8)
+	// The arena is recycled: a source whose fetches outgrow its slot gets
+	// a buffer of its own, and an arena that fills up is replaced by a
+	// larger one (earlier slots keep the old one alive until the read
+	// ends), which the next read reuses.
+	arena := bufs.arena[:0]
 	newPull := func(author UserID, bound snowflake.ID) *src {
 		if len(arena)+8 > cap(arena) {
-			arena = make([]Entry, 0, 8*32)
+			arena = make([]Entry, 0, max(8*8, 2*cap(arena)))
+			bufs.arena = arena
 		}
 		pulls = append(pulls, src{kind: srcPull, author: author, bound: bound, buf: arena[len(arena) : len(arena) : len(arena)+8]})
 		arena = arena[:len(arena)+8]
@@ -394,17 +409,23 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 	}
 	var (
 		last     snowflake.ID
-		cand     []Entry
-		fromTL   []bool
+		cand     = bufs.cand[:0]
+		fromTL   = bufs.fromTL[:0]
 		removals []snowflake.ID
-		posts    []Post
-		origIDs  []snowflake.ID
-		origs    []Post
+		posts    = bufs.posts[:0]
+		origIDs  = bufs.origIDs[:0]
+		origs    = bufs.origs[:0]
 		yielded  bool
 		stop     bool
-		scratch  []snowflake.ID
-		ids      []snowflake.ID
+		scratch  = bufs.scratch[:0]
+		ids      = bufs.ids[:0]
 	)
+	defer func() {
+		bufs.tl = tl.buf[:0]
+		bufs.cand, bufs.fromTL, bufs.ids = cand[:0], fromTL[:0], ids[:0]
+		bufs.posts, bufs.origs = posts[:0], origs[:0]
+		bufs.origIDs, bufs.scratch = origIDs[:0], scratch[:0]
+	}()
 	flush := func() error {
 		ids = ids[:0]
 		for _, c := range cand {
