@@ -62,9 +62,22 @@
 // follower page read and one [Timelines.Deliver] per BatchSize (1000)
 // followers, on Options.Workers goroutines; Publish blocks when
 // Options.Queue posts wait (backpressure), and [Service.Close] drains the
-// queue. Timeline: one followee list, one timeline range, one descent per
-// pulled author, and one batched post lookup per page: O(F + k log k) for F
-// followees and k entries scanned.
+// queue. Through the whole Service an author with 5000 active followers is
+// fanned out at several million timeline inserts per second on 2 cores
+// (BenchmarkFanout); about half of that is Deliver, a third the
+// per-follower checks (activity, mutes, the policy).
+//
+// Timeline: one followee list and one in-memory state lookup per followee
+// (O(F) for F followees), one timeline range, and a k-way merge over k
+// entries scanned with one batched post lookup per chunk. The Service
+// keeps an upper bound on each author's newest post, so a pulled author
+// costs a store descent only when the merge reaches that post: a pulled
+// followee who posted nothing recent costs nothing else, and pushed
+// followees below the horizon wait in a heap built in O(F). Buffers are
+// recycled, so a first page of 20 costs 6 allocations (the page itself
+// among them). Measured on a shared 2-core machine at 20k users and ~165
+// followees (BenchmarkTimelineFirstPage): about 25-30 µs per first page
+// for every strategy, most of it the O(F) followee pass.
 //
 // # Storage
 //
@@ -75,8 +88,8 @@
 // in sorted slices of 16-byte [Entry] values with at most a quarter of slack
 // (at most 20 bytes per entry when full; Twitter's entries were 20 bytes).
 // The Service itself keeps per-user state in memory (activity, rates,
-// watermarks, follow counts, mutes and blocks), so the graph must only be
-// changed through it.
+// watermarks, follow counts, newest post IDs, mutes and blocks), so the
+// graph must only be changed, and posts only be added, through it.
 //
 // # Concurrency
 //

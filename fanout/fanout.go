@@ -65,6 +65,14 @@ type userState struct {
 	authorSince snowflake.ID // author's posts >= authorSince are pushed
 	pending     []snowflake.ID
 
+	// newest bounds the author's post IDs from above once newestKnown:
+	// Publish raises it before the post becomes readable, and the first
+	// read that needs it loads it from the Posts store (posts stored before
+	// this Service). A pulled author with no post above a read's range
+	// costs that read no store descent.
+	newest      snowflake.ID
+	newestKnown bool
+
 	rel map[UserID]uint8 // relations to other users
 }
 
@@ -264,6 +272,7 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 				// Every ID from here on was issued after the switch.
 				st.authorSince = id
 			}
+			st.newest = max(st.newest, id)
 			if st.authorPush {
 				st.pending = append(st.pending, id)
 			}

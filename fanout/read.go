@@ -74,7 +74,7 @@ func (s *Service) Timeline(ctx context.Context, user UserID, cursor string, limi
 	if limit <= 0 || limit > MaxLimit {
 		return Page{}, ErrInvalidLimit
 	}
-	var pg Page
+	pg := Page{Posts: make([]Post, 0, limit)}
 	err = s.read(ctx, user, before, 0, &pg, func(p Post) bool {
 		pg.Posts = append(pg.Posts, p)
 		return len(pg.Posts) < limit
@@ -172,6 +172,18 @@ type readBufs struct {
 	edges []Edge
 	views []edgeView
 	pulls []src
+	lazy  lazyHeap
+	load  []int // indexes of views whose newest post is not known yet
+
+	tl      []Entry // the first chunk of the pushed timeline
+	arena   []Entry // first fetches of the pull sources
+	cand    []Entry
+	fromTL  []bool
+	ids     []snowflake.ID
+	origIDs []snowflake.ID
+	scratch []snowflake.ID
+	posts   []Post
+	origs   []Post
 }
 
 // edgeView is a followee as one read sees it.
@@ -179,7 +191,51 @@ type edgeView struct {
 	edge   Edge
 	author AuthorStats
 	since  snowflake.ID // author's watermark, Pulling if pulled
+	newest snowflake.ID // no post of the author has a higher ID
 	pushed bool         // the author's mode
+}
+
+// A lazySrc is a pull source that starts below the merge's current
+// position: it enters the merge heap only when the merge reaches bound.
+type lazySrc struct {
+	bound  snowflake.ID
+	author UserID
+}
+
+// lazyHeap is a max-heap of lazySrc by bound, so that a page that stops
+// early pays O(n) to build it and O(log n) only per source it reaches.
+type lazyHeap []lazySrc
+
+func (l lazyHeap) init() {
+	for i := len(l)/2 - 1; i >= 0; i-- {
+		l.down(i)
+	}
+}
+
+func (l lazyHeap) down(i int) {
+	for {
+		c := 2*i + 1
+		if c >= len(l) {
+			return
+		}
+		if c+1 < len(l) && l[c+1].bound > l[c].bound {
+			c++
+		}
+		if l[c].bound <= l[i].bound {
+			return
+		}
+		l[i], l[c] = l[c], l[i]
+		i = c
+	}
+}
+
+func (l *lazyHeap) pop() lazySrc {
+	old := *l
+	top := old[0]
+	old[0] = old[len(old)-1]
+	*l = old[:len(old)-1]
+	l.down(0)
+	return top
 }
 
 // read streams user's visible posts with lower < ID < before, newest first,
@@ -208,12 +264,18 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 	views := slices.Grow(bufs.views[:0], len(edges))[:len(edges)]
 	bufs.views = views
 	var queued []Entry
+	load := bufs.load[:0]
 	for i, e := range edges {
 		v := &views[i]
 		v.edge = e
 		s.user(ctx, e.Followee, func(st *userState) {
 			if adjust {
 				v.author = s.authorStats(e.Followee, st, now)
+			}
+			v.newest = st.newest
+			if !st.newestKnown {
+				v.newest = Pulling - 1
+				load = append(load, i)
 			}
 			v.pushed = st.authorPush
 			v.since = Pulling
@@ -226,6 +288,12 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 				}
 			}
 		})
+	}
+	bufs.load = load
+	for _, i := range load {
+		if err := s.loadNewest(ctx, &views[i]); err != nil {
+			return err
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		retry, err := s.merge(ctx, bufs, user, top, lower, floor, attempt > 1, views, queued, rel, pg, yield)
@@ -241,13 +309,34 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 	return err
 }
 
+// loadNewest reads the newest post ID of v's author from the store, once
+// per author and Service: later posts raise it in Publish.
+func (s *Service) loadNewest(ctx context.Context, v *edgeView) error {
+	var buf [1]snowflake.ID
+	ids, err := s.posts.Recent(ctx, v.edge.Followee, Pulling, 1, buf[:0])
+	if err != nil {
+		return err
+	}
+	var newest snowflake.ID
+	if len(ids) > 0 {
+		newest = ids[0]
+	}
+	// A post published meanwhile raised st.newest itself (after storing
+	// it, before it became readable), so the maximum is an upper bound.
+	return s.user(ctx, v.edge.Followee, func(st *userState) {
+		st.newest = max(st.newest, newest)
+		st.newestKnown = true
+		v.newest = st.newest
+	})
+}
+
 // merge runs one k-way merge. It reports retry if the timeline's horizon
 // moved before anything was yielded.
 func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, lower, floor snowflake.ID, pullAll bool,
 	views []edgeView, queued []Entry, rel map[UserID]uint8, pg *Page, yield func(Post) bool) (retry bool, err error) {
 	chunk := 32
 	tl := &src{kind: srcTimeline, bound: top}
-	tl.buf, tl.bound, err = s.fetchTimeline(ctx, user, top, chunk, nil)
+	tl.buf, tl.bound, err = s.fetchTimeline(ctx, user, top, chunk, bufs.tl[:0])
 	if err != nil {
 		return false, err
 	}
@@ -264,10 +353,15 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 	// All pull sources live in one slice, their first fetches in one arena.
 	pulls := slices.Grow(bufs.pulls[:0], len(views)+1)
 	defer func() { bufs.pulls = pulls[:0] }()
-	arena := make([]Entry, 0, 8*8)
+	// The arena is recycled: a source whose fetches outgrow its slot gets
+	// a buffer of its own, and an arena that fills up is replaced by a
+	// larger one (earlier slots keep the old one alive until the read
+	// ends), which the next read reuses.
+	arena := bufs.arena[:0]
 	newPull := func(author UserID, bound snowflake.ID) *src {
 		if len(arena)+8 > cap(arena) {
-			arena = make([]Entry, 0, 8*32)
+			arena = make([]Entry, 0, max(8*8, 2*cap(arena)))
+			bufs.arena = arena
 		}
 		pulls = append(pulls, src{kind: srcPull, author: author, bound: bound, buf: arena[len(arena) : len(arena) : len(arena)+8]})
 		arena = arena[:len(arena)+8]
@@ -282,29 +376,28 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 		slices.SortFunc(q, func(a, b Entry) int { return cmpID(b.ID, a.ID) })
 		h = append(h, &src{kind: srcQueue, buf: q, end: true})
 	}
-	// Pull sources below the top wait in lazy until the merge reaches
-	// their bound (sorted, highest first, only then): a first page above
-	// the horizon touches none of the pushed followees.
-	var lazy []src
-	lazyMax := snowflake.ID(0)
+	// Pull sources below the top wait in the lazy heap until the merge
+	// reaches their bound: a first page above the horizon touches none of
+	// the pushed followees. An author's pull starts no higher than right
+	// above its newest post, so followees who posted nothing in range cost
+	// no descent.
+	lazy := bufs.lazy[:0]
+	defer func() { bufs.lazy = lazy[:0] }()
 	h = append(h, newPull(user, top))
 	for _, v := range views {
 		bound := top
 		if v.edge.Since != 0 && v.edge.Since != Pulling && v.since != Pulling {
 			bound = min(top, max(v.edge.Since, v.since, floor, horizon))
 		}
+		bound = min(bound, v.newest+1)
 		switch {
 		case bound == top:
 			h = append(h, newPull(v.edge.Followee, bound))
 		case bound > lower+1:
-			if lazy == nil {
-				lazy = make([]src, 0, len(views))
-			}
-			lazy = append(lazy, src{kind: srcPull, author: v.edge.Followee, bound: bound})
-			lazyMax = max(lazyMax, bound)
+			lazy = append(lazy, lazySrc{bound: bound, author: v.edge.Followee})
 		}
 	}
-	sorted := false
+	lazy.init()
 	heap.Init(&h)
 
 	followee := func(a UserID) bool {
@@ -316,17 +409,23 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 	}
 	var (
 		last     snowflake.ID
-		cand     []Entry
-		fromTL   []bool
+		cand     = bufs.cand[:0]
+		fromTL   = bufs.fromTL[:0]
 		removals []snowflake.ID
-		posts    []Post
-		origIDs  []snowflake.ID
-		origs    []Post
+		posts    = bufs.posts[:0]
+		origIDs  = bufs.origIDs[:0]
+		origs    = bufs.origs[:0]
 		yielded  bool
 		stop     bool
-		scratch  []snowflake.ID
-		ids      []snowflake.ID
+		scratch  = bufs.scratch[:0]
+		ids      = bufs.ids[:0]
 	)
+	defer func() {
+		bufs.tl = tl.buf[:0]
+		bufs.cand, bufs.fromTL, bufs.ids = cand[:0], fromTL[:0], ids[:0]
+		bufs.posts, bufs.origs = posts[:0], origs[:0]
+		bufs.origIDs, bufs.scratch = origIDs[:0], scratch[:0]
+	}()
 	flush := func() error {
 		ids = ids[:0]
 		for _, c := range cand {
@@ -370,15 +469,10 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 		return nil
 	}
 	want := 8
-	next := 0
 	for !stop {
-		if !sorted && len(lazy) > 0 && (len(h) == 0 || lazyMax-1 >= h[0].key()) {
-			slices.SortFunc(lazy, func(a, b src) int { return cmpID(b.bound, a.bound) })
-			sorted = true
-		}
-		for sorted && next < len(lazy) && (len(h) == 0 || lazy[next].bound-1 >= h[0].key()) {
-			heap.Push(&h, &lazy[next])
-			next++
+		for len(lazy) > 0 && (len(h) == 0 || lazy[0].bound-1 >= h[0].key()) {
+			l := lazy.pop()
+			heap.Push(&h, newPull(l.author, l.bound))
 		}
 		if len(h) == 0 {
 			break
