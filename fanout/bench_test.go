@@ -87,12 +87,11 @@ func BenchmarkDeliver(b *testing.B) {
 	for i := range to {
 		to[i] = fanout.UserID(i*31 + 1)
 	}
-	id := snowflake.ID(0)
+	var id atomic.Int64 // shared by the parallel goroutines
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			id++
-			tl.Deliver(ctx, fanout.Entry{ID: id, Author: 1}, to)
+			tl.Deliver(ctx, fanout.Entry{ID: snowflake.ID(id.Add(1)), Author: 1}, to)
 		}
 	})
 }
