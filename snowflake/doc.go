@@ -33,14 +33,15 @@
 // Measured on an otherwise idle 2-core AMD EPYC VM (Go 1.26.8), on a
 // layout whose sequence never runs out (41/2/20): Next takes 29.5 ns per ID
 // from one goroutine, allocation-free (github.com/bwmarrin/snowflake's
-// mutex: 30.8 ns). From 2 goroutines sharing one generator the wall time per
-// ID is 34-36 ns in most processes but 42-49 ns in others: the mode holds
-// for a whole process and flips between processes, and interleaved A/B runs
-// showed a single-read-modify-write variant no better, so it is the cost of
-// moving one cache line between these two vCPUs, not of the algorithm. The
-// total rate never exceeds one goroutine's: every call adds to the same
-// word. [Generator.NextN] costs about 1 ns per ID in batches of 64 (62 ns
-// per call).
+// mutex: 30.8 ns). From 2 goroutines sharing one generator the wall time
+// per ID was 31-37 ns (median 34.7) across 10 interleaved test processes,
+// against 34-40 ns for bwmarrin's mutex and 35-44 ns for the same design
+// under a mutex. In one earlier hour some processes ran at 42-49 ns
+// throughout, an add-first variant alike: a per-process slow mode of
+// moving one cache line between these vCPUs, not of the algorithm. The
+// total rate never exceeds one goroutine's, since every call adds to the
+// same word. [Generator.NextN] costs about 1 ns per ID in batches of 64
+// (62 ns per call).
 //
 // An ID's timestamp is never ahead of the clock. When a tick's sequence is
 // used up, Next waits for the next tick instead of borrowing a future one, so
