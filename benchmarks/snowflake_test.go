@@ -104,27 +104,7 @@ func BenchmarkSnowflakeNext(b *testing.B) {
 // BenchmarkSnowflakeNextParallel is BenchmarkSnowflakeNext with every
 // goroutine of b.RunParallel sharing one generator; run it with -cpu 1,2,8.
 func BenchmarkSnowflakeNextParallel(b *testing.B) {
-	b.Run("blueprint", func(b *testing.B) {
-		g := newBlueprint(b, snowflake.DefaultLayout())
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := g.Next(); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	})
-	b.Run("bwmarrin", func(b *testing.B) {
-		n := newBwmarrin(b)
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				n.Generate()
-			}
-		})
-	})
+	benchParallelPair(b, snowflake.DefaultLayout(), newBwmarrin)
 	b.Run("sonyflake", func(b *testing.B) {
 		sf := newSonyflake(b)
 		b.ReportAllocs()
@@ -163,8 +143,15 @@ func BenchmarkSnowflakeNextWide(b *testing.B) {
 // BenchmarkSnowflakeNextWideParallel is BenchmarkSnowflakeNextWide under
 // b.RunParallel, all goroutines sharing one generator.
 func BenchmarkSnowflakeNextWideParallel(b *testing.B) {
+	benchParallelPair(b, wideLayout(), newBwmarrinWide)
+}
+
+// benchParallelPair runs the "blueprint" and "bwmarrin" sub-benchmarks of a
+// parallel workload: every goroutine of b.RunParallel takes IDs from one
+// shared generator, ours on layout l and bwmarrin's from newBw.
+func benchParallelPair(b *testing.B, l snowflake.Layout, newBw func(*testing.B) *bwmarrin.Node) {
 	b.Run("blueprint", func(b *testing.B) {
-		g := newBlueprint(b, wideLayout())
+		g := newBlueprint(b, l)
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -176,7 +163,7 @@ func BenchmarkSnowflakeNextWideParallel(b *testing.B) {
 		})
 	})
 	b.Run("bwmarrin", func(b *testing.B) {
-		n := newBwmarrinWide(b)
+		n := newBw(b)
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
