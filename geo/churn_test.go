@@ -64,7 +64,7 @@ func TestChurnHeap(t *testing.T) {
 		t.Fatalf("Nearby after churn = %d results, %v", len(got), err)
 	}
 	for i, m := range got {
-		if m.Pos != pos[m.ID] || m.Distance != Distance(c, pos[m.ID]) {
+		if p := stored(pos[m.ID]); m.Pos != p || m.Distance != Distance(c, p) {
 			t.Fatalf("result %d = %+v, driver is at %v", i, m, pos[m.ID])
 		}
 	}

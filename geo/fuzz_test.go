@@ -26,7 +26,7 @@ func FuzzNearby(f *testing.F) {
 	for i := range 600 {
 		d := Driver{ID: DriverID(i), Pos: randDriverPos(r), Status: Status(i % 2), Seen: now}
 		_ = x.Upsert(d)
-		m[d.ID] = d
+		m.put(d)
 	}
 	f.Fuzz(func(t *testing.T, lat, lng, radius float64, k int) {
 		c := LatLng{lat, lng}

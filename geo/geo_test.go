@@ -3,7 +3,6 @@ package geo
 import (
 	"context"
 	"errors"
-	"github.com/blueprint-go/blueprint/quadtree"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -210,6 +209,12 @@ func randDriverPos(r *rand.Rand) LatLng {
 
 type truth map[DriverID]Driver
 
+// put records d as the index stores it, at its rounded position.
+func (m truth) put(d Driver) {
+	d.Pos = stored(d.Pos)
+	m[d.ID] = d
+}
+
 func bruteNearby(m truth, c LatLng, radius float64, k int, fresh int64, filter func(Driver) bool) []Match {
 	var out []Match
 	for _, d := range m {
@@ -247,7 +252,7 @@ func TestNearbyAgainstBruteForce(t *testing.T) {
 			t.Fatal(err)
 		}
 		d.Seen = clk.Now()
-		m[d.ID] = d
+		m.put(d)
 	}
 	ctx := context.Background()
 	for round := range rounds {
@@ -260,7 +265,7 @@ func TestNearbyAgainstBruteForce(t *testing.T) {
 				if err := x.Upsert(d); err != nil {
 					t.Fatal(err)
 				}
-				m[id] = d
+				m.put(d)
 			case 2:
 				err := x.SetStatus(id, Available)
 				if d, ok := m[id]; ok {
@@ -505,7 +510,7 @@ func TestNearbyNeverStale(t *testing.T) {
 		if err := x.Upsert(d); err != nil {
 			t.Fatal(err)
 		}
-		m[d.ID] = d
+		m.put(d)
 	}
 	for range 100 {
 		c, radius, k := edgeCenter(r), randRadius(r), r.IntN(15)
@@ -563,10 +568,10 @@ func TestCellBound(t *testing.T) {
 		size := math.Pow(10, -4+r.Float64()*6) // 1e-4 to 100 degrees
 		minY := max(lat()-size/2, -90)
 		minX := max(lng()-size/2, -180)
-		cell := quadtree.Rect{MinX: minX, MinY: minY, MaxX: min(minX+size, 180), MaxY: min(minY+size, 90)}
+		cell := rect{MinX: minX, MinY: minY, MaxX: min(minX+size, 180), MaxY: min(minY+size, 90)}
 		b := q.bound(cell)
 		for range 20 {
-			p := quadtree.Point{
+			p := struct{ X, Y float64 }{
 				X: cell.MinX + r.Float64()*(cell.MaxX-cell.MinX),
 				Y: cell.MinY + r.Float64()*(cell.MaxY-cell.MinY),
 			}
@@ -628,7 +633,7 @@ func TestWithinIDsDense(t *testing.T) {
 		if err := x.Upsert(d); err != nil {
 			t.Fatal(err)
 		}
-		m[d.ID] = d
+		m.put(d)
 	}
 	for range rounds {
 		b := boxes[r.IntN(len(boxes))]

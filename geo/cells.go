@@ -1,0 +1,574 @@
+package geo
+
+import (
+	"math"
+	"sync/atomic"
+)
+
+// This file holds the Index's storage: dense driver records addressed by
+// uint32 handles, an open-addressing table from DriverID to handle, and a
+// point quadtree over integer (lng, lat) whose leaves hold blocks of
+// (position, handle) entries. Writers hold Index.mu; readers take no lock:
+// every word they read is an atomic, leaves are validated by a per-node
+// sequence number, and the tree's shape by Index.gen (see doc.go).
+
+// Positions are stored as int32 multiples of 1e-7 degree (1.1 cm at the
+// equator, the fixed point of OpenStreetMap), latitude in the high half of
+// one uint64 and longitude in the low half, so a reader loads a position
+// whole.
+const fixScale = 1e7
+
+// fix rounds degrees to the stored fixed point.
+func fix(d float64) int32 { return int32(math.Round(d * fixScale)) }
+
+// unfix turns a stored coordinate back into degrees. Division by 1e7 is
+// correctly rounded and monotone, so the degrees of a cell's integer edges
+// bound those of its points.
+func unfix(v int32) float64 { return float64(v) / fixScale }
+
+func packPos(lng, lat int32) uint64 { return uint64(uint32(lat))<<32 | uint64(uint32(lng)) }
+
+func posLng(p uint64) int32 { return int32(uint32(p)) }
+func posLat(p uint64) int32 { return int32(uint32(p >> 32)) }
+
+func posLatLng(p uint64) LatLng { return LatLng{Lat: unfix(posLat(p)), Lng: unfix(posLng(p))} }
+
+// stored returns p as the index stores it: rounded to 1e-7 degree.
+func stored(p LatLng) LatLng { return LatLng{Lat: unfix(fix(p.Lat)), Lng: unfix(fix(p.Lng))} }
+
+// The world in fixed point, as a half-open box [x0, x1) x [y0, y1).
+const (
+	worldX0 = -180 * fixScale
+	worldX1 = 180*fixScale + 1
+	worldY0 = -90 * fixScale
+	worldY1 = 90*fixScale + 1
+)
+
+// ibox is a half-open integer box: lng in [x0, x1), lat in [y0, y1).
+type ibox struct{ x0, y0, x1, y1 int32 }
+
+var worldBox = ibox{worldX0, worldY0, worldX1, worldY1}
+
+func (b ibox) mid() (int32, int32) {
+	return int32((int64(b.x0) + int64(b.x1)) >> 1), int32((int64(b.y0) + int64(b.y1)) >> 1)
+}
+
+// quadrant returns which child of b holds (x, y): bit 0 east, bit 1 north.
+func (b ibox) quadrant(x, y int32) int32 {
+	mx, my := b.mid()
+	q := int32(0)
+	if x >= mx {
+		q = 1
+	}
+	if y >= my {
+		q |= 2
+	}
+	return q
+}
+
+func (b ibox) child(q int32) ibox {
+	mx, my := b.mid()
+	c := b
+	if q&1 == 0 {
+		c.x1 = mx
+	} else {
+		c.x0 = mx
+	}
+	if q&2 == 0 {
+		c.y1 = my
+	} else {
+		c.y0 = my
+	}
+	return c
+}
+
+func (b ibox) holds(x, y int32) bool { return x >= b.x0 && x < b.x1 && y >= b.y0 && y < b.y1 }
+
+// degrees returns the smallest rectangle in degrees that holds the box's
+// points; an empty box gives an inverted rectangle, which no caller sees
+// because empty cells hold no drivers.
+func (b ibox) degrees() rect {
+	return rect{MinX: unfix(b.x0), MinY: unfix(b.y0), MaxX: unfix(b.x1 - 1), MaxY: unfix(b.y1 - 1)}
+}
+
+// Records and nodes live in chunks that never move; the directory of
+// chunks is republished when it grows.
+const (
+	recShift  = 12
+	recChunk  = 1 << recShift
+	nodeShift = 10
+	nodeChunk = 1 << nodeShift
+)
+
+// record is one driver. Readers load id and meta; leaf and slot say where
+// the driver's entry is and only the writer touches them.
+type record struct {
+	id   atomic.Int64
+	meta atomic.Uint64
+	leaf int32 // -1 while the handle is free
+	slot int32
+}
+
+type recChunkT [recChunk]record
+
+// node is a cell of the quadtree. Readers load seq, child, count, navail
+// and leaf; the rest is the writer's.
+type node struct {
+	// seq is odd while the writer changes this leaf's entries.
+	seq atomic.Uint32
+	// child is the first of four consecutive children, or -1 for a leaf.
+	child atomic.Int32
+	// count and navail are the drivers and available drivers in the
+	// subtree, never below the true numbers while a change is under way.
+	count, navail atomic.Int32
+	leaf          atomic.Pointer[block]
+	parent        int32
+	depth         int32
+	box           ibox
+}
+
+type nodeChunkT [nodeChunk]node
+
+// Leaf sizes. A leaf splits when an entry would make it hold more than
+// leafMax drivers (unless they all share one point), and a subtree
+// collapses into one leaf when it holds fewer than mergeBelow.
+const (
+	leafMax    = 32
+	mergeBelow = 8
+	blockStep  = 8 // block capacities are multiples of it up to leafMax
+)
+
+// block holds a leaf's entries: positions in w[0:cap] and handles packed
+// two to a word in w[cap:], available drivers first ([0, na)).
+type block struct {
+	n, na atomic.Int32
+	cap   int32
+	w     []atomic.Uint64
+}
+
+func newBlock(c int32) *block {
+	return &block{cap: c, w: make([]atomic.Uint64, c+(c+1)/2)}
+}
+
+func (b *block) pos(i int32) uint64 { return b.w[i].Load() }
+
+func (b *block) handle(i int32) uint32 {
+	return uint32(b.w[b.cap+i>>1].Load() >> (32 * (i & 1)))
+}
+
+// set writes entry i. Writer only.
+func (b *block) set(i int32, p uint64, h uint32) {
+	b.w[i].Store(p)
+	hw := &b.w[b.cap+i>>1]
+	sh := 32 * uint64(i&1)
+	hw.Store(hw.Load()&^(0xffffffff<<sh) | uint64(h)<<sh)
+}
+
+// blockCap returns the capacity class for n entries.
+func blockCap(n int32) int32 {
+	if n <= leafMax {
+		return max((n+blockStep-1)/blockStep*blockStep, blockStep)
+	}
+	c := int32(leafMax)
+	for c < n {
+		c *= 2
+	}
+	return c
+}
+
+// idTable maps DriverID to handle: open addressing with linear probing,
+// slots hold handle+1 (0 = empty) and compare against the record's id, and
+// deletion shifts later entries back instead of leaving tombstones.
+type idTable struct {
+	slots []uint32
+	used  int
+	shift uint
+}
+
+func (t *idTable) home(id DriverID) uint64 {
+	return (uint64(id) * 0x9e3779b97f4a7c15) >> t.shift
+}
+
+// treeStore is the writer's side of the storage.
+type treeStore struct {
+	recs  atomic.Pointer[[]*recChunkT]
+	nodes atomic.Pointer[[]*nodeChunkT]
+
+	nrec     uint32   // handles ever allocated
+	freeRecs []uint32 // released handles
+	nnode    int32
+	freeGrp  []int32 // released groups of four nodes
+	freeBlk  [leafMax / blockStep][]*block
+	table    idTable
+}
+
+func (s *treeStore) rec(h uint32) *record {
+	return &(*s.recs.Load())[h>>recShift][h&(recChunk-1)]
+}
+
+func (s *treeStore) node(i int32) *node {
+	return &(*s.nodes.Load())[i>>nodeShift][i&(nodeChunk-1)]
+}
+
+func (s *treeStore) init() {
+	s.table = idTable{slots: make([]uint32, 16), shift: 64 - 4}
+	s.recs.Store(&[]*recChunkT{})
+	s.nodes.Store(&[]*nodeChunkT{})
+	root := s.allocNodes(1)
+	n := s.node(root)
+	n.child.Store(-1)
+	n.parent = -1
+	n.box = worldBox
+	n.leaf.Store(s.allocBlock(blockStep))
+}
+
+// lookup returns id's handle.
+func (s *treeStore) lookup(id DriverID) (uint32, bool) {
+	t := &s.table
+	mask := uint64(len(t.slots) - 1)
+	for i := t.home(id); ; i = (i + 1) & mask {
+		v := t.slots[i]
+		if v == 0 {
+			return 0, false
+		}
+		if DriverID(s.rec(v-1).id.Load()) == id {
+			return v - 1, true
+		}
+	}
+}
+
+// tableInsert adds id (known absent) with handle h.
+func (s *treeStore) tableInsert(id DriverID, h uint32) {
+	t := &s.table
+	if (t.used+1)*4 > len(t.slots)*3 {
+		old := t.slots
+		t.slots = make([]uint32, 2*len(old))
+		t.shift--
+		for _, v := range old {
+			if v != 0 {
+				s.place(DriverID(s.rec(v-1).id.Load()), v)
+			}
+		}
+	}
+	s.place(id, h+1)
+	t.used++
+}
+
+func (s *treeStore) place(id DriverID, v uint32) {
+	t := &s.table
+	mask := uint64(len(t.slots) - 1)
+	i := t.home(id)
+	for t.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = v
+}
+
+// tableDelete removes id (known present).
+func (s *treeStore) tableDelete(id DriverID) {
+	t := &s.table
+	mask := uint64(len(t.slots) - 1)
+	i := t.home(id)
+	for DriverID(s.rec(t.slots[i]-1).id.Load()) != id {
+		i = (i + 1) & mask
+	}
+	// Backward shift: move later entries of the probe run into the hole
+	// when their home position does not lie strictly after it.
+	for j := (i + 1) & mask; t.slots[j] != 0; j = (j + 1) & mask {
+		k := t.home(DriverID(s.rec(t.slots[j]-1).id.Load()))
+		if (j-k)&mask >= (j-i)&mask {
+			t.slots[i] = t.slots[j]
+			i = j
+		}
+	}
+	t.slots[i] = 0
+	t.used--
+}
+
+// allocRec returns a free handle.
+func (s *treeStore) allocRec() uint32 {
+	if n := len(s.freeRecs); n > 0 {
+		h := s.freeRecs[n-1]
+		s.freeRecs = s.freeRecs[:n-1]
+		return h
+	}
+	h := s.nrec
+	if h>>recShift >= uint32(len(*s.recs.Load())) {
+		dir := append(append([]*recChunkT(nil), *s.recs.Load()...), new(recChunkT))
+		s.recs.Store(&dir)
+	}
+	s.nrec++
+	return h
+}
+
+// allocNodes returns the first of k (1 or 4) fresh consecutive nodes.
+func (s *treeStore) allocNodes(k int32) int32 {
+	if k == 4 && len(s.freeGrp) > 0 {
+		i := s.freeGrp[len(s.freeGrp)-1]
+		s.freeGrp = s.freeGrp[:len(s.freeGrp)-1]
+		return i
+	}
+	i := s.nnode
+	if (i+k-1)>>nodeShift >= int32(len(*s.nodes.Load())) {
+		dir := append(append([]*nodeChunkT(nil), *s.nodes.Load()...), new(nodeChunkT))
+		s.nodes.Store(&dir)
+	}
+	s.nnode += k
+	return i
+}
+
+func (s *treeStore) allocBlock(c int32) *block {
+	if c <= leafMax {
+		l := &s.freeBlk[c/blockStep-1]
+		if n := len(*l); n > 0 {
+			b := (*l)[n-1]
+			*l = (*l)[:n-1]
+			return b
+		}
+	}
+	return newBlock(c)
+}
+
+// freeBlock recycles b. Readers may still hold it; they notice through
+// the seq of the node they read it from.
+func (s *treeStore) freeBlock(b *block) {
+	if b.cap <= leafMax {
+		s.freeBlk[b.cap/blockStep-1] = append(s.freeBlk[b.cap/blockStep-1], b)
+	}
+}
+
+// findLeaf descends from node i to the leaf holding (x, y).
+func (s *treeStore) findLeaf(i int32, x, y int32) int32 {
+	for {
+		n := s.node(i)
+		c := n.child.Load()
+		if c < 0 {
+			return i
+		}
+		i = c + n.box.quadrant(x, y)
+	}
+}
+
+// addEntry puts (p, h) into leaf li, which has room or is a duplicate
+// leaf, keeping available entries first, and returns its slot. The caller
+// bumps seq around it.
+func (s *treeStore) addEntry(li int32, p uint64, h uint32, avail bool) {
+	n := s.node(li)
+	b := n.leaf.Load()
+	cnt, na := b.n.Load(), b.na.Load()
+	if cnt == b.cap {
+		nb := s.allocBlock(blockCap(cnt + 1))
+		for i := range cnt {
+			nb.set(i, b.pos(i), b.handle(i))
+		}
+		nb.n.Store(cnt)
+		nb.na.Store(na)
+		n.leaf.Store(nb)
+		s.freeBlock(b)
+		b = nb
+	}
+	slot := cnt
+	if avail {
+		if na < cnt {
+			// Move the first unavailable entry to the end.
+			mh := b.handle(na)
+			b.set(cnt, b.pos(na), mh)
+			s.rec(mh).slot = cnt
+		}
+		slot = na
+		b.na.Store(na + 1)
+	}
+	b.set(slot, p, h)
+	b.n.Store(cnt + 1)
+	r := s.rec(h)
+	r.leaf, r.slot = li, slot
+}
+
+// delEntry removes the entry at slot from leaf li. The caller bumps seq.
+func (s *treeStore) delEntry(li int32, slot int32) {
+	n := s.node(li)
+	b := n.leaf.Load()
+	cnt, na := b.n.Load(), b.na.Load()
+	last := cnt - 1
+	if slot < na {
+		// Fill the hole with the last available entry, and its place
+		// with the last entry.
+		if slot != na-1 {
+			mh := b.handle(na - 1)
+			b.set(slot, b.pos(na-1), mh)
+			s.rec(mh).slot = slot
+		}
+		slot = na - 1
+		b.na.Store(na - 1)
+	}
+	if slot != last {
+		mh := b.handle(last)
+		b.set(slot, b.pos(last), mh)
+		s.rec(mh).slot = slot
+	}
+	b.n.Store(last)
+	if b.cap > blockStep && b.cap <= leafMax && last <= b.cap-2*blockStep {
+		nb := s.allocBlock(blockCap(last))
+		for i := range last {
+			nb.set(i, b.pos(i), b.handle(i))
+		}
+		nb.n.Store(last)
+		nb.na.Store(b.na.Load())
+		n.leaf.Store(nb)
+		s.freeBlock(b)
+	}
+}
+
+// flip moves the entry at slot across the available boundary of leaf li.
+// The caller bumps seq.
+func (s *treeStore) flip(li int32, slot int32, avail bool) {
+	b := s.node(li).leaf.Load()
+	na := b.na.Load()
+	o := na // becoming available: swap with the first unavailable
+	if !avail {
+		o = na - 1 // becoming unavailable: swap with the last available
+	}
+	if o != slot {
+		ph, pp := b.handle(slot), b.pos(slot)
+		oh, op := b.handle(o), b.pos(o)
+		b.set(slot, op, oh)
+		b.set(o, pp, ph)
+		s.rec(oh).slot = slot
+		s.rec(ph).slot = o
+	}
+	if avail {
+		b.na.Store(na + 1)
+	} else {
+		b.na.Store(na - 1)
+	}
+}
+
+// sameSpot reports whether every entry of b and p are one point.
+func sameSpot(b *block, p uint64) bool {
+	for i := range b.n.Load() {
+		if b.pos(i) != p {
+			return false
+		}
+	}
+	return true
+}
+
+// split turns full leaf li into four leaves. The caller holds gen odd.
+func (s *treeStore) split(li int32) {
+	n := s.node(li)
+	b := n.leaf.Load()
+	c := s.allocNodes(4)
+	var cnt, avl [4]int32
+	cnt0, na := b.n.Load(), b.na.Load()
+	for i := range cnt0 {
+		p := b.pos(i)
+		q := n.box.quadrant(posLng(p), posLat(p))
+		cnt[q]++
+		if i < na {
+			avl[q]++
+		}
+	}
+	for q := range int32(4) {
+		ch := s.node(c + q)
+		ch.seq.Add(2) // readers holding an old copy of this node retry
+		ch.parent, ch.depth, ch.box = li, n.depth+1, n.box.child(q)
+		ch.count.Store(cnt[q])
+		ch.navail.Store(avl[q])
+		nb := s.allocBlock(blockCap(cnt[q]))
+		nb.n.Store(0)
+		nb.na.Store(0)
+		ch.leaf.Store(nb)
+		ch.child.Store(-1)
+	}
+	for i := range cnt0 {
+		p, h := b.pos(i), b.handle(i)
+		q := n.box.quadrant(posLng(p), posLat(p))
+		s.addEntry(c+q, p, h, i < na)
+	}
+	n.seq.Add(2)
+	n.child.Store(c)
+	n.leaf.Store(nil)
+	s.freeBlock(b)
+}
+
+// collapse makes internal node ai one leaf holding its subtree's entries.
+// The caller holds gen odd.
+func (s *treeStore) collapse(ai int32) {
+	a := s.node(ai)
+	nb := s.allocBlock(blockCap(a.count.Load()))
+	nb.n.Store(0)
+	nb.na.Store(0)
+	a.seq.Add(2)
+	a.leaf.Store(nb)
+	c := a.child.Load()
+	a.child.Store(-1)
+	// Available entries first, then the others.
+	s.gather(c, ai, true)
+	s.gather(c, ai, false)
+}
+
+// gather moves the available (or unavailable) entries of the four nodes
+// from c into leaf ai, releasing the nodes and blocks on the second pass.
+func (s *treeStore) gather(c, ai int32, avail bool) {
+	for q := range int32(4) {
+		ch := s.node(c + q)
+		if g := ch.child.Load(); g >= 0 {
+			s.gather(g, ai, avail)
+			continue
+		}
+		b := ch.leaf.Load()
+		lo, hi := int32(0), b.na.Load()
+		if !avail {
+			lo, hi = hi, b.n.Load()
+		}
+		for i := lo; i < hi; i++ {
+			s.addEntry(ai, b.pos(i), b.handle(i), avail)
+		}
+		if !avail {
+			ch.leaf.Store(nil)
+			s.freeBlock(b)
+		}
+	}
+	if !avail {
+		for q := range int32(4) {
+			ch := s.node(c + q)
+			ch.child.Store(-1)
+			ch.count.Store(0)
+			ch.navail.Store(0)
+		}
+		s.freeGrp = append(s.freeGrp, c)
+	}
+}
+
+// addCounts adds dc and da to count and navail of node i and its
+// ancestors up to, not including, stop (-1 for the root's parent).
+func (s *treeStore) addCounts(i, stop int32, dc, da int32) {
+	for i != stop {
+		n := s.node(i)
+		if dc != 0 {
+			n.count.Store(n.count.Load() + dc)
+		}
+		if da != 0 {
+			n.navail.Store(n.navail.Load() + da)
+		}
+		i = n.parent
+	}
+}
+
+// lca returns the lowest common ancestor of nodes a and b.
+func (s *treeStore) lca(a, b int32) int32 {
+	na, nb := s.node(a), s.node(b)
+	for na.depth > nb.depth {
+		a = na.parent
+		na = s.node(a)
+	}
+	for nb.depth > na.depth {
+		b = nb.parent
+		nb = s.node(b)
+	}
+	for a != b {
+		a, b = na.parent, nb.parent
+		na, nb = s.node(a), s.node(b)
+	}
+	return a
+}

@@ -1,0 +1,666 @@
+package geo
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"runtime"
+	"slices"
+)
+
+// maxTries is how many times a search starts over because the tree's
+// shape changed under it before it takes the writers' mutex and runs
+// undisturbed. Shape changes (splits, merges, removals) are rare next to
+// moves, so a search almost never gets there; the mutex only bounds the
+// worst case under a storm of removals.
+const maxTries = 4
+
+// scratch is a search's reusable memory, pooled per Index.
+type scratch struct {
+	heap   []qitem
+	pos    []uint64
+	hs     []uint32
+	out    []uint32 // handles found by a radius search
+	ids    map[DriverID]struct{}
+	mapped bool
+}
+
+// qitem is a cell or a driver entry waiting in a search's queue. For a
+// cell, ref is its node and a, b pack its box's corners (x0, y0) and
+// (x1, y1); for an entry, ref is -1, a its position and h its handle.
+type qitem struct {
+	key  float64
+	a, b uint64
+	ref  int32
+	h    uint32
+}
+
+func (it *qitem) box() ibox {
+	return ibox{posLng(it.a), posLat(it.a), posLng(it.b), posLat(it.b)}
+}
+
+func cellItem(key float64, ref int32, b ibox) qitem {
+	return qitem{key: key, a: packPos(b.x0, b.y0), b: packPos(b.x1, b.y1), ref: ref}
+}
+
+// The queue is a binary min-heap on key.
+func push(h []qitem, it qitem) []qitem {
+	h = append(h, it)
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].key <= it.key {
+			break
+		}
+		h[i] = h[p]
+		i = p
+	}
+	h[i] = it
+	return h
+}
+
+func pop(h []qitem) []qitem {
+	n := len(h) - 1
+	last := h[n]
+	h = h[:n]
+	if n == 0 {
+		return h
+	}
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		j := l
+		if r := l + 1; r < n && h[r].key < h[l].key {
+			j = r
+		}
+		if last.key <= h[j].key {
+			break
+		}
+		h[i] = h[j]
+		i = j
+	}
+	h[i] = last
+	return h
+}
+
+func (x *Index) getScratch() *scratch {
+	s, _ := x.pool.Get().(*scratch)
+	if s == nil {
+		s = &scratch{}
+	}
+	if s.mapped {
+		clear(s.ids)
+		s.mapped = false
+	}
+	return s
+}
+
+// spin waits for a writer to finish a leaf.
+func spin(i int) {
+	if i > 16 {
+		runtime.Gosched()
+	}
+}
+
+// readLeaf copies the positions and handles of leaf n's first entries
+// (all of them, or the available ones) into s.pos and s.hs, consistent
+// with one moment. It returns false if n is no longer a leaf.
+func (s *scratch) readLeaf(n *node, all bool) bool {
+	for i := 0; ; i++ {
+		q := n.seq.Load()
+		if q&1 != 0 {
+			spin(i)
+			continue
+		}
+		b := n.leaf.Load()
+		if b == nil {
+			return false
+		}
+		cnt := b.na.Load()
+		if all {
+			cnt = b.n.Load()
+		}
+		cnt = min(max(cnt, 0), b.cap)
+		s.pos, s.hs = s.pos[:0], s.hs[:0]
+		for j := range cnt {
+			s.pos = append(s.pos, b.pos(j))
+			s.hs = append(s.hs, b.handle(j))
+		}
+		if n.seq.Load() == q {
+			return true
+		}
+	}
+}
+
+// appendHandles appends the handles of leaf n to hs, consistent with one
+// moment. It returns false if n is no longer a leaf.
+func appendHandles(n *node, hs []uint32) ([]uint32, bool) {
+	start := len(hs)
+	for i := 0; ; i++ {
+		q := n.seq.Load()
+		if q&1 != 0 {
+			spin(i)
+			continue
+		}
+		b := n.leaf.Load()
+		if b == nil {
+			return hs, false
+		}
+		cnt := min(max(b.n.Load(), 0), b.cap)
+		hs = hs[:start]
+		w := b.w[b.cap:]
+		for j := int32(0); j < cnt; j += 2 {
+			v := w[j>>1].Load()
+			hs = append(hs, uint32(v))
+			if j+1 < cnt {
+				hs = append(hs, uint32(v>>32))
+			}
+		}
+		if n.seq.Load() == q {
+			return hs, true
+		}
+	}
+}
+
+// record returns the record of handle h, or nil if h lies beyond the
+// records (possible only for a handle read from a cell that changed).
+func (x *Index) record(h uint32) *record {
+	dir := *x.st.recs.Load()
+	if int(h>>recShift) >= len(dir) {
+		return nil
+	}
+	return &dir[h>>recShift][h&(recChunk-1)]
+}
+
+// isDup reports whether list already holds id; it switches to a map for
+// long lists.
+func (s *scratch) isDup(list []Match, id DriverID) bool {
+	if len(list) <= 64 {
+		for i := range list {
+			if list[i].ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	if !s.mapped {
+		if s.ids == nil {
+			s.ids = make(map[DriverID]struct{})
+		}
+		for i := range list {
+			s.ids[list[i].ID] = struct{}{}
+		}
+		s.mapped = true
+	}
+	_, ok := s.ids[id]
+	return ok
+}
+
+// nearQuery is one nearest-neighbour search.
+type nearQuery struct {
+	q      sphereQuery
+	radius float64
+	maxKey float64
+	k      int
+	cut    int64
+	filter func(Driver) bool
+	avail  bool
+}
+
+// nearby runs the incremental nearest search (Hjaltason and Samet,
+// "Distance browsing in spatial databases", 1999): cells and entries share
+// one queue ordered by key (a lower bound for cells, the exact haversine
+// for entries), so entries come out in order of distance and only those
+// pay for reading their record. It reports false, with dst as given, if
+// the tree's shape changed meanwhile.
+func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
+	start := len(dst)
+	g := x.gen.Load()
+	if g&1 != 0 {
+		return dst, false
+	}
+	mv := x.moved.Load()
+	q := &nq.q
+	h := push(s.heap[:0], cellItem(q.bound(worldBox.degrees()), 0, worldBox))
+	for len(h) > 0 {
+		it := h[0]
+		h = pop(h)
+		if it.key > nq.maxKey {
+			break
+		}
+		if it.ref < 0 {
+			d := metres(it.key)
+			if d > nq.radius {
+				break // the rest are no nearer
+			}
+			r := x.record(it.h)
+			if r == nil {
+				s.heap = h
+				return dst[:start], false
+			}
+			m := meta(r.meta.Load())
+			if m.seenMilli() < nq.cut || (nq.avail && !m.available()) {
+				continue
+			}
+			id := DriverID(r.id.Load())
+			if x.moved.Load() != mv && s.isDup(dst[start:], id) {
+				continue // seen at its new place, nearer
+			}
+			drv := unpack(id, it.a, m)
+			if nq.filter != nil && !nq.filter(drv) {
+				continue
+			}
+			dst = append(dst, Match{Driver: drv, Distance: d})
+			if s.mapped {
+				s.ids[id] = struct{}{}
+			}
+			if len(dst)-start == nq.k {
+				break
+			}
+			continue
+		}
+		n := x.st.node(it.ref)
+		c := n.child.Load()
+		if x.gen.Load() != g {
+			s.heap = h
+			return dst[:start], false
+		}
+		box := it.box()
+		if c >= 0 {
+			for qd := range int32(4) {
+				ch := x.st.node(c + qd)
+				if ch.count.Load() == 0 || (nq.avail && ch.navail.Load() == 0) {
+					continue
+				}
+				cb := box.child(qd)
+				if key := q.bound(cb.degrees()); key <= nq.maxKey {
+					h = push(h, cellItem(key, c+qd, cb))
+				}
+			}
+			continue
+		}
+		if !s.readLeaf(n, !nq.avail) || x.gen.Load() != g {
+			s.heap = h
+			return dst[:start], false
+		}
+		for j, p := range s.pos {
+			key := q.dist(unfix(posLat(p)), unfix(posLng(p)), nq.maxKey)
+			if key <= nq.maxKey {
+				h = push(h, qitem{key: key, a: p, ref: -1, h: s.hs[j]})
+			}
+		}
+	}
+	s.heap = h
+	if x.gen.Load() != g {
+		return dst[:start], false
+	}
+	return dst, true
+}
+
+// Nearby returns the k drivers nearest to center by great-circle distance,
+// within radius metres, fresh, and accepted by filter (nil accepts all),
+// sorted by ascending distance. k <= 0 means all of them. The result is
+// exact over the stored positions: the same drivers and distances as
+// computing [Distance] from center to every driver's stored position,
+// whatever the center (poles and the antimeridian included) and radius (up
+// to half the Earth's circumference and beyond). It returns an error for
+// an invalid center or radius, or ctx's error.
+func (x *Index) Nearby(ctx context.Context, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
+	return x.AppendNearby(ctx, nil, center, radius, k, filter)
+}
+
+// AppendNearby is [Index.Nearby] appending to dst; with room in dst for the
+// results it does not allocate.
+func (x *Index) AppendNearby(ctx context.Context, dst []Match, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
+	return x.appendNearby(ctx, dst, center, radius, k, filter, false)
+}
+
+// NearbyAvailable is [Index.Nearby] restricted to drivers whose status is
+// Available; filter, if not nil, sees only those. It returns the same
+// drivers as Nearby with a filter testing the status, but skips every cell
+// without an available driver and every busy driver without looking at
+// it, so its cost does not grow with the number of busy drivers around the
+// center.
+func (x *Index) NearbyAvailable(ctx context.Context, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
+	return x.appendNearby(ctx, nil, center, radius, k, filter, true)
+}
+
+// AppendNearbyAvailable is [Index.NearbyAvailable] appending to dst; with
+// room in dst for the results it does not allocate.
+func (x *Index) AppendNearbyAvailable(ctx context.Context, dst []Match, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
+	return x.appendNearby(ctx, dst, center, radius, k, filter, true)
+}
+
+func (x *Index) appendNearby(ctx context.Context, dst []Match, center LatLng, radius float64, k int, filter func(Driver) bool, avail bool) ([]Match, error) {
+	if err := ctx.Err(); err != nil {
+		return dst, err
+	}
+	if err := center.Validate(); err != nil {
+		return dst, err
+	}
+	if err := checkRadius(radius); err != nil {
+		return dst, err
+	}
+	nq := nearQuery{q: newSphereQuery(center), radius: radius, maxKey: keyLimit(radius), k: k, cut: x.cutoff(), filter: filter, avail: avail}
+	s := x.getScratch()
+	for try := 0; ; try++ {
+		if try == maxTries {
+			x.mu.Lock()
+			dst, _ = x.nearby(s, dst, &nq) // no writer: cannot fail
+			x.mu.Unlock()
+			break
+		}
+		var ok bool
+		if dst, ok = x.nearby(s, dst, &nq); ok {
+			break
+		}
+	}
+	x.pool.Put(s)
+	return dst, nil
+}
+
+// withinQuery is one radius search.
+type withinQuery struct {
+	q      sphereQuery
+	boxes  []rect
+	radius float64
+	maxKey float64
+	inKey  float64
+	cut    int64
+}
+
+func newWithinQuery(buf *[2]rect, center LatLng, radius float64) (withinQuery, error) {
+	var bb [2]Box
+	boxes, err := cover(&bb, center, radius)
+	if err != nil {
+		return withinQuery{}, err
+	}
+	for i, b := range boxes {
+		buf[i] = rect{MinX: b.MinLng, MinY: b.MinLat, MaxX: b.MaxLng, MaxY: b.MaxLat}
+	}
+	return withinQuery{q: newSphereQuery(center), boxes: buf[:len(boxes)], radius: radius, maxKey: keyLimit(radius), inKey: insideKey(radius)}, nil
+}
+
+func (w *withinQuery) touches(r rect) bool {
+	for _, b := range w.boxes {
+		if b.intersects(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// exactIn reports whether (lat, lng) lies within the radius by [Distance].
+func (w *withinQuery) exactIn(lat, lng float64) (float64, bool) {
+	h := hav(w.q.lat, w.q.lng, w.q.cosLat, lat, lng)
+	if h > w.maxKey {
+		return 0, false // clearly outside: skip the arcsine
+	}
+	d := metres(h)
+	return d, d <= w.radius
+}
+
+// AppendWithin appends to dst every fresh driver within radius metres of
+// center that filter accepts (nil accepts all), in no particular order, and
+// returns the slice. It walks the cells that meet the boxes of [Cover] and
+// keeps the drivers whose exact [Distance] is at most radius, so it returns
+// the same set as Nearby with k <= 0 without paying for the sort. It
+// returns an error for an invalid center or radius, or ctx's error.
+func (x *Index) AppendWithin(ctx context.Context, dst []Match, center LatLng, radius float64, filter func(Driver) bool) ([]Match, error) {
+	if err := ctx.Err(); err != nil {
+		return dst, err
+	}
+	var rb [2]rect
+	w, err := newWithinQuery(&rb, center, radius)
+	if err != nil {
+		return dst, err
+	}
+	w.cut = x.cutoff()
+	s := x.getScratch()
+	for try := 0; ; try++ {
+		if try == maxTries {
+			x.mu.Lock()
+			dst, _ = x.within(s, dst, &w, filter)
+			x.mu.Unlock()
+			break
+		}
+		var ok bool
+		if dst, ok = x.within(s, dst, &w, filter); ok {
+			break
+		}
+	}
+	x.pool.Put(s)
+	return dst, nil
+}
+
+func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driver) bool) ([]Match, bool) {
+	start := len(dst)
+	g := x.gen.Load()
+	if g&1 != 0 {
+		return dst, false
+	}
+	mv := x.moved.Load()
+	st := append(s.heap[:0], cellItem(0, 0, worldBox))
+	// Entries within the radius wait in cand (position, handle, distance)
+	// until the walk is over, so a filter never runs on a torn read.
+	type cand struct {
+		p uint64
+		h uint32
+		d float64
+	}
+	var cands []cand
+	fail := func() ([]Match, bool) {
+		s.heap = st[:0]
+		return dst[:start], false
+	}
+	for len(st) > 0 {
+		it := st[len(st)-1]
+		st = st[:len(st)-1]
+		n := x.st.node(it.ref)
+		c := n.child.Load()
+		if x.gen.Load() != g {
+			return fail()
+		}
+		box := it.box()
+		if c >= 0 {
+			for qd := range int32(4) {
+				if x.st.node(c+qd).count.Load() == 0 {
+					continue
+				}
+				cb := box.child(qd)
+				if w.touches(cb.degrees()) {
+					st = append(st, cellItem(0, c+qd, cb))
+				}
+			}
+			continue
+		}
+		if !s.readLeaf(n, true) || x.gen.Load() != g {
+			return fail()
+		}
+		for j, p := range s.pos {
+			lat, lng := unfix(posLat(p)), unfix(posLng(p))
+			if d, ok := w.exactIn(lat, lng); ok {
+				cands = append(cands, cand{p, s.hs[j], d})
+			}
+		}
+	}
+	s.heap = st[:0]
+	for _, cd := range cands {
+		r := x.record(cd.h)
+		if r == nil {
+			return dst[:start], false
+		}
+		m := meta(r.meta.Load())
+		if m.seenMilli() < w.cut {
+			continue
+		}
+		drv := unpack(DriverID(r.id.Load()), cd.p, m)
+		if filter == nil || filter(drv) {
+			dst = append(dst, Match{Driver: drv, Distance: cd.d})
+		}
+	}
+	if x.gen.Load() != g {
+		return dst[:start], false
+	}
+	if x.moved.Load() != mv {
+		// A driver moved between cells may have been seen in both.
+		out := dst[start:]
+		slices.SortFunc(out, func(a, b Match) int { return cmp.Compare(a.ID, b.ID) })
+		dst = dst[:start+len(slices.CompactFunc(out, func(a, b Match) bool { return a.ID == b.ID }))]
+	}
+	return dst, true
+}
+
+// AppendWithinIDs appends to dst the ID of every fresh driver within
+// radius metres of center, in no particular order: the set of
+// [Index.AppendWithin] without a filter, for callers that need only the
+// IDs (to count drivers, or to fetch a few of them later). It skips what
+// makes AppendWithin cost more: it tests whole cells against the circle,
+// takes every driver of a cell that lies inside it without computing a
+// distance, and for the drivers of cells on the circle's edge compares
+// haversines against precomputed bounds, computing an exact distance only
+// within a rounding margin of the radius; then it reads the IDs in one
+// tight loop. It returns an error for an invalid center or radius, or
+// ctx's error.
+func (x *Index) AppendWithinIDs(ctx context.Context, dst []DriverID, center LatLng, radius float64) ([]DriverID, error) {
+	if err := ctx.Err(); err != nil {
+		return dst, err
+	}
+	var rb [2]rect
+	w, err := newWithinQuery(&rb, center, radius)
+	if err != nil {
+		return dst, err
+	}
+	w.cut = x.cutoff()
+	s := x.getScratch()
+	for try := 0; ; try++ {
+		if try == maxTries {
+			x.mu.Lock()
+			dst, _ = x.withinIDs(s, dst, &w)
+			x.mu.Unlock()
+			break
+		}
+		var ok bool
+		if dst, ok = x.withinIDs(s, dst, &w); ok {
+			break
+		}
+	}
+	x.pool.Put(s)
+	return dst, nil
+}
+
+// insideFlag marks a queued cell that lies wholly inside the circle.
+const insideFlag = 1
+
+func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverID, bool) {
+	start := len(dst)
+	g := x.gen.Load()
+	if g&1 != 0 {
+		return dst, false
+	}
+	mv := x.moved.Load()
+	q := &w.q
+	hs := s.out[:0]
+	st := s.heap[:0]
+	classify := func(b ibox, ref int32) {
+		r := b.degrees()
+		if !w.touches(r) {
+			return
+		}
+		key := 0.0
+		if q.inside(r, w.inKey) {
+			key = insideFlag
+		}
+		st = append(st, cellItem(key, ref, b))
+	}
+	classify(worldBox, 0)
+	ok := true
+	for len(st) > 0 && ok {
+		it := st[len(st)-1]
+		st = st[:len(st)-1]
+		n := x.st.node(it.ref)
+		c := n.child.Load()
+		if x.gen.Load() != g {
+			ok = false
+			break
+		}
+		box := it.box()
+		inside := it.key == insideFlag
+		if c >= 0 {
+			for qd := range int32(4) {
+				if x.st.node(c+qd).count.Load() == 0 {
+					continue
+				}
+				if inside {
+					st = append(st, cellItem(insideFlag, c+qd, box.child(qd)))
+				} else {
+					classify(box.child(qd), c+qd)
+				}
+			}
+			continue
+		}
+		if inside {
+			hs, ok = appendHandles(n, hs)
+			continue
+		}
+		// A cell on the edge: test its drivers.
+		if ok = s.readLeaf(n, true); !ok {
+			break
+		}
+		for j, p := range s.pos {
+			lat, lng := unfix(posLat(p)), unfix(posLng(p))
+			if !w.boxes[0].contains(lat, lng) && (len(w.boxes) == 1 || !w.boxes[1].contains(lat, lng)) {
+				continue
+			}
+			// A key within a relative 1e-14 of the exact one decides
+			// all but the drivers near the circle's edge.
+			h := q.cornerKey(lat, q.cosNear(lat), lng)
+			if h > w.maxKey*(1+1e-12) {
+				continue
+			}
+			if h >= w.inKey*(1-1e-12) {
+				h = hav(q.lat, q.lng, q.cosLat, lat, lng)
+				if h > w.maxKey || (h > w.inKey && metres(h) > w.radius) {
+					continue
+				}
+			}
+			hs = append(hs, s.hs[j])
+		}
+	}
+	s.heap, s.out = st[:0], hs[:0]
+	if !ok || x.gen.Load() != g {
+		return dst, false
+	}
+	dir := *x.st.recs.Load()
+	if w.cut == math.MinInt64 {
+		for _, h := range hs {
+			if int(h>>recShift) >= len(dir) {
+				return dst[:start], false
+			}
+			dst = append(dst, DriverID(dir[h>>recShift][h&(recChunk-1)].id.Load()))
+		}
+	} else {
+		for _, h := range hs {
+			if int(h>>recShift) >= len(dir) {
+				return dst[:start], false
+			}
+			r := &dir[h>>recShift][h&(recChunk-1)]
+			if meta(r.meta.Load()).seenMilli() >= w.cut {
+				dst = append(dst, DriverID(r.id.Load()))
+			}
+		}
+	}
+	if x.gen.Load() != g {
+		return dst[:start], false
+	}
+	if x.moved.Load() != mv {
+		// A driver moved between cells may have been seen in both.
+		out := dst[start:]
+		slices.Sort(out)
+		dst = dst[:start+len(slices.Compact(out))]
+	}
+	return dst, true
+}

@@ -1,0 +1,215 @@
+package geo
+
+import "math"
+
+// rect is a latitude/longitude rectangle in degrees: X is longitude, Y
+// latitude, edges included.
+type rect struct{ MinX, MinY, MaxX, MaxY float64 }
+
+func (r rect) intersects(s rect) bool {
+	return r.MinX <= s.MaxX && s.MinX <= r.MaxX && r.MinY <= s.MaxY && s.MinY <= r.MaxY
+}
+
+func (r rect) contains(lat, lng float64) bool {
+	return lng >= r.MinX && lng <= r.MaxX && lat >= r.MinY && lat <= r.MaxY
+}
+
+// keyLimit returns a haversine a little above that of radius metres, so
+// that every point within radius passes a key test; callers then check the
+// exact distance.
+func keyLimit(radius float64) float64 {
+	if radius >= math.Pi*EarthRadius {
+		return math.Inf(1)
+	}
+	s := math.Sin(radius / (2 * EarthRadius))
+	return s*s*(1+1e-9) + 1e-300
+}
+
+// sphereQuery ranks tree points (X = lng, Y = lat) by the haversine of
+// their central angle from a center:
+//
+//	key = sin²(Δφ/2) + cos φq·cos φ·sin²(Δλ/2)
+//
+// Pruning uses lower bounds of the key built without trigonometry, from
+// two facts: sin x >= x - x³/6 for x >= 0, and, for a point at most b
+// radians of latitude farther from the equator than the center,
+// cos φ >= cos φq·(1 - b²/2) - |sin φq|·b (the angle-sum formula with
+// cos b >= 1 - b²/2 and sin b <= b).
+type sphereQuery struct {
+	lat, lng, cosLat float64
+	latRad, sinAbs   float64
+	sinLat           float64
+}
+
+func newSphereQuery(c LatLng) sphereQuery {
+	φ := c.Lat * rad
+	sinφ := math.Sin(φ)
+	return sphereQuery{lat: c.Lat, lng: c.Lng, cosLat: math.Cos(φ), latRad: math.Abs(φ), sinAbs: math.Abs(sinφ), sinLat: sinφ}
+}
+
+// cosNear is cos(lat) to within a relative 1e-15, cheaply for latitudes
+// within 1/64 radian of a center below 60°: cos(φq + δ) by the angle-sum
+// formula with cos δ and sin δ by their Taylor series (the first omitted
+// terms are below 1e-17). Nearer the poles the subtraction would cancel
+// most digits, so it calls math.Cos there. It serves tests with a
+// relative margin, never an exact distance.
+func (q *sphereQuery) cosNear(lat float64) float64 {
+	δ := (lat - q.lat) * rad
+	if math.Abs(δ) >= smallAngle || q.cosLat < 0.5 {
+		return math.Cos(lat * rad)
+	}
+	z := δ * δ
+	cosδ := 1 - z*(0.5-z*(1.0/24-z*(1.0/720)))
+	sinδ := δ - δ*z*(1.0/6-z*(1.0/120))
+	return q.cosLat*cosδ - q.sinLat*sinδ
+}
+
+// sinLo is a lower bound of sin x for x in [0, π/2].
+func sinLo(x float64) float64 { return max(x-x*x*x/6, 0) }
+
+// cosLo is a lower bound of cos φ for any |φ| <= |φq| + b, b >= 0.
+func (q *sphereQuery) cosLo(b float64) float64 {
+	return max(q.cosLat*(1-b*b/2)-q.sinAbs*b, 0)
+}
+
+// lowerKey bounds the key from below given the latitude gap dLat and the
+// short-way longitude gap dLng (degrees) to the nearest possible point, and
+// b, how much farther from the equator (radians) that point may be.
+func (q *sphereQuery) lowerKey(dLat, dLng, b float64) float64 {
+	s := sinLo(dLat * (rad / 2))
+	h := s * s
+	if dLng > 0 {
+		t := sinLo(dLng * (rad / 2))
+		h += q.cosLat * q.cosLo(b) * t * t
+	}
+	// Shrink by a relative 1e-9 so rounding never lifts it above a true key.
+	return h * (1 - 1e-9)
+}
+
+// dist is the exact key, with an early exit when a lower bound already
+// exceeds limit.
+func (q *sphereQuery) dist(lat, lng, limit float64) float64 {
+	dLat := math.Abs(lat - q.lat)
+	if lo := q.lowerKey(dLat, shortLng(lng-q.lng), dLat*rad); lo > limit {
+		return lo
+	}
+	return hav(q.lat, q.lng, q.cosLat, lat, lng)
+}
+
+// bound is a lower bound of the key over a lat/lng rectangle: the latitude
+// gap to the rectangle, the longitude gap measured the short way round the
+// sphere (so cells across the antimeridian count as near), and cos φ at the
+// rectangle's latitude edge farther from the equator. Each factor is
+// bounded on its own, and the sum of the minima is at most the minimum of
+// the sum.
+func (q *sphereQuery) bound(r rect) float64 {
+	var dLat float64
+	if q.lat < r.MinY {
+		dLat = r.MinY - q.lat
+	} else if q.lat > r.MaxY {
+		dLat = q.lat - r.MaxY
+	}
+	var dLng float64
+	if q.lng < r.MinX || q.lng > r.MaxX {
+		dLng = min(shortLng(q.lng-r.MinX), shortLng(q.lng-r.MaxX))
+	}
+	if dLat == 0 && dLng == 0 {
+		return 0
+	}
+	far := max(math.Abs(r.MinY), math.Abs(r.MaxY))*rad - q.latRad
+	lo := q.lowerKey(dLat, dLng, max(far, 0))
+	if dLng == 0 || far <= 0 {
+		return lo
+	}
+	// The bound above takes the latitude gap and cos φ at their separate
+	// minima. For a cell reaching farther from the equator than the
+	// center, the second can be zero (near a pole, cells often reach it),
+	// leaving only the latitude gap: the longitude gap is ignored and
+	// polar searches visit a whole band of cells. Bound them jointly
+	// instead. With δ = |φ| - |φq| the extra distance from the equator of
+	// a point of the cell (δ in [δlo, δhi]), |Δφ| >= δ, so
+	//
+	//	key >= sin²(δ/2) + C·cos(|φq|+δ),  C = cos φq·sin²(Δλmin/2)
+	//	    >= δ²/4·(1 - δhi²/12) + C·(cos φq·(1 - δ²/2) - |sin φq|·δ)
+	//
+	// (sin x >= x - x³/6 and the angle-sum bound of cosLo), a quadratic in
+	// δ whose minimum over [δlo, δhi] is a lower bound of the key. Points
+	// nearer the equator than the center (δ < 0) have cos φ >= cos φq, so
+	// their key is at least C·cos φq, the quadratic's value at δ = 0, which
+	// lies in the interval when the cell holds such points.
+	t := sinLo(dLng * (rad / 2))
+	c := q.cosLat * t * t
+	near := 0.0
+	if r.MinY > 0 || r.MaxY < 0 {
+		near = min(math.Abs(r.MinY), math.Abs(r.MaxY))
+	}
+	dLo, dHi := max(near*rad-q.latRad, 0), far
+	qa := (1-dHi*dHi/12)/4 - c*q.cosLat/2
+	qb := c * q.sinAbs
+	qc := c * q.cosLat
+	quad := func(d float64) float64 { return qa*d*d - qb*d + qc }
+	var v float64
+	if qa > 0 {
+		v = quad(min(max(qb/(2*qa), dLo), dHi))
+	} else {
+		v = min(quad(dLo), quad(dHi))
+	}
+	// Margin for rounding in the few operations above.
+	v -= 1e-12 * (math.Abs(qa)*dHi*dHi + qb*dHi + qc)
+	return max(lo, v)
+}
+
+// shortLng returns |d| folded into [0, 180]: the longitude gap the short
+// way round.
+func shortLng(d float64) float64 {
+	d = math.Abs(d)
+	if d > 180 {
+		d = 360 - d
+	}
+	return d
+}
+
+// insideKey returns a haversine a little below that of radius metres, so
+// that every point whose computed key is at most it lies within radius by
+// [Distance] too, rounding included. It is 0, which no cell passes, for
+// radii of 1,000 km and more, where [sphereQuery.inside] does not apply.
+func insideKey(radius float64) float64 {
+	if radius >= 1e6 || radius < 1e-3 {
+		return 0 // below a millimetre, spare the reasoning about subnormals
+	}
+	s := math.Sin(radius / (2 * EarthRadius))
+	return s * s * (1 - 1e-9)
+}
+
+// inside reports whether every point of r has a key below inKey. Along a
+// parallel the distance from the center grows with the longitude gap up
+// to 180°, and along a meridian less than 90° of longitude from the center
+// it has no maximum inside a latitude interval (cos d = A·sin φ + B·cos φ
+// with B >= 0 is unimodal in φ), so over a cell spanning less than 90° of
+// longitude each side of the center the distance peaks at a corner. The
+// corners' keys, computed within a relative 1e-14 of [Distance]'s, must
+// then fall below inKey by a relative 1e-12 to absorb rounding.
+func (q *sphereQuery) inside(r rect, inKey float64) bool {
+	if inKey == 0 || r.MinX-q.lng <= -90 || r.MaxX-q.lng >= 90 {
+		return false
+	}
+	// A cell taller than the circle's diameter cannot lie inside it; most
+	// cells a search visits fail here, before any trigonometry.
+	if s := (r.MaxY - r.MinY) * (rad / 2); s*s > inKey {
+		return false
+	}
+	lim := inKey * (1 - 1e-12)
+	c := q.cosNear(r.MinY)
+	if q.cornerKey(r.MinY, c, r.MinX) >= lim || q.cornerKey(r.MinY, c, r.MaxX) >= lim {
+		return false
+	}
+	c = q.cosNear(r.MaxY)
+	return q.cornerKey(r.MaxY, c, r.MinX) < lim && q.cornerKey(r.MaxY, c, r.MaxX) < lim
+}
+
+// cornerKey is hav from the center to (lat, lng) given cos(lat).
+func (q *sphereQuery) cornerKey(lat, cosLat, lng float64) float64 {
+	sLat := sin((lat - q.lat) * (rad / 2))
+	sLng := sin((lng - q.lng) * (rad / 2))
+	return sLat*sLat + q.cosLat*cosLat*sLng*sLng
+}
