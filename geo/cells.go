@@ -111,20 +111,44 @@ type record struct {
 
 type recChunkT [recChunk]record
 
-// node is a cell of the quadtree. Readers load seq, child, count, navail
-// and leaf; the rest is the writer's.
+// node is a cell of the quadtree. Readers load seq, child, occ and leaf;
+// the rest is the writer's.
 type node struct {
 	// seq is odd while the writer changes this leaf's entries.
 	seq atomic.Uint32
 	// child is the first of four consecutive children, or -1 for a leaf.
 	child atomic.Int32
-	// count and navail are the drivers and available drivers in the
-	// subtree, never below the true numbers while a change is under way.
-	count, navail atomic.Int32
-	leaf          atomic.Pointer[block]
-	parent        int32
-	depth         int32
-	box           ibox
+	// occ says whether the subtree holds a driver (occDriver) and an
+	// available driver (occAvail). A bit is set before a driver arrives
+	// and cleared after it left, so a search never skips a cell that
+	// holds one; it changes only when a count crosses zero, which spares
+	// the writer a locked store per level on most updates.
+	occ atomic.Uint32
+	// cnt and navl count the subtree's drivers and available drivers.
+	cnt, navl int32
+	parent    int32
+	leaf      atomic.Pointer[block]
+	box       ibox
+}
+
+const (
+	occDriver = 1 << iota
+	occAvail
+)
+
+// setCounts stores n's counts and updates occ if it changed.
+func (n *node) setCounts(cnt, navl int32) {
+	n.cnt, n.navl = cnt, navl
+	o := uint32(0)
+	if cnt > 0 {
+		o = occDriver
+	}
+	if navl > 0 {
+		o |= occAvail
+	}
+	if n.occ.Load() != o {
+		n.occ.Store(o)
+	}
 }
 
 type nodeChunkT [nodeChunk]node
@@ -275,7 +299,7 @@ func (s *treeStore) tableDelete(id DriverID) {
 	// Backward shift: move later entries of the probe run into the hole
 	// when their home position does not lie strictly after it.
 	for j := (i + 1) & mask; t.slots[j] != 0; j = (j + 1) & mask {
-		k := t.home(DriverID(s.rec(t.slots[j]-1).id.Load()))
+		k := t.home(DriverID(s.rec(t.slots[j] - 1).id.Load()))
 		if (j-k)&mask >= (j-i)&mask {
 			t.slots[i] = t.slots[j]
 			i = j
@@ -329,10 +353,15 @@ func (s *treeStore) allocBlock(c int32) *block {
 	return newBlock(c)
 }
 
+// maxFree is how many blocks of each capacity the writer keeps for reuse;
+// the rest go to the garbage collector, so that a tree built once does not
+// keep the small blocks its leaves outgrew.
+const maxFree = 256
+
 // freeBlock recycles b. Readers may still hold it; they notice through
 // the seq of the node they read it from.
 func (s *treeStore) freeBlock(b *block) {
-	if b.cap <= leafMax {
+	if b.cap <= leafMax && len(s.freeBlk[b.cap/blockStep-1]) < maxFree {
 		s.freeBlk[b.cap/blockStep-1] = append(s.freeBlk[b.cap/blockStep-1], b)
 	}
 }
@@ -471,9 +500,8 @@ func (s *treeStore) split(li int32) {
 	for q := range int32(4) {
 		ch := s.node(c + q)
 		ch.seq.Add(2) // readers holding an old copy of this node retry
-		ch.parent, ch.depth, ch.box = li, n.depth+1, n.box.child(q)
-		ch.count.Store(cnt[q])
-		ch.navail.Store(avl[q])
+		ch.parent, ch.box = li, n.box.child(q)
+		ch.setCounts(cnt[q], avl[q])
 		nb := s.allocBlock(blockCap(cnt[q]))
 		nb.n.Store(0)
 		nb.na.Store(0)
@@ -495,7 +523,7 @@ func (s *treeStore) split(li int32) {
 // The caller holds gen odd.
 func (s *treeStore) collapse(ai int32) {
 	a := s.node(ai)
-	nb := s.allocBlock(blockCap(a.count.Load()))
+	nb := s.allocBlock(blockCap(a.cnt))
 	nb.n.Store(0)
 	nb.na.Store(0)
 	a.seq.Add(2)
@@ -533,8 +561,7 @@ func (s *treeStore) gather(c, ai int32, avail bool) {
 		for q := range int32(4) {
 			ch := s.node(c + q)
 			ch.child.Store(-1)
-			ch.count.Store(0)
-			ch.navail.Store(0)
+			ch.setCounts(0, 0)
 		}
 		s.freeGrp = append(s.freeGrp, c)
 	}
@@ -545,30 +572,7 @@ func (s *treeStore) gather(c, ai int32, avail bool) {
 func (s *treeStore) addCounts(i, stop int32, dc, da int32) {
 	for i != stop {
 		n := s.node(i)
-		if dc != 0 {
-			n.count.Store(n.count.Load() + dc)
-		}
-		if da != 0 {
-			n.navail.Store(n.navail.Load() + da)
-		}
+		n.setCounts(n.cnt+dc, n.navl+da)
 		i = n.parent
 	}
-}
-
-// lca returns the lowest common ancestor of nodes a and b.
-func (s *treeStore) lca(a, b int32) int32 {
-	na, nb := s.node(a), s.node(b)
-	for na.depth > nb.depth {
-		a = na.parent
-		na = s.node(a)
-	}
-	for nb.depth > na.depth {
-		b = nb.parent
-		nb = s.node(b)
-	}
-	for a != b {
-		a, b = na.parent, nb.parent
-		na, nb = s.node(a), s.node(b)
-	}
-	return a
 }

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
 )
 
 // DriverID identifies a driver.
@@ -247,7 +246,7 @@ func (x *Index) update(h uint32, px, py int32, m meta) {
 	}
 	ti := x.leafFor(a, px, py)
 	li = r.leaf // a split of the target may have moved the entry
-	top := s.lca(li, ti)
+	top := a    // the lowest common ancestor of both leaves
 	if was == now {
 		s.addCounts(ti, top, 1, b2i(now))
 	} else {
@@ -278,7 +277,7 @@ func (x *Index) mergeUp(li int32) {
 	top := int32(-1)
 	for i := s.node(li).parent; i >= 0; {
 		n := s.node(i)
-		if n.count.Load() >= mergeBelow {
+		if n.cnt >= mergeBelow {
 			break // counts only grow towards the root
 		}
 		top = i

@@ -20,7 +20,8 @@ type scratch struct {
 	heap   []qitem
 	pos    []uint64
 	hs     []uint32
-	out    []uint32 // handles found by a radius search
+	out    []uint32  // handles found by a radius search
+	topk   []float64 // max-heap of the k smallest entry keys queued
 	ids    map[DriverID]struct{}
 	mapped bool
 }
@@ -84,6 +85,47 @@ func pop(h []qitem) []qitem {
 	}
 	h[i] = last
 	return h
+}
+
+// pushTop adds key to t, a max-heap of at most k keys, keeping the k
+// smallest.
+func pushTop(t []float64, key float64, k int) []float64 {
+	if len(t) == k {
+		if key >= t[0] {
+			return t
+		}
+		// Replace the largest and sift down.
+		i, n := 0, len(t)
+		for {
+			l := 2*i + 1
+			if l >= n {
+				break
+			}
+			j := l
+			if r := l + 1; r < n && t[r] > t[l] {
+				j = r
+			}
+			if key >= t[j] {
+				break
+			}
+			t[i] = t[j]
+			i = j
+		}
+		t[i] = key
+		return t
+	}
+	t = append(t, key)
+	i := len(t) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if t[p] >= key {
+			break
+		}
+		t[i] = t[p]
+		i = p
+	}
+	t[i] = key
+	return t
 }
 
 func (x *Index) getScratch() *scratch {
@@ -208,14 +250,23 @@ type nearQuery struct {
 	cut    int64
 	filter func(Driver) bool
 	avail  bool
+	// noPrune turns off pruning by the k-th queued key, after a search
+	// with it rejected an entry.
+	noPrune bool
 }
 
 // nearby runs the incremental nearest search (Hjaltason and Samet,
 // "Distance browsing in spatial databases", 1999): cells and entries share
 // one queue ordered by key (a lower bound for cells, the exact haversine
 // for entries), so entries come out in order of distance and only those
-// pay for reading their record. It reports false, with dst as given, if
-// the tree's shape changed meanwhile.
+// pay for reading their record. With k > 0 it also keeps the k smallest
+// keys of the entries queued so far: no entry or cell beyond the k-th can
+// make the result if those k are all accepted, so it stops queueing them,
+// and the exact distance of most far entries is never computed (the lower
+// bound in [sphereQuery.dist] rejects them). If an entry is then rejected
+// (stale, filtered, or seen twice) the pruning may have dropped its
+// replacement, and the search runs again without it. It reports false,
+// with dst as given, if the tree's shape changed meanwhile.
 func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 	start := len(dst)
 	g := x.gen.Load()
@@ -224,11 +275,14 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 	}
 	mv := x.moved.Load()
 	q := &nq.q
+	prune := nq.k > 0 && !nq.noPrune
+	limit := nq.maxKey
+	topk := s.topk[:0]
 	h := push(s.heap[:0], cellItem(q.bound(worldBox.degrees()), 0, worldBox))
 	for len(h) > 0 {
 		it := h[0]
 		h = pop(h)
-		if it.key > nq.maxKey {
+		if it.key > limit {
 			break
 		}
 		if it.ref < 0 {
@@ -242,15 +296,16 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 				return dst[:start], false
 			}
 			m := meta(r.meta.Load())
-			if m.seenMilli() < nq.cut || (nq.avail && !m.available()) {
-				continue
-			}
 			id := DriverID(r.id.Load())
-			if x.moved.Load() != mv && s.isDup(dst[start:], id) {
-				continue // seen at its new place, nearer
-			}
 			drv := unpack(id, it.a, m)
-			if nq.filter != nil && !nq.filter(drv) {
+			if m.seenMilli() < nq.cut || (nq.avail && !m.available()) ||
+				(x.moved.Load() != mv && s.isDup(dst[start:], id)) || // seen twice: keep the nearer
+				(nq.filter != nil && !nq.filter(drv)) {
+				if prune {
+					s.heap, s.topk = h, topk
+					nq.noPrune = true
+					return dst[:start], false
+				}
 				continue
 			}
 			dst = append(dst, Match{Driver: drv, Distance: d})
@@ -272,11 +327,11 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 		if c >= 0 {
 			for qd := range int32(4) {
 				ch := x.st.node(c + qd)
-				if ch.count.Load() == 0 || (nq.avail && ch.navail.Load() == 0) {
+				if o := ch.occ.Load(); o&occDriver == 0 || (nq.avail && o&occAvail == 0) {
 					continue
 				}
 				cb := box.child(qd)
-				if key := q.bound(cb.degrees()); key <= nq.maxKey {
+				if key := q.bound(cb.degrees()); key <= limit {
 					h = push(h, cellItem(key, c+qd, cb))
 				}
 			}
@@ -287,13 +342,19 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 			return dst[:start], false
 		}
 		for j, p := range s.pos {
-			key := q.dist(unfix(posLat(p)), unfix(posLng(p)), nq.maxKey)
-			if key <= nq.maxKey {
-				h = push(h, qitem{key: key, a: p, ref: -1, h: s.hs[j]})
+			key := q.dist(unfix(posLat(p)), unfix(posLng(p)), limit)
+			if key > limit {
+				continue
+			}
+			h = push(h, qitem{key: key, a: p, ref: -1, h: s.hs[j]})
+			if prune {
+				if topk = pushTop(topk, key, nq.k); len(topk) == nq.k {
+					limit = topk[0]
+				}
 			}
 		}
 	}
-	s.heap = h
+	s.heap, s.topk = h, topk
 	if x.gen.Load() != g {
 		return dst[:start], false
 	}
@@ -344,12 +405,14 @@ func (x *Index) appendNearby(ctx context.Context, dst []Match, center LatLng, ra
 	if err := checkRadius(radius); err != nil {
 		return dst, err
 	}
-	nq := nearQuery{q: newSphereQuery(center), radius: radius, maxKey: keyLimit(radius), k: k, cut: x.cutoff(), filter: filter, avail: avail}
+	nq := nearQuery{q: newSphereQuery(center), radius: radius, maxKey: keyLimit(radius), k: k, cut: x.cutoff(), filter: filter, avail: avail,
+		noPrune: filter != nil} // a filter rejects too often for pruning to pay
 	s := x.getScratch()
 	for try := 0; ; try++ {
 		if try == maxTries {
 			x.mu.Lock()
-			dst, _ = x.nearby(s, dst, &nq) // no writer: cannot fail
+			nq.noPrune = true
+			dst, _ = x.nearby(s, dst, &nq) // no writer, no pruning: cannot fail
 			x.mu.Unlock()
 			break
 		}
@@ -467,7 +530,7 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 		box := it.box()
 		if c >= 0 {
 			for qd := range int32(4) {
-				if x.st.node(c+qd).count.Load() == 0 {
+				if x.st.node(c+qd).occ.Load() == 0 {
 					continue
 				}
 				cb := box.child(qd)
@@ -591,7 +654,7 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 		inside := it.key == insideFlag
 		if c >= 0 {
 			for qd := range int32(4) {
-				if x.st.node(c+qd).count.Load() == 0 {
+				if x.st.node(c+qd).occ.Load() == 0 {
 					continue
 				}
 				if inside {
