@@ -22,6 +22,9 @@ type scratch struct {
 	hs     []uint32
 	out    []uint32  // handles found by a radius search
 	topk   []float64 // max-heap of the k smallest entry keys queued
+	batch  []qitem   // entries whose records a search loads together
+	rm     [16]uint64
+	rid    [16]int64
 	ids    map[DriverID]struct{}
 	mapped bool
 }
@@ -279,6 +282,7 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 	limit := nq.maxKey
 	topk := s.topk[:0]
 	h := push(s.heap[:0], cellItem(q.bound(worldBox.degrees()), 0, worldBox))
+search:
 	for len(h) > 0 {
 		it := h[0]
 		h = pop(h)
@@ -286,34 +290,51 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 			break
 		}
 		if it.ref < 0 {
-			d := metres(it.key)
-			if d > nq.radius {
-				break // the rest are no nearer
+			// Entries come off the queue nearest first. Take the run of
+			// entries at its head at once and load their records
+			// together, so that the cache misses overlap.
+			batch := append(s.batch[:0], it)
+			want := len(s.rm)
+			if nq.k > 0 {
+				want = min(want, nq.k-(len(dst)-start))
 			}
-			r := x.record(it.h)
-			if r == nil {
-				s.heap = h
-				return dst[:start], false
+			for len(batch) < want && len(h) > 0 && h[0].ref < 0 && h[0].key <= limit {
+				batch = append(batch, h[0])
+				h = pop(h)
 			}
-			m := meta(r.meta.Load())
-			id := DriverID(r.id.Load())
-			drv := unpack(id, it.a, m)
-			if m.seenMilli() < nq.cut || (nq.avail && !m.available()) ||
-				(x.moved.Load() != mv && s.isDup(dst[start:], id)) || // seen twice: keep the nearer
-				(nq.filter != nil && !nq.filter(drv)) {
-				if prune {
-					s.heap, s.topk = h, topk
-					nq.noPrune = true
+			s.batch = batch
+			for i := range batch {
+				r := x.record(batch[i].h)
+				if r == nil {
+					s.heap = h
 					return dst[:start], false
 				}
-				continue
+				s.rm[i], s.rid[i] = r.meta.Load(), r.id.Load()
 			}
-			dst = append(dst, Match{Driver: drv, Distance: d})
-			if s.mapped {
-				s.ids[id] = struct{}{}
-			}
-			if len(dst)-start == nq.k {
-				break
+			for i := range batch {
+				d := metres(batch[i].key)
+				if d > nq.radius {
+					break search // the rest are no nearer
+				}
+				m, id := meta(s.rm[i]), DriverID(s.rid[i])
+				drv := unpack(id, batch[i].a, m)
+				if m.seenMilli() < nq.cut || (nq.avail && !m.available()) ||
+					(x.moved.Load() != mv && s.isDup(dst[start:], id)) || // seen twice: keep the nearer
+					(nq.filter != nil && !nq.filter(drv)) {
+					if prune {
+						s.heap, s.topk = h, topk
+						nq.noPrune = true
+						return dst[:start], false
+					}
+					continue
+				}
+				dst = append(dst, Match{Driver: drv, Distance: d})
+				if s.mapped {
+					s.ids[id] = struct{}{}
+				}
+				if len(dst)-start == nq.k {
+					break search
+				}
 			}
 			continue
 		}
