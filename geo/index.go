@@ -166,7 +166,7 @@ func (x *Index) leafFor(i int32, px, py int32) int32 {
 	for {
 		li := s.findLeaf(i, px, py)
 		b := s.node(li).leaf.Load()
-		if b.n.Load() < leafMax || sameSpot(b, p) {
+		if cnt, _ := b.count(); cnt < leafMax || sameSpot(b, p) {
 			return li
 		}
 		x.structural(func() { s.split(li) })
@@ -235,7 +235,7 @@ func (x *Index) update(h uint32, px, py int32, m meta) {
 				s.addCounts(li, -1, 0, -1)
 			}
 		}
-		n.leaf.Load().w[r.slot].Store(p)
+		n.leaf.Load().setPos(r.slot, p)
 		return
 	}
 	// Another leaf: add there first, then remove here, so a search never

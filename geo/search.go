@@ -164,15 +164,23 @@ func (s *scratch) readLeaf(n *node, all bool) bool {
 		if b == nil {
 			return false
 		}
-		cnt := b.na.Load()
-		if all {
-			cnt = b.n.Load()
+		cnt, na := b.count()
+		if !all {
+			cnt = na
 		}
-		cnt = min(max(cnt, 0), b.cap)
+		c := b.capacity()
+		cnt = min(max(cnt, 0), c)
+		w := b.words()[blockHead:]
+		hw := w[c:]
 		s.pos, s.hs = s.pos[:0], s.hs[:0]
-		for j := range cnt {
-			s.pos = append(s.pos, b.pos(j))
-			s.hs = append(s.hs, b.handle(j))
+		for j := int32(0); j < cnt; j += 2 {
+			v := hw[j>>1].Load()
+			s.pos = append(s.pos, w[j].Load())
+			s.hs = append(s.hs, uint32(v))
+			if j+1 < cnt {
+				s.pos = append(s.pos, w[j+1].Load())
+				s.hs = append(s.hs, uint32(v>>32))
+			}
 		}
 		if n.seq.Load() == q {
 			return true
@@ -194,9 +202,11 @@ func appendHandles(n *node, hs []uint32) ([]uint32, bool) {
 		if b == nil {
 			return hs, false
 		}
-		cnt := min(max(b.n.Load(), 0), b.cap)
+		cnt, _ := b.count()
+		c := b.capacity()
+		cnt = min(max(cnt, 0), c)
 		hs = hs[:start]
-		w := b.w[b.cap:]
+		w := b.words()[blockHead+c:]
 		for j := int32(0); j < cnt; j += 2 {
 			v := w[j>>1].Load()
 			hs = append(hs, uint32(v))

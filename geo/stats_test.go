@@ -26,8 +26,9 @@ func TestStatsDebug(t *testing.T) {
 		}
 		leaves++
 		b := nd.leaf.Load()
-		caps += int(b.cap)
-		entries += int(b.n.Load())
+		caps += int(b.capacity())
+		bn, _ := b.count()
+		entries += int(bn)
 	}
 	walk(0)
 	for c, l := range s.freeBlk {
