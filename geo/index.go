@@ -256,8 +256,10 @@ func (x *Index) update(h uint32, px, py int32, m meta) {
 		}
 	}
 	slot := r.slot
-	x.addTo(ti, p, h, now)
+	// Count the move before the driver appears twice: a search that sees
+	// it at its new place then sees the count changed, and drops the copy.
 	x.moved.Add(1)
+	x.addTo(ti, p, h, now)
 	x.delFrom(li, slot)
 	if was == now {
 		s.addCounts(li, top, -1, -b2i(was))

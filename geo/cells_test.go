@@ -1,0 +1,347 @@
+package geo
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// checkTree verifies the index's storage against itself: every leaf entry
+// lies in its cell and its record points back at it, available entries
+// come first and match the record's status, the writer's counts and the
+// readers' occupancy bits agree with the entries, the ID table finds every
+// driver, and Len counts them. It fails t on the first violation.
+func checkTree(t *testing.T, x *Index) {
+	t.Helper()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	s := &x.st
+	seen := 0
+	var walk func(i int32, box ibox) (int32, int32)
+	walk = func(i int32, box ibox) (int32, int32) {
+		n := s.node(i)
+		if n.box != box {
+			t.Fatalf("node %d box %+v, want %+v", i, n.box, box)
+		}
+		var cnt, avl int32
+		if c := n.child.Load(); c >= 0 {
+			if n.leaf.Load() != nil {
+				t.Fatalf("internal node %d has a block", i)
+			}
+			for q := range int32(4) {
+				if s.node(c+q).parent != i {
+					t.Fatalf("node %d's parent is %d, want %d", c+q, s.node(c+q).parent, i)
+				}
+				a, b := walk(c+q, box.child(q))
+				cnt, avl = cnt+a, avl+b
+			}
+		} else {
+			b := n.leaf.Load()
+			m, na := b.count()
+			if m > b.capacity() || na > m || na < 0 {
+				t.Fatalf("leaf %d counts %d/%d, capacity %d", i, na, m, b.capacity())
+			}
+			for j := range m {
+				p, h := b.pos(j), b.handle(j)
+				r := s.rec(h)
+				if r.leaf != i || r.slot != j {
+					t.Fatalf("entry %d of leaf %d is handle %d, whose record says leaf %d slot %d", j, i, h, r.leaf, r.slot)
+				}
+				if !box.holds(posLng(p), posLat(p)) {
+					t.Fatalf("entry %d of leaf %d at %v outside %+v", j, i, posLatLng(p), box)
+				}
+				if meta(r.meta.Load()).available() != (j < na) {
+					t.Fatalf("entry %d of leaf %d: available %v, but na = %d", j, i, meta(r.meta.Load()).available(), na)
+				}
+				if got, ok := s.lookup(DriverID(r.id.Load())); !ok || got != h {
+					t.Fatalf("table finds %d for driver %d, want handle %d", got, r.id.Load(), h)
+				}
+			}
+			if m > leafMax && !sameSpot(b, b.pos(0)) {
+				t.Fatalf("leaf %d holds %d drivers at different points", i, m)
+			}
+			cnt, avl = m, na
+			seen += int(m)
+		}
+		if n.cnt != cnt || n.navl != avl {
+			t.Fatalf("node %d counts %d/%d, holds %d/%d", i, n.cnt, n.navl, cnt, avl)
+		}
+		want := uint32(0)
+		if cnt > 0 {
+			want |= occDriver
+		}
+		if avl > 0 {
+			want |= occAvail
+		}
+		if o := n.occ.Load(); o != want {
+			t.Fatalf("node %d occ %b, want %b", i, o, want)
+		}
+		return cnt, avl
+	}
+	walk(0, worldBox)
+	if seen != int(x.n.Load()) || seen != s.table.used {
+		t.Fatalf("tree holds %d drivers, Len %d, table %d", seen, x.n.Load(), s.table.used)
+	}
+	if x.gen.Load()&1 != 0 {
+		t.Fatal("gen is odd with no writer")
+	}
+}
+
+// TestConcurrentInvariants runs two writers (moves, inserts, removals,
+// status changes of their own drivers) against readers running Nearby,
+// NearbyAvailable and AppendWithinIDs, and checks in every result what
+// must hold whatever the writers do: sorted, at most k, no driver twice,
+// each distance that of the returned position, and every driver that no
+// writer touches present when it is nearer than the k-th result (or
+// within the radius). After the writers stop, results equal brute force.
+func TestConcurrentInvariants(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 21))
+	x := NewIndex(Options{StaleAfter: -1})
+	const stable, volatile = 3000, 2000
+	box := func(r *rand.Rand) LatLng {
+		return LatLng{40.5 + r.Float64()*0.2, -74.2 + r.Float64()*0.2}
+	}
+	m := truth{}
+	for i := range stable {
+		d := Driver{ID: DriverID(i), Pos: box(r), Status: Status(i % 2), Seen: time.UnixMilli(1).UTC()}
+		_ = x.Upsert(d)
+		m.put(d)
+	}
+	ops, queries := 60_000, 1500
+	if testing.Short() || raceEnabled {
+		ops, queries = 15_000, 400
+	}
+	// The stable drivers' truth never changes; readers use a copy.
+	fixed := truth{}
+	for id, d := range m {
+		fixed[id] = d
+	}
+	var writers atomic.Int32
+	writers.Store(2)
+	var wg sync.WaitGroup
+	var mu sync.Mutex // guards m for the volatile drivers
+	for w := range 2 {
+		wg.Go(func() {
+			defer writers.Add(-1)
+			r := rand.New(rand.NewPCG(seed(t), uint64(100+w)))
+			for range ops {
+				id := DriverID(stable + w*volatile/2 + r.IntN(volatile/2))
+				mu.Lock()
+				d, had := m[id]
+				mu.Unlock()
+				switch op := r.IntN(10); {
+				case op < 6 && had: // a short move
+					d.Pos.Lat = min(max(d.Pos.Lat+(r.Float64()-0.5)*0.002, 40.5), 40.7)
+					d.Pos.Lng = min(max(d.Pos.Lng+(r.Float64()-0.5)*0.002, -74.2), -74)
+				case op < 8:
+					d = Driver{ID: id, Pos: box(r), Status: Status(r.IntN(2)), Seen: time.UnixMilli(1).UTC()}
+				case op < 9 && had:
+					d.Status = Status(r.IntN(2))
+					if err := x.SetStatus(id, d.Status); err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					m[id] = d
+					mu.Unlock()
+					continue
+				default:
+					x.Remove(id)
+					mu.Lock()
+					delete(m, id)
+					mu.Unlock()
+					continue
+				}
+				_ = x.Upsert(d)
+				mu.Lock()
+				m.put(d)
+				mu.Unlock()
+			}
+		})
+	}
+	for g := range 2 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed(t), uint64(200+g)))
+			var buf []Match
+			var ids []DriverID
+			// Query at least queries times, and until the writers stop.
+			for i := 0; i < queries || writers.Load() > 0; i++ {
+				c := box(r)
+				c.Lat += 0.04 * (r.Float64() - 0.5)
+				radius := []float64{300, 2000, 30_000}[r.IntN(3)]
+				k := []int{1, 10, 50, 0}[r.IntN(4)]
+				avail := r.IntN(2) == 0
+				var err error
+				if avail {
+					buf, err = x.AppendNearbyAvailable(context.Background(), buf[:0], c, radius, k, nil)
+				} else {
+					buf, err = x.AppendNearby(context.Background(), buf[:0], c, radius, k, nil)
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if msg := checkConcurrentResult(buf, fixed, c, radius, k, avail); msg != "" {
+					t.Errorf("%s (center %v, radius %v, k %d, avail %v)", msg, c, radius, k, avail)
+					return
+				}
+				ids, err = x.AppendWithinIDs(context.Background(), ids[:0], c, radius)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got := map[DriverID]bool{}
+				for _, id := range ids {
+					if got[id] {
+						t.Errorf("AppendWithinIDs returned %d twice", id)
+						return
+					}
+					got[id] = true
+				}
+				for id, d := range fixed {
+					if Distance(c, d.Pos) <= radius && !got[id] {
+						t.Errorf("AppendWithinIDs(%v, %v) misses untouched driver %d", c, radius, id)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	checkTree(t, x)
+	for range 50 {
+		c, radius, k := box(r), 5000.0, r.IntN(20)
+		got, _ := x.Nearby(context.Background(), c, radius, k, nil)
+		want := bruteNearby(m, c, radius, k, math.MinInt64, nil)
+		if len(got) != len(want) {
+			t.Fatalf("after the writers: Nearby found %d, brute force %d", len(got), len(want))
+		}
+		for i := range got {
+			if got[i].Distance != want[i].Distance || got[i].Driver != m[got[i].ID] {
+				t.Fatalf("after the writers: result %d = %+v, want %+v", i, got[i], want[i])
+			}
+		}
+		checkWithinIDs(t, x, m, c, radius, math.MinInt64)
+	}
+}
+
+// checkConcurrentResult returns what is wrong with a search result taken
+// while writers ran, or "".
+func checkConcurrentResult(res []Match, fixed truth, c LatLng, radius float64, k int, avail bool) string {
+	if k > 0 && len(res) > k {
+		return "more than k results"
+	}
+	ids := map[DriverID]bool{}
+	for i, mt := range res {
+		if ids[mt.ID] {
+			return "a driver returned twice"
+		}
+		ids[mt.ID] = true
+		if i > 0 && mt.Distance < res[i-1].Distance {
+			return "results not sorted"
+		}
+		if mt.Distance != Distance(c, mt.Pos) || mt.Distance > radius {
+			return "a distance that is not the returned position's"
+		}
+		if avail && mt.Status != Available {
+			return "an unavailable driver from NearbyAvailable"
+		}
+		if d, ok := fixed[mt.ID]; ok && d != mt.Driver {
+			return "an untouched driver with a changed record"
+		}
+	}
+	limit := radius
+	full := k > 0 && len(res) == k
+	if full {
+		limit = res[len(res)-1].Distance
+	}
+	for id, d := range fixed {
+		if avail && d.Status != Available {
+			continue
+		}
+		dist := Distance(c, d.Pos)
+		if (dist < limit || (!full && dist <= limit)) && !ids[id] {
+			return "an untouched driver nearer than the last result is missing"
+		}
+	}
+	return ""
+}
+
+// TestTreeChurnInvariants moves, adds and removes drivers in crowded and
+// sparse places, including many on one point, and checks the storage
+// after every phase, so splits, merges, block growth and shrinking and the
+// available partition all run.
+func TestTreeChurnInvariants(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 22))
+	x := NewIndex(Options{StaleAfter: -1})
+	m := truth{}
+	n := 4000
+	for phase := range 6 {
+		for range 20_000 {
+			id := DriverID(r.IntN(n))
+			switch op := r.IntN(10); {
+			case op < 5:
+				p := randDriverPos(r)
+				if phase%2 == 1 {
+					p = LatLng{40.7, -74} // crowd one point
+				}
+				d := Driver{ID: id, Pos: p, Status: Status(r.IntN(2)), Seen: time.UnixMilli(1).UTC()}
+				_ = x.Upsert(d)
+				m.put(d)
+			case op < 7:
+				if d, ok := m[id]; ok {
+					d.Pos.Lat = min(max(d.Pos.Lat+(r.Float64()-0.5)*0.01, -90), 90)
+					_ = x.Upsert(d)
+					m.put(d)
+				}
+			case op < 8:
+				st := Status(r.IntN(2))
+				if err := x.SetStatus(id, st); err == nil {
+					d := m[id]
+					d.Status = st
+					m[id] = d
+				}
+			default:
+				if x.Remove(id) {
+					delete(m, id)
+				}
+			}
+		}
+		checkTree(t, x)
+		if phase == 3 {
+			n = 300 // shrink: cells merge
+			for id := range m {
+				if id >= DriverID(n) {
+					x.Remove(id)
+					delete(m, id)
+				}
+			}
+			checkTree(t, x)
+		}
+	}
+	for id, d := range m {
+		got, ok := x.Get(id)
+		if !ok || got != d {
+			t.Fatalf("Get(%d) = %+v %v, want %+v", id, got, ok, d)
+		}
+	}
+	ids := slices.Collect(func(yield func(DriverID) bool) {
+		for id := range m {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	for _, id := range ids {
+		x.Remove(id)
+	}
+	checkTree(t, x)
+	if x.Len() != 0 || x.st.node(0).child.Load() >= 0 {
+		t.Fatalf("after removing all: Len %d, root child %d", x.Len(), x.st.node(0).child.Load())
+	}
+}
