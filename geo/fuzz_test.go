@@ -58,3 +58,83 @@ func FuzzNearby(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOps applies fuzzed sequences of Upsert, Remove and SetStatus to an
+// index and a model map, then checks the index's storage invariants, Get
+// for every driver, and Nearby, NearbyAvailable and AppendWithinIDs
+// against brute force. Positions come from a small grid at the poles, the
+// antimeridian and one crowded point, so cells split, merge and fill with
+// duplicates.
+func FuzzOps(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 200})
+	f.Add([]byte("\x10\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0\xc0\xd0\xe0\xf0\xff"))
+	spots := []LatLng{{90, 0}, {-90, 180}, {0, 180}, {0, -180}, {40.7, -74}, {40.7000001, -74}, {89.99, 179.99}, {-45, 0.5}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		x := NewIndex(Options{StaleAfter: -1})
+		m := truth{}
+		seen := time.UnixMilli(1).UTC()
+		for i := 0; i+1 < len(data); i += 2 {
+			op, arg := data[i], data[i+1]
+			id := DriverID(op & 0x3f)
+			switch op >> 6 {
+			case 0, 1: // upsert at a spot, or near one
+				p := spots[arg%8]
+				p.Lat = max(-90, min(90, p.Lat+float64(arg/8)*1e-5))
+				d := Driver{ID: id, Pos: p, Status: Status(arg & 1), Vehicle: Vehicle(arg >> 4), Seen: seen}
+				if err := x.Upsert(d); err != nil {
+					t.Fatal(err)
+				}
+				m.put(d)
+			case 2:
+				st := Status(arg & 1)
+				err := x.SetStatus(id, st)
+				if d, ok := m[id]; ok {
+					if err != nil {
+						t.Fatal(err)
+					}
+					d.Status = st
+					m[id] = d
+				} else if !errors.Is(err, ErrNotFound) {
+					t.Fatalf("SetStatus(%d) of a missing driver = %v", id, err)
+				}
+			case 3:
+				_, had := m[id]
+				if x.Remove(id) != had {
+					t.Fatalf("Remove(%d) != %v", id, had)
+				}
+				delete(m, id)
+			}
+		}
+		checkTree(t, x)
+		for id := range DriverID(64) {
+			got, ok := x.Get(id)
+			if want, had := m[id]; ok != had || got != want {
+				t.Fatalf("Get(%d) = %+v %v, want %+v %v", id, got, ok, want, had)
+			}
+		}
+		c := spots[len(data)%8]
+		for _, radius := range []float64{1, 5_000, 20_000_000} {
+			for _, avail := range []bool{false, true} {
+				var got []Match
+				var filter func(Driver) bool
+				if avail {
+					got, _ = x.NearbyAvailable(context.Background(), c, radius, 5, nil)
+					filter = func(d Driver) bool { return d.Status == Available }
+				} else {
+					got, _ = x.Nearby(context.Background(), c, radius, 5, nil)
+				}
+				want := bruteNearby(m, c, radius, 5, math.MinInt64, filter)
+				if len(got) != len(want) {
+					t.Fatalf("Nearby(%v, %v, avail %v) = %d, want %d", c, radius, avail, len(got), len(want))
+				}
+				for i := range got {
+					if got[i].Distance != want[i].Distance || got[i].Driver != m[got[i].ID] {
+						t.Fatalf("Nearby(%v, %v, avail %v)[%d] = %+v, want %+v", c, radius, avail, i, got[i], want[i])
+					}
+				}
+			}
+			checkWithinIDs(t, x, m, c, radius, math.MinInt64)
+		}
+	})
+}
