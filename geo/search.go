@@ -136,10 +136,6 @@ func (x *Index) getScratch() *scratch {
 	if s == nil {
 		s = &scratch{}
 	}
-	if s.mapped {
-		clear(s.ids)
-		s.mapped = false
-	}
 	return s
 }
 
@@ -287,6 +283,10 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 		return dst, false
 	}
 	mv := x.moved.Load()
+	if s.mapped { // left over from an attempt that started over
+		clear(s.ids)
+		s.mapped = false
+	}
 	q := &nq.q
 	prune := nq.k > 0 && !nq.noPrune
 	limit := nq.maxKey
