@@ -95,8 +95,9 @@ type Index struct {
 	// two when a handle is released; a search that sees it change starts
 	// over.
 	gen atomic.Uint64
-	// moved counts moves between leaves, after which a search may have
-	// seen one driver twice.
+	// moved grows by one before and after a move between leaves: a
+	// search that starts with it odd or sees it change may have seen a
+	// driver twice.
 	moved atomic.Uint64
 	n     atomic.Int64
 	pool  sync.Pool // *scratch
@@ -256,11 +257,12 @@ func (x *Index) update(h uint32, px, py int32, m meta) {
 		}
 	}
 	slot := r.slot
-	// Count the move before the driver appears twice: a search that sees
-	// it at its new place then sees the count changed, and drops the copy.
+	// moved is odd while the driver may appear twice: a search that
+	// starts then, or sees moved change, drops the copies it finds.
 	x.moved.Add(1)
 	x.addTo(ti, p, h, now)
 	x.delFrom(li, slot)
+	x.moved.Add(1)
 	if was == now {
 		s.addCounts(li, top, -1, -b2i(was))
 	} else {

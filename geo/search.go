@@ -329,7 +329,7 @@ search:
 				m, id := meta(s.rm[i]), DriverID(s.rid[i])
 				drv := unpack(id, batch[i].a, m)
 				if m.seenMilli() < nq.cut || (nq.avail && !m.available()) ||
-					(x.moved.Load() != mv && s.isDup(dst[start:], id)) || // seen twice: keep the nearer
+					((mv&1 != 0 || x.moved.Load() != mv) && s.isDup(dst[start:], id)) || // seen twice: keep the nearer
 					(nq.filter != nil && !nq.filter(drv)) {
 					if prune {
 						s.heap, s.topk = h, topk
@@ -599,7 +599,7 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 	if x.gen.Load() != g {
 		return dst[:start], false
 	}
-	if x.moved.Load() != mv {
+	if mv&1 != 0 || x.moved.Load() != mv {
 		// A driver moved between cells may have been seen in both.
 		out := dst[start:]
 		slices.SortFunc(out, func(a, b Match) int { return cmp.Compare(a.ID, b.ID) })
@@ -750,7 +750,7 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 	if x.gen.Load() != g {
 		return dst[:start], false
 	}
-	if x.moved.Load() != mv {
+	if mv&1 != 0 || x.moved.Load() != mv {
 		// A driver moved between cells may have been seen in both.
 		out := dst[start:]
 		slices.Sort(out)
