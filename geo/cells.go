@@ -135,14 +135,20 @@ type node struct {
 const (
 	occDriver = 1 << iota
 	occAvail
+	// occMirror marks the nodes of the mirror tree, whose entries are
+	// copies (see Index); only the writer looks at it.
+	occMirror
 )
+
+// mirror reports whether n belongs to the mirror tree.
+func (n *node) mirror() bool { return n.occ.Load()&occMirror != 0 }
 
 // setCounts stores n's counts and updates occ if it changed.
 func (n *node) setCounts(cnt, navl int32) {
 	n.cnt, n.navl = cnt, navl
-	o := uint32(0)
+	o := n.occ.Load() & occMirror
 	if cnt > 0 {
-		o = occDriver
+		o |= occDriver
 	}
 	if navl > 0 {
 		o |= occAvail
@@ -264,13 +270,25 @@ func (s *treeStore) init() {
 	s.table = idTable{slots: make([]uint32, 16), shift: 64 - 4}
 	s.recs.Store(&[]*recChunkT{})
 	s.nodes.Store(&[]*nodeChunkT{})
-	root := s.allocNodes(1)
-	n := s.node(root)
-	n.child.Store(-1)
-	n.parent = -1
-	n.box = worldBox
-	n.leaf.Store(s.allocBlock(blockStep))
+	for _, root := range []int32{mainRoot, mirrorRoot} {
+		s.allocNodes(1)
+		n := s.node(root)
+		n.child.Store(-1)
+		n.parent = -1
+		n.box = worldBox
+		n.leaf.Store(s.allocBlock(blockStep))
+		if root == mirrorRoot {
+			n.occ.Store(occMirror)
+		}
+	}
 }
+
+// The roots of the two trees: the main tree holds every driver, the
+// mirror tree a copy of each available one.
+const (
+	mainRoot   = 0
+	mirrorRoot = 1
+)
 
 // lookup returns id's handle.
 func (s *treeStore) lookup(id DriverID) (uint32, bool) {
@@ -421,21 +439,26 @@ func (s *treeStore) addEntry(li int32, p uint64, h uint32, avail bool) {
 		s.freeBlock(b)
 		b = nb
 	}
+	main := !n.mirror()
 	slot := cnt
 	if avail {
 		if na < cnt {
 			// Move the first unavailable entry to the end.
 			mh := b.handle(na)
 			b.set(cnt, b.pos(na), mh)
-			s.rec(mh).slot = cnt
+			if main {
+				s.rec(mh).slot = cnt
+			}
 		}
 		slot = na
 		na++
 	}
 	b.set(slot, p, h)
 	b.setCount(cnt+1, na)
-	r := s.rec(h)
-	r.leaf, r.slot = li, slot
+	if main {
+		r := s.rec(h)
+		r.leaf, r.slot = li, slot
+	}
 }
 
 // delEntry removes the entry at slot from leaf li. The caller bumps seq.
@@ -443,6 +466,7 @@ func (s *treeStore) delEntry(li int32, slot int32) {
 	n := s.node(li)
 	b := n.leaf.Load()
 	cnt, na := b.count()
+	main := !n.mirror()
 	last := cnt - 1
 	if slot < na {
 		// Fill the hole with the last available entry, and its place
@@ -450,7 +474,9 @@ func (s *treeStore) delEntry(li int32, slot int32) {
 		if slot != na-1 {
 			mh := b.handle(na - 1)
 			b.set(slot, b.pos(na-1), mh)
-			s.rec(mh).slot = slot
+			if main {
+				s.rec(mh).slot = slot
+			}
 		}
 		slot = na - 1
 		na--
@@ -458,7 +484,9 @@ func (s *treeStore) delEntry(li int32, slot int32) {
 	if slot != last {
 		mh := b.handle(last)
 		b.set(slot, b.pos(last), mh)
-		s.rec(mh).slot = slot
+		if main {
+			s.rec(mh).slot = slot
+		}
 	}
 	b.setCount(last, na)
 	if c := b.capacity(); c > blockStep && c <= leafMax && last <= c-2*blockStep {
@@ -526,6 +554,7 @@ func (s *treeStore) split(li int32) {
 		ch := s.node(c + q)
 		ch.seq.Add(2) // readers holding an old copy of this node retry
 		ch.parent, ch.box = li, n.box.child(q)
+		ch.occ.Store(n.occ.Load() & occMirror)
 		ch.setCounts(cnt[q], avl[q])
 		nb := s.allocBlock(blockCap(cnt[q]))
 		nb.setCount(0, 0)

@@ -21,10 +21,14 @@ func checkTree(t *testing.T, x *Index) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	s := &x.st
-	seen := 0
+	seen, copies := 0, 0
+	mirror := false
 	var walk func(i int32, box ibox) (int32, int32)
 	walk = func(i int32, box ibox) (int32, int32) {
 		n := s.node(i)
+		if n.mirror() != mirror {
+			t.Fatalf("node %d: mirror %v, want %v", i, n.mirror(), mirror)
+		}
 		if n.box != box {
 			t.Fatalf("node %d box %+v, want %+v", i, n.box, box)
 		}
@@ -49,11 +53,17 @@ func checkTree(t *testing.T, x *Index) {
 			for j := range m {
 				p, h := b.pos(j), b.handle(j)
 				r := s.rec(h)
-				if r.leaf != i || r.slot != j {
-					t.Fatalf("entry %d of leaf %d is handle %d, whose record says leaf %d slot %d", j, i, h, r.leaf, r.slot)
-				}
 				if !box.holds(posLng(p), posLat(p)) {
 					t.Fatalf("entry %d of leaf %d at %v outside %+v", j, i, posLatLng(p), box)
+				}
+				if mirror {
+					if r.leaf < 0 || !meta(r.meta.Load()).available() || s.node(r.leaf).leaf.Load().pos(r.slot) != p || na != m {
+						t.Fatalf("mirror entry %d of leaf %d: handle %d at %v does not mirror an available driver", j, i, h, posLatLng(p))
+					}
+					continue
+				}
+				if r.leaf != i || r.slot != j {
+					t.Fatalf("entry %d of leaf %d is handle %d, whose record says leaf %d slot %d", j, i, h, r.leaf, r.slot)
 				}
 				if meta(r.meta.Load()).available() != (j < na) {
 					t.Fatalf("entry %d of leaf %d: available %v, but na = %d", j, i, meta(r.meta.Load()).available(), na)
@@ -66,7 +76,11 @@ func checkTree(t *testing.T, x *Index) {
 				t.Fatalf("leaf %d holds %d drivers at different points", i, m)
 			}
 			cnt, avl = m, na
-			seen += int(m)
+			if mirror {
+				copies += int(m)
+			} else {
+				seen += int(m)
+			}
 		}
 		if n.cnt != cnt || n.navl != avl {
 			t.Fatalf("node %d counts %d/%d, holds %d/%d", i, n.cnt, n.navl, cnt, avl)
@@ -78,14 +92,19 @@ func checkTree(t *testing.T, x *Index) {
 		if avl > 0 {
 			want |= occAvail
 		}
-		if o := n.occ.Load(); o != want {
+		if o := n.occ.Load() &^ occMirror; o != want {
 			t.Fatalf("node %d occ %b, want %b", i, o, want)
 		}
 		return cnt, avl
 	}
-	walk(0, worldBox)
+	_, avail := walk(mainRoot, worldBox)
+	mirror = true
+	walk(mirrorRoot, worldBox)
 	if seen != int(x.n.Load()) || seen != s.table.used {
 		t.Fatalf("tree holds %d drivers, Len %d, table %d", seen, x.n.Load(), s.table.used)
+	}
+	if copies != int(avail) {
+		t.Fatalf("mirror tree holds %d drivers, %d are available", copies, avail)
 	}
 	if x.gen.Load()&1 != 0 {
 		t.Fatal("gen is odd with no writer")
@@ -341,7 +360,9 @@ func TestTreeChurnInvariants(t *testing.T) {
 		x.Remove(id)
 	}
 	checkTree(t, x)
-	if x.Len() != 0 || x.st.node(0).child.Load() >= 0 {
-		t.Fatalf("after removing all: Len %d, root child %d", x.Len(), x.st.node(0).child.Load())
+	for _, root := range []int32{mainRoot, mirrorRoot} {
+		if x.Len() != 0 || x.st.node(root).child.Load() >= 0 {
+			t.Fatalf("after removing all: Len %d, root %d child %d", x.Len(), root, x.st.node(root).child.Load())
+		}
 	}
 }

@@ -33,86 +33,137 @@
 //
 // # The index
 //
-// An [Index] keeps each driver's position, status, vehicle type and
-// last-seen time in a [quadtree.Tree] over the plane (lng, lat) with 16
-// objects per leaf, the three small fields packed into one uint64 beside
-// the point, so a filter on status reads the record it is already scanning.
-// Drivers not seen for Options.StaleAfter (a minute by default) are
-// invisible; [Index.RemoveStale] deletes them.
+// An [Index] keeps moving drivers: position, status, vehicle type and
+// last-seen time. Drivers not seen for Options.StaleAfter (a minute by
+// default) are invisible; [Index.RemoveStale] deletes them.
 //
-// Available drivers are kept a second time in a tree of their own, which
-// [Index.NearbyAvailable] searches. Dispatch asks for the nearest
-// available drivers far more often than for any driver, and when one in
-// ten is available a search of the full tree must scan ten times as many
-// records and cells to collect them (measured 27 µs against 4 µs for the
-// 10 nearest of 1,000,000 drivers, 10% available). Per-cell counts of
-// available drivers were tried first and pruned little: at that density
-// nearly every leaf holds one. The copy costs a second tree update when an
-// available driver moves and about 10 bytes per driver at 10% available.
+// Each driver gets a dense uint32 handle and a 24-byte record in a chunked
+// array (chunks of 4,096 that never move): its ID, one word packing the
+// last-seen time in milliseconds, the vehicle and the status, and where
+// its entry sits in the tree. Released handles are reused, so churn does
+// not grow the records. An open-addressing table of handles (linear
+// probing, backward-shift deletion, kept between 3/8 and 3/4 full) maps
+// IDs to handles in about 8 bytes a driver.
 //
-// [Index.Nearby] is exact by great-circle distance, not by flat degrees: it
-// runs the tree's best-first search with the haversine as the metric and,
-// for each cell, a lower bound of the haversine over the cell built from
-// the latitude gap, the longitude gap taken the short way round the sphere
-// (so cells across the antimeridian are near) and the cosine of the cell's
-// latitude edge farther from the equator. The bounds use sin x >= x - x³/6
-// and an angle-sum bound on the cosine instead of trigonometric calls, so
-// only candidates that might make the result pay for the exact formula.
-// For a cell reaching nearer a pole than the center, the latitude gap and
-// the cosine are bounded jointly (a quadratic in the extra latitude),
-// because taken apart the cosine bound drops to zero near a pole and the
-// longitude gap is lost: that made a 10-nearest search at lat 86-90 cost
-// 37 µs instead of 7 µs with 1,000,000 drivers.
-// The planar peers measured in the benchmarks module rank by flat degrees
-// and get about 1 in 10 of their 10 nearest wrong in New York and 2 in 10
-// over the whole sphere; the tests check Nearby against brute force at
-// lat ±89.99, lng ±179.99, circles around the poles and radii up to
-// 20,000 km.
+// Positions are stored as int32 multiples of 1e-7 degree (1.1 cm at the
+// equator, OpenStreetMap's fixed point), latitude and longitude packed in
+// one uint64. [Index.Get] and every search return the stored, rounded
+// position, and their distances are those of [Distance] to it.
+//
+// The tree is a point quadtree over integer (longitude, latitude) in a
+// chunked node array. A leaf holds up to 32 entries (12 bytes each: the
+// packed position and the handle) in a block of 8, 16, 24 or 32 slots,
+// one allocation with its counts, so a leaf's slack stays small; blocks
+// are recycled. A leaf splits when a 33rd driver arrives unless all its
+// drivers share one point (such a leaf grows instead), and a subtree
+// collapses into one leaf when it holds fewer than 8, which is hysteresis
+// enough that a driver moving to and fro does not split and merge cells.
+// Each leaf keeps its available drivers first, and each node knows
+// whether its subtree holds any driver and any available one.
+//
+// Costs, with n drivers and the tree's depth d (about 20 for a city of a
+// million drivers, most of it the path from the whole world down to the
+// city): Upsert of a driver that stays in its leaf is a table lookup and
+// one store; a move to another leaf walks up to the lowest common cell and
+// down again, O(d); insert, Remove and SetStatus are O(d); Get is O(1);
+// Nearby and NearbyAvailable visit O(d + k) cells; AppendWithinIDs
+// O(d + cells on the circle's edge + hits); RemoveStale O(n). The index
+// measured FIGMEM bytes per driver with 1,000,000 drivers.
+//
+// # Search
+//
+// [Index.Nearby] is exact by great-circle distance, not by flat degrees.
+// It is the incremental nearest-neighbour search of Hjaltason and Samet
+// ("Distance browsing in spatial databases", ACM TODS 24(2), 1999): cells
+// and driver entries share one priority queue, cells keyed by a lower bound
+// of the haversine over the cell and entries by their exact haversine, so
+// drivers come off the queue in order of distance and only those pay for
+// reading their record (staleness, status, the caller's filter): a
+// 10-nearest search reads about ten records, not every candidate. With no
+// filter it also keeps the k smallest keys queued so far and stops
+// queueing anything beyond the k-th; should a driver then be rejected
+// (stale, or changed under the search) it runs again without that cut.
+//
+// The cell bound is built from the latitude gap, the longitude gap taken
+// the short way round the sphere (so cells across the antimeridian are
+// near) and the cosine of the cell's latitude edge farther from the
+// equator, using sin x >= x - x³/6 and an angle-sum bound on the cosine
+// instead of trigonometric calls. For a cell reaching nearer a pole than
+// the center, the latitude gap and the cosine are bounded jointly (a
+// quadratic in the extra latitude), because taken apart the cosine bound
+// drops to zero near a pole and the longitude gap is lost: that made a
+// 10-nearest search at lat 86-90 cost 37 µs instead of 7 µs with
+// 1,000,000 drivers. The planar peers measured in the benchmarks module
+// rank by flat degrees and get about 1 in 10 of their 10 nearest wrong in
+// New York and 2 in 10 over the whole sphere; the tests check Nearby
+// against brute force at lat ±89.99, lng ±179.99, circles around the
+// poles and radii up to 20,000 km.
+//
+// [Index.NearbyAvailable] reads only the available entries at the front
+// of each leaf and skips every subtree without an available driver.
+// Per-cell counts alone did not help an earlier design (27 µs for the 10
+// nearest of 1,000,000 drivers, 10% available), because it still scanned
+// every record of each leaf it entered; here a leaf's busy drivers cost
+// nothing. At 10% available most leaves still hold one or two available
+// drivers, so the search enters about three times as many leaves as
+// Nearby.
 //
 // [Index.AppendWithinIDs] lists the drivers in a circle without their
 // records or distances, which is what a count or a dispatch fan-out needs.
-// It classifies cells with [quadtree.Tree.Walk]: a cell whose four corners
-// lie inside the circle (for cells within 90° of longitude of the center
-// the distance over a cell peaks at a corner) hands over its drivers with
-// no per-driver test, and drivers of cells on the edge compare their
-// haversine with bounds a relative 1e-9 either side of the radius's,
-// computing an exact distance only in between. With 100,000 drivers in
-// New York a 2 km circle (590 hits) was measured at 18 µs against 47 µs
-// for [Index.AppendWithin], which builds a Match with an exact distance
-// for every hit, and 39 µs for tidwall/rtree counting the same points;
-// with 1,000,000 drivers (5,900 hits), 340 µs against rtree's 409 µs.
-// Over the whole sphere, where few cells lie inside a 200 km circle, it
-// matches AppendWithin (about 3 µs for 25 hits at 100,000).
+// A cell whose four corners lie inside the circle (for cells within 90° of
+// longitude of the center the distance over a cell peaks at a corner)
+// hands over its handles with no per-driver test; drivers of cells on the
+// circle's edge compare their haversine with bounds a relative 1e-9 either
+// side of the radius's, computing an exact distance only in between; the
+// IDs are then read in one loop over the handles, whose independent loads
+// overlap. [Index.AppendWithin] computes every hit's exact distance and
+// record, for callers that filter.
 //
-// Costs, with n drivers: Upsert O(1) amortised (see below) plus the tree
-// move, O(1) when the driver stays in its cell, twice that for an
-// available driver; Nearby and NearbyAvailable best-first over O(log n +
-// k) cells; AppendWithin O(log n + cells + hits); AppendWithinIDs
-// O(log n + cells on the circle's edge + hits); Remove, SetStatus
-// O(log n); RemoveStale O(n).
+// Measured with 1,000,000 drivers on the benchmarks module's datasets
+// (its geo_test.go; 10% available; a quiet run on a 2-core machine),
+// beside tidwall/rtree and orb/quadtree, which are inexact:
 //
-// Measured with 1,000,000 drivers on the benchmarks module's datasets (see
-// its geo_test.go) on a shared, loaded 2-core machine: moves by ID and
-// 10-nearest searches do not allocate when the caller passes a buffer to
-// [Index.AppendNearby], and moves, nearest and nearest-available searches
-// beat tidwall/rtree and orb/quadtree, which are inexact. Memory is the
-// weak point: about 112 bytes per driver (a 32-byte record in leaves kept
-// about 78% full, 41 bytes; a map entry from ID to (leaf, slot), about 38;
-// the cells, 16; the tree of available drivers, 11), against about 80 for
-// the peers, whose callers keep the ID index.
+// FIGTABLE
 //
 // # Concurrency
 //
-// An Index is safe for concurrent use. A sync.RWMutex guards the tree:
-// searches share it, writes take it alone. Upsert, the hot write (every
-// driver reports every few seconds), does not take it: it appends to a
-// short queue under its own mutex and the queue is applied in order, under
-// the write lock, once it holds 64 upserts (about 20 µs of work) or before
-// the next search, Get, Remove or SetStatus. So a search sees every Upsert
-// that returned before it started, and one writer streaming moves costs a
-// concurrent reader one lock hand-off per query instead of one per move.
-// Sharding by region was considered and rejected: a 10-nearest query near a
-// shard edge would have to search and merge several shards, and a city's
-// drivers would still crowd one shard. Filters run under the read lock and
-// must not call the Index's write methods.
+// An Index is safe for concurrent use. Writers (Upsert, Remove,
+// SetStatus, RemoveStale) are serialised by one mutex, which [Index.Get]
+// takes too. Searches take no lock at all: every word they read is an
+// atomic (on amd64 a plain load), and they validate what they read.
+//
+//   - A leaf carries a sequence number, odd while the writer changes its
+//     entries; a search copies the entries and retries the leaf if the
+//     number changed. A move inside one leaf is a single store of the
+//     packed position and needs none.
+//   - A move between leaves adds the driver to its new leaf before it
+//     removes it from the old one, so a search never misses a driver that
+//     was there all along; a global move counter, odd during such a move,
+//     tells the search when it may have seen a driver twice, and it keeps
+//     the nearer copy.
+//   - Splits, merges and removals (which free a handle for reuse) change a
+//     generation counter; a search that sees it change starts over. They
+//     are rare next to moves; after four attempts a search takes the
+//     writers' mutex and runs undisturbed, so a storm of removals cannot
+//     starve it.
+//
+// So searches never wait for a writer, and a writer never waits for a
+// search: with one goroutine moving drivers as fast as it can and one
+// running 10-nearest searches on 1,000,000 drivers, both keep their
+// single-threaded pace (FIGMIXED). Designs where readers and writers
+// exclude each other let an unthrottled writer hog the lock: the previous
+// Index, a [sync.RWMutex] over two trees with batched upserts, managed
+// 8,800 queries a second under the same load, and the peers behind a
+// sync.RWMutex manage about 55,000 of each.
+//
+// Filters run inside the search, without a lock, but must not call the
+// Index's write methods (a search that falls back to the mutex would
+// deadlock). Sharding by region was considered and rejected: a 10-nearest
+// query near a shard edge would have to search and merge several shards,
+// and a city's drivers would still crowd one shard.
+//
+// Package geo does not use package quadtree: lock-free reads need atomics
+// in every word a search reads, sequence numbers in leaves and a
+// generation counter, which a generic single-threaded tree should not
+// carry.
 package geo

@@ -204,14 +204,79 @@ func (x *Index) insert(id DriverID, px, py int32, m meta) {
 	r := s.rec(h)
 	r.id.Store(int64(id))
 	r.meta.Store(uint64(m))
-	li := x.leafFor(0, px, py)
+	li := x.leafFor(mainRoot, px, py)
 	avail := m.available()
 	// Counts go up before the entry appears, so a search never skips a
 	// cell holding a driver.
 	s.addCounts(li, -1, 1, b2i(avail))
 	x.addTo(li, packPos(px, py), h, avail)
+	if avail {
+		x.mirrorAdd(h, px, py)
+	}
 	s.tableInsert(id, h)
 	x.n.Add(1)
+}
+
+// The mirror tree holds a copy of each available driver's entry, so that
+// NearbyAvailable searches a tree sized for them. Records do not say
+// where the copy is: the writer finds its leaf by the driver's position
+// and its slot by scanning the leaf.
+
+// mirrorAdd adds a copy of driver h at (px, py).
+func (x *Index) mirrorAdd(h uint32, px, py int32) {
+	li := x.leafFor(mirrorRoot, px, py)
+	x.st.addCounts(li, -1, 1, 1)
+	x.addTo(li, packPos(px, py), h, true)
+}
+
+// mirrorFind returns the leaf and slot of driver h's copy at p.
+func (x *Index) mirrorFind(h uint32, p uint64) (int32, int32) {
+	li := x.st.findLeaf(mirrorRoot, posLng(p), posLat(p))
+	b := x.st.node(li).leaf.Load()
+	n, _ := b.count()
+	for j := range n {
+		if b.handle(j) == h {
+			return li, j
+		}
+	}
+	panic("geo: an available driver has no copy in the mirror tree")
+}
+
+// mirrorDel removes driver h's copy at p.
+func (x *Index) mirrorDel(h uint32, p uint64) {
+	li, slot := x.mirrorFind(h, p)
+	x.delFrom(li, slot)
+	x.st.addCounts(li, -1, -1, -1)
+	x.mergeUp(li)
+}
+
+// mirrorMove moves driver h's copy from old to (px, py).
+func (x *Index) mirrorMove(h uint32, old uint64, px, py int32) {
+	s := &x.st
+	li, slot := x.mirrorFind(h, old)
+	n := s.node(li)
+	if n.box.holds(px, py) {
+		n.leaf.Load().setPos(slot, packPos(px, py))
+		return
+	}
+	a := x.commonCell(n, px, py)
+	ti := x.leafFor(a, px, py)
+	s.addCounts(ti, a, 1, 1)
+	x.moved.Add(1)
+	x.addTo(ti, packPos(px, py), h, true)
+	x.delFrom(li, slot)
+	x.moved.Add(1)
+	s.addCounts(li, a, -1, -1)
+	x.mergeUp(li)
+}
+
+// commonCell returns the lowest ancestor of leaf n that holds (px, py).
+func (x *Index) commonCell(n *node, px, py int32) int32 {
+	a := n.parent
+	for !x.st.node(a).box.holds(px, py) {
+		a = x.st.node(a).parent
+	}
+	return a
 }
 
 // update moves driver h to (px, py) with meta m.
@@ -224,6 +289,15 @@ func (x *Index) update(h uint32, px, py int32, m meta) {
 	li := r.leaf
 	n := s.node(li)
 	p := packPos(px, py)
+	from := n.leaf.Load().pos(r.slot)
+	switch {
+	case was && now:
+		x.mirrorMove(h, from, px, py)
+	case now:
+		x.mirrorAdd(h, px, py)
+	case was:
+		x.mirrorDel(h, from)
+	}
 	if n.box.holds(px, py) {
 		if was != now {
 			if now {
@@ -241,10 +315,7 @@ func (x *Index) update(h uint32, px, py int32, m meta) {
 	}
 	// Another leaf: add there first, then remove here, so a search never
 	// misses the driver (it may see it twice and drops the second).
-	a := n.parent
-	for !s.node(a).box.holds(px, py) {
-		a = s.node(a).parent
-	}
+	a := x.commonCell(n, px, py)
 	ti := x.leafFor(a, px, py)
 	li = r.leaf // a split of the target may have moved the entry
 	top := a    // the lowest common ancestor of both leaves
@@ -309,8 +380,12 @@ func (x *Index) removeLocked(id DriverID, h uint32) {
 	r := s.rec(h)
 	s.tableDelete(id)
 	li := r.leaf
+	avail := meta(r.meta.Load()).available()
+	if avail {
+		x.mirrorDel(h, s.node(li).leaf.Load().pos(r.slot))
+	}
 	x.delFrom(li, r.slot)
-	s.addCounts(li, -1, -1, -b2i(meta(r.meta.Load()).available()))
+	s.addCounts(li, -1, -1, -b2i(avail))
 	x.mergeUp(li)
 	r.leaf = -1
 	// The handle may be reused from now on: searches that read its record

@@ -291,7 +291,11 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 	prune := nq.k > 0 && !nq.noPrune
 	limit := nq.maxKey
 	topk := s.topk[:0]
-	h := push(s.heap[:0], cellItem(q.bound(worldBox.degrees()), 0, worldBox))
+	root := int32(mainRoot)
+	if nq.avail {
+		root = mirrorRoot
+	}
+	h := push(s.heap[:0], cellItem(q.bound(worldBox.degrees()), root, worldBox))
 search:
 	for len(h) > 0 {
 		it := h[0]
@@ -358,7 +362,7 @@ search:
 		if c >= 0 {
 			for qd := range int32(4) {
 				ch := x.st.node(c + qd)
-				if o := ch.occ.Load(); o&occDriver == 0 || (nq.avail && o&occAvail == 0) {
+				if ch.occ.Load()&occDriver == 0 {
 					continue
 				}
 				cb := box.child(qd)
@@ -368,7 +372,7 @@ search:
 			}
 			continue
 		}
-		if !s.readLeaf(n, !nq.avail) || x.gen.Load() != g {
+		if !s.readLeaf(n, true) || x.gen.Load() != g {
 			s.heap = h
 			return dst[:start], false
 		}
@@ -561,7 +565,7 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 		box := it.box()
 		if c >= 0 {
 			for qd := range int32(4) {
-				if x.st.node(c+qd).occ.Load() == 0 {
+				if x.st.node(c+qd).occ.Load()&occDriver == 0 {
 					continue
 				}
 				cb := box.child(qd)
@@ -685,7 +689,7 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 		inside := it.key == insideFlag
 		if c >= 0 {
 			for qd := range int32(4) {
-				if x.st.node(c+qd).occ.Load() == 0 {
+				if x.st.node(c+qd).occ.Load()&occDriver == 0 {
 					continue
 				}
 				if inside {

@@ -25,7 +25,7 @@ func main() {
 		{"URL shortener (shortid)", tourShortener},
 		{"Home timeline (fanout)", tourTimeline},
 		{"End-to-end encryption (e2e)", tourE2E},
-		{"Ride dispatch (quadtree, geo)", tourGeo},
+		{"Ride dispatch (geo)", tourGeo},
 	}
 	out := &tourWriter{w: os.Stdout}
 	for _, s := range sections {
