@@ -112,29 +112,28 @@ type record struct {
 
 type recChunkT [recChunk]record
 
-// node is a cell of the quadtree. Readers load seq, child, occ and leaf;
-// the rest is the writer's.
+// node is a cell of one of the two quadtrees. Readers load seq, child,
+// occ and leaf; the rest is the writer's.
 type node struct {
 	// seq is odd while the writer changes this leaf's entries.
 	seq atomic.Uint32
 	// child is the first of four consecutive children, or -1 for a leaf.
 	child atomic.Int32
-	// occ says whether the subtree holds a driver (occDriver) and an
-	// available driver (occAvail). A bit is set before a driver arrives
-	// and cleared after it left, so a search never skips a cell that
-	// holds one; it changes only when a count crosses zero, which spares
-	// the writer a locked store per level on most updates.
+	// occ says whether the subtree holds a driver (occDriver): set
+	// before a driver arrives and cleared after the last one left, so a
+	// search never skips a cell that holds one. It changes only when cnt
+	// crosses zero, which spares the writer a locked store per level on
+	// most updates.
 	occ atomic.Uint32
-	// cnt and navl count the subtree's drivers and available drivers.
-	cnt, navl int32
-	parent    int32
-	leaf      atomic.Pointer[block]
-	box       ibox
+	// cnt counts the subtree's drivers.
+	cnt    int32
+	parent int32
+	leaf   atomic.Pointer[block]
+	box    ibox
 }
 
 const (
 	occDriver = 1 << iota
-	occAvail
 	// occMirror marks the nodes of the mirror tree, whose entries are
 	// copies (see Index); only the writer looks at it.
 	occMirror
@@ -143,15 +142,12 @@ const (
 // mirror reports whether n belongs to the mirror tree.
 func (n *node) mirror() bool { return n.occ.Load()&occMirror != 0 }
 
-// setCounts stores n's counts and updates occ if it changed.
-func (n *node) setCounts(cnt, navl int32) {
-	n.cnt, n.navl = cnt, navl
+// setCount stores n's count and updates occ if it changed.
+func (n *node) setCount(cnt int32) {
+	n.cnt = cnt
 	o := n.occ.Load() & occMirror
 	if cnt > 0 {
 		o |= occDriver
-	}
-	if navl > 0 {
-		o |= occAvail
 	}
 	if n.occ.Load() != o {
 		n.occ.Store(o)
@@ -170,13 +166,13 @@ const (
 )
 
 // block holds a leaf's entries. It is the head of one allocation of
-// words: its capacity c (fixed for the block's life), its counts, then c
-// positions and the c handles packed two to a word. Available drivers come
-// first: entries [0, na) of [0, n). One allocation instead of a header and
-// an array saves a search one cache miss per leaf it reads.
+// words: its capacity c (fixed for the block's life), its entry count n,
+// then c positions and the c handles packed two to a word. One allocation
+// instead of a header and an array saves a search one cache miss per leaf
+// it reads.
 type block struct {
-	c      atomic.Uint64
-	counts atomic.Uint64 // n | na<<32
+	c atomic.Uint64
+	n atomic.Uint64
 }
 
 const blockHead = 2 // words before the positions
@@ -195,12 +191,9 @@ func (b *block) words() []atomic.Uint64 {
 	return unsafe.Slice((*atomic.Uint64)(unsafe.Pointer(b)), blockHead+c+(c+1)/2)
 }
 
-func (b *block) count() (n, na int32) {
-	v := b.counts.Load()
-	return int32(uint32(v)), int32(v >> 32)
-}
+func (b *block) count() int32 { return int32(b.n.Load()) }
 
-func (b *block) setCount(n, na int32) { b.counts.Store(uint64(uint32(n)) | uint64(uint32(na))<<32) }
+func (b *block) setCount(n int32) { b.n.Store(uint64(n)) }
 
 func (b *block) pos(i int32) uint64 { return b.words()[blockHead+i].Load() }
 
@@ -422,42 +415,28 @@ func (s *treeStore) findLeaf(i int32, x, y int32) int32 {
 	}
 }
 
-// addEntry puts (p, h) into leaf li, which has room or is a duplicate
-// leaf, keeping available entries first, and returns its slot. The caller
-// bumps seq around it.
-func (s *treeStore) addEntry(li int32, p uint64, h uint32, avail bool) {
+// addEntry appends (p, h) to leaf li, growing its block if full. In the
+// main tree it points h's record at the entry. The caller bumps seq around
+// it.
+func (s *treeStore) addEntry(li int32, p uint64, h uint32) {
 	n := s.node(li)
 	b := n.leaf.Load()
-	cnt, na := b.count()
+	cnt := b.count()
 	if cnt == b.capacity() {
 		nb := s.allocBlock(blockCap(cnt + 1))
 		for i := range cnt {
 			nb.set(i, b.pos(i), b.handle(i))
 		}
-		nb.setCount(cnt, na)
+		nb.setCount(cnt)
 		n.leaf.Store(nb)
 		s.freeBlock(b)
 		b = nb
 	}
-	main := !n.mirror()
-	slot := cnt
-	if avail {
-		if na < cnt {
-			// Move the first unavailable entry to the end.
-			mh := b.handle(na)
-			b.set(cnt, b.pos(na), mh)
-			if main {
-				s.rec(mh).slot = cnt
-			}
-		}
-		slot = na
-		na++
-	}
-	b.set(slot, p, h)
-	b.setCount(cnt+1, na)
-	if main {
+	b.set(cnt, p, h)
+	b.setCount(cnt + 1)
+	if !n.mirror() {
 		r := s.rec(h)
-		r.leaf, r.slot = li, slot
+		r.leaf, r.slot = li, cnt
 	}
 }
 
@@ -465,69 +444,30 @@ func (s *treeStore) addEntry(li int32, p uint64, h uint32, avail bool) {
 func (s *treeStore) delEntry(li int32, slot int32) {
 	n := s.node(li)
 	b := n.leaf.Load()
-	cnt, na := b.count()
-	main := !n.mirror()
-	last := cnt - 1
-	if slot < na {
-		// Fill the hole with the last available entry, and its place
-		// with the last entry.
-		if slot != na-1 {
-			mh := b.handle(na - 1)
-			b.set(slot, b.pos(na-1), mh)
-			if main {
-				s.rec(mh).slot = slot
-			}
-		}
-		slot = na - 1
-		na--
-	}
+	last := b.count() - 1
 	if slot != last {
+		// Fill the hole with the last entry.
 		mh := b.handle(last)
 		b.set(slot, b.pos(last), mh)
-		if main {
+		if !n.mirror() {
 			s.rec(mh).slot = slot
 		}
 	}
-	b.setCount(last, na)
+	b.setCount(last)
 	if c := b.capacity(); c > blockStep && c <= leafMax && last <= c-2*blockStep {
 		nb := s.allocBlock(blockCap(last))
 		for i := range last {
 			nb.set(i, b.pos(i), b.handle(i))
 		}
-		nb.setCount(last, na)
+		nb.setCount(last)
 		n.leaf.Store(nb)
 		s.freeBlock(b)
 	}
 }
 
-// flip moves the entry at slot across the available boundary of leaf li.
-// The caller bumps seq.
-func (s *treeStore) flip(li int32, slot int32, avail bool) {
-	b := s.node(li).leaf.Load()
-	cnt, na := b.count()
-	o := na // becoming available: swap with the first unavailable
-	if !avail {
-		o = na - 1 // becoming unavailable: swap with the last available
-	}
-	if o != slot {
-		ph, pp := b.handle(slot), b.pos(slot)
-		oh, op := b.handle(o), b.pos(o)
-		b.set(slot, op, oh)
-		b.set(o, pp, ph)
-		s.rec(oh).slot = slot
-		s.rec(ph).slot = o
-	}
-	if avail {
-		b.setCount(cnt, na+1)
-	} else {
-		b.setCount(cnt, na-1)
-	}
-}
-
 // sameSpot reports whether every entry of b and p are one point.
 func sameSpot(b *block, p uint64) bool {
-	n, _ := b.count()
-	for i := range n {
+	for i := range b.count() {
 		if b.pos(i) != p {
 			return false
 		}
@@ -540,31 +480,27 @@ func (s *treeStore) split(li int32) {
 	n := s.node(li)
 	b := n.leaf.Load()
 	c := s.allocNodes(4)
-	var cnt, avl [4]int32
-	cnt0, na := b.count()
+	var cnt [4]int32
+	cnt0 := b.count()
 	for i := range cnt0 {
 		p := b.pos(i)
-		q := n.box.quadrant(posLng(p), posLat(p))
-		cnt[q]++
-		if i < na {
-			avl[q]++
-		}
+		cnt[n.box.quadrant(posLng(p), posLat(p))]++
 	}
 	for q := range int32(4) {
 		ch := s.node(c + q)
 		ch.seq.Add(2) // readers holding an old copy of this node retry
 		ch.parent, ch.box = li, n.box.child(q)
 		ch.occ.Store(n.occ.Load() & occMirror)
-		ch.setCounts(cnt[q], avl[q])
+		ch.setCount(cnt[q])
 		nb := s.allocBlock(blockCap(cnt[q]))
-		nb.setCount(0, 0)
+		nb.setCount(0)
 		ch.leaf.Store(nb)
 		ch.child.Store(-1)
 	}
 	for i := range cnt0 {
 		p, h := b.pos(i), b.handle(i)
 		q := n.box.quadrant(posLng(p), posLat(p))
-		s.addEntry(c+q, p, h, i < na)
+		s.addEntry(c+q, p, h)
 	}
 	n.seq.Add(2)
 	n.child.Store(c)
@@ -577,55 +513,41 @@ func (s *treeStore) split(li int32) {
 func (s *treeStore) collapse(ai int32) {
 	a := s.node(ai)
 	nb := s.allocBlock(blockCap(a.cnt))
-	nb.setCount(0, 0)
+	nb.setCount(0)
 	a.seq.Add(2)
 	a.leaf.Store(nb)
 	c := a.child.Load()
 	a.child.Store(-1)
-	// Available entries first, then the others.
-	s.gather(c, ai, true)
-	s.gather(c, ai, false)
+	s.gather(c, ai)
 }
 
-// gather moves the available (or unavailable) entries of the four nodes
-// from c into leaf ai, releasing the nodes and blocks on the second pass.
-func (s *treeStore) gather(c, ai int32, avail bool) {
+// gather moves the entries of the four nodes from c and their subtrees
+// into leaf ai, releasing the nodes and blocks.
+func (s *treeStore) gather(c, ai int32) {
 	for q := range int32(4) {
 		ch := s.node(c + q)
 		if g := ch.child.Load(); g >= 0 {
-			s.gather(g, ai, avail)
-			continue
-		}
-		b := ch.leaf.Load()
-		cnt, na := b.count()
-		lo, hi := int32(0), na
-		if !avail {
-			lo, hi = na, cnt
-		}
-		for i := lo; i < hi; i++ {
-			s.addEntry(ai, b.pos(i), b.handle(i), avail)
-		}
-		if !avail {
+			s.gather(g, ai)
+		} else {
+			b := ch.leaf.Load()
+			for i := range b.count() {
+				s.addEntry(ai, b.pos(i), b.handle(i))
+			}
 			ch.leaf.Store(nil)
 			s.freeBlock(b)
 		}
+		ch.child.Store(-1)
+		ch.setCount(0)
 	}
-	if !avail {
-		for q := range int32(4) {
-			ch := s.node(c + q)
-			ch.child.Store(-1)
-			ch.setCounts(0, 0)
-		}
-		s.freeGrp = append(s.freeGrp, c)
-	}
+	s.freeGrp = append(s.freeGrp, c)
 }
 
-// addCounts adds dc and da to count and navail of node i and its
-// ancestors up to, not including, stop (-1 for the root's parent).
-func (s *treeStore) addCounts(i, stop int32, dc, da int32) {
+// addCount adds d to the count of node i and its ancestors up to, not
+// including, stop (-1 for the root's parent).
+func (s *treeStore) addCount(i, stop int32, d int32) {
 	for i != stop {
 		n := s.node(i)
-		n.setCounts(n.cnt+dc, n.navl+da)
+		n.setCount(n.cnt + d)
 		i = n.parent
 	}
 }

@@ -12,19 +12,21 @@ import (
 )
 
 // checkTree verifies the index's storage against itself: every leaf entry
-// lies in its cell and its record points back at it, available entries
-// come first and match the record's status, the writer's counts and the
-// readers' occupancy bits agree with the entries, the ID table finds every
-// driver, and Len counts them. It fails t on the first violation.
+// lies in its cell, a main-tree entry's record points back at it and the
+// ID table finds its driver, the mirror tree holds exactly one copy of
+// each available driver at its position, the writer's counts and the
+// readers' occupancy bits agree with the entries, and Len counts the
+// drivers. It fails t on the first violation.
 func checkTree(t *testing.T, x *Index) {
 	t.Helper()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	s := &x.st
-	seen, copies := 0, 0
+	seen, avail := 0, 0
+	copies := map[uint32]bool{}
 	mirror := false
-	var walk func(i int32, box ibox) (int32, int32)
-	walk = func(i int32, box ibox) (int32, int32) {
+	var walk func(i int32, box ibox) int32
+	walk = func(i int32, box ibox) int32 {
 		n := s.node(i)
 		if n.mirror() != mirror {
 			t.Fatalf("node %d: mirror %v, want %v", i, n.mirror(), mirror)
@@ -32,7 +34,7 @@ func checkTree(t *testing.T, x *Index) {
 		if n.box != box {
 			t.Fatalf("node %d box %+v, want %+v", i, n.box, box)
 		}
-		var cnt, avl int32
+		var cnt int32
 		if c := n.child.Load(); c >= 0 {
 			if n.leaf.Load() != nil {
 				t.Fatalf("internal node %d has a block", i)
@@ -41,70 +43,60 @@ func checkTree(t *testing.T, x *Index) {
 				if s.node(c+q).parent != i {
 					t.Fatalf("node %d's parent is %d, want %d", c+q, s.node(c+q).parent, i)
 				}
-				a, b := walk(c+q, box.child(q))
-				cnt, avl = cnt+a, avl+b
+				cnt += walk(c+q, box.child(q))
 			}
 		} else {
 			b := n.leaf.Load()
-			m, na := b.count()
-			if m > b.capacity() || na > m || na < 0 {
-				t.Fatalf("leaf %d counts %d/%d, capacity %d", i, na, m, b.capacity())
+			cnt = b.count()
+			if cnt > b.capacity() || cnt < 0 {
+				t.Fatalf("leaf %d holds %d, capacity %d", i, cnt, b.capacity())
 			}
-			for j := range m {
+			for j := range cnt {
 				p, h := b.pos(j), b.handle(j)
 				r := s.rec(h)
 				if !box.holds(posLng(p), posLat(p)) {
 					t.Fatalf("entry %d of leaf %d at %v outside %+v", j, i, posLatLng(p), box)
 				}
 				if mirror {
-					if r.leaf < 0 || !meta(r.meta.Load()).available() || s.node(r.leaf).leaf.Load().pos(r.slot) != p || na != m {
-						t.Fatalf("mirror entry %d of leaf %d: handle %d at %v does not mirror an available driver", j, i, h, posLatLng(p))
+					if r.leaf < 0 || !meta(r.meta.Load()).available() || s.node(r.leaf).leaf.Load().pos(r.slot) != p || copies[h] {
+						t.Fatalf("mirror entry %d of leaf %d: handle %d at %v does not mirror an available driver once", j, i, h, posLatLng(p))
 					}
+					copies[h] = true
 					continue
 				}
 				if r.leaf != i || r.slot != j {
 					t.Fatalf("entry %d of leaf %d is handle %d, whose record says leaf %d slot %d", j, i, h, r.leaf, r.slot)
 				}
-				if meta(r.meta.Load()).available() != (j < na) {
-					t.Fatalf("entry %d of leaf %d: available %v, but na = %d", j, i, meta(r.meta.Load()).available(), na)
-				}
 				if got, ok := s.lookup(DriverID(r.id.Load())); !ok || got != h {
 					t.Fatalf("table finds %d for driver %d, want handle %d", got, r.id.Load(), h)
 				}
+				if meta(r.meta.Load()).available() {
+					avail++
+				}
 			}
-			if m > leafMax && !sameSpot(b, b.pos(0)) {
-				t.Fatalf("leaf %d holds %d drivers at different points", i, m)
+			if cnt > leafMax && !sameSpot(b, b.pos(0)) {
+				t.Fatalf("leaf %d holds %d drivers at different points", i, cnt)
 			}
-			cnt, avl = m, na
-			if mirror {
-				copies += int(m)
-			} else {
-				seen += int(m)
+			if !mirror {
+				seen += int(cnt)
 			}
 		}
-		if n.cnt != cnt || n.navl != avl {
-			t.Fatalf("node %d counts %d/%d, holds %d/%d", i, n.cnt, n.navl, cnt, avl)
+		if n.cnt != cnt {
+			t.Fatalf("node %d count %d, holds %d", i, n.cnt, cnt)
 		}
-		want := uint32(0)
-		if cnt > 0 {
-			want |= occDriver
+		if o := n.occ.Load()&occDriver != 0; o != (cnt > 0) {
+			t.Fatalf("node %d occupied %v, holds %d", i, o, cnt)
 		}
-		if avl > 0 {
-			want |= occAvail
-		}
-		if o := n.occ.Load() &^ occMirror; o != want {
-			t.Fatalf("node %d occ %b, want %b", i, o, want)
-		}
-		return cnt, avl
+		return cnt
 	}
-	_, avail := walk(mainRoot, worldBox)
+	walk(mainRoot, worldBox)
 	mirror = true
 	walk(mirrorRoot, worldBox)
 	if seen != int(x.n.Load()) || seen != s.table.used {
 		t.Fatalf("tree holds %d drivers, Len %d, table %d", seen, x.n.Load(), s.table.used)
 	}
-	if copies != int(avail) {
-		t.Fatalf("mirror tree holds %d drivers, %d are available", copies, avail)
+	if len(copies) != avail {
+		t.Fatalf("mirror tree holds %d drivers, %d are available", len(copies), avail)
 	}
 	if x.gen.Load()&1 != 0 {
 		t.Fatal("gen is odd with no writer")

@@ -50,25 +50,31 @@
 // one uint64. [Index.Get] and every search return the stored, rounded
 // position, and their distances are those of [Distance] to it.
 //
-// The tree is a point quadtree over integer (longitude, latitude) in a
-// chunked node array. A leaf holds up to 32 entries (12 bytes each: the
+// The main tree is a point quadtree over integer (longitude, latitude) in
+// a chunked node array. A leaf holds up to 32 entries (12 bytes each: the
 // packed position and the handle) in a block of 8, 16, 24 or 32 slots,
-// one allocation with its counts, so a leaf's slack stays small; blocks
-// are recycled. A leaf splits when a 33rd driver arrives unless all its
+// one allocation with its count, so a leaf's slack stays small; blocks are
+// recycled. A leaf splits when a 33rd driver arrives unless all its
 // drivers share one point (such a leaf grows instead), and a subtree
 // collapses into one leaf when it holds fewer than 8, which is hysteresis
 // enough that a driver moving to and fro does not split and merge cells.
-// Each leaf keeps its available drivers first, and each node knows
-// whether its subtree holds any driver and any available one.
+// Each node knows whether its subtree holds a driver.
 //
-// Costs, with n drivers and the tree's depth d (about 20 for a city of a
+// A mirror tree of the same kind, in the same node array, holds a copy of
+// each available driver's entry. The records do not say where a copy is:
+// the writer finds its leaf by the driver's position and its slot by
+// scanning that leaf, so the mirror costs nothing per busy driver (about 2
+// bytes a driver at 10% available), and a move of an available driver
+// costs a second, cheaper update.
+//
+// Costs, with n drivers and the tree's depth d (about 18 for a city of a
 // million drivers, most of it the path from the whole world down to the
-// city): Upsert of a driver that stays in its leaf is a table lookup and
-// one store; a move to another leaf walks up to the lowest common cell and
+// city): Upsert of a busy driver that stays in its leaf is a table lookup
+// and one store (an available one also finds its copy, O(d)); a move to another leaf walks up to the lowest common cell and
 // down again, O(d); insert, Remove and SetStatus are O(d); Get is O(1);
 // Nearby and NearbyAvailable visit O(d + k) cells; AppendWithinIDs
 // O(d + cells on the circle's edge + hits); RemoveStale O(n). The index
-// measured FIGMEM bytes per driver with 1,000,000 drivers.
+// measured FIGMEM bytes per driver with 1,000,000 drivers, 10% available.
 //
 // # Search
 //
@@ -99,14 +105,14 @@
 // against brute force at lat ±89.99, lng ±179.99, circles around the
 // poles and radii up to 20,000 km.
 //
-// [Index.NearbyAvailable] reads only the available entries at the front
-// of each leaf and skips every subtree without an available driver.
-// Per-cell counts alone did not help an earlier design (27 µs for the 10
-// nearest of 1,000,000 drivers, 10% available), because it still scanned
-// every record of each leaf it entered; here a leaf's busy drivers cost
-// nothing. At 10% available most leaves still hold one or two available
-// drivers, so the search enters about three times as many leaves as
-// Nearby.
+// [Index.NearbyAvailable] runs the same search over the mirror tree.
+// Dispatch asks for the nearest available drivers far more often than for
+// any driver, and when one in ten is available a search of the main tree
+// would enter about three times as many leaves to collect them: keeping
+// the available drivers first in each leaf with a flag per subtree was
+// tried and measured no faster than Nearby (per-cell counts alone, in an
+// earlier design, cost 27 µs for the 10 nearest of 1,000,000 drivers
+// because every record of each leaf was read).
 //
 // [Index.AppendWithinIDs] lists the drivers in a circle without their
 // records or distances, which is what a count or a dispatch fan-out needs.
@@ -123,7 +129,7 @@
 // (its geo_test.go; 10% available; a quiet run on a 2-core machine),
 // beside tidwall/rtree and orb/quadtree, which are inexact:
 //
-// FIGTABLE
+//	FIGTABLE
 //
 // # Concurrency
 //

@@ -167,7 +167,7 @@ func (x *Index) leafFor(i int32, px, py int32) int32 {
 	for {
 		li := s.findLeaf(i, px, py)
 		b := s.node(li).leaf.Load()
-		if cnt, _ := b.count(); cnt < leafMax || sameSpot(b, p) {
+		if b.count() < leafMax || sameSpot(b, p) {
 			return li
 		}
 		x.structural(func() { s.split(li) })
@@ -176,10 +176,10 @@ func (x *Index) leafFor(i int32, px, py int32) int32 {
 }
 
 // addTo adds an entry to leaf li inside its seq bump.
-func (x *Index) addTo(li int32, p uint64, h uint32, avail bool) {
+func (x *Index) addTo(li int32, p uint64, h uint32) {
 	n := x.st.node(li)
 	n.seq.Add(1)
-	x.st.addEntry(li, p, h, avail)
+	x.st.addEntry(li, p, h)
 	n.seq.Add(1)
 }
 
@@ -191,13 +191,6 @@ func (x *Index) delFrom(li, slot int32) {
 	n.seq.Add(1)
 }
 
-func b2i(b bool) int32 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 func (x *Index) insert(id DriverID, px, py int32, m meta) {
 	s := &x.st
 	h := s.allocRec()
@@ -205,12 +198,11 @@ func (x *Index) insert(id DriverID, px, py int32, m meta) {
 	r.id.Store(int64(id))
 	r.meta.Store(uint64(m))
 	li := x.leafFor(mainRoot, px, py)
-	avail := m.available()
 	// Counts go up before the entry appears, so a search never skips a
 	// cell holding a driver.
-	s.addCounts(li, -1, 1, b2i(avail))
-	x.addTo(li, packPos(px, py), h, avail)
-	if avail {
+	s.addCount(li, -1, 1)
+	x.addTo(li, packPos(px, py), h)
+	if m.available() {
 		x.mirrorAdd(h, px, py)
 	}
 	s.tableInsert(id, h)
@@ -225,16 +217,15 @@ func (x *Index) insert(id DriverID, px, py int32, m meta) {
 // mirrorAdd adds a copy of driver h at (px, py).
 func (x *Index) mirrorAdd(h uint32, px, py int32) {
 	li := x.leafFor(mirrorRoot, px, py)
-	x.st.addCounts(li, -1, 1, 1)
-	x.addTo(li, packPos(px, py), h, true)
+	x.st.addCount(li, -1, 1)
+	x.addTo(li, packPos(px, py), h)
 }
 
 // mirrorFind returns the leaf and slot of driver h's copy at p.
 func (x *Index) mirrorFind(h uint32, p uint64) (int32, int32) {
 	li := x.st.findLeaf(mirrorRoot, posLng(p), posLat(p))
 	b := x.st.node(li).leaf.Load()
-	n, _ := b.count()
-	for j := range n {
+	for j := range b.count() {
 		if b.handle(j) == h {
 			return li, j
 		}
@@ -246,7 +237,7 @@ func (x *Index) mirrorFind(h uint32, p uint64) (int32, int32) {
 func (x *Index) mirrorDel(h uint32, p uint64) {
 	li, slot := x.mirrorFind(h, p)
 	x.delFrom(li, slot)
-	x.st.addCounts(li, -1, -1, -1)
+	x.st.addCount(li, -1, -1)
 	x.mergeUp(li)
 }
 
@@ -261,12 +252,12 @@ func (x *Index) mirrorMove(h uint32, old uint64, px, py int32) {
 	}
 	a := x.commonCell(n, px, py)
 	ti := x.leafFor(a, px, py)
-	s.addCounts(ti, a, 1, 1)
+	s.addCount(ti, a, 1)
 	x.moved.Add(1)
-	x.addTo(ti, packPos(px, py), h, true)
+	x.addTo(ti, packPos(px, py), h)
 	x.delFrom(li, slot)
 	x.moved.Add(1)
-	s.addCounts(li, a, -1, -1)
+	s.addCount(li, a, -1)
 	x.mergeUp(li)
 }
 
@@ -299,17 +290,6 @@ func (x *Index) update(h uint32, px, py int32, m meta) {
 		x.mirrorDel(h, from)
 	}
 	if n.box.holds(px, py) {
-		if was != now {
-			if now {
-				s.addCounts(li, -1, 0, 1)
-			}
-			n.seq.Add(1)
-			s.flip(li, r.slot, now)
-			n.seq.Add(1)
-			if !now {
-				s.addCounts(li, -1, 0, -1)
-			}
-		}
 		n.leaf.Load().setPos(r.slot, p)
 		return
 	}
@@ -317,31 +297,17 @@ func (x *Index) update(h uint32, px, py int32, m meta) {
 	// misses the driver (it may see it twice and drops the second).
 	a := x.commonCell(n, px, py)
 	ti := x.leafFor(a, px, py)
-	li = r.leaf // a split of the target may have moved the entry
-	top := a    // the lowest common ancestor of both leaves
-	if was == now {
-		s.addCounts(ti, top, 1, b2i(now))
-	} else {
-		s.addCounts(ti, top, 1, 0)
-		if now {
-			s.addCounts(ti, -1, 0, 1)
-		}
-	}
+	// a is the lowest common ancestor of both leaves. (Splits on the way
+	// to ti touched only leaves holding the new point, so not li.)
+	s.addCount(ti, a, 1)
 	slot := r.slot
 	// moved is odd while the driver may appear twice: a search that
 	// starts then, or sees moved change, drops the copies it finds.
 	x.moved.Add(1)
-	x.addTo(ti, p, h, now)
+	x.addTo(ti, p, h)
 	x.delFrom(li, slot)
 	x.moved.Add(1)
-	if was == now {
-		s.addCounts(li, top, -1, -b2i(was))
-	} else {
-		s.addCounts(li, top, -1, 0)
-		if was {
-			s.addCounts(li, -1, 0, -1)
-		}
-	}
+	s.addCount(li, a, -1)
 	x.mergeUp(li)
 }
 
@@ -380,12 +346,11 @@ func (x *Index) removeLocked(id DriverID, h uint32) {
 	r := s.rec(h)
 	s.tableDelete(id)
 	li := r.leaf
-	avail := meta(r.meta.Load()).available()
-	if avail {
+	if meta(r.meta.Load()).available() {
 		x.mirrorDel(h, s.node(li).leaf.Load().pos(r.slot))
 	}
 	x.delFrom(li, r.slot)
-	s.addCounts(li, -1, -1, -b2i(avail))
+	s.addCount(li, -1, -1)
 	x.mergeUp(li)
 	r.leaf = -1
 	// The handle may be reused from now on: searches that read its record

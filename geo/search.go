@@ -146,10 +146,10 @@ func spin(i int) {
 	}
 }
 
-// readLeaf copies the positions and handles of leaf n's first entries
-// (all of them, or the available ones) into s.pos and s.hs, consistent
-// with one moment. It returns false if n is no longer a leaf.
-func (s *scratch) readLeaf(n *node, all bool) bool {
+// readLeaf copies the positions and handles of leaf n's entries into s.pos
+// and s.hs, consistent with one moment. It returns false if n is no longer
+// a leaf.
+func (s *scratch) readLeaf(n *node) bool {
 	for i := 0; ; i++ {
 		q := n.seq.Load()
 		if q&1 != 0 {
@@ -160,12 +160,8 @@ func (s *scratch) readLeaf(n *node, all bool) bool {
 		if b == nil {
 			return false
 		}
-		cnt, na := b.count()
-		if !all {
-			cnt = na
-		}
 		c := b.capacity()
-		cnt = min(max(cnt, 0), c)
+		cnt := min(max(b.count(), 0), c)
 		w := b.words()[blockHead:]
 		hw := w[c:]
 		s.pos, s.hs = s.pos[:0], s.hs[:0]
@@ -198,9 +194,8 @@ func appendHandles(n *node, hs []uint32) ([]uint32, bool) {
 		if b == nil {
 			return hs, false
 		}
-		cnt, _ := b.count()
 		c := b.capacity()
-		cnt = min(max(cnt, 0), c)
+		cnt := min(max(b.count(), 0), c)
 		hs = hs[:start]
 		w := b.words()[blockHead+c:]
 		for j := int32(0); j < cnt; j += 2 {
@@ -372,7 +367,7 @@ search:
 			}
 			continue
 		}
-		if !s.readLeaf(n, true) || x.gen.Load() != g {
+		if !s.readLeaf(n) || x.gen.Load() != g {
 			s.heap = h
 			return dst[:start], false
 		}
@@ -575,7 +570,7 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 			}
 			continue
 		}
-		if !s.readLeaf(n, true) || x.gen.Load() != g {
+		if !s.readLeaf(n) || x.gen.Load() != g {
 			return fail()
 		}
 		for j, p := range s.pos {
@@ -705,7 +700,7 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 			continue
 		}
 		// A cell on the edge: test its drivers.
-		if ok = s.readLeaf(n, true); !ok {
+		if ok = s.readLeaf(n); !ok {
 			break
 		}
 		for j, p := range s.pos {
