@@ -302,12 +302,13 @@ func (s *treeStore) lookup(id DriverID) (uint32, bool) {
 func (s *treeStore) tableInsert(id DriverID, h uint32) {
 	t := &s.table
 	if (t.used+1)*4 > len(t.slots)*3 {
-		old := t.slots
-		t.slots = make([]uint32, 2*len(old))
+		// Rehash from the records, in handle order: a sequential scan,
+		// where walking the old table would read them at random.
+		t.slots = make([]uint32, 2*len(t.slots))
 		t.shift--
-		for _, v := range old {
-			if v != 0 {
-				s.place(DriverID(s.rec(v-1).id.Load()), v)
+		for g := range s.nrec {
+			if r := s.rec(g); r.leaf >= 0 && g != h {
+				s.place(DriverID(r.id.Load()), g+1)
 			}
 		}
 	}
@@ -405,8 +406,9 @@ func (s *treeStore) freeBlock(b *block) {
 
 // findLeaf descends from node i to the leaf holding (x, y).
 func (s *treeStore) findLeaf(i int32, x, y int32) int32 {
+	dir := *s.nodes.Load()
 	for {
-		n := s.node(i)
+		n := &dir[i>>nodeShift][i&(nodeChunk-1)]
 		c := n.child.Load()
 		if c < 0 {
 			return i
