@@ -10,12 +10,12 @@ import (
 // TestChurnHeap moves drivers millions of times (5M moves of 200k drivers
 // in a normal run, fewer under -race or -short) and checks that the live
 // heap after the churn is within 10% of the heap before it, and that the
-// index still answers exactly. The baseline is taken after a warm-up of five
-// moves per driver: a freshly built tree is coarser than one that has
-// lived, because a cell splits as soon as it passes LeafSize but merges
-// only below 3/4 of it, so the first moves split cells that the build left
-// nearly full (measured: +15% in the first million moves, then +6% over
-// the next eight million).
+// index still answers exactly and its storage is consistent. Every driver
+// is available, so the mirror tree churns too. The baseline is taken after
+// a warm-up of five moves per driver: a freshly built tree is coarser than
+// one that has lived, because a cell splits as soon as it passes 32
+// drivers but merges only below 8, so the first moves split cells that the
+// build left nearly full.
 func TestChurnHeap(t *testing.T) {
 	drivers, moves := 200_000, 5_000_000
 	if raceEnabled || testing.Short() {
@@ -49,15 +49,14 @@ func TestChurnHeap(t *testing.T) {
 		runtime.ReadMemStats(&ms)
 		return ms.HeapAlloc
 	}
-	x.Len() // apply queued upserts
 	before := heap()
 	move(moves)
-	x.Len()
 	after := heap()
 	t.Logf("heap %d -> %d bytes (%.1f bytes per driver)", before, after, float64(after)/float64(drivers))
 	if float64(after) > 1.10*float64(before) {
 		t.Fatalf("heap grew from %d to %d bytes after %d moves", before, after, moves)
 	}
+	checkTree(t, x)
 	c := LatLng{40.7, -74}
 	got, err := x.Nearby(context.Background(), c, 5_000, 10, nil)
 	if err != nil || len(got) != 10 {
