@@ -225,18 +225,28 @@ func blockCap(n int32) int32 {
 	return c
 }
 
-// idTable maps DriverID to handle: open addressing with linear probing,
-// slots hold handle+1 (0 = empty) and compare against the record's id, and
-// deletion shifts later entries back instead of leaving tombstones.
+// idTable maps DriverID to handle: open addressing with linear probing
+// and deletion that shifts later entries back instead of leaving
+// tombstones. A slot holds handle+1 in its low hbits bits (0 = empty) and
+// a tag from the ID's hash in the rest, so a probe reads a driver's record
+// to compare IDs only when the tags match: at 1,000,000 drivers 12 bits of
+// tag spare nearly every record read but the one that matches. hbits grows
+// when handles outgrow it, with fewer tag bits.
 type idTable struct {
 	slots []uint32
 	used  int
 	shift uint
+	hbits uint
 }
 
-func (t *idTable) home(id DriverID) uint64 {
-	return (uint64(id) * 0x9e3779b97f4a7c15) >> t.shift
-}
+func hashID(id DriverID) uint64 { return uint64(id) * 0x9e3779b97f4a7c15 }
+
+func (t *idTable) home(id DriverID) uint64 { return hashID(id) >> t.shift }
+
+// tag returns id's tag, in place in a slot.
+func (t *idTable) tag(id DriverID) uint32 { return uint32(hashID(id)>>16) << t.hbits }
+
+func (t *idTable) handleMask() uint32 { return uint32(uint64(1)<<t.hbits - 1) }
 
 // treeStore is the writer's side of the storage.
 type treeStore struct {
@@ -260,7 +270,7 @@ func (s *treeStore) node(i int32) *node {
 }
 
 func (s *treeStore) init() {
-	s.table = idTable{slots: make([]uint32, 16), shift: 64 - 4}
+	s.table = idTable{slots: make([]uint32, 16), shift: 64 - 4, hbits: 20}
 	s.recs.Store(&[]*recChunkT{})
 	s.nodes.Store(&[]*nodeChunkT{})
 	for _, root := range []int32{mainRoot, mirrorRoot} {
@@ -286,58 +296,67 @@ const (
 // lookup returns id's handle.
 func (s *treeStore) lookup(id DriverID) (uint32, bool) {
 	t := &s.table
-	mask := uint64(len(t.slots) - 1)
+	mask, hm, tag := uint64(len(t.slots)-1), t.handleMask(), t.tag(id)
 	for i := t.home(id); ; i = (i + 1) & mask {
 		v := t.slots[i]
 		if v == 0 {
 			return 0, false
 		}
-		if DriverID(s.rec(v-1).id.Load()) == id {
-			return v - 1, true
+		if v&^hm == tag && DriverID(s.rec(v&hm-1).id.Load()) == id {
+			return v&hm - 1, true
 		}
 	}
 }
 
-// tableInsert adds id (known absent) with handle h.
+// tableInsert adds id (known absent) with handle h, whose record is set.
 func (s *treeStore) tableInsert(id DriverID, h uint32) {
 	t := &s.table
-	if (t.used+1)*4 > len(t.slots)*3 {
+	grow := (t.used+1)*4 > len(t.slots)*3
+	wide := h+1 > t.handleMask()
+	if grow || wide {
+		if grow {
+			t.slots = make([]uint32, 2*len(t.slots))
+			t.shift--
+		} else {
+			clear(t.slots)
+		}
+		if wide {
+			t.hbits++
+		}
 		// Rehash from the records, in handle order: a sequential scan,
 		// where walking the old table would read them at random.
-		t.slots = make([]uint32, 2*len(t.slots))
-		t.shift--
 		for g := range s.nrec {
 			if r := s.rec(g); r.leaf >= 0 && g != h {
-				s.place(DriverID(r.id.Load()), g+1)
+				s.place(DriverID(r.id.Load()), g)
 			}
 		}
 	}
-	s.place(id, h+1)
+	s.place(id, h)
 	t.used++
 }
 
-func (s *treeStore) place(id DriverID, v uint32) {
+func (s *treeStore) place(id DriverID, h uint32) {
 	t := &s.table
 	mask := uint64(len(t.slots) - 1)
 	i := t.home(id)
 	for t.slots[i] != 0 {
 		i = (i + 1) & mask
 	}
-	t.slots[i] = v
+	t.slots[i] = t.tag(id) | (h + 1)
 }
 
 // tableDelete removes id (known present).
 func (s *treeStore) tableDelete(id DriverID) {
 	t := &s.table
-	mask := uint64(len(t.slots) - 1)
+	mask, hm, tag := uint64(len(t.slots)-1), t.handleMask(), t.tag(id)
 	i := t.home(id)
-	for DriverID(s.rec(t.slots[i]-1).id.Load()) != id {
+	for v := t.slots[i]; v&^hm != tag || DriverID(s.rec(v&hm-1).id.Load()) != id; v = t.slots[i] {
 		i = (i + 1) & mask
 	}
 	// Backward shift: move later entries of the probe run into the hole
 	// when their home position does not lie strictly after it.
 	for j := (i + 1) & mask; t.slots[j] != 0; j = (j + 1) & mask {
-		k := t.home(DriverID(s.rec(t.slots[j] - 1).id.Load()))
+		k := t.home(DriverID(s.rec(t.slots[j]&hm - 1).id.Load()))
 		if (j-k)&mask >= (j-i)&mask {
 			t.slots[i] = t.slots[j]
 			i = j

@@ -358,3 +358,41 @@ func TestTreeChurnInvariants(t *testing.T) {
 		}
 	}
 }
+
+// TestIDTableNarrowTags starts the ID table with room for 3 handles in a
+// slot, so that adding drivers widens the handle bits again and again
+// (each time with fewer tag bits), and checks every lookup and the
+// storage through inserts, removals and reuse of handles.
+func TestIDTableNarrowTags(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 23))
+	x := NewIndex(Options{StaleAfter: -1})
+	x.st.table.hbits = 2
+	m := truth{}
+	for i := range 3000 {
+		id := DriverID(r.Int64()) // IDs anywhere in int64, negative ones too
+		if i%3 == 2 {
+			for old := range m { // remove one, so its handle is reused
+				x.Remove(old)
+				delete(m, old)
+				break
+			}
+		}
+		d := Driver{ID: id, Pos: LatLng{r.Float64()*2 - 1, r.Float64()*2 - 1}, Status: Status(r.IntN(2)), Seen: time.UnixMilli(1).UTC()}
+		if err := x.Upsert(d); err != nil {
+			t.Fatal(err)
+		}
+		m.put(d)
+	}
+	if x.st.table.hbits < 11 {
+		t.Fatalf("handle bits %d after %d handles", x.st.table.hbits, x.st.nrec)
+	}
+	checkTree(t, x)
+	for id, d := range m {
+		if got, ok := x.Get(id); !ok || got != d {
+			t.Fatalf("Get(%d) = %+v %v, want %+v", id, got, ok, d)
+		}
+	}
+	if _, ok := x.Get(DriverID(r.Int64())); ok {
+		t.Fatal("Get found a driver never added")
+	}
+}
