@@ -252,6 +252,7 @@ func (t *idTable) handleMask() uint32 { return uint32(uint64(1)<<t.hbits - 1) }
 type treeStore struct {
 	recs  atomic.Pointer[[]*recChunkT]
 	nodes atomic.Pointer[[]*nodeChunkT]
+	_     [48]byte // the fields below change often; searches never read them
 
 	nrec     uint32   // handles ever allocated
 	freeRecs []uint32 // released handles

@@ -88,13 +88,20 @@ type Index struct {
 	now   func() time.Time
 	stale int64 // milliseconds; <0 never
 
+	// Searches read st's directories of records and nodes all the time
+	// and the writer changes mu on every write: they live on different
+	// cache lines, lest each write cost every search a cache miss.
+	_  [64]byte
+	st treeStore
 	// mu serialises the writers and guards st's writer-only fields.
 	mu sync.Mutex
-	st treeStore
 	// gen is odd while the writer changes the tree's shape and grows by
 	// two when a handle is released; a search that sees it change starts
-	// over.
+	// over. Searches read it after every cell, so it has a cache line of
+	// its own, away from moved, which the writer changes all the time.
+	_   [64]byte
 	gen atomic.Uint64
+	_   [56]byte
 	// moved grows by one before and after a move between leaves: a
 	// search that starts with it odd or sees it change may have seen a
 	// driver twice.
