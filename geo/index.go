@@ -88,6 +88,8 @@ type Index struct {
 	now   func() time.Time
 	stale int64 // milliseconds; <0 never
 
+	pool sync.Pool // *scratch
+
 	// Searches read st's directories of records and nodes all the time
 	// and the writer changes mu on every write: they live on different
 	// cache lines, lest each write cost every search a cache miss.
@@ -107,7 +109,6 @@ type Index struct {
 	// driver twice.
 	moved atomic.Uint64
 	n     atomic.Int64
-	pool  sync.Pool // *scratch
 }
 
 // NewIndex returns an empty index.
