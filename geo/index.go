@@ -160,12 +160,6 @@ func (x *Index) Upsert(d Driver) error {
 	return nil
 }
 
-// structural runs fn with gen odd, so searches running meanwhile start over.
-func (x *Index) structural(fn func()) {
-	x.gen.Add(1)
-	fn()
-	x.gen.Add(1)
-}
 
 // leafFor returns the leaf that will take a new entry at (px, py) below
 // node i, splitting full leaves on the way.
@@ -178,7 +172,9 @@ func (x *Index) leafFor(i int32, px, py int32) int32 {
 		if b.count() < leafMax || sameSpot(b, p) {
 			return li
 		}
-		x.structural(func() { s.split(li) })
+		x.gen.Add(1) // odd: searches running meanwhile start over
+		s.split(li)
+		x.gen.Add(1)
 		i = li
 	}
 }
@@ -333,7 +329,9 @@ func (x *Index) mergeUp(li int32) {
 		i = n.parent
 	}
 	if top >= 0 {
-		x.structural(func() { s.collapse(top) })
+		x.gen.Add(1) // odd: searches running meanwhile start over
+		s.collapse(top)
+		x.gen.Add(1)
 	}
 }
 
