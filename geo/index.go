@@ -160,7 +160,6 @@ func (x *Index) Upsert(d Driver) error {
 	return nil
 }
 
-
 // leafFor returns the leaf that will take a new entry at (px, py) below
 // node i, splitting full leaves on the way.
 func (x *Index) leafFor(i int32, px, py int32) int32 {
