@@ -291,9 +291,12 @@ func TestTreeChurnInvariants(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed(t), 22))
 	x := NewIndex(Options{StaleAfter: -1})
 	m := truth{}
-	n := 4000
+	n, ops := 4000, 20_000
+	if testing.Short() || raceEnabled {
+		ops = 5_000
+	}
 	for phase := range 6 {
-		for range 20_000 {
+		for range ops {
 			id := DriverID(r.IntN(n))
 			switch op := r.IntN(10); {
 			case op < 5:

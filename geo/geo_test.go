@@ -613,7 +613,7 @@ func TestWithinIDsDense(t *testing.T) {
 	x := NewIndex(Options{StaleAfter: 30 * time.Second, Now: clk.Now})
 	m := truth{}
 	n, rounds := 20000, 300
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		n, rounds = 8000, 100
 	}
 	boxes := []LatLng{{40.5, -74.3}, {89.5, -179.9}, {-0.25, 179.5}}
