@@ -476,7 +476,9 @@ func (s *treeStore) delEntry(li int32, slot int32) {
 		}
 	}
 	b.setCount(last)
-	if c := b.capacity(); c > blockStep && c <= leafMax && last <= c-2*blockStep {
+	// Shrink a block two classes too big, or an oversized one (a leaf of
+	// duplicates) that its drivers have mostly left.
+	if c := b.capacity(); (c > blockStep && c <= leafMax && last <= c-2*blockStep) || (c > leafMax && last <= leafMax/2) {
 		nb := s.allocBlock(blockCap(last))
 		for i := range last {
 			nb.set(i, b.pos(i), b.handle(i))

@@ -74,9 +74,9 @@ func checkTree(t *testing.T, x *Index) {
 					avail++
 				}
 			}
-			if cnt > leafMax && !sameSpot(b, b.pos(0)) {
-				t.Fatalf("leaf %d holds %d drivers at different points", i, cnt)
-			}
+			// A leaf above leafMax took its drivers on one point, but
+			// they may have moved apart inside it since; the next
+			// arrival splits it.
 			if !mirror {
 				seen += int(cnt)
 			}
