@@ -131,25 +131,26 @@
 // Measured with 1,000,000 drivers on the benchmarks module's datasets
 // (its geo_test.go: a New York-sized box and the whole sphere, 10%
 // available), beside tidwall/rtree and orb/quadtree, which are inexact, in
-// one run on a 2-core machine shared with another busy process (so all
-// figures are high):
+// one run on a 2-core machine shared with another process:
 //
 //	                          blueprint         rtree             orb
 //	                          nyc     sphere    nyc     sphere    nyc     sphere
-//	insert (ns)               874     644       731     684       555     616
-//	move (ns, 0 allocs)       1335    792       1569    1378      2891    2052
-//	10 nearest (µs)           7.3     7.3       14.5    13.2      12.7    12.1
-//	  recall                  1.000   1.000     0.910   0.830     0.890   0.830
-//	10 nearest available (µs) 6.3     8.2       34.0    31.5      46.4    46.9
-//	radius 2 km / 200 km (µs) 338     29        548     33        2428    121
-//	mixed: moves/s            807k    1154k     48k     51k       41k     49k
-//	mixed: 10-NN queries/s    128k    121k      43k     46k       40k     48k
+//	insert (ns)               699     649       704     688       528     454
+//	move (ns, 0 allocs)       1109    775       1530    1498      1970    1673
+//	10 nearest (µs)           7.1     7.4       13.0    12.5      12.1    12.6
+//	  recall                  1.000   1.000     0.905   0.830     0.910   0.830
+//	10 nearest available (µs) 6.4     7.5       33.5    31.7      48.1    43.2
+//	radius 2 km / 200 km (µs) 306     26        420     27        2878    100
+//	mixed: moves/s            990k    1312k     57k     56k       45k     52k
+//	mixed: 10-NN queries/s    140k    140k      50k     51k       43k     50k
 //	memory (bytes/driver)     54.3              79.0              81.1
 //
-// Insert is bound by the descent through about eight levels of the tree
-// that are not in cache, one miss each, and by the ID table's probes,
-// which compare IDs in the records; a move that stays in its leaf pays the
-// table, the record, the leaf's node and its block, four misses.
+// Moves and inserts are bound by cache misses, not instructions: a move
+// that stays in its leaf touches the ID table, the record, the leaf's node
+// and its block, four random lines of a 60 MB structure; an insert
+// descends through about eight levels of the tree that are not in cache.
+// In New York about two moves in five cross into another leaf, which
+// costs a second block and a little counting.
 //
 // # Concurrency
 //
