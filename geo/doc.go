@@ -185,8 +185,8 @@
 // behind a sync.RWMutex about 50,000 moves and searches a second.
 //
 // Filters run inside the search, without a lock, but must not call the
-// Index's write methods (a search that falls back to the mutex would
-// deadlock). Sharding by region was considered and rejected: a 10-nearest
+// Index's write methods or Get (a search that falls back to the mutex
+// would deadlock). Sharding by region was considered and rejected: a 10-nearest
 // query near a shard edge would have to search and merge several shards,
 // and a city's drivers would still crowd one shard.
 //

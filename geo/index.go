@@ -83,7 +83,7 @@ func unpack(id DriverID, p uint64, m meta) Driver {
 // An Index is safe for concurrent use by any number of goroutines. Writes
 // (Upsert, Remove, SetStatus, RemoveStale) and Get take one mutex; searches
 // take no lock (see the package documentation). Filters passed to the
-// searches must not call the index's write methods.
+// searches must not call the index's write methods or Get.
 type Index struct {
 	now   func() time.Time
 	stale int64 // milliseconds; <0 never

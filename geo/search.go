@@ -23,6 +23,7 @@ type scratch struct {
 	out    []uint32  // handles found by a radius search
 	topk   []float64 // max-heap of the k smallest entry keys queued
 	batch  []qitem   // entries whose records a search loads together
+	cands  []withinCand
 	rm     [16]uint64
 	rid    [16]int64
 	ids    map[DriverID]struct{}
@@ -496,6 +497,14 @@ func (w *withinQuery) exactIn(lat, lng float64) (float64, bool) {
 	return d, d <= w.radius
 }
 
+// withinCand is a driver [Index.AppendWithin] found within the radius:
+// its position, handle and distance.
+type withinCand struct {
+	p uint64
+	h uint32
+	d float64
+}
+
 // AppendWithin appends to dst every fresh driver within radius metres of
 // center that filter accepts (nil accepts all), in no particular order, and
 // returns the slice. It walks the cells that meet the boxes of [Cover] and
@@ -537,16 +546,10 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 	}
 	mv := x.moved.Load()
 	st := append(s.heap[:0], cellItem(0, 0, worldBox))
-	// Entries within the radius wait in cand (position, handle, distance)
-	// until the walk is over, so a filter never runs on a torn read.
-	type cand struct {
-		p uint64
-		h uint32
-		d float64
-	}
-	var cands []cand
+	// Entries within the radius wait in cands until the walk is over.
+	cands := s.cands[:0]
 	fail := func() ([]Match, bool) {
-		s.heap = st[:0]
+		s.heap, s.cands = st[:0], cands[:0]
 		return dst[:start], false
 	}
 	for len(st) > 0 {
@@ -576,11 +579,11 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 		for j, p := range s.pos {
 			lat, lng := unfix(posLat(p)), unfix(posLng(p))
 			if d, ok := w.exactIn(lat, lng); ok {
-				cands = append(cands, cand{p, s.hs[j], d})
+				cands = append(cands, withinCand{p, s.hs[j], d})
 			}
 		}
 	}
-	s.heap = st[:0]
+	s.heap, s.cands = st[:0], cands[:0]
 	for _, cd := range cands {
 		r := x.record(cd.h)
 		if r == nil {
