@@ -412,10 +412,9 @@ func (x *Index) AppendNearby(ctx context.Context, dst []Match, center LatLng, ra
 
 // NearbyAvailable is [Index.Nearby] restricted to drivers whose status is
 // Available; filter, if not nil, sees only those. It returns the same
-// drivers as Nearby with a filter testing the status, but skips every cell
-// without an available driver and every busy driver without looking at
-// it, so its cost does not grow with the number of busy drivers around the
-// center.
+// drivers as Nearby with a filter testing the status, but searches a
+// second tree that holds only the available drivers, so its cost does not
+// grow with the number of busy drivers around the center.
 func (x *Index) NearbyAvailable(ctx context.Context, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
 	return x.appendNearby(ctx, nil, center, radius, k, filter, true)
 }
