@@ -1,0 +1,274 @@
+package fanout
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/blueprint-go/blueprint/snowflake"
+)
+
+// A readPlan is what a reader's reads need to know about its followees,
+// cached per reader so that a read costs O(pulled followees + page), not
+// O(followees): which followees must be pulled, and from which watermark
+// the others' posts are in the pushed timeline. It is immutable once built.
+//
+// A plan is rebuilt when something it was built from changes: the reader's
+// follows, edge watermarks, mutes and blocks (userState.planVer), or the
+// read mode of an author it follows (the authorLog).
+type readPlan struct {
+	ids   []UserID       // followees, ascending
+	since []snowflake.ID // by ids index: the watermark w, Pulling if pulled
+	// pulled indexes the followees with since == Pulling; marked those
+	// with a watermark above 1 (after a follow, a switch to push, or posts
+	// stored before the Service), by watermark descending. The other
+	// followees' posts are all pushed: they only matter below the
+	// reader's floor and its timeline's horizon.
+	pulled []int32
+	marked []int32
+	rel    map[UserID]uint8
+}
+
+// follows reports whether user's plan lets a's posts in: a is the user or
+// one of its followees.
+func (p *readPlan) follows(user, a UserID) bool {
+	if a == user {
+		return true
+	}
+	_, ok := slices.BinarySearch(p.ids, a)
+	return ok
+}
+
+// watermark returns the lowest ID from which u's posts reach the timelines
+// of its pushed followers, or Pulling if they are pulled. An author that
+// has not published through this Service and has no stored posts has
+// nothing to pull: it reads as pushed from 0, which its first post keeps
+// unless the policy pulls it.
+func (st *userState) watermark() snowflake.ID {
+	switch {
+	case st.authorKnown && st.authorPush:
+		return st.authorSince
+	case st.authorKnown:
+		return Pulling
+	case st.newestKnown && st.newest == 0:
+		return 0
+	}
+	return Pulling
+}
+
+// authorLogSize is how many author mode changes the log keeps: a plan
+// older than that many changes is rebuilt.
+const authorLogSize = 4096
+
+// authorLog records which authors changed their watermark, so that a
+// reader's plan is checked in O(changes · log F) since it was built rather
+// than O(F). Changes are rare: an author crossing the policy's threshold,
+// and the end of its switch to push.
+type authorLog struct {
+	mu   sync.Mutex
+	seq  atomic.Uint64 // changes ever noted
+	ring [authorLogSize]UserID
+}
+
+// note records a change of u's watermark. Callers hold u's stripe lock.
+func (l *authorLog) note(u UserID) {
+	l.mu.Lock()
+	n := l.seq.Load()
+	l.ring[n%authorLogSize] = u
+	l.seq.Store(n + 1)
+	l.mu.Unlock()
+}
+
+// unchanged reports whether none of ids (ascending) changed since from,
+// and up to which position it checked.
+func (l *authorLog) unchanged(from uint64, ids []UserID) (uint64, bool) {
+	if n := l.seq.Load(); n == from {
+		return n, true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := l.seq.Load()
+	if n-from > authorLogSize {
+		return n, false
+	}
+	for i := from; i < n; i++ {
+		if _, ok := slices.BinarySearch(ids, l.ring[i%authorLogSize]); ok {
+			return n, false
+		}
+	}
+	return n, true
+}
+
+// buildPlan reads user's followees from the graph and classifies them.
+// Reads that find no current plan build one: the first read, and the first
+// after a change.
+func (s *Service) buildPlan(ctx context.Context, user UserID, rs *readerState, b *readBufs) (*readPlan, error) {
+	edges, err := s.graph.Followees(ctx, user, b.edges[:0])
+	b.edges = edges[:0]
+	if err != nil {
+		return nil, err
+	}
+	p := &readPlan{ids: make([]UserID, len(edges)), since: make([]snowflake.ID, len(edges)), rel: rs.rel}
+	for i, e := range edges {
+		p.ids[i] = e.Followee
+		w := Pulling
+		if e.Since != 0 && e.Since != Pulling && !slices.Contains(rs.forcePull, e.Followee) {
+			if w, err = s.watermarkOf(ctx, e.Followee); err != nil {
+				return nil, err
+			}
+			if w != Pulling {
+				w = max(w, e.Since)
+			}
+		}
+		p.since[i] = w
+		switch {
+		case w == Pulling:
+			p.pulled = append(p.pulled, int32(i))
+		case w > 1:
+			p.marked = append(p.marked, int32(i))
+		}
+	}
+	slices.SortFunc(p.marked, func(a, b int32) int { return cmpID(p.since[b], p.since[a]) })
+	s.storePlan(ctx, user, rs, p)
+	return p, nil
+}
+
+// watermarkOf returns author's watermark, learning its newest post from
+// the store first if needed.
+func (s *Service) watermarkOf(ctx context.Context, author UserID) (snowflake.ID, error) {
+	var w snowflake.ID
+	var known bool
+	err := s.user(ctx, author, func(st *userState) { w, known = st.watermark(), st.authorKnown || st.newestKnown })
+	if err != nil || known {
+		return w, err
+	}
+	if _, err := s.loadNewest(ctx, author); err != nil {
+		return 0, err
+	}
+	err = s.user(ctx, author, func(st *userState) { w = st.watermark() })
+	return w, err
+}
+
+// newestOf returns an upper bound on u's post IDs: no post of u has a
+// higher ID.
+func (s *Service) newestOf(ctx context.Context, u UserID) (snowflake.ID, error) {
+	var n snowflake.ID
+	var known bool
+	if err := s.user(ctx, u, func(st *userState) { n, known = st.newest, st.newestKnown }); err != nil {
+		return 0, err
+	}
+	if known {
+		return n, nil
+	}
+	return s.loadNewest(ctx, u)
+}
+
+// loadNewest reads u's newest post ID from the store, once per author and
+// Service: later posts raise it in Publish.
+func (s *Service) loadNewest(ctx context.Context, u UserID) (snowflake.ID, error) {
+	var buf [1]snowflake.ID
+	ids, err := s.posts.Recent(ctx, u, Pulling, 1, buf[:0])
+	if err != nil {
+		return 0, err
+	}
+	var newest snowflake.ID
+	if len(ids) > 0 {
+		newest = ids[0]
+	}
+	// A post published meanwhile raised st.newest itself (after storing
+	// it, before it became readable), so the maximum is an upper bound.
+	err = s.user(ctx, u, func(st *userState) {
+		st.newest = max(st.newest, newest)
+		st.newestKnown = true
+		newest = st.newest
+	})
+	return newest, err
+}
+
+// addPending records that e's fan-out has not finished.
+func (s *Service) addPending(e Entry) {
+	s.pendMu.Lock()
+	i, _ := slices.BinarySearchFunc(s.pending, e.ID, func(x Entry, id snowflake.ID) int { return cmpID(x.ID, id) })
+	s.pending = slices.Insert(s.pending, i, e)
+	s.pendMu.Unlock()
+}
+
+// removePending records that id's fan-out has finished.
+func (s *Service) removePending(id snowflake.ID) {
+	s.pendMu.Lock()
+	if i, ok := slices.BinarySearchFunc(s.pending, id, func(x Entry, id snowflake.ID) int { return cmpID(x.ID, id) }); ok {
+		s.pending = slices.Delete(s.pending, i, i+1)
+	}
+	s.pendMu.Unlock()
+}
+
+// queued appends to dst the pending entries with lower < ID < top,
+// ascending. It costs O(log Q + the entries copied) for Q pending posts.
+func (s *Service) queued(top, lower snowflake.ID, dst []Entry) []Entry {
+	s.pendMu.Lock()
+	defer s.pendMu.Unlock()
+	if len(s.pending) == 0 {
+		return dst
+	}
+	i, _ := slices.BinarySearchFunc(s.pending, lower+1, func(x Entry, id snowflake.ID) int { return cmpID(x.ID, id) })
+	for _, e := range s.pending[i:] {
+		if e.ID >= top {
+			break
+		}
+		dst = append(dst, e)
+	}
+	return dst
+}
+
+// adjustEdges applies the policy to each followee edge of user whose
+// author is pushed, switching edges whose mode should change. Push to pull
+// goes through pullEdge; pull to push first marks the edge Pulling (pushes
+// start, reads still pull), then sets the watermark above every ID issued
+// so far. It runs on a worker, at most every adjustEvery reads of user.
+func (s *Service) adjustEdges(ctx context.Context, user UserID) {
+	now := s.now()
+	var rs ReaderStats
+	if s.user(ctx, user, func(st *userState) {
+		rs = ReaderStats{Reader: user, Followees: st.followees, ReadRate: st.readRate.at0(now, s.tau)}
+	}) != nil {
+		return
+	}
+	edges, err := s.graph.Followees(ctx, user, nil)
+	if err != nil {
+		return
+	}
+	var toPush []UserID
+	for _, e := range edges {
+		var as AuthorStats
+		var pushed bool
+		s.user(ctx, e.Followee, func(st *userState) {
+			as, pushed = s.authorStats(e.Followee, st, now), st.authorPush
+		})
+		if !pushed {
+			continue
+		}
+		rs.Pushed = e.Since != 0
+		want := s.opt.Policy.PushEdge(as, rs)
+		switch {
+		case want && e.Since == Pulling:
+			toPush = append(toPush, e.Followee)
+		case want && !rs.Pushed:
+			if s.graph.SetSince(ctx, user, e.Followee, Pulling) == nil {
+				toPush = append(toPush, e.Followee)
+			}
+		case !want && rs.Pushed:
+			s.pullEdge(ctx, user, e.Followee)
+		}
+	}
+	if len(toPush) == 0 {
+		return
+	}
+	// Every ID issued after this point is fanned out with the edges above
+	// already pushed.
+	last := s.lastIssued()
+	for _, a := range toPush {
+		s.graph.SetSince(ctx, user, a, last+1)
+	}
+	s.changed(ctx, user)
+}
