@@ -1,7 +1,7 @@
 package fanout
 
 import (
-		"context"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"slices"
@@ -674,4 +674,3 @@ func (s *Service) showRepost(p Post, origs []Post, user UserID, plan *readPlan) 
 	age := s.layout.Decompose(p.ID).Time.Sub(s.layout.Decompose(o.ID).Time)
 	return age > s.opt.RepostWindow
 }
-
