@@ -73,6 +73,7 @@ type userState struct {
 	authorPush  bool
 	authorKnown bool
 	authorSince snowflake.ID // author's posts >= authorSince are pushed
+	guessedPush bool         // a read plan took the author as pushed before its first post
 
 	// newest bounds the author's post IDs from above once newestKnown:
 	// Publish raises it before the post becomes readable, and the first
@@ -275,6 +276,12 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 			if st.newest > 0 {
 				st.authorSince = st.newest + 1
 			}
+			// Plans took the author as pulled, or as pushed from 0 if
+			// guessedPush (see planWatermark).
+			if (st.watermark() != Pulling) != st.guessedPush || st.authorSince != 0 {
+				s.authors.note(p.Author)
+			}
+			return
 		case want && !st.authorPush:
 			// Pull to push: push from now on, pull until a watermark is
 			// fixed below.

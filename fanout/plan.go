@@ -41,20 +41,28 @@ func (p *readPlan) follows(user, a UserID) bool {
 }
 
 // watermark returns the lowest ID from which u's posts reach the timelines
-// of its pushed followers, or Pulling if they are pulled. An author that
-// has not published through this Service and has no stored posts has
-// nothing to pull: it reads as pushed from 0, which its first post keeps
-// unless the policy pulls it.
+// of its pushed followers, or Pulling if they are pulled (or not known yet).
 func (st *userState) watermark() snowflake.ID {
-	switch {
-	case st.authorKnown && st.authorPush:
+	if st.authorKnown && st.authorPush {
 		return st.authorSince
-	case st.authorKnown:
-		return Pulling
-	case st.newestKnown && st.newest == 0:
-		return 0
 	}
 	return Pulling
+}
+
+// planWatermark is u's watermark as a read plan takes it. An author that
+// has not published through this Service and has no stored posts has
+// nothing to pull yet: the plan takes the mode the policy would give it at
+// its first post, so that the first post changes no plan (the first post
+// notes a change if the guess was push and the policy says pull). Callers
+// hold u's stripe lock.
+func (s *Service) planWatermark(u UserID, st *userState) snowflake.ID {
+	if !st.authorKnown && st.newestKnown && st.newest == 0 {
+		if st.guessedPush || s.opt.Policy.PushAuthor(AuthorStats{Author: u, Followers: st.followers}) {
+			st.guessedPush = true
+			return 0
+		}
+	}
+	return st.watermark()
 }
 
 // authorLogSize is how many author mode changes the log keeps: a plan
@@ -139,14 +147,14 @@ func (s *Service) buildPlan(ctx context.Context, user UserID, rs *readerState, b
 func (s *Service) watermarkOf(ctx context.Context, author UserID) (snowflake.ID, error) {
 	var w snowflake.ID
 	var known bool
-	err := s.user(ctx, author, func(st *userState) { w, known = st.watermark(), st.authorKnown || st.newestKnown })
+	err := s.user(ctx, author, func(st *userState) { w, known = s.planWatermark(author, st), st.authorKnown || st.newestKnown })
 	if err != nil || known {
 		return w, err
 	}
 	if _, err := s.loadNewest(ctx, author); err != nil {
 		return 0, err
 	}
-	err = s.user(ctx, author, func(st *userState) { w = st.watermark() })
+	err = s.user(ctx, author, func(st *userState) { w = s.planWatermark(author, st) })
 	return w, err
 }
 
