@@ -362,11 +362,12 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 	}
 	deep = min(deep, top)
 
-	// All pull sources live in one slice, their first fetches in one arena.
-	// The arena is recycled: a source whose fetches outgrow its slot gets
-	// a buffer of its own, and an arena that fills up is replaced by a
-	// larger one (earlier slots keep the old one alive until the read
-	// ends), which the next read reuses.
+	// All pull sources live in one slice, their fetches in one arena: each
+	// fetch of up to 64 entries takes a slot, larger ones (long scans) get
+	// a buffer of their own. The arena is recycled: one that fills up is
+	// replaced by a larger one (earlier slots keep the old one alive until
+	// the read ends), which the next read reuses, so that a first page
+	// allocates nothing but the page.
 	pulls := slices.Grow(b.pulls[:0], len(plan.pulled)+1)
 	arena := b.arena[:0]
 	h := &b.heap
@@ -379,17 +380,24 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		*h = (*h)[:0]
 		b.tlSrc, b.qSrc = src{}, src{}
 	}()
-	newPull := func(author UserID, bound snowflake.ID) *src {
-		if len(arena)+8 > cap(arena) {
-			arena = make([]Entry, 0, max(8*8, 2*cap(arena)))
+	slot := func(n int) []Entry {
+		if n > 64 {
+			return make([]Entry, 0, n)
+		}
+		if len(arena)+n > cap(arena) {
+			arena = make([]Entry, 0, max(64*8, 2*cap(arena), 2*n))
 			b.arena = arena
 		}
+		buf := arena[len(arena) : len(arena) : len(arena)+n]
+		arena = arena[:len(arena)+n]
+		return buf
+	}
+	newPull := func(author UserID, bound snowflake.ID) *src {
 		if len(pulls) == cap(pulls) {
 			// The heap points into pulls: never move it.
 			pulls = make([]src, 0, 2*cap(pulls))
 		}
-		pulls = append(pulls, src{kind: srcPull, author: author, bound: bound, buf: arena[len(arena) : len(arena) : len(arena)+8]})
-		arena = arena[:len(arena)+8]
+		pulls = append(pulls, src{kind: srcPull, author: author, bound: bound, chunk: 8, buf: slot(8)})
 		return &pulls[len(pulls)-1]
 	}
 	if len(tl.buf) > 0 {
@@ -568,8 +576,8 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 					return last, nil
 				}
 			case srcPull:
-				if x.chunk == 0 {
-					x.chunk = 8
+				if cap(x.buf) < x.chunk {
+					x.buf = slot(x.chunk)
 				}
 				x.buf, scratch, err = s.fetchPull(ctx, x.author, x.bound, x.chunk, x.buf[:0], scratch)
 			}
