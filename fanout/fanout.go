@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blueprint-go/blueprint/snowflake"
@@ -82,6 +83,7 @@ type userState struct {
 	// costs that read no store descent.
 	newest      snowflake.ID
 	newestKnown bool
+	newestSeen  atomic.Int64 // newest+1 once newestKnown, read by plans without the lock
 
 	rel map[UserID]uint8 // relations to other users
 
@@ -317,6 +319,9 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 				st.authorSince = id
 			}
 			st.newest = max(st.newest, id)
+			if st.newestKnown {
+				st.newestSeen.Store(int64(st.newest) + 1)
+			}
 			pushed = st.authorPush
 			if st.watermark() != was {
 				s.authors.note(p.Author)

@@ -12,22 +12,32 @@ import (
 // A readPlan is what a reader's reads need to know about its followees,
 // cached per reader so that a read costs O(pulled followees + page), not
 // O(followees): which followees must be pulled, and from which watermark
-// the others' posts are in the pushed timeline. It is immutable once built.
+// the others' posts are in the pushed timeline. It is immutable once built
+// and costs about 8 bytes per followee plus 24 per pulled or marked one.
 //
 // A plan is rebuilt when something it was built from changes: the reader's
 // follows, edge watermarks, mutes and blocks (userState.planVer), or the
 // read mode of an author it follows (the authorLog).
 type readPlan struct {
-	ids   []UserID       // followees, ascending
-	since []snowflake.ID // by ids index: the watermark w, Pulling if pulled
-	// pulled indexes the followees with since == Pulling; marked those
-	// with a watermark above 1 (after a follow, a switch to push, or posts
-	// stored before the Service), by watermark descending. The other
-	// followees' posts are all pushed: they only matter below the
-	// reader's floor and its timeline's horizon.
-	pulled []int32
-	marked []int32
+	ids []UserID // followees, ascending
+	// pulled lists the followees whose posts are all pulled; marked the
+	// pushed ones with a watermark above 1 (after a follow, a switch to
+	// push, or posts stored before the Service), by watermark descending.
+	// The other followees' posts are all pushed: they only matter below
+	// the reader's floor and its timeline's horizon. Bit i of listed is
+	// set if ids[i] is pulled or marked.
+	pulled []planRef
+	marked []planRef
+	listed []uint64
 	rel    map[UserID]uint8
+}
+
+// A planRef is a followee a read may pull: its state, whose newest post a
+// read loads without taking its lock, and its watermark (marked only).
+type planRef struct {
+	st *userState
+	id UserID
+	w  snowflake.ID
 }
 
 // follows reports whether user's plan lets a's posts in: a is the user or
@@ -117,45 +127,54 @@ func (s *Service) buildPlan(ctx context.Context, user UserID, rs *readerState, b
 	if err != nil {
 		return nil, err
 	}
-	p := &readPlan{ids: make([]UserID, len(edges)), since: make([]snowflake.ID, len(edges)), rel: rs.rel}
+	p := &readPlan{ids: make([]UserID, len(edges)), listed: make([]uint64, (len(edges)+63)/64), rel: rs.rel}
 	for i, e := range edges {
 		p.ids[i] = e.Followee
-		w := Pulling
-		if e.Since != 0 && e.Since != Pulling && !slices.Contains(rs.forcePull, e.Followee) {
-			if w, err = s.watermarkOf(ctx, e.Followee); err != nil {
-				return nil, err
-			}
-			if w != Pulling {
-				w = max(w, e.Since)
-			}
+		pulled := e.Since == 0 || e.Since == Pulling || slices.Contains(rs.forcePull, e.Followee)
+		w, st, err := s.watermarkOf(ctx, e.Followee)
+		if err != nil {
+			return nil, err
 		}
-		p.since[i] = w
-		switch {
-		case w == Pulling:
-			p.pulled = append(p.pulled, int32(i))
+		switch w = max(w, e.Since); {
+		case pulled || w == Pulling:
+			p.pulled = append(p.pulled, planRef{st: st, id: e.Followee})
 		case w > 1:
-			p.marked = append(p.marked, int32(i))
+			p.marked = append(p.marked, planRef{st: st, id: e.Followee, w: w})
+		default:
+			continue
 		}
+		p.listed[i/64] |= 1 << (i % 64)
 	}
-	slices.SortFunc(p.marked, func(a, b int32) int { return cmpID(p.since[b], p.since[a]) })
+	slices.SortFunc(p.marked, func(a, b planRef) int { return cmpID(b.w, a.w) })
 	s.storePlan(ctx, user, rs, p)
 	return p, nil
 }
 
-// watermarkOf returns author's watermark, learning its newest post from
-// the store first if needed.
-func (s *Service) watermarkOf(ctx context.Context, author UserID) (snowflake.ID, error) {
+// watermarkOf returns author's watermark and state, learning its newest
+// post from the store first if needed.
+func (s *Service) watermarkOf(ctx context.Context, author UserID) (snowflake.ID, *userState, error) {
 	var w snowflake.ID
+	var st *userState
 	var known bool
-	err := s.user(ctx, author, func(st *userState) { w, known = s.planWatermark(author, st), st.authorKnown || st.newestKnown })
+	err := s.user(ctx, author, func(u *userState) {
+		w, st, known = s.planWatermark(author, u), u, u.authorKnown || u.newestKnown
+	})
 	if err != nil || known {
-		return w, err
+		return w, st, err
 	}
 	if _, err := s.loadNewest(ctx, author); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	err = s.user(ctx, author, func(st *userState) { w = s.planWatermark(author, st) })
-	return w, err
+	err = s.user(ctx, author, func(u *userState) { w = s.planWatermark(author, u) })
+	return w, st, err
+}
+
+// refNewest is newestOf for a followee in a plan, without its lock.
+func (s *Service) refNewest(ctx context.Context, r planRef) (snowflake.ID, error) {
+	if n := r.st.newestSeen.Load(); n > 0 {
+		return snowflake.ID(n - 1), nil
+	}
+	return s.loadNewest(ctx, r.id)
 }
 
 // newestOf returns an upper bound on u's post IDs: no post of u has a
@@ -189,6 +208,7 @@ func (s *Service) loadNewest(ctx context.Context, u UserID) (snowflake.ID, error
 	err = s.user(ctx, u, func(st *userState) {
 		st.newest = max(st.newest, newest)
 		st.newestKnown = true
+		st.newestSeen.Store(int64(st.newest) + 1)
 		newest = st.newest
 	})
 	return newest, err

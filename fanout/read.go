@@ -368,7 +368,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 	// replaced by a larger one (earlier slots keep the old one alive until
 	// the read ends), which the next read reuses, so that a first page
 	// allocates nothing but the page.
-	pulls := slices.Grow(b.pulls[:0], len(plan.pulled)+1)
+	pulls := slices.Grow(b.pulls[:0], len(plan.pulled)+8)
 	arena := b.arena[:0]
 	h := &b.heap
 	*h = (*h)[:0]
@@ -427,12 +427,12 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		}
 	}
 	addLazy(user, top, selfNewest)
-	for _, i := range plan.pulled {
-		n, err := s.newestOf(ctx, plan.ids[i])
+	for _, r := range plan.pulled {
+		n, err := s.refNewest(ctx, r)
 		if err != nil {
 			return 0, err
 		}
-		addLazy(plan.ids[i], top, n)
+		addLazy(r.id, top, n)
 	}
 	lazy.init()
 	marked := plan.marked
@@ -444,31 +444,41 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 				hk = (*h)[0].key()
 			}
 			switch {
-			case len(marked) > 0 && plan.since[marked[0]] <= deep:
-				marked = nil // the rest join with the group at deep
-			case len(marked) > 0 && min(top, plan.since[marked[0]])-1 >= hk:
-				a := plan.ids[marked[0]]
-				w := plan.since[marked[0]]
+			case len(marked) > 0 && marked[0].w > deep && min(top, marked[0].w)-1 >= hk:
+				r := marked[0]
 				marked = marked[1:]
-				n, err := s.newestOf(ctx, a)
+				n, err := s.refNewest(ctx, r)
 				if err != nil {
 					return err
 				}
-				if bound := min(top, w, n+1); bound > lower+1 {
-					lazy.push(lazySrc{bound: bound, author: a})
+				if bound := min(top, r.w, n+1); bound > lower+1 {
+					lazy.push(lazySrc{bound: bound, author: r.id})
 				}
 			case !groupDone && deep-1 >= hk:
+				// The group: every pushed followee with a watermark at or
+				// below deep, marked or not. (Marked ones above deep have
+				// joined by now: the case above comes first.)
 				groupDone = true
-				for i, w := range plan.since {
-					if w == Pulling || w > deep {
-						continue
-					}
-					n, err := s.newestOf(ctx, plan.ids[i])
+				for _, r := range marked {
+					n, err := s.refNewest(ctx, r)
 					if err != nil {
 						return err
 					}
 					if bound := min(deep, n+1); bound > lower+1 {
-						lazy.push(lazySrc{bound: bound, author: plan.ids[i]})
+						lazy.push(lazySrc{bound: bound, author: r.id})
+					}
+				}
+				marked = nil
+				for i, a := range plan.ids {
+					if plan.listed[i/64]&(1<<(i%64)) != 0 {
+						continue
+					}
+					n, err := s.newestOf(ctx, a)
+					if err != nil {
+						return err
+					}
+					if bound := min(deep, n+1); bound > lower+1 {
+						lazy.push(lazySrc{bound: bound, author: a})
 					}
 				}
 			case len(lazy) > 0 && lazy[0].bound-1 >= hk:
