@@ -442,6 +442,7 @@ func (s *Service) receives(reader UserID, a AuthorStats, mayFlip bool, now int64
 	}
 	if s.opt.InactiveAfter > 0 && now-st.lastRead > int64(s.opt.InactiveAfter) {
 		st.dormant = true
+		st.plan = nil // its memory is better spent on active readers
 		return skip
 	}
 	if st.rel[a.Author] != 0 {
