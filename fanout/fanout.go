@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -405,6 +406,13 @@ func (s *Service) fanout(ctx context.Context, p Post) int {
 			if len(to) > 0 && s.timelines.Deliver(ctx, e, to) == nil {
 				writes += len(to)
 			}
+			// Let a read that waited on one of Deliver's locks run: a
+			// goroutine woken by an unlock waits for its waker's core,
+			// and a worker busy with a large fan-out yields it only here
+			// (or at the runtime's 10 ms preemption). On 2 cores this
+			// halves the simulator's first-page p99 under push, for about
+			// 0.2% of the fan-out's time.
+			runtime.Gosched()
 			// Until the flips are done, reads find p in the pending list.
 			for _, f := range flips {
 				s.pullEdge(ctx, f, p.Author)
@@ -600,7 +608,10 @@ func (s *Service) rebuild(ctx context.Context, u UserID) {
 	var newFloor snowflake.ID
 	var ids []snowflake.ID
 	var entries []Entry
-	for _, e := range edges {
+	for i, e := range edges {
+		if i%64 == 63 {
+			runtime.Gosched() // see fanout
+		}
 		since := max(e.Since, s.authorSince(ctx, e.Followee))
 		if e.Since == 0 || since == Pulling {
 			continue // pulled anyway
