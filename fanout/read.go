@@ -619,10 +619,13 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 			continue
 		}
 		last = e.ID
-		if !plan.follows(user, e.Author) || plan.rel[e.Author] != 0 {
-			if x.kind == srcTimeline && !plan.follows(user, e.Author) {
-				removals = append(removals, e.ID)
+		if !plan.follows(user, e.Author) {
+			if x.kind == srcTimeline {
+				removals = append(removals, e.ID) // unfollowed
 			}
+			continue
+		}
+		if plan.rel[e.Author] != 0 {
 			continue
 		}
 		cand = append(cand, e)
@@ -643,16 +646,6 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 }
 
 func cmpID(a, b snowflake.ID) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpUser(a, b UserID) int {
 	switch {
 	case a < b:
 		return -1
