@@ -78,11 +78,13 @@
 // state before the graph changes, so no fan-out skips a reader whose plan
 // still expects the post in its timeline. With a current plan a read costs
 // one timeline range, an atomic load per pulled followee and a store
-// descent per pulled followee with posts in range, O(log Q) for the Q posts
-// in the fan-out queue, and a k-way merge over the k entries scanned with
-// one batched post lookup per chunk. Pushed followees cost nothing until
-// the merge reaches the reader's floor or the timeline's horizon, where
-// they all join as pull sources: a page past the cap is a pull. The
+// descent per pulled followee with posts in range, a copy of the posts in
+// the fan-out queue (a handful while the workers keep up), and a k-way
+// merge over the k entries scanned with one batched post lookup per chunk.
+// Pushed followees cost nothing until the merge reaches their watermark
+// (after a follow or a switch to push) or the reader's floor or the
+// timeline's horizon, where they all join as pull sources: a page past the
+// cap is a pull. The
 // per-edge policy pass, O(F), runs on a worker at most every 8 reads and
 // RateHalfLife/64 per reader. Buffers are recycled, so a first page
 // allocates the page and its cursor. A plan costs 8 bytes per followee and
