@@ -85,6 +85,7 @@ type userState struct {
 	newest      snowflake.ID
 	newestKnown bool
 	newestSeen  atomic.Int64 // newest+1 once newestKnown, read by plans without the lock
+	recent      atomic.Pointer[recentPosts]
 
 	rel map[UserID]uint8 // relations to other users
 
@@ -319,6 +320,7 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 				// Every ID from here on was issued after the switch.
 				st.authorSince = id
 			}
+			st.recent.Store(st.recent.Load().with(id, st.newest))
 			st.newest = max(st.newest, id)
 			if st.newestKnown {
 				st.newestSeen.Store(int64(st.newest) + 1)
@@ -481,6 +483,7 @@ type readerState struct {
 	followees  int
 	readRate   float64
 	newest     snowflake.ID // bound on the reader's own post IDs; Pulling-1 if unknown
+	self       *userState
 
 	// plan is the reader's current read plan, or nil if one must be
 	// built at planVer and planSeq from rel and forcePull (copies).
@@ -522,7 +525,7 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs reade
 		if !read {
 			return
 		}
-		rs.newest = st.newest
+		rs.newest, rs.self = st.newest, st
 		if !st.newestKnown {
 			rs.newest = Pulling - 1
 		}

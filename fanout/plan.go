@@ -300,3 +300,51 @@ func (s *Service) adjustEdges(ctx context.Context, user UserID) {
 	}
 	s.changed(ctx, user)
 }
+
+// recentKept is how many of an author's newest post IDs the Service keeps
+// in memory: enough for a first page's first fetch from a pulled author
+// (8) and the next, without a store descent.
+const recentKept = 16
+
+// recentPosts are an author's newest post IDs, immutable once published
+// through userState.recent: every post of the author with an ID >= from
+// published through this Service is in ids (ascending), deleted or not.
+type recentPosts struct {
+	from snowflake.ID
+	ids  []snowflake.ID
+}
+
+// with returns a copy of rp with id added. newest is the author's newest
+// known post before id: a new list starts above the posts stored before
+// this Service. Callers hold the author's stripe lock.
+func (rp *recentPosts) with(id, newest snowflake.ID) *recentPosts {
+	n := &recentPosts{from: newest + 1}
+	if rp != nil {
+		n.from = rp.from
+		n.ids = make([]snowflake.ID, 0, min(len(rp.ids)+1, recentKept+1))
+		n.ids = append(n.ids, rp.ids...)
+	}
+	i, _ := slices.BinarySearch(n.ids, id)
+	n.ids = slices.Insert(n.ids, i, id)
+	if len(n.ids) > recentKept {
+		n.ids = n.ids[1:]
+		n.from = max(n.from, n.ids[0])
+	}
+	return n
+}
+
+// before appends to dst, newest first, up to limit entries of author's
+// posts with from <= ID < bound, and returns the bound of the next fetch:
+// the last ID appended if limit were reached, else from (older posts are
+// in the store only).
+func (rp *recentPosts) before(bound snowflake.ID, limit int, dst []Entry, author UserID) ([]Entry, snowflake.ID) {
+	i, _ := slices.BinarySearch(rp.ids, bound)
+	for i--; i >= 0 && rp.ids[i] >= rp.from; i-- {
+		if limit == 0 {
+			return dst, dst[len(dst)-1].ID
+		}
+		dst = append(dst, Entry{ID: rp.ids[i], Author: author})
+		limit--
+	}
+	return dst, rp.from
+}

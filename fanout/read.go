@@ -130,8 +130,9 @@ type src struct {
 	bound  snowflake.ID // the next fetch reads IDs < bound
 	kind   uint8
 	author UserID
-	end    bool // nothing left after buf
-	chunk  int  // size of the next fetch
+	st     *userState // the pulled author's state, if known: its recent posts
+	end    bool       // nothing left after buf
+	chunk  int        // size of the next fetch
 }
 
 const (
@@ -139,6 +140,17 @@ const (
 	srcPull
 	srcQueue
 )
+
+// recent returns the author's recent posts if they serve x's next fetch.
+func (x *src) recent() *recentPosts {
+	if x.st == nil {
+		return nil
+	}
+	if rp := x.st.recent.Load(); rp != nil && x.bound > rp.from {
+		return rp
+	}
+	return nil
+}
 
 func (x *src) key() snowflake.ID {
 	if x.i < len(x.buf) {
@@ -228,6 +240,7 @@ type readBufs struct {
 type lazySrc struct {
 	bound  snowflake.ID
 	author UserID
+	st     *userState // may be nil
 }
 
 // lazyHeap is a max-heap of lazySrc by bound, so that a page that stops
@@ -320,7 +333,7 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 	}
 	pullAll := false
 	for attempt := 0; ; attempt++ {
-		next, err := s.merge(ctx, bufs, user, top, lower, rs.floor, pullAll, plan, rs.newest, q, pg, yield)
+		next, err := s.merge(ctx, bufs, user, top, lower, rs.floor, pullAll, plan, rs.self, rs.newest, q, pg, yield)
 		if err != nil || next == 0 {
 			return err
 		}
@@ -338,7 +351,7 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 // merge runs one k-way merge from top down. It returns 0 when done, or the
 // top from which to merge again, pulling, if the timeline's horizon moved.
 func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lower, floor snowflake.ID, pullAll bool,
-	plan *readPlan, selfNewest snowflake.ID, queued []Entry, pg *Page, yield func(Post) bool) (next snowflake.ID, err error) {
+	plan *readPlan, self *userState, selfNewest snowflake.ID, queued []Entry, pg *Page, yield func(Post) bool) (next snowflake.ID, err error) {
 	const chunk = 32
 	tl := &b.tlSrc
 	*tl = src{kind: srcTimeline}
@@ -392,12 +405,12 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		arena = arena[:len(arena)+n]
 		return buf
 	}
-	newPull := func(author UserID, bound snowflake.ID) *src {
+	newPull := func(l lazySrc) *src {
 		if len(pulls) == cap(pulls) {
 			// The heap points into pulls: never move it.
 			pulls = make([]src, 0, 2*cap(pulls))
 		}
-		pulls = append(pulls, src{kind: srcPull, author: author, bound: bound, chunk: 8, buf: slot(8)})
+		pulls = append(pulls, src{kind: srcPull, author: l.author, st: l.st, bound: l.bound, chunk: 8, buf: slot(8)})
 		return &pulls[len(pulls)-1]
 	}
 	if len(tl.buf) > 0 {
@@ -421,18 +434,18 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 	// watermark) join when the merge reaches their watermark, the others
 	// all at once when it reaches deep: a first page above deep touches
 	// none of them.
-	addLazy := func(author UserID, bound, newest snowflake.ID) {
+	addLazy := func(author UserID, st *userState, bound, newest snowflake.ID) {
 		if bound = min(bound, newest+1); bound > lower+1 {
-			lazy = append(lazy, lazySrc{bound: bound, author: author})
+			lazy = append(lazy, lazySrc{bound: bound, author: author, st: st})
 		}
 	}
-	addLazy(user, top, selfNewest)
+	addLazy(user, self, top, selfNewest)
 	for _, r := range plan.pulled {
 		n, err := s.refNewest(ctx, r)
 		if err != nil {
 			return 0, err
 		}
-		addLazy(r.id, top, n)
+		addLazy(r.id, r.st, top, n)
 	}
 	lazy.init()
 	marked := plan.marked
@@ -452,7 +465,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 					return err
 				}
 				if bound := min(top, r.w, n+1); bound > lower+1 {
-					lazy.push(lazySrc{bound: bound, author: r.id})
+					lazy.push(lazySrc{bound: bound, author: r.id, st: r.st})
 				}
 			case !groupDone && deep-1 >= hk:
 				// The group: every pushed followee with a watermark at or
@@ -465,7 +478,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 						return err
 					}
 					if bound := min(deep, n+1); bound > lower+1 {
-						lazy.push(lazySrc{bound: bound, author: r.id})
+						lazy.push(lazySrc{bound: bound, author: r.id, st: r.st})
 					}
 				}
 				marked = nil
@@ -483,7 +496,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 				}
 			case len(lazy) > 0 && lazy[0].bound-1 >= hk:
 				l := lazy.pop()
-				h.push(newPull(l.author, l.bound))
+				h.push(newPull(l))
 			default:
 				return nil
 			}
@@ -588,6 +601,13 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 			case srcPull:
 				if cap(x.buf) < x.chunk {
 					x.buf = slot(x.chunk)
+				}
+				if rp := x.recent(); rp != nil {
+					// Served from the author's recent posts in memory.
+					x.buf, x.bound = rp.before(x.bound, x.chunk, x.buf[:0], x.author)
+					x.i = 0
+					h.down(0)
+					continue
 				}
 				x.buf, scratch, err = s.fetchPull(ctx, x.author, x.bound, x.chunk, x.buf[:0], scratch)
 			}
