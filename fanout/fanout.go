@@ -466,7 +466,8 @@ func (s *Service) receives(reader UserID, a AuthorStats, mayFlip bool, now int64
 
 // adjustEvery and adjustGap bound how often the policy is asked about each
 // edge of a reader: every adjustEvery reads, and at most once per adjustGap
-// of RateHalfLife (about a minute at the default hour). The rate estimates
+// of RateHalfLife (about a minute at the default hour), starting that long
+// after its first read. The rate estimates
 // move by at most a few percent in that time, well inside the hysteresis
 // that keeps an edge from flipping, so asking more often would change
 // nothing. The pass costs O(followees) and runs on a worker, never on the
@@ -514,7 +515,13 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs reade
 		st.lastRead = now
 		if read {
 			st.readRate.event(now, s.tau)
-			if st.reads%adjustEvery == 0 && (st.lastAdjust == 0 || now-st.lastAdjust >= int64(s.opt.RateHalfLife)/adjustGap) {
+			switch {
+			case st.lastAdjust == 0:
+				// The first pass comes adjustGap after the first read:
+				// the edges' modes were just chosen when they were
+				// followed, from the same estimates.
+				st.lastAdjust = now
+			case st.reads%adjustEvery == 0 && now-st.lastAdjust >= int64(s.opt.RateHalfLife)/adjustGap:
 				adjust = true
 				st.lastAdjust = now
 			}
