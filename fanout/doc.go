@@ -58,7 +58,9 @@
 //
 // # Cost
 //
-// Publish: two store writes and a queue send, O(log n). Fan-out: one
+// Publish: two store writes, a queue send and a copy of the author's 16
+// newest post IDs (which serve pulls of recent posts without a store
+// descent), O(log n). Fan-out: one
 // follower page read and one [Timelines.Deliver] per BatchSize (1000)
 // followers, on Options.Workers goroutines; Publish blocks when
 // Options.Queue posts wait (backpressure), and [Service.Close] drains the
