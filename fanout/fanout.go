@@ -573,18 +573,28 @@ func (s *Service) changed(ctx context.Context, u UserID) {
 
 // pullEdge switches reader's edge from author to pull. Reader's plans treat
 // the edge as pulled before the graph says so: from then on a fan-out may
-// skip reader, and no read may expect the post in its timeline.
+// skip reader, and no read may expect the post in its timeline. A current
+// plan is patched rather than rebuilt, in O(pulled + marked + F/64): under
+// the per-pair policy edges flip often.
 func (s *Service) pullEdge(ctx context.Context, reader, author UserID) {
+	var ast *userState
+	s.user(ctx, author, func(st *userState) { ast = st })
 	s.user(ctx, reader, func(st *userState) {
 		st.forcePull = append(st.forcePull, author)
+		current := st.plan != nil && st.planBuilt == st.planVer
 		st.planVer++
+		if current && ast != nil {
+			if p := st.plan.pulling(author, ast); p != nil {
+				st.plan, st.planBuilt = p, st.planVer
+			}
+		}
 	})
 	s.graph.SetSince(ctx, reader, author, 0)
+	// Plans built from now on read the edge as pulled from the graph.
 	s.user(ctx, reader, func(st *userState) {
 		if i := slices.Index(st.forcePull, author); i >= 0 {
 			st.forcePull = slices.Delete(st.forcePull, i, i+1)
 		}
-		st.planVer++
 	})
 }
 

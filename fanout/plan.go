@@ -50,6 +50,22 @@ func (p *readPlan) follows(user, a UserID) bool {
 	return ok
 }
 
+// pulling returns a copy of p in which followee a, whose state is ast, is
+// pulled, or nil if a is not a followee. The copy shares ids and rel.
+func (p *readPlan) pulling(a UserID, ast *userState) *readPlan {
+	i, ok := slices.BinarySearch(p.ids, a)
+	if !ok {
+		return nil
+	}
+	other := func(r planRef) bool { return r.id == a }
+	n := *p
+	n.pulled = append(slices.DeleteFunc(slices.Clone(p.pulled), other), planRef{st: ast, id: a})
+	n.marked = slices.DeleteFunc(slices.Clone(p.marked), other)
+	n.listed = slices.Clone(p.listed)
+	n.listed[i/64] |= 1 << (i % 64)
+	return &n
+}
+
 // watermark returns the lowest ID from which u's posts reach the timelines
 // of its pushed followers, or Pulling if they are pulled (or not known yet).
 func (st *userState) watermark() snowflake.ID {
