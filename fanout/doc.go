@@ -77,8 +77,9 @@
 // its edges' switches (a per-reader version), or the mode of an author it
 // follows (a Service-wide log of the last 4096 such changes, checked in
 // O(changes · log F)). An edge switching to pull is marked in the reader's
-// state before the graph changes, so no fan-out skips a reader whose plan
-// still expects the post in its timeline. With a current plan a read costs
+// state, and its current plan patched in O(pulled + marked), before the
+// graph changes, so no fan-out skips a reader whose plan still expects the
+// post in its timeline. With a current plan a read costs
 // one timeline range, an atomic load per pulled followee and a store
 // descent per pulled followee with posts in range, a copy of the posts in
 // the fan-out queue (a handful while the workers keep up), and a k-way
