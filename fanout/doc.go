@@ -58,7 +58,9 @@
 //
 // # Cost
 //
-// Publish: two store writes and a queue send, O(log n). Fan-out: one
+// Publish: two store writes, a queue send and a copy of the author's 16
+// newest post IDs (which serve pulls of recent posts without a store
+// descent), O(log n). Fan-out: one
 // follower page read and one [Timelines.Deliver] per BatchSize (1000)
 // followers, on Options.Workers goroutines; Publish blocks when
 // Options.Queue posts wait (backpressure), and [Service.Close] drains the
@@ -67,17 +69,40 @@
 // (BenchmarkFanout); about half of that is Deliver, a third the
 // per-follower checks (activity, mutes, the policy).
 //
-// Timeline: one followee list and one in-memory state lookup per followee
-// (O(F) for F followees), one timeline range, and a k-way merge over k
-// entries scanned with one batched post lookup per chunk. The Service
-// keeps an upper bound on each author's newest post, so a pulled author
-// costs a store descent only when the merge reaches that post: a pulled
-// followee who posted nothing recent costs nothing else, and pushed
-// followees below the horizon wait in a heap built in O(F). Buffers are
-// recycled, so a first page of 20 costs 6 allocations (the page itself
-// among them). Measured on a shared 2-core machine at 20k users and ~165
-// followees (BenchmarkTimelineFirstPage): about 25-30 µs per first page
-// for every strategy, most of it the O(F) followee pass.
+// Timeline goes through a read plan the Service caches per reader: its
+// followees (sorted, for the merge's membership test), the ones that are
+// pulled, and the pushed ones whose watermark is above 1, by watermark. A
+// plan is rebuilt, in O(F) for F followees, only after something it was
+// built from changes: the reader's follows, unfollows, mutes and blocks and
+// its edges' switches (a per-reader version), or the mode of an author it
+// follows (a Service-wide log of the last 4096 such changes, checked in
+// O(changes · log F)). An edge switching to pull is marked in the reader's
+// state, and its current plan patched in O(pulled + marked), before the
+// graph changes, so no fan-out skips a reader whose plan still expects the
+// post in its timeline. With a current plan a read costs
+// one timeline range, an atomic load per pulled followee and a store
+// descent per pulled followee with posts in range, a copy of the posts in
+// the fan-out queue (a handful while the workers keep up), and a k-way
+// merge over the k entries scanned with one batched post lookup per chunk.
+// Pushed followees cost nothing until the merge reaches their watermark
+// (after a follow or a switch to push) or the reader's floor or the
+// timeline's horizon, where they all join as pull sources: a page past the
+// cap is a pull. The
+// per-edge policy pass, O(F), runs on a worker at most every 8 reads and
+// RateHalfLife/64 per reader. Buffers are recycled, so a first page
+// allocates the page and its cursor. A plan costs 8 bytes per followee and
+// 24 more per pulled or marked one (about 1.4 KB for 165 followees).
+//
+// Measured on a shared 2-core machine at 20k users and ~165 followees
+// (BenchmarkTimelineFirstPage, plans current), a first page of 20 costs
+// about 4-6 µs under pure push and 7-9 µs under pull and both hybrids
+// (p99 8-9, 28, 13-18 and 18-21 µs), and 1-2 allocations: the page and its
+// cursor. Before plans it cost 22-26 µs and 5-6 allocations for every
+// strategy, most of it the O(F) followee pass. A plan rebuild costs 10-50
+// µs. In the simulator (examples/timeline: 5k users, fan-out workers and
+// two concurrent pagers running on the same 2 cores), the first page's
+// median is 5-7 µs for every strategy; its p99 (20-60 µs) follows the
+// machine's other load more than the read.
 //
 // # Storage
 //
@@ -88,7 +113,8 @@
 // in sorted slices of 16-byte [Entry] values with at most a quarter of slack
 // (at most 20 bytes per entry when full; Twitter's entries were 20 bytes).
 // The Service itself keeps per-user state in memory (activity, rates,
-// watermarks, follow counts, newest post IDs, mutes and blocks), so the
+// watermarks, follow counts, newest post IDs, mutes and blocks, read
+// plans), so the
 // graph must only be changed, and posts only be added, through it.
 //
 // # Concurrency

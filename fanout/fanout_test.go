@@ -571,9 +571,25 @@ func TestPagingProperty(t *testing.T) {
 // TestConcurrentPaging pages while other goroutines post, delete, follow and
 // unfollow, and checks that no page repeats a post and that every post
 // visible from start to end of the paging was returned.
+//
+// Under the per-pair policy with a short rate half-life the reader's edges
+// flip between push and pull while it pages, and so do its read plans.
 func TestConcurrentPaging(t *testing.T) {
+	for _, pc := range []struct {
+		name string
+		opts fanout.Options
+	}{
+		{"threshold", fanout.Options{Policy: fanout.Threshold{Followers: 4}}},
+		{"perpair", fanout.Options{Policy: fanout.PerPair{Hysteresis: 1.1}, RateHalfLife: time.Second}},
+	} {
+		t.Run(pc.name, func(t *testing.T) { concurrentPaging(t, pc.opts) })
+	}
+}
+
+func concurrentPaging(t *testing.T, opts fanout.Options) {
 	r := rand.New(rand.NewPCG(seed(t), 9))
-	e := newEnv(t, 8, fanout.Options{Policy: fanout.Threshold{Followers: 4}, Backfill: 4, BatchSize: 3})
+	opts.Backfill, opts.BatchSize = 4, 3
+	e := newEnv(t, 8, opts)
 	const reader = 1
 	var stable []snowflake.ID
 	for u := fanout.UserID(2); u <= 8; u++ {
@@ -599,7 +615,7 @@ func TestConcurrentPaging(t *testing.T) {
 				default:
 				}
 				u := fanout.UserID(2 + rr.IntN(7))
-				switch rr.IntN(4) {
+				switch rr.IntN(5) {
 				case 0:
 					p, err := e.svc.Publish(e.ctx, u, "")
 					if err == nil && rr.IntN(2) == 0 {
@@ -610,7 +626,9 @@ func TestConcurrentPaging(t *testing.T) {
 				case 2:
 					e.svc.Unfollow(e.ctx, fanout.UserID(20+rr.IntN(10)), u)
 				case 3:
-					e.clk.Add(time.Millisecond)
+					e.clk.Add(time.Duration(rr.IntN(50)) * time.Millisecond)
+				case 4:
+					e.svc.Timeline(e.ctx, fanout.UserID(20+rr.IntN(10)), "", 5)
 				}
 			}
 		}()

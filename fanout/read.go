@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"container/heap"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -131,8 +130,9 @@ type src struct {
 	bound  snowflake.ID // the next fetch reads IDs < bound
 	kind   uint8
 	author UserID
-	end    bool // nothing left after buf
-	chunk  int  // size of the next fetch
+	st     *userState // the pulled author's state, if known: its recent posts
+	end    bool       // nothing left after buf
+	chunk  int        // size of the next fetch
 }
 
 const (
@@ -141,6 +141,17 @@ const (
 	srcQueue
 )
 
+// recent returns the author's recent posts if they serve x's next fetch.
+func (x *src) recent() *recentPosts {
+	if x.st == nil {
+		return nil
+	}
+	if rp := x.st.recent.Load(); rp != nil && x.bound > rp.from {
+		return rp
+	}
+	return nil
+}
+
 func (x *src) key() snowflake.ID {
 	if x.i < len(x.buf) {
 		return x.buf[x.i].ID
@@ -148,34 +159,72 @@ func (x *src) key() snowflake.ID {
 	return x.bound - 1
 }
 
+// srcHeap is a max-heap of sources by key; at equal keys a source with
+// buffered entries comes first, so a fetch never passes an entry waiting
+// elsewhere.
 type srcHeap []*src
 
-func (h srcHeap) Len() int { return len(h) }
-func (h srcHeap) Less(i, j int) bool {
+func (h srcHeap) less(i, j int) bool {
 	ki, kj := h[i].key(), h[j].key()
 	if ki != kj {
 		return ki > kj
 	}
 	return h[i].i < len(h[i].buf) && h[j].i >= len(h[j].buf)
 }
-func (h srcHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *srcHeap) Push(x any)   { *h = append(*h, x.(*src)) }
-func (h *srcHeap) Pop() any {
+
+func (h srcHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			return
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (h srcHeap) down(i int) {
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
+			return
+		}
+		if c+1 < len(h) && h.less(c+1, c) {
+			c++
+		}
+		if !h.less(c, i) {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+}
+
+func (h *srcHeap) push(x *src) {
+	*h = append(*h, x)
+	h.up(len(*h) - 1)
+}
+
+func (h *srcHeap) pop() {
 	old := *h
-	x := old[len(old)-1]
+	old[0] = old[len(old)-1]
+	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
-	return x
+	h.down(0)
 }
 
 // readBufs are the per-read buffers a Service recycles.
 type readBufs struct {
-	edges []Edge
-	views []edgeView
-	pulls []src
-	lazy  lazyHeap
-	load  []int // indexes of views whose newest post is not known yet
+	edges  []Edge
+	queued []Entry
+	pulls  []src
+	heap   srcHeap
+	lazy   lazyHeap
+	tlSrc  src
+	qSrc   src
 
 	tl      []Entry // the first chunk of the pushed timeline
+	q       []Entry // the queue source, descending
 	arena   []Entry // first fetches of the pull sources
 	cand    []Entry
 	fromTL  []bool
@@ -186,20 +235,12 @@ type readBufs struct {
 	origs   []Post
 }
 
-// edgeView is a followee as one read sees it.
-type edgeView struct {
-	edge   Edge
-	author AuthorStats
-	since  snowflake.ID // author's watermark, Pulling if pulled
-	newest snowflake.ID // no post of the author has a higher ID
-	pushed bool         // the author's mode
-}
-
 // A lazySrc is a pull source that starts below the merge's current
 // position: it enters the merge heap only when the merge reaches bound.
 type lazySrc struct {
 	bound  snowflake.ID
 	author UserID
+	st     *userState // may be nil
 }
 
 // lazyHeap is a max-heap of lazySrc by bound, so that a page that stops
@@ -229,6 +270,19 @@ func (l lazyHeap) down(i int) {
 	}
 }
 
+func (l *lazyHeap) push(x lazySrc) {
+	*l = append(*l, x)
+	h := *l
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if h[p].bound >= h[i].bound {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
 func (l *lazyHeap) pop() lazySrc {
 	old := *l
 	top := old[0]
@@ -245,186 +299,232 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 		return ErrInvalidUser
 	}
 	top := min(before, s.stable()+1)
-	floor, rebuilding, nFollowees, readRate, rel, adjust, err := s.touch(ctx, user, true)
-	if err != nil {
-		return err
-	}
-	pg.Partial = rebuilding
 	bufs, _ := s.bufs.Get().(*readBufs)
 	if bufs == nil {
 		bufs = new(readBufs)
 	}
 	defer s.bufs.Put(bufs)
-	edges, err := s.graph.Followees(ctx, user, bufs.edges[:0])
-	bufs.edges = edges
+	// The fan-out queue is read before the plan is checked: a post that
+	// left the queue before this point reached the reader's timeline, or
+	// the reader's plan changed (and is rebuilt below) before it left.
+	queued := s.queued(top, lower, bufs.queued[:0])
+	bufs.queued = queued[:0]
+	rs, err := s.touch(ctx, user, true)
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	views := slices.Grow(bufs.views[:0], len(edges))[:len(edges)]
-	bufs.views = views
-	var queued []Entry
-	load := bufs.load[:0]
-	for i, e := range edges {
-		v := &views[i]
-		v.edge = e
-		s.user(ctx, e.Followee, func(st *userState) {
-			if adjust {
-				v.author = s.authorStats(e.Followee, st, now)
-			}
-			v.newest = st.newest
-			if !st.newestKnown {
-				v.newest = Pulling - 1
-				load = append(load, i)
-			}
-			v.pushed = st.authorPush
-			v.since = Pulling
-			if st.authorPush {
-				v.since = st.authorSince
-				for _, id := range st.pending {
-					if id < top && id > lower {
-						queued = append(queued, Entry{ID: id, Author: e.Followee})
-					}
-				}
-			}
-		})
-	}
-	bufs.load = load
-	for _, i := range load {
-		if err := s.loadNewest(ctx, &views[i]); err != nil {
+	pg.Partial = rs.rebuilding
+	plan := rs.plan
+	if plan == nil {
+		if plan, err = s.buildPlan(ctx, user, &rs, bufs); err != nil {
 			return err
 		}
 	}
-	for attempt := 0; ; attempt++ {
-		retry, err := s.merge(ctx, bufs, user, top, lower, floor, attempt > 1, views, queued, rel, pg, yield)
-		if err != nil || !retry {
-			break
+	if rs.newest == Pulling-1 {
+		if rs.newest, err = s.loadNewest(ctx, user); err != nil {
+			return err
 		}
-		// The cap trimmed the timeline under us: start over (only possible
-		// before anything was yielded).
 	}
-	if adjust {
-		s.adjustEdges(ctx, user, views, nFollowees, readRate)
+	q := queued[:0]
+	for _, e := range queued {
+		if plan.follows(user, e.Author) {
+			q = append(q, e)
+		}
 	}
-	return err
+	pullAll := false
+	for attempt := 0; ; attempt++ {
+		next, err := s.merge(ctx, bufs, user, top, lower, rs.floor, pullAll, plan, rs.self, rs.newest, q, pg, yield)
+		if err != nil || next == 0 {
+			return err
+		}
+		// The cap trimmed the timeline under this read. Before anything
+		// was yielded, start over (pulling everything from the second
+		// time); after, go on below the last entry taken, pulling.
+		if next != top {
+			top, pullAll = next, true
+		} else {
+			pullAll = attempt > 0
+		}
+	}
 }
 
-// loadNewest reads the newest post ID of v's author from the store, once
-// per author and Service: later posts raise it in Publish.
-func (s *Service) loadNewest(ctx context.Context, v *edgeView) error {
-	var buf [1]snowflake.ID
-	ids, err := s.posts.Recent(ctx, v.edge.Followee, Pulling, 1, buf[:0])
+// merge runs one k-way merge from top down. It returns 0 when done, or the
+// top from which to merge again, pulling, if the timeline's horizon moved.
+func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lower, floor snowflake.ID, pullAll bool,
+	plan *readPlan, self *userState, selfNewest snowflake.ID, queued []Entry, pg *Page, yield func(Post) bool) (next snowflake.ID, err error) {
+	const chunk = 32
+	tl := &b.tlSrc
+	*tl = src{kind: srcTimeline}
+	var horizon snowflake.ID
+	tl.buf, horizon, err = s.fetchTimeline(ctx, user, top, chunk, b.tl[:0])
+	b.tl = tl.buf[:0]
 	if err != nil {
-		return err
+		return 0, err
 	}
-	var newest snowflake.ID
-	if len(ids) > 0 {
-		newest = ids[0]
-	}
-	// A post published meanwhile raised st.newest itself (after storing
-	// it, before it became readable), so the maximum is an upper bound.
-	return s.user(ctx, v.edge.Followee, func(st *userState) {
-		st.newest = max(st.newest, newest)
-		st.newestKnown = true
-		v.newest = st.newest
-	})
-}
-
-// merge runs one k-way merge. It reports retry if the timeline's horizon
-// moved before anything was yielded.
-func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, lower, floor snowflake.ID, pullAll bool,
-	views []edgeView, queued []Entry, rel map[UserID]uint8, pg *Page, yield func(Post) bool) (retry bool, err error) {
-	chunk := 32
-	tl := &src{kind: srcTimeline, bound: top}
-	tl.buf, tl.bound, err = s.fetchTimeline(ctx, user, top, chunk, bufs.tl[:0])
-	if err != nil {
-		return false, err
-	}
-	horizon := tl.bound
 	tl.bound = top
 	if len(tl.buf) < chunk {
 		tl.end = true
 	} else {
 		tl.bound = tl.buf[len(tl.buf)-1].ID
 	}
+	// Below deep, the pushed timeline may miss posts (the reader's floor,
+	// the cap's horizon): every pushed followee is pulled from there.
+	deep := max(floor, horizon, 1)
 	if pullAll {
-		floor = top
+		deep = top
 	}
-	// All pull sources live in one slice, their first fetches in one arena.
-	pulls := slices.Grow(bufs.pulls[:0], len(views)+1)
-	defer func() { bufs.pulls = pulls[:0] }()
-	// The arena is recycled: a source whose fetches outgrow its slot gets
-	// a buffer of its own, and an arena that fills up is replaced by a
-	// larger one (earlier slots keep the old one alive until the read
-	// ends), which the next read reuses.
-	arena := bufs.arena[:0]
-	newPull := func(author UserID, bound snowflake.ID) *src {
-		if len(arena)+8 > cap(arena) {
-			arena = make([]Entry, 0, max(8*8, 2*cap(arena)))
-			bufs.arena = arena
+	deep = min(deep, top)
+
+	// All pull sources live in one slice, their fetches in one arena: each
+	// fetch of up to 64 entries takes a slot, larger ones (long scans) get
+	// a buffer of their own. The arena is recycled: one that fills up is
+	// replaced by a larger one (earlier slots keep the old one alive until
+	// the read ends), which the next read reuses, so that a first page
+	// allocates nothing but the page.
+	pulls := slices.Grow(b.pulls[:0], len(plan.pulled)+8)
+	arena := b.arena[:0]
+	h := &b.heap
+	*h = (*h)[:0]
+	lazy := b.lazy[:0]
+	defer func() {
+		clear(pulls)
+		b.pulls, b.lazy = pulls[:0], lazy[:0]
+		clear(*h)
+		*h = (*h)[:0]
+		b.tlSrc, b.qSrc = src{}, src{}
+	}()
+	slot := func(n int) []Entry {
+		if n > 64 {
+			return make([]Entry, 0, n)
 		}
-		pulls = append(pulls, src{kind: srcPull, author: author, bound: bound, buf: arena[len(arena) : len(arena) : len(arena)+8]})
-		arena = arena[:len(arena)+8]
+		if len(arena)+n > cap(arena) {
+			arena = make([]Entry, 0, max(64*8, 2*cap(arena), 2*n))
+			b.arena = arena
+		}
+		buf := arena[len(arena) : len(arena) : len(arena)+n]
+		arena = arena[:len(arena)+n]
+		return buf
+	}
+	newPull := func(l lazySrc) *src {
+		if len(pulls) == cap(pulls) {
+			// The heap points into pulls: never move it.
+			pulls = make([]src, 0, 2*cap(pulls))
+		}
+		pulls = append(pulls, src{kind: srcPull, author: l.author, st: l.st, bound: l.bound, chunk: 8, buf: slot(8)})
 		return &pulls[len(pulls)-1]
 	}
-	h := make(srcHeap, 0, 8)
 	if len(tl.buf) > 0 {
-		h = append(h, tl)
+		h.push(tl)
 	}
-	if len(queued) > 0 {
-		q := slices.Clone(queued)
-		slices.SortFunc(q, func(a, b Entry) int { return cmpID(b.ID, a.ID) })
-		h = append(h, &src{kind: srcQueue, buf: q, end: true})
+	qs := b.q[:0]
+	for i := len(queued) - 1; i >= 0; i-- {
+		if queued[i].ID < top {
+			qs = append(qs, queued[i])
+		}
 	}
-	// Pull sources below the top wait in the lazy heap until the merge
-	// reaches their bound: a first page above the horizon touches none of
-	// the pushed followees. An author's pull starts no higher than right
-	// above its newest post, so followees who posted nothing in range cost
-	// no descent.
-	lazy := bufs.lazy[:0]
-	defer func() { bufs.lazy = lazy[:0] }()
-	h = append(h, newPull(user, top))
-	for _, v := range views {
-		bound := top
-		if v.edge.Since != 0 && v.edge.Since != Pulling && v.since != Pulling {
-			bound = min(top, max(v.edge.Since, v.since, floor, horizon))
+	b.q = qs[:0]
+	if len(qs) > 0 {
+		b.qSrc = src{kind: srcQueue, buf: qs, end: true}
+		h.push(&b.qSrc)
+	}
+	// Every pull source waits in the lazy heap until the merge reaches its
+	// bound, and starts no higher than right above its author's newest
+	// post, so that followees who posted nothing in range cost no
+	// descent. Pushed followees with a watermark above deep (marked, by
+	// watermark) join when the merge reaches their watermark, the others
+	// all at once when it reaches deep: a first page above deep touches
+	// none of them.
+	addLazy := func(author UserID, st *userState, bound, newest snowflake.ID) {
+		if bound = min(bound, newest+1); bound > lower+1 {
+			lazy = append(lazy, lazySrc{bound: bound, author: author, st: st})
 		}
-		bound = min(bound, v.newest+1)
-		switch {
-		case bound == top:
-			h = append(h, newPull(v.edge.Followee, bound))
-		case bound > lower+1:
-			lazy = append(lazy, lazySrc{bound: bound, author: v.edge.Followee})
+	}
+	addLazy(user, self, top, selfNewest)
+	for _, r := range plan.pulled {
+		n, err := s.refNewest(ctx, r)
+		if err != nil {
+			return 0, err
 		}
+		addLazy(r.id, r.st, top, n)
 	}
 	lazy.init()
-	heap.Init(&h)
-
-	followee := func(a UserID) bool {
-		if a == user {
-			return true
+	marked := plan.marked
+	groupDone := deep <= lower+1
+	activate := func() error {
+		for {
+			hk := snowflake.ID(-1)
+			if len(*h) > 0 {
+				hk = (*h)[0].key()
+			}
+			switch {
+			case len(marked) > 0 && marked[0].w > deep && min(top, marked[0].w)-1 >= hk:
+				r := marked[0]
+				marked = marked[1:]
+				n, err := s.refNewest(ctx, r)
+				if err != nil {
+					return err
+				}
+				if bound := min(top, r.w, n+1); bound > lower+1 {
+					lazy.push(lazySrc{bound: bound, author: r.id, st: r.st})
+				}
+			case !groupDone && deep-1 >= hk:
+				// The group: every pushed followee with a watermark at or
+				// below deep, marked or not. (Marked ones above deep have
+				// joined by now: the case above comes first.)
+				groupDone = true
+				for _, r := range marked {
+					n, err := s.refNewest(ctx, r)
+					if err != nil {
+						return err
+					}
+					if bound := min(deep, n+1); bound > lower+1 {
+						lazy.push(lazySrc{bound: bound, author: r.id, st: r.st})
+					}
+				}
+				marked = nil
+				for i, a := range plan.ids {
+					if plan.listed[i/64]&(1<<(i%64)) != 0 {
+						continue
+					}
+					n, err := s.newestOf(ctx, a)
+					if err != nil {
+						return err
+					}
+					if bound := min(deep, n+1); bound > lower+1 {
+						lazy.push(lazySrc{bound: bound, author: a})
+					}
+				}
+			case len(lazy) > 0 && lazy[0].bound-1 >= hk:
+				l := lazy.pop()
+				h.push(newPull(l))
+			default:
+				return nil
+			}
 		}
-		_, ok := slices.BinarySearchFunc(views, a, func(v edgeView, a UserID) int { return cmpUser(v.edge.Followee, a) })
-		return ok
 	}
+
 	var (
 		last     snowflake.ID
-		cand     = bufs.cand[:0]
-		fromTL   = bufs.fromTL[:0]
+		cand     = b.cand[:0]
+		fromTL   = b.fromTL[:0]
 		removals []snowflake.ID
-		posts    = bufs.posts[:0]
-		origIDs  = bufs.origIDs[:0]
-		origs    = bufs.origs[:0]
+		posts    = b.posts[:0]
+		origIDs  = b.origIDs[:0]
+		origs    = b.origs[:0]
 		yielded  bool
 		stop     bool
-		scratch  = bufs.scratch[:0]
-		ids      = bufs.ids[:0]
+		scratch  = b.scratch[:0]
+		ids      = b.ids[:0]
 	)
 	defer func() {
-		bufs.tl = tl.buf[:0]
-		bufs.cand, bufs.fromTL, bufs.ids = cand[:0], fromTL[:0], ids[:0]
-		bufs.posts, bufs.origs = posts[:0], origs[:0]
-		bufs.origIDs, bufs.scratch = origIDs[:0], scratch[:0]
+		b.cand, b.fromTL, b.ids = cand[:0], fromTL[:0], ids[:0]
+		b.posts, b.origs = posts[:0], origs[:0]
+		b.origIDs, b.scratch = origIDs[:0], scratch[:0]
+		if len(removals) > 0 {
+			if rerr := s.timelines.Remove(ctx, user, removals...); err == nil {
+				err = rerr
+			}
+		}
 	}()
 	flush := func() error {
 		ids = ids[:0]
@@ -456,7 +556,7 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 			}
 			p := posts[j]
 			j++
-			if p.RepostOf != 0 && !s.showRepost(p, origs, rel, followee) {
+			if p.RepostOf != 0 && !s.showRepost(p, origs, user, plan) {
 				continue
 			}
 			yielded = true
@@ -470,17 +570,16 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 	}
 	want := 8
 	for !stop {
-		for len(lazy) > 0 && (len(h) == 0 || lazy[0].bound-1 >= h[0].key()) {
-			l := lazy.pop()
-			heap.Push(&h, newPull(l.author, l.bound))
+		if err := activate(); err != nil {
+			return 0, err
 		}
-		if len(h) == 0 {
+		if len(*h) == 0 {
 			break
 		}
-		x := h[0]
+		x := (*h)[0]
 		if x.i >= len(x.buf) {
 			if x.end {
-				heap.Pop(&h)
+				h.pop()
 				continue
 			}
 			// Fetch the next chunk of x.
@@ -490,20 +589,30 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 				x.buf, hz, err = s.fetchTimeline(ctx, user, x.bound, chunk, x.buf[:0])
 				if err == nil && hz > horizon {
 					if !yielded {
-						return true, nil
+						return top, nil
 					}
-					// Entries between the old and new horizon may be gone;
-					// the rest of this read pulls everything instead.
-					floor = top
+					// Entries between the old and new horizon may be
+					// gone: go on below the last entry taken, pulling.
+					if err := flush(); err != nil || stop {
+						return 0, err
+					}
+					return last, nil
 				}
 			case srcPull:
-				if x.chunk == 0 {
-					x.chunk = 8
+				if cap(x.buf) < x.chunk {
+					x.buf = slot(x.chunk)
+				}
+				if rp := x.recent(); rp != nil {
+					// Served from the author's recent posts in memory.
+					x.buf, x.bound = rp.before(x.bound, x.chunk, x.buf[:0], x.author)
+					x.i = 0
+					h.down(0)
+					continue
 				}
 				x.buf, scratch, err = s.fetchPull(ctx, x.author, x.bound, x.chunk, x.buf[:0], scratch)
 			}
 			if err != nil {
-				return false, err
+				return 0, err
 			}
 			x.i = 0
 			n := chunk
@@ -516,12 +625,12 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 			} else {
 				x.bound = x.buf[len(x.buf)-1].ID
 			}
-			heap.Fix(&h, 0)
+			h.down(0)
 			continue
 		}
 		e := x.buf[x.i]
 		x.i++
-		heap.Fix(&h, 0)
+		h.down(0)
 		if e.ID <= lower {
 			break
 		}
@@ -530,43 +639,33 @@ func (s *Service) merge(ctx context.Context, bufs *readBufs, user UserID, top, l
 			continue
 		}
 		last = e.ID
-		if !followee(e.Author) || rel[e.Author] != 0 {
-			if x.kind == srcTimeline && !followee(e.Author) {
-				removals = append(removals, e.ID)
+		if !plan.follows(user, e.Author) {
+			if x.kind == srcTimeline {
+				removals = append(removals, e.ID) // unfollowed
 			}
+			continue
+		}
+		if plan.rel[e.Author] != 0 {
 			continue
 		}
 		cand = append(cand, e)
 		fromTL = append(fromTL, x.kind == srcTimeline)
 		if len(cand) >= want {
 			if err := flush(); err != nil {
-				return false, err
+				return 0, err
 			}
 			want = min(want*2, 64)
 		}
 	}
 	if !stop && len(cand) > 0 {
 		if err := flush(); err != nil {
-			return false, err
+			return 0, err
 		}
 	}
-	if len(removals) > 0 {
-		err = s.timelines.Remove(ctx, user, removals...)
-	}
-	return false, err
+	return 0, nil
 }
 
 func cmpID(a, b snowflake.ID) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpUser(a, b UserID) int {
 	switch {
 	case a < b:
 		return -1
@@ -591,52 +690,18 @@ func (s *Service) fetchPull(ctx context.Context, author UserID, before snowflake
 // showRepost reports whether repost p is shown: not if its original is gone
 // or by a muted or blocked author, nor if the reader already sees the
 // original, posted at most RepostWindow before the repost.
-func (s *Service) showRepost(p Post, origs []Post, rel map[UserID]uint8, followee func(UserID) bool) bool {
+func (s *Service) showRepost(p Post, origs []Post, user UserID, plan *readPlan) bool {
 	i := slices.IndexFunc(origs, func(o Post) bool { return o.ID == p.RepostOf })
 	if i < 0 {
 		return false
 	}
 	o := origs[i]
-	if rel[o.Author] != 0 {
+	if plan.rel[o.Author] != 0 {
 		return false
 	}
-	if s.opt.RepostWindow < 0 || !followee(o.Author) {
+	if s.opt.RepostWindow < 0 || !plan.follows(user, o.Author) {
 		return true
 	}
 	age := s.layout.Decompose(p.ID).Time.Sub(s.layout.Decompose(o.ID).Time)
 	return age > s.opt.RepostWindow
-}
-
-// adjustEdges applies the policy to each followee edge of user, switching
-// edges whose mode should change. Push to pull is safe at any time; pull to
-// push first marks the edge Pulling (pushes start, reads still pull), then
-// sets the watermark above every ID issued so far.
-func (s *Service) adjustEdges(ctx context.Context, user UserID, views []edgeView, followees int, readRate float64) {
-	var toPush []UserID
-	for _, v := range views {
-		if !v.pushed {
-			continue
-		}
-		cur := v.edge.Since != 0
-		want := s.opt.Policy.PushEdge(v.author, ReaderStats{Reader: user, Followees: followees, ReadRate: readRate, Pushed: cur})
-		switch {
-		case want && v.edge.Since == Pulling:
-			toPush = append(toPush, v.edge.Followee)
-		case want && !cur:
-			if s.graph.SetSince(ctx, user, v.edge.Followee, Pulling) == nil {
-				toPush = append(toPush, v.edge.Followee)
-			}
-		case !want && cur:
-			s.graph.SetSince(ctx, user, v.edge.Followee, 0)
-		}
-	}
-	if len(toPush) == 0 {
-		return
-	}
-	// Every ID issued after this point is fanned out with the edges above
-	// already pushed.
-	last := s.lastIssued()
-	for _, a := range toPush {
-		s.graph.SetSince(ctx, user, a, last+1)
-	}
 }

@@ -1,0 +1,366 @@
+package fanout
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/blueprint-go/blueprint/snowflake"
+)
+
+// A readPlan is what a reader's reads need to know about its followees,
+// cached per reader so that a read costs O(pulled followees + page), not
+// O(followees): which followees must be pulled, and from which watermark
+// the others' posts are in the pushed timeline. It is immutable once built
+// and costs about 8 bytes per followee plus 24 per pulled or marked one.
+//
+// A plan is rebuilt when something it was built from changes: the reader's
+// follows, edge watermarks, mutes and blocks (userState.planVer), or the
+// read mode of an author it follows (the authorLog).
+type readPlan struct {
+	ids []UserID // followees, ascending
+	// pulled lists the followees whose posts are all pulled; marked the
+	// pushed ones with a watermark above 1 (after a follow, a switch to
+	// push, or posts stored before the Service), by watermark descending.
+	// The other followees' posts are all pushed: they only matter below
+	// the reader's floor and its timeline's horizon. Bit i of listed is
+	// set if ids[i] is pulled or marked.
+	pulled []planRef
+	marked []planRef
+	listed []uint64
+	rel    map[UserID]uint8
+}
+
+// A planRef is a followee a read may pull: its state, whose newest post a
+// read loads without taking its lock, and its watermark (marked only).
+type planRef struct {
+	st *userState
+	id UserID
+	w  snowflake.ID
+}
+
+// follows reports whether user's plan lets a's posts in: a is the user or
+// one of its followees.
+func (p *readPlan) follows(user, a UserID) bool {
+	if a == user {
+		return true
+	}
+	_, ok := slices.BinarySearch(p.ids, a)
+	return ok
+}
+
+// pulling returns a copy of p in which followee a, whose state is ast, is
+// pulled, or nil if a is not a followee. The copy shares ids and rel.
+func (p *readPlan) pulling(a UserID, ast *userState) *readPlan {
+	i, ok := slices.BinarySearch(p.ids, a)
+	if !ok {
+		return nil
+	}
+	other := func(r planRef) bool { return r.id == a }
+	n := *p
+	n.pulled = append(slices.DeleteFunc(slices.Clone(p.pulled), other), planRef{st: ast, id: a})
+	n.marked = slices.DeleteFunc(slices.Clone(p.marked), other)
+	n.listed = slices.Clone(p.listed)
+	n.listed[i/64] |= 1 << (i % 64)
+	return &n
+}
+
+// watermark returns the lowest ID from which u's posts reach the timelines
+// of its pushed followers, or Pulling if they are pulled (or not known yet).
+func (st *userState) watermark() snowflake.ID {
+	if st.authorKnown && st.authorPush {
+		return st.authorSince
+	}
+	return Pulling
+}
+
+// planWatermark is u's watermark as a read plan takes it. An author that
+// has not published through this Service and has no stored posts has
+// nothing to pull yet: the plan takes the mode the policy would give it at
+// its first post, so that the first post changes no plan (the first post
+// notes a change if the guess was push and the policy says pull). Callers
+// hold u's stripe lock.
+func (s *Service) planWatermark(u UserID, st *userState) snowflake.ID {
+	if !st.authorKnown && st.newestKnown && st.newest == 0 {
+		if st.guessedPush || s.opt.Policy.PushAuthor(AuthorStats{Author: u, Followers: st.followers}) {
+			st.guessedPush = true
+			return 0
+		}
+	}
+	return st.watermark()
+}
+
+// authorLogSize is how many author mode changes the log keeps: a plan
+// older than that many changes is rebuilt.
+const authorLogSize = 4096
+
+// authorLog records which authors changed their watermark, so that a
+// reader's plan is checked in O(changes · log F) since it was built rather
+// than O(F). Changes are rare: an author crossing the policy's threshold,
+// and the end of its switch to push.
+type authorLog struct {
+	mu   sync.Mutex
+	seq  atomic.Uint64 // changes ever noted
+	ring [authorLogSize]UserID
+}
+
+// note records a change of u's watermark. Callers hold u's stripe lock.
+func (l *authorLog) note(u UserID) {
+	l.mu.Lock()
+	n := l.seq.Load()
+	l.ring[n%authorLogSize] = u
+	l.seq.Store(n + 1)
+	l.mu.Unlock()
+}
+
+// unchanged reports whether none of ids (ascending) changed since from,
+// and up to which position it checked.
+func (l *authorLog) unchanged(from uint64, ids []UserID) (uint64, bool) {
+	if n := l.seq.Load(); n == from {
+		return n, true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := l.seq.Load()
+	if n-from > authorLogSize {
+		return n, false
+	}
+	for i := from; i < n; i++ {
+		if _, ok := slices.BinarySearch(ids, l.ring[i%authorLogSize]); ok {
+			return n, false
+		}
+	}
+	return n, true
+}
+
+// buildPlan reads user's followees from the graph and classifies them.
+// Reads that find no current plan build one: the first read, and the first
+// after a change.
+func (s *Service) buildPlan(ctx context.Context, user UserID, rs *readerState, b *readBufs) (*readPlan, error) {
+	edges, err := s.graph.Followees(ctx, user, b.edges[:0])
+	b.edges = edges[:0]
+	if err != nil {
+		return nil, err
+	}
+	p := &readPlan{ids: make([]UserID, len(edges)), listed: make([]uint64, (len(edges)+63)/64), rel: rs.rel}
+	for i, e := range edges {
+		p.ids[i] = e.Followee
+		pulled := e.Since == 0 || e.Since == Pulling || slices.Contains(rs.forcePull, e.Followee)
+		w, st, err := s.watermarkOf(ctx, e.Followee)
+		if err != nil {
+			return nil, err
+		}
+		switch w = max(w, e.Since); {
+		case pulled || w == Pulling:
+			p.pulled = append(p.pulled, planRef{st: st, id: e.Followee})
+		case w > 1:
+			p.marked = append(p.marked, planRef{st: st, id: e.Followee, w: w})
+		default:
+			continue
+		}
+		p.listed[i/64] |= 1 << (i % 64)
+	}
+	slices.SortFunc(p.marked, func(a, b planRef) int { return cmpID(b.w, a.w) })
+	s.storePlan(ctx, user, rs, p)
+	return p, nil
+}
+
+// watermarkOf returns author's watermark and state, learning its newest
+// post from the store first if needed.
+func (s *Service) watermarkOf(ctx context.Context, author UserID) (snowflake.ID, *userState, error) {
+	var w snowflake.ID
+	var st *userState
+	var known bool
+	err := s.user(ctx, author, func(u *userState) {
+		w, st, known = s.planWatermark(author, u), u, u.authorKnown || u.newestKnown
+	})
+	if err != nil || known {
+		return w, st, err
+	}
+	if _, err := s.loadNewest(ctx, author); err != nil {
+		return 0, nil, err
+	}
+	err = s.user(ctx, author, func(u *userState) { w = s.planWatermark(author, u) })
+	return w, st, err
+}
+
+// refNewest is newestOf for a followee in a plan, without its lock.
+func (s *Service) refNewest(ctx context.Context, r planRef) (snowflake.ID, error) {
+	if n := r.st.newestSeen.Load(); n > 0 {
+		return snowflake.ID(n - 1), nil
+	}
+	return s.loadNewest(ctx, r.id)
+}
+
+// newestOf returns an upper bound on u's post IDs: no post of u has a
+// higher ID.
+func (s *Service) newestOf(ctx context.Context, u UserID) (snowflake.ID, error) {
+	var n snowflake.ID
+	var known bool
+	if err := s.user(ctx, u, func(st *userState) { n, known = st.newest, st.newestKnown }); err != nil {
+		return 0, err
+	}
+	if known {
+		return n, nil
+	}
+	return s.loadNewest(ctx, u)
+}
+
+// loadNewest reads u's newest post ID from the store, once per author and
+// Service: later posts raise it in Publish.
+func (s *Service) loadNewest(ctx context.Context, u UserID) (snowflake.ID, error) {
+	var buf [1]snowflake.ID
+	ids, err := s.posts.Recent(ctx, u, Pulling, 1, buf[:0])
+	if err != nil {
+		return 0, err
+	}
+	var newest snowflake.ID
+	if len(ids) > 0 {
+		newest = ids[0]
+	}
+	// A post published meanwhile raised st.newest itself (after storing
+	// it, before it became readable), so the maximum is an upper bound.
+	err = s.user(ctx, u, func(st *userState) {
+		st.newest = max(st.newest, newest)
+		st.newestKnown = true
+		st.newestSeen.Store(int64(st.newest) + 1)
+		newest = st.newest
+	})
+	return newest, err
+}
+
+// addPending records that e's fan-out has not finished.
+func (s *Service) addPending(e Entry) {
+	s.pendMu.Lock()
+	i, _ := slices.BinarySearchFunc(s.pending, e.ID, func(x Entry, id snowflake.ID) int { return cmpID(x.ID, id) })
+	s.pending = slices.Insert(s.pending, i, e)
+	s.pendMu.Unlock()
+}
+
+// removePending records that id's fan-out has finished.
+func (s *Service) removePending(id snowflake.ID) {
+	s.pendMu.Lock()
+	if i, ok := slices.BinarySearchFunc(s.pending, id, func(x Entry, id snowflake.ID) int { return cmpID(x.ID, id) }); ok {
+		s.pending = slices.Delete(s.pending, i, i+1)
+	}
+	s.pendMu.Unlock()
+}
+
+// queued appends to dst the pending entries with lower < ID < top,
+// ascending. It costs O(log Q + the entries copied) for Q pending posts.
+func (s *Service) queued(top, lower snowflake.ID, dst []Entry) []Entry {
+	s.pendMu.Lock()
+	defer s.pendMu.Unlock()
+	if len(s.pending) == 0 {
+		return dst
+	}
+	i, _ := slices.BinarySearchFunc(s.pending, lower+1, func(x Entry, id snowflake.ID) int { return cmpID(x.ID, id) })
+	for _, e := range s.pending[i:] {
+		if e.ID >= top {
+			break
+		}
+		dst = append(dst, e)
+	}
+	return dst
+}
+
+// adjustEdges applies the policy to each followee edge of user whose
+// author is pushed, switching edges whose mode should change. Push to pull
+// goes through pullEdge; pull to push first marks the edge Pulling (pushes
+// start, reads still pull), then sets the watermark above every ID issued
+// so far. It runs on a worker, at most every adjustEvery reads of user.
+func (s *Service) adjustEdges(ctx context.Context, user UserID) {
+	now := s.now()
+	var rs ReaderStats
+	if s.user(ctx, user, func(st *userState) {
+		rs = ReaderStats{Reader: user, Followees: st.followees, ReadRate: st.readRate.at0(now, s.tau)}
+	}) != nil {
+		return
+	}
+	edges, err := s.graph.Followees(ctx, user, nil)
+	if err != nil {
+		return
+	}
+	var toPush []UserID
+	for _, e := range edges {
+		var as AuthorStats
+		var pushed bool
+		s.user(ctx, e.Followee, func(st *userState) {
+			as, pushed = s.authorStats(e.Followee, st, now), st.authorPush
+		})
+		if !pushed {
+			continue
+		}
+		rs.Pushed = e.Since != 0
+		want := s.opt.Policy.PushEdge(as, rs)
+		switch {
+		case want && e.Since == Pulling:
+			toPush = append(toPush, e.Followee)
+		case want && !rs.Pushed:
+			if s.graph.SetSince(ctx, user, e.Followee, Pulling) == nil {
+				toPush = append(toPush, e.Followee)
+			}
+		case !want && rs.Pushed:
+			s.pullEdge(ctx, user, e.Followee)
+		}
+	}
+	if len(toPush) == 0 {
+		return
+	}
+	// Every ID issued after this point is fanned out with the edges above
+	// already pushed.
+	last := s.lastIssued()
+	for _, a := range toPush {
+		s.graph.SetSince(ctx, user, a, last+1)
+	}
+	s.changed(ctx, user)
+}
+
+// recentKept is how many of an author's newest post IDs the Service keeps
+// in memory: enough for a first page's first fetch from a pulled author
+// (8) and the next, without a store descent.
+const recentKept = 16
+
+// recentPosts are an author's newest post IDs, immutable once published
+// through userState.recent: every post of the author with an ID >= from
+// published through this Service is in ids (ascending), deleted or not.
+type recentPosts struct {
+	from snowflake.ID
+	ids  []snowflake.ID
+}
+
+// with returns a copy of rp with id added. newest is the author's newest
+// known post before id: a new list starts above the posts stored before
+// this Service. Callers hold the author's stripe lock.
+func (rp *recentPosts) with(id, newest snowflake.ID) *recentPosts {
+	n := &recentPosts{from: newest + 1}
+	if rp != nil {
+		n.from = rp.from
+		n.ids = make([]snowflake.ID, 0, min(len(rp.ids)+1, recentKept+1))
+		n.ids = append(n.ids, rp.ids...)
+	}
+	i, _ := slices.BinarySearch(n.ids, id)
+	n.ids = slices.Insert(n.ids, i, id)
+	if len(n.ids) > recentKept {
+		n.ids = n.ids[1:]
+		n.from = max(n.from, n.ids[0])
+	}
+	return n
+}
+
+// before appends to dst, newest first, up to limit entries of author's
+// posts with from <= ID < bound, and returns the bound of the next fetch:
+// the last ID appended if limit were reached, else from (older posts are
+// in the store only).
+func (rp *recentPosts) before(bound snowflake.ID, limit int, dst []Entry, author UserID) ([]Entry, snowflake.ID) {
+	i, _ := slices.BinarySearch(rp.ids, bound)
+	for i--; i >= 0 && rp.ids[i] >= rp.from; i-- {
+		if limit == 0 {
+			return dst, dst[len(dst)-1].ID
+		}
+		dst = append(dst, Entry{ID: rp.ids[i], Author: author})
+		limit--
+	}
+	return dst, rp.from
+}
