@@ -34,12 +34,7 @@ func loaded(b *testing.B, policy fanout.Policy, posts int) (*fanout.Service, *fe
 	b.Helper()
 	ctx := context.Background()
 	w := benchWorld()
-	g := fanout.NewMemGraph()
-	for i, f := range w.Followees {
-		for _, u := range f {
-			g.Follow(ctx, fanout.Edge{Follower: fanout.UserID(i + 1), Followee: u, Since: 1})
-		}
-	}
+	g := benchGraph(w)
 	gen, _ := snowflake.NewGenerator(1, snowflake.Options{})
 	svc := fanout.New(g, fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}),
 		fanout.Options{Policy: policy, IDs: gen})
@@ -65,14 +60,57 @@ func loaded(b *testing.B, policy fanout.Policy, posts int) (*fanout.Service, *fe
 	return svc, w
 }
 
+// benchGraph loads w's follow edges into a MemGraph.
+func benchGraph(w *feedsim.World) *fanout.MemGraph {
+	ctx := context.Background()
+	g := fanout.NewMemGraph()
+	for i, f := range w.Followees {
+		for _, u := range f {
+			g.Follow(ctx, fanout.Edge{Follower: fanout.UserID(i + 1), Followee: u, Since: 1})
+		}
+	}
+	return g
+}
+
+// timeliner is what BenchmarkTimelineFirstPage reads from.
+type timeliner interface {
+	Timeline(ctx context.Context, user fanout.UserID, cursor string, limit int) (fanout.Page, error)
+}
+
+// loadedPurePull is loaded for the pure-pull baseline: the same graph and
+// posts, nothing but the posts stored.
+func loadedPurePull(posts int) (*feedsim.PurePull, *feedsim.World) {
+	ctx := context.Background()
+	w := benchWorld()
+	gen, _ := snowflake.NewGenerator(1, snowflake.Options{})
+	pp := feedsim.NewPurePull(benchGraph(w), fanout.NewMemPosts(), gen)
+	n := 0
+	for _, op := range w.Replay(0) {
+		if op.Kind == feedsim.OpPost {
+			pp.Publish(ctx, op.User, "")
+			if n++; n == posts {
+				break
+			}
+		}
+	}
+	return pp, w
+}
+
 // BenchmarkTimelineFirstPage reads the first 20 entries of home timelines
 // under each strategy (20000 posts by authors weighted like the replay,
-// spread over 20k users), with every reader's plan current. It reports
+// spread over 20k users), with every reader's plan current; pure-pull is
+// the textbook fan-out on read, feedsim.PurePull, on the same stores. It reports
 // the median and 99th percentile of the reads' wall times too.
 func BenchmarkTimelineFirstPage(b *testing.B) {
 	for _, s := range feedsim.Strategies(20000) {
 		b.Run(s.Name, func(b *testing.B) {
-			svc, w := loaded(b, s.Policy, 20000)
+			var svc timeliner
+			var w *feedsim.World
+			if s.PurePull {
+				svc, w = loadedPurePull(20000)
+			} else {
+				svc, w = loaded(b, s.Policy, 20000)
+			}
 			ctx := context.Background()
 			u := 0
 			took := make([]time.Duration, 0, 1<<20)

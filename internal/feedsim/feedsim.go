@@ -29,7 +29,11 @@ type Config struct {
 	MedianFollowees float64 // 0: 100
 	Posts           int     // posts in the replay; 0: 20000
 	ReadsPerPost    int     // 0: 50
-	Seed            uint64
+	// History is the number of posts published before the measured
+	// replay (their fan-out drained, not measured), so that reads start
+	// from a store that is not empty; 0: none.
+	History int
+	Seed    uint64
 }
 
 func (c *Config) defaults() {
@@ -157,10 +161,30 @@ func (w *World) Replay(reserved int) []Op {
 	return ops
 }
 
-// A Strategy is a named policy.
+// HistoryAuthors returns the authors of the Config.History posts published
+// before the replay, drawn like the replay's.
+func (w *World) HistoryAuthors() []fanout.UserID {
+	cfg := w.Cfg
+	r := rand.New(rand.NewPCG(cfg.Seed, 0x415))
+	z := rand.NewZipf(r, cfg.Zipf, 1, uint64(cfg.Users-1))
+	authors := make([]fanout.UserID, cfg.History)
+	for i := range authors {
+		authors[i] = fanout.UserID(1 + r.IntN(cfg.Users))
+		if r.IntN(2) == 0 {
+			authors[i] = fanout.UserID(1 + z.Uint64())
+		}
+	}
+	return authors
+}
+
+// A Strategy is a named policy of fanout.Service, or the PurePull
+// baseline.
 type Strategy struct {
 	Name   string
 	Policy fanout.Policy
+	// PurePull runs the replay on PurePull instead of a Service (Policy
+	// is unused).
+	PurePull bool
 }
 
 type pushAll struct{}
@@ -173,17 +197,30 @@ type pullAll struct{}
 func (pullAll) PushAuthor(fanout.AuthorStats) bool                   { return false }
 func (pullAll) PushEdge(fanout.AuthorStats, fanout.ReaderStats) bool { return false }
 
-// Strategies returns the four strategies compared: pure push, pure pull,
-// the threshold hybrid (threshold scaled to the graph: 10k at 100k users)
-// and the per-pair hybrid below the same follower cap.
+// Strategies returns the strategies compared: pure push, the Service
+// pulling every author ("pull"), the textbook fan-out on read (PurePull,
+// "pure-pull"), the threshold hybrid (threshold scaled to the graph: 10k
+// at 100k users) and the per-pair hybrid below the same follower cap.
 func Strategies(users int) []Strategy {
 	th := max(10000*users/100000, 10)
 	return []Strategy{
-		{"push", pushAll{}},
-		{"pull", pullAll{}},
-		{"threshold", fanout.Threshold{Followers: th}},
-		{"per-pair", fanout.PerPair{MaxFollowers: th}},
+		{Name: "push", Policy: pushAll{}},
+		{Name: "pull", Policy: pullAll{}},
+		{Name: "pure-pull", PurePull: true},
+		{Name: "threshold", Policy: fanout.Threshold{Followers: th}},
+		{Name: "per-pair", Policy: fanout.PerPair{MaxFollowers: th}},
 	}
+}
+
+// A timelineService is what the replay drives: fanout.Service or
+// PurePull.
+type timelineService interface {
+	Publish(ctx context.Context, author fanout.UserID, text string) (fanout.Post, error)
+	Timeline(ctx context.Context, user fanout.UserID, cursor string, limit int) (fanout.Page, error)
+	Follow(ctx context.Context, follower, followee fanout.UserID) error
+	Unfollow(ctx context.Context, follower, followee fanout.UserID) error
+	Delete(ctx context.Context, author fanout.UserID, id snowflake.ID) error
+	Close() error
 }
 
 // Result is one row of the strategy table.
@@ -236,15 +273,20 @@ func Run(w *World, ops []Op, s Strategy, pagers int) (Result, error) {
 	var writes []int
 	var took []time.Duration
 	workers := runtime.GOMAXPROCS(0)
-	svc := fanout.New(g, fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}), fanout.Options{
-		Policy: s.Policy, IDs: gen, Now: now, Workers: workers,
-		OnFanout: func(_ snowflake.ID, n int, d time.Duration) {
-			fanMu.Lock()
-			writes = append(writes, n)
-			took = append(took, d)
-			fanMu.Unlock()
-		},
-	})
+	var svc timelineService
+	if s.PurePull {
+		svc = NewPurePull(g, fanout.NewMemPosts(), gen)
+	} else {
+		svc = fanout.New(g, fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}), fanout.Options{
+			Policy: s.Policy, IDs: gen, Now: now, Workers: workers,
+			OnFanout: func(_ snowflake.ID, n int, d time.Duration) {
+				fanMu.Lock()
+				writes = append(writes, n)
+				took = append(took, d)
+				fanMu.Unlock()
+			},
+		})
+	}
 	// Everyone reads once: active, empty timelines.
 	for u := 1; u <= w.Cfg.Users; u++ {
 		if _, err := svc.Timeline(ctx, fanout.UserID(u), "", 1); err != nil {
@@ -257,6 +299,31 @@ func Run(w *World, ops []Op, s Strategy, pagers int) (Result, error) {
 	deleted := map[snowflake.ID]bool{}
 	var all []fanout.Post
 	var lastID atomic.Int64
+
+	// The history: published, fan-out drained, then forgotten by the
+	// measurements.
+	for _, a := range w.HistoryAuthors() {
+		simNow.Add(int64(time.Millisecond))
+		p, err := svc.Publish(ctx, a, "")
+		if err != nil {
+			return res, err
+		}
+		posts[p.Author] = append(posts[p.Author], p.ID)
+		all = append(all, p)
+		lastID.Store(int64(p.ID))
+	}
+	for !s.PurePull {
+		fanMu.Lock()
+		n := len(writes)
+		if n == w.Cfg.History {
+			writes, took = nil, nil
+		}
+		fanMu.Unlock()
+		if n == w.Cfg.History {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 
 	stop := make(chan struct{})
 	var pwg sync.WaitGroup
