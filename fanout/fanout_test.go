@@ -719,3 +719,114 @@ func TestPostsBeforeService(t *testing.T) {
 		t.Fatalf("after publishing = %v, want %v", got, want)
 	}
 }
+
+// gatedTimelines holds every Deliver until gate is closed, so that posts
+// pile up in the fan-out queue.
+type gatedTimelines struct {
+	*fanout.MemTimelines
+	gate chan struct{}
+}
+
+func (g gatedTimelines) Deliver(ctx context.Context, e fanout.Entry, users []fanout.UserID) error {
+	<-g.gate
+	return g.MemTimelines.Deliver(ctx, e, users)
+}
+
+// TestQueuedPostsPaged pages through a timeline served from a long fan-out
+// queue (the worker is stuck on its first delivery), mixed with authors the
+// reader does not follow, in pages of random sizes: the queue is filtered a
+// chunk at a time, and nothing may repeat or go missing, before the
+// fan-out, after a delete and an unfollow, and after the fan-out.
+func TestQueuedPostsPaged(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	if v, err := strconv.ParseUint(os.Getenv("SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	t.Logf("SEED=%d", seed)
+	r := rand.New(rand.NewPCG(seed, 7))
+	ctx := context.Background()
+	clk := newClock()
+	gen, err := snowflake.NewGenerator(1, snowflake.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := gatedTimelines{fanout.NewMemTimelines(fanout.MemTimelinesOptions{}), make(chan struct{})}
+	g := fanout.NewMemGraph()
+	svc := fanout.New(g, fanout.NewMemPosts(), tl, fanout.Options{IDs: gen, Now: clk.Now, Workers: 1})
+	released := false
+	release := func() {
+		if !released {
+			close(tl.gate)
+			released = true
+		}
+	}
+	defer func() { release(); svc.Close() }()
+	const reader = 100
+	if _, err := svc.Timeline(ctx, reader, "", 1); err != nil {
+		t.Fatal(err)
+	}
+	for a := fanout.UserID(1); a <= 4; a++ {
+		if err := svc.Follow(ctx, reader, a); err != nil {
+			t.Fatal(err)
+		}
+		// Every author has a follower, so that each fan-out delivers.
+		if err := svc.Follow(ctx, 50+a, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []fanout.Post // newest first
+	for range 150 {
+		clk.Add(time.Millisecond)
+		a := fanout.UserID(1 + r.IntN(8)) // 5..8 are not followed
+		p, err := svc.Publish(ctx, a, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a <= 4 {
+			want = append([]fanout.Post{p}, want...)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		var got []fanout.Post
+		cur := ""
+		for {
+			pg, err := svc.Timeline(ctx, reader, cur, 1+r.IntN(20))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, pg.Posts...)
+			if pg.Next == "" {
+				break
+			}
+			cur = pg.Next
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d posts, want %d", when, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].ID != want[i].ID {
+				t.Fatalf("%s: post %d is %d, want %d", when, i, got[i].ID, want[i].ID)
+			}
+		}
+	}
+	if st, _ := tl.Stat(ctx, reader); st.Len != 0 {
+		t.Fatalf("timeline holds %d entries before the fan-out ran", st.Len)
+	}
+	check("queued")
+	// A delete and an unfollow show at once, also in the queue.
+	del := want[len(want)/2]
+	if err := svc.Delete(ctx, del.Author, del.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Unfollow(ctx, reader, 4); err != nil {
+		t.Fatal(err)
+	}
+	want = slices.DeleteFunc(want, func(p fanout.Post) bool { return p.ID == del.ID || p.Author == 4 })
+	check("queued, after delete and unfollow")
+	release()
+	if err := svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("fanned out")
+}

@@ -133,7 +133,12 @@ type src struct {
 	st     *userState // the pulled author's state, if known: its recent posts
 	end    bool       // nothing left after buf
 	chunk  int        // size of the next fetch
+	raw    []Entry    // the queue's entries not yet filtered, descending
 }
+
+// queueChunk is how many of the reader's entries a fetch from the fan-out
+// queue filters out of it at most.
+const queueChunk = 16
 
 const (
 	srcTimeline uint8 = iota
@@ -217,6 +222,7 @@ func (h *srcHeap) pop() {
 type readBufs struct {
 	edges  []Edge
 	queued []Entry
+	qf     []Entry // the queue source's filtered chunk
 	pulls  []src
 	heap   srcHeap
 	lazy   lazyHeap
@@ -325,15 +331,9 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 			return err
 		}
 	}
-	q := queued[:0]
-	for _, e := range queued {
-		if plan.follows(user, e.Author) {
-			q = append(q, e)
-		}
-	}
 	pullAll := false
 	for attempt := 0; ; attempt++ {
-		next, err := s.merge(ctx, bufs, user, top, lower, rs.floor, pullAll, plan, rs.self, rs.newest, q, pg, yield)
+		next, err := s.merge(ctx, bufs, user, top, lower, rs.floor, pullAll, plan, rs.self, rs.newest, queued, pg, yield)
 		if err != nil || next == 0 {
 			return err
 		}
@@ -424,7 +424,11 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 	}
 	b.q = qs[:0]
 	if len(qs) > 0 {
-		b.qSrc = src{kind: srcQueue, buf: qs, end: true}
+		// The queue source filters the queue on demand (see its fetch).
+		if cap(b.qf) < queueChunk {
+			b.qf = make([]Entry, 0, queueChunk)
+		}
+		b.qSrc = src{kind: srcQueue, raw: qs, buf: b.qf[:0], bound: top}
 		h.push(&b.qSrc)
 	}
 	// Every pull source waits in the lazy heap until the merge reaches its
@@ -598,6 +602,23 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 					}
 					return last, nil
 				}
+			case srcQueue:
+				// The queue holds every author's posts whose fan-out has
+				// not finished (under push, hundreds when it backs up):
+				// it is filtered to the reader's followees a chunk at a
+				// time, so a page that ends above most of it never looks
+				// at the rest.
+				x.buf, x.i = x.buf[:0], 0
+				for len(x.raw) > 0 && len(x.buf) < queueChunk {
+					e := x.raw[0]
+					x.raw, x.bound = x.raw[1:], e.ID
+					if plan.follows(user, e.Author) {
+						x.buf = append(x.buf, e)
+					}
+				}
+				x.end = len(x.raw) == 0
+				h.down(0)
+				continue
 			case srcPull:
 				if cap(x.buf) < x.chunk {
 					x.buf = slot(x.chunk)
@@ -621,7 +642,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 				x.chunk = min(x.chunk*2, 256)
 			}
 			if len(x.buf) < n {
-				x.end = true
+				x.end = len(x.raw) == 0
 			} else {
 				x.bound = x.buf[len(x.buf)-1].ID
 			}
