@@ -337,6 +337,11 @@ func Run(w *World, ops []Op, s Strategy, pagers int) (Result, error) {
 		go func() {
 			defer pwg.Done()
 			reader := fanout.UserID(p + 1)
+			// The pager recycles its buffers: garbage it made would be
+			// collected during the measured reads, costing them GC
+			// assists.
+			seen := map[snowflake.ID]bool{}
+			authors := append(slices.Clone(w.Followees[reader-1]), reader)
 			for {
 				select {
 				case <-stop:
@@ -344,7 +349,7 @@ func Run(w *World, ops []Op, s Strategy, pagers int) (Result, error) {
 				default:
 				}
 				start := snowflake.ID(lastID.Load())
-				seen := map[snowflake.ID]bool{}
+				clear(seen)
 				cur := ""
 				lowest := fanout.Pulling
 				for range 10 {
@@ -368,7 +373,7 @@ func Run(w *World, ops []Op, s Strategy, pagers int) (Result, error) {
 				// Every post of a followee that existed at the start, is
 				// still there, and lies in the range paged must have come.
 				postsMu.Lock()
-				for _, a := range append(w.Followees[reader-1], reader) {
+				for _, a := range authors {
 					for _, id := range posts[a] {
 						if id >= lowest && id <= start && !deleted[id] && !seen[id] {
 							gaps.Add(1)
