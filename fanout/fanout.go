@@ -351,6 +351,7 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 func (s *Service) worker() {
 	defer s.wg.Done()
 	ctx := context.Background()
+	var fb fanoutBufs
 	for j := range s.jobs {
 		if j.rebuild != 0 {
 			s.rebuild(ctx, j.rebuild)
@@ -361,7 +362,7 @@ func (s *Service) worker() {
 			continue
 		}
 		start := time.Now()
-		n := s.fanout(ctx, j.post)
+		n := s.fanout(ctx, j.post, &fb)
 		<-s.slots
 		if s.opt.OnFanout != nil {
 			s.opt.OnFanout(j.post.ID, n, time.Since(start))
@@ -372,7 +373,7 @@ func (s *Service) worker() {
 // fanout pushes p to every follower whose edge is pushed, who is active and
 // who has not blocked or muted the author, BatchSize followers at a time. It
 // returns the number of timeline writes.
-func (s *Service) fanout(ctx context.Context, p Post) int {
+func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 	var push bool
 	var as AuthorStats
 	now := s.now()
@@ -383,9 +384,8 @@ func (s *Service) fanout(ctx context.Context, p Post) int {
 	writes := 0
 	if push {
 		e := Entry{ID: p.ID, Author: p.Author}
-		var edges []Edge
-		to := make([]UserID, 0, s.opt.BatchSize)
-		var flips []UserID
+		edges, to, flips := b.edges[:0], b.to[:0], b.flips[:0]
+		defer func() { b.edges, b.to, b.flips = edges[:0], to[:0], flips[:0] }()
 		var after UserID
 		for {
 			var err error
@@ -434,6 +434,14 @@ func (s *Service) fanout(ctx context.Context, p Post) int {
 	}
 	s.removePending(p.ID)
 	return writes
+}
+
+// fanoutBufs are a worker's buffers, recycled from post to post: a batch's
+// edges and recipients are 32 KB at the default BatchSize.
+type fanoutBufs struct {
+	edges []Edge
+	to    []UserID
+	flips []UserID
 }
 
 // deliverChunk is how many timelines one Deliver call writes at most.
