@@ -61,8 +61,8 @@
 // Publish: two store writes, a queue send and a copy of the author's 16
 // newest post IDs (which serve pulls of recent posts without a store
 // descent), O(log n). Fan-out: one
-// follower page read and one [Timelines.Deliver] per BatchSize (1000)
-// followers, on Options.Workers goroutines; Publish blocks when
+// follower page read per BatchSize (1000) followers and one
+// [Timelines.Deliver] per 128 of them, on Options.Workers goroutines; Publish blocks when
 // Options.Queue posts wait (backpressure), and [Service.Close] drains the
 // queue. Through the whole Service an author with 5000 active followers is
 // fanned out at several million timeline inserts per second on 2 cores
@@ -82,7 +82,8 @@
 // post in its timeline. With a current plan a read costs
 // one timeline range, an atomic load per pulled followee and a store
 // descent per pulled followee with posts in range, a copy of the posts in
-// the fan-out queue (a handful while the workers keep up), and a k-way
+// the fan-out queue (a handful while the workers keep up; filtered to the
+// reader's followees 16 at a time, as far as the merge gets), and a k-way
 // merge over the k entries scanned with one batched post lookup per chunk.
 // Pushed followees cost nothing until the merge reaches their watermark
 // (after a follow or a switch to push) or the reader's floor or the
@@ -95,15 +96,25 @@
 //
 // Measured on a shared 2-core machine at 20k users and ~165 followees
 // (BenchmarkTimelineFirstPage, plans current), a first page of 20 costs
-// about 4-6 µs under pure push and 7-9 µs under pull and both hybrids
-// (p99 8-9, 28, 13-18 and 18-21 µs), and 1-2 allocations: the page and its
-// cursor. Before plans it cost 22-26 µs and 5-6 allocations for every
-// strategy, most of it the O(F) followee pass. A plan rebuild costs 10-50
-// µs. In the simulator (examples/timeline: 5k users, fan-out workers and
-// two concurrent pagers running on the same 2 cores), the first page's
-// median is 5-7 µs for every strategy; its p99 (20-60 µs) follows the
-// machine's other load more than the read.
+// about 4-9 µs under pure push and 7-8 µs under pull and both hybrids
+// (p99 12, 25 and 13-19 µs), and 2 allocations: the page and its cursor.
+// The textbook fan-out on read (one Posts.Recent per followee and a heap
+// merge, feedsim.PurePull, same stores) costs 36 µs (p99 198 µs): the
+// hybrids' p99 is 1/10 to 1/15 of it. Before plans the Service cost 22-26
+// µs and 5-6 allocations for every strategy, most of it the O(F) followee
+// pass. A plan rebuild costs 10-50 µs, but happens only after the reader's
+// own follows, unfollows, mutes and blocks and its followees' mode changes:
+// in the simulator 10 of 22,500 reads, too few to reach the p99.
 //
+// In the simulator (examples/timeline: 5k users, fan-out workers and two
+// concurrent pagers on the same 2 cores) the first page's median is 4-7 µs
+// for every strategy. Its tail is not made of different reads: the 1%
+// slowest have the same pulled followees, sources and scans as the median
+// one. It is time spent waiting (for a core, or behind a worker: a read
+// woken from a stripe lock runs on the worker's core when the worker yields,
+// which is why the fan-out delivers 128 timelines per call and yields
+// between), GC assists, and cache misses on cold per-user state: the
+// reads' thread CPU time p99 is 15-20 µs where the wall p99 is 15-35 µs.
 // # Storage
 //
 // Storage goes through three small interfaces, [Graph], [Posts] and
