@@ -660,10 +660,11 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 			continue
 		}
 		last = e.ID
-		if !plan.follows(user, e.Author) {
-			if x.kind == srcTimeline {
-				removals = append(removals, e.ID) // unfollowed
-			}
+		// Pull sources are the plan's followees (or the reader), and the
+		// queue source filters itself: only the pushed timeline may hold
+		// an author the reader no longer follows.
+		if x.kind == srcTimeline && !plan.follows(user, e.Author) {
+			removals = append(removals, e.ID) // unfollowed
 			continue
 		}
 		if plan.rel[e.Author] != 0 {
