@@ -96,25 +96,29 @@
 //
 // Measured on a shared 2-core machine at 20k users and ~165 followees
 // (BenchmarkTimelineFirstPage, plans current), a first page of 20 costs
-// about 4-9 µs under pure push and 7-8 µs under pull and both hybrids
-// (p99 12, 25 and 13-19 µs), and 2 allocations: the page and its cursor.
-// The textbook fan-out on read (one Posts.Recent per followee and a heap
-// merge, feedsim.PurePull, same stores) costs 36 µs (p99 198 µs): the
-// hybrids' p99 is 1/10 to 1/15 of it. Before plans the Service cost 22-26
-// µs and 5-6 allocations for every strategy, most of it the O(F) followee
-// pass. A plan rebuild costs 10-50 µs, but happens only after the reader's
-// own follows, unfollows, mutes and blocks and its followees' mode changes:
-// in the simulator 10 of 22,500 reads, too few to reach the p99.
+// about 4-5 µs under pure push and 6-9 µs under pull and both hybrids
+// (p99 11, 25-28 and 12-22 µs), and 2 allocations: the page and its
+// cursor. The textbook fan-out on read (one Posts.Recent per followee and a
+// heap merge, feedsim.PurePull, same stores) costs 35-43 µs (p99 185-260
+// µs): there the hybrids' p99 is about 1/10 of it. Before plans the
+// Service cost 22-26 µs and 5-6 allocations for every strategy, most of it
+// the O(F) followee pass. A plan rebuild costs 10-50 µs, but happens only
+// after the reader's own follows, unfollows, mutes and blocks and its
+// followees' mode changes: in the simulator 10 of 22,500 reads, too few to
+// reach the p99.
 //
-// In the simulator (examples/timeline: 5k users, fan-out workers and two
-// concurrent pagers on the same 2 cores) the first page's median is 4-7 µs
-// for every strategy. Its tail is not made of different reads: the 1%
-// slowest have the same pulled followees, sources and scans as the median
-// one. It is time spent waiting (for a core, or behind a worker: a read
-// woken from a stripe lock runs on the worker's core when the worker yields,
-// which is why the fan-out delivers 128 timelines per call and yields
-// between), GC assists, and cache misses on cold per-user state: the
-// reads' thread CPU time p99 is 15-20 µs where the wall p99 is 15-35 µs.
+// In the simulator (examples/timeline: 5k users, a history of 5000 posts,
+// fan-out workers and two concurrent pagers on the same 2 cores) the first
+// page's median is 4-7 µs for every strategy but pure pull (10-11 µs).
+// Its tail is not made of different reads: the 1% slowest have about the
+// same pulled followees, sources and scans as the median one. It is time
+// spent waiting (for a core, or behind a worker: a read woken from a
+// stripe lock runs on the worker's core when the worker yields, which is
+// why the fan-out delivers 128 timelines per call and yields between), GC
+// assists, and cache misses on cold per-user state: the reads' thread CPU
+// time p99 is 15-25 µs where the wall p99 is 15-45 µs, depending on the
+// machine's other load. Pure pull's is 55-80 µs (CPU): with posts this
+// sparse (two per user) the hybrids' p99 is 1/3 to 1/4 of it.
 // # Storage
 //
 // Storage goes through three small interfaces, [Graph], [Posts] and
