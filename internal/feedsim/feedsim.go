@@ -318,12 +318,12 @@ func Run(w *World, ops []Op, s Strategy, pagers int) (Result, error) {
 	}
 	for !s.PurePull {
 		fanMu.Lock()
-		n := len(writes)
-		if n == w.Cfg.History {
+		done := len(writes) >= w.Cfg.History
+		if done {
 			writes, took = nil, nil
 		}
 		fanMu.Unlock()
-		if n == w.Cfg.History {
+		if done {
 			break
 		}
 		time.Sleep(time.Millisecond)
