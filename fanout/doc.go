@@ -119,6 +119,7 @@
 // time p99 is 15-25 µs where the wall p99 is 15-45 µs, depending on the
 // machine's other load. Pure pull's is 55-80 µs (CPU): with posts this
 // sparse (two per user) the hybrids' p99 is 1/3 to 1/4 of it.
+//
 // # Storage
 //
 // Storage goes through three small interfaces, [Graph], [Posts] and
