@@ -181,6 +181,39 @@ func (s *scratch) readLeaf(n *node) bool {
 	}
 }
 
+// readLeafNear is readLeaf for a nearest search: it copies only the
+// entries whose bound by lb is at most limit, which after the first leaf
+// are a few of each, and reads no handle of the others.
+func (s *scratch) readLeafNear(n *node, lb *leafBound, limit float64) bool {
+	for i := 0; ; i++ {
+		q := n.seq.Load()
+		if q&1 != 0 {
+			spin(i)
+			continue
+		}
+		b := n.leaf.Load()
+		if b == nil {
+			return false
+		}
+		c := b.capacity()
+		cnt := min(max(b.count(), 0), c)
+		w := b.words()[blockHead:]
+		hw := w[c:]
+		s.pos, s.hs = s.pos[:0], s.hs[:0]
+		for j := range cnt {
+			p := w[j].Load()
+			if lb.key(p) > limit {
+				continue
+			}
+			s.pos = append(s.pos, p)
+			s.hs = append(s.hs, uint32(hw[j>>1].Load()>>(32*(j&1))))
+		}
+		if n.seq.Load() == q {
+			return true
+		}
+	}
+}
+
 // appendHandles appends the handles of leaf n to hs, consistent with one
 // moment. It returns false if n is no longer a leaf.
 func appendHandles(n *node, hs []uint32) ([]uint32, bool) {
@@ -268,7 +301,7 @@ type nearQuery struct {
 // keys of the entries queued so far: no entry or cell beyond the k-th can
 // make the result if those k are all accepted, so it stops queueing them,
 // and the exact distance of most far entries is never computed (the lower
-// bound in [sphereQuery.dist] rejects them). If an entry is then rejected
+// bound in [sphereQuery.leafBound] rejects them). If an entry is then rejected
 // (stale, filtered, or seen twice) the pruning may have dropped its
 // replacement, and the search runs again without it. It reports false,
 // with dst as given, if the tree's shape changed meanwhile.
@@ -368,12 +401,13 @@ search:
 			}
 			continue
 		}
-		if !s.readLeaf(n) || x.gen.Load() != g {
+		lb := q.leafBound(box)
+		if !s.readLeafNear(n, &lb, limit) || x.gen.Load() != g {
 			s.heap = h
 			return dst[:start], false
 		}
 		for j, p := range s.pos {
-			key := q.dist(unfix(posLat(p)), unfix(posLng(p)), limit)
+			key := hav(q.lat, q.lng, q.cosLat, unfix(posLat(p)), unfix(posLng(p)))
 			if key > limit {
 				continue
 			}

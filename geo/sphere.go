@@ -86,14 +86,50 @@ func (q *sphereQuery) lowerKey(dLat, dLng, b float64) float64 {
 	return h * (1 - 1e-9)
 }
 
-// dist is the exact key, with an early exit when a lower bound already
-// exceeds limit.
-func (q *sphereQuery) dist(lat, lng, limit float64) float64 {
-	dLat := math.Abs(lat - q.lat)
-	if lo := q.lowerKey(dLat, shortLng(lng-q.lng), dLat*rad); lo > limit {
-		return lo
+// leafBound is a lower bound of the key over the points of one cell that
+// costs a search four multiplications per point: with x the half-angle
+// gap, sin x >= x·(1 - X²/6) for every x <= X, the largest gap over the
+// cell, and cos φ over the cell is at least its value at the latitude edge
+// farther from the equator. So for a point dLat and dLng (short way round)
+// from the center, in units of 1e-7 degree,
+//
+//	key >= a·dLat² + b·dLng²
+//
+// with a and b fixed for the cell. dLat and dLng lose one unit to absorb
+// the rounding of the center to that grid, and the bound a relative 1e-9
+// to absorb that of the products.
+type leafBound struct {
+	a, b       float64
+	qLat, qLng float64 // the center in units of 1e-7 degree
+}
+
+// leafBound returns the bound for the points of box b.
+func (q *sphereQuery) leafBound(b ibox) leafBound {
+	r := b.degrees()
+	const h = rad / 2 / fixScale // half-angle in radians per unit
+	xLat := max(math.Abs(q.lat-r.MinY), math.Abs(q.lat-r.MaxY)) * (rad / 2)
+	xLng := min(max(math.Abs(q.lng-r.MinX), math.Abs(q.lng-r.MaxX)), 180) * (rad / 2)
+	fLat := max(1-xLat*xLat/6, 0)
+	fLng := max(1-xLng*xLng/6, 0)
+	cosMin := max(math.Cos(max(math.Abs(r.MinY), math.Abs(r.MaxY))*rad)*(1-1e-12), 0)
+	s := (1 - 1e-9) * h * h
+	return leafBound{
+		a:    s * fLat * fLat,
+		b:    s * q.cosLat * cosMin * fLng * fLng,
+		qLat: q.lat * fixScale,
+		qLng: q.lng * fixScale,
 	}
-	return hav(q.lat, q.lng, q.cosLat, lat, lng)
+}
+
+// key returns the bound for the stored position p.
+func (l *leafBound) key(p uint64) float64 {
+	dLat := max(math.Abs(float64(posLat(p))-l.qLat)-1, 0)
+	dLng := math.Abs(float64(posLng(p)) - l.qLng)
+	if dLng > 180*fixScale {
+		dLng = 360*fixScale - dLng
+	}
+	dLng = max(dLng-1, 0)
+	return l.a*dLat*dLat + l.b*dLng*dLng
 }
 
 // bound is a lower bound of the key over a lat/lng rectangle: the latitude
