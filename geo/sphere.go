@@ -86,24 +86,25 @@ func (q *sphereQuery) lowerKey(dLat, dLng, b float64) float64 {
 	return h * (1 - 1e-9)
 }
 
-// leafBound is a lower bound of the key over the points of one cell that
-// costs a search four multiplications per point: with x the half-angle
-// gap, sin x >= x·(1 - X²/6) for every x <= X, the largest gap over the
-// cell, and cos φ over the cell is at least its value at the latitude edge
-// farther from the equator. So for a point dLat and dLng (short way round)
-// from the center, in units of 1e-7 degree,
+// leafBound bounds the key of the points of one cell from both sides at
+// a cost of a few multiplications per point. With x the half-angle gap,
+// x·(1 - X²/6) <= sin x <= x for every x <= X, the largest gap over the
+// cell, and cos φ over the cell lies between its values at the latitude
+// edges farther from and nearer to the equator. So for a point dLat and
+// dLng (short way round) from the center, in units of 1e-7 degree,
 //
-//	key >= a·dLat² + b·dLng²
+//	lo·dLat² + loLng·dLng² <= key <= hi·dLat² + hiLng·dLng²
 //
-// with a and b fixed for the cell. dLat and dLng lose one unit to absorb
-// the rounding of the center to that grid, and the bound a relative 1e-9
-// to absorb that of the products.
+// with the four factors fixed for the cell. The gaps are widened or
+// narrowed by one unit to absorb the rounding of the center to that grid,
+// and the bounds by a relative 1e-9 to absorb that of the products.
 type leafBound struct {
-	a, b       float64
+	lo, loLng  float64
+	hi, hiLng  float64
 	qLat, qLng float64 // the center in units of 1e-7 degree
 }
 
-// leafBound returns the bound for the points of box b.
+// leafBound returns the bounds for the points of box b.
 func (q *sphereQuery) leafBound(b ibox) leafBound {
 	r := b.degrees()
 	const h = rad / 2 / fixScale // half-angle in radians per unit
@@ -112,24 +113,31 @@ func (q *sphereQuery) leafBound(b ibox) leafBound {
 	fLat := max(1-xLat*xLat/6, 0)
 	fLng := max(1-xLng*xLng/6, 0)
 	cosMin := max(math.Cos(max(math.Abs(r.MinY), math.Abs(r.MaxY))*rad)*(1-1e-12), 0)
-	s := (1 - 1e-9) * h * h
+	cosMax := 1.0
+	if r.MinY > 0 || r.MaxY < 0 {
+		cosMax = math.Cos(min(math.Abs(r.MinY), math.Abs(r.MaxY))*rad) * (1 + 1e-12)
+	}
+	lo, hi := (1-1e-9)*h*h, (1+1e-9)*h*h
 	return leafBound{
-		a:    s * fLat * fLat,
-		b:    s * q.cosLat * cosMin * fLng * fLng,
-		qLat: q.lat * fixScale,
-		qLng: q.lng * fixScale,
+		lo:    lo * fLat * fLat,
+		loLng: lo * q.cosLat * cosMin * fLng * fLng,
+		hi:    hi,
+		hiLng: hi * q.cosLat * cosMax,
+		qLat:  q.lat * fixScale,
+		qLng:  q.lng * fixScale,
 	}
 }
 
-// key returns the bound for the stored position p.
-func (l *leafBound) key(p uint64) float64 {
-	dLat := max(math.Abs(float64(posLat(p))-l.qLat)-1, 0)
+// keys returns the lower and upper bounds for the stored position p.
+func (l *leafBound) keys(p uint64) (lo, hi float64) {
+	dLat := math.Abs(float64(posLat(p)) - l.qLat)
 	dLng := math.Abs(float64(posLng(p)) - l.qLng)
 	if dLng > 180*fixScale {
 		dLng = 360*fixScale - dLng
 	}
-	dLng = max(dLng-1, 0)
-	return l.a*dLat*dLat + l.b*dLng*dLng
+	nLat, nLng := max(dLat-1, 0), max(dLng-1, 0)
+	dLat, dLng = dLat+1, dLng+1
+	return l.lo*nLat*nLat + l.loLng*nLng*nLng, l.hi*dLat*dLat + l.hiLng*dLng*dLng
 }
 
 // bound is a lower bound of the key over a lat/lng rectangle: the latitude
@@ -154,7 +162,10 @@ func (q *sphereQuery) bound(r rect) float64 {
 	}
 	far := max(math.Abs(r.MinY), math.Abs(r.MaxY))*rad - q.latRad
 	lo := q.lowerKey(dLat, dLng, max(far, 0))
-	if dLng == 0 || far <= 0 {
+	// tan φq·far bounds the relative loss of cos φ in lo; below 1% the
+	// joint bound below cannot raise lo by more than that, and most
+	// cells of a search away from the poles stop here.
+	if dLng == 0 || far <= 0 || q.sinAbs*far <= 0.01*q.cosLat {
 		return lo
 	}
 	// The bound above takes the latitude gap and cos φ at their separate
