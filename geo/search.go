@@ -23,7 +23,7 @@ type scratch struct {
 	his    []float64  // upper bounds of the keys of pos
 	path   []pathStep // cells from the root to the center's leaf
 	out    []uint32   // handles found by a radius search
-	topk   []float64  // max-heap of the k smallest entry keys queued
+	topk   []float64  // max-heap of the k smallest upper bounds of entry keys
 	batch  []qitem    // entries whose records a search loads together
 	cands  []withinCand
 	rm     [16]uint64
