@@ -89,9 +89,17 @@
 // drivers come off the queue in order of distance and only those pay for
 // reading their record (staleness, status, the caller's filter): a
 // 10-nearest search reads about ten records, not every candidate. With no
-// filter it also keeps the k smallest keys queued so far and stops
+// filter it also keeps the k smallest keys seen so far (upper bounds, a
+// few multiplications each, good to a relative 1e-4 in a city) and stops
 // queueing anything beyond the k-th; should a driver then be rejected
 // (stale, or changed under the search) it runs again without that cut.
+// It reads the leaf holding the center first, and then starts from the
+// smallest cell on the way down to it that holds the circle spanned by
+// that leaf's k nearest, not from the root: with 1,000,000 drivers in New
+// York a 10-nearest search then takes about 8 internal cells from its
+// queue instead of 20, and queues 9 cells instead of 43. Within a leaf a
+// lower bound fixed per leaf (four multiplications per driver) spares
+// most drivers their exact haversine.
 //
 // The cell bound is built from the latitude gap, the longitude gap taken
 // the short way round the sphere (so cells across the antimeridian are

@@ -585,6 +585,63 @@ func TestCellBound(t *testing.T) {
 	}
 }
 
+// TestLeafBound checks the per-point bounds a nearest search uses inside a
+// leaf against the exact key of stored points of an integer cell: they
+// must enclose it, or Nearby would drop a true neighbour. Centers and
+// cells are drawn near the poles and the antimeridian as well as
+// anywhere, from centimetres to a hemisphere, and points include the
+// cell's corners.
+func TestLeafBound(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 17))
+	lat := func() float64 {
+		switch r.IntN(3) {
+		case 0:
+			return math.Copysign(80+r.Float64()*10, r.Float64()-0.5)
+		case 1:
+			return r.Float64()*180 - 90
+		}
+		return r.Float64()*2 - 1
+	}
+	lng := func() float64 {
+		if r.IntN(2) == 0 {
+			return math.Copysign(175+r.Float64()*5, r.Float64()-0.5)
+		}
+		return r.Float64()*360 - 180
+	}
+	for range 20_000 {
+		size := int32(math.Pow(10, 0+r.Float64()*9)) // 1e-7 to 100 degrees
+		x0 := min(max(fix(lng()), worldX0), worldX1-1-size)
+		y0 := min(max(fix(lat()), worldY0), worldY1-1-size)
+		box := ibox{x0, y0, x0 + size + 1, y0 + size + 1}
+		c := LatLng{Lat: lat(), Lng: lng()}
+		if r.IntN(2) == 0 { // near the box, where the bound is tight
+			s := 3 * float64(size) / fixScale
+			c.Lat = min(max(unfix(y0)+(r.Float64()-0.5)*s, -90), 90)
+			c.Lng = min(max(unfix(x0)+(r.Float64()-0.5)*s, -180), 180)
+		}
+		if r.IntN(8) == 0 {
+			c = stored(c) // centers on the grid: gaps of zero and one unit
+		}
+		q := newSphereQuery(c)
+		lb := q.leafBound(box)
+		for range 20 {
+			x := box.x0 + r.Int32N(size+1)
+			y := box.y0 + r.Int32N(size+1)
+			switch r.IntN(4) {
+			case 0:
+				x = []int32{box.x0, box.x1 - 1}[r.IntN(2)]
+			case 1:
+				y = []int32{box.y0, box.y1 - 1}[r.IntN(2)]
+			}
+			p := packPos(x, y)
+			lo, hi := lb.keys(p)
+			if h := hav(c.Lat, c.Lng, q.cosLat, unfix(y), unfix(x)); lo > h || hi < h {
+				t.Fatalf("bounds [%v, %v] in box %+v miss key %v of %v from %v", lo, hi, box, h, posLatLng(p), c)
+			}
+		}
+	}
+}
+
 // checkWithinIDs compares AppendWithinIDs with brute force.
 func checkWithinIDs(t *testing.T, x *Index, m truth, c LatLng, radius float64, fresh int64) {
 	t.Helper()

@@ -20,9 +20,11 @@ type scratch struct {
 	heap   []qitem
 	pos    []uint64
 	hs     []uint32
-	out    []uint32  // handles found by a radius search
-	topk   []float64 // max-heap of the k smallest entry keys queued
-	batch  []qitem   // entries whose records a search loads together
+	his    []float64  // upper bounds of the keys of pos
+	path   []pathStep // cells from the root to the center's leaf
+	out    []uint32   // handles found by a radius search
+	topk   []float64  // max-heap of the k smallest upper bounds of entry keys
+	batch  []qitem    // entries whose records a search loads together
 	cands  []withinCand
 	rm     [16]uint64
 	rid    [16]int64
@@ -181,6 +183,42 @@ func (s *scratch) readLeaf(n *node) bool {
 	}
 }
 
+// readLeafNear is readLeaf for a nearest search: it copies only the
+// entries whose lower bound by lb is at most limit, which after the first
+// leaf are a few of each, with upper bounds of their keys in s.his, and
+// reads no handle of the others.
+func (s *scratch) readLeafNear(n *node, lb *leafBound, limit float64) bool {
+	for i := 0; ; i++ {
+		q := n.seq.Load()
+		if q&1 != 0 {
+			spin(i)
+			continue
+		}
+		b := n.leaf.Load()
+		if b == nil {
+			return false
+		}
+		c := b.capacity()
+		cnt := min(max(b.count(), 0), c)
+		w := b.words()[blockHead:]
+		hw := w[c:]
+		s.pos, s.hs, s.his = s.pos[:0], s.hs[:0], s.his[:0]
+		for j := range cnt {
+			p := w[j].Load()
+			lo, hi := lb.keys(p)
+			if lo > limit {
+				continue
+			}
+			s.pos = append(s.pos, p)
+			s.hs = append(s.hs, uint32(hw[j>>1].Load()>>(32*(j&1))))
+			s.his = append(s.his, hi)
+		}
+		if n.seq.Load() == q {
+			return true
+		}
+	}
+}
+
 // appendHandles appends the handles of leaf n to hs, consistent with one
 // moment. It returns false if n is no longer a leaf.
 func appendHandles(n *node, hs []uint32) ([]uint32, bool) {
@@ -265,13 +303,16 @@ type nearQuery struct {
 // one queue ordered by key (a lower bound for cells, the exact haversine
 // for entries), so entries come out in order of distance and only those
 // pay for reading their record. With k > 0 it also keeps the k smallest
-// keys of the entries queued so far: no entry or cell beyond the k-th can
-// make the result if those k are all accepted, so it stops queueing them,
-// and the exact distance of most far entries is never computed (the lower
-// bound in [sphereQuery.dist] rejects them). If an entry is then rejected
-// (stale, filtered, or seen twice) the pruning may have dropped its
-// replacement, and the search runs again without it. It reports false,
-// with dst as given, if the tree's shape changed meanwhile.
+// upper bounds of the keys of the entries seen so far (see
+// [sphereQuery.leafBound]): no entry or cell beyond the k-th can make the
+// result if those k are all accepted, so it stops queueing them, and the
+// exact distance of most entries is never computed (their lower bound
+// rejects them). It reads the center's leaf first and starts below the
+// root, from the smallest cell on the way to that leaf that holds the
+// circle its entries span. If an entry is then rejected (stale, filtered,
+// or seen twice) the pruning may have dropped its replacement, and the
+// search runs again without it. It reports false, with dst as given, if
+// the tree's shape changed meanwhile.
 func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 	start := len(dst)
 	g := x.gen.Load()
@@ -291,13 +332,49 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 	if nq.avail {
 		root = mirrorRoot
 	}
-	h := push(s.heap[:0], cellItem(q.bound(worldBox.degrees()), root, worldBox))
+	h := s.heap[:0]
+	startRef, startBox := root, worldBox
+	first := int32(-1)
+	if prune {
+		// Read the center's own leaf first: its entries bound the k-th
+		// nearest, so the search can start from the smallest cell on
+		// the way down that holds the whole circle they span, and skip
+		// the levels above it; below it, it queues only the cells that
+		// can beat them. It skips the leaf when it comes to it again.
+		s.path = x.centerPath(s.path[:0], root, fix(q.lng), fix(q.lat))
+		leaf := s.path[len(s.path)-1]
+		var ok bool
+		h, topk, limit, ok = s.scanLeaf(q, x.st.node(leaf.ref), leaf.box, nq.k, h, topk, limit)
+		if !ok || x.gen.Load() != g {
+			s.heap, s.topk = h, topk
+			return dst[:start], false
+		}
+		first = leaf.ref
+		r := nq.radius
+		if len(topk) == nq.k {
+			r = min(r, metres(limit)*(1+1e-9))
+		}
+		var bb [2]Box
+		if boxes, err := cover(&bb, LatLng{Lat: q.lat, Lng: q.lng}, r); err == nil && len(boxes) == 1 {
+			cb := boxes[0]
+			for i := len(s.path) - 1; i > 0; i-- {
+				if d := s.path[i].box.degrees(); d.MinX <= cb.MinLng && cb.MaxLng <= d.MaxX && d.MinY <= cb.MinLat && cb.MaxLat <= d.MaxY {
+					startRef, startBox = s.path[i].ref, s.path[i].box
+					break
+				}
+			}
+		}
+	}
+	h = push(h, cellItem(q.bound(startBox.degrees()), startRef, startBox))
 search:
 	for len(h) > 0 {
 		it := h[0]
 		h = pop(h)
 		if it.key > limit {
 			break
+		}
+		if first >= 0 && it.ref == first {
+			continue // read already
 		}
 		if it.ref < 0 {
 			// Entries come off the queue nearest first. Take the run of
@@ -368,21 +445,14 @@ search:
 			}
 			continue
 		}
-		if !s.readLeaf(n) || x.gen.Load() != g {
-			s.heap = h
-			return dst[:start], false
+		k := 0
+		if prune {
+			k = nq.k
 		}
-		for j, p := range s.pos {
-			key := q.dist(unfix(posLat(p)), unfix(posLng(p)), limit)
-			if key > limit {
-				continue
-			}
-			h = push(h, qitem{key: key, a: p, ref: -1, h: s.hs[j]})
-			if prune {
-				if topk = pushTop(topk, key, nq.k); len(topk) == nq.k {
-					limit = topk[0]
-				}
-			}
+		var ok bool
+		if h, topk, limit, ok = s.scanLeaf(q, n, box, k, h, topk, limit); !ok || x.gen.Load() != g {
+			s.heap, s.topk = h, topk
+			return dst[:start], false
 		}
 	}
 	s.heap, s.topk = h, topk
@@ -390,6 +460,62 @@ search:
 		return dst[:start], false
 	}
 	return dst, true
+}
+
+// scanLeaf queues the entries of leaf n, whose box is b, with a key of at
+// most limit. With k > 0 it keeps in topk the k smallest upper bounds of
+// the keys of the entries seen and lowers limit to the k-th. It reports false if n is no longer a leaf.
+func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, h []qitem, topk []float64, limit float64) ([]qitem, []float64, float64, bool) {
+	lb := q.leafBound(b)
+	if !s.readLeafNear(n, &lb, limit) {
+		return h, topk, limit, false
+	}
+	if k > 0 {
+		// The k smallest upper bounds cap the k-th nearest key as well
+		// as exact keys would, to within a relative 1e-4 in a city, and
+		// spare most entries of the first leaf their exact key.
+		for _, hi := range s.his {
+			if topk = pushTop(topk, hi, k); len(topk) == k {
+				limit = topk[0]
+			}
+		}
+	}
+	for j, p := range s.pos {
+		if lo, _ := lb.keys(p); lo > limit {
+			continue
+		}
+		key := hav(q.lat, q.lng, q.cosLat, unfix(posLat(p)), unfix(posLng(p)))
+		if key > limit {
+			continue
+		}
+		h = push(h, qitem{key: key, a: p, ref: -1, h: s.hs[j]})
+	}
+	return h, topk, limit, true
+}
+
+// pathStep is a cell on the way from a root to a leaf.
+type pathStep struct {
+	ref int32
+	box ibox
+}
+
+// centerPath appends to path the cells from root down to the leaf that
+// holds (px, py), the leaf last. It is only a hint, read without
+// validation: a search that uses it checks the generation as usual. The
+// tree is at most 32 levels deep; the bound on the loop only guards
+// against a writer reshaping the tree under it.
+func (x *Index) centerPath(path []pathStep, root int32, px, py int32) []pathStep {
+	i, box := root, worldBox
+	for range 64 {
+		path = append(path, pathStep{i, box})
+		c := x.st.node(i).child.Load()
+		if c < 0 {
+			break
+		}
+		qd := box.quadrant(px, py)
+		i, box = c+qd, box.child(qd)
+	}
+	return path
 }
 
 // Nearby returns the k drivers nearest to center by great-circle distance,

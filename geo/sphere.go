@@ -86,14 +86,58 @@ func (q *sphereQuery) lowerKey(dLat, dLng, b float64) float64 {
 	return h * (1 - 1e-9)
 }
 
-// dist is the exact key, with an early exit when a lower bound already
-// exceeds limit.
-func (q *sphereQuery) dist(lat, lng, limit float64) float64 {
-	dLat := math.Abs(lat - q.lat)
-	if lo := q.lowerKey(dLat, shortLng(lng-q.lng), dLat*rad); lo > limit {
-		return lo
+// leafBound bounds the key of the points of one cell from both sides at
+// a cost of a few multiplications per point. With x the half-angle gap,
+// x·(1 - X²/6) <= sin x <= x for every x <= X, the largest gap over the
+// cell, and cos φ over the cell lies between its values at the latitude
+// edges farther from and nearer to the equator. So for a point dLat and
+// dLng (short way round) from the center, in units of 1e-7 degree,
+//
+//	lo·dLat² + loLng·dLng² <= key <= hi·dLat² + hiLng·dLng²
+//
+// with the four factors fixed for the cell. The gaps are widened or
+// narrowed by one unit to absorb the rounding of the center to that grid,
+// and the bounds by a relative 1e-9 to absorb that of the products.
+type leafBound struct {
+	lo, loLng  float64
+	hi, hiLng  float64
+	qLat, qLng float64 // the center in units of 1e-7 degree
+}
+
+// leafBound returns the bounds for the points of box b.
+func (q *sphereQuery) leafBound(b ibox) leafBound {
+	r := b.degrees()
+	const h = rad / 2 / fixScale // half-angle in radians per unit
+	xLat := max(math.Abs(q.lat-r.MinY), math.Abs(q.lat-r.MaxY)) * (rad / 2)
+	xLng := min(max(math.Abs(q.lng-r.MinX), math.Abs(q.lng-r.MaxX)), 180) * (rad / 2)
+	fLat := max(1-xLat*xLat/6, 0)
+	fLng := max(1-xLng*xLng/6, 0)
+	cosMin := max(math.Cos(max(math.Abs(r.MinY), math.Abs(r.MaxY))*rad)*(1-1e-12), 0)
+	cosMax := 1.0
+	if r.MinY > 0 || r.MaxY < 0 {
+		cosMax = math.Cos(min(math.Abs(r.MinY), math.Abs(r.MaxY))*rad) * (1 + 1e-12)
 	}
-	return hav(q.lat, q.lng, q.cosLat, lat, lng)
+	lo, hi := (1-1e-9)*h*h, (1+1e-9)*h*h
+	return leafBound{
+		lo:    lo * fLat * fLat,
+		loLng: lo * q.cosLat * cosMin * fLng * fLng,
+		hi:    hi,
+		hiLng: hi * q.cosLat * cosMax,
+		qLat:  q.lat * fixScale,
+		qLng:  q.lng * fixScale,
+	}
+}
+
+// keys returns the lower and upper bounds for the stored position p.
+func (l *leafBound) keys(p uint64) (lo, hi float64) {
+	dLat := math.Abs(float64(posLat(p)) - l.qLat)
+	dLng := math.Abs(float64(posLng(p)) - l.qLng)
+	if dLng > 180*fixScale {
+		dLng = 360*fixScale - dLng
+	}
+	nLat, nLng := max(dLat-1, 0), max(dLng-1, 0)
+	dLat, dLng = dLat+1, dLng+1
+	return l.lo*nLat*nLat + l.loLng*nLng*nLng, l.hi*dLat*dLat + l.hiLng*dLng*dLng
 }
 
 // bound is a lower bound of the key over a lat/lng rectangle: the latitude
@@ -118,7 +162,10 @@ func (q *sphereQuery) bound(r rect) float64 {
 	}
 	far := max(math.Abs(r.MinY), math.Abs(r.MaxY))*rad - q.latRad
 	lo := q.lowerKey(dLat, dLng, max(far, 0))
-	if dLng == 0 || far <= 0 {
+	// tan φq·far bounds the relative loss of cos φ in lo; below 1% the
+	// joint bound below cannot raise lo by more than that, and most
+	// cells of a search away from the poles stop here.
+	if dLng == 0 || far <= 0 || q.sinAbs*far <= 0.01*q.cosLat {
 		return lo
 	}
 	// The bound above takes the latitude gap and cos φ at their separate
