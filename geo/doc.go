@@ -139,18 +139,20 @@
 // Measured with 1,000,000 drivers on the benchmarks module's datasets
 // (its geo_test.go: a New York-sized box and the whole sphere, 10%
 // available), beside tidwall/rtree and orb/quadtree, which are inexact, in
-// one run on a 2-core machine shared with another process:
+// a quiet 2-core VM, the faster of two runs (the peers' 10-nearest is
+// about 15% slower on this VM than a day earlier, so read the columns
+// against each other):
 //
 //	                          blueprint         rtree             orb
 //	                          nyc     sphere    nyc     sphere    nyc     sphere
-//	insert (ns)               699     649       704     688       528     454
-//	move (ns, 0 allocs)       1109    775       1530    1498      1970    1673
-//	10 nearest (µs)           7.1     7.4       13.0    12.5      12.1    12.6
-//	  recall                  1.000   1.000     0.905   0.830     0.910   0.830
-//	10 nearest available (µs) 6.4     7.5       33.5    31.7      48.1    43.2
-//	radius 2 km / 200 km (µs) 306     26        420     27        2878    100
-//	mixed: moves/s            990k    1312k     57k     56k       45k     52k
-//	mixed: 10-NN queries/s    140k    140k      50k     51k       43k     50k
+//	insert (ns)               819     626       686     724       546     589
+//	move (ns, 0 allocs)       984     760       1531    1552      2099    1841
+//	10 nearest (µs)           6.5     6.7       14.3    13.3      13.7    11.0
+//	  recall                  1.000   1.000     0.905   0.830     0.890   0.830
+//	10 nearest available (µs) 4.8     6.3       32.3    31.2      55.0    50.0
+//	radius 2 km / 200 km (µs) 315     27        482     26        2234    104
+//	mixed: moves/s            914k    1452k     50k     60k       51k     57k
+//	mixed: 10-NN queries/s    178k    168k      48k     54k       50k     56k
 //	memory (bytes/driver)     54.3              79.0              81.1
 //
 // Moves and inserts are bound by cache misses, not instructions: a move
@@ -185,7 +187,7 @@
 // So searches never wait for a writer, and writers wait for searches only
 // in that fallback: with one goroutine moving drivers as fast as it can
 // and one running 10-nearest searches on 1,000,000 drivers, both keep
-// close to their single-threaded pace (990,000 moves and 140,000 searches
+// close to their single-threaded pace (about 900,000 moves and 170,000 searches
 // a second in New York). Designs where readers and
 // writers exclude each other let an unthrottled writer hog the lock: the
 // previous Index, a [sync.RWMutex] over two trees with batched upserts,
