@@ -457,6 +457,48 @@ func seed(t *testing.T) uint64 {
 }
 
 // model is the reference: which posts exist and who follows whom.
+// visibler is a brute-force model of what a reader sees: the IDs of its
+// visible posts older than before, newest first.
+type visibler interface {
+	visible(reader fanout.UserID, before snowflake.ID) []snowflake.ID
+}
+
+// pageAgainstModel pages reader's whole timeline with random limits in
+// [1, maxLimit], checking every page against the model and that no post
+// repeats; between pages it runs op with probability 1/opEvery.
+func pageAgainstModel(t *testing.T, e *env, m visibler, r *rand.Rand, reader fanout.UserID, maxLimit, opEvery int, op func()) {
+	t.Helper()
+	cur, before := "", fanout.Pulling
+	seen := map[snowflake.ID]bool{}
+	for {
+		limit := 1 + r.IntN(maxLimit)
+		pg, err := e.svc.Timeline(e.ctx, reader, cur, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := m.visible(reader, before)
+		want = want[:min(limit, len(want))]
+		var got []snowflake.ID
+		for _, p := range pg.Posts {
+			got = append(got, p.ID)
+			if seen[p.ID] {
+				t.Fatalf("post %d repeated", p.ID)
+			}
+			seen[p.ID] = true
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("reader %d page before %d: got %v, want %v", reader, before, got, want)
+		}
+		if pg.Next == "" {
+			return
+		}
+		cur, before = pg.Next, got[len(got)-1]
+		if r.IntN(opEvery) == 0 {
+			op()
+		}
+	}
+}
+
 type model struct {
 	posts   map[snowflake.ID]fanout.UserID
 	follows map[[2]fanout.UserID]bool
@@ -534,35 +576,7 @@ func TestPagingProperty(t *testing.T) {
 					op()
 				}
 				reader := user()
-				cur, before := "", fanout.Pulling
-				seen := map[snowflake.ID]bool{}
-				for {
-					limit := 1 + r.IntN(5)
-					pg, err := e.svc.Timeline(e.ctx, reader, cur, limit)
-					if err != nil {
-						t.Fatal(err)
-					}
-					want := m.visible(reader, before)
-					want = want[:min(limit, len(want))]
-					var got []snowflake.ID
-					for _, p := range pg.Posts {
-						got = append(got, p.ID)
-						if seen[p.ID] {
-							t.Fatalf("post %d repeated", p.ID)
-						}
-						seen[p.ID] = true
-					}
-					if !slices.Equal(got, want) {
-						t.Fatalf("reader %d page before %d: got %v, want %v", reader, before, got, want)
-					}
-					if pg.Next == "" {
-						break
-					}
-					cur, before = pg.Next, got[len(got)-1]
-					if r.IntN(2) == 0 {
-						op()
-					}
-				}
+				pageAgainstModel(t, e, m, r, reader, 5, 2, op)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package fanout_test
 
 import (
 	"math/rand/v2"
-	"slices"
 	"testing"
 	"time"
 
@@ -126,35 +125,7 @@ func TestPlanProperty(t *testing.T) {
 					op()
 				}
 				reader := user()
-				cur, before := "", fanout.Pulling
-				seen := map[snowflake.ID]bool{}
-				for {
-					limit := 1 + r.IntN(4)
-					pg, err := e.svc.Timeline(e.ctx, reader, cur, limit)
-					if err != nil {
-						t.Fatal(err)
-					}
-					want := m.visible(reader, before)
-					want = want[:min(limit, len(want))]
-					var got []snowflake.ID
-					for _, p := range pg.Posts {
-						got = append(got, p.ID)
-						if seen[p.ID] {
-							t.Fatalf("post %d repeated", p.ID)
-						}
-						seen[p.ID] = true
-					}
-					if !slices.Equal(got, want) {
-						t.Fatalf("reader %d page before %d: got %v, want %v", reader, before, got, want)
-					}
-					if pg.Next == "" {
-						break
-					}
-					cur, before = pg.Next, got[len(got)-1]
-					if r.IntN(3) == 0 {
-						op()
-					}
-				}
+				pageAgainstModel(t, e, m, r, reader, 4, 3, op)
 			}
 		})
 	}
