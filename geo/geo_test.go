@@ -540,14 +540,12 @@ func TestNearbyNeverStale(t *testing.T) {
 	}
 }
 
-// TestCellBound checks the search's lower bound of the haversine over a
-// cell against points in the cell: it must never exceed the key of any of
-// them, or Nearby would prune a cell holding a true neighbour. Cells and
-// centers are drawn near the poles and the antimeridian as well as
-// anywhere, at sizes from metres to a hemisphere.
-func TestCellBound(t *testing.T) {
-	r := rand.New(rand.NewPCG(seed(t), 13))
-	lat := func() float64 {
+// edgyCoords returns generators of latitudes and longitudes of which a third
+// lie within 10° of a pole, a third within 1° of the equator, and half the
+// longitudes within 5° of ±180°, where the bounds' approximations are
+// tightest.
+func edgyCoords(r *rand.Rand) (lat, lng func() float64) {
+	lat = func() float64 {
 		switch r.IntN(3) {
 		case 0:
 			return math.Copysign(80+r.Float64()*10, r.Float64()-0.5)
@@ -556,12 +554,23 @@ func TestCellBound(t *testing.T) {
 		}
 		return r.Float64()*2 - 1
 	}
-	lng := func() float64 {
+	lng = func() float64 {
 		if r.IntN(2) == 0 {
 			return math.Copysign(175+r.Float64()*5, r.Float64()-0.5)
 		}
 		return r.Float64()*360 - 180
 	}
+	return lat, lng
+}
+
+// TestCellBound checks the search's lower bound of the haversine over a
+// cell against points in the cell: it must never exceed the key of any of
+// them, or Nearby would prune a cell holding a true neighbour. Cells and
+// centers are drawn near the poles and the antimeridian as well as
+// anywhere, at sizes from metres to a hemisphere.
+func TestCellBound(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 13))
+	lat, lng := edgyCoords(r)
 	for range 20_000 {
 		c := LatLng{Lat: lat(), Lng: lng()}
 		q := newSphereQuery(c)
@@ -593,21 +602,7 @@ func TestCellBound(t *testing.T) {
 // cell's corners.
 func TestLeafBound(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed(t), 17))
-	lat := func() float64 {
-		switch r.IntN(3) {
-		case 0:
-			return math.Copysign(80+r.Float64()*10, r.Float64()-0.5)
-		case 1:
-			return r.Float64()*180 - 90
-		}
-		return r.Float64()*2 - 1
-	}
-	lng := func() float64 {
-		if r.IntN(2) == 0 {
-			return math.Copysign(175+r.Float64()*5, r.Float64()-0.5)
-		}
-		return r.Float64()*360 - 180
-	}
+	lat, lng := edgyCoords(r)
 	for range 20_000 {
 		size := int32(math.Pow(10, 0+r.Float64()*9)) // 1e-7 to 100 degrees
 		x0 := min(max(fix(lng()), worldX0), worldX1-1-size)
