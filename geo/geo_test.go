@@ -541,8 +541,8 @@ func TestNearbyNeverStale(t *testing.T) {
 }
 
 // edgyCoords returns generators of latitudes and longitudes of which a third
-// lie within 10° of a pole, a third within 1° of the equator, and half the
-// longitudes within 5° of ±180°, where the bounds' approximations are
+// lie within 10° of a pole, a third within 1° of the equator and a third
+// anywhere, and half the longitudes within 5° of ±180°, where the bounds' approximations are
 // tightest.
 func edgyCoords(r *rand.Rand) (lat, lng func() float64) {
 	lat = func() float64 {
