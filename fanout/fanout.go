@@ -688,9 +688,11 @@ func (s *Service) authorSince(ctx context.Context, author UserID) snowflake.ID {
 	return since
 }
 
-// Follow makes follower follow followee. If followee is pushed, its recent
-// posts (up to Options.Backfill, only newer than the oldest entry held) are
-// copied into follower's timeline; older ones are pulled on read.
+// Follow makes follower follow followee. If followee is pushed (by the
+// policy's PushAuthor, and PushEdge for this pair), its recent posts (up to
+// Options.Backfill, only newer than the oldest entry held) are copied into
+// follower's timeline; older ones are pulled on read. A pulled followee's
+// posts are all pulled on read, and nothing is copied.
 func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
 	if err := validEdge(follower, followee); err != nil {
 		return err
@@ -740,6 +742,15 @@ func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
 	}
 	if !push {
 		return nil
+	}
+	if !as.Pushed {
+		// A pulled author's posts are all pulled on read: copying them
+		// would only fill the cap. The edge is pushed from here on, as
+		// after adjustEdges, for when the author turns pushed: every ID
+		// issued later is fanned out with the edge in the graph.
+		err = s.graph.SetSince(ctx, follower, followee, s.lastIssued()+1)
+		s.changed(ctx, follower)
+		return err
 	}
 	err = s.backfill(ctx, follower, followee)
 	s.changed(ctx, follower)

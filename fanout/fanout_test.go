@@ -844,3 +844,60 @@ func TestQueuedPostsPaged(t *testing.T) {
 	}
 	check("fanned out")
 }
+
+// A follow of a pulled author copies nothing: its posts are pulled at read
+// time, so copies would only fill the cap.
+func TestFollowPulledAuthorNoBackfill(t *testing.T) {
+	e := newEnv(t, 800, fanout.Options{Policy: fanout.Threshold{Followers: 2, Hysteresis: -1}})
+	const author = 100
+	for f := fanout.UserID(101); f <= 103; f++ {
+		e.follow(f, author)
+	}
+	var ps []fanout.Post
+	for i := range 50 {
+		ps = append(ps, e.post(author, fmt.Sprint(i)))
+	}
+	e.wait(ps...)
+	e.follow(1, author)
+	if st, _ := e.tl.Stat(e.ctx, 1); st.Len != 0 {
+		t.Fatalf("after follow of a pulled author: %+v, want an empty timeline", st)
+	}
+	if got := e.feed(1, 7); len(got) != 50 || got[0] != "49" || got[49] != "0" {
+		t.Fatalf("feed has %d posts (%v), want all 50 pulled", len(got), got)
+	}
+	e.settle(1)
+	// The edge is pushed once the author is: after dropping below the
+	// threshold, new posts reach the timeline, and nothing is lost.
+	for f := fanout.UserID(101); f <= 103; f++ {
+		if err := e.svc.Unfollow(e.ctx, f, author); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := e.post(author, "50")
+	e.wait(p)
+	if st, _ := e.tl.Stat(e.ctx, 1); st.Len != 1 || st.Oldest != p.ID {
+		t.Fatalf("after the author turned pushed: %+v, want its new post", st)
+	}
+	if got := e.feed(1, 9); len(got) != 51 || got[0] != "50" || got[50] != "0" {
+		t.Fatalf("feed has %d posts, want 51", len(got))
+	}
+}
+
+// settle reads u's timeline until its rebuild after inactivity is done.
+func (e *env) settle(u fanout.UserID) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pg, err := e.svc.Timeline(e.ctx, u, "", 1)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if !pg.Partial {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("rebuild of %d did not finish", u)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
