@@ -54,7 +54,11 @@ type Service struct {
 type userStripe struct {
 	mu sync.Mutex
 	m  map[UserID]*userState
-	_  [48]byte
+	// planned lists the users that may hold a plan, for sweep; next is
+	// the sweep's position in it.
+	planned []UserID
+	next    int
+	_       [16]byte
 }
 
 // userState is what the Service keeps in memory per user, both as reader
@@ -97,6 +101,7 @@ type userState struct {
 	planVer   uint64
 	planBuilt uint64
 	planSeq   uint64
+	planned   bool // in its stripe's planned list
 	// forcePull lists followees whose edge is being switched from push to
 	// pull: plans treat them as pulled before any fan-out can skip them.
 	forcePull []UserID
@@ -520,7 +525,11 @@ type readerState struct {
 func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs readerState, err error) {
 	now := s.now()
 	var wake, adjust bool
+	us := &s.users[stripeOf(int64(reader))]
 	err = s.user(ctx, reader, func(st *userState) {
+		if read {
+			s.sweep(us, reader, now)
+		}
 		if st.dormant {
 			st.dormant = false
 			// Above every ID issued so far, not just the readable ones:
@@ -574,12 +583,57 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs reade
 	return
 }
 
+// planIdle is how long after its last read or follow a reader's plan is
+// freed when Options.InactiveAfter is negative (readers never go dormant).
+const planIdle = 14 * 24 * time.Hour
+
+// sweep looks at the next user of stripe us (whose lock the caller holds)
+// that holds a plan, round robin: if it has not read for InactiveAfter
+// (planIdle if that is negative), its plan is freed and it goes dormant, as
+// when a fan-out finds it inactive. Fan-outs only find readers with a
+// pushed followee who posts; the sweep finds the others, at O(1) per read
+// and without a goroutine: a stripe's P plans are all looked at within P
+// reads of the stripe's users.
+func (s *Service) sweep(us *userStripe, self UserID, now int64) {
+	if len(us.planned) == 0 {
+		return
+	}
+	idle := s.opt.InactiveAfter
+	if idle < 0 {
+		idle = planIdle
+	}
+	i := us.next % len(us.planned)
+	u := us.planned[i]
+	st := us.m[u]
+	if st.plan != nil {
+		if u == self || now-st.lastRead <= int64(idle) {
+			us.next = i + 1
+			return
+		}
+		st.plan = nil
+		if s.opt.InactiveAfter > 0 {
+			st.dormant = true
+		}
+	}
+	st.planned = false
+	last := len(us.planned) - 1
+	us.planned[i] = us.planned[last]
+	us.planned = us.planned[:last]
+	us.next = i
+}
+
 // storePlan caches p as reader's plan if nothing it depends on changed
-// since rs was taken.
+// since rs was taken and the reader did not go dormant meanwhile (a
+// dormant reader's plan would never be freed).
 func (s *Service) storePlan(ctx context.Context, reader UserID, rs *readerState, p *readPlan) {
 	s.user(ctx, reader, func(st *userState) {
-		if st.planVer == rs.planVer {
+		if st.planVer == rs.planVer && !st.dormant {
 			st.plan, st.planBuilt, st.planSeq = p, rs.planVer, rs.planSeq
+			if !st.planned {
+				us := &s.users[stripeOf(int64(reader))]
+				us.planned = append(us.planned, reader)
+				st.planned = true
+			}
 		}
 	})
 }
