@@ -62,11 +62,17 @@ type ReaderStats struct {
 
 // A Policy decides whether posts are pushed into followers' timelines or
 // pulled at read time. PushAuthor is asked at every post; when it says no,
-// the fan-out does not even list the author's followers. PushEdge is asked
-// for each followee of a reader at every read, and only matters for authors
-// that are pushed. Both get the current mode so that they can apply
-// hysteresis. Implementations must be safe for concurrent use and fast: they
-// run under no lock but on every post and read.
+// the fan-out does not even list the author's followers. PushEdge only
+// matters for authors that are pushed: it is asked at a follow, for each
+// follower a pushed post reaches at fan-out, and for each pushed followee
+// of a reader in a policy pass, which runs on a worker at most every 8
+// reads of that reader (and RateHalfLife/64 apart). Both get the current
+// mode so that they can apply hysteresis.
+//
+// Implementations must be safe for concurrent use and fast: PushAuthor
+// runs under the author's state lock and PushEdge (at fan-out) under the
+// reader's, so a Policy must not call back into the Service, which would
+// deadlock.
 type Policy interface {
 	PushAuthor(a AuthorStats) bool
 	PushEdge(a AuthorStats, r ReaderStats) bool
