@@ -787,12 +787,22 @@ func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
 			st.followees++
 		}
 		st.planVer++
+		blocked = st.rel[followee]&(relBlocked|relBlockedBy) != 0
 	})
 	if err != nil {
 		return err
 	}
 	if added {
 		s.user(ctx, followee, func(st *userState) { st.followers++ })
+	}
+	if blocked {
+		// A Block landed after the check above. It sets the relation
+		// before it unfollows, so either it removed the edge written
+		// here or this check sees it: undo the edge.
+		if err := s.Unfollow(ctx, follower, followee); err != nil && err != ErrNotFollowing {
+			return err
+		}
+		return ErrBlocked
 	}
 	if !push {
 		return nil
