@@ -48,9 +48,10 @@
 // Deletes cost one store delete (independent of follower count): reads skip
 // posts that no longer exist, and drop their entries lazily. An unfollow is
 // visible at once because reads keep only current followees' entries. A
-// follow copies the author's newest posts (Options.Backfill, default 100)
-// that are newer than the oldest entry held. Mutes and blocks filter at
-// push and at read. A repost is hidden when the reader already sees its
+// follow of a pushed author copies its newest posts (Options.Backfill,
+// default 100) that are newer than the oldest entry held. Mutes and blocks
+// filter at push and at read; an unmute pulls what the mute kept out of
+// the pushed timeline, so every post is back. A repost is hidden when the reader already sees its
 // original, posted within Options.RepostWindow; undoing a repost deletes
 // only the repost. Readers who have not read for Options.InactiveAfter are
 // not pushed to; their next read is served by pull, marked

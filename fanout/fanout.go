@@ -898,15 +898,42 @@ func (s *Service) Delete(ctx context.Context, author UserID, id snowflake.ID) er
 }
 
 // Mute hides target's posts and reposts from user, at insert and at read.
-// Posts that a pushed edge skipped while muted stay out of user's pushed
-// timeline after Unmute; pulled ones reappear.
 func (s *Service) Mute(ctx context.Context, user, target UserID) error {
 	return s.setRel(ctx, user, target, relMuted, true)
 }
 
-// Unmute undoes Mute.
+// Unmute undoes Mute: all of target's posts are back, also those posted
+// while muted. If user follows target on a pushed edge, whose fan-out
+// skipped user meanwhile, the edge's watermark moves above every ID issued
+// so far, as after a fresh follow, so that the muted period is pulled. It
+// costs O(followees of user).
 func (s *Service) Unmute(ctx context.Context, user, target UserID) error {
-	return s.setRel(ctx, user, target, relMuted, false)
+	if err := validEdge(user, target); err != nil {
+		return err
+	}
+	edges, err := s.graph.Followees(ctx, user, nil)
+	if err != nil {
+		return err
+	}
+	i, found := slices.BinarySearchFunc(edges, target, func(e Edge, u UserID) int { return cmpID(snowflake.ID(e.Followee), snowflake.ID(u)) })
+	if !found || edges[i].Since == 0 {
+		return s.setRel(ctx, user, target, relMuted, false)
+	}
+	// Reads still filter target: the edge goes Pulling first (reads pull
+	// it once unmuted), then the mute ends, so that every post issued
+	// after last meets an unmuted reader at fan-out and may be pushed.
+	if err := s.graph.SetSince(ctx, user, target, Pulling); err != nil && err != ErrNotFollowing {
+		return err
+	}
+	if err := s.setRel(ctx, user, target, relMuted, false); err != nil {
+		return err
+	}
+	last := s.lastIssued()
+	if err := s.graph.SetSince(ctx, user, target, last+1); err != nil && err != ErrNotFollowing {
+		return err
+	}
+	s.changed(ctx, user)
+	return nil
 }
 
 // Block hides each of user and target from the other, removes the follows

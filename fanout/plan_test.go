@@ -89,12 +89,17 @@ func TestPlanProperty(t *testing.T) {
 					}
 					delete(m.follows, ab)
 				case k == 15 && a != b:
-					// Mutes stay: posts a push skipped while muted stay out
-					// after Unmute (documented), which the model omits.
 					if err := e.svc.Mute(e.ctx, a, b); err != nil {
 						t.Fatal(err)
 					}
 					m.muted[ab] = true
+				case k == 18 && m.muted[ab]:
+					// Every post of b is back, also those a push skipped
+					// while muted.
+					if err := e.svc.Unmute(e.ctx, a, b); err != nil {
+						t.Fatal(err)
+					}
+					delete(m.muted, ab)
 				case k == 16 && a != b:
 					if err := e.svc.Block(e.ctx, a, b); err != nil {
 						t.Fatal(err)
