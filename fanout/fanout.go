@@ -45,7 +45,8 @@ type Service struct {
 	authors authorLog // changes of authors' read modes, for read plans
 
 	slots   chan struct{} // one per queued post: backpressure
-	jobs    chan job
+	jobs    chan job      // posts to fan out; room for every slot
+	maint   chan job      // rebuilds and policy passes, dropped when full
 	closeMu sync.RWMutex
 	closed  bool
 	wg      sync.WaitGroup
@@ -67,6 +68,7 @@ type userState struct {
 	lastRead   int64 // unix nanoseconds of the last read or follow
 	dormant    bool  // not pushed to; the next read reactivates
 	rebuilding bool
+	rebuildQ   bool         // a rebuild is queued in maint
 	floor      snowflake.ID // pushed timeline complete only for IDs >= floor
 	readRate   rate
 	postRate   rate
@@ -138,7 +140,8 @@ func New(g Graph, p Posts, t Timelines, opts Options) *Service {
 		layout: opts.IDs.Layout(),
 		tau:    opts.RateHalfLife.Seconds() / math.Ln2,
 		slots:  make(chan struct{}, opts.Queue),
-		jobs:   make(chan job, opts.Queue+opts.Workers),
+		jobs:   make(chan job, opts.Queue),
+		maint:  make(chan job, maintQueue),
 	}
 	for i := range s.users {
 		s.users[i].m = make(map[UserID]*userState)
@@ -348,7 +351,9 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 		return Post{}, err
 	}
 
-	s.jobs <- job{post: p} // never blocks: we hold a slot
+	// Never blocks: only posts go to jobs, each holding one of its
+	// Queue slots.
+	s.jobs <- job{post: p}
 	release = false
 	return p, nil
 }
@@ -357,14 +362,21 @@ func (s *Service) worker() {
 	defer s.wg.Done()
 	ctx := context.Background()
 	var fb fanoutBufs
-	for j := range s.jobs {
-		if j.rebuild != 0 {
-			s.rebuild(ctx, j.rebuild)
+	for {
+		var j job
+		select {
+		case m := <-s.maint:
+			if m.rebuild != 0 {
+				s.rebuild(ctx, m.rebuild)
+			} else {
+				s.adjustEdges(ctx, m.adjust)
+			}
 			continue
-		}
-		if j.adjust != 0 {
-			s.adjustEdges(ctx, j.adjust)
-			continue
+		case p, ok := <-s.jobs:
+			if !ok {
+				return
+			}
+			j = p
 		}
 		start := time.Now()
 		n := s.fanout(ctx, j.post, &fb)
@@ -524,7 +536,7 @@ type readerState struct {
 // it is still current, and may queue a policy pass over its edges.
 func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs readerState, err error) {
 	now := s.now()
-	var wake, adjust bool
+	var adjust, rebuild bool
 	us := &s.users[stripeOf(int64(reader))]
 	err = s.user(ctx, reader, func(st *userState) {
 		if read {
@@ -537,7 +549,6 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs reade
 			// dormant reader already.
 			st.floor = s.lastIssued() + 1
 			st.rebuilding = true
-			wake = true
 		}
 		st.lastRead = now
 		if read {
@@ -553,6 +564,9 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs reade
 				st.lastAdjust = now
 			}
 			st.reads++
+		}
+		if st.rebuilding && !st.rebuildQ {
+			st.rebuildQ, rebuild = true, true
 		}
 		rs.floor, rs.rebuilding, rs.followees = st.floor, st.rebuilding, st.followees
 		rs.readRate = st.readRate.at0(now, s.tau)
@@ -574,8 +588,8 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs reade
 		rs.rel = maps.Clone(st.rel)
 		rs.forcePull = slices.Clone(st.forcePull)
 	})
-	if err == nil && (wake || rs.rebuilding) {
-		s.queueJob(job{rebuild: reader})
+	if err == nil && rebuild && !s.queueJob(job{rebuild: reader}) {
+		s.user(ctx, reader, func(st *userState) { st.rebuildQ = false })
 	}
 	if err == nil && adjust {
 		s.queueJob(job{adjust: reader})
@@ -670,17 +684,25 @@ func (s *Service) pullEdge(ctx context.Context, reader, author UserID) {
 	})
 }
 
-// queueJob queues a rebuild or an adjustment for the workers, unless the
-// queue is full (the next read asks again) or the Service is closed.
-func (s *Service) queueJob(j job) {
+// maintQueue bounds the queued rebuilds and policy passes. Each reader has
+// at most one rebuild queued, and a policy pass at most every 8 reads.
+const maintQueue = 1024
+
+// queueJob queues a rebuild or an adjustment for the workers and reports
+// whether it did: not if the queue is full (the next read asks again) or
+// the Service is closed. It never blocks, and never takes the room of a
+// post: those have a queue of their own.
+func (s *Service) queueJob(j job) bool {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {
-		return
+		return false
 	}
 	select {
-	case s.jobs <- j:
+	case s.maint <- j:
+		return true
 	default:
+		return false
 	}
 }
 
@@ -689,7 +711,10 @@ func (s *Service) queueJob(j job) {
 func (s *Service) rebuild(ctx context.Context, u UserID) {
 	var floor snowflake.ID
 	var todo bool
-	s.user(ctx, u, func(st *userState) { floor, todo = st.floor, st.rebuilding && !st.dormant })
+	s.user(ctx, u, func(st *userState) {
+		floor, todo = st.floor, st.rebuilding && !st.dormant
+		st.rebuildQ = false // a read from now on may queue another
+	})
 	if !todo {
 		return
 	}
