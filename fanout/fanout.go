@@ -39,8 +39,10 @@ type Service struct {
 	// pending holds the posts of pushed authors whose fan-out has not
 	// finished, ascending by ID: reads merge them for the author's
 	// followers, so a post is visible everywhere once Publish returns.
-	pendMu  sync.Mutex
-	pending []Entry
+	pendMu   sync.Mutex
+	pending  []Entry
+	pendVer  atomic.Uint64 // changes of pending, written under pendMu
+	pendSnap atomic.Pointer[pendingSnap]
 
 	authors authorLog // changes of authors' read modes, for read plans
 

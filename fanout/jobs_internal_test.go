@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/blueprint-go/blueprint/snowflake"
 )
 
 // gateTimelines holds every Deliver until gate is closed.
@@ -70,5 +72,45 @@ func TestPublishNotBlockedByMaintenance(t *testing.T) {
 	}
 	if n > 1 {
 		t.Fatalf("reader 100 has %d rebuilds queued, want at most 1", n)
+	}
+}
+
+// TestQueuedSnapshot checks the pending list's snapshots: a read while the
+// list is unchanged takes no lock (it returns while pendMu is held) and
+// copies nothing, and a snapshot keeps what it held when writers change
+// the list.
+func TestQueuedSnapshot(t *testing.T) {
+	s := New(NewMemGraph(), NewMemPosts(), NewMemTimelines(MemTimelinesOptions{}), Options{})
+	defer s.Close()
+	for id := range 4096 {
+		s.addPending(Entry{ID: 10 + 2*snowflake.ID(id), Author: 1})
+	}
+	first := s.queued(Pulling, 0)
+	if len(first) != 4096 {
+		t.Fatalf("queued %d, want 4096", len(first))
+	}
+	s.pendMu.Lock()
+	done := make(chan []Entry)
+	go func() { done <- s.queued(20, 11) }()
+	select {
+	case got := <-done:
+		s.pendMu.Unlock()
+		if len(got) != 4 || got[0].ID != 12 || got[3].ID != 18 {
+			t.Fatalf("queued(20, 11) = %v, want IDs 12..18", got)
+		}
+	case <-time.After(5 * time.Second):
+		s.pendMu.Unlock()
+		t.Fatal("a read of an unchanged pending list waited for its lock")
+	}
+	if n := testing.AllocsPerRun(100, func() { s.queued(Pulling, 0) }); n != 0 {
+		t.Fatalf("a read of an unchanged pending list allocates %v times", n)
+	}
+	s.removePending(10)
+	s.addPending(Entry{ID: 11, Author: 2})
+	if first[0].ID != 10 || first[1].ID != 12 {
+		t.Fatalf("an earlier snapshot changed: %v", first[:2])
+	}
+	if got := s.queued(13, 0); len(got) != 2 || got[0].ID != 11 || got[1].ID != 12 {
+		t.Fatalf("after the changes queued(13, 0) = %v, want IDs 11, 12", got)
 	}
 }

@@ -133,7 +133,9 @@ type src struct {
 	st     *userState // the pulled author's state, if known: its recent posts
 	end    bool       // nothing left after buf
 	chunk  int        // size of the next fetch
-	raw    []Entry    // the queue's entries not yet filtered, descending
+	// raw holds the queue's entries not yet filtered, ascending, taken
+	// from the end: a view of the pending snapshot, never written.
+	raw []Entry
 }
 
 // queueChunk is how many of the reader's entries a fetch from the fan-out
@@ -220,17 +222,15 @@ func (h *srcHeap) pop() {
 
 // readBufs are the per-read buffers a Service recycles.
 type readBufs struct {
-	edges  []Edge
-	queued []Entry
-	qf     []Entry // the queue source's filtered chunk
-	pulls  []src
-	heap   srcHeap
-	lazy   lazyHeap
-	tlSrc  src
-	qSrc   src
+	edges []Edge
+	qf    []Entry // the queue source's filtered chunk
+	pulls []src
+	heap  srcHeap
+	lazy  lazyHeap
+	tlSrc src
+	qSrc  src
 
 	tl      []Entry // the first chunk of the pushed timeline
-	q       []Entry // the queue source, descending
 	arena   []Entry // first fetches of the pull sources
 	cand    []Entry
 	fromTL  []bool
@@ -313,8 +313,7 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 	// The fan-out queue is read before the plan is checked: a post that
 	// left the queue before this point reached the reader's timeline, or
 	// the reader's plan changed (and is rebuilt below) before it left.
-	queued := s.queued(top, lower, bufs.queued[:0])
-	bufs.queued = queued[:0]
+	queued := s.queued(top, lower)
 	rs, err := s.touch(ctx, user, true)
 	if err != nil {
 		return err
@@ -416,14 +415,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 	if len(tl.buf) > 0 {
 		h.push(tl)
 	}
-	qs := b.q[:0]
-	for i := len(queued) - 1; i >= 0; i-- {
-		if queued[i].ID < top {
-			qs = append(qs, queued[i])
-		}
-	}
-	b.q = qs[:0]
-	if len(qs) > 0 {
+	if qs := between(queued, lower, top); len(qs) > 0 {
 		// The queue source filters the queue on demand (see its fetch).
 		if cap(b.qf) < queueChunk {
 			b.qf = make([]Entry, 0, queueChunk)
@@ -610,8 +602,8 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 				// at the rest.
 				x.buf, x.i = x.buf[:0], 0
 				for len(x.raw) > 0 && len(x.buf) < queueChunk {
-					e := x.raw[0]
-					x.raw, x.bound = x.raw[1:], e.ID
+					e := x.raw[len(x.raw)-1]
+					x.raw, x.bound = x.raw[:len(x.raw)-1], e.ID
 					if plan.follows(user, e.Author) {
 						x.buf = append(x.buf, e)
 					}
