@@ -91,6 +91,14 @@ func (s *Service) Timeline(ctx context.Context, user UserID, cursor string, limi
 // newest post a client holds), newest first: the limit posts right above
 // since, so that nothing between is skipped. If there are more, Page.More is
 // set; call Refresh again from the page's first post.
+//
+// Refresh merges from the top of the timeline down to since, because every
+// source is read newest first: it costs O(n) for the n visible posts above
+// since, whatever the limit (Page.Scanned shows it; about 3760 entries for
+// 3000 posts above since=0), and catching up a gap of n posts through More
+// in pages of limit costs O(n²/limit). It suits clients that are a few pages
+// behind; one that is far behind (More on a full page) should drop since
+// and page down from the top with Timeline, at O(limit) a page.
 func (s *Service) Refresh(ctx context.Context, user UserID, since snowflake.ID, limit int) (Page, error) {
 	if since < 0 || since >= Pulling {
 		return Page{}, ErrBadCursor
