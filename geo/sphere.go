@@ -44,19 +44,19 @@ type sphereQuery struct {
 func newSphereQuery(c LatLng) sphereQuery {
 	φ := c.Lat * rad
 	sinφ := math.Sin(φ)
-	return sphereQuery{lat: c.Lat, lng: c.Lng, cosLat: math.Cos(φ), latRad: math.Abs(φ), sinAbs: math.Abs(sinφ), sinLat: sinφ}
+	return sphereQuery{lat: c.Lat, lng: c.Lng, cosLat: cosDeg(c.Lat), latRad: math.Abs(φ), sinAbs: math.Abs(sinφ), sinLat: sinφ}
 }
 
 // cosNear is cos(lat) to within a relative 1e-15, cheaply for latitudes
 // within 1/64 radian of a center below 60°: cos(φq + δ) by the angle-sum
 // formula with cos δ and sin δ by their Taylor series (the first omitted
 // terms are below 1e-17). Nearer the poles the subtraction would cancel
-// most digits, so it calls math.Cos there. It serves tests with a
+// most digits, so it calls cosDeg there. It serves tests with a
 // relative margin, never an exact distance.
 func (q *sphereQuery) cosNear(lat float64) float64 {
 	δ := (lat - q.lat) * rad
 	if math.Abs(δ) >= smallAngle || q.cosLat < 0.5 {
-		return math.Cos(lat * rad)
+		return cosDeg(lat)
 	}
 	z := δ * δ
 	cosδ := 1 - z*(0.5-z*(1.0/24-z*(1.0/720)))
@@ -112,10 +112,10 @@ func (q *sphereQuery) leafBound(b ibox) leafBound {
 	xLng := min(max(math.Abs(q.lng-r.MinX), math.Abs(q.lng-r.MaxX)), 180) * (rad / 2)
 	fLat := max(1-xLat*xLat/6, 0)
 	fLng := max(1-xLng*xLng/6, 0)
-	cosMin := max(math.Cos(max(math.Abs(r.MinY), math.Abs(r.MaxY))*rad)*(1-1e-12), 0)
+	cosMin := max(cosDeg(max(math.Abs(r.MinY), math.Abs(r.MaxY)))*(1-1e-12), 0)
 	cosMax := 1.0
 	if r.MinY > 0 || r.MaxY < 0 {
-		cosMax = math.Cos(min(math.Abs(r.MinY), math.Abs(r.MaxY))*rad) * (1 + 1e-12)
+		cosMax = cosDeg(min(math.Abs(r.MinY), math.Abs(r.MaxY))) * (1 + 1e-12)
 	}
 	lo, hi := (1-1e-9)*h*h, (1+1e-9)*h*h
 	return leafBound{
@@ -257,6 +257,6 @@ func (q *sphereQuery) inside(r rect, inKey float64) bool {
 // cornerKey is hav from the center to (lat, lng) given cos(lat).
 func (q *sphereQuery) cornerKey(lat, cosLat, lng float64) float64 {
 	sLat := sin((lat - q.lat) * (rad / 2))
-	sLng := sin((lng - q.lng) * (rad / 2))
+	sLng := sin(lngGap(q.lng, lng) * (rad / 2))
 	return sLat*sLat + q.cosLat*cosLat*sLng*sLng
 }
