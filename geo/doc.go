@@ -180,12 +180,17 @@
 //     the nearer copy.
 //   - Splits, merges and removals (which free a handle for reuse) change a
 //     generation counter; a search that sees it change starts over. They
-//     are rare next to moves; after four attempts a search takes the
-//     writers' mutex and runs undisturbed, so a storm of removals cannot
-//     starve it.
+//     are rare next to moves. A search that finds the counter odd yields
+//     until the change is done instead of spending an attempt on it;
+//     after four attempts it takes the writers' mutex and runs
+//     undisturbed, so a storm of removals cannot starve it. In that
+//     fallback it waits for the mutex like a writer: for one batch of
+//     [Index.RemoveStale] (at most 256 deletions, about 150 µs) when a
+//     sweep runs, as the sweep lets go of the mutex between batches.
 //
-// So searches never wait for a writer, and writers wait for searches only
-// in that fallback: with one goroutine moving drivers as fast as it can
+// So searches wait for writers only briefly (a split or merge under way,
+// or the fallback), and writers wait for searches only in the fallback:
+// with one goroutine moving drivers as fast as it can
 // and one running 10-nearest searches on 1,000,000 drivers, both keep
 // close to their single-threaded pace (about 900,000 moves and 170,000 searches
 // a second in New York). Designs where readers and

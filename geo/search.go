@@ -572,6 +572,7 @@ func (x *Index) appendNearby(ctx context.Context, dst []Match, center LatLng, ra
 			x.mu.Unlock()
 			break
 		}
+		x.awaitShape()
 		var ok bool
 		if dst, ok = x.nearby(s, dst, &nq); ok {
 			break
@@ -654,6 +655,7 @@ func (x *Index) AppendWithin(ctx context.Context, dst []Match, center LatLng, ra
 			x.mu.Unlock()
 			break
 		}
+		x.awaitShape()
 		var ok bool
 		if dst, ok = x.within(s, dst, &w, filter); ok {
 			break
@@ -764,6 +766,7 @@ func (x *Index) AppendWithinIDs(ctx context.Context, dst []DriverID, center LatL
 			x.mu.Unlock()
 			break
 		}
+		x.awaitShape()
 		var ok bool
 		if dst, ok = x.withinIDs(s, dst, &w); ok {
 			break
