@@ -134,6 +134,9 @@ func TestEdgeExact(t *testing.T) {
 				// In order of distance, each the k-th smallest, each
 				// distance exactly Distance's: ties may come in any order.
 				if g.Distance != want[i].Distance || g.Distance != Distance(c, g.Pos) || g.Driver != m[g.ID] || seen[g.ID] {
+					for j := max(i-2, 0); j < min(i+3, len(got)); j++ {
+						t.Logf("%d got %v %.17g,%.17g %.17g | want %v %.17g,%.17g %.17g", j, got[j].ID, got[j].Pos.Lat, got[j].Pos.Lng, got[j].Distance, want[j].ID, want[j].Pos.Lat, want[j].Pos.Lng, want[j].Distance)
+					}
 					t.Fatalf("Nearby(%.17g, %.17g, %v, k=%d, avail %v)[%d] = %v at %.17g m, want %v at %.17g m",
 						c.Lat, c.Lng, radius, k, avail, i, g.ID, g.Distance, want[i].ID, want[i].Distance)
 				}
@@ -166,6 +169,27 @@ func TestEdgeExact(t *testing.T) {
 			if !slices.Equal(ids, wantIDs) {
 				t.Fatalf("AppendWithinIDs(%.17g, %.17g, %v) = %d drivers, want %d", c.Lat, c.Lng, radius, len(ids), len(wantIDs))
 			}
+		}
+	}
+}
+
+// TestBoundEdgeCases pins two cells whose lower bound once exceeded the
+// key of a point inside them: the subtraction of the center's longitude
+// from -180 lost digits across the antimeridian, and that of latitudes in
+// radians near the pole lost those of a metre-sized gap.
+func TestBoundEdgeCases(t *testing.T) {
+	for _, tc := range []struct {
+		c    LatLng
+		cell rect
+		p    LatLng
+	}{
+		{LatLng{2.5e-6, 179.9999941}, rect{MinX: -180, MinY: 0, MaxX: -179.99, MaxY: 1e-5}, LatLng{2.5e-6, -180}},
+		{LatLng{89.999858, -175.239567}, rect{MinX: -64.87291560300366, MinY: 30.63806070606288, MaxX: 16.876959330235294, MaxY: 90}, LatLng{90, -25.79199461546218}},
+	} {
+		q := newSphereQuery(tc.c)
+		b, h := q.bound(tc.cell), hav(q.lat, q.lng, q.cosLat, tc.p.Lat, tc.p.Lng)
+		if b > h {
+			t.Errorf("bound %.17g of cell %+v exceeds key %.17g of %v from %v", b, tc.cell, h, tc.p, tc.c)
 		}
 	}
 }
