@@ -42,8 +42,10 @@
 // last-seen time in milliseconds, the vehicle and the status, and where
 // its entry sits in the tree. Released handles are reused, so churn does
 // not grow the records. An open-addressing table of handles (linear
-// probing, backward-shift deletion, kept between 3/8 and 3/4 full) maps
-// IDs to handles in about 8 bytes a driver.
+// probing, backward-shift deletion, doubled when it passes 3/4 full) maps
+// IDs to handles in about 8 bytes a driver. Neither the table nor the
+// records shrink when drivers leave: both stay sized for the most drivers
+// the index has held at once, ready for them to come back.
 //
 // Positions are stored as int32 multiples of 1e-7 degree (1.1 cm at the
 // equator, OpenStreetMap's fixed point), latitude and longitude packed in
