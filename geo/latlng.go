@@ -20,6 +20,9 @@ var (
 	ErrInvalidPrecision = errors.New("geo: invalid geohash precision")
 	// ErrNotFound means the driver is not in the index.
 	ErrNotFound = errors.New("geo: driver not found")
+	// ErrInvalidSeen means a driver's last-seen time is before 1970 or
+	// after the year 10889, outside what the index can store.
+	ErrInvalidSeen = errors.New("geo: invalid last-seen time")
 )
 
 // EarthRadius is the radius, in metres, of the sphere this package measures

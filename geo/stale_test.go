@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -62,5 +63,43 @@ func TestRemoveStaleYieldsMutex(t *testing.T) {
 	}
 	if !interleaved {
 		t.Fatal("every Upsert waited for the whole RemoveStale sweep")
+	}
+}
+
+// TestUpsertRejectsSeenOutOfRange checks that a last-seen time the record
+// cannot hold is rejected rather than clamped to 1970 (stale at once) or
+// wrapped past year 10889, and that the index is left unchanged.
+func TestUpsertRejectsSeenOutOfRange(t *testing.T) {
+	x := NewIndex(Options{StaleAfter: -1})
+	pos := LatLng{40.7, -74}
+	if err := x.Upsert(Driver{ID: 1, Pos: pos, Seen: time.UnixMilli(7)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, seen := range []time.Time{
+		time.UnixMilli(-1),
+		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.UnixMilli(maxSeenMilli + 1),
+		time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		for _, id := range []DriverID{1, 2} {
+			if err := x.Upsert(Driver{ID: id, Pos: pos, Seen: seen}); !errors.Is(err, ErrInvalidSeen) {
+				t.Errorf("Upsert(Seen %v) = %v, want ErrInvalidSeen", seen, err)
+			}
+		}
+	}
+	if x.Len() != 1 {
+		t.Fatalf("Len = %d after rejected upserts, want 1", x.Len())
+	}
+	if d, ok := x.Get(1); !ok || !d.Seen.Equal(time.UnixMilli(7)) {
+		t.Fatalf("Get(1) = %v, %v; want Seen 7 ms after 1970", d, ok)
+	}
+	// Both ends of the range round-trip.
+	for _, ms := range []int64{0, maxSeenMilli} {
+		if err := x.Upsert(Driver{ID: 3, Pos: pos, Seen: time.UnixMilli(ms)}); err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := x.Get(3); !ok || d.Seen.UnixMilli() != ms {
+			t.Fatalf("Get(3) = %v, %v; want Seen %d ms", d, ok, ms)
+		}
 	}
 }
