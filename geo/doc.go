@@ -42,8 +42,10 @@
 // last-seen time in milliseconds, the vehicle and the status, and where
 // its entry sits in the tree. Released handles are reused, so churn does
 // not grow the records. An open-addressing table of handles (linear
-// probing, backward-shift deletion, kept between 3/8 and 3/4 full) maps
-// IDs to handles in about 8 bytes a driver.
+// probing, backward-shift deletion, doubled when it passes 3/4 full) maps
+// IDs to handles in about 8 bytes a driver. Neither the table nor the
+// records shrink when drivers leave: both stay sized for the most drivers
+// the index has held at once, ready for them to come back.
 //
 // Positions are stored as int32 multiples of 1e-7 degree (1.1 cm at the
 // equator, OpenStreetMap's fixed point), latitude and longitude packed in
@@ -180,12 +182,17 @@
 //     the nearer copy.
 //   - Splits, merges and removals (which free a handle for reuse) change a
 //     generation counter; a search that sees it change starts over. They
-//     are rare next to moves; after four attempts a search takes the
-//     writers' mutex and runs undisturbed, so a storm of removals cannot
-//     starve it.
+//     are rare next to moves. A search that finds the counter odd yields
+//     until the change is done instead of spending an attempt on it;
+//     after four attempts it takes the writers' mutex and runs
+//     undisturbed, so a storm of removals cannot starve it. In that
+//     fallback it waits for the mutex like a writer: for one batch of
+//     [Index.RemoveStale] (at most 256 deletions, about 150 µs) when a
+//     sweep runs, as the sweep lets go of the mutex between batches.
 //
-// So searches never wait for a writer, and writers wait for searches only
-// in that fallback: with one goroutine moving drivers as fast as it can
+// So searches wait for writers only briefly (a split or merge under way,
+// or the fallback), and writers wait for searches only in the fallback:
+// with one goroutine moving drivers as fast as it can
 // and one running 10-nearest searches on 1,000,000 drivers, both keep
 // close to their single-threaded pace (about 900,000 moves and 170,000 searches
 // a second in New York). Designs where readers and

@@ -20,6 +20,9 @@ var (
 	ErrInvalidPrecision = errors.New("geo: invalid geohash precision")
 	// ErrNotFound means the driver is not in the index.
 	ErrNotFound = errors.New("geo: driver not found")
+	// ErrInvalidSeen means a driver's last-seen time is before 1970 or
+	// after the year 10889, outside what the index can store.
+	ErrInvalidSeen = errors.New("geo: invalid last-seen time")
 )
 
 // EarthRadius is the radius, in metres, of the sphere this package measures
@@ -62,8 +65,34 @@ func (p LatLng) String() string { return fmt.Sprintf("%.6f,%.6f", p.Lat, p.Lng) 
 // agree to the last bit.
 func hav(aLat, aLng, aCos, bLat, bLng float64) float64 {
 	sLat := sin((bLat - aLat) * (rad / 2))
-	sLng := sin((bLng - aLng) * (rad / 2))
-	return sLat*sLat + aCos*math.Cos(bLat*rad)*sLng*sLng
+	sLng := sin(lngGap(aLng, bLng) * (rad / 2))
+	return sLat*sLat + aCos*cosDeg(bLat)*sLng*sLng
+}
+
+// lngGap returns b - a in degrees taken the short way round, in
+// [-180, 180], for longitudes in [-180, 180]. Across the antimeridian it
+// subtracts after moving each side by 180 (both moves are exact), so the
+// gap keeps every digit: the raw b - a would be near ±360, and the sine
+// of its half, near π, loses about 1e-8 of a 0.1 m distance.
+func lngGap(a, b float64) float64 {
+	d := b - a
+	if d > 180 {
+		d = (b - 180) - (a + 180)
+	} else if d < -180 {
+		d = (b + 180) - (a - 180)
+	}
+	return d
+}
+
+// cosDeg is the cosine of lat degrees, accurate to a unit or two in the
+// last place at every latitude. Near a pole math.Cos(lat*rad) would lose
+// up to a relative 1e-7 to the rounding of lat*rad; there the sine of the
+// colatitude, an exact subtraction, keeps the digits.
+func cosDeg(lat float64) float64 {
+	if a := math.Abs(lat); a > 45 {
+		return math.Sin((90 - a) * rad)
+	}
+	return math.Cos(lat * rad)
 }
 
 // metres turns a haversine into a great-circle distance.
@@ -103,7 +132,7 @@ func asin(x float64) float64 {
 // a millimetre at every distance, unlike the spherical law of cosines at
 // short ones). Invalid positions give a meaningless result; validate first.
 func Distance(a, b LatLng) float64 {
-	return metres(hav(a.Lat, a.Lng, math.Cos(a.Lat*rad), b.Lat, b.Lng))
+	return metres(hav(a.Lat, a.Lng, cosDeg(a.Lat), b.Lat, b.Lng))
 }
 
 // Bearing returns the initial bearing in degrees clockwise from north, in

@@ -526,6 +526,17 @@ func (x *Index) centerPath(path []pathStep, root int32, px, py int32) []pathStep
 // whatever the center (poles and the antimeridian included) and radius (up
 // to half the Earth's circumference and beyond). It returns an error for
 // an invalid center or radius, or ctx's error.
+//
+// filter sees only fresh drivers within radius, but it may see a driver
+// more than once, and see drivers that are not returned: a search that
+// starts over because a writer changed the tree calls it again for the
+// drivers it meets again, and discards what it had. It must be cheap, free
+// of side effects that count on one call per driver, and must not call
+// the index's write methods or Get.
+//
+// ctx is checked once, before the search starts: a search is not
+// interrupted midway. With k <= 0 or a radius spanning much of the Earth
+// it reads every driver in the circle, so bound those with the radius.
 func (x *Index) Nearby(ctx context.Context, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
 	return x.AppendNearby(ctx, nil, center, radius, k, filter)
 }
@@ -572,6 +583,7 @@ func (x *Index) appendNearby(ctx context.Context, dst []Match, center LatLng, ra
 			x.mu.Unlock()
 			break
 		}
+		x.awaitShape()
 		var ok bool
 		if dst, ok = x.nearby(s, dst, &nq); ok {
 			break
@@ -636,6 +648,10 @@ type withinCand struct {
 // keeps the drivers whose exact [Distance] is at most radius, so it returns
 // the same set as Nearby with k <= 0 without paying for the sort. It
 // returns an error for an invalid center or radius, or ctx's error.
+//
+// As with Nearby, filter may see a driver more than once (a driver caught
+// moving between cells, or a search that starts over) and drivers that are
+// not returned, and ctx is checked only before the search starts.
 func (x *Index) AppendWithin(ctx context.Context, dst []Match, center LatLng, radius float64, filter func(Driver) bool) ([]Match, error) {
 	if err := ctx.Err(); err != nil {
 		return dst, err
@@ -654,6 +670,7 @@ func (x *Index) AppendWithin(ctx context.Context, dst []Match, center LatLng, ra
 			x.mu.Unlock()
 			break
 		}
+		x.awaitShape()
 		var ok bool
 		if dst, ok = x.within(s, dst, &w, filter); ok {
 			break
@@ -745,7 +762,7 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 // haversines against precomputed bounds, computing an exact distance only
 // within a rounding margin of the radius; then it reads the IDs in one
 // tight loop. It returns an error for an invalid center or radius, or
-// ctx's error.
+// ctx's error; ctx is checked only before the search starts.
 func (x *Index) AppendWithinIDs(ctx context.Context, dst []DriverID, center LatLng, radius float64) ([]DriverID, error) {
 	if err := ctx.Err(); err != nil {
 		return dst, err
@@ -764,6 +781,7 @@ func (x *Index) AppendWithinIDs(ctx context.Context, dst []DriverID, center LatL
 			x.mu.Unlock()
 			break
 		}
+		x.awaitShape()
 		var ok bool
 		if dst, ok = x.withinIDs(s, dst, &w); ok {
 			break

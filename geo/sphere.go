@@ -37,26 +37,26 @@ func keyLimit(radius float64) float64 {
 // cos b >= 1 - b²/2 and sin b <= b).
 type sphereQuery struct {
 	lat, lng, cosLat float64
-	latRad, sinAbs   float64
+	sinAbs           float64
 	sinLat           float64
 }
 
 func newSphereQuery(c LatLng) sphereQuery {
 	φ := c.Lat * rad
 	sinφ := math.Sin(φ)
-	return sphereQuery{lat: c.Lat, lng: c.Lng, cosLat: math.Cos(φ), latRad: math.Abs(φ), sinAbs: math.Abs(sinφ), sinLat: sinφ}
+	return sphereQuery{lat: c.Lat, lng: c.Lng, cosLat: cosDeg(c.Lat), sinAbs: math.Abs(sinφ), sinLat: sinφ}
 }
 
 // cosNear is cos(lat) to within a relative 1e-15, cheaply for latitudes
 // within 1/64 radian of a center below 60°: cos(φq + δ) by the angle-sum
 // formula with cos δ and sin δ by their Taylor series (the first omitted
 // terms are below 1e-17). Nearer the poles the subtraction would cancel
-// most digits, so it calls math.Cos there. It serves tests with a
+// most digits, so it calls cosDeg there. It serves tests with a
 // relative margin, never an exact distance.
 func (q *sphereQuery) cosNear(lat float64) float64 {
 	δ := (lat - q.lat) * rad
 	if math.Abs(δ) >= smallAngle || q.cosLat < 0.5 {
-		return math.Cos(lat * rad)
+		return cosDeg(lat)
 	}
 	z := δ * δ
 	cosδ := 1 - z*(0.5-z*(1.0/24-z*(1.0/720)))
@@ -112,10 +112,10 @@ func (q *sphereQuery) leafBound(b ibox) leafBound {
 	xLng := min(max(math.Abs(q.lng-r.MinX), math.Abs(q.lng-r.MaxX)), 180) * (rad / 2)
 	fLat := max(1-xLat*xLat/6, 0)
 	fLng := max(1-xLng*xLng/6, 0)
-	cosMin := max(math.Cos(max(math.Abs(r.MinY), math.Abs(r.MaxY))*rad)*(1-1e-12), 0)
+	cosMin := max(cosDeg(max(math.Abs(r.MinY), math.Abs(r.MaxY)))*(1-1e-12), 0)
 	cosMax := 1.0
 	if r.MinY > 0 || r.MaxY < 0 {
-		cosMax = math.Cos(min(math.Abs(r.MinY), math.Abs(r.MaxY))*rad) * (1 + 1e-12)
+		cosMax = cosDeg(min(math.Abs(r.MinY), math.Abs(r.MaxY))) * (1 + 1e-12)
 	}
 	lo, hi := (1-1e-9)*h*h, (1+1e-9)*h*h
 	return leafBound{
@@ -155,12 +155,15 @@ func (q *sphereQuery) bound(r rect) float64 {
 	}
 	var dLng float64
 	if q.lng < r.MinX || q.lng > r.MaxX {
-		dLng = min(shortLng(q.lng-r.MinX), shortLng(q.lng-r.MaxX))
+		dLng = min(math.Abs(lngGap(q.lng, r.MinX)), math.Abs(lngGap(q.lng, r.MaxX)))
 	}
 	if dLat == 0 && dLng == 0 {
 		return 0
 	}
-	far := max(math.Abs(r.MinY), math.Abs(r.MaxY))*rad - q.latRad
+	// Latitudes are subtracted in degrees, where it is exact for nearby
+	// values: in radians, near a pole, the difference of two rounded
+	// products would lose a relative 1e-10 of a metre-sized gap.
+	far := (max(math.Abs(r.MinY), math.Abs(r.MaxY)) - math.Abs(q.lat)) * rad
 	lo := q.lowerKey(dLat, dLng, max(far, 0))
 	// tan φq·far bounds the relative loss of cos φ in lo; below 1% the
 	// joint bound below cannot raise lo by more than that, and most
@@ -190,7 +193,7 @@ func (q *sphereQuery) bound(r rect) float64 {
 	if r.MinY > 0 || r.MaxY < 0 {
 		near = min(math.Abs(r.MinY), math.Abs(r.MaxY))
 	}
-	dLo, dHi := max(near*rad-q.latRad, 0), far
+	dLo, dHi := max((near-math.Abs(q.lat))*rad, 0), far
 	qa := (1-dHi*dHi/12)/4 - c*q.cosLat/2
 	qb := c * q.sinAbs
 	qc := c * q.cosLat
@@ -204,16 +207,6 @@ func (q *sphereQuery) bound(r rect) float64 {
 	// Margin for rounding in the few operations above.
 	v -= 1e-12 * (math.Abs(qa)*dHi*dHi + qb*dHi + qc)
 	return max(lo, v)
-}
-
-// shortLng returns |d| folded into [0, 180]: the longitude gap the short
-// way round.
-func shortLng(d float64) float64 {
-	d = math.Abs(d)
-	if d > 180 {
-		d = 360 - d
-	}
-	return d
 }
 
 // insideKey returns a haversine a little below that of radius metres, so
@@ -257,6 +250,6 @@ func (q *sphereQuery) inside(r rect, inKey float64) bool {
 // cornerKey is hav from the center to (lat, lng) given cos(lat).
 func (q *sphereQuery) cornerKey(lat, cosLat, lng float64) float64 {
 	sLat := sin((lat - q.lat) * (rad / 2))
-	sLng := sin((lng - q.lng) * (rad / 2))
+	sLng := sin(lngGap(q.lng, lng) * (rad / 2))
 	return sLat*sLat + q.cosLat*cosLat*sLng*sLng
 }
