@@ -20,7 +20,7 @@ type scratch struct {
 	heap   []qitem
 	pos    []uint64
 	hs     []uint32
-	his    []float64  // upper bounds of the keys of pos
+	los    []float64  // lower bounds of the keys of pos
 	path   []pathStep // cells from the root to the center's leaf
 	out    []uint32   // handles found by a radius search
 	topk   []float64  // max-heap of the k smallest upper bounds of entry keys
@@ -176,42 +176,6 @@ func (s *scratch) readLeaf(n *node) bool {
 				s.pos = append(s.pos, w[j+1].Load())
 				s.hs = append(s.hs, uint32(v>>32))
 			}
-		}
-		if n.seq.Load() == q {
-			return true
-		}
-	}
-}
-
-// readLeafNear is readLeaf for a nearest search: it copies only the
-// entries whose lower bound by lb is at most limit, which after the first
-// leaf are a few of each, with upper bounds of their keys in s.his, and
-// reads no handle of the others.
-func (s *scratch) readLeafNear(n *node, lb *leafBound, limit float64) bool {
-	for i := 0; ; i++ {
-		q := n.seq.Load()
-		if q&1 != 0 {
-			spin(i)
-			continue
-		}
-		b := n.leaf.Load()
-		if b == nil {
-			return false
-		}
-		c := b.capacity()
-		cnt := min(max(b.count(), 0), c)
-		w := b.words()[blockHead:]
-		hw := w[c:]
-		s.pos, s.hs, s.his = s.pos[:0], s.hs[:0], s.his[:0]
-		for j := range cnt {
-			p := w[j].Load()
-			lo, hi := lb.keys(p)
-			if lo > limit {
-				continue
-			}
-			s.pos = append(s.pos, p)
-			s.hs = append(s.hs, uint32(hw[j>>1].Load()>>(32*(j&1))))
-			s.his = append(s.his, hi)
 		}
 		if n.seq.Load() == q {
 			return true
@@ -464,33 +428,60 @@ search:
 
 // scanLeaf queues the entries of leaf n, whose box is b, with a key of at
 // most limit. With k > 0 it keeps in topk the k smallest upper bounds of
-// the keys of the entries seen and lowers limit to the k-th. It reports false if n is no longer a leaf.
+// the keys of the entries seen and lowers limit to the k-th. It reads the
+// block in place, screening each entry by its bounds from lb (which after
+// the first leaf reject all but a few) before it reads the entry's handle,
+// and validates n's seq once at the end: it reports false, so that the
+// search starts over, if n changed meanwhile or is no longer a leaf.
 func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, h []qitem, topk []float64, limit float64) ([]qitem, []float64, float64, bool) {
 	lb := q.leafBound(b)
-	if !s.readLeafNear(n, &lb, limit) {
+	var seq uint32
+	for i := 0; ; i++ {
+		if seq = n.seq.Load(); seq&1 == 0 {
+			break
+		}
+		spin(i)
+	}
+	blk := n.leaf.Load()
+	if blk == nil {
 		return h, topk, limit, false
 	}
-	if k > 0 {
+	c := blk.capacity()
+	cnt := min(max(blk.count(), 0), c)
+	words := blk.words()
+	w := words[blockHead : blockHead+cnt]
+	hw := words[blockHead+c:]
+	pos, hs, los := s.pos[:0], s.hs[:0], s.los[:0]
+	for j := range w {
+		p := w[j].Load()
+		lo, hi := lb.keys(p)
+		if lo > limit {
+			continue
+		}
 		// The k smallest upper bounds cap the k-th nearest key as well
 		// as exact keys would, to within a relative 1e-4 in a city, and
 		// spare most entries of the first leaf their exact key.
-		for _, hi := range s.his {
+		if k > 0 && (len(topk) < k || hi < topk[0]) {
 			if topk = pushTop(topk, hi, k); len(topk) == k {
 				limit = topk[0]
 			}
 		}
+		pos = append(pos, p)
+		hs = append(hs, uint32(hw[j>>1].Load()>>(32*(j&1))))
+		los = append(los, lo)
 	}
-	for j, p := range s.pos {
-		if lo, _ := lb.keys(p); lo > limit {
+	for j, p := range pos {
+		if los[j] > limit {
 			continue
 		}
 		key := hav(q.lat, q.lng, q.cosLat, unfix(posLat(p)), unfix(posLng(p)))
 		if key > limit {
 			continue
 		}
-		h = push(h, qitem{key: key, a: p, ref: -1, h: s.hs[j]})
+		h = push(h, qitem{key: key, a: p, ref: -1, h: hs[j]})
 	}
-	return h, topk, limit, true
+	s.pos, s.hs, s.los = pos, hs, los
+	return h, topk, limit, n.seq.Load() == seq
 }
 
 // pathStep is a cell on the way from a root to a leaf.
