@@ -454,16 +454,19 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, h []qitem, to
 	pos, hs, los := s.pos[:0], s.hs[:0], s.los[:0]
 	for j := range w {
 		p := w[j].Load()
-		lo, hi := lb.keys(p)
+		dLat, dLng := lb.gaps(p)
+		lo := lb.lower(dLat, dLng)
 		if lo > limit {
 			continue
 		}
 		// The k smallest upper bounds cap the k-th nearest key as well
 		// as exact keys would, to within a relative 1e-4 in a city, and
 		// spare most entries of the first leaf their exact key.
-		if k > 0 && (len(topk) < k || hi < topk[0]) {
-			if topk = pushTop(topk, hi, k); len(topk) == k {
-				limit = topk[0]
+		if k > 0 {
+			if hi := lb.upper(dLat, dLng); len(topk) < k || hi < topk[0] {
+				if topk = pushTop(topk, hi, k); len(topk) == k {
+					limit = topk[0]
+				}
 			}
 		}
 		pos = append(pos, p)
