@@ -23,6 +23,7 @@ type scratch struct {
 	los    []float64  // lower bounds of the keys of pos
 	path   []pathStep // cells from the root to the center's leaf
 	out    []uint32   // handles found by a radius search
+	leaves []*node    // leaves a radius search reads together
 	topk   []float64  // max-heap of the k smallest upper bounds of entry keys
 	batch  []qitem    // entries whose records a search loads together
 	cands  []withinCand
@@ -212,6 +213,53 @@ func appendHandles(n *node, hs []uint32) ([]uint32, bool) {
 			return hs, true
 		}
 	}
+}
+
+// leafBatch is how many leaves wholly inside a radius search's circle
+// [appendHandlesBatch] reads together.
+const leafBatch = 8
+
+// appendHandlesBatch is [appendHandles] for several leaves: it loads their
+// blocks' headers before it copies any handle, so that the cache misses
+// on the blocks overlap instead of following one another.
+func appendHandlesBatch(ns []*node, hs []uint32) ([]uint32, bool) {
+	var seqs [leafBatch]uint32
+	var bs [leafBatch]*block
+	var cnts [leafBatch]int32
+	ns = ns[:min(len(ns), leafBatch)]
+	for i, n := range ns {
+		seqs[i] = n.seq.Load()
+		bs[i] = n.leaf.Load()
+	}
+	for i, b := range bs[:len(ns)] {
+		if b != nil {
+			cnts[i] = min(max(b.count(), 0), b.capacity())
+		}
+	}
+	for i, n := range ns {
+		b := bs[i]
+		if b == nil {
+			return hs, false
+		}
+		start := len(hs)
+		c := b.capacity()
+		w := b.words()[blockHead+c:]
+		for j := int32(0); j < cnts[i]; j += 2 {
+			v := w[j>>1].Load()
+			hs = append(hs, uint32(v))
+			if j+1 < cnts[i] {
+				hs = append(hs, uint32(v>>32))
+			}
+		}
+		if seqs[i]&1 != 0 || n.seq.Load() != seqs[i] {
+			// A writer was at work: read this leaf again on its own.
+			var ok bool
+			if hs, ok = appendHandles(n, hs[:start]); !ok {
+				return hs, false
+			}
+		}
+	}
+	return hs, true
 }
 
 // record returns the record of handle h, or nil if h lies beyond the
@@ -780,6 +828,7 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 	q := &w.q
 	hs := s.out[:0]
 	st := s.heap[:0]
+	ins := s.leaves[:0] // leaves inside the circle waiting to be read
 	classify := func(b ibox, ref int32) {
 		r := b.degrees()
 		if !w.touches(r) {
@@ -818,7 +867,10 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 			continue
 		}
 		if inside {
-			hs, ok = appendHandles(n, hs)
+			if ins = append(ins, n); len(ins) == leafBatch {
+				hs, ok = appendHandlesBatch(ins, hs)
+				ins = ins[:0]
+			}
 			continue
 		}
 		// A cell on the edge: test its drivers.
@@ -845,7 +897,10 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 			hs = append(hs, s.hs[j])
 		}
 	}
-	s.heap, s.out = st[:0], hs[:0]
+	if ok && len(ins) > 0 {
+		hs, ok = appendHandlesBatch(ins, hs)
+	}
+	s.heap, s.out, s.leaves = st[:0], hs[:0], ins[:0]
 	if !ok || x.gen.Load() != g {
 		return dst, false
 	}
