@@ -172,8 +172,9 @@
 // atomic (on amd64 a plain load), and they validate what they read.
 //
 //   - A leaf carries a sequence number, odd while the writer changes its
-//     entries; a search copies the entries and retries the leaf if the
-//     number changed. A move inside one leaf is a single store of the
+//     entries; a radius search copies the entries and retries the leaf
+//     if the number changed, and a nearest search, which screens them in
+//     place, starts over. A move inside one leaf is a single store of the
 //     packed position and needs none.
 //   - A move between leaves adds the driver to its new leaf before it
 //     removes it from the old one, so a search never misses a driver that

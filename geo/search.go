@@ -20,9 +20,10 @@ type scratch struct {
 	heap   []qitem
 	pos    []uint64
 	hs     []uint32
-	his    []float64  // upper bounds of the keys of pos
+	los    []float64  // lower bounds of the keys of pos
 	path   []pathStep // cells from the root to the center's leaf
 	out    []uint32   // handles found by a radius search
+	leaves []*node    // leaves a radius search reads together
 	topk   []float64  // max-heap of the k smallest upper bounds of entry keys
 	batch  []qitem    // entries whose records a search loads together
 	cands  []withinCand
@@ -183,42 +184,6 @@ func (s *scratch) readLeaf(n *node) bool {
 	}
 }
 
-// readLeafNear is readLeaf for a nearest search: it copies only the
-// entries whose lower bound by lb is at most limit, which after the first
-// leaf are a few of each, with upper bounds of their keys in s.his, and
-// reads no handle of the others.
-func (s *scratch) readLeafNear(n *node, lb *leafBound, limit float64) bool {
-	for i := 0; ; i++ {
-		q := n.seq.Load()
-		if q&1 != 0 {
-			spin(i)
-			continue
-		}
-		b := n.leaf.Load()
-		if b == nil {
-			return false
-		}
-		c := b.capacity()
-		cnt := min(max(b.count(), 0), c)
-		w := b.words()[blockHead:]
-		hw := w[c:]
-		s.pos, s.hs, s.his = s.pos[:0], s.hs[:0], s.his[:0]
-		for j := range cnt {
-			p := w[j].Load()
-			lo, hi := lb.keys(p)
-			if lo > limit {
-				continue
-			}
-			s.pos = append(s.pos, p)
-			s.hs = append(s.hs, uint32(hw[j>>1].Load()>>(32*(j&1))))
-			s.his = append(s.his, hi)
-		}
-		if n.seq.Load() == q {
-			return true
-		}
-	}
-}
-
 // appendHandles appends the handles of leaf n to hs, consistent with one
 // moment. It returns false if n is no longer a leaf.
 func appendHandles(n *node, hs []uint32) ([]uint32, bool) {
@@ -248,6 +213,53 @@ func appendHandles(n *node, hs []uint32) ([]uint32, bool) {
 			return hs, true
 		}
 	}
+}
+
+// leafBatch is how many leaves wholly inside a radius search's circle
+// [appendHandlesBatch] reads together.
+const leafBatch = 8
+
+// appendHandlesBatch is [appendHandles] for several leaves: it loads their
+// blocks' headers before it copies any handle, so that the cache misses
+// on the blocks overlap instead of following one another.
+func appendHandlesBatch(ns []*node, hs []uint32) ([]uint32, bool) {
+	var seqs [leafBatch]uint32
+	var bs [leafBatch]*block
+	var cnts [leafBatch]int32
+	ns = ns[:min(len(ns), leafBatch)]
+	for i, n := range ns {
+		seqs[i] = n.seq.Load()
+		bs[i] = n.leaf.Load()
+	}
+	for i, b := range bs[:len(ns)] {
+		if b != nil {
+			cnts[i] = min(max(b.count(), 0), b.capacity())
+		}
+	}
+	for i, n := range ns {
+		b := bs[i]
+		if b == nil {
+			return hs, false
+		}
+		start := len(hs)
+		c := b.capacity()
+		w := b.words()[blockHead+c:]
+		for j := int32(0); j < cnts[i]; j += 2 {
+			v := w[j>>1].Load()
+			hs = append(hs, uint32(v))
+			if j+1 < cnts[i] {
+				hs = append(hs, uint32(v>>32))
+			}
+		}
+		if seqs[i]&1 != 0 || n.seq.Load() != seqs[i] {
+			// A writer was at work: read this leaf again on its own.
+			var ok bool
+			if hs, ok = appendHandles(n, hs[:start]); !ok {
+				return hs, false
+			}
+		}
+	}
+	return hs, true
 }
 
 // record returns the record of handle h, or nil if h lies beyond the
@@ -464,33 +476,63 @@ search:
 
 // scanLeaf queues the entries of leaf n, whose box is b, with a key of at
 // most limit. With k > 0 it keeps in topk the k smallest upper bounds of
-// the keys of the entries seen and lowers limit to the k-th. It reports false if n is no longer a leaf.
+// the keys of the entries seen and lowers limit to the k-th. It reads the
+// block in place, screening each entry by its bounds from lb (which after
+// the first leaf reject all but a few) before it reads the entry's handle,
+// and validates n's seq once at the end: it reports false, so that the
+// search starts over, if n changed meanwhile or is no longer a leaf.
 func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, h []qitem, topk []float64, limit float64) ([]qitem, []float64, float64, bool) {
 	lb := q.leafBound(b)
-	if !s.readLeafNear(n, &lb, limit) {
+	var seq uint32
+	for i := 0; ; i++ {
+		if seq = n.seq.Load(); seq&1 == 0 {
+			break
+		}
+		spin(i)
+	}
+	blk := n.leaf.Load()
+	if blk == nil {
 		return h, topk, limit, false
 	}
-	if k > 0 {
+	c := blk.capacity()
+	cnt := min(max(blk.count(), 0), c)
+	words := blk.words()
+	w := words[blockHead : blockHead+cnt]
+	hw := words[blockHead+c:]
+	pos, hs, los := s.pos[:0], s.hs[:0], s.los[:0]
+	for j := range w {
+		p := w[j].Load()
+		dLat, dLng := lb.gaps(p)
+		lo := lb.lower(dLat, dLng)
+		if lo > limit {
+			continue
+		}
 		// The k smallest upper bounds cap the k-th nearest key as well
 		// as exact keys would, to within a relative 1e-4 in a city, and
 		// spare most entries of the first leaf their exact key.
-		for _, hi := range s.his {
-			if topk = pushTop(topk, hi, k); len(topk) == k {
-				limit = topk[0]
+		if k > 0 {
+			if hi := lb.upper(dLat, dLng); len(topk) < k || hi < topk[0] {
+				if topk = pushTop(topk, hi, k); len(topk) == k {
+					limit = topk[0]
+				}
 			}
 		}
+		pos = append(pos, p)
+		hs = append(hs, uint32(hw[j>>1].Load()>>(32*(j&1))))
+		los = append(los, lo)
 	}
-	for j, p := range s.pos {
-		if lo, _ := lb.keys(p); lo > limit {
+	for j, p := range pos {
+		if los[j] > limit {
 			continue
 		}
 		key := hav(q.lat, q.lng, q.cosLat, unfix(posLat(p)), unfix(posLng(p)))
 		if key > limit {
 			continue
 		}
-		h = push(h, qitem{key: key, a: p, ref: -1, h: s.hs[j]})
+		h = push(h, qitem{key: key, a: p, ref: -1, h: hs[j]})
 	}
-	return h, topk, limit, true
+	s.pos, s.hs, s.los = pos, hs, los
+	return h, topk, limit, n.seq.Load() == seq
 }
 
 // pathStep is a cell on the way from a root to a leaf.
@@ -804,6 +846,7 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 	q := &w.q
 	hs := s.out[:0]
 	st := s.heap[:0]
+	ins := s.leaves[:0] // leaves inside the circle waiting to be read
 	classify := func(b ibox, ref int32) {
 		r := b.degrees()
 		if !w.touches(r) {
@@ -842,7 +885,10 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 			continue
 		}
 		if inside {
-			hs, ok = appendHandles(n, hs)
+			if ins = append(ins, n); len(ins) == leafBatch {
+				hs, ok = appendHandlesBatch(ins, hs)
+				ins = ins[:0]
+			}
 			continue
 		}
 		// A cell on the edge: test its drivers.
@@ -869,7 +915,10 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 			hs = append(hs, s.hs[j])
 		}
 	}
-	s.heap, s.out = st[:0], hs[:0]
+	if ok && len(ins) > 0 {
+		hs, ok = appendHandlesBatch(ins, hs)
+	}
+	s.heap, s.out, s.leaves = st[:0], hs[:0], ins[:0]
 	if !ok || x.gen.Load() != g {
 		return dst, false
 	}

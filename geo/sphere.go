@@ -101,7 +101,7 @@ func (q *sphereQuery) lowerKey(dLat, dLng, b float64) float64 {
 type leafBound struct {
 	lo, loLng  float64
 	hi, hiLng  float64
-	qLat, qLng float64 // the center in units of 1e-7 degree
+	qLat, qLng int64 // the center rounded to units of 1e-7 degree
 }
 
 // leafBound returns the bounds for the points of box b.
@@ -123,21 +123,48 @@ func (q *sphereQuery) leafBound(b ibox) leafBound {
 		loLng: lo * q.cosLat * cosMin * fLng * fLng,
 		hi:    hi,
 		hiLng: hi * q.cosLat * cosMax,
-		qLat:  q.lat * fixScale,
-		qLng:  q.lng * fixScale,
+		qLat:  int64(fix(q.lat)),
+		qLng:  int64(fix(q.lng)),
 	}
+}
+
+// gaps returns the latitude gap and the short-way longitude gap from the
+// rounded center to the stored position p, in units of 1e-7 degree. The
+// exact gaps from the center differ from them by at most half a unit, and
+// their squares fit an int64 with room to spare.
+func (l *leafBound) gaps(p uint64) (dLat, dLng int64) {
+	dLat = int64(posLat(p)) - l.qLat
+	dLng = int64(posLng(p)) - l.qLng
+	if dLat < 0 {
+		dLat = -dLat
+	}
+	if dLng < 0 {
+		dLng = -dLng
+	}
+	if dLng > 180*fixScale {
+		dLng = 360*fixScale - dLng
+	}
+	return dLat, dLng
+}
+
+// lower returns the lower bound for gaps from [leafBound.gaps], narrowed
+// by one unit.
+func (l *leafBound) lower(dLat, dLng int64) float64 {
+	nLat, nLng := max(dLat-1, 0), max(dLng-1, 0)
+	return l.lo*float64(nLat*nLat) + l.loLng*float64(nLng*nLng)
+}
+
+// upper returns the upper bound for gaps from [leafBound.gaps], widened by
+// one unit.
+func (l *leafBound) upper(dLat, dLng int64) float64 {
+	dLat, dLng = dLat+1, dLng+1
+	return l.hi*float64(dLat*dLat) + l.hiLng*float64(dLng*dLng)
 }
 
 // keys returns the lower and upper bounds for the stored position p.
 func (l *leafBound) keys(p uint64) (lo, hi float64) {
-	dLat := math.Abs(float64(posLat(p)) - l.qLat)
-	dLng := math.Abs(float64(posLng(p)) - l.qLng)
-	if dLng > 180*fixScale {
-		dLng = 360*fixScale - dLng
-	}
-	nLat, nLng := max(dLat-1, 0), max(dLng-1, 0)
-	dLat, dLng = dLat+1, dLng+1
-	return l.lo*nLat*nLat + l.loLng*nLng*nLng, l.hi*dLat*dLat + l.hiLng*dLng*dLng
+	dLat, dLng := l.gaps(p)
+	return l.lower(dLat, dLng), l.upper(dLat, dLng)
 }
 
 // bound is a lower bound of the key over a lat/lng rectangle: the latitude
