@@ -142,19 +142,19 @@
 // (its geo_test.go: a New York-sized box and the whole sphere, 10%
 // available), beside tidwall/rtree and orb/quadtree, which are inexact, in
 // a quiet 2-core VM, the faster of two runs (the peers' 10-nearest is
-// about 15% slower on this VM than a day earlier, so read the columns
+// about 10% slower on this VM than a day earlier, so read the columns
 // against each other):
 //
 //	                          blueprint         rtree             orb
 //	                          nyc     sphere    nyc     sphere    nyc     sphere
-//	insert (ns)               819     626       686     724       546     589
-//	move (ns, 0 allocs)       984     760       1531    1552      2099    1841
-//	10 nearest (µs)           6.5     6.7       14.3    13.3      13.7    11.0
-//	  recall                  1.000   1.000     0.905   0.830     0.890   0.830
-//	10 nearest available (µs) 4.8     6.3       32.3    31.2      55.0    50.0
-//	radius 2 km / 200 km (µs) 315     27        482     26        2234    104
-//	mixed: moves/s            914k    1452k     50k     60k       51k     57k
-//	mixed: 10-NN queries/s    178k    168k      48k     54k       50k     56k
+//	insert (ns)               757     604       762     679       521     446
+//	move (ns, 0 allocs)       1191    876       2023    1518      1948    1701
+//	10 nearest (µs)           6.0     7.4       13.7    13.4      15.4    13.0
+//	  recall                  1.000   1.000     0.895   0.830     0.910   0.830
+//	10 nearest available (µs) 5.9     7.0       34.2    34.5      60.1    50.4
+//	radius 2 km / 200 km (µs) 330     29        522     34        3045    132
+//	mixed: moves/s            946k    1204k     49k     49k       37k     44k
+//	mixed: 10-NN queries/s    168k    162k      44k     47k       34k     40k
 //	memory (bytes/driver)     54.3              79.0              81.1
 //
 // Moves and inserts are bound by cache misses, not instructions: a move
