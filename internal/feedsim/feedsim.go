@@ -187,14 +187,22 @@ type Strategy struct {
 	PurePull bool
 }
 
+// pushAll is the pure-push policy: every author, every edge.
 type pushAll struct{}
 
-func (pushAll) PushAuthor(fanout.AuthorStats) bool                   { return true }
+// PushAuthor pushes every author.
+func (pushAll) PushAuthor(fanout.AuthorStats) bool { return true }
+
+// PushEdge pushes every edge.
 func (pushAll) PushEdge(fanout.AuthorStats, fanout.ReaderStats) bool { return true }
 
+// pullAll is the Service pulling every author.
 type pullAll struct{}
 
-func (pullAll) PushAuthor(fanout.AuthorStats) bool                   { return false }
+// PushAuthor pulls every author.
+func (pullAll) PushAuthor(fanout.AuthorStats) bool { return false }
+
+// PushEdge pulls every edge.
 func (pullAll) PushEdge(fanout.AuthorStats, fanout.ReaderStats) bool { return false }
 
 // Strategies returns the strategies compared: pure push, the Service
