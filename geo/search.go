@@ -15,6 +15,24 @@ import (
 // worst case under a storm of removals.
 const maxTries = 4
 
+// retrySearch runs attempt, a search over the lock-free tree that reports
+// whether what it read was consistent, until it is, waiting out a shape
+// change before each try; after maxTries failures it runs attempt once
+// more under the writers' mutex (locked true), where it cannot fail.
+// attempt appends to dst and returns it cut back to its length on failure.
+func retrySearch[T any](x *Index, dst []T, attempt func(dst []T, locked bool) ([]T, bool)) []T {
+	for range maxTries {
+		x.awaitShape()
+		if out, ok := attempt(dst, false); ok {
+			return out
+		}
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	dst, _ = attempt(dst, true)
+	return dst
+}
+
 // scratch is a search's reusable memory, pooled per Index.
 type scratch struct {
 	heap   []qitem
@@ -617,20 +635,10 @@ func (x *Index) appendNearby(ctx context.Context, dst []Match, center LatLng, ra
 	nq := nearQuery{q: newSphereQuery(center), radius: radius, maxKey: keyLimit(radius), k: k, cut: x.cutoff(), filter: filter, avail: avail,
 		noPrune: filter != nil} // a filter rejects too often for pruning to pay
 	s := x.getScratch()
-	for try := 0; ; try++ {
-		if try == maxTries {
-			x.mu.Lock()
-			nq.noPrune = true
-			dst, _ = x.nearby(s, dst, &nq) // no writer, no pruning: cannot fail
-			x.mu.Unlock()
-			break
-		}
-		x.awaitShape()
-		var ok bool
-		if dst, ok = x.nearby(s, dst, &nq); ok {
-			break
-		}
-	}
+	dst = retrySearch(x, dst, func(dst []Match, locked bool) ([]Match, bool) {
+		nq.noPrune = nq.noPrune || locked // no writer, no pruning: cannot fail
+		return x.nearby(s, dst, &nq)
+	})
 	x.pool.Put(s)
 	return dst, nil
 }
@@ -645,7 +653,12 @@ type withinQuery struct {
 	cut    int64
 }
 
-func newWithinQuery(buf *[2]rect, center LatLng, radius float64) (withinQuery, error) {
+// newWithinQuery checks ctx, center and radius and prepares a radius
+// search of x, its boxes in buf.
+func (x *Index) newWithinQuery(ctx context.Context, buf *[2]rect, center LatLng, radius float64) (withinQuery, error) {
+	if err := ctx.Err(); err != nil {
+		return withinQuery{}, err
+	}
 	var bb [2]Box
 	boxes, err := cover(&bb, center, radius)
 	if err != nil {
@@ -654,7 +667,8 @@ func newWithinQuery(buf *[2]rect, center LatLng, radius float64) (withinQuery, e
 	for i, b := range boxes {
 		buf[i] = rect{MinX: b.MinLng, MinY: b.MinLat, MaxX: b.MaxLng, MaxY: b.MaxLat}
 	}
-	return withinQuery{q: newSphereQuery(center), boxes: buf[:len(boxes)], radius: radius, maxKey: keyLimit(radius), inKey: insideKey(radius)}, nil
+	return withinQuery{q: newSphereQuery(center), boxes: buf[:len(boxes)], radius: radius, maxKey: keyLimit(radius),
+		inKey: insideKey(radius), cut: x.cutoff()}, nil
 }
 
 func (w *withinQuery) touches(r rect) bool {
@@ -695,29 +709,13 @@ type withinCand struct {
 // moving between cells, or a search that starts over) and drivers that are
 // not returned, and ctx is checked only before the search starts.
 func (x *Index) AppendWithin(ctx context.Context, dst []Match, center LatLng, radius float64, filter func(Driver) bool) ([]Match, error) {
-	if err := ctx.Err(); err != nil {
-		return dst, err
-	}
 	var rb [2]rect
-	w, err := newWithinQuery(&rb, center, radius)
+	w, err := x.newWithinQuery(ctx, &rb, center, radius)
 	if err != nil {
 		return dst, err
 	}
-	w.cut = x.cutoff()
 	s := x.getScratch()
-	for try := 0; ; try++ {
-		if try == maxTries {
-			x.mu.Lock()
-			dst, _ = x.within(s, dst, &w, filter)
-			x.mu.Unlock()
-			break
-		}
-		x.awaitShape()
-		var ok bool
-		if dst, ok = x.within(s, dst, &w, filter); ok {
-			break
-		}
-	}
+	dst = retrySearch(x, dst, func(dst []Match, _ bool) ([]Match, bool) { return x.within(s, dst, &w, filter) })
 	x.pool.Put(s)
 	return dst, nil
 }
@@ -806,29 +804,13 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 // tight loop. It returns an error for an invalid center or radius, or
 // ctx's error; ctx is checked only before the search starts.
 func (x *Index) AppendWithinIDs(ctx context.Context, dst []DriverID, center LatLng, radius float64) ([]DriverID, error) {
-	if err := ctx.Err(); err != nil {
-		return dst, err
-	}
 	var rb [2]rect
-	w, err := newWithinQuery(&rb, center, radius)
+	w, err := x.newWithinQuery(ctx, &rb, center, radius)
 	if err != nil {
 		return dst, err
 	}
-	w.cut = x.cutoff()
 	s := x.getScratch()
-	for try := 0; ; try++ {
-		if try == maxTries {
-			x.mu.Lock()
-			dst, _ = x.withinIDs(s, dst, &w)
-			x.mu.Unlock()
-			break
-		}
-		x.awaitShape()
-		var ok bool
-		if dst, ok = x.withinIDs(s, dst, &w); ok {
-			break
-		}
-	}
+	dst = retrySearch(x, dst, func(dst []DriverID, _ bool) ([]DriverID, bool) { return x.withinIDs(s, dst, &w) })
 	x.pool.Put(s)
 	return dst, nil
 }
