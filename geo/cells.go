@@ -6,10 +6,9 @@ import (
 	"unsafe"
 )
 
-// This file holds the Index's storage: dense driver records addressed by
-// uint32 handles, an open-addressing table from DriverID to handle, and a
-// point quadtree over integer (lng, lat) whose leaves hold blocks of
-// (position, handle) entries. Writers hold Index.mu; readers take no lock:
+// This file holds the Index's storage: a point quadtree over integer
+// (lng, lat) whose leaves hold blocks of (position, ID, meta) entries, and
+// an open-addressing table from DriverID to the leaf holding the driver. Writers hold Index.mu; readers take no lock:
 // every word they read is an atomic, leaves are validated by a per-node
 // sequence number, and the tree's shape by Index.gen (see doc.go).
 
@@ -92,25 +91,12 @@ func (b ibox) degrees() rect {
 	return rect{MinX: unfix(b.x0), MinY: unfix(b.y0), MaxX: unfix(b.x1 - 1), MaxY: unfix(b.y1 - 1)}
 }
 
-// Records and nodes live in chunks that never move; the directory of
-// chunks is republished when it grows.
+// Nodes live in chunks that never move; the directory of chunks is
+// republished when it grows.
 const (
-	recShift  = 12
-	recChunk  = 1 << recShift
 	nodeShift = 10
 	nodeChunk = 1 << nodeShift
 )
-
-// record is one driver. Readers load id and meta; leaf and slot say where
-// the driver's entry is and only the writer touches them.
-type record struct {
-	id   atomic.Int64
-	meta atomic.Uint64
-	leaf int32 // -1 while the handle is free
-	slot int32
-}
-
-type recChunkT [recChunk]record
 
 // node is a cell of one of the two quadtrees. Readers load seq, child,
 // occ and leaf; the rest is the writer's.
@@ -167,9 +153,12 @@ const (
 
 // block holds a leaf's entries. It is the head of one allocation of
 // words: its capacity c (fixed for the block's life), its entry count n,
-// then c positions and the c handles packed two to a word. One allocation
-// instead of a header and an array saves a search one cache miss per leaf
-// it reads.
+// then three arrays of c words: the packed positions, the DriverIDs and
+// the metas (last-seen time, vehicle, status). A search screens the
+// positions and reads the ID and meta of the few entries that pass from
+// the same allocation, a few lines further on, instead of from a record
+// elsewhere in memory; one allocation instead of a header and arrays
+// saves it one cache miss per leaf.
 type block struct {
 	c atomic.Uint64
 	n atomic.Uint64
@@ -178,7 +167,7 @@ type block struct {
 const blockHead = 2 // words before the positions
 
 func newBlock(c int32) *block {
-	w := make([]atomic.Uint64, blockHead+c+(c+1)/2)
+	w := make([]atomic.Uint64, blockHead+3*c)
 	w[0].Store(uint64(c))
 	return (*block)(unsafe.Pointer(&w[0]))
 }
@@ -187,8 +176,15 @@ func (b *block) capacity() int32 { return int32(b.c.Load()) }
 
 // words returns the block's allocation as a slice.
 func (b *block) words() []atomic.Uint64 {
+	return unsafe.Slice((*atomic.Uint64)(unsafe.Pointer(b)), blockHead+3*b.capacity())
+}
+
+// arrays returns the block's positions, IDs and metas, each of its
+// capacity.
+func (b *block) arrays() (pos, ids, metas []atomic.Uint64) {
 	c := b.capacity()
-	return unsafe.Slice((*atomic.Uint64)(unsafe.Pointer(b)), blockHead+c+(c+1)/2)
+	w := b.words()[blockHead:]
+	return w[:c:c], w[c : 2*c : 2*c], w[2*c : 3*c : 3*c]
 }
 
 func (b *block) count() int32 { return int32(b.n.Load()) }
@@ -197,20 +193,44 @@ func (b *block) setCount(n int32) { b.n.Store(uint64(n)) }
 
 func (b *block) pos(i int32) uint64 { return b.words()[blockHead+i].Load() }
 
+func (b *block) id(i int32) DriverID {
+	return DriverID(b.words()[blockHead+b.capacity()+i].Load())
+}
+
+func (b *block) meta(i int32) meta { return meta(b.words()[blockHead+2*b.capacity()+i].Load()) }
+
 // setPos moves entry i. Writer only.
 func (b *block) setPos(i int32, p uint64) { b.words()[blockHead+i].Store(p) }
 
-func (b *block) handle(i int32) uint32 {
-	return uint32(b.words()[blockHead+b.capacity()+i>>1].Load() >> (32 * (i & 1)))
-}
+// setMeta changes entry i's meta. Writer only.
+func (b *block) setMeta(i int32, m meta) { b.words()[blockHead+2*b.capacity()+i].Store(uint64(m)) }
 
 // set writes entry i. Writer only.
-func (b *block) set(i int32, p uint64, h uint32) {
-	w := b.words()
-	w[blockHead+i].Store(p)
-	hw := &w[blockHead+b.capacity()+i>>1]
-	sh := 32 * uint64(i&1)
-	hw.Store(hw.Load()&^(0xffffffff<<sh) | uint64(h)<<sh)
+func (b *block) set(i int32, p uint64, id DriverID, m meta) {
+	c := b.capacity()
+	w := b.words()[blockHead:]
+	w[i].Store(p)
+	w[c+i].Store(uint64(id))
+	w[2*c+i].Store(uint64(m))
+}
+
+// find returns the slot of id in b, or -1. Writer only.
+func (b *block) find(id DriverID) int32 {
+	_, ids, _ := b.arrays()
+	for j := range b.count() {
+		if DriverID(ids[j].Load()) == id {
+			return j
+		}
+	}
+	return -1
+}
+
+// copyTo copies the first n entries of b into nb. Writer only.
+func (b *block) copyTo(nb *block, n int32) {
+	for i := range n {
+		nb.set(i, b.pos(i), b.id(i), b.meta(i))
+	}
+	nb.setCount(n)
 }
 
 // blockCap returns the capacity class for n entries.
@@ -225,18 +245,30 @@ func blockCap(n int32) int32 {
 	return c
 }
 
-// idTable maps DriverID to handle: open addressing with linear probing
-// and deletion that shifts later entries back instead of leaving
-// tombstones. A slot holds handle+1 in its low hbits bits (0 = empty) and
-// a tag from the ID's hash in the rest, so a probe reads a driver's record
-// to compare IDs only when the tags match: at 1,000,000 drivers 12 bits of
-// tag spare nearly every record read but the one that matches. hbits grows
-// when handles outgrow it, with fewer tag bits.
+// idTable maps DriverID to the main-tree leaf that holds the driver: open
+// addressing with linear probing. A slot holds the leaf's node index + 1
+// in its low nbits bits (0 = empty, all ones = deleted) and a tag from the
+// ID's hash in the rest, so a probe scans a leaf's IDs to confirm a match
+// only when the tags match: at 1,000,000 drivers 14 bits of tag spare
+// nearly every leaf but the right one. nbits grows, with fewer tag bits,
+// before node indexes outgrow it.
+//
+// Node indexes are stable, so a slot changes only when its driver changes
+// leaf (a move to another leaf, a split, a collapse), never when entries
+// shift inside a leaf. Two drivers of one leaf may share a tag, and then
+// their slots hold the same value: the writer updates or deletes the first
+// slot with the driver's value on its probe path, which may be the other
+// driver's, but that one then owns the later slot, still on its own probe
+// path, so every driver stays findable. That is also why deletions leave a
+// tombstone instead of shifting later slots back: a slot does not say
+// which driver, and so which home position, it belongs to. Tombstones are
+// reused by inserts and cleared when the table is rebuilt from the tree.
 type idTable struct {
 	slots []uint32
-	used  int
+	used  int // live slots
+	dead  int // tombstones
 	shift uint
-	hbits uint
+	nbits uint
 }
 
 func hashID(id DriverID) uint64 { return uint64(id) * 0x9e3779b97f4a7c15 }
@@ -244,26 +276,28 @@ func hashID(id DriverID) uint64 { return uint64(id) * 0x9e3779b97f4a7c15 }
 func (t *idTable) home(id DriverID) uint64 { return hashID(id) >> t.shift }
 
 // tag returns id's tag, in place in a slot.
-func (t *idTable) tag(id DriverID) uint32 { return uint32(hashID(id)>>16) << t.hbits }
+func (t *idTable) tag(id DriverID) uint32 { return uint32(hashID(id)>>16) << t.nbits }
 
-func (t *idTable) handleMask() uint32 { return uint32(uint64(1)<<t.hbits - 1) }
+func (t *idTable) nodeMask() uint32 { return uint32(uint64(1)<<t.nbits - 1) }
+
+// value returns the slot value for id in leaf li.
+func (t *idTable) value(id DriverID, li int32) uint32 { return t.tag(id) | uint32(li+1) }
+
+// nodeReserve is how many nodes one write may allocate at most: two
+// descents (main and mirror tree) each splitting a leaf at every one of
+// at most 33 levels, four nodes a split. The table widens its node bits
+// before a write when node indexes could outgrow them during it.
+const nodeReserve = 2 * 33 * 4
 
 // treeStore is the writer's side of the storage.
 type treeStore struct {
-	recs  atomic.Pointer[[]*recChunkT]
 	nodes atomic.Pointer[[]*nodeChunkT]
-	_     [48]byte // the fields below change often; searches never read them
+	_     [56]byte // the fields below change often; searches never read them
 
-	nrec     uint32   // handles ever allocated
-	freeRecs []uint32 // released handles
-	nnode    int32
-	freeGrp  []int32 // released groups of four nodes
-	freeBlk  [leafMax / blockStep][]*block
-	table    idTable
-}
-
-func (s *treeStore) rec(h uint32) *record {
-	return &(*s.recs.Load())[h>>recShift][h&(recChunk-1)]
+	nnode   int32
+	freeGrp []int32 // released groups of four nodes
+	freeBlk [leafMax / blockStep][]*block
+	table   idTable
 }
 
 func (s *treeStore) node(i int32) *node {
@@ -271,8 +305,7 @@ func (s *treeStore) node(i int32) *node {
 }
 
 func (s *treeStore) init() {
-	s.table = idTable{slots: make([]uint32, 16), shift: 64 - 4, hbits: 20}
-	s.recs.Store(&[]*recChunkT{})
+	s.table = idTable{slots: make([]uint32, 16), shift: 64 - 4, nbits: 16}
 	s.nodes.Store(&[]*nodeChunkT{})
 	for _, root := range []int32{mainRoot, mirrorRoot} {
 		s.allocNodes(1)
@@ -294,93 +327,123 @@ const (
 	mirrorRoot = 1
 )
 
-// lookup returns id's handle.
-func (s *treeStore) lookup(id DriverID) (uint32, bool) {
+// where says where a driver is: its table slot, its leaf and its slot in
+// the leaf's block.
+type where struct {
+	ts   uint64
+	leaf int32
+	slot int32
+}
+
+// lookup finds id.
+func (s *treeStore) lookup(id DriverID) (where, bool) {
 	t := &s.table
-	mask, hm, tag := uint64(len(t.slots)-1), t.handleMask(), t.tag(id)
+	mask, nm, tag := uint64(len(t.slots)-1), t.nodeMask(), t.tag(id)
 	for i := t.home(id); ; i = (i + 1) & mask {
 		v := t.slots[i]
 		if v == 0 {
-			return 0, false
+			return where{}, false
 		}
-		if v&^hm == tag && DriverID(s.rec(v&hm-1).id.Load()) == id {
-			return v&hm - 1, true
-		}
-	}
-}
-
-// tableInsert adds id (known absent) with handle h, whose record is set.
-func (s *treeStore) tableInsert(id DriverID, h uint32) {
-	t := &s.table
-	grow := (t.used+1)*4 > len(t.slots)*3
-	wide := h+1 > t.handleMask()
-	if grow || wide {
-		if grow {
-			t.slots = make([]uint32, 2*len(t.slots))
-			t.shift--
-		} else {
-			clear(t.slots)
-		}
-		if wide {
-			t.hbits++
-		}
-		// Rehash from the records, in handle order: a sequential scan,
-		// where walking the old table would read them at random.
-		for g := range s.nrec {
-			if r := s.rec(g); r.leaf >= 0 && g != h {
-				s.place(DriverID(r.id.Load()), g)
+		if v&^nm == tag && v&nm != nm {
+			li := int32(v&nm) - 1
+			if j := s.node(li).leaf.Load().find(id); j >= 0 {
+				return where{i, li, j}, true
 			}
 		}
 	}
-	s.place(id, h)
-	t.used++
 }
 
-func (s *treeStore) place(id DriverID, h uint32) {
+// tableFind returns the first slot on id's probe path that holds value v.
+func (s *treeStore) tableFind(id DriverID, v uint32) uint64 {
 	t := &s.table
 	mask := uint64(len(t.slots) - 1)
 	i := t.home(id)
-	for t.slots[i] != 0 {
+	for t.slots[i] != v {
 		i = (i + 1) & mask
 	}
-	t.slots[i] = t.tag(id) | (h + 1)
+	return i
 }
 
-// tableDelete removes id (known present).
-func (s *treeStore) tableDelete(id DriverID) {
+// retarget records that id moved from leaf from to leaf to.
+func (s *treeStore) retarget(id DriverID, from, to int32) {
 	t := &s.table
-	mask, hm, tag := uint64(len(t.slots)-1), t.handleMask(), t.tag(id)
+	t.slots[s.tableFind(id, t.value(id, from))] = t.value(id, to)
+}
+
+// tableInsert adds id (known absent), which sits in leaf li.
+func (s *treeStore) tableInsert(id DriverID, li int32) {
+	t := &s.table
+	if (t.used+t.dead+1)*4 > len(t.slots)*3 {
+		// Rebuild, doubling if the live slots need it; the rebuild finds
+		// id in the tree.
+		s.rebuildTable((t.used+1)*2 > len(t.slots))
+		return
+	}
+	mask, nm := uint64(len(t.slots)-1), t.nodeMask()
 	i := t.home(id)
-	for v := t.slots[i]; v&^hm != tag || DriverID(s.rec(v&hm-1).id.Load()) != id; v = t.slots[i] {
+	for v := t.slots[i]; v != 0 && v&nm != nm; v = t.slots[i] {
 		i = (i + 1) & mask
 	}
-	// Backward shift: move later entries of the probe run into the hole
-	// when their home position does not lie strictly after it.
-	for j := (i + 1) & mask; t.slots[j] != 0; j = (j + 1) & mask {
-		k := t.home(DriverID(s.rec(t.slots[j]&hm - 1).id.Load()))
-		if (j-k)&mask >= (j-i)&mask {
-			t.slots[i] = t.slots[j]
-			i = j
+	if t.slots[i] != 0 {
+		t.dead--
+	}
+	t.slots[i] = t.value(id, li)
+	t.used++
+}
+
+// tableDelete marks id's slot, on leaf li, deleted.
+func (s *treeStore) tableDelete(id DriverID, li int32) {
+	t := &s.table
+	t.slots[s.tableFind(id, t.value(id, li))] = t.nodeMask()
+	t.used--
+	t.dead++
+}
+
+// reserveNodes widens the table's node bits if a write could allocate a
+// node index that does not fit them. Call it before a write that may
+// split leaves.
+func (s *treeStore) reserveNodes() {
+	wide := false
+	for uint32(s.nnode)+nodeReserve+1 >= s.table.nodeMask() {
+		s.table.nbits++
+		wide = true
+	}
+	if wide {
+		s.rebuildTable(false)
+	}
+}
+
+// rebuildTable fills the table afresh from the main tree's leaves, doubled
+// if asked, dropping the tombstones. It walks
+// the node array in order and each leaf's IDs, where walking the old
+// table would read the leaves at random.
+func (s *treeStore) rebuildTable(grow bool) {
+	t := &s.table
+	if grow {
+		t.slots = make([]uint32, 2*len(t.slots))
+		t.shift--
+	} else {
+		clear(t.slots)
+	}
+	t.used, t.dead = 0, 0
+	mask := uint64(len(t.slots) - 1)
+	for li := range s.nnode {
+		n := s.node(li)
+		b := n.leaf.Load()
+		if b == nil || n.mirror() {
+			continue
+		}
+		_, ids, _ := b.arrays()
+		for j := range b.count() {
+			id := DriverID(ids[j].Load())
+			i := t.home(id)
+			for t.slots[i] != 0 {
+				i = (i + 1) & mask
+			}
+			t.slots[i] = t.value(id, li)
+			t.used++
 		}
 	}
-	t.slots[i] = 0
-	t.used--
-}
-
-// allocRec returns a free handle.
-func (s *treeStore) allocRec() uint32 {
-	if n := len(s.freeRecs); n > 0 {
-		h := s.freeRecs[n-1]
-		s.freeRecs = s.freeRecs[:n-1]
-		return h
-	}
-	h := s.nrec
-	if h>>recShift >= uint32(len(*s.recs.Load())) {
-		dir := append(append([]*recChunkT(nil), *s.recs.Load()...), new(recChunkT))
-		s.recs.Store(&dir)
-	}
-	s.nrec++
-	return h
 }
 
 // allocNodes returns the first of k (1 or 4) fresh consecutive nodes.
@@ -437,29 +500,22 @@ func (s *treeStore) findLeaf(i int32, x, y int32) int32 {
 	}
 }
 
-// addEntry appends (p, h) to leaf li, growing its block if full. In the
-// main tree it points h's record at the entry. The caller bumps seq around
-// it.
-func (s *treeStore) addEntry(li int32, p uint64, h uint32) {
+// addEntry appends an entry to leaf li, growing its block if full, and
+// returns its slot. The caller bumps seq around it and keeps the ID table.
+func (s *treeStore) addEntry(li int32, p uint64, id DriverID, m meta) int32 {
 	n := s.node(li)
 	b := n.leaf.Load()
 	cnt := b.count()
 	if cnt == b.capacity() {
 		nb := s.allocBlock(blockCap(cnt + 1))
-		for i := range cnt {
-			nb.set(i, b.pos(i), b.handle(i))
-		}
-		nb.setCount(cnt)
+		b.copyTo(nb, cnt)
 		n.leaf.Store(nb)
 		s.freeBlock(b)
 		b = nb
 	}
-	b.set(cnt, p, h)
+	b.set(cnt, p, id, m)
 	b.setCount(cnt + 1)
-	if !n.mirror() {
-		r := s.rec(h)
-		r.leaf, r.slot = li, cnt
-	}
+	return cnt
 }
 
 // delEntry removes the entry at slot from leaf li. The caller bumps seq.
@@ -468,22 +524,15 @@ func (s *treeStore) delEntry(li int32, slot int32) {
 	b := n.leaf.Load()
 	last := b.count() - 1
 	if slot != last {
-		// Fill the hole with the last entry.
-		mh := b.handle(last)
-		b.set(slot, b.pos(last), mh)
-		if !n.mirror() {
-			s.rec(mh).slot = slot
-		}
+		// Fill the hole with the last entry; the ID table does not care.
+		b.set(slot, b.pos(last), b.id(last), b.meta(last))
 	}
 	b.setCount(last)
 	// Shrink a block two classes too big, or an oversized one (a leaf of
 	// duplicates) that its drivers have mostly left.
 	if c := b.capacity(); (c > blockStep && c <= leafMax && last <= c-2*blockStep) || (c > leafMax && last <= leafMax/2) {
 		nb := s.allocBlock(blockCap(last))
-		for i := range last {
-			nb.set(i, b.pos(i), b.handle(i))
-		}
-		nb.setCount(last)
+		b.copyTo(nb, last)
 		n.leaf.Store(nb)
 		s.freeBlock(b)
 	}
@@ -499,7 +548,8 @@ func sameSpot(b *block, p uint64) bool {
 	return true
 }
 
-// split turns full leaf li into four leaves. The caller holds gen odd.
+// split turns full leaf li into four leaves, updating the ID table for a
+// main-tree leaf. The caller holds gen odd.
 func (s *treeStore) split(li int32) {
 	n := s.node(li)
 	b := n.leaf.Load()
@@ -521,10 +571,14 @@ func (s *treeStore) split(li int32) {
 		ch.leaf.Store(nb)
 		ch.child.Store(-1)
 	}
+	main := !n.mirror()
 	for i := range cnt0 {
-		p, h := b.pos(i), b.handle(i)
+		p, id := b.pos(i), b.id(i)
 		q := n.box.quadrant(posLng(p), posLat(p))
-		s.addEntry(c+q, p, h)
+		s.addEntry(c+q, p, id, b.meta(i))
+		if main {
+			s.retarget(id, li, c+q)
+		}
 	}
 	n.seq.Add(2)
 	n.child.Store(c)
@@ -542,20 +596,25 @@ func (s *treeStore) collapse(ai int32) {
 	a.leaf.Store(nb)
 	c := a.child.Load()
 	a.child.Store(-1)
-	s.gather(c, ai)
+	s.gather(c, ai, !a.mirror())
 }
 
 // gather moves the entries of the four nodes from c and their subtrees
-// into leaf ai, releasing the nodes and blocks.
-func (s *treeStore) gather(c, ai int32) {
+// into leaf ai, releasing the nodes and blocks, and updates the ID table
+// if main.
+func (s *treeStore) gather(c, ai int32, main bool) {
 	for q := range int32(4) {
 		ch := s.node(c + q)
 		if g := ch.child.Load(); g >= 0 {
-			s.gather(g, ai)
+			s.gather(g, ai, main)
 		} else {
 			b := ch.leaf.Load()
 			for i := range b.count() {
-				s.addEntry(ai, b.pos(i), b.handle(i))
+				id := b.id(i)
+				s.addEntry(ai, b.pos(i), id, b.meta(i))
+				if main {
+					s.retarget(id, c+q, ai)
+				}
 			}
 			ch.leaf.Store(nil)
 			s.freeBlock(b)

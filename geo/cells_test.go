@@ -12,9 +12,9 @@ import (
 )
 
 // checkTree verifies the index's storage against itself: every leaf entry
-// lies in its cell, a main-tree entry's record points back at it and the
-// ID table finds its driver, the mirror tree holds exactly one copy of
-// each available driver at its position, the writer's counts and the
+// lies in its cell, the ID table finds each main-tree entry where it is,
+// the mirror tree holds exactly one copy of each available driver, equal
+// to its main-tree entry, the writer's counts and the
 // readers' occupancy bits agree with the entries, and Len counts the
 // drivers. It fails t on the first violation.
 func checkTree(t *testing.T, x *Index) {
@@ -23,7 +23,7 @@ func checkTree(t *testing.T, x *Index) {
 	defer x.mu.Unlock()
 	s := &x.st
 	seen, avail := 0, 0
-	copies := map[uint32]bool{}
+	copies := map[DriverID]bool{}
 	mirror := false
 	var walk func(i int32, box ibox) int32
 	walk = func(i int32, box ibox) int32 {
@@ -52,25 +52,26 @@ func checkTree(t *testing.T, x *Index) {
 				t.Fatalf("leaf %d holds %d, capacity %d", i, cnt, b.capacity())
 			}
 			for j := range cnt {
-				p, h := b.pos(j), b.handle(j)
-				r := s.rec(h)
+				p, id, m := b.pos(j), b.id(j), b.meta(j)
 				if !box.holds(posLng(p), posLat(p)) {
 					t.Fatalf("entry %d of leaf %d at %v outside %+v", j, i, posLatLng(p), box)
 				}
+				w, ok := s.lookup(id)
 				if mirror {
-					if r.leaf < 0 || !meta(r.meta.Load()).available() || s.node(r.leaf).leaf.Load().pos(r.slot) != p || copies[h] {
-						t.Fatalf("mirror entry %d of leaf %d: handle %d at %v does not mirror an available driver once", j, i, h, posLatLng(p))
+					var mb *block
+					if ok {
+						mb = s.node(w.leaf).leaf.Load()
 					}
-					copies[h] = true
+					if !ok || !m.available() || mb.pos(w.slot) != p || mb.meta(w.slot) != m || copies[id] {
+						t.Fatalf("mirror entry %d of leaf %d: driver %d at %v does not mirror an available driver once", j, i, id, posLatLng(p))
+					}
+					copies[id] = true
 					continue
 				}
-				if r.leaf != i || r.slot != j {
-					t.Fatalf("entry %d of leaf %d is handle %d, whose record says leaf %d slot %d", j, i, h, r.leaf, r.slot)
+				if !ok || w.leaf != i || w.slot != j {
+					t.Fatalf("entry %d of leaf %d is driver %d, which the table finds at %+v (%v)", j, i, id, w, ok)
 				}
-				if got, ok := s.lookup(DriverID(r.id.Load())); !ok || got != h {
-					t.Fatalf("table finds %d for driver %d, want handle %d", got, r.id.Load(), h)
-				}
-				if meta(r.meta.Load()).available() {
+				if m.available() {
 					avail++
 				}
 			}
@@ -92,8 +93,20 @@ func checkTree(t *testing.T, x *Index) {
 	walk(mainRoot, worldBox)
 	mirror = true
 	walk(mirrorRoot, worldBox)
-	if seen != int(x.n.Load()) || seen != s.table.used {
-		t.Fatalf("tree holds %d drivers, Len %d, table %d", seen, x.n.Load(), s.table.used)
+	live, dead := 0, 0
+	for _, v := range s.table.slots {
+		switch {
+		case v == s.table.nodeMask():
+			dead++
+		case v != 0:
+			live++
+		}
+	}
+	if seen != int(x.n.Load()) || seen != s.table.used || live != s.table.used || dead != s.table.dead {
+		t.Fatalf("tree holds %d drivers, Len %d, table %d (%d live slots), %d tombstones (%d counted)", seen, x.n.Load(), s.table.used, live, dead, s.table.dead)
+	}
+	if uint32(s.nnode)+nodeReserve >= s.table.nodeMask() {
+		t.Fatalf("%d nodes leave no reserve below the table's node mask %d", s.nnode, s.table.nodeMask())
 	}
 	if len(copies) != avail {
 		t.Fatalf("mirror tree holds %d drivers, %d are available", len(copies), avail)
@@ -362,40 +375,51 @@ func TestTreeChurnInvariants(t *testing.T) {
 	}
 }
 
-// TestIDTableNarrowTags starts the ID table with room for 3 handles in a
-// slot, so that adding drivers widens the handle bits again and again
-// (each time with fewer tag bits), and checks every lookup and the
-// storage through inserts, removals and reuse of handles.
+// TestIDTableNarrowTags checks every lookup and the storage through
+// inserts, moves, removals and the tombstones they leave, twice: with a
+// table that starts with room for fewer node indexes than it needs, so
+// that adding drivers widens its node bits again and again (each time
+// with fewer tag bits), and with only 3 tag bits, so that drivers of one
+// leaf often share a tag and their slots hold the same value.
 func TestIDTableNarrowTags(t *testing.T) {
-	r := rand.New(rand.NewPCG(seed(t), 23))
-	x := NewIndex(Options{StaleAfter: -1})
-	x.st.table.hbits = 2
-	m := truth{}
-	for i := range 3000 {
-		id := DriverID(r.Int64()) // IDs anywhere in int64, negative ones too
-		if i%3 == 2 {
-			for old := range m { // remove one, so its handle is reused
-				x.Remove(old)
-				delete(m, old)
-				break
+	for _, nbits := range []uint{9, 29} {
+		r := rand.New(rand.NewPCG(seed(t), 23))
+		x := NewIndex(Options{StaleAfter: -1})
+		x.st.table.nbits = nbits
+		x.st.rebuildTable(false)
+		m := truth{}
+		var ids []DriverID
+		for i := range 6000 {
+			id := DriverID(r.Int64()) // IDs anywhere in int64, negative ones too
+			switch {
+			case i%3 == 2 && len(ids) > 0:
+				k := r.IntN(len(ids))
+				x.Remove(ids[k])
+				delete(m, ids[k])
+				ids[k] = ids[len(ids)-1]
+				ids = ids[:len(ids)-1]
+			case i%3 == 1 && len(ids) > 0:
+				id = ids[r.IntN(len(ids))] // a move
+			default:
+				ids = append(ids, id)
+			}
+			d := Driver{ID: id, Pos: LatLng{r.Float64()*2 - 1, r.Float64()*2 - 1}, Status: Status(r.IntN(2)), Seen: time.UnixMilli(1).UTC()}
+			if err := x.Upsert(d); err != nil {
+				t.Fatal(err)
+			}
+			m.put(d)
+		}
+		if nbits == 9 && x.st.table.nbits < 10 {
+			t.Fatalf("node bits %d after %d nodes", x.st.table.nbits, x.st.nnode)
+		}
+		checkTree(t, x)
+		for id, d := range m {
+			if got, ok := x.Get(id); !ok || got != d {
+				t.Fatalf("Get(%d) = %+v %v, want %+v", id, got, ok, d)
 			}
 		}
-		d := Driver{ID: id, Pos: LatLng{r.Float64()*2 - 1, r.Float64()*2 - 1}, Status: Status(r.IntN(2)), Seen: time.UnixMilli(1).UTC()}
-		if err := x.Upsert(d); err != nil {
-			t.Fatal(err)
+		if _, ok := x.Get(DriverID(r.Int64())); ok {
+			t.Fatal("Get found a driver never added")
 		}
-		m.put(d)
-	}
-	if x.st.table.hbits < 11 {
-		t.Fatalf("handle bits %d after %d handles", x.st.table.hbits, x.st.nrec)
-	}
-	checkTree(t, x)
-	for id, d := range m {
-		if got, ok := x.Get(id); !ok || got != d {
-			t.Fatalf("Get(%d) = %+v %v, want %+v", id, got, ok, d)
-		}
-	}
-	if _, ok := x.Get(DriverID(r.Int64())); ok {
-		t.Fatal("Get found a driver never added")
 	}
 }

@@ -54,8 +54,8 @@ type Options struct {
 	Now func() time.Time
 }
 
-// A record stores each driver's status, vehicle and last-seen time in one
-// uint64: milliseconds since 1970 in the top 48 bits (enough until the
+// A leaf entry stores each driver's status, vehicle and last-seen time in
+// one uint64: milliseconds since 1970 in the top 48 bits (enough until the
 // year 10889, see maxSeenMilli) above 8 bits of vehicle and 8 of status.
 type meta uint64
 
@@ -96,16 +96,15 @@ type Index struct {
 
 	pool sync.Pool // *scratch
 
-	// Searches read st's directories of records and nodes all the time
+	// Searches read st's directory of nodes all the time
 	// and the writer changes mu on every write: they live on different
 	// cache lines, lest each write cost every search a cache miss.
 	_  [64]byte
 	st treeStore
 	// mu serialises the writers and guards st's writer-only fields.
 	mu sync.Mutex
-	// gen is odd while the writer changes the tree's shape and grows by
-	// two when a handle is released; a search that sees it change starts
-	// over. Searches read it after every cell, so it has a cache line of
+	// gen is odd while the writer changes the tree's shape (a split or a
+	// collapse); a search that sees it change starts over. Searches read it after every cell, so it has a cache line of
 	// its own, away from moved, which the writer changes all the time.
 	_   [64]byte
 	gen atomic.Uint64
@@ -161,8 +160,9 @@ func (x *Index) Upsert(d Driver) error {
 	px, py := fix(d.Pos.Lng), fix(d.Pos.Lat)
 	m := packMeta(&d)
 	x.mu.Lock()
-	if h, ok := x.st.lookup(d.ID); ok {
-		x.update(h, px, py, m)
+	x.st.reserveNodes()
+	if w, ok := x.st.lookup(d.ID); ok {
+		x.update(d.ID, w, px, py, m)
 	} else {
 		x.insert(d.ID, px, py, m)
 	}
@@ -189,10 +189,10 @@ func (x *Index) leafFor(i int32, px, py int32) int32 {
 }
 
 // addTo adds an entry to leaf li inside its seq bump.
-func (x *Index) addTo(li int32, p uint64, h uint32) {
+func (x *Index) addTo(li int32, p uint64, id DriverID, m meta) {
 	n := x.st.node(li)
 	n.seq.Add(1)
-	x.st.addEntry(li, p, h)
+	x.st.addEntry(li, p, id, m)
 	n.seq.Add(1)
 }
 
@@ -206,68 +206,65 @@ func (x *Index) delFrom(li, slot int32) {
 
 func (x *Index) insert(id DriverID, px, py int32, m meta) {
 	s := &x.st
-	h := s.allocRec()
-	r := s.rec(h)
-	r.id.Store(int64(id))
-	r.meta.Store(uint64(m))
 	li := x.leafFor(mainRoot, px, py)
 	// Counts go up before the entry appears, so a search never skips a
 	// cell holding a driver.
 	s.addCount(li, -1, 1)
-	x.addTo(li, packPos(px, py), h)
+	p := packPos(px, py)
+	x.addTo(li, p, id, m)
 	if m.available() {
-		x.mirrorAdd(h, px, py)
+		x.mirrorAdd(id, p, m)
 	}
-	s.tableInsert(id, h)
+	s.tableInsert(id, li)
 	x.n.Add(1)
 }
 
 // The mirror tree holds a copy of each available driver's entry, so that
-// NearbyAvailable searches a tree sized for them. Records do not say
-// where the copy is: the writer finds its leaf by the driver's position
-// and its slot by scanning the leaf.
+// NearbyAvailable searches a tree sized for them. The ID table does not
+// say where the copy is: the writer finds its leaf by the driver's
+// position and its slot by scanning the leaf's IDs.
 
-// mirrorAdd adds a copy of driver h at (px, py).
-func (x *Index) mirrorAdd(h uint32, px, py int32) {
-	li := x.leafFor(mirrorRoot, px, py)
+// mirrorAdd adds a copy of driver id at p.
+func (x *Index) mirrorAdd(id DriverID, p uint64, m meta) {
+	li := x.leafFor(mirrorRoot, posLng(p), posLat(p))
 	x.st.addCount(li, -1, 1)
-	x.addTo(li, packPos(px, py), h)
+	x.addTo(li, p, id, m)
 }
 
-// mirrorFind returns the leaf and slot of driver h's copy at p.
-func (x *Index) mirrorFind(h uint32, p uint64) (int32, int32) {
+// mirrorFind returns the leaf and slot of driver id's copy at p.
+func (x *Index) mirrorFind(id DriverID, p uint64) (int32, int32) {
 	li := x.st.findLeaf(mirrorRoot, posLng(p), posLat(p))
-	b := x.st.node(li).leaf.Load()
-	for j := range b.count() {
-		if b.handle(j) == h {
-			return li, j
-		}
+	if j := x.st.node(li).leaf.Load().find(id); j >= 0 {
+		return li, j
 	}
 	panic("geo: an available driver has no copy in the mirror tree")
 }
 
-// mirrorDel removes driver h's copy at p.
-func (x *Index) mirrorDel(h uint32, p uint64) {
-	li, slot := x.mirrorFind(h, p)
+// mirrorDel removes driver id's copy at p.
+func (x *Index) mirrorDel(id DriverID, p uint64) {
+	li, slot := x.mirrorFind(id, p)
 	x.delFrom(li, slot)
 	x.st.addCount(li, -1, -1)
 	x.mergeUp(li)
 }
 
-// mirrorMove moves driver h's copy from old to (px, py).
-func (x *Index) mirrorMove(h uint32, old uint64, px, py int32) {
+// mirrorMove moves driver id's copy from old to p, with meta m.
+func (x *Index) mirrorMove(id DriverID, old, p uint64, m meta) {
 	s := &x.st
-	li, slot := x.mirrorFind(h, old)
+	li, slot := x.mirrorFind(id, old)
 	n := s.node(li)
+	px, py := posLng(p), posLat(p)
 	if n.box.holds(px, py) {
-		n.leaf.Load().setPos(slot, packPos(px, py))
+		b := n.leaf.Load()
+		b.setMeta(slot, m)
+		b.setPos(slot, p)
 		return
 	}
 	a := x.commonCell(n, px, py)
 	ti := x.leafFor(a, px, py)
 	s.addCount(ti, a, 1)
 	x.moved.Add(1)
-	x.addTo(ti, packPos(px, py), h)
+	x.addTo(ti, p, id, m)
 	x.delFrom(li, slot)
 	x.moved.Add(1)
 	s.addCount(li, a, -1)
@@ -283,27 +280,25 @@ func (x *Index) commonCell(n *node, px, py int32) int32 {
 	return a
 }
 
-// update moves driver h to (px, py) with meta m.
-func (x *Index) update(h uint32, px, py int32, m meta) {
+// update moves driver id, found at w, to (px, py) with meta m.
+func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 	s := &x.st
-	r := s.rec(h)
-	old := meta(r.meta.Load())
-	r.meta.Store(uint64(m))
-	was, now := old.available(), m.available()
-	li := r.leaf
+	li := w.leaf
 	n := s.node(li)
+	b := n.leaf.Load()
+	old, from := b.meta(w.slot), b.pos(w.slot)
 	p := packPos(px, py)
-	from := n.leaf.Load().pos(r.slot)
-	switch {
+	switch was, now := old.available(), m.available(); {
 	case was && now:
-		x.mirrorMove(h, from, px, py)
+		x.mirrorMove(id, from, p, m)
 	case now:
-		x.mirrorAdd(h, px, py)
+		x.mirrorAdd(id, p, m)
 	case was:
-		x.mirrorDel(h, from)
+		x.mirrorDel(id, from)
 	}
 	if n.box.holds(px, py) {
-		n.leaf.Load().setPos(r.slot, p)
+		b.setMeta(w.slot, m)
+		b.setPos(w.slot, p)
 		return
 	}
 	// Another leaf: add there first, then remove here, so a search never
@@ -311,15 +306,16 @@ func (x *Index) update(h uint32, px, py int32, m meta) {
 	a := x.commonCell(n, px, py)
 	ti := x.leafFor(a, px, py)
 	// a is the lowest common ancestor of both leaves. (Splits on the way
-	// to ti touched only leaves holding the new point, so not li.)
+	// to ti touched only leaves holding the new point, so not li, and
+	// they changed other drivers' table slots, not this one's.)
 	s.addCount(ti, a, 1)
-	slot := r.slot
 	// moved is odd while the driver may appear twice: a search that
 	// starts then, or sees moved change, drops the copies it finds.
 	x.moved.Add(1)
-	x.addTo(ti, p, h)
-	x.delFrom(li, slot)
+	x.addTo(ti, p, id, m)
+	x.delFrom(li, w.slot)
 	x.moved.Add(1)
+	s.table.slots[w.ts] = s.table.value(id, ti)
 	s.addCount(li, a, -1)
 	x.mergeUp(li)
 }
@@ -348,30 +344,25 @@ func (x *Index) mergeUp(li int32) {
 func (x *Index) Remove(id DriverID) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	h, ok := x.st.lookup(id)
+	w, ok := x.st.lookup(id)
 	if !ok {
 		return false
 	}
-	x.removeLocked(id, h)
+	x.removeAt(id, w.leaf, w.slot)
 	return true
 }
 
-func (x *Index) removeLocked(id DriverID, h uint32) {
+// removeAt deletes driver id, at slot of leaf li.
+func (x *Index) removeAt(id DriverID, li, slot int32) {
 	s := &x.st
-	r := s.rec(h)
-	s.tableDelete(id)
-	li := r.leaf
-	if meta(r.meta.Load()).available() {
-		x.mirrorDel(h, s.node(li).leaf.Load().pos(r.slot))
+	s.tableDelete(id, li)
+	b := s.node(li).leaf.Load()
+	if b.meta(slot).available() {
+		x.mirrorDel(id, b.pos(slot))
 	}
-	x.delFrom(li, r.slot)
+	x.delFrom(li, slot)
 	s.addCount(li, -1, -1)
 	x.mergeUp(li)
-	r.leaf = -1
-	// The handle may be reused from now on: searches that read its record
-	// before must not trust what they read.
-	x.gen.Add(2)
-	s.freeRecs = append(s.freeRecs, h)
 	x.n.Add(-1)
 }
 
@@ -380,13 +371,14 @@ func (x *Index) removeLocked(id DriverID, h uint32) {
 func (x *Index) SetStatus(id DriverID, st Status) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	h, ok := x.st.lookup(id)
+	x.st.reserveNodes()
+	w, ok := x.st.lookup(id)
 	if !ok {
 		return ErrNotFound
 	}
-	r := x.st.rec(h)
-	p := x.st.node(r.leaf).leaf.Load().pos(r.slot)
-	x.update(h, posLng(p), posLat(p), meta(r.meta.Load()).withStatus(st))
+	b := x.st.node(w.leaf).leaf.Load()
+	p := b.pos(w.slot)
+	x.update(id, w, posLng(p), posLat(p), b.meta(w.slot).withStatus(st))
 	return nil
 }
 
@@ -396,16 +388,16 @@ func (x *Index) Get(id DriverID) (Driver, bool) {
 	cut := x.cutoff()
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	h, ok := x.st.lookup(id)
+	w, ok := x.st.lookup(id)
 	if !ok {
 		return Driver{}, false
 	}
-	r := x.st.rec(h)
-	m := meta(r.meta.Load())
+	b := x.st.node(w.leaf).leaf.Load()
+	m := b.meta(w.slot)
 	if m.seenMilli() < cut {
 		return Driver{}, false
 	}
-	return unpack(id, x.st.node(r.leaf).leaf.Load().pos(r.slot), m), true
+	return unpack(id, b.pos(w.slot), m), true
 }
 
 // Len returns the number of drivers stored, stale ones included.
@@ -413,25 +405,62 @@ func (x *Index) Len() int { return int(x.n.Load()) }
 
 // RemoveStale deletes every stale driver and returns how many it deleted.
 // It costs O(n) in all, but takes the writers' mutex for at most
-// staleBatch deletions or staleScan records at a time, so writers, Get
+// staleBatch deletions or staleScan entries at a time, so writers, Get
 // and searches that fall back to the mutex wait for one batch (about
-// 150 µs), never for the whole sweep (115 ms for 200,000 deletions). Call it from a periodic
-// sweeper. Drivers that turn stale during the sweep may survive it.
+// 150 µs), never for the whole sweep. Call it from a periodic sweeper.
+// Drivers that turn stale during the sweep may survive it.
 func (x *Index) RemoveStale() int {
 	cut := x.cutoff()
 	gone := 0
-	for h := uint32(0); ; {
+	for {
+		// A collapse moves drivers into another leaf, perhaps one the
+		// sweep has passed: sweep again until the tree keeps its shape
+		// through a sweep or a sweep finds nothing.
+		g := x.gen.Load()
+		n := x.sweepStale(cut)
+		gone += n
+		if n == 0 || x.gen.Load() == g {
+			return gone
+		}
+	}
+}
+
+// sweepStale deletes the drivers last seen before cut, walking the main
+// tree's leaves in node order and each leaf's entries from the last, so
+// that the entry a deletion moves into the hole has been looked at.
+func (x *Index) sweepStale(cut int64) int {
+	s := &x.st
+	gone := 0
+	li, j := int32(0), int32(-1) // j < 0: from the leaf's last entry
+	for {
 		x.mu.Lock()
-		end := min(x.st.nrec, h+staleScan)
-		for n := 0; h < end && n < staleBatch; h++ {
-			r := x.st.rec(h)
-			if r.leaf >= 0 && meta(r.meta.Load()).seenMilli() < cut {
-				x.removeLocked(DriverID(r.id.Load()), h)
-				n++
-				gone++
+		seen, del := 0, 0
+		for ; li < s.nnode && seen < staleScan && del < staleBatch; li, j = li+1, -1 {
+			n := s.node(li)
+			b := n.leaf.Load()
+			if b == nil || n.mirror() {
+				continue
+			}
+			if cnt := b.count(); j < 0 || j >= cnt {
+				j = cnt - 1
+			}
+			for ; j >= 0 && del < staleBatch; j-- {
+				seen++
+				if b.meta(j).seenMilli() >= cut {
+					continue
+				}
+				x.removeAt(b.id(j), li, j)
+				del++
+				if b = n.leaf.Load(); b == nil {
+					break // collapsed into an ancestor
+				}
+			}
+			if j >= 0 && b != nil {
+				break // the batch is full: resume at entry j
 			}
 		}
-		done := h >= x.st.nrec
+		gone += del
+		done := li >= s.nnode
 		x.mu.Unlock()
 		if done {
 			return gone
@@ -440,12 +469,10 @@ func (x *Index) RemoveStale() int {
 }
 
 // RemoveStale's batches: at most staleBatch deletions and staleScan
-// records read per hold of the mutex. A deletion costs about 0.6 µs, a
-// read record a few nanoseconds, so a batch holds the mutex for at most
+// entries read per hold of the mutex. A deletion costs about 0.6 µs, a
+// read entry a few nanoseconds, so a batch holds the mutex for at most
 // some 170 µs. With 400,000 drivers of which 200,000 stale, the slowest
 // 10-nearest search running beside the sweep took 3.7 ms instead of 115 ms.
-// Handles freed by one batch and reused before the next hold fresh drivers
-// or are passed already; either way the sweep stays correct.
 const (
 	staleBatch = 256
 	staleScan  = 4096

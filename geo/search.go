@@ -36,24 +36,30 @@ func retrySearch[T any](x *Index, dst []T, attempt func(dst []T, locked bool) ([
 // scratch is a search's reusable memory, pooled per Index.
 type scratch struct {
 	heap   []qitem
-	pos    []uint64
-	hs     []uint32
+	pos    []uint64 // a leaf's entries, copied or screened
+	eids   []int64
+	metas  []uint64
 	los    []float64  // lower bounds of the keys of pos
+	ents   []entry    // the queued entries' IDs and metas
 	path   []pathStep // cells from the root to the center's leaf
-	out    []uint32   // handles found by a radius search
 	leaves []*node    // leaves a radius search reads together
 	topk   []float64  // max-heap of the k smallest upper bounds of entry keys
-	batch  []qitem    // entries whose records a search loads together
-	cands  []withinCand
-	rm     [16]uint64
-	rid    [16]int64
+	cands  []Match
 	ids    map[DriverID]struct{}
 	mapped bool
 }
 
+// entry is the ID and meta of a driver entry in a search's queue, read
+// from its block when the search queued it.
+type entry struct {
+	id int64
+	m  meta
+}
+
 // qitem is a cell or a driver entry waiting in a search's queue. For a
 // cell, ref is its node and a, b pack its box's corners (x0, y0) and
-// (x1, y1); for an entry, ref is -1, a its position and h its handle.
+// (x1, y1); for an entry, ref is -1, a its position and h the index of
+// its ID and meta in the scratch's ents.
 type qitem struct {
 	key  float64
 	a, b uint64
@@ -168,9 +174,9 @@ func spin(i int) {
 	}
 }
 
-// readLeaf copies the positions and handles of leaf n's entries into s.pos
-// and s.hs, consistent with one moment. It returns false if n is no longer
-// a leaf.
+// readLeaf copies the positions, IDs and metas of leaf n's entries into
+// s.pos, s.eids and s.metas, consistent with one moment. It returns false
+// if n is no longer a leaf.
 func (s *scratch) readLeaf(n *node) bool {
 	for i := 0; ; i++ {
 		q := n.seq.Load()
@@ -182,19 +188,13 @@ func (s *scratch) readLeaf(n *node) bool {
 		if b == nil {
 			return false
 		}
-		c := b.capacity()
-		cnt := min(max(b.count(), 0), c)
-		w := b.words()[blockHead:]
-		hw := w[c:]
-		s.pos, s.hs = s.pos[:0], s.hs[:0]
-		for j := int32(0); j < cnt; j += 2 {
-			v := hw[j>>1].Load()
-			s.pos = append(s.pos, w[j].Load())
-			s.hs = append(s.hs, uint32(v))
-			if j+1 < cnt {
-				s.pos = append(s.pos, w[j+1].Load())
-				s.hs = append(s.hs, uint32(v>>32))
-			}
+		pw, iw, mw := b.arrays()
+		cnt := min(max(b.count(), 0), int32(len(pw)))
+		s.pos, s.eids, s.metas = s.pos[:0], s.eids[:0], s.metas[:0]
+		for j := range cnt {
+			s.pos = append(s.pos, pw[j].Load())
+			s.eids = append(s.eids, int64(iw[j].Load()))
+			s.metas = append(s.metas, mw[j].Load())
 		}
 		if n.seq.Load() == q {
 			return true
@@ -202,10 +202,11 @@ func (s *scratch) readLeaf(n *node) bool {
 	}
 }
 
-// appendHandles appends the handles of leaf n to hs, consistent with one
-// moment. It returns false if n is no longer a leaf.
-func appendHandles(n *node, hs []uint32) ([]uint32, bool) {
-	start := len(hs)
+// appendIDs appends the IDs of leaf n's drivers seen at cut or later to
+// ids, consistent with one moment. It returns false if n is no longer a
+// leaf.
+func appendIDs(n *node, ids []DriverID, cut int64) ([]DriverID, bool) {
+	start := len(ids)
 	for i := 0; ; i++ {
 		q := n.seq.Load()
 		if q&1 != 0 {
@@ -214,80 +215,71 @@ func appendHandles(n *node, hs []uint32) ([]uint32, bool) {
 		}
 		b := n.leaf.Load()
 		if b == nil {
-			return hs, false
+			return ids, false
 		}
-		c := b.capacity()
-		cnt := min(max(b.count(), 0), c)
-		hs = hs[:start]
-		w := b.words()[blockHead+c:]
-		for j := int32(0); j < cnt; j += 2 {
-			v := w[j>>1].Load()
-			hs = append(hs, uint32(v))
-			if j+1 < cnt {
-				hs = append(hs, uint32(v>>32))
-			}
-		}
+		ids = appendBlockIDs(ids[:start], b, b.count(), cut)
 		if n.seq.Load() == q {
-			return hs, true
+			return ids, true
 		}
 	}
 }
 
+// appendBlockIDs appends the IDs of b's first cnt drivers seen at cut or later,
+// reading the metas only when cut can exclude a driver.
+func appendBlockIDs(ids []DriverID, b *block, cnt int32, cut int64) []DriverID {
+	_, iw, mw := b.arrays()
+	cnt = min(max(cnt, 0), int32(len(iw)))
+	if cut == math.MinInt64 {
+		for j := range cnt {
+			ids = append(ids, DriverID(iw[j].Load()))
+		}
+		return ids
+	}
+	for j := range cnt {
+		if meta(mw[j].Load()).seenMilli() >= cut {
+			ids = append(ids, DriverID(iw[j].Load()))
+		}
+	}
+	return ids
+}
+
 // leafBatch is how many leaves wholly inside a radius search's circle
-// [appendHandlesBatch] reads together.
+// [appendIDsBatch] reads together.
 const leafBatch = 8
 
-// appendHandlesBatch is [appendHandles] for several leaves: it loads their
-// blocks' headers before it copies any handle, so that the cache misses
+// appendIDsBatch is [appendIDs] for several leaves: it loads their
+// blocks' headers before it copies any ID, so that the cache misses
 // on the blocks overlap instead of following one another.
-func appendHandlesBatch(ns []*node, hs []uint32) ([]uint32, bool) {
+func appendIDsBatch(ns []*node, ids []DriverID, cut int64) ([]DriverID, bool) {
 	var seqs [leafBatch]uint32
 	var bs [leafBatch]*block
-	var cnts [leafBatch]int32
 	ns = ns[:min(len(ns), leafBatch)]
 	for i, n := range ns {
 		seqs[i] = n.seq.Load()
 		bs[i] = n.leaf.Load()
 	}
+	var cnts [leafBatch]int32
 	for i, b := range bs[:len(ns)] {
 		if b != nil {
-			cnts[i] = min(max(b.count(), 0), b.capacity())
+			cnts[i] = b.count()
 		}
 	}
 	for i, n := range ns {
 		b := bs[i]
 		if b == nil {
-			return hs, false
+			return ids, false
 		}
-		start := len(hs)
-		c := b.capacity()
-		w := b.words()[blockHead+c:]
-		for j := int32(0); j < cnts[i]; j += 2 {
-			v := w[j>>1].Load()
-			hs = append(hs, uint32(v))
-			if j+1 < cnts[i] {
-				hs = append(hs, uint32(v>>32))
-			}
-		}
+		start := len(ids)
+		ids = appendBlockIDs(ids, b, cnts[i], cut)
 		if seqs[i]&1 != 0 || n.seq.Load() != seqs[i] {
 			// A writer was at work: read this leaf again on its own.
 			var ok bool
-			if hs, ok = appendHandles(n, hs[:start]); !ok {
-				return hs, false
+			if ids, ok = appendIDs(n, ids[:start], cut); !ok {
+				return ids, false
 			}
 		}
 	}
-	return hs, true
-}
-
-// record returns the record of handle h, or nil if h lies beyond the
-// records (possible only for a handle read from a cell that changed).
-func (x *Index) record(h uint32) *record {
-	dir := *x.st.recs.Load()
-	if int(h>>recShift) >= len(dir) {
-		return nil
-	}
-	return &dir[h>>recShift][h&(recChunk-1)]
+	return ids, true
 }
 
 // isDup reports whether list already holds id; it switches to a map for
@@ -331,17 +323,16 @@ type nearQuery struct {
 // nearby runs the incremental nearest search (Hjaltason and Samet,
 // "Distance browsing in spatial databases", 1999): cells and entries share
 // one queue ordered by key (a lower bound for cells, the exact haversine
-// for entries), so entries come out in order of distance and only those
-// pay for reading their record. With k > 0 it also keeps the k smallest
+// for entries), so entries come out in order of distance. With k > 0 it also keeps the k smallest
 // upper bounds of the keys of the entries seen so far (see
 // [sphereQuery.leafBound]): no entry or cell beyond the k-th can make the
 // result if those k are all accepted, so it stops queueing them, and the
 // exact distance of most entries is never computed (their lower bound
 // rejects them). It reads the center's leaf first and starts below the
 // root, from the smallest cell on the way to that leaf that holds the
-// circle its entries span. If an entry is then rejected (stale, filtered,
-// or seen twice) the pruning may have dropped its replacement, and the
-// search runs again without it. It reports false, with dst as given, if
+// circle its entries span. Stale entries never enter the queue. If an
+// entry is then rejected (filtered, or seen twice) the pruning may have
+// dropped its replacement, and the search runs again without it. It reports false, with dst as given, if
 // the tree's shape changed meanwhile.
 func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 	start := len(dst)
@@ -363,6 +354,7 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 		root = mirrorRoot
 	}
 	h := s.heap[:0]
+	s.ents = s.ents[:0]
 	startRef, startBox := root, worldBox
 	first := int32(-1)
 	if prune {
@@ -374,7 +366,7 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 		s.path = x.centerPath(s.path[:0], root, fix(q.lng), fix(q.lat))
 		leaf := s.path[len(s.path)-1]
 		var ok bool
-		h, topk, limit, ok = s.scanLeaf(q, x.st.node(leaf.ref), leaf.box, nq.k, h, topk, limit)
+		h, topk, limit, ok = s.scanLeaf(q, x.st.node(leaf.ref), leaf.box, nq.k, nq.cut, h, topk, limit)
 		if !ok || x.gen.Load() != g {
 			s.heap, s.topk = h, topk
 			return dst[:start], false
@@ -396,7 +388,6 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 		}
 	}
 	h = push(h, cellItem(q.bound(startBox.degrees()), startRef, startBox))
-search:
 	for len(h) > 0 {
 		it := h[0]
 		h = pop(h)
@@ -407,51 +398,30 @@ search:
 			continue // read already
 		}
 		if it.ref < 0 {
-			// Entries come off the queue nearest first. Take the run of
-			// entries at its head at once and load their records
-			// together, so that the cache misses overlap.
-			batch := append(s.batch[:0], it)
-			want := len(s.rm)
-			if nq.k > 0 {
-				want = min(want, nq.k-(len(dst)-start))
+			// Entries come off the queue nearest first.
+			d := metres(it.key)
+			if d > nq.radius {
+				break // the rest are no nearer
 			}
-			for len(batch) < want && len(h) > 0 && h[0].ref < 0 && h[0].key <= limit {
-				batch = append(batch, h[0])
-				h = pop(h)
-			}
-			s.batch = batch
-			for i := range batch {
-				r := x.record(batch[i].h)
-				if r == nil {
-					s.heap = h
+			e := s.ents[it.h]
+			id := DriverID(e.id)
+			drv := unpack(id, it.a, e.m)
+			if (nq.avail && !e.m.available()) ||
+				((mv&1 != 0 || x.moved.Load() != mv) && s.isDup(dst[start:], id)) || // seen twice: keep the nearer
+				(nq.filter != nil && !nq.filter(drv)) {
+				if prune {
+					s.heap, s.topk = h, topk
+					nq.noPrune = true
 					return dst[:start], false
 				}
-				s.rm[i], s.rid[i] = r.meta.Load(), r.id.Load()
+				continue
 			}
-			for i := range batch {
-				d := metres(batch[i].key)
-				if d > nq.radius {
-					break search // the rest are no nearer
-				}
-				m, id := meta(s.rm[i]), DriverID(s.rid[i])
-				drv := unpack(id, batch[i].a, m)
-				if m.seenMilli() < nq.cut || (nq.avail && !m.available()) ||
-					((mv&1 != 0 || x.moved.Load() != mv) && s.isDup(dst[start:], id)) || // seen twice: keep the nearer
-					(nq.filter != nil && !nq.filter(drv)) {
-					if prune {
-						s.heap, s.topk = h, topk
-						nq.noPrune = true
-						return dst[:start], false
-					}
-					continue
-				}
-				dst = append(dst, Match{Driver: drv, Distance: d})
-				if s.mapped {
-					s.ids[id] = struct{}{}
-				}
-				if len(dst)-start == nq.k {
-					break search
-				}
+			dst = append(dst, Match{Driver: drv, Distance: d})
+			if s.mapped {
+				s.ids[id] = struct{}{}
+			}
+			if len(dst)-start == nq.k {
+				break
 			}
 			continue
 		}
@@ -480,7 +450,7 @@ search:
 			k = nq.k
 		}
 		var ok bool
-		if h, topk, limit, ok = s.scanLeaf(q, n, box, k, h, topk, limit); !ok || x.gen.Load() != g {
+		if h, topk, limit, ok = s.scanLeaf(q, n, box, k, nq.cut, h, topk, limit); !ok || x.gen.Load() != g {
 			s.heap, s.topk = h, topk
 			return dst[:start], false
 		}
@@ -492,14 +462,15 @@ search:
 	return dst, true
 }
 
-// scanLeaf queues the entries of leaf n, whose box is b, with a key of at
-// most limit. With k > 0 it keeps in topk the k smallest upper bounds of
-// the keys of the entries seen and lowers limit to the k-th. It reads the
-// block in place, screening each entry by its bounds from lb (which after
-// the first leaf reject all but a few) before it reads the entry's handle,
-// and validates n's seq once at the end: it reports false, so that the
-// search starts over, if n changed meanwhile or is no longer a leaf.
-func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, h []qitem, topk []float64, limit float64) ([]qitem, []float64, float64, bool) {
+// scanLeaf queues the fresh entries of leaf n, whose box is b, with a key
+// of at most limit. With k > 0 it keeps in topk the k smallest upper
+// bounds of the keys of the entries seen and lowers limit to the k-th. It
+// reads the block in place, screening each entry by its bounds from lb
+// (which after the first leaf reject all but a few) before it reads the
+// entry's meta (when cut can exclude it) and, for the entries it queues,
+// its ID; it validates n's seq once at the end: it reports false, so that
+// the search starts over, if n changed meanwhile or is no longer a leaf.
+func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h []qitem, topk []float64, limit float64) ([]qitem, []float64, float64, bool) {
 	lb := q.leafBound(b)
 	var seq uint32
 	for i := 0; ; i++ {
@@ -512,17 +483,15 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, h []qitem, to
 	if blk == nil {
 		return h, topk, limit, false
 	}
-	c := blk.capacity()
-	cnt := min(max(blk.count(), 0), c)
-	words := blk.words()
-	w := words[blockHead : blockHead+cnt]
-	hw := words[blockHead+c:]
-	pos, hs, los := s.pos[:0], s.hs[:0], s.los[:0]
-	for j := range w {
-		p := w[j].Load()
+	pw, iw, mw := blk.arrays()
+	cnt := min(max(blk.count(), 0), int32(len(pw)))
+	fresh := cut == math.MinInt64
+	pos, los, js := s.pos[:0], s.los[:0], s.eids[:0]
+	for j := range cnt {
+		p := pw[j].Load()
 		dLat, dLng := lb.gaps(p)
 		lo := lb.lower(dLat, dLng)
-		if lo > limit {
+		if lo > limit || (!fresh && meta(mw[j].Load()).seenMilli() < cut) {
 			continue
 		}
 		// The k smallest upper bounds cap the k-th nearest key as well
@@ -536,20 +505,22 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, h []qitem, to
 			}
 		}
 		pos = append(pos, p)
-		hs = append(hs, uint32(hw[j>>1].Load()>>(32*(j&1))))
 		los = append(los, lo)
+		js = append(js, int64(j))
 	}
-	for j, p := range pos {
-		if los[j] > limit {
+	for i, p := range pos {
+		if los[i] > limit {
 			continue
 		}
 		key := hav(q.lat, q.lng, q.cosLat, unfix(posLat(p)), unfix(posLng(p)))
 		if key > limit {
 			continue
 		}
-		h = push(h, qitem{key: key, a: p, ref: -1, h: hs[j]})
+		j := js[i]
+		h = push(h, qitem{key: key, a: p, ref: -1, h: uint32(len(s.ents))})
+		s.ents = append(s.ents, entry{id: int64(iw[j].Load()), m: meta(mw[j].Load())})
 	}
-	s.pos, s.hs, s.los = pos, hs, los
+	s.pos, s.los, s.eids = pos, los, js
 	return h, topk, limit, n.seq.Load() == seq
 }
 
@@ -690,14 +661,6 @@ func (w *withinQuery) exactIn(lat, lng float64) (float64, bool) {
 	return d, d <= w.radius
 }
 
-// withinCand is a driver [Index.AppendWithin] found within the radius:
-// its position, handle and distance.
-type withinCand struct {
-	p uint64
-	h uint32
-	d float64
-}
-
 // AppendWithin appends to dst every fresh driver within radius metres of
 // center that filter accepts (nil accepts all), in no particular order, and
 // returns the slice. It walks the cells that meet the boxes of [Cover] and
@@ -728,7 +691,8 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 	}
 	mv := x.moved.Load()
 	st := append(s.heap[:0], cellItem(0, 0, worldBox))
-	// Entries within the radius wait in cands until the walk is over.
+	// Drivers within the radius wait in cands until the walk is over, so
+	// that filter sees them only once the walk has been validated.
 	cands := s.cands[:0]
 	fail := func() ([]Match, bool) {
 		s.heap, s.cands = st[:0], cands[:0]
@@ -761,27 +725,20 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 		for j, p := range s.pos {
 			lat, lng := unfix(posLat(p)), unfix(posLng(p))
 			if d, ok := w.exactIn(lat, lng); ok {
-				cands = append(cands, withinCand{p, s.hs[j], d})
+				if m := meta(s.metas[j]); m.seenMilli() >= w.cut {
+					cands = append(cands, Match{Driver: unpack(DriverID(s.eids[j]), p, m), Distance: d})
+				}
 			}
 		}
 	}
 	s.heap, s.cands = st[:0], cands[:0]
-	for _, cd := range cands {
-		r := x.record(cd.h)
-		if r == nil {
-			return dst[:start], false
-		}
-		m := meta(r.meta.Load())
-		if m.seenMilli() < w.cut {
-			continue
-		}
-		drv := unpack(DriverID(r.id.Load()), cd.p, m)
-		if filter == nil || filter(drv) {
-			dst = append(dst, Match{Driver: drv, Distance: cd.d})
-		}
-	}
 	if x.gen.Load() != g {
 		return dst[:start], false
+	}
+	for _, cd := range cands {
+		if filter == nil || filter(cd.Driver) {
+			dst = append(dst, cd)
+		}
 	}
 	if mv&1 != 0 || x.moved.Load() != mv {
 		// A driver moved between cells may have been seen in both.
@@ -815,6 +772,54 @@ func (x *Index) AppendWithinIDs(ctx context.Context, dst []DriverID, center LatL
 	return dst, nil
 }
 
+// appendEdgeIDs appends to ids the fresh drivers of leaf n, a cell on the
+// circle's edge, that lie within the radius, consistent with one moment.
+// It reads the block in place and a driver's ID and meta only if it is
+// within. It returns false if n is no longer a leaf.
+func (w *withinQuery) appendEdgeIDs(n *node, ids []DriverID) ([]DriverID, bool) {
+	q := &w.q
+	start := len(ids)
+	for i := 0; ; i++ {
+		seq := n.seq.Load()
+		if seq&1 != 0 {
+			spin(i)
+			continue
+		}
+		b := n.leaf.Load()
+		if b == nil {
+			return ids, false
+		}
+		pw, iw, mw := b.arrays()
+		cnt := min(max(b.count(), 0), int32(len(pw)))
+		ids = ids[:start]
+		for j := range cnt {
+			p := pw[j].Load()
+			lat, lng := unfix(posLat(p)), unfix(posLng(p))
+			if !w.boxes[0].contains(lat, lng) && (len(w.boxes) == 1 || !w.boxes[1].contains(lat, lng)) {
+				continue
+			}
+			// A key within a relative 1e-14 of the exact one decides
+			// all but the drivers near the circle's edge.
+			h := q.cornerKey(lat, q.cosNear(lat), lng)
+			if h > w.maxKey*(1+1e-12) {
+				continue
+			}
+			if h >= w.inKey*(1-1e-12) {
+				h = hav(q.lat, q.lng, q.cosLat, lat, lng)
+				if h > w.maxKey || (h > w.inKey && metres(h) > w.radius) {
+					continue
+				}
+			}
+			if w.cut == math.MinInt64 || meta(mw[j].Load()).seenMilli() >= w.cut {
+				ids = append(ids, DriverID(iw[j].Load()))
+			}
+		}
+		if n.seq.Load() == seq {
+			return ids, true
+		}
+	}
+}
+
 // insideFlag marks a queued cell that lies wholly inside the circle.
 const insideFlag = 1
 
@@ -826,7 +831,6 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 	}
 	mv := x.moved.Load()
 	q := &w.q
-	hs := s.out[:0]
 	st := s.heap[:0]
 	ins := s.leaves[:0] // leaves inside the circle waiting to be read
 	classify := func(b ibox, ref int32) {
@@ -868,62 +872,19 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 		}
 		if inside {
 			if ins = append(ins, n); len(ins) == leafBatch {
-				hs, ok = appendHandlesBatch(ins, hs)
+				dst, ok = appendIDsBatch(ins, dst, w.cut)
 				ins = ins[:0]
 			}
 			continue
 		}
 		// A cell on the edge: test its drivers.
-		if ok = s.readLeaf(n); !ok {
-			break
-		}
-		for j, p := range s.pos {
-			lat, lng := unfix(posLat(p)), unfix(posLng(p))
-			if !w.boxes[0].contains(lat, lng) && (len(w.boxes) == 1 || !w.boxes[1].contains(lat, lng)) {
-				continue
-			}
-			// A key within a relative 1e-14 of the exact one decides
-			// all but the drivers near the circle's edge.
-			h := q.cornerKey(lat, q.cosNear(lat), lng)
-			if h > w.maxKey*(1+1e-12) {
-				continue
-			}
-			if h >= w.inKey*(1-1e-12) {
-				h = hav(q.lat, q.lng, q.cosLat, lat, lng)
-				if h > w.maxKey || (h > w.inKey && metres(h) > w.radius) {
-					continue
-				}
-			}
-			hs = append(hs, s.hs[j])
-		}
+		dst, ok = w.appendEdgeIDs(n, dst)
 	}
 	if ok && len(ins) > 0 {
-		hs, ok = appendHandlesBatch(ins, hs)
+		dst, ok = appendIDsBatch(ins, dst, w.cut)
 	}
-	s.heap, s.out, s.leaves = st[:0], hs[:0], ins[:0]
+	s.heap, s.leaves = st[:0], ins[:0]
 	if !ok || x.gen.Load() != g {
-		return dst, false
-	}
-	dir := *x.st.recs.Load()
-	if w.cut == math.MinInt64 {
-		for _, h := range hs {
-			if int(h>>recShift) >= len(dir) {
-				return dst[:start], false
-			}
-			dst = append(dst, DriverID(dir[h>>recShift][h&(recChunk-1)].id.Load()))
-		}
-	} else {
-		for _, h := range hs {
-			if int(h>>recShift) >= len(dir) {
-				return dst[:start], false
-			}
-			r := &dir[h>>recShift][h&(recChunk-1)]
-			if meta(r.meta.Load()).seenMilli() >= w.cut {
-				dst = append(dst, DriverID(r.id.Load()))
-			}
-		}
-	}
-	if x.gen.Load() != g {
 		return dst[:start], false
 	}
 	if mv&1 != 0 || x.moved.Load() != mv {
