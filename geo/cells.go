@@ -114,8 +114,32 @@ type node struct {
 	// cnt counts the subtree's drivers.
 	cnt    int32
 	parent int32
-	leaf   atomic.Pointer[block]
-	box    ibox
+	// bcap is the capacity of a leaf's block, kept here so that the
+	// writer finds an entry's words without waiting for the block's
+	// header.
+	bcap int32
+	leaf atomic.Pointer[block]
+	box  ibox
+}
+
+// setLeaf makes b, which may be nil, n's block. Writer only.
+func (n *node) setLeaf(b *block) {
+	n.bcap = 0
+	if b != nil {
+		n.bcap = b.capacity()
+	}
+	n.leaf.Store(b)
+}
+
+// entries returns leaf n's block, its positions and its (ID, meta)
+// pairs. Writer only: it sizes them by n.bcap, so their addresses do not
+// depend on a load from the block, and the cache misses on the block's
+// lines overlap.
+func (n *node) entries() (b *block, pos, im []atomic.Uint64) {
+	b = n.leaf.Load()
+	c := n.bcap
+	w := unsafe.Slice((*atomic.Uint64)(unsafe.Add(unsafe.Pointer(b), blockHead*8)), 3*c)
+	return b, w[:c:c], w[c : 3*c : 3*c]
 }
 
 const (
@@ -153,12 +177,11 @@ const (
 
 // block holds a leaf's entries. It is the head of one allocation of
 // words: its capacity c (fixed for the block's life), its entry count n,
-// then three arrays of c words: the packed positions, the DriverIDs and
-// the metas (last-seen time, vehicle, status). A search screens the
-// positions and reads the ID and meta of the few entries that pass from
-// the same allocation, a few lines further on, instead of from a record
-// elsewhere in memory; one allocation instead of a header and arrays
-// saves it one cache miss per leaf.
+// c packed positions, then c pairs of DriverID and meta (last-seen time,
+// vehicle, status). A search screens the positions and reads the ID and
+// meta of the few entries that pass from the same allocation, one line
+// for both, instead of from a record elsewhere in memory; one allocation
+// instead of a header and arrays saves it one cache miss per leaf.
 type block struct {
 	c atomic.Uint64
 	n atomic.Uint64
@@ -179,12 +202,12 @@ func (b *block) words() []atomic.Uint64 {
 	return unsafe.Slice((*atomic.Uint64)(unsafe.Pointer(b)), blockHead+3*b.capacity())
 }
 
-// arrays returns the block's positions, IDs and metas, each of its
-// capacity.
-func (b *block) arrays() (pos, ids, metas []atomic.Uint64) {
+// arrays returns the block's positions and its (ID, meta) pairs: entry
+// j's ID is im[2j], its meta im[2j+1].
+func (b *block) arrays() (pos, im []atomic.Uint64) {
 	c := b.capacity()
 	w := b.words()[blockHead:]
-	return w[:c:c], w[c : 2*c : 2*c], w[2*c : 3*c : 3*c]
+	return w[:c:c], w[c : 3*c : 3*c]
 }
 
 func (b *block) count() int32 { return int32(b.n.Load()) }
@@ -194,31 +217,31 @@ func (b *block) setCount(n int32) { b.n.Store(uint64(n)) }
 func (b *block) pos(i int32) uint64 { return b.words()[blockHead+i].Load() }
 
 func (b *block) id(i int32) DriverID {
-	return DriverID(b.words()[blockHead+b.capacity()+i].Load())
+	return DriverID(b.words()[blockHead+b.capacity()+2*i].Load())
 }
 
-func (b *block) meta(i int32) meta { return meta(b.words()[blockHead+2*b.capacity()+i].Load()) }
+func (b *block) meta(i int32) meta { return meta(b.words()[blockHead+b.capacity()+2*i+1].Load()) }
 
 // setPos moves entry i. Writer only.
 func (b *block) setPos(i int32, p uint64) { b.words()[blockHead+i].Store(p) }
 
 // setMeta changes entry i's meta. Writer only.
-func (b *block) setMeta(i int32, m meta) { b.words()[blockHead+2*b.capacity()+i].Store(uint64(m)) }
+func (b *block) setMeta(i int32, m meta) { b.words()[blockHead+b.capacity()+2*i+1].Store(uint64(m)) }
 
 // set writes entry i. Writer only.
 func (b *block) set(i int32, p uint64, id DriverID, m meta) {
 	c := b.capacity()
 	w := b.words()[blockHead:]
 	w[i].Store(p)
-	w[c+i].Store(uint64(id))
-	w[2*c+i].Store(uint64(m))
+	w[c+2*i].Store(uint64(id))
+	w[c+2*i+1].Store(uint64(m))
 }
 
-// find returns the slot of id in b, or -1. Writer only.
-func (b *block) find(id DriverID) int32 {
-	_, ids, _ := b.arrays()
-	for j := range b.count() {
-		if DriverID(ids[j].Load()) == id {
+// find returns the slot of id among the first cnt entries of the pairs
+// im, or -1.
+func find(im []atomic.Uint64, cnt int32, id DriverID) int32 {
+	for j := range cnt {
+		if DriverID(im[2*j].Load()) == id {
 			return j
 		}
 	}
@@ -247,20 +270,24 @@ func blockCap(n int32) int32 {
 
 // idTable maps DriverID to the main-tree leaf that holds the driver: open
 // addressing with linear probing. A slot holds the leaf's node index + 1
-// in its low nbits bits (0 = empty, all ones = deleted) and a tag from the
-// ID's hash in the rest, so a probe scans a leaf's IDs to confirm a match
-// only when the tags match: at 1,000,000 drivers 14 bits of tag spare
-// nearly every leaf but the right one. nbits grows, with fewer tag bits,
-// before node indexes outgrow it.
+// in its low nbits bits (0 = empty, all ones = deleted), above them
+// hintBits bits of a hint at the driver's slot in the leaf, and a tag from
+// the ID's hash in the rest. A probe looks at a leaf only when the tags
+// match (at 1,000,000 drivers 10 bits of tag spare nearly every leaf but
+// the right one) and confirms the ID at the hinted slot, scanning the
+// leaf's IDs only when the hint is stale. nbits grows, with fewer tag
+// bits, before node indexes outgrow it.
 //
-// Node indexes are stable, so a slot changes only when its driver changes
-// leaf (a move to another leaf, a split, a collapse), never when entries
-// shift inside a leaf. Two drivers of one leaf may share a tag, and then
-// their slots hold the same value: the writer updates or deletes the first
-// slot with the driver's value on its probe path, which may be the other
-// driver's, but that one then owns the later slot, still on its own probe
-// path, so every driver stays findable. That is also why deletions leave a
-// tombstone instead of shifting later slots back: a slot does not say
+// Node indexes are stable, so a slot's leaf changes only when its driver
+// changes leaf (a move to another leaf, a split, a collapse). When a
+// removal fills its hole with the leaf's last entry, that entry's hint
+// goes stale; the lookup that finds it so repairs it. Two drivers of one
+// leaf may share a tag, and then their slots name the same leaf: the
+// writer updates or deletes the first slot with the driver's tag and leaf
+// on its probe path, which may be the other driver's, but that one then
+// owns the later slot, still on its own probe path, so every driver stays
+// findable (and a hint is only a hint). That is also why deletions leave
+// a tombstone instead of shifting later slots back: a slot does not say
 // which driver, and so which home position, it belongs to. Tombstones are
 // reused by inserts and cleared when the table is rebuilt from the tree.
 type idTable struct {
@@ -275,13 +302,25 @@ func hashID(id DriverID) uint64 { return uint64(id) * 0x9e3779b97f4a7c15 }
 
 func (t *idTable) home(id DriverID) uint64 { return hashID(id) >> t.shift }
 
+const hintBits = 5
+
 // tag returns id's tag, in place in a slot.
-func (t *idTable) tag(id DriverID) uint32 { return uint32(hashID(id)>>16) << t.nbits }
+func (t *idTable) tag(id DriverID) uint32 { return uint32(hashID(id)>>16) << (t.nbits + hintBits) }
 
 func (t *idTable) nodeMask() uint32 { return uint32(uint64(1)<<t.nbits - 1) }
 
-// value returns the slot value for id in leaf li.
-func (t *idTable) value(id DriverID, li int32) uint32 { return t.tag(id) | uint32(li+1) }
+// keyMask selects a slot's tag and node.
+func (t *idTable) keyMask() uint32 { return ^uint32((1<<hintBits - 1) << t.nbits) }
+
+func (t *idTable) hint(v uint32) int32 { return int32(v>>t.nbits) & (1<<hintBits - 1) }
+
+// key returns the tag and node of the slot value for id in leaf li.
+func (t *idTable) key(id DriverID, li int32) uint32 { return t.tag(id) | uint32(li+1) }
+
+// value returns the slot value for id at slot j of leaf li.
+func (t *idTable) value(id DriverID, li, j int32) uint32 {
+	return t.key(id, li) | uint32(j&(1<<hintBits-1))<<t.nbits
+}
 
 // nodeReserve is how many nodes one write may allocate at most: two
 // descents (main and mirror tree) each splitting a leaf at every one of
@@ -313,7 +352,7 @@ func (s *treeStore) init() {
 		n.child.Store(-1)
 		n.parent = -1
 		n.box = worldBox
-		n.leaf.Store(s.allocBlock(blockStep))
+		n.setLeaf(s.allocBlock(blockStep))
 		if root == mirrorRoot {
 			n.occ.Store(occMirror)
 		}
@@ -339,39 +378,50 @@ type where struct {
 func (s *treeStore) lookup(id DriverID) (where, bool) {
 	t := &s.table
 	mask, nm, tag := uint64(len(t.slots)-1), t.nodeMask(), t.tag(id)
+	tm := t.keyMask() &^ nm
 	for i := t.home(id); ; i = (i + 1) & mask {
 		v := t.slots[i]
 		if v == 0 {
 			return where{}, false
 		}
-		if v&^nm == tag && v&nm != nm {
-			li := int32(v&nm) - 1
-			if j := s.node(li).leaf.Load().find(id); j >= 0 {
-				return where{i, li, j}, true
-			}
+		if v&tm != tag || v&nm == nm {
+			continue
+		}
+		li := int32(v&nm) - 1
+		// A leaf's count is its node's, so a good hint costs no load
+		// from the block's header.
+		n := s.node(li)
+		_, _, im := n.entries()
+		cnt := n.cnt
+		if j := t.hint(v); j < cnt && DriverID(im[2*j].Load()) == id {
+			return where{i, li, j}, true
+		}
+		if j := find(im, cnt, id); j >= 0 {
+			t.slots[i] = t.value(id, li, j) // repair the hint
+			return where{i, li, j}, true
 		}
 	}
 }
 
-// tableFind returns the first slot on id's probe path that holds value v.
-func (s *treeStore) tableFind(id DriverID, v uint32) uint64 {
+// tableFind returns the first slot on id's probe path with key k.
+func (s *treeStore) tableFind(id DriverID, k uint32) uint64 {
 	t := &s.table
-	mask := uint64(len(t.slots) - 1)
+	mask, km := uint64(len(t.slots)-1), t.keyMask()
 	i := t.home(id)
-	for t.slots[i] != v {
+	for t.slots[i]&km != k {
 		i = (i + 1) & mask
 	}
 	return i
 }
 
-// retarget records that id moved from leaf from to leaf to.
-func (s *treeStore) retarget(id DriverID, from, to int32) {
+// retarget records that id moved from leaf from to slot j of leaf to.
+func (s *treeStore) retarget(id DriverID, from, to, j int32) {
 	t := &s.table
-	t.slots[s.tableFind(id, t.value(id, from))] = t.value(id, to)
+	t.slots[s.tableFind(id, t.key(id, from))] = t.value(id, to, j)
 }
 
-// tableInsert adds id (known absent), which sits in leaf li.
-func (s *treeStore) tableInsert(id DriverID, li int32) {
+// tableInsert adds id (known absent), which sits at slot j of leaf li.
+func (s *treeStore) tableInsert(id DriverID, li, j int32) {
 	t := &s.table
 	if (t.used+t.dead+1)*4 > len(t.slots)*3 {
 		// Rebuild, doubling if the live slots need it; the rebuild finds
@@ -387,14 +437,14 @@ func (s *treeStore) tableInsert(id DriverID, li int32) {
 	if t.slots[i] != 0 {
 		t.dead--
 	}
-	t.slots[i] = t.value(id, li)
+	t.slots[i] = t.value(id, li, j)
 	t.used++
 }
 
 // tableDelete marks id's slot, on leaf li, deleted.
 func (s *treeStore) tableDelete(id DriverID, li int32) {
 	t := &s.table
-	t.slots[s.tableFind(id, t.value(id, li))] = t.nodeMask()
+	t.slots[s.tableFind(id, t.key(id, li))] = t.nodeMask()
 	t.used--
 	t.dead++
 }
@@ -433,14 +483,14 @@ func (s *treeStore) rebuildTable(grow bool) {
 		if b == nil || n.mirror() {
 			continue
 		}
-		_, ids, _ := b.arrays()
+		_, im := b.arrays()
 		for j := range b.count() {
-			id := DriverID(ids[j].Load())
+			id := DriverID(im[2*j].Load())
 			i := t.home(id)
 			for t.slots[i] != 0 {
 				i = (i + 1) & mask
 			}
-			t.slots[i] = t.value(id, li)
+			t.slots[i] = t.value(id, li, j)
 			t.used++
 		}
 	}
@@ -509,7 +559,7 @@ func (s *treeStore) addEntry(li int32, p uint64, id DriverID, m meta) int32 {
 	if cnt == b.capacity() {
 		nb := s.allocBlock(blockCap(cnt + 1))
 		b.copyTo(nb, cnt)
-		n.leaf.Store(nb)
+		n.setLeaf(nb)
 		s.freeBlock(b)
 		b = nb
 	}
@@ -533,7 +583,7 @@ func (s *treeStore) delEntry(li int32, slot int32) {
 	if c := b.capacity(); (c > blockStep && c <= leafMax && last <= c-2*blockStep) || (c > leafMax && last <= leafMax/2) {
 		nb := s.allocBlock(blockCap(last))
 		b.copyTo(nb, last)
-		n.leaf.Store(nb)
+		n.setLeaf(nb)
 		s.freeBlock(b)
 	}
 }
@@ -568,21 +618,21 @@ func (s *treeStore) split(li int32) {
 		ch.setCount(cnt[q])
 		nb := s.allocBlock(blockCap(cnt[q]))
 		nb.setCount(0)
-		ch.leaf.Store(nb)
+		ch.setLeaf(nb)
 		ch.child.Store(-1)
 	}
 	main := !n.mirror()
 	for i := range cnt0 {
 		p, id := b.pos(i), b.id(i)
 		q := n.box.quadrant(posLng(p), posLat(p))
-		s.addEntry(c+q, p, id, b.meta(i))
+		j := s.addEntry(c+q, p, id, b.meta(i))
 		if main {
-			s.retarget(id, li, c+q)
+			s.retarget(id, li, c+q, j)
 		}
 	}
 	n.seq.Add(2)
 	n.child.Store(c)
-	n.leaf.Store(nil)
+	n.setLeaf(nil)
 	s.freeBlock(b)
 }
 
@@ -593,7 +643,7 @@ func (s *treeStore) collapse(ai int32) {
 	nb := s.allocBlock(blockCap(a.cnt))
 	nb.setCount(0)
 	a.seq.Add(2)
-	a.leaf.Store(nb)
+	a.setLeaf(nb)
 	c := a.child.Load()
 	a.child.Store(-1)
 	s.gather(c, ai, !a.mirror())
@@ -611,12 +661,12 @@ func (s *treeStore) gather(c, ai int32, main bool) {
 			b := ch.leaf.Load()
 			for i := range b.count() {
 				id := b.id(i)
-				s.addEntry(ai, b.pos(i), id, b.meta(i))
+				j := s.addEntry(ai, b.pos(i), id, b.meta(i))
 				if main {
-					s.retarget(id, c+q, ai)
+					s.retarget(id, c+q, ai, j)
 				}
 			}
-			ch.leaf.Store(nil)
+			ch.setLeaf(nil)
 			s.freeBlock(b)
 		}
 		ch.child.Store(-1)

@@ -379,10 +379,10 @@ func TestTreeChurnInvariants(t *testing.T) {
 // inserts, moves, removals and the tombstones they leave, twice: with a
 // table that starts with room for fewer node indexes than it needs, so
 // that adding drivers widens its node bits again and again (each time
-// with fewer tag bits), and with only 3 tag bits, so that drivers of one
-// leaf often share a tag and their slots hold the same value.
+// with fewer tag bits), and with only 2 tag bits, so that drivers of one
+// leaf often share a tag and their slots name the same leaf.
 func TestIDTableNarrowTags(t *testing.T) {
-	for _, nbits := range []uint{9, 29} {
+	for _, nbits := range []uint{9, 25} {
 		r := rand.New(rand.NewPCG(seed(t), 23))
 		x := NewIndex(Options{StaleAfter: -1})
 		x.st.table.nbits = nbits

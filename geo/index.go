@@ -188,12 +188,13 @@ func (x *Index) leafFor(i int32, px, py int32) int32 {
 	}
 }
 
-// addTo adds an entry to leaf li inside its seq bump.
-func (x *Index) addTo(li int32, p uint64, id DriverID, m meta) {
+// addTo adds an entry to leaf li inside its seq bump and returns its slot.
+func (x *Index) addTo(li int32, p uint64, id DriverID, m meta) int32 {
 	n := x.st.node(li)
 	n.seq.Add(1)
-	x.st.addEntry(li, p, id, m)
+	j := x.st.addEntry(li, p, id, m)
 	n.seq.Add(1)
+	return j
 }
 
 // delFrom removes the entry at slot of leaf li inside its seq bump.
@@ -211,11 +212,11 @@ func (x *Index) insert(id DriverID, px, py int32, m meta) {
 	// cell holding a driver.
 	s.addCount(li, -1, 1)
 	p := packPos(px, py)
-	x.addTo(li, p, id, m)
+	j := x.addTo(li, p, id, m)
 	if m.available() {
 		x.mirrorAdd(id, p, m)
 	}
-	s.tableInsert(id, li)
+	s.tableInsert(id, li, j)
 	x.n.Add(1)
 }
 
@@ -234,7 +235,9 @@ func (x *Index) mirrorAdd(id DriverID, p uint64, m meta) {
 // mirrorFind returns the leaf and slot of driver id's copy at p.
 func (x *Index) mirrorFind(id DriverID, p uint64) (int32, int32) {
 	li := x.st.findLeaf(mirrorRoot, posLng(p), posLat(p))
-	if j := x.st.node(li).leaf.Load().find(id); j >= 0 {
+	n := x.st.node(li)
+	_, _, im := n.entries()
+	if j := find(im, n.cnt, id); j >= 0 {
 		return li, j
 	}
 	panic("geo: an available driver has no copy in the mirror tree")
@@ -255,9 +258,9 @@ func (x *Index) mirrorMove(id DriverID, old, p uint64, m meta) {
 	n := s.node(li)
 	px, py := posLng(p), posLat(p)
 	if n.box.holds(px, py) {
-		b := n.leaf.Load()
-		b.setMeta(slot, m)
-		b.setPos(slot, p)
+		_, pw, im := n.entries()
+		im[2*slot+1].Store(uint64(m))
+		pw[slot].Store(p)
 		return
 	}
 	a := x.commonCell(n, px, py)
@@ -285,8 +288,8 @@ func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 	s := &x.st
 	li := w.leaf
 	n := s.node(li)
-	b := n.leaf.Load()
-	old, from := b.meta(w.slot), b.pos(w.slot)
+	_, pw, im := n.entries()
+	old, from := meta(im[2*w.slot+1].Load()), pw[w.slot].Load()
 	p := packPos(px, py)
 	switch was, now := old.available(), m.available(); {
 	case was && now:
@@ -297,8 +300,8 @@ func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 		x.mirrorDel(id, from)
 	}
 	if n.box.holds(px, py) {
-		b.setMeta(w.slot, m)
-		b.setPos(w.slot, p)
+		im[2*w.slot+1].Store(uint64(m))
+		pw[w.slot].Store(p)
 		return
 	}
 	// Another leaf: add there first, then remove here, so a search never
@@ -312,10 +315,10 @@ func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 	// moved is odd while the driver may appear twice: a search that
 	// starts then, or sees moved change, drops the copies it finds.
 	x.moved.Add(1)
-	x.addTo(ti, p, id, m)
+	j := x.addTo(ti, p, id, m)
 	x.delFrom(li, w.slot)
 	x.moved.Add(1)
-	s.table.slots[w.ts] = s.table.value(id, ti)
+	s.table.slots[w.ts] = s.table.value(id, ti, j)
 	s.addCount(li, a, -1)
 	x.mergeUp(li)
 }

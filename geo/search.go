@@ -188,13 +188,13 @@ func (s *scratch) readLeaf(n *node) bool {
 		if b == nil {
 			return false
 		}
-		pw, iw, mw := b.arrays()
+		pw, im := b.arrays()
 		cnt := min(max(b.count(), 0), int32(len(pw)))
 		s.pos, s.eids, s.metas = s.pos[:0], s.eids[:0], s.metas[:0]
 		for j := range cnt {
 			s.pos = append(s.pos, pw[j].Load())
-			s.eids = append(s.eids, int64(iw[j].Load()))
-			s.metas = append(s.metas, mw[j].Load())
+			s.eids = append(s.eids, int64(im[2*j].Load()))
+			s.metas = append(s.metas, im[2*j+1].Load())
 		}
 		if n.seq.Load() == q {
 			return true
@@ -227,17 +227,17 @@ func appendIDs(n *node, ids []DriverID, cut int64) ([]DriverID, bool) {
 // appendBlockIDs appends the IDs of b's first cnt drivers seen at cut or later,
 // reading the metas only when cut can exclude a driver.
 func appendBlockIDs(ids []DriverID, b *block, cnt int32, cut int64) []DriverID {
-	_, iw, mw := b.arrays()
-	cnt = min(max(cnt, 0), int32(len(iw)))
+	pw, im := b.arrays()
+	cnt = min(max(cnt, 0), int32(len(pw)))
 	if cut == math.MinInt64 {
 		for j := range cnt {
-			ids = append(ids, DriverID(iw[j].Load()))
+			ids = append(ids, DriverID(im[2*j].Load()))
 		}
 		return ids
 	}
 	for j := range cnt {
-		if meta(mw[j].Load()).seenMilli() >= cut {
-			ids = append(ids, DriverID(iw[j].Load()))
+		if meta(im[2*j+1].Load()).seenMilli() >= cut {
+			ids = append(ids, DriverID(im[2*j].Load()))
 		}
 	}
 	return ids
@@ -483,7 +483,7 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 	if blk == nil {
 		return h, topk, limit, false
 	}
-	pw, iw, mw := blk.arrays()
+	pw, im := blk.arrays()
 	cnt := min(max(blk.count(), 0), int32(len(pw)))
 	fresh := cut == math.MinInt64
 	pos, los, js := s.pos[:0], s.los[:0], s.eids[:0]
@@ -491,7 +491,7 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 		p := pw[j].Load()
 		dLat, dLng := lb.gaps(p)
 		lo := lb.lower(dLat, dLng)
-		if lo > limit || (!fresh && meta(mw[j].Load()).seenMilli() < cut) {
+		if lo > limit || (!fresh && meta(im[2*j+1].Load()).seenMilli() < cut) {
 			continue
 		}
 		// The k smallest upper bounds cap the k-th nearest key as well
@@ -518,7 +518,7 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 		}
 		j := js[i]
 		h = push(h, qitem{key: key, a: p, ref: -1, h: uint32(len(s.ents))})
-		s.ents = append(s.ents, entry{id: int64(iw[j].Load()), m: meta(mw[j].Load())})
+		s.ents = append(s.ents, entry{id: int64(im[2*j].Load()), m: meta(im[2*j+1].Load())})
 	}
 	s.pos, s.los, s.eids = pos, los, js
 	return h, topk, limit, n.seq.Load() == seq
@@ -789,7 +789,7 @@ func (w *withinQuery) appendEdgeIDs(n *node, ids []DriverID) ([]DriverID, bool) 
 		if b == nil {
 			return ids, false
 		}
-		pw, iw, mw := b.arrays()
+		pw, im := b.arrays()
 		cnt := min(max(b.count(), 0), int32(len(pw)))
 		ids = ids[:start]
 		for j := range cnt {
@@ -810,8 +810,8 @@ func (w *withinQuery) appendEdgeIDs(n *node, ids []DriverID) ([]DriverID, bool) 
 					continue
 				}
 			}
-			if w.cut == math.MinInt64 || meta(mw[j].Load()).seenMilli() >= w.cut {
-				ids = append(ids, DriverID(iw[j].Load()))
+			if w.cut == math.MinInt64 || meta(im[2*j+1].Load()).seenMilli() >= w.cut {
+				ids = append(ids, DriverID(im[2*j].Load()))
 			}
 		}
 		if n.seq.Load() == seq {
