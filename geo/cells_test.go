@@ -423,3 +423,58 @@ func TestIDTableNarrowTags(t *testing.T) {
 		}
 	}
 }
+
+// TestNoDuplicateAfterComeback has one writer delete drivers and add them
+// back at another corner of the area, never moving one, while a reader
+// lists every driver of the area: the reader may meet such a driver in two
+// leaves, and must return it once.
+func TestNoDuplicateAfterComeback(t *testing.T) {
+	x := NewIndex(Options{StaleAfter: -1})
+	r := rand.New(rand.NewPCG(seed(t), 24))
+	at := func(r *rand.Rand, corner int) LatLng {
+		return LatLng{Lat: 40.6 + float64(corner&1)*0.1 + r.Float64()*1e-3, Lng: -74 + float64(corner>>1)*0.1 + r.Float64()*1e-3}
+	}
+	for i := range 400 { // a crowd of many leaves at each corner
+		_ = x.Upsert(Driver{ID: DriverID(i), Pos: at(r, i%4), Status: Available, Seen: time.UnixMilli(1)})
+	}
+	const comers = 8
+	ops := 200_000
+	if testing.Short() || raceEnabled {
+		ops = 20_000
+	}
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer done.Store(true)
+		r := rand.New(rand.NewPCG(seed(t), 25))
+		for i := range ops {
+			id := DriverID(1000 + i%comers)
+			x.Remove(id)
+			_ = x.Upsert(Driver{ID: id, Pos: at(r, i/comers%4), Status: Available, Seen: time.UnixMilli(1)})
+		}
+	})
+	c := LatLng{Lat: 40.65, Lng: -73.95}
+	var ids []DriverID
+	for !done.Load() {
+		for _, avail := range []bool{false, true} {
+			res, err := x.appendNearby(context.Background(), nil, c, 50_000, 0, nil, avail)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[DriverID]bool{}
+			for _, m := range res {
+				if seen[m.ID] {
+					t.Fatalf("Nearby (available only %v) returned driver %d twice", avail, m.ID)
+				}
+				seen[m.ID] = true
+			}
+		}
+		ids, _ = x.AppendWithinIDs(context.Background(), ids[:0], c, 50_000)
+		slices.Sort(ids)
+		if i := len(slices.Compact(slices.Clone(ids))); i != len(ids) {
+			t.Fatalf("AppendWithinIDs returned %d IDs, %d of them distinct", len(ids), i)
+		}
+	}
+	wg.Wait()
+	checkTree(t, x)
+}

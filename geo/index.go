@@ -109,9 +109,10 @@ type Index struct {
 	_   [64]byte
 	gen atomic.Uint64
 	_   [56]byte
-	// moved grows by one before and after a move between leaves: a
-	// search that starts with it odd or sees it change may have seen a
-	// driver twice.
+	// moved grows by one before and after a move between leaves, and by
+	// two when a driver or its mirror copy is deleted (it may come back
+	// elsewhere): a search that starts with it odd or sees it change may
+	// have seen a driver twice.
 	moved atomic.Uint64
 	n     atomic.Int64
 }
@@ -247,6 +248,9 @@ func (x *Index) mirrorFind(id DriverID, p uint64) (int32, int32) {
 func (x *Index) mirrorDel(id DriverID, p uint64) {
 	li, slot := x.mirrorFind(id, p)
 	x.delFrom(li, slot)
+	// The driver may come back elsewhere while a search runs, which
+	// must then look for it twice.
+	x.moved.Add(2)
 	x.st.addCount(li, -1, -1)
 	x.mergeUp(li)
 }
@@ -364,6 +368,9 @@ func (x *Index) removeAt(id DriverID, li, slot int32) {
 		x.mirrorDel(id, b.pos(slot))
 	}
 	x.delFrom(li, slot)
+	// The ID may come back elsewhere while a search runs, which must
+	// then look for it twice.
+	x.moved.Add(2)
 	s.addCount(li, -1, -1)
 	x.mergeUp(li)
 	x.n.Add(-1)
