@@ -276,7 +276,7 @@ func checkConcurrentResult(res []Match, fixed truth, c LatLng, radius float64, k
 			return "an unavailable driver from NearbyAvailable"
 		}
 		if d, ok := fixed[mt.ID]; ok && d != mt.Driver {
-			return "an untouched driver with a changed record"
+			return "an untouched driver with changed fields"
 		}
 	}
 	limit := radius

@@ -37,15 +37,12 @@
 // last-seen time. Drivers not seen for Options.StaleAfter (a minute by
 // default) are invisible; [Index.RemoveStale] deletes them.
 //
-// Each driver gets a dense uint32 handle and a 24-byte record in a chunked
-// array (chunks of 4,096 that never move): its ID, one word packing the
-// last-seen time in milliseconds, the vehicle and the status, and where
-// its entry sits in the tree. Released handles are reused, so churn does
-// not grow the records. An open-addressing table of handles (linear
-// probing, backward-shift deletion, doubled when it passes 3/4 full) maps
-// IDs to handles in about 8 bytes a driver. Neither the table nor the
-// records shrink when drivers leave: both stay sized for the most drivers
-// the index has held at once, ready for them to come back.
+// A driver is one 24-byte entry in a leaf of a quadtree: its position,
+// its ID and one word packing the last-seen time in milliseconds, the
+// vehicle and the status. There is no other per-driver record: every
+// extra place a driver lives in is one more cache miss on the way to it,
+// and with the index far larger than the CPU's caches each dependent miss
+// costs about 200 ns on the machine the figures below come from.
 //
 // Positions are stored as int32 multiples of 1e-7 degree (1.1 cm at the
 // equator, OpenStreetMap's fixed point), latitude and longitude packed in
@@ -53,33 +50,53 @@
 // position, and their distances are those of [Distance] to it.
 //
 // The main tree is a point quadtree over integer (longitude, latitude) in
-// a chunked node array. A leaf holds up to 32 entries (12 bytes each: the
-// packed position and the handle) in a block of 8, 16, 24 or 32 slots,
-// one allocation with its count, so a leaf's slack stays small; blocks are
-// recycled. A leaf splits when a 33rd driver arrives unless all its
+// a chunked node array (chunks of 1,024 nodes that never move, so a node's
+// index is stable). A leaf holds up to 32 entries in a block of 8, 16, 24
+// or 32 slots: one allocation holding its capacity and count, the packed
+// positions, then the (ID, meta) pairs, so that a search screens the
+// positions densely and reads a hit's ID and meta from one line of the
+// same block. Blocks are recycled, and a leaf's slack stays small.
+//
+// An open-addressing table (linear probing, rebuilt at twice the size
+// when more than half full) maps each ID to its leaf's node index, in
+// about 8 bytes a driver: a 32-bit slot holds the node index, a 5-bit
+// hint at the driver's slot in the leaf and a tag from the ID's hash, so
+// a lookup reads one leaf (the tags rule out the others) and checks the
+// ID at the hinted slot. A slot changes only when its driver changes
+// leaf: a removal that moves the leaf's last entry into its hole leaves
+// that entry's hint stale, and the next lookup that scans for it repairs
+// it. Slots do not say which driver they belong to, so deletions leave
+// tombstones, cleared when the table is rebuilt from the leaves (after
+// about n/4 deletions). Neither the table nor the node array shrinks when
+// drivers leave: both stay sized for the most drivers the index has held
+// at once, ready for them to come back. A leaf splits when a 33rd driver arrives unless all its
 // drivers share one point (such a leaf grows instead), and a subtree
 // collapses into one leaf when it holds fewer than 8, which is hysteresis
 // enough that a driver moving to and fro does not split and merge cells.
 // Each node knows whether its subtree holds a driver.
 //
 // A mirror tree of the same kind, in the same node array, holds a copy of
-// each available driver's entry. The records do not say where a copy is:
-// the writer finds its leaf by the driver's position and its slot by
-// scanning that leaf, so the mirror costs nothing per busy driver (about 2
+// each available driver's entry, kept equal to it (a move rewrites the
+// copy's last-seen time too). The table does not say where a copy is: the
+// writer finds its leaf by the driver's position and its slot by scanning
+// that leaf's IDs, so the mirror costs nothing per busy driver (about 3.5
 // bytes a driver at 10% available), and a move of an available driver
 // costs a second, cheaper update.
 //
 // Costs, with n drivers and the tree's depth d (about 18 for a city of a
 // million drivers, most of it the path from the whole world down to the
 // city): Upsert of a busy driver that stays in its leaf is a table lookup
-// and one store (an available one also finds its copy, O(d)); a move to
-// another leaf walks up to the lowest common cell and down again, O(d);
-// insert, Remove and SetStatus are O(d); Get is O(1);
-// Nearby and NearbyAvailable visit O(d + k) cells; AppendWithinIDs
-// O(d + cells on the circle's edge + hits); RemoveStale O(n). The index
-// measured 54 bytes per driver with 1,000,000 drivers, 10% available:
-// the record 24, the ID table 8.4, the main tree's entries at 83% fill
-// 14.5, its nodes 3.8, and the mirror tree about 2.
+// and two stores (an available one also finds its copy, O(d)); a move to
+// another leaf walks up to the lowest common cell and down again, O(d),
+// and rewrites the driver's table slot; a split or a collapse rewrites the
+// slots of the up to 32 drivers it moves; insert, Remove and SetStatus are
+// O(d); Get is O(1); Nearby and NearbyAvailable visit O(d + k) cells;
+// AppendWithinIDs O(d + cells on the circle's edge + hits); RemoveStale
+// O(n). The index measured 48 bytes per driver with 1,000,000 drivers in
+// New York, 10% available: the main tree's entries 29.9 (24 at 83% fill),
+// the ID table 8.4, the nodes of both trees 4.1, the mirror tree's entries
+// 2.9, and the rest the allocator's rounding of block sizes. (With a
+// 24-byte record per driver and 12-byte entries it was 54.)
 //
 // # Search
 //
@@ -88,13 +105,14 @@
 // ("Distance browsing in spatial databases", ACM TODS 24(2), 1999): cells
 // and driver entries share one priority queue, cells keyed by a lower bound
 // of the haversine over the cell and entries by their exact haversine, so
-// drivers come off the queue in order of distance and only those pay for
-// reading their record (staleness, status, the caller's filter): a
-// 10-nearest search reads about ten records, not every candidate. With no
-// filter it also keeps the k smallest keys seen so far (upper bounds, a
-// few multiplications each, good to a relative 1e-4 in a city) and stops
-// queueing anything beyond the k-th; should a driver then be rejected
-// (stale, or changed under the search) it runs again without that cut.
+// drivers come off the queue in order of distance. An entry that makes the
+// queue has its ID and meta read from its block right then (a stale one
+// is left out), so a search reads nothing outside the blocks it screens,
+// and the caller's filter runs only on the drivers that come off the
+// queue. With no filter it also keeps the k smallest keys seen so far
+// (upper bounds, a few multiplications each, good to a relative 1e-4 in a
+// city) and stops queueing anything beyond the k-th; should a driver then
+// be rejected (seen twice) it runs again without that cut.
 // It reads the leaf holding the center first, and then starts from the
 // smallest cell on the way down to it that holds the circle spanned by
 // that leaf's k nearest, not from the root: with 1,000,000 drivers in New
@@ -127,16 +145,16 @@
 // earlier design, cost 27 µs for the 10 nearest of 1,000,000 drivers
 // because every record of each leaf was read).
 //
-// [Index.AppendWithinIDs] lists the drivers in a circle without their
-// records or distances, which is what a count or a dispatch fan-out needs.
-// A cell whose four corners lie inside the circle (for cells within 90° of
-// longitude of the center the distance over a cell peaks at a corner)
-// hands over its handles with no per-driver test; drivers of cells on the
-// circle's edge compare their haversine with bounds a relative 1e-9 either
-// side of the radius's, computing an exact distance only in between; the
-// IDs are then read in one loop over the handles, whose independent loads
-// overlap. [Index.AppendWithin] computes every hit's exact distance and
-// record, for callers that filter.
+// [Index.AppendWithinIDs] lists the IDs of the drivers in a circle
+// without their distances, which is what a count or a dispatch fan-out
+// needs. A cell whose four corners lie inside the circle (for cells within
+// 90° of longitude of the center the distance over a cell peaks at a
+// corner) hands over its IDs with no per-driver test, eight leaves at a
+// time so that the misses on their blocks overlap; drivers of cells on
+// the circle's edge compare their haversine with bounds a relative 1e-9
+// either side of the radius's, computing an exact distance only in
+// between. [Index.AppendWithin] computes every hit's exact distance and
+// returns the whole driver, for callers that filter.
 //
 // Measured with 1,000,000 drivers on the benchmarks module's datasets
 // (its geo_test.go: a New York-sized box and the whole sphere, 10%
@@ -158,11 +176,13 @@
 //	memory (bytes/driver)     54.3              79.0              81.1
 //
 // Moves and inserts are bound by cache misses, not instructions: a move
-// that stays in its leaf touches the ID table, the record, the leaf's node
-// and its block, four random lines of a 60 MB structure; an insert
-// descends through about eight levels of the tree that are not in cache.
-// In New York about two moves in five cross into another leaf, which
-// costs a second block and a little counting.
+// that stays in its leaf reads the ID table, then the leaf's node, then
+// two lines of its block (the position, and the ID and meta, whose
+// addresses the node gives without waiting for the block's header): three
+// dependent misses in a 50 MB structure, where a per-driver record made
+// four. An insert descends through about eight levels of the tree that
+// are not in cache. In New York about two moves in five cross into
+// another leaf, which costs a second block and a little counting.
 //
 // # Concurrency
 //
@@ -171,22 +191,26 @@
 // takes too. Searches take no lock at all: every word they read is an
 // atomic (on amd64 a plain load), and they validate what they read.
 //
-//   - A leaf carries a sequence number, odd while the writer changes its
-//     entries; a radius search copies the entries and retries the leaf
-//     if the number changed, and a nearest search, which screens them in
-//     place, starts over. A move inside one leaf is a single store of the
-//     packed position and needs none.
+//   - A leaf carries a sequence number, odd while the writer adds, removes
+//     or reorders its entries; a radius search reads a leaf again if the
+//     number changed while it read it, and a nearest search starts over.
+//     A move inside one leaf stores the meta and then the position and
+//     needs none: a search may pair the new position with the old meta
+//     or the reverse, both true of the driver a moment apart.
 //   - A move between leaves adds the driver to its new leaf before it
 //     removes it from the old one, so a search never misses a driver that
 //     was there all along; a global move counter, odd during such a move,
 //     tells the search when it may have seen a driver twice, and it keeps
 //     the nearer copy.
-//   - Splits, merges and removals (which free a handle for reuse) change a
-//     generation counter; a search that sees it change starts over. They
-//     are rare next to moves. A search that finds the counter odd yields
-//     until the change is done instead of spending an attempt on it;
-//     after four attempts it takes the writers' mutex and runs
-//     undisturbed, so a storm of removals cannot starve it. In that
+//   - A removal changes one leaf, under its sequence number, and bumps
+//     the move counter, because the driver may come back elsewhere while
+//     a search runs (so does a status change that deletes a mirror copy).
+//   - Splits and merges change a generation counter; a search that sees
+//     it change starts over. They are rare next to moves. A search that
+//     finds the generation odd yields until the change is done instead of
+//     spending an attempt on it; after four attempts it takes the
+//     writers' mutex and runs undisturbed, so a storm of splits and
+//     merges cannot starve it. In that
 //     fallback it waits for the mutex like a writer: for one batch of
 //     [Index.RemoveStale] (at most 256 deletions, about 150 µs) when a
 //     sweep runs, as the sweep lets go of the mutex between batches.

@@ -500,7 +500,7 @@ func TestSmallAngle(t *testing.T) {
 
 // TestNearbyNeverStale checks Nearby and NearbyAvailable against brute
 // force on an index whose drivers never go stale, where a search without a
-// filter scans the tree with no per-record test at all.
+// filter reads no driver's meta to test it.
 func TestNearbyNeverStale(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed(t), 11))
 	x := NewIndex(Options{StaleAfter: -1})

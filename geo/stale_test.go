@@ -66,7 +66,7 @@ func TestRemoveStaleYieldsMutex(t *testing.T) {
 	}
 }
 
-// TestUpsertRejectsSeenOutOfRange checks that a last-seen time the record
+// TestUpsertRejectsSeenOutOfRange checks that a last-seen time the meta
 // cannot hold is rejected rather than clamped to 1970 (stale at once) or
 // wrapped past year 10889, and that the index is left unchanged.
 func TestUpsertRejectsSeenOutOfRange(t *testing.T) {
