@@ -43,7 +43,8 @@ type scratch struct {
 	ents   []entry    // the queued entries' IDs and metas
 	path   []pathStep // cells from the root to the center's leaf
 	leaves []*node    // leaves a radius search reads together
-	topk   []float64  // max-heap of the k smallest upper bounds of entry keys
+	edges  []*node
+	topk   []float64 // max-heap of the k smallest upper bounds of entry keys
 	cands  []Match
 	ids    map[DriverID]struct{}
 	mapped bool
@@ -622,6 +623,8 @@ type withinQuery struct {
 	maxKey float64
 	inKey  float64
 	cut    int64
+	// touched sums counts read only to bring blocks into the cache.
+	touched int32
 }
 
 // newWithinQuery checks ctx, center and radius and prepares a radius
@@ -772,6 +775,24 @@ func (x *Index) AppendWithinIDs(ctx context.Context, dst []DriverID, center LatL
 	return dst, nil
 }
 
+// appendEdgeBatch runs [withinQuery.appendEdgeIDs] on several leaves,
+// after loading their blocks' headers together so that those cache
+// misses overlap.
+func (w *withinQuery) appendEdgeBatch(ns []*node, ids []DriverID) ([]DriverID, bool) {
+	for _, n := range ns {
+		if b := n.leaf.Load(); b != nil {
+			w.touched += b.count()
+		}
+	}
+	ok := true
+	for _, n := range ns {
+		if ids, ok = w.appendEdgeIDs(n, ids); !ok {
+			break
+		}
+	}
+	return ids, ok
+}
+
 // appendEdgeIDs appends to ids the fresh drivers of leaf n, a cell on the
 // circle's edge, that lie within the radius, consistent with one moment.
 // It reads the block in place and a driver's ID and meta only if it is
@@ -832,7 +853,8 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 	mv := x.moved.Load()
 	q := &w.q
 	st := s.heap[:0]
-	ins := s.leaves[:0] // leaves inside the circle waiting to be read
+	ins := s.leaves[:0]  // leaves inside the circle waiting to be read
+	edges := s.edges[:0] // leaves on its edge waiting to be read
 	classify := func(b ibox, ref int32) {
 		r := b.degrees()
 		if !w.touches(r) {
@@ -878,12 +900,18 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 			continue
 		}
 		// A cell on the edge: test its drivers.
-		dst, ok = w.appendEdgeIDs(n, dst)
+		if edges = append(edges, n); len(edges) == leafBatch {
+			dst, ok = w.appendEdgeBatch(edges, dst)
+			edges = edges[:0]
+		}
 	}
 	if ok && len(ins) > 0 {
 		dst, ok = appendIDsBatch(ins, dst, w.cut)
 	}
-	s.heap, s.leaves = st[:0], ins[:0]
+	if ok && len(edges) > 0 {
+		dst, ok = w.appendEdgeBatch(edges, dst)
+	}
+	s.heap, s.leaves, s.edges = st[:0], ins[:0], edges[:0]
 	if !ok || x.gen.Load() != g {
 		return dst[:start], false
 	}
