@@ -222,12 +222,6 @@ func (b *block) id(i int32) DriverID {
 
 func (b *block) meta(i int32) meta { return meta(b.words()[blockHead+b.capacity()+2*i+1].Load()) }
 
-// setPos moves entry i. Writer only.
-func (b *block) setPos(i int32, p uint64) { b.words()[blockHead+i].Store(p) }
-
-// setMeta changes entry i's meta. Writer only.
-func (b *block) setMeta(i int32, m meta) { b.words()[blockHead+b.capacity()+2*i+1].Store(uint64(m)) }
-
 // set writes entry i. Writer only.
 func (b *block) set(i int32, p uint64, id DriverID, m meta) {
 	c := b.capacity()
