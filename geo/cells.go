@@ -108,36 +108,39 @@ type node struct {
 	// occ says whether the subtree holds a driver (occDriver): set
 	// before a driver arrives and cleared after the last one left, so a
 	// search never skips a cell that holds one. It changes only when cnt
-	// crosses zero, which spares the writer a locked store per level on
-	// most updates.
+	// crosses zero or the leaf gets another block, which spares the
+	// writer a locked store per level on most updates. Its high bits
+	// hold the writer's occMirror flag and the capacity of a leaf's
+	// block (see entries).
 	occ atomic.Uint32
 	// cnt counts the subtree's drivers.
 	cnt    int32
 	parent int32
-	// bcap is the capacity of a leaf's block, kept here so that the
-	// writer finds an entry's words without waiting for the block's
-	// header.
-	bcap int32
-	leaf atomic.Pointer[block]
-	box  ibox
+	// mhint, in a main-tree leaf, is a mirror-tree node where the writer
+	// last found the mirror copies of this leaf's drivers: a hint, where
+	// it starts looking for one (see Index.mirrorStart).
+	mhint int32
+	leaf  atomic.Pointer[block]
+	box   ibox
 }
 
 // setLeaf makes b, which may be nil, n's block. Writer only.
 func (n *node) setLeaf(b *block) {
-	n.bcap = 0
+	var c uint32
 	if b != nil {
-		n.bcap = b.capacity()
+		c = uint32(b.capacity())
 	}
+	n.occ.Store(n.occ.Load()&(occDriver|occMirror) | c<<occCapShift)
 	n.leaf.Store(b)
 }
 
 // entries returns leaf n's block, its positions and its (ID, meta)
-// pairs. Writer only: it sizes them by n.bcap, so their addresses do not
-// depend on a load from the block, and the cache misses on the block's
-// lines overlap.
+// pairs. Writer only: it sizes them by the capacity kept in occ, so their
+// addresses do not depend on a load from the block, and the cache misses
+// on the block's lines overlap.
 func (n *node) entries() (b *block, pos, im []atomic.Uint64) {
 	b = n.leaf.Load()
-	c := n.bcap
+	c := int32(n.occ.Load() >> occCapShift)
 	w := unsafe.Slice((*atomic.Uint64)(unsafe.Add(unsafe.Pointer(b), blockHead*8)), 3*c)
 	return b, w[:c:c], w[c : 3*c : 3*c]
 }
@@ -147,6 +150,8 @@ const (
 	// occMirror marks the nodes of the mirror tree, whose entries are
 	// copies (see Index); only the writer looks at it.
 	occMirror
+	// occCapShift is where occ keeps a leaf's block capacity.
+	occCapShift = iota
 )
 
 // mirror reports whether n belongs to the mirror tree.
@@ -155,7 +160,7 @@ func (n *node) mirror() bool { return n.occ.Load()&occMirror != 0 }
 // setCount stores n's count and updates occ if it changed.
 func (n *node) setCount(cnt int32) {
 	n.cnt = cnt
-	o := n.occ.Load() & occMirror
+	o := n.occ.Load() &^ occDriver
 	if cnt > 0 {
 		o |= occDriver
 	}
@@ -346,10 +351,10 @@ func (s *treeStore) init() {
 		n.child.Store(-1)
 		n.parent = -1
 		n.box = worldBox
-		n.setLeaf(s.allocBlock(blockStep))
 		if root == mirrorRoot {
 			n.occ.Store(occMirror)
 		}
+		n.setLeaf(s.allocBlock(blockStep))
 	}
 }
 
@@ -607,7 +612,7 @@ func (s *treeStore) split(li int32) {
 	for q := range int32(4) {
 		ch := s.node(c + q)
 		ch.seq.Add(2) // readers holding an old copy of this node retry
-		ch.parent, ch.box = li, n.box.child(q)
+		ch.parent, ch.box, ch.mhint = li, n.box.child(q), n.mhint
 		ch.occ.Store(n.occ.Load() & occMirror)
 		ch.setCount(cnt[q])
 		nb := s.allocBlock(blockCap(cnt[q]))

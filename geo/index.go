@@ -215,7 +215,7 @@ func (x *Index) insert(id DriverID, px, py int32, m meta) {
 	p := packPos(px, py)
 	j := x.addTo(li, p, id, m)
 	if m.available() {
-		x.mirrorAdd(id, p, m)
+		x.mirrorAdd(id, p, m, li)
 	}
 	s.tableInsert(id, li, j)
 	x.n.Add(1)
@@ -224,18 +224,40 @@ func (x *Index) insert(id DriverID, px, py int32, m meta) {
 // The mirror tree holds a copy of each available driver's entry, so that
 // NearbyAvailable searches a tree sized for them. The ID table does not
 // say where the copy is: the writer finds its leaf by the driver's
-// position and its slot by scanning the leaf's IDs.
+// position and its slot by scanning the leaf's IDs. It starts the descent
+// from the mirror node its main-tree leaf remembers, which is usually the
+// mirror leaf itself, instead of walking a dozen levels from the root.
 
-// mirrorAdd adds a copy of driver id at p.
-func (x *Index) mirrorAdd(id DriverID, p uint64, m meta) {
-	li := x.leafFor(mirrorRoot, posLng(p), posLat(p))
+// mirrorStart returns the mirror node below which the copy of a driver at
+// p in main-tree leaf ml lies, or is to go, and remembers in ml where its
+// copy's leaf is. The leaf's hint is good if it names a live mirror node
+// whose box holds p: the mirror tree's cells partition the world, so the
+// leaf holding p lies in that node's subtree.
+func (x *Index) mirrorStart(ml int32, p uint64) int32 {
+	px, py := posLng(p), posLat(p)
+	if h := x.st.node(ml).mhint; h > 0 {
+		n := x.st.node(h)
+		if n.mirror() && n.box.holds(px, py) && (n.child.Load() >= 0 || n.leaf.Load() != nil) {
+			return h
+		}
+	}
+	return mirrorRoot
+}
+
+// mirrorAdd adds a copy of driver id at p, which is in main-tree leaf ml
+// or was a moment ago.
+func (x *Index) mirrorAdd(id DriverID, p uint64, m meta, ml int32) {
+	li := x.leafFor(x.mirrorStart(ml, p), posLng(p), posLat(p))
+	x.st.node(ml).mhint = li
 	x.st.addCount(li, -1, 1)
 	x.addTo(li, p, id, m)
 }
 
-// mirrorFind returns the leaf and slot of driver id's copy at p.
-func (x *Index) mirrorFind(id DriverID, p uint64) (int32, int32) {
-	li := x.st.findLeaf(mirrorRoot, posLng(p), posLat(p))
+// mirrorFind returns the leaf and slot of driver id's copy at p, which is
+// in main-tree leaf ml.
+func (x *Index) mirrorFind(id DriverID, p uint64, ml int32) (int32, int32) {
+	li := x.st.findLeaf(x.mirrorStart(ml, p), posLng(p), posLat(p))
+	x.st.node(ml).mhint = li
 	n := x.st.node(li)
 	_, _, im := n.entries()
 	if j := find(im, n.cnt, id); j >= 0 {
@@ -244,9 +266,9 @@ func (x *Index) mirrorFind(id DriverID, p uint64) (int32, int32) {
 	panic("geo: an available driver has no copy in the mirror tree")
 }
 
-// mirrorDel removes driver id's copy at p.
-func (x *Index) mirrorDel(id DriverID, p uint64) {
-	li, slot := x.mirrorFind(id, p)
+// mirrorDel removes driver id's copy at p, in main-tree leaf ml.
+func (x *Index) mirrorDel(id DriverID, p uint64, ml int32) {
+	li, slot := x.mirrorFind(id, p, ml)
 	x.delFrom(li, slot)
 	// The driver may come back elsewhere while a search runs, which
 	// must then look for it twice.
@@ -255,10 +277,11 @@ func (x *Index) mirrorDel(id DriverID, p uint64) {
 	x.mergeUp(li)
 }
 
-// mirrorMove moves driver id's copy from old to p, with meta m.
-func (x *Index) mirrorMove(id DriverID, old, p uint64, m meta) {
+// mirrorMove moves driver id's copy from old, in main-tree leaf ml, to p,
+// with meta m.
+func (x *Index) mirrorMove(id DriverID, old, p uint64, m meta, ml int32) {
 	s := &x.st
-	li, slot := x.mirrorFind(id, old)
+	li, slot := x.mirrorFind(id, old, ml)
 	n := s.node(li)
 	px, py := posLng(p), posLat(p)
 	if n.box.holds(px, py) {
@@ -297,11 +320,11 @@ func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 	p := packPos(px, py)
 	switch was, now := old.available(), m.available(); {
 	case was && now:
-		x.mirrorMove(id, from, p, m)
+		x.mirrorMove(id, from, p, m, li)
 	case now:
-		x.mirrorAdd(id, p, m)
+		x.mirrorAdd(id, p, m, li)
 	case was:
-		x.mirrorDel(id, from)
+		x.mirrorDel(id, from, li)
 	}
 	if n.box.holds(px, py) {
 		im[2*w.slot+1].Store(uint64(m))
@@ -365,7 +388,7 @@ func (x *Index) removeAt(id DriverID, li, slot int32) {
 	s.tableDelete(id, li)
 	b := s.node(li).leaf.Load()
 	if b.meta(slot).available() {
-		x.mirrorDel(id, b.pos(slot))
+		x.mirrorDel(id, b.pos(slot), li)
 	}
 	x.delFrom(li, slot)
 	// The ID may come back elsewhere while a search runs, which must
