@@ -81,12 +81,18 @@
 // writer finds its leaf by the driver's position and its slot by scanning
 // that leaf's IDs, so the mirror costs nothing per busy driver (about 3.5
 // bytes a driver at 10% available), and a move of an available driver
-// costs a second, cheaper update.
+// costs a second, cheaper update. Each main-tree leaf remembers the
+// mirror leaf where its drivers' copies were last found and the writer
+// descends from there when that node is still live and holds the point
+// (the mirror's cells partition the world, so the copy's leaf lies below
+// it): walking the dozen levels from the mirror's root took a quarter of
+// a New York move's time.
 //
 // Costs, with n drivers and the tree's depth d (about 18 for a city of a
 // million drivers, most of it the path from the whole world down to the
 // city): Upsert of a busy driver that stays in its leaf is a table lookup
-// and two stores (an available one also finds its copy, O(d)); a move to
+// and two stores (an available one also finds its copy, usually at the
+// mirror leaf its leaf remembers, O(d) at worst); a move to
 // another leaf walks up to the lowest common cell and down again, O(d),
 // and rewrites the driver's table slot; a split or a collapse rewrites the
 // slots of the up to 32 drivers it moves; insert, Remove and SetStatus are
@@ -130,7 +136,12 @@
 // quadratic in the extra latitude), because taken apart the cosine bound
 // drops to zero near a pole and the longitude gap is lost: that made a
 // 10-nearest search at lat 86-90 cost 37 µs instead of 7 µs with
-// 1,000,000 drivers. The planar peers measured in the benchmarks module
+// 1,000,000 drivers. It still costs about 9 µs there against 5 µs
+// elsewhere on the sphere, for a reason no bound can remove: near a pole
+// the cells of a latitude/longitude quadtree are narrow wedges, and the
+// 40 km circle of a 10-nearest search spans 20° to 90° of longitude, so
+// the search reads about 12 leaves instead of 3 (every one of them, it
+// was checked, comes within the 10th distance of the center). The planar peers measured in the benchmarks module
 // rank by flat degrees and get about 1 in 10 of their 10 nearest wrong in
 // New York and 2 in 10 over the whole sphere; the tests check Nearby
 // against brute force at lat ±89.99, lng ±179.99, circles around the
@@ -158,22 +169,29 @@
 //
 // Measured with 1,000,000 drivers on the benchmarks module's datasets
 // (its geo_test.go: a New York-sized box and the whole sphere, 10%
-// available), beside tidwall/rtree and orb/quadtree, which are inexact, in
-// a quiet 2-core VM, the faster of two runs (the peers' 10-nearest is
-// about 10% slower on this VM than a day earlier, so read the columns
-// against each other):
+// available), beside tidwall/rtree and orb/quadtree, which are inexact, on
+// a 2-core VM that other work was loading, the faster of two interleaved
+// runs. Read the columns against each other: in the same runs the
+// previous design, with a record per driver, measured insert 772/611 ns,
+// move 947/754, 10 nearest 5.2/6.0 µs, nearest available 4.3/5.9, radius
+// 263/28 and mixed 362k/625k moves/s with 81k/84k queries/s, where a quiet
+// VM had given it 946k/1204k and 168k/162k.
 //
 //	                          blueprint         rtree             orb
 //	                          nyc     sphere    nyc     sphere    nyc     sphere
-//	insert (ns)               757     604       762     679       521     446
-//	move (ns, 0 allocs)       1191    876       2023    1518      1948    1701
-//	10 nearest (µs)           6.0     7.4       13.7    13.4      15.4    13.0
-//	  recall                  1.000   1.000     0.895   0.830     0.910   0.830
-//	10 nearest available (µs) 5.9     7.0       34.2    34.5      60.1    50.4
-//	radius 2 km / 200 km (µs) 330     29        522     34        3045    132
-//	mixed: moves/s            946k    1204k     49k     49k       37k     44k
-//	mixed: 10-NN queries/s    168k    162k      44k     47k       34k     40k
-//	memory (bytes/driver)     54.3              79.0              81.1
+//	insert (ns)               722     593       708     671       597     543
+//	move (ns, 0 allocs)       1058    605       1527    1327      2093    1731
+//	10 nearest (µs)           4.7     5.3       13.5    13.4      12.3    11.5
+//	  recall                  1.000   1.000     0.905   0.830     0.920   0.830
+//	10 nearest available (µs) 4.4     5.9       32.9    32.9      47.7    46.7
+//	radius 2 km / 200 km (µs) 181     21        516     30        2491    96
+//	mixed: moves/s            545k    856k      75k     94k       69k     83k
+//	mixed: 10-NN queries/s    103k    91k       48k     48k       50k     54k
+//	memory (bytes/driver)     48.0              79.0              81.1
+//
+// The New York move ran right after the insert benchmark, whose garbage
+// the collector was still marking; run on its own, it measured 857 ns
+// (the previous design 1,026) and the sphere's 580 (797).
 //
 // Moves and inserts are bound by cache misses, not instructions: a move
 // that stays in its leaf reads the ID table, then the leaf's node, then
@@ -210,17 +228,17 @@
 //     finds the generation odd yields until the change is done instead of
 //     spending an attempt on it; after four attempts it takes the
 //     writers' mutex and runs undisturbed, so a storm of splits and
-//     merges cannot starve it. In that
-//     fallback it waits for the mutex like a writer: for one batch of
-//     [Index.RemoveStale] (at most 256 deletions, about 150 µs) when a
-//     sweep runs, as the sweep lets go of the mutex between batches.
+//     merges cannot starve it. In that fallback it waits for the mutex
+//     like a writer: for one batch of [Index.RemoveStale] (at most 256
+//     deletions, about 150 µs) when a sweep runs, as the sweep lets go of
+//     the mutex between batches.
 //
 // So searches wait for writers only briefly (a split or merge under way,
 // or the fallback), and writers wait for searches only in the fallback:
 // with one goroutine moving drivers as fast as it can
 // and one running 10-nearest searches on 1,000,000 drivers, both keep
 // close to their single-threaded pace (about 900,000 moves and 170,000 searches
-// a second in New York). Designs where readers and
+// a second in New York on a quiet VM, with the previous design). Designs where readers and
 // writers exclude each other let an unthrottled writer hog the lock: the
 // previous Index, a [sync.RWMutex] over two trees with batched upserts,
 // managed 8,800 searches a second under the same load, and the peers
