@@ -55,25 +55,26 @@
 // or 32 slots: one allocation holding its capacity and count, the packed
 // positions, then the (ID, meta) pairs, so that a search screens the
 // positions densely and reads a hit's ID and meta from one line of the
-// same block. Blocks are recycled, and a leaf's slack stays small.
+// same block. Blocks are recycled, and a leaf's slack stays small. A
+// leaf splits when a 33rd driver arrives unless all its drivers share one
+// point (such a leaf grows instead), and a subtree collapses into one
+// leaf when it holds fewer than 8, which is hysteresis enough that a
+// driver moving to and fro does not split and merge cells. Each node
+// knows whether its subtree holds a driver.
 //
-// An open-addressing table (linear probing, rebuilt at twice the size
-// when more than half full) maps each ID to its leaf's node index, in
-// about 8 bytes a driver: a 32-bit slot holds the node index, a 5-bit
-// hint at the driver's slot in the leaf and a tag from the ID's hash, so
-// a lookup reads one leaf (the tags rule out the others) and checks the
-// ID at the hinted slot. A slot changes only when its driver changes
-// leaf: a removal that moves the leaf's last entry into its hole leaves
-// that entry's hint stale, and the next lookup that scans for it repairs
-// it. Slots do not say which driver they belong to, so deletions leave
-// tombstones, cleared when the table is rebuilt from the leaves (after
-// about n/4 deletions). Neither the table nor the node array shrinks when
-// drivers leave: both stay sized for the most drivers the index has held
-// at once, ready for them to come back. A leaf splits when a 33rd driver arrives unless all its
-// drivers share one point (such a leaf grows instead), and a subtree
-// collapses into one leaf when it holds fewer than 8, which is hysteresis
-// enough that a driver moving to and fro does not split and merge cells.
-// Each node knows whether its subtree holds a driver.
+// An open-addressing table maps each ID to its leaf's node index in about
+// 8 bytes a driver (linear probing; rebuilt from the leaves when live
+// slots and tombstones fill 3/4 of it, at twice the size if live ones
+// fill half). A 32-bit slot holds the node index, a 5-bit hint at the
+// driver's slot in the leaf and a tag from the ID's hash, so a lookup
+// reads one leaf (the tags rule out the others) and checks the ID at the
+// hinted slot. A slot changes only when its driver changes leaf: a
+// removal that moves the leaf's last entry into its hole leaves that
+// entry's hint stale, and the next lookup, which then scans the leaf,
+// repairs it. Slots do not say which driver they belong to, so deletions
+// leave tombstones, cleared by those rebuilds. Neither the table nor the
+// node array shrinks when drivers leave: both stay sized for the most
+// drivers the index has held at once, ready for them to come back.
 //
 // A mirror tree of the same kind, in the same node array, holds a copy of
 // each available driver's entry, kept equal to it (a move rewrites the
