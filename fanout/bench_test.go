@@ -185,66 +185,61 @@ func BenchmarkFanout(b *testing.B) {
 	}
 }
 
-// pullSet is a policy that pushes every author to every reader except the
-// authors in the set, which are pulled by everyone.
-type pullSet map[fanout.UserID]bool
-
-func (pullSet) PushAuthor(fanout.AuthorStats) bool { return true }
-
-func (p pullSet) PushEdge(a fanout.AuthorStats, _ fanout.ReaderStats) bool { return !p[a.Author] }
-
 // BenchmarkPullCost measures what a pulled followee costs a first page of
-// 20, the read side of PerPair's cost ratio: 512 readers follow the same
-// 100 authors, 20 of them active (posting in turn, so that each has posts
-// on every first page) and 80 idle (whose posts are all older than any
-// first page). Against "pushed" (every edge pushed), "pulled-active"
+// 20, the read side of PerPair's cost ratio: 512 readers each follow 20
+// active authors (the same for all, posting in turn, so that each has posts
+// on every first page) and 80 idle ones (drawn from 20,000, so that their
+// state is as cold as in a large graph; their one post each is older than
+// any first page). Against "pushed" (every edge pushed), "pulled-active"
 // pulls the 20 active authors and "pulled-idle" the 80 idle ones; the
 // difference per author is the cost of one pulled followee with and
 // without posts in range. BenchmarkFanout's ns/write is the other side.
 func BenchmarkPullCost(b *testing.B) {
-	const readers, active, idle = 512, 20, 80
-	authors := func(from, n int) pullSet {
-		s := pullSet{}
-		for a := from; a < from+n; a++ {
-			s[fanout.UserID(a)] = true
-		}
-		return s
-	}
+	const readers, active, idle, pool = 512, 20, 80, 20000
+	idleOf := func(r, j int) fanout.UserID { return fanout.UserID(1 + active + (r*idle+j*7919)%pool) }
 	for _, c := range []struct {
 		name   string
-		pulled pullSet
+		pulled func(a fanout.UserID) bool
 	}{
-		{"pushed", pullSet{}},
-		{"pulled-active", authors(1, active)},
-		{"pulled-idle", authors(1+active, idle)},
+		{"pushed", func(fanout.UserID) bool { return false }},
+		{"pulled-active", func(a fanout.UserID) bool { return a <= active }},
+		{"pulled-idle", func(a fanout.UserID) bool { return a > active }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
 			svc := fanout.New(fanout.NewMemGraph(), fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}),
-				fanout.Options{Policy: c.pulled})
+				fanout.Options{Policy: pullIf(c.pulled)})
+			for a := 1; a <= active+pool; a++ {
+				svc.Timeline(ctx, fanout.UserID(a), "", 1) // active, in ID order
+			}
 			for r := range readers {
-				reader := fanout.UserID(1000 + r)
-				for a := 1; a <= active+idle; a++ {
+				reader := fanout.UserID(100000 + r)
+				for a := 1; a <= active; a++ {
 					if err := svc.Follow(ctx, reader, fanout.UserID(a)); err != nil {
 						b.Fatal(err)
 					}
 				}
+				for j := range idle {
+					if err := svc.Follow(ctx, reader, idleOf(r, j)); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
-			for i := range 8 * idle {
-				svc.Publish(ctx, fanout.UserID(1+active+i%idle), "")
+			for a := 1 + active; a <= active+pool; a++ {
+				svc.Publish(ctx, fanout.UserID(a), "")
 			}
 			for i := range 40 * active {
 				svc.Publish(ctx, fanout.UserID(1+i%active), "")
 			}
 			svc.Close() // drain the fan-out; reads keep working
 			for r := range readers {
-				svc.Timeline(ctx, fanout.UserID(1000+r), "", 1)
+				svc.Timeline(ctx, fanout.UserID(100000+r), "", 1)
 			}
 			r := 0
 			b.ReportAllocs()
 			for b.Loop() {
 				r = (r + 97) % readers
-				pg, err := svc.Timeline(ctx, fanout.UserID(1000+r), "", 20)
+				pg, err := svc.Timeline(ctx, fanout.UserID(100000+r), "", 20)
 				if err != nil || len(pg.Posts) != 20 {
 					b.Fatalf("Timeline: %d posts, %v", len(pg.Posts), err)
 				}
@@ -252,3 +247,11 @@ func BenchmarkPullCost(b *testing.B) {
 		})
 	}
 }
+
+// pullIf is a policy that pushes every author to every reader except the
+// authors for which it returns true, which are pulled by everyone.
+type pullIf func(a fanout.UserID) bool
+
+func (pullIf) PushAuthor(fanout.AuthorStats) bool { return true }
+
+func (p pullIf) PushEdge(a fanout.AuthorStats, _ fanout.ReaderStats) bool { return !p(a.Author) }
