@@ -32,7 +32,9 @@
 // than pull.
 //
 // -strategies runs some of them (e.g. -strategies threshold,per-pair), and
-// -pullcost sets the per-pair policy's PullCost (fanout.PerPair).
+// -pullcost sets the per-pair policy's PullCost (fanout.PerPair). The
+// replay's reads recycle their page (AppendTimeline) in every row; -alloc
+// makes each read allocate its own (Timeline), as before 2026-11-26.
 //
 // Columns: timeline writes per post (mean, p99, max), entries scanned per
 // read, first-page and fifth-page read latency (p50, p99), the first-page
@@ -63,10 +65,11 @@ func main() {
 	pagers := flag.Int("pagers", 2, "concurrent pagers checking for duplicates and gaps")
 	pullCost := flag.Float64("pullcost", 0, "PullCost of the per-pair policy (0: fanout.DefaultPullCost)")
 	only := flag.String("strategies", "", "comma-separated strategies to run (default all)")
+	alloc := flag.Bool("alloc", false, "reads allocate each page (Timeline) instead of recycling one (AppendTimeline)")
 	flag.Parse()
 
 	start := time.Now()
-	w := feedsim.Generate(feedsim.Config{Users: *users, MedianFollowees: *followees, Posts: *posts, History: *history, Seed: *seed})
+	w := feedsim.Generate(feedsim.Config{Users: *users, MedianFollowees: *followees, Posts: *posts, History: *history, Seed: *seed, AllocPages: *alloc})
 	ops := w.Replay(*pagers)
 	maxF := 0
 	for _, n := range w.Followers {
