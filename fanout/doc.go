@@ -100,7 +100,8 @@
 // cap is a pull. The
 // per-edge policy pass, O(F), runs on a worker at most every 8 reads and
 // RateHalfLife/64 per reader. Buffers are recycled, so a first page
-// allocates the page and its cursor. A plan costs 8 bytes per followee and
+// allocates the page and its cursor, and only the cursor through
+// [Service.AppendTimeline] into a recycled page. A plan costs 8 bytes per followee and
 // 24 more per pulled or marked one (about 1.4 KB for 165 followees). It is
 // freed once the reader has not read for InactiveAfter (14 days if that is
 // negative): each read looks at one other cached plan of its lock stripe,
