@@ -51,7 +51,7 @@ func TestPlanPulling(t *testing.T) {
 	p.pulled = append(make([]planRef, 0, 64), planRef{st: st(10), id: 10})
 	p.listed[0] |= 1
 	p.marked = []planRef{{st: st(500), id: 500, w: 7}, {st: st(700), id: 700, w: 3}}
-	p.listed[49/64] |= 1 << 49
+	p.listed[0] |= 1 << 49
 	p.listed[69/64] |= 1 << (69 % 64)
 	type view struct {
 		pulled, marked []UserID
