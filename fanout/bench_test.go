@@ -151,7 +151,9 @@ func BenchmarkDeliver(b *testing.B) {
 // BenchmarkFanout measures the whole fan-out path (Publish, the worker
 // pool, the per-follower checks and Deliver): each op publishes one post
 // by an author with 5000 active followers. The inserts/s metric counts
-// timeline writes per second of wall time including the final drain.
+// timeline writes per second of wall time including the final drain;
+// ns/write is a worker's time per timeline write (the cost of one push,
+// the write side of PerPair's cost ratio).
 func BenchmarkFanout(b *testing.B) {
 	ctx := context.Background()
 	const followers = 5000
@@ -159,9 +161,12 @@ func BenchmarkFanout(b *testing.B) {
 	for f := 2; f <= followers+1; f++ {
 		g.Follow(ctx, fanout.Edge{Follower: fanout.UserID(f), Followee: 1, Since: 1})
 	}
-	var writes atomic.Int64
+	var writes, busy atomic.Int64
 	svc := fanout.New(g, fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}), fanout.Options{
-		OnFanout: func(_ snowflake.ID, n int, _ time.Duration) { writes.Add(int64(n)) },
+		OnFanout: func(_ snowflake.ID, n int, took time.Duration) {
+			writes.Add(int64(n))
+			busy.Add(int64(took))
+		},
 	})
 	for f := 2; f <= followers+1; f++ {
 		svc.Timeline(ctx, fanout.UserID(f), "", 1)
@@ -175,4 +180,78 @@ func BenchmarkFanout(b *testing.B) {
 	}
 	svc.Close()
 	b.ReportMetric(float64(writes.Load())/time.Since(start).Seconds(), "inserts/s")
+	if writes.Load() > 0 {
+		b.ReportMetric(float64(busy.Load())/float64(writes.Load()), "ns/write")
+	}
 }
+
+// BenchmarkPullCost measures what a pulled followee costs a first page of
+// 20, the read side of PerPair's cost ratio: 512 readers each follow 20
+// active authors (the same for all, posting in turn, so that each has posts
+// on every first page) and 80 idle ones (drawn from 20,000, so that their
+// state is as cold as in a large graph; their one post each is older than
+// any first page). Against "pushed" (every edge pushed), "pulled-active"
+// pulls the 20 active authors and "pulled-idle" the 80 idle ones; the
+// difference per author is the cost of one pulled followee with and
+// without posts in range. BenchmarkFanout's ns/write is the other side.
+func BenchmarkPullCost(b *testing.B) {
+	const readers, active, idle, pool = 512, 20, 80, 20000
+	idleOf := func(r, j int) fanout.UserID { return fanout.UserID(1 + active + (r*idle+j*7919)%pool) }
+	for _, c := range []struct {
+		name   string
+		pulled func(a fanout.UserID) bool
+	}{
+		{"pushed", func(fanout.UserID) bool { return false }},
+		{"pulled-active", func(a fanout.UserID) bool { return a <= active }},
+		{"pulled-idle", func(a fanout.UserID) bool { return a > active }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			svc := fanout.New(fanout.NewMemGraph(), fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}),
+				fanout.Options{Policy: pullIf(c.pulled)})
+			for a := 1; a <= active+pool; a++ {
+				svc.Timeline(ctx, fanout.UserID(a), "", 1) // active, in ID order
+			}
+			for r := range readers {
+				reader := fanout.UserID(100000 + r)
+				for a := 1; a <= active; a++ {
+					if err := svc.Follow(ctx, reader, fanout.UserID(a)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for j := range idle {
+					if err := svc.Follow(ctx, reader, idleOf(r, j)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			for a := 1 + active; a <= active+pool; a++ {
+				svc.Publish(ctx, fanout.UserID(a), "")
+			}
+			for i := range 40 * active {
+				svc.Publish(ctx, fanout.UserID(1+i%active), "")
+			}
+			svc.Close() // drain the fan-out; reads keep working
+			for r := range readers {
+				svc.Timeline(ctx, fanout.UserID(100000+r), "", 1)
+			}
+			r := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				r = (r + 97) % readers
+				pg, err := svc.Timeline(ctx, fanout.UserID(100000+r), "", 20)
+				if err != nil || len(pg.Posts) != 20 {
+					b.Fatalf("Timeline: %d posts, %v", len(pg.Posts), err)
+				}
+			}
+		})
+	}
+}
+
+// pullIf is a policy that pushes every author to every reader except the
+// authors for which it returns true, which are pulled by everyone.
+type pullIf func(a fanout.UserID) bool
+
+func (pullIf) PushAuthor(fanout.AuthorStats) bool { return true }
+
+func (p pullIf) PushEdge(a fanout.AuthorStats, _ fanout.ReaderStats) bool { return !p(a.Author) }

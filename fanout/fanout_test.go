@@ -153,6 +153,60 @@ func TestPushPullMerge(t *testing.T) {
 	}
 }
 
+// AppendTimeline pages exactly like Timeline, appending each page after
+// what dst holds, and rejects what Timeline rejects.
+func TestAppendTimeline(t *testing.T) {
+	e := newEnv(t, 800, fanout.Options{Policy: fanout.Threshold{Followers: 3, Hysteresis: -1}})
+	const celeb, alice, bob = 100, 1, 2
+	for u := fanout.UserID(10); u < 15; u++ {
+		e.follow(u, celeb) // pulled
+	}
+	e.follow(bob, alice) // pushed
+	e.follow(bob, celeb)
+	e.feed(bob, 5)
+	var ps []fanout.Post
+	for i := range 7 {
+		ps = append(ps, e.post(alice, fmt.Sprint("a", i)), e.post(celeb, fmt.Sprint("c", i)))
+	}
+	e.wait(ps...)
+	mark := fanout.Post{Text: "kept"}
+	buf := make([]fanout.Post, 0, 8)
+	cur, pages := "", 0
+	for {
+		want, err := e.svc.Timeline(e.ctx, bob, cur, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.svc.AppendTimeline(e.ctx, append(buf[:0], mark), bob, cur, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Posts) == 0 || got.Posts[0] != mark || !slices.Equal(got.Posts[1:], want.Posts) || got.Next != want.Next {
+			t.Fatalf("page %d: AppendTimeline = %v (next %q), want [kept] + %v (next %q)", pages, got.Posts, got.Next, want.Posts, want.Next)
+		}
+		buf = got.Posts
+		pages++
+		if want.Next == "" {
+			break
+		}
+		cur = want.Next
+	}
+	if pages != 5 {
+		t.Fatalf("14 posts in pages of 3 took %d pages, want 5", pages)
+	}
+	if _, err := e.svc.AppendTimeline(e.ctx, buf, bob, "x", 3); !errors.Is(err, fanout.ErrBadCursor) {
+		t.Errorf("AppendTimeline(cursor x) = %v, want ErrBadCursor", err)
+	}
+	for _, n := range []int{0, fanout.MaxLimit + 1} {
+		if _, err := e.svc.AppendTimeline(e.ctx, buf, bob, "", n); !errors.Is(err, fanout.ErrInvalidLimit) {
+			t.Errorf("AppendTimeline(limit %d) = %v, want ErrInvalidLimit", n, err)
+		}
+	}
+	if _, err := e.svc.AppendTimeline(e.ctx, buf, 0, "", 3); !errors.Is(err, fanout.ErrInvalidUser) {
+		t.Errorf("AppendTimeline(user 0) = %v, want ErrInvalidUser", err)
+	}
+}
+
 func TestDeleteAndUnfollowVisibleAtOnce(t *testing.T) {
 	e := newEnv(t, 800, fanout.Options{})
 	e.follow(2, 1)

@@ -465,7 +465,15 @@ func (t *MemTimelines) Deliver(ctx context.Context, e Entry, users []UserID) err
 		return err
 	}
 	var mask [stripes]bool
-	idx := make([]uint8, len(users))
+	// The stripe of each user: on the stack for a call of up to 256
+	// users (the Service delivers 128 at a time), so that the fan-out
+	// makes no garbage for the collector.
+	var small [256]uint8
+	idx := small[:0]
+	if len(users) > len(small) {
+		idx = make([]uint8, 0, len(users))
+	}
+	idx = idx[:len(users)]
 	for i, u := range users {
 		if u <= 0 {
 			return ErrInvalidUser

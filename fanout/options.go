@@ -120,22 +120,47 @@ func (p Threshold) PushEdge(a AuthorStats, r ReaderStats) bool {
 }
 
 // PerPair is the per-edge policy of Silberstein et al., "Feeding Frenzy:
-// Selectively Materializing Users' Event Feeds" (SIGMOD 2010): an author is
-// pushed to a reader when the reader reads more often than the author
-// posts, because then a push (one write per post) is cheaper than a pull
-// (one extra query per read). The rates are decayed running estimates, and
-// an edge only changes mode when the ratio passes Hysteresis either way. The
-// zero value means defaults.
+// Selectively Materializing Users' Event Feeds" (SIGMOD 2010). Their cost
+// model charges a pushed edge one timeline write per post of the author and
+// a pulled edge what pulling the author costs each read of the reader, so
+// the cheaper mode of an edge depends on that edge alone, and choosing it
+// per edge minimizes the total: push author p to reader c when
+//
+//	ReadRate(c) · PullCost ≥ PostRate(p)
+//
+// with PullCost the cost of a pull relative to a push write. The rates are
+// decayed running estimates, and an edge only changes mode when one side
+// exceeds the other by the factor Hysteresis, so that edges near the
+// boundary do not flip. The zero value means defaults.
 type PerPair struct {
-	// Hysteresis is the factor by which one rate must exceed the other to
+	// Hysteresis is the factor by which one side must exceed the other to
 	// switch an edge; 0 means 2, values below 1 mean 1.
 	Hysteresis float64
+	// PullCost is what pulling one author costs a read, in push writes;
+	// 0 (or a negative or NaN value) means [DefaultPullCost]. Raising it
+	// pushes more: reads merge fewer pulled authors (a shorter latency
+	// tail) for more timeline writes per post, the paper's knob for
+	// trading system cost for latency.
+	PullCost float64
 	// MaxFollowers, if positive, pulls authors with more followers than
 	// this regardless of rates (bounding the fan-out work per post).
 	MaxFollowers int
 	// MaxFollowees is the reader limit; 0 means 5000.
 	MaxFollowees int
 }
+
+// DefaultPullCost is PerPair's PullCost when none is set, measured on the
+// in-memory stores on 2 cores: a push write costs a fan-out worker about
+// 230 ns (BenchmarkFanout's ns/write: 8.7M timeline inserts per second
+// on 2 workers), and a pulled author costs a first page about 200 ns when
+// it has posts on the page (a merge source served from its recent posts in
+// memory) and about 35 ns when it has none (an atomic load and a heap
+// entry; BenchmarkPullCost). Near the boundary of the rule, where the
+// author posts about as often as the reader reads, most reads find a post
+// of it on the page, so one pull costs about one push. The ratio moves
+// with the load: under a competing process the fan-out's cost per write
+// doubled and the ratio fell to 0.3-0.5.
+const DefaultPullCost = 1.0
 
 // PushAuthor implements [Policy].
 func (p PerPair) PushAuthor(a AuthorStats) bool {
@@ -152,10 +177,16 @@ func (p PerPair) PushEdge(a AuthorStats, r ReaderStats) bool {
 		h = 2
 	}
 	h = math.Max(h, 1)
-	if r.Pushed {
-		return r.ReadRate*h >= a.PostRate
+	c := p.PullCost
+	if !(c > 0) {
+		c = DefaultPullCost
 	}
-	return r.ReadRate >= a.PostRate*h && r.ReadRate > 0
+	read := r.ReadRate * math.Min(c, math.MaxFloat64) // no Inf·0
+
+	if r.Pushed {
+		return read*h >= a.PostRate
+	}
+	return read >= a.PostRate*h && read > 0
 }
 
 // rate is a decayed event rate: each event adds 1/tau, and the value decays

@@ -51,18 +51,29 @@ func (p *readPlan) follows(user, a UserID) bool {
 }
 
 // pulling returns a copy of p in which followee a, whose state is ast, is
-// pulled, or nil if a is not a followee. The copy shares ids and rel.
+// pulled, or nil if a is not a followee. The copy shares ids and rel, and
+// appends a to p's pulled list in place: p is the reader's current plan,
+// which is patched at most once (the copy replaces it, under the reader's
+// lock), and reads of p never look past its own length. So a patch costs
+// O(F/64) and a small allocation, not a copy of the pulled list: under the
+// per-pair policy a fan-out may switch several edges per post.
 func (p *readPlan) pulling(a UserID, ast *userState) *readPlan {
 	i, ok := slices.BinarySearch(p.ids, a)
 	if !ok {
 		return nil
 	}
-	other := func(r planRef) bool { return r.id == a }
+	is := func(r planRef) bool { return r.id == a }
 	n := *p
-	n.pulled = append(slices.DeleteFunc(slices.Clone(p.pulled), other), planRef{st: ast, id: a})
-	n.marked = slices.DeleteFunc(slices.Clone(p.marked), other)
-	n.listed = slices.Clone(p.listed)
-	n.listed[i/64] |= 1 << (i % 64)
+	if j := slices.IndexFunc(p.marked, is); j >= 0 {
+		n.marked = slices.Delete(slices.Clone(p.marked), j, j+1)
+	}
+	if !slices.ContainsFunc(p.pulled, is) {
+		n.pulled = append(p.pulled, planRef{st: ast, id: a})
+	}
+	if p.listed[i/64]&(1<<(i%64)) == 0 {
+		n.listed = slices.Clone(p.listed)
+		n.listed[i/64] |= 1 << (i % 64)
+	}
 	return &n
 }
 

@@ -1,6 +1,9 @@
 package fanout
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // TestAuthorLog checks the change log behind plan validation: a plan is
 // current when none of its followees changed, stale when one did or when
@@ -31,5 +34,69 @@ func TestAuthorLog(t *testing.T) {
 	}
 	if _, ok := l.unchanged(l.seq.Load()-authorLogSize, ids); !ok {
 		t.Fatal("a plan as old as the log, with no followee changed, is stale")
+	}
+}
+
+// TestPlanPulling checks the patch of a plan for an edge switched to pull:
+// the patched plan pulls the followee and no longer lists it as marked,
+// and every earlier plan, which reads may still hold, is unchanged,
+// although the patches append to the pulled list in place.
+func TestPlanPulling(t *testing.T) {
+	ids := make([]UserID, 100)
+	for i := range ids {
+		ids[i] = UserID(10 * (i + 1))
+	}
+	st := func(UserID) *userState { return new(userState) }
+	p := &readPlan{ids: ids, listed: make([]uint64, 2)}
+	p.pulled = append(make([]planRef, 0, 64), planRef{st: st(10), id: 10})
+	p.listed[0] |= 1
+	p.marked = []planRef{{st: st(500), id: 500, w: 7}, {st: st(700), id: 700, w: 3}}
+	p.listed[0] |= 1 << 49
+	p.listed[69/64] |= 1 << (69 % 64)
+	type view struct {
+		pulled, marked []UserID
+		listed         []uint64
+	}
+	look := func(q *readPlan) view {
+		var v view
+		for _, r := range q.pulled {
+			v.pulled = append(v.pulled, r.id)
+		}
+		for _, r := range q.marked {
+			v.marked = append(v.marked, r.id)
+		}
+		v.listed = slices.Clone(q.listed)
+		return v
+	}
+	plans := []*readPlan{p}
+	views := []view{look(p)}
+	for _, a := range []UserID{20, 500, 30, 10, 700, 990} {
+		q := plans[len(plans)-1].pulling(a, st(a))
+		if q == nil {
+			t.Fatalf("pulling(%d) = nil for a followee", a)
+		}
+		v := look(q)
+		if n := len(slices.DeleteFunc(slices.Clone(v.pulled), func(u UserID) bool { return u != a })); n != 1 {
+			t.Fatalf("after pulling(%d), pulled = %v", a, v.pulled)
+		}
+		if slices.Contains(v.marked, a) {
+			t.Fatalf("after pulling(%d), marked = %v", a, v.marked)
+		}
+		i, _ := slices.BinarySearch(ids, a)
+		if v.listed[i/64]&(1<<(i%64)) == 0 {
+			t.Fatalf("after pulling(%d), not listed", a)
+		}
+		plans, views = append(plans, q), append(views, v)
+		for j, old := range plans {
+			if got := look(old); !slices.Equal(got.pulled, views[j].pulled) || !slices.Equal(got.marked, views[j].marked) || !slices.Equal(got.listed, views[j].listed) {
+				t.Fatalf("plan %d changed by a later patch: %v, was %v", j, got, views[j])
+			}
+		}
+	}
+	if p.pulling(15, st(15)) != nil {
+		t.Fatal("pulling a non-followee returned a plan")
+	}
+	if want := []UserID{10, 20, 500, 30, 700, 990}; !slices.Equal(views[len(views)-1].pulled, want) {
+		t.Fatalf("pulled = %v, want %v", views[len(views)-1].pulled, want)
 	}
 }

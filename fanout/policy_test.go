@@ -1,6 +1,8 @@
 package fanout_test
 
 import (
+	"math"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 
@@ -41,6 +43,55 @@ func TestPerPairRates(t *testing.T) {
 	}
 	if !p.PushAuthor(fanout.AuthorStats{Followers: 1e6}) || (fanout.PerPair{MaxFollowers: 100}).PushAuthor(fanout.AuthorStats{Followers: 200}) {
 		t.Error("PerPair.PushAuthor ignores MaxFollowers")
+	}
+	// A pull four times as dear as a push write: a reader reading a
+	// quarter as often as the author posts is worth pushing to (after
+	// hysteresis 2 either way).
+	dear := fanout.PerPair{PullCost: 4}
+	for _, c := range []struct {
+		read   float64
+		pushed bool
+		want   bool
+	}{
+		{0.4, false, false}, {0.6, false, true}, {0.15, true, true}, {0.1, true, false}, {0, false, false}, {0, true, false},
+	} {
+		if got := dear.PushEdge(a, fanout.ReaderStats{ReadRate: c.read, Pushed: c.pushed}); got != c.want {
+			t.Errorf("PerPair{PullCost: 4}.PushEdge(read %v/s vs post 1/s, pushed %v) = %v, want %v", c.read, c.pushed, got, c.want)
+		}
+	}
+}
+
+// PullCost scales the reader's side of the rule: PullCost c at read rate r
+// decides as PullCost 1 at read rate c·r, and 0, negative and NaN mean
+// DefaultPullCost.
+func TestPerPairPullCostProperty(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 0))
+	rate := func() float64 {
+		if r.IntN(8) == 0 {
+			return 0
+		}
+		return math.Exp(r.NormFloat64() * 3)
+	}
+	for range 10000 {
+		h := []float64{0, 0.5, 1, 1.5, 2, 8}[r.IntN(6)]
+		c := math.Exp(r.NormFloat64() * 2)
+		a := fanout.AuthorStats{PostRate: rate(), Followers: r.IntN(100)}
+		rs := fanout.ReaderStats{ReadRate: rate(), Followees: r.IntN(100), Pushed: r.IntN(2) == 0}
+		scaled := rs
+		scaled.ReadRate *= c
+		got := fanout.PerPair{Hysteresis: h, PullCost: c}.PushEdge(a, rs)
+		if want := (fanout.PerPair{Hysteresis: h, PullCost: 1}).PushEdge(a, scaled); got != want {
+			t.Fatalf("PullCost %v, hysteresis %v, %+v, %+v: %v, but PullCost 1 at %v× the read rate says %v", c, h, a, rs, got, c, want)
+		}
+		def := fanout.PerPair{Hysteresis: h, PullCost: fanout.DefaultPullCost}.PushEdge(a, rs)
+		for _, zero := range []float64{0, -1, math.NaN()} {
+			if got := (fanout.PerPair{Hysteresis: h, PullCost: zero}).PushEdge(a, rs); got != def {
+				t.Fatalf("PullCost %v decides %v, DefaultPullCost %v", zero, got, def)
+			}
+		}
+		if rs.ReadRate == 0 && (fanout.PerPair{Hysteresis: h, PullCost: math.Inf(1)}).PushEdge(a, rs) && !rs.Pushed {
+			t.Fatalf("a reader who never reads is pushed to at PullCost +Inf")
+		}
 	}
 }
 

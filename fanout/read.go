@@ -66,6 +66,24 @@ func decodeCursor(c string) (snowflake.ID, error) {
 // existed during the whole paging, whatever is posted, deleted or followed
 // between pages, and goes back past the timeline's cap by pulling.
 func (s *Service) Timeline(ctx context.Context, user UserID, cursor string, limit int) (Page, error) {
+	var dst []Post
+	if limit > 0 && limit <= MaxLimit {
+		dst = make([]Post, 0, limit)
+	}
+	return s.AppendTimeline(ctx, dst, user, cursor, limit)
+}
+
+// AppendTimeline is Timeline with the page's posts appended to dst:
+// Page.Posts is dst followed by them, and Page.Next follows the last. A
+// caller that recycles its pages (AppendTimeline(ctx, pg.Posts[:0], ...))
+// reads a first page with one small allocation, its cursor, where
+// Timeline allocates the page too (about 1 KB for 20 posts): on 2 cores
+// that garbage costs the reads their share of the collector's work and,
+// while the heap grows, page faults on fresh memory: in the simulator at
+// 30k users about a quarter of the first pages took a fault, and the one
+// in twelve that took two (a fresh span) had a median of 20 µs instead of
+// 9.
+func (s *Service) AppendTimeline(ctx context.Context, dst []Post, user UserID, cursor string, limit int) (Page, error) {
 	before, err := decodeCursor(cursor)
 	if err != nil {
 		return Page{}, err
@@ -73,16 +91,18 @@ func (s *Service) Timeline(ctx context.Context, user UserID, cursor string, limi
 	if limit <= 0 || limit > MaxLimit {
 		return Page{}, ErrInvalidLimit
 	}
-	pg := Page{Posts: make([]Post, 0, limit)}
+	pg := Page{Posts: dst}
+	n := 0
 	err = s.read(ctx, user, before, 0, &pg, func(p Post) bool {
 		pg.Posts = append(pg.Posts, p)
-		return len(pg.Posts) < limit
+		n++
+		return n < limit
 	})
 	if err != nil {
 		return Page{}, err
 	}
-	if len(pg.Posts) == limit {
-		pg.Next = encodeCursor(pg.Posts[limit-1].ID)
+	if n == limit {
+		pg.Next = encodeCursor(pg.Posts[len(pg.Posts)-1].ID)
 	}
 	return pg, nil
 }

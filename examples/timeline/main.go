@@ -31,6 +31,11 @@
 // so most followees have no post at all and pure pull costs little more
 // than pull.
 //
+// -strategies runs some of them (e.g. -strategies threshold,per-pair), and
+// -pullcost sets the per-pair policy's PullCost (fanout.PerPair). The
+// replay's reads recycle their page (AppendTimeline) in every row; -alloc
+// makes each read allocate its own (Timeline), as before 2026-11-26.
+//
 // Columns: timeline writes per post (mean, p99, max), entries scanned per
 // read, first-page and fifth-page read latency (p50, p99), the first-page
 // reads' thread CPU time p99 (Linux; it leaves out the time the reading
@@ -43,8 +48,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/blueprint-go/blueprint/fanout"
 	"github.com/blueprint-go/blueprint/internal/feedsim"
 )
 
@@ -55,10 +63,13 @@ func main() {
 	history := flag.Int("history", 5000, "posts published before the measured replay (fan-out drained)")
 	seed := flag.Uint64("seed", 1, "seed of the graph and replay")
 	pagers := flag.Int("pagers", 2, "concurrent pagers checking for duplicates and gaps")
+	pullCost := flag.Float64("pullcost", 0, "PullCost of the per-pair policy (0: fanout.DefaultPullCost)")
+	only := flag.String("strategies", "", "comma-separated strategies to run (default all)")
+	alloc := flag.Bool("alloc", false, "reads allocate each page (Timeline) instead of recycling one (AppendTimeline)")
 	flag.Parse()
 
 	start := time.Now()
-	w := feedsim.Generate(feedsim.Config{Users: *users, MedianFollowees: *followees, Posts: *posts, History: *history, Seed: *seed})
+	w := feedsim.Generate(feedsim.Config{Users: *users, MedianFollowees: *followees, Posts: *posts, History: *history, Seed: *seed, AllocPages: *alloc})
 	ops := w.Replay(*pagers)
 	maxF := 0
 	for _, n := range w.Followers {
@@ -69,6 +80,13 @@ func main() {
 	fmt.Printf("timeline store: %.1f bytes per entry (1000 full timelines)\n\n", feedsim.EntryBytes(1000))
 	fmt.Println(feedsim.Header())
 	for _, s := range feedsim.Strategies(*users) {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), s.Name) {
+			continue
+		}
+		if pp, ok := s.Policy.(fanout.PerPair); ok {
+			pp.PullCost = *pullCost
+			s.Policy = pp
+		}
 		r, err := feedsim.Run(w, ops, s, *pagers)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "timeline: %s: %v\n", s.Name, err)

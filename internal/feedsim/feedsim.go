@@ -34,6 +34,9 @@ type Config struct {
 	// from a store that is not empty; 0: none.
 	History int
 	Seed    uint64
+	// AllocPages makes the replay's reads allocate each page (Timeline)
+	// instead of recycling one (AppendTimeline).
+	AllocPages bool
 }
 
 func (c *Config) defaults() {
@@ -225,6 +228,7 @@ func Strategies(users int) []Strategy {
 type timelineService interface {
 	Publish(ctx context.Context, author fanout.UserID, text string) (fanout.Post, error)
 	Timeline(ctx context.Context, user fanout.UserID, cursor string, limit int) (fanout.Page, error)
+	AppendTimeline(ctx context.Context, dst []fanout.Post, user fanout.UserID, cursor string, limit int) (fanout.Page, error)
 	Follow(ctx context.Context, follower, followee fanout.UserID) error
 	Unfollow(ctx context.Context, follower, followee fanout.UserID) error
 	Delete(ctx context.Context, author fanout.UserID, id snowflake.ID) error
@@ -301,7 +305,7 @@ func Run(w *World, ops []Op, s Strategy, pagers int) (Result, error) {
 	}
 	// Everyone reads once: active, empty timelines.
 	for u := 1; u <= w.Cfg.Users; u++ {
-		if _, err := svc.Timeline(ctx, fanout.UserID(u), "", 1); err != nil {
+		if _, err := svc.AppendTimeline(ctx, nil, fanout.UserID(u), "", 1); err != nil {
 			return res, err
 		}
 	}
@@ -349,6 +353,7 @@ func Run(w *World, ops []Op, s Strategy, pagers int) (Result, error) {
 			// collected during the measured reads, costing them GC
 			// assists.
 			seen := map[snowflake.ID]bool{}
+			var buf []fanout.Post
 			authors := append(slices.Clone(w.Followees[reader-1]), reader)
 			for {
 				select {
@@ -361,10 +366,11 @@ func Run(w *World, ops []Op, s Strategy, pagers int) (Result, error) {
 				cur := ""
 				lowest := fanout.Pulling
 				for range 10 {
-					pg, err := svc.Timeline(ctx, reader, cur, 20)
+					pg, err := svc.AppendTimeline(ctx, buf[:0], reader, cur, 20)
 					if err != nil {
 						return
 					}
+					buf = pg.Posts
 					for _, q := range pg.Posts {
 						if seen[q.ID] {
 							dups.Add(1)
@@ -397,6 +403,20 @@ func Run(w *World, ops []Op, s Strategy, pagers int) (Result, error) {
 
 	r := rand.New(rand.NewPCG(w.Cfg.Seed, 0xde1))
 	var first, firstCPU, deep []time.Duration
+	// The replay's reads recycle one page (AppendTimeline), as a server
+	// that encodes each page before it reads the next would; with
+	// Config.AllocPages each read allocates its own (Timeline).
+	var page []fanout.Post
+	read := func(u fanout.UserID, cursor string) (fanout.Page, error) {
+		if w.Cfg.AllocPages {
+			return svc.Timeline(ctx, u, cursor, 20)
+		}
+		pg, err := svc.AppendTimeline(ctx, page[:0], u, cursor, 20)
+		if err == nil {
+			page = pg.Posts
+		}
+		return pg, err
+	}
 	// The replay stays on one thread, so that thread CPU time is the
 	// reads'.
 	runtime.LockOSThread()
@@ -419,7 +439,7 @@ func Run(w *World, ops []Op, s Strategy, pagers int) (Result, error) {
 			res.Posts++
 		case OpRead:
 			c, t := threadCPU(), time.Now()
-			pg, err := svc.Timeline(ctx, op.User, "", 20)
+			pg, err := read(op.User, "")
 			first = append(first, time.Since(t))
 			firstCPU = append(firstCPU, threadCPU()-c)
 			if err != nil {
@@ -428,14 +448,14 @@ func Run(w *World, ops []Op, s Strategy, pagers int) (Result, error) {
 			scanned += pg.Scanned
 			res.Reads++
 		case OpDeepRead:
-			pg, err := svc.Timeline(ctx, op.User, "", 20)
+			pg, err := read(op.User, "")
 			for i := 0; i < 4 && err == nil && pg.Next != ""; i++ {
 				scanned += pg.Scanned
 				var t time.Time
 				if i == 3 {
 					t = time.Now()
 				}
-				pg, err = svc.Timeline(ctx, op.User, pg.Next, 20)
+				pg, err = read(op.User, pg.Next)
 				if i == 3 {
 					deep = append(deep, time.Since(t))
 				}

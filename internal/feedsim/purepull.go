@@ -135,6 +135,12 @@ type pullHead struct{ i, end int }
 // cursor ("" for the newest), newest first, like fanout.Service.Timeline.
 // Its cursors are its own.
 func (pp *PurePull) Timeline(ctx context.Context, user fanout.UserID, cursor string, limit int) (fanout.Page, error) {
+	return pp.AppendTimeline(ctx, nil, user, cursor, limit)
+}
+
+// AppendTimeline is Timeline with the page's posts appended to dst, like
+// fanout.Service.AppendTimeline.
+func (pp *PurePull) AppendTimeline(ctx context.Context, dst []fanout.Post, user fanout.UserID, cursor string, limit int) (fanout.Page, error) {
 	if user <= 0 {
 		return fanout.Page{}, fanout.ErrInvalidUser
 	}
@@ -226,7 +232,10 @@ func (pp *PurePull) Timeline(ctx context.Context, user fanout.UserID, cursor str
 	if len(page) == limit {
 		pg.Next = strconv.FormatInt(int64(page[limit-1]), 36)
 	}
-	pg.Posts, err = pp.posts.GetMany(ctx, page, make([]fanout.Post, 0, len(page)))
+	if dst == nil {
+		dst = make([]fanout.Post, 0, len(page))
+	}
+	pg.Posts, err = pp.posts.GetMany(ctx, page, dst)
 	if err != nil {
 		return fanout.Page{}, err
 	}

@@ -99,9 +99,18 @@ func TestPurePullProperty(t *testing.T) {
 			limit := 1 + r.IntN(7)
 			want := expect(a)
 			var got []snowflake.ID
+			var page []fanout.Post
 			cur := ""
 			for {
-				pg, err := pp.Timeline(ctx, a, cur, limit)
+				// Half the reads recycle their page.
+				var pg fanout.Page
+				var err error
+				if step%2 == 1 {
+					pg, err = pp.AppendTimeline(ctx, page[:0], a, cur, limit)
+					page = pg.Posts
+				} else {
+					pg, err = pp.Timeline(ctx, a, cur, limit)
+				}
 				if err != nil {
 					t.Fatal(err)
 				}
