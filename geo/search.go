@@ -434,12 +434,13 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 		}
 		box := it.box()
 		if c >= 0 {
+			kids := box.children()
 			for qd := range int32(4) {
 				ch := x.st.node(c + qd)
 				if ch.occ.Load()&occDriver == 0 {
 					continue
 				}
-				cb := box.child(qd)
+				cb := kids[qd]
 				if key := q.bound(cb.degrees()); key <= limit {
 					h = push(h, cellItem(key, c+qd, cb))
 				}
@@ -534,11 +535,11 @@ type pathStep struct {
 // centerPath appends to path the cells from root down to the leaf that
 // holds (px, py), the leaf last. It is only a hint, read without
 // validation: a search that uses it checks the generation as usual. The
-// tree is at most 32 levels deep; the bound on the loop only guards
+// tree is at most maxDepth levels deep; the bound on the loop only guards
 // against a writer reshaping the tree under it.
 func (x *Index) centerPath(path []pathStep, root int32, px, py int32) []pathStep {
 	i, box := root, worldBox
-	for range 64 {
+	for range maxDepth {
 		path = append(path, pathStep{i, box})
 		c := x.st.node(i).child.Load()
 		if c < 0 {
@@ -711,11 +712,12 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 		}
 		box := it.box()
 		if c >= 0 {
+			kids := box.children()
 			for qd := range int32(4) {
 				if x.st.node(c+qd).occ.Load()&occDriver == 0 {
 					continue
 				}
-				cb := box.child(qd)
+				cb := kids[qd]
 				if w.touches(cb.degrees()) {
 					st = append(st, cellItem(0, c+qd, cb))
 				}
@@ -880,14 +882,15 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 		box := it.box()
 		inside := it.key == insideFlag
 		if c >= 0 {
+			kids := box.children()
 			for qd := range int32(4) {
 				if x.st.node(c+qd).occ.Load()&occDriver == 0 {
 					continue
 				}
 				if inside {
-					st = append(st, cellItem(insideFlag, c+qd, box.child(qd)))
+					st = append(st, cellItem(insideFlag, c+qd, kids[qd]))
 				} else {
-					classify(box.child(qd), c+qd)
+					classify(kids[qd], c+qd)
 				}
 			}
 			continue
