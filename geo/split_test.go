@@ -100,13 +100,13 @@ func TestCellSplit(t *testing.T) {
 			if b.bands() {
 				banded++
 			}
-			// A cell of at least 1 km at or above 60° whose parent is
-			// no taller than 45° is at least a quarter as wide as it is
-			// tall on its side nearer the equator; in a plain quadtree
-			// it can be as thin as cos φ / 2 (0.001 at 89.97°).
+			// A cell at or above 60°, from 1 km to 22.5° tall, is at
+			// least half as wide as it is tall on its side nearer the
+			// equator; in a plain quadtree it can be as thin as
+			// 2·cos φ (0.001 at 89.97°).
 			if dlat := b.y1 - b.y0; dlat >= 1e5 && dlat <= 225e6 && (b.y0 >= 6e8 || b.y1 <= -6e8) {
 				near := unfix(min(abs32(b.y0), abs32(b.y1-1)))
-				if aspect := float64(int64(b.x1)-int64(b.x0)) * math.Cos(near*rad) / float64(dlat); aspect < 0.25 {
+				if aspect := float64(int64(b.x1)-int64(b.x0)) * math.Cos(near*rad) / float64(dlat); aspect < 0.5 {
 					t.Fatalf("cell %+v at %v°: aspect %.3f", b, near, aspect)
 				}
 			}
