@@ -81,17 +81,16 @@ var bandLat = [...]int32{
 // bands reports whether b splits into four latitude bands rather than
 // 2 x 2.
 func (b ibox) bands() bool {
-	dlat := b.y1 - b.y0
-	if dlat < 4 {
-		return false
-	}
-	var near int32
-	switch {
-	case b.y0 >= 0:
-		near = b.y0
-	case b.y1 <= 0:
+	// near is the latitude edge nearer the equator, mirrored north; it is
+	// negative for a cell straddling the equator. Cells south of 60°, such
+	// as every cell on the way down to a city there, stop at the first
+	// test.
+	near := b.y0
+	if b.y1 <= 0 {
 		near = 1 - b.y1 // the northern edge, y1 - 1, mirrored
-	default:
+	}
+	dlat := b.y1 - b.y0
+	if near < bandLat[0] || dlat < 4 {
 		return false
 	}
 	// dlng is about 2^(k+1)·dlat.
