@@ -378,13 +378,32 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 			r = min(r, metres(limit)*(1+1e-9))
 		}
 		var bb [2]Box
-		if boxes, err := cover(&bb, LatLng{Lat: q.lat, Lng: q.lng}, r); err == nil && len(boxes) == 1 {
+		boxes, err := cover(&bb, LatLng{Lat: q.lat, Lng: q.lng}, r)
+		switch {
+		case err != nil:
+		case len(boxes) == 1:
 			cb := boxes[0]
 			for i := len(s.path) - 1; i > 0; i-- {
-				if d := s.path[i].box.degrees(); d.MinX <= cb.MinLng && cb.MaxLng <= d.MaxX && d.MinY <= cb.MinLat && cb.MaxLat <= d.MaxY {
+				if holdsBox(s.path[i].box, cb) {
 					startRef, startBox = s.path[i].ref, s.path[i].box
 					break
 				}
+			}
+		default:
+			// Across ±180° the circle's two boxes lie in cells on
+			// either side of the world, whose smallest common cell is
+			// the root: start from the smallest cell holding each,
+			// or from the larger one if it holds the other.
+			refA, boxA := x.smallestCell(root, boxes[0])
+			refB, boxB := x.smallestCell(root, boxes[1])
+			switch {
+			case boxA.inside(boxB):
+				startRef, startBox = refB, boxB
+			case boxB.inside(boxA):
+				startRef, startBox = refA, boxA
+			default:
+				h = push(h, cellItem(q.bound(boxB.degrees()), refB, boxB))
+				startRef, startBox = refA, boxA
 			}
 		}
 	}
@@ -549,6 +568,41 @@ func (x *Index) centerPath(path []pathStep, root int32, px, py int32) []pathStep
 		i, box = c+qd, box.child(qd)
 	}
 	return path
+}
+
+// holdsBox reports whether every point of the box cb in degrees lies in
+// cell b.
+func holdsBox(b ibox, cb Box) bool {
+	d := b.degrees()
+	return d.MinX <= cb.MinLng && cb.MaxLng <= d.MaxX && d.MinY <= cb.MinLat && cb.MaxLat <= d.MaxY
+}
+
+// inside reports whether cell b lies in cell c.
+func (b ibox) inside(c ibox) bool {
+	return c.x0 <= b.x0 && b.x1 <= c.x1 && c.y0 <= b.y0 && b.y1 <= c.y1
+}
+
+// smallestCell returns the smallest cell of the tree under root that
+// holds the box cb in degrees, and its box. Like centerPath it reads
+// without validation, for a search that checks the generation.
+func (x *Index) smallestCell(root int32, cb Box) (int32, ibox) {
+	i, box := root, worldBox
+	for range maxDepth {
+		c := x.st.node(i).child.Load()
+		if c < 0 {
+			break
+		}
+		kids := box.children()
+		qd := int32(0)
+		for qd < 4 && !holdsBox(kids[qd], cb) {
+			qd++
+		}
+		if qd == 4 {
+			break
+		}
+		i, box = c+qd, kids[qd]
+	}
+	return i, box
 }
 
 // Nearby returns the k drivers nearest to center by great-circle distance,
