@@ -78,6 +78,10 @@ var bandLat = [...]int32{
 	899999983, 899999992, 899999996, 899999998, 899999999, 900000000, 900000000, 900000000,
 }
 
+// minBandLat is bandLat[0], as a constant for the test every descent
+// level makes.
+const minBandLat = 600000001
+
 // bands reports whether b splits into four latitude bands rather than
 // 2 x 2.
 func (b ibox) bands() bool {
@@ -90,7 +94,7 @@ func (b ibox) bands() bool {
 		near = 1 - b.y1 // the northern edge, y1 - 1, mirrored
 	}
 	dlat := b.y1 - b.y0
-	if near < bandLat[0] || dlat < 4 {
+	if near < minBandLat || dlat < 4 {
 		return false
 	}
 	// dlng is about 2^(k+1)·dlat.
@@ -129,6 +133,41 @@ func (b ibox) quadrant(x, y int32) int32 {
 		q |= 2
 	}
 	return q
+}
+
+// descend returns which child of b holds (x, y) and that child's box:
+// quadrant and child together, deciding the split once.
+func (b ibox) descend(x, y int32) (int32, ibox) {
+	mx, my := b.mid()
+	c := b
+	if b.bands() {
+		lo, hi := halves(b.y0, my, b.y1)
+		switch {
+		case y < lo:
+			c.y1 = lo
+			return 0, c
+		case y < my:
+			c.y0, c.y1 = lo, my
+			return 1, c
+		case y < hi:
+			c.y0, c.y1 = my, hi
+			return 2, c
+		}
+		c.y0 = hi
+		return 3, c
+	}
+	q := int32(0)
+	if x >= mx {
+		q, c.x0 = 1, mx
+	} else {
+		c.x1 = mx
+	}
+	if y >= my {
+		q, c.y0 = q|2, my
+	} else {
+		c.y1 = my
+	}
+	return q, c
 }
 
 // child returns b's child q, as numbered by quadrant.

@@ -564,8 +564,8 @@ func (x *Index) centerPath(path []pathStep, root int32, px, py int32) []pathStep
 		if c < 0 {
 			break
 		}
-		qd := box.quadrant(px, py)
-		i, box = c+qd, box.child(qd)
+		qd, cb := box.descend(px, py)
+		i, box = c+qd, cb
 	}
 	return path
 }

@@ -76,6 +76,9 @@ func TestCellSplit(t *testing.T) {
 					continue
 				}
 				q := b.quadrant(x, y)
+				if dq, dc := b.descend(x, y); dq != q || dc != kids[q] {
+					t.Fatalf("%+v: descend(%d, %d) = %d, %+v; quadrant %d, child %+v", b, x, y, dq, dc, q, kids[q])
+				}
 				for i, c := range kids {
 					if c.holds(x, y) != (int32(i) == q) {
 						t.Fatalf("%+v: (%d, %d) in quadrant %d, but child %d %+v holds it: %v", b, x, y, q, i, c, c.holds(x, y))
@@ -149,6 +152,9 @@ func abs32(v int32) int32 {
 // TestBandLat checks the band table against math.Cos: bandLat[k] is the
 // first latitude unit whose cosine is below 2^-(k+1).
 func TestBandLat(t *testing.T) {
+	if bandLat[0] != minBandLat {
+		t.Errorf("minBandLat %d, bandLat[0] %d", minBandLat, bandLat[0])
+	}
 	cos := func(v int32) float64 { return math.Cos(unfix(v) * rad) }
 	for k, v := range bandLat {
 		lim := math.Ldexp(1, -(k + 1))
