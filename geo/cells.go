@@ -112,19 +112,25 @@ func halves(y0, my, y1 int32) (lo, hi int32) {
 // is east and bit 1 north, in a split into bands the bands count from the
 // south.
 func (b ibox) quadrant(x, y int32) int32 {
-	mx, my := b.mid()
-	if b.bands() {
-		lo, hi := halves(b.y0, my, b.y1)
-		switch {
-		case y < lo:
-			return 0
-		case y < my:
-			return 1
-		case y < hi:
-			return 2
-		}
-		return 3
+	if b.polar() {
+		return b.polarQuadrant(x, y)
 	}
+	return b.quad(x, y)
+}
+
+// polar reports whether b lies 60° or more from the equator, where it may
+// split into bands: the first test of bands, cheap enough to inline.
+func (b ibox) polar() bool {
+	near := b.y0
+	if b.y1 <= 0 {
+		near = 1 - b.y1
+	}
+	return near >= minBandLat
+}
+
+// quad is quadrant for a 2 x 2 split.
+func (b ibox) quad(x, y int32) int32 {
+	mx, my := b.mid()
 	q := int32(0)
 	if x >= mx {
 		q = 1
@@ -133,6 +139,24 @@ func (b ibox) quadrant(x, y int32) int32 {
 		q |= 2
 	}
 	return q
+}
+
+// polarQuadrant is quadrant for a polar box.
+func (b ibox) polarQuadrant(x, y int32) int32 {
+	if !b.bands() {
+		return b.quad(x, y)
+	}
+	_, my := b.mid()
+	lo, hi := halves(b.y0, my, b.y1)
+	switch {
+	case y < lo:
+		return 0
+	case y < my:
+		return 1
+	case y < hi:
+		return 2
+	}
+	return 3
 }
 
 // descend returns which child of b holds (x, y) and that child's box:
@@ -665,7 +689,12 @@ func (s *treeStore) findLeaf(i int32, x, y int32) int32 {
 		if c < 0 {
 			return i
 		}
-		i = c + n.box.quadrant(x, y)
+		// quadrant by hand: polar and quad inline, quadrant does not.
+		if n.box.polar() {
+			i = c + n.box.polarQuadrant(x, y)
+		} else {
+			i = c + n.box.quad(x, y)
+		}
 	}
 }
 
