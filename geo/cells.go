@@ -85,17 +85,14 @@ const minBandLat = 600000001
 // bands reports whether b splits into four latitude bands rather than
 // 2 x 2.
 func (b ibox) bands() bool {
-	// near is the latitude edge nearer the equator, mirrored north; it is
-	// negative for a cell straddling the equator. Cells south of 60°, such
-	// as every cell on the way down to a city there, stop at the first
-	// test.
-	near := b.y0
-	if b.y1 <= 0 {
-		near = 1 - b.y1 // the northern edge, y1 - 1, mirrored
-	}
+	// Only polar boxes split into bands: quadrant's callers rely on it.
 	dlat := b.y1 - b.y0
-	if near < minBandLat || dlat < 4 {
+	if !b.polar() || dlat < 4 {
 		return false
+	}
+	near := b.y0 // the latitude edge nearer the equator, mirrored north
+	if b.y1 <= 0 {
+		near = 1 - b.y1
 	}
 	// dlng is about 2^(k+1)·dlat.
 	k := bits.Len32(uint32(b.x1)-uint32(b.x0)) - bits.Len32(uint32(dlat)) - 1

@@ -56,6 +56,9 @@ func TestCellSplit(t *testing.T) {
 			t.Fatalf("%+v: children %+v cover %d units², not %d", b, kids, sum, area(b))
 		}
 		if b.bands() {
+			if !b.polar() {
+				t.Fatalf("%+v splits into bands but is not polar", b)
+			}
 			near := min(abs32(b.y0), abs32(b.y1-1))
 			if b.y1-b.y0 < 4 || near < 6e8 || (b.y0 < 0 && b.y1 > 0) {
 				t.Fatalf("%+v splits into bands", b)
