@@ -62,6 +62,20 @@
 // driver moving to and fro does not split and merge cells. Each node
 // knows whether its subtree holds a driver.
 //
+// A cell splits into four quadrants, as in any quadtree, except near the
+// poles. There a square in degrees is a thin wedge on the ground (the
+// world is 360° by 180°, so every quadrant spans twice as many degrees of
+// longitude as of latitude: at 88° it is 0.07 times as wide as it is
+// tall), and a round search circle crosses many of them. So a cell that
+// is narrower, at its latitude edge nearer the equator, than it is tall
+// splits into four latitude bands instead, each four times squarer than
+// a quadrant would be. The choice is a function of the cell's integer box
+// (a table of the latitudes where cos φ = 2^-k, indexed by the log2 of
+// the ratio of its sides, and a few comparisons), so the writer and the
+// lock-free readers agree on it without storing it; no cell south of 60°
+// splits into bands, so New York's tree is a plain quadtree's. A tree is
+// at most 48 levels deep: at most 32 quadrant splits and 15 band splits.
+//
 // An open-addressing table maps each ID to its leaf's node index in about
 // 8 bytes a driver (linear probing; rebuilt from the leaves when live
 // slots and tombstones fill 3/4 of it, at twice the size if live ones
@@ -122,7 +136,9 @@
 // be rejected (seen twice) it runs again without that cut.
 // It reads the leaf holding the center first, and then starts from the
 // smallest cell on the way down to it that holds the circle spanned by
-// that leaf's k nearest, not from the root: with 1,000,000 drivers in New
+// that leaf's k nearest, not from the root (for a circle across ±180°,
+// from the smallest cell holding each of its two boxes, which cut
+// antimeridian searches by about 5%): with 1,000,000 drivers in New
 // York a 10-nearest search then takes about 8 internal cells from its
 // queue instead of 20, and queues 9 cells instead of 43. Within a leaf a
 // lower bound fixed per leaf (four multiplications per driver) spares
@@ -137,13 +153,15 @@
 // quadratic in the extra latitude), because taken apart the cosine bound
 // drops to zero near a pole and the longitude gap is lost: that made a
 // 10-nearest search at lat 86-90 cost 37 µs instead of 7 µs with
-// 1,000,000 drivers. It still costs about 9 µs there against 5 µs
-// elsewhere on the sphere, for a reason no bound can remove: near a pole
-// the cells of a latitude/longitude quadtree are narrow wedges, and the
-// 40 km circle of a 10-nearest search spans 20° to 90° of longitude, so
-// the search reads about 12 leaves instead of 3 (every one of them, it
-// was checked, comes within the 10th distance of the center). The planar peers measured in the benchmarks module
-// rank by flat degrees and get about 1 in 10 of their 10 nearest wrong in
+// 1,000,000 drivers. The bound is then tight (no leaf a polar search
+// reads lies beyond the 10th distance), but with quadrants alone it still
+// cost 8.5 µs there against 4.7 µs elsewhere on the sphere: near a pole
+// quadrants are narrow wedges, the 40 km circle of a 10-nearest search
+// spans 20° to 90° of longitude, and the search read 12.9 leaves instead
+// of 3.3. With the cells there split into latitude bands (see the tree
+// above) it reads 3.7 leaves and costs 4.5 µs, as much as elsewhere, and
+// a search for the nearest available 5.8 µs instead of 8.5. The planar
+// peers measured in the benchmarks module rank by flat degrees and get about 1 in 10 of their 10 nearest wrong in
 // New York and 2 in 10 over the whole sphere; the tests check Nearby
 // against brute force at lat ±89.99, lng ±179.99, circles around the
 // poles and radii up to 20,000 km.
@@ -171,28 +189,30 @@
 // Measured with 1,000,000 drivers on the benchmarks module's datasets
 // (its geo_test.go: a New York-sized box and the whole sphere, 10%
 // available), beside tidwall/rtree and orb/quadtree, which are inexact, on
-// a 2-core VM that other work was loading, the faster of two interleaved
-// runs. Read the columns against each other: in the same runs the
-// previous design, with a record per driver, measured insert 772/611 ns,
-// move 947/754, 10 nearest 5.2/6.0 µs, nearest available 4.3/5.9, radius
-// 263/28 and mixed 362k/625k moves/s with 81k/84k queries/s, where a quiet
-// VM had given it 946k/1204k and 168k/162k.
+// a 2-core VM that other work was loading: the fastest of four (two
+// interleaved runs of two), and run to run they vary by 10-20%, so read
+// the columns against each other. In the same runs the index with
+// quadrants only (no latitude bands, no two start cells across ±180°)
+// measured insert 768/689 ns, move 706/480, 10 nearest 4.2/5.1 µs,
+// nearest available 3.6/5.0 and radius 148/18: the same in New York,
+// whose tree is unchanged, within the noise. The mixed rows are from the
+// previous round's runs (the index has not changed for New York since).
 //
 //	                          blueprint         rtree             orb
 //	                          nyc     sphere    nyc     sphere    nyc     sphere
-//	insert (ns)               722     593       708     671       597     543
-//	move (ns, 0 allocs)       1058    605       1527    1327      2093    1731
-//	10 nearest (µs)           4.7     5.3       13.5    13.4      12.3    11.5
-//	  recall                  1.000   1.000     0.905   0.830     0.920   0.830
-//	10 nearest available (µs) 4.4     5.9       32.9    32.9      47.7    46.7
-//	radius 2 km / 200 km (µs) 181     21        516     30        2491    96
+//	insert (ns)               708     617       659     667       454     533
+//	move (ns, 0 allocs)       784     485       1400    1305      1949    1692
+//	10 nearest (µs)           4.3     4.6       12.8    12.2      11.1    10.1
+//	  recall                  1.000   1.000     0.905   0.830     0.910   0.830
+//	10 nearest available (µs) 3.9     5.0       31.8    30.6      45.0    41.3
+//	radius 2 km / 200 km (µs) 149     18        452     26        1918    83
 //	mixed: moves/s            545k    856k      75k     94k       69k     83k
 //	mixed: 10-NN queries/s    103k    91k       48k     48k       50k     54k
 //	memory (bytes/driver)     48.0              79.0              81.1
 //
-// The New York move ran right after the insert benchmark, whose garbage
-// the collector was still marking; run on its own, it measured 857 ns
-// (the previous design 1,026) and the sphere's 580 (797).
+// On the sphere, by kind of query, 10 nearest cost 4.6 µs in general, 3.8
+// within 1° of ±180° and 4.5 above 86° (8.3 with quadrants only);
+// nearest available 4.5, 5.3 and 5.8 (8.5 with quadrants only).
 //
 // Moves and inserts are bound by cache misses, not instructions: a move
 // that stays in its leaf reads the ID table, then the leaf's node, then

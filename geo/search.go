@@ -378,13 +378,32 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 			r = min(r, metres(limit)*(1+1e-9))
 		}
 		var bb [2]Box
-		if boxes, err := cover(&bb, LatLng{Lat: q.lat, Lng: q.lng}, r); err == nil && len(boxes) == 1 {
+		boxes, err := cover(&bb, LatLng{Lat: q.lat, Lng: q.lng}, r)
+		switch {
+		case err != nil:
+		case len(boxes) == 1:
 			cb := boxes[0]
 			for i := len(s.path) - 1; i > 0; i-- {
-				if d := s.path[i].box.degrees(); d.MinX <= cb.MinLng && cb.MaxLng <= d.MaxX && d.MinY <= cb.MinLat && cb.MaxLat <= d.MaxY {
+				if holdsBox(s.path[i].box, cb) {
 					startRef, startBox = s.path[i].ref, s.path[i].box
 					break
 				}
+			}
+		default:
+			// Across ±180° the circle's two boxes lie in cells on
+			// either side of the world, whose smallest common cell is
+			// the root: start from the smallest cell holding each,
+			// or from the larger one if it holds the other.
+			refA, boxA := x.smallestCell(root, boxes[0])
+			refB, boxB := x.smallestCell(root, boxes[1])
+			switch {
+			case boxA.inside(boxB):
+				startRef, startBox = refB, boxB
+			case boxB.inside(boxA):
+				startRef, startBox = refA, boxA
+			default:
+				h = push(h, cellItem(q.bound(boxB.degrees()), refB, boxB))
+				startRef, startBox = refA, boxA
 			}
 		}
 	}
@@ -434,12 +453,13 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 		}
 		box := it.box()
 		if c >= 0 {
+			kids := box.children()
 			for qd := range int32(4) {
 				ch := x.st.node(c + qd)
 				if ch.occ.Load()&occDriver == 0 {
 					continue
 				}
-				cb := box.child(qd)
+				cb := kids[qd]
 				if key := q.bound(cb.degrees()); key <= limit {
 					h = push(h, cellItem(key, c+qd, cb))
 				}
@@ -534,20 +554,55 @@ type pathStep struct {
 // centerPath appends to path the cells from root down to the leaf that
 // holds (px, py), the leaf last. It is only a hint, read without
 // validation: a search that uses it checks the generation as usual. The
-// tree is at most 32 levels deep; the bound on the loop only guards
+// tree is at most maxDepth levels deep; the bound on the loop only guards
 // against a writer reshaping the tree under it.
 func (x *Index) centerPath(path []pathStep, root int32, px, py int32) []pathStep {
 	i, box := root, worldBox
-	for range 64 {
+	for range maxDepth {
 		path = append(path, pathStep{i, box})
 		c := x.st.node(i).child.Load()
 		if c < 0 {
 			break
 		}
-		qd := box.quadrant(px, py)
-		i, box = c+qd, box.child(qd)
+		qd, cb := box.descend(px, py)
+		i, box = c+qd, cb
 	}
 	return path
+}
+
+// holdsBox reports whether every point of the box cb in degrees lies in
+// cell b.
+func holdsBox(b ibox, cb Box) bool {
+	d := b.degrees()
+	return d.MinX <= cb.MinLng && cb.MaxLng <= d.MaxX && d.MinY <= cb.MinLat && cb.MaxLat <= d.MaxY
+}
+
+// inside reports whether cell b lies in cell c.
+func (b ibox) inside(c ibox) bool {
+	return c.x0 <= b.x0 && b.x1 <= c.x1 && c.y0 <= b.y0 && b.y1 <= c.y1
+}
+
+// smallestCell returns the smallest cell of the tree under root that
+// holds the box cb in degrees, and its box. Like centerPath it reads
+// without validation, for a search that checks the generation.
+func (x *Index) smallestCell(root int32, cb Box) (int32, ibox) {
+	i, box := root, worldBox
+	for range maxDepth {
+		c := x.st.node(i).child.Load()
+		if c < 0 {
+			break
+		}
+		kids := box.children()
+		qd := int32(0)
+		for qd < 4 && !holdsBox(kids[qd], cb) {
+			qd++
+		}
+		if qd == 4 {
+			break
+		}
+		i, box = c+qd, kids[qd]
+	}
+	return i, box
 }
 
 // Nearby returns the k drivers nearest to center by great-circle distance,
@@ -711,11 +766,12 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 		}
 		box := it.box()
 		if c >= 0 {
+			kids := box.children()
 			for qd := range int32(4) {
 				if x.st.node(c+qd).occ.Load()&occDriver == 0 {
 					continue
 				}
-				cb := box.child(qd)
+				cb := kids[qd]
 				if w.touches(cb.degrees()) {
 					st = append(st, cellItem(0, c+qd, cb))
 				}
@@ -880,14 +936,15 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 		box := it.box()
 		inside := it.key == insideFlag
 		if c >= 0 {
+			kids := box.children()
 			for qd := range int32(4) {
 				if x.st.node(c+qd).occ.Load()&occDriver == 0 {
 					continue
 				}
 				if inside {
-					st = append(st, cellItem(insideFlag, c+qd, box.child(qd)))
+					st = append(st, cellItem(insideFlag, c+qd, kids[qd]))
 				} else {
-					classify(box.child(qd), c+qd)
+					classify(kids[qd], c+qd)
 				}
 			}
 			continue

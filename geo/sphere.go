@@ -112,10 +112,17 @@ func (q *sphereQuery) leafBound(b ibox) leafBound {
 	xLng := min(max(math.Abs(q.lng-r.MinX), math.Abs(q.lng-r.MaxX)), 180) * (rad / 2)
 	fLat := max(1-xLat*xLat/6, 0)
 	fLng := max(1-xLng*xLng/6, 0)
-	cosMin := max(cosDeg(max(math.Abs(r.MinY), math.Abs(r.MaxY)))*(1-1e-12), 0)
+	// cos φ at the latitude edges farther from and nearer to the equator,
+	// by cosNear: within a relative 1e-15, and without trigonometry for
+	// the cells near a center below 60°.
+	far, near := r.MinY, r.MaxY
+	if math.Abs(far) < math.Abs(near) {
+		far, near = near, far
+	}
+	cosMin := max(q.cosNear(far)*(1-1e-12), 0)
 	cosMax := 1.0
 	if r.MinY > 0 || r.MaxY < 0 {
-		cosMax = cosDeg(min(math.Abs(r.MinY), math.Abs(r.MaxY))) * (1 + 1e-12)
+		cosMax = q.cosNear(near) * (1 + 1e-12)
 	}
 	lo, hi := (1-1e-9)*h*h, (1+1e-9)*h*h
 	return leafBound{
