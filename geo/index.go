@@ -161,13 +161,13 @@ func (x *Index) Upsert(d Driver) error {
 	px, py := fix(d.Pos.Lng), fix(d.Pos.Lat)
 	m := packMeta(&d)
 	x.mu.Lock()
+	defer x.mu.Unlock()
 	x.st.reserveNodes()
 	if w, ok := x.st.lookup(d.ID); ok {
 		x.update(d.ID, w, px, py, m)
 	} else {
 		x.insert(d.ID, px, py, m)
 	}
-	x.mu.Unlock()
 	return nil
 }
 
