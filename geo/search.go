@@ -10,9 +10,10 @@ import (
 
 // maxTries is how many times a search starts over because the tree's
 // shape changed under it before it takes the writers' mutex and runs
-// undisturbed. Shape changes (splits, merges, removals) are rare next to
-// moves, so a search almost never gets there; the mutex only bounds the
-// worst case under a storm of removals.
+// undisturbed. Shape changes (splits and collapses, the only writes that
+// change gen) are rare next to moves, so a search almost never gets there;
+// the mutex only bounds the worst case under a storm of splits and
+// collapses.
 const maxTries = 4
 
 // retrySearch runs attempt, a search over the lock-free tree that reports
