@@ -488,13 +488,21 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 	pw, im := blk.arrays()
 	cnt := min(max(blk.count(), 0), int32(len(pw)))
 	fresh := cut == math.MinInt64
-	pos, los, js := s.pos[:0], s.los[:0], s.eids[:0]
+	pos, los, js, ms := s.pos[:0], s.los[:0], s.eids[:0], s.metas[:0]
 	for j := range cnt {
 		p := pw[j].Load()
 		dLat, dLng := lb.gaps(p)
 		lo := lb.lower(dLat, dLng)
-		if lo > limit || (!fresh && meta(im[2*j+1].Load()).seenMilli() < cut) {
+		if lo > limit {
 			continue
+		}
+		// The meta that passed the freshness test is the one returned:
+		// an in-place Upsert may store an older one at any moment.
+		var m uint64
+		if !fresh {
+			if m = im[2*j+1].Load(); meta(m).seenMilli() < cut {
+				continue
+			}
 		}
 		// The k smallest upper bounds cap the k-th nearest key as well
 		// as exact keys would, to within a relative 1e-4 in a city, and
@@ -509,6 +517,7 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 		pos = append(pos, p)
 		los = append(los, lo)
 		js = append(js, int64(j))
+		ms = append(ms, m)
 	}
 	for i, p := range pos {
 		if los[i] > limit {
@@ -518,11 +527,14 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 		if key > limit {
 			continue
 		}
-		j := js[i]
+		j, m := js[i], ms[i]
+		if fresh {
+			m = im[2*j+1].Load()
+		}
 		h = push(h, qitem{key: key, a: p, ref: -1, h: uint32(len(s.ents))})
-		s.ents = append(s.ents, entry{id: int64(im[2*j].Load()), m: meta(im[2*j+1].Load())})
+		s.ents = append(s.ents, entry{id: int64(im[2*j].Load()), m: meta(m)})
 	}
-	s.pos, s.los, s.eids = pos, los, js
+	s.pos, s.los, s.eids, s.metas = pos, los, js, ms
 	return h, topk, limit, n.seq.Load() == seq
 }
 
