@@ -217,10 +217,18 @@
 //     needs none: a search may pair the new position with the old meta
 //     or the reverse, both true of the driver a moment apart.
 //   - A move between leaves adds the driver to its new leaf before it
-//     removes it from the old one, so a search never misses a driver that
-//     was there all along; a global move counter, odd during such a move,
-//     tells the search when it may have seen a driver twice, and it keeps
-//     the nearer copy.
+//     removes it from the old one, and a global move counter is odd
+//     during such a move. Adding first does not suffice: a search may read
+//     the new leaf just before the move and the old one just after. So a
+//     search records the seq of each leaf it reads and each cell it skips
+//     as empty, and if the move counter was odd or changed while it ran,
+//     it checks them again at the end: a leaf whose seq moved, or an empty
+//     cell that filled, makes it start over (an attempt like any other, so
+//     the mutex still bounds it). What holds: a search misses no driver
+//     that stays within its circle (for a nearest search, nearer than its
+//     last result) while it runs. It may see a driver twice and keeps the
+//     nearer copy. Cells it passed over for their distance are not
+//     checked: a driver that moved there is no nearer than its results.
 //   - A removal changes one leaf, under its sequence number, and bumps
 //     the move counter, because the driver may come back elsewhere while
 //     a search runs (so does a status change that deletes a mirror copy).
@@ -229,7 +237,8 @@
 //     finds the generation odd yields until the change is done instead of
 //     spending an attempt on it; after four attempts it takes the
 //     writers' mutex and runs undisturbed, so a storm of splits and
-//     merges cannot starve it. In that fallback it waits for the mutex
+//     merges, or of moves among the leaves of a large search, cannot
+//     starve it. In that fallback it waits for the mutex
 //     like a writer: for one batch of [Index.RemoveStale] (at most 256
 //     deletions, about 150 µs) when a sweep runs, as the sweep lets go of
 //     the mutex between batches.
