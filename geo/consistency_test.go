@@ -262,3 +262,36 @@ func TestSearchesKeepMovers(t *testing.T) {
 	close(stop)
 	<-done
 }
+
+// TestRemoveStaleBoundsPile checks that RemoveStale reads at most
+// staleScan entries per hold of the mutex even when one leaf holds a pile
+// of thousands of mostly fresh drivers at one point (phones reporting
+// 0,0): it used to check its budget only between leaves and read the
+// whole pile in one hold. It must still delete exactly the stale drivers.
+func TestRemoveStaleBoundsPile(t *testing.T) {
+	now := time.UnixMilli(1_800_000_000_000).UTC()
+	x := NewIndex(Options{StaleAfter: time.Minute, Now: func() time.Time { return now }})
+	const pile = 20_000
+	for i := range pile {
+		seen := now
+		if i%1000 == 0 {
+			seen = now.Add(-time.Hour)
+		}
+		if err := x.Upsert(Driver{ID: DriverID(i), Pos: LatLng{}, Status: Status(i % 2), Seen: seen}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	most := 0
+	gone := x.removeStale(func(read int) { most = max(most, read) })
+	if gone != pile/1000 || x.Len() != pile-pile/1000 {
+		t.Fatalf("RemoveStale deleted %d, left %d; want %d, %d", gone, x.Len(), pile/1000, pile-pile/1000)
+	}
+	if most > staleScan+leafMax {
+		t.Fatalf("RemoveStale read %d entries in one hold of the mutex, want at most %d", most, staleScan+leafMax)
+	}
+	for i := range pile {
+		if _, ok := x.Get(DriverID(i)); ok != (i%1000 != 0) {
+			t.Fatalf("after RemoveStale Get(%d) = %v", i, ok)
+		}
+	}
+}

@@ -240,7 +240,8 @@
 //     merges, or of moves among the leaves of a large search, cannot
 //     starve it. In that fallback it waits for the mutex
 //     like a writer: for one batch of [Index.RemoveStale] (at most 256
-//     deletions, about 150 µs) when a sweep runs, as the sweep lets go of
+//     deletions or 4,096 entries read, about 170 µs, even inside a pile
+//     of drivers at one point) when a sweep runs, as the sweep lets go of
 //     the mutex between batches.
 //
 // So searches wait for writers only briefly (a split or merge under way,

@@ -442,7 +442,11 @@ func (x *Index) Len() int { return int(x.n.Load()) }
 // and searches that fall back to the mutex wait for one batch (about
 // 150 µs), never for the whole sweep. Call it from a periodic sweeper.
 // Drivers that turn stale during the sweep may survive it.
-func (x *Index) RemoveStale() int {
+func (x *Index) RemoveStale() int { return x.removeStale(nil) }
+
+// removeStale is RemoveStale; held, if not nil, learns how many entries
+// each hold of the mutex read (a test hook).
+func (x *Index) removeStale(held func(read int)) int {
 	cut := x.cutoff()
 	gone := 0
 	for {
@@ -450,7 +454,7 @@ func (x *Index) RemoveStale() int {
 		// sweep has passed: sweep again until the tree keeps its shape
 		// through a sweep or a sweep finds nothing.
 		g := x.gen.Load()
-		n := x.sweepStale(cut)
+		n := x.sweepStale(cut, held)
 		gone += n
 		if n == 0 || x.gen.Load() == g {
 			return gone
@@ -460,8 +464,11 @@ func (x *Index) RemoveStale() int {
 
 // sweepStale deletes the drivers last seen before cut, walking the main
 // tree's leaves in node order and each leaf's entries from the last, so
-// that the entry a deletion moves into the hole has been looked at.
-func (x *Index) sweepStale(cut int64) int {
+// that the entry a deletion moves into the hole has been looked at. It
+// lets go of the mutex after staleBatch deletions or staleScan entries
+// read, if need be in the middle of a leaf (a pile of drivers at one
+// point can hold any number), and resumes there.
+func (x *Index) sweepStale(cut int64, held func(read int)) int {
 	s := &x.st
 	gone := 0
 	li, j := int32(0), int32(-1) // j < 0: from the leaf's last entry
@@ -477,7 +484,7 @@ func (x *Index) sweepStale(cut int64) int {
 			if cnt := b.count(); j < 0 || j >= cnt {
 				j = cnt - 1
 			}
-			for ; j >= 0 && del < staleBatch; j-- {
+			for ; j >= 0 && del < staleBatch && seen < staleScan; j-- {
 				seen++
 				if b.meta(j).seenMilli() >= cut {
 					continue
@@ -495,6 +502,9 @@ func (x *Index) sweepStale(cut int64) int {
 		gone += del
 		done := li >= s.nnode
 		x.mu.Unlock()
+		if held != nil {
+			held(seen)
+		}
 		if done {
 			return gone
 		}
