@@ -76,3 +76,27 @@ func BenchmarkIndexUpsertMove(b *testing.B) {
 		i += 7919
 	}
 }
+
+// BenchmarkMovePile moves drivers within a pile of 20,000 at one point
+// (phones reporting 0,0 without a fix, or a parking lot), half of them
+// available: each report rewrites a driver of one oversized leaf in the
+// main tree and, for an available one, its copy in the mirror's pile.
+func BenchmarkMovePile(b *testing.B) {
+	const pile = 20_000
+	x := geo.NewIndex(geo.Options{StaleAfter: -1})
+	at := geo.LatLng{}
+	for i := range pile {
+		if err := x.Upsert(geo.Driver{ID: geo.DriverID(i), Pos: at, Status: geo.Status(i % 2)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		id := geo.DriverID(i % pile)
+		if err := x.Upsert(geo.Driver{ID: id, Pos: at, Status: geo.Status(id % 2)}); err != nil {
+			b.Fatal(err)
+		}
+		i += 7919
+	}
+}

@@ -224,7 +224,8 @@ func (x *Index) insert(id DriverID, px, py int32, m meta) {
 // The mirror tree holds a copy of each available driver's entry, so that
 // NearbyAvailable searches a tree sized for them. The ID table does not
 // say where the copy is: the writer finds its leaf by the driver's
-// position and its slot by scanning the leaf's IDs. It starts the descent
+// position and its slot by scanning the leaf's IDs (in a pile of more
+// than leafMax, through treeStore.piles). It starts the descent
 // from the mirror node its main-tree leaf remembers, which is usually the
 // mirror leaf itself, instead of walking a dozen levels from the root.
 
@@ -260,6 +261,9 @@ func (x *Index) mirrorFind(id DriverID, p uint64, ml int32) (int32, int32) {
 	x.st.node(ml).mhint = li
 	n := x.st.node(li)
 	_, _, im := n.entries()
+	if j := x.st.pileFind(li, n, im, id); j >= 0 {
+		return li, j
+	}
 	if j := find(im, n.cnt, id); j >= 0 {
 		return li, j
 	}
