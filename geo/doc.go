@@ -239,6 +239,10 @@
 //     last result) while it runs. It may see a driver twice and keeps the
 //     nearer copy. Cells it passed over for their distance are not
 //     checked: a driver that moved there is no nearer than its results.
+//     With one goroutine moving 1,000,000 New York drivers as fast as it
+//     could (0.7 to 1.5 million moves a second), this restarted about 1
+//     in 8,000 10-nearest searches and 1 to 20 in 100 radius searches of
+//     2 km (5,900 drivers), and none reached the mutex.
 //   - A removal changes one leaf, under its sequence number, and bumps
 //     the move counter, because the driver may come back elsewhere while
 //     a search runs (so does a status change that deletes a mirror copy).
