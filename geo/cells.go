@@ -122,6 +122,11 @@ type node struct {
 	mhint int32
 	leaf  atomic.Pointer[block]
 	box   ibox
+
+	// oneSpot, in a leaf, says that all its entries are known to share
+	// one point, so that a pile need not be compared with each arrival
+	// (see sameSpot). Writer only.
+	oneSpot bool
 }
 
 // setLeaf makes b, which may be nil, n's block. Writer only.
@@ -608,6 +613,7 @@ func (s *treeStore) addEntry(li int32, p uint64, id DriverID, m meta) int32 {
 		s.freeBlock(b)
 		b = nb
 	}
+	n.oneSpot = cnt == 0 || (n.oneSpot && b.pos(0) == p)
 	b.set(cnt, p, id, m)
 	b.setCount(cnt + 1)
 	if cnt >= leafMax {
@@ -649,13 +655,21 @@ func (s *treeStore) delEntry(li int32, slot int32) {
 	}
 }
 
-// sameSpot reports whether every entry of b and p are one point.
-func sameSpot(b *block, p uint64) bool {
+// sameSpot reports whether every entry of leaf n, whose block is b, and p
+// are one point. It compares p with every entry only when n.oneSpot is
+// false (a driver of the leaf moved inside it); if they match, it sets
+// oneSpot again, and if not the caller splits the leaf, so a pile costs
+// O(pile) once per driver that moves inside it, not per arrival.
+func sameSpot(n *node, b *block, p uint64) bool {
+	if n.oneSpot {
+		return b.count() == 0 || b.pos(0) == p
+	}
 	for i := range b.count() {
 		if b.pos(i) != p {
 			return false
 		}
 	}
+	n.oneSpot = true
 	return true
 }
 

@@ -49,6 +49,11 @@ func checkTree(t *testing.T, x *Index) {
 		} else {
 			b := n.leaf.Load()
 			cnt = b.count()
+			for j := range cnt {
+				if n.oneSpot && b.pos(j) != b.pos(0) {
+					t.Fatalf("leaf %d says its entries share one point, but entry %d is at %v, entry 0 at %v", i, j, posLatLng(b.pos(j)), posLatLng(b.pos(0)))
+				}
+			}
 			if cnt > b.capacity() || cnt < 0 {
 				t.Fatalf("leaf %d holds %d, capacity %d", i, cnt, b.capacity())
 			}

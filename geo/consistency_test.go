@@ -271,13 +271,7 @@ func TestSearchesKeepMovers(t *testing.T) {
 func TestRemoveStaleBoundsPile(t *testing.T) {
 	now := time.UnixMilli(1_800_000_000_000).UTC()
 	x := NewIndex(Options{StaleAfter: time.Minute, Now: func() time.Time { return now }})
-	// More than staleScan + leafMax, which the pile used to be read
-	// beyond in one hold. Each insert into a pile compares the pile's
-	// positions (sameSpot), so keep it small under the race detector.
-	pile := 20_000
-	if raceEnabled || testing.Short() {
-		pile = 5_000
-	}
+	const pile = 20_000 // well beyond staleScan + leafMax
 	for i := range pile {
 		seen := now
 		if i%1000 == 0 {

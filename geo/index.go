@@ -179,7 +179,7 @@ func (x *Index) leafFor(i int32, px, py int32) int32 {
 	for {
 		li := s.findLeaf(i, px, py)
 		b := s.node(li).leaf.Load()
-		if b.count() < leafMax || sameSpot(b, p) {
+		if b.count() < leafMax || sameSpot(s.node(li), b, p) {
 			return li
 		}
 		x.gen.Add(1) // odd: searches running meanwhile start over
@@ -290,6 +290,9 @@ func (x *Index) mirrorMove(id DriverID, old, p uint64, m meta, ml int32) {
 	px, py := posLng(p), posLat(p)
 	if n.box.holds(px, py) {
 		_, pw, im := n.entries()
+		if n.oneSpot && p != old {
+			n.oneSpot = false
+		}
 		im[2*slot+1].Store(uint64(m))
 		pw[slot].Store(p)
 		return
@@ -331,6 +334,9 @@ func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 		x.mirrorDel(id, from, li)
 	}
 	if n.box.holds(px, py) {
+		if n.oneSpot && p != from {
+			n.oneSpot = false
+		}
 		im[2*w.slot+1].Store(uint64(m))
 		pw[w.slot].Store(p)
 		return
