@@ -76,3 +76,64 @@ func BenchmarkIndexUpsertMove(b *testing.B) {
 		i += 7919
 	}
 }
+
+// BenchmarkMovePile moves drivers within a pile of 20,000 at one point
+// (phones reporting 0,0 without a fix, or a parking lot), half of them
+// available: each report rewrites a driver of one oversized leaf in the
+// main tree and, for an available one, its copy in the mirror's pile.
+func BenchmarkMovePile(b *testing.B) {
+	const pile = 20_000
+	x := geo.NewIndex(geo.Options{StaleAfter: -1})
+	at := geo.LatLng{}
+	for i := range pile {
+		if err := x.Upsert(geo.Driver{ID: geo.DriverID(i), Pos: at, Status: geo.Status(i % 2)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		id := geo.DriverID(i % pile)
+		if err := x.Upsert(geo.Driver{ID: id, Pos: at, Status: geo.Status(id % 2)}); err != nil {
+			b.Fatal(err)
+		}
+		i += 7919
+	}
+}
+
+// BenchmarkArrivePile moves drivers between a pile of 20,000 at one point
+// and another 0.1 degree away, among 10,000 drivers spread around them so
+// that both lie in small cells: each arrival asks whether a pile's drivers
+// all share the arrival's point, which must not cost a pass over the pile.
+func BenchmarkArrivePile(b *testing.B) {
+	const pile = 20_000
+	x := geo.NewIndex(geo.Options{StaleAfter: -1})
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 10_000 {
+		p := geo.LatLng{Lat: r.Float64() - 0.5, Lng: r.Float64() - 0.5}
+		if err := x.Upsert(geo.Driver{ID: geo.DriverID(pile + i), Pos: p}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	at, off := geo.LatLng{}, geo.LatLng{Lat: 0.1, Lng: 0.1}
+	for i := range pile {
+		if err := x.Upsert(geo.Driver{ID: geo.DriverID(i), Pos: at, Status: geo.Status(i % 2)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	away := make([]bool, pile)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		j := i % pile
+		p := off
+		if away[j] {
+			p = at
+		}
+		away[j] = !away[j]
+		if err := x.Upsert(geo.Driver{ID: geo.DriverID(j), Pos: p, Status: geo.Status(j % 2)}); err != nil {
+			b.Fatal(err)
+		}
+		i += 7919
+	}
+}

@@ -256,6 +256,11 @@ type node struct {
 	mhint int32
 	leaf  atomic.Pointer[block]
 	box   ibox
+
+	// oneSpot, in a leaf, says that all its entries are known to share
+	// one point, so that a pile need not be compared with each arrival
+	// (see sameSpot). Writer only.
+	oneSpot bool
 }
 
 // setLeaf makes b, which may be nil, n's block. Writer only.
@@ -407,8 +412,9 @@ func blockCap(n int32) int32 {
 // hintBits bits of a hint at the driver's slot in the leaf, and a tag from
 // the ID's hash in the rest. A probe looks at a leaf only when the tags
 // match (at 1,000,000 drivers 10 bits of tag spare nearly every leaf but
-// the right one) and confirms the ID at the hinted slot, scanning the
-// leaf's IDs only when the hint is stale. nbits grows, with fewer tag
+// the right one) and confirms the ID at the hinted slot, then in a leaf
+// beyond leafMax entries at the slot treeStore.piles gives, scanning the
+// leaf's IDs only when both are stale. nbits grows, with fewer tag
 // bits, before node indexes outgrow it.
 //
 // Node indexes are stable, so a slot's leaf changes only when its driver
@@ -477,6 +483,48 @@ type treeStore struct {
 	freeGrp []int32 // released groups of four nodes
 	freeBlk [leafMax / blockStep][]*block
 	table   idTable
+	// piles maps each entry at slot leafMax or beyond of a leaf, which
+	// only a pile of drivers at one point has, to its slot: in the main
+	// tree the table's 5-bit hint cannot say, and in the mirror nothing
+	// else does. Without it every write to a pile of n drivers read O(n)
+	// IDs. Keyed by leaf as well, since a driver moving between leaves is
+	// in both for a moment; nil while there is no pile.
+	piles map[pileKey]int32
+}
+
+type pileKey struct {
+	leaf int32
+	id   DriverID
+}
+
+// pile records that id sits at slot j of leaf li.
+func (s *treeStore) pile(li int32, id DriverID, j int32) {
+	if s.piles == nil {
+		s.piles = make(map[pileKey]int32)
+	}
+	s.piles[pileKey{li, id}] = j
+}
+
+// unpile forgets where id sits in leaf li.
+func (s *treeStore) unpile(li int32, id DriverID) {
+	if s.piles != nil {
+		delete(s.piles, pileKey{li, id})
+		if len(s.piles) == 0 {
+			s.piles = nil // the piles are gone: let their map go too
+		}
+	}
+}
+
+// pileFind returns id's slot in leaf li, whose node is n and IDs im, if
+// the pile map knows it, or -1.
+func (s *treeStore) pileFind(li int32, n *node, im []atomic.Uint64, id DriverID) int32 {
+	if n.cnt <= leafMax {
+		return -1
+	}
+	if j, ok := s.piles[pileKey{li, id}]; ok && j < n.cnt && DriverID(im[2*j].Load()) == id {
+		return j
+	}
+	return -1
 }
 
 func (s *treeStore) node(i int32) *node {
@@ -534,6 +582,9 @@ func (s *treeStore) lookup(id DriverID) (where, bool) {
 		_, _, im := n.entries()
 		cnt := n.cnt
 		if j := t.hint(v); j < cnt && DriverID(im[2*j].Load()) == id {
+			return where{i, li, j}, true
+		}
+		if j := s.pileFind(li, n, im, id); j >= 0 {
 			return where{i, li, j}, true
 		}
 		if j := find(im, cnt, id); j >= 0 {
@@ -708,8 +759,12 @@ func (s *treeStore) addEntry(li int32, p uint64, id DriverID, m meta) int32 {
 		s.freeBlock(b)
 		b = nb
 	}
+	n.oneSpot = cnt == 0 || (n.oneSpot && b.pos(0) == p)
 	b.set(cnt, p, id, m)
 	b.setCount(cnt + 1)
+	if cnt >= leafMax {
+		s.pile(li, id, cnt)
+	}
 	return cnt
 }
 
@@ -718,6 +773,19 @@ func (s *treeStore) delEntry(li int32, slot int32) {
 	n := s.node(li)
 	b := n.leaf.Load()
 	last := b.count() - 1
+	if last >= leafMax {
+		// Keep the pile map: the entry at slot leaves, the last one
+		// comes to slot.
+		if slot >= leafMax {
+			s.unpile(li, b.id(slot))
+		}
+		if slot != last {
+			s.unpile(li, b.id(last))
+			if slot >= leafMax {
+				s.pile(li, b.id(last), slot)
+			}
+		}
+	}
 	if slot != last {
 		// Fill the hole with the last entry; the ID table does not care.
 		b.set(slot, b.pos(last), b.id(last), b.meta(last))
@@ -733,13 +801,21 @@ func (s *treeStore) delEntry(li int32, slot int32) {
 	}
 }
 
-// sameSpot reports whether every entry of b and p are one point.
-func sameSpot(b *block, p uint64) bool {
+// sameSpot reports whether every entry of leaf n, whose block is b, and p
+// are one point. It compares p with every entry only when n.oneSpot is
+// false (a driver of the leaf moved inside it); if they match, it sets
+// oneSpot again, and if not the caller splits the leaf, so a pile costs
+// O(pile) once per driver that moves inside it, not per arrival.
+func sameSpot(n *node, b *block, p uint64) bool {
+	if n.oneSpot {
+		return b.count() == 0 || b.pos(0) == p
+	}
 	for i := range b.count() {
 		if b.pos(i) != p {
 			return false
 		}
 	}
+	n.oneSpot = true
 	return true
 }
 
@@ -772,6 +848,9 @@ func (s *treeStore) split(li int32) {
 		p, id := b.pos(i), b.id(i)
 		q := n.box.quadrant(posLng(p), posLat(p))
 		j := s.addEntry(c+q, p, id, b.meta(i))
+		if i >= leafMax {
+			s.unpile(li, id)
+		}
 		if main {
 			s.retarget(id, li, c+q, j)
 		}
@@ -808,6 +887,9 @@ func (s *treeStore) gather(c, ai int32, main bool) {
 			for i := range b.count() {
 				id := b.id(i)
 				j := s.addEntry(ai, b.pos(i), id, b.meta(i))
+				if i >= leafMax {
+					s.unpile(c+q, id)
+				}
 				if main {
 					s.retarget(id, c+q, ai, j)
 				}

@@ -25,6 +25,7 @@ func checkTree(t *testing.T, x *Index) {
 	seen, avail := 0, 0
 	copies := map[DriverID]bool{}
 	mirror := false
+	piled := 0 // entries at slot leafMax or beyond
 	var walk func(i int32, box ibox) int32
 	walk = func(i int32, box ibox) int32 {
 		n := s.node(i)
@@ -48,6 +49,11 @@ func checkTree(t *testing.T, x *Index) {
 		} else {
 			b := n.leaf.Load()
 			cnt = b.count()
+			for j := range cnt {
+				if n.oneSpot && b.pos(j) != b.pos(0) {
+					t.Fatalf("leaf %d says its entries share one point, but entry %d is at %v, entry 0 at %v", i, j, posLatLng(b.pos(j)), posLatLng(b.pos(0)))
+				}
+			}
 			if cnt > b.capacity() || cnt < 0 {
 				t.Fatalf("leaf %d holds %d, capacity %d", i, cnt, b.capacity())
 			}
@@ -55,6 +61,12 @@ func checkTree(t *testing.T, x *Index) {
 				p, id, m := b.pos(j), b.id(j), b.meta(j)
 				if !box.holds(posLng(p), posLat(p)) {
 					t.Fatalf("entry %d of leaf %d at %v outside %+v", j, i, posLatLng(p), box)
+				}
+				if j >= leafMax {
+					piled++
+					if got, ok := s.piles[pileKey{i, id}]; !ok || got != j {
+						t.Fatalf("entry %d of leaf %d (driver %d, mirror %v): pile map says %d %v", j, i, id, mirror, got, ok)
+					}
 				}
 				w, ok := s.lookup(id)
 				if mirror {
@@ -93,6 +105,9 @@ func checkTree(t *testing.T, x *Index) {
 	walk(mainRoot, worldBox)
 	mirror = true
 	walk(mirrorRoot, worldBox)
+	if len(s.piles) != piled {
+		t.Fatalf("pile map holds %d entries, %d sit beyond slot %d", len(s.piles), piled, leafMax)
+	}
 	live, dead := 0, 0
 	for _, v := range s.table.slots {
 		switch {

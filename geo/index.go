@@ -161,13 +161,13 @@ func (x *Index) Upsert(d Driver) error {
 	px, py := fix(d.Pos.Lng), fix(d.Pos.Lat)
 	m := packMeta(&d)
 	x.mu.Lock()
+	defer x.mu.Unlock()
 	x.st.reserveNodes()
 	if w, ok := x.st.lookup(d.ID); ok {
 		x.update(d.ID, w, px, py, m)
 	} else {
 		x.insert(d.ID, px, py, m)
 	}
-	x.mu.Unlock()
 	return nil
 }
 
@@ -179,7 +179,7 @@ func (x *Index) leafFor(i int32, px, py int32) int32 {
 	for {
 		li := s.findLeaf(i, px, py)
 		b := s.node(li).leaf.Load()
-		if b.count() < leafMax || sameSpot(b, p) {
+		if b.count() < leafMax || sameSpot(s.node(li), b, p) {
 			return li
 		}
 		x.gen.Add(1) // odd: searches running meanwhile start over
@@ -224,7 +224,8 @@ func (x *Index) insert(id DriverID, px, py int32, m meta) {
 // The mirror tree holds a copy of each available driver's entry, so that
 // NearbyAvailable searches a tree sized for them. The ID table does not
 // say where the copy is: the writer finds its leaf by the driver's
-// position and its slot by scanning the leaf's IDs. It starts the descent
+// position and its slot by scanning the leaf's IDs (in a pile of more
+// than leafMax, through treeStore.piles). It starts the descent
 // from the mirror node its main-tree leaf remembers, which is usually the
 // mirror leaf itself, instead of walking a dozen levels from the root.
 
@@ -260,6 +261,9 @@ func (x *Index) mirrorFind(id DriverID, p uint64, ml int32) (int32, int32) {
 	x.st.node(ml).mhint = li
 	n := x.st.node(li)
 	_, _, im := n.entries()
+	if j := x.st.pileFind(li, n, im, id); j >= 0 {
+		return li, j
+	}
 	if j := find(im, n.cnt, id); j >= 0 {
 		return li, j
 	}
@@ -286,6 +290,9 @@ func (x *Index) mirrorMove(id DriverID, old, p uint64, m meta, ml int32) {
 	px, py := posLng(p), posLat(p)
 	if n.box.holds(px, py) {
 		_, pw, im := n.entries()
+		if n.oneSpot && p != old {
+			n.oneSpot = false
+		}
 		im[2*slot+1].Store(uint64(m))
 		pw[slot].Store(p)
 		return
@@ -327,6 +334,9 @@ func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 		x.mirrorDel(id, from, li)
 	}
 	if n.box.holds(px, py) {
+		if n.oneSpot && p != from {
+			n.oneSpot = false
+		}
 		im[2*w.slot+1].Store(uint64(m))
 		pw[w.slot].Store(p)
 		return
@@ -442,7 +452,11 @@ func (x *Index) Len() int { return int(x.n.Load()) }
 // and searches that fall back to the mutex wait for one batch (about
 // 150 µs), never for the whole sweep. Call it from a periodic sweeper.
 // Drivers that turn stale during the sweep may survive it.
-func (x *Index) RemoveStale() int {
+func (x *Index) RemoveStale() int { return x.removeStale(nil) }
+
+// removeStale is RemoveStale; held, if not nil, learns how many entries
+// each hold of the mutex read (a test hook).
+func (x *Index) removeStale(held func(read int)) int {
 	cut := x.cutoff()
 	gone := 0
 	for {
@@ -450,7 +464,7 @@ func (x *Index) RemoveStale() int {
 		// sweep has passed: sweep again until the tree keeps its shape
 		// through a sweep or a sweep finds nothing.
 		g := x.gen.Load()
-		n := x.sweepStale(cut)
+		n := x.sweepStale(cut, held)
 		gone += n
 		if n == 0 || x.gen.Load() == g {
 			return gone
@@ -460,8 +474,11 @@ func (x *Index) RemoveStale() int {
 
 // sweepStale deletes the drivers last seen before cut, walking the main
 // tree's leaves in node order and each leaf's entries from the last, so
-// that the entry a deletion moves into the hole has been looked at.
-func (x *Index) sweepStale(cut int64) int {
+// that the entry a deletion moves into the hole has been looked at. It
+// lets go of the mutex after staleBatch deletions or staleScan entries
+// read, if need be in the middle of a leaf (a pile of drivers at one
+// point can hold any number), and resumes there.
+func (x *Index) sweepStale(cut int64, held func(read int)) int {
 	s := &x.st
 	gone := 0
 	li, j := int32(0), int32(-1) // j < 0: from the leaf's last entry
@@ -477,7 +494,7 @@ func (x *Index) sweepStale(cut int64) int {
 			if cnt := b.count(); j < 0 || j >= cnt {
 				j = cnt - 1
 			}
-			for ; j >= 0 && del < staleBatch; j-- {
+			for ; j >= 0 && del < staleBatch && seen < staleScan; j-- {
 				seen++
 				if b.meta(j).seenMilli() >= cut {
 					continue
@@ -495,6 +512,9 @@ func (x *Index) sweepStale(cut int64) int {
 		gone += del
 		done := li >= s.nnode
 		x.mu.Unlock()
+		if held != nil {
+			held(seen)
+		}
 		if done {
 			return gone
 		}

@@ -9,10 +9,12 @@ import (
 )
 
 // maxTries is how many times a search starts over because the tree's
-// shape changed under it before it takes the writers' mutex and runs
-// undisturbed. Shape changes (splits, merges, removals) are rare next to
-// moves, so a search almost never gets there; the mutex only bounds the
-// worst case under a storm of removals.
+// shape changed under it (splits and collapses, the only writes that
+// change gen), or a leaf it read changed while a driver moved between
+// leaves, before it takes the writers' mutex and runs undisturbed. Both
+// are rare next to a search's length, so a 10-nearest search almost never
+// gets there; the mutex bounds the worst case, a storm of splits and
+// collapses, or a search over thousands of drivers under heavy moves.
 const maxTries = 4
 
 // retrySearch runs attempt, a search over the lock-free tree that reports
@@ -46,6 +48,7 @@ type scratch struct {
 	edges  []*node
 	topk   []float64 // max-heap of the k smallest upper bounds of entry keys
 	cands  []Match
+	reads  []leafRead // what the search read, to re-check after a move
 	ids    map[DriverID]struct{}
 	mapped bool
 }
@@ -55,6 +58,36 @@ type scratch struct {
 type entry struct {
 	id int64
 	m  meta
+}
+
+// leafRead is a leaf a search read, with the seq it read it at, or a
+// cell it skipped as empty (empty true).
+type leafRead struct {
+	n     *node
+	seq   uint32
+	empty bool
+}
+
+// unchanged reports whether the leaves in rs still hold the entries they
+// held when read, and the cells skipped as empty are still empty. A
+// search whose move counter changed calls it at the end: a driver that
+// moved between leaves while it ran may have been read in neither (its
+// new leaf before the move, its old one after), and then its new leaf's
+// seq changed, or the empty cell it moved to is no longer empty, and the
+// search starts over. Cells a search passed over for their distance
+// need no check: a driver that moved there is no nearer than what the
+// search returns, as after the move.
+func unchanged(rs []leafRead) bool {
+	for _, r := range rs {
+		if r.empty {
+			if r.n.occ.Load()&occDriver != 0 {
+				return false
+			}
+		} else if r.n.seq.Load() != r.seq {
+			return false
+		}
+	}
+	return true
 }
 
 // qitem is a cell or a driver entry waiting in a search's queue. For a
@@ -198,6 +231,7 @@ func (s *scratch) readLeaf(n *node) bool {
 			s.metas = append(s.metas, im[2*j+1].Load())
 		}
 		if n.seq.Load() == q {
+			s.reads = append(s.reads, leafRead{n: n, seq: q})
 			return true
 		}
 	}
@@ -206,7 +240,7 @@ func (s *scratch) readLeaf(n *node) bool {
 // appendIDs appends the IDs of leaf n's drivers seen at cut or later to
 // ids, consistent with one moment. It returns false if n is no longer a
 // leaf.
-func appendIDs(n *node, ids []DriverID, cut int64) ([]DriverID, bool) {
+func appendIDs(n *node, ids []DriverID, cut int64, rs *[]leafRead) ([]DriverID, bool) {
 	start := len(ids)
 	for i := 0; ; i++ {
 		q := n.seq.Load()
@@ -220,6 +254,7 @@ func appendIDs(n *node, ids []DriverID, cut int64) ([]DriverID, bool) {
 		}
 		ids = appendBlockIDs(ids[:start], b, b.count(), cut)
 		if n.seq.Load() == q {
+			*rs = append(*rs, leafRead{n: n, seq: q})
 			return ids, true
 		}
 	}
@@ -251,7 +286,7 @@ const leafBatch = 8
 // appendIDsBatch is [appendIDs] for several leaves: it loads their
 // blocks' headers before it copies any ID, so that the cache misses
 // on the blocks overlap instead of following one another.
-func appendIDsBatch(ns []*node, ids []DriverID, cut int64) ([]DriverID, bool) {
+func appendIDsBatch(ns []*node, ids []DriverID, cut int64, rs *[]leafRead) ([]DriverID, bool) {
 	var seqs [leafBatch]uint32
 	var bs [leafBatch]*block
 	ns = ns[:min(len(ns), leafBatch)]
@@ -275,9 +310,11 @@ func appendIDsBatch(ns []*node, ids []DriverID, cut int64) ([]DriverID, bool) {
 		if seqs[i]&1 != 0 || n.seq.Load() != seqs[i] {
 			// A writer was at work: read this leaf again on its own.
 			var ok bool
-			if ids, ok = appendIDs(n, ids[:start], cut); !ok {
+			if ids, ok = appendIDs(n, ids[:start], cut, rs); !ok {
 				return ids, false
 			}
+		} else {
+			*rs = append(*rs, leafRead{n: n, seq: seqs[i]})
 		}
 	}
 	return ids, true
@@ -342,6 +379,7 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 		return dst, false
 	}
 	mv := x.moved.Load()
+	s.reads = s.reads[:0]
 	if s.mapped { // left over from an attempt that started over
 		clear(s.ids)
 		s.mapped = false
@@ -457,6 +495,7 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 			for qd := range int32(4) {
 				ch := x.st.node(c + qd)
 				if ch.occ.Load()&occDriver == 0 {
+					s.reads = append(s.reads, leafRead{n: ch, empty: true})
 					continue
 				}
 				cb := kids[qd]
@@ -477,7 +516,7 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 		}
 	}
 	s.heap, s.topk = h, topk
-	if x.gen.Load() != g {
+	if x.gen.Load() != g || ((mv&1 != 0 || x.moved.Load() != mv) && !unchanged(s.reads)) {
 		return dst[:start], false
 	}
 	return dst, true
@@ -507,13 +546,21 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 	pw, im := blk.arrays()
 	cnt := min(max(blk.count(), 0), int32(len(pw)))
 	fresh := cut == math.MinInt64
-	pos, los, js := s.pos[:0], s.los[:0], s.eids[:0]
+	pos, los, js, ms := s.pos[:0], s.los[:0], s.eids[:0], s.metas[:0]
 	for j := range cnt {
 		p := pw[j].Load()
 		dLat, dLng := lb.gaps(p)
 		lo := lb.lower(dLat, dLng)
-		if lo > limit || (!fresh && meta(im[2*j+1].Load()).seenMilli() < cut) {
+		if lo > limit {
 			continue
+		}
+		// The meta that passed the freshness test is the one returned:
+		// an in-place Upsert may store an older one at any moment.
+		var m uint64
+		if !fresh {
+			if m = im[2*j+1].Load(); meta(m).seenMilli() < cut {
+				continue
+			}
 		}
 		// The k smallest upper bounds cap the k-th nearest key as well
 		// as exact keys would, to within a relative 1e-4 in a city, and
@@ -528,6 +575,7 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 		pos = append(pos, p)
 		los = append(los, lo)
 		js = append(js, int64(j))
+		ms = append(ms, m)
 	}
 	for i, p := range pos {
 		if los[i] > limit {
@@ -537,11 +585,15 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 		if key > limit {
 			continue
 		}
-		j := js[i]
+		j, m := js[i], ms[i]
+		if fresh {
+			m = im[2*j+1].Load()
+		}
 		h = push(h, qitem{key: key, a: p, ref: -1, h: uint32(len(s.ents))})
-		s.ents = append(s.ents, entry{id: int64(im[2*j].Load()), m: meta(im[2*j+1].Load())})
+		s.ents = append(s.ents, entry{id: int64(im[2*j].Load()), m: meta(m)})
 	}
-	s.pos, s.los, s.eids = pos, los, js
+	s.pos, s.los, s.eids, s.metas = pos, los, js, ms
+	s.reads = append(s.reads, leafRead{n: n, seq: seq})
 	return h, topk, limit, n.seq.Load() == seq
 }
 
@@ -748,6 +800,7 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 		return dst, false
 	}
 	mv := x.moved.Load()
+	s.reads = s.reads[:0]
 	st := append(s.heap[:0], cellItem(0, 0, worldBox))
 	// Drivers within the radius wait in cands until the walk is over, so
 	// that filter sees them only once the walk has been validated.
@@ -768,7 +821,8 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 		if c >= 0 {
 			kids := box.children()
 			for qd := range int32(4) {
-				if x.st.node(c+qd).occ.Load()&occDriver == 0 {
+				if ch := x.st.node(c + qd); ch.occ.Load()&occDriver == 0 {
+					s.reads = append(s.reads, leafRead{n: ch, empty: true})
 					continue
 				}
 				cb := kids[qd]
@@ -791,7 +845,7 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 		}
 	}
 	s.heap, s.cands = st[:0], cands[:0]
-	if x.gen.Load() != g {
+	if x.gen.Load() != g || ((mv&1 != 0 || x.moved.Load() != mv) && !unchanged(s.reads)) {
 		return dst[:start], false
 	}
 	for _, cd := range cands {
@@ -834,7 +888,7 @@ func (x *Index) AppendWithinIDs(ctx context.Context, dst []DriverID, center LatL
 // appendEdgeBatch runs [withinQuery.appendEdgeIDs] on several leaves,
 // after loading their blocks' headers together so that those cache
 // misses overlap.
-func (w *withinQuery) appendEdgeBatch(ns []*node, ids []DriverID) ([]DriverID, bool) {
+func (w *withinQuery) appendEdgeBatch(ns []*node, ids []DriverID, rs *[]leafRead) ([]DriverID, bool) {
 	for _, n := range ns {
 		if b := n.leaf.Load(); b != nil {
 			w.touched += b.count()
@@ -842,7 +896,7 @@ func (w *withinQuery) appendEdgeBatch(ns []*node, ids []DriverID) ([]DriverID, b
 	}
 	ok := true
 	for _, n := range ns {
-		if ids, ok = w.appendEdgeIDs(n, ids); !ok {
+		if ids, ok = w.appendEdgeIDs(n, ids, rs); !ok {
 			break
 		}
 	}
@@ -853,7 +907,7 @@ func (w *withinQuery) appendEdgeBatch(ns []*node, ids []DriverID) ([]DriverID, b
 // circle's edge, that lie within the radius, consistent with one moment.
 // It reads the block in place and a driver's ID and meta only if it is
 // within. It returns false if n is no longer a leaf.
-func (w *withinQuery) appendEdgeIDs(n *node, ids []DriverID) ([]DriverID, bool) {
+func (w *withinQuery) appendEdgeIDs(n *node, ids []DriverID, rs *[]leafRead) ([]DriverID, bool) {
 	q := &w.q
 	start := len(ids)
 	for i := 0; ; i++ {
@@ -892,6 +946,7 @@ func (w *withinQuery) appendEdgeIDs(n *node, ids []DriverID) ([]DriverID, bool) 
 			}
 		}
 		if n.seq.Load() == seq {
+			*rs = append(*rs, leafRead{n: n, seq: seq})
 			return ids, true
 		}
 	}
@@ -907,6 +962,7 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 		return dst, false
 	}
 	mv := x.moved.Load()
+	s.reads = s.reads[:0]
 	q := &w.q
 	st := s.heap[:0]
 	ins := s.leaves[:0]  // leaves inside the circle waiting to be read
@@ -938,7 +994,8 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 		if c >= 0 {
 			kids := box.children()
 			for qd := range int32(4) {
-				if x.st.node(c+qd).occ.Load()&occDriver == 0 {
+				if ch := x.st.node(c + qd); ch.occ.Load()&occDriver == 0 {
+					s.reads = append(s.reads, leafRead{n: ch, empty: true})
 					continue
 				}
 				if inside {
@@ -951,25 +1008,25 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 		}
 		if inside {
 			if ins = append(ins, n); len(ins) == leafBatch {
-				dst, ok = appendIDsBatch(ins, dst, w.cut)
+				dst, ok = appendIDsBatch(ins, dst, w.cut, &s.reads)
 				ins = ins[:0]
 			}
 			continue
 		}
 		// A cell on the edge: test its drivers.
 		if edges = append(edges, n); len(edges) == leafBatch {
-			dst, ok = w.appendEdgeBatch(edges, dst)
+			dst, ok = w.appendEdgeBatch(edges, dst, &s.reads)
 			edges = edges[:0]
 		}
 	}
 	if ok && len(ins) > 0 {
-		dst, ok = appendIDsBatch(ins, dst, w.cut)
+		dst, ok = appendIDsBatch(ins, dst, w.cut, &s.reads)
 	}
 	if ok && len(edges) > 0 {
-		dst, ok = w.appendEdgeBatch(edges, dst)
+		dst, ok = w.appendEdgeBatch(edges, dst, &s.reads)
 	}
 	s.heap, s.leaves, s.edges = st[:0], ins[:0], edges[:0]
-	if !ok || x.gen.Load() != g {
+	if !ok || x.gen.Load() != g || ((mv&1 != 0 || x.moved.Load() != mv) && !unchanged(s.reads)) {
 		return dst[:start], false
 	}
 	if mv&1 != 0 || x.moved.Load() != mv {
