@@ -594,6 +594,45 @@ func TestCellBound(t *testing.T) {
 	}
 }
 
+// TestIntCellBound checks the bound a nearest search computes from a
+// cell's integer edges against the key of stored points of the cell, at
+// its edges and corners too: it must never exceed any of them. Centers
+// and cells are drawn as in TestLeafBound, from one unit to 100 degrees.
+func TestIntCellBound(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 19))
+	lat, lng := edgyCoords(r)
+	for range 20_000 {
+		size := int32(math.Pow(10, r.Float64()*9))
+		x0 := min(max(fix(lng()), worldX0), worldX1-1-size)
+		y0 := min(max(fix(lat()), worldY0), worldY1-1-size)
+		box := ibox{x0, y0, x0 + size + 1, y0 + size + 1}
+		c := LatLng{Lat: lat(), Lng: lng()}
+		if r.IntN(2) == 0 { // near the box, where the bound is tight
+			s := 3 * float64(size) / fixScale
+			c.Lat = min(max(unfix(y0)+(r.Float64()-0.5)*s, -90), 90)
+			c.Lng = min(max(unfix(x0)+(r.Float64()-0.5)*s, -180), 180)
+		}
+		if r.IntN(8) == 0 {
+			c = stored(c)
+		}
+		q := newSphereQuery(c)
+		b := q.cellBound(box)
+		for range 20 {
+			x := box.x0 + r.Int32N(size+1)
+			y := box.y0 + r.Int32N(size+1)
+			switch r.IntN(4) {
+			case 0:
+				x = []int32{box.x0, box.x1 - 1}[r.IntN(2)]
+			case 1:
+				y = []int32{box.y0, box.y1 - 1}[r.IntN(2)]
+			}
+			if h := hav(c.Lat, c.Lng, q.cosLat, unfix(y), unfix(x)); b > h {
+				t.Fatalf("bound %v of box %+v exceeds key %v of %v from %v", b, box, h, posLatLng(packPos(x, y)), c)
+			}
+		}
+	}
+}
+
 // TestLeafBound checks the per-point bounds a nearest search uses inside a
 // leaf against the exact key of stored points of an integer cell: they
 // must enclose it, or Nearby would drop a true neighbour. Centers and

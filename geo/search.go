@@ -440,12 +440,12 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 			case boxB.inside(boxA):
 				startRef, startBox = refA, boxA
 			default:
-				h = push(h, cellItem(q.bound(boxB.degrees()), refB, boxB))
+				h = push(h, cellItem(q.cellBound(boxB), refB, boxB))
 				startRef, startBox = refA, boxA
 			}
 		}
 	}
-	h = push(h, cellItem(q.bound(startBox.degrees()), startRef, startBox))
+	h = push(h, cellItem(q.cellBound(startBox), startRef, startBox))
 	for len(h) > 0 {
 		it := h[0]
 		h = pop(h)
@@ -499,7 +499,7 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 					continue
 				}
 				cb := kids[qd]
-				if key := q.bound(cb.degrees()); key <= limit {
+				if key := q.cellBound(cb); key <= limit {
 					h = push(h, cellItem(key, c+qd, cb))
 				}
 			}

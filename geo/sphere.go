@@ -39,12 +39,14 @@ type sphereQuery struct {
 	lat, lng, cosLat float64
 	sinAbs           float64
 	sinLat           float64
+	fLat, fLng       int64 // the center rounded to units of 1e-7 degree
 }
 
 func newSphereQuery(c LatLng) sphereQuery {
 	φ := c.Lat * rad
 	sinφ := math.Sin(φ)
-	return sphereQuery{lat: c.Lat, lng: c.Lng, cosLat: cosDeg(c.Lat), sinAbs: math.Abs(sinφ), sinLat: sinφ}
+	return sphereQuery{lat: c.Lat, lng: c.Lng, cosLat: cosDeg(c.Lat), sinAbs: math.Abs(sinφ), sinLat: sinφ,
+		fLat: int64(fix(c.Lat)), fLng: int64(fix(c.Lng))}
 }
 
 // cosNear is cos(lat) to within a relative 1e-15, cheaply for latitudes
@@ -194,10 +196,70 @@ func (q *sphereQuery) bound(r rect) float64 {
 	if dLat == 0 && dLng == 0 {
 		return 0
 	}
+	near := 0.0
+	if r.MinY > 0 || r.MaxY < 0 {
+		near = min(math.Abs(r.MinY), math.Abs(r.MaxY))
+	}
+	return q.gapBound(dLat, dLng, max(math.Abs(r.MinY), math.Abs(r.MaxY)), near)
+}
+
+// cellBound is [sphereQuery.bound] for the stored points of cell b,
+// computed from its integer edges without a division: the gaps from the
+// rounded center, narrowed by one unit for its rounding, and the
+// latitudes farthest from and nearest to the equator, widened by one
+// unit each way for the rounding of the products by 1e-7 (a relative
+// 1e-16, which lowerKey's margin absorbs like the rest).
+func (q *sphereQuery) cellBound(b ibox) float64 {
+	var gLat, gLng int64
+	y0, y1 := int64(b.y0), int64(b.y1)-1
+	if q.fLat < y0 {
+		gLat = y0 - q.fLat - 1
+	} else if q.fLat > y1 {
+		gLat = q.fLat - y1 - 1
+	}
+	if x0, x1 := int64(b.x0), int64(b.x1)-1; q.fLng < x0 || q.fLng > x1 {
+		gLng = min(shortGap(x0-q.fLng), shortGap(x1-q.fLng)) - 1
+	}
+	if gLat <= 0 && gLng <= 0 {
+		return 0
+	}
+	a0, a1 := y0, y1
+	if a0 < 0 {
+		a0 = -a0
+	}
+	if a1 < 0 {
+		a1 = -a1
+	}
+	var near float64
+	if y0 > 0 || y1 < 0 {
+		near = float64(max(min(a0, a1)-1, 0)) * (1 / fixScale)
+	}
+	const u = 1 / fixScale
+	return q.gapBound(float64(max(gLat, 0))*u, float64(max(gLng, 0))*u, float64(max(a0, a1)+1)*u, near)
+}
+
+// shortGap returns the longitude gap d, in units of 1e-7 degree, taken
+// the short way round.
+func shortGap(d int64) int64 {
+	if d < 0 {
+		d = -d
+	}
+	if d > 180*fixScale {
+		d = 360*fixScale - d
+	}
+	return d
+}
+
+// gapBound is the lower bound of [sphereQuery.bound] given the latitude
+// gap dLat and the short-way longitude gap dLng (degrees, not both zero)
+// from the center to the cell, and the absolute latitudes of the cell's
+// points farthest from (farLat) and nearest to (nearLat, 0 if the cell
+// spans the equator) the equator.
+func (q *sphereQuery) gapBound(dLat, dLng, farLat, nearLat float64) float64 {
 	// Latitudes are subtracted in degrees, where it is exact for nearby
 	// values: in radians, near a pole, the difference of two rounded
 	// products would lose a relative 1e-10 of a metre-sized gap.
-	far := (max(math.Abs(r.MinY), math.Abs(r.MaxY)) - math.Abs(q.lat)) * rad
+	far := (farLat - math.Abs(q.lat)) * rad
 	lo := q.lowerKey(dLat, dLng, max(far, 0))
 	// tan φq·far bounds the relative loss of cos φ in lo; below 1% the
 	// joint bound below cannot raise lo by more than that, and most
@@ -223,11 +285,7 @@ func (q *sphereQuery) bound(r rect) float64 {
 	// lies in the interval when the cell holds such points.
 	t := sinLo(dLng * (rad / 2))
 	c := q.cosLat * t * t
-	near := 0.0
-	if r.MinY > 0 || r.MaxY < 0 {
-		near = min(math.Abs(r.MinY), math.Abs(r.MaxY))
-	}
-	dLo, dHi := max((near-math.Abs(q.lat))*rad, 0), far
+	dLo, dHi := max((nearLat-math.Abs(q.lat))*rad, 0), far
 	qa := (1-dHi*dHi/12)/4 - c*q.cosLat/2
 	qb := c * q.sinAbs
 	qc := c * q.cosLat
