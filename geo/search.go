@@ -396,12 +396,19 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 	s.ents = s.ents[:0]
 	startRef, startBox := root, worldBox
 	first := int32(-1)
+	// seed, when not -1, is the index in s.path of the start cell: the
+	// search then queues the cells beside the path below it (the ones a
+	// walk down from it would queue) instead of walking down again.
+	seed := -1
 	if prune {
 		// Read the center's own leaf first: its entries bound the k-th
 		// nearest, so the search can start from the smallest cell on
 		// the way down that holds the whole circle they span, and skip
 		// the levels above it; below it, it queues only the cells that
-		// can beat them. It skips the leaf when it comes to it again.
+		// can beat them: the cells beside the path from it to the leaf,
+		// which is not queued again (across ±180°, where the search
+		// starts from cells off the path, it skips the leaf when it
+		// comes to it).
 		s.path = x.centerPath(s.path[:0], root, fix(q.lng), fix(q.lat))
 		leaf := s.path[len(s.path)-1]
 		var ok bool
@@ -411,6 +418,7 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 			return dst[:start], false
 		}
 		first = leaf.ref
+		seed = 0
 		r := nq.radius
 		if len(topk) == nq.k {
 			r = min(r, metres(limit)*(1+1e-9))
@@ -423,11 +431,12 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 			cb := boxes[0]
 			for i := len(s.path) - 1; i > 0; i-- {
 				if holdsBox(s.path[i].box, cb) {
-					startRef, startBox = s.path[i].ref, s.path[i].box
+					seed = i
 					break
 				}
 			}
 		default:
+			seed = -1
 			// Across ±180° the circle's two boxes lie in cells on
 			// either side of the world, whose smallest common cell is
 			// the root: start from the smallest cell holding each,
@@ -445,7 +454,13 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 			}
 		}
 	}
-	h = push(h, cellItem(q.cellBound(startBox), startRef, startBox))
+	if seed >= 0 {
+		for j, p := range s.path[seed : len(s.path)-1] {
+			h = s.queueKids(x, q, h, p.child, p.box.children(), s.path[seed+j+1].ref, limit)
+		}
+	} else {
+		h = push(h, cellItem(q.cellBound(startBox), startRef, startBox))
+	}
 	for len(h) > 0 {
 		it := h[0]
 		h = pop(h)
@@ -491,18 +506,7 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 		}
 		box := it.box()
 		if c >= 0 {
-			kids := box.children()
-			for qd := range int32(4) {
-				ch := x.st.node(c + qd)
-				if ch.occ.Load()&occDriver == 0 {
-					s.reads = append(s.reads, leafRead{n: ch, empty: true})
-					continue
-				}
-				cb := kids[qd]
-				if key := q.cellBound(cb); key <= limit {
-					h = push(h, cellItem(key, c+qd, cb))
-				}
-			}
+			h = s.queueKids(x, q, h, c, box.children(), -1, limit)
 			continue
 		}
 		k := 0
@@ -597,10 +601,32 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 	return h, topk, limit, n.seq.Load() == seq
 }
 
-// pathStep is a cell on the way from a root to a leaf.
+// queueKids queues the children c to c+3, whose boxes are kids, except
+// the one numbered skip, that hold a driver and whose bound is at most
+// limit; it notes the empty ones in s.reads.
+func (s *scratch) queueKids(x *Index, q *sphereQuery, h []qitem, c int32, kids [4]ibox, skip int32, limit float64) []qitem {
+	for qd := range int32(4) {
+		if c+qd == skip {
+			continue
+		}
+		ch := x.st.node(c + qd)
+		if ch.occ.Load()&occDriver == 0 {
+			s.reads = append(s.reads, leafRead{n: ch, empty: true})
+			continue
+		}
+		if key := q.cellBound(kids[qd]); key <= limit {
+			h = push(h, cellItem(key, c+qd, kids[qd]))
+		}
+	}
+	return h
+}
+
+// pathStep is a cell on the way from a root to a leaf, and the first of
+// its children as read then (-1 for the leaf).
 type pathStep struct {
-	ref int32
-	box ibox
+	ref   int32
+	box   ibox
+	child int32
 }
 
 // centerPath appends to path the cells from root down to the leaf that
@@ -611,8 +637,8 @@ type pathStep struct {
 func (x *Index) centerPath(path []pathStep, root int32, px, py int32) []pathStep {
 	i, box := root, worldBox
 	for range maxDepth {
-		path = append(path, pathStep{i, box})
 		c := x.st.node(i).child.Load()
+		path = append(path, pathStep{i, box, c})
 		if c < 0 {
 			break
 		}
