@@ -750,7 +750,7 @@ func TestCosNear(t *testing.T) {
 	for range 100000 {
 		c := LatLng{r.Float64()*180 - 90, 0}
 		q := newSphereQuery(c)
-		lat := max(-90, min(90, c.Lat+(r.Float64()*2-1)*math.Pow(10, -r.Float64()*6)))
+		lat := max(-90, min(90, c.Lat+(r.Float64()*2-1)*4*math.Pow(10, -r.Float64()*6))) // up to 4°
 		got, want := q.cosNear(lat), cosDeg(lat)
 		if math.Abs(got-want) > 1e-15*math.Abs(want)+1e-17 {
 			t.Fatalf("cosNear(%v) from %v = %v, cosDeg %v", lat, c.Lat, got, want)

@@ -50,19 +50,20 @@ func newSphereQuery(c LatLng) sphereQuery {
 }
 
 // cosNear is cos(lat) to within a relative 1e-15, cheaply for latitudes
-// within 1/64 radian of a center below 60°: cos(φq + δ) by the angle-sum
+// within 1/16 radian (3.6°, the leaves near a center in a sparse region
+// reach that far) of a center below 60°: cos(φq + δ) by the angle-sum
 // formula with cos δ and sin δ by their Taylor series (the first omitted
-// terms are below 1e-17). Nearer the poles the subtraction would cancel
-// most digits, so it calls cosDeg there. It serves tests with a
-// relative margin, never an exact distance.
+// terms are below 1e-18 of the result). Nearer the poles the subtraction
+// would cancel most digits, so it calls cosDeg there. It serves tests
+// with a relative margin, never an exact distance.
 func (q *sphereQuery) cosNear(lat float64) float64 {
 	δ := (lat - q.lat) * rad
-	if math.Abs(δ) >= smallAngle || q.cosLat < 0.5 {
+	if math.Abs(δ) >= 1.0/16 || q.cosLat < 0.5 {
 		return cosDeg(lat)
 	}
 	z := δ * δ
-	cosδ := 1 - z*(0.5-z*(1.0/24-z*(1.0/720)))
-	sinδ := δ - δ*z*(1.0/6-z*(1.0/120))
+	cosδ := 1 - z*(0.5-z*(1.0/24-z*(1.0/720-z*(1.0/40320))))
+	sinδ := δ - δ*z*(1.0/6-z*(1.0/120-z*(1.0/5040-z*(1.0/362880))))
 	return q.cosLat*cosδ - q.sinLat*sinδ
 }
 
