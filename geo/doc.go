@@ -201,30 +201,29 @@
 // Measured with 1,000,000 drivers on the benchmarks module's datasets
 // (its geo_test.go: a New York-sized box and the whole sphere, 10%
 // available), beside tidwall/rtree and orb/quadtree, which are inexact, on
-// a 2-core VM that other work was loading: the fastest of four (two
-// interleaved runs of two), and run to run they vary by 10-20%, so read
-// the columns against each other. In the same runs the index with
-// quadrants only (no latitude bands, no two start cells across ±180°)
-// measured insert 768/689 ns, move 706/480, 10 nearest 4.2/5.1 µs,
-// nearest available 3.6/5.0 and radius 148/18: the same in New York,
-// whose tree is unchanged, within the noise. The mixed rows are from the
-// previous round's runs (the index has not changed for New York since).
+// a quiet 2-core VM, the faster of two runs (the mixed rows: 3 s of one
+// goroutine moving drivers and one running 10-nearest searches, the
+// peers behind a sync.RWMutex):
 //
 //	                          blueprint         rtree             orb
 //	                          nyc     sphere    nyc     sphere    nyc     sphere
-//	insert (ns)               708     617       659     667       454     533
-//	move (ns, 0 allocs)       784     485       1400    1305      1949    1692
-//	10 nearest (µs)           4.3     4.6       12.8    12.2      11.1    10.1
-//	  recall                  1.000   1.000     0.905   0.830     0.910   0.830
-//	10 nearest available (µs) 3.9     5.0       31.8    30.6      45.0    41.3
-//	radius 2 km / 200 km (µs) 149     18        452     26        1918    83
-//	mixed: moves/s            545k    856k      75k     94k       69k     83k
-//	mixed: 10-NN queries/s    103k    91k       48k     48k       50k     54k
-//	memory (bytes/driver)     48.0              79.0              81.1
+//	insert (ns)               624     511       584     597       329     340
+//	move (ns, 0 allocs)       606     426       1283    1220      1684    1509
+//	10 nearest (µs)           4.0     4.3       12.6    12.0      9.3     7.8
+//	  recall                  1.000   1.000     0.900   0.830     0.890   0.830
+//	10 nearest available (µs) 3.4     4.5       31.1    29.4      42.0    34.6
+//	radius 2 km / 200 km (µs) 143     16        435     25        1818    72
+//	mixed: moves/s            1.73M   2.32M     60k     59k       56k     68k
+//	mixed: 10-NN queries/s    268k    248k      54k     56k       54k     65k
+//	memory (bytes/driver)     48.7              79.0              81.1
 //
-// On the sphere, by kind of query, 10 nearest cost 4.6 µs in general, 3.8
+// On the sphere, by kind of query (on a busier VM, before the last
+// tuning of the cell bounds), 10 nearest cost 4.6 µs in general, 3.8
 // within 1° of ±180° and 4.5 above 86° (8.3 with quadrants only);
-// nearest available 4.5, 5.3 and 5.8 (8.5 with quadrants only).
+// nearest available 4.5, 5.3 and 5.8 (8.5 with quadrants only). The
+// available drivers are ten times sparser, so their 10 nearest span
+// about three times the distance and more cells: on the sphere that
+// search is still above 4 µs.
 //
 // Moves and inserts are bound by cache misses, not instructions: a move
 // that stays in its leaf reads the ID table, then the leaf's node, then
@@ -284,8 +283,8 @@
 // or the fallback), and writers wait for searches only in the fallback:
 // with one goroutine moving drivers as fast as it can
 // and one running 10-nearest searches on 1,000,000 drivers, both keep
-// close to their single-threaded pace (about 900,000 moves and 170,000 searches
-// a second in New York on a quiet VM, with the previous design). Designs where readers and
+// close to their single-threaded pace (1.5 to 1.7 million moves and
+// 250,000 searches a second in New York on a quiet VM). Designs where readers and
 // writers exclude each other let an unthrottled writer hog the lock: the
 // previous Index, a [sync.RWMutex] over two trees with batched upserts,
 // managed 8,800 searches a second under the same load, and the peers
