@@ -107,14 +107,15 @@
 // negative): each read looks at one other cached plan of its lock stripe,
 // round robin, so no goroutine scans for idle readers.
 //
-// Measured on a shared 2-core machine at 20k users and ~165 followees
-// (BenchmarkTimelineFirstPage, plans current), a first page of 20 costs
-// about 4-5 µs under pure push and 6-9 µs under pull and both hybrids
-// (p99 11, 25-28 and 12-22 µs), and 2 allocations: the page and its
-// cursor. The textbook fan-out on read (one Posts.Recent per followee and a
-// heap merge, feedsim.PurePull, same stores) costs 35-43 µs (p99 185-260
-// µs): there the hybrids' p99 is about 1/10 of it. Before plans the
-// Service cost 22-26 µs and 5-6 allocations for every strategy, most of it
+// Measured on a quiet 2-core machine at 20k users and ~165 followees
+// (BenchmarkTimelineFirstPage, plans current, five runs), a first page of
+// 20 costs about 4 µs under pure push, 6 µs under pull and both hybrids
+// (p99 6-12, 22-28, 10-21 for threshold and 14-20 µs for per-pair), and
+// 1-2 allocations: the page and its cursor. The textbook fan-out on read
+// (one Posts.Recent per followee and a heap merge, feedsim.PurePull, same
+// stores) costs 25-27 µs (p99 122-140 µs): the hybrids' p99 is 1/6 to
+// 1/14 of it. Before plans the Service cost 22-26 µs and 5-6
+// allocations for every strategy, most of it
 // the O(F) followee pass. A plan rebuild costs 10-50 µs, but happens only
 // after the reader's own follows, unfollows, mutes and blocks and its
 // followees' mode changes: in the simulator 10 of 22,500 reads, too few to
@@ -129,9 +130,11 @@
 // stripe lock runs on the worker's core when the worker yields, which is
 // why the fan-out delivers 128 timelines per call and yields between), GC
 // assists, and cache misses on cold per-user state: the reads' thread CPU
-// time p99 is 15-25 µs where the wall p99 is 15-45 µs, depending on the
-// machine's other load. Pure pull's is 55-80 µs (CPU): with posts this
-// sparse (two per user) the hybrids' p99 is 1/3 to 1/4 of it.
+// time p99 is 9-15 µs on a quiet machine (wall 8-14 µs) and 15-25 µs
+// beside other work (wall 15-45 µs or worse). Pure pull's is 48-51 µs
+// quiet: with posts this sparse (two per user) the hybrids' p99 is 1/3.5
+// to 1/6 of it; on the 100k-user graph, 1/4 (per-pair) to 1/7
+// (threshold).
 //
 // # Storage
 //
