@@ -76,7 +76,9 @@
 // the ratio of its sides, and a few comparisons), so the writer and the
 // lock-free readers agree on it without storing it; no cell south of 60°
 // splits into bands, so New York's tree is a plain quadtree's. A tree is
-// at most 48 levels deep: at most 32 quadrant splits and 15 band splits.
+// at most 47 levels deep (46 splits: a cell must pass three quadrant
+// splits to clear the equator and 60° before it can split into bands,
+// and at most 14 band splits follow), within the 48 the code allows for.
 //
 // An open-addressing table maps each ID to its leaf's node index in about
 // 8 bytes a driver (linear probing; rebuilt from the leaves when live

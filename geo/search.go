@@ -686,11 +686,13 @@ func (x *Index) smallestCell(root int32, cb Box) (int32, ibox) {
 // Nearby returns the k drivers nearest to center by great-circle distance,
 // within radius metres, fresh, and accepted by filter (nil accepts all),
 // sorted by ascending distance. k <= 0 means all of them. The result is
-// exact over the stored positions: the same drivers and distances as
-// computing [Distance] from center to every driver's stored position,
-// whatever the center (poles and the antimeridian included) and radius (up
-// to half the Earth's circumference and beyond). It returns an error for
-// an invalid center or radius, or ctx's error.
+// exact over the stored positions: the same distances as computing
+// [Distance] from center to every driver's stored position and keeping
+// the k smallest, whatever the center (poles and the antimeridian
+// included) and radius (up to half the Earth's circumference and beyond).
+// Among drivers at exactly the same distance (drivers at one point),
+// which ones fill the last places and in what order is unspecified. It
+// returns an error for an invalid center or radius, or ctx's error.
 //
 // filter sees only fresh drivers within radius, but it may see a driver
 // more than once, and see drivers that are not returned: a search that
