@@ -133,8 +133,8 @@ func (q *sphereQuery) leafBound(b ibox) leafBound {
 		loLng: lo * q.cosLat * cosMin * fLng * fLng,
 		hi:    hi,
 		hiLng: hi * q.cosLat * cosMax,
-		qLat:  int64(fix(q.lat)),
-		qLng:  int64(fix(q.lng)),
+		qLat:  q.fLat,
+		qLng:  q.fLng,
 	}
 }
 
