@@ -317,6 +317,11 @@ const (
 	leafMax    = 32
 	mergeBelow = 8
 	blockStep  = 8 // block capacities are multiples of it up to leafMax
+	// mirrorLeafMax is leafMax for the mirror tree. Its drivers are
+	// sparser (the available ones, a tenth or so), so a k-nearest search
+	// spans more cells; larger leaves make it read fewer of them. The
+	// entries beyond leafMax go through treeStore.piles like a pile's.
+	mirrorLeafMax = 64
 )
 
 // block holds a leaf's entries. It is the head of one allocation of

@@ -178,8 +178,13 @@ func (x *Index) leafFor(i int32, px, py int32) int32 {
 	p := packPos(px, py)
 	for {
 		li := s.findLeaf(i, px, py)
-		b := s.node(li).leaf.Load()
-		if b.count() < leafMax || sameSpot(s.node(li), b, p) {
+		n := s.node(li)
+		b := n.leaf.Load()
+		lim := int32(leafMax)
+		if n.mirror() {
+			lim = mirrorLeafMax
+		}
+		if b.count() < lim || sameSpot(n, b, p) {
 			return li
 		}
 		x.gen.Add(1) // odd: searches running meanwhile start over
