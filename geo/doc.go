@@ -134,8 +134,10 @@
 // O(n). The index measured 48 bytes per driver with 1,000,000 drivers in
 // New York, 10% available: the main tree's entries 29.9 (24 at 83% fill),
 // the ID table 8.4, the nodes of both trees 4.1, the mirror tree's entries
-// 2.9, and the rest the allocator's rounding of block sizes. (With a
-// 24-byte record per driver and 12-byte entries it was 54.)
+// 2.9, and the rest the allocator's rounding of block sizes; with the
+// mirror's leaves of 64 (whose slots past the 32nd go through the map
+// above) 49.8. (With a 24-byte record per driver and 12-byte entries it
+// was 54.)
 //
 // # Search
 //
@@ -214,22 +216,23 @@
 //	                          blueprint         rtree             orb
 //	                          nyc     sphere    nyc     sphere    nyc     sphere
 //	insert (ns)               624     511       584     597       329     340
-//	move (ns, 0 allocs)       606     426       1283    1220      1684    1509
-//	10 nearest (µs)           4.0     4.3       12.6    12.0      9.3     7.8
-//	  recall                  1.000   1.000     0.900   0.830     0.890   0.830
-//	10 nearest available (µs) 3.4     4.5       31.1    29.4      42.0    34.6
+//	move (ns, 0 allocs)       592     409       1234    1184      1689    1469
+//	10 nearest (µs)           3.7     4.3       12.6    11.9      9.3     7.4
+//	  recall                  1.000   1.000     0.910   0.830     0.900   0.830
+//	10 nearest available (µs) 3.1     3.9       30.9    29.3      40.6    34.6
 //	radius 2 km / 200 km (µs) 143     16        435     25        1818    72
-//	mixed: moves/s            1.73M   2.32M     60k     59k       56k     68k
-//	mixed: 10-NN queries/s    268k    248k      54k     56k       54k     65k
-//	memory (bytes/driver)     48.7              79.0              81.1
+//	mixed: moves/s            1.57M   1.88M     60k     59k       56k     68k
+//	mixed: 10-NN queries/s    261k    247k      54k     56k       54k     65k
+//	memory (bytes/driver)     49.8              79.0              81.1
 //
 // On the sphere, by kind of query (on a busier VM, before the last
 // tuning of the cell bounds), 10 nearest cost 4.6 µs in general, 3.8
 // within 1° of ±180° and 4.5 above 86° (8.3 with quadrants only);
 // nearest available 4.5, 5.3 and 5.8 (8.5 with quadrants only). The
 // available drivers are ten times sparser, so their 10 nearest span
-// about three times the distance and more cells: on the sphere that
-// search is still above 4 µs.
+// about three times the distance and more cells; since the mirror tree's
+// leaves split at 64 instead of 32 that search reads fewer of them and
+// costs 12% less (4.5 to 3.9 µs on the sphere, 3.5 to 3.1 in New York).
 //
 // Moves and inserts are bound by cache misses, not instructions: a move
 // that stays in its leaf reads the ID table, then the leaf's node, then
@@ -289,8 +292,8 @@
 // or the fallback), and writers wait for searches only in the fallback:
 // with one goroutine moving drivers as fast as it can
 // and one running 10-nearest searches on 1,000,000 drivers, both keep
-// close to their single-threaded pace (1.5 to 1.7 million moves and
-// 250,000 searches a second in New York on a quiet VM). Designs where readers and
+// close to their single-threaded pace (1.1 to 1.7 million moves and
+// 230,000 to 270,000 searches a second in New York on a quiet VM). Designs where readers and
 // writers exclude each other let an unthrottled writer hog the lock: the
 // previous Index, a [sync.RWMutex] over two trees with batched upserts,
 // managed 8,800 searches a second under the same load, and the peers
