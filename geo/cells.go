@@ -191,11 +191,6 @@ func (b ibox) descend(x, y int32) (int32, ibox) {
 	return q, c
 }
 
-// child returns b's child q, as numbered by quadrant.
-func (b ibox) child(q int32) ibox {
-	return b.children()[q&3]
-}
-
 // children returns b's four children, which tile it.
 func (b ibox) children() [4]ibox {
 	mx, my := b.mid()

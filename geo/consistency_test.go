@@ -51,28 +51,20 @@ func TestNearbyNeverOlderThanCutoff(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for r := 0; ; r++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			seen := now
-			if r&1 != 0 {
-				seen = now.Add(-2 * time.Minute)
-			}
-			for i := range n {
-				if err := x.Upsert(Driver{ID: DriverID(i), Pos: at(i), Seen: seen}); err != nil {
-					t.Error(err)
-					return
-				}
+	flip := false
+	stop := writeUntilStopped(t, func() error {
+		seen := now
+		if flip {
+			seen = now.Add(-2 * time.Minute)
+		}
+		flip = !flip
+		for i := range n {
+			if err := x.Upsert(Driver{ID: DriverID(i), Pos: at(i), Seen: seen}); err != nil {
+				return err
 			}
 		}
-	}()
+		return nil
+	})
 	rounds := 20_000
 	if raceEnabled || testing.Short() {
 		rounds = 5_000
@@ -91,8 +83,7 @@ func TestNearbyNeverOlderThanCutoff(t *testing.T) {
 			}
 		}
 	}
-	close(stop)
-	<-done
+	stop()
 	if bad > 0 {
 		t.Fatalf("Nearby returned %d results last seen before the cutoff", bad)
 	}
@@ -197,22 +188,9 @@ func TestSearchesKeepMovers(t *testing.T) {
 		}
 	}
 	wr := rand.New(rand.NewPCG(r.Uint64(), 4))
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if err := x.Upsert(Driver{ID: DriverID(wr.IntN(n)), Pos: somewhere(wr), Status: Available, Seen: time.UnixMilli(1)}); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	}()
+	stop := writeUntilStopped(t, func() error {
+		return x.Upsert(Driver{ID: DriverID(wr.IntN(n)), Pos: somewhere(wr), Status: Available, Seen: time.UnixMilli(1)})
+	})
 	rounds := 200
 	if raceEnabled || testing.Short() {
 		rounds = 30
@@ -259,8 +237,7 @@ func TestSearchesKeepMovers(t *testing.T) {
 		}
 		check("AppendWithinIDs", ids)
 	}
-	close(stop)
-	<-done
+	stop()
 }
 
 // TestRemoveStaleBoundsPile checks that RemoveStale reads at most
@@ -294,5 +271,31 @@ func TestRemoveStaleBoundsPile(t *testing.T) {
 		if _, ok := x.Get(DriverID(i)); ok != (i%1000 != 0) {
 			t.Fatalf("after RemoveStale Get(%d) = %v", i, ok)
 		}
+	}
+}
+
+// writeUntilStopped calls write on a goroutine of its own, over and over,
+// until the returned stop is called (stop waits for it to return) or
+// write fails (reported through t).
+func writeUntilStopped(t *testing.T, write func() error) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if err := write(); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
 	}
 }

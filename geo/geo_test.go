@@ -602,19 +602,7 @@ func TestIntCellBound(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed(t), 19))
 	lat, lng := edgyCoords(r)
 	for range 20_000 {
-		size := int32(math.Pow(10, r.Float64()*9))
-		x0 := min(max(fix(lng()), worldX0), worldX1-1-size)
-		y0 := min(max(fix(lat()), worldY0), worldY1-1-size)
-		box := ibox{x0, y0, x0 + size + 1, y0 + size + 1}
-		c := LatLng{Lat: lat(), Lng: lng()}
-		if r.IntN(2) == 0 { // near the box, where the bound is tight
-			s := 3 * float64(size) / fixScale
-			c.Lat = min(max(unfix(y0)+(r.Float64()-0.5)*s, -90), 90)
-			c.Lng = min(max(unfix(x0)+(r.Float64()-0.5)*s, -180), 180)
-		}
-		if r.IntN(8) == 0 {
-			c = stored(c)
-		}
+		box, size, c := randCell(r, lat, lng)
 		q := newSphereQuery(c)
 		b := q.cellBound(box)
 		for range 20 {
@@ -633,6 +621,28 @@ func TestIntCellBound(t *testing.T) {
 	}
 }
 
+// randCell draws a square integer cell of 1e-7 to 100 degrees a side
+// (size+1 units) at coordinates from lat and lng, and a center for it:
+// anywhere, or in half the draws near the cell, where bounds are tight;
+// one center in eight lies on the stored grid, for gaps of zero and one
+// unit.
+func randCell(r *rand.Rand, lat, lng func() float64) (box ibox, size int32, c LatLng) {
+	size = int32(math.Pow(10, r.Float64()*9))
+	x0 := min(max(fix(lng()), worldX0), worldX1-1-size)
+	y0 := min(max(fix(lat()), worldY0), worldY1-1-size)
+	box = ibox{x0, y0, x0 + size + 1, y0 + size + 1}
+	c = LatLng{Lat: lat(), Lng: lng()}
+	if r.IntN(2) == 0 {
+		s := 3 * float64(size) / fixScale
+		c.Lat = min(max(unfix(y0)+(r.Float64()-0.5)*s, -90), 90)
+		c.Lng = min(max(unfix(x0)+(r.Float64()-0.5)*s, -180), 180)
+	}
+	if r.IntN(8) == 0 {
+		c = stored(c)
+	}
+	return box, size, c
+}
+
 // TestLeafBound checks the per-point bounds a nearest search uses inside a
 // leaf against the exact key of stored points of an integer cell: they
 // must enclose it, or Nearby would drop a true neighbour. Centers and
@@ -643,19 +653,7 @@ func TestLeafBound(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed(t), 17))
 	lat, lng := edgyCoords(r)
 	for range 20_000 {
-		size := int32(math.Pow(10, 0+r.Float64()*9)) // 1e-7 to 100 degrees
-		x0 := min(max(fix(lng()), worldX0), worldX1-1-size)
-		y0 := min(max(fix(lat()), worldY0), worldY1-1-size)
-		box := ibox{x0, y0, x0 + size + 1, y0 + size + 1}
-		c := LatLng{Lat: lat(), Lng: lng()}
-		if r.IntN(2) == 0 { // near the box, where the bound is tight
-			s := 3 * float64(size) / fixScale
-			c.Lat = min(max(unfix(y0)+(r.Float64()-0.5)*s, -90), 90)
-			c.Lng = min(max(unfix(x0)+(r.Float64()-0.5)*s, -180), 180)
-		}
-		if r.IntN(8) == 0 {
-			c = stored(c) // centers on the grid: gaps of zero and one unit
-		}
+		box, size, c := randCell(r, lat, lng)
 		q := newSphereQuery(c)
 		lb := q.leafBound(box)
 		for range 20 {
@@ -756,4 +754,33 @@ func TestCosNear(t *testing.T) {
 			t.Fatalf("cosNear(%v) from %v = %v, cosDeg %v", lat, c.Lat, got, want)
 		}
 	}
+}
+
+// bound is a lower bound of the key over a lat/lng rectangle, the
+// degree-based counterpart of cellBound through which the tests check
+// gapBound on arbitrary rectangles: the latitude
+// gap to the rectangle, the longitude gap measured the short way round the
+// sphere (so cells across the antimeridian count as near), and cos φ at the
+// rectangle's latitude edge farther from the equator. Each factor is
+// bounded on its own, and the sum of the minima is at most the minimum of
+// the sum.
+func (q *sphereQuery) bound(r rect) float64 {
+	var dLat float64
+	if q.lat < r.MinY {
+		dLat = r.MinY - q.lat
+	} else if q.lat > r.MaxY {
+		dLat = q.lat - r.MaxY
+	}
+	var dLng float64
+	if q.lng < r.MinX || q.lng > r.MaxX {
+		dLng = min(math.Abs(lngGap(q.lng, r.MinX)), math.Abs(lngGap(q.lng, r.MaxX)))
+	}
+	if dLat == 0 && dLng == 0 {
+		return 0
+	}
+	near := 0.0
+	if r.MinY > 0 || r.MaxY < 0 {
+		near = min(math.Abs(r.MinY), math.Abs(r.MaxY))
+	}
+	return q.gapBound(dLat, dLng, max(math.Abs(r.MinY), math.Abs(r.MaxY)), near)
 }

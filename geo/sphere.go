@@ -177,39 +177,16 @@ func (l *leafBound) keys(p uint64) (lo, hi float64) {
 	return l.lower(dLat, dLng), l.upper(dLat, dLng)
 }
 
-// bound is a lower bound of the key over a lat/lng rectangle: the latitude
-// gap to the rectangle, the longitude gap measured the short way round the
-// sphere (so cells across the antimeridian count as near), and cos φ at the
-// rectangle's latitude edge farther from the equator. Each factor is
-// bounded on its own, and the sum of the minima is at most the minimum of
-// the sum.
-func (q *sphereQuery) bound(r rect) float64 {
-	var dLat float64
-	if q.lat < r.MinY {
-		dLat = r.MinY - q.lat
-	} else if q.lat > r.MaxY {
-		dLat = q.lat - r.MaxY
-	}
-	var dLng float64
-	if q.lng < r.MinX || q.lng > r.MaxX {
-		dLng = min(math.Abs(lngGap(q.lng, r.MinX)), math.Abs(lngGap(q.lng, r.MaxX)))
-	}
-	if dLat == 0 && dLng == 0 {
-		return 0
-	}
-	near := 0.0
-	if r.MinY > 0 || r.MaxY < 0 {
-		near = min(math.Abs(r.MinY), math.Abs(r.MaxY))
-	}
-	return q.gapBound(dLat, dLng, max(math.Abs(r.MinY), math.Abs(r.MaxY)), near)
-}
-
-// cellBound is [sphereQuery.bound] for the stored points of cell b,
-// computed from its integer edges without a division: the gaps from the
-// rounded center, narrowed by one unit for its rounding, and the
-// latitudes farthest from and nearest to the equator, widened by one
-// unit each way for the rounding of the products by 1e-7 (a relative
-// 1e-16, which lowerKey's margin absorbs like the rest).
+// cellBound is a lower bound of the key over the stored points of cell
+// b: the latitude gap to the cell, the longitude gap measured the short
+// way round the sphere (so cells across the antimeridian count as near),
+// and cos φ at the cell's latitude edge farther from the equator, each
+// bounded on its own and combined by gapBound. It is computed from the
+// integer edges without a division: the gaps from the rounded center,
+// narrowed by one unit for its rounding, and the latitudes farthest from
+// and nearest to the equator, widened by one unit each way for the
+// rounding of the products by 1e-7 (a relative 1e-16, which lowerKey's
+// margin absorbs like the rest).
 func (q *sphereQuery) cellBound(b ibox) float64 {
 	var gLat, gLng int64
 	y0, y1 := int64(b.y0), int64(b.y1)-1
@@ -251,7 +228,7 @@ func shortGap(d int64) int64 {
 	return d
 }
 
-// gapBound is the lower bound of [sphereQuery.bound] given the latitude
+// gapBound is the lower bound of a cell's key given the latitude
 // gap dLat and the short-way longitude gap dLng (degrees, not both zero)
 // from the center to the cell, and the absolute latitudes of the cell's
 // points farthest from (farLat) and nearest to (nearLat, 0 if the cell

@@ -190,3 +190,9 @@ func bandedCells(x *Index) int {
 	walk(mainRoot)
 	return n
 }
+
+// child returns b's child q, as numbered by quadrant: what a descent
+// reaches, written through children for the tests to compare.
+func (b ibox) child(q int32) ibox {
+	return b.children()[q&3]
+}
