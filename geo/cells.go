@@ -237,44 +237,82 @@ type node struct {
 	// occ says whether the subtree holds a driver (occDriver): set
 	// before a driver arrives and cleared after the last one left, so a
 	// search never skips a cell that holds one. It changes only when cnt
-	// crosses zero or the leaf gets another block, which spares the
-	// writer a locked store per level on most updates. Its high bits
-	// hold the writer's occMirror flag and the capacity of a leaf's
-	// block (see entries).
-	occ atomic.Uint32
-	// cnt counts the subtree's drivers.
-	cnt    int32
-	parent int32
+	// crosses zero, which spares the writer a locked store per level on
+	// most updates. Its occMirror bit marks the mirror tree's nodes.
+	occ  atomic.Uint32
+	leaf atomic.Pointer[block]
+	box  ibox
+}
+
+// leafRef is the writer's directory entry for a node: its block, the
+// block's capacity and, in a main-tree leaf, mhint. The directory is
+// dense (16 bytes a node, where a node takes 48), so the entries of the
+// leaves that moves touch stay in cache where the nodes do not: a move
+// inside a leaf goes from the ID table through the directory to the
+// block, whose header holds the leaf's box and oneSpot flag, without
+// loading the node. With the capacity in the directory the addresses of
+// a driver's position and ID do not depend on a load from the block, so
+// the cache misses on the block's lines overlap.
+type leafRef struct {
+	b *block
+	c int32
 	// mhint, in a main-tree leaf, is a mirror-tree node where the writer
 	// last found the mirror copies of this leaf's drivers: a hint, where
 	// it starts looking for one (see Index.mirrorStart).
 	mhint int32
-	leaf  atomic.Pointer[block]
-	box   ibox
-
-	// oneSpot, in a leaf, says that all its entries are known to share
-	// one point, so that a pile need not be compared with each arrival
-	// (see sameSpot). Writer only.
-	oneSpot bool
 }
 
-// setLeaf makes b, which may be nil, n's block. Writer only.
-func (n *node) setLeaf(b *block) {
-	var c uint32
+type refChunkT [nodeChunk]leafRef
+
+// The writer keeps a copy of each node's child in a dense array of its
+// own, 4 bytes a node, which stays in the CPU's cache where the nodes do
+// not: a descent reads it and computes each cell's box from its parent's
+// (ibox.descend), instead of loading a node per level. It also keeps
+// each node's parent and count (the drivers in its subtree) in another,
+// for the walks up the tree.
+type (
+	kidChunkT [nodeChunk]int32
+	up        struct{ parent, cnt int32 }
+	upChunkT  [nodeChunk]up
+)
+
+// kid returns node i's child, as the writer keeps it. Writer only.
+func (s *treeStore) kid(i int32) int32 { return s.kids[i>>nodeShift][i&(nodeChunk-1)] }
+
+// setChild makes c node i's first child (-1: none).
+func (s *treeStore) setChild(i, c int32) {
+	s.kids[i>>nodeShift][i&(nodeChunk-1)] = c
+	s.node(i).child.Store(c)
+}
+
+// up returns node i's parent and count. Writer only.
+func (s *treeStore) up(i int32) *up { return &s.ups[i>>nodeShift][i&(nodeChunk-1)] }
+
+// cnt returns the number of drivers in node i's subtree. Writer only.
+func (s *treeStore) cnt(i int32) int32 { return s.up(i).cnt }
+
+// ref returns node i's directory entry. Writer only.
+func (s *treeStore) ref(i int32) *leafRef { return &s.refs[i>>nodeShift][i&(nodeChunk-1)] }
+
+// setLeaf makes b, which may be nil, leaf i's block, and gives it the
+// leaf's box. Writer only.
+func (s *treeStore) setLeaf(i int32, b *block) {
+	n, r := s.node(i), s.ref(i)
+	r.b, r.c = b, 0
 	if b != nil {
-		c = uint32(b.capacity())
+		r.c = b.capacity()
+		b.box = n.box
 	}
-	n.occ.Store(n.occ.Load()&(occDriver|occMirror) | c<<occCapShift)
 	n.leaf.Store(b)
 }
 
-// entries returns leaf n's block, its positions and its (ID, meta)
-// pairs. Writer only: it sizes them by the capacity kept in occ, so their
-// addresses do not depend on a load from the block, and the cache misses
-// on the block's lines overlap.
-func (n *node) entries() (b *block, pos, im []atomic.Uint64) {
-	b = n.leaf.Load()
-	c := int32(n.occ.Load() >> occCapShift)
+// entries returns leaf i's block, its positions and its (ID, meta)
+// pairs. Writer only: it sizes them by the capacity kept in the
+// directory, so their addresses do not depend on a load from the block,
+// and the cache misses on the block's lines overlap.
+func (s *treeStore) entries(i int32) (b *block, pos, im []atomic.Uint64) {
+	r := s.ref(i)
+	b, c := r.b, r.c
 	w := unsafe.Slice((*atomic.Uint64)(unsafe.Add(unsafe.Pointer(b), blockHead*8)), 3*c)
 	return b, w[:c:c], w[c : 3*c : 3*c]
 }
@@ -284,23 +322,26 @@ const (
 	// occMirror marks the nodes of the mirror tree, whose entries are
 	// copies (see Index); only the writer looks at it.
 	occMirror
-	// occCapShift is where occ keeps a leaf's block capacity.
-	occCapShift = iota
 )
 
 // mirror reports whether n belongs to the mirror tree.
 func (n *node) mirror() bool { return n.occ.Load()&occMirror != 0 }
 
-// setCount stores n's count and updates occ if it changed.
-func (n *node) setCount(cnt int32) {
-	n.cnt = cnt
+// setCount stores node i's count and updates its occ if the subtree
+// became empty or stopped being so; only then does it load the node.
+func (s *treeStore) setCount(i, cnt int32) {
+	u := s.up(i)
+	was := u.cnt
+	u.cnt = cnt
+	if (was > 0) == (cnt > 0) {
+		return
+	}
+	n := s.node(i)
 	o := n.occ.Load() &^ occDriver
 	if cnt > 0 {
 		o |= occDriver
 	}
-	if n.occ.Load() != o {
-		n.occ.Store(o)
-	}
+	n.occ.Store(o)
 }
 
 type nodeChunkT [nodeChunk]node
@@ -320,18 +361,28 @@ const (
 )
 
 // block holds a leaf's entries. It is the head of one allocation of
-// words: its capacity c (fixed for the block's life), its entry count n,
-// c packed positions, then c pairs of DriverID and meta (last-seen time,
-// vehicle, status). A search screens the positions and reads the ID and
-// meta of the few entries that pass from the same allocation, one line
-// for both, instead of from a record elsewhere in memory; one allocation
-// instead of a header and arrays saves it one cache miss per leaf.
+// words: its capacity c (fixed for the block's life), its entry count n
+// (with the writer's oneSpot flag above it), the leaf's box (the
+// writer's), c packed positions, then c pairs of DriverID and meta
+// (last-seen time, vehicle, status). A search screens the positions and
+// reads the ID and meta of the few entries that pass from the same
+// allocation, one line for both, instead of from a record elsewhere in
+// memory; one allocation instead of a header and arrays saves it one
+// cache miss per leaf.
 type block struct {
 	c atomic.Uint64
 	n atomic.Uint64
+	// box is the box of the leaf whose block this is, so that a move
+	// inside a leaf need not load its node. Writer only.
+	box ibox
 }
 
-const blockHead = 2 // words before the positions
+const blockHead = 4 // words before the positions
+
+// oneSpotBit, in block.n above the count, says that all the leaf's
+// entries are known to share one point, so that a pile need not be
+// compared with each arrival (see sameSpot). Writer only.
+const oneSpotBit = 1 << 32
 
 func newBlock(c int32) *block {
 	w := make([]atomic.Uint64, blockHead+3*c)
@@ -354,9 +405,22 @@ func (b *block) arrays() (pos, im []atomic.Uint64) {
 	return w[:c:c], w[c : 3*c : 3*c]
 }
 
+// count returns the number of entries: the low half of n.
 func (b *block) count() int32 { return int32(b.n.Load()) }
 
-func (b *block) setCount(n int32) { b.n.Store(uint64(n)) }
+// setCount stores the count, keeping the oneSpot flag. Writer only.
+func (b *block) setCount(n int32) { b.n.Store(b.n.Load()&oneSpotBit | uint64(uint32(n))) }
+
+func (b *block) oneSpot() bool { return b.n.Load()&oneSpotBit != 0 }
+
+// setOneSpot sets or clears the oneSpot flag. Writer only.
+func (b *block) setOneSpot(v bool) {
+	n := b.n.Load() &^ oneSpotBit
+	if v {
+		n |= oneSpotBit
+	}
+	b.n.Store(n)
+}
 
 func (b *block) pos(i int32) uint64 { return b.words()[blockHead+i].Load() }
 
@@ -386,11 +450,13 @@ func find(im []atomic.Uint64, cnt int32, id DriverID) int32 {
 	return -1
 }
 
-// copyTo copies the first n entries of b into nb. Writer only.
+// copyTo copies the first n entries of b and its oneSpot flag into nb.
+// Writer only.
 func (b *block) copyTo(nb *block, n int32) {
 	for i := range n {
 		nb.set(i, b.pos(i), b.id(i), b.meta(i))
 	}
+	nb.setOneSpot(b.oneSpot())
 	nb.setCount(n)
 }
 
@@ -479,6 +545,10 @@ type treeStore struct {
 	nodes atomic.Pointer[[]*nodeChunkT]
 	_     [56]byte // the fields below change often; searches never read them
 
+	refs []*refChunkT // the directory, chunked like the nodes
+	kids []*kidChunkT
+	ups  []*upChunkT
+
 	nnode   int32
 	freeGrp []int32 // released groups of four nodes
 	freeBlk [leafMax / blockStep][]*block
@@ -515,13 +585,13 @@ func (s *treeStore) unpile(li int32, id DriverID) {
 	}
 }
 
-// pileFind returns id's slot in leaf li, whose node is n and IDs im, if
-// the pile map knows it, or -1.
-func (s *treeStore) pileFind(li int32, n *node, im []atomic.Uint64, id DriverID) int32 {
-	if n.cnt <= leafMax {
+// pileFind returns id's slot in leaf li, which holds cnt entries with
+// IDs im, if the pile map knows it, or -1.
+func (s *treeStore) pileFind(li, cnt int32, im []atomic.Uint64, id DriverID) int32 {
+	if cnt <= leafMax {
 		return -1
 	}
-	if j, ok := s.piles[pileKey{li, id}]; ok && j < n.cnt && DriverID(im[2*j].Load()) == id {
+	if j, ok := s.piles[pileKey{li, id}]; ok && j < cnt && DriverID(im[2*j].Load()) == id {
 		return j
 	}
 	return -1
@@ -537,13 +607,13 @@ func (s *treeStore) init() {
 	for _, root := range []int32{mainRoot, mirrorRoot} {
 		s.allocNodes(1)
 		n := s.node(root)
-		n.child.Store(-1)
-		n.parent = -1
+		s.setChild(root, -1)
+		s.up(root).parent = -1
 		n.box = worldBox
 		if root == mirrorRoot {
 			n.occ.Store(occMirror)
 		}
-		n.setLeaf(s.allocBlock(blockStep))
+		s.setLeaf(root, s.allocBlock(blockStep))
 	}
 }
 
@@ -576,15 +646,15 @@ func (s *treeStore) lookup(id DriverID) (where, bool) {
 			continue
 		}
 		li := int32(v&nm) - 1
-		// A leaf's count is its node's, so a good hint costs no load
-		// from the block's header.
-		n := s.node(li)
-		_, _, im := n.entries()
-		cnt := n.cnt
+		// The directory gives the block and its capacity without the
+		// node, so the loads of the block's count and of the ID at the
+		// hint overlap.
+		b, _, im := s.entries(li)
+		cnt := b.count()
 		if j := t.hint(v); j < cnt && DriverID(im[2*j].Load()) == id {
 			return where{i, li, j}, true
 		}
-		if j := s.pileFind(li, n, im, id); j >= 0 {
+		if j := s.pileFind(li, cnt, im, id); j >= 0 {
 			return where{i, li, j}, true
 		}
 		if j := find(im, cnt, id); j >= 0 {
@@ -697,6 +767,9 @@ func (s *treeStore) allocNodes(k int32) int32 {
 	i := s.nnode
 	if (i+k-1)>>nodeShift >= int32(len(*s.nodes.Load())) {
 		dir := append(append([]*nodeChunkT(nil), *s.nodes.Load()...), new(nodeChunkT))
+		s.refs = append(s.refs, new(refChunkT))
+		s.kids = append(s.kids, new(kidChunkT))
+		s.ups = append(s.ups, new(upChunkT))
 		s.nodes.Store(&dir)
 	}
 	s.nnode += k
@@ -728,38 +801,66 @@ func (s *treeStore) freeBlock(b *block) {
 	}
 }
 
-// findLeaf descends from node i to the leaf holding (x, y).
-func (s *treeStore) findLeaf(i int32, x, y int32) int32 {
-	dir := *s.nodes.Load()
+// findLeaf descends from node i to the leaf holding (x, y) and returns
+// it with its box. It reads the dense copy of the children and computes
+// the boxes on the way, so it loads no node but i.
+func (s *treeStore) findLeaf(i int32, x, y int32) (int32, ibox) {
+	box := s.node(i).box
 	for {
-		n := &dir[i>>nodeShift][i&(nodeChunk-1)]
-		c := n.child.Load()
+		c := s.kid(i)
 		if c < 0 {
-			return i
+			return i, box
 		}
-		// quadrant by hand: polar and quad inline, quadrant does not.
-		if n.box.polar() {
-			i = c + n.box.polarQuadrant(x, y)
-		} else {
-			i = c + n.box.quad(x, y)
-		}
+		var q int32
+		q, box = box.descend(x, y)
+		i = c + q
+	}
+}
+
+// On amd64 every atomic store is a locked instruction, and no load after
+// one starts before it completes, so cache misses taken by a write's
+// stores are served one after another. touchAdd and touchDel load the
+// words that adding an entry to a leaf, or deleting one from it, will
+// store to, so that their misses overlap before the first store; it
+// saved a move between leaves about NN ns.
+
+// touchAdd loads what addEntry(li, ...) and its seq bump will write. It
+// takes the leaf's count from the dense array, not from the block, so
+// that the loads do not wait for the block's header either.
+func (s *treeStore) touchAdd(li int32) {
+	s.node(li).seq.Load()
+	b, pw, im := s.entries(li)
+	b.n.Load()
+	if cnt := s.cnt(li); cnt < int32(len(pw)) {
+		pw[cnt].Load()
+		im[2*cnt].Load()
+	}
+}
+
+// touchDel loads what delEntry(li, ...) and its seq bump will read and
+// write beyond the deleted entry: the leaf's last entry.
+func (s *treeStore) touchDel(li int32) {
+	s.node(li).seq.Load()
+	if b, pw, im := s.entries(li); b.count() > 0 {
+		last := b.count() - 1
+		pw[last].Load()
+		im[2*last].Load()
 	}
 }
 
 // addEntry appends an entry to leaf li, growing its block if full, and
 // returns its slot. The caller bumps seq around it and keeps the ID table.
 func (s *treeStore) addEntry(li int32, p uint64, id DriverID, m meta) int32 {
-	n := s.node(li)
-	b := n.leaf.Load()
+	b := s.ref(li).b
 	cnt := b.count()
 	if cnt == b.capacity() {
 		nb := s.allocBlock(blockCap(cnt + 1))
 		b.copyTo(nb, cnt)
-		n.setLeaf(nb)
+		s.setLeaf(li, nb)
 		s.freeBlock(b)
 		b = nb
 	}
-	n.oneSpot = cnt == 0 || (n.oneSpot && b.pos(0) == p)
+	b.setOneSpot(cnt == 0 || (b.oneSpot() && b.pos(0) == p))
 	b.set(cnt, p, id, m)
 	b.setCount(cnt + 1)
 	if cnt >= leafMax {
@@ -770,8 +871,7 @@ func (s *treeStore) addEntry(li int32, p uint64, id DriverID, m meta) int32 {
 
 // delEntry removes the entry at slot from leaf li. The caller bumps seq.
 func (s *treeStore) delEntry(li int32, slot int32) {
-	n := s.node(li)
-	b := n.leaf.Load()
+	b := s.ref(li).b
 	last := b.count() - 1
 	if last >= leafMax {
 		// Keep the pile map: the entry at slot leaves, the last one
@@ -796,18 +896,18 @@ func (s *treeStore) delEntry(li int32, slot int32) {
 	if c := b.capacity(); (c > blockStep && c <= leafMax && last <= c-2*blockStep) || (c > leafMax && last <= leafMax/2) {
 		nb := s.allocBlock(blockCap(last))
 		b.copyTo(nb, last)
-		n.setLeaf(nb)
+		s.setLeaf(li, nb)
 		s.freeBlock(b)
 	}
 }
 
-// sameSpot reports whether every entry of leaf n, whose block is b, and p
-// are one point. It compares p with every entry only when n.oneSpot is
-// false (a driver of the leaf moved inside it); if they match, it sets
-// oneSpot again, and if not the caller splits the leaf, so a pile costs
+// sameSpot reports whether every entry of leaf block b and p are one
+// point. It compares p with every entry only when b's oneSpot flag is
+// clear (a driver of the leaf moved inside it); if they match, it sets
+// the flag again, and if not the caller splits the leaf, so a pile costs
 // O(pile) once per driver that moves inside it, not per arrival.
-func sameSpot(n *node, b *block, p uint64) bool {
-	if n.oneSpot {
+func sameSpot(b *block, p uint64) bool {
+	if b.oneSpot() {
 		return b.count() == 0 || b.pos(0) == p
 	}
 	for i := range b.count() {
@@ -815,7 +915,7 @@ func sameSpot(n *node, b *block, p uint64) bool {
 			return false
 		}
 	}
-	n.oneSpot = true
+	b.setOneSpot(true)
 	return true
 }
 
@@ -835,13 +935,14 @@ func (s *treeStore) split(li int32) {
 	for q := range int32(4) {
 		ch := s.node(c + q)
 		ch.seq.Add(2) // readers holding an old copy of this node retry
-		ch.parent, ch.box, ch.mhint = li, kids[q], n.mhint
+		s.up(c+q).parent, ch.box = li, kids[q]
+		s.ref(c + q).mhint = s.ref(li).mhint
 		ch.occ.Store(n.occ.Load() & occMirror)
-		ch.setCount(cnt[q])
+		s.setCount(c+q, cnt[q])
 		nb := s.allocBlock(blockCap(cnt[q]))
 		nb.setCount(0)
-		ch.setLeaf(nb)
-		ch.child.Store(-1)
+		s.setLeaf(c+q, nb)
+		s.setChild(c+q, -1)
 	}
 	main := !n.mirror()
 	for i := range cnt0 {
@@ -856,8 +957,8 @@ func (s *treeStore) split(li int32) {
 		}
 	}
 	n.seq.Add(2)
-	n.child.Store(c)
-	n.setLeaf(nil)
+	s.setChild(li, c)
+	s.setLeaf(li, nil)
 	s.freeBlock(b)
 }
 
@@ -865,12 +966,12 @@ func (s *treeStore) split(li int32) {
 // The caller holds gen odd.
 func (s *treeStore) collapse(ai int32) {
 	a := s.node(ai)
-	nb := s.allocBlock(blockCap(a.cnt))
+	nb := s.allocBlock(blockCap(s.cnt(ai)))
 	nb.setCount(0)
 	a.seq.Add(2)
-	a.setLeaf(nb)
-	c := a.child.Load()
-	a.child.Store(-1)
+	s.setLeaf(ai, nb)
+	c := s.kid(ai)
+	s.setChild(ai, -1)
 	s.gather(c, ai, !a.mirror())
 }
 
@@ -879,11 +980,10 @@ func (s *treeStore) collapse(ai int32) {
 // if main.
 func (s *treeStore) gather(c, ai int32, main bool) {
 	for q := range int32(4) {
-		ch := s.node(c + q)
-		if g := ch.child.Load(); g >= 0 {
+		if g := s.kid(c + q); g >= 0 {
 			s.gather(g, ai, main)
 		} else {
-			b := ch.leaf.Load()
+			b := s.ref(c + q).b
 			for i := range b.count() {
 				id := b.id(i)
 				j := s.addEntry(ai, b.pos(i), id, b.meta(i))
@@ -894,11 +994,11 @@ func (s *treeStore) gather(c, ai int32, main bool) {
 					s.retarget(id, c+q, ai, j)
 				}
 			}
-			ch.setLeaf(nil)
+			s.setLeaf(c+q, nil)
 			s.freeBlock(b)
 		}
-		ch.child.Store(-1)
-		ch.setCount(0)
+		s.setChild(c+q, -1)
+		s.setCount(c+q, 0)
 	}
 	s.freeGrp = append(s.freeGrp, c)
 }
@@ -907,8 +1007,8 @@ func (s *treeStore) gather(c, ai int32, main bool) {
 // including, stop (-1 for the root's parent).
 func (s *treeStore) addCount(i, stop int32, d int32) {
 	for i != stop {
-		n := s.node(i)
-		n.setCount(n.cnt + d)
-		i = n.parent
+		u := s.up(i)
+		s.setCount(i, u.cnt+d)
+		i = u.parent
 	}
 }

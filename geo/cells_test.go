@@ -36,21 +36,27 @@ func checkTree(t *testing.T, x *Index) {
 			t.Fatalf("node %d box %+v, want %+v", i, n.box, box)
 		}
 		var cnt int32
+		if c := n.child.Load(); c != s.kid(i) {
+			t.Fatalf("node %d: child %d, the writer's copy %d", i, c, s.kid(i))
+		}
 		if c := n.child.Load(); c >= 0 {
-			if n.leaf.Load() != nil {
+			if n.leaf.Load() != nil || s.ref(i).b != nil {
 				t.Fatalf("internal node %d has a block", i)
 			}
 			for q := range int32(4) {
-				if s.node(c+q).parent != i {
-					t.Fatalf("node %d's parent is %d, want %d", c+q, s.node(c+q).parent, i)
+				if s.up(c+q).parent != i {
+					t.Fatalf("node %d's parent is %d, want %d", c+q, s.up(c+q).parent, i)
 				}
 				cnt += walk(c+q, box.child(q))
 			}
 		} else {
 			b := n.leaf.Load()
+			if r := s.ref(i); r.b != b || r.c != b.capacity() || b.box != box {
+				t.Fatalf("leaf %d: directory says block %p of capacity %d, node says %p of %d; block's box %+v, want %+v", i, r.b, r.c, b, b.capacity(), b.box, box)
+			}
 			cnt = b.count()
 			for j := range cnt {
-				if n.oneSpot && b.pos(j) != b.pos(0) {
+				if b.oneSpot() && b.pos(j) != b.pos(0) {
 					t.Fatalf("leaf %d says its entries share one point, but entry %d is at %v, entry 0 at %v", i, j, posLatLng(b.pos(j)), posLatLng(b.pos(0)))
 				}
 			}
@@ -61,6 +67,16 @@ func checkTree(t *testing.T, x *Index) {
 				p, id, m := b.pos(j), b.id(j), b.meta(j)
 				if !box.holds(posLng(p), posLat(p)) {
 					t.Fatalf("entry %d of leaf %d at %v outside %+v", j, i, posLatLng(p), box)
+				}
+				// The writer's descent computes the boxes from the
+				// root's and reads the dense copy of the children: it
+				// must reach this leaf, with its stored box.
+				root := int32(mainRoot)
+				if mirror {
+					root = mirrorRoot
+				}
+				if li, lb := s.findLeaf(root, posLng(p), posLat(p)); li != i || lb != n.box {
+					t.Fatalf("entry %d of leaf %d (box %+v) at %v: findLeaf reaches leaf %d with box %+v", j, i, n.box, posLatLng(p), li, lb)
 				}
 				if j >= leafMax {
 					piled++
@@ -94,8 +110,8 @@ func checkTree(t *testing.T, x *Index) {
 				seen += int(cnt)
 			}
 		}
-		if n.cnt != cnt {
-			t.Fatalf("node %d count %d, holds %d", i, n.cnt, cnt)
+		if s.cnt(i) != cnt {
+			t.Fatalf("node %d count %d, holds %d", i, s.cnt(i), cnt)
 		}
 		if o := n.occ.Load()&occDriver != 0; o != (cnt > 0) {
 			t.Fatalf("node %d occupied %v, holds %d", i, o, cnt)

@@ -17,9 +17,9 @@ func TestUpsertPanicReleasesMutex(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Drop the mirror copy behind the index's back.
-	ml := x.st.findLeaf(mirrorRoot, fix(d.Pos.Lng), fix(d.Pos.Lat))
+	ml, _ := x.st.findLeaf(mirrorRoot, fix(d.Pos.Lng), fix(d.Pos.Lat))
 	x.st.node(ml).leaf.Load().setCount(0)
-	x.st.node(ml).cnt = 0
+	x.st.up(ml).cnt = 0
 	func() {
 		defer func() {
 			if recover() == nil {
@@ -117,7 +117,7 @@ func TestNearbyKeepsDriverMovingBetweenLeaves(t *testing.T) {
 	e := ds[0]
 	center := stored(e.Pos)
 	tl, tn := leafOf(e.ID)
-	if tn.cnt >= leafMax-1 {
+	if x.st.cnt(tl) >= leafMax-1 {
 		t.Fatal("pick another seed: E's leaf is nearly full")
 	}
 	// D: a driver 2-4 km away in another leaf whose parent holds many.
@@ -128,8 +128,8 @@ func TestNearbyKeepsDriverMovingBetweenLeaves(t *testing.T) {
 		if dist < 2000 || dist > 4000 {
 			continue
 		}
-		li, n := leafOf(d.ID)
-		if li == tl || n.cnt < mergeBelow+2 || x.st.node(n.parent).cnt < 4*mergeBelow {
+		li, _ := leafOf(d.ID)
+		if li == tl || x.st.cnt(li) < mergeBelow+2 || x.st.cnt(x.st.up(li).parent) < 4*mergeBelow {
 			continue
 		}
 		dd, found = d, true

@@ -176,15 +176,15 @@ func (x *Index) Upsert(d Driver) error {
 func (x *Index) leafFor(i int32, px, py int32) int32 {
 	s := &x.st
 	p := packPos(px, py)
+	lim := int32(leafMax)
+	if s.node(i).mirror() {
+		lim = mirrorLeafMax
+	}
 	for {
-		li := s.findLeaf(i, px, py)
-		n := s.node(li)
-		b := n.leaf.Load()
-		lim := int32(leafMax)
-		if n.mirror() {
-			lim = mirrorLeafMax
-		}
-		if b.count() < lim || sameSpot(n, b, p) {
+		li, _ := s.findLeaf(i, px, py)
+		// A leaf's count is its block's, and the dense copy is likely
+		// in cache where the block's header is not.
+		if s.cnt(li) < lim || sameSpot(s.ref(li).b, p) {
 			return li
 		}
 		x.gen.Add(1) // odd: searches running meanwhile start over
@@ -214,6 +214,7 @@ func (x *Index) delFrom(li, slot int32) {
 func (x *Index) insert(id DriverID, px, py int32, m meta) {
 	s := &x.st
 	li := x.leafFor(mainRoot, px, py)
+	s.touchAdd(li)
 	// Counts go up before the entry appears, so a search never skips a
 	// cell holding a driver.
 	s.addCount(li, -1, 1)
@@ -241,7 +242,7 @@ func (x *Index) insert(id DriverID, px, py int32, m meta) {
 // leaf holding p lies in that node's subtree.
 func (x *Index) mirrorStart(ml int32, p uint64) int32 {
 	px, py := posLng(p), posLat(p)
-	if h := x.st.node(ml).mhint; h > 0 {
+	if h := x.st.ref(ml).mhint; h > 0 {
 		n := x.st.node(h)
 		if n.mirror() && n.box.holds(px, py) && (n.child.Load() >= 0 || n.leaf.Load() != nil) {
 			return h
@@ -254,7 +255,7 @@ func (x *Index) mirrorStart(ml int32, p uint64) int32 {
 // or was a moment ago.
 func (x *Index) mirrorAdd(id DriverID, p uint64, m meta, ml int32) {
 	li := x.leafFor(x.mirrorStart(ml, p), posLng(p), posLat(p))
-	x.st.node(ml).mhint = li
+	x.st.ref(ml).mhint = li
 	x.st.addCount(li, -1, 1)
 	x.addTo(li, p, id, m)
 }
@@ -262,14 +263,14 @@ func (x *Index) mirrorAdd(id DriverID, p uint64, m meta, ml int32) {
 // mirrorFind returns the leaf and slot of driver id's copy at p, which is
 // in main-tree leaf ml.
 func (x *Index) mirrorFind(id DriverID, p uint64, ml int32) (int32, int32) {
-	li := x.st.findLeaf(x.mirrorStart(ml, p), posLng(p), posLat(p))
-	x.st.node(ml).mhint = li
-	n := x.st.node(li)
-	_, _, im := n.entries()
-	if j := x.st.pileFind(li, n, im, id); j >= 0 {
+	li, _ := x.st.findLeaf(x.mirrorStart(ml, p), posLng(p), posLat(p))
+	x.st.ref(ml).mhint = li
+	b, _, im := x.st.entries(li)
+	cnt := b.count()
+	if j := x.st.pileFind(li, cnt, im, id); j >= 0 {
 		return li, j
 	}
-	if j := find(im, n.cnt, id); j >= 0 {
+	if j := find(im, cnt, id); j >= 0 {
 		return li, j
 	}
 	panic("geo: an available driver has no copy in the mirror tree")
@@ -291,19 +292,19 @@ func (x *Index) mirrorDel(id DriverID, p uint64, ml int32) {
 func (x *Index) mirrorMove(id DriverID, old, p uint64, m meta, ml int32) {
 	s := &x.st
 	li, slot := x.mirrorFind(id, old, ml)
-	n := s.node(li)
 	px, py := posLng(p), posLat(p)
-	if n.box.holds(px, py) {
-		_, pw, im := n.entries()
-		if n.oneSpot && p != old {
-			n.oneSpot = false
+	if b, pw, im := s.entries(li); b.box.holds(px, py) {
+		if p != old && b.oneSpot() {
+			b.setOneSpot(false)
 		}
 		im[2*slot+1].Store(uint64(m))
 		pw[slot].Store(p)
 		return
 	}
-	a := x.commonCell(n, px, py)
+	s.touchDel(li)
+	a := x.commonCell(li, px, py)
 	ti := x.leafFor(a, px, py)
+	s.touchAdd(ti)
 	s.addCount(ti, a, 1)
 	x.moved.Add(1)
 	x.addTo(ti, p, id, m)
@@ -313,11 +314,11 @@ func (x *Index) mirrorMove(id DriverID, old, p uint64, m meta, ml int32) {
 	x.mergeUp(li)
 }
 
-// commonCell returns the lowest ancestor of leaf n that holds (px, py).
-func (x *Index) commonCell(n *node, px, py int32) int32 {
-	a := n.parent
+// commonCell returns the lowest ancestor of leaf li that holds (px, py).
+func (x *Index) commonCell(li int32, px, py int32) int32 {
+	a := x.st.up(li).parent
 	for !x.st.node(a).box.holds(px, py) {
-		a = x.st.node(a).parent
+		a = x.st.up(a).parent
 	}
 	return a
 }
@@ -326,8 +327,7 @@ func (x *Index) commonCell(n *node, px, py int32) int32 {
 func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 	s := &x.st
 	li := w.leaf
-	n := s.node(li)
-	_, pw, im := n.entries()
+	b, pw, im := s.entries(li)
 	old, from := meta(im[2*w.slot+1].Load()), pw[w.slot].Load()
 	p := packPos(px, py)
 	switch was, now := old.available(), m.available(); {
@@ -338,9 +338,9 @@ func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 	case was:
 		x.mirrorDel(id, from, li)
 	}
-	if n.box.holds(px, py) {
-		if n.oneSpot && p != from {
-			n.oneSpot = false
+	if b.box.holds(px, py) {
+		if p != from && b.oneSpot() {
+			b.setOneSpot(false)
 		}
 		im[2*w.slot+1].Store(uint64(m))
 		pw[w.slot].Store(p)
@@ -348,8 +348,10 @@ func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 	}
 	// Another leaf: add there first, then remove here, so a search never
 	// misses the driver (it may see it twice and drops the second).
-	a := x.commonCell(n, px, py)
+	s.touchDel(li)
+	a := x.commonCell(li, px, py)
 	ti := x.leafFor(a, px, py)
+	s.touchAdd(ti)
 	// a is the lowest common ancestor of both leaves. (Splits on the way
 	// to ti touched only leaves holding the new point, so not li, and
 	// they changed other drivers' table slots, not this one's.)
@@ -370,13 +372,13 @@ func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 func (x *Index) mergeUp(li int32) {
 	s := &x.st
 	top := int32(-1)
-	for i := s.node(li).parent; i >= 0; {
-		n := s.node(i)
-		if n.cnt >= mergeBelow {
+	for i := s.up(li).parent; i >= 0; {
+		u := s.up(i)
+		if u.cnt >= mergeBelow {
 			break // counts only grow towards the root
 		}
 		top = i
-		i = n.parent
+		i = u.parent
 	}
 	if top >= 0 {
 		x.gen.Add(1) // odd: searches running meanwhile start over
