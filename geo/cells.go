@@ -821,8 +821,7 @@ func (s *treeStore) findLeaf(i int32, x, y int32) (int32, ibox) {
 // one starts before it completes, so cache misses taken by a write's
 // stores are served one after another. touchAdd and touchDel load the
 // words that adding an entry to a leaf, or deleting one from it, will
-// store to, so that their misses overlap before the first store; it
-// saved a move between leaves about NN ns.
+// store to, so that their misses overlap before the first store.
 
 // touchAdd loads what addEntry(li, ...) and its seq bump will write. It
 // takes the leaf's count from the dense array, not from the block, so
