@@ -241,7 +241,6 @@ type node struct {
 	// most updates. Its occMirror bit marks the mirror tree's nodes.
 	occ  atomic.Uint32
 	leaf atomic.Pointer[block]
-	box  ibox
 }
 
 // leafRef is the writer's directory entry for a node: its block, the
@@ -272,9 +271,14 @@ type refChunkT [nodeChunk]leafRef
 // for the walks up the tree.
 type (
 	kidChunkT [nodeChunk]int32
+	boxChunkT [nodeChunk]ibox
 	up        struct{ parent, cnt int32 }
 	upChunkT  [nodeChunk]up
 )
+
+// box returns node i's box. Writer only: searches compute the boxes on
+// their way down.
+func (s *treeStore) box(i int32) *ibox { return &s.boxes[i>>nodeShift][i&(nodeChunk-1)] }
 
 // kid returns node i's child, as the writer keeps it. Writer only.
 func (s *treeStore) kid(i int32) int32 { return s.kids[i>>nodeShift][i&(nodeChunk-1)] }
@@ -301,7 +305,7 @@ func (s *treeStore) setLeaf(i int32, b *block) {
 	r.b, r.c = b, 0
 	if b != nil {
 		r.c = b.capacity()
-		b.box = n.box
+		b.box = *s.box(i)
 	}
 	n.leaf.Store(b)
 }
@@ -545,9 +549,10 @@ type treeStore struct {
 	nodes atomic.Pointer[[]*nodeChunkT]
 	_     [56]byte // the fields below change often; searches never read them
 
-	refs []*refChunkT // the directory, chunked like the nodes
-	kids []*kidChunkT
-	ups  []*upChunkT
+	refs  []*refChunkT // the directory, chunked like the nodes
+	boxes []*boxChunkT
+	kids  []*kidChunkT
+	ups   []*upChunkT
 
 	nnode   int32
 	freeGrp []int32 // released groups of four nodes
@@ -609,7 +614,7 @@ func (s *treeStore) init() {
 		n := s.node(root)
 		s.setChild(root, -1)
 		s.up(root).parent = -1
-		n.box = worldBox
+		*s.box(root) = worldBox
 		if root == mirrorRoot {
 			n.occ.Store(occMirror)
 		}
@@ -769,6 +774,7 @@ func (s *treeStore) allocNodes(k int32) int32 {
 		dir := append(append([]*nodeChunkT(nil), *s.nodes.Load()...), new(nodeChunkT))
 		s.refs = append(s.refs, new(refChunkT))
 		s.kids = append(s.kids, new(kidChunkT))
+		s.boxes = append(s.boxes, new(boxChunkT))
 		s.ups = append(s.ups, new(upChunkT))
 		s.nodes.Store(&dir)
 	}
@@ -805,7 +811,7 @@ func (s *treeStore) freeBlock(b *block) {
 // it with its box. It reads the dense copy of the children and computes
 // the boxes on the way, so it loads no node but i.
 func (s *treeStore) findLeaf(i int32, x, y int32) (int32, ibox) {
-	box := s.node(i).box
+	box := *s.box(i)
 	for {
 		c := s.kid(i)
 		if c < 0 {
@@ -928,13 +934,13 @@ func (s *treeStore) split(li int32) {
 	cnt0 := b.count()
 	for i := range cnt0 {
 		p := b.pos(i)
-		cnt[n.box.quadrant(posLng(p), posLat(p))]++
+		cnt[s.box(li).quadrant(posLng(p), posLat(p))]++
 	}
-	kids := n.box.children()
+	kids := s.box(li).children()
 	for q := range int32(4) {
 		ch := s.node(c + q)
 		ch.seq.Add(2) // readers holding an old copy of this node retry
-		s.up(c+q).parent, ch.box = li, kids[q]
+		s.up(c+q).parent, *s.box(c + q) = li, kids[q]
 		s.ref(c + q).mhint = s.ref(li).mhint
 		ch.occ.Store(n.occ.Load() & occMirror)
 		s.setCount(c+q, cnt[q])
@@ -946,7 +952,7 @@ func (s *treeStore) split(li int32) {
 	main := !n.mirror()
 	for i := range cnt0 {
 		p, id := b.pos(i), b.id(i)
-		q := n.box.quadrant(posLng(p), posLat(p))
+		q := s.box(li).quadrant(posLng(p), posLat(p))
 		j := s.addEntry(c+q, p, id, b.meta(i))
 		if i >= leafMax {
 			s.unpile(li, id)

@@ -32,8 +32,8 @@ func checkTree(t *testing.T, x *Index) {
 		if n.mirror() != mirror {
 			t.Fatalf("node %d: mirror %v, want %v", i, n.mirror(), mirror)
 		}
-		if n.box != box {
-			t.Fatalf("node %d box %+v, want %+v", i, n.box, box)
+		if *s.box(i) != box {
+			t.Fatalf("node %d box %+v, want %+v", i, *s.box(i), box)
 		}
 		var cnt int32
 		if c := n.child.Load(); c != s.kid(i) {
@@ -75,8 +75,8 @@ func checkTree(t *testing.T, x *Index) {
 				if mirror {
 					root = mirrorRoot
 				}
-				if li, lb := s.findLeaf(root, posLng(p), posLat(p)); li != i || lb != n.box {
-					t.Fatalf("entry %d of leaf %d (box %+v) at %v: findLeaf reaches leaf %d with box %+v", j, i, n.box, posLatLng(p), li, lb)
+				if li, lb := s.findLeaf(root, posLng(p), posLat(p)); li != i || lb != box {
+					t.Fatalf("entry %d of leaf %d (box %+v) at %v: findLeaf reaches leaf %d with box %+v", j, i, box, posLatLng(p), li, lb)
 				}
 				if j >= leafMax {
 					piled++

@@ -105,18 +105,18 @@ func TestNearbyKeepsDriverMovingBetweenLeaves(t *testing.T) {
 		}
 		ds = append(ds, d)
 	}
-	leafOf := func(id DriverID) (int32, *node) {
+	leafOf := func(id DriverID) int32 {
 		x.mu.Lock()
 		defer x.mu.Unlock()
 		w, ok := x.st.lookup(id)
 		if !ok {
 			t.Fatalf("%d not found", id)
 		}
-		return w.leaf, x.st.node(w.leaf)
+		return w.leaf
 	}
 	e := ds[0]
 	center := stored(e.Pos)
-	tl, tn := leafOf(e.ID)
+	tl := leafOf(e.ID)
 	if x.st.cnt(tl) >= leafMax-1 {
 		t.Fatal("pick another seed: E's leaf is nearly full")
 	}
@@ -128,7 +128,7 @@ func TestNearbyKeepsDriverMovingBetweenLeaves(t *testing.T) {
 		if dist < 2000 || dist > 4000 {
 			continue
 		}
-		li, _ := leafOf(d.ID)
+		li := leafOf(d.ID)
 		if li == tl || x.st.cnt(li) < mergeBelow+2 || x.st.cnt(x.st.up(li).parent) < 4*mergeBelow {
 			continue
 		}
@@ -140,7 +140,7 @@ func TestNearbyKeepsDriverMovingBetweenLeaves(t *testing.T) {
 	}
 	moved := dd
 	moved.Pos = LatLng{center.Lat + 1e-6, center.Lng + 1e-6}
-	if !tn.box.holds(fix(moved.Pos.Lng), fix(moved.Pos.Lat)) {
+	if !x.st.box(tl).holds(fix(moved.Pos.Lng), fix(moved.Pos.Lat)) {
 		t.Fatal("new position outside E's leaf")
 	}
 	g0 := x.gen.Load()

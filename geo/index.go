@@ -244,7 +244,7 @@ func (x *Index) mirrorStart(ml int32, p uint64) int32 {
 	px, py := posLng(p), posLat(p)
 	if h := x.st.ref(ml).mhint; h > 0 {
 		n := x.st.node(h)
-		if n.mirror() && n.box.holds(px, py) && (n.child.Load() >= 0 || n.leaf.Load() != nil) {
+		if n.mirror() && x.st.box(h).holds(px, py) && (n.child.Load() >= 0 || n.leaf.Load() != nil) {
 			return h
 		}
 	}
@@ -317,7 +317,7 @@ func (x *Index) mirrorMove(id DriverID, old, p uint64, m meta, ml int32) {
 // commonCell returns the lowest ancestor of leaf li that holds (px, py).
 func (x *Index) commonCell(li int32, px, py int32) int32 {
 	a := x.st.up(li).parent
-	for !x.st.node(a).box.holds(px, py) {
+	for !x.st.box(a).holds(px, py) {
 		a = x.st.up(a).parent
 	}
 	return a

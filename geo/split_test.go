@@ -180,7 +180,7 @@ func bandedCells(x *Index) int {
 		if c < 0 {
 			return
 		}
-		if nd.box.bands() {
+		if x.st.box(i).bands() {
 			n++
 		}
 		for q := range int32(4) {
