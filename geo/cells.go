@@ -227,8 +227,10 @@ const (
 	nodeChunk = 1 << nodeShift
 )
 
-// node is a cell of one of the two quadtrees. Readers load seq, child,
-// occ and leaf; the rest is the writer's.
+// node is a cell of one of the two quadtrees: the words searches read.
+// The writer keeps the rest of what it knows about a node (its box,
+// parent, count, and a copy of child and leaf) in dense arrays beside
+// the nodes, which stay in cache better (see leafRef and kidChunkT).
 type node struct {
 	// seq is odd while the writer changes this leaf's entries.
 	seq atomic.Uint32
@@ -245,8 +247,8 @@ type node struct {
 
 // leafRef is the writer's directory entry for a node: its block, the
 // block's capacity and, in a main-tree leaf, mhint. The directory is
-// dense (16 bytes a node, where a node takes 48), so the entries of the
-// leaves that moves touch stay in cache where the nodes do not: a move
+// dense (16 bytes a node), so the entries of the leaves that moves touch
+// tend to stay in cache where a larger node would not: a move
 // inside a leaf goes from the ID table through the directory to the
 // block, whose header holds the leaf's box and oneSpot flag, without
 // loading the node. With the capacity in the directory the addresses of
@@ -268,7 +270,8 @@ type refChunkT [nodeChunk]leafRef
 // not: a descent reads it and computes each cell's box from its parent's
 // (ibox.descend), instead of loading a node per level. It also keeps
 // each node's parent and count (the drivers in its subtree) in another,
-// for the walks up the tree.
+// for the walks up the tree, and each node's box in a third (a node's
+// box never changes while the node is in use).
 type (
 	kidChunkT [nodeChunk]int32
 	boxChunkT [nodeChunk]ibox

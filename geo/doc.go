@@ -51,21 +51,22 @@
 //
 // The main tree is a point quadtree over integer (longitude, latitude) in
 // a chunked node array (chunks of 1,024 nodes that never move, so a node's
-// index is stable). A node is 40 bytes: the words searches read (a
-// sequence number, the first child, occupancy, the leaf's block) and its
-// box. Beside each chunk the writer keeps three dense arrays of its own,
-// 28 bytes a node: a directory of the leaves' blocks (the block, its
-// capacity and the mirror hint below), a copy of the children (4 bytes),
-// and each node's parent and driver count. Being small, they tend to stay
-// in the CPU's caches where the nodes do not: a move inside a leaf reaches
-// its block through the directory without loading the node, and a descent
-// reads 4 bytes a level and computes each cell's box from its parent's
-// instead of loading a node per level. A leaf holds up to 32 entries in a
-// block of 8, 16, 24 or 32 slots: one allocation holding its capacity and
-// count, the leaf's box (for the writer), the packed positions, then the
-// (ID, meta) pairs, so that a search screens the positions densely and
-// reads a hit's ID and meta from one line of the same block. Blocks are recycled, and a leaf's slack stays small. A
-// leaf splits when a 33rd driver arrives unless all its drivers share one
+// index is stable). A node is the 24 bytes searches read: a sequence
+// number, the first child, occupancy and the leaf's block; searches
+// compute each cell's box from its parent's on the way down. Beside each
+// chunk the writer keeps dense arrays of its own, 44 bytes a node: a
+// directory of the leaves' blocks (the block, its capacity and the mirror
+// hint below), a copy of the children (4 bytes), each node's parent and
+// driver count, and its box. Being small, they tend to stay in the CPU's
+// caches where a node with all of them would not: a move inside a leaf
+// reaches its block through the directory without loading the node, and
+// a descent reads 4 bytes a level and computes the boxes instead of
+// loading a node per level. A leaf holds up to 32 entries in a block of
+// 8, 16, 24 or 32 slots: one allocation holding its capacity and count,
+// the leaf's box (for the writer), the packed positions, then the (ID,
+// meta) pairs, so that a search screens the positions densely and reads a
+// hit's ID and meta from one line of the same block. Blocks are recycled,
+// and a leaf's slack stays small. A leaf splits when a 33rd driver arrives unless all its drivers share one
 // point (such a leaf grows instead; a flag the writer keeps per leaf
 // says so, so a driver arriving at a pile of 20,000 took 0.5 µs, not the
 // 13 µs of comparing it with the pile), and a subtree collapses into one
@@ -145,10 +146,9 @@
 // the ID table 8.4, the nodes of both trees 4.1, the mirror tree's entries
 // 2.9, and the rest the allocator's rounding of block sizes; with the
 // mirror's leaves of 64 (whose slots past the 32nd go through the map
-// above) 49.8; with the writer's dense arrays (84,000 nodes: 2.4 bytes a
-// driver, less the 16 bytes each node shed, 1.3) and the box in each
-// block's header 51.0. (With a 24-byte record per driver and 12-byte
-// entries it was 54.)
+// above) 49.8; with the writer's dense arrays (84,000 nodes of 68 bytes
+// in all instead of 56) and the box in each block's header 51.2. (With a
+// 24-byte record per driver and 12-byte entries it was 54.)
 //
 // # Search
 //
@@ -263,10 +263,13 @@
 // A/B on a busy VM (1,000,000 drivers, interleaved, the faster of three
 // runs), these arrays took a move from 666 to 566 ns in New York and from
 // 479 to 405 ns on the sphere, and an insert from 754 to 674 ns and 632 to
-// 507 ns; searches, which read the nodes as before, did not change.
+// 507 ns; taking the box out of the node then made moves another 7 to
+// 10% faster and 10-nearest searches about 10% (four sibling nodes fill
+// 96 bytes instead of 224), nearest-available searches unchanged.
 // Keeping the directory to 8 bytes a node (the capacity tagged into the
-// block address) and starting each insert's descent where the previous
-// one left the common path were tried and measured no faster.
+// block address), padding nodes to 32 bytes so none straddles two cache
+// lines, and starting each insert's descent where the previous one left
+// the common path were tried and measured no faster.
 //
 // # Concurrency
 //
