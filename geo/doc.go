@@ -68,11 +68,12 @@
 // hit's ID and meta from one line of the same block. Blocks are recycled,
 // and a leaf's slack stays small. A leaf splits when a 33rd driver
 // arrives unless all its drivers share one point (such a leaf grows
-// instead; a flag the writer keeps per leaf says so, so a driver arriving at a pile of 20,000 took 0.5 µs, not the
-// 13 µs of comparing it with the pile), and a subtree collapses into one
-// leaf when it holds fewer than 8, which is hysteresis enough that a
-// driver moving to and fro does not split and merge cells. Each node
-// knows whether its subtree holds a driver.
+// instead; a flag the writer keeps per leaf says so, so a driver
+// arriving at a pile of 20,000 took 0.5 µs, not the 13 µs of comparing it
+// with the pile), and a subtree collapses into one leaf when it holds
+// fewer than 8, which is hysteresis enough that a driver moving to and
+// fro does not split and merge cells. Each node knows whether its subtree
+// holds a driver.
 //
 // A cell splits into four quadrants, as in any quadtree, except near the
 // poles. There a square in degrees is a thin wedge on the ground (the
