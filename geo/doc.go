@@ -253,9 +253,10 @@
 // directory gives without waiting for the block: two dependent misses in
 // a 50 MB structure and a load from a directory of 1.3 MB, which stays in
 // cache better than the 4.7 MB of nodes did (loading the leaf's node made
-// it three misses, and a per-driver record four). An insert reads the dense copy of the children on its
-// way down, which stays in cache, and then takes the misses on the leaf's
-// node (its sequence number), its block and the table slot. On amd64
+// it three misses, and a per-driver record four). An insert reads the
+// dense copy of the children on its way down, which stays in cache, and
+// then takes the misses on the leaf's node (its sequence number), its
+// block and the table slot. On amd64
 // every atomic store is a locked instruction, after which no load starts
 // until it completes, so the writer first loads every line an insert or
 // a move to another leaf will store to and lets those misses overlap.
