@@ -85,6 +85,9 @@ func TestEdgeExact(t *testing.T) {
 	if bandedCells(x) == 0 {
 		t.Fatal("no cell near the poles splits into bands")
 	}
+	// The storage, and the writer's descents through band cells and
+	// along ±180°: each reaches every entry's leaf with its stored box.
+	checkTree(t, x)
 	rounds := 1200
 	if raceEnabled || testing.Short() {
 		rounds = 150
