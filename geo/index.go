@@ -94,7 +94,8 @@ type Index struct {
 	now   func() time.Time
 	stale int64 // milliseconds; <0 never
 
-	pool sync.Pool // *scratch
+	pool      sync.Pool // *scratch
+	batchPool sync.Pool // *batchScratch, for UpsertBatch
 
 	// Searches read st's directory of nodes all the time
 	// and the writer changes mu on every write: they live on different
