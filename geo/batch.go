@@ -59,27 +59,22 @@ func (x *Index) UpsertBatch(ds []Driver) error {
 // writers' mutex: at about 0.1 to 0.3 µs each, some 200 to 600 µs.
 const batchChunk = 2048
 
-// batchEnt is a validated driver of a batch, as the index stores it.
+// batchEnt is a validated driver of a batch, as the index stores it, and
+// its place in the tree's order (see treeKey).
 type batchEnt struct {
-	id DriverID
-	p  uint64
-	m  meta
-}
-
-// kv is a sort key and the index of its entry.
-type kv struct {
-	k uint64
-	v uint32
+	key uint64
+	id  DriverID
+	p   uint64
+	m   meta
 }
 
 // batchScratch holds UpsertBatch's buffers, kept between calls.
 type batchScratch struct {
-	ents []batchEnt // the batch, validated, in input order
-	a, b []kv       // sort buffers
-	out  []batchEnt // the surviving entries in tree order
+	a, b []batchEnt // the batch, validated, and the sort's other buffer
 	news []int32    // entries of a chunk that are new to the index
 	pend []pending  // entries in the tree whose table slot is not written yet
 	pl   []int32    // leaves holding pending entries
+	sink uint32     // keeps the loads that warm the cache
 }
 
 // pending is an entry added to a leaf whose ID table slot is still to be
@@ -90,9 +85,12 @@ type pending struct {
 	slot int32
 }
 
-// prepare validates ds into sc.ents.
+// prepare validates ds into sc.a.
 func (sc *batchScratch) prepare(ds []Driver, now func() time.Time) error {
-	sc.ents = sc.ents[:0]
+	if cap(sc.a) < len(ds) {
+		sc.a, sc.b = make([]batchEnt, 0, len(ds)), make([]batchEnt, len(ds))
+	}
+	sc.a = sc.a[:0]
 	var zero int64
 	haveNow := false
 	for i := range ds {
@@ -115,98 +113,104 @@ func (sc *batchScratch) prepare(ds []Driver, now func() time.Time) error {
 			}
 			return fmt.Errorf("batch driver %d (ID %d): %w: %v", i, d.ID, ErrInvalidSeen, d.Seen)
 		}
-		sc.ents = append(sc.ents, batchEnt{
-			id: d.ID,
-			p:  packPos(fix(d.Pos.Lng), fix(d.Pos.Lat)),
-			m:  meta(uint64(ms)<<16 | uint64(d.Vehicle)<<8 | uint64(d.Status)),
+		p := packPos(fix(d.Pos.Lng), fix(d.Pos.Lat))
+		sc.a = append(sc.a, batchEnt{
+			key: treeKey(p),
+			id:  d.ID,
+			p:   p,
+			m:   meta(uint64(ms)<<16 | uint64(d.Vehicle)<<8 | uint64(d.Status)),
 		})
 	}
 	return nil
 }
 
-// order drops every entry of sc.ents that a later one with the same ID
-// overrides and returns the rest sorted into the tree's order.
+// order drops every entry of the batch that a later one with the same ID
+// overrides and returns the rest sorted into the tree's order. It sorts
+// the entries themselves, not indexes to them: a radix sort's passes
+// stream through memory, where gathering a million entries by index
+// would cost a cache miss each.
 func (sc *batchScratch) order() []batchEnt {
-	n := len(sc.ents)
-	// Sort by ID hash, stably: equal IDs have equal hashes, so each ID's
-	// entries end up next to each other, in input order. Sorting on the
-	// top bits alone leaves runs of different IDs that share them,
-	// rare with 8 more bits than the batch has entries, and short.
-	sc.a, sc.b = grow(sc.a, n), grow(sc.b, n)
-	for i := range sc.ents {
-		sc.a[i] = kv{hashID(sc.ents[i].id), uint32(i)}
-	}
-	hb := min(64, (bits.Len(uint(n))+8+7)/8*8)
-	srt := radixSort(sc.a, sc.b, 64-hb)
-	// Keep the last entry of each ID, keyed by its place in the tree.
-	keep := sc.b[:0]
-	if &srt[0] == &sc.b[0] {
-		keep = sc.a[:0]
-	}
+	n := len(sc.a)
+	b := sc.b[:n]
+	// Sort by ID hash, stably: equal IDs have equal hashes, so the
+	// entries of an ID end up next to each other, in input order. Sorting
+	// on the hash's top bits alone leaves runs of different IDs that
+	// share them, rare with 4 more bits than the batch has entries, and
+	// short.
+	hb := min(64, (bits.Len(uint(n))+4+7)/8*8)
+	srt, tmp := radixSort(sc.a, b, 64-hb, true)
+	// Keep the last entry of each ID, compacting in place, and note the
+	// bits in which the keys differ.
 	mask := ^uint64(0) << (64 - hb)
+	w, diff := 0, uint64(0)
 	for i := 0; i < n; {
+		h := hashID(srt[i].id) & mask
 		r := i + 1
-		for r < n && srt[r].k&mask == srt[i].k&mask {
+		for r < n && hashID(srt[r].id)&mask == h {
 			r++
 		}
 		for j := i; j < r; j++ {
-			e := &sc.ents[srt[j].v]
 			dup := false
 			for l := j + 1; l < r && !dup; l++ {
-				dup = sc.ents[srt[l].v].id == e.id
+				dup = srt[l].id == srt[j].id
 			}
 			if !dup {
-				keep = append(keep, kv{treeKey(e.p), srt[j].v})
+				srt[w] = srt[j]
+				diff |= srt[w].key ^ srt[0].key
+				w++
 			}
 		}
 		i = r
 	}
-	// keep aliases the buffer srt does not use.
-	tmp := srt[:len(keep)]
-	srt = radixSort(keep, tmp, 16)
-	sc.out = sc.out[:0]
-	for _, e := range srt {
-		sc.out = append(sc.out, sc.ents[e.v])
-	}
-	return sc.out
+	// Sort on the bits below the keys' common prefix that tell apart
+	// cells of a few drivers: 2 bits a level, and about log4(w/16)
+	// levels below the cell of the common prefix, with 12 bits to spare
+	// for clusters. The order within a leaf does not matter.
+	lo := max(0, 64-bits.LeadingZeros64(diff)-bits.Len(uint(w))-8)
+	out, _ := radixSort(srt[:w], tmp[:w], lo, false)
+	return out
 }
 
-func grow(s []kv, n int) []kv {
-	if cap(s) < n {
-		return make([]kv, n)
+// radixSort sorts a by the bits from lo up of each entry's key (its ID's
+// hash if byHash), stably, using b (as long as a) as the other buffer, and
+// returns the sorted slice and the other one. It skips the 8-bit digits
+// in which all keys agree, which in a city are most of the high ones.
+func radixSort(a, b []batchEnt, lo int, byHash bool) (sorted, other []batchEnt) {
+	if len(a) < 2 {
+		return a, b
 	}
-	return s[:n]
-}
-
-// radixSort sorts a by k's bits from lo up, stably, using b (as long as a)
-// as the other buffer, and returns whichever of the two holds the result.
-// It skips the 8-bit digits in which all keys agree, which in a city are
-// most of the high ones.
-func radixSort(a, b []kv, lo int) []kv {
+	key := func(e *batchEnt) uint64 {
+		if byHash {
+			return hashID(e.id)
+		}
+		return e.key
+	}
 	var cnt [8][256]int32
-	for _, e := range a {
+	for i := range a {
+		k := key(&a[i])
 		for d := range 8 {
-			cnt[d][byte(e.k>>(8*d))]++
+			cnt[d][byte(k>>(8*d))]++
 		}
 	}
+	k0 := key(&a[0])
 	for d := lo / 8; d < 8; d++ {
 		c := &cnt[d]
-		if c[byte(a[0].k>>(8*d))] == int32(len(a)) {
+		sh := uint(8 * d)
+		if c[byte(k0>>sh)] == int32(len(a)) {
 			continue // every key has the same digit
 		}
 		sum := int32(0)
 		for i := range c {
 			c[i], sum = sum, sum+c[i]
 		}
-		sh := uint(8 * d)
-		for _, e := range a {
-			j := byte(e.k >> sh)
-			b[c[j]] = e
+		for i := range a {
+			j := byte(key(&a[i]) >> sh)
+			b[c[j]] = a[i]
 			c[j]++
 		}
 		a, b = b, a
 	}
-	return a
+	return a, b
 }
 
 // treeKey returns a key whose order approximates the order of the
@@ -245,6 +249,18 @@ func (x *Index) upsertChunk(sc *batchScratch, es []batchEnt, whole bool, total i
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	s := &x.st
+	if whole {
+		x.reserveTable(total, total/8)
+	}
+	// Load the table slots the lookups start at, all at once: the loads
+	// are independent, so their cache misses overlap, where each lookup
+	// in the loop below would wait for its own.
+	t := &s.table
+	var sum uint32
+	for i := range es {
+		sum += t.slots[t.home(es[i].id)]
+	}
+	sc.sink += sum
 	// Drivers already present move as Upsert moves them; the new ones
 	// are collected and added below.
 	sc.news = sc.news[:0]
@@ -260,20 +276,24 @@ func (x *Index) upsertChunk(sc *batchScratch, es []batchEnt, whole bool, total i
 	if len(sc.news) == 0 {
 		return
 	}
-	k := len(sc.news)
-	if whole {
-		k = max(k, total)
-	}
-	x.reserveTable(k)
+	x.reserveTable(len(sc.news), 0)
 	x.insertRun(sc, es)
 }
 
 // reserveTable rebuilds the ID table, larger if need be, until k more
-// drivers fit without a rebuild.
-func (x *Index) reserveTable(k int) {
-	t := &x.st.table
-	for (t.used+t.dead+k)*4 > len(t.slots)*3 {
-		x.st.rebuildTable((t.used+k)*4 > len(t.slots)*3)
+// drivers fit without a rebuild, after widening its node bits for nodes
+// more nodes (of the batch's splits) if they would not fit.
+func (x *Index) reserveTable(k, nodes int) {
+	s := &x.st
+	t := &s.table
+	rebuild := false
+	for uint64(s.nnode)+uint64(nodes)+nodeReserve+1 >= uint64(t.nodeMask()) && t.nbits < 27 {
+		t.nbits++
+		rebuild = true
+	}
+	for rebuild || (t.used+t.dead+k)*4 > len(t.slots)*3 {
+		s.rebuildTable((t.used+k)*4 > len(t.slots)*3)
+		rebuild = false
 	}
 }
 
@@ -318,6 +338,14 @@ func (x *Index) insertRun(sc *batchScratch, es []batchEnt) {
 		// skips a cell holding a driver.
 		s.addCount(li, -1, int32(k))
 		n.seq.Add(1)
+		// One block for them all, rather than growing it 8 slots at a
+		// time.
+		if b := n.leaf.Load(); int(b.count())+k > int(b.capacity()) {
+			nb := s.allocBlock(blockCap(b.count() + int32(k)))
+			b.copyTo(nb, b.count())
+			n.setLeaf(nb)
+			s.freeBlock(b)
+		}
 		for _, j := range news[i : i+k] {
 			e := &es[j]
 			sc.pend = append(sc.pend, pending{e.id, li, s.addEntry(li, e.p, e.id, e.m)})
@@ -349,6 +377,12 @@ func (sc *batchScratch) pendingIn(li int32) bool {
 
 // flush writes the table slots of the pending entries.
 func (x *Index) flush(sc *batchScratch) {
+	t := &x.st.table
+	var sum uint32
+	for _, p := range sc.pend {
+		sum += t.slots[t.home(p.id)] // see upsertChunk
+	}
+	sc.sink += sum
 	for _, p := range sc.pend {
 		x.st.tableInsert(p.id, p.leaf, p.slot)
 	}
