@@ -75,6 +75,10 @@ type batchScratch struct {
 	pend []pending  // entries in the tree whose table slot is not written yet
 	pl   []int32    // leaves holding pending entries
 	sink uint32     // keeps the loads that warm the cache
+	// Learnt by prepare: whether the IDs increase strictly (so no ID
+	// repeats), and the bits in which the entries' keys differ.
+	increasing bool
+	diff       uint64
 }
 
 // pending is an entry added to a leaf whose ID table slot is still to be
@@ -93,6 +97,7 @@ func (sc *batchScratch) prepare(ds []Driver, now func() time.Time) error {
 	sc.a = sc.a[:0]
 	var zero int64
 	haveNow := false
+	sc.increasing, sc.diff = true, 0
 	for i := range ds {
 		d := &ds[i]
 		if err := d.Pos.Validate(); err != nil {
@@ -114,8 +119,13 @@ func (sc *batchScratch) prepare(ds []Driver, now func() time.Time) error {
 			return fmt.Errorf("batch driver %d (ID %d): %w: %v", i, d.ID, ErrInvalidSeen, d.Seen)
 		}
 		p := packPos(fix(d.Pos.Lng), fix(d.Pos.Lat))
+		k := treeKey(p)
+		if i > 0 {
+			sc.increasing = sc.increasing && d.ID > ds[i-1].ID
+			sc.diff |= k ^ sc.a[0].key
+		}
 		sc.a = append(sc.a, batchEnt{
-			key: treeKey(p),
+			key: k,
 			id:  d.ID,
 			p:   p,
 			m:   meta(uint64(ms)<<16 | uint64(d.Vehicle)<<8 | uint64(d.Status)),
@@ -132,6 +142,26 @@ func (sc *batchScratch) prepare(ds []Driver, now func() time.Time) error {
 func (sc *batchScratch) order() []batchEnt {
 	n := len(sc.a)
 	b := sc.b[:n]
+	srt, tmp := sc.a, b
+	if !sc.increasing {
+		srt, tmp = sc.dedup(b)
+	}
+	// Sort on the bits below the keys' common prefix that tell apart
+	// cells of a few drivers: 2 bits a level, and about log4(w/16)
+	// levels below the cell of the common prefix, with 12 bits to spare
+	// for clusters. The order within a leaf does not matter.
+	w := len(srt)
+	lo := max(0, 64-bits.LeadingZeros64(sc.diff)-bits.Len(uint(w))-8)
+	out, _ := radixSort(srt, tmp[:w], lo, false)
+	return out
+}
+
+// dedup returns the entries of sc.a without those that a later one with
+// the same ID overrides, in some order, and the other buffer of the two,
+// sc.a and b. (A batch whose IDs increase, as a load from a table ordered
+// by ID does, needs none of it.)
+func (sc *batchScratch) dedup(b []batchEnt) (kept, other []batchEnt) {
+	n := len(sc.a)
 	// Sort by ID hash, stably: equal IDs have equal hashes, so the
 	// entries of an ID end up next to each other, in input order. Sorting
 	// on the hash's top bits alone leaves runs of different IDs that
@@ -139,10 +169,9 @@ func (sc *batchScratch) order() []batchEnt {
 	// short.
 	hb := min(64, (bits.Len(uint(n))+4+7)/8*8)
 	srt, tmp := radixSort(sc.a, b, 64-hb, true)
-	// Keep the last entry of each ID, compacting in place, and note the
-	// bits in which the keys differ.
+	// Keep the last entry of each ID, compacting in place.
 	mask := ^uint64(0) << (64 - hb)
-	w, diff := 0, uint64(0)
+	w := 0
 	for i := 0; i < n; {
 		h := hashID(srt[i].id) & mask
 		r := i + 1
@@ -156,19 +185,12 @@ func (sc *batchScratch) order() []batchEnt {
 			}
 			if !dup {
 				srt[w] = srt[j]
-				diff |= srt[w].key ^ srt[0].key
 				w++
 			}
 		}
 		i = r
 	}
-	// Sort on the bits below the keys' common prefix that tell apart
-	// cells of a few drivers: 2 bits a level, and about log4(w/16)
-	// levels below the cell of the common prefix, with 12 bits to spare
-	// for clusters. The order within a leaf does not matter.
-	lo := max(0, 64-bits.LeadingZeros64(diff)-bits.Len(uint(w))-8)
-	out, _ := radixSort(srt[:w], tmp[:w], lo, false)
-	return out
+	return srt[:w], tmp
 }
 
 // radixSort sorts a by the bits from lo up of each entry's key (its ID's

@@ -99,6 +99,14 @@ func TestUpsertBatchMatchesUpsert(t *testing.T) {
 			n = size // a load into an empty index
 		}
 		ds := randBatch(r, n, ids, clk.Now())
+		if round%3 == 1 {
+			// Increasing IDs, which UpsertBatch knows need no dedup.
+			id := DriverID(r.IntN(10))
+			for i := range ds {
+				ds[i].ID = id
+				id += DriverID(1 + r.IntN(3))
+			}
+		}
 		if err := x.UpsertBatch(ds); err != nil {
 			t.Fatal(err)
 		}
