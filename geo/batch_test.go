@@ -304,3 +304,36 @@ func FuzzUpsertBatch(f *testing.F) {
 		sameIndexes(t, r, x, y, m)
 	})
 }
+
+// TestUpsertBatchAllocs checks that a batch reuses its scratch buffers: a
+// second batch of reports that keep every driver where it is (new
+// last-seen times) allocates nothing. (Under the race detector sync.Pool
+// drops buffers on purpose, so there the count is not checked.)
+func TestUpsertBatchAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 46))
+	x := NewIndex(Options{StaleAfter: -1})
+	ds := make([]Driver, 5000)
+	for i := range ds {
+		ds[i] = Driver{ID: DriverID(r.IntN(1 << 40)), Pos: LatLng{Lat: 40.5 + r.Float64()*0.2, Lng: -74.2 + r.Float64()*0.2}, Status: Status(i % 2), Seen: time.UnixMilli(1)}
+	}
+	if err := x.UpsertBatch(ds); err != nil {
+		t.Fatal(err)
+	}
+	ms := int64(1)
+	allocs := testing.AllocsPerRun(20, func() {
+		ms++
+		for i := range ds {
+			ds[i].Seen = time.UnixMilli(ms)
+		}
+		if err := x.UpsertBatch(ds); err != nil {
+			t.Fatal(err)
+		}
+	})
+	checkTree(t, x)
+	if d, ok := x.Get(ds[0].ID); !ok || d.Seen.UnixMilli() != ms {
+		t.Fatalf("Get after the batches = %+v %v, want last seen %d", d, ok, ms)
+	}
+	if !raceEnabled && allocs != 0 {
+		t.Fatalf("a batch of %d updates allocated %v times", len(ds), allocs)
+	}
+}
