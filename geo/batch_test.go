@@ -183,12 +183,11 @@ func TestUpsertBatchInvalid(t *testing.T) {
 	}
 }
 
-// TestUpsertBatchConcurrentSearch runs batches (new drivers, and moves
-// and updates of the batch's own drivers) while readers search, and checks
-// every result: drivers the batches never touch, and batch drivers that
-// only change their last-seen time in place, are never missed, no driver
-// comes twice. Another writer runs Upsert meanwhile, which the chunks let
-// in.
+// TestUpsertBatchConcurrentSearch runs batches (new drivers, drivers
+// present from an earlier batch, which move, and the stable drivers,
+// rewritten unchanged) while a reader searches, and checks every result:
+// no stable driver is ever missed or changed, no driver comes twice.
+// Another writer runs Upsert meanwhile, which the chunks let in.
 func TestUpsertBatchConcurrentSearch(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed(t), 43))
 	x := NewIndex(Options{StaleAfter: -1})
@@ -210,10 +209,15 @@ func TestUpsertBatchConcurrentSearch(t *testing.T) {
 	wg.Go(func() {
 		defer done.Store(true)
 		r := rand.New(rand.NewPCG(seed(t), 44))
-		ds := make([]Driver, batch)
+		ds := make([]Driver, batch+stable)
 		for round := range rounds {
-			for i := range ds {
+			for i := range batch {
 				ds[i] = Driver{ID: DriverID(stable + i), Pos: box(r), Status: Status(r.IntN(2)), Seen: seen}
+			}
+			// The stable drivers come too, unchanged: present before
+			// and after, they go through the batch's update path.
+			for i := range stable {
+				ds[batch+i] = fixed[DriverID(i)]
 			}
 			if err := x.UpsertBatch(ds); err != nil {
 				t.Error(err)

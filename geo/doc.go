@@ -273,9 +273,11 @@
 // the table. A batch of 10,000 reports from moving drivers
 // applied to 1,000,000 costs 20-40% less than as many Upserts: they land
 // in different leaves, so only the table probe and the upper levels of
-// the descent are saved. Scratch buffers (64 bytes a driver while the
-// call runs) are kept for the next call, so a batch allocates nothing
-// but what the tree itself grows.
+// the descent are saved. The index a load builds is a little smaller
+// (48.8 bytes a driver against 49.8, New York, 10% available): each leaf
+// gets a block sized for its drivers at once. Scratch buffers (64 bytes
+// a driver while the call runs) are kept for the next call, so a batch
+// allocates nothing but what the tree itself grows.
 //
 // A batch takes the writers' mutex for 512 drivers at a time (about 30 µs
 // of new drivers or 250 µs of moves) and lets go of it in between, so a
