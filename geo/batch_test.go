@@ -341,3 +341,35 @@ func TestUpsertBatchAllocs(t *testing.T) {
 		t.Fatalf("a batch of %d updates allocated %v times", len(ds), allocs)
 	}
 }
+
+// TestTreeKeyFollowsQuadrants checks what treeKey promises: below the
+// polar latitudes, where cells split 2 x 2, each pair of the key's bits
+// from the top is the quadrant the point takes at that level of the
+// tree, unless the point lies within a few units of the cell's middle.
+func TestTreeKeyFollowsQuadrants(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 47))
+	for range 20_000 {
+		x := int32(r.Int64N(worldX1-worldX0)) + worldX0
+		y := int32(r.Int64N(2*minBandLat-1)) - minBandLat + 1
+		key := treeKey(packPos(x, y))
+		box := worldBox
+		for level := range 20 {
+			if box.bands() {
+				break
+			}
+			mx, my := box.mid()
+			q, child := box.descend(x, y)
+			got := int32(key>>(62-2*level)) & 3
+			if got == q {
+				box = child
+				continue
+			}
+			// The key and the tree part ways here; below, they disagree
+			// on the cell.
+			if (got^q)&1 != 0 && abs32(x-mx) > 8 || (got^q)&2 != 0 && abs32(y-my) > 8 {
+				t.Fatalf("(%d, %d) level %d: key says quadrant %d, the tree %d (box %+v)", x, y, level, got, q, box)
+			}
+			break
+		}
+	}
+}
