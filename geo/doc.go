@@ -267,11 +267,11 @@
 // Loading the benchmarks' 1,000,000 drivers into an empty index cost 184
 // ns a driver in New York and 145 on the sphere, against 685 and 553 for
 // Upsert one at a time and 658 and 602 for rtree, 453 and 391 for orb
-// (which have no bulk load) in the same run, on a busy VM; with the IDs
+// (which have no bulk load), measured together on a busy VM; with the IDs
 // shuffled, which the deduplication then sorts, 45 to 90 ns more. About
 // a third of it is the validation and the sort, the rest the tree and
-// the table. A batch of 10,000 reports from moving drivers
-// applied to 1,000,000 costs 20-40% less than as many Upserts: they land
+// the table. A batch of 10,000 reports from moving drivers applied to
+// 1,000,000 costs 20-40% less than as many Upserts: they land
 // in different leaves, so only the table probe and the upper levels of
 // the descent are saved. The index a load builds is a little smaller
 // (48.8 bytes a driver against 49.8, New York, 10% available): each leaf
@@ -283,9 +283,10 @@
 // of new drivers or 250 µs of moves) and lets go of it in between, so a
 // fleet load does not hold up other writers, Get, or searches that fall
 // back to the mutex. A search running meanwhile has the guarantees it
-// has beside Upsert (each driver as it was or as the batch leaves it,
-// none missed, none twice) and may find the batch partly applied, in the
-// tree's order, not the batch's.
+// has beside Upsert (each driver as it was or as the batch leaves it, no
+// driver that stays within its circle missed, none returned twice) and
+// may find the batch partly applied, in the tree's order, not the
+// batch's.
 //
 // # Concurrency
 //
