@@ -91,7 +91,7 @@ func TestUpsertBatchMatchesUpsert(t *testing.T) {
 	m := truth{}
 	rounds, size, ids := 12, 6000, 8000
 	if testing.Short() || raceEnabled {
-		rounds, size, ids = 6, 3000, 4000
+		rounds, size, ids = 5, 2500, 3500
 	}
 	for round := range rounds {
 		n := r.IntN(size) + 1
@@ -194,7 +194,8 @@ func TestUpsertBatchConcurrentSearch(t *testing.T) {
 	box := func(r *rand.Rand) LatLng { return LatLng{Lat: 40.5 + r.Float64()*0.2, Lng: -74.2 + r.Float64()*0.2} }
 	seen := time.UnixMilli(1).UTC()
 	fixed := truth{}
-	const stable, batch = 3000, 12_000
+	const stable = 3000
+	batch := 12_000
 	for i := range stable {
 		d := Driver{ID: DriverID(i), Pos: box(r), Status: Status(i % 2), Seen: seen}
 		_ = x.Upsert(d)
@@ -202,7 +203,7 @@ func TestUpsertBatchConcurrentSearch(t *testing.T) {
 	}
 	rounds := 6
 	if testing.Short() || raceEnabled {
-		rounds = 3
+		rounds, batch = 3, 6000
 	}
 	var done atomic.Bool
 	var wg sync.WaitGroup
@@ -323,8 +324,11 @@ func TestUpsertBatchAllocs(t *testing.T) {
 	if err := x.UpsertBatch(ds); err != nil {
 		t.Fatal(err)
 	}
-	ms := int64(1)
-	allocs := testing.AllocsPerRun(20, func() {
+	ms, runs := int64(1), 20
+	if raceEnabled {
+		runs = 2
+	}
+	allocs := testing.AllocsPerRun(runs, func() {
 		ms++
 		for i := range ds {
 			ds[i].Seen = time.UnixMilli(ms)
