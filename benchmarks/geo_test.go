@@ -375,6 +375,88 @@ func BenchmarkInsert(b *testing.B) {
 	}
 }
 
+// BenchmarkInsertBatch loads all the points into an empty index in one
+// go, the way a dispatcher loads its fleet at start-up: blueprint with
+// one UpsertBatch, the peers (which have no bulk load) one insert at a
+// time, as in BenchmarkInsert. An op is the whole load; ns/driver divides
+// it by the points. The gateway datasets are the other batch use, a
+// gateway's 10,000 GPS pings (moves of existing drivers by up to 50 m)
+// applied to the built 1,000,000-driver index: blueprint as one
+// UpsertBatch, the peers as 10,000 moves.
+func BenchmarkInsertBatch(b *testing.B) {
+	for _, name := range geoImpls {
+		b.Run(name, func(b *testing.B) {
+			for _, d := range geoDatasets() {
+				b.Run(d.name, func(b *testing.B) {
+					b.ReportAllocs()
+					var load func()
+					switch name {
+					case "blueprint":
+						ds := make([]geo.Driver, len(d.pts))
+						for i, p := range d.pts {
+							ds[i] = geo.Driver{ID: geo.DriverID(i), Pos: p, Seen: geoSeen}
+						}
+						load = func() { _ = geo.NewIndex(geo.Options{StaleAfter: -1}).UpsertBatch(ds) }
+					case "rtree":
+						load = func() {
+							var tr rtree.RTreeG[int]
+							for i, p := range d.pts {
+								pt := [2]float64{p.Lng, p.Lat}
+								tr.Insert(pt, pt, i)
+							}
+						}
+					case "orb":
+						load = func() {
+							q := orbquad.New(orb.Bound{Min: orb.Point{d.min[0], d.min[1]}, Max: orb.Point{d.max[0], d.max[1]}})
+							for i, p := range d.pts {
+								_ = q.Add(&geoOrbDriver{id: i, p: orb.Point{p.Lng, p.Lat}})
+							}
+						}
+					}
+					for b.Loop() {
+						load()
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(d.pts)), "ns/driver")
+				})
+			}
+			for di, d := range geoDatasets() {
+				b.Run(d.name+"-gateway", func(b *testing.B) {
+					bt := geoBuiltIndexes()[di] // built here, once, if this runs
+					const n = 10_000
+					r := rand.New(rand.NewPCG(3, 4))
+					ix, pos := bt.impl[name], bt.pos[name]
+					ids := make([]int, n)
+					ds := make([]geo.Driver, n)
+					runtime.GC() // not the build's garbage, if it was built just now
+					b.ReportAllocs()
+					for b.Loop() {
+						b.StopTimer()
+						for i := range ids {
+							id := r.IntN(len(pos))
+							pos[id] = bt.d.step(r, pos[id])
+							ids[i] = id
+							st := geo.Unavailable
+							if geoAvailable(id) {
+								st = geo.Available
+							}
+							ds[i] = geo.Driver{ID: geo.DriverID(id), Pos: pos[id], Status: st, Seen: geoSeen}
+						}
+						b.StartTimer()
+						if bp, ok := ix.(*geoBP); ok {
+							_ = bp.x.UpsertBatch(ds)
+						} else {
+							for _, id := range ids {
+								ix.move(id, pos[id])
+							}
+						}
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/driver")
+				})
+			}
+		})
+	}
+}
+
 func BenchmarkMove(b *testing.B) {
 	geoForEach(b, func(b *testing.B, bt *geoBuilt, ix geoIndex, pos []geo.LatLng) {
 		r := rand.New(rand.NewPCG(1, 2))

@@ -273,10 +273,55 @@
 // lines, and starting each insert's descent where the previous one left
 // the common path were tried and measured no faster.
 //
+// # Loading in batches
+//
+// [Index.UpsertBatch] writes many drivers at once, with the result of
+// Upsert for each in turn: a dispatcher loading its fleet at start-up, a
+// gateway passing on the GPS reports it gathered. One at a time, each new
+// driver costs an ID-table probe, the last levels of a descent and a leaf
+// block, about three dependent cache misses, and splits that rewrite up
+// to 32 table slots each. The batch is validated whole first (one bad
+// driver rejects it, naming its index, with nothing changed), its
+// repeated IDs are reduced to their last report (a radix sort by ID hash,
+// skipped when the IDs increase, as in a load from a table ordered by
+// ID), and the rest are radix-sorted into the tree's order (the bits of
+// the fixed-point position, scaled to the world box and interleaved, agree
+// with the tree's quadrants except within a few units of a cell edge).
+// Consecutive drivers then share a descent and a leaf block that are in
+// cache; a leaf about to overflow splits once before they arrive, not
+// once per 32 arrivals; and the table slots of new drivers are written
+// after their leaves have settled, so no split rewrites them. The
+// table's slots for a chunk are loaded all at once first, so their cache
+// misses overlap.
+//
+// Loading the benchmarks' 1,000,000 drivers into an empty index cost 184
+// ns a driver in New York and 145 on the sphere, against 685 and 553 for
+// Upsert one at a time and 658 and 602 for rtree, 453 and 391 for orb
+// (which have no bulk load), measured together on a busy VM; with the IDs
+// shuffled, which the deduplication then sorts, 45 to 90 ns more. About
+// a third of it is the validation and the sort, the rest the tree and
+// the table. A batch of 10,000 reports from moving drivers applied to
+// 1,000,000 costs 20-40% less than as many Upserts: they land
+// in different leaves, so only the table probe and the upper levels of
+// the descent are saved. The index a load builds is a little smaller
+// (48.8 bytes a driver against 49.8, New York, 10% available): each leaf
+// gets a block sized for its drivers at once. Scratch buffers (64 bytes
+// a driver while the call runs) are kept for the next call, so a batch
+// allocates nothing but what the tree itself grows.
+//
+// A batch takes the writers' mutex for 512 drivers at a time (about 30 µs
+// of new drivers or 250 µs of moves) and lets go of it in between, so a
+// fleet load does not hold up other writers, Get, or searches that fall
+// back to the mutex. A search running meanwhile has the guarantees it
+// has beside Upsert (each driver as it was or as the batch leaves it, no
+// driver that stays within its circle missed, none returned twice) and
+// may find the batch partly applied, in the tree's order, not the
+// batch's.
+//
 // # Concurrency
 //
-// An Index is safe for concurrent use. Writers (Upsert, Remove,
-// SetStatus, RemoveStale) are serialised by one mutex, which [Index.Get]
+// An Index is safe for concurrent use. Writers (Upsert, UpsertBatch,
+// Remove, SetStatus, RemoveStale) are serialised by one mutex, which [Index.Get]
 // takes too. Searches take no lock at all: every word they read is an
 // atomic (on amd64 a plain load), and they validate what they read.
 //

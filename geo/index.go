@@ -87,14 +87,15 @@ func unpack(id DriverID, p uint64, m meta) Driver {
 // Index is a searchable set of moving drivers. Create one with [NewIndex].
 //
 // An Index is safe for concurrent use by any number of goroutines. Writes
-// (Upsert, Remove, SetStatus, RemoveStale) and Get take one mutex; searches
-// take no lock (see the package documentation). Filters passed to the
-// searches must not call the index's write methods or Get.
+// (Upsert, UpsertBatch, Remove, SetStatus, RemoveStale) and Get take one
+// mutex; searches take no lock (see the package documentation). Filters
+// passed to the searches must not call the index's write methods or Get.
 type Index struct {
 	now   func() time.Time
 	stale int64 // milliseconds; <0 never
 
-	pool sync.Pool // *scratch
+	pool      sync.Pool // *scratch
+	batchPool sync.Pool // *batchScratch, for UpsertBatch
 
 	// Searches read st's directory of nodes all the time
 	// and the writer changes mu on every write: they live on different
