@@ -337,19 +337,19 @@ func (x *Index) insertRun(sc *batchScratch, es []batchEnt) {
 		x.batchReserveNodes(sc)
 		e := &es[news[i]]
 		px, py := posLng(e.p), posLat(e.p)
-		li := s.findLeaf(mainRoot, px, py)
+		li, box := s.findLeaf(mainRoot, px, py)
 		n := s.node(li)
 		// The drivers from i on that this leaf takes.
 		k, same := 1, true
 		for i+k < len(news) {
 			q := es[news[i+k]].p
-			if !n.box.holds(posLng(q), posLat(q)) {
+			if !box.holds(posLng(q), posLat(q)) {
 				break
 			}
 			same = same && q == e.p
 			k++
 		}
-		if int(n.cnt)+k > leafMax && !(same && sameSpot(n, n.leaf.Load(), e.p)) {
+		if int(s.cnt(li))+k > leafMax && !(same && sameSpot(s.ref(li).b, e.p)) {
 			if sc.pendingIn(li) {
 				x.flush(sc)
 			}
@@ -364,10 +364,10 @@ func (x *Index) insertRun(sc *batchScratch, es []batchEnt) {
 		n.seq.Add(1)
 		// One block for them all, rather than growing it 8 slots at a
 		// time.
-		if b := n.leaf.Load(); int(b.count())+k > int(b.capacity()) {
+		if b := s.ref(li).b; int(b.count())+k > int(b.capacity()) {
 			nb := s.allocBlock(blockCap(b.count() + int32(k)))
 			b.copyTo(nb, b.count())
-			n.setLeaf(nb)
+			s.setLeaf(li, nb)
 			s.freeBlock(b)
 		}
 		for _, j := range news[i : i+k] {
