@@ -44,7 +44,8 @@ type Service struct {
 	pendVer  atomic.Uint64 // changes of pending, written under pendMu
 	pendSnap atomic.Pointer[pendingSnap]
 
-	authors authorLog // changes of authors' read modes, for read plans
+	authors authorLog   // changes of authors' read modes, for read plans
+	seen    newestTable // every user's newest post bound, densely
 
 	slots   chan struct{} // one per queued post: backpressure
 	jobs    chan job      // posts to fan out; room for every slot
@@ -92,8 +93,12 @@ type userState struct {
 	// costs that read no store descent.
 	newest      snowflake.ID
 	newestKnown bool
-	newestSeen  atomic.Int64 // newest+1 once newestKnown, read by plans without the lock
-	recent      atomic.Pointer[recentPosts]
+	// seen is newest+1 once newestKnown (else 0), for reads without the
+	// lock: a slot of the Service's dense table (see newestTable), so
+	// that a read checks its pulled followees without touching their
+	// state. It is written under the lock wherever newest changes.
+	seen   *atomic.Int64
+	recent atomic.Pointer[recentPosts]
 
 	rel map[UserID]uint8 // relations to other users
 
@@ -185,7 +190,7 @@ func (s *Service) user(ctx context.Context, u UserID, f func(st *userState)) err
 		us.mu.Lock()
 		st = us.m[u]
 		if st == nil {
-			st = &userState{dormant: true}
+			st = &userState{dormant: true, seen: s.seen.take()}
 			us.m[u] = st
 		}
 		if !st.counted {
@@ -333,7 +338,7 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 			st.recent.Store(st.recent.Load().with(id, st.newest))
 			st.newest = max(st.newest, id)
 			if st.newestKnown {
-				st.newestSeen.Store(int64(st.newest) + 1)
+				st.seen.Store(int64(st.newest) + 1)
 			}
 			pushed = st.authorPush
 			if st.watermark() != was {

@@ -46,11 +46,12 @@ func TestPlanPulling(t *testing.T) {
 	for i := range ids {
 		ids[i] = UserID(10 * (i + 1))
 	}
-	st := func(UserID) *userState { return new(userState) }
+	var tab newestTable
+	st := func(UserID) *userState { return &userState{seen: tab.take()} }
 	p := &readPlan{ids: ids, listed: make([]uint64, 2)}
-	p.pulled = append(make([]planRef, 0, 64), planRef{st: st(10), id: 10})
+	p.pulled = append(make([]planRef, 0, 64), refTo(10, st(10), 0))
 	p.listed[0] |= 1
-	p.marked = []planRef{{st: st(500), id: 500, w: 7}, {st: st(700), id: 700, w: 3}}
+	p.marked = []planRef{refTo(500, st(500), 7), refTo(700, st(700), 3)}
 	p.listed[0] |= 1 << 49
 	p.listed[69/64] |= 1 << (69 % 64)
 	type view struct {
