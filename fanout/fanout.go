@@ -44,8 +44,8 @@ type Service struct {
 	pendVer  atomic.Uint64 // changes of pending, written under pendMu
 	pendSnap atomic.Pointer[pendingSnap]
 
-	authors authorLog   // changes of authors' read modes, for read plans
-	seen    newestTable // every user's newest post bound, densely
+	authors authorLog // changes of authors' read modes, for read plans
+	dense   slotTable // every user's authorSlot, densely
 
 	slots   chan struct{} // one per queued post: backpressure
 	jobs    chan job      // posts to fan out; room for every slot
@@ -93,12 +93,9 @@ type userState struct {
 	// costs that read no store descent.
 	newest      snowflake.ID
 	newestKnown bool
-	// seen is newest+1 once newestKnown (else 0), for reads without the
-	// lock: a slot of the Service's dense table (see newestTable), so
-	// that a read checks its pulled followees without touching their
-	// state. It is written under the lock wherever newest changes.
-	seen   *atomic.Int64
-	recent atomic.Pointer[recentPosts]
+	// slot holds newest and the author's recent posts for reads without
+	// the lock, in the Service's dense table (see slotTable).
+	slot *authorSlot
 
 	rel map[UserID]uint8 // relations to other users
 
@@ -190,7 +187,7 @@ func (s *Service) user(ctx context.Context, u UserID, f func(st *userState)) err
 		us.mu.Lock()
 		st = us.m[u]
 		if st == nil {
-			st = &userState{dormant: true, seen: s.seen.take()}
+			st = &userState{dormant: true, slot: s.dense.take()}
 			us.m[u] = st
 		}
 		if !st.counted {
@@ -335,10 +332,10 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 				// Every ID from here on was issued after the switch.
 				st.authorSince = id
 			}
-			st.recent.Store(st.recent.Load().with(id, st.newest))
+			st.slot.recent.Store(st.slot.recent.Load().with(id, st.newest))
 			st.newest = max(st.newest, id)
 			if st.newestKnown {
-				st.seen.Store(int64(st.newest) + 1)
+				st.slot.seen.Store(int64(st.newest) + 1)
 			}
 			pushed = st.authorPush
 			if st.watermark() != was {

@@ -2,9 +2,14 @@ package fanout
 
 import (
 	"context"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/blueprint-go/blueprint/snowflake"
@@ -15,39 +20,39 @@ import (
 // concurrently, and slots taken one after another are adjacent within a
 // chunk.
 func TestNewestTable(t *testing.T) {
-	var tab newestTable
-	const per, goroutines = 3 * newestChunk / 2, 4
-	got := make([][]*atomic.Int64, goroutines)
+	var tab slotTable
+	const per, goroutines = 3 * slotChunk / 2, 4
+	got := make([][]*authorSlot, goroutines)
 	var wg sync.WaitGroup
 	for g := range goroutines {
 		wg.Go(func() {
 			for range per {
 				p := tab.take()
-				if v := p.Load(); v != 0 {
+				if v := p.seen.Load(); v != 0 || p.recent.Load() != nil {
 					t.Errorf("new slot holds %d", v)
 				}
-				p.Store(int64(g + 1))
+				p.seen.Store(int64(g + 1))
 				got[g] = append(got[g], p)
 			}
 		})
 	}
 	wg.Wait()
-	seen := map[*atomic.Int64]bool{}
+	seen := map[*authorSlot]bool{}
 	for g, ps := range got {
 		for _, p := range ps {
 			if seen[p] {
 				t.Fatal("slot handed out twice")
 			}
 			seen[p] = true
-			if v := p.Load(); v != int64(g+1) {
+			if v := p.seen.Load(); v != int64(g+1) {
 				t.Fatalf("slot of goroutine %d holds %d: slots overlap", g+1, v)
 			}
 		}
 	}
-	var seq newestTable
+	var seq slotTable
 	a, b := seq.take(), seq.take()
-	if d := uintptr(unsafe.Pointer(b)) - uintptr(unsafe.Pointer(a)); d != 8 {
-		t.Fatalf("consecutive slots %d bytes apart, want 8", d)
+	if d := uintptr(unsafe.Pointer(b)) - uintptr(unsafe.Pointer(a)); d != unsafe.Sizeof(authorSlot{}) {
+		t.Fatalf("consecutive slots %d bytes apart, want %d", d, unsafe.Sizeof(authorSlot{}))
 	}
 }
 
@@ -105,8 +110,13 @@ func TestNewestSlots(t *testing.T) {
 					t.Errorf("user %d: newest %d, want %d", u, st.newest, newest[u])
 				}
 			}
-			if got := st.seen.Load(); got != want {
+			if got := st.slot.seen.Load(); got != want {
 				t.Errorf("user %d: slot %d, want %d", u, got, want)
+			}
+			if rp := st.slot.recent.Load(); rp != nil {
+				if ids := rp.ids(); len(ids) == 0 || ids[len(ids)-1] != st.newest {
+					t.Errorf("user %d: recent posts %v, newest %d", u, ids, st.newest)
+				}
 			}
 			checked++
 		}
@@ -176,4 +186,54 @@ func TestPulledPostVisibleOnReturn(t *testing.T) {
 	done.Store(true)
 	wg.Wait()
 	t.Logf("reads: %v", reads)
+}
+
+// TestRecentPosts checks an author's recent posts as IDs arrive in any
+// order (concurrent posts by one author reach it in the order their
+// Publish takes the lock): the list holds exactly the IDs published at or
+// above from, ascending, at most recentKept of them.
+func TestRecentPosts(t *testing.T) {
+	r := rand.New(rand.NewPCG(testSeed(t), 5))
+	for range 200 {
+		const stored = 1000 // the newest post stored before the Service
+		var rp *recentPosts
+		var all []snowflake.ID
+		next := snowflake.ID(stored + 1)
+		for range 1 + r.IntN(3*recentKept) {
+			next += snowflake.ID(1 + r.IntN(3))
+			id := next
+			if r.IntN(4) == 0 && len(all) > 0 { // an earlier ID arriving late
+				id = next - snowflake.ID(1+r.IntN(2))
+				if slices.Contains(all, id) {
+					continue
+				}
+			}
+			rp = rp.with(id, stored)
+			all = append(all, id)
+			if rp.from <= stored {
+				t.Fatalf("from %d: covers posts stored before the Service", rp.from)
+			}
+			var want []snowflake.ID
+			for _, x := range all {
+				if x >= rp.from {
+					want = append(want, x)
+				}
+			}
+			slices.Sort(want)
+			if got := rp.ids(); !slices.Equal(got, want) || len(got) > recentKept {
+				t.Fatalf("after %v: ids %v from %d, want %v", all, got, rp.from, want)
+			}
+		}
+	}
+}
+
+// testSeed is the seed of a property test: the SEED environment variable,
+// or the time.
+func testSeed(t *testing.T) uint64 {
+	s := uint64(time.Now().UnixNano())
+	if v := os.Getenv("SEED"); v != "" {
+		s, _ = strconv.ParseUint(v, 10, 64)
+	}
+	t.Logf("SEED=%d", s)
+	return s
 }

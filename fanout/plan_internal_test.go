@@ -46,8 +46,8 @@ func TestPlanPulling(t *testing.T) {
 	for i := range ids {
 		ids[i] = UserID(10 * (i + 1))
 	}
-	var tab newestTable
-	st := func(UserID) *userState { return &userState{seen: tab.take()} }
+	var tab slotTable
+	st := func(UserID) *userState { return &userState{slot: tab.take()} }
 	p := &readPlan{ids: ids, listed: make([]uint64, 2)}
 	p.pulled = append(make([]planRef, 0, 64), refTo(10, st(10), 0))
 	p.listed[0] |= 1
