@@ -458,9 +458,9 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 	// watermark) join when the merge reaches their watermark, the others
 	// all at once when it reaches deep: a first page above deep touches
 	// none of them.
-	addLazy := func(author UserID, slot *authorSlot, bound, newest snowflake.ID) {
+	addLazy := func(author UserID, as *authorSlot, bound, newest snowflake.ID) {
 		if bound = min(bound, newest+1); bound > lower+1 {
-			lazy = append(lazy, lazySrc{bound: bound, author: author, slot: slot})
+			lazy = append(lazy, lazySrc{bound: bound, author: author, slot: as})
 		}
 	}
 	addLazy(user, self, top, selfNewest)
