@@ -188,24 +188,31 @@ func BenchmarkFanout(b *testing.B) {
 // BenchmarkPullCost measures what a pulled followee costs a first page of
 // 20, the read side of PerPair's cost ratio: 512 readers each follow 20
 // active authors (the same for all, posting in turn, so that each has posts
-// on every first page) and 80 idle ones (drawn from 20,000, so that their
-// state is as cold as in a large graph; their one post each is older than
-// any first page). Against "pushed" (every edge pushed), "pulled-active"
-// pulls the 20 active authors and "pulled-idle" the 80 idle ones; the
-// difference per author is the cost of one pulled followee with and
-// without posts in range. BenchmarkFanout's ns/write is the other side.
+// on every first page) and 80 idle ones (drawn from 20,000; their one post
+// each is older than any first page). Against "pushed" (every edge
+// pushed), "pulled-active" pulls the 20 active authors and "pulled-idle"
+// the 80 idle ones; the difference per author is the cost of one pulled
+// followee with and without posts in range. The "-cold" pair repeats
+// pushed and pulled-idle with 4096 readers drawing their idle followees
+// from 100,000, as in the simulator's large graph: there the idle
+// authors' state (30 MB and more) is rarely in cache when a read checks
+// them. BenchmarkFanout's ns/write is the other side.
 func BenchmarkPullCost(b *testing.B) {
-	const readers, active, idle, pool = 512, 20, 80, 20000
-	idleOf := func(r, j int) fanout.UserID { return fanout.UserID(1 + active + (r*idle+j*7919)%pool) }
+	const active, idle = 20, 80
 	for _, c := range []struct {
-		name   string
-		pulled func(a fanout.UserID) bool
+		name          string
+		readers, pool int
+		pulled        func(a fanout.UserID) bool
 	}{
-		{"pushed", func(fanout.UserID) bool { return false }},
-		{"pulled-active", func(a fanout.UserID) bool { return a <= active }},
-		{"pulled-idle", func(a fanout.UserID) bool { return a > active }},
+		{"pushed", 512, 20000, func(fanout.UserID) bool { return false }},
+		{"pulled-active", 512, 20000, func(a fanout.UserID) bool { return a <= active }},
+		{"pulled-idle", 512, 20000, func(a fanout.UserID) bool { return a > active }},
+		{"pushed-cold", 4096, 100000, func(fanout.UserID) bool { return false }},
+		{"pulled-idle-cold", 4096, 100000, func(a fanout.UserID) bool { return a > active }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
+			readers, pool := c.readers, c.pool
+			idleOf := func(r, j int) fanout.UserID { return fanout.UserID(1 + active + (r*idle+j*7919)%pool) }
 			ctx := context.Background()
 			svc := fanout.New(fanout.NewMemGraph(), fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}),
 				fanout.Options{Policy: pullIf(c.pulled)})
@@ -213,7 +220,7 @@ func BenchmarkPullCost(b *testing.B) {
 				svc.Timeline(ctx, fanout.UserID(a), "", 1) // active, in ID order
 			}
 			for r := range readers {
-				reader := fanout.UserID(100000 + r)
+				reader := fanout.UserID(1000000 + r)
 				for a := 1; a <= active; a++ {
 					if err := svc.Follow(ctx, reader, fanout.UserID(a)); err != nil {
 						b.Fatal(err)
@@ -233,13 +240,13 @@ func BenchmarkPullCost(b *testing.B) {
 			}
 			svc.Close() // drain the fan-out; reads keep working
 			for r := range readers {
-				svc.Timeline(ctx, fanout.UserID(100000+r), "", 1)
+				svc.Timeline(ctx, fanout.UserID(1000000+r), "", 1)
 			}
 			r := 0
 			b.ReportAllocs()
 			for b.Loop() {
 				r = (r + 97) % readers
-				pg, err := svc.Timeline(ctx, fanout.UserID(100000+r), "", 20)
+				pg, err := svc.Timeline(ctx, fanout.UserID(1000000+r), "", 20)
 				if err != nil || len(pg.Posts) != 20 {
 					b.Fatalf("Timeline: %d posts, %v", len(pg.Posts), err)
 				}

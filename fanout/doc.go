@@ -25,9 +25,9 @@
 // reader's read rate times what a pull costs a read is at least the
 // author's post rate times what a push write costs. Measured here, a push
 // write costs a fan-out worker about 230 ns and a pulled author with posts
-// on the page about 200 ns of a first page (35 ns without), so
-// [DefaultPullCost] is 1; [PerPair].PullCost pushes more, trading writes
-// for a shorter read tail. Readers who follow a huge number of accounts
+// on the page 70-140 ns of a first page (10-40 ns without); [DefaultPullCost]
+// is 1, above that ratio, leaning toward pushes for a shorter read tail,
+// and [PerPair].PullCost pushes more still, trading writes for reads. Readers who follow a huge number of accounts
 // are served by pull in both.
 //
 // # Reading without holes
@@ -38,7 +38,10 @@
 // opaque and mean "older than this ID", so a page never repeats a post and
 // never skips one that existed throughout, whatever happens between pages.
 // Every read only shows IDs below the lowest ID still being published, so a
-// slow Publish cannot slip a post in behind a page already served.
+// slow Publish cannot slip a post in behind a page already served. Reads
+// check a pulled author's newest post and recent posts without its lock:
+// Publish updates both after storing the post and before its ID becomes
+// readable, so a read never passes over a post below its top.
 //
 // Completeness rests on watermarks. Each follow edge and each author carries
 // the ID from which posts are pushed ([Edge.Since]); older posts are pulled.
@@ -89,11 +92,19 @@
 // state, and its current plan patched in O(pulled + marked), before the
 // graph changes, so no fan-out skips a reader whose plan still expects the
 // post in its timeline. With a current plan a read costs
-// one timeline range, an atomic load per pulled followee and a store
-// descent per pulled followee with posts in range, a copy of the posts in
-// the fan-out queue (a handful while the workers keep up; filtered to the
-// reader's followees 16 at a time, as far as the merge gets), and a k-way
-// merge over the k entries scanned with one batched post lookup per chunk.
+// one timeline range, a load per pulled followee from a dense table, a
+// store descent per pulled followee with posts in range older than its 16
+// newest, the posts in the fan-out queue (a handful while the workers keep
+// up, a hundred or more when they fall behind; filtered to the reader's
+// followees 16 at a time, as far as the merge gets), and a k-way merge
+// over the k entries scanned with one batched post lookup per chunk. The
+// dense table holds each user's newest post bound and 16 newest post IDs
+// behind 16 bytes per user, allocated in chunks that never move (1.6 MB
+// at 100k users), so it stays in cache where the users' own state does
+// not: at 100k users going through each pulled followee's state cost a
+// DRAM miss per followee, and two more for one with posts on the page.
+// The queue's filter asks a bit filter in the plan first (8 or more bits
+// per followee), which rejects most of the other authors with one load.
 // Pushed followees cost nothing until the merge reaches their watermark
 // (after a follow or a switch to push) or the reader's floor or the
 // timeline's horizon, where they all join as pull sources: a page past the
@@ -101,8 +112,9 @@
 // per-edge policy pass, O(F), runs on a worker at most every 8 reads and
 // RateHalfLife/64 per reader. Buffers are recycled, so a first page
 // allocates the page and its cursor, and only the cursor through
-// [Service.AppendTimeline] into a recycled page. A plan costs 8 bytes per followee and
-// 24 more per pulled or marked one (about 1.4 KB for 165 followees). It is
+// [Service.AppendTimeline] into a recycled page. A plan costs 8 bytes per
+// followee, 1-2 more for its filter, and 24 more per pulled or marked one
+// (about 1.6 KB for 165 followees). It is
 // freed once the reader has not read for InactiveAfter (14 days if that is
 // negative): each read looks at one other cached plan of its lock stripe,
 // round robin, so no goroutine scans for idle readers.
@@ -134,7 +146,13 @@
 // beside other work (wall 15-45 µs or worse). Pure pull's is 48-51 µs
 // quiet: with posts this sparse (two per user) the hybrids' p99 is 1/3.5
 // to 1/6 of it; on the 100k-user graph, 1/4 (per-pair) to 1/7
-// (threshold).
+// (threshold). There, too, the slowest 1% are ordinary reads: 70-90
+// pulled followees against 59 on average, and 5-9% of them rebuilding
+// their plan after the reader's own follow or unfollow. A read's thread
+// CPU time grows by about 25 ns per pulled followee and 15 ns per post
+// waiting in the fan-out queue, which under per-pair holds 30-150 posts
+// (its fan-out asks the policy for every follower and switches edges as
+// it goes, at a third of threshold's inserts per second).
 //
 // # Storage
 //

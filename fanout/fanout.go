@@ -45,6 +45,7 @@ type Service struct {
 	pendSnap atomic.Pointer[pendingSnap]
 
 	authors authorLog // changes of authors' read modes, for read plans
+	dense   slotTable // every user's authorSlot, densely
 
 	slots   chan struct{} // one per queued post: backpressure
 	jobs    chan job      // posts to fan out; room for every slot
@@ -92,8 +93,9 @@ type userState struct {
 	// costs that read no store descent.
 	newest      snowflake.ID
 	newestKnown bool
-	newestSeen  atomic.Int64 // newest+1 once newestKnown, read by plans without the lock
-	recent      atomic.Pointer[recentPosts]
+	// slot holds newest and the author's recent posts for reads without
+	// the lock, in the Service's dense table (see slotTable).
+	slot *authorSlot
 
 	rel map[UserID]uint8 // relations to other users
 
@@ -185,7 +187,7 @@ func (s *Service) user(ctx context.Context, u UserID, f func(st *userState)) err
 		us.mu.Lock()
 		st = us.m[u]
 		if st == nil {
-			st = &userState{dormant: true}
+			st = &userState{dormant: true, slot: s.dense.take()}
 			us.m[u] = st
 		}
 		if !st.counted {
@@ -330,10 +332,10 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 				// Every ID from here on was issued after the switch.
 				st.authorSince = id
 			}
-			st.recent.Store(st.recent.Load().with(id, st.newest))
+			st.slot.recent.Store(st.slot.recent.Load().with(id, st.newest))
 			st.newest = max(st.newest, id)
 			if st.newestKnown {
-				st.newestSeen.Store(int64(st.newest) + 1)
+				st.slot.seen.Store(int64(st.newest) + 1)
 			}
 			pushed = st.authorPush
 			if st.watermark() != was {

@@ -152,14 +152,18 @@ type PerPair struct {
 // DefaultPullCost is PerPair's PullCost when none is set, measured on the
 // in-memory stores on 2 cores: a push write costs a fan-out worker about
 // 230 ns (BenchmarkFanout's ns/write: 8.7M timeline inserts per second
-// on 2 workers), and a pulled author costs a first page about 200 ns when
-// it has posts on the page (a merge source served from its recent posts in
-// memory) and about 35 ns when it has none (an atomic load and a heap
-// entry; BenchmarkPullCost). Near the boundary of the rule, where the
-// author posts about as often as the reader reads, most reads find a post
-// of it on the page, so one pull costs about one push. The ratio moves
-// with the load: under a competing process the fan-out's cost per write
-// doubled and the ratio fell to 0.3-0.5.
+// on 2 workers), and a pulled author costs a first page about 70-140 ns
+// when it has posts on the page (a merge source served from its recent
+// posts, reached from the dense table) and 10-40 ns when it has none (a
+// load from the dense table and a heap entry; BenchmarkPullCost, 25 ns
+// also when 100k authors' state is out of cache). Near the boundary of
+// the rule, where the author posts about as often as the reader reads,
+// most reads find a post of it on the page, so one pull costs 0.3-0.6
+// push. The default stays at 1, above that, leaning toward pushing:
+// PerPair's read tail, not its writes, is what falls short of the targets
+// on a large graph, and a larger PullCost pulls fewer authors per read.
+// The ratio moves with the load: under a competing process the fan-out's
+// cost per write doubled.
 const DefaultPullCost = 1.0
 
 // PushAuthor implements [Policy].

@@ -1,6 +1,8 @@
 package fanout
 
 import (
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -46,11 +48,12 @@ func TestPlanPulling(t *testing.T) {
 	for i := range ids {
 		ids[i] = UserID(10 * (i + 1))
 	}
-	st := func(UserID) *userState { return new(userState) }
+	var tab slotTable
+	st := func(UserID) *userState { return &userState{slot: tab.take()} }
 	p := &readPlan{ids: ids, listed: make([]uint64, 2)}
-	p.pulled = append(make([]planRef, 0, 64), planRef{st: st(10), id: 10})
+	p.pulled = append(make([]planRef, 0, 64), refTo(10, st(10), 0))
 	p.listed[0] |= 1
-	p.marked = []planRef{{st: st(500), id: 500, w: 7}, {st: st(700), id: 700, w: 3}}
+	p.marked = []planRef{refTo(500, st(500), 7), refTo(700, st(700), 3)}
 	p.listed[0] |= 1 << 49
 	p.listed[69/64] |= 1 << (69 % 64)
 	type view struct {
@@ -98,5 +101,50 @@ func TestPlanPulling(t *testing.T) {
 	}
 	if want := []UserID{10, 20, 500, 30, 700, 990}; !slices.Equal(views[len(views)-1].pulled, want) {
 		t.Fatalf("pulled = %v, want %v", views[len(views)-1].pulled, want)
+	}
+}
+
+// TestPlanFilter checks the followee filter behind readPlan.follows: follows
+// is exact (the filter never rejects a followee), and the filter alone
+// rejects most non-followees, so that the fan-out queue's filter rarely
+// needs the binary search.
+func TestPlanFilter(t *testing.T) {
+	r := rand.New(rand.NewPCG(testSeed(t), 3))
+	for _, n := range []int{0, 1, 7, 64, 165, 1000, 5000} {
+		set := map[UserID]bool{}
+		for len(set) < n {
+			set[UserID(1+r.IntN(1_000_000))] = true
+		}
+		ids := slices.Sorted(maps.Keys(set))
+		p := &readPlan{ids: ids, filter: newFilter(ids)}
+		if len(p.filter)*64 < 8*n {
+			t.Fatalf("%d followees: %d filter bits, want at least 8 per followee", n, len(p.filter)*64)
+		}
+		const user = 1_000_001
+		if !p.follows(user, user) {
+			t.Fatal("a reader does not follow itself")
+		}
+		for _, a := range ids {
+			if !p.follows(user, a) {
+				t.Fatalf("%d followees: follows(%d) = false for a followee", n, a)
+			}
+		}
+		passed, others := 0, 0
+		for range 20000 {
+			a := UserID(1 + r.IntN(2_000_000))
+			if set[a] || a == user {
+				continue
+			}
+			others++
+			if p.follows(user, a) {
+				t.Fatalf("%d followees: follows(%d) = true for a non-followee", n, a)
+			}
+			if w, b := filterBit(a, len(p.filter)); p.filter[w]&b != 0 {
+				passed++
+			}
+		}
+		if float64(passed) > 0.2*float64(others) {
+			t.Errorf("%d followees: the filter passed %d of %d non-followees", n, passed, others)
+		}
 	}
 }

@@ -158,9 +158,9 @@ type src struct {
 	bound  snowflake.ID // the next fetch reads IDs < bound
 	kind   uint8
 	author UserID
-	st     *userState // the pulled author's state, if known: its recent posts
-	end    bool       // nothing left after buf
-	chunk  int        // size of the next fetch
+	slot   *authorSlot // the pulled author's slot, if known: its recent posts
+	end    bool        // nothing left after buf
+	chunk  int         // size of the next fetch
 	// raw holds the queue's entries not yet filtered, ascending, taken
 	// from the end: a view of the pending snapshot, never written.
 	raw []Entry
@@ -178,10 +178,10 @@ const (
 
 // recent returns the author's recent posts if they serve x's next fetch.
 func (x *src) recent() *recentPosts {
-	if x.st == nil {
+	if x.slot == nil {
 		return nil
 	}
-	if rp := x.st.recent.Load(); rp != nil && x.bound > rp.from {
+	if rp := x.slot.recent.Load(); rp != nil && x.bound > rp.from {
 		return rp
 	}
 	return nil
@@ -274,7 +274,7 @@ type readBufs struct {
 type lazySrc struct {
 	bound  snowflake.ID
 	author UserID
-	st     *userState // may be nil
+	slot   *authorSlot // may be nil
 }
 
 // lazyHeap is a max-heap of lazySrc by bound, so that a page that stops
@@ -360,7 +360,7 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 	}
 	pullAll := false
 	for attempt := 0; ; attempt++ {
-		next, err := s.merge(ctx, bufs, user, top, lower, rs.floor, pullAll, plan, rs.self, rs.newest, queued, pg, yield)
+		next, err := s.merge(ctx, bufs, user, top, lower, rs.floor, pullAll, plan, rs.self.slot, rs.newest, queued, pg, yield)
 		if err != nil || next == 0 {
 			return err
 		}
@@ -378,7 +378,7 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 // merge runs one k-way merge from top down. It returns 0 when done, or the
 // top from which to merge again, pulling, if the timeline's horizon moved.
 func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lower, floor snowflake.ID, pullAll bool,
-	plan *readPlan, self *userState, selfNewest snowflake.ID, queued []Entry, pg *Page, yield func(Post) bool) (next snowflake.ID, err error) {
+	plan *readPlan, self *authorSlot, selfNewest snowflake.ID, queued []Entry, pg *Page, yield func(Post) bool) (next snowflake.ID, err error) {
 	const chunk = 32
 	tl := &b.tlSrc
 	*tl = src{kind: srcTimeline}
@@ -437,7 +437,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 			// The heap points into pulls: never move it.
 			pulls = make([]src, 0, 2*cap(pulls))
 		}
-		pulls = append(pulls, src{kind: srcPull, author: l.author, st: l.st, bound: l.bound, chunk: 8, buf: slot(8)})
+		pulls = append(pulls, src{kind: srcPull, author: l.author, slot: l.slot, bound: l.bound, chunk: 8, buf: slot(8)})
 		return &pulls[len(pulls)-1]
 	}
 	if len(tl.buf) > 0 {
@@ -458,9 +458,9 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 	// watermark) join when the merge reaches their watermark, the others
 	// all at once when it reaches deep: a first page above deep touches
 	// none of them.
-	addLazy := func(author UserID, st *userState, bound, newest snowflake.ID) {
+	addLazy := func(author UserID, as *authorSlot, bound, newest snowflake.ID) {
 		if bound = min(bound, newest+1); bound > lower+1 {
-			lazy = append(lazy, lazySrc{bound: bound, author: author, st: st})
+			lazy = append(lazy, lazySrc{bound: bound, author: author, slot: as})
 		}
 	}
 	addLazy(user, self, top, selfNewest)
@@ -469,7 +469,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		if err != nil {
 			return 0, err
 		}
-		addLazy(r.id, r.st, top, n)
+		addLazy(r.id, r.slot, top, n)
 	}
 	lazy.init()
 	marked := plan.marked
@@ -489,7 +489,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 					return err
 				}
 				if bound := min(top, r.w, n+1); bound > lower+1 {
-					lazy.push(lazySrc{bound: bound, author: r.id, st: r.st})
+					lazy.push(lazySrc{bound: bound, author: r.id, slot: r.slot})
 				}
 			case !groupDone && deep-1 >= hk:
 				// The group: every pushed followee with a watermark at or
@@ -502,7 +502,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 						return err
 					}
 					if bound := min(deep, n+1); bound > lower+1 {
-						lazy.push(lazySrc{bound: bound, author: r.id, st: r.st})
+						lazy.push(lazySrc{bound: bound, author: r.id, slot: r.slot})
 					}
 				}
 				marked = nil
