@@ -27,8 +27,9 @@
 // write costs a fan-out worker about 230 ns and a pulled author with posts
 // on the page 70-140 ns of a first page (10-40 ns without); [DefaultPullCost]
 // is 1, above that ratio, leaning toward pushes for a shorter read tail,
-// and [PerPair].PullCost pushes more still, trading writes for reads. Readers who follow a huge number of accounts
-// are served by pull in both.
+// and a larger [PerPair].PullCost pushes more still, trading writes for
+// reads. Readers who follow a huge number of accounts are served by pull
+// in both.
 //
 // # Reading without holes
 //

@@ -117,8 +117,10 @@ func (p *readPlan) follows(user, a UserID) bool {
 	if a == user {
 		return true
 	}
-	if w, b := filterBit(a, len(p.filter)); p.filter[w]&b == 0 {
-		return false
+	if len(p.filter) > 0 {
+		if w, b := filterBit(a, len(p.filter)); p.filter[w]&b == 0 {
+			return false
+		}
 	}
 	_, ok := slices.BinarySearch(p.ids, a)
 	return ok
