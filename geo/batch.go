@@ -27,7 +27,9 @@ import (
 //
 // It holds the writers' mutex for at most 512 drivers at a time and lets
 // go of it in between, so that other writers and Get wait for one chunk
-// (at most a few hundred microseconds), not for the whole batch. A
+// (a few hundred microseconds, more in the chunk that grows the ID table,
+// which is rebuilt from the tree as Upsert rebuilds it), not for the whole
+// batch. A
 // concurrent search or Get sees each driver either as it was or as the
 // batch leaves it, with the same guarantees as for Upsert, and may see
 // the batch partly applied.
@@ -43,7 +45,7 @@ func (x *Index) UpsertBatch(ds []Driver) error {
 	if err := sc.prepare(ds, x.now); err != nil {
 		return err
 	}
-	es := sc.order()
+	es := sc.order(x.st.table.seed)
 	// An empty index is being loaded: size its ID table for the batch
 	// once, instead of doubling it (rebuilding it from the tree) again
 	// and again.
@@ -116,7 +118,7 @@ func (sc *batchScratch) prepare(ds []Driver, now func() time.Time) error {
 		}
 		if ms < 0 || ms > maxSeenMilli {
 			if d.Seen.IsZero() {
-				return fmt.Errorf("batch driver %d (ID %d): %w: the clock says %v", i, d.ID, ErrInvalidSeen, now())
+				return fmt.Errorf("batch driver %d (ID %d): %w: the clock says %v", i, d.ID, ErrInvalidSeen, time.UnixMilli(ms))
 			}
 			return fmt.Errorf("batch driver %d (ID %d): %w: %v", i, d.ID, ErrInvalidSeen, d.Seen)
 		}
@@ -141,12 +143,12 @@ func (sc *batchScratch) prepare(ds []Driver, now func() time.Time) error {
 // the entries themselves, not indexes to them: a radix sort's passes
 // stream through memory, where gathering a million entries by index
 // would cost a cache miss each.
-func (sc *batchScratch) order() []batchEnt {
+func (sc *batchScratch) order(seed uint64) []batchEnt {
 	n := len(sc.a)
 	b := sc.b[:n]
 	srt, tmp := sc.a, b
 	if !sc.increasing {
-		srt, tmp = sc.dedup(b)
+		srt, tmp = sc.dedup(b, seed)
 	}
 	// Sort on the bits below the keys' common prefix that tell apart
 	// cells of a few drivers: 2 bits a level, and about log4(w/16)
@@ -154,7 +156,7 @@ func (sc *batchScratch) order() []batchEnt {
 	// for clusters. The order within a leaf does not matter.
 	w := len(srt)
 	lo := max(0, 64-bits.LeadingZeros64(sc.diff)-bits.Len(uint(w))-8)
-	out, _ := radixSort(srt, tmp[:w], lo, false)
+	out, _ := radixSort(srt, tmp[:w], lo, false, 0)
 	return out
 }
 
@@ -162,7 +164,7 @@ func (sc *batchScratch) order() []batchEnt {
 // the same ID overrides, in some order, and the other buffer of the two,
 // sc.a and b. (A batch whose IDs increase, as a load from a table ordered
 // by ID does, needs none of it.)
-func (sc *batchScratch) dedup(b []batchEnt) (kept, other []batchEnt) {
+func (sc *batchScratch) dedup(b []batchEnt, seed uint64) (kept, other []batchEnt) {
 	n := len(sc.a)
 	// Sort by ID hash, stably: equal IDs have equal hashes, so the
 	// entries of an ID end up next to each other, in input order. Sorting
@@ -170,14 +172,14 @@ func (sc *batchScratch) dedup(b []batchEnt) (kept, other []batchEnt) {
 	// share them, rare with 4 more bits than the batch has entries, and
 	// short.
 	hb := min(64, (bits.Len(uint(n))+4+7)/8*8)
-	srt, tmp := radixSort(sc.a, b, 64-hb, true)
+	srt, tmp := radixSort(sc.a, b, 64-hb, true, seed)
 	// Keep the last entry of each ID, compacting in place.
 	mask := ^uint64(0) << (64 - hb)
 	w := 0
 	for i := 0; i < n; {
-		h := hashID(srt[i].id) & mask
+		h := hashID(srt[i].id, seed) & mask
 		r := i + 1
-		for r < n && hashID(srt[r].id)&mask == h {
+		for r < n && hashID(srt[r].id, seed)&mask == h {
 			r++
 		}
 		for j := i; j < r; j++ {
@@ -199,13 +201,13 @@ func (sc *batchScratch) dedup(b []batchEnt) (kept, other []batchEnt) {
 // hash if byHash), stably, using b (as long as a) as the other buffer, and
 // returns the sorted slice and the other one. It skips the 8-bit digits
 // in which all keys agree, which in a city are most of the high ones.
-func radixSort(a, b []batchEnt, lo int, byHash bool) (sorted, other []batchEnt) {
+func radixSort(a, b []batchEnt, lo int, byHash bool, seed uint64) (sorted, other []batchEnt) {
 	if len(a) < 2 {
 		return a, b
 	}
 	key := func(e *batchEnt) uint64 {
 		if byHash {
-			return hashID(e.id)
+			return hashID(e.id, seed)
 		}
 		return e.key
 	}

@@ -1,6 +1,8 @@
 package geo
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"math"
 	"math/bits"
 	"sync/atomic"
@@ -502,22 +504,41 @@ func blockCap(n int32) int32 {
 // a tombstone instead of shifting later slots back: a slot does not say
 // which driver, and so which home position, it belongs to. Tombstones are
 // reused by inserts and cleared when the table is rebuilt from the tree.
+//
+// Driver IDs come from outside (a gateway passes on what phones report),
+// so the hash is keyed with a random seed per Index: with a fixed hash,
+// IDs chosen to share a home and a tag (for a multiplicative hash, the
+// multiples of its inverse) would make every probe walk one cluster, and
+// a pile of them at one point turned each lookup into a scan of the pile
+// per probed slot (3,000 such drivers took seconds to insert).
 type idTable struct {
 	slots []uint32
 	used  int // live slots
 	dead  int // tombstones
 	shift uint
 	nbits uint
+	seed  uint64
 }
 
-func hashID(id DriverID) uint64 { return uint64(id) * 0x9e3779b97f4a7c15 }
+// hashID mixes id with seed: the seed is xored in and then spread over
+// all bits by SplitMix64's finalizer (Steele, Lea and Flood, "Fast
+// splittable pseudorandom number generators", OOPSLA 2014), so that
+// without the seed, which IDs collide cannot be told.
+func hashID(id DriverID, seed uint64) uint64 {
+	z := uint64(id) ^ seed
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
 
-func (t *idTable) home(id DriverID) uint64 { return hashID(id) >> t.shift }
+func (t *idTable) home(id DriverID) uint64 { return hashID(id, t.seed) >> t.shift }
 
 const hintBits = 5
 
 // tag returns id's tag, in place in a slot.
-func (t *idTable) tag(id DriverID) uint32 { return uint32(hashID(id)>>16) << (t.nbits + hintBits) }
+func (t *idTable) tag(id DriverID) uint32 {
+	return uint32(hashID(id, t.seed)>>16) << (t.nbits + hintBits)
+}
 
 func (t *idTable) nodeMask() uint32 { return uint32(uint64(1)<<t.nbits - 1) }
 
@@ -610,7 +631,9 @@ func (s *treeStore) node(i int32) *node {
 }
 
 func (s *treeStore) init() {
-	s.table = idTable{slots: make([]uint32, 16), shift: 64 - 4, nbits: 16}
+	var seed [8]byte
+	_, _ = rand.Read(seed[:]) // never fails (crypto/rand)
+	s.table = idTable{slots: make([]uint32, 16), shift: 64 - 4, nbits: 16, seed: binary.LittleEndian.Uint64(seed[:])}
 	s.nodes.Store(&[]*nodeChunkT{})
 	for _, root := range []int32{mainRoot, mirrorRoot} {
 		s.allocNodes(1)
