@@ -1,7 +1,6 @@
 package geo
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -52,28 +51,10 @@ func sameIndexes(t *testing.T, r *rand.Rand, x, want *Index, m truth) {
 			t.Fatalf("Get(%d) = %+v %v, one at a time %+v %v, want %+v", id, got, ok, w, wok, d)
 		}
 	}
-	ctx := context.Background()
 	for range 20 {
 		c, radius, k := edgeCenter(r), randRadius(r), r.IntN(15)
-		for _, avail := range []bool{false, true} {
-			var got []Match
-			var filter func(Driver) bool
-			if avail {
-				got, _ = x.NearbyAvailable(ctx, c, radius, k, nil)
-				filter = func(d Driver) bool { return d.Status == Available }
-			} else {
-				got, _ = x.Nearby(ctx, c, radius, k, nil)
-			}
-			want := bruteNearby(m, c, radius, k, math.MinInt64, filter)
-			if len(got) != len(want) {
-				t.Fatalf("available %v: Nearby(%v, %v, %d) found %d, brute force %d", avail, c, radius, k, len(got), len(want))
-			}
-			for i := range got {
-				if got[i].Distance != want[i].Distance || got[i].Driver != m[got[i].ID] {
-					t.Fatalf("available %v: Nearby(%v, %v, %d)[%d] = %+v, want %+v", avail, c, radius, k, i, got[i], want[i])
-				}
-			}
-		}
+		checkNearby(t, x, m, c, radius, k, false)
+		checkNearby(t, x, m, c, radius, k, true)
 		checkWithinIDs(t, x, m, c, radius, math.MinInt64)
 	}
 }
@@ -240,15 +221,11 @@ func TestUpsertBatchConcurrentSearch(t *testing.T) {
 	var buf []Match
 	for i := 0; !done.Load() || i < 200; i++ {
 		c := box(r)
-		radius := []float64{300, 2000, 30_000}[r.IntN(3)]
-		k := []int{1, 10, 50, 0}[r.IntN(4)]
-		avail := r.IntN(2) == 0
+		var radius float64
+		var k int
+		var avail bool
 		var err error
-		if avail {
-			buf, err = x.AppendNearbyAvailable(context.Background(), buf[:0], c, radius, k, nil)
-		} else {
-			buf, err = x.AppendNearby(context.Background(), buf[:0], c, radius, k, nil)
-		}
+		buf, radius, k, avail, err = searchAt(r, x, buf, c)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -228,15 +228,11 @@ func TestConcurrentInvariants(t *testing.T) {
 			for i := 0; i < queries || writers.Load() > 0; i++ {
 				c := box(r)
 				c.Lat += 0.04 * (r.Float64() - 0.5)
-				radius := []float64{300, 2000, 30_000}[r.IntN(3)]
-				k := []int{1, 10, 50, 0}[r.IntN(4)]
-				avail := r.IntN(2) == 0
+				var radius float64
+				var k int
+				var avail bool
 				var err error
-				if avail {
-					buf, err = x.AppendNearbyAvailable(context.Background(), buf[:0], c, radius, k, nil)
-				} else {
-					buf, err = x.AppendNearby(context.Background(), buf[:0], c, radius, k, nil)
-				}
+				buf, radius, k, avail, err = searchAt(r, x, buf, c)
 				if err != nil {
 					t.Error(err)
 					return
@@ -508,4 +504,19 @@ func TestNoDuplicateAfterComeback(t *testing.T) {
 	}
 	wg.Wait()
 	checkTree(t, x)
+}
+
+// searchAt runs a random search around c into buf: Nearby or
+// NearbyAvailable, within 300 m, 2 km or 30 km, for 1, 10, 50 or all
+// drivers.
+func searchAt(r *rand.Rand, x *Index, buf []Match, c LatLng) (res []Match, radius float64, k int, avail bool, err error) {
+	radius = []float64{300, 2000, 30_000}[r.IntN(3)]
+	k = []int{1, 10, 50, 0}[r.IntN(4)]
+	avail = r.IntN(2) == 0
+	if avail {
+		res, err = x.AppendNearbyAvailable(context.Background(), buf[:0], c, radius, k, nil)
+	} else {
+		res, err = x.AppendNearby(context.Background(), buf[:0], c, radius, k, nil)
+	}
+	return res, radius, k, avail, err
 }

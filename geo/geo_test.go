@@ -514,28 +514,34 @@ func TestNearbyNeverStale(t *testing.T) {
 	}
 	for range 100 {
 		c, radius, k := edgeCenter(r), randRadius(r), r.IntN(15)
-		for _, availOnly := range []bool{false, true} {
-			var got []Match
-			var err error
-			var filter func(Driver) bool
-			if availOnly {
-				got, err = x.NearbyAvailable(context.Background(), c, radius, k, nil)
-				filter = func(d Driver) bool { return d.Status == Available }
-			} else {
-				got, err = x.Nearby(context.Background(), c, radius, k, nil)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := bruteNearby(m, c, radius, k, math.MinInt64, filter)
-			if len(got) != len(want) {
-				t.Fatalf("Nearby(%v, %v, k=%d, avail=%v) found %d, want %d", c, radius, k, availOnly, len(got), len(want))
-			}
-			for i := range got {
-				if got[i].Distance != want[i].Distance || got[i].Driver != m[got[i].ID] {
-					t.Fatalf("Nearby(%v, %v, k=%d, avail=%v)[%d] = %+v, want %+v", c, radius, k, availOnly, i, got[i], want[i])
-				}
-			}
+		checkNearby(t, x, m, c, radius, k, false)
+		checkNearby(t, x, m, c, radius, k, true)
+	}
+}
+
+// checkNearby fails t unless Nearby (NearbyAvailable if avail) of x
+// finds the drivers brute force finds in m, at the same distances.
+func checkNearby(t *testing.T, x *Index, m truth, c LatLng, radius float64, k int, avail bool) {
+	t.Helper()
+	var got []Match
+	var err error
+	var filter func(Driver) bool
+	if avail {
+		got, err = x.NearbyAvailable(context.Background(), c, radius, k, nil)
+		filter = func(d Driver) bool { return d.Status == Available }
+	} else {
+		got, err = x.Nearby(context.Background(), c, radius, k, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bruteNearby(m, c, radius, k, math.MinInt64, filter)
+	if len(got) != len(want) {
+		t.Fatalf("Nearby(%v, %v, k=%d, avail=%v) found %d, want %d", c, radius, k, avail, len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Distance != want[i].Distance || got[i].Driver != m[got[i].ID] {
+			t.Fatalf("Nearby(%v, %v, k=%d, avail=%v)[%d] = %+v, want %+v", c, radius, k, avail, i, got[i], want[i])
 		}
 	}
 }
