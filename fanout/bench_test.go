@@ -225,6 +225,58 @@ func benchFanout(b *testing.B, policy fanout.Policy, halfIdle bool) {
 	}
 }
 
+// BenchmarkEdgeSwitch measures what the fan-out pays for each edge the
+// policy switches to pull as it goes, as under PerPair when an author
+// starts posting more often than its followers read: 1000 readers who
+// have never read (active from a follow) follow 64 authors on pushed
+// edges, and each op publishes a post by the next author, whose fan-out
+// switches its 1000 edges to pull. After every author has posted, the
+// edges are set back to pushed with the timer stopped. ns/switch is the
+// worker's time per switched edge.
+func BenchmarkEdgeSwitch(b *testing.B) {
+	ctx := context.Background()
+	const authors, readers = 64, 1000
+	g := fanout.NewMemGraph()
+	reset := func() {
+		for r := range readers {
+			for a := 1; a <= authors; a++ {
+				g.Follow(ctx, fanout.Edge{Follower: fanout.UserID(1000 + r), Followee: fanout.UserID(a), Since: 1})
+			}
+		}
+	}
+	reset()
+	var busy, posts atomic.Int64
+	svc := fanout.New(g, fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}), fanout.Options{
+		Policy: fanout.PerPair{},
+		OnFanout: func(_ snowflake.ID, _ int, took time.Duration) {
+			busy.Add(int64(took))
+			posts.Add(1)
+		},
+	})
+	for r := range readers {
+		if err := svc.Follow(ctx, fanout.UserID(1000+r), 1000+readers); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	n := int64(0)
+	for b.Loop() {
+		if _, err := svc.Publish(ctx, fanout.UserID(1+n%authors), ""); err != nil {
+			b.Fatal(err)
+		}
+		if n++; n%authors == 0 {
+			b.StopTimer()
+			for posts.Load() < n {
+				time.Sleep(100 * time.Microsecond)
+			}
+			reset()
+			b.StartTimer()
+		}
+	}
+	svc.Close()
+	b.ReportMetric(float64(busy.Load())/float64(posts.Load()*readers), "ns/switch")
+}
+
 // BenchmarkPullCost measures what a pulled followee costs a first page of
 // 20, the read side of PerPair's cost ratio: 512 readers each follow 20
 // active authors (the same for all, posting in turn, so that each has posts
