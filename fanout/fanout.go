@@ -671,7 +671,7 @@ func (s *Service) changed(ctx context.Context, u UserID) {
 // pullEdge switches reader's edge from author to pull. Reader's plans treat
 // the edge as pulled before the graph says so: from then on a fan-out may
 // skip reader, and no read may expect the post in its timeline. A current
-// plan is patched rather than rebuilt, in O(pulled + marked + F/64): under
+// plan is patched rather than rebuilt, in O(marked + F/64): under
 // the per-pair policy edges flip often.
 func (s *Service) pullEdge(ctx context.Context, reader, author UserID) {
 	var ast *userState
