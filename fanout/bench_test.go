@@ -154,22 +154,62 @@ func BenchmarkDeliver(b *testing.B) {
 // timeline writes per second of wall time including the final drain;
 // ns/write is a worker's time per timeline write (the cost of one push,
 // the write side of PerPair's cost ratio).
+//
+// "threshold" pushes to every follower. Under "per-pair" half of them
+// have never read (they are active from a follow): a warm-up post
+// switches their edges to pull, and the fan-out lists and skips them at
+// every post after it; the other half read once and, at a PullCost of 1e6,
+// stay pushed at any post rate the benchmark reaches. The edge switches
+// themselves are measured by the simulator (examples/timeline).
 func BenchmarkFanout(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		policy fanout.Policy
+	}{
+		{"threshold", fanout.Threshold{}},
+		{"per-pair", fanout.PerPair{PullCost: 1e6}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			benchFanout(b, c.policy, c.name == "per-pair")
+		})
+	}
+}
+
+func benchFanout(b *testing.B, policy fanout.Policy, halfIdle bool) {
 	ctx := context.Background()
 	const followers = 5000
 	g := fanout.NewMemGraph()
 	for f := 2; f <= followers+1; f++ {
 		g.Follow(ctx, fanout.Edge{Follower: fanout.UserID(f), Followee: 1, Since: 1})
 	}
-	var writes, busy atomic.Int64
+	var writes, busy, posts atomic.Int64
 	svc := fanout.New(g, fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}), fanout.Options{
+		Policy: policy,
 		OnFanout: func(_ snowflake.ID, n int, took time.Duration) {
 			writes.Add(int64(n))
 			busy.Add(int64(took))
+			posts.Add(1)
 		},
 	})
 	for f := 2; f <= followers+1; f++ {
+		if halfIdle && f%2 == 1 {
+			// Active, but with no read: a read rate of 0.
+			if err := svc.Follow(ctx, fanout.UserID(f), followers+2); err != nil {
+				b.Fatal(err)
+			}
+			continue
+		}
 		svc.Timeline(ctx, fanout.UserID(f), "", 1)
+	}
+	if halfIdle {
+		if _, err := svc.Publish(ctx, 1, ""); err != nil {
+			b.Fatal(err)
+		}
+		for posts.Load() < 1 {
+			time.Sleep(time.Millisecond)
+		}
+		writes.Store(0)
+		busy.Store(0)
 	}
 	b.ReportAllocs()
 	start := time.Now()
@@ -183,6 +223,58 @@ func BenchmarkFanout(b *testing.B) {
 	if writes.Load() > 0 {
 		b.ReportMetric(float64(busy.Load())/float64(writes.Load()), "ns/write")
 	}
+}
+
+// BenchmarkEdgeSwitch measures what the fan-out pays for each edge the
+// policy switches to pull as it goes, as under PerPair when an author
+// starts posting more often than its followers read: 1000 readers who
+// have never read (active from a follow) follow 64 authors on pushed
+// edges, and each op publishes a post by the next author, whose fan-out
+// switches its 1000 edges to pull. After every author has posted, the
+// edges are set back to pushed with the timer stopped. ns/switch is the
+// worker's time per switched edge.
+func BenchmarkEdgeSwitch(b *testing.B) {
+	ctx := context.Background()
+	const authors, readers = 64, 1000
+	g := fanout.NewMemGraph()
+	reset := func() {
+		for r := range readers {
+			for a := 1; a <= authors; a++ {
+				g.Follow(ctx, fanout.Edge{Follower: fanout.UserID(1000 + r), Followee: fanout.UserID(a), Since: 1})
+			}
+		}
+	}
+	reset()
+	var busy, posts atomic.Int64
+	svc := fanout.New(g, fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}), fanout.Options{
+		Policy: fanout.PerPair{},
+		OnFanout: func(_ snowflake.ID, _ int, took time.Duration) {
+			busy.Add(int64(took))
+			posts.Add(1)
+		},
+	})
+	for r := range readers {
+		if err := svc.Follow(ctx, fanout.UserID(1000+r), 1000+readers); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	n := int64(0)
+	for b.Loop() {
+		if _, err := svc.Publish(ctx, fanout.UserID(1+n%authors), ""); err != nil {
+			b.Fatal(err)
+		}
+		if n++; n%authors == 0 {
+			b.StopTimer()
+			for posts.Load() < n {
+				time.Sleep(100 * time.Microsecond)
+			}
+			reset()
+			b.StartTimer()
+		}
+	}
+	svc.Close()
+	b.ReportMetric(float64(busy.Load())/float64(posts.Load()*readers), "ns/switch")
 }
 
 // BenchmarkPullCost measures what a pulled followee costs a first page of

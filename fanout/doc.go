@@ -80,7 +80,15 @@
 // plan in place of rebuilding it, so it leaves little for the collector. Through the whole Service an author with 5000 active followers is
 // fanned out at several million timeline inserts per second on 2 cores
 // (BenchmarkFanout); about half of that is Deliver, a third the
-// per-follower checks (activity, mutes, the policy).
+// per-follower checks (activity, mutes, the policy). An edge the policy
+// switches to pull at fan-out is marked in the reader's plan under the
+// lock the per-follower check holds anyway, and costs the worker a graph
+// write besides: about 600 ns per switched edge (BenchmarkEdgeSwitch; 1.1
+// µs before the mark shared that lock), most of it the two B-tree
+// descents of the write. A pulled edge costs a fan-out that lists it
+// about 20 ns: BenchmarkFanout/per-pair lists 5000 followers and writes to
+// the 2500 pushed ones at 370-390 ns per write, against Threshold's
+// 330-340 for 5000 writes.
 //
 // Timeline goes through a read plan the Service caches per reader: its
 // followees (sorted, for the merge's membership test), the ones that are
@@ -90,10 +98,13 @@
 // its edges' switches (a per-reader version), or the mode of an author it
 // follows (a Service-wide log of the last 4096 such changes, checked in
 // O(changes · log F)). An edge switching to pull is marked in the reader's
-// state, and its current plan patched in O(pulled + marked), before the
+// state, and its current plan patched in O(marked + F/64), before the
 // graph changes, so no fan-out skips a reader whose plan still expects the
 // post in its timeline. With a current plan a read costs
-// one timeline range, a load per pulled followee from a dense table, a
+// one timeline range, a load per pulled followee from a dense table (one
+// whose newest post is older than the timeline's first 32 entries then
+// waits outside the merge's heap, which a first page seldom orders it
+// into: 9 ns per such followee rather than 13), a
 // store descent per pulled followee with posts in range older than its 16
 // newest, the posts in the fan-out queue (a handful while the workers keep
 // up, a hundred or more when they fall behind; filtered to the reader's
@@ -132,7 +143,13 @@
 // the O(F) followee pass. A plan rebuild costs 10-50 µs, but happens only
 // after the reader's own follows, unfollows, mutes and blocks and its
 // followees' mode changes: in the simulator 10 of 22,500 reads, too few to
-// reach the p99.
+// reach the p99. Per-pair's slowest 1% are the heaviest readers: they
+// follow 800-1700 accounts and pull 400-620 of them (the median read
+// pulls 75, threshold's slowest about 100), because the benchmark's
+// readers have read once while most authors posted several times, and
+// PerPair pulls an author who posts more often than the reader reads.
+// Each pulled followee costs such a read a load from the dense table,
+// about 10-25 ns, nothing more if it posted nothing on the page.
 //
 // In the simulator (examples/timeline: 5k users, a history of 5000 posts,
 // fan-out workers and two concurrent pagers on the same 2 cores) the first
@@ -151,9 +168,14 @@
 // pulled followees against 59 on average, and 5-9% of them rebuilding
 // their plan after the reader's own follow or unfollow. A read's thread
 // CPU time grows by about 25 ns per pulled followee and 15 ns per post
-// waiting in the fan-out queue, which under per-pair holds 30-150 posts
-// (its fan-out asks the policy for every follower and switches edges as
-// it goes, at a third of threshold's inserts per second).
+// waiting in the fan-out queue, which under per-pair holds 30-150 posts:
+// its fan-out runs at a third of threshold's inserts per second because
+// it switches edges as it goes. In the 100k replay a quarter of the edges
+// its fan-outs list are switched to pull (48k switches against 88k
+// writes in 500 posts): the replay starts with every edge pushed and
+// every reader having read once, so an author's second post already
+// outweighs most of its followers' reads. A switch costs about two
+// timeline writes, most of it the graph write's B-tree descents.
 //
 // # Storage
 //

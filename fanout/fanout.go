@@ -397,10 +397,12 @@ func (s *Service) worker() {
 func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 	var push bool
 	var as AuthorStats
+	var ast *userState
 	now := s.now()
 	s.user(ctx, p.Author, func(st *userState) {
 		push = st.authorPush
 		as = s.authorStats(p.Author, st, now)
+		ast = st
 	})
 	writes := 0
 	if push {
@@ -419,7 +421,7 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 				if ed.Since == 0 {
 					continue
 				}
-				switch s.receives(ed.Follower, as, ed.Since != Pulling, now) {
+				switch s.receives(ed.Follower, as, ast, ed.Since != Pulling, now) {
 				case deliver:
 					to = append(to, ed.Follower)
 				case toPull:
@@ -443,9 +445,11 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 			if len(to) == 0 {
 				runtime.Gosched()
 			}
-			// Until the flips are done, reads find p in the pending list.
+			// receives marked the flips' edges pulled in their readers'
+			// plans; until the graph says so too, reads find p in the
+			// pending list.
 			for _, f := range flips {
-				s.pullEdge(ctx, f, p.Author)
+				s.pulledEdge(ctx, f, p.Author)
 			}
 			if len(edges) < s.opt.BatchSize {
 				break
@@ -480,8 +484,10 @@ const (
 // post now, marking the reader dormant if it has not read for
 // InactiveAfter. If mayFlip, it asks the policy whether the edge should
 // now be pulled (Feeding Frenzy decides at post time as well as at read
-// time).
-func (s *Service) receives(reader UserID, a AuthorStats, mayFlip bool, now int64) verdict {
+// time); if so, it marks the edge pulled in the reader's plans under the
+// lock it holds anyway, and the caller must finish the switch with
+// pulledEdge. ast is the author's state.
+func (s *Service) receives(reader UserID, a AuthorStats, ast *userState, mayFlip bool, now int64) verdict {
 	us := &s.users[stripeOf(int64(reader))]
 	us.mu.Lock()
 	defer us.mu.Unlock()
@@ -498,6 +504,7 @@ func (s *Service) receives(reader UserID, a AuthorStats, mayFlip bool, now int64
 		return skip
 	}
 	if mayFlip && !s.opt.Policy.PushEdge(a, ReaderStats{Reader: reader, Followees: st.followees, ReadRate: st.readRate.at0(now, s.tau), Pushed: true}) {
+		markPull(st, a.Author, ast)
 		return toPull
 	}
 	return deliver
@@ -664,21 +671,31 @@ func (s *Service) changed(ctx context.Context, u UserID) {
 // pullEdge switches reader's edge from author to pull. Reader's plans treat
 // the edge as pulled before the graph says so: from then on a fan-out may
 // skip reader, and no read may expect the post in its timeline. A current
-// plan is patched rather than rebuilt, in O(pulled + marked + F/64): under
+// plan is patched rather than rebuilt, in O(marked + F/64): under
 // the per-pair policy edges flip often.
 func (s *Service) pullEdge(ctx context.Context, reader, author UserID) {
 	var ast *userState
 	s.user(ctx, author, func(st *userState) { ast = st })
-	s.user(ctx, reader, func(st *userState) {
-		st.forcePull = append(st.forcePull, author)
-		current := st.plan != nil && st.planBuilt == st.planVer
-		st.planVer++
-		if current && ast != nil {
-			if p := st.plan.pulling(author, ast); p != nil {
-				st.plan, st.planBuilt = p, st.planVer
-			}
+	s.user(ctx, reader, func(st *userState) { markPull(st, author, ast) })
+	s.pulledEdge(ctx, reader, author)
+}
+
+// markPull is pullEdge's first step, under the reader's lock: plans treat
+// the edge from author (whose state is ast) as pulled from now on.
+func markPull(st *userState, author UserID, ast *userState) {
+	st.forcePull = append(st.forcePull, author)
+	current := st.plan != nil && st.planBuilt == st.planVer
+	st.planVer++
+	if current && ast != nil {
+		if p := st.plan.pulling(author, ast); p != nil {
+			st.plan, st.planBuilt = p, st.planVer
 		}
-	})
+	}
+}
+
+// pulledEdge finishes a switch to pull after markPull: it writes the edge
+// to the graph as pulled and then drops the mark.
+func (s *Service) pulledEdge(ctx context.Context, reader, author UserID) {
 	s.graph.SetSince(ctx, reader, author, 0)
 	// Plans built from now on read the edge as pulled from the graph.
 	s.user(ctx, reader, func(st *userState) {

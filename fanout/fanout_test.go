@@ -955,3 +955,38 @@ func (e *env) settle(u fanout.UserID) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Pulled followees whose posts are all older than the first chunk of the
+// pushed timeline wait outside the merge until it gets there: a page that
+// goes that deep, in one read or over several, still finds every post of
+// theirs in order.
+func TestPulledBelowPushedTimeline(t *testing.T) {
+	for _, limit := range []int{7, 50, 200} {
+		e := newEnv(t, 800, fanout.Options{Policy: fanout.Threshold{Followers: 3, Hysteresis: -1}})
+		const alice, reader = 1, 2
+		for u := fanout.UserID(10); u < 15; u++ {
+			e.follow(u, 100) // 5 followers: author 100 is pulled
+			e.follow(u, 101) // and so is 101
+		}
+		e.follow(reader, alice) // pushed
+		e.follow(reader, 100)
+		e.follow(reader, 101)
+		e.feed(reader, 5) // active
+		var want []string
+		var ps []fanout.Post
+		for i := range 6 {
+			a := fanout.UserID(100 + i%2)
+			ps = append(ps, e.post(a, fmt.Sprint("old", i)))
+			want = append(want, fmt.Sprint("old", i))
+		}
+		for i := range 70 { // more than two chunks of the merge
+			ps = append(ps, e.post(alice, fmt.Sprint("a", i)))
+			want = append(want, fmt.Sprint("a", i))
+		}
+		e.wait(ps...)
+		slices.Reverse(want)
+		if got := e.feed(reader, limit); !slices.Equal(got, want) {
+			t.Fatalf("limit %d: feed = %v, want %v", limit, got, want)
+		}
+	}
+}

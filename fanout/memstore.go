@@ -134,17 +134,25 @@ func (g *MemGraph) SetSince(ctx context.Context, follower, followee UserID, sinc
 	e := Edge{Follower: follower, Followee: followee, Since: since}
 	st := &g.s[stripeOf(int64(follower))]
 	st.mu.Lock()
+	// One descent per tree where the edge exists (the usual case): replace,
+	// and take the insert back under the same lock if it did not.
 	a := st.adj(follower, false)
-	if a == nil || !a.followees.Has(e) {
+	if a == nil {
 		st.mu.Unlock()
 		return ErrNotFollowing
 	}
-	a.followees.ReplaceOrInsert(e)
+	if _, ok := a.followees.ReplaceOrInsert(e); !ok {
+		a.followees.Delete(e)
+		st.mu.Unlock()
+		return ErrNotFollowing
+	}
 	st.mu.Unlock()
 	st = &g.s[stripeOf(int64(followee))]
 	st.mu.Lock()
-	if a := st.adj(followee, false); a != nil && a.followers.Has(e) {
-		a.followers.ReplaceOrInsert(e)
+	if a := st.adj(followee, false); a != nil {
+		if _, ok := a.followers.ReplaceOrInsert(e); !ok {
+			a.followers.Delete(e)
+		}
 	}
 	st.mu.Unlock()
 	return nil
