@@ -226,21 +226,23 @@
 // Measured with 1,000,000 drivers on the benchmarks module's datasets
 // (its geo_test.go: a New York-sized box and the whole sphere, 10%
 // available), beside tidwall/rtree and orb/quadtree, which are inexact, on
-// a quiet 2-core VM, the faster of two runs (the mixed rows: 3 s of one
-// goroutine moving drivers and one running 10-nearest searches, the
-// peers behind a sync.RWMutex):
+// a quiet 2-core VM on 2026-11-26, the faster of two runs (the mixed rows:
+// 3 s of one goroutine moving drivers and one running 10-nearest
+// searches, the peers behind a sync.RWMutex; the load row: UpsertBatch,
+// the peers, which have no bulk load, one at a time):
 //
 //	                          blueprint         rtree             orb
 //	                          nyc     sphere    nyc     sphere    nyc     sphere
-//	insert (ns)               624     511       584     597       329     340
-//	move (ns, 0 allocs)       592     409       1234    1184      1689    1469
-//	10 nearest (µs)           3.7     4.3       12.6    11.9      9.3     7.4
-//	  recall                  1.000   1.000     0.910   0.830     0.900   0.830
-//	10 nearest available (µs) 3.1     3.9       30.9    29.3      40.6    34.6
-//	radius 2 km / 200 km (µs) 143     16        435     25        1818    72
-//	mixed: moves/s            1.57M   1.88M     60k     59k       56k     68k
-//	mixed: 10-NN queries/s    261k    247k      54k     56k       54k     65k
-//	memory (bytes/driver)     49.8              79.0              81.1
+//	insert (ns)               613     657       585     612       390     375
+//	load 1M (ns a driver)     161     134       565     618       318     315
+//	move (ns, 0 allocs)       596     380       1298    1196      1711    1475
+//	10 nearest (µs)           3.7     4.0       12.4    11.6      10.8    7.5
+//	  recall                  1.000   1.000     0.935   0.830     0.925   0.830
+//	10 nearest available (µs) 3.2     3.9       31.1    29.8      47.3    37.3
+//	radius 2 km / 200 km (µs) 146     17        471     26        2252    78
+//	mixed: moves/s            1.48M   2.17M     61k     65k       57k     69k
+//	mixed: 10-NN queries/s    260k    242k      54k     56k       54k     62k
+//	memory (bytes/driver)     51.2              79.0              81.1
 //
 // On the sphere, by kind of query (on a busier VM, before the last
 // tuning of the cell bounds), 10 nearest cost 4.6 µs in general, 3.8
@@ -299,18 +301,17 @@
 // table's slots for a chunk are loaded all at once first, so their cache
 // misses overlap.
 //
-// Loading the benchmarks' 1,000,000 drivers into an empty index cost 184
-// ns a driver in New York and 145 on the sphere, against 685 and 553 for
-// Upsert one at a time and 658 and 602 for rtree, 453 and 391 for orb
-// (which have no bulk load), measured together on a busy VM; with the IDs
-// shuffled, which the deduplication then sorts, 45 to 90 ns more. About
+// Loading the benchmarks' 1,000,000 drivers into an empty index cost 161
+// ns a driver in New York and 134 on the sphere, against 613 and 657 for
+// Upsert one at a time (table above); with the IDs shuffled, which the
+// deduplication then sorts, 45 to 90 ns more (measured on a busy VM). About
 // a third of it is the validation and the sort, the rest the tree and
 // the table. A batch of 10,000 reports from moving drivers applied to
 // 1,000,000 costs 20-40% less than as many Upserts: they land
 // in different leaves, so only the table probe and the upper levels of
 // the descent are saved. The index a load builds is a little smaller
-// (48.8 bytes a driver against 49.8, New York, 10% available): each leaf
-// gets a block sized for its drivers at once. Scratch buffers (64 bytes
+// (about 1 byte a driver, measured before the writer's dense arrays): each
+// leaf gets a block sized for its drivers at once. Scratch buffers (64 bytes
 // a driver while the call runs) are kept for the next call, so a batch
 // allocates nothing but what the tree itself grows.
 //
