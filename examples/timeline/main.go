@@ -19,9 +19,9 @@
 //	go run ./examples/timeline -users 100000 -followees 100 -posts 2000
 //
 // The third is the graph (100k users, 16.5M follow edges, an
-// author with 99k followers): about 3.5 minutes and 7.5 GB on 2 cores
-// (measured before pure-pull and -history were added), mostly building the
-// graphs and pure push's fan-out (23k timeline writes per post). With the
+// author with 99k followers): about 4 minutes and 11 GB on 2 cores,
+// mostly building the graphs and pure push's fan-out (23k timeline writes
+// per post). With the
 // issue's full replay, -posts 20000, pure push alone ran over 6 minutes (at
 // 8 GB). The default is 5k users with a median of 50 followees.
 //
