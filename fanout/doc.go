@@ -83,7 +83,7 @@
 // per-follower checks (activity, mutes, the policy). An edge the policy
 // switches to pull at fan-out is marked in the reader's plan under the
 // lock the per-follower check holds anyway, and costs the worker a graph
-// write besides: about 600 ns per switched edge (BenchmarkEdgeSwitch; 1.1
+// write besides: 470-600 ns per switched edge (BenchmarkEdgeSwitch; 1.1
 // µs before the mark shared that lock), most of it the two B-tree
 // descents of the write. A pulled edge costs a fan-out that lists it
 // about 20 ns: BenchmarkFanout/per-pair lists 5000 followers and writes to
