@@ -313,7 +313,7 @@ func (x *Index) reserveTable(k, nodes int) {
 	s := &x.st
 	t := &s.table
 	rebuild := false
-	for uint64(s.nnode)+uint64(nodes)+nodeReserve+1 >= uint64(t.nodeMask()) && t.nbits < 27 {
+	for uint64(s.nnode)+uint64(nodes)+nodeReserve+1 >= uint64(t.nodeMask()) && t.nbits < 32-hintBits {
 		t.nbits++
 		rebuild = true
 	}

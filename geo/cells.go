@@ -359,9 +359,15 @@ type nodeChunkT [nodeChunk]node
 // leafMax drivers (unless they all share one point), and a subtree
 // collapses into one leaf when it holds fewer than mergeBelow.
 const (
-	leafMax    = 32
+	leafMax    = 96
 	mergeBelow = 8
-	blockStep  = 8 // block capacities are multiples of it up to leafMax
+	blockStep  = 8 // block capacities are multiples of it up to blockMax
+	// blockMax is the largest block capacity class in steps of blockStep;
+	// larger blocks (piles) double from it.
+	blockMax = 128
+	// pileFrom is the first slot the table's hint cannot name: entries at
+	// it or beyond go through treeStore.piles.
+	pileFrom = 1 << hintBits
 	// mirrorLeafMax is leafMax for the mirror tree. Its drivers are
 	// sparser (the available ones, a tenth or so), so a k-nearest search
 	// spans more cells; larger leaves make it read fewer of them. The
@@ -471,10 +477,10 @@ func (b *block) copyTo(nb *block, n int32) {
 
 // blockCap returns the capacity class for n entries.
 func blockCap(n int32) int32 {
-	if n <= leafMax {
+	if n <= blockMax {
 		return max((n+blockStep-1)/blockStep*blockStep, blockStep)
 	}
-	c := int32(leafMax)
+	c := int32(blockMax)
 	for c < n {
 		c *= 2
 	}
@@ -533,7 +539,7 @@ func hashID(id DriverID, seed uint64) uint64 {
 
 func (t *idTable) home(id DriverID) uint64 { return hashID(id, t.seed) >> t.shift }
 
-const hintBits = 5
+const hintBits = 7
 
 // tag returns id's tag, in place in a slot.
 func (t *idTable) tag(id DriverID) uint32 {
@@ -580,7 +586,7 @@ type treeStore struct {
 
 	nnode   int32
 	freeGrp []int32 // released groups of four nodes
-	freeBlk [leafMax / blockStep][]*block
+	freeBlk [blockMax / blockStep][]*block
 	table   idTable
 	// piles maps each entry at slot leafMax or beyond of a leaf, which
 	// only a pile of drivers at one point has, to its slot: in the main
@@ -617,7 +623,7 @@ func (s *treeStore) unpile(li int32, id DriverID) {
 // pileFind returns id's slot in leaf li, which holds cnt entries with
 // IDs im, if the pile map knows it, or -1.
 func (s *treeStore) pileFind(li, cnt int32, im []atomic.Uint64, id DriverID) int32 {
-	if cnt <= leafMax {
+	if cnt <= pileFrom {
 		return -1
 	}
 	if j, ok := s.piles[pileKey{li, id}]; ok && j < cnt && DriverID(im[2*j].Load()) == id {
@@ -809,7 +815,7 @@ func (s *treeStore) allocNodes(k int32) int32 {
 }
 
 func (s *treeStore) allocBlock(c int32) *block {
-	if c <= leafMax {
+	if c <= blockMax {
 		l := &s.freeBlk[c/blockStep-1]
 		if n := len(*l); n > 0 {
 			b := (*l)[n-1]
@@ -828,7 +834,7 @@ const maxFree = 256
 // freeBlock recycles b. Readers may still hold it; they notice through
 // the seq of the node they read it from.
 func (s *treeStore) freeBlock(b *block) {
-	if c := b.capacity(); c <= leafMax && len(s.freeBlk[c/blockStep-1]) < maxFree {
+	if c := b.capacity(); c <= blockMax && len(s.freeBlk[c/blockStep-1]) < maxFree {
 		s.freeBlk[c/blockStep-1] = append(s.freeBlk[c/blockStep-1], b)
 	}
 }
@@ -894,7 +900,7 @@ func (s *treeStore) addEntry(li int32, p uint64, id DriverID, m meta) int32 {
 	b.setOneSpot(cnt == 0 || (b.oneSpot() && b.pos(0) == p))
 	b.set(cnt, p, id, m)
 	b.setCount(cnt + 1)
-	if cnt >= leafMax {
+	if cnt >= pileFrom {
 		s.pile(li, id, cnt)
 	}
 	return cnt
@@ -904,15 +910,15 @@ func (s *treeStore) addEntry(li int32, p uint64, id DriverID, m meta) int32 {
 func (s *treeStore) delEntry(li int32, slot int32) {
 	b := s.ref(li).b
 	last := b.count() - 1
-	if last >= leafMax {
+	if last >= pileFrom {
 		// Keep the pile map: the entry at slot leaves, the last one
 		// comes to slot.
-		if slot >= leafMax {
+		if slot >= pileFrom {
 			s.unpile(li, b.id(slot))
 		}
 		if slot != last {
 			s.unpile(li, b.id(last))
-			if slot >= leafMax {
+			if slot >= pileFrom {
 				s.pile(li, b.id(last), slot)
 			}
 		}
@@ -924,7 +930,7 @@ func (s *treeStore) delEntry(li int32, slot int32) {
 	b.setCount(last)
 	// Shrink a block two classes too big, or an oversized one (a leaf of
 	// duplicates) that its drivers have mostly left.
-	if c := b.capacity(); (c > blockStep && c <= leafMax && last <= c-2*blockStep) || (c > leafMax && last <= leafMax/2) {
+	if c := b.capacity(); (c > blockStep && c <= blockMax && last <= c-2*blockStep) || (c > blockMax && last <= blockMax/2) {
 		nb := s.allocBlock(blockCap(last))
 		b.copyTo(nb, last)
 		s.setLeaf(li, nb)
@@ -980,7 +986,7 @@ func (s *treeStore) split(li int32) {
 		p, id := b.pos(i), b.id(i)
 		q := s.box(li).quadrant(posLng(p), posLat(p))
 		j := s.addEntry(c+q, p, id, b.meta(i))
-		if i >= leafMax {
+		if i >= pileFrom {
 			s.unpile(li, id)
 		}
 		if main {
@@ -1018,7 +1024,7 @@ func (s *treeStore) gather(c, ai int32, main bool) {
 			for i := range b.count() {
 				id := b.id(i)
 				j := s.addEntry(ai, b.pos(i), id, b.meta(i))
-				if i >= leafMax {
+				if i >= pileFrom {
 					s.unpile(c+q, id)
 				}
 				if main {

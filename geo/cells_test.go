@@ -25,7 +25,7 @@ func checkTree(t *testing.T, x *Index) {
 	seen, avail := 0, 0
 	copies := map[DriverID]bool{}
 	mirror := false
-	piled := 0 // entries at slot leafMax or beyond
+	piled := 0 // entries at slot pileFrom or beyond
 	var walk func(i int32, box ibox) int32
 	walk = func(i int32, box ibox) int32 {
 		n := s.node(i)
@@ -78,7 +78,7 @@ func checkTree(t *testing.T, x *Index) {
 				if li, lb := s.findLeaf(root, posLng(p), posLat(p)); li != i || lb != box {
 					t.Fatalf("entry %d of leaf %d (box %+v) at %v: findLeaf reaches leaf %d with box %+v", j, i, box, posLatLng(p), li, lb)
 				}
-				if j >= leafMax {
+				if j >= pileFrom {
 					piled++
 					if got, ok := s.piles[pileKey{i, id}]; !ok || got != j {
 						t.Fatalf("entry %d of leaf %d (driver %d, mirror %v): pile map says %d %v", j, i, id, mirror, got, ok)
@@ -122,7 +122,7 @@ func checkTree(t *testing.T, x *Index) {
 	mirror = true
 	walk(mirrorRoot, worldBox)
 	if len(s.piles) != piled {
-		t.Fatalf("pile map holds %d entries, %d sit beyond slot %d", len(s.piles), piled, leafMax)
+		t.Fatalf("pile map holds %d entries, %d sit beyond slot %d", len(s.piles), piled, pileFrom)
 	}
 	live, dead := 0, 0
 	for _, v := range s.table.slots {

@@ -38,9 +38,8 @@ func leafSizes(x *Index, root int32) int32 {
 }
 
 // TestMirrorLeafSize crowds available drivers into a small box so that
-// mirror leaves fill past leafMax (their entries beyond it go through the
-// pile map) and split at mirrorLeafMax, while main-tree leaves still split
-// at leafMax; it checks the storage, NearbyAvailable against brute force,
+// mirror leaves split at mirrorLeafMax while main-tree leaves split at
+// leafMax; it checks the storage, NearbyAvailable against brute force,
 // and the storage again after status changes and removals empty the
 // mirror leaves' upper slots.
 func TestMirrorLeafSize(t *testing.T) {
@@ -59,8 +58,8 @@ func TestMirrorLeafSize(t *testing.T) {
 	if got := leafSizes(x, mainRoot); got > leafMax {
 		t.Fatalf("a main-tree leaf holds %d entries at several points, more than %d", got, leafMax)
 	}
-	if got := leafSizes(x, mirrorRoot); got <= leafMax || got > mirrorLeafMax {
-		t.Fatalf("the largest mirror leaf holds %d entries, want (%d, %d]", got, leafMax, mirrorLeafMax)
+	if got := leafSizes(x, mirrorRoot); got <= mirrorLeafMax/2 || got > mirrorLeafMax {
+		t.Fatalf("the largest mirror leaf holds %d entries, want (%d, %d]", got, mirrorLeafMax/2, mirrorLeafMax)
 	}
 	ctx := context.Background()
 	check := func() {
