@@ -322,7 +322,12 @@ func geoForEach(b *testing.B, fn func(b *testing.B, bt *geoBuilt, ix geoIndex, p
 	for _, name := range geoImpls {
 		b.Run(name, func(b *testing.B) {
 			for _, bt := range all {
-				b.Run(bt.d.name, func(b *testing.B) { fn(b, bt, bt.impl[name], bt.pos[name]) })
+				b.Run(bt.d.name, func(b *testing.B) {
+					// Collect the garbage of the builds and of earlier
+					// benchmarks now, not while this one is timed.
+					runtime.GC()
+					fn(b, bt, bt.impl[name], bt.pos[name])
+				})
 			}
 		})
 	}

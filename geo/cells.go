@@ -370,8 +370,7 @@ const (
 	pileFrom = 1 << hintBits
 	// mirrorLeafMax is leafMax for the mirror tree. Its drivers are
 	// sparser (the available ones, a tenth or so), so a k-nearest search
-	// spans more cells; larger leaves make it read fewer of them. The
-	// entries beyond leafMax go through treeStore.piles like a pile's.
+	// spans more cells; larger leaves make it read fewer of them.
 	mirrorLeafMax = 64
 )
 
@@ -492,9 +491,9 @@ func blockCap(n int32) int32 {
 // in its low nbits bits (0 = empty, all ones = deleted), above them
 // hintBits bits of a hint at the driver's slot in the leaf, and a tag from
 // the ID's hash in the rest. A probe looks at a leaf only when the tags
-// match (at 1,000,000 drivers 10 bits of tag spare nearly every leaf but
+// match (at 1,000,000 drivers 9 bits of tag spare nearly every leaf but
 // the right one) and confirms the ID at the hinted slot, then in a leaf
-// beyond leafMax entries at the slot treeStore.piles gives, scanning the
+// beyond pileFrom entries at the slot treeStore.piles gives, scanning the
 // leaf's IDs only when both are stale. nbits grows, with fewer tag
 // bits, before node indexes outgrow it.
 //
@@ -588,9 +587,9 @@ type treeStore struct {
 	freeGrp []int32 // released groups of four nodes
 	freeBlk [blockMax / blockStep][]*block
 	table   idTable
-	// piles maps each entry at slot leafMax or beyond of a leaf, which
+	// piles maps each entry at slot pileFrom or beyond of a leaf, which
 	// only a pile of drivers at one point has, to its slot: in the main
-	// tree the table's 5-bit hint cannot say, and in the mirror nothing
+	// tree the table's 7-bit hint cannot say, and in the mirror nothing
 	// else does. Without it every write to a pile of n drivers read O(n)
 	// IDs. Keyed by leaf as well, since a driver moving between leaves is
 	// in both for a moment; nil while there is no pile.

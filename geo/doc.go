@@ -61,12 +61,13 @@
 // caches where a node with all of them would not: a move inside a leaf
 // reaches its block through the directory without loading the node, and
 // a descent reads 4 bytes a level and computes the boxes instead of
-// loading a node per level. A leaf holds up to 32 entries in a block of
-// 8, 16, 24 or 32 slots: one allocation holding its capacity and count,
+// loading a node per level. A main-tree leaf holds up to 96 entries in a
+// block whose capacity is a multiple of 8: one allocation holding its
+// capacity and count,
 // the leaf's box (for the writer), the packed positions, then the (ID,
 // meta) pairs, so that a search screens the positions densely and reads a
 // hit's ID and meta from one line of the same block. Blocks are recycled,
-// and a leaf's slack stays small. A leaf splits when a 33rd driver
+// and a leaf's slack stays small. A leaf splits when a 97th driver
 // arrives unless all its drivers share one point (such a leaf grows
 // instead; a flag the writer keeps per leaf says so, so a driver
 // arriving at a pile of 20,000 took 0.5 µs, not the 13 µs of comparing it
@@ -94,8 +95,9 @@
 // An open-addressing table maps each ID to its leaf's node index in about
 // 8 bytes a driver (linear probing; rebuilt from the leaves when live
 // slots and tombstones fill 3/4 of it, at twice the size if live ones
-// fill half). A 32-bit slot holds the node index, a 5-bit hint at the
-// driver's slot in the leaf and a tag from the ID's hash, so a lookup
+// fill half). A 32-bit slot holds the node index, a 7-bit hint at the
+// driver's slot in the leaf and a tag from the ID's hash (9 bits at 1M
+// drivers, fewer as the node index grows), so a lookup
 // reads one leaf (the tags rule out the others) and checks the ID at the
 // hinted slot. The hash is keyed with a random seed per Index (the ID
 // xor the seed through SplitMix64's finalizer), because IDs come from
@@ -105,10 +107,10 @@
 // driver changes leaf: a
 // removal that moves the leaf's last entry into its hole leaves that
 // entry's hint stale, and the next lookup, which then scans the leaf,
-// repairs it. A leaf grown past 32 entries (a pile of drivers at one
+// repairs it. A leaf grown past 128 entries (a pile of drivers at one
 // point: phones reporting 0,0 without a fix, a parking lot) has more slots
 // than the hint can name, and the writer keeps a map from (leaf, ID) to
-// slot for its entries beyond the 32nd, in the main tree and the mirror:
+// slot for its entries beyond the 128th, in the main tree and the mirror:
 // a report from a driver in a pile of 20,000 took 7.4 µs scanning the
 // pile, 0.19 µs with the map. Slots do not say which driver they belong
 // to, so deletions leave tombstones, cleared by those rebuilds. Neither
@@ -120,14 +122,24 @@
 // each available driver's entry, kept equal to it (a move rewrites the
 // copy's last-seen time too). The table does not say where a copy is: the
 // writer finds its leaf by the driver's position and its slot by scanning
-// that leaf's IDs (at most 64; past the 32nd and in a pile, the map
-// above), so the mirror costs nothing per busy driver (about 4.5 bytes a
-// driver at 10% available), and a move of an available driver costs a
-// second, cheaper update. Mirror leaves split at 64 entries, not 32: its
-// drivers are ten times sparser, so a 10-nearest search spans about three
-// times the distance and more cells, and the larger leaves made
-// NearbyAvailable 12% faster on the sphere and 8% in New York for 1 byte a
-// driver and 3% on a move. Each main-tree leaf remembers the
+// that leaf's IDs (at most 64; in a pile, the map above), so the mirror
+// costs nothing per busy driver (about 4.5 bytes a driver at 10%
+// available), and a move of an available driver costs a second, cheaper
+// update. Mirror leaves split at 64 entries: when main leaves split at 32,
+// raising the mirror's from 32 to 64 made NearbyAvailable 12% faster on the
+// sphere and 8% in New York (its drivers are ten times sparser, so a
+// 10-nearest search spans about three times the distance and more cells).
+//
+// Main leaves split at 96, not 32, for moves: a driver that changes leaf
+// costs a second block, counting up to the common cell and a table write,
+// about 370 ns, and in New York a quarter of the benchmark's moves did so
+// with leaves of 32 (25.7%; 48 gave 25.6% and 64 23.3%, since the
+// quadtree's levels set leaf sizes in steps of four; 96 gave 13.3%).
+// Measured A/B, interleaved, on a busy VM: moves 26-30% faster in New
+// York and 13-19% on the sphere, 10-nearest 2-11% faster, a 2 km radius
+// 16-26% faster, a 200 km radius on the sphere 6% slower (larger leaves on
+// the circle's edge), and 8.7 bytes a driver less (fewer nodes and block
+// slack). 128 measured the same as 96 but with a 10% slower sphere radius. Each main-tree leaf remembers the
 // mirror leaf where its drivers' copies were last found and the writer
 // descends from there when that node is still live and holds the point
 // (the mirror's cells partition the world, so the copy's leaf lies below
@@ -141,8 +153,8 @@
 // mirror leaf its leaf remembers, O(d) at worst); a move to
 // another leaf walks up to the lowest common cell and down again, O(d),
 // and rewrites the driver's table slot; a split or a collapse rewrites the
-// slots of the up to 32 drivers it moves; insert, Remove and SetStatus are
-// O(d); Get is O(1) (every lookup by ID reads at most 32 IDs of a
+// slots of the up to 96 drivers it moves; insert, Remove and SetStatus are
+// O(d); Get is O(1) (every lookup by ID reads at most 96 IDs of a
 // leaf, or makes one map lookup in a pile, except when the tags of two
 // drivers collide on a pile, rare, and then it scans the pile); Nearby
 // and NearbyAvailable visit O(d + k) cells;
@@ -151,10 +163,10 @@
 // New York, 10% available: the main tree's entries 29.9 (24 at 83% fill),
 // the ID table 8.4, the nodes of both trees 4.1, the mirror tree's entries
 // 2.9, and the rest the allocator's rounding of block sizes; with the
-// mirror's leaves of 64 (whose slots past the 32nd go through the map
-// above) 49.8; with the writer's dense arrays (84,000 nodes of 68 bytes
-// in all instead of 56) and the box in each block's header 51.2. (With a
-// 24-byte record per driver and 12-byte entries it was 54.)
+// mirror's leaves of 64 49.8; with the writer's dense arrays (84,000
+// nodes of 68 bytes in all instead of 56) and the box in each block's
+// header 51.2; with main leaves of 96 MEMFIG. (With a 24-byte record per
+// driver and 12-byte entries it was 54.)
 //
 // # Search
 //
@@ -287,7 +299,7 @@
 // gateway passing on the GPS reports it gathered. One at a time, each new
 // driver costs an ID-table probe, the last levels of a descent and a leaf
 // block, about three dependent cache misses, and splits that rewrite up
-// to 32 table slots each. The batch is validated whole first (one bad
+// to 96 table slots each. The batch is validated whole first (one bad
 // driver rejects it, naming its index, with nothing changed), its
 // repeated IDs are reduced to their last report (a radix sort by ID hash,
 // skipped when the IDs increase, as in a load from a table ordered by
@@ -296,7 +308,7 @@
 // with the tree's quadrants except within a few units of a cell edge).
 // Consecutive drivers then share a descent and a leaf block that are in
 // cache; a leaf about to overflow splits once before they arrive, not
-// once per 32 arrivals; and the table slots of new drivers are written
+// once per 96 arrivals; and the table slots of new drivers are written
 // after their leaves have settled, so no split rewrites them. The
 // table's slots for a chunk are loaded all at once first, so their cache
 // misses overlap.

@@ -232,7 +232,7 @@ func (x *Index) insert(id DriverID, px, py int32, m meta) {
 // NearbyAvailable searches a tree sized for them. The ID table does not
 // say where the copy is: the writer finds its leaf by the driver's
 // position and its slot by scanning the leaf's IDs (in a pile of more
-// than leafMax, through treeStore.piles). It starts the descent
+// than pileFrom, through treeStore.piles). It starts the descent
 // from the mirror node its main-tree leaf remembers, which is usually the
 // mirror leaf itself, instead of walking a dozen levels from the root.
 
