@@ -165,7 +165,7 @@
 // 2.9, and the rest the allocator's rounding of block sizes; with the
 // mirror's leaves of 64 49.8; with the writer's dense arrays (84,000
 // nodes of 68 bytes in all instead of 56) and the box in each block's
-// header 51.2; with main leaves of 96 MEMFIG. (With a 24-byte record per
+// header 51.2; with main leaves of 96 42.5. (With a 24-byte record per
 // driver and 12-byte entries it was 54.)
 //
 // # Search
@@ -238,23 +238,25 @@
 // Measured with 1,000,000 drivers on the benchmarks module's datasets
 // (its geo_test.go: a New York-sized box and the whole sphere, 10%
 // available), beside tidwall/rtree and orb/quadtree, which are inexact, on
-// a quiet 2-core VM on 2026-11-26, the faster of two runs (the mixed rows:
-// 3 s of one goroutine moving drivers and one running 10-nearest
-// searches, the peers behind a sync.RWMutex; the load row: UpsertBatch,
-// the peers, which have no bulk load, one at a time):
+// a quiet 2-core VM on 2026-11-26 at 06:26 UTC, the faster of two runs
+// (the mixed rows: 3 s of one goroutine moving drivers and one running
+// 10-nearest searches, the peers behind a sync.RWMutex; the load row:
+// UpsertBatch, the peers, which have no bulk load, one at a time). The VM
+// was slow for inserts that hour (orb's insert ran at 375-406 ns an hour
+// before):
 //
 //	                          blueprint         rtree             orb
 //	                          nyc     sphere    nyc     sphere    nyc     sphere
-//	insert (ns)               613     657       585     612       390     375
-//	load 1M (ns a driver)     161     134       565     618       318     315
-//	move (ns, 0 allocs)       596     380       1298    1196      1711    1475
-//	10 nearest (µs)           3.7     4.0       12.4    11.6      10.8    7.5
-//	  recall                  1.000   1.000     0.935   0.830     0.925   0.830
-//	10 nearest available (µs) 3.2     3.9       31.1    29.8      47.3    37.3
-//	radius 2 km / 200 km (µs) 146     17        471     26        2252    78
-//	mixed: moves/s            1.48M   2.17M     61k     65k       57k     69k
-//	mixed: 10-NN queries/s    260k    242k      54k     56k       54k     62k
-//	memory (bytes/driver)     51.2              79.0              81.1
+//	insert (ns)               805     889       824     832       581     610
+//	load 1M (ns a driver)     178     146       634     635       476     458
+//	move (ns, 0 allocs)       515     438       1308    1251      1972    1583
+//	10 nearest (µs)           4.5     4.0       13.1    12.2      12.0    10.0
+//	  recall                  1.000   1.000     0.920   0.830     0.925   0.830
+//	10 nearest available (µs) 3.2     4.1       31.5    31.0      49.8    38.8
+//	radius 2 km / 200 km (µs) 128     17        466     26        1944    83
+//	mixed: moves/s            1.68M   2.30M     62k     64k       56k     64k
+//	mixed: 10-NN queries/s    254k    245k      51k     56k       53k     59k
+//	memory (bytes/driver)     42.5              79.0              81.1
 //
 // On the sphere, by kind of query (on a busier VM, before the last
 // tuning of the cell bounds), 10 nearest cost 4.6 µs in general, 3.8
@@ -313,8 +315,8 @@
 // table's slots for a chunk are loaded all at once first, so their cache
 // misses overlap.
 //
-// Loading the benchmarks' 1,000,000 drivers into an empty index cost 161
-// ns a driver in New York and 134 on the sphere, against 613 and 657 for
+// Loading the benchmarks' 1,000,000 drivers into an empty index cost 178
+// ns a driver in New York and 146 on the sphere, against 805 and 889 for
 // Upsert one at a time (table above); with the IDs shuffled, which the
 // deduplication then sorts, 45 to 90 ns more (measured on a busy VM). About
 // a third of it is the validation and the sort, the rest the tree and
