@@ -325,7 +325,7 @@ func (x *Index) reserveTable(k, nodes int) {
 
 // insertRun adds the new drivers sc.news of es, in tree order. Drivers
 // bound for one leaf arrive together: if they would overflow it, it
-// splits first (so a leaf splits once, not once per 32 arrivals), and
+// splits first (so a leaf splits once, not once per leafMax arrivals), and
 // they go in under one sequence bump. Their ID table slots are written
 // afterwards, together (see flush), so that a split does not rewrite the
 // slots of drivers just added; a split of a leaf that holds such drivers
