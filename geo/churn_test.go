@@ -13,7 +13,7 @@ import (
 // index still answers exactly and its storage is consistent. Every driver
 // is available, so the mirror tree churns too. The baseline is taken after
 // a warm-up of five moves per driver: a freshly built tree is coarser than
-// one that has lived, because a cell splits as soon as it passes 32
+// one that has lived, because a cell splits as soon as it passes 96
 // drivers but merges only below 8, so the first moves split cells that the
 // build left nearly full.
 func TestChurnHeap(t *testing.T) {

@@ -97,7 +97,9 @@
 // slots and tombstones fill 3/4 of it, at twice the size if live ones
 // fill half). A 32-bit slot holds the node index, a 7-bit hint at the
 // driver's slot in the leaf and a tag from the ID's hash (9 bits at 1M
-// drivers, fewer as the node index grows), so a lookup
+// drivers, one fewer each time the node index needs another bit; past
+// 2^25 nodes none is left, and lookups stay right but read every leaf a
+// probed slot names), so a lookup
 // reads one leaf (the tags rule out the others) and checks the ID at the
 // hinted slot. The hash is keyed with a random seed per Index (the ID
 // xor the seed through SplitMix64's finalizer), because IDs come from
@@ -122,10 +124,10 @@
 // each available driver's entry, kept equal to it (a move rewrites the
 // copy's last-seen time too). The table does not say where a copy is: the
 // writer finds its leaf by the driver's position and its slot by scanning
-// that leaf's IDs (at most 64; in a pile, the map above), so the mirror
-// costs nothing per busy driver (about 4.5 bytes a driver at 10%
-// available), and a move of an available driver costs a second, cheaper
-// update. Mirror leaves split at 64 entries: when main leaves split at 32,
+// that leaf's IDs (at most 64; in a pile, up to 128 and then the map
+// above), so the mirror costs nothing per busy driver (about 4.5 bytes a
+// driver at 10% available), and a move of an available driver costs a
+// second, cheaper update. Mirror leaves split at 64 entries: when main leaves split at 32,
 // raising the mirror's from 32 to 64 made NearbyAvailable 12% faster on the
 // sphere and 8% in New York (its drivers are ten times sparser, so a
 // 10-nearest search spans about three times the distance and more cells).

@@ -64,19 +64,37 @@ func FuzzNearby(f *testing.F) {
 // for every driver, and Nearby, NearbyAvailable and AppendWithinIDs
 // against brute force. Positions come from a small grid at the poles, the
 // antimeridian and one crowded point, so cells split, merge and fill with
-// duplicates.
+// duplicates. An op is three bytes (kind and low ID bits, argument, high
+// ID bits): 512 IDs, enough to pass a leaf's 96 and a pile's 128.
 func FuzzOps(f *testing.F) {
-	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
-	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 200})
+	f.Add([]byte{0, 1, 0, 2, 3, 0, 4, 5, 0, 6, 7, 0, 8, 9, 0})
 	f.Add([]byte("\x10\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0\xc0\xd0\xe0\xf0\xff"))
+	// 400 drivers at and near the crowded point (150 on each of its two
+	// spots, half of them available), 200 removed again, 130 re-added:
+	// splits, piles past slot 128 in both trees, merges.
+	var crowd []byte
+	for i := range 400 {
+		arg := byte(4 | i&1)
+		if i >= 300 {
+			arg = byte(4 + 8*(i%3))
+		}
+		crowd = append(crowd, byte(i&0x3f), arg, byte(i>>6))
+	}
+	for i := range 200 {
+		crowd = append(crowd, 3<<6|byte(i&0x3f), 0, byte(i>>6))
+	}
+	for i := range 130 {
+		crowd = append(crowd, byte(i&0x3f), 4, byte(i>>6))
+	}
+	f.Add(crowd)
 	spots := []LatLng{{90, 0}, {-90, 180}, {0, 180}, {0, -180}, {40.7, -74}, {40.7000001, -74}, {89.99, 179.99}, {-45, 0.5}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		x := NewIndex(Options{StaleAfter: -1})
 		m := truth{}
 		seen := time.UnixMilli(1).UTC()
-		for i := 0; i+1 < len(data); i += 2 {
+		for i := 0; i+2 < len(data); i += 3 {
 			op, arg := data[i], data[i+1]
-			id := DriverID(op & 0x3f)
+			id := DriverID(op&0x3f) | DriverID(data[i+2]&7)<<6
 			switch op >> 6 {
 			case 0, 1: // upsert at a spot, or near one
 				p := spots[arg%8]
@@ -107,7 +125,7 @@ func FuzzOps(f *testing.F) {
 			}
 		}
 		checkTree(t, x)
-		for id := range DriverID(64) {
+		for id := range DriverID(512) {
 			got, ok := x.Get(id)
 			if want, had := m[id]; ok != had || got != want {
 				t.Fatalf("Get(%d) = %+v %v, want %+v %v", id, got, ok, want, had)

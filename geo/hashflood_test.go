@@ -59,7 +59,7 @@ func TestIDTableResistsChosenIDs(t *testing.T) {
 			t.Fatalf("%s: Len %d, want %d", name, x.Len(), len(ids))
 		}
 		// Keyed, 3,000 IDs fall on about half of a 4,096-slot table's
-		// homes and on most of the tags a slot has room for (11 bits);
+		// homes and on most of the tags a slot has room for (9 bits);
 		// unkeyed, all had one home and one tag.
 		tags := 1 << (32 - x.st.table.nbits - hintBits)
 		if h, g := homesAndTags(x, ids); h < len(ids)/3 || g < min(len(ids), tags)/3 {
