@@ -472,10 +472,11 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 	}
 	addLazy := func(author UserID, as *authorSlot, bound, newest snowflake.ID) {
 		if bound = min(bound, newest+1); bound > lower+1 {
+			l := lazySrc{bound: bound, author: author, slot: as}
 			if bound-1 < cut {
-				cold = append(cold, lazySrc{bound: bound, author: author, slot: as})
+				cold = append(cold, l)
 			} else {
-				lazy = append(lazy, lazySrc{bound: bound, author: author, slot: as})
+				lazy = append(lazy, l)
 			}
 		}
 	}

@@ -99,28 +99,24 @@ func (sc *batchScratch) prepare(ds []Driver, now func() time.Time) error {
 		sc.a, sc.b = make([]batchEnt, 0, len(ds)), make([]batchEnt, len(ds))
 	}
 	sc.a = sc.a[:0]
-	var zero int64
-	haveNow := false
+	// One clock reading serves every driver with a zero Seen.
+	var zero time.Time
+	clock := func() time.Time {
+		if zero.IsZero() {
+			zero = now()
+		}
+		return zero
+	}
 	sc.increasing, sc.diff = true, 0
 	for i := range ds {
 		d := &ds[i]
-		if err := d.Pos.Validate(); err != nil {
+		err := d.Pos.Validate()
+		var m meta
+		if err == nil {
+			m, err = driverMeta(d, clock)
+		}
+		if err != nil {
 			return fmt.Errorf("batch driver %d (ID %d): %w", i, d.ID, err)
-		}
-		var ms int64
-		if d.Seen.IsZero() {
-			if !haveNow {
-				zero, haveNow = now().UnixMilli(), true
-			}
-			ms = zero
-		} else {
-			ms = d.Seen.UnixMilli()
-		}
-		if ms < 0 || ms > maxSeenMilli {
-			if d.Seen.IsZero() {
-				return fmt.Errorf("batch driver %d (ID %d): %w: the clock says %v", i, d.ID, ErrInvalidSeen, time.UnixMilli(ms))
-			}
-			return fmt.Errorf("batch driver %d (ID %d): %w: %v", i, d.ID, ErrInvalidSeen, d.Seen)
 		}
 		p := packPos(fix(d.Pos.Lng), fix(d.Pos.Lat))
 		k := treeKey(p)
@@ -132,7 +128,7 @@ func (sc *batchScratch) prepare(ds []Driver, now func() time.Time) error {
 			key: k,
 			id:  d.ID,
 			p:   p,
-			m:   meta(uint64(ms)<<16 | uint64(d.Vehicle)<<8 | uint64(d.Status)),
+			m:   m,
 		})
 	}
 	return nil

@@ -961,13 +961,14 @@ func (s *treeStore) split(li int32) {
 	n := s.node(li)
 	b := n.leaf.Load()
 	c := s.allocNodes(4)
+	box := *s.box(li)
 	var cnt [4]int32
 	cnt0 := b.count()
 	for i := range cnt0 {
 		p := b.pos(i)
-		cnt[s.box(li).quadrant(posLng(p), posLat(p))]++
+		cnt[box.quadrant(posLng(p), posLat(p))]++
 	}
-	kids := s.box(li).children()
+	kids := box.children()
 	for q := range int32(4) {
 		ch := s.node(c + q)
 		ch.seq.Add(2) // readers holding an old copy of this node retry
@@ -983,7 +984,7 @@ func (s *treeStore) split(li int32) {
 	main := !n.mirror()
 	for i := range cnt0 {
 		p, id := b.pos(i), b.id(i)
-		q := s.box(li).quadrant(posLng(p), posLat(p))
+		q := box.quadrant(posLng(p), posLat(p))
 		j := s.addEntry(c+q, p, id, b.meta(i))
 		if i >= pileFrom {
 			s.unpile(li, id)

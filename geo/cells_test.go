@@ -2,6 +2,7 @@ package geo
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -229,18 +230,12 @@ func TestConcurrentInvariants(t *testing.T) {
 				c := box(r)
 				c.Lat += 0.04 * (r.Float64() - 0.5)
 				var radius float64
-				var k int
-				var avail bool
+				var msg string
+				if buf, radius, msg = searchAt(r, x, buf, c, fixed); msg != "" {
+					t.Error(msg)
+					return
+				}
 				var err error
-				buf, radius, k, avail, err = searchAt(r, x, buf, c)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if msg := checkConcurrentResult(buf, fixed, c, radius, k, avail); msg != "" {
-					t.Errorf("%s (center %v, radius %v, k %d, avail %v)", msg, c, radius, k, avail)
-					return
-				}
 				ids, err = x.AppendWithinIDs(context.Background(), ids[:0], c, radius)
 				if err != nil {
 					t.Error(err)
@@ -506,17 +501,25 @@ func TestNoDuplicateAfterComeback(t *testing.T) {
 	checkTree(t, x)
 }
 
-// searchAt runs a random search around c into buf: Nearby or
+// searchAt runs a random search around c into buf (Nearby or
 // NearbyAvailable, within 300 m, 2 km or 30 km, for 1, 10, 50 or all
-// drivers.
-func searchAt(r *rand.Rand, x *Index, buf []Match, c LatLng) (res []Match, radius float64, k int, avail bool, err error) {
+// drivers) and checks it with checkConcurrentResult against fixed. msg
+// says what went wrong and with which search, or is empty.
+func searchAt(r *rand.Rand, x *Index, buf []Match, c LatLng, fixed truth) (res []Match, radius float64, msg string) {
 	radius = []float64{300, 2000, 30_000}[r.IntN(3)]
-	k = []int{1, 10, 50, 0}[r.IntN(4)]
-	avail = r.IntN(2) == 0
+	k := []int{1, 10, 50, 0}[r.IntN(4)]
+	avail := r.IntN(2) == 0
+	var err error
 	if avail {
 		res, err = x.AppendNearbyAvailable(context.Background(), buf[:0], c, radius, k, nil)
 	} else {
 		res, err = x.AppendNearby(context.Background(), buf[:0], c, radius, k, nil)
 	}
-	return res, radius, k, avail, err
+	if err != nil {
+		return res, radius, err.Error()
+	}
+	if m := checkConcurrentResult(res, fixed, c, radius, k, avail); m != "" {
+		return res, radius, fmt.Sprintf("%s (center %v, radius %v, k %d, avail %v)", m, c, radius, k, avail)
+	}
+	return res, radius, ""
 }

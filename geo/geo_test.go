@@ -617,14 +617,7 @@ func TestIntCellBound(t *testing.T) {
 		q := newSphereQuery(c)
 		b := q.cellBound(box)
 		for range 20 {
-			x := box.x0 + r.Int32N(size+1)
-			y := box.y0 + r.Int32N(size+1)
-			switch r.IntN(4) {
-			case 0:
-				x = []int32{box.x0, box.x1 - 1}[r.IntN(2)]
-			case 1:
-				y = []int32{box.y0, box.y1 - 1}[r.IntN(2)]
-			}
+			x, y := randPointIn(r, box, size)
 			if h := hav(c.Lat, c.Lng, q.cosLat, unfix(y), unfix(x)); b > h {
 				t.Fatalf("bound %v of box %+v exceeds key %v of %v from %v", b, box, h, posLatLng(packPos(x, y)), c)
 			}
@@ -654,6 +647,20 @@ func randCell(r *rand.Rand, lat, lng func() float64) (box ibox, size int32, c La
 	return box, size, c
 }
 
+// randPointIn draws a stored point of box (size+1 units a side), on its
+// edges in half the draws.
+func randPointIn(r *rand.Rand, box ibox, size int32) (x, y int32) {
+	x = box.x0 + r.Int32N(size+1)
+	y = box.y0 + r.Int32N(size+1)
+	switch r.IntN(4) {
+	case 0:
+		x = []int32{box.x0, box.x1 - 1}[r.IntN(2)]
+	case 1:
+		y = []int32{box.y0, box.y1 - 1}[r.IntN(2)]
+	}
+	return x, y
+}
+
 // TestLeafBound checks the per-point bounds a nearest search uses inside a
 // leaf against the exact key of stored points of an integer cell: they
 // must enclose it, or Nearby would drop a true neighbour. Centers and
@@ -668,14 +675,7 @@ func TestLeafBound(t *testing.T) {
 		q := newSphereQuery(c)
 		lb := q.leafBound(box)
 		for range 20 {
-			x := box.x0 + r.Int32N(size+1)
-			y := box.y0 + r.Int32N(size+1)
-			switch r.IntN(4) {
-			case 0:
-				x = []int32{box.x0, box.x1 - 1}[r.IntN(2)]
-			case 1:
-				y = []int32{box.y0, box.y1 - 1}[r.IntN(2)]
-			}
+			x, y := randPointIn(r, box, size)
 			p := packPos(x, y)
 			lo, hi := lb.keys(p)
 			if h := hav(c.Lat, c.Lng, q.cosLat, unfix(y), unfix(x)); lo > h || hi < h {

@@ -63,9 +63,19 @@ type meta uint64
 // after 1970, in the year 10889.
 const maxSeenMilli = 1<<48 - 1
 
-// packMeta packs d's fields; d.Seen must lie in [0, maxSeenMilli] ms.
-func packMeta(d *Driver) meta {
-	return meta(uint64(d.Seen.UnixMilli())<<16 | uint64(d.Vehicle)<<8 | uint64(d.Status))
+// driverMeta validates d's last-seen time, now's when d.Seen is zero, and
+// packs it with d's vehicle and status. The error wraps [ErrInvalidSeen]
+// and names the time it rejected.
+func driverMeta(d *Driver, now func() time.Time) (meta, error) {
+	t := d.Seen
+	if t.IsZero() {
+		t = now()
+	}
+	ms := t.UnixMilli()
+	if ms < 0 || ms > maxSeenMilli {
+		return 0, fmt.Errorf("%w: %v", ErrInvalidSeen, t)
+	}
+	return meta(uint64(ms)<<16 | uint64(d.Vehicle)<<8 | uint64(d.Status)), nil
 }
 
 func (m meta) seenMilli() int64         { return int64(m >> 16) }
@@ -153,14 +163,11 @@ func (x *Index) Upsert(d Driver) error {
 	if err := d.Pos.Validate(); err != nil {
 		return err
 	}
-	if d.Seen.IsZero() {
-		d.Seen = x.now()
-	}
-	if ms := d.Seen.UnixMilli(); ms < 0 || ms > maxSeenMilli {
-		return fmt.Errorf("%w: %v", ErrInvalidSeen, d.Seen)
+	m, err := driverMeta(&d, x.now)
+	if err != nil {
+		return err
 	}
 	px, py := fix(d.Pos.Lng), fix(d.Pos.Lat)
-	m := packMeta(&d)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.st.reserveNodes()
@@ -295,11 +302,7 @@ func (x *Index) mirrorMove(id DriverID, old, p uint64, m meta, ml int32) {
 	li, slot := x.mirrorFind(id, old, ml)
 	px, py := posLng(p), posLat(p)
 	if b, pw, im := s.entries(li); b.box.holds(px, py) {
-		if p != old && b.oneSpot() {
-			b.setOneSpot(false)
-		}
-		im[2*slot+1].Store(uint64(m))
-		pw[slot].Store(p)
+		moveInLeaf(b, pw, im, slot, old, p, m)
 		return
 	}
 	s.touchDel(li)
@@ -313,6 +316,16 @@ func (x *Index) mirrorMove(id DriverID, old, p uint64, m meta, ml int32) {
 	x.moved.Add(1)
 	s.addCount(li, a, -1)
 	x.mergeUp(li)
+}
+
+// moveInLeaf rewrites the entry at slot of block b (positions pw, IDs
+// and metas im), at from, to position p, which its leaf holds, and meta m.
+func moveInLeaf(b *block, pw, im []atomic.Uint64, slot int32, from, p uint64, m meta) {
+	if p != from && b.oneSpot() {
+		b.setOneSpot(false)
+	}
+	im[2*slot+1].Store(uint64(m))
+	pw[slot].Store(p)
 }
 
 // commonCell returns the lowest ancestor of leaf li that holds (px, py).
@@ -340,11 +353,7 @@ func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 		x.mirrorDel(id, from, li)
 	}
 	if b.box.holds(px, py) {
-		if p != from && b.oneSpot() {
-			b.setOneSpot(false)
-		}
-		im[2*w.slot+1].Store(uint64(m))
-		pw[w.slot].Store(p)
+		moveInLeaf(b, pw, im, w.slot, from, p, m)
 		return
 	}
 	// Another leaf: add there first, then remove here, so a search never

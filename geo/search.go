@@ -68,6 +68,29 @@ type leafRead struct {
 	empty bool
 }
 
+// A view is what a lock-free search notes as it starts: the shape
+// generation and the move counter. The leaves it reads go to s.reads.
+type view struct{ g, mv uint64 }
+
+// begin starts a search's attempt with s. v.g is odd if the writer is
+// changing the tree's shape, and the attempt must not start.
+func (x *Index) begin(s *scratch) view {
+	s.reads = s.reads[:0]
+	return view{g: x.gen.Load(), mv: x.moved.Load()}
+}
+
+// moving reports whether a driver was moving between leaves when v began
+// or has moved since: then the search may have seen it twice, or in
+// neither leaf.
+func (x *Index) moving(v view) bool { return v.mv&1 != 0 || x.moved.Load() != v.mv }
+
+// valid reports whether what the attempt begun at v read in s is
+// consistent: the tree kept its shape, and if a driver moved between
+// leaves meanwhile, the leaves read are unchanged (see unchanged).
+func (x *Index) valid(v view, s *scratch) bool {
+	return x.gen.Load() == v.g && (!x.moving(v) || unchanged(s.reads))
+}
+
 // unchanged reports whether the leaves in rs still hold the entries they
 // held when read, and the cells skipped as empty are still empty. A
 // search whose move counter changed calls it at the end: a driver that
@@ -374,12 +397,10 @@ type nearQuery struct {
 // the tree's shape changed meanwhile.
 func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 	start := len(dst)
-	g := x.gen.Load()
-	if g&1 != 0 {
+	v := x.begin(s)
+	if v.g&1 != 0 { // the writer is changing the tree's shape
 		return dst, false
 	}
-	mv := x.moved.Load()
-	s.reads = s.reads[:0]
 	if s.mapped { // left over from an attempt that started over
 		clear(s.ids)
 		s.mapped = false
@@ -413,7 +434,7 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 		leaf := s.path[len(s.path)-1]
 		var ok bool
 		h, topk, limit, ok = s.scanLeaf(q, x.st.node(leaf.ref), leaf.box, nq.k, nq.cut, h, topk, limit)
-		if !ok || x.gen.Load() != g {
+		if !ok || x.gen.Load() != v.g {
 			s.heap, s.topk = h, topk
 			return dst[:start], false
 		}
@@ -480,7 +501,7 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 			id := DriverID(e.id)
 			drv := unpack(id, it.a, e.m)
 			if (nq.avail && !e.m.available()) ||
-				((mv&1 != 0 || x.moved.Load() != mv) && s.isDup(dst[start:], id)) || // seen twice: keep the nearer
+				(x.moving(v) && s.isDup(dst[start:], id)) || // seen twice: keep the nearer
 				(nq.filter != nil && !nq.filter(drv)) {
 				if prune {
 					s.heap, s.topk = h, topk
@@ -500,7 +521,7 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 		}
 		n := x.st.node(it.ref)
 		c := n.child.Load()
-		if x.gen.Load() != g {
+		if x.gen.Load() != v.g {
 			s.heap = h
 			return dst[:start], false
 		}
@@ -514,13 +535,13 @@ func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 			k = nq.k
 		}
 		var ok bool
-		if h, topk, limit, ok = s.scanLeaf(q, n, box, k, nq.cut, h, topk, limit); !ok || x.gen.Load() != g {
+		if h, topk, limit, ok = s.scanLeaf(q, n, box, k, nq.cut, h, topk, limit); !ok || x.gen.Load() != v.g {
 			s.heap, s.topk = h, topk
 			return dst[:start], false
 		}
 	}
 	s.heap, s.topk = h, topk
-	if x.gen.Load() != g || ((mv&1 != 0 || x.moved.Load() != mv) && !unchanged(s.reads)) {
+	if !x.valid(v, s) {
 		return dst[:start], false
 	}
 	return dst, true
@@ -823,12 +844,10 @@ func (x *Index) AppendWithin(ctx context.Context, dst []Match, center LatLng, ra
 
 func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driver) bool) ([]Match, bool) {
 	start := len(dst)
-	g := x.gen.Load()
-	if g&1 != 0 {
+	v := x.begin(s)
+	if v.g&1 != 0 { // the writer is changing the tree's shape
 		return dst, false
 	}
-	mv := x.moved.Load()
-	s.reads = s.reads[:0]
 	st := append(s.heap[:0], cellItem(0, 0, worldBox))
 	// Drivers within the radius wait in cands until the walk is over, so
 	// that filter sees them only once the walk has been validated.
@@ -842,7 +861,7 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 		st = st[:len(st)-1]
 		n := x.st.node(it.ref)
 		c := n.child.Load()
-		if x.gen.Load() != g {
+		if x.gen.Load() != v.g {
 			return fail()
 		}
 		box := it.box()
@@ -860,7 +879,7 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 			}
 			continue
 		}
-		if !s.readLeaf(n) || x.gen.Load() != g {
+		if !s.readLeaf(n) || x.gen.Load() != v.g {
 			return fail()
 		}
 		for j, p := range s.pos {
@@ -873,7 +892,7 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 		}
 	}
 	s.heap, s.cands = st[:0], cands[:0]
-	if x.gen.Load() != g || ((mv&1 != 0 || x.moved.Load() != mv) && !unchanged(s.reads)) {
+	if !x.valid(v, s) {
 		return dst[:start], false
 	}
 	for _, cd := range cands {
@@ -881,7 +900,7 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 			dst = append(dst, cd)
 		}
 	}
-	if mv&1 != 0 || x.moved.Load() != mv {
+	if x.moving(v) {
 		// A driver moved between cells may have been seen in both.
 		out := dst[start:]
 		slices.SortFunc(out, func(a, b Match) int { return cmp.Compare(a.ID, b.ID) })
@@ -985,12 +1004,10 @@ const insideFlag = 1
 
 func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverID, bool) {
 	start := len(dst)
-	g := x.gen.Load()
-	if g&1 != 0 {
+	v := x.begin(s)
+	if v.g&1 != 0 { // the writer is changing the tree's shape
 		return dst, false
 	}
-	mv := x.moved.Load()
-	s.reads = s.reads[:0]
 	q := &w.q
 	st := s.heap[:0]
 	ins := s.leaves[:0]  // leaves inside the circle waiting to be read
@@ -1013,7 +1030,7 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 		st = st[:len(st)-1]
 		n := x.st.node(it.ref)
 		c := n.child.Load()
-		if x.gen.Load() != g {
+		if x.gen.Load() != v.g {
 			ok = false
 			break
 		}
@@ -1054,10 +1071,10 @@ func (x *Index) withinIDs(s *scratch, dst []DriverID, w *withinQuery) ([]DriverI
 		dst, ok = w.appendEdgeBatch(edges, dst, &s.reads)
 	}
 	s.heap, s.leaves, s.edges = st[:0], ins[:0], edges[:0]
-	if !ok || x.gen.Load() != g || ((mv&1 != 0 || x.moved.Load() != mv) && !unchanged(s.reads)) {
+	if !ok || !x.valid(v, s) {
 		return dst[:start], false
 	}
-	if mv&1 != 0 || x.moved.Load() != mv {
+	if x.moving(v) {
 		// A driver moved between cells may have been seen in both.
 		out := dst[start:]
 		slices.Sort(out)
