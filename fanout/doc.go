@@ -57,7 +57,10 @@
 //
 // Deletes cost one store delete (independent of follower count): reads skip
 // posts that no longer exist, and drop their entries lazily. An unfollow is
-// visible at once because reads keep only current followees' entries. A
+// visible at once because reads keep only current followees' entries:
+// the reader's state lists the authors it unfollowed (up to 8, then
+// every entry is checked), and a read checks the entries of those against
+// its followees. A
 // follow of a pushed author copies its newest posts (Options.Backfill,
 // default 100) that are newer than the oldest entry held. Mutes and blocks
 // filter at push and at read; an unmute pulls what the mute kept out of
@@ -91,7 +94,8 @@
 // 330-340 for 5000 writes.
 //
 // Timeline goes through a read plan the Service caches per reader: its
-// followees (sorted, for the merge's membership test), the ones that are
+// followees (sorted, for the membership test of the fan-out queue and of
+// unfollowed authors' entries), the ones that are
 // pulled, and the pushed ones whose watermark is above 1, by watermark. A
 // plan is rebuilt, in O(F) for F followees, only after something it was
 // built from changes: the reader's follows, unfollows, mutes and blocks and

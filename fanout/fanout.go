@@ -111,6 +111,30 @@ type userState struct {
 	// forcePull lists followees whose edge is being switched from push to
 	// pull: plans treat them as pulled before any fan-out can skip them.
 	forcePull []UserID
+	// gone lists the authors the user unfollowed (and has not followed
+	// again), whose entries its pushed timeline may still hold; goneAll
+	// replaces it once it would exceed goneMax. Only their entries need
+	// a followee check on read.
+	gone    []UserID
+	goneAll bool
+}
+
+// goneMax is how many unfollowed authors a reader's state lists before a
+// read checks every timeline entry's author (a short list of IDs is cheaper
+// than the followee lookup it saves, which costs a first page about
+// 0.5-1 µs on cold plans).
+const goneMax = 8
+
+// unfollowed notes that the user no longer follows a.
+func (st *userState) unfollowed(a UserID) {
+	if st.goneAll || slices.Contains(st.gone, a) {
+		return
+	}
+	if len(st.gone) == goneMax {
+		st.gone, st.goneAll = nil, true
+		return
+	}
+	st.gone = append(st.gone, a)
 }
 
 const (
@@ -539,6 +563,8 @@ type readerState struct {
 	planSeq   uint64
 	rel       map[UserID]uint8
 	forcePull []UserID
+	gone      []UserID
+	goneAll   bool
 }
 
 // touch records activity by reader. A dormant reader becomes active with a
@@ -596,8 +622,11 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs reade
 			}
 		}
 		rs.planVer, rs.planSeq = st.planVer, s.authors.seq.Load()
-		rs.rel = maps.Clone(st.rel)
+		if len(st.rel) > 0 {
+			rs.rel = maps.Clone(st.rel)
+		}
 		rs.forcePull = slices.Clone(st.forcePull)
+		rs.gone, rs.goneAll = slices.Clone(st.gone), st.goneAll
 	})
 	if err == nil && rebuild && !s.queueJob(job{rebuild: reader}) {
 		s.user(ctx, reader, func(st *userState) { st.rebuildQ = false })
@@ -831,6 +860,10 @@ func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
 		}
 		if added {
 			st.followees++
+			// Its entries are visible again, whatever their age.
+			if i := slices.Index(st.gone, followee); i >= 0 {
+				st.gone = slices.Delete(st.gone, i, i+1)
+			}
 		}
 		st.planVer++
 		blocked = st.rel[followee]&(relBlocked|relBlockedBy) != 0
@@ -922,6 +955,7 @@ func (s *Service) Unfollow(ctx context.Context, follower, followee UserID) error
 	s.user(ctx, follower, func(st *userState) {
 		st.followees--
 		st.planVer++
+		st.unfollowed(followee)
 	})
 	s.user(ctx, followee, func(st *userState) { st.followers-- })
 	return nil

@@ -990,3 +990,70 @@ func TestPulledBelowPushedTimeline(t *testing.T) {
 		}
 	}
 }
+
+// TestUnfollowMany unfollows a reader's followees one by one, past the
+// number of unfollowed authors its state lists (8) before reads check
+// every entry's author, and follows some again: after each step the feed
+// holds exactly the posts of the current followees, whether they are
+// pushed into the timeline or pulled.
+func TestUnfollowMany(t *testing.T) {
+	for _, pol := range []fanout.Policy{fanout.Threshold{}, fanout.Threshold{Followers: 1}} {
+		e := newEnv(t, 800, fanout.Options{Policy: pol})
+		const reader = 1
+		var authors []fanout.UserID
+		for a := fanout.UserID(10); a < 22; a++ {
+			authors = append(authors, a)
+			e.follow(reader, a)
+			e.follow(2, a) // a second follower, for Followers: 1
+		}
+		following := map[fanout.UserID]bool{}
+		var posts []fanout.Post
+		publish := func() {
+			for _, a := range authors {
+				p := e.post(a, fmt.Sprintf("%d-%d", a, len(posts)))
+				posts = append(posts, p)
+				e.wait(p)
+			}
+		}
+		check := func(step string) {
+			t.Helper()
+			var want []string
+			for i := len(posts) - 1; i >= 0; i-- {
+				if following[posts[i].Author] {
+					want = append(want, posts[i].Text)
+				}
+			}
+			if got := e.feed(reader, 7); !slices.Equal(got, want) {
+				t.Fatalf("%T%+v, %s: feed = %v, want %v", pol, pol, step, got, want)
+			}
+		}
+		for _, a := range authors {
+			following[a] = true
+		}
+		publish()
+		check("following all")
+		for i, a := range authors {
+			if err := e.svc.Unfollow(e.ctx, reader, a); err != nil {
+				t.Fatal(err)
+			}
+			following[a] = false
+			check(fmt.Sprintf("after unfollowing %d", a))
+			if i%4 == 3 {
+				publish()
+				check("after more posts")
+			}
+		}
+		for _, a := range authors[:6:6] {
+			e.follow(reader, a)
+			following[a] = true
+			check(fmt.Sprintf("after following %d again", a))
+		}
+		publish()
+		check("after more posts")
+		if err := e.svc.Unfollow(e.ctx, reader, authors[0]); err != nil {
+			t.Fatal(err)
+		}
+		following[authors[0]] = false
+		check("after unfollowing the first again")
+	}
+}

@@ -704,12 +704,13 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		last = e.ID
 		// Pull sources are the plan's followees (or the reader), and the
 		// queue source filters itself: only the pushed timeline may hold
-		// an author the reader no longer follows.
-		if x.kind == srcTimeline && !plan.follows(user, e.Author) {
+		// an author the reader no longer follows, and only one it
+		// unfollowed.
+		if x.kind == srcTimeline && plan.mayBeGone(e.Author) && !plan.follows(user, e.Author) {
 			removals = append(removals, e.ID) // unfollowed
 			continue
 		}
-		if plan.rel[e.Author] != 0 {
+		if plan.rel != nil && plan.rel[e.Author] != 0 {
 			continue
 		}
 		cand = append(cand, e)
