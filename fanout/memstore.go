@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"encoding/binary"
+	"slices"
 	"sort"
 	"sync"
 
@@ -528,7 +529,12 @@ func (t *MemTimelines) Range(ctx context.Context, user UserID, before snowflake.
 		return dst, 0, nil
 	}
 	live := tl.buf[tl.start:]
-	i := sort.Search(len(live), func(j int) bool { return live[j].ID >= before })
+	// A first page (before above every entry) needs no search: its
+	// descent touched about ten cold cache lines of an 800-entry timeline.
+	i := len(live)
+	if i > 0 && live[i-1].ID >= before {
+		i, _ = slices.BinarySearchFunc(live, before, func(e Entry, id snowflake.ID) int { return cmpID(e.ID, id) })
+	}
 	for i--; i >= 0 && limit > 0; i-- {
 		dst = append(dst, live[i])
 		limit--
