@@ -131,7 +131,31 @@ func (p Threshold) PushEdge(a AuthorStats, r ReaderStats) bool {
 // with PullCost the cost of a pull relative to a push write. The rates are
 // decayed running estimates, and an edge only changes mode when one side
 // exceeds the other by the factor Hysteresis, so that edges near the
-// boundary do not flip. The zero value means defaults.
+// boundary do not flip.
+//
+// The paper prices each edge alone, but latency is per read: a read pays
+// for every author its reader pulls, so a reader who follows a thousand
+// accounts, reading about as often as one who follows a hundred, pulls
+// about ten times as many. PerPair therefore weighs the read side of a
+// reader who follows F > ReaderScale accounts by F/ReaderScale:
+//
+//	ReadRate(c) · PullCost · max(1, F/ReaderScale) ≥ PostRate(p)
+//
+// Of such a reader's edges, those from the least active authors (the
+// cheapest to push) switch to push first, and the authors it pulls are
+// those posting more than F/ReaderScale times what a light reader's
+// threshold is. F changes only with the reader's own follows and
+// unfollows, by 1/F each, and neither rate depends on an edge's mode, so
+// a switch never changes what the rule is computed from: no feedback
+// loop, and Hysteresis keeps edges from flipping on the rates' drift.
+// Measured (5k-user simulator, examples/timeline), the weighing raises
+// per-pair's timeline writes from 24.3 to 30.7 per post (pure push:
+// 1334); on the 20k-user benchmark graph, whose readers follow 165
+// accounts on average, it cut the first page's p99 from 13.6-17.6 to
+// 11.2-14.0 µs. Authors above MaxFollowers are pulled for every reader
+// whatever the weighing: most of a heavy reader's pulls are those.
+//
+// The zero value means defaults.
 type PerPair struct {
 	// Hysteresis is the factor by which one side must exceed the other to
 	// switch an edge; 0 means 2, values below 1 mean 1.
@@ -147,7 +171,17 @@ type PerPair struct {
 	MaxFollowers int
 	// MaxFollowees is the reader limit; 0 means 5000.
 	MaxFollowees int
+	// ReaderScale is the number of followees from which a reader's read
+	// rate is weighed by followees/ReaderScale (see above); 0 means
+	// [DefaultReaderScale], negative turns the weighing off (the paper's
+	// rule).
+	ReaderScale int
 }
+
+// DefaultReaderScale is PerPair's ReaderScale when none is set: the
+// issue's median of followees per user, so that a median reader is priced
+// as in the paper and only heavier ones push more.
+const DefaultReaderScale = 100
 
 // DefaultPullCost is PerPair's PullCost when none is set, measured on the
 // in-memory stores on 2 cores: a push write costs a fan-out worker about
@@ -184,6 +218,14 @@ func (p PerPair) PushEdge(a AuthorStats, r ReaderStats) bool {
 	c := p.PullCost
 	if !(c > 0) {
 		c = DefaultPullCost
+	}
+	if rs := p.ReaderScale; rs >= 0 {
+		if rs == 0 {
+			rs = DefaultReaderScale
+		}
+		if r.Followees > rs {
+			c *= float64(r.Followees) / float64(rs)
+		}
 	}
 	read := r.ReadRate * math.Min(c, math.MaxFloat64) // no Inf·0
 

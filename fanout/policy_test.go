@@ -1,12 +1,15 @@
 package fanout_test
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/blueprint-go/blueprint/fanout"
+	"github.com/blueprint-go/blueprint/snowflake"
 )
 
 func TestThresholdHysteresis(t *testing.T) {
@@ -121,5 +124,154 @@ func TestHugeFolloweeReaderPulls(t *testing.T) {
 	}
 	if got := e.feed(1, 2); len(got) != 5 || got[0] != want[0] {
 		t.Fatalf("huge reader's feed = %v, want %v", got, want)
+	}
+}
+
+// ReaderScale weighs the read side of a reader who follows more than
+// ReaderScale accounts by followees/ReaderScale: it decides as the
+// unweighed rule (ReaderScale -1) at PullCost times that factor, and
+// leaves readers at or below ReaderScale alone. 0 means
+// DefaultReaderScale.
+func TestPerPairReaderScaleProperty(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 1))
+	rate := func() float64 { return math.Exp(r.NormFloat64() * 3) }
+	for range 10000 {
+		h := []float64{0, 1, 2, 8}[r.IntN(4)]
+		c := math.Exp(r.NormFloat64())
+		sc := []int{0, 1, 30, 100, 1000}[r.IntN(5)]
+		a := fanout.AuthorStats{PostRate: rate()}
+		rs := fanout.ReaderStats{ReadRate: rate(), Followees: r.IntN(4000), Pushed: r.IntN(2) == 0}
+		got := fanout.PerPair{Hysteresis: h, PullCost: c, ReaderScale: sc}.PushEdge(a, rs)
+		eff := sc
+		if eff == 0 {
+			eff = fanout.DefaultReaderScale
+		}
+		want := fanout.PerPair{Hysteresis: h, PullCost: c * max(1, float64(rs.Followees)/float64(eff)), ReaderScale: -1}.PushEdge(a, rs)
+		if got != want {
+			t.Fatalf("ReaderScale %d, PullCost %v, %+v, %+v: %v, weighed rule says %v", sc, c, a, rs, got, want)
+		}
+	}
+}
+
+// TestPerPairHeavyReaderStable runs a heavy reader (24 followees,
+// ReaderScale 6: its reads weigh 4 times) and a light one (6 of the same
+// authors) through 20 minutes of steady traffic: authors post at a
+// quarter, 3 times and 20 times the readers' read rate. The light reader
+// pulls the authors posting more than twice its read rate (the paper's
+// rule, hysteresis 2); the heavy one pushes the 3× tier too and pulls only
+// the 20× one: its cheapest pulled edges were pushed. No edge switches
+// after the rates settled (half-life 2 minutes; the warm-up is 6), and
+// each edge switches at most once in the whole run.
+func TestPerPairHeavyReaderStable(t *testing.T) {
+	const heavy, light = 1, 2
+	tiers := []float64{0.25, 3, 20} // post rate / read rate
+	const perTier = 8
+	readEvery := 10 * time.Second
+	ctx := context.Background()
+	clk := newClock()
+	gen, err := snowflake.NewGenerator(1, snowflake.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := fanout.NewMemGraph()
+	svc := fanout.New(g, fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}), fanout.Options{
+		Policy: fanout.PerPair{ReaderScale: 6}, IDs: gen, Now: clk.Now, RateHalfLife: 2 * time.Minute,
+	})
+	defer svc.Close()
+	type author struct {
+		id    fanout.UserID
+		tier  int
+		every time.Duration
+		next  time.Duration
+	}
+	var authors []author
+	for tier, f := range tiers {
+		for j := range perTier {
+			every := time.Duration(float64(readEvery) / f)
+			a := author{id: fanout.UserID(100 + 10*tier + j), tier: tier, every: every, next: every * time.Duration(j+1) / perTier}
+			authors = append(authors, a)
+			if err := svc.Follow(ctx, heavy, a.id); err != nil {
+				t.Fatal(err)
+			}
+			if j < 2 {
+				if err := svc.Follow(ctx, light, a.id); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	// Readers who have read before the authors start posting: with no
+	// read at all, a read rate of 0 pulls every edge at the first post.
+	for _, u := range []fanout.UserID{heavy, light} {
+		if _, err := svc.Timeline(ctx, u, "", 20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	modes := func(reader fanout.UserID) map[fanout.UserID]bool {
+		es, err := g.Followees(ctx, reader, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[fanout.UserID]bool{}
+		for _, e := range es {
+			m[e.Followee] = e.Since != 0
+		}
+		return m
+	}
+	last := map[fanout.UserID]map[fanout.UserID]bool{heavy: modes(heavy), light: modes(light)}
+	switches := map[[2]fanout.UserID]int{}
+	const step = 250 * time.Millisecond
+	const warm, total = 6 * time.Minute, 20 * time.Minute
+	for now := time.Duration(0); now < total; now += step {
+		clk.Add(step)
+		for i := range authors {
+			for a := &authors[i]; a.next <= now; a.next += a.every {
+				if _, err := svc.Publish(ctx, a.id, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if now%readEvery == 0 {
+			for _, u := range []fanout.UserID{heavy, light} {
+				if _, err := svc.Timeline(ctx, u, "", 20); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if now%(5*time.Second) != 0 {
+			continue
+		}
+		for _, u := range []fanout.UserID{heavy, light} {
+			m := modes(u)
+			for a, pushed := range m {
+				if pushed != last[u][a] {
+					switches[[2]fanout.UserID{u, a}]++
+					if now >= warm {
+						t.Errorf("at %v: reader %d's edge from %d (post rate %v× its reads) switched to pushed=%v after the warm-up",
+							now, u, a, tiers[(a-100)/10], pushed)
+					}
+				}
+			}
+			last[u] = m
+		}
+	}
+	for k, n := range switches {
+		if n > 1 {
+			t.Errorf("reader %d's edge from %d switched %d times", k[0], k[1], n)
+		}
+	}
+	for _, c := range []struct {
+		reader fanout.UserID
+		want   []bool // pushed, by tier
+	}{
+		{light, []bool{true, false, false}},
+		{heavy, []bool{true, true, false}},
+	} {
+		for a, pushed := range last[c.reader] {
+			if tier := (a - 100) / 10; pushed != c.want[tier] {
+				t.Errorf("reader %d (%d followees): edge from %d (post rate %v× its reads) pushed=%v, want %v",
+					c.reader, len(last[c.reader]), a, tiers[tier], pushed, c.want[tier])
+			}
+		}
 	}
 }
