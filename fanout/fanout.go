@@ -113,8 +113,9 @@ type userState struct {
 	forcePull []UserID
 	// gone lists the authors the user unfollowed (and has not followed
 	// again), whose entries its pushed timeline may still hold; goneAll
-	// replaces it once it would exceed goneMax. Only their entries need
-	// a followee check on read.
+	// replaces it once it would exceed goneMax, or from the start if the
+	// timeline held entries before this Service knew the user. Only their
+	// entries need a followee check on read.
 	gone    []UserID
 	goneAll bool
 }
@@ -208,10 +209,20 @@ func (s *Service) user(ctx context.Context, u UserID, f func(st *userState)) err
 		if err != nil {
 			return err
 		}
+		var held bool
+		if st == nil {
+			// A timeline held before this Service (a store that
+			// outlives it) may hold authors unfollowed since.
+			tst, err := s.timelines.Stat(ctx, u)
+			if err != nil {
+				return err
+			}
+			held = tst.Len > 0
+		}
 		us.mu.Lock()
 		st = us.m[u]
 		if st == nil {
-			st = &userState{dormant: true, slot: s.dense.take()}
+			st = &userState{dormant: true, slot: s.dense.take(), goneAll: held}
 			us.m[u] = st
 		}
 		if !st.counted {

@@ -788,6 +788,58 @@ func TestPostsBeforeService(t *testing.T) {
 	}
 }
 
+// TestTimelineBeforeService starts a Service on stores that outlived an
+// earlier one: reader 2's timeline holds entries of author 3, whom it no
+// longer follows (the earlier Service saw the unfollow, this one did not).
+// Reads must leave them out, and the reader's own followees' entries in.
+func TestTimelineBeforeService(t *testing.T) {
+	ctx := context.Background()
+	gen, err := snowflake.NewGenerator(1, snowflake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, ps, tl := fanout.NewMemGraph(), fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{})
+	if _, err := g.Follow(ctx, fanout.Edge{Follower: 2, Followee: 1, Since: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 6 {
+		id, err := gen.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := fanout.UserID(1 + 2*(i%2)) // 1 and 3 in turn
+		text := fmt.Sprintf("%d-%d", a, i)
+		if err := ps.Put(ctx, fanout.Post{ID: id, Author: a, Text: text}); err != nil {
+			t.Fatal(err)
+		}
+		if err := tl.Add(ctx, 2, fanout.Entry{ID: id, Author: a}); err != nil {
+			t.Fatal(err)
+		}
+		if a == 1 {
+			want = append([]string{text}, want...)
+		}
+	}
+	svc := fanout.New(g, ps, tl, fanout.Options{IDs: gen})
+	defer svc.Close()
+	// Reads show posts up to the newest published through the Service.
+	if _, err := svc.Publish(ctx, 1, "new"); err != nil {
+		t.Fatal(err)
+	}
+	want = append([]string{"new"}, want...)
+	pg, err := svc.Timeline(ctx, 2, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range pg.Posts {
+		got = append(got, p.Text)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("feed = %v, want %v (no posts of 3, unfollowed before the Service)", got, want)
+	}
+}
+
 // gatedTimelines holds every Deliver until gate is closed, so that posts
 // pile up in the fan-out queue.
 type gatedTimelines struct {
