@@ -132,7 +132,8 @@
 // allocates the page and its cursor, and only the cursor through
 // [Service.AppendTimeline] into a recycled page. A plan costs 8 bytes per
 // followee, 1-2 more for its filter, and 24 more per pulled or marked one
-// (about 1.6 KB for 165 followees). It is
+// (about 1.6 KB for 165 followees), plus up to 64 bytes for the authors
+// the reader unfollowed. It is
 // freed once the reader has not read for InactiveAfter (14 days if that is
 // negative): each read looks at one other cached plan of its lock stripe,
 // round robin, so no goroutine scans for idle readers.

@@ -31,8 +31,10 @@
 // so most followees have no post at all and pure pull costs little more
 // than pull.
 //
-// -strategies runs some of them (e.g. -strategies threshold,per-pair), and
-// -pullcost sets the per-pair policy's PullCost (fanout.PerPair). The
+// -strategies runs some of them (e.g. -strategies threshold,per-pair),
+// -pullcost sets the per-pair policy's PullCost and -readerscale its
+// ReaderScale (fanout.PerPair; -1 turns the weighing of heavy readers
+// off). The
 // replay's reads recycle their page (AppendTimeline) in every row; -alloc
 // makes each read allocate its own (Timeline), as before 2026-11-26.
 //
@@ -64,6 +66,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed of the graph and replay")
 	pagers := flag.Int("pagers", 2, "concurrent pagers checking for duplicates and gaps")
 	pullCost := flag.Float64("pullcost", 0, "PullCost of the per-pair policy (0: fanout.DefaultPullCost)")
+	readerScale := flag.Int("readerscale", 0, "ReaderScale of the per-pair policy (0: fanout.DefaultReaderScale, -1: off)")
 	only := flag.String("strategies", "", "comma-separated strategies to run (default all)")
 	alloc := flag.Bool("alloc", false, "reads allocate each page (Timeline) instead of recycling one (AppendTimeline)")
 	flag.Parse()
@@ -85,6 +88,7 @@ func main() {
 		}
 		if pp, ok := s.Policy.(fanout.PerPair); ok {
 			pp.PullCost = *pullCost
+			pp.ReaderScale = *readerScale
 			s.Policy = pp
 		}
 		r, err := feedsim.Run(w, ops, s, *pagers)
