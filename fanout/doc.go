@@ -57,11 +57,16 @@
 //
 // Deletes cost one store delete (independent of follower count): reads skip
 // posts that no longer exist, and drop their entries lazily. An unfollow is
-// visible at once because reads keep only current followees' entries:
-// the reader's state lists the authors it unfollowed (up to 8; past
-// that, and for a timeline the store held before the Service first saw
-// its reader, every entry is checked), and a read checks the entries of
-// those against its followees. A
+// visible at once because reads keep only current followees' entries.
+// Entries reach a pushed timeline only through the fan-out, backfill and
+// rebuilds, all to followers, so only an unfollow can leave a non-followee's
+// entries there: the reader's state lists the authors it unfollowed (up to
+// 8; past that, and for a timeline the store held before the Service first
+// saw its reader, any author) and an ID above all their entries (every post
+// issued after the unfollow removed the edge is fanned out without it; a
+// follow or rebuild that raced the unfollow raises it when it ends), and a
+// read checks only the entries of those authors below that ID against its
+// followees, so an unfollow long ago costs a first page nothing. A
 // follow of a pushed author copies its newest posts (Options.Backfill,
 // default 100) that are newer than the oldest entry held. Mutes and blocks
 // filter at push and at read; an unmute pulls what the mute kept out of
@@ -107,8 +112,8 @@
 // graph changes, so no fan-out skips a reader whose plan still expects the
 // post in its timeline. With a current plan a read costs
 // one timeline range (without a search for a first page), a check of
-// each entry's author against the followees only if the reader
-// unfollowed that author, a load per pulled followee from a dense table (one
+// an entry's author against the followees only if the reader unfollowed
+// that author after the entry was issued, a load per pulled followee from a dense table (one
 // whose newest post is older than the timeline's first 32 entries then
 // waits outside the merge's heap, which a first page seldom orders it
 // into: 9 ns per such followee rather than 13), a

@@ -111,31 +111,81 @@ type userState struct {
 	// forcePull lists followees whose edge is being switched from push to
 	// pull: plans treat them as pulled before any fan-out can skip them.
 	forcePull []UserID
-	// gone lists the authors the user unfollowed (and has not followed
-	// again), whose entries its pushed timeline may still hold; goneAll
-	// replaces it once it would exceed goneMax, or from the start if the
-	// timeline held entries before this Service knew the user. Only their
-	// entries need a followee check on read.
-	gone    []UserID
-	goneAll bool
+	// gone says which entries of the user's pushed timeline may be of
+	// authors it no longer follows; unfols counts its unfollows, so that
+	// a Follow or a rebuild racing one can tell (see goneSet).
+	gone   goneSet
+	unfols uint64
 }
 
-// goneMax is how many unfollowed authors a reader's state lists before a
-// read checks every timeline entry's author (a short list of IDs is cheaper
+// goneMax is how many unfollowed authors a goneSet lists before a read
+// checks every old enough entry's author (a short list of IDs is cheaper
 // than the followee lookup it saves, which costs a first page about
 // 0.5-1 µs on cold plans).
 const goneMax = 8
 
-// unfollowed notes that the user no longer follows a.
-func (st *userState) unfollowed(a UserID) {
-	if st.goneAll || slices.Contains(st.gone, a) {
-		return
+// A goneSet tells a read which entries of a reader's pushed timeline need
+// a followee check. Entries reach a pushed timeline only through the
+// fan-out, a follow's backfill and a rebuild, all to followers, so an entry
+// can be of an author the reader no longer follows only after an unfollow
+// (or when the timeline held entries before this Service knew the reader).
+// The set lists those authors (all, past goneMax) and an ID below which
+// all their entries lie: every post issued after the unfollow removed the
+// edge is fanned out without it. A Follow or a rebuild that read the graph
+// before an unfollow it raced may still copy the author's newer posts, so
+// it raises the bound when it ends (see Service.settleGone). Without an
+// unfollow a read checks no entry, and entries newer than the last one it
+// checks none either, so a first page seldom pays for the check.
+type goneSet struct {
+	ids   []UserID
+	all   bool
+	below snowflake.ID
+}
+
+// add notes that the reader no longer follows a, none of whose entries in
+// its timeline has an ID at or above below.
+func (g *goneSet) add(a UserID, below snowflake.ID) {
+	g.below = max(g.below, below)
+	switch {
+	case g.all || slices.Contains(g.ids, a):
+	case len(g.ids) == goneMax:
+		g.ids, g.all = nil, true
+	default:
+		g.ids = append(g.ids, a)
 	}
-	if len(st.gone) == goneMax {
-		st.gone, st.goneAll = nil, true
-		return
+}
+
+// drop notes that the reader follows a again: its entries are visible,
+// whatever their age.
+func (g *goneSet) drop(a UserID) {
+	if i := slices.Index(g.ids, a); i >= 0 {
+		g.ids = slices.Delete(g.ids, i, i+1)
 	}
-	st.gone = append(st.gone, a)
+}
+
+// check reports whether a read must check that e's author is followed.
+func (g *goneSet) check(e Entry) bool {
+	return e.ID < g.below && (g.all || slices.Contains(g.ids, e.Author))
+}
+
+// clone returns a copy that later changes to g do not affect.
+func (g goneSet) clone() goneSet {
+	g.ids = slices.Clone(g.ids)
+	return g
+}
+
+// settleGone ends a Follow or a rebuild of user's timeline that read the
+// graph when user had made unfols unfollows: if an unfollow came since, the
+// entries it copied may be of an author no longer followed, and issued
+// after that unfollow's bound, so the bound rises above them.
+func (s *Service) settleGone(ctx context.Context, user UserID, unfols uint64) {
+	last := s.lastIssued()
+	s.user(ctx, user, func(st *userState) {
+		if st.unfols != unfols {
+			st.gone.below = max(st.gone.below, last+1)
+			st.planVer++
+		}
+	})
 }
 
 const (
@@ -209,20 +259,24 @@ func (s *Service) user(ctx context.Context, u UserID, f func(st *userState)) err
 		if err != nil {
 			return err
 		}
-		var held bool
+		var gone goneSet
 		if st == nil {
 			// A timeline held before this Service (a store that
-			// outlives it) may hold authors unfollowed since.
-			tst, err := s.timelines.Stat(ctx, u)
+			// outlives it) may hold authors unfollowed since: up to
+			// its newest entry, check them all.
+			var buf [1]Entry
+			held, _, err := s.timelines.Range(ctx, u, Pulling, 1, buf[:0])
 			if err != nil {
 				return err
 			}
-			held = tst.Len > 0
+			if len(held) > 0 {
+				gone = goneSet{all: true, below: held[0].ID + 1}
+			}
 		}
 		us.mu.Lock()
 		st = us.m[u]
 		if st == nil {
-			st = &userState{dormant: true, slot: s.dense.take(), goneAll: held}
+			st = &userState{dormant: true, slot: s.dense.take(), gone: gone}
 			us.m[u] = st
 		}
 		if !st.counted {
@@ -574,8 +628,7 @@ type readerState struct {
 	planSeq   uint64
 	rel       map[UserID]uint8
 	forcePull []UserID
-	gone      []UserID
-	goneAll   bool
+	gone      goneSet
 }
 
 // touch records activity by reader. A dormant reader becomes active with a
@@ -637,7 +690,7 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs reade
 			rs.rel = maps.Clone(st.rel)
 		}
 		rs.forcePull = slices.Clone(st.forcePull)
-		rs.gone, rs.goneAll = slices.Clone(st.gone), st.goneAll
+		rs.gone = st.gone.clone()
 	})
 	if err == nil && rebuild && !s.queueJob(job{rebuild: reader}) {
 		s.user(ctx, reader, func(st *userState) { st.rebuildQ = false })
@@ -772,13 +825,16 @@ func (s *Service) queueJob(j job) bool {
 func (s *Service) rebuild(ctx context.Context, u UserID) {
 	var floor snowflake.ID
 	var todo bool
+	var unfols uint64
 	s.user(ctx, u, func(st *userState) {
 		floor, todo = st.floor, st.rebuilding && !st.dormant
 		st.rebuildQ = false // a read from now on may queue another
+		unfols = st.unfols
 	})
 	if !todo {
 		return
 	}
+	defer s.settleGone(ctx, u, unfols)
 	edges, err := s.graph.Followees(ctx, u, nil)
 	if err != nil {
 		return
@@ -860,21 +916,25 @@ func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
 	}
 	// A follow again may turn a pushed edge to pull: reader's plans treat
 	// it as pulled first, as in pullEdge.
+	var unfols uint64
 	s.user(ctx, follower, func(st *userState) {
 		st.forcePull = append(st.forcePull, followee)
 		st.planVer++
+		unfols = st.unfols
 	})
 	added, err := s.graph.Follow(ctx, Edge{Follower: follower, Followee: followee, Since: since})
+	defer s.settleGone(ctx, follower, unfols)
 	s.user(ctx, follower, func(st *userState) {
 		if i := slices.Index(st.forcePull, followee); i >= 0 {
 			st.forcePull = slices.Delete(st.forcePull, i, i+1)
 		}
+		// Its entries are visible again, unless an unfollow came after
+		// the edge was written (it took the edge away again).
+		if added && st.unfols == unfols {
+			st.gone.drop(followee)
+		}
 		if added {
 			st.followees++
-			// Its entries are visible again, whatever their age.
-			if i := slices.Index(st.gone, followee); i >= 0 {
-				st.gone = slices.Delete(st.gone, i, i+1)
-			}
 		}
 		st.planVer++
 		blocked = st.rel[followee]&(relBlocked|relBlockedBy) != 0
@@ -963,10 +1023,13 @@ func (s *Service) Unfollow(ctx context.Context, follower, followee UserID) error
 	if !removed {
 		return ErrNotFollowing
 	}
+	// Every post issued from here on is fanned out without the edge.
+	last := s.lastIssued()
 	s.user(ctx, follower, func(st *userState) {
 		st.followees--
 		st.planVer++
-		st.unfollowed(followee)
+		st.gone.add(followee, last+1)
+		st.unfols++
 	})
 	s.user(ctx, followee, func(st *userState) { st.followers-- })
 	return nil

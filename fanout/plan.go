@@ -30,10 +30,9 @@ type readPlan struct {
 	marked []planRef
 	listed []uint64
 	rel    map[UserID]uint8
-	// gone and goneAll are the reader's (see userState): entries of
-	// other authors in its pushed timeline are of followees.
-	gone    []UserID
-	goneAll bool
+	// gone is the reader's (see goneSet): the other entries of its
+	// pushed timeline are of followees.
+	gone goneSet
 	// filter has bit hash(a) set for every followee a (a power of two of
 	// bits, at least 8 per followee), so that follows rejects most
 	// non-followees with one load: the fan-out queue holds every pushed
@@ -128,14 +127,6 @@ func (p *readPlan) follows(user, a UserID) bool {
 	}
 	_, ok := slices.BinarySearch(p.ids, a)
 	return ok
-}
-
-// mayBeGone reports whether an entry of a in the reader's pushed timeline
-// may be of an author it no longer follows: entries only come from the
-// fan-out, follows and rebuilds, all to followers, so that is only the case
-// after an unfollow. Without one, a read checks no entry's author.
-func (p *readPlan) mayBeGone(a UserID) bool {
-	return p.goneAll || slices.Contains(p.gone, a)
 }
 
 // pulling returns a copy of p in which followee a, whose state is ast, is
@@ -243,7 +234,7 @@ func (s *Service) buildPlan(ctx context.Context, user UserID, rs *readerState, b
 		return nil, err
 	}
 	p := &readPlan{ids: make([]UserID, len(edges)), listed: make([]uint64, (len(edges)+63)/64), rel: rs.rel,
-		gone: rs.gone, goneAll: rs.goneAll}
+		gone: rs.gone}
 	for i, e := range edges {
 		p.ids[i] = e.Followee
 		pulled := e.Since == 0 || e.Since == Pulling || slices.Contains(rs.forcePull, e.Followee)

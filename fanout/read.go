@@ -706,7 +706,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		// queue source filters itself: only the pushed timeline may hold
 		// an author the reader no longer follows, and only one it
 		// unfollowed.
-		if x.kind == srcTimeline && plan.mayBeGone(e.Author) && !plan.follows(user, e.Author) {
+		if x.kind == srcTimeline && plan.gone.check(e) && !plan.follows(user, e.Author) {
 			removals = append(removals, e.ID) // unfollowed
 			continue
 		}

@@ -1,0 +1,59 @@
+package fanout
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/blueprint-go/blueprint/snowflake"
+)
+
+// TestGoneSetProperty checks goneSet against a plain model: an entry needs
+// the followee check if it is older than the newest bound given and its
+// author was unfollowed and not followed again since, or (past goneMax
+// unfollowed authors) whatever its author. A false "no check" would show an
+// unfollowed author's post.
+func TestGoneSetProperty(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 1))
+	for range 200 {
+		var g goneSet
+		listed := map[UserID]bool{}
+		var below snowflake.ID
+		all := false
+		for range 60 {
+			a := UserID(1 + r.IntN(12))
+			switch r.IntN(3) {
+			case 0, 1:
+				b := snowflake.ID(r.IntN(1000))
+				g.add(a, b)
+				below = max(below, b)
+				if !listed[a] && len(listed) == goneMax {
+					all = true
+				}
+				listed[a] = true
+			case 2:
+				g.drop(a)
+				if !all {
+					delete(listed, a)
+				}
+			}
+			if !all && len(g.ids) != len(listed) {
+				t.Fatalf("listed %d authors, model %d", len(g.ids), len(listed))
+			}
+			for range 20 {
+				e := Entry{ID: snowflake.ID(r.IntN(1100)), Author: UserID(1 + r.IntN(12))}
+				want := e.ID < below && (all || listed[e.Author])
+				if got := g.check(e); got != want && !(got && all) {
+					t.Fatalf("check(%v) = %v, model %v (all %v, ids %v, below %d)", e, got, want, all, g.ids, g.below)
+				}
+			}
+		}
+		c := g.clone()
+		g.add(99, 5000)
+		if slices.Contains(c.ids, 99) || c.below == 5000 {
+			t.Fatal("clone shares its list with the original")
+		}
+	}
+}
