@@ -259,17 +259,11 @@ type node struct {
 type leafRef struct {
 	b *block
 	c int32
-	// mhint, in a main-tree node, is a mirror-tree node where the writer
+	// mhint, in a main-tree leaf, is a mirror-tree node where the writer
 	// last found the mirror copies of this leaf's drivers: a hint, where
-	// it starts looking for one (see Index.mirrorStart). It is -1 in
-	// every mirror-tree node (a split copies it to the children), so
-	// that the writer tells the trees apart without loading the node.
+	// it starts looking for one (see Index.mirrorStart).
 	mhint int32
 }
-
-// isMirror reports whether node i, in use, belongs to the mirror tree,
-// from the directory. Writer only.
-func (s *treeStore) isMirror(i int32) bool { return s.ref(i).mhint < 0 }
 
 type refChunkT [nodeChunk]leafRef
 
@@ -464,19 +458,6 @@ func (b *block) set(i int32, p uint64, id DriverID, m meta) {
 func find(im []atomic.Uint64, cnt int32, id DriverID) int32 {
 	for j := range cnt {
 		if DriverID(im[2*j].Load()) == id {
-			return j
-		}
-	}
-	return -1
-}
-
-// findAt returns the slot of id among the first cnt entries of a block
-// with positions pw and pairs im, or -1, looking only at the entries at
-// position p: it screens the positions, 8 bytes an entry, instead of the
-// IDs, 16, so it reads half the lines find does.
-func findAt(pw, im []atomic.Uint64, cnt int32, p uint64, id DriverID) int32 {
-	for j := range cnt {
-		if pw[j].Load() == p && DriverID(im[2*j].Load()) == id {
 			return j
 		}
 	}
@@ -705,7 +686,6 @@ func (s *treeStore) init() {
 		*s.box(root) = worldBox
 		if root == mirrorRoot {
 			n.occ.Store(occMirror)
-			s.ref(root).mhint = -1
 		}
 		s.setLeaf(root, s.allocBlock(blockStep))
 	}
@@ -743,15 +723,9 @@ func (s *treeStore) lookup(id DriverID) (where, bool) {
 		// The directory gives the block and its capacity without the
 		// node, so the loads of the block's count and of the ID at the
 		// hint overlap.
-		b, pw, im := s.entries(li)
-		j := t.hint(v)
-		if j < int32(len(pw)) {
-			// The caller reads the position next: load its line now,
-			// so that its miss overlaps with those on the ID and count.
-			pw[j].Load()
-		}
+		b, _, im := s.entries(li)
 		cnt := b.count()
-		if j < cnt && DriverID(im[2*j].Load()) == id {
+		if j := t.hint(v); j < cnt && DriverID(im[2*j].Load()) == id {
 			return where{i, li, j}, true
 		}
 		if j := s.pileFind(li, cnt, im, id); j >= 0 {

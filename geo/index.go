@@ -185,7 +185,7 @@ func (x *Index) leafFor(i int32, px, py int32) int32 {
 	s := &x.st
 	p := packPos(px, py)
 	lim := int32(leafMax)
-	if s.isMirror(i) {
+	if s.node(i).mirror() {
 		lim = mirrorLeafMax
 	}
 	for {
@@ -251,10 +251,8 @@ func (x *Index) insert(id DriverID, px, py int32, m meta) {
 func (x *Index) mirrorStart(ml int32, p uint64) int32 {
 	px, py := posLng(p), posLat(p)
 	if h := x.st.ref(ml).mhint; h > 0 {
-		// From the dense arrays, not the node: a live node has a child
-		// or a block.
-		r := x.st.ref(h)
-		if r.mhint < 0 && x.st.box(h).holds(px, py) && (x.st.kid(h) >= 0 || r.b != nil) {
+		n := x.st.node(h)
+		if n.mirror() && x.st.box(h).holds(px, py) && (n.child.Load() >= 0 || n.leaf.Load() != nil) {
 			return h
 		}
 	}
@@ -275,13 +273,9 @@ func (x *Index) mirrorAdd(id DriverID, p uint64, m meta, ml int32) {
 func (x *Index) mirrorFind(id DriverID, p uint64, ml int32) (int32, int32) {
 	li, _ := x.st.findLeaf(x.mirrorStart(ml, p), posLng(p), posLat(p))
 	x.st.ref(ml).mhint = li
-	b, pw, im := x.st.entries(li)
+	b, _, im := x.st.entries(li)
 	cnt := b.count()
 	if j := x.st.pileFind(li, cnt, im, id); j >= 0 {
-		return li, j
-	}
-	// The copy is at p, the driver's position in the main tree.
-	if j := findAt(pw, im, cnt, p, id); j >= 0 {
 		return li, j
 	}
 	if j := find(im, cnt, id); j >= 0 {
