@@ -1019,6 +1019,15 @@ func (s *treeStore) split(li int32) {
 		s.setChild(c+q, -1)
 	}
 	main := !n.mirror()
+	if main {
+		// The entries' table slots, touched first: the atomic stores
+		// below are locked instructions, after which no load starts, so
+		// loaded one by one the slots would take their misses in turn.
+		t := &s.table
+		for i := range cnt0 {
+			atomic.LoadUint32(&t.slots[t.home(b.id(i))])
+		}
+	}
 	for i := range cnt0 {
 		p, id := b.pos(i), b.id(i)
 		q := box.quadrant(posLng(p), posLat(p))
