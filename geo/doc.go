@@ -290,7 +290,10 @@
 // block and the table slot. On amd64
 // every atomic store is a locked instruction, after which no load starts
 // until it completes, so the writer first loads every line an insert or
-// a move to another leaf will store to and lets those misses overlap.
+// a move to another leaf will store to and lets those misses overlap (a
+// split, the table slots of the up to 96 drivers it moves: loading 1M
+// drivers spent 27 ms in splits in New York and 50 on the sphere before,
+// 23 and 30 after).
 // In New York about two moves in five cross into another leaf, which
 // costs a second block, a second node and a little counting. Measured
 // A/B on a busy VM (1,000,000 drivers, interleaved, the faster of three
