@@ -523,3 +523,30 @@ func searchAt(r *rand.Rand, x *Index, buf []Match, c LatLng, fixed truth) (res [
 	}
 	return res, radius, ""
 }
+
+// TestBlockGrowShrink checks the block capacities of a leaf that fills
+// and empties: growth always makes room, a grown block is not shrunk
+// again before its leaf loses blockStep entries (so a count going to and
+// fro across a class edge does not copy the block each time), and a
+// shrunk block still holds its entries.
+func TestBlockGrowShrink(t *testing.T) {
+	for n := int32(1); n <= 4*blockMax; n++ {
+		if c := growCap(n); c < n || c%blockStep != 0 {
+			t.Fatalf("growCap(%d) = %d", n, c)
+		}
+	}
+	for c := int32(blockStep); c <= 4*blockMax; c += blockStep {
+		// A block of capacity c (any capacity blockCap or growCap
+		// gives) that fills grows to g; it shrinks only at shrinkAt(g).
+		if blockCap(c) != c {
+			continue
+		}
+		g := growCap(c + 1)
+		if at := shrinkAt(g); at > c-blockStep {
+			t.Errorf("a full block of %d grows to %d at %d entries and shrinks again at %d", c, g, c+1, at)
+		}
+		if at := shrinkAt(c); c > blockStep && (at < 0 || blockCap(at) >= c) {
+			t.Errorf("a block of %d shrinks at %d entries to %d", c, at, blockCap(at))
+		}
+	}
+}
