@@ -153,7 +153,10 @@ func (p Threshold) PushEdge(a AuthorStats, r ReaderStats) bool {
 // 1334); on the 20k-user benchmark graph, whose readers follow 165
 // accounts on average, it cut the first page's p99 from 13.6-17.6 to
 // 11.2-14.0 µs. Authors above MaxFollowers are pulled for every reader
-// whatever the weighing: most of a heavy reader's pulls are those.
+// whatever the weighing: most of a heavy reader's pulls are those. A
+// reader above MaxFollowees pulls everything, so there the weighing,
+// largest just below that limit, stops at once: such readers read through
+// pull whatever their rates.
 //
 // The zero value means defaults.
 type PerPair struct {
@@ -178,9 +181,10 @@ type PerPair struct {
 	ReaderScale int
 }
 
-// DefaultReaderScale is PerPair's ReaderScale when none is set: the
-// issue's median of followees per user, so that a median reader is priced
-// as in the paper and only heavier ones push more.
+// DefaultReaderScale is PerPair's ReaderScale when none is set: the median
+// number of followees of the benchmark graph (examples/timeline, after
+// Twitter's), so that a median reader is priced as in the paper and only
+// heavier ones push more.
 const DefaultReaderScale = 100
 
 // DefaultPullCost is PerPair's PullCost when none is set, measured on the
