@@ -477,8 +477,9 @@ func (b *block) copyTo(nb *block, n int32) {
 // growCaps are the capacities a full block grows to while its leaf
 // fills: blockStep more up to 48, then about a quarter more, so that a
 // leaf filling from a quarter of leafMax after a split to leafMax copies
-// 288 entries (4 an insert), not 504 (7). Doubling would copy 2.3 an
-// insert but left blocks emptier: 49.8 bytes a driver instead of 43.9.
+// 288 entries (4 an insert), not 504 (7). Growing by a third or a half
+// (32-48-64-96) would copy 2.3 an insert but left blocks emptier: 49.8
+// bytes a driver instead of 43.9.
 var growCaps = [...]int32{8, 16, 24, 32, 40, 48, 64, 80, 96, blockMax}
 
 // growCap returns the capacity a full block grows to when it takes its
@@ -497,10 +498,11 @@ func growCap(n int32) int32 {
 // count goes to and fro across a class edge does not grow and shrink
 // its block by turns (it grows when a block of capacity t fills, to
 // growCap(t+1), whose shrinkAt is less than t). For piles beyond
-// blockMax, half of blockMax.
+// blockMax, a quarter of c, so that a pile most of whose drivers left
+// does not keep the block of its peak.
 func shrinkAt(c int32) int32 {
 	if c > blockMax {
-		return blockMax / 2
+		return c / 4
 	}
 	below := int32(0)
 	for _, g := range growCaps {
@@ -965,9 +967,11 @@ func (s *treeStore) delEntry(li int32, slot int32) {
 		b.set(slot, b.pos(last), b.id(last), b.meta(last))
 	}
 	b.setCount(last)
-	// Shrink a block that its drivers have mostly left (see shrinkAt).
+	// Shrink a block that its drivers have mostly left (see shrinkAt), to
+	// one with a step of room, so that the next arrival does not copy it
+	// again (its count stays above the smaller block's shrinkAt).
 	if c := b.capacity(); c > blockStep && last <= shrinkAt(c) {
-		nb := s.allocBlock(blockCap(last))
+		nb := s.allocBlock(blockCap(last + blockStep))
 		b.copyTo(nb, last)
 		s.setLeaf(li, nb)
 		s.freeBlock(b)

@@ -64,6 +64,9 @@ func checkTree(t *testing.T, x *Index) {
 			if cnt > b.capacity() || cnt < 0 {
 				t.Fatalf("leaf %d holds %d, capacity %d", i, cnt, b.capacity())
 			}
+			if c := b.capacity(); c > blockStep && cnt <= shrinkAt(c) {
+				t.Fatalf("leaf %d holds %d in a block of %d, which shrinks at %d", i, cnt, c, shrinkAt(c))
+			}
 			for j := range cnt {
 				p, id, m := b.pos(j), b.id(j), b.meta(j)
 				if !box.holds(posLng(p), posLat(p)) {
@@ -528,7 +531,8 @@ func searchAt(r *rand.Rand, x *Index, buf []Match, c LatLng, fixed truth) (res [
 // and empties: growth always makes room, a grown block is not shrunk
 // again before its leaf loses blockStep entries (so a count going to and
 // fro across a class edge does not copy the block each time), and a
-// shrunk block still holds its entries.
+// shrunk block holds its entries with room to spare and does not shrink
+// again at once.
 func TestBlockGrowShrink(t *testing.T) {
 	for n := int32(1); n <= 4*blockMax; n++ {
 		if c := growCap(n); c < n || c%blockStep != 0 {
@@ -545,8 +549,12 @@ func TestBlockGrowShrink(t *testing.T) {
 		if at := shrinkAt(g); at > c-blockStep {
 			t.Errorf("a full block of %d grows to %d at %d entries and shrinks again at %d", c, g, c+1, at)
 		}
-		if at := shrinkAt(c); c > blockStep && (at < 0 || blockCap(at) >= c) {
-			t.Errorf("a block of %d shrinks at %d entries to %d", c, at, blockCap(at))
+		// A block that shrinks lands in a smaller class with a step of
+		// room, which does not shrink again at once.
+		if at := shrinkAt(c); c > blockStep {
+			if nc := blockCap(at + blockStep); at < 0 || nc >= c || at <= shrinkAt(nc) {
+				t.Errorf("a block of %d shrinks at %d entries to %d, which shrinks at %d", c, at, nc, shrinkAt(nc))
+			}
 		}
 	}
 }

@@ -68,9 +68,9 @@
 // meta) pairs, so that a search screens the positions densely and reads a
 // hit's ID and meta from one line of the same block. Blocks are recycled.
 // A full block grows by 8 entries up to 48 and then by about a quarter
-// (64, 80, 96, 128), and shrinks only when its leaf falls below the
-// class under the one it grew to, so a count going to and fro does not
-// copy it each time: a leaf filling from 24 after a split to 96 copied
+// (64, 80, 96, 128), and shrinks only when its leaf falls a step below
+// the class under the one it grew to (a block of 96 at 72 drivers, to one
+// of 80), so a count going to and fro does not copy it each time: a leaf filling from 24 after a split to 96 copied
 // 504 entries, 7 an insert, in steps of 8 and copies 288 (inserts 5-16%
 // faster by the medians of interleaved A/B runs; 1.4 bytes a driver
 // more; growing by a third or a half, 32-48-64-96, copied 2.3 an insert
