@@ -589,6 +589,11 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 		if lo > limit {
 			continue
 		}
+		if lb.steep {
+			if lo = max(lo, lb.steepLower(q, posLat(p), dLat, dLng)); lo > limit {
+				continue
+			}
+		}
 		// The meta that passed the freshness test is the one returned:
 		// an in-place Upsert may store an older one at any moment.
 		var m uint64
@@ -601,7 +606,11 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 		// as exact keys would, to within a relative 1e-4 in a city, and
 		// spare most entries of the first leaf their exact key.
 		if k > 0 {
-			if hi := lb.upper(dLat, dLng); len(topk) < k || hi < topk[0] {
+			hi := lb.upper(dLat, dLng)
+			if lb.steep {
+				hi = min(hi, lb.steepUpper(q, posLat(p), dLat, dLng))
+			}
+			if len(topk) < k || hi < topk[0] {
 				if topk = pushTop(topk, hi, k); len(topk) == k {
 					limit = topk[0]
 				}
