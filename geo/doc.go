@@ -345,7 +345,10 @@
 // nearest available above 86° (5.4 to 4.9 µs) and left the others
 // within noise; keeping a leaf's screened entries in one slice of structs
 // instead of four slices took 4% off the nearest available on the
-// sphere; and serving the center's side of a circle across
+// sphere; queueing entries by their lower bound and computing the
+// haversine only when one comes off the queue measured no faster (2%
+// less for 10 nearest in New York, 2% more for the nearest available on
+// the sphere); and serving the center's side of a circle across
 // ±180° from the path to its leaf took 6.3 cells from the queue instead
 // of 8.1 and measured no faster.
 //
