@@ -41,7 +41,7 @@ type scratch struct {
 	pos    []uint64 // a leaf's entries, copied or screened
 	eids   []int64
 	metas  []uint64
-	los    []float64  // lower bounds of the keys of pos
+	cands2 []cand     // the entries of a leaf that scanLeaf screened in
 	ents   []entry    // the queued entries' IDs and metas
 	path   []pathStep // cells from the root to the center's leaf
 	leaves []*node    // leaves a radius search reads together
@@ -58,6 +58,15 @@ type scratch struct {
 type entry struct {
 	id int64
 	m  meta
+}
+
+// cand is an entry of a leaf that passed scanLeaf's first screen: its
+// position, the lower bound of its key, its meta if read, and its index.
+type cand struct {
+	p  uint64
+	lo float64
+	m  uint64
+	j  int32
 }
 
 // leafRead is a leaf a search read, with the seq it read it at, or a
@@ -570,14 +579,20 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 	}
 	pw, im := blk.arrays()
 	cnt := min(max(blk.count(), 0), int32(len(pw)))
+	pw, im = pw[:cnt], im[:2*cnt]
 	fresh := cut == math.MinInt64
-	pos, los, js, ms := s.pos[:0], s.los[:0], s.eids[:0], s.metas[:0]
-	for j := range cnt {
+	cs := s.cands2[:0]
+	for j := range pw {
 		p := pw[j].Load()
 		dLat, dLng := lb.gaps(p)
 		lo := lb.lower(dLat, dLng)
 		if lo > limit {
 			continue
+		}
+		if lb.steep {
+			if lo = max(lo, lb.steepLower(q, posLat(p), dLat, dLng)); lo > limit {
+				continue
+			}
 		}
 		// The meta that passed the freshness test is the one returned:
 		// an in-place Upsert may store an older one at any moment.
@@ -591,33 +606,35 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 		// as exact keys would, to within a relative 1e-4 in a city, and
 		// spare most entries of the first leaf their exact key.
 		if k > 0 {
-			if hi := lb.upper(dLat, dLng); len(topk) < k || hi < topk[0] {
+			hi := lb.upper(dLat, dLng)
+			if lb.steep {
+				hi = min(hi, lb.steepUpper(q, posLat(p), dLat, dLng))
+			}
+			if len(topk) < k || hi < topk[0] {
 				if topk = pushTop(topk, hi, k); len(topk) == k {
 					limit = topk[0]
 				}
 			}
 		}
-		pos = append(pos, p)
-		los = append(los, lo)
-		js = append(js, int64(j))
-		ms = append(ms, m)
+		cs = append(cs, cand{p: p, lo: lo, m: m, j: int32(j)})
 	}
-	for i, p := range pos {
-		if los[i] > limit {
+	for i := range cs {
+		c := &cs[i]
+		if c.lo > limit {
 			continue
 		}
-		key := hav(q.lat, q.lng, q.cosLat, unfix(posLat(p)), unfix(posLng(p)))
+		key := hav(q.lat, q.lng, q.cosLat, unfix(posLat(c.p)), unfix(posLng(c.p)))
 		if key > limit {
 			continue
 		}
-		j, m := js[i], ms[i]
+		j, m := int(c.j), c.m
 		if fresh {
 			m = im[2*j+1].Load()
 		}
-		h = push(h, qitem{key: key, a: p, ref: -1, h: uint32(len(s.ents))})
+		h = push(h, qitem{key: key, a: c.p, ref: -1, h: uint32(len(s.ents))})
 		s.ents = append(s.ents, entry{id: int64(im[2*j].Load()), m: meta(m)})
 	}
-	s.pos, s.los, s.eids, s.metas = pos, los, js, ms
+	s.cands2 = cs
 	s.reads = append(s.reads, leafRead{n: n, seq: seq})
 	return h, topk, limit, n.seq.Load() == seq
 }

@@ -101,10 +101,24 @@ func (q *sphereQuery) lowerKey(dLat, dLng, b float64) float64 {
 // with the four factors fixed for the cell. The gaps are widened or
 // narrowed by one unit to absorb the rounding of the center to that grid,
 // and the bounds by a relative 1e-9 to absorb that of the products.
+//
+// In a cell near a pole cos φ falls steeply from one latitude edge to the
+// other (to 0 at the pole), so the constant factors above throw away most
+// of the longitude gap, and x·(1 - X²/6) most of a gap of tens of
+// degrees. For such a cell (steep) the entries that pass the first test
+// are bounded again with their own latitude and gaps: cos φ lies above
+// its chord and below its tangent at the edge nearer the equator (cos is
+// concave over [0°, 90°] of |φ|), both linear in |φ|, and sin x above
+// x - x³/6 for the entry's own half-gap x.
 type leafBound struct {
 	lo, loLng  float64
 	hi, hiLng  float64
 	qLat, qLng int64 // the center rounded to units of 1e-7 degree
+	steep      bool
+	aNear      int64   // |φ| in units at the cell's edge nearer the equator
+	cN, cSlope float64 // cos φ >= cN + cSlope·(|φ| - aNear), the chord
+	tN, tSlope float64 // cos φ <= tN - tSlope·(|φ| - aNear), the tangent
+	lo0, hi0   float64 // the relative margins of lo and hi times cos φq
 }
 
 // leafBound returns the bounds for the points of box b.
@@ -128,7 +142,7 @@ func (q *sphereQuery) leafBound(b ibox) leafBound {
 		cosMax = q.cosNear(near) * (1 + 1e-12)
 	}
 	lo, hi := (1-1e-9)*h*h, (1+1e-9)*h*h
-	return leafBound{
+	lb := leafBound{
 		lo:    lo * fLat * fLat,
 		loLng: lo * q.cosLat * cosMin * fLng * fLng,
 		hi:    hi,
@@ -136,6 +150,67 @@ func (q *sphereQuery) leafBound(b ibox) leafBound {
 		qLat:  q.fLat,
 		qLng:  q.fLng,
 	}
+	if cosMin < 0.8*cosMax {
+		// The stored latitudes of the cell's points, as absolute
+		// values in units, lie in [aNear, aFar].
+		y0, y1 := int64(b.y0), int64(b.y1)-1
+		aFar := max(y0, -y0, y1, -y1)
+		var aNear int64
+		if y0 > 0 {
+			aNear = y0
+		} else if y1 < 0 {
+			aNear = -y1
+		}
+		if aFar > aNear {
+			nearDeg := float64(aNear) / fixScale
+			cN := cosDeg(nearDeg)
+			cF := cosDeg(float64(aFar) / fixScale)
+			sN := math.Sin(nearDeg * rad)
+			lb.steep = true
+			lb.aNear = aNear
+			// Rounding: the cosines and sine within a relative 1e-15,
+			// and the linear forms' own few roundings, absorbed by a
+			// relative 1e-12 and an absolute 1e-14.
+			lb.cN = cN*(1-1e-12) - 1e-14
+			lb.cSlope = (cF*(1-1e-12) - cN*(1+1e-12)) / float64(aFar-aNear) * (1 + 1e-12)
+			lb.tN = cN*(1+1e-12) + 1e-14
+			lb.tSlope = max(sN*(1-1e-12)-1e-14, 0) * (rad / fixScale)
+			lb.lo0 = (1 - 1e-9)
+			lb.hi0 = (1 + 1e-9)
+		}
+	}
+	return lb
+}
+
+// steepLower returns a lower bound of the key of an entry at stored
+// latitude lat, for gaps from [leafBound.gaps], in a steep cell: with the
+// chord of cos φ and x - x³/6 for each half-gap x, narrowed by one unit.
+func (l *leafBound) steepLower(q *sphereQuery, lat int32, dLat, dLng int64) float64 {
+	const h = rad / 2 / fixScale
+	a := int64(lat)
+	if a < 0 {
+		a = -a
+	}
+	c := max(l.cN+l.cSlope*float64(a-l.aNear), 0)
+	x := float64(max(dLat-1, 0)) * h
+	y := float64(max(dLng-1, 0)) * h
+	sx, sy := sinLo(x), sinLo(y)
+	return l.lo0 * (sx*sx + q.cosLat*c*sy*sy)
+}
+
+// steepUpper returns an upper bound of the key of an entry at stored
+// latitude lat in a steep cell: [leafBound.upper] with the tangent of
+// cos φ for the cell's constant.
+func (l *leafBound) steepUpper(q *sphereQuery, lat int32, dLat, dLng int64) float64 {
+	const h = rad / 2 / fixScale
+	a := int64(lat)
+	if a < 0 {
+		a = -a
+	}
+	c := max(l.tN-l.tSlope*float64(a-l.aNear), 0) + 1e-14
+	x := float64(dLat+1) * h
+	y := float64(dLng+1) * h
+	return l.hi0 * (x*x + q.cosLat*c*y*y)
 }
 
 // gaps returns the latitude gap and the short-way longitude gap from the
