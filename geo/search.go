@@ -37,20 +37,20 @@ func retrySearch[T any](x *Index, dst []T, attempt func(dst []T, locked bool) ([
 
 // scratch is a search's reusable memory, pooled per Index.
 type scratch struct {
-	heap   []qitem
-	pos    []uint64 // a leaf's entries, copied or screened
-	eids   []int64
-	metas  []uint64
-	cands2 []cand     // the entries of a leaf that scanLeaf screened in
-	ents   []entry    // the queued entries' IDs and metas
-	path   []pathStep // cells from the root to the center's leaf
-	leaves []*node    // leaves a radius search reads together
-	edges  []*node
-	topk   []float64 // max-heap of the k smallest upper bounds of entry keys
-	cands  []Match
-	reads  []leafRead // what the search read, to re-check after a move
-	ids    map[DriverID]struct{}
-	mapped bool
+	heap     []qitem
+	pos      []uint64 // a leaf's entries, copied or screened
+	eids     []int64
+	metas    []uint64
+	screened []cand     // the entries of a leaf that scanLeaf screened in
+	ents     []entry    // the queued entries' IDs and metas
+	path     []pathStep // cells from the root to the center's leaf
+	leaves   []*node    // leaves a radius search reads together
+	edges    []*node
+	topk     []float64 // max-heap of the k smallest upper bounds of entry keys
+	cands    []Match
+	reads    []leafRead // what the search read, to re-check after a move
+	ids      map[DriverID]struct{}
+	mapped   bool
 }
 
 // entry is the ID and meta of a driver entry in a search's queue, read
@@ -581,7 +581,7 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 	cnt := min(max(blk.count(), 0), int32(len(pw)))
 	pw, im = pw[:cnt], im[:2*cnt]
 	fresh := cut == math.MinInt64
-	cs := s.cands2[:0]
+	cs := s.screened[:0]
 	for j := range pw {
 		p := pw[j].Load()
 		dLat, dLng := lb.gaps(p)
@@ -634,7 +634,7 @@ func (s *scratch) scanLeaf(q *sphereQuery, n *node, b ibox, k int, cut int64, h 
 		h = push(h, qitem{key: key, a: c.p, ref: -1, h: uint32(len(s.ents))})
 		s.ents = append(s.ents, entry{id: int64(im[2*j].Load()), m: meta(m)})
 	}
-	s.cands2 = cs
+	s.screened = cs
 	s.reads = append(s.reads, leafRead{n: n, seq: seq})
 	return h, topk, limit, n.seq.Load() == seq
 }

@@ -118,7 +118,7 @@ type leafBound struct {
 	aNear      int64   // |φ| in units at the cell's edge nearer the equator
 	cN, cSlope float64 // cos φ >= cN + cSlope·(|φ| - aNear), the chord
 	tN, tSlope float64 // cos φ <= tN - tSlope·(|φ| - aNear), the tangent
-	lo0, hi0   float64 // the relative margins of lo and hi times cos φq
+	lo0, hi0   float64 // the relative margins of lo and hi: 1 ∓ 1e-9
 }
 
 // leafBound returns the bounds for the points of box b.
