@@ -93,7 +93,7 @@ func (s *Service) AppendTimeline(ctx context.Context, dst []Post, user UserID, c
 	}
 	pg := Page{Posts: dst}
 	n := 0
-	err = s.read(ctx, user, before, 0, &pg, func(p Post) bool {
+	err = s.read(ctx, user, before, 0, limit, &pg, func(p Post) bool {
 		pg.Posts = append(pg.Posts, p)
 		n++
 		return n < limit
@@ -129,7 +129,7 @@ func (s *Service) Refresh(ctx context.Context, user UserID, since snowflake.ID, 
 	var pg Page
 	var ring []Post
 	n := 0
-	err := s.read(ctx, user, Pulling, since, &pg, func(p Post) bool {
+	err := s.read(ctx, user, Pulling, since, 0, &pg, func(p Post) bool {
 		if len(ring) < limit {
 			ring = append(ring, p)
 		} else {
@@ -328,8 +328,10 @@ func (l *lazyHeap) pop() lazySrc {
 }
 
 // read streams user's visible posts with lower < ID < before, newest first,
-// to yield until it returns false.
-func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake.ID, pg *Page, yield func(Post) bool) error {
+// to yield until it returns false. If need is positive, yield returns false
+// at the need-th post at the latest: the merge looks up no more posts than
+// that can take.
+func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake.ID, need int, pg *Page, yield func(Post) bool) error {
 	if user <= 0 {
 		return ErrInvalidUser
 	}
@@ -361,7 +363,7 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 	}
 	pullAll := false
 	for attempt := 0; ; attempt++ {
-		next, err := s.merge(ctx, bufs, user, top, lower, rs.floor, pullAll, plan, rs.self.slot, rs.newest, queued, pg, yield)
+		next, err := s.merge(ctx, bufs, user, top, lower, rs.floor, pullAll, plan, rs.self.slot, rs.newest, queued, &need, pg, yield)
 		if err != nil || next == 0 {
 			return err
 		}
@@ -378,8 +380,10 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 
 // merge runs one k-way merge from top down. It returns 0 when done, or the
 // top from which to merge again, pulling, if the timeline's horizon moved.
+// *need, if positive, is how many more posts yield takes at most; merge
+// counts it down.
 func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lower, floor snowflake.ID, pullAll bool,
-	plan *readPlan, self *authorSlot, selfNewest snowflake.ID, queued []Entry, pg *Page, yield func(Post) bool) (next snowflake.ID, err error) {
+	plan *readPlan, self *authorSlot, selfNewest snowflake.ID, queued []Entry, need *int, pg *Page, yield func(Post) bool) (next snowflake.ID, err error) {
 	const chunk = 32
 	tl := &b.tlSrc
 	*tl = src{kind: srcTimeline}
@@ -606,6 +610,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 				continue
 			}
 			yielded = true
+			*need--
 			if !yield(p) {
 				stop = true
 				return nil
@@ -614,7 +619,13 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		cand, fromTL = cand[:0], fromTL[:0]
 		return nil
 	}
+	// The posts are looked up a batch of candidates at a time: for a page
+	// (need known), as many as it still takes, which each candidate will
+	// fill unless it turns out deleted or hidden; else 8, 16, ... 64.
 	want := 8
+	if *need > 0 {
+		want = *need
+	}
 	for !stop {
 		if err := activate(); err != nil {
 			return 0, err
@@ -719,7 +730,11 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 			if err := flush(); err != nil {
 				return 0, err
 			}
-			want = min(want*2, 64)
+			if *need > 0 {
+				want = *need
+			} else {
+				want = min(want*2, 64)
+			}
 		}
 	}
 	if !stop && len(cand) > 0 {
