@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"math"
 	"slices"
 
 	"github.com/blueprint-go/blueprint/snowflake"
@@ -495,6 +496,12 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 	lazy.init()
 	marked := plan.marked
 	groupDone := deep <= lower+1
+	// activate lets in the sources whose range the merge has reached: the
+	// cases below, tried in turn while one applies. When none does, it
+	// sets gate to the highest heap key at which one would, so that the
+	// merge calls it again only there: most of a page's steps pass no
+	// source's bound.
+	gate := snowflake.ID(math.MaxInt64)
 	activate := func() error {
 		for {
 			hk := snowflake.ID(-1)
@@ -548,6 +555,20 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 				l := lazy.pop()
 				h.push(newPull(l))
 			default:
+				// Nothing joins until the merge falls to gate.
+				gate = math.MinInt64
+				if len(cold) > 0 {
+					gate = max(gate, cut-1)
+				}
+				if len(marked) > 0 && marked[0].w > deep {
+					gate = max(gate, min(top, marked[0].w)-1)
+				}
+				if !groupDone {
+					gate = max(gate, deep-1)
+				}
+				if len(lazy) > 0 {
+					gate = max(gate, lazy[0].bound-1)
+				}
 				return nil
 			}
 		}
@@ -627,8 +648,10 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		want = *need
 	}
 	for !stop {
-		if err := activate(); err != nil {
-			return 0, err
+		if len(*h) == 0 || (*h)[0].key() <= gate {
+			if err := activate(); err != nil {
+				return 0, err
+			}
 		}
 		if len(*h) == 0 {
 			break
