@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"math"
 	"slices"
 
 	"github.com/blueprint-go/blueprint/snowflake"
@@ -93,7 +94,7 @@ func (s *Service) AppendTimeline(ctx context.Context, dst []Post, user UserID, c
 	}
 	pg := Page{Posts: dst}
 	n := 0
-	err = s.read(ctx, user, before, 0, &pg, func(p Post) bool {
+	err = s.read(ctx, user, before, 0, limit, &pg, func(p Post) bool {
 		pg.Posts = append(pg.Posts, p)
 		n++
 		return n < limit
@@ -129,7 +130,7 @@ func (s *Service) Refresh(ctx context.Context, user UserID, since snowflake.ID, 
 	var pg Page
 	var ring []Post
 	n := 0
-	err := s.read(ctx, user, Pulling, since, &pg, func(p Post) bool {
+	err := s.read(ctx, user, Pulling, since, 0, &pg, func(p Post) bool {
 		if len(ring) < limit {
 			ring = append(ring, p)
 		} else {
@@ -328,8 +329,10 @@ func (l *lazyHeap) pop() lazySrc {
 }
 
 // read streams user's visible posts with lower < ID < before, newest first,
-// to yield until it returns false.
-func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake.ID, pg *Page, yield func(Post) bool) error {
+// to yield until it returns false. If need is positive, yield returns false
+// at the need-th post at the latest: the merge looks up no more posts than
+// that can take.
+func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake.ID, need int, pg *Page, yield func(Post) bool) error {
 	if user <= 0 {
 		return ErrInvalidUser
 	}
@@ -361,7 +364,7 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 	}
 	pullAll := false
 	for attempt := 0; ; attempt++ {
-		next, err := s.merge(ctx, bufs, user, top, lower, rs.floor, pullAll, plan, rs.self.slot, rs.newest, queued, pg, yield)
+		next, err := s.merge(ctx, bufs, user, top, lower, rs.floor, pullAll, plan, rs.self.slot, rs.newest, queued, &need, pg, yield)
 		if err != nil || next == 0 {
 			return err
 		}
@@ -378,8 +381,10 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 
 // merge runs one k-way merge from top down. It returns 0 when done, or the
 // top from which to merge again, pulling, if the timeline's horizon moved.
+// *need, if positive, is how many more posts yield takes at most; merge
+// counts it down.
 func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lower, floor snowflake.ID, pullAll bool,
-	plan *readPlan, self *authorSlot, selfNewest snowflake.ID, queued []Entry, pg *Page, yield func(Post) bool) (next snowflake.ID, err error) {
+	plan *readPlan, self *authorSlot, selfNewest snowflake.ID, queued []Entry, need *int, pg *Page, yield func(Post) bool) (next snowflake.ID, err error) {
 	const chunk = 32
 	tl := &b.tlSrc
 	*tl = src{kind: srcTimeline}
@@ -491,6 +496,12 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 	lazy.init()
 	marked := plan.marked
 	groupDone := deep <= lower+1
+	// activate lets in the sources whose range the merge has reached: the
+	// cases below, tried in turn while one applies. When none does, it
+	// sets gate to the highest heap key at which one would, so that the
+	// merge calls it again only there: most of a page's steps pass no
+	// source's bound.
+	gate := snowflake.ID(math.MaxInt64)
 	activate := func() error {
 		for {
 			hk := snowflake.ID(-1)
@@ -544,6 +555,20 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 				l := lazy.pop()
 				h.push(newPull(l))
 			default:
+				// Nothing joins until the merge falls to gate.
+				gate = math.MinInt64
+				if len(cold) > 0 {
+					gate = max(gate, cut-1)
+				}
+				if len(marked) > 0 && marked[0].w > deep {
+					gate = max(gate, min(top, marked[0].w)-1)
+				}
+				if !groupDone {
+					gate = max(gate, deep-1)
+				}
+				if len(lazy) > 0 {
+					gate = max(gate, lazy[0].bound-1)
+				}
 				return nil
 			}
 		}
@@ -606,6 +631,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 				continue
 			}
 			yielded = true
+			*need--
 			if !yield(p) {
 				stop = true
 				return nil
@@ -614,10 +640,18 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		cand, fromTL = cand[:0], fromTL[:0]
 		return nil
 	}
+	// The posts are looked up a batch of candidates at a time: for a page
+	// (need known), as many as it still takes, which each candidate will
+	// fill unless it turns out deleted or hidden; else 8, 16, ... 64.
 	want := 8
+	if *need > 0 {
+		want = *need
+	}
 	for !stop {
-		if err := activate(); err != nil {
-			return 0, err
+		if len(*h) == 0 || (*h)[0].key() <= gate {
+			if err := activate(); err != nil {
+				return 0, err
+			}
 		}
 		if len(*h) == 0 {
 			break
@@ -719,7 +753,11 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 			if err := flush(); err != nil {
 				return 0, err
 			}
-			want = min(want*2, 64)
+			if *need > 0 {
+				want = *need
+			} else {
+				want = min(want*2, 64)
+			}
 		}
 	}
 	if !stop && len(cand) > 0 {
