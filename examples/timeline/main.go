@@ -41,7 +41,8 @@
 // Columns: timeline writes per post (mean, p99, max), entries scanned per
 // read, first-page and fifth-page read latency (p50, p99), the first-page
 // reads' thread CPU time p99 (Linux; it leaves out the time the reading
-// thread waited for a core or a lock), worker time per
+// thread waited for a core or a lock), the p99 over every page read (the
+// first pages and all five pages of the deep reads), worker time per
 // post's fan-out (p99), timeline inserts per second of the worker pool, and
 // the duplicates and gaps seen by concurrent pagers (must be 0).
 package main
