@@ -250,25 +250,25 @@
 // Measured with 1,000,000 drivers on the benchmarks module's datasets
 // (its geo_test.go: a New York-sized box and the whole sphere, 10%
 // available), beside tidwall/rtree and orb/quadtree, which are inexact, on
-// a quiet 2-core VM on 2026-11-26 at 06:26 UTC, the faster of two runs
+// a quiet 2-core VM on 2026-11-26 at 08:19 UTC, the faster of two runs
 // (the mixed rows: 3 s of one goroutine moving drivers and one running
 // 10-nearest searches, the peers behind a sync.RWMutex; the load row:
-// UpsertBatch, the peers, which have no bulk load, one at a time). The VM
-// was slow for inserts that hour (orb's insert ran at 375-406 ns an hour
-// before):
+// UpsertBatch, the peers, which have no bulk load, one at a time). This
+// VM's memory latency moves by the hour, for the peers too (orb's insert
+// ran at 375-406 ns at 05:38, 581-676 at 06:26):
 //
 //	                          blueprint         rtree             orb
 //	                          nyc     sphere    nyc     sphere    nyc     sphere
-//	insert (ns)               805     889       824     832       581     610
-//	load 1M (ns a driver)     178     146       634     635       476     458
-//	move (ns, 0 allocs)       515     438       1308    1251      1972    1583
-//	10 nearest (µs)           4.5     4.0       13.1    12.2      12.0    10.0
-//	  recall                  1.000   1.000     0.920   0.830     0.925   0.830
-//	10 nearest available (µs) 3.2     4.1       31.5    31.0      49.8    38.8
-//	radius 2 km / 200 km (µs) 128     17        466     26        1944    83
-//	mixed: moves/s            1.68M   2.30M     62k     64k       56k     64k
-//	mixed: 10-NN queries/s    254k    245k      51k     56k       53k     59k
-//	memory (bytes/driver)     42.5              79.0              81.1
+//	insert (ns)               680     581       704     680       437     424
+//	load 1M (ns a driver)     147     147       686     694       406     412
+//	move (ns, 0 allocs)       515     394       1369    1231      1926    1773
+//	10 nearest (µs)           3.7     4.0       12.9    12.4      13.4    11.1
+//	  recall                  1.000   1.000     0.920   0.830     0.905   0.830
+//	10 nearest available (µs) 3.3     4.0       31.3    30.1      48.5    35.9
+//	radius 2 km / 200 km (µs) 115     16        450     25        2047    80
+//	mixed: moves/s            1.48M   1.91M     60k     58k       47k     57k
+//	mixed: 10-NN queries/s    252k    232k      50k     54k       47k     54k
+//	memory (bytes/driver)     43.9              79.0              81.1
 //
 // On the sphere, by kind of query (on a busier VM, before the last
 // tuning of the cell bounds), 10 nearest cost 4.6 µs in general, 3.8
@@ -373,8 +373,8 @@
 // table's slots for a chunk are loaded all at once first, so their cache
 // misses overlap.
 //
-// Loading the benchmarks' 1,000,000 drivers into an empty index cost 178
-// ns a driver in New York and 146 on the sphere, against 805 and 889 for
+// Loading the benchmarks' 1,000,000 drivers into an empty index cost 147
+// ns a driver in New York and on the sphere, against 680 and 581 for
 // Upsert one at a time (table above); with the IDs shuffled, which the
 // deduplication then sorts, 45 to 90 ns more (measured on a busy VM). About
 // a third of it is the validation and the sort, the rest the tree and
