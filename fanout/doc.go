@@ -182,18 +182,20 @@
 //
 // In the simulator (examples/timeline: 5k users, a history of 5000 posts,
 // fan-out workers and two concurrent pagers on the same 2 cores) the first
-// page's median is 4-7 µs for every strategy but pure pull (10-11 µs).
+// page's median is 3.3-5 µs for every strategy but pure pull (9.5-12 µs;
+// six quiet runs on 2026-11-26).
 // Its tail is not made of different reads: the 1% slowest have about the
 // same pulled followees, sources and scans as the median one. It is time
 // spent waiting (for a core, or behind a worker: a read woken from a
 // stripe lock runs on the worker's core when the worker yields, which is
 // why the fan-out delivers 128 timelines per call and yields between), GC
 // assists, and cache misses on cold per-user state: the reads' thread CPU
-// time p99 is 9-15 µs on a quiet machine (wall 8-14 µs) and 15-25 µs
-// beside other work (wall 15-45 µs or worse). Pure pull's is 48-51 µs
-// quiet: with posts this sparse (two per user) the hybrids' p99 is 1/3.5
-// to 1/6 of it; on the 100k-user graph, 1/4 (per-pair) to 1/7
-// (threshold). There, too, the slowest 1% are ordinary reads: 70-90
+// time p99 is 8-13 µs on a quiet machine (wall 7-12 µs) and 15-25 µs
+// beside other work (wall 15-45 µs or worse). Pure pull's wall p99 is
+// 57-82 µs quiet, and the hybrids' first-page p99 1/6 to 1/11 of it; on
+// the 100k-user graph (pure pull 91-122 µs) 1/5 to 1/9, in one run of
+// three 1/4.8 (0.204 and 0.210). There, too, the slowest 1% are ordinary
+// reads: 70-90
 // pulled followees against 59 on average, and 5-9% of them rebuilding
 // their plan after the reader's own follow or unfollow. A read's thread
 // CPU time grows by about 25 ns per pulled followee and 15 ns per post

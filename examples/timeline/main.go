@@ -19,7 +19,7 @@
 //	go run ./examples/timeline -users 100000 -followees 100 -posts 2000
 //
 // The third is the graph (100k users, 16.5M follow edges, an
-// author with 99k followers): about 4 minutes and 11 GB on 2 cores,
+// author with 99k followers): about 3.5 minutes and 9 GB on 2 cores,
 // mostly building the graphs and pure push's fan-out (23k timeline writes
 // per post). With the
 // issue's full replay, -posts 20000, pure push alone ran over 6 minutes (at
