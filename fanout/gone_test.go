@@ -2,7 +2,6 @@ package fanout_test
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +9,11 @@ import (
 	"github.com/blueprint-go/blueprint/fanout"
 	"github.com/blueprint-go/blueprint/snowflake"
 )
+
+// The tests below race a Follow of author a by reader r against an
+// Unfollow or a Block of the same pair, and check that whenever the edge
+// ends up gone, so are a's posts from r's feed.
+const goneReader, goneAuthor fanout.UserID = 1, 10
 
 // pausedGraph pauses one Follow after its graph write until release is
 // closed, so that a test can land another call inside the Follow.
@@ -34,182 +38,152 @@ func (g *pausedGraph) Follow(ctx context.Context, e fanout.Edge) (bool, error) {
 	return added, err
 }
 
+// goneWorld is a Service on a pausedGraph with an active reader r.
+type goneWorld struct {
+	svc  *fanout.Service
+	g    *pausedGraph
+	tl   *fanout.MemTimelines
+	clk  *clock
+	done chan struct{} // a fan-out finished
+}
+
+func newGoneWorld(t *testing.T) *goneWorld {
+	t.Helper()
+	clk := newClock()
+	gen, _ := snowflake.NewGenerator(1, snowflake.Options{Clock: clk})
+	w := &goneWorld{
+		g:    &pausedGraph{Graph: fanout.NewMemGraph(), written: make(chan struct{}), release: make(chan struct{})},
+		tl:   fanout.NewMemTimelines(fanout.MemTimelinesOptions{}),
+		clk:  clk,
+		done: make(chan struct{}, 1),
+	}
+	w.svc = fanout.New(w.g, fanout.NewMemPosts(), w.tl, fanout.Options{IDs: gen, Now: clk.Now,
+		OnFanout: func(snowflake.ID, int, time.Duration) {
+			select {
+			case w.done <- struct{}{}:
+			default:
+			}
+		}})
+	t.Cleanup(func() { w.svc.Close() })
+	if _, err := w.svc.Timeline(context.Background(), goneReader, "", 10); err != nil { // r active
+		t.Fatal(err)
+	}
+	return w
+}
+
+// pushedThenUnfollowed has a post "secret" reach r's pushed timeline and
+// r unfollow a.
+func (w *goneWorld) pushedThenUnfollowed(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	if err := w.svc.Follow(ctx, goneReader, goneAuthor); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Add(time.Millisecond)
+	if _, err := w.svc.Publish(ctx, goneAuthor, "secret"); err != nil {
+		t.Fatal(err)
+	}
+	<-w.done
+	if err := w.svc.Unfollow(ctx, goneReader, goneAuthor); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// followWith runs a Follow of a by r and, after its graph write, during;
+// either outcome of the Follow is fine.
+func (w *goneWorld) followWith(t *testing.T, during func() error) {
+	t.Helper()
+	w.g.mu.Lock()
+	w.g.armed = true
+	w.g.mu.Unlock()
+	ferr := make(chan error)
+	go func() { ferr <- w.svc.Follow(context.Background(), goneReader, goneAuthor) }()
+	<-w.g.written
+	err := during()
+	close(w.g.release)
+	<-ferr
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// feedMatchesGraph fails if r follows nobody and its feed shows a post.
+func (w *goneWorld) feedMatchesGraph(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	if edges, _ := w.g.Followees(ctx, goneReader, nil); len(edges) != 0 {
+		return
+	}
+	pg, err := w.svc.Timeline(ctx, goneReader, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pg.Posts {
+		t.Fatalf("r follows nobody, feed shows %q", p.Text)
+	}
+}
+
 // An Unfollow landing between a Follow's graph write and the Follow's
 // update of the reader's state must leave the author's entries hidden:
 // the Follow must not take the author off the unfollowed list.
 func TestFollowRacingUnfollow(t *testing.T) {
-	ctx := context.Background()
-	clk := newClock()
-	gen, _ := snowflake.NewGenerator(1, snowflake.Options{Clock: clk})
-	g := &pausedGraph{Graph: fanout.NewMemGraph(), written: make(chan struct{}), release: make(chan struct{})}
-	done := make(chan struct{}, 1)
-	svc := fanout.New(g, fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}),
-		fanout.Options{IDs: gen, Now: clk.Now, OnFanout: func(snowflake.ID, int, time.Duration) { done <- struct{}{} }})
-	defer svc.Close()
-	const r, a = 1, 10
-	if _, err := svc.Timeline(ctx, r, "", 10); err != nil { // r active
-		t.Fatal(err)
-	}
-	if err := svc.Follow(ctx, r, a); err != nil {
-		t.Fatal(err)
-	}
-	clk.Add(time.Millisecond)
-	if _, err := svc.Publish(ctx, a, "secret"); err != nil {
-		t.Fatal(err)
-	}
-	<-done
-	if err := svc.Unfollow(ctx, r, a); err != nil { // gone = [a]
-		t.Fatal(err)
-	}
-	g.mu.Lock()
-	g.armed = true
-	g.mu.Unlock()
-	ferr := make(chan error)
-	go func() { ferr <- svc.Follow(ctx, r, a) }()
-	<-g.written
-	if err := svc.Unfollow(ctx, r, a); err != nil {
-		t.Fatal(err)
-	}
-	close(g.release)
-	<-ferr // either outcome is fine: the feed must match the graph
-	edges, _ := g.Followees(ctx, r, nil)
-	pg, err := svc.Timeline(ctx, r, "", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, p := range pg.Posts {
-		got = append(got, p.Text)
-	}
-	if len(edges) == 0 && slices.Contains(got, "secret") {
-		t.Fatalf("r follows nobody, feed = %v", got)
-	}
+	w := newGoneWorld(t)
+	w.pushedThenUnfollowed(t)
+	w.followWith(t, func() error { return w.svc.Unfollow(context.Background(), goneReader, goneAuthor) })
+	w.feedMatchesGraph(t)
 }
 
 // A Block landing inside a follow again (which it undoes) must leave the
 // unfollowed author's old entries hidden after Unblock.
 func TestFollowAgainRacingBlock(t *testing.T) {
-	ctx := context.Background()
-	clk := newClock()
-	gen, _ := snowflake.NewGenerator(1, snowflake.Options{Clock: clk})
-	g := &pausedGraph{Graph: fanout.NewMemGraph(), written: make(chan struct{}), release: make(chan struct{})}
-	done := make(chan struct{}, 1)
-	svc := fanout.New(g, fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}),
-		fanout.Options{IDs: gen, Now: clk.Now, OnFanout: func(snowflake.ID, int, time.Duration) { done <- struct{}{} }})
-	defer svc.Close()
-	const r, a = 1, 10
-	svc.Timeline(ctx, r, "", 10)
-	if err := svc.Follow(ctx, r, a); err != nil {
+	w := newGoneWorld(t)
+	w.pushedThenUnfollowed(t)
+	w.followWith(t, func() error { return w.svc.Block(context.Background(), goneReader, goneAuthor) })
+	if err := w.svc.Unblock(context.Background(), goneReader, goneAuthor); err != nil {
 		t.Fatal(err)
 	}
-	clk.Add(time.Millisecond)
-	svc.Publish(ctx, a, "secret")
-	<-done
-	if err := svc.Unfollow(ctx, r, a); err != nil {
-		t.Fatal(err)
-	}
-	g.mu.Lock()
-	g.armed = true
-	g.mu.Unlock()
-	ferr := make(chan error)
-	go func() { ferr <- svc.Follow(ctx, r, a) }()
-	<-g.written
-	if err := svc.Block(ctx, r, a); err != nil {
-		t.Fatal(err)
-	}
-	close(g.release)
-	<-ferr
-	if err := svc.Unblock(ctx, r, a); err != nil {
-		t.Fatal(err)
-	}
-	edges, _ := g.Followees(ctx, r, nil)
-	pg, _ := svc.Timeline(ctx, r, "", 10)
-	for _, p := range pg.Posts {
-		if len(edges) == 0 && p.Text == "secret" {
-			t.Fatalf("r follows nobody after block+unblock, feed shows %q", p.Text)
-		}
-	}
-}
-
-// Follow and Unfollow of one pair from two goroutines, many times: when
-// the edge ends up gone, so are the author's entries.
-func TestFollowUnfollowConcurrent(t *testing.T) {
-	ctx := context.Background()
-	clk := newClock()
-	gen, _ := snowflake.NewGenerator(1, snowflake.Options{Clock: clk})
-	g := fanout.NewMemGraph()
-	done := make(chan struct{}, 1)
-	svc := fanout.New(g, fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}),
-		fanout.Options{IDs: gen, Now: clk.Now, OnFanout: func(snowflake.ID, int, time.Duration) { done <- struct{}{} }})
-	defer svc.Close()
-	const r, a = 1, 10
-	svc.Timeline(ctx, r, "", 10)
-	svc.Follow(ctx, r, a)
-	clk.Add(time.Millisecond)
-	svc.Publish(ctx, a, "secret")
-	<-done
-	for i := range 3000 {
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); svc.Follow(ctx, r, a) }()
-		go func() { defer wg.Done(); svc.Unfollow(ctx, r, a) }()
-		wg.Wait()
-		edges, _ := g.Followees(ctx, r, nil)
-		if len(edges) != 0 {
-			continue
-		}
-		pg, _ := svc.Timeline(ctx, r, "", 10)
-		if len(pg.Posts) > 0 {
-			t.Fatalf("iteration %d: r follows nobody, feed shows %q", i, pg.Posts[0].Text)
-		}
-	}
+	w.feedMatchesGraph(t)
 }
 
 // A Follow whose backfill runs after an Unfollow that landed inside it may
 // copy posts issued after that Unfollow; they must stay hidden too.
 func TestFollowBackfillRacingUnfollow(t *testing.T) {
 	ctx := context.Background()
-	clk := newClock()
-	gen, _ := snowflake.NewGenerator(1, snowflake.Options{Clock: clk})
-	g := &pausedGraph{Graph: fanout.NewMemGraph(), written: make(chan struct{}), release: make(chan struct{})}
-	tl := fanout.NewMemTimelines(fanout.MemTimelinesOptions{})
-	svc := fanout.New(g, fanout.NewMemPosts(), tl, fanout.Options{IDs: gen, Now: clk.Now})
-	defer svc.Close()
-	const r, a = 1, 10
-	if _, err := svc.Timeline(ctx, r, "", 10); err != nil { // r active
-		t.Fatal(err)
-	}
+	w := newGoneWorld(t)
 	// a posts once, so that the Service knows it as a pushed author and
 	// the follow backfills.
-	if _, err := svc.Publish(ctx, a, "before"); err != nil {
+	if _, err := w.svc.Publish(ctx, goneAuthor, "before"); err != nil {
 		t.Fatal(err)
 	}
-	g.mu.Lock()
-	g.armed = true
-	g.mu.Unlock()
-	ferr := make(chan error)
-	go func() { ferr <- svc.Follow(ctx, r, a) }()
-	<-g.written
-	if err := svc.Unfollow(ctx, r, a); err != nil {
-		t.Fatal(err)
-	}
-	clk.Add(time.Millisecond)
-	if _, err := svc.Publish(ctx, a, "after the unfollow"); err != nil {
-		t.Fatal(err)
-	}
-	close(g.release)
-	<-ferr
-	if st, _ := tl.Stat(ctx, r); st.Len == 0 {
+	w.followWith(t, func() error {
+		if err := w.svc.Unfollow(ctx, goneReader, goneAuthor); err != nil {
+			return err
+		}
+		w.clk.Add(time.Millisecond)
+		_, err := w.svc.Publish(ctx, goneAuthor, "after the unfollow")
+		return err
+	})
+	if st, _ := w.tl.Stat(ctx, goneReader); st.Len == 0 {
 		t.Fatal("the follow copied nothing: the test does not reach the race")
 	}
-	if edges, _ := g.Followees(ctx, r, nil); len(edges) != 0 {
+	if edges, _ := w.g.Followees(ctx, goneReader, nil); len(edges) != 0 {
 		t.Fatalf("r still follows %v", edges)
 	}
-	pg, err := svc.Timeline(ctx, r, "", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range pg.Posts {
-		t.Fatalf("r follows nobody, feed shows %q", p.Text)
+	w.feedMatchesGraph(t)
+}
+
+// Follow and Unfollow of one pair from two goroutines, many times: when
+// the edge ends up gone, so are the author's entries.
+func TestFollowUnfollowConcurrent(t *testing.T) {
+	ctx := context.Background()
+	w := newGoneWorld(t)
+	w.pushedThenUnfollowed(t)
+	for range 3000 {
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); w.svc.Follow(ctx, goneReader, goneAuthor) }()
+		go func() { defer wg.Done(); w.svc.Unfollow(ctx, goneReader, goneAuthor) }()
+		wg.Wait()
+		w.feedMatchesGraph(t)
 	}
 }
