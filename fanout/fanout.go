@@ -156,22 +156,18 @@ func (g *goneSet) add(a UserID, below snowflake.ID) {
 }
 
 // drop notes that the reader follows a again: its entries are visible,
-// whatever their age.
+// whatever their age. It copies the list rather than shifting it in place:
+// copies of g (a reader's state hands one to each read) share it, and add
+// only appends past their length.
 func (g *goneSet) drop(a UserID) {
 	if i := slices.Index(g.ids, a); i >= 0 {
-		g.ids = slices.Delete(g.ids, i, i+1)
+		g.ids = slices.Delete(slices.Clone(g.ids), i, i+1)
 	}
 }
 
 // check reports whether a read must check that e's author is followed.
 func (g *goneSet) check(e Entry) bool {
 	return e.ID < g.below && (g.all || slices.Contains(g.ids, e.Author))
-}
-
-// clone returns a copy that later changes to g do not affect.
-func (g goneSet) clone() goneSet {
-	g.ids = slices.Clone(g.ids)
-	return g
 }
 
 // settleGone ends a Follow or a rebuild of user's timeline that read the
@@ -690,7 +686,7 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs reade
 			rs.rel = maps.Clone(st.rel)
 		}
 		rs.forcePull = slices.Clone(st.forcePull)
-		rs.gone = st.gone.clone()
+		rs.gone = st.gone // later changes do not touch its part (see drop)
 	})
 	if err == nil && rebuild && !s.queueJob(job{rebuild: reader}) {
 		s.user(ctx, reader, func(st *userState) { st.rebuildQ = false })

@@ -79,12 +79,19 @@ func (e *env) follow(a, b fanout.UserID) {
 // feed reads all of u's timeline in pages of n and returns the texts.
 func (e *env) feed(u fanout.UserID, n int) []string {
 	e.t.Helper()
+	return feedTexts(e.t, e.svc, u, n)
+}
+
+// feedTexts reads all of u's timeline from svc in pages of n and returns
+// the texts.
+func feedTexts(t testing.TB, svc *fanout.Service, u fanout.UserID, n int) []string {
+	t.Helper()
 	var out []string
 	cur := ""
 	for {
-		pg, err := e.svc.Timeline(e.ctx, u, cur, n)
+		pg, err := svc.Timeline(context.Background(), u, cur, n)
 		if err != nil {
-			e.t.Fatalf("Timeline(%d): %v", u, err)
+			t.Fatalf("Timeline(%d): %v", u, err)
 		}
 		for _, p := range pg.Posts {
 			out = append(out, p.Text)
@@ -766,24 +773,13 @@ func TestPostsBeforeService(t *testing.T) {
 	}
 	svc := fanout.New(g, ps, fanout.NewMemTimelines(fanout.MemTimelinesOptions{}), fanout.Options{IDs: gen})
 	defer svc.Close()
-	texts := func() []string {
-		pg, err := svc.Timeline(ctx, 2, "", 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, p := range pg.Posts {
-			out = append(out, p.Text)
-		}
-		return out
-	}
 	for _, a := range []fanout.UserID{1, 3} {
 		if _, err := svc.Publish(ctx, a, "new"+strconv.Itoa(int(a))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want := append([]string{"new3", "new1"}, old...)
-	if got := texts(); !slices.Equal(got, want) {
+	if got := feedTexts(t, svc, 2, 10); !slices.Equal(got, want) {
 		t.Fatalf("after publishing = %v, want %v", got, want)
 	}
 }
@@ -827,15 +823,7 @@ func TestTimelineBeforeService(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = append([]string{"new"}, want...)
-	pg, err := svc.Timeline(ctx, 2, "", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, p := range pg.Posts {
-		got = append(got, p.Text)
-	}
-	if !slices.Equal(got, want) {
+	if got := feedTexts(t, svc, 2, 10); !slices.Equal(got, want) {
 		t.Fatalf("feed = %v, want %v (no posts of 3, unfollowed before the Service)", got, want)
 	}
 }
