@@ -116,6 +116,25 @@ type userState struct {
 	// a Follow or a rebuild racing one can tell (see goneSet).
 	gone   goneSet
 	unfols uint64
+	// edgeMu serializes the changes of the watermarks of the user's
+	// follow edges (see lockEdges). It is taken without the stripe lock.
+	edgeMu sync.Mutex
+}
+
+// lockEdges locks reader's edge watermarks against other changes and
+// returns the unlock. A switch to push writes an edge twice (Pulling, then
+// a watermark chosen in between) and a switch to pull once (0), from
+// Follow, Unmute, policy passes and fan-outs on any goroutine: a 0 landing
+// between a switch's two writes, or a second switch's, would leave the
+// edge pushed from a watermark the fan-outs in between did not honour.
+// Callers hold no stripe lock.
+func (s *Service) lockEdges(ctx context.Context, reader UserID) (func(), error) {
+	var mu *sync.Mutex
+	if err := s.user(ctx, reader, func(st *userState) { mu = &st.edgeMu }); err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	return mu.Unlock, nil
 }
 
 // goneMax is how many unfollowed authors a goneSet lists before a read
@@ -681,12 +700,8 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs reade
 				return
 			}
 		}
-		rs.planVer, rs.planSeq = st.planVer, s.authors.seq.Load()
-		if len(st.rel) > 0 {
-			rs.rel = maps.Clone(st.rel)
-		}
-		rs.forcePull = slices.Clone(st.forcePull)
-		rs.gone = st.gone // later changes do not touch its part (see drop)
+		in := planInputs(st, s.authors.seq.Load())
+		rs.planVer, rs.planSeq, rs.rel, rs.forcePull, rs.gone = in.planVer, in.planSeq, in.rel, in.forcePull, in.gone
 	})
 	if err == nil && rebuild && !s.queueJob(job{rebuild: reader}) {
 		s.user(ctx, reader, func(st *userState) { st.rebuildQ = false })
@@ -757,16 +772,52 @@ func (s *Service) changed(ctx context.Context, u UserID) {
 	s.user(ctx, u, func(st *userState) { st.planVer++ })
 }
 
+// replan rebuilds u's read plan after a change of its own follows, mutes,
+// blocks or edge watermarks, if u is active and held one, so that the
+// O(F) rebuild is paid by the change (a Follow, or a worker's policy
+// pass) rather than by u's next read. A plan the change raced is simply
+// not stored (see storePlan): the next read builds it.
+func (s *Service) replan(ctx context.Context, u UserID) {
+	var rs readerState
+	var stale bool
+	if s.user(ctx, u, func(st *userState) {
+		if stale = !st.dormant && st.plan != nil && st.planBuilt != st.planVer; stale {
+			rs = planInputs(st, s.authors.seq.Load())
+		}
+	}) != nil || !stale {
+		return
+	}
+	bufs, _ := s.bufs.Get().(*readBufs)
+	if bufs == nil {
+		bufs = new(readBufs)
+	}
+	s.buildPlan(ctx, u, &rs, bufs)
+	s.bufs.Put(bufs)
+}
+
+// planInputs returns what buildPlan needs of st, copied under its lock:
+// the plan version, the author log position seq, and copies of what a
+// plan keeps.
+func planInputs(st *userState, seq uint64) readerState {
+	rs := readerState{planVer: st.planVer, planSeq: seq, forcePull: slices.Clone(st.forcePull)}
+	if len(st.rel) > 0 {
+		rs.rel = maps.Clone(st.rel)
+	}
+	rs.gone = st.gone // later changes do not touch its part (see drop)
+	return rs
+}
+
 // pullEdge switches reader's edge from author to pull. Reader's plans treat
 // the edge as pulled before the graph says so: from then on a fan-out may
 // skip reader, and no read may expect the post in its timeline. A current
 // plan is patched rather than rebuilt, in O(marked + F/64): under
-// the per-pair policy edges flip often.
+// the per-pair policy edges flip often. The caller holds reader's
+// lockEdges.
 func (s *Service) pullEdge(ctx context.Context, reader, author UserID) {
 	var ast *userState
 	s.user(ctx, author, func(st *userState) { ast = st })
 	s.user(ctx, reader, func(st *userState) { markPull(st, author, ast) })
-	s.pulledEdge(ctx, reader, author)
+	s.writePulled(ctx, reader, author)
 }
 
 // markPull is pullEdge's first step, under the reader's lock: plans treat
@@ -782,9 +833,20 @@ func markPull(st *userState, author UserID, ast *userState) {
 	}
 }
 
-// pulledEdge finishes a switch to pull after markPull: it writes the edge
-// to the graph as pulled and then drops the mark.
+// pulledEdge finishes a fan-out's switch to pull after markPull, under
+// reader's lockEdges.
 func (s *Service) pulledEdge(ctx context.Context, reader, author UserID) {
+	unlock, err := s.lockEdges(ctx, reader)
+	if err != nil {
+		return // the mark stays: the edge is pulled, as far as reads go
+	}
+	s.writePulled(ctx, reader, author)
+	unlock()
+}
+
+// writePulled writes reader's edge from author to the graph as pulled and
+// then drops the mark markPull set. The caller holds reader's lockEdges.
+func (s *Service) writePulled(ctx context.Context, reader, author UserID) {
 	s.graph.SetSince(ctx, reader, author, 0)
 	// Plans built from now on read the edge as pulled from the graph.
 	s.user(ctx, reader, func(st *userState) {
@@ -842,9 +904,13 @@ func (s *Service) rebuild(ctx context.Context, u UserID) {
 		if i%64 == 63 {
 			runtime.Gosched() // see fanout
 		}
-		since := max(e.Since, s.authorSince(ctx, e.Followee))
-		if e.Since == 0 || since == Pulling {
-			continue // pulled anyway
+		// A pulled edge or author is pulled anyway. An edge or author
+		// being switched to push is copied: the switch may fix its
+		// watermark below the floor (a policy pass chooses it before the
+		// edge goes to the graph, and the reader may have been dormant
+		// meanwhile), and the fan-outs skipped the dormant reader.
+		if e.Since == 0 || !s.authorPushed(ctx, e.Followee) {
+			continue
 		}
 		ids, err = s.posts.Recent(ctx, e.Followee, floor, s.opt.Backfill, ids[:0])
 		if err != nil {
@@ -869,15 +935,12 @@ func (s *Service) rebuild(ctx context.Context, u UserID) {
 	})
 }
 
-// authorSince returns the watermark of author: Pulling if it is pulled.
-func (s *Service) authorSince(ctx context.Context, author UserID) snowflake.ID {
-	since := Pulling
-	s.user(ctx, author, func(st *userState) {
-		if st.authorPush {
-			since = st.authorSince
-		}
-	})
-	return since
+// authorPushed reports whether author's posts are pushed (or being
+// switched to push).
+func (s *Service) authorPushed(ctx context.Context, author UserID) bool {
+	var push bool
+	s.user(ctx, author, func(st *userState) { push = st.authorPush })
+	return push
 }
 
 // Follow makes follower follow followee. If followee is pushed (by the
@@ -886,6 +949,13 @@ func (s *Service) authorSince(ctx context.Context, author UserID) snowflake.ID {
 // follower's timeline; older ones are pulled on read. A pulled followee's
 // posts are all pulled on read, and nothing is copied.
 func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
+	err := s.follow(ctx, follower, followee)
+	s.replan(ctx, follower)
+	return err
+}
+
+// follow is Follow but for the reader's plan, which Follow rebuilds.
+func (s *Service) follow(ctx context.Context, follower, followee UserID) error {
 	if err := validEdge(follower, followee); err != nil {
 		return err
 	}
@@ -910,6 +980,11 @@ func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
 	if push {
 		since = Pulling
 	}
+	unlock, err := s.lockEdges(ctx, follower)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	// A follow again may turn a pushed edge to pull: reader's plans treat
 	// it as pulled first, as in pullEdge.
 	var unfols uint64
@@ -945,7 +1020,7 @@ func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
 		// A Block landed after the check above. It sets the relation
 		// before it unfollows, so either it removed the edge written
 		// here or this check sees it: undo the edge.
-		if err := s.Unfollow(ctx, follower, followee); err != nil && err != ErrNotFollowing {
+		if err := s.unfollow(ctx, follower, followee); err != nil && err != ErrNotFollowing {
 			return err
 		}
 		return ErrBlocked
@@ -1002,6 +1077,13 @@ func (s *Service) backfill(ctx context.Context, follower, followee UserID) error
 // Unfollow ends follower's follow of followee. The followee's posts vanish
 // from follower's timeline at once (filtered on read, removed lazily).
 func (s *Service) Unfollow(ctx context.Context, follower, followee UserID) error {
+	err := s.unfollow(ctx, follower, followee)
+	s.replan(ctx, follower)
+	return err
+}
+
+// unfollow is Unfollow but for the reader's plan, which Unfollow rebuilds.
+func (s *Service) unfollow(ctx context.Context, follower, followee UserID) error {
 	if err := validEdge(follower, followee); err != nil {
 		return err
 	}
@@ -1049,7 +1131,9 @@ func (s *Service) Delete(ctx context.Context, author UserID, id snowflake.ID) er
 
 // Mute hides target's posts and reposts from user, at insert and at read.
 func (s *Service) Mute(ctx context.Context, user, target UserID) error {
-	return s.setRel(ctx, user, target, relMuted, true)
+	err := s.setRel(ctx, user, target, relMuted, true)
+	s.replan(ctx, user)
+	return err
 }
 
 // Unmute undoes Mute: all of target's posts are back, also those posted
@@ -1058,9 +1142,21 @@ func (s *Service) Mute(ctx context.Context, user, target UserID) error {
 // so far, as after a fresh follow, so that the muted period is pulled. It
 // costs O(followees of user).
 func (s *Service) Unmute(ctx context.Context, user, target UserID) error {
+	err := s.unmute(ctx, user, target)
+	s.replan(ctx, user)
+	return err
+}
+
+// unmute is Unmute but for the reader's plan, which Unmute rebuilds.
+func (s *Service) unmute(ctx context.Context, user, target UserID) error {
 	if err := validEdge(user, target); err != nil {
 		return err
 	}
+	unlock, err := s.lockEdges(ctx, user)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	edges, err := s.graph.Followees(ctx, user, nil)
 	if err != nil {
 		return err
@@ -1089,12 +1185,20 @@ func (s *Service) Unmute(ctx context.Context, user, target UserID) error {
 // Block hides each of user and target from the other, removes the follows
 // between them, and refuses new ones with ErrBlocked.
 func (s *Service) Block(ctx context.Context, user, target UserID) error {
+	err := s.block(ctx, user, target)
+	s.replan(ctx, user)
+	s.replan(ctx, target)
+	return err
+}
+
+// block is Block but for the reader's plan, which Block rebuilds.
+func (s *Service) block(ctx context.Context, user, target UserID) error {
 	if err := s.setRel(ctx, user, target, relBlocked, true); err != nil {
 		return err
 	}
 	s.user(ctx, target, func(st *userState) { setRel(st, user, relBlockedBy, true) })
 	for _, p := range [][2]UserID{{user, target}, {target, user}} {
-		if err := s.Unfollow(ctx, p[0], p[1]); err != nil && err != ErrNotFollowing {
+		if err := s.unfollow(ctx, p[0], p[1]); err != nil && err != ErrNotFollowing {
 			return err
 		}
 	}
@@ -1106,7 +1210,10 @@ func (s *Service) Unblock(ctx context.Context, user, target UserID) error {
 	if err := s.setRel(ctx, user, target, relBlocked, false); err != nil {
 		return err
 	}
-	return s.user(ctx, target, func(st *userState) { setRel(st, user, relBlockedBy, false) })
+	err := s.user(ctx, target, func(st *userState) { setRel(st, user, relBlockedBy, false) })
+	s.replan(ctx, user)
+	s.replan(ctx, target)
+	return err
 }
 
 func (s *Service) setRel(ctx context.Context, user, target UserID, bit uint8, on bool) error {

@@ -393,6 +393,11 @@ func between(es []Entry, lower, top snowflake.ID) []Entry {
 // start, reads still pull), then sets the watermark above every ID issued
 // so far. It runs on a worker, at most every adjustEvery reads of user.
 func (s *Service) adjustEdges(ctx context.Context, user UserID) {
+	unlock, err := s.lockEdges(ctx, user)
+	if err != nil {
+		return
+	}
+	defer unlock()
 	now := s.now()
 	var rs ReaderStats
 	if s.user(ctx, user, func(st *userState) {
@@ -437,6 +442,7 @@ func (s *Service) adjustEdges(ctx context.Context, user UserID) {
 		s.graph.SetSince(ctx, user, a, last+1)
 	}
 	s.changed(ctx, user)
+	s.replan(ctx, user)
 }
 
 // recentKept is how many of an author's newest post IDs the Service keeps

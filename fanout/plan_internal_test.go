@@ -148,3 +148,92 @@ func TestPlanFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestReplanOnChange checks that a reader's own follows, unfollows, mutes
+// and blocks leave it a current plan, so that its next read builds none,
+// and that the plan is the one a read would build: the same followees,
+// pulled and marked. A dormant reader (plan freed) gets none.
+func TestReplanOnChange(t *testing.T) {
+	ctx := t.Context()
+	s := New(NewMemGraph(), NewMemPosts(), NewMemTimelines(MemTimelinesOptions{}),
+		Options{Policy: Threshold{Followers: 2, Hysteresis: -1}})
+	defer s.Close()
+	const r = UserID(1)
+	for _, u := range []UserID{2, 3, 4} {
+		if err := s.Follow(ctx, u, 9); err != nil { // 9 is pushed
+			t.Fatal(err)
+		}
+		if _, err := s.Publish(ctx, u, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Publish(ctx, 9, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Timeline(ctx, r, "", 5); err != nil {
+		t.Fatal(err)
+	}
+	current := func(what string) *readPlan {
+		t.Helper()
+		var p *readPlan
+		s.user(ctx, r, func(st *userState) {
+			if st.plan != nil && st.planBuilt == st.planVer {
+				p = st.plan
+			}
+		})
+		if p == nil {
+			t.Fatalf("after %s: no current plan", what)
+		}
+		return p
+	}
+	view := func(p *readPlan) [3][]UserID {
+		var v [3][]UserID
+		v[0] = slices.Clone(p.ids)
+		for _, x := range p.pulled {
+			v[1] = append(v[1], x.id)
+		}
+		for _, x := range p.marked {
+			v[2] = append(v[2], x.id)
+		}
+		slices.Sort(v[1])
+		slices.Sort(v[2])
+		return v
+	}
+	steps := []struct {
+		what string
+		do   func() error
+	}{
+		{"Follow", func() error { return s.Follow(ctx, r, 2) }},
+		{"Follow of a pushed author", func() error { return s.Follow(ctx, r, 9) }},
+		{"Follow again", func() error { return s.Follow(ctx, r, 3) }},
+		{"Unfollow", func() error { return s.Unfollow(ctx, r, 2) }},
+		{"Mute", func() error { return s.Mute(ctx, r, 3) }},
+		{"Unmute", func() error { return s.Unmute(ctx, r, 3) }},
+		{"Block", func() error { return s.Block(ctx, r, 9) }},
+		{"Unblock", func() error { return s.Unblock(ctx, r, 9) }},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.what, err)
+		}
+		got := view(current(st.what))
+		// What a read would build now.
+		s.changed(ctx, r)
+		if _, err := s.Timeline(ctx, r, "", 5); err != nil {
+			t.Fatal(err)
+		}
+		if want := view(current(st.what + " and a read")); !slices.EqualFunc(got[:], want[:], slices.Equal) {
+			t.Fatalf("after %s: plan (ids, pulled, marked) %v, a read builds %v", st.what, got, want)
+		}
+	}
+	// Dormant: its plan was freed, and a change builds none.
+	s.user(ctx, r, func(st *userState) { st.dormant, st.plan = true, nil })
+	if err := s.Follow(ctx, r, 4); err != nil {
+		t.Fatal(err)
+	}
+	s.user(ctx, r, func(st *userState) {
+		if st.plan != nil {
+			t.Fatal("a dormant reader's Follow built a plan")
+		}
+	})
+}
