@@ -72,6 +72,7 @@ type userState struct {
 	dormant    bool  // not pushed to; the next read reactivates
 	rebuilding bool
 	rebuildQ   bool         // a rebuild is queued in maint
+	replanQ    bool         // a plan rebuild is queued in maint
 	floor      snowflake.ID // pushed timeline complete only for IDs >= floor
 	readRate   rate
 	postRate   rate
@@ -213,6 +214,7 @@ type job struct {
 	post    Post
 	rebuild UserID
 	adjust  UserID
+	replan  UserID
 }
 
 // New returns a Service on the given stores and starts its workers. It
@@ -474,9 +476,12 @@ func (s *Service) worker() {
 		var j job
 		select {
 		case m := <-s.maint:
-			if m.rebuild != 0 {
+			switch {
+			case m.rebuild != 0:
 				s.rebuild(ctx, m.rebuild)
-			} else {
+			case m.replan != 0:
+				s.replan(ctx, m.replan)
+			default:
 				s.adjustEdges(ctx, m.adjust)
 			}
 			continue
@@ -525,11 +530,11 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 				if ed.Since == 0 {
 					continue
 				}
-				switch s.receives(ed.Follower, as, ast, ed.Since != Pulling, now) {
+				switch v, st := s.receives(ed.Follower, as, ast, ed.Since != Pulling, now); v {
 				case deliver:
 					to = append(to, ed.Follower)
 				case toPull:
-					flips = append(flips, ed.Follower)
+					flips = append(flips, flip{ed.Follower, st})
 				}
 			}
 			// Deliver in chunks, yielding after each: a read that waited
@@ -553,7 +558,7 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 			// plans; until the graph says so too, reads find p in the
 			// pending list.
 			for _, f := range flips {
-				s.pulledEdge(ctx, f, p.Author)
+				s.pulledEdge(ctx, f.reader, f.st, p.Author)
 			}
 			if len(edges) < s.opt.BatchSize {
 				break
@@ -570,7 +575,13 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 type fanoutBufs struct {
 	edges []Edge
 	to    []UserID
-	flips []UserID
+	flips []flip
+}
+
+// A flip is an edge into a reader that a fan-out switches to pull.
+type flip struct {
+	reader UserID
+	st     *userState
 }
 
 // deliverChunk is how many timelines one Deliver call writes at most.
@@ -590,28 +601,29 @@ const (
 // now be pulled (Feeding Frenzy decides at post time as well as at read
 // time); if so, it marks the edge pulled in the reader's plans under the
 // lock it holds anyway, and the caller must finish the switch with
-// pulledEdge. ast is the author's state.
-func (s *Service) receives(reader UserID, a AuthorStats, ast *userState, mayFlip bool, now int64) verdict {
+// pulledEdge, to which it returns the reader's state. ast is the author's
+// state.
+func (s *Service) receives(reader UserID, a AuthorStats, ast *userState, mayFlip bool, now int64) (verdict, *userState) {
 	us := &s.users[stripeOf(int64(reader))]
 	us.mu.Lock()
 	defer us.mu.Unlock()
 	st := us.m[reader]
 	if st == nil || st.dormant {
-		return skip
+		return skip, nil
 	}
 	if s.opt.InactiveAfter > 0 && now-st.lastRead > int64(s.opt.InactiveAfter) {
 		st.dormant = true
 		st.plan = nil // its memory is better spent on active readers
-		return skip
+		return skip, nil
 	}
 	if st.rel[a.Author] != 0 {
-		return skip
+		return skip, nil
 	}
 	if mayFlip && !s.opt.Policy.PushEdge(a, ReaderStats{Reader: reader, Followees: st.followees, ReadRate: st.readRate.at0(now, s.tau), Pushed: true}) {
 		markPull(st, a.Author, ast)
-		return toPull
+		return toPull, st
 	}
-	return deliver
+	return deliver, nil
 }
 
 // adjustEvery and adjustGap bound how often the policy is asked about each
@@ -772,15 +784,32 @@ func (s *Service) changed(ctx context.Context, u UserID) {
 	s.user(ctx, u, func(st *userState) { st.planVer++ })
 }
 
-// replan rebuilds u's read plan after a change of its own follows, mutes,
-// blocks or edge watermarks, if u is active and held one, so that the
-// O(F) rebuild is paid by the change (a Follow, or a worker's policy
-// pass) rather than by u's next read. A plan the change raced is simply
-// not stored (see storePlan): the next read builds it.
+// queueReplan asks a worker to rebuild u's read plan after a change of
+// its own follows, mutes or blocks, if u is active and held one: the O(F)
+// rebuild is then paid by a worker rather than by u's next read (or by
+// the change, which would make a burst of n follows cost O(n·F)). At most
+// one is queued per reader; if the queue is full, the next read builds
+// the plan.
+func (s *Service) queueReplan(ctx context.Context, u UserID) {
+	var q bool
+	s.user(ctx, u, func(st *userState) {
+		if !st.replanQ && !st.dormant && st.plan != nil {
+			st.replanQ, q = true, true
+		}
+	})
+	if q && !s.queueJob(job{replan: u}) {
+		s.user(ctx, u, func(st *userState) { st.replanQ = false })
+	}
+}
+
+// replan rebuilds u's read plan if u is active and holds a stale one. A
+// plan a change raced is simply not stored (see storePlan): the next read
+// builds it.
 func (s *Service) replan(ctx context.Context, u UserID) {
 	var rs readerState
 	var stale bool
 	if s.user(ctx, u, func(st *userState) {
+		st.replanQ = false // a change from now on may queue another
 		if stale = !st.dormant && st.plan != nil && st.planBuilt != st.planVer; stale {
 			rs = planInputs(st, s.authors.seq.Load())
 		}
@@ -834,14 +863,11 @@ func markPull(st *userState, author UserID, ast *userState) {
 }
 
 // pulledEdge finishes a fan-out's switch to pull after markPull, under
-// reader's lockEdges.
-func (s *Service) pulledEdge(ctx context.Context, reader, author UserID) {
-	unlock, err := s.lockEdges(ctx, reader)
-	if err != nil {
-		return // the mark stays: the edge is pulled, as far as reads go
-	}
+// the edge lock of reader, whose state is st (see lockEdges).
+func (s *Service) pulledEdge(ctx context.Context, reader UserID, st *userState, author UserID) {
+	st.edgeMu.Lock()
 	s.writePulled(ctx, reader, author)
-	unlock()
+	st.edgeMu.Unlock()
 }
 
 // writePulled writes reader's edge from author to the graph as pulled and
@@ -950,7 +976,7 @@ func (s *Service) authorPushed(ctx context.Context, author UserID) bool {
 // posts are all pulled on read, and nothing is copied.
 func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
 	err := s.follow(ctx, follower, followee)
-	s.replan(ctx, follower)
+	s.queueReplan(ctx, follower)
 	return err
 }
 
@@ -1078,7 +1104,7 @@ func (s *Service) backfill(ctx context.Context, follower, followee UserID) error
 // from follower's timeline at once (filtered on read, removed lazily).
 func (s *Service) Unfollow(ctx context.Context, follower, followee UserID) error {
 	err := s.unfollow(ctx, follower, followee)
-	s.replan(ctx, follower)
+	s.queueReplan(ctx, follower)
 	return err
 }
 
@@ -1132,7 +1158,7 @@ func (s *Service) Delete(ctx context.Context, author UserID, id snowflake.ID) er
 // Mute hides target's posts and reposts from user, at insert and at read.
 func (s *Service) Mute(ctx context.Context, user, target UserID) error {
 	err := s.setRel(ctx, user, target, relMuted, true)
-	s.replan(ctx, user)
+	s.queueReplan(ctx, user)
 	return err
 }
 
@@ -1143,7 +1169,7 @@ func (s *Service) Mute(ctx context.Context, user, target UserID) error {
 // costs O(followees of user).
 func (s *Service) Unmute(ctx context.Context, user, target UserID) error {
 	err := s.unmute(ctx, user, target)
-	s.replan(ctx, user)
+	s.queueReplan(ctx, user)
 	return err
 }
 
@@ -1186,8 +1212,8 @@ func (s *Service) unmute(ctx context.Context, user, target UserID) error {
 // between them, and refuses new ones with ErrBlocked.
 func (s *Service) Block(ctx context.Context, user, target UserID) error {
 	err := s.block(ctx, user, target)
-	s.replan(ctx, user)
-	s.replan(ctx, target)
+	s.queueReplan(ctx, user)
+	s.queueReplan(ctx, target)
 	return err
 }
 
@@ -1211,8 +1237,8 @@ func (s *Service) Unblock(ctx context.Context, user, target UserID) error {
 		return err
 	}
 	err := s.user(ctx, target, func(st *userState) { setRel(st, user, relBlockedBy, false) })
-	s.replan(ctx, user)
-	s.replan(ctx, target)
+	s.queueReplan(ctx, user)
+	s.queueReplan(ctx, target)
 	return err
 }
 

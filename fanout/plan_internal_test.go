@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestAuthorLog checks the change log behind plan validation: a plan is
@@ -149,42 +150,49 @@ func TestPlanFilter(t *testing.T) {
 	}
 }
 
-// TestReplanOnChange checks that a reader's own follows, unfollows, mutes
-// and blocks leave it a current plan, so that its next read builds none,
-// and that the plan is the one a read would build: the same followees,
-// pulled and marked. A dormant reader (plan freed) gets none.
+// TestReplanOnChange checks that after a reader's own follows, unfollows,
+// mutes and blocks a worker rebuilds its plan, so that its next read
+// builds none, and that the plan is the one a read would build: the same
+// followees, pulled and marked. A dormant reader (plan freed) gets none.
 func TestReplanOnChange(t *testing.T) {
 	ctx := t.Context()
 	s := New(NewMemGraph(), NewMemPosts(), NewMemTimelines(MemTimelinesOptions{}),
-		Options{Policy: Threshold{Followers: 2, Hysteresis: -1}})
+		Options{Policy: Threshold{Followers: 3, Hysteresis: -1}})
 	defer s.Close()
-	const r = UserID(1)
-	for _, u := range []UserID{2, 3, 4} {
-		if err := s.Follow(ctx, u, 9); err != nil { // 9 is pushed
-			t.Fatal(err)
-		}
-		if _, err := s.Publish(ctx, u, ""); err != nil {
+	// 9 is pushed (one follower), 8 pulled (five).
+	const r, pushed, pulled = UserID(1), UserID(9), UserID(8)
+	for _, f := range []UserID{2, 3, 4, 5, 6} {
+		if err := s.Follow(ctx, f, pulled); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Publish(ctx, 9, ""); err != nil {
+	if err := s.Follow(ctx, 2, pushed); err != nil {
 		t.Fatal(err)
+	}
+	for _, a := range []UserID{pushed, pulled, 2} {
+		if _, err := s.Publish(ctx, a, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := s.Timeline(ctx, r, "", 5); err != nil {
 		t.Fatal(err)
 	}
+	// current waits for a current plan (the worker's) and returns it.
 	current := func(what string) *readPlan {
 		t.Helper()
-		var p *readPlan
-		s.user(ctx, r, func(st *userState) {
-			if st.plan != nil && st.planBuilt == st.planVer {
-				p = st.plan
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			var p *readPlan
+			s.user(ctx, r, func(st *userState) {
+				if st.plan != nil && st.planBuilt == st.planVer {
+					p = st.plan
+				}
+			})
+			if p != nil {
+				return p
 			}
-		})
-		if p == nil {
-			t.Fatalf("after %s: no current plan", what)
 		}
-		return p
+		t.Fatalf("after %s: no current plan", what)
+		return nil
 	}
 	view := func(p *readPlan) [3][]UserID {
 		var v [3][]UserID
@@ -203,14 +211,15 @@ func TestReplanOnChange(t *testing.T) {
 		what string
 		do   func() error
 	}{
-		{"Follow", func() error { return s.Follow(ctx, r, 2) }},
-		{"Follow of a pushed author", func() error { return s.Follow(ctx, r, 9) }},
-		{"Follow again", func() error { return s.Follow(ctx, r, 3) }},
-		{"Unfollow", func() error { return s.Unfollow(ctx, r, 2) }},
-		{"Mute", func() error { return s.Mute(ctx, r, 3) }},
-		{"Unmute", func() error { return s.Unmute(ctx, r, 3) }},
-		{"Block", func() error { return s.Block(ctx, r, 9) }},
-		{"Unblock", func() error { return s.Unblock(ctx, r, 9) }},
+		{"Follow of an author with no posts", func() error { return s.Follow(ctx, r, 3) }},
+		{"Follow of a pushed author (backfill)", func() error { return s.Follow(ctx, r, pushed) }},
+		{"Follow of a pulled author", func() error { return s.Follow(ctx, r, pulled) }},
+		{"Follow again", func() error { return s.Follow(ctx, r, pushed) }},
+		{"Unfollow", func() error { return s.Unfollow(ctx, r, 3) }},
+		{"Mute", func() error { return s.Mute(ctx, r, pushed) }},
+		{"Unmute of a pushed edge", func() error { return s.Unmute(ctx, r, pushed) }},
+		{"Block", func() error { return s.Block(ctx, r, pulled) }},
+		{"Unblock", func() error { return s.Unblock(ctx, r, pulled) }},
 	}
 	for _, st := range steps {
 		if err := st.do(); err != nil {
@@ -226,14 +235,14 @@ func TestReplanOnChange(t *testing.T) {
 			t.Fatalf("after %s: plan (ids, pulled, marked) %v, a read builds %v", st.what, got, want)
 		}
 	}
-	// Dormant: its plan was freed, and a change builds none.
+	// Dormant: its plan was freed, and a change asks for none.
 	s.user(ctx, r, func(st *userState) { st.dormant, st.plan = true, nil })
 	if err := s.Follow(ctx, r, 4); err != nil {
 		t.Fatal(err)
 	}
 	s.user(ctx, r, func(st *userState) {
-		if st.plan != nil {
-			t.Fatal("a dormant reader's Follow built a plan")
+		if st.plan != nil || st.replanQ {
+			t.Fatal("a dormant reader's Follow asked for a plan")
 		}
 	})
 }

@@ -129,15 +129,18 @@ func TestSwitchToPushAcrossDormancy(t *testing.T) {
 // pull inside a policy pass's switch to push: it must wait for the pass.
 // Else its 0 lands between the pass's two writes, the fan-out of a post
 // skips the reader, and the pass then pushes the edge from below the post.
+// (A fan-out switches an edge it read as pushed: one that read it before
+// an earlier switch to pull, which the pass then took back to push. The
+// test calls the switch's two steps itself.)
 func TestSwitchesSerialized(t *testing.T) {
 	w := newSwitchWorld(t)
 	adjusted := w.holdAdjust()
 	flipped := make(chan struct{})
 	go func() {
-		var ast *userState
+		var ast, rst *userState
 		w.s.user(w.ctx, swAuthor, func(st *userState) { ast = st })
-		w.s.user(w.ctx, swReader, func(st *userState) { markPull(st, swAuthor, ast) })
-		w.s.pulledEdge(w.ctx, swReader, swAuthor)
+		w.s.user(w.ctx, swReader, func(st *userState) { markPull(st, swAuthor, ast); rst = st })
+		w.s.pulledEdge(w.ctx, swReader, rst, swAuthor)
 		close(flipped)
 	}()
 	time.Sleep(20 * time.Millisecond) // room for the flip to land, if it can
