@@ -973,7 +973,9 @@ func (s *Service) authorPushed(ctx context.Context, author UserID) bool {
 // policy's PushAuthor, and PushEdge for this pair), its recent posts (up to
 // Options.Backfill, only newer than the oldest entry held) are copied into
 // follower's timeline; older ones are pulled on read. A pulled followee's
-// posts are all pulled on read, and nothing is copied.
+// posts are all pulled on read, and nothing is copied. If follower holds a
+// read plan (it read lately), a worker rebuilds it, in O(its followees);
+// so do Unfollow, Mute, Unmute, Block and Unblock.
 func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
 	err := s.follow(ctx, follower, followee)
 	s.queueReplan(ctx, follower)
