@@ -48,7 +48,10 @@
 // the ID from which posts are pushed ([Edge.Since]); older posts are pulled.
 // Switching pull to push first marks the edge or author [Pulling] (pushes
 // start, reads still pull), then fixes the watermark above every ID issued
-// so far; push to pull needs nothing, pulling is a superset. Each timeline
+// so far; push to pull needs nothing, pulling is a superset. The switches
+// of one reader's edges (its follows, unmutes, the policy's passes and the
+// fan-outs' switches to pull) take a per-reader lock, so that no switch to
+// pull lands between another's two writes. Each timeline
 // also has a horizon below which its cap may have trimmed entries, and each
 // reader a floor below which its timeline is incomplete (after inactivity),
 // so reading past the cap or the floor pulls. The result: a threshold
@@ -74,7 +77,11 @@
 // original, posted within Options.RepostWindow; undoing a repost deletes
 // only the repost. Readers who have not read for Options.InactiveAfter are
 // not pushed to; their next read is served by pull, marked
-// [Page.Partial], while a worker rebuilds their timeline.
+// [Page.Partial], while a worker rebuilds their timeline. The rebuild
+// copies the recent posts of every pushed followee, including edges and
+// authors still being switched to push: such a switch may fix its
+// watermark below the floor (a policy pass chooses it before writing it,
+// and the reader may have gone dormant in between).
 //
 // # Cost
 //
@@ -107,7 +114,9 @@
 // built from changes: the reader's follows, unfollows, mutes and blocks and
 // its edges' switches (a per-reader version), or the mode of an author it
 // follows (a Service-wide log of the last 4096 such changes, checked in
-// O(changes · log F)). An edge switching to pull is marked in the reader's
+// O(changes · log F)). After the reader's own changes, and a policy pass
+// that switched its edges to push, a worker rebuilds the plan of an active
+// reader (one queued at a time), so its next read seldom pays for it. An edge switching to pull is marked in the reader's
 // state, and its current plan patched in O(marked + F/64), before the
 // graph changes, so no fan-out skips a reader whose plan still expects the
 // post in its timeline. With a current plan a read costs
@@ -153,10 +162,11 @@
 // stores) costs 25-27 µs (p99 122-140 µs): the hybrids' p99 is 1/6 to
 // 1/14 of it. Before plans the Service cost 22-26 µs and 5-6
 // allocations for every strategy, most of it
-// the O(F) followee pass. A plan rebuild costs 10-50 µs, but happens only
-// after the reader's own follows, unfollows, mutes and blocks and its
-// followees' mode changes: in the simulator 10 of 22,500 reads, too few to
-// reach the p99. Per-pair's slowest 1% are the heaviest readers: they
+// the O(F) followee pass. A plan rebuild costs 10-50 µs; after the
+// reader's own follows, unfollows, mutes and blocks a worker pays it, and
+// a read only after its followees' mode changes or when it comes before
+// the worker: in the simulator 10 of 22,500 reads, too few to reach the
+// p99. Per-pair's slowest 1% are the heaviest readers: they
 // follow 800-1700 accounts and pulled 400-620 of them (the median read
 // pulls 75, threshold's slowest about 100), because the benchmark's
 // readers have read once while most authors posted several times, and

@@ -72,6 +72,7 @@ type userState struct {
 	dormant    bool  // not pushed to; the next read reactivates
 	rebuilding bool
 	rebuildQ   bool         // a rebuild is queued in maint
+	replanQ    bool         // a plan rebuild is queued in maint
 	floor      snowflake.ID // pushed timeline complete only for IDs >= floor
 	readRate   rate
 	postRate   rate
@@ -116,6 +117,25 @@ type userState struct {
 	// a Follow or a rebuild racing one can tell (see goneSet).
 	gone   goneSet
 	unfols uint64
+	// edgeMu serializes the changes of the watermarks of the user's
+	// follow edges (see lockEdges). It is taken without the stripe lock.
+	edgeMu sync.Mutex
+}
+
+// lockEdges locks reader's edge watermarks against other changes and
+// returns the unlock. A switch to push writes an edge twice (Pulling, then
+// a watermark chosen in between) and a switch to pull once (0), from
+// Follow, Unmute, policy passes and fan-outs on any goroutine: a 0 landing
+// between a switch's two writes, or a second switch's, would leave the
+// edge pushed from a watermark the fan-outs in between did not honour.
+// Callers hold no stripe lock.
+func (s *Service) lockEdges(ctx context.Context, reader UserID) (func(), error) {
+	var mu *sync.Mutex
+	if err := s.user(ctx, reader, func(st *userState) { mu = &st.edgeMu }); err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	return mu.Unlock, nil
 }
 
 // goneMax is how many unfollowed authors a goneSet lists before a read
@@ -194,6 +214,7 @@ type job struct {
 	post    Post
 	rebuild UserID
 	adjust  UserID
+	replan  UserID
 }
 
 // New returns a Service on the given stores and starts its workers. It
@@ -455,9 +476,12 @@ func (s *Service) worker() {
 		var j job
 		select {
 		case m := <-s.maint:
-			if m.rebuild != 0 {
+			switch {
+			case m.rebuild != 0:
 				s.rebuild(ctx, m.rebuild)
-			} else {
+			case m.replan != 0:
+				s.replan(ctx, m.replan)
+			default:
 				s.adjustEdges(ctx, m.adjust)
 			}
 			continue
@@ -506,11 +530,11 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 				if ed.Since == 0 {
 					continue
 				}
-				switch s.receives(ed.Follower, as, ast, ed.Since != Pulling, now) {
+				switch v, st := s.receives(ed.Follower, as, ast, ed.Since != Pulling, now); v {
 				case deliver:
 					to = append(to, ed.Follower)
 				case toPull:
-					flips = append(flips, ed.Follower)
+					flips = append(flips, flip{ed.Follower, st})
 				}
 			}
 			// Deliver in chunks, yielding after each: a read that waited
@@ -534,7 +558,7 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 			// plans; until the graph says so too, reads find p in the
 			// pending list.
 			for _, f := range flips {
-				s.pulledEdge(ctx, f, p.Author)
+				s.pulledEdge(ctx, f.reader, f.st, p.Author)
 			}
 			if len(edges) < s.opt.BatchSize {
 				break
@@ -551,7 +575,13 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 type fanoutBufs struct {
 	edges []Edge
 	to    []UserID
-	flips []UserID
+	flips []flip
+}
+
+// A flip is an edge into a reader that a fan-out switches to pull.
+type flip struct {
+	reader UserID
+	st     *userState
 }
 
 // deliverChunk is how many timelines one Deliver call writes at most.
@@ -571,28 +601,29 @@ const (
 // now be pulled (Feeding Frenzy decides at post time as well as at read
 // time); if so, it marks the edge pulled in the reader's plans under the
 // lock it holds anyway, and the caller must finish the switch with
-// pulledEdge. ast is the author's state.
-func (s *Service) receives(reader UserID, a AuthorStats, ast *userState, mayFlip bool, now int64) verdict {
+// pulledEdge, to which it returns the reader's state. ast is the author's
+// state.
+func (s *Service) receives(reader UserID, a AuthorStats, ast *userState, mayFlip bool, now int64) (verdict, *userState) {
 	us := &s.users[stripeOf(int64(reader))]
 	us.mu.Lock()
 	defer us.mu.Unlock()
 	st := us.m[reader]
 	if st == nil || st.dormant {
-		return skip
+		return skip, nil
 	}
 	if s.opt.InactiveAfter > 0 && now-st.lastRead > int64(s.opt.InactiveAfter) {
 		st.dormant = true
 		st.plan = nil // its memory is better spent on active readers
-		return skip
+		return skip, nil
 	}
 	if st.rel[a.Author] != 0 {
-		return skip
+		return skip, nil
 	}
 	if mayFlip && !s.opt.Policy.PushEdge(a, ReaderStats{Reader: reader, Followees: st.followees, ReadRate: st.readRate.at0(now, s.tau), Pushed: true}) {
 		markPull(st, a.Author, ast)
-		return toPull
+		return toPull, st
 	}
-	return deliver
+	return deliver, nil
 }
 
 // adjustEvery and adjustGap bound how often the policy is asked about each
@@ -681,12 +712,8 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs reade
 				return
 			}
 		}
-		rs.planVer, rs.planSeq = st.planVer, s.authors.seq.Load()
-		if len(st.rel) > 0 {
-			rs.rel = maps.Clone(st.rel)
-		}
-		rs.forcePull = slices.Clone(st.forcePull)
-		rs.gone = st.gone // later changes do not touch its part (see drop)
+		in := planInputs(st, s.authors.seq.Load())
+		rs.planVer, rs.planSeq, rs.rel, rs.forcePull, rs.gone = in.planVer, in.planSeq, in.rel, in.forcePull, in.gone
 	})
 	if err == nil && rebuild && !s.queueJob(job{rebuild: reader}) {
 		s.user(ctx, reader, func(st *userState) { st.rebuildQ = false })
@@ -757,16 +784,69 @@ func (s *Service) changed(ctx context.Context, u UserID) {
 	s.user(ctx, u, func(st *userState) { st.planVer++ })
 }
 
+// queueReplan asks a worker to rebuild u's read plan after a change of
+// its own follows, mutes or blocks, if u is active and held one: the O(F)
+// rebuild is then paid by a worker rather than by u's next read (or by
+// the change, which would make a burst of n follows cost O(n·F)). At most
+// one is queued per reader; if the queue is full, the next read builds
+// the plan.
+func (s *Service) queueReplan(ctx context.Context, u UserID) {
+	var q bool
+	s.user(ctx, u, func(st *userState) {
+		if !st.replanQ && !st.dormant && st.plan != nil {
+			st.replanQ, q = true, true
+		}
+	})
+	if q && !s.queueJob(job{replan: u}) {
+		s.user(ctx, u, func(st *userState) { st.replanQ = false })
+	}
+}
+
+// replan rebuilds u's read plan if u is active and holds a stale one. A
+// plan a change raced is simply not stored (see storePlan): the next read
+// builds it.
+func (s *Service) replan(ctx context.Context, u UserID) {
+	var rs readerState
+	var stale bool
+	if s.user(ctx, u, func(st *userState) {
+		st.replanQ = false // a change from now on may queue another
+		if stale = !st.dormant && st.plan != nil && st.planBuilt != st.planVer; stale {
+			rs = planInputs(st, s.authors.seq.Load())
+		}
+	}) != nil || !stale {
+		return
+	}
+	bufs, _ := s.bufs.Get().(*readBufs)
+	if bufs == nil {
+		bufs = new(readBufs)
+	}
+	s.buildPlan(ctx, u, &rs, bufs)
+	s.bufs.Put(bufs)
+}
+
+// planInputs returns what buildPlan needs of st, copied under its lock:
+// the plan version, the author log position seq, and copies of what a
+// plan keeps.
+func planInputs(st *userState, seq uint64) readerState {
+	rs := readerState{planVer: st.planVer, planSeq: seq, forcePull: slices.Clone(st.forcePull)}
+	if len(st.rel) > 0 {
+		rs.rel = maps.Clone(st.rel)
+	}
+	rs.gone = st.gone // later changes do not touch its part (see drop)
+	return rs
+}
+
 // pullEdge switches reader's edge from author to pull. Reader's plans treat
 // the edge as pulled before the graph says so: from then on a fan-out may
 // skip reader, and no read may expect the post in its timeline. A current
 // plan is patched rather than rebuilt, in O(marked + F/64): under
-// the per-pair policy edges flip often.
+// the per-pair policy edges flip often. The caller holds reader's
+// lockEdges.
 func (s *Service) pullEdge(ctx context.Context, reader, author UserID) {
 	var ast *userState
 	s.user(ctx, author, func(st *userState) { ast = st })
 	s.user(ctx, reader, func(st *userState) { markPull(st, author, ast) })
-	s.pulledEdge(ctx, reader, author)
+	s.writePulled(ctx, reader, author)
 }
 
 // markPull is pullEdge's first step, under the reader's lock: plans treat
@@ -782,9 +862,17 @@ func markPull(st *userState, author UserID, ast *userState) {
 	}
 }
 
-// pulledEdge finishes a switch to pull after markPull: it writes the edge
-// to the graph as pulled and then drops the mark.
-func (s *Service) pulledEdge(ctx context.Context, reader, author UserID) {
+// pulledEdge finishes a fan-out's switch to pull after markPull, under
+// the edge lock of reader, whose state is st (see lockEdges).
+func (s *Service) pulledEdge(ctx context.Context, reader UserID, st *userState, author UserID) {
+	st.edgeMu.Lock()
+	s.writePulled(ctx, reader, author)
+	st.edgeMu.Unlock()
+}
+
+// writePulled writes reader's edge from author to the graph as pulled and
+// then drops the mark markPull set. The caller holds reader's lockEdges.
+func (s *Service) writePulled(ctx context.Context, reader, author UserID) {
 	s.graph.SetSince(ctx, reader, author, 0)
 	// Plans built from now on read the edge as pulled from the graph.
 	s.user(ctx, reader, func(st *userState) {
@@ -842,9 +930,13 @@ func (s *Service) rebuild(ctx context.Context, u UserID) {
 		if i%64 == 63 {
 			runtime.Gosched() // see fanout
 		}
-		since := max(e.Since, s.authorSince(ctx, e.Followee))
-		if e.Since == 0 || since == Pulling {
-			continue // pulled anyway
+		// A pulled edge or author is pulled anyway. An edge or author
+		// being switched to push is copied: the switch may fix its
+		// watermark below the floor (a policy pass chooses it before the
+		// edge goes to the graph, and the reader may have been dormant
+		// meanwhile), and the fan-outs skipped the dormant reader.
+		if e.Since == 0 || !s.authorPushed(ctx, e.Followee) {
+			continue
 		}
 		ids, err = s.posts.Recent(ctx, e.Followee, floor, s.opt.Backfill, ids[:0])
 		if err != nil {
@@ -869,23 +961,29 @@ func (s *Service) rebuild(ctx context.Context, u UserID) {
 	})
 }
 
-// authorSince returns the watermark of author: Pulling if it is pulled.
-func (s *Service) authorSince(ctx context.Context, author UserID) snowflake.ID {
-	since := Pulling
-	s.user(ctx, author, func(st *userState) {
-		if st.authorPush {
-			since = st.authorSince
-		}
-	})
-	return since
+// authorPushed reports whether author's posts are pushed (or being
+// switched to push).
+func (s *Service) authorPushed(ctx context.Context, author UserID) bool {
+	var push bool
+	s.user(ctx, author, func(st *userState) { push = st.authorPush })
+	return push
 }
 
 // Follow makes follower follow followee. If followee is pushed (by the
 // policy's PushAuthor, and PushEdge for this pair), its recent posts (up to
 // Options.Backfill, only newer than the oldest entry held) are copied into
 // follower's timeline; older ones are pulled on read. A pulled followee's
-// posts are all pulled on read, and nothing is copied.
+// posts are all pulled on read, and nothing is copied. If follower holds a
+// read plan (it read lately), a worker rebuilds it, in O(its followees);
+// so do Unfollow, Mute, Unmute, Block and Unblock.
 func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
+	err := s.follow(ctx, follower, followee)
+	s.queueReplan(ctx, follower)
+	return err
+}
+
+// follow is Follow but for the reader's plan, which Follow rebuilds.
+func (s *Service) follow(ctx context.Context, follower, followee UserID) error {
 	if err := validEdge(follower, followee); err != nil {
 		return err
 	}
@@ -910,6 +1008,11 @@ func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
 	if push {
 		since = Pulling
 	}
+	unlock, err := s.lockEdges(ctx, follower)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	// A follow again may turn a pushed edge to pull: reader's plans treat
 	// it as pulled first, as in pullEdge.
 	var unfols uint64
@@ -945,7 +1048,7 @@ func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
 		// A Block landed after the check above. It sets the relation
 		// before it unfollows, so either it removed the edge written
 		// here or this check sees it: undo the edge.
-		if err := s.Unfollow(ctx, follower, followee); err != nil && err != ErrNotFollowing {
+		if err := s.unfollow(ctx, follower, followee); err != nil && err != ErrNotFollowing {
 			return err
 		}
 		return ErrBlocked
@@ -1002,6 +1105,13 @@ func (s *Service) backfill(ctx context.Context, follower, followee UserID) error
 // Unfollow ends follower's follow of followee. The followee's posts vanish
 // from follower's timeline at once (filtered on read, removed lazily).
 func (s *Service) Unfollow(ctx context.Context, follower, followee UserID) error {
+	err := s.unfollow(ctx, follower, followee)
+	s.queueReplan(ctx, follower)
+	return err
+}
+
+// unfollow is Unfollow but for the reader's plan, which Unfollow rebuilds.
+func (s *Service) unfollow(ctx context.Context, follower, followee UserID) error {
 	if err := validEdge(follower, followee); err != nil {
 		return err
 	}
@@ -1049,7 +1159,9 @@ func (s *Service) Delete(ctx context.Context, author UserID, id snowflake.ID) er
 
 // Mute hides target's posts and reposts from user, at insert and at read.
 func (s *Service) Mute(ctx context.Context, user, target UserID) error {
-	return s.setRel(ctx, user, target, relMuted, true)
+	err := s.setRel(ctx, user, target, relMuted, true)
+	s.queueReplan(ctx, user)
+	return err
 }
 
 // Unmute undoes Mute: all of target's posts are back, also those posted
@@ -1058,9 +1170,21 @@ func (s *Service) Mute(ctx context.Context, user, target UserID) error {
 // so far, as after a fresh follow, so that the muted period is pulled. It
 // costs O(followees of user).
 func (s *Service) Unmute(ctx context.Context, user, target UserID) error {
+	err := s.unmute(ctx, user, target)
+	s.queueReplan(ctx, user)
+	return err
+}
+
+// unmute is Unmute but for the reader's plan, which Unmute rebuilds.
+func (s *Service) unmute(ctx context.Context, user, target UserID) error {
 	if err := validEdge(user, target); err != nil {
 		return err
 	}
+	unlock, err := s.lockEdges(ctx, user)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	edges, err := s.graph.Followees(ctx, user, nil)
 	if err != nil {
 		return err
@@ -1089,12 +1213,20 @@ func (s *Service) Unmute(ctx context.Context, user, target UserID) error {
 // Block hides each of user and target from the other, removes the follows
 // between them, and refuses new ones with ErrBlocked.
 func (s *Service) Block(ctx context.Context, user, target UserID) error {
+	err := s.block(ctx, user, target)
+	s.queueReplan(ctx, user)
+	s.queueReplan(ctx, target)
+	return err
+}
+
+// block is Block but for the reader's plan, which Block rebuilds.
+func (s *Service) block(ctx context.Context, user, target UserID) error {
 	if err := s.setRel(ctx, user, target, relBlocked, true); err != nil {
 		return err
 	}
 	s.user(ctx, target, func(st *userState) { setRel(st, user, relBlockedBy, true) })
 	for _, p := range [][2]UserID{{user, target}, {target, user}} {
-		if err := s.Unfollow(ctx, p[0], p[1]); err != nil && err != ErrNotFollowing {
+		if err := s.unfollow(ctx, p[0], p[1]); err != nil && err != ErrNotFollowing {
 			return err
 		}
 	}
@@ -1106,7 +1238,10 @@ func (s *Service) Unblock(ctx context.Context, user, target UserID) error {
 	if err := s.setRel(ctx, user, target, relBlocked, false); err != nil {
 		return err
 	}
-	return s.user(ctx, target, func(st *userState) { setRel(st, user, relBlockedBy, false) })
+	err := s.user(ctx, target, func(st *userState) { setRel(st, user, relBlockedBy, false) })
+	s.queueReplan(ctx, user)
+	s.queueReplan(ctx, target)
+	return err
 }
 
 func (s *Service) setRel(ctx context.Context, user, target UserID, bit uint8, on bool) error {

@@ -83,6 +83,33 @@ func validEdge(follower, followee UserID) error {
 	return nil
 }
 
+// lockPair write-locks the stripes of the two ends of an edge (in index
+// order, once if they share one), so that a change writes both directions
+// at one instant: a Follow and an Unfollow of the same edge interleaving
+// their halves would leave a follower without the matching followee.
+func (g *MemGraph) lockPair(follower, followee UserID) (fr, fe *graphStripe) {
+	i, j := stripeOf(int64(follower)), stripeOf(int64(followee))
+	fr, fe = &g.s[i], &g.s[j]
+	switch {
+	case i < j:
+		fr.mu.Lock()
+		fe.mu.Lock()
+	case i > j:
+		fe.mu.Lock()
+		fr.mu.Lock()
+	default:
+		fr.mu.Lock()
+	}
+	return fr, fe
+}
+
+func unlockPair(fr, fe *graphStripe) {
+	fr.mu.Unlock()
+	if fe != fr {
+		fe.mu.Unlock()
+	}
+}
+
 // Follow implements [Graph].
 func (g *MemGraph) Follow(ctx context.Context, e Edge) (bool, error) {
 	if err := validEdge(e.Follower, e.Followee); err != nil {
@@ -91,14 +118,10 @@ func (g *MemGraph) Follow(ctx context.Context, e Edge) (bool, error) {
 	if e.Since < 0 {
 		return false, ErrInvalidPost
 	}
-	st := &g.s[stripeOf(int64(e.Follower))]
-	st.mu.Lock()
-	_, existed := st.adj(e.Follower, true).followees.ReplaceOrInsert(e)
-	st.mu.Unlock()
-	st = &g.s[stripeOf(int64(e.Followee))]
-	st.mu.Lock()
-	st.adj(e.Followee, true).followers.ReplaceOrInsert(e)
-	st.mu.Unlock()
+	fr, fe := g.lockPair(e.Follower, e.Followee)
+	defer unlockPair(fr, fe)
+	_, existed := fr.adj(e.Follower, true).followees.ReplaceOrInsert(e)
+	fe.adj(e.Followee, true).followers.ReplaceOrInsert(e)
 	return !existed, nil
 }
 
@@ -108,19 +131,15 @@ func (g *MemGraph) Unfollow(ctx context.Context, follower, followee UserID) (boo
 		return false, err
 	}
 	key := Edge{Follower: follower, Followee: followee}
-	st := &g.s[stripeOf(int64(follower))]
-	st.mu.Lock()
+	fr, fe := g.lockPair(follower, followee)
+	defer unlockPair(fr, fe)
 	existed := false
-	if a := st.adj(follower, false); a != nil {
+	if a := fr.adj(follower, false); a != nil {
 		_, existed = a.followees.Delete(key)
 	}
-	st.mu.Unlock()
-	st = &g.s[stripeOf(int64(followee))]
-	st.mu.Lock()
-	if a := st.adj(followee, false); a != nil {
+	if a := fe.adj(followee, false); a != nil {
 		a.followers.Delete(key)
 	}
-	st.mu.Unlock()
 	return existed, nil
 }
 
@@ -133,29 +152,19 @@ func (g *MemGraph) SetSince(ctx context.Context, follower, followee UserID, sinc
 		return ErrInvalidPost
 	}
 	e := Edge{Follower: follower, Followee: followee, Since: since}
-	st := &g.s[stripeOf(int64(follower))]
-	st.mu.Lock()
-	// One descent per tree where the edge exists (the usual case): replace,
-	// and take the insert back under the same lock if it did not.
-	a := st.adj(follower, false)
+	fr, fe := g.lockPair(follower, followee)
+	defer unlockPair(fr, fe)
+	// One descent per tree where the edge exists (the usual case):
+	// replace, and take the insert back if it did not.
+	a := fr.adj(follower, false)
 	if a == nil {
-		st.mu.Unlock()
 		return ErrNotFollowing
 	}
 	if _, ok := a.followees.ReplaceOrInsert(e); !ok {
 		a.followees.Delete(e)
-		st.mu.Unlock()
 		return ErrNotFollowing
 	}
-	st.mu.Unlock()
-	st = &g.s[stripeOf(int64(followee))]
-	st.mu.Lock()
-	if a := st.adj(followee, false); a != nil {
-		if _, ok := a.followers.ReplaceOrInsert(e); !ok {
-			a.followers.Delete(e)
-		}
-	}
-	st.mu.Unlock()
+	fe.adj(followee, true).followers.ReplaceOrInsert(e)
 	return nil
 }
 

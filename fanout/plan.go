@@ -391,18 +391,34 @@ func between(es []Entry, lower, top snowflake.ID) []Entry {
 // author is pushed, switching edges whose mode should change. Push to pull
 // goes through pullEdge; pull to push first marks the edge Pulling (pushes
 // start, reads still pull), then sets the watermark above every ID issued
-// so far. It runs on a worker, at most every adjustEvery reads of user.
+// so far. It runs on a worker, at most every adjustEvery reads of user,
+// and rebuilds user's plan if it switched edges to push (a switch to pull
+// patches it).
 func (s *Service) adjustEdges(ctx context.Context, user UserID) {
+	unlock, err := s.lockEdges(ctx, user)
+	if err != nil {
+		return
+	}
+	pushed := s.switchEdges(ctx, user)
+	unlock()
+	if pushed {
+		s.replan(ctx, user)
+	}
+}
+
+// switchEdges is adjustEdges' pass over user's edges, under its edge lock.
+// It reports whether it switched any to push.
+func (s *Service) switchEdges(ctx context.Context, user UserID) bool {
 	now := s.now()
 	var rs ReaderStats
 	if s.user(ctx, user, func(st *userState) {
 		rs = ReaderStats{Reader: user, Followees: st.followees, ReadRate: st.readRate.at0(now, s.tau)}
 	}) != nil {
-		return
+		return false
 	}
 	edges, err := s.graph.Followees(ctx, user, nil)
 	if err != nil {
-		return
+		return false
 	}
 	var toPush []UserID
 	for _, e := range edges {
@@ -428,7 +444,7 @@ func (s *Service) adjustEdges(ctx context.Context, user UserID) {
 		}
 	}
 	if len(toPush) == 0 {
-		return
+		return false
 	}
 	// Every ID issued after this point is fanned out with the edges above
 	// already pushed.
@@ -437,6 +453,7 @@ func (s *Service) adjustEdges(ctx context.Context, user UserID) {
 		s.graph.SetSince(ctx, user, a, last+1)
 	}
 	s.changed(ctx, user)
+	return true
 }
 
 // recentKept is how many of an author's newest post IDs the Service keeps

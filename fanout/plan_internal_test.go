@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestAuthorLog checks the change log behind plan validation: a plan is
@@ -147,4 +148,101 @@ func TestPlanFilter(t *testing.T) {
 			t.Errorf("%d followees: the filter passed %d of %d non-followees", n, passed, others)
 		}
 	}
+}
+
+// TestReplanOnChange checks that after a reader's own follows, unfollows,
+// mutes and blocks a worker rebuilds its plan, so that its next read
+// builds none, and that the plan is the one a read would build: the same
+// followees, pulled and marked. A dormant reader (plan freed) gets none.
+func TestReplanOnChange(t *testing.T) {
+	ctx := t.Context()
+	s := New(NewMemGraph(), NewMemPosts(), NewMemTimelines(MemTimelinesOptions{}),
+		Options{Policy: Threshold{Followers: 3, Hysteresis: -1}})
+	defer s.Close()
+	// 9 is pushed (one follower), 8 pulled (five).
+	const r, pushed, pulled = UserID(1), UserID(9), UserID(8)
+	for _, f := range []UserID{2, 3, 4, 5, 6} {
+		if err := s.Follow(ctx, f, pulled); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Follow(ctx, 2, pushed); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []UserID{pushed, pulled, 2} {
+		if _, err := s.Publish(ctx, a, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Timeline(ctx, r, "", 5); err != nil {
+		t.Fatal(err)
+	}
+	// current waits for a current plan (the worker's) and returns it.
+	current := func(what string) *readPlan {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			var p *readPlan
+			s.user(ctx, r, func(st *userState) {
+				if st.plan != nil && st.planBuilt == st.planVer {
+					p = st.plan
+				}
+			})
+			if p != nil {
+				return p
+			}
+		}
+		t.Fatalf("after %s: no current plan", what)
+		return nil
+	}
+	view := func(p *readPlan) [3][]UserID {
+		var v [3][]UserID
+		v[0] = slices.Clone(p.ids)
+		for _, x := range p.pulled {
+			v[1] = append(v[1], x.id)
+		}
+		for _, x := range p.marked {
+			v[2] = append(v[2], x.id)
+		}
+		slices.Sort(v[1])
+		slices.Sort(v[2])
+		return v
+	}
+	steps := []struct {
+		what string
+		do   func() error
+	}{
+		{"Follow of an author with no posts", func() error { return s.Follow(ctx, r, 3) }},
+		{"Follow of a pushed author (backfill)", func() error { return s.Follow(ctx, r, pushed) }},
+		{"Follow of a pulled author", func() error { return s.Follow(ctx, r, pulled) }},
+		{"Follow again", func() error { return s.Follow(ctx, r, pushed) }},
+		{"Unfollow", func() error { return s.Unfollow(ctx, r, 3) }},
+		{"Mute", func() error { return s.Mute(ctx, r, pushed) }},
+		{"Unmute of a pushed edge", func() error { return s.Unmute(ctx, r, pushed) }},
+		{"Block", func() error { return s.Block(ctx, r, pulled) }},
+		{"Unblock", func() error { return s.Unblock(ctx, r, pulled) }},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.what, err)
+		}
+		got := view(current(st.what))
+		// What a read would build now.
+		s.changed(ctx, r)
+		if _, err := s.Timeline(ctx, r, "", 5); err != nil {
+			t.Fatal(err)
+		}
+		if want := view(current(st.what + " and a read")); !slices.EqualFunc(got[:], want[:], slices.Equal) {
+			t.Fatalf("after %s: plan (ids, pulled, marked) %v, a read builds %v", st.what, got, want)
+		}
+	}
+	// Dormant: its plan was freed, and a change asks for none.
+	s.user(ctx, r, func(st *userState) { st.dormant, st.plan = true, nil })
+	if err := s.Follow(ctx, r, 4); err != nil {
+		t.Fatal(err)
+	}
+	s.user(ctx, r, func(st *userState) {
+		if st.plan != nil || st.replanQ {
+			t.Fatal("a dormant reader's Follow asked for a plan")
+		}
+	})
 }
