@@ -712,8 +712,7 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs reade
 				return
 			}
 		}
-		in := planInputs(st, s.authors.seq.Load())
-		rs.planVer, rs.planSeq, rs.rel, rs.forcePull, rs.gone = in.planVer, in.planSeq, in.rel, in.forcePull, in.gone
+		st.planInputs(&rs, s.authors.seq.Load())
 	})
 	if err == nil && rebuild && !s.queueJob(job{rebuild: reader}) {
 		s.user(ctx, reader, func(st *userState) { st.rebuildQ = false })
@@ -811,7 +810,7 @@ func (s *Service) replan(ctx context.Context, u UserID) {
 	if s.user(ctx, u, func(st *userState) {
 		st.replanQ = false // a change from now on may queue another
 		if stale = !st.dormant && st.plan != nil && st.planBuilt != st.planVer; stale {
-			rs = planInputs(st, s.authors.seq.Load())
+			st.planInputs(&rs, s.authors.seq.Load())
 		}
 	}) != nil || !stale {
 		return
@@ -824,16 +823,17 @@ func (s *Service) replan(ctx context.Context, u UserID) {
 	s.bufs.Put(bufs)
 }
 
-// planInputs returns what buildPlan needs of st, copied under its lock:
-// the plan version, the author log position seq, and copies of what a
-// plan keeps.
-func planInputs(st *userState, seq uint64) readerState {
-	rs := readerState{planVer: st.planVer, planSeq: seq, forcePull: slices.Clone(st.forcePull)}
+// planInputs sets in rs what buildPlan needs of st, under st's lock: the
+// plan version, the author log position seq, and copies of what a plan
+// keeps.
+func (st *userState) planInputs(rs *readerState, seq uint64) {
+	rs.planVer, rs.planSeq = st.planVer, seq
+	rs.rel = nil
 	if len(st.rel) > 0 {
 		rs.rel = maps.Clone(st.rel)
 	}
+	rs.forcePull = slices.Clone(st.forcePull)
 	rs.gone = st.gone // later changes do not touch its part (see drop)
-	return rs
 }
 
 // pullEdge switches reader's edge from author to pull. Reader's plans treat
