@@ -203,11 +203,11 @@
 // time p99 is 8-13 µs on a quiet machine (wall 7-12 µs) and 15-25 µs
 // beside other work (wall 15-45 µs or worse). Pure pull's wall p99 is
 // 57-82 µs quiet, and the hybrids' first-page p99 1/5.5 to 1/11 of it; on
-// the 100k-user graph (pure pull 91-134 µs) 1/5 to 1/9, in one run of
-// four 1/4.8 (0.204 and 0.210). There, too, the slowest 1% are ordinary
-// reads: 70-90
-// pulled followees against 59 on average, and 5-9% of them rebuilding
-// their plan after the reader's own follow or unfollow. A read's thread
+// the 100k-user graph (pure pull 91-137 µs) 0.11 to 0.21 of it in seven
+// runs, above 1/5 in two (0.204-0.212). There, too, the slowest 1% are
+// ordinary reads: 70-90 pulled followees against 59 on average; 5-9% of
+// them rebuilt their plan after the reader's own follow or unfollow
+// before a worker took that over (see Follow). A read's thread
 // CPU time grows by about 25 ns per pulled followee and 15 ns per post
 // waiting in the fan-out queue, which under per-pair holds 30-150 posts:
 // its fan-out runs at a third of threshold's inserts per second because
