@@ -150,3 +150,90 @@ func TestSwitchesSerialized(t *testing.T) {
 	<-flipped
 	w.mustSee(p)
 }
+
+// heldPosts holds the first Put once armed, until release is closed.
+type heldPosts struct {
+	Posts
+	armed   atomic.Bool
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (p *heldPosts) Put(ctx context.Context, x Post) error {
+	if p.armed.CompareAndSwap(true, false) {
+		close(p.held)
+		<-p.release
+	}
+	return p.Posts.Put(ctx, x)
+}
+
+// TestAuthorSwitchAcrossDormancy holds the post with which an author
+// switches from pull to push (its watermark still Pulling) while another
+// post of the author is fanned out past a dormant reader, who then comes
+// back and has its timeline rebuilt. The author's watermark becomes the
+// held post's ID, below the other post, which the rebuild must have
+// copied although the author was at Pulling when it looked.
+func TestAuthorSwitchAcrossDormancy(t *testing.T) {
+	var ns atomic.Int64
+	ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	ctx := context.Background()
+	posts := &heldPosts{Posts: NewMemPosts(), held: make(chan struct{}), release: make(chan struct{})}
+	fanned := make(chan snowflake.ID, 16)
+	s := New(NewMemGraph(), posts, NewMemTimelines(MemTimelinesOptions{}), Options{
+		Now: func() time.Time { return time.Unix(0, ns.Load()) }, InactiveAfter: time.Minute, Workers: 2,
+		Policy:   Threshold{Followers: 1, Hysteresis: -1},
+		OnFanout: func(id snowflake.ID, _ int, _ time.Duration) { fanned <- id },
+	})
+	defer s.Close()
+	const reader, author, other = 1, 2, 3
+	for _, f := range []UserID{reader, other} {
+		if err := s.Follow(ctx, f, author); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Publish(ctx, author, ""); err != nil { // pulled: 2 followers
+		t.Fatal(err)
+	}
+	<-fanned
+	if _, err := s.Timeline(ctx, reader, "", 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unfollow(ctx, other, author); err != nil { // 1 follower: the next post switches
+		t.Fatal(err)
+	}
+	posts.armed.Store(true)
+	switched := make(chan Post, 1)
+	go func() {
+		p, err := s.Publish(ctx, author, "switch")
+		if err != nil {
+			t.Error(err)
+		}
+		switched <- p
+	}()
+	<-posts.held
+	ns.Add(int64(2 * time.Minute)) // the reader goes dormant
+	p, err := s.Publish(ctx, author, "past the dormant reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-fanned
+	if _, err := s.Timeline(ctx, reader, "", 5); err != nil { // a floor above p, a rebuild
+		t.Fatal(err)
+	}
+	for rebuilding := true; rebuilding; {
+		time.Sleep(time.Millisecond)
+		s.user(ctx, reader, func(st *userState) { rebuilding = st.rebuilding })
+	}
+	close(posts.release)
+	sp := <-switched
+	<-fanned
+	pg, err := s.Timeline(ctx, reader, "", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []snowflake.ID{sp.ID, p.ID} {
+		if !slices.ContainsFunc(pg.Posts, func(q Post) bool { return q.ID == id }) {
+			t.Fatalf("post %d of a followee missing: %v", id, pg.Posts)
+		}
+	}
+}
