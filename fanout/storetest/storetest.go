@@ -131,6 +131,29 @@ func RunGraph(t *testing.T, newGraph func() fanout.Graph) {
 			t.Fatalf("followers after concurrent follows = %d, want 400", n)
 		}
 	})
+	// A Follow and an Unfollow of one edge on two goroutines must change
+	// both directions at once: else the followee may keep a follower that
+	// no longer follows it (and receive its fan-outs).
+	t.Run("FollowUnfollowRace", func(t *testing.T) {
+		g := newGraph()
+		rounds := 2000
+		if testing.Short() {
+			rounds = 500
+		}
+		for i := range rounds {
+			f, e := fanout.UserID(2*i+1), fanout.UserID(2*i+2)
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); g.Follow(ctx, fanout.Edge{Follower: f, Followee: e, Since: 1}) }()
+			go func() { defer wg.Done(); g.Unfollow(ctx, f, e) }()
+			wg.Wait()
+			out, _ := g.Followees(ctx, f, nil)
+			in, _ := g.Followers(ctx, e, 0, 10, nil)
+			if len(out) != len(in) {
+				t.Fatalf("after a racing Follow and Unfollow of %d→%d: followees %v, followers %v", f, e, out, in)
+			}
+		}
+	})
 }
 
 func id(n int) snowflake.ID { return snowflake.ID(n) }
