@@ -815,10 +815,7 @@ func (s *Service) replan(ctx context.Context, u UserID) {
 	}) != nil || !stale {
 		return
 	}
-	bufs, _ := s.bufs.Get().(*readBufs)
-	if bufs == nil {
-		bufs = new(readBufs)
-	}
+	bufs := s.getBufs()
 	s.buildPlan(ctx, u, &rs, bufs)
 	s.bufs.Put(bufs)
 }
@@ -977,16 +974,10 @@ func (s *Service) authorPushed(ctx context.Context, author UserID) bool {
 // read plan (it read lately), a worker rebuilds it, in O(its followees);
 // so do Unfollow, Mute, Unmute, Block and Unblock.
 func (s *Service) Follow(ctx context.Context, follower, followee UserID) error {
-	err := s.follow(ctx, follower, followee)
-	s.queueReplan(ctx, follower)
-	return err
-}
-
-// follow is Follow but for the reader's plan, which Follow rebuilds.
-func (s *Service) follow(ctx context.Context, follower, followee UserID) error {
 	if err := validEdge(follower, followee); err != nil {
 		return err
 	}
+	defer s.queueReplan(ctx, follower)
 	var blocked bool
 	if err := s.user(ctx, follower, func(st *userState) { blocked = st.rel[followee]&(relBlocked|relBlockedBy) != 0 }); err != nil {
 		return err
@@ -1048,7 +1039,7 @@ func (s *Service) follow(ctx context.Context, follower, followee UserID) error {
 		// A Block landed after the check above. It sets the relation
 		// before it unfollows, so either it removed the edge written
 		// here or this check sees it: undo the edge.
-		if err := s.unfollow(ctx, follower, followee); err != nil && err != ErrNotFollowing {
+		if err := s.Unfollow(ctx, follower, followee); err != nil && err != ErrNotFollowing {
 			return err
 		}
 		return ErrBlocked
@@ -1105,16 +1096,10 @@ func (s *Service) backfill(ctx context.Context, follower, followee UserID) error
 // Unfollow ends follower's follow of followee. The followee's posts vanish
 // from follower's timeline at once (filtered on read, removed lazily).
 func (s *Service) Unfollow(ctx context.Context, follower, followee UserID) error {
-	err := s.unfollow(ctx, follower, followee)
-	s.queueReplan(ctx, follower)
-	return err
-}
-
-// unfollow is Unfollow but for the reader's plan, which Unfollow rebuilds.
-func (s *Service) unfollow(ctx context.Context, follower, followee UserID) error {
 	if err := validEdge(follower, followee); err != nil {
 		return err
 	}
+	defer s.queueReplan(ctx, follower)
 	// Load the cached counts before the graph changes.
 	if err := s.user(ctx, follower, func(*userState) {}); err != nil {
 		return err
@@ -1170,16 +1155,10 @@ func (s *Service) Mute(ctx context.Context, user, target UserID) error {
 // so far, as after a fresh follow, so that the muted period is pulled. It
 // costs O(followees of user).
 func (s *Service) Unmute(ctx context.Context, user, target UserID) error {
-	err := s.unmute(ctx, user, target)
-	s.queueReplan(ctx, user)
-	return err
-}
-
-// unmute is Unmute but for the reader's plan, which Unmute rebuilds.
-func (s *Service) unmute(ctx context.Context, user, target UserID) error {
 	if err := validEdge(user, target); err != nil {
 		return err
 	}
+	defer s.queueReplan(ctx, user)
 	unlock, err := s.lockEdges(ctx, user)
 	if err != nil {
 		return err
@@ -1213,20 +1192,14 @@ func (s *Service) unmute(ctx context.Context, user, target UserID) error {
 // Block hides each of user and target from the other, removes the follows
 // between them, and refuses new ones with ErrBlocked.
 func (s *Service) Block(ctx context.Context, user, target UserID) error {
-	err := s.block(ctx, user, target)
-	s.queueReplan(ctx, user)
-	s.queueReplan(ctx, target)
-	return err
-}
-
-// block is Block but for the reader's plan, which Block rebuilds.
-func (s *Service) block(ctx context.Context, user, target UserID) error {
 	if err := s.setRel(ctx, user, target, relBlocked, true); err != nil {
 		return err
 	}
+	defer s.queueReplan(ctx, user)
+	defer s.queueReplan(ctx, target)
 	s.user(ctx, target, func(st *userState) { setRel(st, user, relBlockedBy, true) })
 	for _, p := range [][2]UserID{{user, target}, {target, user}} {
-		if err := s.unfollow(ctx, p[0], p[1]); err != nil && err != ErrNotFollowing {
+		if err := s.Unfollow(ctx, p[0], p[1]); err != nil && err != ErrNotFollowing {
 			return err
 		}
 	}

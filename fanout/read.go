@@ -249,6 +249,14 @@ func (h *srcHeap) pop() {
 	h.down(0)
 }
 
+// getBufs returns a recycled readBufs; put it back in s.bufs when done.
+func (s *Service) getBufs() *readBufs {
+	if b, _ := s.bufs.Get().(*readBufs); b != nil {
+		return b
+	}
+	return new(readBufs)
+}
+
 // readBufs are the per-read buffers a Service recycles.
 type readBufs struct {
 	edges []Edge
@@ -337,10 +345,7 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 		return ErrInvalidUser
 	}
 	top := min(before, s.stable()+1)
-	bufs, _ := s.bufs.Get().(*readBufs)
-	if bufs == nil {
-		bufs = new(readBufs)
-	}
+	bufs := s.getBufs()
 	defer s.bufs.Put(bufs)
 	// The fan-out queue is read before the plan is checked: a post that
 	// left the queue before this point reached the reader's timeline, or

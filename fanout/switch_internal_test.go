@@ -103,6 +103,14 @@ func (w *switchWorld) mustSee(id snowflake.ID) {
 	}
 }
 
+// waitRebuilt waits until u's timeline rebuild has ended.
+func waitRebuilt(s *Service, u UserID) {
+	for rebuilding := true; rebuilding; {
+		time.Sleep(time.Millisecond)
+		s.user(context.Background(), u, func(st *userState) { rebuilding = st.rebuilding })
+	}
+}
+
 // TestSwitchToPushAcrossDormancy holds a policy pass's switch of a pulled
 // edge to push between its two graph writes while the reader goes
 // dormant, misses a post of the author, comes back and has its timeline
@@ -116,10 +124,7 @@ func TestSwitchToPushAcrossDormancy(t *testing.T) {
 	w.ns.Add(int64(2 * time.Minute)) // the reader goes dormant
 	p := w.publish(swAuthor)         // its fan-out skips the reader
 	w.read()                         // from a floor above p; a rebuild
-	for rebuilding := true; rebuilding; {
-		time.Sleep(time.Millisecond)
-		w.s.user(w.ctx, swReader, func(st *userState) { rebuilding = st.rebuilding })
-	}
+	waitRebuilt(w.s, swReader)
 	close(w.g.release)
 	<-adjusted
 	w.mustSee(p)
@@ -220,10 +225,7 @@ func TestAuthorSwitchAcrossDormancy(t *testing.T) {
 	if _, err := s.Timeline(ctx, reader, "", 5); err != nil { // a floor above p, a rebuild
 		t.Fatal(err)
 	}
-	for rebuilding := true; rebuilding; {
-		time.Sleep(time.Millisecond)
-		s.user(ctx, reader, func(st *userState) { rebuilding = st.rebuilding })
-	}
+	waitRebuilt(s, reader)
 	close(posts.release)
 	sp := <-switched
 	<-fanned
