@@ -239,9 +239,6 @@ func New(g Graph, p Posts, t Timelines, opts Options) *Service {
 		jobs:   make(chan job, opts.Queue),
 		maint:  make(chan job, maintQueue),
 	}
-	for i := range s.users {
-		s.users[i].m = make(map[UserID]*userState)
-	}
 	for range opts.Workers {
 		s.wg.Add(1)
 		go s.worker()
@@ -294,7 +291,7 @@ func (s *Service) user(ctx context.Context, u UserID, f func(st *userState)) err
 		st = us.m[u]
 		if st == nil {
 			st = &userState{dormant: true, slot: s.dense.take(), gone: gone}
-			us.m[u] = st
+			setIn(&us.m, u, st)
 		}
 		if !st.counted {
 			st.followers, st.followees, st.counted = fr, fe, true
