@@ -53,7 +53,7 @@ type MemGraph struct {
 type graphStripe struct {
 	mu sync.RWMutex
 	m  map[UserID]*adjacency
-	_  [40]byte
+	_  [32]byte // to 64 bytes, a cache line
 }
 
 type adjacency struct {
@@ -247,13 +247,13 @@ type MemPosts struct {
 type postStripe struct {
 	mu sync.RWMutex
 	m  map[snowflake.ID]Post
-	_  [40]byte
+	_  [32]byte // to 64 bytes, a cache line
 }
 
 type authorStripe struct {
 	mu sync.RWMutex
 	m  map[UserID]*btree.BTreeG[snowflake.ID]
-	_  [40]byte
+	_  [32]byte // to 64 bytes, a cache line
 }
 
 var _ Posts = (*MemPosts)(nil)
@@ -376,14 +376,14 @@ type MemTimelinesOptions struct {
 // bytes per entry. It is safe for concurrent use. The zero value is not
 // usable; call NewMemTimelines.
 type MemTimelines struct {
+	s   [stripes]timelineStripe // first: a large object is page-aligned
 	cap int
-	s   [stripes]timelineStripe
 }
 
 type timelineStripe struct {
 	mu sync.RWMutex
 	m  map[UserID]*timeline
-	_  [40]byte
+	_  [32]byte // to 64 bytes, a cache line
 }
 
 // A timeline holds buf[start:], ascending by ID.

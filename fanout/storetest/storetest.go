@@ -296,6 +296,9 @@ func RunTimelines(t *testing.T, newTimelines func(cap int) fanout.Timelines) {
 		if err := tl.Deliver(ctx, e(43), []fanout.UserID{1, 0}); !errors.Is(err, fanout.ErrInvalidUser) {
 			t.Fatalf("Deliver to user 0 = %v, want ErrInvalidUser", err)
 		}
+		if got, _, _ := tl.Range(ctx, 1, 1<<62, 5, nil); !slices.Equal(got, []fanout.Entry{e(42)}) {
+			t.Fatalf("user 1 after a rejected Deliver: %v, want only the first entry", got)
+		}
 	})
 	t.Run("BadInput", func(t *testing.T) {
 		tl := newTimelines(10)
