@@ -150,8 +150,9 @@
 // (about 1.6 KB for 165 followees), plus up to 64 bytes for the authors
 // the reader unfollowed. It is
 // freed once the reader has not read for InactiveAfter (14 days if that is
-// negative): each read looks at one other cached plan of its lock stripe,
-// round robin, so no goroutine scans for idle readers.
+// negative): each read looks at one other cached plan, round robin over
+// the lock stripes and within each, so no goroutine scans for idle
+// readers.
 //
 // Measured on a quiet 2-core machine at 20k users and ~165 followees
 // (BenchmarkTimelineFirstPage, plans current, five runs), a first page of
@@ -172,7 +173,10 @@
 // readers have read once while most authors posted several times, and
 // the paper's rule pulls an author who posts more often than the reader
 // reads. Each pulled followee costs such a read a load from the dense
-// table, about 10-25 ns, nothing more if it posted nothing on the page.
+// table, about 6-25 ns, nothing more if it posted nothing on the page (a
+// read loads all its pulled followees' slots in a loop of their own
+// before it looks at them, so that the misses overlap: 6 rather than 9
+// ns each in BenchmarkPullCost/pulled-idle).
 // [PerPair] therefore weighs the reads of a reader who follows more than
 // ReaderScale (100) accounts by followees/100, so that its edges from
 // the least active authors are pushed: per-pair's p99 went from 13.6,
@@ -192,25 +196,34 @@
 //
 // In the simulator (examples/timeline: 5k users, a history of 5000 posts,
 // fan-out workers and two concurrent pagers on the same 2 cores) the first
-// page's median is 3.3-5 µs for every strategy but pure pull (9.5-12 µs;
-// six quiet runs on 2026-11-26).
-// Its tail is not made of different reads: the 1% slowest have about the
-// same pulled followees, sources and scans as the median one. It is time
-// spent waiting (for a core, or behind a worker: a read woken from a
-// stripe lock runs on the worker's core when the worker yields, which is
-// why the fan-out delivers 128 timelines per call and yields between), GC
-// assists, and cache misses on cold per-user state: the reads' thread CPU
-// time p99 is 8-13 µs on a quiet machine (wall 7-12 µs) and 15-25 µs
-// beside other work (wall 15-45 µs or worse). Pure pull's wall p99 is
-// 57-82 µs quiet, and the hybrids' first-page p99 1/5.5 to 1/11 of it; on
-// the 100k-user graph (pure pull 91-137 µs) 0.11 to 0.21 of it in seven
-// runs, above 1/5 in two (0.204-0.212). There, too, the slowest 1% are
-// ordinary reads: 70-90 pulled followees against 59 on average; 5-9% of
-// them rebuilt their plan after the reader's own follow or unfollow
-// before a worker took that over (see Follow). A read's thread
-// CPU time grows by about 25 ns per pulled followee and 15 ns per post
-// waiting in the fan-out queue, which under per-pair holds 30-150 posts:
-// its fan-out runs at a third of threshold's inserts per second because
+// page's median is 3-5 µs for every strategy but pure pull (8.7-12 µs;
+// quiet runs on 2026-11-26).
+// Its tail was not made of different reads: the 1% slowest had about the
+// same pulled followees, sources and scans as the median one. At 100k
+// users (examples/timeline -users 100000) they spent half their wall
+// time off the CPU, and the p99 of the reads that began while both
+// workers were fanning out was 28-31 µs against 11-15 µs for the rest: a
+// worker delivering holds one timeline stripe lock or another almost all
+// the time, so with 64 stripes about 1 read in 100 found its reader's
+// stripe taken (960 such waits in a replay of 100k reads, by the block
+// profile), parked, and was woken onto the worker's core, where it ran
+// when the worker yielded (36 µs on average). That was the p99, and the
+// reason the fan-out delivers 128 timelines per call and yields between.
+// The in-memory stores and the Service's user state now have 1024
+// stripes: 52 waits in the same replay, and reads that began beside two
+// busy workers have a p99 of 12.3 µs, as the others. Threshold's fan-out
+// got faster too (10.3-11.9M inserts/s against 8.1-8.6M, interleaved),
+// its two workers meeting on a lock less often. The slowest 1% then ran
+// on the CPU all along and were the heaviest readers, 118-124 pulled
+// followees against 56 on average, whose slot loads a read now overlaps
+// (see PerPair above). The first page's p99 at 100k users, against
+// textbook pure pull in the same process, went from 0.11-0.21 of it (64
+// stripes, seven runs) to 0.097-0.156 (seven runs, pure pull at 87-101
+// µs and the hybrids at 9.1-14.4 µs; the README lists them).
+//
+// A read's thread CPU time grows by about 25 ns per pulled followee and
+// 15 ns per post waiting in the fan-out queue, which under per-pair holds
+// 30-150 posts: its fan-out runs at a third of threshold's inserts per second because
 // it switches edges as it goes. In the 100k replay a quarter of the edges
 // its fan-outs list are switched to pull (48k switches against 88k
 // writes in 500 posts): the replay starts with every edge pushed and
@@ -222,7 +235,7 @@
 //
 // Storage goes through three small interfaces, [Graph], [Posts] and
 // [Timelines]; package storetest checks any implementation. The in-memory
-// backends stripe their maps over 64 locks by xxhash of the key: follow
+// backends stripe their maps over 1024 locks by xxhash of the key: follow
 // edges and per-author post lists live in google/btree trees, and timelines
 // in sorted slices of 16-byte [Entry] values with at most a quarter of slack
 // (at most 20 bytes per entry when full; Twitter's entries were 20 bytes).

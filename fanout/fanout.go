@@ -29,8 +29,9 @@ type Service struct {
 	layout    snowflake.Layout
 	tau       float64 // rate time constant, seconds
 
-	users [stripes]userStripe
-	bufs  sync.Pool // of *readBufs
+	users   [stripes]userStripe
+	sweepAt atomic.Uint32 // the stripe the next read sweeps
+	bufs    sync.Pool     // of *readBufs
 
 	pubMu    sync.Mutex
 	inflight []snowflake.ID // IDs issued but not yet readable, ascending
@@ -239,9 +240,6 @@ func New(g Graph, p Posts, t Timelines, opts Options) *Service {
 		jobs:   make(chan job, opts.Queue),
 		maint:  make(chan job, maintQueue),
 	}
-	for i := range s.users {
-		s.users[i].m = make(map[UserID]*userState)
-	}
 	for range opts.Workers {
 		s.wg.Add(1)
 		go s.worker()
@@ -294,7 +292,7 @@ func (s *Service) user(ctx context.Context, u UserID, f func(st *userState)) err
 		st = us.m[u]
 		if st == nil {
 			st = &userState{dormant: true, slot: s.dense.take(), gone: gone}
-			us.m[u] = st
+			setIn(&us.m, u, st)
 		}
 		if !st.counted {
 			st.followers, st.followees, st.counted = fr, fe, true
@@ -665,11 +663,14 @@ type readerState struct {
 func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs readerState, err error) {
 	now := s.now()
 	var adjust, rebuild bool
-	us := &s.users[stripeOf(int64(reader))]
+	if read {
+		// One step of the sweep, in the next stripe in turn.
+		us := &s.users[s.sweepAt.Add(1)%stripes]
+		us.mu.Lock()
+		s.sweep(us, reader, now)
+		us.mu.Unlock()
+	}
 	err = s.user(ctx, reader, func(st *userState) {
-		if read {
-			s.sweep(us, reader, now)
-		}
 		if st.dormant {
 			st.dormant = false
 			// Above every ID issued so far, not just the readable ones:
@@ -732,8 +733,9 @@ const planIdle = 14 * 24 * time.Hour
 // (planIdle if that is negative), its plan is freed and it goes dormant, as
 // when a fan-out finds it inactive. Fan-outs only find readers with a
 // pushed followee who posts; the sweep finds the others, at O(1) per read
-// and without a goroutine: a stripe's P plans are all looked at within P
-// reads of the stripe's users.
+// and without a goroutine: each read sweeps the next stripe in turn, so a
+// stripe's P plans are all looked at within P rounds of the stripes, and
+// the Service's plans, spread evenly, within about as many reads.
 func (s *Service) sweep(us *userStripe, self UserID, now int64) {
 	if len(us.planned) == 0 {
 		return

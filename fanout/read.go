@@ -268,6 +268,7 @@ type readBufs struct {
 	tlSrc src
 	qSrc  src
 
+	seen    []int64 // the pulled followees' slots
 	tl      []Entry // the first chunk of the pushed timeline
 	arena   []Entry // first fetches of the pull sources
 	cand    []Entry
@@ -491,13 +492,23 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		}
 	}
 	addLazy(user, self, top, selfNewest)
-	for _, r := range plan.pulled {
-		n, err := s.refNewest(ctx, r)
-		if err != nil {
-			return 0, err
+	// The pulled followees' slots are loaded in a loop of their own, so
+	// that their cache misses overlap (a reader of 120 celebrities has
+	// 120 of them, scattered over the dense table), and used after.
+	seen := slices.Grow(b.seen[:0], len(plan.pulled))[:len(plan.pulled)]
+	for i, r := range plan.pulled {
+		seen[i] = r.slot.seen.Load()
+	}
+	for i, r := range plan.pulled {
+		n := snowflake.ID(seen[i] - 1)
+		if seen[i] <= 0 {
+			if n, err = s.loadNewest(ctx, r.id); err != nil {
+				return 0, err
+			}
 		}
 		addLazy(r.id, r.slot, top, n)
 	}
+	b.seen = seen[:0]
 	lazy.init()
 	marked := plan.marked
 	groupDone := deep <= lower+1

@@ -271,20 +271,33 @@ func RunTimelines(t *testing.T, newTimelines func(cap int) fanout.Timelines) {
 	})
 	t.Run("Deliver", func(t *testing.T) {
 		tl := newTimelines(10)
-		users := make([]fanout.UserID, 300)
-		for i := range users {
-			users[i] = fanout.UserID(i + 1)
+		// Users 1..1000, every third left out, in a scrambled order and
+		// one of them twice: each listed user gets the entry once, the
+		// others nothing.
+		var users []fanout.UserID
+		for i := range 1000 {
+			if u := fanout.UserID(i*7919%1000 + 1); u%3 != 0 {
+				users = append(users, u)
+			}
 		}
+		users = append(users, users[10])
 		if err := tl.Deliver(ctx, e(42), users); err != nil {
 			t.Fatal(err)
 		}
-		for _, u := range users {
-			if got, _, _ := tl.Range(ctx, u, 1<<62, 5, nil); !slices.Equal(got, []fanout.Entry{e(42)}) {
-				t.Fatalf("user %d after Deliver: %v", u, got)
+		for u := fanout.UserID(1); u <= 1000; u++ {
+			want := []fanout.Entry{e(42)}
+			if u%3 == 0 {
+				want = nil
+			}
+			if got, _, _ := tl.Range(ctx, u, 1<<62, 5, nil); !slices.Equal(got, want) {
+				t.Fatalf("user %d after Deliver: %v, want %v", u, got, want)
 			}
 		}
 		if err := tl.Deliver(ctx, e(43), []fanout.UserID{1, 0}); !errors.Is(err, fanout.ErrInvalidUser) {
 			t.Fatalf("Deliver to user 0 = %v, want ErrInvalidUser", err)
+		}
+		if got, _, _ := tl.Range(ctx, 1, 1<<62, 5, nil); !slices.Equal(got, []fanout.Entry{e(42)}) {
+			t.Fatalf("user 1 after a rejected Deliver: %v, want only the first entry", got)
 		}
 	})
 	t.Run("BadInput", func(t *testing.T) {
