@@ -211,7 +211,7 @@
 // reason the fan-out delivers 128 timelines per call and yields between.
 // The in-memory stores and the Service's user state now have 1024
 // stripes: 52 waits in the same replay, and reads that began beside two
-// busy workers have a p99 of 12.3 µs, as the others. Threshold's fan-out
+// busy workers have a p99 of 12.2-12.4 µs, as the others. Threshold's fan-out
 // got faster too (10.3-11.9M inserts/s against 8.1-8.6M, interleaved),
 // its two workers meeting on a lock less often. The slowest 1% then ran
 // on the CPU all along and were the heaviest readers, 118-124 pulled
