@@ -209,27 +209,27 @@
 // profile), parked, and was woken onto the worker's core, where it ran
 // when the worker yielded (36 µs on average). That was the p99, and the
 // reason the fan-out delivers 128 timelines per call and yields between.
-// The in-memory stores and the Service's user state now have 1024
-// stripes: 52 waits in the same replay, and reads that began beside two
-// busy workers have a p99 of 12.2-12.4 µs, as the others. Threshold's fan-out
-// got faster too (10.3-11.9M inserts/s against 8.1-8.6M, interleaved),
-// its two workers meeting on a lock less often. The slowest 1% then ran
-// on the CPU all along and were the heaviest readers, 118-124 pulled
-// followees against 56 on average, whose slot loads a read now overlaps
-// (see PerPair above). The first page's p99 at 100k users, against
-// textbook pure pull in the same process, went from 0.11-0.21 of it (64
-// stripes, seven runs) to 0.097-0.156 (seven runs, pure pull at 87-101
-// µs and the hybrids at 9.1-14.4 µs; the README lists them).
+// The in-memory stores and the Service's user state now have 1024 stripes:
+// 52 waits in the same replay, and reads that began beside two busy
+// workers have a p99 of 12.2-12.4 µs, as the others. Threshold's fan-out
+// got faster too (10.3-11.9M inserts/s against 8.1-8.6M, interleaved), its
+// two workers meeting on a lock less often. The slowest 1% then ran on the
+// CPU all along and were the heaviest readers, 118-124 pulled followees
+// against 56 on average, whose slot loads a read now overlaps (see PerPair
+// above). The first page's p99 at 100k users, against textbook pure pull
+// in the same process, went from 0.11-0.21 of it (64 stripes, seven runs)
+// to 0.097-0.156 (seven runs, pure pull at 87-101 µs and the hybrids at
+// 9.1-14.4 µs; the README lists them).
 //
-// A read's thread CPU time grows by about 25 ns per pulled followee and
-// 15 ns per post waiting in the fan-out queue, which under per-pair holds
-// 30-150 posts: its fan-out runs at a third of threshold's inserts per second because
-// it switches edges as it goes. In the 100k replay a quarter of the edges
-// its fan-outs list are switched to pull (48k switches against 88k
-// writes in 500 posts): the replay starts with every edge pushed and
-// every reader having read once, so an author's second post already
-// outweighs most of its followers' reads. A switch costs about two
-// timeline writes, most of it the graph write's B-tree descents.
+// A read's thread CPU time grows by about 25 ns per pulled followee and 15
+// ns per post waiting in the fan-out queue, which under per-pair holds
+// 30-150 posts: its fan-out runs at a third of threshold's inserts per
+// second because it switches edges as it goes. In the 100k replay a
+// quarter of the edges its fan-outs list are switched to pull (48k
+// switches against 88k writes in 500 posts): the replay starts with every
+// edge pushed and every reader having read once, so an author's second
+// post already outweighs most of its followers' reads. A switch costs
+// about two timeline writes, most of it the graph write's B-tree descents.
 //
 // # Storage
 //

@@ -29,9 +29,9 @@ func stripeOf(k int64) int {
 	return int(xxhash.Sum64(b[:]) % stripes)
 }
 
-// setIn stores v at k in *m, making the map at a stripe's first write: a
-// store or Service made eagerly 1024 maps per striped map, most of which
-// a small one never fills.
+// setIn stores v at k in *m, making the map at a stripe's first write, so
+// that a small store or Service does not make 1024 maps per striped array
+// up front.
 func setIn[K comparable, V any](m *map[K]V, k K, v V) {
 	if *m == nil {
 		*m = make(map[K]V)
