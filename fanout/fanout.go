@@ -39,7 +39,8 @@ type Service struct {
 
 	// pending holds the posts of pushed authors whose fan-out has not
 	// finished, ascending by ID: reads merge them for the author's
-	// followers, so a post is visible everywhere once Publish returns.
+	// followers, so a post is visible everywhere once its Publish
+	// and every Publish that took a lower ID have returned (see stable).
 	pendMu   sync.Mutex
 	pending  []Entry
 	pendVer  atomic.Uint64 // changes of pending, written under pendMu
@@ -329,7 +330,10 @@ func (s *Service) authorStats(u UserID, st *userState, now int64) AuthorStats {
 // Publish stores a post by author and queues its fan-out, blocking while
 // the queue is full (until ctx is done). The post is in the author's own
 // timeline when Publish returns, and in every follower's at once too: until
-// the fan-out reaches a follower, reads merge it from the queue.
+// the fan-out reaches a follower, reads merge it from the queue. Posts
+// become readable in ID order: while a Publish that took a lower ID is
+// still running on another goroutine, reads stop below that ID, so that a
+// page never passes a post that appears later beneath it.
 func (s *Service) Publish(ctx context.Context, author UserID, text string) (Post, error) {
 	return s.publish(ctx, Post{Author: author, Text: text})
 }
