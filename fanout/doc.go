@@ -218,7 +218,7 @@
 // against 56 on average, whose slot loads a read now overlaps (see PerPair
 // above). The first page's p99 at 100k users, against textbook pure pull
 // in the same process, went from 0.11-0.21 of it (64 stripes, seven runs)
-// to 0.067-0.156 (ten runs, pure pull at 87-171 µs and the hybrids at
+// to 0.067-0.156 (eleven runs, pure pull at 87-171 µs and the hybrids at
 // 9.1-21.9 µs; the README lists them).
 //
 // A read's thread CPU time grows by about 25 ns per pulled followee and 15
