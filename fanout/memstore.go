@@ -386,6 +386,17 @@ type timelineStripe struct {
 	_  [32]byte // to 64 bytes, a cache line
 }
 
+// timelineOf returns user's timeline, made empty if it has none. The
+// caller holds st's write lock.
+func (st *timelineStripe) timelineOf(user UserID) *timeline {
+	tl := st.m[user]
+	if tl == nil {
+		tl = new(timeline)
+		setIn(&st.m, user, tl)
+	}
+	return tl
+}
+
 // A timeline holds buf[start:], ascending by ID.
 type timeline struct {
 	buf     []Entry
@@ -468,11 +479,7 @@ func (t *MemTimelines) Add(ctx context.Context, user UserID, entries ...Entry) e
 	}
 	st := &t.s[stripeOf(int64(user))]
 	st.mu.Lock()
-	tl := st.m[user]
-	if tl == nil {
-		tl = new(timeline)
-		setIn(&st.m, user, tl)
-	}
+	tl := st.timelineOf(user)
 	for _, e := range entries {
 		t.insert(tl, e)
 	}
@@ -506,13 +513,7 @@ func (t *MemTimelines) Deliver(ctx context.Context, e Entry, users []UserID) err
 		st := &t.s[s]
 		st.mu.Lock()
 		for ; len(keys) > 0 && keys[0]>>32 == s; keys = keys[1:] {
-			u := users[uint32(keys[0])]
-			tl := st.m[u]
-			if tl == nil {
-				tl = new(timeline)
-				setIn(&st.m, u, tl)
-			}
-			t.insert(tl, e)
+			t.insert(st.timelineOf(users[uint32(keys[0])]), e)
 		}
 		st.mu.Unlock()
 	}

@@ -288,10 +288,16 @@ func (s *Service) watermarkOf(ctx context.Context, author UserID) (snowflake.ID,
 // and loadNewest, which learns posts stored before the Service, raises it
 // under the same lock to at least what the store held.
 func (s *Service) refNewest(ctx context.Context, r planRef) (snowflake.ID, error) {
-	if n := r.slot.seen.Load(); n > 0 {
-		return snowflake.ID(n - 1), nil
+	return s.newestSeen(ctx, r.id, r.slot.seen.Load())
+}
+
+// newestSeen is refNewest given the value seen loaded from the slot of
+// followee u.
+func (s *Service) newestSeen(ctx context.Context, u UserID, seen int64) (snowflake.ID, error) {
+	if seen > 0 {
+		return snowflake.ID(seen - 1), nil
 	}
-	return s.loadNewest(ctx, r.id)
+	return s.loadNewest(ctx, u)
 }
 
 // newestOf returns an upper bound on u's post IDs: no post of u has a

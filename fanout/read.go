@@ -500,11 +500,9 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		seen[i] = r.slot.seen.Load()
 	}
 	for i, r := range plan.pulled {
-		n := snowflake.ID(seen[i] - 1)
-		if seen[i] <= 0 {
-			if n, err = s.loadNewest(ctx, r.id); err != nil {
-				return 0, err
-			}
+		n, err := s.newestSeen(ctx, r.id, seen[i])
+		if err != nil {
+			return 0, err
 		}
 		addLazy(r.id, r.slot, top, n)
 	}

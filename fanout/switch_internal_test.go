@@ -103,9 +103,15 @@ func (w *switchWorld) mustSee(id snowflake.ID) {
 	}
 }
 
-// waitRebuilt waits until u's timeline rebuild has ended.
-func waitRebuilt(s *Service, u UserID) {
+// waitRebuilt waits until u's timeline rebuild has ended, failing t after
+// 5 seconds.
+func waitRebuilt(t *testing.T, s *Service, u UserID) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
 	for rebuilding := true; rebuilding; {
+		if time.Now().After(deadline) {
+			t.Fatalf("user %d still rebuilding after 5 s", u)
+		}
 		time.Sleep(time.Millisecond)
 		s.user(context.Background(), u, func(st *userState) { rebuilding = st.rebuilding })
 	}
@@ -124,7 +130,7 @@ func TestSwitchToPushAcrossDormancy(t *testing.T) {
 	w.ns.Add(int64(2 * time.Minute)) // the reader goes dormant
 	p := w.publish(swAuthor)         // its fan-out skips the reader
 	w.read()                         // from a floor above p; a rebuild
-	waitRebuilt(w.s, swReader)
+	waitRebuilt(t, w.s, swReader)
 	close(w.g.release)
 	<-adjusted
 	w.mustSee(p)
@@ -225,7 +231,7 @@ func TestAuthorSwitchAcrossDormancy(t *testing.T) {
 	if _, err := s.Timeline(ctx, reader, "", 5); err != nil { // a floor above p, a rebuild
 		t.Fatal(err)
 	}
-	waitRebuilt(s, reader)
+	waitRebuilt(t, s, reader)
 	close(posts.release)
 	sp := <-switched
 	<-fanned
