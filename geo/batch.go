@@ -356,9 +356,9 @@ func (x *Index) insertRun(sc *batchScratch, es []batchEnt) {
 			x.gen.Add(1)
 			continue
 		}
-		// Counts go up before the entries appear, so a search never
-		// skips a cell holding a driver.
-		s.addCount(li, -1, int32(k))
+		// The count goes up before the entries appear, so a search
+		// never skips a leaf holding a driver.
+		s.addCount(li, int32(k))
 		n.seq.Add(1)
 		// One block for them all, rather than growing it 8 slots at a
 		// time.

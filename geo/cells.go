@@ -238,11 +238,13 @@ type node struct {
 	seq atomic.Uint32
 	// child is the first of four consecutive children, or -1 for a leaf.
 	child atomic.Int32
-	// occ says whether the subtree holds a driver (occDriver): set
-	// before a driver arrives and cleared after the last one left, so a
-	// search never skips a cell that holds one. It changes only when cnt
-	// crosses zero, which spares the writer a locked store per level on
-	// most updates. Its occMirror bit marks the mirror tree's nodes.
+	// occ says whether the node may hold a driver (occDriver). A leaf
+	// has it from before its first driver arrives until after its last
+	// one left, so a search never skips a leaf that holds one; it
+	// changes only when the leaf's count crosses zero, which spares the
+	// writer a locked store on most updates. An internal node always
+	// has it: its subtree holds at least mergeBelow drivers (see
+	// Index.mergeUp). Its occMirror bit marks the mirror tree's nodes.
 	occ  atomic.Uint32
 	leaf atomic.Pointer[block]
 }
@@ -271,9 +273,12 @@ type refChunkT [nodeChunk]leafRef
 // own, 4 bytes a node, which stays in the CPU's cache where the nodes do
 // not: a descent reads it and computes each cell's box from its parent's
 // (ibox.descend), instead of loading a node per level. It also keeps
-// each node's parent and count (the drivers in its subtree) in another,
-// for the walks up the tree, and each node's box in a third (a node's
-// box never changes while the node is in use).
+// each node's parent and, for a leaf, its count of drivers in another,
+// and each node's box in a third (a node's box never changes while the
+// node is in use). Internal nodes keep no count: every one holds at
+// least mergeBelow drivers, which is all the writer needs to know of
+// them (see Index.mergeUp), so adding or removing a driver changes its
+// leaf's count and no other.
 type (
 	kidChunkT [nodeChunk]int32
 	boxChunkT [nodeChunk]ibox
@@ -294,10 +299,11 @@ func (s *treeStore) setChild(i, c int32) {
 	s.node(i).child.Store(c)
 }
 
-// up returns node i's parent and count. Writer only.
+// up returns node i's parent and, for a leaf, its count. Writer only.
 func (s *treeStore) up(i int32) *up { return &s.ups[i>>nodeShift][i&(nodeChunk-1)] }
 
-// cnt returns the number of drivers in node i's subtree. Writer only.
+// cnt returns the number of drivers in leaf i. Writer only: internal
+// nodes keep none (it reads 0).
 func (s *treeStore) cnt(i int32) int32 { return s.up(i).cnt }
 
 // ref returns node i's directory entry. Writer only.
@@ -336,7 +342,7 @@ const (
 // mirror reports whether n belongs to the mirror tree.
 func (n *node) mirror() bool { return n.occ.Load()&occMirror != 0 }
 
-// setCount stores node i's count and updates its occ if the subtree
+// setCount stores leaf i's count and updates its occ if the leaf
 // became empty or stopped being so; only then does it load the node.
 func (s *treeStore) setCount(i, cnt int32) {
 	u := s.up(i)
@@ -1044,22 +1050,31 @@ func (s *treeStore) split(li int32) {
 		}
 	}
 	n.seq.Add(2)
+	// Internal nodes are occupied and keep no count. A batch may split a
+	// leaf that holds fewer than mergeBelow drivers, even none, before
+	// the drivers that overflow it arrive below.
+	n.occ.Store(n.occ.Load() | occDriver)
+	s.up(li).cnt = 0
 	s.setChild(li, c)
 	s.setLeaf(li, nil)
 	s.freeBlock(b)
 }
 
-// collapse makes internal node ai one leaf holding its subtree's entries.
-// The caller holds gen odd.
-func (s *treeStore) collapse(ai int32) {
+// collapse makes internal node ai, whose subtree holds cnt drivers, one
+// leaf holding them. The caller holds gen odd.
+func (s *treeStore) collapse(ai, cnt int32) {
 	a := s.node(ai)
-	nb := s.allocBlock(blockCap(s.cnt(ai)))
+	nb := s.allocBlock(blockCap(cnt))
 	nb.setCount(0)
 	a.seq.Add(2)
 	s.setLeaf(ai, nb)
 	c := s.kid(ai)
 	s.setChild(ai, -1)
 	s.gather(c, ai, !a.mirror())
+	// It was internal, so occupied with no count; as a leaf it is
+	// occupied while it holds a driver.
+	s.up(ai).cnt = 1
+	s.setCount(ai, cnt)
 }
 
 // gather moves the entries of the four nodes from c and their subtrees
@@ -1085,17 +1100,13 @@ func (s *treeStore) gather(c, ai int32, main bool) {
 			s.freeBlock(b)
 		}
 		s.setChild(c+q, -1)
-		s.setCount(c+q, 0)
+		// Released: empty, whether it was a leaf or internal.
+		s.up(c + q).cnt = 0
+		n := s.node(c + q)
+		n.occ.Store(n.occ.Load() &^ occDriver)
 	}
 	s.freeGrp = append(s.freeGrp, c)
 }
 
-// addCount adds d to the count of node i and its ancestors up to, not
-// including, stop (-1 for the root's parent).
-func (s *treeStore) addCount(i, stop int32, d int32) {
-	for i != stop {
-		u := s.up(i)
-		s.setCount(i, u.cnt+d)
-		i = u.parent
-	}
-}
+// addCount adds d to leaf i's count.
+func (s *treeStore) addCount(i, d int32) { s.setCount(i, s.up(i).cnt+d) }

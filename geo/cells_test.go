@@ -114,11 +114,18 @@ func checkTree(t *testing.T, x *Index) {
 				seen += int(cnt)
 			}
 		}
-		if s.cnt(i) != cnt {
-			t.Fatalf("node %d count %d, holds %d", i, s.cnt(i), cnt)
+		internal := n.child.Load() >= 0
+		switch {
+		case !internal && s.cnt(i) != cnt:
+			t.Fatalf("leaf %d count %d, holds %d", i, s.cnt(i), cnt)
+		case internal && s.cnt(i) != 0:
+			t.Fatalf("internal node %d keeps count %d", i, s.cnt(i))
+		case internal && cnt < mergeBelow:
+			// Index.mergeUp relies on this instead of counts.
+			t.Fatalf("internal node %d holds %d drivers, fewer than %d", i, cnt, mergeBelow)
 		}
-		if o := n.occ.Load()&occDriver != 0; o != (cnt > 0) {
-			t.Fatalf("node %d occupied %v, holds %d", i, o, cnt)
+		if o := n.occ.Load()&occDriver != 0; o != (cnt > 0 || internal) {
+			t.Fatalf("node %d (internal %v) occupied %v, holds %d", i, internal, o, cnt)
 		}
 		return cnt
 	}

@@ -129,7 +129,7 @@ func TestNearbyKeepsDriverMovingBetweenLeaves(t *testing.T) {
 			continue
 		}
 		li := leafOf(d.ID)
-		if li == tl || x.st.cnt(li) < mergeBelow+2 || x.st.cnt(x.st.up(li).parent) < 4*mergeBelow {
+		if li == tl || x.st.cnt(li) < mergeBelow+2 || subtreeCount(&x.st, x.st.up(li).parent) < 4*mergeBelow {
 			continue
 		}
 		dd, found = d, true
@@ -298,4 +298,18 @@ func writeUntilStopped(t *testing.T, write func() error) (stop func()) {
 		close(quit)
 		<-done
 	}
+}
+
+// subtreeCount returns the number of drivers below node i (the writer
+// counts leaves only).
+func subtreeCount(s *treeStore, i int32) int32 {
+	c := s.kid(i)
+	if c < 0 {
+		return s.cnt(i)
+	}
+	var n int32
+	for q := range int32(4) {
+		n += subtreeCount(s, c+q)
+	}
+	return n
 }

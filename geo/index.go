@@ -223,9 +223,9 @@ func (x *Index) insert(id DriverID, px, py int32, m meta) {
 	s := &x.st
 	li := x.leafFor(mainRoot, px, py)
 	s.touchAdd(li)
-	// Counts go up before the entry appears, so a search never skips a
-	// cell holding a driver.
-	s.addCount(li, -1, 1)
+	// The count goes up before the entry appears, so a search never
+	// skips a leaf holding a driver.
+	s.addCount(li, 1)
 	p := packPos(px, py)
 	j := x.addTo(li, p, id, m)
 	if m.available() {
@@ -264,7 +264,7 @@ func (x *Index) mirrorStart(ml int32, p uint64) int32 {
 func (x *Index) mirrorAdd(id DriverID, p uint64, m meta, ml int32) {
 	li := x.leafFor(x.mirrorStart(ml, p), posLng(p), posLat(p))
 	x.st.ref(ml).mhint = li
-	x.st.addCount(li, -1, 1)
+	x.st.addCount(li, 1)
 	x.addTo(li, p, id, m)
 }
 
@@ -291,7 +291,7 @@ func (x *Index) mirrorDel(id DriverID, p uint64, ml int32) {
 	// The driver may come back elsewhere while a search runs, which
 	// must then look for it twice.
 	x.moved.Add(2)
-	x.st.addCount(li, -1, -1)
+	x.st.addCount(li, -1)
 	x.mergeUp(li)
 }
 
@@ -309,12 +309,12 @@ func (x *Index) mirrorMove(id DriverID, old, p uint64, m meta, ml int32) {
 	a := x.commonCell(li, px, py)
 	ti := x.leafFor(a, px, py)
 	s.touchAdd(ti)
-	s.addCount(ti, a, 1)
+	s.addCount(ti, 1)
 	x.moved.Add(1)
 	x.addTo(ti, p, id, m)
 	x.delFrom(li, slot)
 	x.moved.Add(1)
-	s.addCount(li, a, -1)
+	s.addCount(li, -1)
 	x.mergeUp(li)
 }
 
@@ -362,10 +362,10 @@ func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 	a := x.commonCell(li, px, py)
 	ti := x.leafFor(a, px, py)
 	s.touchAdd(ti)
-	// a is the lowest common ancestor of both leaves. (Splits on the way
-	// to ti touched only leaves holding the new point, so not li, and
-	// they changed other drivers' table slots, not this one's.)
-	s.addCount(ti, a, 1)
+	// (Splits on the way to ti touched only leaves holding the new
+	// point, so not li, and they changed other drivers' table slots, not
+	// this one's.)
+	s.addCount(ti, 1)
 	// moved is odd while the driver may appear twice: a search that
 	// starts then, or sees moved change, drops the copies it finds.
 	x.moved.Add(1)
@@ -373,26 +373,50 @@ func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 	x.delFrom(li, w.slot)
 	x.moved.Add(1)
 	s.table.slots[w.ts] = s.table.value(id, ti, j)
-	s.addCount(li, a, -1)
+	s.addCount(li, -1)
 	x.mergeUp(li)
 }
 
 // mergeUp collapses the highest ancestor of leaf li that holds fewer than
-// mergeBelow drivers, if any.
+// mergeBelow drivers, if any, after li lost one.
+//
+// Internal nodes keep no count, because every internal node holds at
+// least mergeBelow drivers once a write is done: a split makes one of a
+// leaf that overflows (in UpsertBatch, of a leaf about to, with the
+// drivers that overflow it arriving under the same hold of the mutex),
+// and every removal from a leaf ends here. So a node with an internal
+// child holds enough, and only a node whose children are all leaves
+// needs counting: four counts, side by side in the dense array. If it
+// holds too few, it is to collapse, and its parent is looked at in the
+// same way with it counted as the leaf it will be. An insert then raises
+// one count instead of one per level up to the root.
 func (x *Index) mergeUp(li int32) {
 	s := &x.st
-	top := int32(-1)
-	for i := s.up(li).parent; i >= 0; {
-		u := s.up(i)
-		if u.cnt >= mergeBelow {
-			break // counts only grow towards the root
+	top, sum := int32(-1), s.cnt(li)
+	for i := li; ; {
+		p := s.up(i).parent
+		if p < 0 {
+			break
 		}
-		top = i
-		i = u.parent
+		c, tot := s.kid(p), int32(0)
+		for q := c; q < c+4; q++ {
+			switch {
+			case q == i:
+				tot += sum
+			case s.kid(q) >= 0:
+				tot = mergeBelow // an internal child: p holds enough
+			default:
+				tot += s.cnt(q)
+			}
+		}
+		if tot >= mergeBelow {
+			break
+		}
+		top, sum, i = p, tot, p
 	}
 	if top >= 0 {
 		x.gen.Add(1) // odd: searches running meanwhile start over
-		s.collapse(top)
+		s.collapse(top, sum)
 		x.gen.Add(1)
 	}
 }
@@ -421,7 +445,7 @@ func (x *Index) removeAt(id DriverID, li, slot int32) {
 	// The ID may come back elsewhere while a search runs, which must
 	// then look for it twice.
 	x.moved.Add(2)
-	s.addCount(li, -1, -1)
+	s.addCount(li, -1)
 	x.mergeUp(li)
 	x.n.Add(-1)
 }
