@@ -135,6 +135,17 @@ func checkTree(t *testing.T, x *Index) {
 	if len(s.piles) != piled {
 		t.Fatalf("pile map holds %d entries, %d sit beyond slot %d", len(s.piles), piled, pileFrom)
 	}
+	// Released nodes are empty leaves with no block: a split that reuses
+	// them relies on their count being 0 (setCount updates occ only when
+	// a count crosses zero).
+	for _, c := range s.freeGrp {
+		for i := c; i < c+4; i++ {
+			n := s.node(i)
+			if s.cnt(i) != 0 || n.occ.Load()&occDriver != 0 || s.kid(i) >= 0 || n.leaf.Load() != nil || s.ref(i).b != nil {
+				t.Fatalf("released node %d: count %d, occ %b, child %d, block %p", i, s.cnt(i), n.occ.Load(), s.kid(i), n.leaf.Load())
+			}
+		}
+	}
 	live, dead := 0, 0
 	for _, v := range s.table.slots {
 		switch {

@@ -59,7 +59,7 @@
 // chunk the writer keeps dense arrays of its own, 44 bytes a node: a
 // directory of the leaves' blocks (the block, its capacity and the mirror
 // hint below), a copy of the children (4 bytes), each node's parent and
-// driver count, and its box. Being small, they tend to stay in the CPU's
+// (a leaf's) driver count, and its box. Being small, they tend to stay in the CPU's
 // caches where a node with all of them would not: a move inside a leaf
 // reaches its block through the directory without loading the node, and
 // a descent reads 4 bytes a level and computes the boxes instead of
@@ -82,8 +82,17 @@
 // arriving at a pile of 20,000 took 0.5 µs, not the 13 µs of comparing it
 // with the pile), and a subtree collapses into one leaf when it holds
 // fewer than 8, which is hysteresis enough that a driver moving to and
-// fro does not split and merge cells. Each node knows whether its subtree
-// holds a driver.
+// fro does not split and merge cells. So every internal node holds at
+// least 8 drivers, and only leaves keep a count: adding or removing a
+// driver changes its leaf's count and no other, and a removal decides on
+// a collapse from the counts of the four leaves under the leaf's parent
+// (a parent with an internal child holds enough). When every node kept
+// a count, raised along the whole path to the root, an insert cost 16%
+// more in New York (the medians of eight interleaved A/B runs, 708 ns
+// against 596; the path from the whole world to a city is long), and
+// the same within noise on the sphere (546 against 534). A node tells
+// searches whether it may hold a driver: a leaf while it holds one, an
+// internal node always.
 //
 // A cell splits into four quadrants, as in any quadtree, except near the
 // poles. There a square in degrees is a thin wedge on the ground (the
@@ -142,7 +151,7 @@
 // 10-nearest search spans about three times the distance and more cells).
 //
 // Main leaves split at 96, not 32, for moves: a driver that changes leaf
-// costs a second block, counting up to the common cell and a table write,
+// costs a second block, a walk up to the common cell and a table write,
 // about 370 ns, and in New York a quarter of the benchmark's moves did so
 // with leaves of 32 (25.7%; 48 gave 25.6% and 64 23.3%, since the
 // quadtree's levels set leaf sizes in steps of four; 96 gave 13.3%).
@@ -313,7 +322,7 @@
 // drivers spent 27 ms in splits in New York and 50 on the sphere before,
 // 23 and 30 after).
 // In New York about two moves in five cross into another leaf, which
-// costs a second block, a second node and a little counting. Measured
+// costs a second block, a second node and a table write. Measured
 // A/B on a busy VM (1,000,000 drivers, interleaved, the faster of three
 // runs), these arrays took a move from 666 to 566 ns in New York and from
 // 479 to 405 ns on the sphere, and an insert from 754 to 674 ns and 632 to
@@ -325,9 +334,9 @@
 // lines, starting each insert's descent where the previous one left
 // the common path, starting an insert's descent and the loads of its leaf
 // before looking at the table slot whose miss is under way (when the
-// last Upsert inserted), and raising the counts along the path the
-// descent recorded instead of walking up the parents were tried and
-// measured no faster: an insert's time is its misses on the table slot
+// last Upsert inserted), and (when every node kept a count) raising the
+// counts along the path the descent recorded instead of walking up the
+// parents were tried and measured no faster: an insert's time is its misses on the table slot
 // and on the leaf's node, directory entry and block, which already
 // overlap. Nor were moves faster when a lookup also loaded the line of
 // the position at the hinted slot, when the mirror copy was found by
