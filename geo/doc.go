@@ -314,14 +314,25 @@
 // it three misses, and a per-driver record four). An insert reads the
 // dense copy of the children on its way down, which stays in cache, and
 // then takes the misses on the leaf's node (its sequence number), its
-// block and the table slot. On amd64
+// directory entry, its block and the table slot. Those overlap only if
+// their loads are issued close together, and the descent is more
+// instructions than a core keeps in flight (a few hundred in New York,
+// where the tree is 18 levels deep; Zen 3's window is 256), so a table
+// probe issued before the descent holds up the leaf's loads until its
+// miss is served. When the last Upsert inserted (a fleet coming online,
+// a load without UpsertBatch), Upsert therefore descends to the new
+// position's leaf and starts loading its lines first and probes the
+// table after. Interleaved A/B, six rounds, 1,000,000 drivers: inserts
+// 558 to 492 ns in New York and 524 to 445 on the sphere (medians, p =
+// 0.013 and 0.009), moves unchanged; probing the table first and
+// descending while its miss was under way had measured no faster. On amd64
 // every atomic store is a locked instruction, after which no load starts
 // until it completes, so the writer first loads every line an insert or
 // a move to another leaf will store to and lets those misses overlap (a
 // split, the table slots of the up to 96 drivers it moves: loading 1M
 // drivers spent 27 ms in splits in New York and 50 on the sphere before,
 // 23 and 30 after).
-// In New York about two moves in five cross into another leaf, which
+// In New York about one move in eight crosses into another leaf, which
 // costs a second block, a second node and a table write. Measured
 // A/B on a busy VM (1,000,000 drivers, interleaved, the faster of three
 // runs), these arrays took a move from 666 to 566 ns in New York and from
@@ -332,13 +343,12 @@
 // Keeping the directory to 8 bytes a node (the capacity tagged into the
 // block address), padding nodes to 32 bytes so none straddles two cache
 // lines, starting each insert's descent where the previous one left
-// the common path, starting an insert's descent and the loads of its leaf
-// before looking at the table slot whose miss is under way (when the
-// last Upsert inserted), and (when every node kept a count) raising the
-// counts along the path the descent recorded instead of walking up the
-// parents were tried and measured no faster: an insert's time is its misses on the table slot
-// and on the leaf's node, directory entry and block, which already
-// overlap. Nor were moves faster when a lookup also loaded the line of
+// the common path, and (when every node kept a count) raising the counts
+// along the path the descent recorded instead of walking up the parents
+// were tried and measured no faster. Nor were moves faster when the
+// writers' mutex was taken after the table slot's load had been issued
+// (so that its miss overlapped the caller's), or with transparent huge
+// pages (THP set to always: 5-8% by the medians, within noise). Nor were moves faster when a lookup also loaded the line of
 // the position at the hinted slot, when the mirror copy was found by
 // screening the mirror leaf's positions (8 bytes an entry) instead of
 // its IDs (16), or when the writer told mirror nodes by their directory

@@ -126,6 +126,8 @@ type Index struct {
 	// have seen a driver twice.
 	moved atomic.Uint64
 	n     atomic.Int64
+	// inserting says that the last Upsert added a new driver. Writer only.
+	inserting bool
 }
 
 // NewIndex returns an empty index.
@@ -171,10 +173,20 @@ func (x *Index) Upsert(d Driver) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.st.reserveNodes()
+	// After an insert, expect another: find the new driver's leaf and
+	// start loading its lines before the table probe, so that their
+	// cache misses overlap (see the package documentation).
+	start := int32(mainRoot)
+	if x.inserting {
+		start, _ = x.st.findLeaf(mainRoot, px, py)
+		x.st.touchAdd(start)
+	}
 	if w, ok := x.st.lookup(d.ID); ok {
+		x.inserting = false
 		x.update(d.ID, w, px, py, m)
 	} else {
-		x.insert(d.ID, px, py, m)
+		x.inserting = true
+		x.insert(d.ID, px, py, m, start)
 	}
 	return nil
 }
@@ -219,9 +231,10 @@ func (x *Index) delFrom(li, slot int32) {
 	n.seq.Add(1)
 }
 
-func (x *Index) insert(id DriverID, px, py int32, m meta) {
+// insert adds new driver id at (px, py), in a leaf at or below start.
+func (x *Index) insert(id DriverID, px, py int32, m meta, start int32) {
 	s := &x.st
-	li := x.leafFor(mainRoot, px, py)
+	li := x.leafFor(start, px, py)
 	s.touchAdd(li)
 	// The count goes up before the entry appears, so a search never
 	// skips a leaf holding a driver.
