@@ -264,19 +264,26 @@
 // 10-nearest searches, the peers behind a sync.RWMutex; the load row:
 // UpsertBatch, the peers, which have no bulk load, one at a time). This
 // VM's memory latency moves by the hour, for the peers too (orb's insert
-// ran at 375-406 ns at 05:38, 581-676 at 06:26):
+// ran at 375-406 ns at 05:38, 581-676 at 06:26). The insert, load, move
+// and mixed rows come from two runs at 14:39 and 14:42 the same day,
+// after the changes to the write path described below (leaf-only
+// counts, an insert's leaf loaded before its table probe), the fastest
+// of four samples; that hour was noisier, and the search rows read 3.7
+// and 4.2, 3.1 and 3.8, and 121 and 16 µs in those runs. The insert row
+// is the cost of filling an empty index one Upsert at a time, per
+// driver:
 //
 //	                          blueprint         rtree             orb
 //	                          nyc     sphere    nyc     sphere    nyc     sphere
-//	insert (ns)               680     581       704     680       437     424
-//	load 1M (ns a driver)     147     147       686     694       406     412
-//	move (ns, 0 allocs)       515     394       1369    1231      1926    1773
+//	insert (ns a driver)      456     405       603     588       447     416
+//	load 1M (ns a driver)     139     122       627     618       355     340
+//	move (ns, 0 allocs)       536     443       1294    1225      1806    1573
 //	10 nearest (µs)           3.7     4.0       12.9    12.4      13.4    11.1
 //	  recall                  1.000   1.000     0.920   0.830     0.905   0.830
 //	10 nearest available (µs) 3.3     4.0       31.3    30.1      48.5    35.9
 //	radius 2 km / 200 km (µs) 115     16        450     25        2047    80
-//	mixed: moves/s            1.48M   1.91M     60k     58k       47k     57k
-//	mixed: 10-NN queries/s    252k    232k      50k     54k       47k     54k
+//	mixed: moves/s            1.82M   2.08M     55k     62k       60k     71k
+//	mixed: 10-NN queries/s    267k    248k      51k     56k       56k     60k
 //	memory (bytes/driver)     43.9              79.0              81.1
 //
 // On the sphere, by kind of query (on a busier VM, before the last
@@ -392,9 +399,9 @@
 // table's slots for a chunk are loaded all at once first, so their cache
 // misses overlap.
 //
-// Loading the benchmarks' 1,000,000 drivers into an empty index cost 147
-// ns a driver in New York and on the sphere, against 680 and 581 for
-// Upsert one at a time (table above); with the IDs shuffled, which the
+// Loading the benchmarks' 1,000,000 drivers into an empty index cost
+// 139-186 ns a driver in New York and 122-147 on the sphere, against
+// 456-472 and 405-432 for Upsert one at a time (table above); with the IDs shuffled, which the
 // deduplication then sorts, 45 to 90 ns more (measured on a busy VM). About
 // a third of it is the validation and the sort, the rest the tree and
 // the table. A batch of 10,000 reports from moving drivers applied to
