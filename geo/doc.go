@@ -354,12 +354,15 @@
 // along the path the descent recorded instead of walking up the parents
 // were tried and measured no faster. Nor were moves faster when the
 // writers' mutex was taken after the table slot's load had been issued
-// (so that its miss overlapped the caller's), or with transparent huge
-// pages (THP set to always: 5-8% by the medians, within noise). Nor were moves faster when a lookup also loaded the line of
-// the position at the hinted slot, when the mirror copy was found by
-// screening the mirror leaf's positions (8 bytes an entry) instead of
-// its IDs (16), or when the writer told mirror nodes by their directory
-// entry instead of loading the node. For nearest-available searches
+// (so that its miss overlapped the caller's), when a move to another
+// leaf loaded the target leaf's lines while the driver's entry was
+// still loading, with transparent huge pages (THP set to always: 6-8%
+// by the medians, within noise; the Go runtime does not ask for them),
+// when a lookup also loaded the line of the position at the hinted
+// slot, when the mirror copy was found by screening the mirror leaf's
+// positions (8 bytes an entry) instead of its IDs (16), or when the
+// writer told mirror nodes by their directory entry instead of loading
+// the node. For nearest-available searches
 // (which main leaves of 96 left unchanged, interleaved A/B against the
 // leaves of 32), mirror leaves of 48, 96 or 128 measured no faster than
 // 64; bounding cos φ in every leaf by its chord and tangent per entry cut
