@@ -321,19 +321,20 @@
 // it three misses, and a per-driver record four). An insert reads the
 // dense copy of the children on its way down, which stays in cache, and
 // then takes the misses on the leaf's node (its sequence number), its
-// directory entry, its block and the table slot. Those overlap only if
-// their loads are issued close together, and the descent is more
-// instructions than a core keeps in flight (a few hundred in New York,
-// where the tree is 18 levels deep; Zen 3's window is 256), so a table
-// probe issued before the descent holds up the leaf's loads until its
-// miss is served. When the last Upsert inserted (a fleet coming online,
-// a load without UpsertBatch), Upsert therefore descends to the new
-// position's leaf and starts loading its lines first and probes the
-// table after. Interleaved A/B, six rounds, 1,000,000 drivers: inserts
-// 558 to 492 ns in New York and 524 to 445 on the sphere (medians, p =
-// 0.013 and 0.009), moves unchanged; probing the table first and
-// descending while its miss was under way had measured no faster. On amd64
-// every atomic store is a locked instruction, after which no load starts
+// directory entry, its block and the table slot. A probe issued before
+// the descent holds up the leaf's loads until its miss is served: what
+// the CPU runs ahead past a probe is thrown away when the probe's
+// branches (empty slot or not, tag or not, which depend on the missing
+// value) were guessed wrong, as they often are while the table fills,
+// and in New York, 18 levels deep, the descent alone is about as many
+// instructions as a core keeps in flight (320 on this VM's Zen 4). When
+// the last Upsert inserted (a fleet coming online, a load without
+// UpsertBatch), Upsert therefore descends to the new position's leaf,
+// starts loading its lines, and probes the table after. Interleaved
+// A/B, six rounds, 1,000,000 drivers: inserts 558 to 492 ns in New York
+// and 524 to 445 on the sphere (medians, p = 0.013 and 0.009), moves
+// unchanged; probing the table first and descending while its miss was
+// under way had measured no faster. On amd64 every atomic store is a locked instruction, after which no load starts
 // until it completes, so the writer first loads every line an insert or
 // a move to another leaf will store to and lets those misses overlap (a
 // split, the table slots of the up to 96 drivers it moves: loading 1M
