@@ -1071,10 +1071,12 @@ func (s *treeStore) collapse(ai, cnt int32) {
 	c := s.kid(ai)
 	s.setChild(ai, -1)
 	s.gather(c, ai, !a.mirror())
-	// It was internal, so occupied with no count; as a leaf it is
-	// occupied while it holds a driver.
-	s.up(ai).cnt = 1
-	s.setCount(ai, cnt)
+	// As an internal node it was occupied and kept no count; as a leaf
+	// it is occupied while it holds a driver.
+	s.up(ai).cnt = cnt
+	if cnt == 0 {
+		a.occ.Store(a.occ.Load() &^ occDriver)
+	}
 }
 
 // gather moves the entries of the four nodes from c and their subtrees

@@ -176,17 +176,17 @@ func (x *Index) Upsert(d Driver) error {
 	// After an insert, expect another: find the new driver's leaf and
 	// start loading its lines before the table probe, so that their
 	// cache misses overlap (see the package documentation).
-	start := int32(mainRoot)
+	touched := int32(-1)
 	if x.inserting {
-		start, _ = x.st.findLeaf(mainRoot, px, py)
-		x.st.touchAdd(start)
+		touched, _ = x.st.findLeaf(mainRoot, px, py)
+		x.st.touchAdd(touched)
 	}
 	if w, ok := x.st.lookup(d.ID); ok {
 		x.inserting = false
 		x.update(d.ID, w, px, py, m)
 	} else {
 		x.inserting = true
-		x.insert(d.ID, px, py, m, start)
+		x.insert(d.ID, px, py, m, touched)
 	}
 	return nil
 }
@@ -231,11 +231,14 @@ func (x *Index) delFrom(li, slot int32) {
 	n.seq.Add(1)
 }
 
-// insert adds new driver id at (px, py), in a leaf at or below start.
-func (x *Index) insert(id DriverID, px, py int32, m meta, start int32) {
+// insert adds new driver id at (px, py). touched, if not -1, is the leaf
+// holding the point, whose lines Upsert has started loading (touchAdd).
+func (x *Index) insert(id DriverID, px, py int32, m meta, touched int32) {
 	s := &x.st
-	li := x.leafFor(start, px, py)
-	s.touchAdd(li)
+	li := x.leafFor(max(touched, mainRoot), px, py)
+	if li != touched { // the root's leaf, or one a split made
+		s.touchAdd(li)
+	}
 	// The count goes up before the entry appears, so a search never
 	// skips a leaf holding a driver.
 	s.addCount(li, 1)
