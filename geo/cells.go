@@ -161,6 +161,34 @@ func (b ibox) polarQuadrant(x, y int32) int32 {
 // descend returns which child of b holds (x, y) and that child's box:
 // quadrant and child together, deciding the split once.
 func (b ibox) descend(x, y int32) (int32, ibox) {
+	if b.polar() {
+		return b.descendPolar(x, y)
+	}
+	return b.quadChild(x, y)
+}
+
+// quadChild is descend for a box that splits 2 x 2 (one that is not
+// polar) and holds (x, y).
+func (b ibox) quadChild(x, y int32) (int32, ibox) {
+	x0, x1, east := half(b.x0, b.x1, x)
+	y0, y1, north := half(b.y0, b.y1, y)
+	return east&1 | north&2, ibox{x0, y0, x1, y1}
+}
+
+// half returns the half of [lo, hi) that holds v, and all ones if it is
+// the upper half, else 0. Descents call it twice a level, so it is small
+// enough to inline and has no branch: a point's side of a midpoint is as
+// likely one way as the other, and a branch on it is guessed wrong half
+// the time. (v lies within half the interval of its midpoint, so the
+// difference fits an int32.)
+func half(lo, hi, v int32) (int32, int32, int32) {
+	m := int32((int64(lo) + int64(hi)) >> 1)
+	up := (m - 1 - v) >> 31
+	return lo + (m-lo)&up, m + (hi-m)&up, up
+}
+
+// descendPolar is descend for a polar box, which may split into bands.
+func (b ibox) descendPolar(x, y int32) (int32, ibox) {
 	mx, my := b.mid()
 	c := b
 	if b.bands() {
@@ -196,7 +224,7 @@ func (b ibox) descend(x, y int32) (int32, ibox) {
 // children returns b's four children, which tile it.
 func (b ibox) children() [4]ibox {
 	mx, my := b.mid()
-	if b.bands() {
+	if b.polar() && b.bands() { // polar inlines: most boxes need no call
 		lo, hi := halves(b.y0, my, b.y1)
 		return [4]ibox{
 			{b.x0, b.y0, b.x1, lo},
@@ -232,7 +260,7 @@ const (
 // node is a cell of one of the two quadtrees: the words searches read.
 // The writer keeps the rest of what it knows about a node (its box,
 // parent, count, and a copy of child and leaf) in dense arrays beside
-// the nodes, which stay in cache better (see leafRef and kidChunkT).
+// the nodes, which stay in cache better (see leafRef and treeStore.kids).
 type node struct {
 	// seq is odd while the writer changes this leaf's entries.
 	seq atomic.Uint32
@@ -280,7 +308,6 @@ type refChunkT [nodeChunk]leafRef
 // them (see Index.mergeUp), so adding or removing a driver changes its
 // leaf's count and no other.
 type (
-	kidChunkT [nodeChunk]int32
 	boxChunkT [nodeChunk]ibox
 	up        struct{ parent, cnt int32 }
 	upChunkT  [nodeChunk]up
@@ -291,11 +318,11 @@ type (
 func (s *treeStore) box(i int32) *ibox { return &s.boxes[i>>nodeShift][i&(nodeChunk-1)] }
 
 // kid returns node i's child, as the writer keeps it. Writer only.
-func (s *treeStore) kid(i int32) int32 { return s.kids[i>>nodeShift][i&(nodeChunk-1)] }
+func (s *treeStore) kid(i int32) int32 { return s.kids[i] }
 
 // setChild makes c node i's first child (-1: none).
 func (s *treeStore) setChild(i, c int32) {
-	s.kids[i>>nodeShift][i&(nodeChunk-1)] = c
+	s.kids[i] = c
 	s.node(i).child.Store(c)
 }
 
@@ -626,7 +653,7 @@ type treeStore struct {
 
 	refs  []*refChunkT // the directory, chunked like the nodes
 	boxes []*boxChunkT
-	kids  []*kidChunkT
+	kids  []int32 // one flat array: only the writer reads it, and a descent loads one word a level
 	ups   []*upChunkT
 
 	nnode   int32
@@ -850,7 +877,7 @@ func (s *treeStore) allocNodes(k int32) int32 {
 	if (i+k-1)>>nodeShift >= int32(len(*s.nodes.Load())) {
 		dir := append(append([]*nodeChunkT(nil), *s.nodes.Load()...), new(nodeChunkT))
 		s.refs = append(s.refs, new(refChunkT))
-		s.kids = append(s.kids, new(kidChunkT))
+		s.kids = append(s.kids, make([]int32, nodeChunk)...)
 		s.boxes = append(s.boxes, new(boxChunkT))
 		s.ups = append(s.ups, new(upChunkT))
 		s.nodes.Store(&dir)
@@ -894,9 +921,16 @@ func (s *treeStore) findLeaf(i int32, x, y int32) (int32, ibox) {
 		if c < 0 {
 			return i, box
 		}
-		var q int32
-		q, box = box.descend(x, y)
-		i = c + q
+		if box.polar() {
+			var q int32
+			q, box = box.descendPolar(x, y)
+			i = c + q
+			continue
+		}
+		// box.quadChild(x, y), which does not fit the inlining budget.
+		x0, x1, east := half(box.x0, box.x1, x)
+		y0, y1, north := half(box.y0, box.y1, y)
+		i, box = c+(east&1|north&2), ibox{x0, y0, x1, y1}
 	}
 }
 
