@@ -44,7 +44,8 @@
 // vehicle and the status. There is no other per-driver record: every
 // extra place a driver lives in is one more cache miss on the way to it,
 // and with the index far larger than the CPU's caches each dependent miss
-// costs about 200 ns on the machine the figures below come from.
+// costs 130-200 ns on the machine the figures below come from
+// (BenchmarkMemLatency in the benchmarks module measures it).
 //
 // Positions are stored as int32 multiples of 1e-7 degree (1.1 cm at the
 // equator, OpenStreetMap's fixed point), latitude and longitude packed in
@@ -266,32 +267,28 @@
 // Measured with 1,000,000 drivers on the benchmarks module's datasets
 // (its geo_test.go: a New York-sized box and the whole sphere, 10%
 // available), beside tidwall/rtree and orb/quadtree, which are inexact, on
-// a quiet 2-core VM on 2026-11-26 at 08:19 UTC, the faster of two runs
-// (the mixed rows: 3 s of one goroutine moving drivers and one running
-// 10-nearest searches, the peers behind a sync.RWMutex; the load row:
-// UpsertBatch, the peers, which have no bulk load, one at a time). This
-// VM's memory latency moves by the hour, for the peers too (orb's insert
-// ran at 375-406 ns at 05:38, 581-676 at 06:26). The insert, load, move
-// and mixed rows come from two runs at 14:39 and 14:42 the same day,
-// after the changes to the write path described below (leaf-only
-// counts, an insert's leaf loaded before its table probe), the fastest
-// of four samples; that hour was noisier, and the search rows read 3.7
-// and 4.2, 3.1 and 3.8, and 121 and 16 µs in those runs. The insert row
-// is the cost of filling an empty index one Upsert at a time, per
-// driver:
+// a quiet 2-core VM on 2026-11-26 at 16:08 and 16:11 UTC, the fastest of
+// four samples in two runs (the mixed rows: 3 s of one goroutine moving
+// drivers and one running 10-nearest searches, the peers behind a
+// sync.RWMutex; the load row: UpsertBatch, the peers, which have no bulk
+// load, one at a time). The insert row is the cost of filling an empty
+// index one Upsert at a time, per driver. This VM's memory latency moves
+// by the hour, for the peers too: BenchmarkMemLatency, one dependent
+// cache miss, read 133-142 ns in these runs and 155-193 earlier that
+// afternoon, when every library's memory-bound rows read 7-20% slower.
 //
 //	                          blueprint         rtree             orb
 //	                          nyc     sphere    nyc     sphere    nyc     sphere
-//	insert (ns a driver)      456     405       603     588       447     416
-//	load 1M (ns a driver)     139     122       627     618       355     340
-//	move (ns, 0 allocs)       536     443       1294    1225      1806    1573
-//	10 nearest (µs)           3.7     4.0       12.9    12.4      13.4    11.1
-//	  recall                  1.000   1.000     0.920   0.830     0.905   0.830
-//	10 nearest available (µs) 3.3     4.0       31.3    30.1      48.5    35.9
-//	radius 2 km / 200 km (µs) 115     16        450     25        2047    80
-//	mixed: moves/s            1.82M   2.08M     55k     62k       60k     71k
-//	mixed: 10-NN queries/s    267k    248k      51k     56k       56k     60k
-//	memory (bytes/driver)     43.9              79.0              81.1
+//	insert (ns a driver)      331     285       552     594       420     408
+//	load 1M (ns a driver)     142     133       521     534       326     390
+//	move (ns, 0 allocs)       482     377       1242    1229      1763    1516
+//	10 nearest (µs)           3.7     3.8       12.4    11.9      11.1    9.8
+//	  recall                  1.000   1.000     0.935   0.830     0.930   0.830
+//	10 nearest available (µs) 3.1     3.8       31.1    29.6      45.1    35.3
+//	radius 2 km / 200 km (µs) 111     15        437     25        1826    71
+//	mixed: moves/s            2.15M   2.46M     69k     66k       70k     88k
+//	mixed: 10-NN queries/s    291k    257k      55k     58k       64k     79k
+//	memory (bytes/driver)     44.0              79.0              81.1
 //
 // On the sphere, by kind of query (on a busier VM, before the last
 // tuning of the cell bounds), 10 nearest cost 4.6 µs in general, 3.8
@@ -377,8 +374,8 @@
 // of the cache more often: 4% slower, within noise). A move inside its
 // leaf waits for two dependent misses, the table slot and then the
 // block's line: BenchmarkMemLatency in the benchmarks module measures one
-// (a chase through 64 MiB), 180-195 ns on this VM, so 360-390 ns of such
-// a move are the memory's. For nearest-available searches
+// (a chase through 64 MiB), 133-193 ns on this VM depending on the hour,
+// so 266-386 ns of such a move are the memory's. For nearest-available searches
 // (which main leaves of 96 left unchanged, interleaved A/B against the
 // leaves of 32), mirror leaves of 48, 96 or 128 measured no faster than
 // 64; bounding cos φ in every leaf by its chord and tangent per entry cut
@@ -419,8 +416,8 @@
 // misses overlap.
 //
 // Loading the benchmarks' 1,000,000 drivers into an empty index cost
-// 139-186 ns a driver in New York and 122-147 on the sphere, against
-// 456-472 and 405-432 for Upsert one at a time (table above); with the IDs shuffled, which the
+// 142-176 ns a driver in New York and 133-150 on the sphere, against
+// 331-430 and 285-401 for Upsert one at a time (table above); with the IDs shuffled, which the
 // deduplication then sorts, 45 to 90 ns more (measured on a busy VM). About
 // a third of it is the validation and the sort, the rest the tree and
 // the table. A batch of 10,000 reports from moving drivers applied to
@@ -492,8 +489,8 @@
 // or the fallback), and writers wait for searches only in the fallback:
 // with one goroutine moving drivers as fast as it can
 // and one running 10-nearest searches on 1,000,000 drivers, both keep
-// close to their single-threaded pace (1.1 to 1.7 million moves and
-// 230,000 to 270,000 searches a second in New York on a quiet VM). Designs where readers and
+// close to their single-threaded pace (1.5 to 2.2 million moves and
+// 260,000 to 290,000 searches a second in New York on a quiet VM). Designs where readers and
 // writers exclude each other let an unthrottled writer hog the lock: the
 // previous Index, a [sync.RWMutex] over two trees with batched upserts,
 // managed 8,800 searches a second under the same load, and the peers
