@@ -159,7 +159,10 @@ func (b ibox) polarQuadrant(x, y int32) int32 {
 }
 
 // descend returns which child of b holds (x, y) and that child's box:
-// quadrant and child together, deciding the split once.
+// quadrant and child together, deciding the split once. It is what each
+// level of findLeaf and Index.centerPath computes; they write it out, as
+// it does not fit the inlining budget and a call a level costs more
+// than the rest of the level.
 func (b ibox) descend(x, y int32) (int32, ibox) {
 	if b.polar() {
 		return b.descendPolar(x, y)
@@ -183,8 +186,8 @@ func (b ibox) quadChild(x, y int32) (int32, ibox) {
 // difference fits an int32.)
 func half(lo, hi, v int32) (int32, int32, int32) {
 	m := int32((int64(lo) + int64(hi)) >> 1)
-	up := (m - 1 - v) >> 31
-	return lo + (m-lo)&up, m + (hi-m)&up, up
+	upper := (m - 1 - v) >> 31
+	return lo + (m-lo)&upper, m + (hi-m)&upper, upper
 }
 
 // descendPolar is descend for a polar box, which may split into bands.
@@ -927,7 +930,7 @@ func (s *treeStore) findLeaf(i int32, x, y int32) (int32, ibox) {
 			i = c + q
 			continue
 		}
-		// box.quadChild(x, y), which does not fit the inlining budget.
+		// box.descend(x, y), written out.
 		x0, x1, east := half(box.x0, box.x1, x)
 		y0, y1, north := half(box.y0, box.y1, y)
 		i, box = c+(east&1|north&2), ibox{x0, y0, x1, y1}
