@@ -196,3 +196,39 @@ func bandedCells(x *Index) int {
 func (b ibox) child(q int32) ibox {
 	return b.children()[q&3]
 }
+
+// TestHalf checks the branch-free step of every descent against the
+// midpoint comparison it replaces, on intervals from one unit to the
+// whole world's width, at their ends, around the midpoint and at random.
+func TestHalf(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 12))
+	check := func(lo, hi, v int32) {
+		t.Helper()
+		m := int32((int64(lo) + int64(hi)) >> 1)
+		wantLo, wantHi, wantUp := lo, m, int32(0)
+		if v >= m {
+			wantLo, wantHi, wantUp = m, hi, -1
+		}
+		if gotLo, gotHi, gotUp := half(lo, hi, v); gotLo != wantLo || gotHi != wantHi || gotUp != wantUp {
+			t.Fatalf("half(%d, %d, %d) = %d, %d, %d; want %d, %d, %d", lo, hi, v, gotLo, gotHi, gotUp, wantLo, wantHi, wantUp)
+		}
+	}
+	n := 200_000
+	if testing.Short() {
+		n = 20_000
+	}
+	for i := range n {
+		lo, hi := int32(worldX0), int32(worldX1)
+		if i > 0 {
+			a := int32(r.Int64N(int64(worldX1)-int64(worldX0))) + worldX0
+			b := int32(r.Int64N(int64(worldX1)-int64(worldX0))) + worldX0
+			lo, hi = min(a, b), max(a, b)+1
+		}
+		m := int32((int64(lo) + int64(hi)) >> 1)
+		for _, v := range []int32{lo, hi - 1, m, m - 1, lo + int32(r.Int64N(int64(hi)-int64(lo)))} {
+			if v >= lo && v < hi {
+				check(lo, hi, v)
+			}
+		}
+	}
+}
