@@ -371,11 +371,21 @@
 // leaf's block as soon as the table slot named the driver's leaf, or with
 // the ID table twice as sparse (16 MB at 1M drivers: 7.5% slower, within
 // noise) or nearly full (4 MB at 95%, which would sit in this VM's share
-// of the cache more often: 4% slower, within noise). A move inside its
-// leaf waits for two dependent misses, the table slot and then the
-// block's line: BenchmarkMemLatency in the benchmarks module measures one
-// (a chase through 64 MiB), 133-193 ns on this VM depending on the hour,
-// so 266-386 ns of such a move are the memory's. For nearest-available searches
+// of the cache more often: 4% slower, within noise), or when a move to
+// another leaf descended from the root instead of walking up to the
+// common cell (4% slower, within noise). A move inside its leaf waits for
+// two dependent misses, the table slot and then the block's line, with
+// the leaf's directory entry (an L3 hit at best) between them:
+// BenchmarkMemLatency in the benchmarks module measures one miss (a
+// chase through 64 MiB), 133-193 ns on this VM depending on the hour, so
+// 266-386 ns of such a move are the memory's; the same moves with every
+// line in cache (10,000 drivers) cost 64 ns. An insert's chain is the
+// descent, the directory entry and the block. Inserts were no faster
+// with the leaf's count in its directory entry (one line instead of two
+// for touchAdd), with blocks that grow copied by plain stores into newly
+// allocated ones instead of recycled ones, or with the table slot loaded
+// (without a branch on it) before the descent, which made them 8% slower.
+// For nearest-available searches
 // (which main leaves of 96 left unchanged, interleaved A/B against the
 // leaves of 32), mirror leaves of 48, 96 or 128 measured no faster than
 // 64; bounding cos φ in every leaf by its chord and tangent per entry cut
