@@ -267,25 +267,26 @@
 // Measured with 1,000,000 drivers on the benchmarks module's datasets
 // (its geo_test.go: a New York-sized box and the whole sphere, 10%
 // available), beside tidwall/rtree and orb/quadtree, which are inexact, on
-// a quiet 2-core VM on 2026-11-26 at 16:08 and 16:11 UTC, the fastest of
-// four samples in two runs (the mixed rows: 3 s of one goroutine moving
-// drivers and one running 10-nearest searches, the peers behind a
-// sync.RWMutex; the load row: UpsertBatch, the peers, which have no bulk
-// load, one at a time). The insert row is the cost of filling an empty
-// index one Upsert at a time, per driver. This VM's memory latency moves
-// by the hour, for the peers too: BenchmarkMemLatency, one dependent
-// cache miss, read 133-142 ns in these runs and 155-193 earlier that
-// afternoon, when every library's memory-bound rows read 7-20% slower.
+// a quiet 2-core VM on 2026-11-26 between 16:08 and 16:28 UTC, the
+// fastest of eight samples in four runs (the mixed rows: 3 s of one
+// goroutine moving drivers and one running 10-nearest searches, the peers
+// behind a sync.RWMutex; the load row: UpsertBatch, the peers, which have
+// no bulk load, one at a time). The insert row is the cost of filling an
+// empty index one Upsert at a time, per driver. This VM's memory latency
+// moves by the hour, for the peers too: BenchmarkMemLatency, one
+// dependent cache miss, read 133-158 ns in these runs and 155-193 earlier
+// that afternoon, when every library's memory-bound rows read 7-20%
+// slower; the slowest samples of these runs are in the README.
 //
 //	                          blueprint         rtree             orb
 //	                          nyc     sphere    nyc     sphere    nyc     sphere
-//	insert (ns a driver)      331     285       552     594       420     408
-//	load 1M (ns a driver)     142     133       521     534       326     390
-//	move (ns, 0 allocs)       482     377       1242    1229      1763    1516
-//	10 nearest (µs)           3.7     3.8       12.4    11.9      11.1    9.8
-//	  recall                  1.000   1.000     0.935   0.830     0.930   0.830
-//	10 nearest available (µs) 3.1     3.8       31.1    29.6      45.1    35.3
-//	radius 2 km / 200 km (µs) 111     15        437     25        1826    71
+//	insert (ns a driver)      331     285       552     593       366     340
+//	load 1M (ns a driver)     138     127       521     534       326     358
+//	move (ns, 0 allocs)       451     347       1224    1175      1659    1488
+//	10 nearest (µs)           3.7     3.7       12.3    11.8      9.3     9.0
+//	  recall                  1.000   1.000     0.935   0.830     0.920   0.830
+//	10 nearest available (µs) 3.0     3.7       31.1    29.2      43.9    31.3
+//	radius 2 km / 200 km (µs) 108     15        437     25        1826    71
 //	mixed: moves/s            2.15M   2.46M     69k     66k       70k     88k
 //	mixed: 10-NN queries/s    291k    257k      55k     58k       64k     79k
 //	memory (bytes/driver)     44.0              79.0              81.1
@@ -426,7 +427,7 @@
 // misses overlap.
 //
 // Loading the benchmarks' 1,000,000 drivers into an empty index cost
-// 142-176 ns a driver in New York and 133-150 on the sphere, against
+// 138-176 ns a driver in New York and 127-156 on the sphere, against
 // 331-430 and 285-401 for Upsert one at a time (table above); with the IDs shuffled, which the
 // deduplication then sorts, 45 to 90 ns more (measured on a busy VM). About
 // a third of it is the validation and the sort, the rest the tree and
@@ -500,7 +501,7 @@
 // with one goroutine moving drivers as fast as it can
 // and one running 10-nearest searches on 1,000,000 drivers, both keep
 // close to their single-threaded pace (1.5 to 2.2 million moves and
-// 260,000 to 290,000 searches a second in New York on a quiet VM). Designs where readers and
+// 250,000 to 290,000 searches a second in New York on a quiet VM). Designs where readers and
 // writers exclude each other let an unthrottled writer hog the lock: the
 // previous Index, a [sync.RWMutex] over two trees with batched upserts,
 // managed 8,800 searches a second under the same load, and the peers
