@@ -168,13 +168,14 @@
 // 16-26% faster, a 200 km radius on the sphere 6% slower (larger leaves on
 // the circle's edge), and 8.7 bytes a driver less (fewer nodes and block
 // slack). 128 measured the same as 96 but with a 10% slower sphere
-// radius; 384, which in New York is the next level up (a cell of about
-// 240 drivers stays whole), made inserts 17% faster there and 25% on the
+// radius; 384, four times 96 and so, where drivers are spread evenly,
+// one level up, made inserts 17% faster in New York and 25% on the
 // sphere and New York moves 8% (within noise), but 10 nearest 42-49%
 // slower (5.6 µs in New York, past its target), radii 18-34% slower and
-// the index 51.7 bytes a driver (four interleaved rounds each). Each
-// main-tree leaf remembers the mirror leaf where its drivers' copies were last found and the writer
-// descends from there when that node is still live and holds the point
+// the index 51.7 bytes a driver (four interleaved rounds each).
+//
+// Each main-tree leaf remembers the mirror leaf where its drivers'
+// copies were last found and the writer descends from there when that node is still live and holds the point
 // (the mirror's cells partition the world, so the copy's leaf lies below
 // it): walking the dozen levels from the mirror's root took a quarter of
 // a New York move's time.
