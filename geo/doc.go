@@ -71,10 +71,11 @@
 // York, 18 levels deep, cost 10% more with a branch and a call a level
 // (408 against 368 ns, the medians of five interleaved runs, p = 0.008;
 // 356 against 331 on the sphere, within noise; searches, which descend
-// to the query's leaf the same way, within noise). A main-tree leaf holds up to 96 entries in a
-// block whose capacity is a multiple of 8: one allocation holding its
-// capacity and count,
-// the leaf's box (for the writer), the packed positions, then the (ID,
+// to the query's leaf the same way, within noise).
+//
+// A main-tree leaf holds up to 96 entries in a block whose capacity is a
+// multiple of 8: one allocation holding its capacity and count, the
+// leaf's box (for the writer), the packed positions, then the (ID,
 // meta) pairs, so that a search screens the positions densely and reads a
 // hit's ID and meta from one line of the same block. Blocks are recycled.
 // A full block grows by 8 entries up to 48 and then by about a quarter
@@ -175,10 +176,10 @@
 // the index 51.7 bytes a driver (four interleaved rounds each).
 //
 // Each main-tree leaf remembers the mirror leaf where its drivers'
-// copies were last found and the writer descends from there when that node is still live and holds the point
-// (the mirror's cells partition the world, so the copy's leaf lies below
-// it): walking the dozen levels from the mirror's root took a quarter of
-// a New York move's time.
+// copies were last found and the writer descends from there when that
+// node is still live and holds the point (the mirror's cells partition
+// the world, so the copy's leaf lies below it): walking the dozen levels
+// from the mirror's root took a quarter of a New York move's time.
 //
 // Costs, with n drivers and the tree's depth d (about 18 for a city of a
 // million drivers, most of it the path from the whole world down to the
@@ -434,8 +435,9 @@
 //
 // Loading the benchmarks' 1,000,000 drivers into an empty index cost
 // 138-176 ns a driver in New York and 127-156 on the sphere, against
-// 331-430 and 285-401 for Upsert one at a time (table above); with the IDs shuffled, which the
-// deduplication then sorts, 45 to 90 ns more (measured on a busy VM). About
+// 331-430 and 285-401 for Upsert one at a time (table above); with the
+// IDs shuffled, which the deduplication then sorts, 45 to 90 ns more
+// (measured on a busy VM). About
 // a third of it is the validation and the sort, the rest the tree and
 // the table. A batch of 10,000 reports from moving drivers applied to
 // 1,000,000 costs 20-40% less than as many Upserts: they land
@@ -507,7 +509,8 @@
 // with one goroutine moving drivers as fast as it can
 // and one running 10-nearest searches on 1,000,000 drivers, both keep
 // close to their single-threaded pace (1.5 to 2.2 million moves and
-// 250,000 to 290,000 searches a second in New York on a quiet VM). Designs where readers and
+// 250,000 to 290,000 searches a second in New York on a quiet VM).
+// Designs where readers and
 // writers exclude each other let an unthrottled writer hog the lock: the
 // previous Index, a [sync.RWMutex] over two trees with batched upserts,
 // managed 8,800 searches a second under the same load, and the peers
