@@ -160,9 +160,10 @@ func (b ibox) polarQuadrant(x, y int32) int32 {
 
 // descend returns which child of b holds (x, y) and that child's box:
 // quadrant and child together, deciding the split once. It is what each
-// level of findLeaf and Index.centerPath computes; they write it out, as
-// it does not fit the inlining budget and a call a level costs more
-// than the rest of the level.
+// level of findLeaf and Index.centerPath computes; they write it out (a
+// polar test, then descendPolar or quadChild's two calls of half)
+// because it does not fit the inlining budget. The tests check it, and
+// so the descents' step, against quadrant and children.
 func (b ibox) descend(x, y int32) (int32, ibox) {
 	if b.polar() {
 		return b.descendPolar(x, y)
@@ -930,7 +931,7 @@ func (s *treeStore) findLeaf(i int32, x, y int32) (int32, ibox) {
 			i = c + q
 			continue
 		}
-		// box.descend(x, y), written out.
+		// box.descend(x, y), written out: quadChild's two halves.
 		x0, x1, east := half(box.x0, box.x1, x)
 		y0, y1, north := half(box.y0, box.y1, y)
 		i, box = c+(east&1|north&2), ibox{x0, y0, x1, y1}

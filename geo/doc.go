@@ -56,8 +56,8 @@
 // a chunked node array (chunks of 1,024 nodes that never move, so a node's
 // index is stable). A node is the 24 bytes searches read: a sequence
 // number, the first child, occupancy and the leaf's block; searches
-// compute each cell's box from its parent's on the way down. Beside each
-// chunk the writer keeps dense arrays of its own, 44 bytes a node: a
+// compute each cell's box from its parent's on the way down. Beside the
+// chunks the writer keeps dense arrays of its own, 44 bytes a node: a
 // directory of the leaves' blocks (the block, its capacity and the mirror
 // hint below), a copy of the children (4 bytes), each node's parent and
 // (a leaf's) driver count, and its box. Being small, they tend to stay in the CPU's
@@ -68,10 +68,11 @@
 // of loading a node per level, without a branch on which side of the
 // midlines the point lies (as likely one way as the other, so a branch
 // there is guessed wrong half the time). A one-at-a-time insert in New
-// York, 18 levels deep, cost 10% more with a branch and a call a level
-// (408 against 368 ns, the medians of five interleaved runs, p = 0.008;
-// 356 against 331 on the sphere, within noise; searches, which descend
-// to the query's leaf the same way, within noise).
+// York, 18 levels deep, cost 10% more with a branch, a call and a chunk
+// pointer's load a level (408 against 368 ns, the medians of five
+// interleaved runs, p = 0.008; 356 against 331 on the sphere, within
+// noise; searches, which descend to the query's leaf the same way,
+// within noise).
 //
 // A main-tree leaf holds up to 96 entries in a block whose capacity is a
 // multiple of 8: one allocation holding its capacity and count, the

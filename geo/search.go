@@ -685,7 +685,7 @@ func (x *Index) centerPath(path []pathStep, root int32, px, py int32) []pathStep
 			i, box = c+qd, cb
 			continue
 		}
-		// box.descend(px, py), written out (see descend).
+		// box.descend(px, py), written out: quadChild's two halves.
 		x0, x1, east := half(box.x0, box.x1, px)
 		y0, y1, north := half(box.y0, box.y1, py)
 		i, box = c+(east&1|north&2), ibox{x0, y0, x1, y1}
