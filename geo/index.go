@@ -321,17 +321,34 @@ func (x *Index) mirrorMove(id DriverID, old, p uint64, m meta, ml int32) {
 		moveInLeaf(b, pw, im, slot, old, p, m)
 		return
 	}
+	x.moveAcross(id, li, slot, p, m)
+	x.mergeUp(li)
+}
+
+// moveAcross moves driver id's entry at slot of leaf li to the leaf that
+// holds p, which li does not, with meta m, and returns that leaf and the
+// entry's slot in it. It adds there first, then removes here, so a search
+// never misses the driver (it may see it twice and drops the second).
+// The caller then calls mergeUp(li), after anything that must precede a
+// collapse (the ID table's slot, which a collapse may retarget).
+func (x *Index) moveAcross(id DriverID, li, slot int32, p uint64, m meta) (ti, j int32) {
+	s := &x.st
+	px, py := posLng(p), posLat(p)
 	s.touchDel(li)
-	a := x.commonCell(li, px, py)
-	ti := x.leafFor(a, px, py)
+	ti = x.leafFor(x.commonCell(li, px, py), px, py)
 	s.touchAdd(ti)
+	// (Splits on the way to ti touched only leaves holding the new
+	// point, so not li, and they changed other drivers' table slots, not
+	// this one's.)
 	s.addCount(ti, 1)
+	// moved is odd while the driver may appear twice: a search that
+	// starts then, or sees moved change, drops the copies it finds.
 	x.moved.Add(1)
-	x.addTo(ti, p, id, m)
+	j = x.addTo(ti, p, id, m)
 	x.delFrom(li, slot)
 	x.moved.Add(1)
 	s.addCount(li, -1)
-	x.mergeUp(li)
+	return ti, j
 }
 
 // moveInLeaf rewrites the entry at slot of block b (positions pw, IDs
@@ -372,24 +389,8 @@ func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 		moveInLeaf(b, pw, im, w.slot, from, p, m)
 		return
 	}
-	// Another leaf: add there first, then remove here, so a search never
-	// misses the driver (it may see it twice and drops the second).
-	s.touchDel(li)
-	a := x.commonCell(li, px, py)
-	ti := x.leafFor(a, px, py)
-	s.touchAdd(ti)
-	// (Splits on the way to ti touched only leaves holding the new
-	// point, so not li, and they changed other drivers' table slots, not
-	// this one's.)
-	s.addCount(ti, 1)
-	// moved is odd while the driver may appear twice: a search that
-	// starts then, or sees moved change, drops the copies it finds.
-	x.moved.Add(1)
-	j := x.addTo(ti, p, id, m)
-	x.delFrom(li, w.slot)
-	x.moved.Add(1)
+	ti, j := x.moveAcross(id, li, w.slot, p, m)
 	s.table.slots[w.ts] = s.table.value(id, ti, j)
-	s.addCount(li, -1)
 	x.mergeUp(li)
 }
 
