@@ -63,6 +63,10 @@ type meta uint64
 // after 1970, in the year 10889.
 const maxSeenMilli = 1<<48 - 1
 
+// seenFirst and seenEnd bound the last-seen times a meta holds: from
+// seenFirst, up to but not including seenEnd.
+var seenFirst, seenEnd = time.Unix(0, 0), time.UnixMilli(maxSeenMilli + 1)
+
 // driverMeta validates d's last-seen time, now's when d.Seen is zero, and
 // packs it with d's vehicle and status. The error wraps [ErrInvalidSeen]
 // and names the time it rejected.
@@ -71,11 +75,12 @@ func driverMeta(d *Driver, now func() time.Time) (meta, error) {
 	if t.IsZero() {
 		t = now()
 	}
-	ms := t.UnixMilli()
-	if ms < 0 || ms > maxSeenMilli {
+	// Compared as times, not as UnixMilli, which wraps around for times
+	// some 292 million years away and would let them in.
+	if t.Before(seenFirst) || !t.Before(seenEnd) {
 		return 0, fmt.Errorf("%w: %v", ErrInvalidSeen, t)
 	}
-	return meta(uint64(ms)<<16 | uint64(d.Vehicle)<<8 | uint64(d.Status)), nil
+	return meta(uint64(t.UnixMilli())<<16 | uint64(d.Vehicle)<<8 | uint64(d.Status)), nil
 }
 
 func (m meta) seenMilli() int64         { return int64(m >> 16) }

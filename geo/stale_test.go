@@ -87,6 +87,9 @@ func TestUpsertRejectsSeenOutOfRange(t *testing.T) {
 		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC),
 		time.UnixMilli(maxSeenMilli + 1),
 		time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC),
+		// Far enough away that UnixMilli wraps around into the range.
+		time.Unix(18446744073709552, 0),
+		time.Unix(-18446744073709551, 0),
 	} {
 		for _, id := range []DriverID{1, 2} {
 			if err := x.Upsert(Driver{ID: id, Pos: pos, Seen: seen}); !errors.Is(err, ErrInvalidSeen) {
@@ -100,13 +103,14 @@ func TestUpsertRejectsSeenOutOfRange(t *testing.T) {
 	if d, ok := x.Get(1); !ok || !d.Seen.Equal(time.UnixMilli(7)) {
 		t.Fatalf("Get(1) = %v, %v; want Seen 7 ms after 1970", d, ok)
 	}
-	// Both ends of the range round-trip.
-	for _, ms := range []int64{0, maxSeenMilli} {
-		if err := x.Upsert(Driver{ID: 3, Pos: pos, Seen: time.UnixMilli(ms)}); err != nil {
+	// Both ends of the range round-trip, the last millisecond's last
+	// nanosecond included.
+	for _, seen := range []time.Time{time.Unix(0, 0), time.UnixMilli(maxSeenMilli).Add(time.Millisecond - 1)} {
+		if err := x.Upsert(Driver{ID: 3, Pos: pos, Seen: seen}); err != nil {
 			t.Fatal(err)
 		}
-		if d, ok := x.Get(3); !ok || d.Seen.UnixMilli() != ms {
-			t.Fatalf("Get(3) = %v, %v; want Seen %d ms", d, ok, ms)
+		if d, ok := x.Get(3); !ok || d.Seen.UnixMilli() != seen.UnixMilli() {
+			t.Fatalf("Get(3) = %v, %v; want Seen %d ms", d, ok, seen.UnixMilli())
 		}
 	}
 }
