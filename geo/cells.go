@@ -664,6 +664,8 @@ type treeStore struct {
 	freeGrp []int32 // released groups of four nodes
 	freeBlk [blockMax / blockStep][]*block
 	table   idTable
+	// sweeps are the RemoveStale sweeps under way (see sweepMark).
+	sweeps []*sweepMark
 	// piles maps each entry at slot pileFrom or beyond of a leaf, which
 	// only a pile of drivers at one point has, to its slot: in the main
 	// tree the table's 7-bit hint cannot say, and in the mirror nothing
@@ -1068,6 +1070,7 @@ func (s *treeStore) split(li int32) {
 	}
 	main := !n.mirror()
 	if main {
+		s.tookDrivers(c)
 		// The entries' table slots, touched first: the atomic stores
 		// below are locked instructions, after which no load starts, so
 		// loaded one by one the slots would take their misses in turn.
@@ -1108,6 +1111,9 @@ func (s *treeStore) collapse(ai, cnt int32) {
 	s.setLeaf(ai, nb)
 	c := s.kid(ai)
 	s.setChild(ai, -1)
+	if !a.mirror() {
+		s.tookDrivers(ai)
+	}
 	s.gather(c, ai, !a.mirror())
 	// As an internal node it was occupied and kept no count; as a leaf
 	// it is occupied while it holds a driver.

@@ -3,6 +3,7 @@ package geo
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -513,24 +514,54 @@ func (x *Index) Len() int { return int(x.n.Load()) }
 // It costs O(n) in all, but takes the writers' mutex for at most
 // staleBatch deletions or staleScan entries at a time, so writers, Get
 // and searches that fall back to the mutex wait for one batch (about
-// 150 µs), never for the whole sweep. Call it from a periodic sweeper.
-// Drivers that turn stale during the sweep may survive it.
+// 170 µs), never for the whole sweep. Call it from a periodic sweeper.
+// Drivers written, or turning stale, during the sweep may survive it.
+// A stale driver that a split or merge of cells moves into the part of
+// the tree the sweep has passed makes it go back there, up to four
+// passes in all: under writes that keep reshaping that part, such a
+// driver may survive too. The next call deletes what survives.
 func (x *Index) RemoveStale() int { return x.removeStale(nil) }
 
 // removeStale is RemoveStale; held, if not nil, learns how many entries
 // each hold of the mutex read (a test hook).
 func (x *Index) removeStale(held func(read int)) int {
 	cut := x.cutoff()
-	gone := 0
-	for {
-		// A collapse moves drivers into another leaf, perhaps one the
-		// sweep has passed: sweep again until the tree keeps its shape
-		// through a sweep or a sweep finds nothing.
-		g := x.gen.Load()
-		n := x.sweepStale(cut, held)
-		gone += n
-		if n == 0 || x.gen.Load() == g {
-			return gone
+	m := &sweepMark{back: noBack}
+	x.mu.Lock()
+	x.st.sweeps = append(x.st.sweeps, m)
+	x.mu.Unlock()
+	defer func() {
+		x.mu.Lock()
+		x.st.sweeps = slices.DeleteFunc(x.st.sweeps, func(o *sweepMark) bool { return o == m })
+		x.mu.Unlock()
+	}()
+	return x.sweepStale(cut, m, held)
+}
+
+// sweepMark is a RemoveStale sweep as the writers see it. The sweep
+// walks the main tree's leaves in node order, but a split may put
+// drivers into nodes it has passed (its four nodes may be a group a
+// collapse released) and a collapse puts them into an ancestor, whose
+// index is usually lower; then the sweep goes back (see
+// treeStore.tookDrivers). Writer only.
+type sweepMark struct {
+	at   int32 // the leaf the sweep is reading, or will read next
+	back int32 // the lowest node at or before at that took drivers since, or noBack
+}
+
+const (
+	noBack = math.MaxInt32
+	// maxSweeps bounds the passes of one RemoveStale, lest writes that
+	// keep reshaping the tree behind it keep it going for ever.
+	maxSweeps = 4
+)
+
+// tookDrivers tells the sweeps under way that node i took drivers from a
+// split or a collapse.
+func (s *treeStore) tookDrivers(i int32) {
+	for _, m := range s.sweeps {
+		if i <= m.at {
+			m.back = min(m.back, i)
 		}
 	}
 }
@@ -540,18 +571,29 @@ func (x *Index) removeStale(held func(read int)) int {
 // that the entry a deletion moves into the hole has been looked at. It
 // lets go of the mutex after staleBatch deletions or staleScan entries
 // read, if need be in the middle of a leaf (a pile of drivers at one
-// point can hold any number), and resumes there.
-func (x *Index) sweepStale(cut int64, held func(read int)) int {
+// point can hold any number), and resumes there. When it reaches the
+// last node it starts a new pass at m.back, if a split or a collapse put
+// drivers where it had been, at most maxSweeps passes in all.
+func (x *Index) sweepStale(cut int64, m *sweepMark, held func(read int)) int {
 	s := &x.st
-	gone := 0
+	gone, pass := 0, 1
 	li, j := int32(0), int32(-1) // j < 0: from the leaf's last entry
 	for {
 		x.mu.Lock()
 		seen, del := 0, 0
-		for ; li < s.nnode && seen < staleScan && del < staleBatch; li, j = li+1, -1 {
+		for seen < staleScan && del < staleBatch {
+			if li >= s.nnode {
+				if m.back == noBack || pass == maxSweeps {
+					break
+				}
+				li, j, m.back = m.back, -1, noBack
+				pass++
+			}
+			m.at = li
 			n := s.node(li)
 			b := n.leaf.Load()
 			if b == nil || n.mirror() {
+				li, j = li+1, -1
 				continue
 			}
 			if cnt := b.count(); j < 0 || j >= cnt {
@@ -571,9 +613,10 @@ func (x *Index) sweepStale(cut int64, held func(read int)) int {
 			if j >= 0 && b != nil {
 				break // the batch is full: resume at entry j
 			}
+			li, j = li+1, -1
 		}
 		gone += del
-		done := li >= s.nnode
+		done := li >= s.nnode && (m.back == noBack || pass == maxSweeps)
 		x.mu.Unlock()
 		if held != nil {
 			held(seen)

@@ -114,3 +114,68 @@ func TestUpsertRejectsSeenOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveStaleGoesBack checks that a driver stale since before
+// RemoveStale began is deleted even when another writer, between two of
+// the sweep's batches, splits its leaf into nodes the sweep has passed (a
+// group a collapse released). The sweep used to go back only when it had
+// deleted something itself, and missed it.
+func TestRemoveStaleGoesBack(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := NewIndex(Options{StaleAfter: time.Minute, Now: func() time.Time { return now }})
+	r := rand.New(rand.NewPCG(seed(t), 2))
+	up := func(id int, p LatLng, seen time.Time) {
+		t.Helper()
+		if err := x.Upsert(Driver{ID: DriverID(id), Pos: p, Seen: seen}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A tight cluster first, so that its cells take low node indexes,
+	// then a city, then a crowd in Sydney with one stale driver.
+	for i := range 100 {
+		up(i, LatLng{40 + float64(i)*1e-6, -75}, now)
+	}
+	for i := range 5000 {
+		up(1000+i, LatLng{40.6 + r.Float64()*0.2, -74.1 + r.Float64()*0.2}, now)
+	}
+	const stale = 9000
+	up(stale, LatLng{-33.9, 151.2}, now.Add(-2*time.Minute))
+	for i := range 300 {
+		up(stale+1+i, LatLng{-33.9 + r.Float64()*0.01, 151.2 + r.Float64()*0.01}, now)
+	}
+	leaf := func() int32 {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		w, ok := x.st.lookup(stale)
+		if !ok {
+			return -1
+		}
+		return w.leaf
+	}
+	from, to, batches := leaf(), int32(-1), 0
+	got := x.removeStale(func(int) {
+		if batches++; batches != 1 {
+			return
+		}
+		// The cluster leaves (its cells collapse, releasing low node
+		// groups) and drivers arrive in the stale driver's leaf until it
+		// splits.
+		for i := range 100 {
+			x.Remove(DriverID(i))
+		}
+		x.mu.Lock()
+		b := *x.st.box(from)
+		x.mu.Unlock()
+		for i := 0; x.st.node(from).child.Load() < 0; i++ {
+			up(20000+i, LatLng{unfix(b.y0) + r.Float64()*unfix(b.y1-b.y0), unfix(b.x0) + r.Float64()*unfix(b.x1-b.x0)}, now)
+		}
+		to = leaf()
+	})
+	if batches < 2 || to < 0 || to >= from {
+		t.Fatalf("the test did not move the driver behind the sweep: %d batches, leaf %d to %d", batches, from, to)
+	}
+	if got != 1 || leaf() >= 0 {
+		t.Fatalf("RemoveStale deleted %d; the driver stale since before it began is still stored: %v", got, leaf() >= 0)
+	}
+	checkTree(t, x)
+}
