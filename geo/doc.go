@@ -87,8 +87,8 @@
 // faster by the medians of interleaved A/B runs; 1.4 bytes a driver
 // more; growing by a third or a half, 32-48-64-96, copied 2.3 an insert
 // but cost 7.3 bytes a driver and measured no faster). A leaf splits
-// when a 97th driver arrives unless all its drivers share one point (such a leaf grows
-// instead; a flag the writer keeps per leaf says so, so a driver
+// when a 97th driver arrives unless it and all the leaf's drivers share
+// one point (such a leaf grows instead; a flag the writer keeps per leaf says so, so a driver
 // arriving at a pile of 20,000 took 0.5 µs, not the 13 µs of comparing it
 // with the pile), and a subtree collapses into one leaf when it holds
 // fewer than 8, which is hysteresis enough that a driver moving to and
@@ -190,9 +190,11 @@
 // another leaf walks up to the lowest common cell and down again, O(d),
 // and rewrites the driver's table slot; a split or a collapse rewrites the
 // slots of the up to 96 drivers it moves; insert, Remove and SetStatus are
-// O(d); Get is O(1) (every lookup by ID reads at most 96 IDs of a
-// leaf, or makes one map lookup in a pile, except when the tags of two
-// drivers collide on a pile, rare, and then it scans the pile); Nearby
+// O(d); Get is O(1) (a lookup by ID reads at most 128 IDs of a leaf,
+// which holds at most 96 unless its drivers share one point, and finds
+// those of such a pile beyond the 128th by one map lookup, except when
+// the tags of two drivers collide on a pile, rare, and then it scans the
+// pile); Nearby
 // and NearbyAvailable visit O(d + k) cells;
 // AppendWithinIDs O(d + cells on the circle's edge + hits); RemoveStale
 // O(n). The index measured 48 bytes per driver with 1,000,000 drivers in

@@ -796,3 +796,33 @@ func (q *sphereQuery) bound(r rect) float64 {
 	}
 	return q.gapBound(dLat, dLng, max(math.Abs(r.MinY), math.Abs(r.MaxY)), near)
 }
+
+// TestNormLng checks that normLng lands in [-180, 180) for longitudes
+// just below -180, whose remainder rounds up to 360, and for the rest.
+func TestNormLng(t *testing.T) {
+	for _, c := range []struct{ in, want float64 }{
+		{-180.00000000000003, -180},
+		{math.Nextafter(-180, -200), -180},
+		{-180, -180},
+		{180, -180},
+		{179.5, 179.5},
+		{-540, -180},
+		{540, -180},
+		{190, -170},
+		{-190, 170},
+	} {
+		if got := normLng(c.in); got != c.want {
+			t.Errorf("normLng(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+	r := rand.New(rand.NewPCG(seed(t), 3))
+	for range 100_000 {
+		in := (r.Float64() - 0.5) * 1e4
+		if r.IntN(4) == 0 {
+			in = math.Nextafter(-180-360*float64(r.IntN(5)), math.Inf(-1))
+		}
+		if got := normLng(in); got < -180 || got >= 180 || math.IsNaN(got) {
+			t.Fatalf("normLng(%v) = %v, outside [-180, 180)", in, got)
+		}
+	}
+}

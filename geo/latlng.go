@@ -136,9 +136,12 @@ func asin(x float64) float64 {
 }
 
 // Distance returns the great-circle distance in metres from a to b on a
-// sphere of [EarthRadius], by the haversine formula (accurate to well under
-// a millimetre at every distance, unlike the spherical law of cosines at
-// short ones). Invalid positions give a meaningless result; validate first.
+// sphere of [EarthRadius], by the haversine formula: accurate to well under
+// a millimetre at short distances, where the spherical law of cosines is
+// not, and at every other, except within about 40 m of b being a's
+// antipode, where the float64 rounding of the haversine near 1 leaves up
+// to 0.3 m (0.27 m at the antipode itself). Invalid positions give a
+// meaningless result; validate first.
 func Distance(a, b LatLng) float64 {
 	return metres(hav(a.Lat, a.Lng, cosDeg(a.Lat), b.Lat, b.Lng))
 }
@@ -178,6 +181,9 @@ func normLng(lng float64) float64 {
 	lng = math.Mod(lng+180, 360)
 	if lng < 0 {
 		lng += 360
+		if lng == 360 { // a tiny negative remainder rounds up
+			lng = 0
+		}
 	}
 	return lng - 180
 }
