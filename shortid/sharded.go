@@ -34,7 +34,8 @@ const pointerPrefix = "\x00dedup:"
 //
 // The loser deletes the link it made in step 1 and returns the winner's
 // link. Because a link always exists before its pointer, a pointer whose
-// link is missing (or now holds another URL) is stale — left by a crash or
+// link is missing (or whose key now holds another link: another URL,
+// creation time, alias flag or visit limit) is stale — left by a crash or
 // a concurrent Delete — and the next create replaces it. Delete and Sweep
 // remove the link first and its pointer second. Keys starting with a NUL
 // byte are reserved for pointers.
@@ -112,7 +113,9 @@ func (s *ShardedStore) Create(ctx context.Context, l Link, dedup bool) (Link, er
 		return Link{}, err
 	}
 	owner := s.urlShard(l.URL)
-	ptr := Link{Key: pointerPrefix + l.Key, URL: l.URL, CreatedAt: l.CreatedAt}
+	// The pointer names its link by key and, since a key may be freed and
+	// taken again, by the link's CreatedAt, Alias and MaxVisits too.
+	ptr := Link{Key: pointerPrefix + l.Key, URL: l.URL, Alias: l.Alias, CreatedAt: l.CreatedAt, MaxVisits: l.MaxVisits}
 	for range 8 {
 		got, err := owner.Create(ctx, ptr, true)
 		switch {
@@ -129,7 +132,7 @@ func (s *ShardedStore) Create(ctx context.Context, l Link, dedup bool) (Link, er
 		}
 		other := strings.TrimPrefix(got.Key, pointerPrefix)
 		rec, err := s.shard(other).Get(ctx, other)
-		if err == nil && rec.Link.URL == l.URL {
+		if err == nil && pointsTo(got, rec.Link) {
 			if _, err := undo(nil); err != nil {
 				return Link{}, err
 			}
@@ -138,12 +141,22 @@ func (s *ShardedStore) Create(ctx context.Context, l Link, dedup bool) (Link, er
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return undo(err)
 		}
-		// The pointer is stale: its link is gone or holds another URL.
+		// The pointer is stale: its link is gone, or its key now holds
+		// another link.
 		if err := owner.Delete(ctx, got.Key); err != nil && !errors.Is(err, ErrNotFound) {
 			return undo(err)
 		}
 	}
 	return undo(fmt.Errorf("shortid: dedup entry for %q kept changing", l.URL))
+}
+
+// pointsTo reports whether dedup pointer p was written for link l: the
+// same URL, CreatedAt, Alias and MaxVisits. A link created again under a
+// freed key (a custom alias, say, after a crash left the old link's
+// pointer behind) differs in one of them, and a plain request must not
+// be handed it.
+func pointsTo(p, l Link) bool {
+	return l.URL == p.URL && l.CreatedAt.Equal(p.CreatedAt) && l.Alias == p.Alias && l.MaxVisits == p.MaxVisits
 }
 
 // Get implements [Store.Get] with one call to the key's shard.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/blueprint-go/blueprint/shortid"
 )
@@ -226,6 +227,47 @@ func TestShardedStoreRepairsStalePointer(t *testing.T) {
 		if _, err := s.Create(ctx, shortid.Link{Key: key, URL: u}, false); !errors.Is(err, shortid.ErrExists) {
 			t.Errorf("Create(%q) = %v, want ErrExists", key, err)
 		}
+	}
+}
+
+// TestShardedStoreStalePointerToReusedKey checks that a dedup pointer
+// left by a crash is stale once its key holds another link for the same
+// URL (here a custom alias with a TTL, created in the same instant): a
+// plain request used to be handed that link, and after its TTL a link
+// that no longer resolved.
+func TestShardedStoreStalePointerToReusedKey(t *testing.T) {
+	mems := []*shortid.MemStore{shortid.NewMemStore(), shortid.NewMemStore(), shortid.NewMemStore()}
+	st := shortid.NewShardedStore([]shortid.Store{mems[0], mems[1], mems[2]})
+	clock := newFakeClock()
+	s, err := shortid.New(st, shortid.Options{Clock: clock, FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const u = "https://example.com/x"
+	plain, err := s.Shorten(ctx, shortid.ShortenRequest{URL: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A crash after deleting the link but before deleting its pointer;
+	// then the freed key is taken as an alias for the same URL.
+	if err := mems[st.ShardOf(plain.Key)].Delete(ctx, plain.Key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Shorten(ctx, shortid.ShortenRequest{URL: u, Alias: plain.Key, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	got, created, err := s.ShortenCreated(ctx, shortid.ShortenRequest{URL: u})
+	if err != nil || !created || got.Alias || !got.ExpiresAt.IsZero() || got.Key == plain.Key {
+		t.Fatalf("plain Shorten = %+v, created %v, %v; want a new plain link", got, created, err)
+	}
+	clock.Advance(2 * time.Hour)
+	again, err := s.Shorten(ctx, shortid.ShortenRequest{URL: u})
+	if err != nil || again.Key != got.Key {
+		t.Fatalf("plain Shorten after the alias expired = %+v, %v; want %q", again, err, got.Key)
+	}
+	if _, err := s.Resolve(ctx, again.Key); err != nil {
+		t.Fatalf("Resolve(%q) = %v", again.Key, err)
 	}
 }
 
