@@ -230,7 +230,8 @@ type Codec struct {
 // value i. The alphabet must hold between 2 and 94 distinct bytes of
 // printable ASCII other than space ('!' through '~'), else NewCodec returns an
 // error matching [ErrInvalidAlphabet]. For codes used in URL paths, keep to
-// the unreserved characters of RFC 3986: letters, digits, '-', '.', '_', '~'.
+// the unreserved characters of RFC 3986: letters, digits, '-', '.', '_', '~';
+// a [Shortener]'s keys take only letters, digits, '-' and '_'.
 func NewCodec(alphabet string) (*Codec, error) {
 	if len(alphabet) < 2 || len(alphabet) > 94 {
 		return nil, fmt.Errorf("%w: %d characters, want 2 to 94", ErrInvalidAlphabet, len(alphabet))

@@ -67,7 +67,10 @@ type Options struct {
 	Reserved []string
 	// Keys hands out the keys of new links. The default is a [Sequence]
 	// over the Store's counter if the Store is also a [Counter], else over a
-	// [MemCounter], with a secret drawn from Rand.
+	// [MemCounter], with a secret drawn from Rand. A key holds only letters,
+	// digits, '-' and '_': [New] refuses a Sequence or Random with another
+	// character in its alphabet, and Shorten refuses a key from any other
+	// KeySource that holds one ([ErrInvalidKeySource]).
 	//
 	// That default secret is new in every Shortener: several Shorteners on
 	// one Store (or one across restarts) encrypt the same counter values

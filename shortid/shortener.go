@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,6 +133,13 @@ func New(store Store, opts Options) (*Shortener, error) {
 		}
 		s.keys = seq
 	}
+	if a := keyAlphabet(s.keys); a != "" {
+		for i := 0; i < len(a); i++ {
+			if !validKey(a[i : i+1]) {
+				return nil, fmt.Errorf("%w: Options.Keys draws on %q, which a short key may not hold (only letters, digits, '-' and '_')", ErrInvalidAlphabet, a[i])
+			}
+		}
+	}
 	s.clicks.init()
 	bg, stopBg := context.WithCancel(context.Background())
 	s.stopBg = stopBg
@@ -230,7 +238,7 @@ func (s *Shortener) ShortenCreated(ctx context.Context, req ShortenRequest) (Lin
 			return Link{}, false, err
 		}
 		if !validKey(k) {
-			return Link{}, false, fmt.Errorf("shortid: KeySource produced an invalid key %q", string(k))
+			return Link{}, false, fmt.Errorf("%w: %q", ErrInvalidKeySource, string(k))
 		}
 		if s.isReserved(k) {
 			continue
@@ -244,7 +252,25 @@ func (s *Shortener) ShortenCreated(ctx context.Context, req ShortenRequest) (Lin
 		created := err == nil && got.Key == l.Key && got.CreatedAt.Equal(l.CreatedAt)
 		return got, created, err
 	}
-	return Link{}, false, fmt.Errorf("shortid: no free key after %d attempts", maxKeyAttempts)
+	return Link{}, false, fmt.Errorf("%w: %d generated keys in a row were taken", ErrNoFreeKey, maxKeyAttempts)
+}
+
+// keyAlphabet returns the characters the package's own KeySources draw
+// keys from, or "" for another KeySource.
+func keyAlphabet(k KeySource) string {
+	switch k := k.(type) {
+	case *Sequence:
+		return k.codec.alphabet
+	case *Random:
+		var a []byte
+		for _, c := range k.table {
+			if c != 0 && !slices.Contains(a, c) {
+				a = append(a, c)
+			}
+		}
+		return string(a)
+	}
+	return ""
 }
 
 // appendKey asks the KeySource for a key. The package's own sources are

@@ -146,17 +146,50 @@ func TestGeneratedKeySkipsTakenAndReserved(t *testing.T) {
 		t.Fatalf("Shorten with an exhausted KeySource = %v", err)
 	}
 	// A KeySource that hands out bad keys is refused.
-	keys.keys = []string{"a/b"}
-	if _, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/x"}); err == nil {
-		t.Fatal("Shorten accepted an invalid generated key")
+	for _, bad := range []string{"a/b", "a.b", "", strings.Repeat("a", shortid.MaxAliasLength+1)} {
+		keys.keys = []string{bad}
+		if _, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/x"}); !errors.Is(err, shortid.ErrInvalidKeySource) {
+			t.Fatalf("Shorten with generated key %q = %v, want ErrInvalidKeySource", bad, err)
+		}
 	}
 	// One that only hands out taken keys gives up.
 	keys.keys = nil
 	for range 100 {
 		keys.keys = append(keys.keys, "hijklmn")
 	}
-	if _, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/y"}); err == nil {
-		t.Fatal("Shorten with only taken keys succeeded")
+	if _, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/y"}); !errors.Is(err, shortid.ErrNoFreeKey) {
+		t.Fatalf("Shorten with only taken keys = %v, want ErrNoFreeKey", err)
+	}
+}
+
+// TestNewRefusesKeyAlphabet checks that New refuses a Sequence or Random
+// drawing on characters a key may not hold ('.' and '~' are unreserved in
+// URLs, so NewCodec takes them): Shorten used to fail on the keys that
+// held one, a third of them with this alphabet, as internal errors.
+func TestNewRefusesKeyAlphabet(t *testing.T) {
+	const ok = "abcdefghijklmnopqrstuvwxyz0123456789-_"
+	for _, alphabet := range []string{ok + ".", ok + "~", "01+"} {
+		seq, err := shortid.NewSequence(shortid.NewMemCounter(0), shortid.SequenceOptions{Alphabet: alphabet, Length: 6})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rnd, err := shortid.NewRandom(shortid.RandomOptions{Alphabet: alphabet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []shortid.KeySource{seq, rnd} {
+			if _, err := shortid.New(shortid.NewMemStore(), shortid.Options{Keys: k}); !errors.Is(err, shortid.ErrInvalidAlphabet) {
+				t.Errorf("New with a %T over %q = %v, want ErrInvalidAlphabet", k, alphabet, err)
+			}
+		}
+	}
+	seq, err := shortid.NewSequence(shortid.NewMemCounter(0), shortid.SequenceOptions{Alphabet: ok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := newTestShortener(t, shortid.Options{Keys: seq})
+	for i := range 200 {
+		shorten(t, s, shortid.ShortenRequest{URL: fmt.Sprintf("https://example.com/%d", i)})
 	}
 }
 

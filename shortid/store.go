@@ -36,6 +36,13 @@ var (
 	// use. The Shortener turns it into ErrAliasTaken for an alias and into
 	// the next candidate key for a generated one.
 	ErrExists = errors.New("shortid: key exists")
+	// ErrInvalidKeySource reports a key from Options.Keys that is not 1 to
+	// 64 letters, digits, '-' or '_': a broken or misconfigured KeySource.
+	ErrInvalidKeySource = errors.New("shortid: KeySource produced an invalid key")
+	// ErrNoFreeKey reports that Shorten found every key it drew taken, many
+	// times in a row: a KeySource that repeats itself, or a key space
+	// nearly full.
+	ErrNoFreeKey = errors.New("shortid: no free key")
 )
 
 // A Link is one short key and the URL it redirects to.
