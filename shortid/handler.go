@@ -601,20 +601,31 @@ type jsonSeconds time.Duration
 // (about 292 years).
 const maxSeconds = float64(math.MaxInt64) / float64(time.Second)
 
+// nonzero reports whether the JSON number or duration string s has a
+// non-zero digit before its exponent, if any.
+func nonzero(s string) bool {
+	for i := 0; i < len(s) && s[i] != 'e' && s[i] != 'E'; i++ {
+		if '1' <= s[i] && s[i] <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
 // UnmarshalJSON implements json.Unmarshaler.
 func (d *jsonSeconds) UnmarshalJSON(b []byte) error {
 	if bytes.Equal(b, []byte("null")) {
 		return nil
 	}
 	var v time.Duration
+	lit := string(b)
 	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		if err := json.Unmarshal(b, &lit); err != nil {
 			return err
 		}
-		p, err := time.ParseDuration(s)
+		p, err := time.ParseDuration(lit)
 		if err != nil {
-			return fmt.Errorf("%w: ttl %q is not a duration", ErrInvalidRequest, s)
+			return fmt.Errorf("%w: ttl %q is not a duration", ErrInvalidRequest, lit)
 		}
 		v = p
 	} else {
@@ -630,8 +641,13 @@ func (d *jsonSeconds) UnmarshalJSON(b []byte) error {
 		}
 		v = time.Duration(math.Round(f * float64(time.Second)))
 	}
-	if v < 0 {
+	// A literal too small for its value to be told from zero (1e-400
+	// seconds, "0.1ns") is not a request for no expiry.
+	if v < 0 || v == 0 && nonzero(lit) && lit[0] == '-' {
 		return fmt.Errorf("%w: negative ttl", ErrInvalidRequest)
+	}
+	if v == 0 && nonzero(lit) {
+		return fmt.Errorf("%w: ttl %s is under one second", ErrInvalidRequest, b)
 	}
 	// A fraction of a second would either round to 0 (no expiry at all) or
 	// expire before anyone could follow the link: neither is what was

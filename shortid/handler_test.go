@@ -230,6 +230,12 @@ func TestHandlerAliasTTLMaxVisits(t *testing.T) {
 			t.Errorf("ttl %s: expires_at = %v, want now+90s", ttl, l.ExpiresAt)
 		}
 	}
+	// Every spelling of zero means no expiry.
+	for i, ttl := range []string{`0`, `-0`, `0.0`, `0e5`, `0E-400`, `"0s"`, `"0"`, `"-0s"`, `null`} {
+		if l := f.create(fmt.Sprintf(`{"url": "https://example.com/zero%d", "ttl": %s}`, i, ttl)); l.ExpiresAt != nil {
+			t.Errorf("ttl %s: expires_at = %v, want none", ttl, l.ExpiresAt)
+		}
+	}
 	short := f.create(`{"url": "https://example.com/short", "ttl": "10s"}`)
 	if rec := f.do(http.MethodGet, "/"+short.Key, ""); rec.Code != http.StatusFound {
 		t.Fatalf("before expiry: %d", rec.Code)
@@ -303,6 +309,11 @@ func TestHandlerErrors(t *testing.T) {
 		{"ttl 1ns string", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"1ns"}`, 400, "invalid_request"},
 		{"ttl 999ms string", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"999ms"}`, 400, "invalid_request"},
 		{"ttl negative zero fraction", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":-1e-10}`, 400, "invalid_request"},
+		// Literals whose value rounds to zero are not "never expires".
+		{"ttl underflows to zero", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":1e-400}`, 400, "invalid_request"},
+		{"ttl negative underflow", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":-0.5e-330}`, 400, "invalid_request"},
+		{"ttl sub-nanosecond string", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"0.1ns"}`, 400, "invalid_request"},
+		{"ttl sub-nanosecond seconds string", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"0.0000000001s"}`, 400, "invalid_request"},
 		{"ttl max seconds", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":9223372036.9}`, 400, "invalid_request"},
 		{"ttl garbage", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":"soon"}`, 400, "invalid_request"},
 		{"ttl object", "POST", "/shorten", "application/json", `{"url":"https://a.example/","ttl":{}}`, 400, "invalid_request"},
