@@ -199,3 +199,47 @@ func TestBoundEdgeCases(t *testing.T) {
 		}
 	}
 }
+
+// TestWithinNearAntipode checks the radius searches on circles whose edge
+// runs within a few metres of the center's antipode, where Distance
+// rounds by up to 0.3 m: every driver within radius by Distance is found
+// (AppendWithinIDs missed a driver 0.14 m from the south pole for a
+// circle around the north pole reaching just past it).
+func TestWithinNearAntipode(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 9))
+	ctx := context.Background()
+	for range 200 {
+		c := LatLng{Lat: math.Copysign(90, r.Float64()-0.5), Lng: r.Float64()*360 - 180}
+		if r.IntN(2) == 0 {
+			c = edgePos(r)
+		}
+		anti := LatLng{Lat: -c.Lat, Lng: normLng(c.Lng + 180)}
+		x := NewIndex(Options{StaleAfter: -1})
+		pts := make([]LatLng, 64)
+		for i := range pts {
+			pts[i] = stored(Destination(anti, r.Float64()*360, r.Float64()*3))
+			if err := x.Upsert(Driver{ID: DriverID(i), Pos: pts[i]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		radius := Distance(c, pts[r.IntN(len(pts))])
+		var want []DriverID
+		for i, p := range pts {
+			if Distance(c, p) <= radius {
+				want = append(want, DriverID(i))
+			}
+		}
+		ids, err := x.AppendWithinIDs(ctx, nil, c, radius)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(ids)
+		if !slices.Equal(ids, want) {
+			t.Fatalf("AppendWithinIDs(%v, %v) = %v, want %v", c, radius, ids, want)
+		}
+		ms, err := x.AppendWithin(ctx, nil, c, radius, nil)
+		if err != nil || len(ms) != len(want) {
+			t.Fatalf("AppendWithin(%v, %v) = %d matches, %v; want %d", c, radius, len(ms), err, len(want))
+		}
+	}
+}

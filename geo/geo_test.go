@@ -62,6 +62,15 @@ func TestBearingDestination(t *testing.T) {
 		{LatLng{0, 0}, LatLng{-1, 0}, 180},
 		{LatLng{0, 179.9}, LatLng{0, -179.9}, 90},
 		{LatLng{10, 10}, LatLng{10, 10}, 0},
+		// One point, spelt at both ends of the antimeridian.
+		{LatLng{10, -180}, LatLng{10, 180}, 0},
+		{LatLng{10, 180}, LatLng{10, -180}, 0},
+		// From a pole the bearing is 0 by definition.
+		{LatLng{90, 0}, LatLng{0, 90}, 0},
+		{LatLng{-90, 0}, LatLng{10, -45}, 0},
+		{LatLng{-90, 180}, LatLng{-90, 180}, 0},
+		// Across the antimeridian the short way.
+		{LatLng{0, -179.9}, LatLng{0, 179.9}, 270},
 	}
 	for _, c := range cases {
 		if got := Bearing(c.a, c.b); !near(got, c.want, 1e-9) {
@@ -164,6 +173,29 @@ func TestCover(t *testing.T) {
 			if !in {
 				t.Fatalf("Cover(%v, %v) = %+v misses %v at %v m", c, radius, boxes, p, Distance(c, p))
 			}
+		}
+	}
+	// Near the antipode Distance rounds by up to 0.3 m: a point that far
+	// outside the exact circle is still within radius by Distance, and
+	// must be in the cover (it was not, for a center at a pole).
+	for range 2000 {
+		c := edgeCenter(r)
+		if r.IntN(2) == 0 {
+			c = LatLng{Lat: math.Copysign(90, r.Float64()-0.5), Lng: r.Float64()*360 - 180}
+		}
+		anti := LatLng{Lat: -c.Lat, Lng: normLng(c.Lng + 180)}
+		p := Destination(anti, r.Float64()*360, r.Float64()*2)
+		radius := Distance(c, p)
+		boxes, err := Cover(c, radius)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := false
+		for _, b := range boxes {
+			in = in || b.Contains(p) || (math.Abs(p.Lng) == 180 && b.Contains(LatLng{p.Lat, -p.Lng}))
+		}
+		if !in {
+			t.Fatalf("Cover(%v, %v) = %+v misses %v, %v m from the antipode", c, radius, boxes, p, Distance(anti, p))
 		}
 	}
 	boxes, _ := Cover(LatLng{0, 179.99}, 10_000)

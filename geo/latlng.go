@@ -71,9 +71,11 @@ func hav(aLat, aLng, aCos, bLat, bLng float64) float64 {
 
 // lngGap returns b - a in degrees taken the short way round, in
 // [-180, 180], for longitudes in [-180, 180]. Across the antimeridian it
-// subtracts after moving each side by 180 (both moves are exact), so the
-// gap keeps every digit: the raw b - a would be near ±360, and the sine
-// of its half, near π, loses about 1e-8 of a 0.1 m distance.
+// subtracts after moving each side by 180, so the gap keeps its digits:
+// the raw b - a would be near ±360, and the sine of its half, near π,
+// loses about 1e-8 of a 0.1 m distance. A move is exact for a side within
+// 90° of the antimeridian (Sterbenz's lemma), as the nearer side always
+// is; the other's rounds by at most 3e-14°.
 func lngGap(a, b float64) float64 {
 	d := b - a
 	if d > 180 {
@@ -150,8 +152,15 @@ func Distance(a, b LatLng) float64 {
 // [0, 360), of the great circle from a to b. It is 0 when a and b coincide
 // or a is a pole.
 func Bearing(a, b LatLng) float64 {
+	if math.Abs(a.Lat) == 90 {
+		// Every way from a pole is south (or north): no bearing from
+		// north is defined, and cos φ1, which would be 0, rounds to 6e-17.
+		return 0
+	}
 	φ1, φ2 := a.Lat*rad, b.Lat*rad
-	Δλ := (b.Lng - a.Lng) * rad
+	// The gap the short way round: the raw difference of -180 and 180 is
+	// 360, whose sine rounds to -2.4e-16, not 0.
+	Δλ := lngGap(a.Lng, b.Lng) * rad
 	y := math.Sin(Δλ) * math.Cos(φ2)
 	x := math.Cos(φ1)*math.Sin(φ2) - math.Sin(φ1)*math.Cos(φ2)*math.Cos(Δλ)
 	θ := math.Atan2(y, x) * deg
@@ -199,14 +208,25 @@ func (b Box) Contains(p LatLng) bool {
 	return p.Lat >= b.MinLat && p.Lat <= b.MaxLat && p.Lng >= b.MinLng && p.Lng <= b.MaxLng
 }
 
-// coverSlack widens covering boxes by about 1 mm so rounding in the
-// trigonometry never leaves a point of the circle outside them.
+// coverSlack widens covering boxes by about 1 mm (in longitude, 1 mm
+// times the cosine of the latitude) so rounding in the trigonometry never
+// leaves a point of the circle outside them.
 const coverSlack = 1e-8
+
+// antipodeHole is the angle, in radians (about 640 m), below which the
+// part of the sphere a circle leaves out around the center's antipode is
+// treated as empty and the circle covered by the whole sphere. Near the
+// antipode the haversine rounds a distance by up to 0.3 m (see
+// [Distance]), far more than coverSlack, so a point a little outside the
+// circle's exact bounding box may be within radius by Distance; with a
+// hole of 1e-4 the rounding is under 1e-12 radians.
+const antipodeHole = 1e-4
 
 // Cover returns the boxes that together contain every point within radius
 // metres of center: one box in general; two when the circle crosses the
 // ±180° meridian, split there; one full band of longitude [-180, 180] when
-// the circle contains a pole; the whole sphere for radius >= πR. The boxes
+// the circle contains a pole; the whole sphere for radius >= πR less
+// about 640 m (what the circle leaves out is then too small to tell). The boxes
 // are the exact bounding boxes of the circle (J. P. Matuschek, "Finding
 // points within a distance of a latitude/longitude using bounding
 // coordinates", 2010) widened by about a millimetre. It returns an error
@@ -235,7 +255,7 @@ func cover(buf *[2]Box, c LatLng, radius float64) ([]Box, error) {
 		return nil, err
 	}
 	δ := radius / EarthRadius
-	if δ >= math.Pi {
+	if δ >= math.Pi-antipodeHole {
 		buf[0] = Box{-90, -180, 90, 180}
 		return buf[:1], nil
 	}
