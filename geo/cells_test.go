@@ -107,9 +107,13 @@ func checkTree(t *testing.T, x *Index) {
 					avail++
 				}
 			}
-			// A leaf above leafMax took its drivers on one point, but
-			// they may have moved apart inside it since; the next
-			// arrival splits it.
+			// A leaf above its limit took its drivers on one point, and
+			// splits (Index.spread) as soon as one moves away inside it.
+			if lim := int32(leafMax); cnt > lim || mirror && cnt > mirrorLeafMax {
+				if !b.oneSpot() {
+					t.Fatalf("leaf %d (mirror %v) holds %d drivers, not all at one point", i, mirror, cnt)
+				}
+			}
 			if !mirror {
 				seen += int(cnt)
 			}
@@ -573,6 +577,64 @@ func TestBlockGrowShrink(t *testing.T) {
 			if nc := blockCap(at + blockStep); at < 0 || nc >= c || at <= shrinkAt(nc) {
 				t.Errorf("a block of %d shrinks at %d entries to %d, which shrinks at %d", c, at, nc, shrinkAt(nc))
 			}
+		}
+	}
+}
+
+// TestPileSpreads checks that a pile of drivers at one point splits as its
+// drivers move apart inside its leaf, main tree and mirror alike, instead
+// of staying one leaf that every search reads whole until the next
+// arrival; searches stay exact throughout.
+func TestPileSpreads(t *testing.T) {
+	const pile = 3000
+	r := rand.New(rand.NewPCG(seed(t), 12))
+	x := NewIndex(Options{StaleAfter: -1})
+	for i := range pile {
+		if err := x.Upsert(Driver{ID: DriverID(i), Pos: LatLng{}, Status: Status(i % 2)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pos := make([]LatLng, pile)
+	for i := range pile {
+		pos[i] = stored(LatLng{Lat: r.Float64()*0.2 - 0.1, Lng: r.Float64()*0.2 - 0.1})
+		if err := x.Upsert(Driver{ID: DriverID(i), Pos: pos[i], Status: Status(i % 2)}); err != nil {
+			t.Fatal(err)
+		}
+		if i%500 == 0 {
+			checkTree(t, x)
+		}
+	}
+	checkTree(t, x)
+	largest := func(root int32) int32 {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		most := int32(0)
+		for i := range x.st.nnode {
+			if n := x.st.node(i); n.leaf.Load() != nil && n.mirror() == (root == mirrorRoot) {
+				most = max(most, x.st.cnt(i))
+			}
+		}
+		return most
+	}
+	if m := largest(mainRoot); m > leafMax {
+		t.Fatalf("after the pile spread, a main leaf holds %d drivers", m)
+	}
+	if m := largest(mirrorRoot); m > mirrorLeafMax {
+		t.Fatalf("after the pile spread, a mirror leaf holds %d drivers", m)
+	}
+	q := LatLng{Lat: 0.05, Lng: -0.05}
+	got, err := x.Nearby(context.Background(), q, 1e6, 10, nil)
+	if err != nil || len(got) != 10 {
+		t.Fatalf("Nearby = %d, %v", len(got), err)
+	}
+	ds := make([]float64, pile)
+	for i, p := range pos {
+		ds[i] = Distance(q, p)
+	}
+	slices.Sort(ds)
+	for i, m := range got {
+		if m.Distance != ds[i] {
+			t.Fatalf("Nearby's %dth is at %v m, brute force %v", i, m.Distance, ds[i])
 		}
 	}
 }

@@ -88,9 +88,10 @@
 // more; growing by a third or a half, 32-48-64-96, copied 2.3 an insert
 // but cost 7.3 bytes a driver and measured no faster). A leaf splits
 // when a 97th driver arrives unless it and all the leaf's drivers share
-// one point (such a leaf grows instead; a flag the writer keeps per leaf says so, so a driver
-// arriving at a pile of 20,000 took 0.5 µs, not the 13 µs of comparing it
-// with the pile), and a subtree collapses into one leaf when it holds
+// one point (such a leaf grows instead, and splits as soon as one of its
+// drivers moves away inside it; a flag the writer keeps per leaf says
+// so, so a driver arriving at a pile of 20,000 took 0.5 µs, not the 13 µs
+// of comparing it with the pile), and a subtree collapses into one leaf when it holds
 // fewer than 8, which is hysteresis enough that a driver moving to and
 // fro does not split and merge cells. So every internal node holds at
 // least 8 drivers, and only leaves keep a count: adding or removing a

@@ -324,7 +324,9 @@ func (x *Index) mirrorMove(id DriverID, old, p uint64, m meta, ml int32) {
 	li, slot := x.mirrorFind(id, old, ml)
 	px, py := posLng(p), posLat(p)
 	if b, pw, im := s.entries(li); b.box.holds(px, py) {
-		moveInLeaf(b, pw, im, slot, old, p, m)
+		if moveInLeaf(b, pw, im, slot, old, p, m) {
+			x.spread(li)
+		}
 		return
 	}
 	x.moveAcross(id, li, slot, p, m)
@@ -359,12 +361,44 @@ func (x *Index) moveAcross(id DriverID, li, slot int32, p uint64, m meta) (ti, j
 
 // moveInLeaf rewrites the entry at slot of block b (positions pw, IDs
 // and metas im), at from, to position p, which its leaf holds, and meta m.
-func moveInLeaf(b *block, pw, im []atomic.Uint64, slot int32, from, p uint64, m meta) {
-	if p != from && b.oneSpot() {
+// It reports whether the leaf's drivers, known to share one point, no
+// longer do: the caller then calls spread.
+func moveInLeaf(b *block, pw, im []atomic.Uint64, slot int32, from, p uint64, m meta) bool {
+	spread := p != from && b.oneSpot()
+	if spread {
 		b.setOneSpot(false)
 	}
 	im[2*slot+1].Store(uint64(m))
 	pw[slot].Store(p)
+	return spread
+}
+
+// spread splits leaf li if it holds more drivers than a leaf may unless
+// they share one point, which they no longer do (a driver of a pile moved
+// inside its leaf), and so on down to the cell that parts the pile from
+// the driver that left it. Left whole, a pile that disperses inside its
+// cell (20,000 drivers reporting 0,0 before a fix, then their places)
+// made every search in it read the whole pile until the next arrival:
+// 10 nearest in 100 µs instead of 6.
+func (x *Index) spread(li int32) {
+	s := &x.st
+	lim := int32(leafMax)
+	if s.node(li).mirror() {
+		lim = mirrorLeafMax
+	}
+	for s.cnt(li) > lim && !s.ref(li).b.oneSpot() {
+		x.gen.Add(1) // odd: searches running meanwhile start over
+		s.split(li)
+		x.gen.Add(1)
+		// Only the child holding the pile's point can hold too many.
+		c := s.kid(li)
+		li = c
+		for q := c + 1; q < c+4; q++ {
+			if s.cnt(q) > s.cnt(li) {
+				li = q
+			}
+		}
+	}
 }
 
 // commonCell returns the lowest ancestor of leaf li that holds (px, py).
@@ -392,7 +426,9 @@ func (x *Index) update(id DriverID, w where, px, py int32, m meta) {
 		x.mirrorDel(id, from, li)
 	}
 	if b.box.holds(px, py) {
-		moveInLeaf(b, pw, im, w.slot, from, p, m)
+		if moveInLeaf(b, pw, im, w.slot, from, p, m) {
+			x.spread(li)
+		}
 		return
 	}
 	ti, j := x.moveAcross(id, li, w.slot, p, m)
