@@ -1026,9 +1026,11 @@ func (s *treeStore) delEntry(li int32, slot int32) {
 
 // sameSpot reports whether every entry of leaf block b and p are one
 // point. It compares p with every entry only when b's oneSpot flag is
-// clear (a driver of the leaf moved inside it); if they match, it sets
-// the flag again, and if not the caller splits the leaf, so a pile costs
-// O(pile) once per driver that moves inside it, not per arrival.
+// clear (a driver of the leaf moved inside it), which a full leaf's is
+// only if it holds no more than its limit (a pile splits at once, see
+// Index.spread); if they match, it sets the flag again, and if not the
+// caller splits the leaf. So an arrival at a pile costs O(1), and at a
+// full leaf O(leafMax) at most.
 func sameSpot(b *block, p uint64) bool {
 	if b.oneSpot() {
 		return b.count() == 0 || b.pos(0) == p
