@@ -2,9 +2,11 @@
 // insert, move, remove and look up by ID, list the objects in a rectangle,
 // and find the k nearest under a distance the caller supplies.
 //
-// It is the spatial core of the ride-dispatch case: package geo keeps its
-// drivers in a Tree over longitude and latitude and searches it by
-// great-circle distance through a [Metric].
+// It is a general planar index, usable over longitude and latitude with a
+// great-circle [Metric]. Package geo, the ride-dispatch index of moving
+// drivers, does not use it: it is built for its own case (concurrent
+// lock-free searches, fixed-point positions, a second tree of available
+// drivers) on the same ideas.
 //
 // # Design
 //
@@ -20,17 +22,21 @@
 // default) unless it is at Options.MaxDepth or all its objects share one
 // point; then the leaf just grows (it doubles the threshold each time it
 // finds it cannot split, so a thousand drivers waiting at one airport stand
-// cost O(1) amortised per insert, not an endless cascade of splits). When a
+// cost O(1) amortised per insert, not an endless cascade of splits), until
+// an object arrives elsewhere in its cell or one of its objects moves away
+// inside it: then it splits at once, down to the cell that parts them. When a
 // cell's subtree falls to 3/4 LeafSize objects it merges back into one
 // leaf; the gap between 32 and 24 stops a driver that crosses a cell edge
 // back and forth from splitting and merging every time. A leaf that empties
-// to a quarter of its capacity gives half of it back. Released cells go on a free
-// list and are reused, so memory follows the live population and does not
-// creep under churn.
+// to a quarter of its capacity moves down a capacity class (see Memory), or,
+// grown past twice LeafSize by a pile, gives half of it back. Released
+// cells go on a free list and are reused, so memory does not creep under
+// churn; the cell array, the free list, the spare leaf storage and the ID
+// map keep the size of the largest population, as a Go map does.
 //
 // The value V travels with the point: a filter given to [Tree.Nearest] reads
-// it from the record being scanned, with no second lookup. package geo keeps
-// a driver's status, vehicle type and last-seen time there in one uint64.
+// it from the record being scanned, with no second lookup (a driver's
+// status, vehicle type and last-seen time packed in one uint64, say).
 //
 // A tree made by [NewMarked] also counts, in every cell, the objects whose
 // value a mark function accepts, and keeps each leaf's marked records
@@ -39,7 +45,7 @@
 // when marked objects cluster (cells without any are common); when they
 // are spread thin, as available drivers among busy ones are, almost every
 // leaf holds one, and a second tree of just those objects is faster — the
-// choice package geo makes.
+// choice package geo's own index makes.
 //
 // # Costs
 //
@@ -76,19 +82,23 @@
 // cannot make its leaves switch class on every move. Storage a leaf gives
 // up is cleared and kept in a per-class spare list for the next leaf that
 // needs it, so steady churn allocates almost nothing (moves measure 0
-// allocs/op). For package geo's 32-byte records that is 41 bytes of leaf
-// storage per object instead of 79; the ID map (16-byte slots) and the
-// cells (80 bytes each, about one per five objects) come on top.
+// allocs/op). For 32-byte records (a point, a uint64 ID and a uint64
+// value) that is 41 bytes of leaf storage per object instead of 79; the
+// ID map (16-byte slots) and the cells (80 bytes each, about one per five
+// objects) come on top.
 //
 // Measured on a shared, loaded 2-core AMD EPYC, so only ratios within one
-// run mean much: see package geo's documentation and the benchmarks
-// module for figures against tidwall/rtree and orb/quadtree.
+// run mean much. The package's own benchmarks (go test -bench . in this
+// directory) measure it; package geo's documentation and the benchmarks
+// module compare geo's index with tidwall/rtree and orb's quadtree.
 //
 // # Concurrency
 //
 // A Tree is not safe for concurrent use. Read-only methods (Get, Len, Range,
 // Nearest, Bounds) may run in parallel with each other, but not with
-// Insert, Move, Update or Remove. package geo adds the locking.
+// Insert, Move, Update or Remove: guard a shared Tree with a
+// sync.RWMutex (package geo's Index is the concurrent index for moving
+// drivers).
 //
 // # Errors
 //

@@ -250,6 +250,14 @@ func (t *Tree[ID, V]) place(n int32, it item[ID, V]) {
 			if int32(len(nd.items)) >= nd.limit && t.split(n) {
 				continue // n is now internal; descend into the right child
 			}
+			// A raised limit marks a pile of objects at one point (or a
+			// leaf at MaxDepth): an arrival elsewhere parts it at once,
+			// lest the leaf fill up to its limit with scattered objects.
+			if nd.limit > t.leafSize && int32(len(nd.items)) >= t.leafSize &&
+				nd.depth < t.maxDepth && it.p != nd.items[0].p {
+				t.divide(n)
+				continue
+			}
 			t.push(n, it, mk)
 			return
 		}
@@ -266,11 +274,40 @@ func (t *Tree[ID, V]) place(n int32, it item[ID, V]) {
 func (t *Tree[ID, V]) split(n int32) bool {
 	nd := &t.nodes[n]
 	if nd.depth >= t.maxDepth || samePoint(nd.items) {
-		nd.limit *= 2 // amortises the samePoint scan over many inserts
+		if nd.limit <= math.MaxInt32/2 {
+			nd.limit *= 2 // amortises the samePoint scan over many inserts
+		}
 		return false
 	}
+	t.divide(n)
+	return true
+}
+
+// spread splits leaf n, which holds a pile of objects at one point above
+// LeafSize, now that one of them has moved away inside it, and so on down
+// the child that takes the most objects, until they are apart or at one
+// point again. Left whole, a dispersed pile of 10,000 made a 1-nearest
+// search read all of them instead of 25.
+func (t *Tree[ID, V]) spread(n int32) {
+	if t.nodes[n].depth >= t.maxDepth {
+		return
+	}
+	for int32(len(t.nodes[n].items)) > t.leafSize && t.split(n) {
+		c := t.nodes[n].child
+		n = c
+		for q := c + 1; q < c+4; q++ {
+			if len(t.nodes[q].items) > len(t.nodes[n].items) {
+				n = q
+			}
+		}
+	}
+}
+
+// divide turns leaf n into an internal node with four leaf children and
+// deals its objects among them.
+func (t *Tree[ID, V]) divide(n int32) {
 	c := t.alloc()
-	nd = &t.nodes[n] // alloc may have moved the slice
+	nd := &t.nodes[n] // after alloc, which may move the slice
 	r := nd.rect
 	mx, my := (r.MinX+r.MaxX)*0.5, (r.MinY+r.MaxY)*0.5
 	rects := [4]Rect{
@@ -298,7 +335,6 @@ func (t *Tree[ID, V]) split(n int32) bool {
 		t.push(ch, it, t.marks(it.v))
 	}
 	t.release(items)
-	return true
 }
 
 // push appends it to leaf n, counts it, and indexes it. mk is 1 when it
@@ -458,6 +494,9 @@ func (t *Tree[ID, V]) move(l loc, p Point, v *V) {
 	leaf := &t.nodes[l.leaf]
 	if t.holds(leaf, p) {
 		it := &leaf.items[l.slot]
+		// A leaf above LeafSize holds a pile at one point (or is at
+		// MaxDepth): an object moving away inside it parts the pile.
+		apart := it.p != p && int32(len(leaf.items)) > t.leafSize
 		it.p = p
 		if v != nil {
 			old := t.marks(it.v)
@@ -465,6 +504,9 @@ func (t *Tree[ID, V]) move(l loc, p Point, v *V) {
 			if mk := t.marks(it.v); mk != old {
 				t.flip(l.leaf, l.slot, mk)
 			}
+		}
+		if apart {
+			t.spread(l.leaf)
 		}
 		return
 	}
@@ -548,6 +590,11 @@ func (t *Tree[ID, V]) take(l loc, unindex bool) item[ID, V] {
 		nd.items = s
 	}
 	nd.count--
+	if nd.limit > t.leafSize && last <= t.leafSize {
+		// No longer a pile: a raised limit means a leaf above LeafSize,
+		// whose objects share one point, which arrivals rely on.
+		nd.limit = t.leafSize
+	}
 	if unindex {
 		delete(t.index, it.id)
 	}

@@ -64,6 +64,9 @@ func checkInvariants(t *testing.T, tr *Tree[int, int], m model) {
 			}
 		}()
 		if nd.child == noChild {
+			if int32(len(nd.items)) > tr.leafSize && nd.depth < tr.maxDepth && !samePoint(nd.items) {
+				t.Fatalf("leaf %d holds %d objects, more than LeafSize %d, not all at one point", n, len(nd.items), tr.leafSize)
+			}
 			for i, it := range nd.items {
 				if (tr.marks(it.v) == 1) != (int32(i) < nd.marked) {
 					t.Fatalf("leaf %d: record %d (marked %v) on the wrong side of %d", n, i, tr.marks(it.v) == 1, nd.marked)
@@ -380,6 +383,64 @@ func TestDuplicates(t *testing.T) {
 	}
 	if d := tr.nodes[tr.index[-1].leaf].depth; d > int32(defaultMaxDepth) {
 		t.Fatalf("depth %d exceeds MaxDepth", d)
+	}
+}
+
+// TestPileParts checks that a pile of objects at one point, whose leaf
+// grows past LeafSize, splits as soon as an object moves away inside it or
+// arrives elsewhere in its cell: a dispersed pile of 10,000 used to stay
+// one leaf, so that a 1-nearest search computed 10,000 distances instead
+// of a few dozen, and arrivals filled it up to its raised limit.
+func TestPileParts(t *testing.T) {
+	const n = 3000
+	r := rand.New(rand.NewPCG(seed(t), 5))
+	randPoint := func() Point { return Point{r.Float64() * 1000, r.Float64() * 1000} }
+	dists := func(tr *Tree[int, int]) int {
+		calls, e := 0, Euclidean(randPoint())
+		d := e.Dist
+		e.Dist = func(p Point, lim float64) float64 { calls++; return d(p, lim) }
+		tr.Nearest(nil, 1, math.Inf(1), e, nil)
+		return calls
+	}
+	for _, how := range []string{"moves", "arrivals"} {
+		tr, _ := New[int, int](unit, Options{})
+		m := model{}
+		pile := Point{500, 500}
+		for i := range n {
+			if err := tr.Insert(i, pile, i); err != nil {
+				t.Fatal(err)
+			}
+			m[i] = struct {
+				p Point
+				v int
+			}{pile, i}
+		}
+		for i := range n {
+			p, id := randPoint(), i
+			var err error
+			if how == "moves" {
+				err = tr.Move(id, p)
+			} else {
+				id = n + i
+				err = tr.Insert(id, p, id)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			m[id] = struct {
+				p Point
+				v int
+			}{p, id}
+			if i%300 == 0 {
+				checkInvariants(t, tr, m)
+			}
+		}
+		checkInvariants(t, tr, m)
+		if how == "moves" {
+			if c := dists(tr); c > 200 {
+				t.Errorf("after the pile dispersed, 1 nearest computed %d distances", c)
+			}
+		}
 	}
 }
 
