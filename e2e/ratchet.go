@@ -43,6 +43,22 @@ type skipID struct {
 	n     uint32
 }
 
+// skippedKey is a stored skipped message key and the sequence number it
+// was stored under. An id can be stored, used and stored again (a peer
+// that reuses a ratchet key), so Session.order may hold several entries of
+// one id; only the one with the key's current seq is live.
+type skippedKey struct {
+	mk  [KeySize]byte
+	seq uint64
+}
+
+// skipRef is an entry of Session.order: the id of a key as stored under
+// sequence number seq.
+type skipRef struct {
+	id  skipID
+	seq uint64
+}
+
 // Session is one party's Double Ratchet state with one peer. Seal encrypts,
 // Open decrypts; both advance the state. A Session is not safe for
 // concurrent use: callers serialize access per session (typically one
@@ -75,14 +91,15 @@ type Session struct {
 	prevHKr        [KeySize]byte
 	hasHKs, hasHKr bool
 	hasPrevHKr     bool
-	skipped        map[skipID][KeySize]byte
+	skipped        map[skipID]skippedKey
 	skippedChains  map[[KeySize]byte]int // stored keys per chain (ratchet key, or header key with header encryption)
 	// headerAEADs caches the XChaCha20-Poly1305 instance of each header key
 	// in use (sending, receiving, next, previous, and chains with skipped
 	// keys), so trial decryptions do not rebuild it; pruned on each step.
 	headerAEADs map[[KeySize]byte]cipher.AEAD
 	kdf         *kdf          // derivation state and buffers, made on first use
-	order       []skipID      // insertion order of skipped; may hold used ids
+	order       []skipRef     // insertion order of skipped; may hold dead entries (see live)
+	seq         uint64        // sequence number of the last stored skipped key
 	prekey      []byte        // X3DH prefix sent until the first reply
 	baseKey     [KeySize]byte // responder: the initiator's ephemeral key
 	scratch     []byte        // associated-data buffer reused by Seal/Open
@@ -162,7 +179,7 @@ func newSession(ad []byte, opts Options) *Session {
 		headerEncrypt: o.HeaderEncryption,
 		rand:          o.Rand,
 		ad:            slices.Clone(ad),
-		skipped:       make(map[skipID][KeySize]byte),
+		skipped:       make(map[skipID]skippedKey),
 		skippedChains: make(map[[KeySize]byte]int),
 	}
 }
@@ -393,8 +410,8 @@ func (s *Session) Open(dst, msg []byte) ([]byte, error) {
 	if !canonicalX25519(&dh) {
 		return dst, ErrBadHeader
 	}
-	if mk, ok := s.skipped[skipID{dh, n}]; ok {
-		out, err := s.openBody(dst, &mk, header, body)
+	if k, ok := s.skipped[skipID{dh, n}]; ok {
+		out, err := s.openBody(dst, &k.mk, header, body)
 		if err != nil {
 			return dst, err
 		}
@@ -566,49 +583,55 @@ func (s *Session) stepSend() error {
 }
 
 func (s *Session) addSkipped(id skipID, mk [KeySize]byte) {
-	if _, dup := s.skipped[id]; dup {
-		// A peer reused a ratchet key for a new chain: the newer key
-		// replaces the older, counted once.
-		s.skipped[id] = mk
-		return
+	if _, dup := s.skipped[id]; !dup {
+		s.skippedChains[id.chain]++
 	}
-	s.skipped[id] = mk
-	s.skippedChains[id.chain]++
-	s.order = append(s.order, id)
+	// A peer that reuses a ratchet key for a new chain stores an id again:
+	// the newer key replaces the older, counted once, and takes the newest
+	// place in the eviction order (the older entry is dead by its seq).
+	s.seq++
+	s.skipped[id] = skippedKey{mk, s.seq}
+	s.order = append(s.order, skipRef{id, s.seq})
 	for len(s.skipped) > s.maxSkipped {
 		old := s.order[0]
 		s.order = s.order[1:]
-		s.deleteSkipped(old)
+		if s.live(old) {
+			s.deleteSkipped(old.id)
+		}
 	}
 	if len(s.order) > 2*len(s.skipped)+64 {
 		live := s.order[:0:0]
-		for _, id := range s.order {
-			if _, ok := s.skipped[id]; ok {
-				live = append(live, id)
+		for _, e := range s.order {
+			if s.live(e) {
+				live = append(live, e)
 			}
 		}
 		s.order = live
 	}
 }
 
+// live reports whether an entry of s.order is the stored key of its id,
+// and not one used, evicted or replaced since it was appended.
+func (s *Session) live(e skipRef) bool {
+	k, ok := s.skipped[e.id]
+	return ok && k.seq == e.seq
+}
+
 // dropOldChains deletes the skipped keys of the oldest chains until at
 // most maxChains chains have stored keys. Keys are stored in chain order
 // (a chain's keys are all stored before the next chain's, unless a peer
 // reuses a ratchet key, when this is approximate), so the oldest chain is
-// that of the first live entry of s.order.
+// that of the first live entry of s.order; dead entries before it are
+// trimmed, so repeated drops do not scan them again.
 func (s *Session) dropOldChains() {
 	for len(s.skippedChains) > s.maxChains {
-		var oldest [KeySize]byte
-		found := false
-		for _, id := range s.order {
-			if _, ok := s.skipped[id]; ok {
-				oldest, found = id.chain, true
-				break
-			}
+		for len(s.order) > 0 && !s.live(s.order[0]) {
+			s.order = s.order[1:]
 		}
-		if !found {
+		if len(s.order) == 0 {
 			return
 		}
+		oldest := s.order[0].id.chain
 		for id := range s.skipped {
 			if id.chain == oldest {
 				s.deleteSkipped(id)
@@ -677,8 +700,8 @@ func (s *Session) openHE(dst, full []byte, pl int) ([]byte, error) {
 		}
 		_, _, n := parseHeader(h[:])
 		id := skipID{hk, n}
-		if mk, ok := s.skipped[id]; ok {
-			out, err := s.openBody(dst, &mk, adHdr, body)
+		if k, ok := s.skipped[id]; ok {
+			out, err := s.openBody(dst, &k.mk, adHdr, body)
 			if err != nil {
 				return dst, err
 			}

@@ -927,3 +927,94 @@ func TestReusedRatchetKeyDoesNotCorruptSkipped(t *testing.T) {
 		t.Fatalf("%d skipped keys left", bob.Skipped())
 	}
 }
+
+// reusedKeyChains runs chains chains of Alice's against Bob, where Alice
+// starts chain 3 with the ratchet key of chain 0 (a misbehaving peer), and
+// returns the late message N = 0 of every chain. Bob opens chain 0's late
+// message right away, so its skipped-key id is used and deleted before
+// chain 3 stores the same id again.
+func reusedKeyChains(t *testing.T, opts e2e.Options, chains int) (bob *e2e.Session, late [][]byte) {
+	t.Helper()
+	var sk, bobPriv [32]byte
+	sk[0], bobPriv[0] = 7, 9
+	bobPub, err := e2e.DH(bobPriv, [32]byte{9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err = e2e.NewResponderSession(sk, nil, bobPriv, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aopts := opts
+	aopts.Rand = &repeatReader{r: newDRBG(11), repeat: 4}
+	alice, err := e2e.NewInitiatorSession(sk, nil, bobPub, aopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for chain := range chains {
+		late = append(late, seal(t, alice, fmt.Sprint("late ", chain)))
+		open(t, bob, seal(t, alice, "on time"), "on time")
+		if chain == 0 {
+			open(t, bob, late[0], "late 0")
+		}
+		open(t, alice, seal(t, bob, "reply"), "reply")
+	}
+	return bob, late
+}
+
+// TestReusedRatchetKeyAfterUseRoundTrips checks that a skipped-key id
+// stored, used and then stored again (the peer reused a ratchet key) is
+// counted once in the encoded state, so the state of the live session
+// decodes and the key still opens its message.
+func TestReusedRatchetKeyAfterUseRoundTrips(t *testing.T) {
+	bob, late := reusedKeyChains(t, e2e.Options{}, 4)
+	if bob.Skipped() != 3 {
+		t.Fatalf("%d skipped keys stored, want 3 (chains 1 to 3)", bob.Skipped())
+	}
+	bob = clone(t, bob)
+	for i := 1; i < 4; i++ {
+		open(t, bob, late[i], fmt.Sprint("late ", i))
+	}
+}
+
+// TestReusedRatchetKeyAfterUseEvictsOldest checks that eviction under
+// MaxSkippedKeys still takes the oldest stored key when a skipped-key id
+// was used and stored again: chain 1's key goes, not chain 3's (which
+// reuses the id of chain 0's used key).
+func TestReusedRatchetKeyAfterUseEvictsOldest(t *testing.T) {
+	bob, late := reusedKeyChains(t, e2e.Options{MaxSkippedKeys: 3}, 5)
+	if bob.Skipped() != 3 {
+		t.Fatalf("%d skipped keys stored, want the cap 3", bob.Skipped())
+	}
+	before := state(t, bob)
+	if pt, err := bob.Open(nil, late[1]); err == nil {
+		t.Fatalf("evicted key of chain 1 opened its message %q", pt)
+	}
+	if !bytes.Equal(before, state(t, bob)) {
+		t.Fatal("refused message changed the state")
+	}
+	bob = clone(t, bob)
+	for i := 2; i < 5; i++ {
+		open(t, bob, late[i], fmt.Sprint("late ", i))
+	}
+}
+
+// TestReusedRatchetKeyAfterUseDropsOldestChain checks the same for the
+// MaxSkippedChains cap: when a sixth chain with stored keys appears, the
+// keys of the oldest (chain 1) are dropped, not those of chain 3, whose
+// id was stored again after chain 0's use.
+func TestReusedRatchetKeyAfterUseDropsOldestChain(t *testing.T) {
+	bob, late := reusedKeyChains(t, e2e.Options{MaxSkippedChains: 3}, 6)
+	if bob.Skipped() != 3 {
+		t.Fatalf("%d skipped keys stored, want 3 (chains 3 to 5)", bob.Skipped())
+	}
+	bob = clone(t, bob)
+	for _, i := range []int{1, 2} {
+		if pt, err := bob.Open(nil, late[i]); err == nil {
+			t.Fatalf("key of dropped chain %d opened its message %q", i, pt)
+		}
+	}
+	for i := 3; i < 6; i++ {
+		open(t, bob, late[i], fmt.Sprint("late ", i))
+	}
+}

@@ -93,14 +93,14 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s.prekey)))
 	b = append(b, s.prekey...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(s.skipped)))
-	for _, id := range s.order {
-		mk, ok := s.skipped[id]
-		if !ok {
+	for _, e := range s.order {
+		if !s.live(e) {
 			continue
 		}
-		b = append(b, id.chain[:]...)
-		b = binary.BigEndian.AppendUint32(b, id.n)
-		b = append(b, mk[:]...)
+		b = append(b, e.id.chain[:]...)
+		b = binary.BigEndian.AppendUint32(b, e.id.n)
+		k := s.skipped[e.id]
+		b = append(b, k.mk[:]...)
 	}
 	return b, nil
 }
@@ -134,7 +134,6 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 		maxSkipped:    int(d.uint32()),
 		maxChains:     int(d.uint32()),
 		rand:          s.rand,
-		skipped:       make(map[skipID][KeySize]byte),
 		skippedChains: make(map[[KeySize]byte]int),
 	}
 	if t.rand == nil {
@@ -180,17 +179,23 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 		flags2&^flag2PendingSend != 0 || (t.pendingSend && (t.hasCKs || !t.hasDHr || dhs != [KeySize]byte{})) {
 		return ErrBadState
 	}
+	// count is checked against the input above (68 bytes a key), so
+	// sizing the map and the order by it allocates what the input holds.
+	t.skipped = make(map[skipID]skippedKey, count)
+	t.order = make([]skipRef, 0, count)
 	for range count {
-		var e skipEntry
-		d.key(&e.id.chain)
-		e.id.n = d.uint32()
-		d.key(&e.mk)
-		if _, dup := t.skipped[e.id]; dup {
+		var id skipID
+		var mk [KeySize]byte
+		d.key(&id.chain)
+		id.n = d.uint32()
+		d.key(&mk)
+		if _, dup := t.skipped[id]; dup {
 			return ErrBadState
 		}
-		t.skipped[e.id] = e.mk
-		t.skippedChains[e.id.chain]++
-		t.order = append(t.order, e.id)
+		t.seq++
+		t.skipped[id] = skippedKey{mk, t.seq}
+		t.skippedChains[id.chain]++
+		t.order = append(t.order, skipRef{id, t.seq})
 	}
 	if d.err || len(d.b) != 0 || len(t.skippedChains) > t.maxChains {
 		return ErrBadState
