@@ -140,8 +140,9 @@
 // sent to every other member over the pairwise sessions. A group message is
 // key id ‖ iteration ‖ AES-256-GCM ciphertext ‖ Ed25519 signature; the
 // receiver verifies the signature before it touches the chain, refuses
-// repeated iterations and jumps beyond MaxSkip, and stores skipped keys
-// like a session. [Group.RemoveMember] rotates the own sender key; every
+// repeated iterations, jumps beyond MaxSkip and iteration 2³²−1 (where a
+// sender stops: the receiver's next iteration would wrap), and stores
+// skipped keys like a session. [Group.RemoveMember] rotates the own sender key; every
 // remaining member does the same and redistributes to the remaining members
 // only, so the removed member opens nothing sent afterwards. A new member
 // receives the current chain key, from which earlier keys cannot be derived.

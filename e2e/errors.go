@@ -18,7 +18,9 @@ var (
 	// than Options.MaxSkip message keys in one chain.
 	ErrTooManySkipped = errors.New("e2e: too many skipped messages")
 	// ErrBadHeader reports a message too short or of an unknown type or
-	// version to be parsed, or whose encrypted header opens under no key.
+	// version to be parsed, or whose encrypted header opens under no key,
+	// and a group message or distribution at iteration 2³²−1 (the
+	// iteration counter's end, which no GroupSender sends).
 	ErrBadHeader = errors.New("e2e: malformed message header")
 	// ErrBadState reports serialized state that is truncated, of an unknown
 	// version or internally inconsistent.

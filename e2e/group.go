@@ -100,8 +100,16 @@ func (g *GroupSender) Seal(dst, plaintext []byte) ([]byte, error) {
 		return dst, ErrBadState // the zero GroupSender
 	}
 	if g.iteration == math.MaxUint32 {
+		// Receivers refuse this iteration (their next expected one would
+		// wrap to 0).
 		return dst, ErrCannotSend
 	}
+	return g.seal(dst, plaintext)
+}
+
+// seal is Seal without its checks (tests use it to craft the message at
+// iteration 2³²−1 that only a malicious sender would send).
+func (g *GroupSender) seal(dst, plaintext []byte) ([]byte, error) {
 	if g.kdf == nil {
 		g.kdf = newKDF()
 	}
@@ -152,11 +160,13 @@ func (r *GroupReceiver) kdfs() *kdf {
 }
 
 // NewGroupReceiver reads a distribution message. It returns ErrBadHeader
-// for a malformed one and ErrLowOrderKey for a small-order signing key.
+// for a malformed one (including one at iteration 2³²−1, from which no
+// message can follow) and ErrLowOrderKey for a small-order signing key.
 func NewGroupReceiver(distribution []byte, opts Options) (*GroupReceiver, error) {
 	opts.mustValidate()
 	o := opts.withDefaults()
-	if len(distribution) != DistributionSize || distribution[0] != typeGroupDistribution {
+	if len(distribution) != DistributionSize || distribution[0] != typeGroupDistribution ||
+		binary.BigEndian.Uint32(distribution[5:]) == math.MaxUint32 {
 		return nil, ErrBadHeader
 	}
 	r := &GroupReceiver{
@@ -181,13 +191,18 @@ func NewGroupReceiver(distribution []byte, opts Options) (*GroupReceiver, error)
 func (r *GroupReceiver) KeyID() uint32 { return r.keyID }
 
 // Open verifies and decrypts a group message and appends the plaintext to
-// dst. Errors: ErrBadHeader, ErrUnknownSenderKey (another key id),
-// ErrInvalidSignature, ErrReplay, ErrTooManySkipped, ErrDecrypt.
+// dst. Errors: ErrBadHeader (also for iteration 2³²−1, which Seal never
+// uses), ErrUnknownSenderKey (another key id), ErrInvalidSignature,
+// ErrReplay, ErrTooManySkipped, ErrDecrypt.
 func (r *GroupReceiver) Open(dst, msg []byte) ([]byte, error) {
 	if r.verify == nil {
 		return dst, ErrBadState // the zero GroupReceiver
 	}
-	if len(msg) < GroupOverhead || msg[0] != typeGroupMessage {
+	// Iteration 2³²−1 is refused as malformed: the next expected iteration
+	// after it would wrap to 0, below the skipped keys just stored, and
+	// such state no longer decodes. Only a sender that bypasses Seal's
+	// limit sends it.
+	if len(msg) < GroupOverhead || msg[0] != typeGroupMessage || binary.BigEndian.Uint32(msg[5:]) == math.MaxUint32 {
 		return dst, ErrBadHeader
 	}
 	if binary.BigEndian.Uint32(msg[1:]) != r.keyID {

@@ -6,6 +6,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -211,4 +213,74 @@ func BenchmarkKDF(b *testing.B) {
 			ck, _ = KDFRK(ck, ck, DefaultInfo+suffixRatchet)
 		}
 	})
+}
+
+// TestGroupIterationMaxRefused has a malicious member craft what its own
+// GroupSender never seals: a validly signed message at iteration 2³²−1
+// (after a distribution at 2³²−2), and a distribution at 2³²−1. The
+// receiver refuses both as ErrBadHeader; accepting the message used to wrap
+// the receiver's iteration to 0 with a skipped key stored above it, after
+// which the victim's Group state no longer decoded.
+func TestGroupIterationMaxRefused(t *testing.T) {
+	evil, err := NewGroupSender(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil.iteration = math.MaxUint32 - 1
+	victim, err := NewGroup(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := victim.SetMember("evil", evil.Distribution()); err != nil {
+		t.Fatal(err)
+	}
+	skipped, err := evil.seal(nil, []byte("skipped")) // advances to 2³²−1
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := evil.seal(nil, []byte("wrap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := victim.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := victim.Open(nil, "evil", m); !errors.Is(err, ErrBadHeader) {
+		t.Fatalf("message at iteration 2³²−1: %q, %v, want ErrBadHeader", pt, err)
+	}
+	after, err := victim.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatal("refused message changed the state")
+	}
+	var back Group
+	if err := back.UnmarshalBinary(after); err != nil {
+		t.Fatalf("state does not reload: %v", err)
+	}
+	// The last iteration a sender seals still opens, and the state still
+	// encodes and decodes after it.
+	if pt, err := back.Open(nil, "evil", skipped); err != nil || string(pt) != "skipped" {
+		t.Fatalf("message at iteration 2³²−2: %q, %v", pt, err)
+	}
+	after, err = back.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := back.UnmarshalBinary(after); err != nil {
+		t.Fatalf("state after the last iteration does not reload: %v", err)
+	}
+
+	// A distribution at 2³²−1 names an iteration no message can have
+	// (evil's own seal wrapped it to 0; a sender stops at 2³²−1).
+	evil.iteration = math.MaxUint32
+	d := evil.Distribution()
+	if _, err := NewGroupReceiver(d, Options{}); !errors.Is(err, ErrBadHeader) {
+		t.Errorf("NewGroupReceiver(distribution at 2³²−1) = %v, want ErrBadHeader", err)
+	}
+	if err := victim.SetMember("evil", d); !errors.Is(err, ErrBadHeader) {
+		t.Errorf("SetMember(distribution at 2³²−1) = %v, want ErrBadHeader", err)
+	}
 }
