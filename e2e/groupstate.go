@@ -17,6 +17,18 @@ const (
 	kindGroup    = 'g'
 )
 
+// Shortest encodings of a receiver and of a group member, to check a
+// decoded member count against the input before sizing anything by it.
+const (
+	// minReceiverSize is a receiver with the shortest info (one byte before
+	// "/group") and no skipped keys: magic, version, kind, len(info), info,
+	// maxSkip, maxSkippedKeys, keyID, iteration, chain, verify key, count.
+	minReceiverSize = len(groupMagic) + 1 + 1 + 1 + (1 + len(suffixGroup)) + 4*4 + KeySize + ed25519.PublicKeySize + 4
+	// minGroupMemberSize is a member with an empty name: len(name),
+	// len(receiver) and the receiver.
+	minGroupMemberSize = 2 + 4 + minReceiverSize
+)
+
 func appendGroupHeader(b []byte, kind byte, info string) []byte {
 	b = append(b, groupMagic...)
 	b = append(b, stateVersion, kind, byte(len(info)))
@@ -129,7 +141,7 @@ func (r *GroupReceiver) UnmarshalBinary(data []byte) error {
 }
 
 func readReceiver(d *decoder) (*GroupReceiver, error) {
-	t := &GroupReceiver{info: readGroupHeader(d, kindReceiver), skipped: make(map[uint32][KeySize]byte)}
+	t := &GroupReceiver{info: readGroupHeader(d, kindReceiver)}
 	t.maxSkip, t.maxSkipped = int(d.uint32()), int(d.uint32())
 	t.keyID, t.iteration = d.uint32(), d.uint32()
 	d.key(&t.chain)
@@ -141,6 +153,9 @@ func readReceiver(d *decoder) (*GroupReceiver, error) {
 		return nil, ErrBadState
 	}
 	t.verify = ed25519.PublicKey(slices.Clone(pub[:]))
+	// count is checked against the input above (36 bytes a key).
+	t.skipped = make(map[uint32][KeySize]byte, count)
+	t.order = make([]uint32, 0, count)
 	for range count {
 		it := d.uint32()
 		var k [KeySize]byte
@@ -208,8 +223,10 @@ func (g *Group) UnmarshalBinary(data []byte) error {
 	if err != nil || sender.info != info {
 		return ErrBadState
 	}
+	// Each member takes at least minGroupMemberSize bytes: a count beyond
+	// what the input can hold is refused before the map is sized by it.
 	count := d.uint32()
-	if d.err || uint64(count) > uint64(len(d.b)) {
+	if d.err || uint64(count) > uint64(len(d.b)/minGroupMemberSize) {
 		return ErrBadState
 	}
 	t := &Group{sender: sender, members: make(map[string]*GroupReceiver, count)}

@@ -5,10 +5,13 @@ import (
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -282,5 +285,180 @@ func TestGroupIterationMaxRefused(t *testing.T) {
 	}
 	if err := victim.SetMember("evil", d); !errors.Is(err, ErrBadHeader) {
 		t.Errorf("SetMember(distribution at 2³²−1) = %v, want ErrBadHeader", err)
+	}
+}
+
+// allocated returns the bytes f allocates (runtime.MemStats.TotalAlloc;
+// testing.AllocsPerRun counts allocations, not bytes). No test in this
+// package runs in parallel, so the count is f's own, give or take the
+// runtime's.
+func allocated(f func()) uint64 {
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	f()
+	runtime.ReadMemStats(&m1)
+	return m1.TotalAlloc - m0.TotalAlloc
+}
+
+// TestDecodersAllocateWhatInputJustifies checks the promise of the Formats
+// section: a decoder never allocates more than its input justifies. A
+// group encoding whose member count claims 2²⁰ members in 1 MiB used to
+// size its member map by that count (about 53 times the input); counts
+// are now checked against the shortest encoding of what they count. Valid
+// states of each decoder, and the same with 1 MiB of trailing garbage,
+// stay within a small multiple of their size too.
+func TestDecodersAllocateWhatInputJustifies(t *testing.T) {
+	const pad = 1 << 20
+	within := func(name string, input []byte, factor uint64, decode func([]byte) error) error {
+		t.Helper()
+		var err error
+		a := allocated(func() { err = decode(input) })
+		if limit := factor*uint64(len(input)) + 64<<10; a > limit {
+			t.Errorf("%s: %d bytes of input allocated %d bytes (%.1f×), want at most %d", name, len(input), a, float64(a)/float64(len(input)), limit)
+		}
+		return err
+	}
+	decodeGroup := func(b []byte) error { var g Group; return g.UnmarshalBinary(b) }
+
+	// A group with no members, its member count (the last four bytes)
+	// replaced by a large one and followed by 1 MiB of zeros: 2²⁰ members,
+	// and the most that 1 MiB could hold if members were valid.
+	g, err := NewGroup(Options{Info: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := g.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, count := range []uint32{pad, uint32(pad / minGroupMemberSize)} {
+		b := binary.BigEndian.AppendUint32(slices.Clone(empty[:len(empty)-4]), count)
+		b = append(b, make([]byte, pad)...)
+		if err := within(fmt.Sprint("group claiming ", count, " members"), b, 4, decodeGroup); !errors.Is(err, ErrBadState) {
+			t.Errorf("group claiming %d members: %v, want ErrBadState", count, err)
+		}
+	}
+	// minGroupMemberSize is the shortest member: with Info "x", an empty
+	// name and no skipped keys a member takes exactly that, and decodes.
+	s, err := NewGroupSender(Options{Info: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.SetMember("", s.Distribution()); err != nil {
+		t.Fatal(err)
+	}
+	one, err := g.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(one)-len(empty) != minGroupMemberSize {
+		t.Fatalf("shortest member takes %d bytes, minGroupMemberSize is %d", len(one)-len(empty), minGroupMemberSize)
+	}
+	if err := decodeGroup(one); err != nil {
+		t.Fatalf("group with the shortest member: %v", err)
+	}
+
+	// Valid states with many entries: a group of 1000 members, a receiver
+	// with 4000 skipped keys, a session with 1998 and a keyring with 5000
+	// one-time prekeys and 5000 recorded base keys. A keyring parses every
+	// private key (an ecdh.PrivateKey, a few hundred bytes for 36 of input),
+	// so the factor is 8; the expected figures are 2.5 to 4.5×.
+	for i := range 1000 {
+		if err := g.SetMember(fmt.Sprint(i), s.Distribution()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big, err := g.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := NewGroupReceiver(s.Distribution(), Options{Info: "x", MaxSkip: 5000, MaxSkippedKeys: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m []byte
+	for range 4001 {
+		if m, err = s.Seal(m[:0], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.Open(nil, m); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := r.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var sk, bobPriv [KeySize]byte
+	sk[0], bobPriv[0] = 7, 9
+	bobPub, err := DH(bobPriv, [KeySize]byte{9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := NewResponderSession(sk, nil, bobPriv, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := NewInitiatorSession(sk, nil, bobPub, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		if m, err = alice.Seal(m[:0], nil); err != nil {
+			t.Fatal(err)
+		}
+		if i == 999 || i == 1999 { // MaxSkip (1000) apart
+			if _, err := bob.Open(nil, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sb, err := bob.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	id, err := NewIdentity(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := NewKeyring(id, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.GenerateOneTimePrekeys(5000); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5000 {
+		var base [KeySize]byte
+		binary.BigEndian.PutUint32(base[:], uint32(i))
+		kr.current.seen[base] = struct{}{}
+	}
+	kb, err := kr.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct {
+		name   string
+		b      []byte
+		factor uint64
+		decode func([]byte) error
+	}{
+		{"group", big, 4, decodeGroup},
+		{"receiver", rb, 4, func(b []byte) error { var r GroupReceiver; return r.UnmarshalBinary(b) }},
+		{"session", sb, 4, func(b []byte) error { var s Session; return s.UnmarshalBinary(b) }},
+		{"keyring", kb, 8, func(b []byte) error { _, err := LoadKeyring(b, Options{}); return err }},
+	} {
+		if err := within(c.name, c.b, c.factor, c.decode); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		padded := append(slices.Clone(c.b), make([]byte, pad)...)
+		if err := within(c.name+" with trailing zeros", padded, 4, c.decode); !errors.Is(err, ErrBadState) {
+			t.Errorf("%s with trailing zeros: %v, want ErrBadState", c.name, err)
+		}
 	}
 }

@@ -81,7 +81,7 @@ func LoadKeyring(data []byte, opts Options) (*Keyring, error) {
 	if d.err || err != nil {
 		return nil, ErrBadState
 	}
-	k := &Keyring{id: id, opts: opts.withDefaults(), oneTime: make(map[uint32]*ecdh.PrivateKey)}
+	k := &Keyring{id: id, opts: opts.withDefaults()}
 	k.nextID = d.uint32()
 	if k.current, err = readSignedPrekey(&d, id); err != nil {
 		return nil, err
@@ -107,6 +107,7 @@ func LoadKeyring(data []byte, opts Options) (*Keyring, error) {
 	if d.err || uint64(count)*36 != uint64(len(d.b)) {
 		return nil, ErrBadState
 	}
+	k.oneTime = make(map[uint32]*ecdh.PrivateKey, count) // count checked against the input
 	for range count {
 		otpID := d.uint32()
 		priv, err := ecdh.X25519().NewPrivateKey(d.bytes(KeySize))
@@ -122,7 +123,7 @@ func LoadKeyring(data []byte, opts Options) (*Keyring, error) {
 }
 
 func readSignedPrekey(d *decoder, id *Identity) (*signedPrekeyPriv, error) {
-	s := &signedPrekeyPriv{seen: make(map[[KeySize]byte]struct{})}
+	s := &signedPrekeyPriv{}
 	s.pub.ID = d.uint32()
 	priv, err := ecdh.X25519().NewPrivateKey(d.bytes(KeySize))
 	if d.err || err != nil {
@@ -138,6 +139,7 @@ func readSignedPrekey(d *decoder, id *Identity) (*signedPrekeyPriv, error) {
 	if d.err || uint64(count)*KeySize > uint64(len(d.b)) || s.pub.Verify(id.Public()) != nil {
 		return nil, ErrBadState
 	}
+	s.seen = make(map[[KeySize]byte]struct{}, count) // count checked against the input
 	for range count {
 		var base [KeySize]byte
 		d.key(&base)
