@@ -40,6 +40,10 @@ var (
 	// signed prekey holds Options.MaxReplayRecord base keys: rotate the
 	// signed prekey (and publish one-time prekeys).
 	ErrReplayRecordFull = errors.New("e2e: replay record full; rotate the signed prekey")
+	// ErrDerivedLength reports a request to X3DHSecret or
+	// MessageKeyMaterial for a negative number of bytes or for more than
+	// HKDF-SHA256 can derive (255×32 = 8160).
+	ErrDerivedLength = errors.New("e2e: invalid derived key length")
 	// ErrPrekeyCount reports a request for a negative number of one-time
 	// prekeys, or for more than the keyring's remaining 32-bit ids.
 	ErrPrekeyCount = errors.New("e2e: invalid one-time prekey count")

@@ -16,12 +16,23 @@ const KeySize = 32
 const x3dhPad = "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
 	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
 
+// maxDerivedLength is the most bytes HKDF-SHA256 derives: 255 blocks of
+// 32 (RFC 5869 section 2.3).
+const maxDerivedLength = 255 * sha256.Size
+
 // X3DHSecret derives n bytes from the raw X3DH DH outputs (DH1, DH2, DH3 and
 // optionally DH4, 32 bytes each): HKDF-SHA256 with salt = 32 zero bytes,
 // ikm = F ‖ DH1 ‖ DH2 ‖ DH3 [‖ DH4] where F is 32 bytes of 0xFF, and the
 // given info. This package uses n = 32 (the X3DH spec's SK); libsignal's
-// "WhisperText" derivation uses n = 64 (root key ‖ chain key).
+// "WhisperText" derivation uses n = 64 (root key ‖ chain key). It returns
+// ErrDerivedLength for n < 0 or n > 8160, and ErrBadKey for a DH output
+// that is not 32 bytes.
 func X3DHSecret(info string, n int, dh ...[]byte) ([]byte, error) {
+	// crypto/hkdf panics on a negative length; check both bounds here so
+	// that a caller's n gives a sentinel either way.
+	if n < 0 || n > maxDerivedLength {
+		return nil, ErrDerivedLength
+	}
 	ikm := make([]byte, 0, 32*(1+len(dh)))
 	ikm = append(ikm, x3dhPad...)
 	for _, d := range dh {
@@ -61,8 +72,12 @@ func KDFCK(ck [KeySize]byte) (next, mk [KeySize]byte) {
 // info. With info "WhisperMessageKeys" and n = 80 it is libsignal's split
 // into a 32-byte cipher key, 32-byte MAC key and 16-byte IV; this package
 // uses n = 44 (an AES-256 key and a 96-bit GCM nonce) with info
-// Options.Info + "/message".
+// Options.Info + "/message". It returns ErrDerivedLength for n < 0 or
+// n > 8160.
 func MessageKeyMaterial(mk [KeySize]byte, info string, n int) ([]byte, error) {
+	if n < 0 || n > maxDerivedLength {
+		return nil, ErrDerivedLength
+	}
 	return hkdf.Key(sha256.New, mk[:], nil, info, n)
 }
 

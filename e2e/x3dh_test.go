@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -108,6 +109,37 @@ func TestX3DHSecretFromRawDH(t *testing.T) {
 	}
 	if _, err := e2e.X3DHSecret("x", 32, []byte{1, 2, 3}); !errors.Is(err, e2e.ErrBadKey) {
 		t.Errorf("X3DHSecret(short DH) = %v, want ErrBadKey", err)
+	}
+}
+
+// TestDerivedLengthOutOfRange checks that X3DHSecret and MessageKeyMaterial
+// refuse a negative length or one beyond HKDF-SHA256's 255×32 = 8160 bytes
+// with ErrDerivedLength, without panicking (crypto/hkdf panics on a
+// negative length), and accept the bounds 0 and 8160.
+func TestDerivedLengthOutOfRange(t *testing.T) {
+	dh := make([]byte, 32)
+	for _, n := range []int{-1, math.MinInt, 8161, math.MaxInt} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("n = %d: panic %v", n, r)
+				}
+			}()
+			if out, err := e2e.X3DHSecret("x", n, dh, dh, dh); !errors.Is(err, e2e.ErrDerivedLength) || out != nil {
+				t.Errorf("X3DHSecret(n = %d) = %d bytes, %v, want ErrDerivedLength", n, len(out), err)
+			}
+			if out, err := e2e.MessageKeyMaterial([32]byte{}, "x", n); !errors.Is(err, e2e.ErrDerivedLength) || out != nil {
+				t.Errorf("MessageKeyMaterial(n = %d) = %d bytes, %v, want ErrDerivedLength", n, len(out), err)
+			}
+		}()
+	}
+	for _, n := range []int{0, 8160} {
+		if out, err := e2e.X3DHSecret("x", n, dh, dh, dh); err != nil || len(out) != n {
+			t.Errorf("X3DHSecret(n = %d) = %d bytes, %v", n, len(out), err)
+		}
+		if out, err := e2e.MessageKeyMaterial([32]byte{}, "x", n); err != nil || len(out) != n {
+			t.Errorf("MessageKeyMaterial(n = %d) = %d bytes, %v", n, len(out), err)
+		}
 	}
 }
 
