@@ -49,10 +49,11 @@
 // remembers each accepted initiator base key per signed prekey (32 bytes a
 // session, at most Options.MaxReplayRecord, default 100 000, then
 // [ErrReplayRecordFull] until rotation) and refuses a repeat with
-// [ErrReplay]; the record is dropped
-// with the signed prekey at the end of its grace period
-// (Options.PrekeyGrace, default 7 days), after which the prekey itself is
-// unknown. A forged initial message consumes nothing. Received X25519 keys
+// [ErrReplay]. After a rotation the previous signed prekey answers for its
+// grace period (Options.PrekeyGrace, default 7 days) and is unknown
+// ([ErrUnknownPrekey]) after it; it and its record stay in the keyring,
+// and in its saved state, until the next rotation drops them. A forged
+// initial message consumes nothing. Received X25519 keys
 // must be canonical (top bit clear, u < p): X25519 ignores the top bit, so a
 // flipped copy of a base key would otherwise compute the same secret under a
 // fresh replay-record entry.

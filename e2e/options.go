@@ -73,9 +73,10 @@ type Options struct {
 	// HeaderEncryption turns on the Double Ratchet's header-encryption
 	// variant (XChaCha20-Poly1305 headers).
 	HeaderEncryption bool
-	// PrekeyGrace is how long a Keyring keeps a rotated-out signed prekey
-	// (and the replay record of its initial messages); default
-	// DefaultPrekeyGrace.
+	// PrekeyGrace is how long after a rotation a Keyring still accepts
+	// initial messages to the rotated-out signed prekey. The key and the
+	// replay record of its initial messages are kept (and saved) until the
+	// next rotation; default DefaultPrekeyGrace.
 	PrekeyGrace time.Duration
 	// MaxReplayRecord caps the base keys a Keyring records per signed
 	// prekey to refuse replays of initial messages that use no one-time

@@ -185,26 +185,31 @@ func IsInitial(msg []byte) bool { return len(msg) > 0 && msg[0] == typePrekey }
 
 // Keyring holds the private halves of one user's prekeys and answers
 // initial messages. It keeps the current signed prekey, the previous one
-// until Options.PrekeyGrace has passed since its rotation, and every unused
-// one-time prekey; a one-time prekey's private key is deleted the moment an
-// initial message that uses it authenticates. To refuse a replayed initial
-// message even without a one-time prekey, the keyring remembers the
-// ephemeral (base) key of every accepted initial message per signed prekey;
-// that record is dropped with the signed prekey, after which such messages
-// are refused as ErrUnknownPrekey anyway. Memory is therefore bounded by the
-// sessions started within one rotation period plus the grace (32 bytes
-// each).
+// (which answers until Options.PrekeyGrace has passed since its rotation,
+// and is kept, unusable after that, until the next rotation drops it), and
+// every unused one-time prekey; a one-time prekey's private key is deleted
+// the moment an initial message that uses it authenticates. To refuse a
+// replayed initial message even without a one-time prekey, the keyring
+// remembers the ephemeral (base) key of every accepted initial message per
+// signed prekey; that record is kept as long as its signed prekey (until
+// the rotation after the one that retired it), though after the grace
+// period messages naming the prekey are refused as ErrUnknownPrekey
+// anyway. Memory is therefore bounded by the sessions started without a
+// one-time prekey under the current and the previous signed prekey: at
+// most Options.MaxReplayRecord base keys of 32 bytes per prekey.
 //
 // The zero Keyring is not usable: make one with NewKeyring or LoadKeyring.
-// A Keyring is safe for concurrent use; Accept holds its lock for the four
-// X25519 agreements and the first decryption (a few hundred microseconds),
-// which is what makes a one-time prekey single-use under concurrency.
+// A Keyring is safe for concurrent use. Accept holds its lock only to look
+// up the prekeys a message names and, once the message authenticated, to
+// consume them, checking again that they are still there; that second
+// check, not the lock's span, makes a one-time prekey single-use under
+// concurrency. Its X25519 agreements and decryption run unlocked.
 type Keyring struct {
 	mu       sync.Mutex
 	id       *Identity
 	opts     Options
 	current  *signedPrekeyPriv
-	previous *signedPrekeyPriv // nil, or retired and kept until expires
+	previous *signedPrekeyPriv // nil, or retired: answers until expires, kept until the next rotation
 	oneTime  map[uint32]*ecdh.PrivateKey
 	nextID   uint32
 }
@@ -312,10 +317,15 @@ func (k *Keyring) OneTimePrekeys() int {
 // key; so a forged message consumes nothing, and a replayed one is refused
 // with ErrReplay. When the record of the signed prekey the message names
 // holds Options.MaxReplayRecord base keys, messages without a one-time
-// prekey are refused with ErrReplayRecordFull until a rotation (and, for
-// the previous prekey, its expiry) drops the record: rotate the signed
-// prekey regularly and publish one-time prekeys. Other errors:
-// ErrBadHeader, ErrUnknownPrekey, ErrLowOrderKey, ErrDecrypt.
+// prekey that name it are refused with ErrReplayRecordFull for as long as
+// it answers (after a rotation, until its grace period ends): rotate the
+// signed prekey regularly and publish one-time prekeys. Other errors:
+// ErrBadHeader (malformed prefix or message), ErrBadKey (a non-canonical
+// identity or base key in the prefix), ErrUnknownPrekey, ErrLowOrderKey,
+// ErrTooManySkipped (a message more than Options.MaxSkip into the
+// initiator's first chain), ErrDecrypt. A one-time prekey id below the
+// keyring's next id that it does not hold is refused as ErrReplay (see
+// ErrUnknownPrekey).
 //
 // Accept changes the keyring (a one-time prekey deleted or a base key
 // recorded): persist it (MarshalBinary) before acting on the plaintext or
@@ -415,7 +425,10 @@ func (k *Keyring) lookup(p *prekeyPrefix) (*signedPrekeyPriv, *ecdh.PrivateKey, 
 	if opk == nil {
 		if p.opkID < k.nextID {
 			// Issued by this keyring (ids count up) and gone: deleted when
-			// a message that used it was accepted.
+			// a message that used it was accepted. Or never a one-time
+			// prekey's (0, or a signed prekey's id): one counter numbers
+			// both kinds and the keyring does not remember which went to
+			// which, so it cannot tell these apart (see ErrUnknownPrekey).
 			return nil, nil, ErrReplay
 		}
 		return nil, nil, ErrUnknownPrekey

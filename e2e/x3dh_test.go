@@ -258,6 +258,68 @@ func TestInitialMessageReplayRefused(t *testing.T) {
 	}
 }
 
+// TestAcceptErrors checks errors Accept's doc lists beyond the common
+// ones: ErrBadKey for a non-canonical base key in the prefix,
+// ErrTooManySkipped for a first message more than MaxSkip into the chain,
+// and ErrReplay (not ErrUnknownPrekey) for a one-time prekey id below the
+// keyring's next id that it never issued as one (id 0, or its signed
+// prekey's id), since the keyring cannot tell those from used ones; an id
+// not issued yet is ErrUnknownPrekey. None of them consumes anything.
+func TestAcceptErrors(t *testing.T) {
+	alice, bob := mustIdentity(t, 32), mustIdentity(t, 33)
+	kr, err := e2e.NewKeyring(bob, e2e.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otps, err := kr.GenerateOneTimePrekeys(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spk := kr.SignedPrekey()
+	initial := func(opk *e2e.OneTimePrekey) *e2e.Session {
+		t.Helper()
+		s, err := e2e.Initiate(alice, e2e.Bundle{Identity: bob.Public(), SignedPrekey: spk, OneTimePrekey: opk}, e2e.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	m := seal(t, initial(&otps[0]), "x")
+	// The base key follows the type byte and the identity (64 bytes); set
+	// its top bit, which X25519 ignores.
+	m[1+64+31] |= 0x80
+	if _, _, err := kr.Accept(nil, m); !errors.Is(err, e2e.ErrBadKey) {
+		t.Errorf("non-canonical base key: %v, want ErrBadKey", err)
+	}
+
+	s := initial(&otps[0])
+	for range e2e.DefaultMaxSkip + 1 {
+		seal(t, s, "skipped")
+	}
+	if _, _, err := kr.Accept(nil, seal(t, s, "too far")); !errors.Is(err, e2e.ErrTooManySkipped) {
+		t.Errorf("first message at N = MaxSkip+1: %v, want ErrTooManySkipped", err)
+	}
+
+	for _, id := range []uint32{0, spk.ID} {
+		opk := e2e.OneTimePrekey{ID: id, Public: otps[0].Public}
+		if _, _, err := kr.Accept(nil, seal(t, initial(&opk), "x")); !errors.Is(err, e2e.ErrReplay) {
+			t.Errorf("one-time prekey id %d, never issued as one: %v, want ErrReplay", id, err)
+		}
+	}
+	opk := e2e.OneTimePrekey{ID: otps[0].ID + 1, Public: otps[0].Public}
+	if _, _, err := kr.Accept(nil, seal(t, initial(&opk), "x")); !errors.Is(err, e2e.ErrUnknownPrekey) {
+		t.Errorf("one-time prekey id not issued yet: %v, want ErrUnknownPrekey", err)
+	}
+
+	if kr.OneTimePrekeys() != 1 {
+		t.Fatal("a refused message consumed the one-time prekey")
+	}
+	if _, _, err := kr.Accept(nil, seal(t, initial(&otps[0]), "x")); err != nil {
+		t.Fatalf("genuine initial message: %v", err)
+	}
+}
+
 func TestForgedInitialMessageConsumesNothing(t *testing.T) {
 	alice, bob := mustIdentity(t, 40), mustIdentity(t, 41)
 	kr, _ := e2e.NewKeyring(bob, e2e.Options{})
