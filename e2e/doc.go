@@ -99,11 +99,19 @@
 // of a chain (default 1000; N = MaxSkip accepted, MaxSkip+1 refused with
 // [ErrTooManySkipped]), and at most Options.MaxSkippedKeys skipped keys
 // (default 2000, 68 bytes each) are stored in total; beyond that the oldest
-// stored key is evicted first, and its message is then refused as
-// [ErrReplay]. A skipped key is deleted when used. Skipped keys are kept for
-// at most Options.MaxSkippedChains receiving chains (default 5, as
-// libsignal keeps), the current one included; a DH ratchet step beyond
-// that drops the oldest chain's keys.
+// stored key is evicted first. A skipped key is deleted when used. Skipped
+// keys are kept for at most Options.MaxSkippedChains receiving chains
+// (default 5, as libsignal keeps), the current one included; a DH ratchet
+// step beyond that drops the oldest chain's keys.
+//
+// A message whose key is gone (already received, evicted or dropped) is
+// refused with [ErrReplay] when it belongs to the current or the previous
+// receiving chain or, with header encryption, to a chain that still has
+// stored keys. From an older chain it cannot be told from a forgery naming
+// a new chain and fails like one: [ErrDecrypt] with plain headers (or
+// [ErrTooManySkipped], if its PN is more than MaxSkip beyond the current
+// chain's count), [ErrBadHeader] with encrypted ones. Either way the
+// session is unchanged and the next genuine message still opens.
 //
 // Forged messages cost work before they fail, as the spec implies: the
 // tag can only be checked with the message key, and deriving it for a
@@ -116,9 +124,7 @@
 // the header trial decryptions: one per chain with stored skipped keys (at
 // most MaxSkippedChains) plus the current, next and previous receiving
 // header keys, each with a cached cipher (XChaCha20-Poly1305 of 88
-// bytes). A message already
-// received is refused with [ErrReplay] (or, from a chain two or more steps
-// old, [ErrDecrypt]); either way the next genuine message still opens.
+// bytes).
 //
 // Header encryption (Options.HeaderEncryption, both sides) follows section
 // 4 of the spec: headers are sealed with XChaCha20-Poly1305 under the

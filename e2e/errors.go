@@ -12,7 +12,11 @@ var (
 	// associated data all look the same to the caller.
 	ErrDecrypt = errors.New("e2e: message authentication failed")
 	// ErrReplay reports a message (or an initial X3DH message) that was
-	// already received, or whose message key was already used or evicted.
+	// already received, or whose message key was already used or evicted
+	// (for a ratchet message, from a recent chain: see the package doc,
+	// Double Ratchet), and an initial message naming a one-time prekey id
+	// below the keyring's next id that it does not hold (see
+	// ErrUnknownPrekey).
 	ErrReplay = errors.New("e2e: message already received")
 	// ErrTooManySkipped reports a message that would require skipping more
 	// than Options.MaxSkip message keys in one chain.

@@ -382,9 +382,11 @@ type skipEntry struct {
 // stored (at most Options.MaxSkip per chain, Options.MaxSkippedKeys in
 // total) and deleted when used. Errors: ErrBadHeader for a message that
 // cannot be parsed (or whose encrypted header opens under no current key),
-// ErrReplay for a message already received, ErrTooManySkipped, ErrDecrypt
-// for any authentication failure, ErrLowOrderKey for a small-order ratchet
-// key. On error the session is unchanged.
+// ErrReplay for a message already received (from a recent chain; from an
+// older one ErrDecrypt, or ErrBadHeader with header encryption, as the
+// package doc details), ErrTooManySkipped, ErrDecrypt for any
+// authentication failure, ErrLowOrderKey for a small-order ratchet key. On
+// error the session is unchanged.
 func (s *Session) Open(dst, msg []byte) ([]byte, error) {
 	if s.skipped == nil {
 		return dst, ErrBadState // the zero Session

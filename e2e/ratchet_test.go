@@ -169,6 +169,50 @@ func TestReplayRefused(t *testing.T) {
 	}
 }
 
+// TestOldChainReplayErrors checks the errors the package doc names for a
+// message whose key is gone: ErrReplay from the current or previous
+// receiving chain, and from an older one what a forgery naming a new chain
+// gets, ErrDecrypt with plain headers and ErrBadHeader with encrypted ones
+// (unless, with header encryption, that chain still has stored keys:
+// ErrReplay). The session is unchanged and the next message opens.
+func TestOldChainReplayErrors(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			p := newPair(t, mode.opts)
+			// Bob receives chains 0 to 3 of Alice's; chain 1 keeps a
+			// skipped key (its N = 0 is never delivered).
+			var first [][]byte
+			for chain := range 4 {
+				if chain == 1 {
+					seal(t, p.alice, "lost")
+				}
+				m := seal(t, p.alice, fmt.Sprint("chain ", chain))
+				open(t, p.bob, m, fmt.Sprint("chain ", chain))
+				first = append(first, m)
+				open(t, p.alice, seal(t, p.bob, "reply"), "reply")
+			}
+			oldErr := e2e.ErrDecrypt
+			if mode.opts.HeaderEncryption {
+				oldErr = e2e.ErrBadHeader
+			}
+			want := []error{oldErr, oldErr, e2e.ErrReplay, e2e.ErrReplay}
+			if mode.opts.HeaderEncryption {
+				want[1] = e2e.ErrReplay // chain 1 still has a stored key
+			}
+			for i, m := range first {
+				before := state(t, p.bob)
+				if _, err := p.bob.Open(nil, m); !errors.Is(err, want[i]) {
+					t.Errorf("replay from chain %d: %v, want %v", i, err, want[i])
+				}
+				if !bytes.Equal(before, state(t, p.bob)) {
+					t.Fatalf("replay from chain %d changed the state", i)
+				}
+			}
+			open(t, p.bob, seal(t, p.alice, "still fine"), "still fine")
+		})
+	}
+}
+
 // script is a conversation of three DH ratchet steps each way, with
 // delayed messages in every chain, for TestOutOfOrderPermutations. In each
 // of Alice's chains A0 and A1 (and Bob's B0, B1) messages N = 0 and N = 2 are
