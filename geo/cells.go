@@ -644,9 +644,10 @@ func (t *idTable) value(id DriverID, li, j int32) uint32 {
 // point, which never splits.
 const maxDepth = 48
 
-// nodeReserve is how many nodes one write may allocate at most: two
-// descents (main and mirror tree) each splitting a leaf at every level,
-// four nodes a split. The table widens its node bits before a write when
+// nodeReserve is how many nodes one write may allocate at most: one chain
+// of splits in each tree (main and mirror), a descent splitting a leaf at
+// every level or Index.spread parting a pile level by level, four nodes a
+// split. The table widens its node bits before a write when
 // node indexes could outgrow them during it.
 const nodeReserve = 2 * maxDepth * 4
 

@@ -35,6 +35,42 @@ func TestUpsertPanicReleasesMutex(t *testing.T) {
 	x.mu.Unlock()
 }
 
+// TestRemoveStalePanicReleasesMutex is TestUpsertPanicReleasesMutex for
+// RemoveStale, whose sweep takes the mutex once a batch: a removal that
+// panics must let it go (a deferred unregistering of the sweep, which
+// takes the mutex, hung instead).
+func TestRemoveStalePanicReleasesMutex(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	x := NewIndex(Options{StaleAfter: time.Minute, Now: func() time.Time { return now }})
+	d := Driver{ID: 7, Pos: LatLng{Lat: 40.7, Lng: -74}, Status: Available, Seen: now.Add(-time.Hour)}
+	if err := x.Upsert(d); err != nil {
+		t.Fatal(err)
+	}
+	ml, _ := x.st.findLeaf(mirrorRoot, fix(d.Pos.Lng), fix(d.Pos.Lat))
+	x.st.node(ml).leaf.Load().setCount(0)
+	x.st.up(ml).cnt = 0
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		x.RemoveStale()
+	}()
+	select {
+	case v := <-done:
+		if v == nil {
+			t.Fatal("RemoveStale on a corrupted mirror tree did not panic")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RemoveStale neither returned nor panicked")
+	}
+	if !x.mu.TryLock() {
+		t.Fatal("the writers' mutex is still held after RemoveStale panicked")
+	}
+	x.mu.Unlock()
+	if len(x.st.sweeps) != 0 {
+		t.Fatalf("%d sweeps still registered", len(x.st.sweeps))
+	}
+}
+
 // TestNearbyNeverOlderThanCutoff has a writer flip the last-seen time of
 // the drivers of one leaf between fresh and stale, in place, while a
 // reader checks that no result of Nearby is older than the cutoff. The

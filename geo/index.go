@@ -552,10 +552,10 @@ func (x *Index) Len() int { return int(x.n.Load()) }
 // and searches that fall back to the mutex wait for one batch (about
 // 170 µs), never for the whole sweep. Call it from a periodic sweeper.
 // Drivers written, or turning stale, during the sweep may survive it.
-// A stale driver that a split or merge of cells moves into the part of
-// the tree the sweep has passed makes it go back there, up to four
-// passes in all: under writes that keep reshaping that part, such a
-// driver may survive too. The next call deletes what survives.
+// A split or merge of cells that moves drivers into the part of the tree
+// the sweep has passed makes it go back there, up to four passes in all:
+// under writes that keep reshaping that part, a stale driver may survive
+// too. The next call deletes what survives.
 func (x *Index) RemoveStale() int { return x.removeStale(nil) }
 
 // removeStale is RemoveStale; held, if not nil, learns how many entries
@@ -581,7 +581,7 @@ func (x *Index) removeStale(held func(read int)) int {
 // index is usually lower; then the sweep goes back (see
 // treeStore.tookDrivers). Writer only.
 type sweepMark struct {
-	at   int32 // the leaf the sweep is reading, or will read next
+	at   int32 // the sweep has read every node before at (and may be reading at)
 	back int32 // the lowest node at or before at that took drivers since, or noBack
 }
 
@@ -614,13 +614,17 @@ func (x *Index) sweepStale(cut int64, m *sweepMark, held func(read int)) int {
 	s := &x.st
 	gone, pass := 0, 1
 	li, j := int32(0), int32(-1) // j < 0: from the leaf's last entry
-	for {
+	// batch runs one hold of the mutex and reports whether the sweep is
+	// done. The deferred Unlock lets the mutex go if a removal panics.
+	batch := func() (seen int, done bool) {
 		x.mu.Lock()
-		seen, del := 0, 0
+		defer x.mu.Unlock()
+		del := 0
+		defer func() { gone += del }()
 		for seen < staleScan && del < staleBatch {
 			if li >= s.nnode {
 				if m.back == noBack || pass == maxSweeps {
-					break
+					return seen, true
 				}
 				li, j, m.back = m.back, -1, noBack
 				pass++
@@ -647,13 +651,14 @@ func (x *Index) sweepStale(cut int64, m *sweepMark, held func(read int)) int {
 				}
 			}
 			if j >= 0 && b != nil {
-				break // the batch is full: resume at entry j
+				return seen, false // the batch is full: resume at entry j
 			}
 			li, j = li+1, -1
 		}
-		gone += del
-		done := li >= s.nnode && (m.back == noBack || pass == maxSweeps)
-		x.mu.Unlock()
+		return seen, li >= s.nnode && (m.back == noBack || pass == maxSweeps)
+	}
+	for {
+		seen, done := batch()
 		if held != nil {
 			held(seen)
 		}

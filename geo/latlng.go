@@ -162,7 +162,11 @@ func Bearing(a, b LatLng) float64 {
 	// 360, whose sine rounds to -2.4e-16, not 0.
 	Δλ := lngGap(a.Lng, b.Lng) * rad
 	y := math.Sin(Δλ) * math.Cos(φ2)
-	x := math.Cos(φ1)*math.Sin(φ2) - math.Sin(φ1)*math.Cos(φ2)*math.Cos(Δλ)
+	// The conversions round each product on its own, as the Go spec
+	// lets a compiler fuse a product into the subtraction otherwise (one
+	// instruction on arm64): then for a = b, x was a rounding error, not
+	// 0, and the bearing 180 half the time.
+	x := float64(math.Cos(φ1)*math.Sin(φ2)) - float64(math.Sin(φ1)*math.Cos(φ2)*math.Cos(Δλ))
 	θ := math.Atan2(y, x) * deg
 	θ = math.Mod(θ+360, 360)
 	if θ == 360 { // a tiny negative angle rounds up
