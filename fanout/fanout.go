@@ -562,10 +562,12 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 			for _, f := range flips {
 				s.pulledEdge(ctx, f.reader, f.st, p.Author)
 			}
-			if len(edges) < s.opt.BatchSize {
+			after = edges[len(edges)-1].Follower
+			if len(edges) < s.opt.BatchSize || after == math.MaxInt64 {
+				// At MaxInt64 no follower is left, and a store that
+				// computes after+1 would wrap to the first one.
 				break
 			}
-			after = edges[len(edges)-1].Follower
 		}
 	}
 	s.removePending(p.ID)

@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"encoding/binary"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -192,7 +193,9 @@ func (g *MemGraph) Followers(ctx context.Context, user, after UserID, limit int,
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	a := st.adj(user, false)
-	if a == nil {
+	if a == nil || after == math.MaxInt64 {
+		// No follower is above MaxInt64 (and after+1 would wrap to the
+		// first one: a pager would start over forever).
 		return dst, nil
 	}
 	n := 0
@@ -330,7 +333,8 @@ func (p *MemPosts) Recent(ctx context.Context, author UserID, before snowflake.I
 	as.mu.RLock()
 	defer as.mu.RUnlock()
 	t := as.m[author]
-	if t == nil {
+	if t == nil || before <= 1 {
+		// Post IDs are positive (and before-1 would wrap at MinInt64).
 		return dst, nil
 	}
 	n := 0

@@ -65,7 +65,9 @@ type Graph interface {
 	// ErrNotFollowing if there is none.
 	SetSince(ctx context.Context, follower, followee UserID, since snowflake.ID) error
 	// Followers appends to dst up to limit edges into user whose Follower is
-	// greater than after, in Follower order.
+	// greater than after, in Follower order: none when after is the
+	// largest UserID, math.MaxInt64 (a pager that reached a follower of
+	// that ID stops there; after+1 would wrap to the first follower).
 	Followers(ctx context.Context, user, after UserID, limit int, dst []Edge) ([]Edge, error)
 	// Followees appends to dst every edge out of user, in Followee order.
 	Followees(ctx context.Context, user UserID, dst []Edge) ([]Edge, error)
@@ -83,7 +85,8 @@ type Posts interface {
 	// ids, skipping those that do not exist.
 	GetMany(ctx context.Context, ids []snowflake.ID, dst []Post) ([]Post, error)
 	// Recent appends to dst up to limit IDs of author's posts that are less
-	// than before, newest first.
+	// than before, newest first: none when before <= 1 (post IDs are
+	// positive; before-1 would wrap at math.MinInt64).
 	Recent(ctx context.Context, author UserID, before snowflake.ID, limit int, dst []snowflake.ID) ([]snowflake.ID, error)
 	// Delete removes the post and returns it, or returns ErrNotFound.
 	Delete(ctx context.Context, id snowflake.ID) (Post, error)

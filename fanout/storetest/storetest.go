@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -109,6 +110,41 @@ func RunGraph(t *testing.T, newGraph func() fanout.Graph) {
 			t.Fatalf("paged followers: %d, sorted %v, first %d; want %d ascending from 3", len(got), slices.IsSorted(got), got[0], n)
 		}
 	})
+	// A follower whose ID is math.MaxInt64 ends the paging: Followers
+	// after it returns nothing. A store computing after+1 wraps to
+	// math.MinInt64 and lists every follower again, and a fan-out paging
+	// through the followers never ends.
+	t.Run("FollowerPagesAtMaxID", func(t *testing.T) {
+		g := newGraph()
+		for _, f := range []fanout.UserID{5, math.MaxInt64 - 1, math.MaxInt64} {
+			if _, err := g.Follow(ctx, fanout.Edge{Follower: f, Followee: 1, Since: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := g.Followers(ctx, 1, math.MaxInt64, 10, nil); err != nil || len(got) != 0 {
+			t.Fatalf("Followers(after MaxInt64) = %v, %v, want none", got, err)
+		}
+		got, err := g.Followers(ctx, 1, math.MaxInt64-1, 10, nil)
+		if err != nil || len(got) != 1 || got[0].Follower != math.MaxInt64 {
+			t.Fatalf("Followers(after MaxInt64-1) = %v, %v, want the follower MaxInt64", got, err)
+		}
+		var all []fanout.UserID
+		var after fanout.UserID
+		for range 10 {
+			page, err := g.Followers(ctx, 1, after, 1, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			all = append(all, page[0].Follower)
+			after = page[0].Follower
+		}
+		if want := []fanout.UserID{5, math.MaxInt64 - 1, math.MaxInt64}; !slices.Equal(all, want) {
+			t.Fatalf("followers paged one at a time = %v, want %v", all, want)
+		}
+	})
 	t.Run("Concurrent", func(t *testing.T) {
 		g := newGraph()
 		var wg sync.WaitGroup
@@ -189,6 +225,24 @@ func RunPosts(t *testing.T, newPosts func() fanout.Posts) {
 			t.Fatalf("Recent(1) after delete = %v, want [100 80 60 20]", ids)
 		}
 	})
+	// Recent below the lowest ID lists nothing: before-1 wraps at
+	// math.MinInt64 to the top, where a store would list every post.
+	t.Run("RecentAtExtremes", func(t *testing.T) {
+		p := newPosts()
+		for _, n := range []snowflake.ID{1, 7, math.MaxInt64 - 1} {
+			if err := p.Put(ctx, fanout.Post{ID: n, Author: 3}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, before := range []snowflake.ID{math.MinInt64, -1, 0, 1} {
+			if ids, err := p.Recent(ctx, 3, before, 10, nil); err != nil || len(ids) != 0 {
+				t.Fatalf("Recent(before %d) = %v, %v, want none", before, ids, err)
+			}
+		}
+		if ids, _ := p.Recent(ctx, 3, math.MaxInt64, 10, nil); !slices.Equal(ids, []snowflake.ID{math.MaxInt64 - 1, 7, 1}) {
+			t.Fatalf("Recent(before MaxInt64) = %v, want every post", ids)
+		}
+	})
 	t.Run("BadInput", func(t *testing.T) {
 		p := newPosts()
 		if err := p.Put(ctx, fanout.Post{ID: 0, Author: 1}); !errors.Is(err, fanout.ErrInvalidPost) {
@@ -252,6 +306,23 @@ func RunTimelines(t *testing.T, newTimelines func(cap int) fanout.Timelines) {
 		}
 		if st, _ := tl.Stat(ctx, 2); st != (fanout.TimelineStat{}) {
 			t.Fatalf("Stat of an empty timeline = %+v, want zero", st)
+		}
+	})
+	// Range below the lowest ID lists nothing, and at the top every
+	// entry, down to ID 1.
+	t.Run("RangeAtExtremes", func(t *testing.T) {
+		tl := newTimelines(10)
+		top := fanout.Entry{ID: math.MaxInt64 - 1, Author: 9}
+		if err := tl.Add(ctx, 1, e(1), top); err != nil {
+			t.Fatal(err)
+		}
+		for _, before := range []snowflake.ID{math.MinInt64, 0, 1} {
+			if got, _, err := tl.Range(ctx, 1, before, 10, nil); err != nil || len(got) != 0 {
+				t.Fatalf("Range(before %d) = %v, %v, want none", before, got, err)
+			}
+		}
+		if got, _, _ := tl.Range(ctx, 1, math.MaxInt64, 10, nil); !slices.Equal(got, []fanout.Entry{top, e(1)}) {
+			t.Fatalf("Range(before MaxInt64) = %v, want both entries", got)
 		}
 	})
 	t.Run("Cap", func(t *testing.T) {
