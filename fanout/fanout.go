@@ -88,6 +88,9 @@ type userState struct {
 	authorKnown bool
 	authorSince snowflake.ID // author's posts >= authorSince are pushed
 	guessedPush bool         // a read plan took the author as pushed before its first post
+	// switchGen counts the author's switches from pull to push: only the
+	// Publish that made the latest one fixes authorSince (see publish).
+	switchGen uint64
 
 	// newest bounds the author's post IDs from above once newestKnown:
 	// Publish raises it before the post becomes readable, and the first
@@ -386,6 +389,7 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 		return Post{}, err
 	}
 	var switching bool
+	var gen uint64 // the switch to push this call made, if switching
 	if err := s.user(ctx, p.Author, func(st *userState) {
 		was := st.watermark()
 		st.postRate.event(now, s.tau)
@@ -410,6 +414,8 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 			// Pull to push: push from now on, pull until a watermark is
 			// fixed below.
 			st.authorPush, st.authorSince, switching = true, Pulling, true
+			st.switchGen++
+			gen = st.switchGen
 		case !want && st.authorPush:
 			st.authorPush = false
 		}
@@ -436,8 +442,15 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 		var pushed bool
 		s.user(ctx, p.Author, func(st *userState) {
 			was := st.watermark()
-			if switching && st.authorSince == Pulling {
-				// Every ID from here on was issued after the switch.
+			if switching && st.switchGen == gen {
+				// Every ID from here on was issued after the switch. Not
+				// after an older switch, though, if the author went back
+				// to pull and to push again meanwhile: a post published
+				// while pulled may lie between that switch's ID and the
+				// latest one's, never pushed, and a watermark below it
+				// would hide it from reads. The Publish that made the
+				// latest switch fixes the watermark (until then the
+				// author is at Pulling, and reads pull it).
 				st.authorSince = id
 			}
 			st.slot.recent.Store(st.slot.recent.Load().with(id, st.newest))
