@@ -60,7 +60,10 @@
 //
 // Deletes cost one store delete (independent of follower count): reads skip
 // posts that no longer exist, and drop their entries lazily. An unfollow is
-// visible at once because reads keep only current followees' entries.
+// visible at once because reads keep only current followees' entries,
+// and drop those of unfollowed authors too, unless the reader's plan
+// changed during the read (a follow again, which may count on them being
+// held, changes it first).
 // Entries reach a pushed timeline only through the fan-out, backfill and
 // rebuilds, all to followers, so only an unfollow can leave a non-followee's
 // entries there: the reader's state lists the authors it unfollowed (up to

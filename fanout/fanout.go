@@ -667,6 +667,7 @@ type readerState struct {
 
 	// plan is the reader's current read plan, or nil if one must be
 	// built at planVer and planSeq from rel and forcePull (copies).
+	// planVer is the version a current plan was built at, too.
 	plan      *readPlan
 	planVer   uint64
 	planSeq   uint64
@@ -728,7 +729,7 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs reade
 		if st.plan != nil && st.planBuilt == st.planVer {
 			if seq, ok := s.authors.unchanged(st.planSeq, st.plan.ids); ok {
 				st.planSeq = seq
-				rs.plan = st.plan
+				rs.plan, rs.planVer = st.plan, st.planVer
 				return
 			}
 		}

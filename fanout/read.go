@@ -273,6 +273,7 @@ type readBufs struct {
 	arena   []Entry // first fetches of the pull sources
 	cand    []Entry
 	fromTL  []bool
+	gone    []snowflake.ID // entries of authors the reader unfollowed
 	ids     []snowflake.ID
 	origIDs []snowflake.ID
 	scratch []snowflake.ID
@@ -369,9 +370,15 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 		}
 	}
 	pullAll := false
+	bufs.gone = bufs.gone[:0]
 	for attempt := 0; ; attempt++ {
 		next, err := s.merge(ctx, bufs, user, top, lower, rs.floor, pullAll, plan, rs.self.slot, rs.newest, queued, &need, pg, yield)
 		if err != nil || next == 0 {
+			if len(bufs.gone) > 0 {
+				if gerr := s.dropGone(ctx, user, rs.self, rs.planVer, bufs.gone); err == nil {
+					err = gerr
+				}
+			}
 			return err
 		}
 		// The cap trimmed the timeline under this read. Before anything
@@ -755,7 +762,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		// an author the reader no longer follows, and only one it
 		// unfollowed.
 		if x.kind == srcTimeline && plan.gone.check(e) && !plan.follows(user, e.Author) {
-			removals = append(removals, e.ID) // unfollowed
+			b.gone = append(b.gone, e.ID) // unfollowed: see dropGone
 			continue
 		}
 		if plan.rel != nil && plan.rel[e.Author] != 0 {
@@ -780,6 +787,28 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		}
 	}
 	return 0, nil
+}
+
+// dropGone removes from user's timeline (user's state is st) the entries
+// ids, which a read whose plan was current at version planVer found to be
+// of authors user no longer follows. Unless user followed again since: a
+// Follow (which holds the edge lock across its graph write and its
+// backfill, and changes planVer before the write) or a rebuild after it
+// may have counted on those entries being held, having found them there,
+// and fixed the edge's watermark (or lowered the floor) above them
+// accordingly; removing them then would lose them for good. So the check
+// and the removal run under user's edge lock, and any change of planVer
+// since the plan skips the removal (entries an unfollow left stay hidden
+// by the read's filter, and a later read drops them, or the cap trims
+// them).
+func (s *Service) dropGone(ctx context.Context, user UserID, st *userState, planVer uint64, ids []snowflake.ID) error {
+	st.edgeMu.Lock()
+	defer st.edgeMu.Unlock()
+	var same bool
+	if err := s.user(ctx, user, func(u *userState) { same = u.planVer == planVer }); err != nil || !same {
+		return err
+	}
+	return s.timelines.Remove(ctx, user, ids...)
 }
 
 func cmpID(a, b snowflake.ID) int {
