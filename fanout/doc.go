@@ -80,7 +80,10 @@
 // original, posted within Options.RepostWindow; undoing a repost deletes
 // only the repost. Readers who have not read for Options.InactiveAfter are
 // not pushed to; their next read is served by pull, marked
-// [Page.Partial], while a worker rebuilds their timeline. The rebuild
+// [Page.Partial], while a worker rebuilds their timeline. So is a reader
+// whose timeline a fan-out could not write (a store error, after a
+// retry); a fan-out that cannot list an author's followers turns the
+// author to pull (see Service.Publish). The rebuild
 // copies the recent posts of every pushed followee, including edges and
 // authors still being switched to push: such a switch may fix its
 // watermark below the floor (a policy pass chooses it before writing it,

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"math"
 	"runtime"
@@ -337,6 +338,13 @@ func (s *Service) authorStats(u UserID, st *userState, now int64) AuthorStats {
 // become readable in ID order: while a Publish that took a lower ID is
 // still running on another goroutine, reads stop below that ID, so that a
 // page never passes a post that appears later beneath it.
+//
+// The fan-out runs on a worker and reports no error: if the store fails
+// to write a follower's timeline (twice), the follower is marked for a
+// rebuild, as after inactivity, and its next read pulls the post; if it
+// fails to list the author's followers, the author turns to pull (the
+// policy may push it again from its next post). No post is lost either
+// way.
 func (s *Service) Publish(ctx context.Context, author UserID, text string) (Post, error) {
 	return s.publish(ctx, Post{Author: author, Text: text})
 }
@@ -537,7 +545,16 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 		for {
 			var err error
 			edges, err = s.graph.Followers(ctx, p.Author, after, s.opt.BatchSize, edges[:0])
-			if err != nil || len(edges) == 0 {
+			if err != nil {
+				// Once more; then the followers not reached yet are
+				// unknown: see pullAuthor.
+				edges, err = s.graph.Followers(ctx, p.Author, after, s.opt.BatchSize, edges[:0])
+			}
+			if err != nil {
+				s.pullAuthor(ctx, p.Author)
+				break
+			}
+			if len(edges) == 0 {
 				break
 			}
 			to, flips = to[:0], flips[:0]
@@ -560,7 +577,7 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 			// batch's.
 			for rest := to; len(rest) > 0; {
 				n := min(len(rest), deliverChunk)
-				if s.timelines.Deliver(ctx, e, rest[:n]) == nil {
+				if s.deliver(ctx, e, rest[:n]) {
 					writes += n
 				}
 				rest = rest[n:]
@@ -585,6 +602,55 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 	}
 	s.removePending(p.ID)
 	return writes
+}
+
+// deliver adds e to the timelines of users, and once more if that fails
+// (Deliver is idempotent). If it fails again, the users go dormant, as
+// after inactivity (see lost). It reports whether e was delivered.
+//
+// A fan-out that cannot write a post's entry where reads expect it (here,
+// in pulledEdge and in pullAuthor) makes the reads pull the post instead,
+// before the post leaves the pending list, from which reads merge it
+// meanwhile (see Service.read): no post is lost, and the merge removes
+// the duplicate if a failed call wrote the entry after all.
+func (s *Service) deliver(ctx context.Context, e Entry, users []UserID) bool {
+	for range 2 {
+		if s.timelines.Deliver(ctx, e, users) == nil {
+			return true
+		}
+	}
+	for _, u := range users {
+		s.lost(u)
+	}
+	return false
+}
+
+// lost marks reader dormant, whose timeline may lack an entry the
+// fan-out owed it: its next read raises its floor above every ID issued
+// so far, pulls below it and has a worker rebuild the timeline, as for a
+// reader back from inactivity.
+func (s *Service) lost(reader UserID) {
+	us := &s.users[stripeOf(int64(reader))]
+	us.mu.Lock()
+	if st := us.m[reader]; st != nil {
+		st.dormant = true
+		st.plan = nil // as in receives
+	}
+	us.mu.Unlock()
+}
+
+// pullAuthor turns author to pull after a fan-out could not list all of
+// its followers: the ones it did not reach are not known, so reads pull
+// the author from every reader until a Publish switches it back to push
+// (if the policy says so), with a watermark above every ID issued so far.
+// Noting the change makes every plan that has the author pushed stale.
+func (s *Service) pullAuthor(ctx context.Context, author UserID) {
+	s.user(ctx, author, func(st *userState) {
+		if st.authorPush {
+			st.authorPush = false
+			s.authors.note(author)
+		}
+	})
 }
 
 // fanoutBufs are a worker's buffers, recycled from post to post: a batch's
@@ -865,7 +931,9 @@ func (s *Service) pullEdge(ctx context.Context, reader, author UserID) {
 	var ast *userState
 	s.user(ctx, author, func(st *userState) { ast = st })
 	s.user(ctx, reader, func(st *userState) { markPull(st, author, ast) })
-	s.writePulled(ctx, reader, author)
+	// No fan-out skipped reader for the mark: if the write fails, the
+	// edge stays pushed, and the fan-outs deliver.
+	s.writePulled(ctx, reader, author, false)
 }
 
 // markPull is pullEdge's first step, under the reader's lock: plans treat
@@ -883,16 +951,23 @@ func markPull(st *userState, author UserID, ast *userState) {
 
 // pulledEdge finishes a fan-out's switch to pull after markPull, under
 // the edge lock of reader, whose state is st (see lockEdges).
+//
+// The fan-out skipped reader: if the graph write fails, the edge stays
+// pushed, and reader goes dormant (see lost) before the mark is dropped.
 func (s *Service) pulledEdge(ctx context.Context, reader UserID, st *userState, author UserID) {
 	st.edgeMu.Lock()
-	s.writePulled(ctx, reader, author)
+	s.writePulled(ctx, reader, author, true)
 	st.edgeMu.Unlock()
 }
 
 // writePulled writes reader's edge from author to the graph as pulled and
-// then drops the mark markPull set. The caller holds reader's lockEdges.
-func (s *Service) writePulled(ctx context.Context, reader, author UserID) {
-	s.graph.SetSince(ctx, reader, author, 0)
+// then drops the mark markPull set, marking reader dormant first if
+// lostOnError and the write failed. The caller holds reader's lockEdges.
+func (s *Service) writePulled(ctx context.Context, reader, author UserID, lostOnError bool) {
+	err := s.graph.SetSince(ctx, reader, author, 0)
+	if lostOnError && err != nil && !errors.Is(err, ErrNotFollowing) {
+		s.lost(reader)
+	}
 	// Plans built from now on read the edge as pulled from the graph.
 	s.user(ctx, reader, func(st *userState) {
 		if i := slices.Index(st.forcePull, author); i >= 0 {
