@@ -20,7 +20,9 @@ type Options struct {
 	// Workers is the size of the fan-out worker pool; 0 means 2.
 	Workers int
 	// Queue bounds the posts waiting for fan-out; Publish blocks while it
-	// is full. 0 means 4096.
+	// is full. 0 (or a negative value) means 4096, and it is at most
+	// MaxQueue (a larger value means MaxQueue): its buffer is allocated
+	// up front.
 	Queue int
 	// BatchSize is how many followers one fan-out step reads and writes;
 	// 0 means 1000.
@@ -43,6 +45,12 @@ type Options struct {
 	// block.
 	OnFanout func(id snowflake.ID, writes int, took time.Duration)
 }
+
+// MaxQueue is the largest Options.Queue: a Service allocates room for that
+// many posts (64 bytes each, 4 MiB) in New, and reads merge the posts
+// waiting in the queue, so a longer one would cost memory up front and
+// reads time without making the fan-out faster.
+const MaxQueue = 1 << 16
 
 // AuthorStats describe an author to a [Policy].
 type AuthorStats struct {
@@ -271,6 +279,7 @@ func (o *Options) defaults() {
 	if o.Queue <= 0 {
 		o.Queue = 4096
 	}
+	o.Queue = min(o.Queue, MaxQueue)
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
 	}
