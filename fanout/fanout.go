@@ -270,6 +270,17 @@ func (s *Service) Close() error {
 // user runs f on u's state under its stripe lock, loading the follow
 // counts from the graph first if they are not cached.
 func (s *Service) user(ctx context.Context, u UserID, f func(st *userState)) error {
+	return s.state(ctx, u, true, f)
+}
+
+// errNothing is what state returns, not creating it, for a user with no
+// state who follows no one, has no posts and no stored timeline.
+var errNothing = errors.New("fanout: nothing to read")
+
+// state is user, except that unless create it returns errNothing rather
+// than make the state of a user with nothing to read (see errNothing):
+// reads of user IDs that do not exist leave nothing behind.
+func (s *Service) state(ctx context.Context, u UserID, create bool, f func(st *userState)) error {
 	us := &s.users[stripeOf(int64(u))]
 	us.mu.Lock()
 	st := us.m[u]
@@ -280,6 +291,7 @@ func (s *Service) user(ctx context.Context, u UserID, f func(st *userState)) err
 			return err
 		}
 		var gone goneSet
+		nothing := false
 		if st == nil {
 			// A timeline held before this Service (a store that
 			// outlives it) may hold authors unfollowed since: up to
@@ -292,9 +304,21 @@ func (s *Service) user(ctx context.Context, u UserID, f func(st *userState)) err
 			if len(held) > 0 {
 				gone = goneSet{all: true, below: held[0].ID + 1}
 			}
+			if !create && fe == 0 && len(held) == 0 {
+				var ids [1]snowflake.ID
+				posts, err := s.posts.Recent(ctx, u, Pulling, 1, ids[:0])
+				if err != nil {
+					return err
+				}
+				nothing = len(posts) == 0
+			}
 		}
 		us.mu.Lock()
 		st = us.m[u]
+		if st == nil && nothing {
+			us.mu.Unlock()
+			return errNothing
+		}
 		if st == nil {
 			st = &userState{dormant: true, slot: s.dense.take(), gone: gone}
 			setIn(&us.m, u, st)
@@ -756,7 +780,8 @@ func (s *Service) touch(ctx context.Context, reader UserID, read bool) (rs reade
 		s.sweep(us, reader, now)
 		us.mu.Unlock()
 	}
-	err = s.user(ctx, reader, func(st *userState) {
+	// A read of a user with nothing to read leaves no state (see state).
+	err = s.state(ctx, reader, !read, func(st *userState) {
 		if st.dormant {
 			st.dormant = false
 			// Above every ID issued so far, not just the readable ones:

@@ -169,7 +169,9 @@ func TestReplanOnChange(t *testing.T) {
 	if err := s.Follow(ctx, 2, pushed); err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []UserID{pushed, pulled, 2} {
+	// r posts too: a read of a user with nothing to read would leave no
+	// state, and no plan for the worker to rebuild.
+	for _, a := range []UserID{pushed, pulled, 2, r} {
 		if _, err := s.Publish(ctx, a, ""); err != nil {
 			t.Fatal(err)
 		}

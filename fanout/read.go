@@ -66,6 +66,15 @@ func decodeCursor(c string) (snowflake.ID, error) {
 // Paging with Page.Next never repeats a post and never skips one that
 // existed during the whole paging, whatever is posted, deleted or followed
 // between pages, and goes back past the timeline's cap by pulling.
+//
+// A read of a user the Service holds no state for who follows no one and
+// has no posts and no stored timeline (a user ID that does not exist, or
+// a new account) returns an empty page and leaves nothing behind: it
+// costs three store reads (Graph.Counts, Timelines.Range, Posts.Recent)
+// and is not recorded as activity, nor in PerPair's read rate. Any other
+// read makes the user's state (about 0.5 KB), which the Service keeps for
+// its lifetime, as it does for every user that follows, posts, mutes or
+// blocks, or is followed or blocked.
 func (s *Service) Timeline(ctx context.Context, user UserID, cursor string, limit int) (Page, error) {
 	var dst []Post
 	if limit > 0 && limit <= MaxLimit {
@@ -354,6 +363,13 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 	// the reader's plan changed (and is rebuilt below) before it left.
 	queued := s.queued(top, lower)
 	rs, err := s.touch(ctx, user, true)
+	if err == errNothing {
+		// No state, no followees, no posts, no timeline: an empty page.
+		// A post of user's own below top was published through this
+		// Service, which made the state before taking its ID, and
+		// without followees no one else's post is user's to read.
+		return nil
+	}
 	if err != nil {
 		return err
 	}

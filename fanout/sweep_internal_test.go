@@ -44,7 +44,12 @@ func TestInactivePlansFreed(t *testing.T) {
 		// Far fewer active readers than stripes, so that most idle
 		// readers share no stripe with an active one: a read sweeps
 		// every stripe in turn, not only its own.
+		// They follow someone: a read of a user with nothing to read
+		// leaves no state, and no plan.
 		for u := UserID(5000); u < 5200; u++ {
+			if err := s.Follow(ctx, u, 2); err != nil {
+				t.Fatal(err)
+			}
 			active = append(active, u)
 		}
 		if _, err := s.Publish(ctx, author, "x"); err != nil {
@@ -88,6 +93,7 @@ func TestNoPlanForDormant(t *testing.T) {
 	ctx := context.Background()
 	s := New(NewMemGraph(), NewMemPosts(), NewMemTimelines(MemTimelinesOptions{}), Options{})
 	defer s.Close()
+	s.user(ctx, 5, func(*userState) {}) // a reader with state (see Service.state)
 	rs, err := s.touch(ctx, 5, true)
 	if err != nil {
 		t.Fatal(err)

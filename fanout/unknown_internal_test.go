@@ -1,0 +1,115 @@
+package fanout
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/blueprint-go/blueprint/snowflake"
+)
+
+// states counts the users the Service holds state for.
+func (s *Service) states() int {
+	n := 0
+	for i := range s.users {
+		us := &s.users[i]
+		us.mu.Lock()
+		n += len(us.m)
+		us.mu.Unlock()
+	}
+	return n
+}
+
+// TestReadOfUnknownUserLeavesNoState checks that reads (Timeline and
+// Refresh) of user IDs the Service has never seen, who follow no one and
+// have no posts and no stored timeline, return an empty page and leave no
+// state behind (each used to keep about 0.5 KB for the Service's
+// lifetime), and that users with something to read get their state and
+// pages as before: posts of their own stored before the Service, a stored
+// timeline, followees in a stored graph, or a follow after such a read.
+func TestReadOfUnknownUserLeavesNoState(t *testing.T) {
+	ctx := context.Background()
+	gen, err := snowflake.NewGenerator(1, snowflake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, ps, tl := NewMemGraph(), NewMemPosts(), NewMemTimelines(MemTimelinesOptions{})
+	const poster, heldTL, follower, followee = 50, 60, 70, 71
+	put := func(a UserID) snowflake.ID {
+		id, err := gen.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ps.Put(ctx, Post{ID: id, Author: a}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	own := put(poster)
+	held := put(followee)
+	if err := tl.Add(ctx, heldTL, Entry{ID: held, Author: followee}); err != nil {
+		t.Fatal(err)
+	}
+	followed := put(followee)
+	if _, err := g.Follow(ctx, Edge{Follower: follower, Followee: followee, Since: 1}); err != nil {
+		t.Fatal(err)
+	}
+	s := New(g, ps, tl, Options{IDs: gen})
+	defer s.Close()
+
+	for u := UserID(1000); u < 2000; u++ {
+		pg, err := s.Timeline(ctx, u, "", 20)
+		if err != nil || len(pg.Posts) != 0 || pg.Next != "" || pg.Partial {
+			t.Fatalf("Timeline(%d) = %+v, %v, want an empty page", u, pg, err)
+		}
+		if pg, err := s.Refresh(ctx, u, 0, 20); err != nil || len(pg.Posts) != 0 || pg.More {
+			t.Fatalf("Refresh(%d) = %+v, %v, want an empty page", u, pg, err)
+		}
+	}
+	if n := s.states(); n != 0 {
+		t.Fatalf("after reads of 1000 unknown users the Service holds %d users' state, want none", n)
+	}
+
+	// Reads show stored posts once the Service has issued a higher ID.
+	if _, err := s.Publish(ctx, 99, ""); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(u UserID) []snowflake.ID {
+		t.Helper()
+		pg, err := s.Timeline(ctx, u, "", 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []snowflake.ID
+		for _, p := range pg.Posts {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	if got := ids(poster); !slices.Equal(got, []snowflake.ID{own}) {
+		t.Fatalf("user with a post stored before the Service reads %v, want its post %d", got, own)
+	}
+	if got := ids(follower); !slices.Equal(got, []snowflake.ID{followed, held}) {
+		t.Fatalf("user following %d in the stored graph reads %v, want %v", followee, got, []snowflake.ID{followed, held})
+	}
+	if got := ids(heldTL); len(got) != 0 {
+		t.Fatalf("user with a stored timeline of an unfollowed author reads %v, want nothing", got)
+	}
+	for _, u := range []UserID{poster, heldTL, follower} {
+		us := &s.users[stripeOf(int64(u))]
+		us.mu.Lock()
+		found := us.m[u] != nil
+		us.mu.Unlock()
+		if !found {
+			t.Fatalf("user %d has no state after its read", u)
+		}
+	}
+
+	// A user first read with nothing, then following someone, reads it.
+	if err := s.Follow(ctx, 1500, followee); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(1500); !slices.Contains(got, followed) {
+		t.Fatalf("user 1500 after following %d reads %v, want %d", followee, got, followed)
+	}
+}
