@@ -12,7 +12,7 @@
 //
 // Reads outnumber posts about 50 to 1 (Twitter, 2013), so work done once at
 // post time is cheap per read: pushing a post to 200 followers costs 200
-// timeline inserts (about 230 ns each through the whole fan-out path in
+// timeline inserts (about 170 ns each through the whole fan-out path in
 // memory, most of it the per-follower checks and cache misses), and a read becomes
 // one range scan of a single timeline. Pushing does not scale to authors
 // with millions of followers: one post would cost seconds of writes, most
@@ -24,8 +24,9 @@
 // Selectively Materializing Users' Event Feeds" (SIGMOD 2010): push when the
 // reader's read rate times what a pull costs a read is at least the
 // author's post rate times what a push write costs. Measured here, a push
-// write costs a fan-out worker about 230 ns and a pulled author with posts
-// on the page 70-140 ns of a first page (10-40 ns without); [DefaultPullCost]
+// write costs a fan-out worker about 170 ns and a pulled author with posts
+// on the page 70-140 ns of a first page (10-40 ns without), 0.4-0.8 of a
+// write; [DefaultPullCost]
 // is 1, above that ratio, leaning toward pushes for a shorter read tail,
 // and a larger [PerPair].PullCost pushes more still, trading writes for
 // reads. Readers who follow a huge number of accounts are served by pull
@@ -81,6 +82,7 @@
 // only the repost. Readers who have not read for Options.InactiveAfter are
 // not pushed to; their next read is served by pull, marked
 // [Page.Partial], while a worker rebuilds their timeline. So is a reader
+// the Service has not served before (its state starts dormant), and one
 // whose timeline a fan-out could not write (a store error, after a
 // retry); a fan-out that cannot list an author's followers turns the
 // author to pull (see Service.Publish). The rebuild
@@ -91,9 +93,11 @@
 //
 // # Cost
 //
-// Publish: two store writes, a queue send and a copy of the author's 16
-// newest post IDs (which serve pulls of recent posts without a store
-// descent), O(log n). Fan-out: one
+// Publish: one store write (Posts.Put; the first time the Service sees
+// the author, a few store reads too: its follow counts, its newest post
+// and whether the store holds its timeline), a queue send and a copy of
+// the author's 16 newest post IDs (which serve pulls of recent posts
+// without a store descent), O(log n). Fan-out: one
 // follower page read per BatchSize (1000) followers and one
 // [Timelines.Deliver] per 128 of them, on Options.Workers goroutines; Publish blocks when
 // Options.Queue posts wait (backpressure), and [Service.Close] drains the
@@ -108,9 +112,10 @@
 // write besides: 470-600 ns per switched edge (BenchmarkEdgeSwitch; 1.1
 // µs before the mark shared that lock), most of it the two B-tree
 // descents of the write. A pulled edge costs a fan-out that lists it
-// about 20 ns: BenchmarkFanout/per-pair lists 5000 followers and writes to
-// the 2500 pushed ones at 370-390 ns per write, against Threshold's
-// 330-340 for 5000 writes.
+// about 25 ns: BenchmarkFanout/per-pair lists 5000 followers and writes to
+// the 2500 pushed ones at 196 ns per write in its quietest runs, against
+// Threshold's 170-172 for 5000 writes (per-pair's figure varies from run
+// to run, up to 308 ns; the README lists both).
 //
 // Timeline goes through a read plan the Service caches per reader: its
 // followees (sorted, for the membership test of the fan-out queue and of

@@ -356,12 +356,13 @@ func (s *Service) authorStats(u UserID, st *userState, now int64) AuthorStats {
 }
 
 // Publish stores a post by author and queues its fan-out, blocking while
-// the queue is full (until ctx is done). The post is in the author's own
-// timeline when Publish returns, and in every follower's at once too: until
-// the fan-out reaches a follower, reads merge it from the queue. Posts
-// become readable in ID order: while a Publish that took a lower ID is
-// still running on another goroutine, reads stop below that ID, so that a
-// page never passes a post that appears later beneath it.
+// the queue is full (until ctx is done). Posts become readable in ID
+// order: while a Publish that took a lower ID is still running on another
+// goroutine, reads stop below that ID, so that a page never passes a post
+// that appears later beneath it. So the post is in the author's own
+// timeline, and in every follower's, once Publish has returned and so has
+// every Publish that took a lower ID (at once if none is running): until
+// the fan-out reaches a follower, reads merge it from the queue.
 //
 // The fan-out runs on a worker and reports no error: if the store fails
 // to write a follower's timeline (twice), the follower is marked for a

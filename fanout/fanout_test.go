@@ -408,6 +408,16 @@ func TestBadInput(t *testing.T) {
 	if err := e.svc.Follow(ctx, 1, 1); !errors.Is(err, fanout.ErrSelfFollow) {
 		t.Errorf("Follow(1, 1) = %v", err)
 	}
+	// Every relation of a user to itself is refused with ErrSelf, which
+	// is ErrSelfFollow under its former name.
+	for name, f := range map[string]func(context.Context, fanout.UserID, fanout.UserID) error{
+		"Follow": e.svc.Follow, "Unfollow": e.svc.Unfollow, "Mute": e.svc.Mute, "Unmute": e.svc.Unmute,
+		"Block": e.svc.Block, "Unblock": e.svc.Unblock,
+	} {
+		if err := f(ctx, 2, 2); !errors.Is(err, fanout.ErrSelf) || !errors.Is(err, fanout.ErrSelfFollow) {
+			t.Errorf("%s(2, 2) = %v, want ErrSelf", name, err)
+		}
+	}
 	if _, err := e.svc.Timeline(ctx, 1, "", 0); !errors.Is(err, fanout.ErrInvalidLimit) {
 		t.Errorf("Timeline(limit 0) = %v", err)
 	}

@@ -17,11 +17,13 @@ import (
 // stripes is the number of independently locked shards of every in-memory
 // map, and of the Service's per-user state. A fan-out worker holds one
 // stripe lock or another almost all the time it delivers, so a read finds
-// its reader's stripe taken about once in stripes/workers reads, and then
-// waits for the worker to let go of it and then for a core (36 µs on
-// average on 2 cores). With 64 stripes that was about 1 read in 100 in
-// the 100k-user simulator, and the first page's p99 (see doc.go); with
-// 1024 it is about 1 in 1,700.
+// its reader's stripe taken about once in stripes/(workers·d) reads,
+// where d is the share of the time the workers deliver, and then waits
+// for the worker to let go of it and then for a core (36 µs on average on
+// 2 cores). In the 100k-user simulator's replay of 100k reads on 2
+// workers that was 960 waits with 64 stripes, 1 read in 100 (so d was
+// about a third), and the first page's p99 (see doc.go); with 1024 it is
+// 52 waits, 1 in 1,900 (the formula says 1 in 1,600).
 const stripes = 1024
 
 func stripeOf(k int64) int {
@@ -91,7 +93,7 @@ func validEdge(follower, followee UserID) error {
 		return ErrInvalidUser
 	}
 	if follower == followee {
-		return ErrSelfFollow
+		return ErrSelf
 	}
 	return nil
 }

@@ -178,9 +178,16 @@ type PerPair struct {
 	// trading system cost for latency.
 	PullCost float64
 	// MaxFollowers, if positive, pulls authors with more followers than
-	// this regardless of rates (bounding the fan-out work per post).
+	// this regardless of rates (bounding the fan-out work per post), with
+	// a fixed 10% hysteresis: a pushed author is pulled above
+	// 1.1·MaxFollowers followers, and a pulled one pushed again at
+	// 0.9·MaxFollowers or fewer.
 	MaxFollowers int
-	// MaxFollowees is the reader limit; 0 means 5000.
+	// MaxFollowees is the reader limit (a reader who follows more
+	// accounts pulls everything); 0 means 5000. It has the same 10%
+	// hysteresis: a pushed edge is pulled when its reader follows more
+	// than 1.1·MaxFollowees, a pulled one pushed again only at
+	// 0.9·MaxFollowees or fewer.
 	MaxFollowees int
 	// ReaderScale is the number of followees from which a reader's read
 	// rate is weighed by followees/ReaderScale (see above); 0 means
@@ -197,15 +204,17 @@ const DefaultReaderScale = 100
 
 // DefaultPullCost is PerPair's PullCost when none is set, measured on the
 // in-memory stores on 2 cores: a push write costs a fan-out worker about
-// 230 ns (BenchmarkFanout's ns/write: 8.7M timeline inserts per second
+// 170 ns (BenchmarkFanout's ns/write: 11.6M timeline inserts per second
 // on 2 workers), and a pulled author costs a first page about 70-140 ns
 // when it has posts on the page (a merge source served from its recent
 // posts, reached from the dense table) and 10-40 ns when it has none (a
 // load from the dense table and a heap entry; BenchmarkPullCost, 25 ns
 // also when 100k authors' state is out of cache). Near the boundary of
 // the rule, where the author posts about as often as the reader reads,
-// most reads find a post of it on the page, so one pull costs 0.3-0.6
-// push. The default stays at 1, above that, leaning toward pushing:
+// most reads find a post of it on the page, so one pull costs 0.4-0.8
+// push (0.3-0.6 when a write cost 230 ns, before the fan-out's lock
+// stripes went from 64 to 1024). The default stays at 1, above that,
+// leaning toward pushing:
 // PerPair's read tail, not its writes, is what falls short of the targets
 // on a large graph, and a larger PullCost pulls fewer authors per read.
 // The ratio moves with the load: under a competing process the fan-out's

@@ -21,8 +21,11 @@ type Page struct {
 	// More reports, for Refresh, that newer posts than the page holds
 	// exist: call Refresh again from the newest post of this page.
 	More bool
-	// Partial reports that the reader's pushed timeline is being rebuilt
-	// after inactivity: the page is complete, but was served by pulling.
+	// Partial reports that the reader's pushed timeline is being rebuilt:
+	// after inactivity, on the reader's first reads (a reader the Service
+	// has not served before starts dormant, and its first read or follow
+	// starts a rebuild) and after a store error kept the fan-out from its
+	// timeline. The page is complete, but was served by pulling.
 	Partial bool
 	// Scanned counts the entries the merge examined.
 	Scanned int

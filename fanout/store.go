@@ -121,6 +121,10 @@ var (
 	ErrInvalidLimit = errors.New("fanout: limit out of range")
 	ErrBadCursor    = errors.New("fanout: malformed cursor")
 	ErrClosed       = errors.New("fanout: service closed")
-	ErrSelfFollow   = errors.New("fanout: user cannot follow itself")
-	ErrBlocked      = errors.New("fanout: blocked")
+	// ErrSelf is returned for a follow, unfollow, mute, unmute, block or
+	// unblock of a user by itself. ErrSelfFollow is the same error, under
+	// its former name.
+	ErrSelf       = errors.New("fanout: user cannot follow, mute or block itself")
+	ErrSelfFollow = ErrSelf
+	ErrBlocked    = errors.New("fanout: blocked")
 )

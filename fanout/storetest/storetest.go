@@ -75,8 +75,8 @@ func RunGraph(t *testing.T, newGraph func() fanout.Graph) {
 		if _, err := g.Follow(ctx, fanout.Edge{Follower: 0, Followee: 2}); !errors.Is(err, fanout.ErrInvalidUser) {
 			t.Errorf("Follow(0→2) = %v, want ErrInvalidUser", err)
 		}
-		if _, err := g.Follow(ctx, fanout.Edge{Follower: 3, Followee: 3}); !errors.Is(err, fanout.ErrSelfFollow) {
-			t.Errorf("Follow(3→3) = %v, want ErrSelfFollow", err)
+		if _, err := g.Follow(ctx, fanout.Edge{Follower: 3, Followee: 3}); !errors.Is(err, fanout.ErrSelf) {
+			t.Errorf("Follow(3→3) = %v, want ErrSelf", err)
 		}
 		if _, err := g.Followers(ctx, 2, 0, 0, nil); !errors.Is(err, fanout.ErrInvalidLimit) {
 			t.Errorf("Followers(limit 0) = %v, want ErrInvalidLimit", err)
