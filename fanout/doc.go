@@ -82,7 +82,8 @@
 // only the repost. Readers who have not read for Options.InactiveAfter are
 // not pushed to; their next read is served by pull, marked
 // [Page.Partial], while a worker rebuilds their timeline. So is a reader
-// the Service has not served before (its state starts dormant), and one
+// the Service has not served before (its state starts dormant; one with
+// nothing at all to read gets an empty page and no state), and one
 // whose timeline a fan-out could not write (a store error, after a
 // retry); a fan-out that cannot list an author's followers turns the
 // author to pull (see Service.Publish). The rebuild

@@ -24,8 +24,10 @@ type Page struct {
 	// Partial reports that the reader's pushed timeline is being rebuilt:
 	// after inactivity, on the reader's first reads (a reader the Service
 	// has not served before starts dormant, and its first read or follow
-	// starts a rebuild) and after a store error kept the fan-out from its
-	// timeline. The page is complete, but was served by pulling.
+	// starts a rebuild; a reader with nothing at all to read gets an empty
+	// page that is not Partial, see Service.Timeline) and after a store
+	// error kept the fan-out from its timeline. The page is complete, but
+	// was served by pulling.
 	Partial bool
 	// Scanned counts the entries the merge examined.
 	Scanned int
@@ -75,7 +77,7 @@ func decodeCursor(c string) (snowflake.ID, error) {
 // a new account) returns an empty page and leaves nothing behind: it
 // costs three store reads (Graph.Counts, Timelines.Range, Posts.Recent)
 // and is not recorded as activity, nor in PerPair's read rate. Any other
-// read makes the user's state (about 0.5 KB), which the Service keeps for
+// read makes the user's state (about 330 bytes), which the Service keeps for
 // its lifetime, as it does for every user that follows, posts, mutes or
 // blocks, or is followed or blocked.
 func (s *Service) Timeline(ctx context.Context, user UserID, cursor string, limit int) (Page, error) {
@@ -819,9 +821,13 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 // and the removal run under user's edge lock, and any change of planVer
 // since the plan skips the removal (entries an unfollow left stay hidden
 // by the read's filter, and a later read drops them, or the cap trims
-// them).
+// them). If the edge lock is taken (a Follow's backfill, a pass over the
+// user's edges), the removal is skipped the same way rather than make
+// the read wait for store calls that are not its own.
 func (s *Service) dropGone(ctx context.Context, user UserID, st *userState, planVer uint64, ids []snowflake.ID) error {
-	st.edgeMu.Lock()
+	if !st.edgeMu.TryLock() {
+		return nil
+	}
 	defer st.edgeMu.Unlock()
 	var same bool
 	if err := s.user(ctx, user, func(u *userState) { same = u.planVer == planVer }); err != nil || !same {

@@ -23,7 +23,7 @@ func (s *Service) states() int {
 // TestReadOfUnknownUserLeavesNoState checks that reads (Timeline and
 // Refresh) of user IDs the Service has never seen, who follow no one and
 // have no posts and no stored timeline, return an empty page and leave no
-// state behind (each used to keep about 0.5 KB for the Service's
+// state behind (each used to keep about 330 bytes for the Service's
 // lifetime), and that users with something to read get their state and
 // pages as before: posts of their own stored before the Service, a stored
 // timeline, followees in a stored graph, or a follow after such a read.
