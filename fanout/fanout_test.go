@@ -990,17 +990,23 @@ func TestFollowPulledAuthorNoBackfill(t *testing.T) {
 // settle reads u's timeline until its rebuild after inactivity is done.
 func (e *env) settle(u fanout.UserID) {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		pg, err := e.svc.Timeline(e.ctx, u, "", 1)
+	settleReader(e.t, e.ctx, e.svc, u, 10*time.Second)
+}
+
+// settleReader reads u's timeline until a page is not Partial (its
+// rebuild is done), failing t after timeout.
+func settleReader(t testing.TB, ctx context.Context, svc *fanout.Service, u fanout.UserID, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); ; {
+		pg, err := svc.Timeline(ctx, u, "", 1)
 		if err != nil {
-			e.t.Fatal(err)
+			t.Fatal(err)
 		}
 		if !pg.Partial {
 			return
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("rebuild of %d did not finish", u)
+			t.Fatalf("rebuild of %d did not finish in %v", u, timeout)
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -110,19 +110,7 @@ func newStoreErrWorld(t *testing.T, followers int, opts fanout.Options) *storeEr
 // done), failing after 5 seconds.
 func (w *storeErrWorld) waitComplete(u fanout.UserID) {
 	w.t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		pg, err := w.svc.Timeline(w.ctx, u, "", 1)
-		if err != nil {
-			w.t.Fatal(err)
-		}
-		if !pg.Partial {
-			return
-		}
-		if time.Now().After(deadline) {
-			w.t.Fatalf("reader %d still rebuilding after 5 s", u)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	settleReader(w.t, w.ctx, w.svc, u, 5*time.Second)
 }
 
 // publish posts text as author 1 and waits for its fan-out.
