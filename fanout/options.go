@@ -17,7 +17,9 @@ type Options struct {
 	// Now is the clock for rate estimates and inactivity; nil means
 	// time.Now.
 	Now func() time.Time
-	// Workers is the size of the fan-out worker pool; 0 means 2.
+	// Workers is the size of the fan-out worker pool; 0 (or a negative
+	// value) means 2, and it is at most MaxWorkers (a larger value means
+	// MaxWorkers): New starts them all.
 	Workers int
 	// Queue bounds the posts waiting for fan-out; Publish blocks while it
 	// is full. 0 (or a negative value) means 4096, and it is at most
@@ -51,6 +53,13 @@ type Options struct {
 // waiting in the queue, so a longer one would cost memory up front and
 // reads time without making the fan-out faster.
 const MaxQueue = 1 << 16
+
+// MaxWorkers is the largest Options.Workers. Workers beyond the CPUs pay
+// only while they wait on a remote store, and each costs a goroutine for
+// the Service's life: 1,024 of them, against a store that answers a
+// Deliver to 128 timelines in a millisecond, carry 130 million timeline
+// writes a second.
+const MaxWorkers = 1 << 10
 
 // AuthorStats describe an author to a [Policy].
 type AuthorStats struct {
@@ -285,6 +294,7 @@ func (o *Options) defaults() {
 	if o.Workers <= 0 {
 		o.Workers = 2
 	}
+	o.Workers = min(o.Workers, MaxWorkers)
 	if o.Queue <= 0 {
 		o.Queue = 4096
 	}

@@ -3,6 +3,7 @@ package fanout_test
 import (
 	"context"
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/blueprint-go/blueprint/fanout"
@@ -29,5 +30,25 @@ func TestNewClampsQueue(t *testing.T) {
 				t.Fatal(err)
 			}
 		}()
+	}
+}
+
+// TestNewClampsWorkers checks the same for Options.Workers, which New
+// started all of: math.MaxInt goroutines.
+func TestNewClampsWorkers(t *testing.T) {
+	// 4 x MaxWorkers first, which fails cleanly without the clamp.
+	for _, w := range []int{4 * fanout.MaxWorkers, math.MaxInt} {
+		before := runtime.NumGoroutine()
+		svc := fanout.New(fanout.NewMemGraph(), fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}),
+			fanout.Options{Workers: w})
+		if n := runtime.NumGoroutine() - before; n > fanout.MaxWorkers+16 {
+			t.Fatalf("New with Workers %d started %d goroutines", w, n)
+		}
+		if _, err := svc.Publish(context.Background(), 1, "x"); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
