@@ -86,7 +86,8 @@
 // nothing at all to read gets an empty page and no state), and one
 // whose timeline a fan-out could not write (a store error, after a
 // retry); a fan-out that cannot list an author's followers turns the
-// author to pull (see Service.Publish). The rebuild
+// author to pull (see Service.Publish). Options.OnError hears of each
+// such failure. The rebuild
 // copies the recent posts of every pushed followee, including edges and
 // authors still being switched to push: such a switch may fix its
 // watermark below the floor (a policy pass chooses it before writing it,
@@ -261,5 +262,5 @@
 // Every method of [Service] and of the in-memory stores is safe for
 // concurrent use. The Service runs Options.Workers goroutines from New until
 // Close; no lock is held while calling a store's methods in a way that
-// could deadlock, nor while calling Options.OnFanout.
+// could deadlock, nor while calling Options.OnFanout or Options.OnError.
 package fanout

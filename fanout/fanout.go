@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"math"
 	"runtime"
@@ -577,6 +578,7 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 			}
 			if err != nil {
 				s.pullAuthor(ctx, p.Author)
+				s.storeError(fmt.Errorf("fanout: followers of author %d after %d, for post %d: %w", p.Author, after, p.ID, err))
 				break
 			}
 			if len(edges) == 0 {
@@ -639,15 +641,25 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 // meanwhile (see Service.read): no post is lost, and the merge removes
 // the duplicate if a failed call wrote the entry after all.
 func (s *Service) deliver(ctx context.Context, e Entry, users []UserID) bool {
+	var err error
 	for range 2 {
-		if s.timelines.Deliver(ctx, e, users) == nil {
+		if err = s.timelines.Deliver(ctx, e, users); err == nil {
 			return true
 		}
 	}
 	for _, u := range users {
 		s.lost(u)
 	}
+	s.storeError(fmt.Errorf("fanout: deliver post %d to %d timelines: %w", e.ID, len(users), err))
 	return false
+}
+
+// storeError passes err, a store failure a fan-out recovered from, to
+// Options.OnError.
+func (s *Service) storeError(err error) {
+	if s.opt.OnError != nil {
+		s.opt.OnError(err)
+	}
 }
 
 // lost marks reader dormant, whose timeline may lack an entry the
@@ -959,7 +971,7 @@ func (s *Service) pullEdge(ctx context.Context, reader, author UserID) {
 	s.user(ctx, reader, func(st *userState) { markPull(st, author, ast) })
 	// No fan-out skipped reader for the mark: if the write fails, the
 	// edge stays pushed, and the fan-outs deliver.
-	s.writePulled(ctx, reader, author, false)
+	_ = s.writePulled(ctx, reader, author, false)
 }
 
 // markPull is pullEdge's first step, under the reader's lock: plans treat
@@ -982,16 +994,23 @@ func markPull(st *userState, author UserID, ast *userState) {
 // pushed, and reader goes dormant (see lost) before the mark is dropped.
 func (s *Service) pulledEdge(ctx context.Context, reader UserID, st *userState, author UserID) {
 	st.edgeMu.Lock()
-	s.writePulled(ctx, reader, author, true)
+	err := s.writePulled(ctx, reader, author, true)
 	st.edgeMu.Unlock()
+	if err != nil {
+		s.storeError(fmt.Errorf("fanout: switch the edge from %d to %d to pull: %w", author, reader, err))
+	}
 }
 
 // writePulled writes reader's edge from author to the graph as pulled and
 // then drops the mark markPull set, marking reader dormant first if
-// lostOnError and the write failed. The caller holds reader's lockEdges.
-func (s *Service) writePulled(ctx context.Context, reader, author UserID, lostOnError bool) {
+// lostOnError and the write failed. It returns the write's error (none if
+// reader no longer follows author). The caller holds reader's lockEdges.
+func (s *Service) writePulled(ctx context.Context, reader, author UserID, lostOnError bool) error {
 	err := s.graph.SetSince(ctx, reader, author, 0)
-	if lostOnError && err != nil && !errors.Is(err, ErrNotFollowing) {
+	if errors.Is(err, ErrNotFollowing) {
+		err = nil // unfollowed meanwhile: nothing to switch
+	}
+	if lostOnError && err != nil {
 		s.lost(reader)
 	}
 	// Plans built from now on read the edge as pulled from the graph.
@@ -1000,6 +1019,7 @@ func (s *Service) writePulled(ctx context.Context, reader, author UserID, lostOn
 			st.forcePull = slices.Delete(st.forcePull, i, i+1)
 		}
 	})
+	return err
 }
 
 // maintQueue bounds the queued rebuilds and policy passes. Each reader has

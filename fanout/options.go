@@ -46,6 +46,12 @@ type Options struct {
 	// with the number of timeline writes and the time it took. It must not
 	// block.
 	OnFanout func(id snowflake.ID, writes int, took time.Duration)
+	// OnError, if set, is called by a worker when a store call of a
+	// fan-out failed: Deliver or Followers twice (they are retried once),
+	// or the graph write that switches an edge to pull. The fan-out has recovered (its readers
+	// read the post by pulling, see Service.Publish), so no post is lost,
+	// but reads cost more until the store answers again. It must not block.
+	OnError func(err error)
 }
 
 // MaxQueue is the largest Options.Queue: a Service allocates room for that

@@ -83,6 +83,8 @@ type storeErrWorld struct {
 	tl     *failingTimelines
 	clk    *clock
 	fanned chan snowflake.ID
+	errMu  sync.Mutex
+	errs   []error // what Options.OnError was told
 }
 
 func newStoreErrWorld(t *testing.T, followers int, opts fanout.Options) *storeErrWorld {
@@ -95,6 +97,11 @@ func newStoreErrWorld(t *testing.T, followers int, opts fanout.Options) *storeEr
 	}
 	opts.IDs, opts.Now = gen, w.clk.Now
 	opts.OnFanout = func(id snowflake.ID, _ int, _ time.Duration) { w.fanned <- id }
+	opts.OnError = func(err error) {
+		w.errMu.Lock()
+		w.errs = append(w.errs, err)
+		w.errMu.Unlock()
+	}
 	w.svc = fanout.New(w.g, fanout.NewMemPosts(), w.tl, opts)
 	t.Cleanup(func() { w.svc.Close() })
 	for f := fanout.UserID(2); f <= fanout.UserID(followers+1); f++ {
@@ -123,6 +130,22 @@ func (w *storeErrWorld) publish(text string) {
 	}
 	if id := <-w.fanned; id != p.ID {
 		w.t.Fatalf("fan-out of %d, want %d", id, p.ID)
+	}
+}
+
+// mustReport checks that Options.OnError was told of n failures, each a
+// failure of the armed store.
+func (w *storeErrWorld) mustReport(n int) {
+	w.t.Helper()
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	if len(w.errs) != n {
+		w.t.Fatalf("OnError told of %d failures (%v), want %d", len(w.errs), w.errs, n)
+	}
+	for _, err := range w.errs {
+		if !errors.Is(err, errTransient) {
+			w.t.Fatalf("OnError told %v, which does not wrap the store's error", err)
+		}
 	}
 }
 
@@ -159,6 +182,11 @@ func TestDeliverFailureKeepsPost(t *testing.T) {
 		w.mustSeeOnce(2, "next", "failed")
 		w.waitComplete(2)
 		w.mustSeeOnce(2, "next", "failed")
+		if failures > 1 {
+			w.mustReport(1) // the third failure hit the next post, whose retry worked
+		} else {
+			w.mustReport(0)
+		}
 	}
 }
 
@@ -177,6 +205,7 @@ func TestFollowersFailureKeepsPost(t *testing.T) {
 	for u := fanout.UserID(2); u <= followers+1; u++ {
 		w.mustSeeOnce(u, "after", "failed", "before")
 	}
+	w.mustReport(1)
 }
 
 // flipPolicy pushes every author, and every edge until pull is set.
@@ -208,4 +237,5 @@ func TestEdgeSwitchFailureKeepsPost(t *testing.T) {
 	w.mustSeeOnce(2, "switched", "pushed")
 	w.publish("next")
 	w.mustSeeOnce(2, "next", "switched", "pushed")
+	w.mustReport(1)
 }
