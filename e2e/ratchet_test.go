@@ -1021,44 +1021,41 @@ func TestReusedRatchetKeyAfterUseRoundTrips(t *testing.T) {
 	}
 }
 
-// TestReusedRatchetKeyAfterUseEvictsOldest checks that eviction under
-// MaxSkippedKeys still takes the oldest stored key when a skipped-key id
-// was used and stored again: chain 1's key goes, not chain 3's (which
-// reuses the id of chain 0's used key).
-func TestReusedRatchetKeyAfterUseEvictsOldest(t *testing.T) {
-	bob, late := reusedKeyChains(t, e2e.Options{MaxSkippedKeys: 3}, 5)
-	if bob.Skipped() != 3 {
-		t.Fatalf("%d skipped keys stored, want the cap 3", bob.Skipped())
-	}
-	before := state(t, bob)
-	if pt, err := bob.Open(nil, late[1]); err == nil {
-		t.Fatalf("evicted key of chain 1 opened its message %q", pt)
-	}
-	if !bytes.Equal(before, state(t, bob)) {
-		t.Fatal("refused message changed the state")
-	}
-	bob = clone(t, bob)
-	for i := 2; i < 5; i++ {
-		open(t, bob, late[i], fmt.Sprint("late ", i))
-	}
-}
-
-// TestReusedRatchetKeyAfterUseDropsOldestChain checks the same for the
-// MaxSkippedChains cap: when a sixth chain with stored keys appears, the
-// keys of the oldest (chain 1) are dropped, not those of chain 3, whose
-// id was stored again after chain 0's use.
-func TestReusedRatchetKeyAfterUseDropsOldestChain(t *testing.T) {
-	bob, late := reusedKeyChains(t, e2e.Options{MaxSkippedChains: 3}, 6)
-	if bob.Skipped() != 3 {
-		t.Fatalf("%d skipped keys stored, want 3 (chains 3 to 5)", bob.Skipped())
-	}
-	bob = clone(t, bob)
-	for _, i := range []int{1, 2} {
-		if pt, err := bob.Open(nil, late[i]); err == nil {
-			t.Fatalf("key of dropped chain %d opened its message %q", i, pt)
-		}
-	}
-	for i := 3; i < 6; i++ {
-		open(t, bob, late[i], fmt.Sprint("late ", i))
+// TestReusedRatchetKeyAfterUseDropsOldest checks that the caps on stored
+// skipped keys still drop the oldest when a skipped-key id was used and
+// stored again (chain 3 reuses the id of chain 0's used key): under
+// MaxSkippedKeys chain 1's key goes, not chain 3's; under
+// MaxSkippedChains, when a sixth chain with stored keys appears, the keys
+// of the oldest chains (1 and 2) go. A refused message leaves the state
+// as it was.
+func TestReusedRatchetKeyAfterUseDropsOldest(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		opts    e2e.Options
+		chains  int
+		dropped []int // chains whose late message no longer opens; later ones do
+	}{
+		{"MaxSkippedKeys", e2e.Options{MaxSkippedKeys: 3}, 5, []int{1}},
+		{"MaxSkippedChains", e2e.Options{MaxSkippedChains: 3}, 6, []int{1, 2}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bob, late := reusedKeyChains(t, c.opts, c.chains)
+			if bob.Skipped() != 3 {
+				t.Fatalf("%d skipped keys stored, want 3", bob.Skipped())
+			}
+			for _, i := range c.dropped {
+				before := state(t, bob)
+				if pt, err := bob.Open(nil, late[i]); err == nil {
+					t.Fatalf("dropped key of chain %d opened its message %q", i, pt)
+				}
+				if !bytes.Equal(before, state(t, bob)) {
+					t.Fatal("refused message changed the state")
+				}
+			}
+			bob = clone(t, bob)
+			for i := c.dropped[len(c.dropped)-1] + 1; i < c.chains; i++ {
+				open(t, bob, late[i], fmt.Sprint("late ", i))
+			}
+		})
 	}
 }

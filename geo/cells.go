@@ -370,6 +370,15 @@ const (
 	occMirror
 )
 
+// leafLimit returns how many drivers leaf i may hold unless they share
+// one point: leafMax, or mirrorLeafMax in the mirror tree.
+func (s *treeStore) leafLimit(i int32) int32 {
+	if s.node(i).mirror() {
+		return mirrorLeafMax
+	}
+	return leafMax
+}
+
 // mirror reports whether n belongs to the mirror tree.
 func (n *node) mirror() bool { return n.occ.Load()&occMirror != 0 }
 

@@ -109,10 +109,8 @@ func checkTree(t *testing.T, x *Index) {
 			}
 			// A leaf above its limit took its drivers on one point, and
 			// splits (Index.spread) as soon as one moves away inside it.
-			if lim := int32(leafMax); cnt > lim || mirror && cnt > mirrorLeafMax {
-				if !b.oneSpot() {
-					t.Fatalf("leaf %d (mirror %v) holds %d drivers, not all at one point", i, mirror, cnt)
-				}
+			if cnt > s.leafLimit(i) && !b.oneSpot() {
+				t.Fatalf("leaf %d (mirror %v) holds %d drivers, not all at one point", i, mirror, cnt)
 			}
 			if !mirror {
 				seen += int(cnt)

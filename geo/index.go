@@ -202,10 +202,7 @@ func (x *Index) Upsert(d Driver) error {
 func (x *Index) leafFor(i int32, px, py int32) int32 {
 	s := &x.st
 	p := packPos(px, py)
-	lim := int32(leafMax)
-	if s.node(i).mirror() {
-		lim = mirrorLeafMax
-	}
+	lim := s.leafLimit(i)
 	for {
 		li, _ := s.findLeaf(i, px, py)
 		// A leaf's count is its block's, and the dense copy is likely
@@ -382,10 +379,7 @@ func moveInLeaf(b *block, pw, im []atomic.Uint64, slot int32, from, p uint64, m 
 // 10 nearest in 100 µs instead of 6.
 func (x *Index) spread(li int32) {
 	s := &x.st
-	lim := int32(leafMax)
-	if s.node(li).mirror() {
-		lim = mirrorLeafMax
-	}
+	lim := s.leafLimit(li)
 	for s.cnt(li) > lim && !s.ref(li).b.oneSpot() {
 		x.gen.Add(1) // odd: searches running meanwhile start over
 		s.split(li)
@@ -614,17 +608,18 @@ func (x *Index) sweepStale(cut int64, m *sweepMark, held func(read int)) int {
 	s := &x.st
 	gone, pass := 0, 1
 	li, j := int32(0), int32(-1) // j < 0: from the leaf's last entry
-	// batch runs one hold of the mutex and reports whether the sweep is
-	// done. The deferred Unlock lets the mutex go if a removal panics.
-	batch := func() (seen int, done bool) {
+	// last reports, at the last node, that no pass is to follow.
+	last := func() bool { return m.back == noBack || pass == maxSweeps }
+	// batch runs one hold of the mutex: it returns the entries it read,
+	// the drivers it deleted and whether the sweep is done. The deferred
+	// Unlock lets the mutex go if a removal panics.
+	batch := func() (seen, del int, done bool) {
 		x.mu.Lock()
 		defer x.mu.Unlock()
-		del := 0
-		defer func() { gone += del }()
 		for seen < staleScan && del < staleBatch {
 			if li >= s.nnode {
-				if m.back == noBack || pass == maxSweeps {
-					return seen, true
+				if last() {
+					return seen, del, true
 				}
 				li, j, m.back = m.back, -1, noBack
 				pass++
@@ -651,14 +646,15 @@ func (x *Index) sweepStale(cut int64, m *sweepMark, held func(read int)) int {
 				}
 			}
 			if j >= 0 && b != nil {
-				return seen, false // the batch is full: resume at entry j
+				return seen, del, false // the batch is full: resume at entry j
 			}
 			li, j = li+1, -1
 		}
-		return seen, li >= s.nnode && (m.back == noBack || pass == maxSweeps)
+		return seen, del, li >= s.nnode && last()
 	}
 	for {
-		seen, done := batch()
+		seen, del, done := batch()
+		gone += del
 		if held != nil {
 			held(seen)
 		}

@@ -636,23 +636,18 @@ func (d *jsonSeconds) UnmarshalJSON(b []byte) error {
 		if !(f >= 0 && f < maxSeconds) {
 			return fmt.Errorf("%w: ttl %s seconds out of range", ErrInvalidRequest, b)
 		}
-		if f > 0 && f < 1 {
-			return fmt.Errorf("%w: ttl %s is under one second", ErrInvalidRequest, b)
-		}
 		v = time.Duration(math.Round(f * float64(time.Second)))
 	}
 	// A literal too small for its value to be told from zero (1e-400
 	// seconds, "0.1ns") is not a request for no expiry.
-	if v < 0 || v == 0 && nonzero(lit) && lit[0] == '-' {
+	tiny := v == 0 && nonzero(lit)
+	if v < 0 || tiny && lit[0] == '-' {
 		return fmt.Errorf("%w: negative ttl", ErrInvalidRequest)
-	}
-	if v == 0 && nonzero(lit) {
-		return fmt.Errorf("%w: ttl %s is under one second", ErrInvalidRequest, b)
 	}
 	// A fraction of a second would either round to 0 (no expiry at all) or
 	// expire before anyone could follow the link: neither is what was
 	// asked for.
-	if v > 0 && v < time.Second {
+	if v < time.Second && (v > 0 || tiny) {
 		return fmt.Errorf("%w: ttl %s is under one second", ErrInvalidRequest, b)
 	}
 	*d = jsonSeconds(v)

@@ -42,10 +42,11 @@ const randomBuf = 512
 // have bytes to take. Build a Random with [NewRandom]; the zero Random is
 // not usable. A Random is safe for concurrent use.
 type Random struct {
-	length int
-	table  [256]byte // random byte -> character, 0 for a rejected byte
-	rand   io.Reader
-	refill chan struct{} // one-slot semaphore held while reading into spare
+	length   int
+	alphabet string
+	table    [256]byte // random byte -> character, 0 for a rejected byte
+	rand     io.Reader
+	refill   chan struct{} // one-slot semaphore held while reading into spare
 
 	mu    sync.Mutex
 	buf   []byte // unused random bytes: a suffix of cur
@@ -67,11 +68,12 @@ func NewRandom(opts RandomOptions) (*Random, error) {
 		return nil, fmt.Errorf("%w: %d characters, want 2 to 64", ErrInvalidLength, length)
 	}
 	r := &Random{
-		length: length,
-		rand:   cmp.Or[io.Reader](opts.Rand, rand.Reader),
-		refill: make(chan struct{}, 1),
-		cur:    new([randomBuf]byte),
-		spare:  new([randomBuf]byte),
+		length:   length,
+		alphabet: codec.alphabet,
+		rand:     cmp.Or[io.Reader](opts.Rand, rand.Reader),
+		refill:   make(chan struct{}, 1),
+		cur:      new([randomBuf]byte),
+		spare:    new([randomBuf]byte),
 	}
 	base := int(codec.base)
 	limit := 256 - 256%base

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -262,13 +261,7 @@ func keyAlphabet(k KeySource) string {
 	case *Sequence:
 		return k.codec.alphabet
 	case *Random:
-		var a []byte
-		for _, c := range k.table {
-			if c != 0 && !slices.Contains(a, c) {
-				a = append(a, c)
-			}
-		}
-		return string(a)
+		return k.alphabet
 	}
 	return ""
 }
