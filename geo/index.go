@@ -51,7 +51,9 @@ type Options struct {
 	// [Index.RemoveStale] deletes them. Zero means one minute; negative
 	// means never stale.
 	StaleAfter time.Duration
-	// Now is the clock. Nil means time.Now.
+	// Now is the clock. Nil means time.Now. For staleness a time before
+	// 1970 counts as 1970 and one past the year 10889 (the latest
+	// last-seen time a driver holds) as that year.
 	Now func() time.Time
 }
 
@@ -153,11 +155,22 @@ func NewIndex(opt Options) *Index {
 }
 
 // cutoff returns the oldest last-seen time, in ms, that is still fresh.
+// A clock outside the times a meta holds counts as the nearer end of
+// them: UnixMilli wraps around some 292 million years away, and a
+// cutoff computed from a wrapped value made RemoveStale delete every
+// driver (a clock in the far past) or keep them all (the far future).
 func (x *Index) cutoff() int64 {
 	if x.stale < 0 {
 		return math.MinInt64
 	}
-	return x.now().UnixMilli() - x.stale
+	now := x.now()
+	switch {
+	case now.Before(seenFirst):
+		now = seenFirst
+	case now.After(seenEnd):
+		now = seenEnd
+	}
+	return now.UnixMilli() - x.stale
 }
 
 // Upsert adds d or replaces the driver with d's ID: its position, status,

@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"sync"
@@ -178,4 +179,41 @@ func TestRemoveStaleGoesBack(t *testing.T) {
 		t.Fatalf("RemoveStale deleted %d; the driver stale since before it began is still stored: %v", got, leaf() >= 0)
 	}
 	checkTree(t, x)
+}
+
+// TestCutoffClampsClock checks a clock far outside the times a driver's
+// last-seen time can hold. time.Time.UnixMilli wraps around some 292
+// million years away, so the cutoff computed from it used to be any
+// number: a clock in the far past made RemoveStale delete every driver,
+// one in the far future kept them all. Drivers are fresh when the clock is
+// before 1970 (they were seen after it) and stale when it is past the year
+// 10889.
+func TestCutoffClampsClock(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	x := NewIndex(Options{StaleAfter: time.Minute, Now: func() time.Time { return now }})
+	for i := range 100 {
+		if err := x.Upsert(Driver{ID: DriverID(i), Pos: LatLng{40.7, -74 + float64(i)*1e-3}, Status: Available}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// UnixMilli of this second is below math.MinInt64 and wraps to a
+	// positive number in the year 292 million.
+	now = time.Unix(-9_223_372_036_854_776, 0)
+	if d, ok := x.Get(5); !ok {
+		t.Fatalf("clock in the far past: Get(5) = %v, false; want the driver", d)
+	}
+	if n := x.RemoveStale(); n != 0 {
+		t.Fatalf("clock in the far past: RemoveStale deleted %d drivers; want 0", n)
+	}
+	// UnixMilli of this second wraps to 0 (plus the milliseconds).
+	now = time.Unix(1<<62, 0)
+	if d, ok := x.Get(5); ok {
+		t.Fatalf("clock past the year 10889: Get(5) = %v; want it stale", d)
+	}
+	if got, err := x.Nearby(context.Background(), LatLng{40.7, -74}, 1e6, 10, nil); err != nil || len(got) != 0 {
+		t.Fatalf("clock past the year 10889: Nearby = %v, %v; want nothing", got, err)
+	}
+	if n := x.RemoveStale(); n != 100 {
+		t.Fatalf("clock past the year 10889: RemoveStale deleted %d drivers; want 100", n)
+	}
 }
