@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -432,6 +433,38 @@ func TestIndexErrors(t *testing.T) {
 	cancel()
 	if _, err := x.Nearby(cctx, LatLng{}, 1, 1, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Nearby cancelled = %v", err)
+	}
+}
+
+// TestNilContext checks that every search takes a nil ctx as
+// context.Background(): it used to panic on ctx.Err().
+func TestNilContext(t *testing.T) {
+	x := NewIndex(Options{})
+	for i := range 20 {
+		st := Unavailable
+		if i%2 == 0 {
+			st = Available
+		}
+		if err := x.Upsert(Driver{ID: DriverID(i), Pos: LatLng{40.7, -74 + float64(i)*1e-3}, Status: st}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var nilCtx context.Context
+	bg, c := context.Background(), LatLng{40.7, -74}
+	near := func(ctx context.Context) ([]Match, error) { return x.Nearby(ctx, c, 5000, 5, nil) }
+	avail := func(ctx context.Context) ([]Match, error) { return x.NearbyAvailable(ctx, c, 5000, 5, nil) }
+	within := func(ctx context.Context) ([]Match, error) { return x.AppendWithin(ctx, nil, c, 500, nil) }
+	for name, search := range map[string]func(context.Context) ([]Match, error){"Nearby": near, "NearbyAvailable": avail, "AppendWithin": within} {
+		got, err := search(nilCtx)
+		want, _ := search(bg)
+		if err != nil || len(got) == 0 || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s(nil ctx) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	got, err := x.AppendWithinIDs(nilCtx, nil, c, 500)
+	want, _ := x.AppendWithinIDs(bg, nil, c, 500)
+	if err != nil || len(got) == 0 || !reflect.DeepEqual(got, want) {
+		t.Errorf("AppendWithinIDs(nil ctx) = %v, %v; want %v", got, err, want)
 	}
 }
 

@@ -747,7 +747,7 @@ func (x *Index) smallestCell(root int32, cb Box) (int32, ibox) {
 // the index's write methods or Get.
 //
 // ctx is checked once, before the search starts: a search is not
-// interrupted midway. With k <= 0 or a radius spanning much of the Earth
+// interrupted midway. A nil ctx counts as context.Background(). With k <= 0 or a radius spanning much of the Earth
 // it reads every driver in the circle, so bound those with the radius.
 func (x *Index) Nearby(ctx context.Context, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
 	return x.AppendNearby(ctx, nil, center, radius, k, filter)
@@ -775,7 +775,7 @@ func (x *Index) AppendNearbyAvailable(ctx context.Context, dst []Match, center L
 }
 
 func (x *Index) appendNearby(ctx context.Context, dst []Match, center LatLng, radius float64, k int, filter func(Driver) bool, avail bool) ([]Match, error) {
-	if err := ctx.Err(); err != nil {
+	if err := ctxErr(ctx); err != nil {
 		return dst, err
 	}
 	if err := center.Validate(); err != nil {
@@ -807,10 +807,19 @@ type withinQuery struct {
 	touched int32
 }
 
+// ctxErr is ctx's error, none for a nil ctx: the searches take a nil ctx
+// as context.Background() rather than panic on it.
+func ctxErr(ctx context.Context) error {
+	if ctx == nil {
+		return nil
+	}
+	return ctx.Err()
+}
+
 // newWithinQuery checks ctx, center and radius and prepares a radius
 // search of x, its boxes in buf.
 func (x *Index) newWithinQuery(ctx context.Context, buf *[2]rect, center LatLng, radius float64) (withinQuery, error) {
-	if err := ctx.Err(); err != nil {
+	if err := ctxErr(ctx); err != nil {
 		return withinQuery{}, err
 	}
 	var bb [2]Box
@@ -853,7 +862,8 @@ func (w *withinQuery) exactIn(lat, lng float64) (float64, bool) {
 //
 // As with Nearby, filter may see a driver more than once (a driver caught
 // moving between cells, or a search that starts over) and drivers that are
-// not returned, and ctx is checked only before the search starts.
+// not returned, and ctx is checked only before the search starts (nil
+// counts as context.Background()).
 func (x *Index) AppendWithin(ctx context.Context, dst []Match, center LatLng, radius float64, filter func(Driver) bool) ([]Match, error) {
 	var rb [2]rect
 	w, err := x.newWithinQuery(ctx, &rb, center, radius)
@@ -943,7 +953,8 @@ func (x *Index) within(s *scratch, dst []Match, w *withinQuery, filter func(Driv
 // haversines against precomputed bounds, computing an exact distance only
 // within a rounding margin of the radius; then it reads the IDs in one
 // tight loop. It returns an error for an invalid center or radius, or
-// ctx's error; ctx is checked only before the search starts.
+// ctx's error; ctx is checked only before the search starts (nil counts
+// as context.Background()).
 func (x *Index) AppendWithinIDs(ctx context.Context, dst []DriverID, center LatLng, radius float64) ([]DriverID, error) {
 	var rb [2]rect
 	w, err := x.newWithinQuery(ctx, &rb, center, radius)
