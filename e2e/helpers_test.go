@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,5 +147,82 @@ func clone(t testing.TB, s *e2e.Session) *e2e.Session {
 type fakeClock struct{ now time.Time }
 
 func (c *fakeClock) Now() time.Time { return c.now }
+
+// syncClock is a settable clock that may be read and set concurrently.
+type syncClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *syncClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *syncClock) set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// signedPrekeyPrivates returns the private keys of the current and, if the
+// state holds one, the previous signed prekey in a keyring's saved state,
+// walking the layout documented on Keyring.MarshalBinary; current is nil
+// if the state is too short for it.
+func signedPrekeyPrivates(state []byte) (current, previous []byte) {
+	const head = 4 + 1 + e2e.IdentitySize + 4  // magic, version, identity, nextID
+	const fixed = 4 + e2e.KeySize + 64 + 8 + 4 // id, private, signature, expires, count
+	if len(state) < head+fixed+1 {
+		return nil, nil
+	}
+	current = state[head+4 : head+4+e2e.KeySize]
+	off := head + fixed + int(binary.BigEndian.Uint32(state[head+fixed-4:]))*e2e.KeySize
+	if off+1+4+e2e.KeySize > len(state) || state[off] != 1 {
+		return current, nil
+	}
+	return current, state[off+1+4 : off+1+4+e2e.KeySize]
+}
+
+// keyringState returns kr's saved state.
+func keyringState(t testing.TB, kr *e2e.Keyring) []byte {
+	t.Helper()
+	b, err := kr.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// retiredKeyring builds a keyring from fixed identities and randomness:
+// two one-time prekeys, a signed prekey rotated at now() with a
+// PrekeyGrace of one hour, and one initial message without a one-time
+// prekey accepted under the retired prekey (so its replay record holds one
+// base key). It returns the keyring, its options and a bundle naming the
+// retired prekey, without a one-time prekey.
+func retiredKeyring(t testing.TB, now func() time.Time) (*e2e.Keyring, e2e.Options, e2e.Bundle) {
+	t.Helper()
+	opts := e2e.Options{Now: now, PrekeyGrace: time.Hour, Rand: newDRBG(132)}
+	bob := mustIdentity(t, 130)
+	kr, err := e2e.NewKeyring(bob, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.GenerateOneTimePrekeys(2); err != nil {
+		t.Fatal(err)
+	}
+	old := e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}
+	if _, err := kr.RotateSignedPrekey(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := e2e.Initiate(mustIdentity(t, 131), old, e2e.Options{Rand: newDRBG(133)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := kr.Accept(nil, seal(t, a, "under the retired prekey")); err != nil {
+		t.Fatal(err)
+	}
+	return kr, opts, old
+}
 
 var bg = context.Background()

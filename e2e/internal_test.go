@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMessageKeysMatchHKDF checks the allocation-free HMAC and HKDF against
@@ -459,6 +460,85 @@ func TestDecodersAllocateWhatInputJustifies(t *testing.T) {
 		padded := append(slices.Clone(c.b), make([]byte, pad)...)
 		if err := within(c.name+" with trailing zeros", padded, 4, c.decode); !errors.Is(err, ErrBadState) {
 			t.Errorf("%s with trailing zeros: %v, want ErrBadState", c.name, err)
+		}
+	}
+}
+
+// TestKeyringNoticesExpiry checks that each Keyring method that uses or
+// reports its prekeys, and LoadKeyring, deletes the previous signed prekey
+// and its replay record once the grace period has passed, and keeps them
+// one nanosecond before.
+func TestKeyringNoticesExpiry(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	type setup struct {
+		k          *Keyring
+		saved      []byte // the state saved before the clock moved
+		toCurrent  []byte // an initial message under the current signed prekey
+		toPrevious []byte // one under the previous signed prekey
+	}
+	for _, c := range []struct {
+		name string
+		call func(s setup) (*Keyring, error)
+	}{
+		{"SignedPrekey", func(s setup) (*Keyring, error) { s.k.SignedPrekey(); return s.k, nil }},
+		{"OneTimePrekeys", func(s setup) (*Keyring, error) { s.k.OneTimePrekeys(); return s.k, nil }},
+		{"GenerateOneTimePrekeys", func(s setup) (*Keyring, error) { _, err := s.k.GenerateOneTimePrekeys(1); return s.k, err }},
+		{"MarshalBinary", func(s setup) (*Keyring, error) { _, err := s.k.MarshalBinary(); return s.k, err }},
+		{"Accept/current", func(s setup) (*Keyring, error) { _, _, err := s.k.Accept(nil, s.toCurrent); return s.k, err }},
+		{"Accept/previous", func(s setup) (*Keyring, error) {
+			_, _, err := s.k.Accept(nil, s.toPrevious)
+			if s.k.previous == nil && errors.Is(err, ErrUnknownPrekey) {
+				err = nil // the expected refusal after the grace period
+			}
+			return s.k, err
+		}},
+		{"LoadKeyring", func(s setup) (*Keyring, error) { return LoadKeyring(s.saved, s.k.opts) }},
+	} {
+		for _, after := range []time.Duration{time.Hour - time.Nanosecond, time.Hour} {
+			t.Run(fmt.Sprintf("%s/%v", c.name, after), func(t *testing.T) {
+				now := t0
+				opts := Options{Now: func() time.Time { return now }, PrekeyGrace: time.Hour}
+				alice, err := NewIdentity(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				bob, err := NewIdentity(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				k, err := NewKeyring(bob, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				old := Bundle{Identity: bob.Public(), SignedPrekey: k.SignedPrekey()}
+				if _, err := k.RotateSignedPrekey(); err != nil {
+					t.Fatal(err)
+				}
+				s := setup{k: k}
+				for _, m := range []struct {
+					b   Bundle
+					out *[]byte
+				}{{Bundle{Identity: bob.Public(), SignedPrekey: k.SignedPrekey()}, &s.toCurrent}, {old, &s.toPrevious}} {
+					as, err := Initiate(alice, m.b, opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if *m.out, err = as.Seal(nil, []byte("hi")); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if s.saved, err = k.MarshalBinary(); err != nil {
+					t.Fatal(err)
+				}
+				now = t0.Add(after)
+				got, err := c.call(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if kept := after < time.Hour; (got.previous != nil) != kept {
+					t.Errorf("previous signed prekey held = %v %v after the rotation, want %v", got.previous != nil, after, kept)
+				}
+			})
 		}
 	}
 }

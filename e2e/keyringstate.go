@@ -10,9 +10,12 @@ import (
 const keyringMagic = "e2eK"
 
 // MarshalBinary encodes the keyring's private state: the identity, the
-// current and previous signed prekeys with their replay records, and the
-// unused one-time prekeys (ids ascending). Options are not encoded; pass
-// them again to LoadKeyring. Keep the result as secret as the identity.
+// current signed prekey and, while its grace period lasts, the previous
+// one, each with its replay record, and the unused one-time prekeys (ids
+// ascending). It deletes an expired previous signed prekey first (see
+// [Keyring]), so the result never holds one. Options are not encoded;
+// pass them again to LoadKeyring. Keep the result as secret as the
+// identity.
 //
 //	"e2eK" version(1) identity(64) nextID(4) signedPrekey
 //	hasPrevious(1) [signedPrekey] count(4) count×(id(4) private(32))
@@ -20,7 +23,7 @@ const keyringMagic = "e2eK"
 // where signedPrekey is id(4) private(32) signature(64) expires(8, Unix
 // nanoseconds; 0 for the current one) count(4) count×(base key(32)).
 func (k *Keyring) MarshalBinary() ([]byte, error) {
-	k.mu.Lock()
+	k.lock()
 	defer k.mu.Unlock()
 	b := append([]byte(nil), keyringMagic...)
 	b = append(b, stateVersion)
@@ -68,8 +71,11 @@ func appendSignedPrekey(b []byte, s *signedPrekeyPriv) []byte {
 }
 
 // LoadKeyring restores a keyring encoded by [Keyring.MarshalBinary] with
-// the given options. It returns ErrBadState for malformed input, including
-// a signed prekey whose signature does not verify under the identity.
+// the given options. A previous signed prekey whose grace period has
+// passed by opts' clock (as in states saved by versions that kept it until
+// the next rotation) is checked like the rest, then deleted with its
+// replay record. It returns ErrBadState for malformed input, including a
+// signed prekey whose signature does not verify under the identity.
 func LoadKeyring(data []byte, opts Options) (*Keyring, error) {
 	opts.mustValidate()
 	d := decoder{b: data}
@@ -119,6 +125,7 @@ func LoadKeyring(data []byte, opts Options) (*Keyring, error) {
 	if d.err {
 		return nil, ErrBadState
 	}
+	k.dropExpired(k.opts.Now())
 	return k, nil
 }
 

@@ -185,18 +185,30 @@ func IsInitial(msg []byte) bool { return len(msg) > 0 && msg[0] == typePrekey }
 
 // Keyring holds the private halves of one user's prekeys and answers
 // initial messages. It keeps the current signed prekey, the previous one
-// (which answers until Options.PrekeyGrace has passed since its rotation,
-// and is kept, unusable after that, until the next rotation drops it), and
-// every unused one-time prekey; a one-time prekey's private key is deleted
-// the moment an initial message that uses it authenticates. To refuse a
-// replayed initial message even without a one-time prekey, the keyring
-// remembers the ephemeral (base) key of every accepted initial message per
-// signed prekey; that record is kept as long as its signed prekey (until
-// the rotation after the one that retired it), though after the grace
-// period messages naming the prekey are refused as ErrUnknownPrekey
-// anyway. Memory is therefore bounded by the sessions started without a
-// one-time prekey under the current and the previous signed prekey: at
-// most Options.MaxReplayRecord base keys of 32 bytes per prekey.
+// until Options.PrekeyGrace has passed since its rotation, and every unused
+// one-time prekey. A one-time prekey's private key is deleted the moment an
+// initial message that uses it authenticates. The previous signed prekey,
+// with its replay record, is deleted as soon as the keyring notices on its
+// clock (Options.Now) that the grace period has passed: Accept,
+// MarshalBinary, SignedPrekey, OneTimePrekeys, GenerateOneTimePrekeys and
+// RotateSignedPrekey check first, and so does LoadKeyring; a keyring that
+// nobody calls keeps it until its next call. Sessions started without a
+// one-time prekey depend on their signed prekey's private key, so X3DH
+// keeps a retired one only for messages delayed in transit and then
+// deletes it for forward secrecy (the spec's "Publishing keys"): neither a
+// keyring nor its saved state taken after the grace period holds it.
+// Messages naming a deleted prekey are refused with ErrUnknownPrekey.
+// Deleting drops the keyring's reference; Go cannot overwrite a
+// crypto/ecdh private key, so its bytes stay in memory until the garbage
+// collector reuses them.
+//
+// To refuse a replayed initial message even without a one-time prekey,
+// the keyring remembers the ephemeral (base) key of every accepted initial
+// message per signed prekey; that record is deleted with its signed
+// prekey. Memory is therefore bounded by the sessions started without a
+// one-time prekey under the current signed prekey and, during its grace
+// period, the previous one: at most Options.MaxReplayRecord base keys of
+// 32 bytes per prekey.
 //
 // The zero Keyring is not usable: make one with NewKeyring or LoadKeyring.
 // A Keyring is safe for concurrent use. Accept holds its lock only to look
@@ -209,7 +221,7 @@ type Keyring struct {
 	id       *Identity
 	opts     Options
 	current  *signedPrekeyPriv
-	previous *signedPrekeyPriv // nil, or retired: answers until expires, kept until the next rotation
+	previous *signedPrekeyPriv // nil, or retired and answering until expires (dropExpired deletes it then)
 	oneTime  map[uint32]*ecdh.PrivateKey
 	nextID   uint32
 }
@@ -251,24 +263,48 @@ func (k *Keyring) newSignedPrekey() (*signedPrekeyPriv, error) {
 // Identity returns the keyring's identity.
 func (k *Keyring) Identity() *Identity { return k.id }
 
-// SignedPrekey returns the current signed prekey, to publish.
-func (k *Keyring) SignedPrekey() SignedPrekey {
+// lock takes k.mu and deletes the previous signed prekey if its grace
+// period has passed. It reads the clock before taking the lock, so that
+// no caller's clock runs under it; a reading that another goroutine's
+// later one overtook cannot bring a deleted prekey back.
+func (k *Keyring) lock() {
+	now := k.opts.Now()
 	k.mu.Lock()
+	k.dropExpired(now)
+}
+
+// dropExpired deletes the previous signed prekey and its replay record if
+// its grace period has passed at now, so that a previous prekey the
+// keyring holds always answers. The caller holds k.mu (or owns k).
+func (k *Keyring) dropExpired(now time.Time) {
+	if k.previous != nil && !now.Before(k.previous.expires) {
+		k.previous = nil
+	}
+}
+
+// SignedPrekey returns the current signed prekey, to publish. It deletes
+// the previous signed prekey if its grace period has passed, as every
+// method that reads the keyring's prekeys does.
+func (k *Keyring) SignedPrekey() SignedPrekey {
+	k.lock()
 	defer k.mu.Unlock()
 	return k.current.pub
 }
 
 // RotateSignedPrekey replaces the signed prekey with a fresh one and returns
 // it, to publish. The old one keeps answering initial messages until
-// Options.PrekeyGrace from now; the one before it is dropped.
+// Options.PrekeyGrace from now, and is deleted once that has passed (see
+// [Keyring]); the one before it is deleted now if it was not already.
 func (k *Keyring) RotateSignedPrekey() (SignedPrekey, error) {
+	now := k.opts.Now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.dropExpired(now)
 	spk, err := k.newSignedPrekey()
 	if err != nil {
 		return SignedPrekey{}, err
 	}
-	k.current.expires = k.opts.Now().Add(k.opts.PrekeyGrace)
+	k.current.expires = now.Add(k.opts.PrekeyGrace)
 	k.previous, k.current = k.current, spk
 	return spk.pub, nil
 }
@@ -277,9 +313,9 @@ func (k *Keyring) RotateSignedPrekey() (SignedPrekey, error) {
 // halves and returns the public halves, to publish. It returns
 // ErrPrekeyCount for a negative n or one that would exhaust the 32-bit
 // prekey ids, and the randomness source's error if drawing a key fails;
-// on error the keyring is unchanged.
+// on error it adds no prekey and uses no id.
 func (k *Keyring) GenerateOneTimePrekeys(n int) ([]OneTimePrekey, error) {
-	k.mu.Lock()
+	k.lock()
 	defer k.mu.Unlock()
 	if n < 0 || uint64(n) >= math.MaxUint32-uint64(k.nextID) {
 		return nil, ErrPrekeyCount
@@ -305,7 +341,7 @@ func (k *Keyring) GenerateOneTimePrekeys(n int) ([]OneTimePrekey, error) {
 
 // OneTimePrekeys returns the number of unused one-time prekeys held.
 func (k *Keyring) OneTimePrekeys() int {
-	k.mu.Lock()
+	k.lock()
 	defer k.mu.Unlock()
 	return len(k.oneTime)
 }
@@ -321,16 +357,17 @@ func (k *Keyring) OneTimePrekeys() int {
 // it answers (after a rotation, until its grace period ends): rotate the
 // signed prekey regularly and publish one-time prekeys. Other errors:
 // ErrBadHeader (malformed prefix or message), ErrBadKey (a non-canonical
-// identity or base key in the prefix), ErrUnknownPrekey, ErrLowOrderKey,
-// ErrTooManySkipped (a message more than Options.MaxSkip into the
-// initiator's first chain), ErrDecrypt. A one-time prekey id below the
-// keyring's next id that it does not hold is refused as ErrReplay (see
-// ErrUnknownPrekey).
+// identity or base key in the prefix), ErrUnknownPrekey (also for the
+// previous signed prekey once its grace period has passed, which Accept
+// then deletes), ErrLowOrderKey, ErrTooManySkipped (a message more than
+// Options.MaxSkip into the initiator's first chain), ErrDecrypt. A
+// one-time prekey id below the keyring's next id that it does not hold is
+// refused as ErrReplay (see ErrUnknownPrekey).
 //
-// Accept changes the keyring (a one-time prekey deleted or a base key
-// recorded): persist it (MarshalBinary) before acting on the plaintext or
-// replying, or a crash could let the same initial message be accepted
-// again after a restart.
+// Accept changes the keyring (a one-time prekey deleted, a base key
+// recorded or an expired previous signed prekey deleted): persist it
+// (MarshalBinary) before acting on the plaintext or replying, or a crash
+// could let the same initial message be accepted again after a restart.
 //
 // The initiator repeats the X3DH prefix on every message until it hears
 // back; open those later ones with the returned session's Open (which
@@ -345,7 +382,7 @@ func (k *Keyring) Accept(dst, msg []byte) (*Session, []byte, error) {
 	if err != nil {
 		return nil, dst, err
 	}
-	k.mu.Lock()
+	k.lock()
 	spk, opk, err := k.lookup(&p)
 	k.mu.Unlock()
 	if err != nil {
@@ -383,10 +420,10 @@ func (k *Keyring) Accept(dst, msg []byte) (*Session, []byte, error) {
 	if err != nil {
 		return nil, dst, err
 	}
-	k.mu.Lock()
+	k.lock()
 	defer k.mu.Unlock()
-	// Another Accept may have consumed the prekey, or a rotation dropped
-	// it, while this one computed.
+	// Another Accept may have consumed the prekey, or a rotation or the
+	// end of its grace period deleted it, while this one computed.
 	spk2, opk2, err := k.lookup(&p)
 	if err != nil || spk2 != spk || opk2 != opk {
 		if err == nil {
@@ -403,12 +440,13 @@ func (k *Keyring) Accept(dst, msg []byte) (*Session, []byte, error) {
 }
 
 // lookup finds the prekeys an initial message names and checks that it
-// can still be accepted. The caller holds k.mu.
+// can still be accepted. The caller holds k.mu and has deleted an expired
+// previous signed prekey (lock).
 func (k *Keyring) lookup(p *prekeyPrefix) (*signedPrekeyPriv, *ecdh.PrivateKey, error) {
 	spk := k.current
 	if spk.pub.ID != p.spkID {
 		spk = k.previous
-		if spk == nil || spk.pub.ID != p.spkID || !k.opts.Now().Before(spk.expires) {
+		if spk == nil || spk.pub.ID != p.spkID {
 			return nil, nil, ErrUnknownPrekey
 		}
 	}

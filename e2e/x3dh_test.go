@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -369,6 +371,218 @@ func TestKeyringSignedPrekeyGrace(t *testing.T) {
 	cur, _ := e2e.Initiate(alice, e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}, opts)
 	if _, _, err := kr.Accept(nil, seal(t, cur, "now")); err != nil {
 		t.Errorf("initial message to the current signed prekey: %v", err)
+	}
+}
+
+// TestKeyringDropsExpiredPreviousPrekey checks that the previous signed
+// prekey answers until its grace period has passed and that, from then on,
+// the keyring no longer holds it: messages naming it are unknown, and
+// neither its private key nor its replay record is in the saved state.
+func TestKeyringDropsExpiredPreviousPrekey(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := &fakeClock{now: t0}
+	kr, opts, old := retiredKeyring(t, clock.Now)
+	alice := mustIdentity(t, 131)
+	first, _ := e2e.Initiate(alice, old, opts)
+	late, _ := e2e.Initiate(alice, old, opts)
+	firstMsg, lateMsg := seal(t, first, "in grace"), seal(t, late, "late")
+	base := firstMsg[1+2*e2e.KeySize : 1+3*e2e.KeySize] // the prefix's base key
+
+	clock.now = t0.Add(time.Hour - time.Nanosecond)
+	if _, _, err := kr.Accept(nil, firstMsg); err != nil {
+		t.Fatalf("Accept under the previous signed prekey within grace: %v", err)
+	}
+	inGrace := keyringState(t, kr)
+	_, oldPriv := signedPrekeyPrivates(inGrace)
+	if oldPriv == nil || !bytes.Contains(inGrace, base) {
+		t.Fatal("state within grace lacks the previous signed prekey or its replay record")
+	}
+	oldPriv = bytes.Clone(oldPriv)
+
+	clock.now = t0.Add(time.Hour)
+	if _, _, err := kr.Accept(nil, lateMsg); !errors.Is(err, e2e.ErrUnknownPrekey) {
+		t.Errorf("Accept under the previous signed prekey after grace: %v, want ErrUnknownPrekey", err)
+	}
+	if _, _, err := kr.Accept(nil, firstMsg); !errors.Is(err, e2e.ErrUnknownPrekey) {
+		t.Errorf("replay under the previous signed prekey after grace: %v, want ErrUnknownPrekey", err)
+	}
+	expired := keyringState(t, kr)
+	if _, prev := signedPrekeyPrivates(expired); prev != nil {
+		t.Error("state after grace still holds a previous signed prekey")
+	}
+	if bytes.Contains(expired, oldPriv) {
+		t.Error("state after grace contains the previous signed prekey's private key")
+	}
+	if bytes.Contains(expired, base) {
+		t.Error("state after grace contains the previous signed prekey's replay record")
+	}
+	cur, _ := e2e.Initiate(alice, e2e.Bundle{Identity: old.Identity, SignedPrekey: kr.SignedPrekey()}, opts)
+	if _, _, err := kr.Accept(nil, seal(t, cur, "now")); err != nil {
+		t.Errorf("Accept under the current signed prekey after grace: %v", err)
+	}
+	if n := kr.OneTimePrekeys(); n != 2 {
+		t.Errorf("OneTimePrekeys() = %d after grace, want 2", n)
+	}
+}
+
+// TestLoadKeyringExpiredPreviousPrekey loads a state saved by the code
+// before keyrings dropped expired prekeys (commit d7491f4, the keyring of
+// retiredKeyring saved two hours after its rotation, its previous signed
+// prekey expired but still held). Within the grace period this code writes
+// the same bytes for the same keyring, so the format is unchanged; loaded
+// after the grace period, the state loses its previous signed prekey.
+func TestLoadKeyringExpiredPreviousPrekey(t *testing.T) {
+	blob, err := os.ReadFile("testdata/keyring-expired-previous.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := &fakeClock{now: t0}
+	kr, opts, old := retiredKeyring(t, clock.Now)
+	if st := keyringState(t, kr); !bytes.Equal(st, blob) {
+		t.Fatalf("state within grace differs from the saved one:\n%x\nwant\n%x", st, blob)
+	}
+	_, oldPriv := signedPrekeyPrivates(blob)
+	if oldPriv == nil {
+		t.Fatal("saved state holds no previous signed prekey")
+	}
+
+	clock.now = t0.Add(time.Hour - time.Nanosecond)
+	back, err := e2e.LoadKeyring(blob, opts)
+	if err != nil {
+		t.Fatalf("LoadKeyring within grace = %v", err)
+	}
+	if st := keyringState(t, back); !bytes.Equal(st, blob) {
+		t.Error("state loaded within grace does not re-encode to the same bytes")
+	}
+
+	clock.now = t0.Add(2 * time.Hour)
+	back, err = e2e.LoadKeyring(blob, opts)
+	if err != nil {
+		t.Fatalf("LoadKeyring after grace = %v", err)
+	}
+	st := keyringState(t, back)
+	if _, prev := signedPrekeyPrivates(st); prev != nil || bytes.Contains(st, oldPriv) {
+		t.Error("state loaded after grace still holds the previous signed prekey")
+	}
+	if len(st) != len(blob)-(4+e2e.KeySize+64+8+4+e2e.KeySize) {
+		t.Errorf("state loaded after grace is %d bytes, want %d without the previous prekey and its one base key",
+			len(st), len(blob)-(4+e2e.KeySize+64+8+4+e2e.KeySize))
+	}
+	alice := mustIdentity(t, 131)
+	a, _ := e2e.Initiate(alice, old, opts)
+	if _, _, err := back.Accept(nil, seal(t, a, "late")); !errors.Is(err, e2e.ErrUnknownPrekey) {
+		t.Errorf("Accept under the expired prekey after loading: %v, want ErrUnknownPrekey", err)
+	}
+	a, _ = e2e.Initiate(alice, e2e.Bundle{Identity: old.Identity, SignedPrekey: back.SignedPrekey()}, opts)
+	if _, _, err := back.Accept(nil, seal(t, a, "now")); err != nil {
+		t.Errorf("Accept under the current prekey after loading: %v", err)
+	}
+	if back.SignedPrekey() != kr.SignedPrekey() || back.OneTimePrekeys() != 2 {
+		t.Error("loading after grace lost the current or the one-time prekeys")
+	}
+}
+
+// TestKeyringAcceptRacesExpiry runs Accepts under the previous signed
+// prekey while another goroutine moves the clock past its grace period and
+// saves the state: every Accept either succeeds or gives ErrUnknownPrekey,
+// those that start after the move all give ErrUnknownPrekey, and no state
+// saved after the move holds the previous private key. Run it with -race.
+func TestKeyringAcceptRacesExpiry(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := &syncClock{now: t0}
+	opts := e2e.Options{Now: clock.Now, PrekeyGrace: time.Hour}
+	alice, bob := mustIdentity(t, 140), mustIdentity(t, 141)
+	kr, _ := e2e.NewKeyring(bob, opts)
+	old := e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}
+	if _, err := kr.RotateSignedPrekey(); err != nil {
+		t.Fatal(err)
+	}
+	_, oldPriv := signedPrekeyPrivates(keyringState(t, kr))
+	if oldPriv == nil {
+		t.Fatal("no previous signed prekey after rotation")
+	}
+	oldPriv = bytes.Clone(oldPriv)
+	msgs := make([][]byte, 24)
+	for i := range msgs {
+		s, err := e2e.Initiate(alice, old, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs[i] = seal(t, s, fmt.Sprint(i))
+	}
+	var expired atomic.Bool
+	errs := make([]error, len(msgs))
+	startedLate := make([]bool, len(msgs))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, m := range msgs {
+		wg.Go(func() {
+			<-start
+			startedLate[i] = expired.Load()
+			_, _, errs[i] = kr.Accept(nil, m)
+		})
+	}
+	wg.Go(func() {
+		<-start
+		clock.set(t0.Add(time.Hour))
+		expired.Store(true)
+		st, err := kr.MarshalBinary()
+		if _, prev := signedPrekeyPrivates(st); err != nil || prev != nil || bytes.Contains(st, oldPriv) {
+			t.Errorf("state saved after the grace period holds the previous signed prekey (err %v)", err)
+		}
+	})
+	close(start)
+	wg.Wait()
+	accepted := 0
+	for i, err := range errs {
+		switch {
+		case err == nil && !startedLate[i]:
+			accepted++
+		case errors.Is(err, e2e.ErrUnknownPrekey):
+		default:
+			t.Errorf("Accept %d (started after expiry: %v) = %v, want success before expiry or ErrUnknownPrekey",
+				i, startedLate[i], err)
+		}
+	}
+	t.Logf("%d of %d accepted before expiry", accepted, len(msgs))
+	if _, _, err := kr.Accept(nil, msgs[0]); !errors.Is(err, e2e.ErrUnknownPrekey) {
+		t.Errorf("Accept after the race: %v, want ErrUnknownPrekey", err)
+	}
+	if bytes.Contains(keyringState(t, kr), oldPriv) {
+		t.Error("state after the race contains the previous signed prekey's private key")
+	}
+}
+
+// TestKeyringAcceptStraddlesExpiry has the grace period end while Accept
+// computes: the clock shows it running when Accept looks the prekey up and
+// over when Accept comes back to record the base key. The message is
+// refused with ErrUnknownPrekey and nothing of it or of the prekey is kept.
+func TestKeyringAcceptStraddlesExpiry(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	armed, readings := false, 0
+	clock := func() time.Time {
+		if !armed {
+			return t0
+		}
+		if readings++; readings == 1 {
+			return t0.Add(time.Hour - time.Nanosecond)
+		}
+		return t0.Add(time.Hour)
+	}
+	kr, opts, old := retiredKeyring(t, clock)
+	a, _ := e2e.Initiate(mustIdentity(t, 131), old, opts)
+	m := seal(t, a, "straddling")
+	armed = true
+	if _, _, err := kr.Accept(nil, m); !errors.Is(err, e2e.ErrUnknownPrekey) {
+		t.Errorf("Accept straddling the end of the grace period: %v, want ErrUnknownPrekey", err)
+	}
+	if readings < 2 {
+		t.Fatalf("Accept read the clock %d times, want one reading before the agreements and one after", readings)
+	}
+	st := keyringState(t, kr)
+	if _, prev := signedPrekeyPrivates(st); prev != nil || bytes.Contains(st, m[1+2*e2e.KeySize:1+3*e2e.KeySize]) {
+		t.Error("state after a straddling Accept holds the previous signed prekey or the message's base key")
 	}
 }
 
