@@ -37,7 +37,7 @@ type Directory interface {
 	// RotateSignedPrekey replaces the published signed prekey after
 	// verifying it against the registered identity (ErrNotFound,
 	// ErrInvalidSignature). The owner's Keyring keeps answering the old one
-	// for its grace period.
+	// for its grace period, then deletes it.
 	RotateSignedPrekey(ctx context.Context, user string, spk SignedPrekey) error
 }
 

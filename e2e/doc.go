@@ -50,13 +50,15 @@
 // session, at most Options.MaxReplayRecord, default 100 000, then
 // [ErrReplayRecordFull] until rotation) and refuses a repeat with
 // [ErrReplay]. After a rotation the previous signed prekey answers for its
-// grace period (Options.PrekeyGrace, default 7 days) and is unknown
-// ([ErrUnknownPrekey]) after it; it and its record stay in the keyring,
-// and in its saved state, until the next rotation drops them. A forged
-// initial message consumes nothing. Received X25519 keys
-// must be canonical (top bit clear, u < p): X25519 ignores the top bit, so a
-// flipped copy of a base key would otherwise compute the same secret under a
-// fresh replay-record entry.
+// grace period (Options.PrekeyGrace, default 7 days). Once the keyring's
+// clock shows that period over, its next call that uses, reports or saves
+// prekeys (and loading a saved state) deletes the private key and its
+// record, for forward secrecy, so no saved state taken later holds them;
+// messages naming it are unknown ([ErrUnknownPrekey]). A forged initial
+// message consumes nothing. Received X25519 keys must be canonical (top
+// bit clear, u < p): X25519 ignores the top bit, so a flipped copy of a
+// base key would otherwise compute the same secret under a fresh
+// replay-record entry.
 //
 // # Double Ratchet
 //

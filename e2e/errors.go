@@ -36,13 +36,13 @@ var (
 	// subgroup. Such keys let an attacker fix or predict the result.
 	ErrLowOrderKey = errors.New("e2e: low-order public key")
 	// ErrUnknownPrekey reports an initial message that names a signed
-	// prekey this keyring does not hold (never issued, dropped by a
-	// rotation, or past its grace period), or a one-time prekey id the
-	// keyring has not issued yet. A one-time prekey id below that which the
-	// keyring does not hold gives ErrReplay, whether it was used or was
-	// never a one-time prekey's (0, or a signed prekey's id): one counter
-	// numbers both kinds, and the keyring does not remember which id went
-	// to which.
+	// prekey this keyring does not hold (never issued, or deleted by a
+	// later rotation or at the end of its grace period), or a one-time
+	// prekey id the keyring has not issued yet. A one-time prekey id below
+	// that which the keyring does not hold gives ErrReplay, whether it was
+	// used or was never a one-time prekey's (0, or a signed prekey's id):
+	// one counter numbers both kinds, and the keyring does not remember
+	// which id went to which.
 	ErrUnknownPrekey = errors.New("e2e: unknown prekey")
 	// ErrReplayRecordFull reports an initial message without a one-time
 	// prekey that a Keyring cannot accept because the replay record of its

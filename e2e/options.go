@@ -74,9 +74,10 @@ type Options struct {
 	// variant (XChaCha20-Poly1305 headers).
 	HeaderEncryption bool
 	// PrekeyGrace is how long after a rotation a Keyring still accepts
-	// initial messages to the rotated-out signed prekey. The key and the
-	// replay record of its initial messages are kept (and saved) until the
-	// next rotation; default DefaultPrekeyGrace.
+	// initial messages to the rotated-out signed prekey. Once it has
+	// passed, the Keyring deletes that key and the replay record of its
+	// initial messages as soon as it notices (see [Keyring]), so neither
+	// is saved after it; default DefaultPrekeyGrace.
 	PrekeyGrace time.Duration
 	// MaxReplayRecord caps the base keys a Keyring records per signed
 	// prekey to refuse replays of initial messages that use no one-time
@@ -84,7 +85,9 @@ type Options struct {
 	// such messages are refused with ErrReplayRecordFull until the signed
 	// prekey is rotated. Default DefaultMaxReplayRecord.
 	MaxReplayRecord int
-	// Now is the clock of a Keyring; default time.Now.
+	// Now is the clock by which a Keyring ends the previous signed
+	// prekey's grace period; default time.Now. The Keyring calls it
+	// outside its lock, possibly from several goroutines at once.
 	Now func() time.Time
 }
 
