@@ -135,8 +135,11 @@ type HandlerOptions struct {
 // reserved_alias, invalid_request; 404 not_found; 405 method_not_allowed;
 // 409 alias_taken; 410 gone (expired, or out of visits); 413
 // body_too_large; 415 unsupported_media_type; 429 rate_limited (with
-// Retry-After in whole seconds); 503 unavailable (the Shortener is closed);
-// 500 internal. Every JSON response carries Cache-Control: no-store.
+// Retry-After in whole seconds); 503 unavailable (the Shortener is closed)
+// and contended (concurrent creates of the same URL on a [ShardedStore]
+// kept its dedup entry changing: nothing was created, and Retry-After: 1
+// invites a retry); 500 internal. Every JSON response carries
+// Cache-Control: no-store.
 //
 // # Creating
 //
@@ -664,6 +667,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		msg = "shortid: internal error"
 	}
+	if errors.Is(err, ErrContended) {
+		// Nothing was stored, and a retry a moment later finds the
+		// racing writes done.
+		w.Header().Set("Retry-After", "1")
+	}
 	writeError(w, status, code, msg)
 }
 
@@ -686,6 +694,8 @@ func errorStatus(err error) (int, string) {
 		return http.StatusGone, "gone"
 	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "unavailable"
+	case errors.Is(err, ErrContended):
+		return http.StatusServiceUnavailable, "contended"
 	default:
 		return http.StatusInternalServerError, "internal"
 	}

@@ -756,6 +756,8 @@ func TestErrorStatus(t *testing.T) {
 		{ErrNotFound, 404, "not_found"},
 		{ErrGone, 410, "gone"},
 		{ErrClosed, 503, "unavailable"},
+		{fmt.Errorf("%w: dedup entry", ErrContended), 503, "contended"},
+		{ErrNoFreeKey, 500, "internal"},
 		{context.Canceled, 503, "unavailable"},
 		{errors.New("disk on fire"), 500, "internal"},
 	}
@@ -763,5 +765,30 @@ func TestErrorStatus(t *testing.T) {
 		if s, c := errorStatus(tt.err); s != tt.status || c != tt.code {
 			t.Errorf("errorStatus(%v) = %d %s, want %d %s", tt.err, s, c, tt.status, tt.code)
 		}
+	}
+}
+
+// contendedStore fails every Create as a ShardedStore does under churn.
+type contendedStore struct{ Store }
+
+func (contendedStore) Create(context.Context, Link, bool) (Link, error) {
+	return Link{}, fmt.Errorf("%w: dedup entry kept changing", ErrContended)
+}
+
+func TestHandlerContendedIsRetryable(t *testing.T) {
+	s, err := New(contendedStore{NewMemStore()}, Options{FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h, err := NewHandler(s, HandlerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &handlerFixture{t: t, s: s, h: h}
+	rec := f.do(http.MethodPost, "/shorten", `{"url":"https://example.com/x"}`)
+	wantError(t, rec, http.StatusServiceUnavailable, "contended")
+	if ra := rec.Header().Get("Retry-After"); ra != "1" {
+		t.Errorf("Retry-After = %q, want 1", ra)
 	}
 }

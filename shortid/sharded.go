@@ -93,7 +93,10 @@ func (s *ShardedStore) urlShard(url string) Store {
 func isPointer(key string) bool { return strings.HasPrefix(key, "\x00") }
 
 // Create implements [Store.Create]. With dedup and more than one shard it
-// makes two to four shard calls, as the type documentation describes.
+// makes two to four shard calls, as the type documentation describes, and
+// more when it finds a stale pointer; if the URL's pointer still changed
+// under it after eight tries, it removes the link it made and returns an
+// error wrapping [ErrContended], naming the URL.
 func (s *ShardedStore) Create(ctx context.Context, l Link, dedup bool) (Link, error) {
 	if isPointer(l.Key) {
 		return Link{}, ErrExists
@@ -147,7 +150,7 @@ func (s *ShardedStore) Create(ctx context.Context, l Link, dedup bool) (Link, er
 			return undo(err)
 		}
 	}
-	return undo(fmt.Errorf("shortid: dedup entry for %q kept changing", l.URL))
+	return undo(fmt.Errorf("%w: dedup entry for %q kept changing", ErrContended, l.URL))
 }
 
 // pointsTo reports whether dedup pointer p was written for link l: the

@@ -187,9 +187,11 @@ func (s *Shortener) every(ctx context.Context, interval time.Duration, fn func(c
 //
 // It returns ErrInvalidURL (wrapped with the reason), ErrInvalidAlias,
 // ErrReservedAlias, ErrAliasTaken, ErrInvalidRequest for a TTL outside
-// [0, MaxTTL] or a negative MaxVisits, ErrClosed, or an error of the Store
-// or the KeySource. It costs one Store.Create, plus one more for each
-// generated key that is already taken.
+// [0, MaxTTL] or a negative MaxVisits, ErrClosed, ErrNoFreeKey,
+// ErrContended (a [ShardedStore] racing other writes to the URL's dedup
+// entry; nothing was created and the request may be retried), or an error
+// of the Store or the KeySource. It costs one Store.Create, plus one more
+// for each generated key that is already taken.
 func (s *Shortener) Shorten(ctx context.Context, req ShortenRequest) (Link, error) {
 	l, _, err := s.ShortenCreated(ctx, req)
 	return l, err

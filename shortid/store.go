@@ -43,6 +43,11 @@ var (
 	// times in a row: a KeySource that repeats itself, or a key space
 	// nearly full.
 	ErrNoFreeKey = errors.New("shortid: no free key")
+	// ErrContended reports a create that gave up because concurrent
+	// writes kept changing what it had to claim: a [ShardedStore] whose
+	// URL's dedup entry changed under it on every retry. Nothing was
+	// stored; the request may be retried.
+	ErrContended = errors.New("shortid: contended")
 )
 
 // A Link is one short key and the URL it redirects to.
@@ -99,7 +104,9 @@ type Store interface {
 	// also keeps a dedup entry from l.URL to l.Key; if the key is free but
 	// a dedup entry for l.URL already exists, Create stores nothing and
 	// returns the existing link instead (its Key differs from l.Key). The
-	// dedup entry goes away with its link.
+	// dedup entry goes away with its link. A Store that creates in several
+	// steps may give up under concurrent writes with ErrContended, having
+	// stored nothing.
 	Create(ctx context.Context, l Link, dedup bool) (Link, error)
 	// Get returns the record stored under key, or ErrNotFound. It does not
 	// judge expiry: that needs a clock, which the caller has.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -317,5 +318,49 @@ func TestShortenerOnWrappers(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// churnStore is a shard on which every deduplicated Create first finds a
+// new dedup entry for its URL, left by a link that is already gone: the
+// entry a ShardedStore is trying to claim keeps changing under it.
+type churnStore struct {
+	shortid.Store
+	n atomic.Int64
+}
+
+func (c *churnStore) Create(ctx context.Context, l shortid.Link, dedup bool) (shortid.Link, error) {
+	if dedup {
+		ghost := l
+		ghost.Key = fmt.Sprintf("\x00dedup:ghost%d", c.n.Add(1))
+		if _, err := c.Store.Create(ctx, ghost, true); err != nil {
+			return shortid.Link{}, err
+		}
+	}
+	return c.Store.Create(ctx, l, dedup)
+}
+
+// TestShardedStoreContended checks that a ShardedStore that cannot claim
+// a URL's dedup entry returns ErrContended, naming the URL, and leaves no
+// link behind; and that Shorten passes it on.
+func TestShardedStoreContended(t *testing.T) {
+	st := shortid.NewShardedStore([]shortid.Store{
+		&churnStore{Store: shortid.NewMemStore()}, &churnStore{Store: shortid.NewMemStore()},
+	})
+	const u = "https://example.com/churn"
+	_, err := st.Create(ctx, shortid.Link{Key: "abc", URL: u}, true)
+	if !errors.Is(err, shortid.ErrContended) || !strings.Contains(err.Error(), u) {
+		t.Fatalf("Create under churn = %v, want ErrContended naming %q", err, u)
+	}
+	if _, err := st.Get(ctx, "abc"); !errors.Is(err, shortid.ErrNotFound) {
+		t.Fatalf("Get after a contended Create = %v, want ErrNotFound", err)
+	}
+	s, err := shortid.New(st, shortid.Options{FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Shorten(ctx, shortid.ShortenRequest{URL: u}); !errors.Is(err, shortid.ErrContended) {
+		t.Fatalf("Shorten under churn = %v, want ErrContended", err)
 	}
 }
