@@ -207,7 +207,8 @@ func (s *ShardedStore) Visit(ctx context.Context, key string, now time.Time) (Re
 }
 
 // AddClicks implements [Store.AddClicks] with one call per shard that has
-// clicks.
+// clicks. Shards fail separately: if some do, it returns a [*ClicksError]
+// with the counts of the failed shards.
 func (s *ShardedStore) AddClicks(ctx context.Context, clicks map[ClickKey]int64) error {
 	if len(s.shards) == 1 {
 		return s.shards[0].AddClicks(ctx, clicks)
@@ -224,14 +225,29 @@ func (s *ShardedStore) AddClicks(ctx context.Context, clicks map[ClickKey]int64)
 		batches[i][ck] = n
 	}
 	var errs []error
+	var unapplied map[ClickKey]int64
 	for i, b := range batches {
-		if b != nil {
-			if err := s.shards[i].AddClicks(ctx, b); err != nil {
-				errs = append(errs, err)
+		if b == nil {
+			continue
+		}
+		if err := s.shards[i].AddClicks(ctx, b); err != nil {
+			errs = append(errs, err)
+			var ce *ClicksError
+			if errors.As(err, &ce) {
+				b = ce.Unapplied
+			}
+			if unapplied == nil {
+				unapplied = make(map[ClickKey]int64, len(b))
+			}
+			for ck, n := range b {
+				unapplied[ck] = n
 			}
 		}
 	}
-	return errors.Join(errs...)
+	if errs == nil {
+		return nil
+	}
+	return &ClicksError{Unapplied: unapplied, Err: errors.Join(errs...)}
 }
 
 // Sweep implements [Store.Sweep], shard by shard, and removes the dedup

@@ -491,7 +491,8 @@ func (s *Shortener) ShortURL(key string) string {
 }
 
 // Flush writes the buffered clicks to the Store with one AddClicks. If that
-// fails the clicks stay buffered for the next flush. The background flusher
+// fails the clicks stay buffered for the next flush (only those that a
+// [*ClicksError] names as not added). The background flusher
 // calls it every Options.FlushInterval; it is exported for callers that
 // disable the flusher or want the Store current now. Flushes run one at a
 // time: a Flush called during another one waits for it (or for ctx).
@@ -521,7 +522,12 @@ func (s *Shortener) Flush(ctx context.Context) error {
 
 	err := s.store.AddClicks(ctx, batch)
 	if err != nil {
-		s.clicks.restore(batch)
+		failed := batch
+		var ce *ClicksError
+		if errors.As(err, &ce) {
+			failed = ce.Unapplied // the rest is in the Store: keep it once
+		}
+		s.clicks.restore(failed)
 	}
 	s.flushMu.Lock()
 	s.flushSeq++

@@ -77,6 +77,24 @@ func (l Link) ClickKey() ClickKey {
 	return ClickKey{Key: l.Key, Created: l.CreatedAt.UnixNano()}
 }
 
+// A ClicksError is the error of a [Store.AddClicks] that added only some
+// of its counts, as a [ShardedStore] does when some of its shards fail:
+// Unapplied holds the counts it did not add, and Err says why. A
+// [Shortener] keeps only those for its next flush, so that no click is
+// counted twice.
+type ClicksError struct {
+	Unapplied map[ClickKey]int64
+	Err       error
+}
+
+// Error says how many counts were not added, and why.
+func (e *ClicksError) Error() string {
+	return fmt.Sprintf("shortid: %d click counts not added: %v", len(e.Unapplied), e.Err)
+}
+
+// Unwrap returns e.Err.
+func (e *ClicksError) Unwrap() error { return e.Err }
+
 // A Record is a stored link with its counters as the [Store] keeps them.
 type Record struct {
 	Link   Link
@@ -123,7 +141,9 @@ type Store interface {
 	// AddClicks adds each count to the clicks of the link its ClickKey
 	// names. Entries whose key no longer exists, or whose link has another
 	// CreatedAt (the key was deleted and used again), are skipped. It
-	// must not modify or keep the map.
+	// must not modify or keep the map. On error it has added none of the
+	// counts, or it returns a [*ClicksError] that names those it did not
+	// add, so that the caller retries those alone.
 	AddClicks(ctx context.Context, clicks map[ClickKey]int64) error
 	// Sweep removes up to limit links that expired at or before now or
 	// were exhausted at or before now, with their dedup entries, and

@@ -364,3 +364,50 @@ func TestShardedStoreContended(t *testing.T) {
 		t.Fatalf("Shorten under churn = %v, want ErrContended", err)
 	}
 }
+
+// TestShardedStorePartialFlushCountsOnce checks that a flush that one
+// shard of a ShardedStore refuses counts the clicks of the other shards
+// once: the Shortener used to put the whole batch back, and the next
+// flush added the clicks the good shard had taken a second time.
+func TestShardedStorePartialFlushCountsOnce(t *testing.T) {
+	bad := &flakyStore{Store: shortid.NewMemStore()}
+	st := shortid.NewShardedStore([]shortid.Store{shortid.NewMemStore(), bad})
+	s, err := shortid.New(st, shortid.Options{FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var links []shortid.Link
+	for i := 0; len(links) < 8; i++ {
+		l := shorten(t, s, shortid.ShortenRequest{URL: fmt.Sprintf("https://example.com/%d", i)})
+		links = append(links, l)
+	}
+	shards := map[int]int{}
+	for _, l := range links {
+		shards[st.ShardOf(l.Key)]++
+		for range 3 {
+			if _, err := s.Resolve(ctx, l.Key); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if shards[0] == 0 || shards[1] == 0 {
+		t.Fatalf("links per shard %v, want some on each", shards)
+	}
+	bad.fail.Store(true)
+	if err := s.Flush(ctx); err == nil {
+		t.Fatal("Flush with a failing shard succeeded")
+	}
+	bad.fail.Store(false)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range links {
+		if r, err := st.Get(ctx, l.Key); err != nil || r.Clicks != 3 {
+			t.Errorf("stored clicks of %q (shard %d) = %d, %v; want 3", l.Key, st.ShardOf(l.Key), r.Clicks, err)
+		}
+		if stats, err := s.Stats(ctx, l.Key); err != nil || stats.Clicks != 3 {
+			t.Errorf("Stats(%q).Clicks = %d, %v; want 3", l.Key, stats.Clicks, err)
+		}
+	}
+}
