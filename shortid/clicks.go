@@ -22,47 +22,45 @@ const (
 
 // clickBuffer counts clicks in memory between flushes. A click costs one
 // short hash, one lock (a TryLock that succeeds unless another core holds
-// it), one map lookup by key and an increment through the pointer it
+// it), one map lookup by ClickKey and an increment through the pointer it
 // finds. A counter stays in its map across flushes and is removed by the
 // first drain that finds it idle for a whole interval, so steady traffic
 // does not allocate. pending and drop visit a link's 16 stripes, drain all
 // 64.
+//
+// Counters are keyed by the whole ClickKey, not by the key alone: a link
+// created again under a freed key may carry the earlier CreatedAt (another
+// server's clock, or a clock stepped back), so no order of creation times
+// tells the live link from the deleted one. The deleted link's counter
+// goes with the next drains; the Store skips its clicks.
 type clickBuffer struct {
 	stripes [clickStripes]clickStripe
 }
 
 type clickStripe struct {
 	mu     sync.Mutex
-	counts map[string]*clickCount
+	counts map[ClickKey]*clickCount
 	closed bool
 	_      [40]byte // one stripe per cache line
 }
 
 func (c *clickBuffer) init() {
 	for i := range c.stripes {
-		c.stripes[i].counts = make(map[string]*clickCount)
+		c.stripes[i].counts = make(map[ClickKey]*clickCount)
 	}
 }
 
-// clickCount is the clicks buffered for the link under a key that was
-// created at created (Unix ns, as in ClickKey).
+// clickCount is the clicks buffered for one link.
 type clickCount struct {
-	created int64
-	n       int64
+	n int64
 }
 
-// count adds n clicks of the link ck to counts. Only the newest link under
-// a key can still exist in the store (keys are unique there at any moment),
-// so clicks of an older one are dropped rather than kept beside it.
-func count(counts map[string]*clickCount, ck ClickKey, n int64) {
-	p := counts[ck.Key]
-	switch {
-	case p == nil:
-		counts[ck.Key] = &clickCount{created: ck.Created, n: n}
-	case p.created == ck.Created:
+// count adds n clicks of the link ck to counts.
+func count(counts map[ClickKey]*clickCount, ck ClickKey, n int64) {
+	if p := counts[ck]; p != nil {
 		p.n += n
-	case p.created < ck.Created:
-		p.created, p.n = ck.Created, n
+	} else {
+		counts[ck] = &clickCount{n: n}
 	}
 }
 
@@ -93,11 +91,7 @@ func (c *clickBuffer) add(ck ClickKey) bool {
 		st.mu.Unlock()
 		return false
 	}
-	if p := st.counts[ck.Key]; p != nil && p.created == ck.Created {
-		p.n++
-	} else {
-		count(st.counts, ck, 1)
-	}
+	count(st.counts, ck, 1)
 	st.mu.Unlock()
 	return true
 }
@@ -109,7 +103,7 @@ func (c *clickBuffer) pending(ck ClickKey) int64 {
 	for i := range uint32(clickSpread) {
 		st := &c.stripes[(h+i)%clickStripes]
 		st.mu.Lock()
-		if p := st.counts[ck.Key]; p != nil && p.created == ck.Created {
+		if p := st.counts[ck]; p != nil {
 			n += p.n
 		}
 		st.mu.Unlock()
@@ -123,9 +117,7 @@ func (c *clickBuffer) drop(ck ClickKey) {
 	for i := range uint32(clickSpread) {
 		st := &c.stripes[(h+i)%clickStripes]
 		st.mu.Lock()
-		if p := st.counts[ck.Key]; p != nil && p.created == ck.Created {
-			delete(st.counts, ck.Key)
-		}
+		delete(st.counts, ck)
 		st.mu.Unlock()
 	}
 }
@@ -146,7 +138,7 @@ func (c *clickBuffer) drain() map[ClickKey]int64 {
 				if out == nil {
 					out = make(map[ClickKey]int64, len(st.counts)*clickStripes)
 				}
-				out[ClickKey{Key: k, Created: p.created}] += p.n
+				out[k] += p.n
 				p.n = 0
 			}
 		}

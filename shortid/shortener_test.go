@@ -916,3 +916,48 @@ func TestShortenCreated(t *testing.T) {
 		t.Errorf("bad URL: %v, %v; want not created and an error", created, err)
 	}
 }
+
+// TestClicksOfAliasRecreatedAtAnEarlierTime checks the clicks of a link
+// whose key an older link used, when the new link's CreatedAt is the
+// earlier one: two Shorteners share a store and the second one's clock is
+// behind (or stepped back). The buffer used to keep the old link's counter
+// and drop the new link's clicks until two flushes had passed.
+func TestClicksOfAliasRecreatedAtAnEarlierTime(t *testing.T) {
+	store := shortid.NewMemStore()
+	ahead, behind := newFakeClock(), newFakeClock()
+	ahead.Advance(time.Second)
+	mk := func(c shortid.Clock) *shortid.Shortener {
+		s, err := shortid.New(store, shortid.Options{Clock: c, FlushInterval: -1, SweepInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := mk(ahead), mk(behind)
+	req := shortid.ShortenRequest{URL: "https://example.com/", Alias: "launch"}
+	shorten(t, a, req)
+	if _, err := b.Resolve(ctx, "launch"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Delete(ctx, "launch"); err != nil {
+		t.Fatal(err)
+	}
+	shorten(t, b, req)
+	for range 2 {
+		if _, err := b.Resolve(ctx, "launch"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, err := b.Stats(ctx, "launch"); err != nil || st.Clicks != 2 {
+		t.Fatalf("Stats of the new link = %+v, %v; want 2 clicks", st, err)
+	}
+	for range 2 {
+		if err := b.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, err := store.Get(ctx, "launch"); err != nil || r.Clicks != 2 {
+		t.Fatalf("stored clicks of the new link = %d, %v; want 2", r.Clicks, err)
+	}
+}
