@@ -249,7 +249,8 @@
 //     deduplicated Create spans two shards in two atomic steps, the link
 //     first and its URL's pointer second, so the pointer shard's own
 //     create-if-absent picks one winner and a pointer left without its link
-//     is recognized as stale and replaced.
+//     is recognized as stale and replaced; a create that finds the pointer
+//     changed under it eight times gives up with [ErrContended].
 //   - A [Handler] serves any number of requests at once; its client table
 //     is a locked LRU that is consulted only while a client is throttled.
 package shortid
