@@ -577,7 +577,7 @@ func blockCap(n int32) int32 {
 // in its low nbits bits (0 = empty, all ones = deleted), above them
 // hintBits bits of a hint at the driver's slot in the leaf, and a tag from
 // the ID's hash in the rest. A probe looks at a leaf only when the tags
-// match (at 1,000,000 drivers 9 bits of tag spare nearly every leaf but
+// match (at 1,000,000 drivers 8 bits of tag spare nearly every leaf but
 // the right one) and confirms the ID at the hinted slot, then in a leaf
 // beyond pileFrom entries at the slot treeStore.piles gives, scanning the
 // leaf's IDs only when both are stale. nbits grows, with fewer tag
