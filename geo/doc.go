@@ -125,7 +125,7 @@
 // 8 bytes a driver (linear probing; rebuilt from the leaves when live
 // slots and tombstones fill 3/4 of it, at twice the size if live ones
 // fill half; UpsertBatch makes room for its new drivers at once and may
-// leave live ones filling up to 3/4, until the next insert's rebuild
+// leave live ones filling up to 3/4, until an insert finds it full and
 // doubles it). A 32-bit slot holds the node index, a 7-bit hint at the
 // driver's slot in the leaf and a tag from the ID's hash (8 bits at 1M
 // drivers in New York, whose 84,000 nodes take 17 bits, one fewer each time the node index needs another bit; past
