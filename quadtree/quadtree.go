@@ -202,13 +202,20 @@ func (t *Tree[ID, V]) holds(n *node[ID, V], p Point) bool {
 		p.Y >= r.MinY && (p.Y < r.MaxY || (p.Y == r.MaxY && r.MaxY == t.bounds.MaxY))
 }
 
+// mid returns the midpoint of a and b, where a cell divides. Halving
+// before adding keeps it finite for bounds near the largest float64, whose
+// (a+b)/2 overflows to infinity and would deal every object into one
+// child. It equals (a+b)/2 except near the subnormal range (there it may
+// differ by a unit in the last place), and it always lies in [a, b].
+func mid(a, b float64) float64 { return a*0.5 + b*0.5 }
+
 // quadrant returns which child of n (0..3) a point descends into.
 func quadrant(r *Rect, p Point) int32 {
 	var q int32
-	if p.X >= (r.MinX+r.MaxX)*0.5 {
+	if p.X >= mid(r.MinX, r.MaxX) {
 		q = 1
 	}
-	if p.Y >= (r.MinY+r.MaxY)*0.5 {
+	if p.Y >= mid(r.MinY, r.MaxY) {
 		q |= 2
 	}
 	return q
@@ -309,7 +316,7 @@ func (t *Tree[ID, V]) divide(n int32) {
 	c := t.alloc()
 	nd := &t.nodes[n] // after alloc, which may move the slice
 	r := nd.rect
-	mx, my := (r.MinX+r.MaxX)*0.5, (r.MinY+r.MaxY)*0.5
+	mx, my := mid(r.MinX, r.MaxX), mid(r.MinY, r.MaxY)
 	rects := [4]Rect{
 		{r.MinX, r.MinY, mx, my},
 		{mx, r.MinY, r.MaxX, my},

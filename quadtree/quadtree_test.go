@@ -516,3 +516,109 @@ func TestNearestNoAlloc(t *testing.T) {
 		t.Fatalf("Nearest+Move allocate %v times per run", allocs)
 	}
 }
+
+// TestHugeBounds covers bounds near the largest float64: the midpoint of a
+// cell must not overflow to infinity. It did for bounds whose min and max
+// share a sign, (min+max)/2 overflowing: every split then dealt all
+// objects into one child with an infinite edge, so 2,000 spread-out
+// objects ended in one leaf at MaxDepth behind a chain of 32 cells.
+func TestHugeBounds(t *testing.T) {
+	const big = math.MaxFloat64
+	for _, b := range []Rect{
+		{1e308, 1e308, big, big},
+		{-big, -big, -1e308, -1e308},
+		{-big, 1e308, big, big},
+	} {
+		tr, err := New[int, int](b, Options{LeafSize: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(seed(t), 6))
+		lerp := func(lo, hi float64) float64 {
+			f := r.Float64()
+			return min(hi, max(lo, lo*(1-f)+hi*f))
+		}
+		m := model{}
+		for i := range 2000 {
+			p := Point{lerp(b.MinX, b.MaxX), lerp(b.MinY, b.MaxY)}
+			if i%100 == 0 {
+				p = Point{b.MaxX, b.MaxY} // the closed max corner
+			}
+			if err := tr.Insert(i, p, i); err != nil {
+				t.Fatalf("%+v: Insert(%v): %v", b, p, err)
+			}
+			m[i] = struct {
+				p Point
+				v int
+			}{p, i}
+		}
+		checkInvariants(t, tr, m)
+		var walk func(n int32)
+		walk = func(n int32) {
+			nd := &tr.nodes[n]
+			if c := nd.rect; !finite(c.MinX) || !finite(c.MinY) || !finite(c.MaxX) || !finite(c.MaxY) {
+				t.Fatalf("%+v: cell %d has rectangle %+v", b, n, c)
+			}
+			if nd.child == noChild {
+				// Only the 20 objects at the max corner share a point.
+				if len(nd.items) > 20+int(tr.leafSize) {
+					t.Fatalf("%+v: a leaf at depth %d holds %d objects", b, nd.depth, len(nd.items))
+				}
+				return
+			}
+			for i := range int32(4) {
+				walk(nd.child + i)
+			}
+		}
+		walk(0)
+	}
+}
+
+// TestTinyBounds covers cells narrower than float64 resolution: subnormal
+// bounds, and points a unit in the last place apart. Splitting stops at
+// the cell that parts them or at MaxDepth, never loops.
+func TestTinyBounds(t *testing.T) {
+	u := math.SmallestNonzeroFloat64
+	for _, a := range []float64{0, u, 2 * u, 3 * u, -3 * u, 0x1p-1022, 1, 1e300} {
+		for _, b := range []float64{u, 2 * u, 4 * u, 0x1p-1021, math.Nextafter(a, math.Inf(1)), 2, math.MaxFloat64} {
+			if b > a {
+				if m := mid(a, b); !(a <= m && m <= b) {
+					t.Errorf("mid(%v, %v) = %v", a, b, m)
+				}
+			}
+		}
+	}
+	tr, err := New[int, int](Rect{0, 0, 8 * u, 8 * u}, Options{LeafSize: 2, MaxDepth: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := model{}
+	add := func(id int, p Point) {
+		t.Helper()
+		if err := tr.Insert(id, p, id); err != nil {
+			t.Fatalf("Insert(%v): %v", p, err)
+		}
+		m[id] = struct {
+			p Point
+			v int
+		}{p, id}
+	}
+	for i := range 81 {
+		add(i, Point{float64(i%9) * u, float64(i/9) * u})
+	}
+	checkInvariants(t, tr, m)
+	var got []int
+	tr.Range(Rect{4 * u, 5 * u, 5 * u, 5 * u}, func(id int, _ Point, _ int) bool { got = append(got, id); return true })
+	if slices.Sort(got); !slices.Equal(got, []int{49, 50}) {
+		t.Fatalf("Range = %v, want [49 50]", got)
+	}
+	tr, _ = New[int, int](Rect{1, 1, 2, 2}, Options{LeafSize: 2, MaxDepth: 1000})
+	m = model{}
+	add(0, Point{1.5, 1.5})
+	add(1, Point{math.Nextafter(1.5, 2), 1.5})
+	add(2, Point{math.Nextafter(1.5, 2), 1.5})
+	checkInvariants(t, tr, m)
+	if d := tr.nodes[tr.index[0].leaf].depth; d > 60 {
+		t.Fatalf("depth %d", d)
+	}
+}
