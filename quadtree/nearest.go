@@ -16,8 +16,12 @@ type Neighbor[ID comparable, V any] struct {
 // points). Bound returns a lower bound of Dist over every point of a
 // rectangle (zero when the query lies inside it). The tighter Bound is, the
 // fewer cells a search visits; a Bound that is ever larger than Dist for a
-// point in the rectangle makes results wrong. Dist need only be monotone in
-// the true distance: a squared distance works.
+// point in the rectangle, or NaN, makes results wrong (nearer objects
+// missed), though they stay sorted and the search still ends, having
+// visited each cell at most once. Dist need only be monotone in the true distance: a squared
+// distance works. An object whose Dist is NaN is never returned; negative
+// and infinite values are ordinary ones (with maxDist +Inf, an object at
+// Dist +Inf is found).
 type Metric struct {
 	Dist  func(p Point, limit float64) float64
 	Bound func(r Rect) float64
@@ -118,8 +122,8 @@ func (t *Tree[ID, V]) nearest(dst []Neighbor[ID, V], k int, maxDist float64, m M
 				limit = min(limit, dst[0].Dist)
 			}
 			d := m.Dist(it.p, limit)
-			if d > maxDist {
-				continue
+			if !(d <= maxDist) {
+				continue // a NaN too: no distance is below it, so it would stick at the top of the heap
 			}
 			if len(dst) < k {
 				dst = append(dst, Neighbor[ID, V]{it.id, it.p, it.v, d})

@@ -574,6 +574,43 @@ func TestHugeBounds(t *testing.T) {
 	}
 }
 
+// TestNearestNaNDist checks that an object whose Dist is NaN is left out,
+// as Nearest promises objects with Dist <= maxDist. Such an object used to
+// enter the result heap, and once at its top no later object could
+// replace it (no distance is below NaN): 1-nearest returned it.
+func TestNearestNaNDist(t *testing.T) {
+	tr, _ := New[int, int](unit, Options{})
+	for _, x := range []int{5, 0, 1, 2, 3, 4, 6, 7, 8, 9} {
+		if err := tr.Insert(x, Point{float64(x), 0}, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := Euclidean(Point{})
+	dist := m.Dist
+	m.Dist = func(p Point, limit float64) float64 {
+		if p.X == 5 {
+			return math.NaN()
+		}
+		return dist(p, limit)
+	}
+	for _, c := range []struct {
+		k    int
+		want []int
+	}{
+		{1, []int{0}},
+		{3, []int{0, 1, 2}},
+		{0, []int{0, 1, 2, 3, 4, 6, 7, 8, 9}},
+	} {
+		var got []int
+		for _, n := range tr.Nearest(nil, c.k, math.Inf(1), m, nil) {
+			got = append(got, n.ID)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("Nearest(k=%d) with a NaN distance = %v, want %v", c.k, got, c.want)
+		}
+	}
+}
+
 // TestTinyBounds covers cells narrower than float64 resolution: subnormal
 // bounds, and points a unit in the last place apart. Splitting stops at
 // the cell that parts them or at MaxDepth, never loops.
@@ -620,5 +657,49 @@ func TestTinyBounds(t *testing.T) {
 	checkInvariants(t, tr, m)
 	if d := tr.nodes[tr.index[0].leaf].depth; d > 60 {
 		t.Fatalf("depth %d", d)
+	}
+}
+
+// TestNearestBadMetric gives Nearest metrics that break their contract:
+// bounds above the distance, NaN, negative or infinite, random. The
+// results may be wrong but must be sorted, within k and maxDist, and
+// without NaN, and the search must end.
+func TestNearestBadMetric(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 7))
+	tr, _ := New[int, int](unit, Options{LeafSize: 4})
+	for i := range 2000 {
+		_ = tr.Insert(i, genPoint(r), i)
+	}
+	good := Euclidean(Point{400, 600})
+	bounds := map[string]func(Rect) float64{
+		"NaN":     func(Rect) float64 { return math.NaN() },
+		"+Inf":    func(Rect) float64 { return math.Inf(1) },
+		"-Inf":    func(Rect) float64 { return math.Inf(-1) },
+		"too big": func(c Rect) float64 { return good.Bound(c) + 5000 },
+		"random":  func(Rect) float64 { return []float64{math.NaN(), -1, 0, 1e9, math.Inf(1)}[r.IntN(5)] },
+	}
+	dists := map[string]func(Point, float64) float64{
+		"good":     good.Dist,
+		"negative": func(p Point, l float64) float64 { return -good.Dist(p, l) },
+		"random": func(p Point, l float64) float64 {
+			return []float64{math.NaN(), -1, 0, 1e9, math.Inf(1), math.Inf(-1)}[r.IntN(6)]
+		},
+	}
+	for bn, b := range bounds {
+		for dn, d := range dists {
+			for _, k := range []int{1, 10, 0} {
+				for _, maxD := range []float64{math.Inf(1), 1e4, -1} {
+					got := tr.Nearest(nil, k, maxD, Metric{Dist: d, Bound: b}, nil)
+					if k > 0 && len(got) > k {
+						t.Fatalf("bound %s dist %s k=%d: %d results", bn, dn, k, len(got))
+					}
+					for i, n := range got {
+						if !(n.Dist <= maxD) || (i > 0 && got[i-1].Dist > n.Dist) {
+							t.Fatalf("bound %s dist %s k=%d max=%v: results %v", bn, dn, k, maxD, got)
+						}
+					}
+				}
+			}
+		}
 	}
 }
