@@ -103,6 +103,7 @@
 // # Errors
 //
 // Points with a NaN or infinite coordinate are rejected with
-// [ErrInvalidPoint], points outside the bounds with [ErrOutOfBounds]; an
-// operation that fails leaves the tree unchanged.
+// [ErrInvalidPoint], points outside the bounds with [ErrOutOfBounds], IDs
+// not equal to themselves (NaN) with [ErrInvalidID]; an operation that
+// fails leaves the tree unchanged.
 package quadtree

@@ -19,6 +19,10 @@ var (
 	ErrExists = errors.New("quadtree: id already present")
 	// ErrNotFound means the ID is not in the tree.
 	ErrNotFound = errors.New("quadtree: id not found")
+	// ErrInvalidID means Insert, Set or Swap was given an ID that is not
+	// equal to itself (a float NaN, or a struct or array holding one),
+	// which the tree could never find again.
+	ErrInvalidID = errors.New("quadtree: invalid id")
 )
 
 // Point is a position in the plane.
@@ -87,6 +91,10 @@ type loc struct {
 
 // Tree is a point quadtree of objects keyed by ID, each carrying a value of
 // type V (use struct{} for none). Create one with [New].
+//
+// IDs are map keys. An ID not equal to itself (a float NaN) is refused with
+// [ErrInvalidID]; an interface-typed ID holding an uncomparable value (a
+// slice, a map) makes any method taking it panic, as such a map key does.
 //
 // A Tree is not safe for concurrent use: callers serialise writes and must
 // not read while a write is in progress. Any number of goroutines may run
@@ -233,8 +241,9 @@ func (t *Tree[ID, V]) Get(id ID) (Point, V, bool) {
 }
 
 // Insert adds id at p with value v. It returns [ErrExists] if id is
-// present, [ErrInvalidPoint] or [ErrOutOfBounds] for a bad point, and leaves
-// the tree unchanged on error. It costs O(depth) plus, when a leaf splits,
+// present, [ErrInvalidID] for an id not equal to itself (NaN),
+// [ErrInvalidPoint] or [ErrOutOfBounds] for a bad point, and leaves the
+// tree unchanged on error. It costs O(depth) plus, when a leaf splits,
 // O(LeafSize) amortised.
 func (t *Tree[ID, V]) Insert(id ID, p Point, v V) error {
 	if err := t.check(p); err != nil {
@@ -242,6 +251,9 @@ func (t *Tree[ID, V]) Insert(id ID, p Point, v V) error {
 	}
 	if _, ok := t.index[id]; ok {
 		return ErrExists
+	}
+	if id != id {
+		return ErrInvalidID
 	}
 	t.place(0, item[ID, V]{p: p, id: id, v: v})
 	return nil
@@ -472,8 +484,8 @@ func (t *Tree[ID, V]) Move(id ID, p Point) error {
 
 // Set inserts id at p with value v, or, if id is present, moves it to p and
 // replaces its value: an upsert with the cost of [Tree.Insert] or
-// [Tree.Move]. It returns [ErrInvalidPoint] or [ErrOutOfBounds] and then
-// changes nothing.
+// [Tree.Move]. It returns [ErrInvalidID], [ErrInvalidPoint] or
+// [ErrOutOfBounds] and then changes nothing.
 func (t *Tree[ID, V]) Set(id ID, p Point, v V) error {
 	_, _, err := t.Swap(id, p, v)
 	return err
@@ -487,6 +499,9 @@ func (t *Tree[ID, V]) Swap(id ID, p Point, v V) (old V, existed bool, err error)
 	}
 	l, ok := t.index[id]
 	if !ok {
+		if id != id {
+			return old, false, ErrInvalidID
+		}
 		t.place(0, item[ID, V]{p: p, id: id, v: v})
 		return old, false, nil
 	}

@@ -703,3 +703,60 @@ func TestNearestBadMetric(t *testing.T) {
 		}
 	}
 }
+
+// TestNaNID checks that an ID that is not equal to itself (a float NaN) is
+// refused: the map from ID to slot could never find it again, and every
+// time its record moved the tree added another map entry, so Len grew.
+func TestNaNID(t *testing.T) {
+	type key struct {
+		a int
+		f float64
+	}
+	tr, _ := New[float64, int](unit, Options{LeafSize: 2})
+	ks, _ := New[key, int](unit, Options{LeafSize: 2})
+	nan := math.NaN()
+	if err := tr.Insert(nan, Point{1, 1}, 0); !errors.Is(err, ErrInvalidID) {
+		t.Errorf("Insert(NaN) = %v, want ErrInvalidID", err)
+	}
+	if err := tr.Set(nan, Point{1, 1}, 0); !errors.Is(err, ErrInvalidID) {
+		t.Errorf("Set(NaN) = %v, want ErrInvalidID", err)
+	}
+	if _, _, err := tr.Swap(nan, Point{1, 1}, 0); !errors.Is(err, ErrInvalidID) {
+		t.Errorf("Swap(NaN) = %v, want ErrInvalidID", err)
+	}
+	if err := ks.Insert(key{1, nan}, Point{1, 1}, 0); !errors.Is(err, ErrInvalidID) {
+		t.Errorf("Insert(%v) = %v, want ErrInvalidID", key{1, nan}, err)
+	}
+	for i := range 20 {
+		if err := tr.Insert(float64(i), Point{float64(i * 10), 5}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tr.Len() != 20 || ks.Len() != 0 {
+		t.Fatalf("Len = %d and %d, want 20 and 0", tr.Len(), ks.Len())
+	}
+}
+
+// TestUncomparableID checks what the Tree documents for an interface-typed
+// ID holding a slice: a panic, as for such a map key, and no change.
+func TestUncomparableID(t *testing.T) {
+	tr, _ := New[any, int](unit, Options{})
+	for name, f := range map[string]func(){
+		"Insert": func() { _ = tr.Insert([]int{1}, Point{1, 1}, 0) },
+		"Set":    func() { _ = tr.Set([]int{1}, Point{1, 1}, 0) },
+		"Get":    func() { tr.Get([]int{1}) },
+		"Remove": func() { tr.Remove([]int{1}) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s with a slice ID did not panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+	if err := tr.Insert("a", Point{1, 1}, 0); err != nil || tr.Len() != 1 {
+		t.Fatalf("Insert after the panics = %v, Len %d", err, tr.Len())
+	}
+}
