@@ -51,10 +51,12 @@ func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 // Options tunes a Tree. The zero value means the defaults.
 type Options struct {
 	// LeafSize is how many objects a leaf holds before it splits into four.
-	// Zero means 32.
+	// Zero or less means 32; 1 means 2, and more than 1<<20 means 1<<20.
+	// A leaf's first storage holds LeafSize/4 records, so a huge LeafSize
+	// costs memory even in a tree of one object.
 	LeafSize int
 	// MaxDepth bounds how deep cells subdivide; a leaf at this depth grows
-	// without splitting. Zero means 32.
+	// without splitting. Zero or less means 32, and more than 60 means 60.
 	MaxDepth int
 }
 

@@ -760,3 +760,47 @@ func TestUncomparableID(t *testing.T) {
 		t.Fatalf("Insert after the panics = %v, Len %d", err, tr.Len())
 	}
 }
+
+// TestOptionsLimits checks the documented handling of LeafSize and
+// MaxDepth at and beyond their limits, and that each tree works.
+func TestOptionsLimits(t *testing.T) {
+	for _, c := range []struct {
+		opt                Options
+		leafSize, maxDepth int32
+	}{
+		{Options{}, 32, 32},
+		{Options{LeafSize: -5, MaxDepth: -1}, 32, 32},
+		{Options{LeafSize: 1, MaxDepth: 1}, 2, 1},
+		{Options{LeafSize: 2, MaxDepth: 60}, 2, 60},
+		{Options{LeafSize: 3, MaxDepth: 61}, 3, 60},
+		{Options{LeafSize: math.MaxInt, MaxDepth: math.MaxInt}, 1 << 20, 60},
+	} {
+		tr, err := New[int, int](unit, c.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.leafSize != c.leafSize || tr.maxDepth != c.maxDepth {
+			t.Errorf("New(%+v): LeafSize %d, MaxDepth %d, want %d, %d", c.opt, tr.leafSize, tr.maxDepth, c.leafSize, c.maxDepth)
+		}
+		if c.leafSize > 1000 {
+			continue // a first leaf of 1<<18 records: the doc warns
+		}
+		r := rand.New(rand.NewPCG(seed(t), 8))
+		m := model{}
+		for i := range 500 {
+			p := genPoint(r)
+			if err := tr.Insert(i, p, i); err != nil {
+				t.Fatal(err)
+			}
+			m[i] = struct {
+				p Point
+				v int
+			}{p, i}
+		}
+		checkInvariants(t, tr, m)
+		for i := range 500 {
+			tr.Remove(i)
+		}
+		checkInvariants(t, tr, model{})
+	}
+}
