@@ -710,7 +710,8 @@ func (t *Tree[ID, V]) gather(c int32, dst []item[ID, V]) []item[ID, V] {
 
 // Range calls fn for every object whose point lies in r (edges included),
 // in no particular order, until fn returns false. It costs O(depth + cells
-// visited + objects reported). fn must not modify the tree.
+// visited + objects reported). fn must not modify the tree (Range may then
+// skip objects or panic): collect the IDs and change the tree afterwards.
 func (t *Tree[ID, V]) Range(r Rect, fn func(id ID, p Point, v V) bool) {
 	if len(t.index) == 0 || !r.Intersects(t.bounds) {
 		return
