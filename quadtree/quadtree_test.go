@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"testing"
@@ -802,5 +803,74 @@ func TestOptionsLimits(t *testing.T) {
 			tr.Remove(i)
 		}
 		checkInvariants(t, tr, model{})
+	}
+}
+
+// TestChurnCycles inserts a population, moves it, removes it, many times
+// over: the cells, free list, spare leaf storage and heap must keep the
+// size the largest population needed, with no growth per cycle, including
+// for a pile at one point that spreads and gathers again.
+func TestChurnCycles(t *testing.T) {
+	n, cycles := 20000, 30
+	if testing.Short() {
+		n, cycles = 5000, 10
+	}
+	r := rand.New(rand.NewPCG(seed(t), 9))
+	tr, _ := New[int, int](unit, Options{})
+	spare := func() (k int) {
+		for _, s := range tr.spare {
+			k += len(s)
+		}
+		return k
+	}
+	var ms runtime.MemStats
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	var nodes0, spare0 int
+	var heap0 uint64
+	next := 0
+	for c := range cycles {
+		first := next
+		for range n {
+			p := Point{r.Float64() * 1000, r.Float64() * 1000}
+			if c%3 == 2 {
+				p = Point{500, 500}
+			}
+			if err := tr.Insert(next, p, 0); err != nil {
+				t.Fatal(err)
+			}
+			next++
+		}
+		for range 2 {
+			for id := first; id < next; id++ {
+				if err := tr.Move(id, Point{r.Float64() * 1000, r.Float64() * 1000}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for id := first; id < next; id++ {
+			if c%3 == 1 {
+				_ = tr.Move(id, Point{250, 250}) // gather into a pile first
+			}
+		}
+		for id := first; id < next; id++ {
+			tr.Remove(id)
+		}
+		if live := len(tr.nodes) - 4*len(tr.free); live != 1 || tr.Len() != 0 {
+			t.Fatalf("cycle %d: empty tree keeps %d live cells, Len %d", c, live, tr.Len())
+		}
+		if k := cap(tr.nodes[0].items); k > int(tr.leafSize) {
+			t.Fatalf("cycle %d: empty root keeps room for %d records", c, k)
+		}
+		if c == 2 {
+			nodes0, spare0, heap0 = len(tr.nodes), spare(), heap()
+		}
+	}
+	if h := heap(); len(tr.nodes) > nodes0*11/10 || spare() > spare0*11/10 || h > heap0*11/10 {
+		t.Fatalf("after %d cycles: %d cells, %d spare leaves, %d heap bytes; after 3: %d, %d, %d",
+			cycles, len(tr.nodes), spare(), h, nodes0, spare0, heap0)
 	}
 }
