@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"unsafe"
 )
 
 // seed returns the property-test seed: SEED from the environment if set,
@@ -872,5 +873,59 @@ func TestChurnCycles(t *testing.T) {
 	if h := heap(); len(tr.nodes) > nodes0*11/10 || spare() > spare0*11/10 || h > heap0*11/10 {
 		t.Fatalf("after %d cycles: %d cells, %d spare leaves, %d heap bytes; after 3: %d, %d, %d",
 			cycles, len(tr.nodes), spare(), h, nodes0, spare0, heap0)
+	}
+}
+
+// TestDocFigures checks the memory figures the package documentation
+// gives for 1,000,000 uniformly spread objects with 32-byte records.
+func TestDocFigures(t *testing.T) {
+	if s := unsafe.Sizeof(node[uint64, uint64]{}); s != 80 {
+		t.Errorf("a cell takes %d bytes, doc says 80", s)
+	}
+	if s := unsafe.Sizeof(item[uint64, uint64]{}); s != 32 {
+		t.Errorf("a record takes %d bytes, doc says 32", s)
+	}
+	if tr, _ := New[int, int](unit, Options{}); tr.leafSize != 32 || tr.mergeAt != 24 || tr.maxDepth != 32 {
+		t.Errorf("defaults LeafSize %d, merge at %d, MaxDepth %d; doc says 32, 24, 32", tr.leafSize, tr.mergeAt, tr.maxDepth)
+	}
+	if testing.Short() || raceEnabled {
+		t.Skip("builds two trees of 1,000,000 objects")
+	}
+	const n = 1_000_000
+	for _, c := range []struct {
+		leafSize                  int
+		fill, churned, bytes, per float64
+	}{
+		{16, 0.79, 0.65, 41, 5},
+		{32, 0.71, 0.53, 45, 11},
+	} {
+		r := rand.New(rand.NewPCG(1, 1))
+		tr, _ := New[uint64, uint64](unit, Options{LeafSize: c.leafSize})
+		for i := range uint64(n) {
+			_ = tr.Insert(i, Point{r.Float64() * 1000, r.Float64() * 1000}, i)
+		}
+		measure := func() (fill, bytes, per float64) {
+			room, cells := 0, len(tr.nodes)-4*len(tr.free)
+			for i := range tr.nodes {
+				if nd := &tr.nodes[i]; nd.child == noChild {
+					room += cap(nd.items)
+				}
+			}
+			return float64(n) / float64(room), float64(room*32) / n, float64(n) / float64(cells)
+		}
+		fill, bytes, per := measure()
+		for range 2 {
+			for i := range uint64(n) {
+				_ = tr.Move(i, Point{r.Float64() * 1000, r.Float64() * 1000})
+			}
+		}
+		churned, _, _ := measure()
+		t.Logf("LeafSize %d: %.0f%% full, %.1f bytes/object, one cell per %.1f objects; %.0f%% full after two moves each",
+			c.leafSize, fill*100, bytes, per, churned*100)
+		if math.Abs(fill-c.fill) > 0.02 || math.Abs(churned-c.churned) > 0.03 ||
+			math.Abs(bytes-c.bytes) > 1 || math.Abs(per-c.per) > c.per/5 {
+			t.Errorf("LeafSize %d: doc says %.0f%% full, %.0f bytes/object, one cell per %.0f objects, %.0f%% after churn",
+				c.leafSize, c.fill*100, c.bytes, c.per, c.churned*100)
+		}
 	}
 }
