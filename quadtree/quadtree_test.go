@@ -929,3 +929,70 @@ func TestDocFigures(t *testing.T) {
 		}
 	}
 }
+
+// TestNearestEdges covers k at and beyond its limits, dst with contents,
+// ties, a filter that rejects everything, and maxDist below zero.
+func TestNearestEdges(t *testing.T) {
+	tr, _ := New[int, int](unit, Options{LeafSize: 2})
+	for i := range 8 { // a ring of 8 ties around (500, 500), plus one far
+		a := float64(i) * math.Pi / 4
+		_ = tr.Insert(i, Point{500 + 100*math.Cos(a), 500 + 100*math.Sin(a)}, i)
+	}
+	_ = tr.Insert(8, Point{0, 0}, 8)
+	q := Euclidean(Point{500, 500})
+	for _, k := range []int{-1, 0, 9, 100} {
+		if got := tr.Nearest(nil, k, math.Inf(1), q, nil); len(got) != 9 || got[8].ID != 8 {
+			t.Errorf("Nearest(k=%d) = %d results, last %v; want all 9, the far one last", k, len(got), got[len(got)-1])
+		}
+	}
+	dst := make([]Neighbor[int, int], 3, 10)
+	for i := range dst {
+		dst[i].ID = -1
+	}
+	got := tr.Nearest(dst, 3, math.Inf(1), q, nil)
+	if len(got) != 3 || &got[0] != &dst[0] {
+		t.Fatalf("Nearest did not reuse dst from its start: len %d", len(got))
+	}
+	for _, n := range got {
+		if n.ID < 0 || n.ID > 7 || math.Abs(n.Dist-1e4) > 1e-6 {
+			t.Errorf("Nearest(k=3) tie = %+v, want one of the ring at 1e4", n)
+		}
+	}
+	none := func(int, Point, int) bool { return false }
+	if got := tr.Nearest(dst, 3, math.Inf(1), q, none); len(got) != 0 {
+		t.Errorf("Nearest with a filter rejecting all = %v", got)
+	}
+	if got := tr.Nearest(dst, 3, -1, q, nil); len(got) != 0 {
+		t.Errorf("Nearest with maxDist -1 = %v", got)
+	}
+	if got := tr.NearestMarked(dst, 3, math.Inf(1), q, nil); len(got) != 0 {
+		t.Errorf("NearestMarked on a tree without marks = %v", got)
+	}
+}
+
+// TestNearestCost checks the documented cost of Nearest, about O(d + k)
+// cells for spread-out data, by counting Bound and Dist calls.
+func TestNearestCost(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 10))
+	tr, _ := New[int, int](unit, Options{})
+	const n = 100_000
+	for i := range n {
+		_ = tr.Insert(i, Point{r.Float64() * 1000, r.Float64() * 1000}, i)
+	}
+	for _, k := range []int{1, 10, 100} {
+		bounds, dists := 0, 0
+		for range 100 {
+			e := Euclidean(Point{r.Float64() * 1000, r.Float64() * 1000})
+			b, d := e.Bound, e.Dist
+			e.Bound = func(c Rect) float64 { bounds++; return b(c) }
+			e.Dist = func(p Point, l float64) float64 { dists++; return d(p, l) }
+			tr.Nearest(nil, k, math.Inf(1), e, nil)
+		}
+		bounds /= 100
+		dists /= 100
+		t.Logf("k=%d: %d Bound and %d Dist calls on average", k, bounds, dists)
+		if bounds > 40+k || dists > 150+6*k {
+			t.Errorf("k=%d: %d Bound and %d Dist calls on average among %d objects", k, bounds, dists, n)
+		}
+	}
+}
