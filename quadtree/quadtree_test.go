@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"unsafe"
 )
@@ -995,4 +996,31 @@ func TestNearestCost(t *testing.T) {
 			t.Errorf("k=%d: %d Bound and %d Dist calls on average among %d objects", k, bounds, dists, n)
 		}
 	}
+}
+
+// TestConcurrentReads runs the read-only methods the Tree documents as
+// safe in parallel from several goroutines; -race checks the claim.
+func TestConcurrentReads(t *testing.T) {
+	isMarked := func(v int) bool { return v%4 == 0 }
+	tr, _ := NewMarked[int, int](unit, Options{LeafSize: 8}, isMarked)
+	r := rand.New(rand.NewPCG(seed(t), 11))
+	for i := range 5000 {
+		_ = tr.Insert(i, genPoint(r), i)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(g), 12))
+			var buf []Neighbor[int, int]
+			for range 300 {
+				q := genPoint(r)
+				buf = tr.Nearest(buf, 5, math.Inf(1), Euclidean(q), nil)
+				buf = tr.NearestMarked(buf, 5, math.Inf(1), Euclidean(q), nil)
+				tr.Range(Rect{q.X, q.Y, q.X + 50, q.Y + 50}, func(int, Point, int) bool { return true })
+				tr.Get(r.IntN(5000))
+				_, _ = tr.Len(), tr.Bounds()
+			}
+		})
+	}
+	wg.Wait()
 }
