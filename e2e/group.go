@@ -312,7 +312,11 @@ func (g *Group) Distribution() []byte {
 }
 
 // SetMember adds a member, or replaces its sender key after it rotated,
-// from the distribution message it sent.
+// from the distribution message it sent. A distribution of the key the
+// member already has (the same key id and signing key) changes nothing, as
+// in libsignal: the receiver keeps its place and its skipped keys, so a
+// repeated or reordered distribution cannot make messages already read
+// open again.
 func (g *Group) SetMember(name string, distribution []byte) error {
 	if g.sender == nil {
 		return ErrBadState // the zero Group
@@ -320,6 +324,9 @@ func (g *Group) SetMember(name string, distribution []byte) error {
 	r, err := NewGroupReceiver(distribution, g.opts)
 	if err != nil {
 		return err
+	}
+	if old, ok := g.members[name]; ok && old.keyID == r.keyID && old.verify.Equal(r.verify) {
+		return nil
 	}
 	g.members[name] = r
 	return nil

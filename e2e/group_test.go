@@ -367,3 +367,53 @@ func TestZeroGroupStateEncodingRefused(t *testing.T) {
 		t.Errorf("zero GroupSender after Rotate: %q, %v", pt, err)
 	}
 }
+
+// TestSetMemberSameKeyKeepsReceiver hands a member's distribution to
+// SetMember again, as a repeated or reordered delivery over the pairwise
+// session would: the receiver must keep its place, so messages already
+// read are still replays and a skipped one still opens. A distribution of
+// a rotated key replaces the receiver.
+func TestSetMemberSameKeyKeepsReceiver(t *testing.T) {
+	gs := newGroups(t, []string{"ann", "ben"}, e2e.Options{})
+	ann, ben := gs["ann"], gs["ben"]
+	first := ann.Distribution()
+	var msgs [][]byte
+	for i := range 3 {
+		m, _ := ann.Seal(nil, []byte(fmt.Sprint(i)))
+		msgs = append(msgs, m)
+	}
+	later := ann.Distribution() // the same key at iteration 3
+	for _, i := range []int{1, 2} {
+		if _, err := ben.Open(nil, "ann", msgs[i]); err != nil {
+			t.Fatalf("iteration %d: %v", i, err)
+		}
+	}
+	before, _ := ben.MarshalBinary()
+	for _, d := range [][]byte{later, first, first} {
+		if err := ben.SetMember("ann", d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after, _ := ben.MarshalBinary(); !bytes.Equal(before, after) {
+		t.Error("SetMember with the member's current key changed the group state")
+	}
+	for _, i := range []int{1, 2} {
+		if pt, err := ben.Open(nil, "ann", msgs[i]); !errors.Is(err, e2e.ErrReplay) {
+			t.Errorf("iteration %d again after SetMember: %q, %v, want ErrReplay", i, pt, err)
+		}
+	}
+	if pt, err := ben.Open(nil, "ann", msgs[0]); err != nil || string(pt) != "0" {
+		t.Errorf("skipped iteration 0 after SetMember: %q, %v", pt, err)
+	}
+	// A rotated key (new key id and signing key) replaces the receiver.
+	if _, err := ann.RemoveMember("cat"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ben.SetMember("ann", ann.Distribution()); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := ann.Seal(nil, []byte("rotated"))
+	if pt, err := ben.Open(nil, "ann", m); err != nil || string(pt) != "rotated" {
+		t.Errorf("after rotation: %q, %v", pt, err)
+	}
+}
