@@ -61,6 +61,9 @@ var (
 	// ErrUnknownSenderKey reports a group message under a sender key id this
 	// receiver does not hold (never distributed, or rotated away).
 	ErrUnknownSenderKey = errors.New("e2e: unknown sender key")
+	// ErrMemberName reports a group member name longer than 65535 bytes,
+	// which a group's saved state cannot encode.
+	ErrMemberName = errors.New("e2e: group member name longer than 65535 bytes")
 	// ErrCannotSend reports Seal on a responder session that has not yet
 	// received its first message, and so has no sending chain.
 	ErrCannotSend = errors.New("e2e: session cannot send yet")

@@ -316,10 +316,14 @@ func (g *Group) Distribution() []byte {
 // member already has (the same key id and signing key) changes nothing, as
 // in libsignal: the receiver keeps its place and its skipped keys, so a
 // repeated or reordered distribution cannot make messages already read
-// open again.
+// open again. A name longer than 65535 bytes, which the group's saved
+// state cannot encode, is refused with ErrMemberName.
 func (g *Group) SetMember(name string, distribution []byte) error {
 	if g.sender == nil {
 		return ErrBadState // the zero Group
+	}
+	if len(name) > maxMemberName {
+		return ErrMemberName
 	}
 	r, err := NewGroupReceiver(distribution, g.opts)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/blueprint-go/blueprint/e2e"
@@ -415,5 +416,35 @@ func TestSetMemberSameKeyKeepsReceiver(t *testing.T) {
 	m, _ := ann.Seal(nil, []byte("rotated"))
 	if pt, err := ben.Open(nil, "ann", m); err != nil || string(pt) != "rotated" {
 		t.Errorf("after rotation: %q, %v", pt, err)
+	}
+}
+
+// TestSetMemberNameLength checks that a group holds only member names its
+// saved state can encode (a 2-byte length): the longest round-trips, a
+// longer one is refused and leaves the group savable.
+func TestSetMemberNameLength(t *testing.T) {
+	gs := newGroups(t, []string{"ann", "ben"}, e2e.Options{})
+	ben, dist := gs["ben"], gs["ann"].Distribution()
+	longest := strings.Repeat("n", 0xffff)
+	if err := ben.SetMember(longest, dist); err != nil {
+		t.Fatalf("SetMember(%d-byte name) = %v", len(longest), err)
+	}
+	if err := ben.SetMember(longest+"n", dist); !errors.Is(err, e2e.ErrMemberName) {
+		t.Errorf("SetMember(%d-byte name) = %v, want ErrMemberName", len(longest)+1, err)
+	}
+	if ben.Members() != 2 {
+		t.Errorf("%d members, want 2", ben.Members())
+	}
+	b, err := ben.MarshalBinary()
+	if err != nil {
+		t.Fatalf("MarshalBinary = %v", err)
+	}
+	var back e2e.Group
+	if err := back.UnmarshalBinary(b); err != nil || back.Members() != 2 {
+		t.Fatalf("UnmarshalBinary = %v, %d members", err, back.Members())
+	}
+	m, _ := gs["ann"].Seal(nil, []byte("x"))
+	if pt, err := back.Open(nil, longest, m); err != nil || string(pt) != "x" {
+		t.Errorf("Open from the longest name = %q, %v", pt, err)
 	}
 }

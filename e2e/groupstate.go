@@ -17,6 +17,10 @@ const (
 	kindGroup    = 'g'
 )
 
+// maxMemberName is the longest member name a group's state encodes (its
+// length is 2 bytes); SetMember refuses longer ones.
+const maxMemberName = 0xffff
+
 // Shortest encodings of a receiver and of a group member, to check a
 // decoded member count against the input before sizing anything by it.
 const (
@@ -193,7 +197,7 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	slices.Sort(names)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(names)))
 	for _, n := range names {
-		if len(n) > 0xffff {
+		if len(n) > maxMemberName {
 			return nil, ErrBadState
 		}
 		b = binary.BigEndian.AppendUint16(b, uint16(len(n)))
