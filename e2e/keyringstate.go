@@ -98,7 +98,7 @@ func LoadKeyring(data []byte, opts Options) (*Keyring, error) {
 		if k.previous, err = readSignedPrekey(&d, id); err != nil {
 			return nil, err
 		}
-		if k.previous.pub.ID >= k.nextID {
+		if k.previous.pub.ID >= k.nextID || k.previous.pub.ID == k.current.pub.ID {
 			return nil, ErrBadState
 		}
 	default:
@@ -150,6 +150,9 @@ func readSignedPrekey(d *decoder, id *Identity) (*signedPrekeyPriv, error) {
 	for range count {
 		var base [KeySize]byte
 		d.key(&base)
+		if _, dup := s.seen[base]; dup {
+			return nil, ErrBadState
+		}
 		s.seen[base] = struct{}{}
 	}
 	return s, nil

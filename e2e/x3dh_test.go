@@ -854,3 +854,37 @@ func TestGenerateOneTimePrekeysBadCount(t *testing.T) {
 		t.Errorf("%d one-time prekeys held after refused requests", kr.OneTimePrekeys())
 	}
 }
+
+// TestLoadKeyringRefusesInconsistentState edits a saved keyring (within
+// its grace period, so it holds a previous signed prekey whose replay
+// record has one base key) in ways MarshalBinary never writes: a base key
+// recorded twice, and a previous prekey under the current one's id (the
+// signature covers only the public key, so it still verifies). Each is
+// refused with ErrBadState, as the session and group decoders refuse
+// their duplicate entries.
+func TestLoadKeyringRefusesInconsistentState(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	kr, opts, _ := retiredKeyring(t, clock.Now)
+	st := keyringState(t, kr)
+	// Offsets along the layout of Keyring.MarshalBinary.
+	const (
+		cur      = 4 + 1 + e2e.IdentitySize + 4 // current signed prekey
+		spkFixed = 4 + e2e.KeySize + 64 + 8     // id, private, signature, expires
+		prev     = cur + spkFixed + 4 + 1       // previous (the current has no base keys)
+		count    = prev + spkFixed              // the previous one's record count
+	)
+	if binary.BigEndian.Uint32(st[cur+spkFixed:]) != 0 || st[prev-1] != 1 || binary.BigEndian.Uint32(st[count:]) != 1 {
+		t.Fatal("saved keyring does not have the expected layout")
+	}
+	if _, err := e2e.LoadKeyring(st, opts); err != nil {
+		t.Fatalf("LoadKeyring of the unedited state = %v", err)
+	}
+	twice := slices.Concat(st[:count], []byte{0, 0, 0, 2}, st[count+4:count+4+e2e.KeySize], st[count+4:])
+	sameID := slices.Clone(st)
+	copy(sameID[prev:prev+4], st[cur:cur+4])
+	for name, b := range map[string][]byte{"base key recorded twice": twice, "previous prekey under the current id": sameID} {
+		if _, err := e2e.LoadKeyring(b, opts); !errors.Is(err, e2e.ErrBadState) {
+			t.Errorf("%s: LoadKeyring = %v, want ErrBadState", name, err)
+		}
+	}
+}
