@@ -2,8 +2,10 @@ package e2e_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/blueprint-go/blueprint/e2e"
 )
@@ -41,24 +43,44 @@ func FuzzSessionUnmarshal(f *testing.F) {
 	})
 }
 
-// FuzzOpen feeds arbitrary messages to established sessions: no panic, and
-// a refused message leaves the state unchanged.
+// FuzzOpen feeds arbitrary messages to established sessions: no panic, a
+// refused message leaves the state unchanged, and an accepted one leaves
+// a state that reloads. Each message goes to three of Bob's sessions per
+// header mode: fresh from Accept, one with skipped keys stored in three
+// receiving chains (so the header-encryption variant tries each chain's
+// key) and, as an initiator, Alice's before she has a reply.
 func FuzzOpen(f *testing.F) {
+	sessions := map[bool][]*e2e.Session{}
 	for _, mode := range modes {
+		he := mode.opts.HeaderEncryption
 		p := newPair(f, mode.opts)
-		f.Add(mode.opts.HeaderEncryption, seal(f, p.alice, "a message"))
+		f.Add(he, seal(f, p.alice, "a message"))
+		rich := newPair(f, mode.opts)
+		for chain := range 3 {
+			f.Add(he, seal(f, rich.alice, fmt.Sprint("skipped in chain ", chain)))
+			open(f, rich.bob, seal(f, rich.alice, "x"), "x")
+			open(f, rich.alice, seal(f, rich.bob, "reply"), "reply")
+		}
+		f.Add(he, seal(f, rich.alice, "current chain"))
+		alice, bob := rawPair(f, mode.opts, nil)
+		open(f, bob, seal(f, alice, "x"), "x")
+		f.Add(he, seal(f, bob, "reply"))
+		sessions[he] = []*e2e.Session{p.bob, rich.bob, alice}
 	}
 	f.Add(false, []byte{1})
 	f.Add(true, []byte{3, 0, 0})
-	pairs := map[bool]pair{}
-	for _, mode := range modes {
-		pairs[mode.opts.HeaderEncryption] = newPair(f, mode.opts)
-	}
 	f.Fuzz(func(t *testing.T, he bool, msg []byte) {
-		bob := clone(t, pairs[he].bob)
-		before := state(t, bob)
-		if _, err := bob.Open(nil, msg); err != nil && !bytes.Equal(before, state(t, bob)) {
-			t.Fatalf("refused message (%v) changed the state", err)
+		for _, s := range sessions[he] {
+			s = clone(t, s)
+			before := state(t, s)
+			_, err := s.Open(nil, msg)
+			if err != nil {
+				if !bytes.Equal(before, state(t, s)) {
+					t.Fatalf("refused message (%v) changed the state", err)
+				}
+				continue
+			}
+			clone(t, s)
 		}
 	})
 }
@@ -133,21 +155,85 @@ func FuzzGroupUnmarshal(f *testing.F) {
 	})
 }
 
-// FuzzLoadKeyring feeds arbitrary bytes to the keyring decoder.
+// FuzzLoadKeyring feeds arbitrary bytes to the keyring decoder: whatever
+// it accepts must re-encode to a fixed point.
 func FuzzLoadKeyring(f *testing.F) {
 	kr, _ := e2e.NewKeyring(mustIdentity(f, 120), e2e.Options{Rand: newDRBG(6)})
 	_, _ = kr.GenerateOneTimePrekeys(2)
 	_, _ = kr.RotateSignedPrekey()
 	b, _ := kr.MarshalBinary()
 	f.Add(b)
+	// A previous signed prekey with a base key in its replay record.
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	retired, opts, _ := retiredKeyring(f, clock.Now)
+	f.Add(keyringState(f, retired))
+	opts.Rand = nil
 	f.Fuzz(func(t *testing.T, data []byte) {
-		k, err := e2e.LoadKeyring(data, e2e.Options{})
+		k, err := e2e.LoadKeyring(data, opts)
 		if err != nil {
 			return
 		}
-		enc, _ := k.MarshalBinary()
-		if _, err := e2e.LoadKeyring(enc, e2e.Options{}); err != nil {
+		enc := keyringState(t, k)
+		again, err := e2e.LoadKeyring(enc, opts)
+		if err != nil {
 			t.Fatalf("re-loading an accepted keyring: %v", err)
+		}
+		if !bytes.Equal(keyringState(t, again), enc) {
+			t.Fatal("keyring encoding is not a fixed point")
+		}
+	})
+}
+
+// FuzzGroupPartsUnmarshal feeds arbitrary bytes to the decoders of a lone
+// group sender and receiver (FuzzGroupUnmarshal reaches them only inside
+// a group): whatever they accept must re-encode to a fixed point and
+// survive use.
+func FuzzGroupPartsUnmarshal(f *testing.F) {
+	s, _ := e2e.NewGroupSender(e2e.Options{Rand: newDRBG(7)})
+	r, _ := e2e.NewGroupReceiver(s.Distribution(), e2e.Options{})
+	m0, _ := s.Seal(nil, []byte("skipped"))
+	m1, _ := s.Seal(nil, []byte("x"))
+	if _, err := r.Open(nil, m1); err != nil {
+		f.Fatal(err)
+	}
+	sb, _ := s.MarshalBinary()
+	rb, _ := r.MarshalBinary()
+	f.Add(sb, m0)
+	f.Add(rb, m0)
+	f.Fuzz(func(t *testing.T, data, msg []byte) {
+		var gs e2e.GroupSender
+		if gs.UnmarshalBinary(data) == nil {
+			enc, err := gs.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var again e2e.GroupSender
+			if err := again.UnmarshalBinary(enc); err != nil {
+				t.Fatalf("re-decoding an accepted sender: %v", err)
+			}
+			if enc2, _ := again.MarshalBinary(); !bytes.Equal(enc, enc2) {
+				t.Fatal("sender encoding is not a fixed point")
+			}
+			_, _ = gs.Seal(nil, msg)
+		}
+		var gr e2e.GroupReceiver
+		if gr.UnmarshalBinary(data) == nil {
+			enc, err := gr.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var again e2e.GroupReceiver
+			if err := again.UnmarshalBinary(enc); err != nil {
+				t.Fatalf("re-decoding an accepted receiver: %v", err)
+			}
+			if enc2, _ := again.MarshalBinary(); !bytes.Equal(enc, enc2) {
+				t.Fatal("receiver encoding is not a fixed point")
+			}
+			if _, err := gr.Open(nil, msg); err != nil {
+				if after, _ := gr.MarshalBinary(); !bytes.Equal(after, enc) {
+					t.Fatalf("refused message (%v) changed the receiver", err)
+				}
+			}
 		}
 	})
 }
