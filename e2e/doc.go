@@ -125,8 +125,8 @@
 // header encryption a forger without the header keys gets no further than
 // the header trial decryptions: one per chain with stored skipped keys (at
 // most MaxSkippedChains) plus the current, next and previous receiving
-// header keys, each with a cached cipher (XChaCha20-Poly1305 of 88
-// bytes).
+// header keys, each with a cached cipher (XChaCha20-Poly1305 over the
+// 56-byte sealed header).
 //
 // Header encryption (Options.HeaderEncryption, both sides) follows section
 // 4 of the spec: headers are sealed with XChaCha20-Poly1305 under the

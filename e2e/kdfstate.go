@@ -12,9 +12,11 @@ import (
 // and restores those states for every HMAC under that key, and it owns its
 // buffers, so that no derivation allocates. One chain step (two HMACs
 // under the chain key) costs 6 SHA-256 block compressions instead of 8; the
-// AES key and nonce of a message (HKDF without salt, 44 bytes) 6 instead of
-// 12, since the all-zero salt's pad states are kept. A kdf is not safe for
-// concurrent use; each Session and group sender or receiver has its own.
+// AES key and nonce of a message (HKDF without salt, 44 bytes) 8 instead of
+// 12 with the default Info, since the all-zero salt's pad states are kept
+// (2 for the extract, 2 for the pad blocks of its output, 2 for each of
+// the two expand blocks). A kdf is not safe for concurrent use; each
+// Session and group sender or receiver has its own.
 type kdf struct {
 	h          hash.Hash
 	restore    encoding.BinaryUnmarshaler

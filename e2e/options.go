@@ -54,6 +54,11 @@ type Options struct {
 	// state whose Info is longer with ErrBadState. Default DefaultInfo.
 	Info string
 	// Rand is the source of key material; default crypto/rand.Reader.
+	// Everything made with these Options keeps and reads it: a Keyring
+	// and every Session its Accept returns, sessions from Initiate, group
+	// senders. Sessions of different conversations may run in parallel,
+	// so a Rand shared by them must be safe for concurrent use (as
+	// crypto/rand.Reader is).
 	Rand io.Reader
 	// MaxSkip is the most message keys one message may skip in one chain
 	// (the Double Ratchet's MAX_SKIP; the same bound applies to a group

@@ -1049,3 +1049,36 @@ func TestReusedRatchetKeyAfterUseDropsOldest(t *testing.T) {
 		})
 	}
 }
+
+// TestSizesInDoc checks the package doc's sizes: a 40-byte header, so
+// Overhead is the type byte, the header and the 16-byte tag; 40 bytes more
+// per message with header encryption (its 24-byte nonce and 16-byte tag);
+// about 630 bytes of state per X3DH session plus 68 per skipped key.
+func TestSizesInDoc(t *testing.T) {
+	if e2e.Overhead != 1+40+16 {
+		t.Errorf("Overhead = %d, want 1 + 40 + 16", e2e.Overhead)
+	}
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			p := newPair(t, mode.opts)
+			want := len("12345") + e2e.Overhead
+			if mode.opts.HeaderEncryption {
+				want += 40
+			}
+			if m := seal(t, p.alice, "12345"); len(m) != want {
+				t.Errorf("message of 5 bytes is %d bytes, want %d", len(m), want)
+			}
+			base := len(state(t, p.bob))
+			if base < 600 || base > 660 {
+				t.Errorf("X3DH session state is %d bytes, want about 630", base)
+			}
+			for range 3 {
+				seal(t, p.alice, "skipped")
+			}
+			open(t, p.bob, seal(t, p.alice, "x"), "x")
+			if n, got := p.bob.Skipped(), len(state(t, p.bob)); n != 4 || got != base+n*68 {
+				t.Errorf("state with %d skipped keys is %d bytes, want %d + %d×68", n, got, base, n)
+			}
+		})
+	}
+}
