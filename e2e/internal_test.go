@@ -542,3 +542,24 @@ func TestKeyringNoticesExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestOptionLimits checks the documented bounds of Options: MaxSkip and
+// MaxSkippedKeys at most 2²⁰, MaxSkippedChains at most 1024 (larger values
+// are clamped), and the defaults for zero or negative values.
+func TestOptionLimits(t *testing.T) {
+	for _, c := range []struct {
+		in                   Options
+		skip, skipped, chain int
+	}{
+		{Options{}, 1000, 2000, 5},
+		{Options{MaxSkip: -1, MaxSkippedKeys: -1, MaxSkippedChains: -1}, 1000, 2000, 5},
+		{Options{MaxSkip: 1 << 20, MaxSkippedKeys: 1 << 20, MaxSkippedChains: 1024}, 1 << 20, 1 << 20, 1024},
+		{Options{MaxSkip: 1<<20 + 1, MaxSkippedKeys: 1 << 30, MaxSkippedChains: 1025}, 1 << 20, 1 << 20, 1024},
+	} {
+		s := newSession(nil, c.in)
+		if s.maxSkip != c.skip || s.maxSkipped != c.skipped || s.maxChains != c.chain {
+			t.Errorf("%+v: MaxSkip %d, MaxSkippedKeys %d, MaxSkippedChains %d, want %d, %d, %d",
+				c.in, s.maxSkip, s.maxSkipped, s.maxChains, c.skip, c.skipped, c.chain)
+		}
+	}
+}

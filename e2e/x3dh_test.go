@@ -888,3 +888,28 @@ func TestLoadKeyringRefusesInconsistentState(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyringDefaultPrekeyGrace checks the documented default grace
+// period: the previous signed prekey answers 7 days less a nanosecond after
+// the rotation, and not at 7 days.
+func TestKeyringDefaultPrekeyGrace(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := &fakeClock{now: t0}
+	opts := e2e.Options{Now: clock.Now}
+	alice, bob := mustIdentity(t, 55), mustIdentity(t, 56)
+	kr, _ := e2e.NewKeyring(bob, opts)
+	old := e2e.Bundle{Identity: bob.Public(), SignedPrekey: kr.SignedPrekey()}
+	if _, err := kr.RotateSignedPrekey(); err != nil {
+		t.Fatal(err)
+	}
+	a1, _ := e2e.Initiate(alice, old, opts)
+	a2, _ := e2e.Initiate(alice, old, opts)
+	clock.now = t0.Add(7*24*time.Hour - time.Nanosecond)
+	if _, _, err := kr.Accept(nil, seal(t, a1, "in grace")); err != nil {
+		t.Errorf("7 days less 1 ns after rotation: %v", err)
+	}
+	clock.now = t0.Add(7 * 24 * time.Hour)
+	if _, _, err := kr.Accept(nil, seal(t, a2, "late")); !errors.Is(err, e2e.ErrUnknownPrekey) {
+		t.Errorf("7 days after rotation: %v, want ErrUnknownPrekey", err)
+	}
+}
