@@ -94,8 +94,10 @@ func (g *GroupSender) Distribution() []byte {
 // Seal encrypts plaintext for the group and appends the signed message
 // (type, key id, iteration, AES-256-GCM ciphertext, Ed25519 signature over
 // all of it) to dst. It returns ErrCannotSend when the iteration counter is
-// exhausted (after 2³²−1 messages; Rotate first).
+// exhausted (after 2³²−1 messages; Rotate first). As with Session.Seal,
+// dst may share plaintext's storage.
 func (g *GroupSender) Seal(dst, plaintext []byte) ([]byte, error) {
+	plaintext = unaliased(dst, plaintext)
 	if g.signing == nil {
 		return dst, ErrBadState // the zero GroupSender
 	}
@@ -193,8 +195,10 @@ func (r *GroupReceiver) KeyID() uint32 { return r.keyID }
 // Open verifies and decrypts a group message and appends the plaintext to
 // dst. Errors: ErrBadHeader (also for iteration 2³²−1, which Seal never
 // uses), ErrUnknownSenderKey (another key id), ErrInvalidSignature,
-// ErrReplay, ErrTooManySkipped, ErrDecrypt.
+// ErrReplay, ErrTooManySkipped, ErrDecrypt. As with Session.Open, dst may
+// share msg's storage.
 func (r *GroupReceiver) Open(dst, msg []byte) ([]byte, error) {
+	msg = unaliased(dst, msg)
 	if r.verify == nil {
 		return dst, ErrBadState // the zero GroupReceiver
 	}

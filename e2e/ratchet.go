@@ -244,8 +244,11 @@ func (s *Session) Skipped() int { return len(s.skipped) }
 // responder that has not received a message yet, and the randomness
 // source's error if drawing a key or nonce fails. On any error the session
 // is exactly as before the call: all randomness (the header nonce, then
-// the new ratchet key) is drawn before anything in it changes.
+// the new ratchet key) is drawn before anything in it changes. dst may
+// share plaintext's storage (Seal(pt[:0], pt)); that costs a copy of the
+// plaintext.
 func (s *Session) Seal(dst, plaintext []byte) ([]byte, error) {
+	plaintext = unaliased(dst, plaintext)
 	if s.skipped == nil {
 		return dst, ErrBadState // the zero Session
 	}
@@ -386,8 +389,10 @@ type skipEntry struct {
 // older one ErrDecrypt, or ErrBadHeader with header encryption, as the
 // package doc details), ErrTooManySkipped, ErrDecrypt for any
 // authentication failure, ErrLowOrderKey for a small-order ratchet key. On
-// error the session is unchanged.
+// error the session is unchanged. dst may share msg's storage (Open(msg[:0],
+// msg) decrypts in place); that costs a copy of the message.
 func (s *Session) Open(dst, msg []byte) ([]byte, error) {
+	msg = unaliased(dst, msg)
 	if s.skipped == nil {
 		return dst, ErrBadState // the zero Session
 	}

@@ -378,6 +378,7 @@ func (k *Keyring) OneTimePrekeys() int {
 // which is held only to look up the prekeys and, after authentication, to
 // consume them (re-checking that nobody consumed them in between).
 func (k *Keyring) Accept(dst, msg []byte) (*Session, []byte, error) {
+	msg = unaliased(dst, msg)
 	p, _, err := parsePrekeyPrefix(msg)
 	if err != nil {
 		return nil, dst, err
