@@ -229,7 +229,7 @@ func BenchmarkDirectoryFetch(b *testing.B) {
 // BenchmarkOpenForged is the work a forged message costs its receiver
 // before the tag check: a plain header naming a new ratchet key with PN and
 // N each MaxSkip (default 1000) past the receiver's counters, so Open
-// derives 2×MaxSkip chain keys and one X25519 agreement and then refuses it.
+// derives 2×MaxSkip+1 chain keys and one X25519 agreement and then refuses it.
 func BenchmarkOpenForged(b *testing.B) {
 	p := newPair(b, e2e.Options{})
 	var priv [32]byte

@@ -118,8 +118,8 @@
 // Forged messages cost work before they fail, as the spec implies: the
 // tag can only be checked with the message key, and deriving it for a
 // header that names a new ratchet key with PN and N far ahead takes one
-// X25519 agreement and up to 2×MaxSkip KDF_CK steps (PN−Nr in the old
-// chain, N in the new one). With the default MaxSkip of 1000 that is
+// X25519 agreement and up to 2×MaxSkip+1 KDF_CK steps (PN−Nr in the old
+// chain, N+1 in the new one, the last for the message's own key). With the default MaxSkip of 1000 that is
 // about 1.5 ms and 220 KB of short-lived staging per forged message
 // (BenchmarkOpenForged); lower MaxSkip where forgeries are a concern. With
 // header encryption a forger without the header keys gets no further than
@@ -181,7 +181,7 @@
 // agreement and a KDF_RK to the next Seal. X3DH initiate plus respond
 // (BenchmarkX3DH) is one Ed25519 verification and about ten X25519 scalar
 // multiplications, 0.6 ms with a one-time prekey. A forged message costs at
-// most one agreement and 2×MaxSkip KDF_CK steps, 1.6 ms at the default
+// most one agreement and 2×MaxSkip+1 KDF_CK steps, 1.6 ms at the default
 // (BenchmarkOpenForged). Encoded state: about 630 bytes per X3DH session
 // plus 68 per skipped key.
 //
