@@ -1376,7 +1376,11 @@ func setRel(st *userState, other UserID, bit uint8, on bool) {
 		st.rel[other] |= bit
 		return
 	}
-	if st.rel[other] &^= bit; st.rel[other] == 0 {
+	// st.rel is nil for a user who never muted or blocked, nor was
+	// blocked: no write to it, only delete, which a nil map allows.
+	if r := st.rel[other] &^ bit; r != 0 {
+		st.rel[other] = r
+	} else {
 		delete(st.rel, other)
 	}
 }
