@@ -55,17 +55,66 @@ func RunGraph(t *testing.T, newGraph func() fanout.Graph) {
 			t.Fatalf("Counts(1) after unfollow = %d, %d, want 0, 0", n1, n2)
 		}
 	})
+	// Followees come in Followee order whatever the order of the
+	// follows, and Counts counts both directions: the Service binary
+	// searches a reader's followees, and takes a reader whose count of
+	// followees is 0 (and who has no posts and no timeline) for one with
+	// nothing to read.
+	t.Run("FolloweesOrderAndCounts", func(t *testing.T) {
+		g := newGraph()
+		want := []fanout.UserID{2, 5, 40, 300, 7000}
+		for _, f := range []fanout.UserID{300, 5, 7000, 2, 40} {
+			if _, err := g.Follow(ctx, fanout.Edge{Follower: 1, Followee: f, Since: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fe, err := g.Followees(ctx, 1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []fanout.UserID
+		for _, e := range fe {
+			got = append(got, e.Followee)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("Followees(1) = %v, want %v", got, want)
+		}
+		if n1, n2, err := g.Counts(ctx, 1); n1 != 0 || n2 != len(want) || err != nil {
+			t.Fatalf("Counts(1) = %d, %d, %v, want 0, %d, nil", n1, n2, err, len(want))
+		}
+	})
+	// The list methods append to dst: what it holds stays in front.
+	t.Run("AppendToDst", func(t *testing.T) {
+		g := newGraph()
+		g.Follow(ctx, fanout.Edge{Follower: 1, Followee: 2, Since: 1})
+		mark := fanout.Edge{Follower: 8, Followee: 9, Since: 3}
+		want := []fanout.Edge{mark, {Follower: 1, Followee: 2, Since: 1}}
+		if got, err := g.Followees(ctx, 1, []fanout.Edge{mark}); err != nil || !slices.Equal(got, want) {
+			t.Fatalf("Followees(1, dst [%v]) = %v, %v, want %v", mark, got, err, want)
+		}
+		if got, err := g.Followers(ctx, 2, 0, 10, []fanout.Edge{mark}); err != nil || !slices.Equal(got, want) {
+			t.Fatalf("Followers(2, dst [%v]) = %v, %v, want %v", mark, got, err, want)
+		}
+	})
 	t.Run("SetSince", func(t *testing.T) {
 		g := newGraph()
 		if err := g.SetSince(ctx, 1, 2, 9); !errors.Is(err, fanout.ErrNotFollowing) {
 			t.Fatalf("SetSince without edge = %v, want ErrNotFollowing", err)
 		}
+		// It made no edge, in either direction: a follower listed by
+		// Followers receives the followee's fan-outs.
+		fe, _ := g.Followees(ctx, 1, nil)
+		fr, _ := g.Followers(ctx, 2, 0, 10, nil)
+		n1, _, _ := g.Counts(ctx, 2)
+		if len(fe) != 0 || len(fr) != 0 || n1 != 0 {
+			t.Fatalf("after SetSince without edge: followees %v, followers %v, follower count %d; want none", fe, fr, n1)
+		}
 		g.Follow(ctx, fanout.Edge{Follower: 1, Followee: 2})
 		if err := g.SetSince(ctx, 1, 2, 9); err != nil {
 			t.Fatal(err)
 		}
-		fe, _ := g.Followees(ctx, 1, nil)
-		fr, _ := g.Followers(ctx, 2, 0, 1, nil)
+		fe, _ = g.Followees(ctx, 1, nil)
+		fr, _ = g.Followers(ctx, 2, 0, 1, nil)
 		if fe[0].Since != 9 || fr[0].Since != 9 {
 			t.Fatalf("Since after SetSince = %d / %d, want 9 in both directions", fe[0].Since, fr[0].Since)
 		}
@@ -225,6 +274,24 @@ func RunPosts(t *testing.T, newPosts func() fanout.Posts) {
 			t.Fatalf("Recent(1) after delete = %v, want [100 80 60 20]", ids)
 		}
 	})
+	// Put of an ID already stored replaces the post, and the list methods
+	// append to dst.
+	t.Run("PutReplacesAppendToDst", func(t *testing.T) {
+		p := newPosts()
+		p.Put(ctx, fanout.Post{ID: 5, Author: 1, Text: "old"})
+		if err := p.Put(ctx, fanout.Post{ID: 5, Author: 1, Text: "new"}); err != nil {
+			t.Fatal(err)
+		}
+		mark := fanout.Post{ID: 99, Author: 9}
+		got, err := p.GetMany(ctx, []snowflake.ID{5}, []fanout.Post{mark})
+		if want := []fanout.Post{mark, {ID: 5, Author: 1, Text: "new"}}; err != nil || !slices.Equal(got, want) {
+			t.Fatalf("GetMany(5, dst [%v]) after a second Put = %v, %v, want %v", mark, got, err, want)
+		}
+		ids, err := p.Recent(ctx, 1, 1<<62, 10, []snowflake.ID{99})
+		if want := []snowflake.ID{99, 5}; err != nil || !slices.Equal(ids, want) {
+			t.Fatalf("Recent(1, dst [99]) = %v, %v, want %v", ids, err, want)
+		}
+	})
 	// Recent below the lowest ID lists nothing: before-1 wraps at
 	// math.MinInt64 to the top, where a store would list every post.
 	t.Run("RecentAtExtremes", func(t *testing.T) {
@@ -306,6 +373,25 @@ func RunTimelines(t *testing.T, newTimelines func(cap int) fanout.Timelines) {
 		}
 		if st, _ := tl.Stat(ctx, 2); st != (fanout.TimelineStat{}) {
 			t.Fatalf("Stat of an empty timeline = %+v, want zero", st)
+		}
+	})
+	// Adding an entry whose ID is held changes nothing, whatever its
+	// Author, and Range appends to dst.
+	t.Run("AddHeldIDAppendToDst", func(t *testing.T) {
+		tl := newTimelines(10)
+		if err := tl.Add(ctx, 1, e(30)); err != nil {
+			t.Fatal(err)
+		}
+		if err := tl.Add(ctx, 1, fanout.Entry{ID: 30, Author: 8}); err != nil {
+			t.Fatal(err)
+		}
+		if err := tl.Deliver(ctx, fanout.Entry{ID: 30, Author: 7}, []fanout.UserID{1}); err != nil {
+			t.Fatal(err)
+		}
+		mark := fanout.Entry{ID: 77, Author: 3}
+		got, _, err := tl.Range(ctx, 1, 1<<62, 10, []fanout.Entry{mark})
+		if want := []fanout.Entry{mark, e(30)}; err != nil || !slices.Equal(got, want) {
+			t.Fatalf("Range(dst [%v]) after adding ID 30 three times = %v, %v, want %v", mark, got, err, want)
 		}
 	})
 	// Range below the lowest ID lists nothing, and at the top every
