@@ -1318,14 +1318,14 @@ func (s *Service) Unmute(ctx context.Context, user, target UserID) error {
 	// Reads still filter target: the edge goes Pulling first (reads pull
 	// it once unmuted), then the mute ends, so that every post issued
 	// after last meets an unmuted reader at fan-out and may be pushed.
-	if err := s.graph.SetSince(ctx, user, target, Pulling); err != nil && err != ErrNotFollowing {
+	if err := s.graph.SetSince(ctx, user, target, Pulling); err != nil && !errors.Is(err, ErrNotFollowing) {
 		return err
 	}
 	if err := s.setRel(ctx, user, target, relMuted, false); err != nil {
 		return err
 	}
 	last := s.lastIssued()
-	if err := s.graph.SetSince(ctx, user, target, last+1); err != nil && err != ErrNotFollowing {
+	if err := s.graph.SetSince(ctx, user, target, last+1); err != nil && !errors.Is(err, ErrNotFollowing) {
 		return err
 	}
 	s.changed(ctx, user)

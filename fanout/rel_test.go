@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/blueprint-go/blueprint/fanout"
+	"github.com/blueprint-go/blueprint/snowflake"
 )
 
 // callBounded runs f on a goroutine and returns its error, or a failure if
@@ -62,5 +63,67 @@ func TestUndoWithoutRelation(t *testing.T) {
 	pg, err := svc.Timeline(ctx, 3, "", 5)
 	if err != nil || len(pg.Posts) != 1 || pg.Posts[0].ID != p.ID {
 		t.Fatalf("Timeline(3) after the undos = %v, %v, want the followee's post", pg.Posts, err)
+	}
+}
+
+// wrapGraph returns SetSince's ErrNotFollowing wrapped, as a store that
+// adds context to its errors may (callers test with errors.Is), and runs
+// afterFollowees once after a Followees call.
+type wrapGraph struct {
+	*fanout.MemGraph
+	afterFollowees func()
+}
+
+func (g *wrapGraph) SetSince(ctx context.Context, follower, followee fanout.UserID, since snowflake.ID) error {
+	if err := g.MemGraph.SetSince(ctx, follower, followee, since); err != nil {
+		return fmt.Errorf("wrapGraph: set since: %w", err)
+	}
+	return nil
+}
+
+func (g *wrapGraph) Followees(ctx context.Context, user fanout.UserID, dst []fanout.Edge) ([]fanout.Edge, error) {
+	dst, err := g.MemGraph.Followees(ctx, user, dst)
+	if f := g.afterFollowees; f != nil {
+		g.afterFollowees = nil
+		f()
+	}
+	return dst, err
+}
+
+// TestUnmuteRacingUnfollow checks that an Unmute of a followee that the
+// user unfollows while Unmute runs (between its read of the user's
+// followees and its edge writes) ends the mute, also on a store that
+// wraps ErrNotFollowing: Unmute compared the error with ==, so it failed
+// with the store's error and left the mute on.
+func TestUnmuteRacingUnfollow(t *testing.T) {
+	ctx := context.Background()
+	g := &wrapGraph{MemGraph: fanout.NewMemGraph()}
+	svc := fanout.New(g, fanout.NewMemPosts(), fanout.NewMemTimelines(fanout.MemTimelinesOptions{}), fanout.Options{})
+	defer svc.Close()
+	const user, target = 1, 2
+	if err := svc.Follow(ctx, user, target); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Mute(ctx, user, target); err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Publish(ctx, target, "while muted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.afterFollowees = func() {
+		if err := svc.Unfollow(ctx, user, target); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := svc.Unmute(ctx, user, target); err != nil {
+		t.Fatalf("Unmute racing an Unfollow = %v, want nil", err)
+	}
+	if err := svc.Follow(ctx, user, target); err != nil {
+		t.Fatal(err)
+	}
+	pg, err := svc.Timeline(ctx, user, "", 5)
+	if err != nil || len(pg.Posts) != 1 || pg.Posts[0].ID != p.ID {
+		t.Fatalf("Timeline after Unmute and a new Follow = %v, %v, want the post of %d", pg.Posts, err, target)
 	}
 }
