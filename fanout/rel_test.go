@@ -2,7 +2,10 @@ package fanout_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -125,5 +128,155 @@ func TestUnmuteRacingUnfollow(t *testing.T) {
 	pg, err := svc.Timeline(ctx, user, "", 5)
 	if err != nil || len(pg.Posts) != 1 || pg.Posts[0].ID != p.ID {
 		t.Fatalf("Timeline after Unmute and a new Follow = %v, %v, want the post of %d", pg.Posts, err, target)
+	}
+}
+
+// repostModel extends relModel with reposts: a repost shows if its
+// reposter's posts do, its original exists and is by an author the reader
+// neither muted nor is blocked with, and, unless hide is false, the reader
+// does not see the original already (it follows or is its author; the
+// tests' clock stays within RepostWindow).
+type repostModel struct {
+	relModel
+	orig map[snowflake.ID]snowflake.ID // repost → original
+	hide bool
+}
+
+func (m *repostModel) visible(reader fanout.UserID, before snowflake.ID) []snowflake.ID {
+	var out []snowflake.ID
+	for _, id := range m.relModel.visible(reader, before) {
+		if o, ok := m.orig[id]; ok {
+			oa, ok := m.posts[o]
+			ro := [2]fanout.UserID{reader, oa}
+			if !ok || (oa != reader && (m.muted[ro] || m.blocked[ro] || m.blocked[[2]fanout.UserID{oa, reader}])) ||
+				(m.hide && (oa == reader || m.follows[ro])) {
+				continue
+			}
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+// TestRepostRelProperty is TestPlanProperty with reposts, and with
+// unmutes and unblocks of users never muted or blocked, under default,
+// extreme and nonsensical options and policies: every page must equal
+// the brute-force model.
+func TestRepostRelProperty(t *testing.T) {
+	cases := []struct {
+		name string
+		opts fanout.Options
+	}{
+		{"small", fanout.Options{Policy: fanout.Threshold{Followers: 3, MaxFollowees: 5}, InactiveAfter: time.Minute, Backfill: 3, BatchSize: 2}},
+		{"perpair", fanout.Options{Policy: fanout.PerPair{Hysteresis: 1.2, MaxFollowees: 4, MaxFollowers: 3}, RateHalfLife: 10 * time.Second, Backfill: 2}},
+		{"extreme", fanout.Options{Policy: fanout.PerPair{PullCost: math.NaN(), Hysteresis: math.Inf(1), MaxFollowees: -1},
+			InactiveAfter: 1, Backfill: math.MaxInt, BatchSize: math.MaxInt, RateHalfLife: 1, RepostWindow: math.MinInt64, Workers: math.MaxInt, Queue: 1}},
+		{"nan", fanout.Options{Policy: fanout.Threshold{Followers: math.MaxInt, Hysteresis: math.NaN(), MaxFollowees: math.MinInt},
+			InactiveAfter: math.MaxInt64, Backfill: -5, BatchSize: -5, RateHalfLife: math.MaxInt64, RepostWindow: math.MaxInt64, Workers: -1, Queue: -1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed(t), 13))
+			e := newEnv(t, 5, c.opts)
+			const users = 8
+			m := &repostModel{
+				relModel: relModel{
+					model:   model{posts: map[snowflake.ID]fanout.UserID{}, follows: map[[2]fanout.UserID]bool{}},
+					muted:   map[[2]fanout.UserID]bool{},
+					blocked: map[[2]fanout.UserID]bool{},
+				},
+				orig: map[snowflake.ID]snowflake.ID{},
+				hide: c.opts.RepostWindow >= 0,
+			}
+			var ids []snowflake.ID
+			user := func() fanout.UserID { return fanout.UserID(1 + r.IntN(users)) }
+			op := func() {
+				a, b := user(), user()
+				ab := [2]fanout.UserID{a, b}
+				switch k := r.IntN(24); {
+				case k < 7:
+					p := e.post(a, "")
+					m.posts[p.ID] = a
+					ids = append(ids, p.ID)
+				case k < 9 && len(ids) > 0:
+					id := ids[r.IntN(len(ids))]
+					if _, ok := m.posts[id]; !ok {
+						return
+					}
+					p, err := e.svc.Repost(e.ctx, a, id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if o, ok := m.orig[id]; ok {
+						id = o
+					}
+					m.posts[p.ID], m.orig[p.ID] = a, id
+					ids = append(ids, p.ID)
+				case k < 10 && len(ids) > 0:
+					id := ids[r.IntN(len(ids))]
+					if au, ok := m.posts[id]; ok {
+						if err := e.svc.Delete(e.ctx, au, id); err != nil {
+							t.Fatal(err)
+						}
+						delete(m.posts, id)
+					}
+				case k < 13 && a != b:
+					err := e.svc.Follow(e.ctx, a, b)
+					if m.blocked[ab] || m.blocked[[2]fanout.UserID{b, a}] {
+						if !errors.Is(err, fanout.ErrBlocked) {
+							t.Fatalf("Follow(%d, %d) across a block = %v, want ErrBlocked", a, b, err)
+						}
+						return
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					m.follows[ab] = true
+				case k < 14 && m.follows[ab]:
+					if err := e.svc.Unfollow(e.ctx, a, b); err != nil {
+						t.Fatal(err)
+					}
+					delete(m.follows, ab)
+				case k < 16 && a != b:
+					if err := e.svc.Mute(e.ctx, a, b); err != nil {
+						t.Fatal(err)
+					}
+					m.muted[ab] = true
+				case k < 18 && a != b:
+					if err := e.svc.Unmute(e.ctx, a, b); err != nil {
+						t.Fatal(err)
+					}
+					delete(m.muted, ab)
+				case k < 19 && a != b:
+					if err := e.svc.Block(e.ctx, a, b); err != nil {
+						t.Fatal(err)
+					}
+					m.blocked[ab] = true
+					delete(m.follows, ab)
+					delete(m.follows, [2]fanout.UserID{b, a})
+				case k < 20 && a != b:
+					if err := e.svc.Unblock(e.ctx, a, b); err != nil {
+						t.Fatal(err)
+					}
+					delete(m.blocked, ab)
+				case k < 22:
+					if _, err := e.svc.Timeline(e.ctx, a, "", 3); err != nil {
+						t.Fatal(err)
+					}
+				default:
+					e.clk.Add(time.Duration(r.IntN(30)) * time.Second)
+				}
+			}
+			rounds := 250
+			if testing.Short() {
+				rounds = 60
+			}
+			for range rounds {
+				for range r.IntN(6) {
+					op()
+				}
+				pageAgainstModel(t, e, m, r, user(), 4, 3, op)
+			}
+		})
 	}
 }
