@@ -242,7 +242,8 @@
 // switches against 88k writes in 500 posts): the replay starts with every
 // edge pushed and every reader having read once, so an author's second
 // post already outweighs most of its followers' reads. A switch costs
-// about two timeline writes, most of it the graph write's B-tree descents.
+// about three timeline writes (470-600 ns against 170, see Cost), most of
+// it the graph write's B-tree descents.
 //
 // # Storage
 //
