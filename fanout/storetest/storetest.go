@@ -142,10 +142,15 @@ func RunGraph(t *testing.T, newGraph func() fanout.Graph) {
 		}
 		var got []fanout.UserID
 		var after fanout.UserID
-		for {
+		// A page holds at most limit edges, and pages move on: a store
+		// ignoring after would page forever.
+		for pages := 0; ; pages++ {
 			page, err := g.Followers(ctx, 1, after, 50, nil)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if len(page) > 50 || pages > n/50 {
+				t.Fatalf("Followers(after %d, limit 50): %d edges on page %d, want at most 50 and %d pages", after, len(page), pages+1, n/50+1)
 			}
 			for _, e := range page {
 				got = append(got, e.Follower)

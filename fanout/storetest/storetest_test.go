@@ -47,6 +47,21 @@ func (g dropsDst) Followees(ctx context.Context, user fanout.UserID, dst []fanou
 	return g.MemGraph.Followees(ctx, user, nil)
 }
 
+type followersNoLimit struct{ *fanout.MemGraph }
+
+func (g followersNoLimit) Followers(ctx context.Context, user, after fanout.UserID, limit int, dst []fanout.Edge) ([]fanout.Edge, error) {
+	if limit > 0 {
+		limit = 1 << 20
+	}
+	return g.MemGraph.Followers(ctx, user, after, limit, dst)
+}
+
+type followersFromStart struct{ *fanout.MemGraph }
+
+func (g followersFromStart) Followers(ctx context.Context, user, after fanout.UserID, limit int, dst []fanout.Edge) ([]fanout.Edge, error) {
+	return g.MemGraph.Followers(ctx, user, 0, limit, dst)
+}
+
 type putKeepsOld struct{ *fanout.MemPosts }
 
 func (p putKeepsOld) Put(ctx context.Context, post fanout.Post) error {
@@ -78,6 +93,12 @@ var mutants = map[string]func(t *testing.T){
 	"drops-dst": func(t *testing.T) {
 		storetest.RunGraph(t, func() fanout.Graph { return dropsDst{fanout.NewMemGraph()} })
 	},
+	"followers-no-limit": func(t *testing.T) {
+		storetest.RunGraph(t, func() fanout.Graph { return followersNoLimit{fanout.NewMemGraph()} })
+	},
+	"followers-from-start": func(t *testing.T) {
+		storetest.RunGraph(t, func() fanout.Graph { return followersFromStart{fanout.NewMemGraph()} })
+	},
 	"put-keeps-old": func(t *testing.T) {
 		storetest.RunPosts(t, func() fanout.Posts { return putKeepsOld{fanout.NewMemPosts()} })
 	},
@@ -108,7 +129,7 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		t.Skip()
 	}
 	for name := range mutants {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestMutant$", "-test.short", "-test.count=1")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMutant$", "-test.short", "-test.count=1", "-test.timeout=60s")
 		cmd.Env = append(os.Environ(), mutantEnv+"="+name)
 		if out, err := cmd.CombinedOutput(); err == nil {
 			t.Errorf("the suite passes the store %q:\n%s", name, out)
