@@ -288,8 +288,8 @@ func TestMuteBlock(t *testing.T) {
 	e := newEnv(t, 800, fanout.Options{})
 	e.follow(2, 1)
 	e.follow(2, 3)
-	// Fan-out must be done before the mute: a push skipped while muted
-	// stays out after Unmute, as documented.
+	// Fan-out done before the mute: the posts are in 2's timeline, and
+	// the mute hides them at read.
 	e.wait(e.post(1, "one"), e.post(3, "three"))
 	if err := e.svc.Mute(e.ctx, 2, 1); err != nil {
 		t.Fatal(err)
