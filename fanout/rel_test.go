@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,31 +72,27 @@ func TestUndoWithoutRelation(t *testing.T) {
 
 // wrapGraph returns SetSince's ErrNotFollowing wrapped, as a store that
 // adds context to its errors may (callers test with errors.Is), and runs
-// afterFollowees once after a Followees call.
+// the armed hook once at the start of a SetSince to Pulling.
 type wrapGraph struct {
 	*fanout.MemGraph
-	afterFollowees func()
+	beforePulling atomic.Pointer[func()]
 }
 
 func (g *wrapGraph) SetSince(ctx context.Context, follower, followee fanout.UserID, since snowflake.ID) error {
+	if since == fanout.Pulling {
+		if f := g.beforePulling.Swap(nil); f != nil {
+			(*f)()
+		}
+	}
 	if err := g.MemGraph.SetSince(ctx, follower, followee, since); err != nil {
 		return fmt.Errorf("wrapGraph: set since: %w", err)
 	}
 	return nil
 }
 
-func (g *wrapGraph) Followees(ctx context.Context, user fanout.UserID, dst []fanout.Edge) ([]fanout.Edge, error) {
-	dst, err := g.MemGraph.Followees(ctx, user, dst)
-	if f := g.afterFollowees; f != nil {
-		g.afterFollowees = nil
-		f()
-	}
-	return dst, err
-}
-
 // TestUnmuteRacingUnfollow checks that an Unmute of a followee that the
-// user unfollows while Unmute runs (between its read of the user's
-// followees and its edge writes) ends the mute, also on a store that
+// user unfollows while Unmute runs (after its read of the user's
+// followees, before its edge writes) ends the mute, also on a store that
 // wraps ErrNotFollowing: Unmute compared the error with ==, so it failed
 // with the store's error and left the mute on.
 func TestUnmuteRacingUnfollow(t *testing.T) {
@@ -114,11 +111,12 @@ func TestUnmuteRacingUnfollow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.afterFollowees = func() {
+	unfollow := func() {
 		if err := svc.Unfollow(ctx, user, target); err != nil {
 			t.Error(err)
 		}
 	}
+	g.beforePulling.Store(&unfollow)
 	if err := svc.Unmute(ctx, user, target); err != nil {
 		t.Fatalf("Unmute racing an Unfollow = %v, want nil", err)
 	}
