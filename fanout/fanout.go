@@ -1242,11 +1242,15 @@ func (s *Service) Unfollow(ctx context.Context, follower, followee UserID) error
 	if err := validEdge(follower, followee); err != nil {
 		return err
 	}
-	defer s.queueReplan(ctx, follower)
-	// Load the cached counts before the graph changes.
-	if err := s.user(ctx, follower, func(*userState) {}); err != nil {
+	// Load the cached counts before the graph changes; a follower with
+	// nothing to read follows no one, and gets no state for asking.
+	switch err := s.state(ctx, follower, false, func(*userState) {}); {
+	case errors.Is(err, errNothing):
+		return ErrNotFollowing
+	case err != nil:
 		return err
 	}
+	defer s.queueReplan(ctx, follower)
 	if err := s.user(ctx, followee, func(*userState) {}); err != nil {
 		return err
 	}
@@ -1301,6 +1305,9 @@ func (s *Service) Unmute(ctx context.Context, user, target UserID) error {
 	if err := validEdge(user, target); err != nil {
 		return err
 	}
+	if !s.hasRel(user, target, relMuted) {
+		return nil // nothing to undo, and no state made for it
+	}
 	defer s.queueReplan(ctx, user)
 	unlock, err := s.lockEdges(ctx, user)
 	if err != nil {
@@ -1351,6 +1358,12 @@ func (s *Service) Block(ctx context.Context, user, target UserID) error {
 
 // Unblock undoes Block (but not the unfollows).
 func (s *Service) Unblock(ctx context.Context, user, target UserID) error {
+	if err := validEdge(user, target); err != nil {
+		return err
+	}
+	if !s.hasRel(user, target, relBlocked) {
+		return nil // nothing to undo, and no state made for it
+	}
 	if err := s.setRel(ctx, user, target, relBlocked, false); err != nil {
 		return err
 	}
@@ -1358,6 +1371,16 @@ func (s *Service) Unblock(ctx context.Context, user, target UserID) error {
 	s.queueReplan(ctx, user)
 	s.queueReplan(ctx, target)
 	return err
+}
+
+// hasRel reports whether u holds relation bit with other, without making
+// u's state: mutes and blocks live only there.
+func (s *Service) hasRel(u, other UserID, bit uint8) bool {
+	us := &s.users[stripeOf(int64(u))]
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	st := us.m[u]
+	return st != nil && st.rel[other]&bit != 0
 }
 
 func (s *Service) setRel(ctx context.Context, user, target UserID, bit uint8, on bool) error {

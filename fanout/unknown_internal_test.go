@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 
@@ -111,5 +112,70 @@ func TestReadOfUnknownUserLeavesNoState(t *testing.T) {
 	}
 	if got := ids(1500); !slices.Contains(got, followed) {
 		t.Fatalf("user 1500 after following %d reads %v, want %d", followee, got, followed)
+	}
+}
+
+// TestUndoOfNothingLeavesNoState checks that Unmute and Unblock of a
+// relation that does not exist, and Unfollow by a user who follows no one,
+// change nothing and leave no state behind (each call kept about 330
+// bytes for the Service's lifetime for both users), and that the undo of
+// a relation that does exist still works.
+func TestUndoOfNothingLeavesNoState(t *testing.T) {
+	ctx := context.Background()
+	s := New(NewMemGraph(), NewMemPosts(), NewMemTimelines(MemTimelinesOptions{}), Options{})
+	defer s.Close()
+	for u := UserID(1000); u < 1300; u += 3 {
+		if err := s.Unmute(ctx, u, u+1); err != nil {
+			t.Fatalf("Unmute(%d, %d) = %v, want nil", u, u+1, err)
+		}
+		if err := s.Unblock(ctx, u+1, u+2); err != nil {
+			t.Fatalf("Unblock(%d, %d) = %v, want nil", u+1, u+2, err)
+		}
+		if err := s.Unfollow(ctx, u+2, u); !errors.Is(err, ErrNotFollowing) {
+			t.Fatalf("Unfollow(%d, %d) = %v, want ErrNotFollowing", u+2, u, err)
+		}
+	}
+	if n := s.states(); n != 0 {
+		t.Fatalf("after undoing relations that do not exist the Service holds %d users' state, want none", n)
+	}
+
+	// A user with state but no such relation: nothing for the target.
+	if err := s.Mute(ctx, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unblock(ctx, 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.states(); n != 1 {
+		t.Fatalf("after Mute(1, 2) and Unblock(1, 3) the Service holds %d users' state, want 1", n)
+	}
+
+	// Relations that exist are undone.
+	if err := s.Unmute(ctx, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Block(ctx, 4, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unblock(ctx, 4, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Follow(ctx, 4, 5); err != nil {
+		t.Fatalf("Follow after Unblock = %v", err)
+	}
+	if err := s.Unfollow(ctx, 4, 5); err != nil {
+		t.Fatalf("Unfollow of a follow = %v", err)
+	}
+	for _, u := range []UserID{1, 4, 5} {
+		rel := map[UserID]uint8(nil)
+		us := &s.users[stripeOf(int64(u))]
+		us.mu.Lock()
+		if st := us.m[u]; st != nil {
+			rel = st.rel
+		}
+		us.mu.Unlock()
+		for other, r := range rel {
+			t.Errorf("user %d still has relation %b with %d", u, r, other)
+		}
 	}
 }
