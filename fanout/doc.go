@@ -257,8 +257,8 @@
 // watermarks, follow counts, newest post IDs, mutes and blocks, read
 // plans), so the
 // graph must only be changed, and posts only be added, through it. A user
-// gets state when it reads with something to read, posts, or changes a
-// relation; undoing a relation that does not exist (Unmute, Unblock, or
+// gets state when it reads with something to read, posts, follows or is
+// followed, mutes, blocks or is blocked; undoing a relation that does not exist (Unmute, Unblock, or
 // Unfollow by a user who follows no one) makes none.
 //
 // # Concurrency
