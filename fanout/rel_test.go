@@ -14,6 +14,26 @@ import (
 	"github.com/blueprint-go/blueprint/snowflake"
 )
 
+// relModel extends model with mutes and blocks: reader sees a's posts if it
+// follows a (or is a), has not muted a, and neither blocked the other.
+type relModel struct {
+	model
+	muted   map[[2]fanout.UserID]bool
+	blocked map[[2]fanout.UserID]bool
+}
+
+func (m *relModel) visible(reader fanout.UserID, before snowflake.ID) []snowflake.ID {
+	var out []snowflake.ID
+	for _, id := range m.model.visible(reader, before) {
+		a := m.posts[id]
+		if a != reader && (m.muted[[2]fanout.UserID{reader, a}] || m.blocked[[2]fanout.UserID{reader, a}] || m.blocked[[2]fanout.UserID{a, reader}]) {
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
 // callBounded runs f on a goroutine and returns its error, or a failure if
 // it panics or does not return within a few seconds: a panic under a lock
 // of the Service would otherwise hang the test on a deferred call.
@@ -156,17 +176,23 @@ func (m *repostModel) visible(reader fanout.UserID, before snowflake.ID) []snowf
 	return out
 }
 
-// TestRepostRelProperty is TestPlanProperty with reposts, and with
-// unmutes and unblocks of users never muted or blocked, under default,
-// extreme and nonsensical options and policies: every page must equal
-// the brute-force model.
-func TestRepostRelProperty(t *testing.T) {
+// TestPlanProperty checks the cached read plans: readers read often (so
+// their plans are reused), while follows, unfollows, mutes, blocks (and
+// unmutes and unblocks of users never muted or blocked), posts, reposts,
+// deletes and inactivity change what the plans depend on, and authors and
+// edges cross the policy's limits both ways, under ordinary, extreme and
+// nonsensical options and policies. Every page must equal the brute-force
+// model.
+func TestPlanProperty(t *testing.T) {
 	cases := []struct {
 		name string
 		opts fanout.Options
 	}{
+		{"threshold", fanout.Options{Policy: fanout.Threshold{Followers: 2, Hysteresis: -1, MaxFollowees: 4}, InactiveAfter: time.Minute,
+			RateHalfLife: 10 * time.Second, Backfill: 2, BatchSize: 2, Workers: 2}},
 		{"small", fanout.Options{Policy: fanout.Threshold{Followers: 3, MaxFollowees: 5}, InactiveAfter: time.Minute, Backfill: 3, BatchSize: 2}},
-		{"perpair", fanout.Options{Policy: fanout.PerPair{Hysteresis: 1.2, MaxFollowees: 4, MaxFollowers: 3}, RateHalfLife: 10 * time.Second, Backfill: 2}},
+		{"perpair", fanout.Options{Policy: fanout.PerPair{Hysteresis: 1.2, MaxFollowees: 4, MaxFollowers: 3}, InactiveAfter: time.Minute,
+			RateHalfLife: 10 * time.Second, Backfill: 2, BatchSize: 2, Workers: 2}},
 		{"extreme", fanout.Options{Policy: fanout.PerPair{PullCost: math.NaN(), Hysteresis: math.Inf(1), MaxFollowees: -1},
 			InactiveAfter: 1, Backfill: math.MaxInt, BatchSize: math.MaxInt, RateHalfLife: 1, RepostWindow: math.MinInt64, Workers: math.MaxInt, Queue: 1}},
 		{"nan", fanout.Options{Policy: fanout.Threshold{Followers: math.MaxInt, Hysteresis: math.NaN(), MaxFollowees: math.MinInt},
