@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -351,7 +352,7 @@ func TestLockFreeStationary(t *testing.T) {
 					return
 				}
 				if kind >= 2 { // in no order
-					slices.SortFunc(buf, func(a, b Match) int { return cmp64(a.Distance, b.Distance) })
+					slices.SortFunc(buf, func(a, b Match) int { return cmp.Compare(a.Distance, b.Distance) })
 				}
 				if msg := check(buf, c, radius, k, avail, filter, kind < 2); msg != "" {
 					fail("%s (kind %d, center %v, radius %v, k %d, filter %v)", msg, kind, c, radius, k, filter != nil)
@@ -458,14 +459,4 @@ func TestLockFreeStationary(t *testing.T) {
 		}
 		checkWithinIDs(t, x, all, c, radius, cut)
 	}
-}
-
-func cmp64(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
