@@ -3,6 +3,17 @@
 // destinations, the boxes that cover a circle, geohash cells, and an
 // [Index] of moving drivers that finds the nearest ones exactly.
 //
+// To start, make an index with [NewIndex]: Options.StaleAfter (a minute
+// by default) is how long a driver stays visible after its last report,
+// and Options.Now is the clock. Feed it with [Index.Upsert] on every
+// report, or [Index.UpsertBatch] to load a fleet at once. Ask
+// [Index.NearbyAvailable] or [Index.Nearby] for the k nearest drivers, and
+// [Index.AppendWithinIDs] for every driver within a radius; the package's
+// Example upserts three drivers and asks NearbyAvailable for two. An
+// Index is safe for concurrent use and has no Close; call
+// [Index.RemoveStale] now and then to delete drivers that stopped
+// reporting.
+//
 // # Positions and distance
 //
 // A [LatLng] is in degrees; [LatLng.Validate] rejects NaN, |lat| > 90 and
@@ -30,8 +41,8 @@
 // distance of a latitude/longitude using bounding coordinates").
 //
 // [EncodeGeohash], [DecodeGeohash] and [GeohashNeighbors] implement the
-// geohash.org cells that package pricing uses as surge zones; neighbours
-// wrap east-west and stop at the poles.
+// geohash.org cells, which serve as zone keys (surge-pricing zones, for
+// example); neighbours wrap east-west and stop at the poles.
 //
 // # The index
 //
