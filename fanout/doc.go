@@ -8,6 +8,18 @@
 // empty feeds for returning users, and gaps when an author crosses the
 // threshold.
 //
+// A [Service] is made by [New] on three stores and an [Options]; the
+// in-memory ones are [NewMemGraph], [NewMemPosts] and [NewMemTimelines]
+// (whose [MemTimelinesOptions] cap each timeline), and zero Options mean
+// the defaults. New starts the fan-out workers. Then [Service.Follow]
+// adds a follow edge, [Service.Publish] stores a post and queues its
+// fan-out, and [Service.Timeline] (or [Service.AppendTimeline], into a
+// page the caller reuses) reads a page of a user's home timeline.
+// [Service.Close] drains the queue and stops the workers; Publish returns
+// [ErrClosed] after it. Every method of the Service and of the in-memory
+// stores is safe for concurrent use; the package's Example shows the
+// whole life cycle.
+//
 // # Why push and pull
 //
 // Reads outnumber posts about 50 to 1 (Twitter, 2013), so work done once at
@@ -62,7 +74,8 @@
 // Deletes cost one store delete (independent of follower count): reads skip
 // posts that no longer exist, and drop their entries lazily. An unfollow is
 // visible at once because reads keep only current followees' entries,
-// and drop those of unfollowed authors too, unless the reader's plan
+// and drop those of unfollowed authors too, unless the reader's read plan
+// (what the Service caches per reader about its followees; see Cost)
 // changed during the read (a follow again, which may count on them being
 // held, changes it first).
 // Entries reach a pushed timeline only through the fan-out, backfill and
@@ -135,8 +148,10 @@
 // post in its timeline. With a current plan a read costs
 // one timeline range (without a search for a first page), a check of
 // an entry's author against the followees only if the reader unfollowed
-// that author after the entry was issued, a load per pulled followee from a dense table (one
-// whose newest post is older than the timeline's first 32 entries then
+// that author after the entry was issued, a load per pulled followee
+// from a dense table (each user's bound on its post IDs and a pointer to
+// its recent posts, 16 bytes a user side by side, described below; a
+// followee whose newest post is older than the timeline's first 32 entries then
 // waits outside the merge's heap, which a first page seldom orders it
 // into: 9 ns per such followee rather than 13), a
 // store descent per pulled followee with posts in range older than its 16
@@ -164,8 +179,9 @@
 // the reader unfollowed. It is
 // freed once the reader has not read for InactiveAfter (14 days if that is
 // negative): each read looks at one other cached plan, round robin over
-// the lock stripes and within each, so no goroutine scans for idle
-// readers.
+// the lock stripes (the user state is split into 1024 maps by a hash of
+// the user ID, each with its own lock, as are the in-memory stores' maps)
+// and within each, so no goroutine scans for idle readers.
 //
 // Measured on a quiet 2-core machine at 20k users and ~165 followees
 // (BenchmarkTimelineFirstPage, plans current, five runs), a first page of
