@@ -9,6 +9,14 @@
 // time everywhere (to within a tick across nodes) and needs no central
 // counter: nodes never talk to each other, yet never collide.
 //
+// Make one [Generator] per node with [NewGenerator](node, opts): the
+// zero [Options] mean [DefaultLayout] and the system clock, and node must
+// differ between the machines that share the IDs ([NodeFromEnv] and
+// [NodeFromPrivateIP] derive one). Then [Generator.Next] returns one ID
+// and [Generator.NextN] fills a slice; they return an error (the clock
+// far behind, the layout's time used up), never a duplicate. A Generator
+// is safe for concurrent use.
+//
 // # Layouts
 //
 // [DefaultLayout] gives 2^41 ms ≈ 69.7 years (until 2090-09-07), 1024 nodes
