@@ -2,8 +2,11 @@
 // insert, move, remove and look up by ID, list the objects in a rectangle,
 // and find the k nearest under a distance the caller supplies.
 //
-// It is a general planar index, usable over longitude and latitude with a
-// great-circle [Metric]. Package geo, the ride-dispatch index of moving
+// It is a general planar index. A nearest search takes a [Metric] from the
+// caller: a distance and a lower bound of it over a cell. [Euclidean] is
+// provided; a great-circle metric over longitude and latitude is the
+// caller's to write, with a bound that never exceeds the distance of any
+// point in the cell. Package geo, the ride-dispatch index of moving
 // drivers, does not use it: it is built for its own case (concurrent
 // lock-free searches, fixed-point positions, a second tree of available
 // drivers) on the same ideas.
@@ -91,18 +94,17 @@
 // at LeafSize 16, one per eleven at 32) come on top. TestDocFigures checks
 // these figures.
 //
-// Measured on a shared, loaded 2-core AMD EPYC, so only ratios within one
-// run mean much. The package's own benchmarks (go test -bench . in this
-// directory) measure it; package geo's documentation and the benchmarks
+// The package's own benchmarks (go test -bench . in this directory)
+// measure its speed; package geo's documentation and the benchmarks
 // module compare geo's index with tidwall/rtree and orb's quadtree.
 //
 // # Concurrency
 //
-// A Tree is not safe for concurrent use. Read-only methods (Get, Len, Range,
-// Nearest, Bounds) may run in parallel with each other, but not with
-// Insert, Move, Update or Remove: guard a shared Tree with a
-// sync.RWMutex (package geo's Index is the concurrent index for moving
-// drivers).
+// A Tree is not safe for concurrent use. Its read-only methods (Get, Len,
+// Bounds, Range, Walk, Nearest and NearestMarked) may run in parallel with
+// each other, but not with Insert, Set, Swap, Move, Update or Remove:
+// guard a shared Tree with a sync.RWMutex (package geo's Index is the
+// concurrent index for moving drivers).
 //
 // # Errors
 //

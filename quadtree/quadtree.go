@@ -100,8 +100,9 @@ type loc struct {
 //
 // A Tree is not safe for concurrent use: callers serialise writes and must
 // not read while a write is in progress. Any number of goroutines may run
-// read-only methods ([Tree.Get], [Tree.Len], [Tree.Range], [Tree.Nearest])
-// at the same time.
+// the read-only methods ([Tree.Get], [Tree.Len], [Tree.Bounds],
+// [Tree.Range], [Tree.Walk], [Tree.Nearest] and [Tree.NearestMarked]) at
+// the same time.
 type Tree[ID comparable, V any] struct {
 	bounds   Rect
 	leafSize int32
