@@ -184,11 +184,15 @@
 //
 // A [Handler] puts a Shortener on the web: POST /shorten creates a link, GET
 // /{key} redirects, GET /{key}/stats reports, and every error is a JSON
-// object. Redirects are 302 by default. A temporary redirect brings the
-// browser back to the server on every click, which is what makes click
-// counts and visit limits exact and a deleted link stop at once. Browsers
-// cache 301 and 308, some for ever: fewer requests, lost clicks. The handler
-// therefore sends permanent redirects with a bounded max-age.
+// object. Redirects are 302 by default, sent with Cache-Control: no-store.
+// A temporary redirect brings the browser back to the server on every
+// click, which is what makes click counts and visit limits exact and a
+// deleted link stop at once. Browsers cache 301 and 308, some for ever:
+// fewer requests, lost clicks. When HandlerOptions.Redirect asks for one
+// of them, the handler bounds the cache with a max-age of
+// HandlerOptions.PermanentMaxAge (a day by default), cut to the link's
+// remaining lifetime, and still sends no-store for links with a visit
+// limit (see "Redirect status" on [Handler]).
 //
 // Every client, named by its API key or else its IP address (an IPv6 client
 // by its /64), has a token bucket for creates and one for failed lookups.
