@@ -120,8 +120,8 @@
 // header that names a new ratchet key with PN and N far ahead takes one
 // X25519 agreement and up to 2×MaxSkip+1 KDF_CK steps (PN−Nr in the old
 // chain, N+1 in the new one, the last for the message's own key). With the default MaxSkip of 1000 that is
-// about 1.5 ms and 220 KB of short-lived staging per forged message
-// (BenchmarkOpenForged); lower MaxSkip where forgeries are a concern. With
+// about 1.6 ms and 220 KB of short-lived staging per forged message
+// (BenchmarkOpenForged, the run given under Costs); lower MaxSkip where forgeries are a concern. With
 // header encryption a forger without the header keys gets no further than
 // the header trial decryptions: one per chain with stored skipped keys (at
 // most MaxSkippedChains) plus the current, next and previous receiving
