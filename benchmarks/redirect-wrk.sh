@@ -20,7 +20,12 @@ PORT=${PORT:-18089}
 cd "$(dirname "$0")"
 
 if ! command -v wrk >/dev/null; then
-	apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
+	# apt-get needs root: use sudo unless we are root already (as in CI).
+	SUDO=
+	if [ "$(id -u)" -ne 0 ]; then
+		SUDO=sudo
+	fi
+	$SUDO apt-get install -y wrk || { $SUDO apt-get update && $SUDO apt-get install -y wrk; }
 fi
 
 bin=$(mktemp -d)/redirectserver
