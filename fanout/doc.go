@@ -124,7 +124,7 @@
 // per-follower checks (activity, mutes, the policy). An edge the policy
 // switches to pull at fan-out is marked in the reader's plan under the
 // lock the per-follower check holds anyway, and costs the worker a graph
-// write besides: 470-600 ns per switched edge (BenchmarkEdgeSwitch; 1.1
+// write besides: 436-600 ns per switched edge over several runs (BenchmarkEdgeSwitch; 1.1
 // µs before the mark shared that lock), most of it the two B-tree
 // descents of the write. A pulled edge costs a fan-out that lists it
 // about 25 ns: BenchmarkFanout/per-pair lists 5000 followers and writes to
@@ -184,7 +184,9 @@
 // and within each, so no goroutine scans for idle readers.
 //
 // Measured on a quiet 2-core machine at 20k users and ~165 followees
-// (BenchmarkTimelineFirstPage, plans current, five runs), a first page of
+// (BenchmarkTimelineFirstPage, plans current, five runs; the README's
+// table has two later runs, which read pure pull 25-30% slower and the
+// hybrids' p99 lower, as this machine varies by the hour), a first page of
 // 20 costs about 4 µs under pure push, 6 µs under pull and both hybrids
 // (p99 6-12, 22-28, 10-21 for threshold and 14-20 µs for per-pair), and
 // 1-2 allocations: the page and its cursor. The textbook fan-out on read
@@ -268,7 +270,8 @@
 // backends stripe their maps over 1024 locks by xxhash of the key: follow
 // edges and per-author post lists live in google/btree trees, and timelines
 // in sorted slices of 16-byte [Entry] values with at most a quarter of slack
-// (at most 20 bytes per entry when full; Twitter's entries were 20 bytes).
+// (20 bytes an entry when full, 20.8 measured over 1,000 full timelines
+// with the slices' and maps' own overhead; Twitter's entries were 20 bytes).
 // The Service itself keeps per-user state in memory (activity, rates,
 // watermarks, follow counts, newest post IDs, mutes and blocks, read
 // plans), so the
