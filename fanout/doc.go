@@ -185,7 +185,7 @@
 //
 // Measured on a quiet 2-core machine at 20k users and ~165 followees
 // (BenchmarkTimelineFirstPage, plans current, five runs; the README's
-// table has two later runs, which read pure pull 25-30% slower and the
+// table has two later runs, which read pure pull 25-35% slower and the
 // hybrids' p99 lower, as this machine varies by the hour), a first page of
 // 20 costs about 4 µs under pure push, 6 µs under pull and both hybrids
 // (p99 6-12, 22-28, 10-21 for threshold and 14-20 µs for per-pair), and
