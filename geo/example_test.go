@@ -13,9 +13,15 @@ func Example() {
 	idx := geo.NewIndex(geo.Options{StaleAfter: time.Minute, Now: func() time.Time { return now }})
 
 	// Three drivers in Fiji, on both sides of the 180° meridian.
-	_ = idx.Upsert(geo.Driver{ID: 1, Pos: geo.LatLng{Lat: -16.80, Lng: 179.98}, Status: geo.Available})
-	_ = idx.Upsert(geo.Driver{ID: 2, Pos: geo.LatLng{Lat: -16.80, Lng: -179.99}, Status: geo.Available})
-	_ = idx.Upsert(geo.Driver{ID: 3, Pos: geo.LatLng{Lat: -16.81, Lng: 179.99}, Status: geo.Unavailable})
+	for _, d := range []geo.Driver{
+		{ID: 1, Pos: geo.LatLng{Lat: -16.80, Lng: 179.98}, Status: geo.Available},
+		{ID: 2, Pos: geo.LatLng{Lat: -16.80, Lng: -179.99}, Status: geo.Available},
+		{ID: 3, Pos: geo.LatLng{Lat: -16.81, Lng: 179.99}, Status: geo.Unavailable},
+	} {
+		if err := idx.Upsert(d); err != nil {
+			panic(err)
+		}
+	}
 
 	// The two nearest available drivers within 10 km of a rider at 180°
 	// (Nearby with a filter on Status finds the same, more slowly).
@@ -33,7 +39,10 @@ func Example() {
 
 func ExampleCover() {
 	// A 50 km circle at the antimeridian needs two boxes.
-	boxes, _ := geo.Cover(geo.LatLng{Lat: 0, Lng: 179.9}, 50_000)
+	boxes, err := geo.Cover(geo.LatLng{Lat: 0, Lng: 179.9}, 50_000)
+	if err != nil {
+		panic(err)
+	}
 	for _, b := range boxes {
 		fmt.Printf("lat %.2f..%.2f lng %.2f..%.2f\n", b.MinLat, b.MaxLat, b.MinLng, b.MaxLng)
 	}
@@ -43,8 +52,14 @@ func ExampleCover() {
 }
 
 func ExampleEncodeGeohash() {
-	h, _ := geo.EncodeGeohash(geo.LatLng{Lat: 40.7580, Lng: -73.9855}, 6)
-	nb, _ := geo.GeohashNeighbors(h)
+	h, err := geo.EncodeGeohash(geo.LatLng{Lat: 40.7580, Lng: -73.9855}, 6)
+	if err != nil {
+		panic(err)
+	}
+	nb, err := geo.GeohashNeighbors(h)
+	if err != nil {
+		panic(err)
+	}
 	fmt.Println(h, nb[geo.North], nb[geo.East])
 	fmt.Printf("%.0f m\n", geo.Distance(geo.LatLng{Lat: 40.7580, Lng: -73.9855}, geo.LatLng{Lat: 40.6413, Lng: -73.7781}))
 	// Output:
