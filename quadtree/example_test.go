@@ -13,10 +13,18 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	_ = tr.Insert("a", quadtree.Point{X: 10, Y: 10}, "car")
-	_ = tr.Insert("b", quadtree.Point{X: 20, Y: 15}, "bike")
-	_ = tr.Insert("c", quadtree.Point{X: 90, Y: 90}, "car")
-	_ = tr.Move("c", quadtree.Point{X: 12, Y: 11})
+	if err := tr.Insert("a", quadtree.Point{X: 10, Y: 10}, "car"); err != nil {
+		panic(err)
+	}
+	if err := tr.Insert("b", quadtree.Point{X: 20, Y: 15}, "bike"); err != nil {
+		panic(err)
+	}
+	if err := tr.Insert("c", quadtree.Point{X: 90, Y: 90}, "car"); err != nil {
+		panic(err)
+	}
+	if err := tr.Move("c", quadtree.Point{X: 12, Y: 11}); err != nil {
+		panic(err)
+	}
 
 	// The two nearest cars to (11, 11), with squared planar distances.
 	onlyCars := func(_ string, _ quadtree.Point, v string) bool { return v == "car" }
@@ -24,6 +32,7 @@ func Example() {
 		fmt.Println(n.ID, n.Point, n.Dist)
 	}
 
+	// A point outside the bounds is refused: this error is the point.
 	fmt.Println(tr.Insert("d", quadtree.Point{X: 101, Y: 0}, "car"))
 	// Output:
 	// c {12 11} 1
