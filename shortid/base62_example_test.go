@@ -29,7 +29,10 @@ func ExampleNewCodec() {
 		log.Fatal(err)
 	}
 	code := c.Encode(1_000_000)
-	n, _ := c.Decode(code)
+	n, err := c.Decode(code)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(code, n)
 	// Output:
 	// ygj0 1000000

@@ -17,7 +17,6 @@ func ExampleShortener() {
 	if err != nil {
 		panic(err)
 	}
-	defer s.Close()
 
 	link, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://go.dev/doc/effective_go", Alias: "effective"})
 	if err != nil {
@@ -31,11 +30,20 @@ func ExampleShortener() {
 	}
 	fmt.Println(target.URL)
 
-	stats, _ := s.Stats(ctx, "effective")
+	stats, err := s.Stats(ctx, "effective")
+	if err != nil {
+		panic(err)
+	}
 	fmt.Println("clicks:", stats.Clicks)
 
+	// A URL the Shortener refuses: this error is the point.
 	_, err = s.Shorten(ctx, shortid.ShortenRequest{URL: "javascript:alert(1)"})
 	fmt.Println(errors.Is(err, shortid.ErrInvalidURL), err)
+
+	// Close flushes the buffered clicks to the Store.
+	if err := s.Close(); err != nil {
+		panic(err)
+	}
 	// Output:
 	// https://sho.rt/effective
 	// https://go.dev/doc/effective_go
@@ -53,13 +61,22 @@ func (c *stepClock) Now() time.Time { return c.now }
 func ExampleShortener_expiry() {
 	ctx := context.Background()
 	clock := &stepClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s, _ := shortid.New(shortid.NewMemStore(), shortid.Options{Clock: clock, SweepInterval: -1})
-	defer s.Close()
+	s, err := shortid.New(shortid.NewMemStore(), shortid.Options{Clock: clock, SweepInterval: -1})
+	if err != nil {
+		panic(err)
+	}
 
-	day, _ := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/sale", TTL: 24 * time.Hour})
-	once, _ := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/invite", MaxVisits: 1})
+	day, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/sale", TTL: 24 * time.Hour})
+	if err != nil {
+		panic(err)
+	}
+	once, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/invite", MaxVisits: 1})
+	if err != nil {
+		panic(err)
+	}
 
-	_, err := s.Resolve(ctx, once.Key)
+	// Resolve's errors are printed: they are what this example shows.
+	_, err = s.Resolve(ctx, once.Key)
 	fmt.Println("first visit:", err)
 	_, err = s.Resolve(ctx, once.Key)
 	fmt.Println("second visit:", err)
@@ -68,9 +85,16 @@ func ExampleShortener_expiry() {
 	_, err = s.Resolve(ctx, day.Key)
 	fmt.Println("after a day:", err)
 
-	n, _ := s.Sweep(ctx)
+	n, err := s.Sweep(ctx)
+	if err != nil {
+		panic(err)
+	}
 	_, err = s.Resolve(ctx, day.Key)
 	fmt.Println("swept", n, "then:", err)
+
+	if err := s.Close(); err != nil {
+		panic(err)
+	}
 	// Output:
 	// first visit: <nil>
 	// second visit: shortid: gone
@@ -82,13 +106,28 @@ func ExampleShortener_expiry() {
 // a request with options always gets a new one.
 func ExampleShortener_dedup() {
 	ctx := context.Background()
-	s, _ := shortid.New(shortid.NewMemStore(), shortid.Options{})
-	defer s.Close()
+	s, err := shortid.New(shortid.NewMemStore(), shortid.Options{})
+	if err != nil {
+		panic(err)
+	}
 
-	a, _ := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/page"})
-	b, _ := s.Shorten(ctx, shortid.ShortenRequest{URL: "HTTPS://EXAMPLE.COM:443/page"})
-	c, _ := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/page", TTL: time.Hour})
+	a, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/page"})
+	if err != nil {
+		panic(err)
+	}
+	b, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "HTTPS://EXAMPLE.COM:443/page"})
+	if err != nil {
+		panic(err)
+	}
+	c, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/page", TTL: time.Hour})
+	if err != nil {
+		panic(err)
+	}
 	fmt.Println(a.Key == b.Key, a.Key == c.Key, b.URL)
+
+	if err := s.Close(); err != nil {
+		panic(err)
+	}
 	// Output: true false https://example.com/page
 }
 
@@ -99,11 +138,23 @@ func ExampleNewShardedStore() {
 	for i := range shards {
 		shards[i] = shortid.NewCachedStore(shortid.NewMemStore(), 10_000)
 	}
-	s, _ := shortid.New(shortid.NewShardedStore(shards), shortid.Options{})
-	defer s.Close()
+	s, err := shortid.New(shortid.NewShardedStore(shards), shortid.Options{})
+	if err != nil {
+		panic(err)
+	}
 
-	l, _ := s.Shorten(context.Background(), shortid.ShortenRequest{URL: "https://example.com/", Alias: "home"})
-	got, _ := s.Resolve(context.Background(), l.Key)
+	l, err := s.Shorten(context.Background(), shortid.ShortenRequest{URL: "https://example.com/", Alias: "home"})
+	if err != nil {
+		panic(err)
+	}
+	got, err := s.Resolve(context.Background(), l.Key)
+	if err != nil {
+		panic(err)
+	}
 	fmt.Println(got.URL)
+
+	if err := s.Close(); err != nil {
+		panic(err)
+	}
 	// Output: https://example.com/
 }

@@ -20,7 +20,6 @@ func ExampleNewHandler() {
 	if err != nil {
 		panic(err)
 	}
-	defer s.Close()
 	h, err := shortid.NewHandler(s, shortid.HandlerOptions{})
 	if err != nil {
 		panic(err)
@@ -54,6 +53,11 @@ func ExampleNewHandler() {
 
 	srv := newServer("127.0.0.1:8080", h)
 	fmt.Println("server read timeout:", srv.ReadTimeout)
+
+	// Close flushes the buffered clicks to the Store.
+	if err := s.Close(); err != nil {
+		panic(err)
+	}
 	// Output:
 	// 201 https://sho.rt/launch -> https://example.com/launch
 	// 302 https://example.com/launch

@@ -23,7 +23,10 @@ func ExampleNewSequence() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		counter, version, _ := seq.Reverse(string(code))
+		counter, version, err := seq.Reverse(string(code))
+		if err != nil {
+			log.Fatal(err)
+		}
 		fmt.Printf("%s is counter value %d under key %d\n", code, counter, version)
 	}
 	// Output:
@@ -44,8 +47,14 @@ func ExampleSequence_Reverse() {
 		log.Fatal(err)
 	}
 	for range 4 {
-		code, _ := seq.AppendKey(context.Background(), nil)
-		counter, version, _ := seq.Reverse(string(code))
+		code, err := seq.AppendKey(context.Background(), nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		counter, version, err := seq.Reverse(string(code))
+		if err != nil {
+			log.Fatal(err)
+		}
 		fmt.Println(counter, version)
 	}
 	// Output:
