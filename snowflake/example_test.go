@@ -24,16 +24,25 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	a, _ := g.Next()
-	b, _ := g.Next()
+	a, err := g.Next()
+	if err != nil {
+		panic(err)
+	}
+	b, err := g.Next()
+	if err != nil {
+		panic(err)
+	}
 	fmt.Println(a, b, a < b)
 
 	p := g.Layout().Decompose(b)
 	fmt.Println(p.Time.Format(time.RFC3339Nano), "node", p.Node, "seq", p.Seq)
 
-	data, _ := json.Marshal(struct {
+	data, err := json.Marshal(struct {
 		ID snowflake.ID `json:"id"`
 	}{b})
+	if err != nil {
+		panic(err)
+	}
 	fmt.Println(string(data))
 	// Output:
 	// 683282320588828672 683282320588828673 true
@@ -81,17 +90,29 @@ func ExampleLayout_Compose() {
 // for or reported.
 func ExampleNewGenerator_restart() {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	old, _ := snowflake.NewGenerator(7, snowflake.Options{Clock: &stillClock{now: start.Add(3 * time.Second)}})
-	last, _ := old.Next()
+	old, err := snowflake.NewGenerator(7, snowflake.Options{Clock: &stillClock{now: start.Add(3 * time.Second)}})
+	if err != nil {
+		panic(err)
+	}
+	last, err := old.Next()
+	if err != nil {
+		panic(err)
+	}
 
 	// The new process's clock reads 3 s earlier than the last ID.
-	strict, _ := snowflake.NewGenerator(7, snowflake.Options{Clock: &stillClock{now: start}, After: last})
-	_, err := strict.Next()
+	strict, err := snowflake.NewGenerator(7, snowflake.Options{Clock: &stillClock{now: start}, After: last})
+	if err != nil {
+		panic(err)
+	}
+	_, err = strict.Next() // without MaxWait, this error is the point
 	fmt.Println(errors.Is(err, snowflake.ErrClockBehind))
 
-	patient, _ := snowflake.NewGenerator(7, snowflake.Options{
+	patient, err := snowflake.NewGenerator(7, snowflake.Options{
 		Clock: &stillClock{now: start}, After: last, MaxWait: 5 * time.Second,
 	})
+	if err != nil {
+		panic(err)
+	}
 	id, err := patient.Next()
 	fmt.Println(id > last, err)
 	// Output:
@@ -115,7 +136,10 @@ func ExampleGenerator_NextN() {
 	clock := &stillClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	l := snowflake.DefaultLayout()
 	l.NodeBits, l.SeqBits = 20, 2 // 4 IDs per millisecond, to show the wrap
-	g, _ := snowflake.NewGenerator(1, snowflake.Options{Layout: l, Clock: clock})
+	g, err := snowflake.NewGenerator(1, snowflake.Options{Layout: l, Clock: clock})
+	if err != nil {
+		panic(err)
+	}
 
 	ids := make([]snowflake.ID, 6)
 	if err := g.NextN(ids); err != nil {
