@@ -54,7 +54,8 @@ var (
 	// HKDF-SHA256 can derive (255×32 = 8160).
 	ErrDerivedLength = errors.New("e2e: invalid derived key length")
 	// ErrPrekeyCount reports a request for a negative number of one-time
-	// prekeys, or for more than the keyring's remaining 32-bit ids.
+	// prekeys, for more than MaxOneTimePrekeys at once, or for more than
+	// the keyring's remaining 32-bit ids.
 	ErrPrekeyCount = errors.New("e2e: invalid one-time prekey count")
 	// ErrNotFound reports a user unknown to a prekey directory.
 	ErrNotFound = errors.New("e2e: user not found")

@@ -215,7 +215,8 @@ func IsInitial(msg []byte) bool { return len(msg) > 0 && msg[0] == typePrekey }
 // up the prekeys a message names and, once the message authenticated, to
 // consume them, checking again that they are still there; that second
 // check, not the lock's span, makes a one-time prekey single-use under
-// concurrency. Its X25519 agreements and decryption run unlocked.
+// concurrency. Its X25519 agreements and decryption run unlocked, and so
+// do every method's reads of Options.Rand and its key generations.
 type Keyring struct {
 	mu       sync.Mutex
 	id       *Identity
@@ -240,24 +241,24 @@ func NewKeyring(id *Identity, opts Options) (*Keyring, error) {
 	}
 	opts.mustValidate()
 	k := &Keyring{id: id, opts: opts.withDefaults(), oneTime: make(map[uint32]*ecdh.PrivateKey), nextID: 1}
-	spk, err := k.newSignedPrekey()
-	if err != nil {
-		return nil, err
-	}
-	k.current = spk
-	return k, nil
-}
-
-func (k *Keyring) newSignedPrekey() (*signedPrekeyPriv, error) {
 	priv, err := genX25519(k.opts.Rand)
 	if err != nil {
 		return nil, err
 	}
+	k.current = k.signedPrekey(priv)
+	return k, nil
+}
+
+// signedPrekey signs priv's public half as the signed prekey with the next
+// id. The caller holds k.mu (or owns k) and drew priv before taking it:
+// the randomness source is the caller's code, which runs under no lock of
+// ours.
+func (k *Keyring) signedPrekey(priv *ecdh.PrivateKey) *signedPrekeyPriv {
 	var pub [KeySize]byte
 	copy(pub[:], priv.PublicKey().Bytes())
 	id := k.nextID
 	k.nextID++
-	return &signedPrekeyPriv{pub: k.id.SignPrekey(id, pub), priv: priv, seen: make(map[[KeySize]byte]struct{})}, nil
+	return &signedPrekeyPriv{pub: k.id.SignPrekey(id, pub), priv: priv, seen: make(map[[KeySize]byte]struct{})}
 }
 
 // Identity returns the keyring's identity.
@@ -296,44 +297,54 @@ func (k *Keyring) SignedPrekey() SignedPrekey {
 // Options.PrekeyGrace from now, and is deleted once that has passed (see
 // [Keyring]); the one before it is deleted now if it was not already.
 func (k *Keyring) RotateSignedPrekey() (SignedPrekey, error) {
+	priv, err := genX25519(k.opts.Rand)
+	if err != nil {
+		return SignedPrekey{}, err
+	}
 	now := k.opts.Now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.dropExpired(now)
-	spk, err := k.newSignedPrekey()
-	if err != nil {
-		return SignedPrekey{}, err
-	}
+	spk := k.signedPrekey(priv)
 	k.current.expires = now.Add(k.opts.PrekeyGrace)
 	k.previous, k.current = k.current, spk
 	return spk.pub, nil
 }
 
+// MaxOneTimePrekeys is the most one-time prekeys one
+// GenerateOneTimePrekeys call makes (servers take them in batches of about
+// a hundred).
+const MaxOneTimePrekeys = 1 << 16
+
 // GenerateOneTimePrekeys makes n one-time prekeys, keeps their private
 // halves and returns the public halves, to publish. It returns
-// ErrPrekeyCount for a negative n or one that would exhaust the 32-bit
-// prekey ids, and the randomness source's error if drawing a key fails;
-// on error it adds no prekey and uses no id.
+// ErrPrekeyCount for a negative n, one above MaxOneTimePrekeys or one that
+// would exhaust the 32-bit prekey ids, and the randomness source's error
+// if drawing a key fails; on error it adds no prekey and uses no id. The
+// keys are drawn before the keyring's lock is taken, so Accept does not
+// wait for them (about 45 µs a key).
 func (k *Keyring) GenerateOneTimePrekeys(n int) ([]OneTimePrekey, error) {
-	k.lock()
-	defer k.mu.Unlock()
-	if n < 0 || uint64(n) >= math.MaxUint32-uint64(k.nextID) {
+	if n < 0 || n > MaxOneTimePrekeys {
 		return nil, ErrPrekeyCount
 	}
-	out := make([]OneTimePrekey, 0, n)
-	privs := make([]*ecdh.PrivateKey, 0, n)
-	for i := range n {
+	privs := make([]*ecdh.PrivateKey, n)
+	for i := range privs {
 		priv, err := genX25519(k.opts.Rand)
 		if err != nil {
 			return nil, err
 		}
-		otp := OneTimePrekey{ID: k.nextID + uint32(i)}
-		copy(otp.Public[:], priv.PublicKey().Bytes())
-		out = append(out, otp)
-		privs = append(privs, priv)
+		privs[i] = priv
 	}
-	for i, otp := range out {
-		k.oneTime[otp.ID] = privs[i]
+	k.lock()
+	defer k.mu.Unlock()
+	if uint64(n) >= math.MaxUint32-uint64(k.nextID) {
+		return nil, ErrPrekeyCount
+	}
+	out := make([]OneTimePrekey, n)
+	for i, priv := range privs {
+		out[i].ID = k.nextID + uint32(i)
+		copy(out[i].Public[:], priv.PublicKey().Bytes())
+		k.oneTime[out[i].ID] = priv
 	}
 	k.nextID += uint32(n)
 	return out, nil
