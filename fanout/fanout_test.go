@@ -518,10 +518,17 @@ func TestRefresh(t *testing.T) {
 	}
 }
 
+// seed returns the seed of a property test: $SEED if set, else a fresh
+// one, logged so that a failure can be replayed with SEED=n go test ...
+// A SEED that does not parse fails the test.
 func seed(t *testing.T) uint64 {
+	t.Helper()
 	s := uint64(time.Now().UnixNano())
 	if v := os.Getenv("SEED"); v != "" {
-		s, _ = strconv.ParseUint(v, 10, 64)
+		var err error
+		if s, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("SEED=%q: %v", v, err)
+		}
 	}
 	t.Logf("SEED=%d", s)
 	return s
@@ -856,12 +863,7 @@ func (g gatedTimelines) Deliver(ctx context.Context, e fanout.Entry, users []fan
 // chunk at a time, and nothing may repeat or go missing, before the
 // fan-out, after a delete and an unfollow, and after the fan-out.
 func TestQueuedPostsPaged(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if v, err := strconv.ParseUint(os.Getenv("SEED"), 10, 64); err == nil {
-		seed = v
-	}
-	t.Logf("SEED=%d", seed)
-	r := rand.New(rand.NewPCG(seed, 7))
+	r := rand.New(rand.NewPCG(seed(t), 7))
 	ctx := context.Background()
 	clk := newClock()
 	gen, err := snowflake.NewGenerator(1, snowflake.Options{Clock: clk})

@@ -229,12 +229,17 @@ func TestRecentPosts(t *testing.T) {
 	}
 }
 
-// testSeed is the seed of a property test: the SEED environment variable,
-// or the time.
+// testSeed is the seed of a property test, as seed in the external tests:
+// $SEED if set, else a fresh one, logged so that a failure can be replayed
+// with SEED=n go test ... A SEED that does not parse fails the test.
 func testSeed(t *testing.T) uint64 {
+	t.Helper()
 	s := uint64(time.Now().UnixNano())
 	if v := os.Getenv("SEED"); v != "" {
-		s, _ = strconv.ParseUint(v, 10, 64)
+		var err error
+		if s, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("SEED=%q: %v", v, err)
+		}
 	}
 	t.Logf("SEED=%d", s)
 	return s
