@@ -405,11 +405,11 @@ func TestBadInput(t *testing.T) {
 	if _, err := e.svc.Publish(ctx, 0, "x"); !errors.Is(err, fanout.ErrInvalidUser) {
 		t.Errorf("Publish(0) = %v", err)
 	}
-	if err := e.svc.Follow(ctx, 1, 1); !errors.Is(err, fanout.ErrSelfFollow) {
+	if err := e.svc.Follow(ctx, 1, 1); !errors.Is(err, fanout.ErrSelf) {
 		t.Errorf("Follow(1, 1) = %v", err)
 	}
 	// Every relation of a user to itself is refused with ErrSelf, which
-	// is ErrSelfFollow under its former name.
+	// is ErrSelfFollow (deprecated) under its former name.
 	for name, f := range map[string]func(context.Context, fanout.UserID, fanout.UserID) error{
 		"Follow": e.svc.Follow, "Unfollow": e.svc.Unfollow, "Mute": e.svc.Mute, "Unmute": e.svc.Unmute,
 		"Block": e.svc.Block, "Unblock": e.svc.Unblock,

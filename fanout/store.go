@@ -122,9 +122,12 @@ var (
 	ErrBadCursor    = errors.New("fanout: malformed cursor")
 	ErrClosed       = errors.New("fanout: service closed")
 	// ErrSelf is returned for a follow, unfollow, mute, unmute, block or
-	// unblock of a user by itself. ErrSelfFollow is the same error, under
-	// its former name.
-	ErrSelf       = errors.New("fanout: user cannot follow, mute or block itself")
+	// unblock of a user by itself.
+	ErrSelf = errors.New("fanout: user cannot follow, mute or block itself")
+	// ErrSelfFollow is ErrSelf under its former name: the same value, so
+	// errors.Is matches either.
+	//
+	// Deprecated: use ErrSelf.
 	ErrSelfFollow = ErrSelf
 	ErrBlocked    = errors.New("fanout: blocked")
 )
