@@ -15,8 +15,9 @@
 // adds a follow edge, [Service.Publish] stores a post and queues its
 // fan-out, and [Service.Timeline] (or [Service.AppendTimeline], into a
 // page the caller reuses) reads a page of a user's home timeline.
-// [Service.Close] drains the queue and stops the workers; Publish returns
-// [ErrClosed] after it. Every method of the Service and of the in-memory
+// [Service.Close] drains the queue and stops the workers, and
+// [Service.CloseContext] gives up on the drain when its context ends;
+// Publish returns [ErrClosed] after either. Every method of the Service and of the in-memory
 // stores is safe for concurrent use; the package's Example shows the
 // whole life cycle.
 //
@@ -284,6 +285,7 @@
 //
 // Every method of [Service] and of the in-memory stores is safe for
 // concurrent use. The Service runs Options.Workers goroutines from New until
-// Close; no lock is held while calling a store's methods in a way that
+// Close (or, after CloseContext gave up, until the store calls they are in
+// return); no lock is held while calling a store's methods in a way that
 // could deadlock, nor while calling Options.OnFanout or Options.OnError.
 package fanout

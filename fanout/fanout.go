@@ -19,7 +19,7 @@ import (
 // [Timelines]. Publish stores a post and fans it out asynchronously;
 // Timeline and Refresh merge the pushed timeline with pulled posts. All
 // methods are safe for concurrent use. Close stops the workers after
-// draining the queue.
+// draining the queue; CloseContext bounds that wait.
 //
 // The graph must be changed only through the Service (Follow, Unfollow,
 // Block), which caches follower counts and keeps edge watermarks.
@@ -54,9 +54,14 @@ type Service struct {
 	slots   chan struct{} // one per queued post: backpressure
 	jobs    chan job      // posts to fan out; room for every slot
 	maint   chan job      // rebuilds and policy passes, dropped when full
+	closing atomic.Bool   // set by the first Close or CloseContext
 	closeMu sync.RWMutex
-	closed  bool
-	wg      sync.WaitGroup
+	closed  bool // jobs is closed; set under closeMu after closing
+	// work is the context of the workers' store calls. CloseContext
+	// cancels it, with its own context's cause, if that ends first.
+	work     context.Context
+	stopWork context.CancelCauseFunc
+	wg       sync.WaitGroup
 }
 
 type userStripe struct {
@@ -246,6 +251,7 @@ func New(g Graph, p Posts, t Timelines, opts Options) *Service {
 		jobs:   make(chan job, opts.Queue),
 		maint:  make(chan job, maintQueue),
 	}
+	s.work, s.stopWork = context.WithCancelCause(context.Background())
 	for range opts.Workers {
 		s.wg.Add(1)
 		go s.worker()
@@ -253,18 +259,59 @@ func New(g Graph, p Posts, t Timelines, opts Options) *Service {
 	return s
 }
 
-// Close stops accepting posts, waits until every queued fan-out is done and
-// stops the workers. Later calls return ErrClosed.
+// Close is CloseContext with context.Background(): it waits as long as the
+// queued fan-outs take, however long a store call hangs.
 func (s *Service) Close() error {
-	s.closeMu.Lock()
-	if s.closed {
-		s.closeMu.Unlock()
+	return s.CloseContext(context.Background())
+}
+
+// CloseContext stops accepting posts (Publish returns ErrClosed from now
+// on), waits for the Publish calls in progress, then for every queued
+// fan-out to finish, and stops the workers. It returns nil once they have
+// stopped, or ctx's error as soon as ctx is done. Later calls of Close or
+// CloseContext return ErrClosed at once, without waiting. It does not
+// close the stores, and reads keep working after it.
+//
+// If ctx ends first, the context of the workers' store calls is cancelled
+// (with ctx's cause), and the workers make no new store call: a call in
+// progress returns as soon as its store honours the cancellation, and a
+// worker stays in the background until it does. The fan-outs not done by
+// then are dropped, as when a store fails (see Publish), and no post is
+// lost to reads: a follower the fan-out had listed but not delivered to
+// goes dormant, so its next read pulls the post; if some followers were
+// not listed yet, the author turns to pull for every reader. Each dropped
+// post, or the part of it not done, is reported to Options.OnError with an
+// error that wraps ctx's cause (context.DeadlineExceeded for a deadline);
+// a store call that fails with the cancellation is reported as any failed
+// call is, without its retry. Queued rebuilds and policy passes are dropped too, as by Close, and
+// every goroutine of the Service ends once the store calls in progress
+// (and any Publish still in a store call) have returned.
+func (s *Service) CloseContext(ctx context.Context) error {
+	if !s.closing.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
-	s.closed = true
-	close(s.jobs)
-	s.closeMu.Unlock()
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		// The write lock waits for the Publish calls in progress, so that
+		// none stores a post it cannot queue.
+		s.closeMu.Lock()
+		s.closed = true
+		close(s.jobs)
+		s.closeMu.Unlock()
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		select {
+		case <-done: // drained just in time
+		default:
+			s.stopWork(context.Cause(ctx))
+			return ctx.Err()
+		}
+	}
+	s.stopWork(ErrClosed)
 	return nil
 }
 
@@ -370,7 +417,8 @@ func (s *Service) authorStats(u UserID, st *userState, now int64) AuthorStats {
 // rebuild, as after inactivity, and its next read pulls the post; if it
 // fails to list the author's followers, the author turns to pull (the
 // policy may push it again from its next post). No post is lost either
-// way.
+// way, nor when CloseContext gives up on the fan-out, which it drops in
+// the same way.
 func (s *Service) Publish(ctx context.Context, author UserID, text string) (Post, error) {
 	return s.publish(ctx, Post{Author: author, Text: text})
 }
@@ -396,6 +444,9 @@ func (s *Service) Repost(ctx context.Context, user UserID, original snowflake.ID
 func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 	if p.Author <= 0 {
 		return Post{}, ErrInvalidUser
+	}
+	if s.closing.Load() {
+		return Post{}, ErrClosed // without waiting behind Close's lock
 	}
 	// Holding the read lock for the whole call makes Close wait for
 	// Publish calls in progress, so that none stores a post it cannot fan
@@ -519,12 +570,15 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 
 func (s *Service) worker() {
 	defer s.wg.Done()
-	ctx := context.Background()
+	ctx := s.work
 	var fb fanoutBufs
 	for {
 		var j job
 		select {
 		case m := <-s.maint:
+			if ctx.Err() != nil {
+				continue // CloseContext gave up: drop it, as Close does
+			}
 			switch {
 			case m.rebuild != 0:
 				s.rebuild(ctx, m.rebuild)
@@ -569,9 +623,20 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 		defer func() { b.edges, b.to, b.flips = edges[:0], to[:0], flips[:0] }()
 		var after UserID
 		for {
+			if ctx.Err() != nil {
+				// CloseContext gave up: the followers not reached yet are
+				// unknown, as after a failed Followers.
+				s.pullAuthor(ctx, p.Author)
+				rest := ""
+				if after != 0 {
+					rest = fmt.Sprintf(" to its followers after %d", after)
+				}
+				s.storeError(fmt.Errorf("fanout: close gave up: post %d by author %d not fanned out%s: %w", p.ID, p.Author, rest, context.Cause(ctx)))
+				break
+			}
 			var err error
 			edges, err = s.graph.Followers(ctx, p.Author, after, s.opt.BatchSize, edges[:0])
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
 				// Once more; then the followers not reached yet are
 				// unknown: see pullAuthor.
 				edges, err = s.graph.Followers(ctx, p.Author, after, s.opt.BatchSize, edges[:0])
@@ -603,6 +668,14 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 			// bounded by a chunk's inserts (about 30 µs) rather than a
 			// batch's.
 			for rest := to; len(rest) > 0; {
+				if ctx.Err() != nil {
+					// CloseContext gave up: as after a failed Deliver.
+					for _, u := range rest {
+						s.lost(u)
+					}
+					s.storeError(fmt.Errorf("fanout: close gave up: post %d by author %d not delivered to %d timelines: %w", e.ID, e.Author, len(rest), context.Cause(ctx)))
+					break
+				}
 				n := min(len(rest), deliverChunk)
 				if s.deliver(ctx, e, rest[:n]) {
 					writes += n
@@ -645,6 +718,9 @@ func (s *Service) deliver(ctx context.Context, e Entry, users []UserID) bool {
 	for range 2 {
 		if err = s.timelines.Deliver(ctx, e, users); err == nil {
 			return true
+		}
+		if ctx.Err() != nil {
+			break // CloseContext gave up: no retry
 		}
 	}
 	for _, u := range users {
@@ -1006,7 +1082,10 @@ func (s *Service) pulledEdge(ctx context.Context, reader UserID, st *userState, 
 // lostOnError and the write failed. It returns the write's error (none if
 // reader no longer follows author). The caller holds reader's lockEdges.
 func (s *Service) writePulled(ctx context.Context, reader, author UserID, lostOnError bool) error {
-	err := s.graph.SetSince(ctx, reader, author, 0)
+	err := context.Cause(ctx) // no store call once ctx is done
+	if err == nil {
+		err = s.graph.SetSince(ctx, reader, author, 0)
+	}
 	if errors.Is(err, ErrNotFollowing) {
 		err = nil // unfollowed meanwhile: nothing to switch
 	}
@@ -1031,6 +1110,9 @@ const maintQueue = 1024
 // the Service is closed. It never blocks, and never takes the room of a
 // post: those have a queue of their own.
 func (s *Service) queueJob(j job) bool {
+	if s.closing.Load() {
+		return false // without waiting behind Close's lock
+	}
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {

@@ -1,0 +1,216 @@
+package fanout_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/blueprint-go/blueprint/fanout"
+	"github.com/blueprint-go/blueprint/snowflake"
+)
+
+// hungTimelines is a Timelines whose Deliver hangs once armed: until the
+// gate is closed, or, if honour, until its context is done (then it
+// returns the context's error). It counts the Deliver calls made after
+// arming and signals the first on entered.
+type hungTimelines struct {
+	*fanout.MemTimelines
+	honour  bool
+	armed   atomic.Bool
+	calls   atomic.Int64
+	entered chan struct{} // closed by the first call after arming
+	once    sync.Once
+	gate    chan struct{}
+}
+
+func (t *hungTimelines) Deliver(ctx context.Context, e fanout.Entry, users []fanout.UserID) error {
+	if t.armed.Load() {
+		t.calls.Add(1)
+		t.once.Do(func() { close(t.entered) })
+		select {
+		case <-t.gate:
+		case <-ctx.Done():
+			if t.honour {
+				return ctx.Err()
+			}
+			<-t.gate
+		}
+	}
+	return t.MemTimelines.Deliver(ctx, e, users)
+}
+
+// settleGoroutines waits up to 5 seconds for the number of goroutines to
+// fall to at most n, and fails the test if it does not.
+func settleGoroutines(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines left, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestCloseContextGivesUpOnAHungStore closes a Service whose worker hangs
+// in Deliver, for stores that ignore the cancellation of the call's
+// context (they return when released) and stores that honour it, with one
+// post or two in the queue. The fan-out of the first post to 130
+// followers (two Deliver chunks) hangs in its first chunk; the second
+// post waits in the queue. CloseContext must return DeadlineExceeded at
+// its deadline; the worker must make no store call after the hung one,
+// and end; what it did not deliver is reported to Options.OnError, and
+// every follower reads both posts (by pulling). Before CloseContext, Close
+// waited for the hung store for good.
+func TestCloseContextGivesUpOnAHungStore(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		honour bool
+		posts  int
+	}{
+		{"ignored/one post", false, 1},
+		{"ignored/two posts", false, 2},
+		{"honoured/one post", true, 1},
+		{"honoured/two posts", true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Guard against the hang this test is about, with a failure
+			// rather than the global test timeout.
+			done := make(chan struct{})
+			timer := time.AfterFunc(20*time.Second, func() {
+				select {
+				case <-done:
+				default:
+					buf := make([]byte, 1<<20)
+					panic("TestCloseContextGivesUpOnAHungStore hangs:\n" + string(buf[:runtime.Stack(buf, true)]))
+				}
+			})
+			defer func() { close(done); timer.Stop() }()
+			closeGivesUp(t, tc.honour, tc.posts)
+		})
+	}
+}
+
+func closeGivesUp(t *testing.T, honour bool, posts int) {
+	const author, followers = 1, 130
+	before := runtime.NumGoroutine()
+	ctx := context.Background()
+	clk := newClock()
+	gen, err := snowflake.NewGenerator(1, snowflake.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := &hungTimelines{MemTimelines: fanout.NewMemTimelines(fanout.MemTimelinesOptions{}),
+		honour: honour, entered: make(chan struct{}), gate: make(chan struct{})}
+	var errMu sync.Mutex
+	var errs []error
+	svc := fanout.New(fanout.NewMemGraph(), fanout.NewMemPosts(), tl, fanout.Options{
+		IDs: gen, Now: clk.Now, Workers: 1, // the default policy pushes
+		OnError: func(err error) {
+			errMu.Lock()
+			errs = append(errs, err)
+			errMu.Unlock()
+		},
+	})
+	released := false
+	release := func() {
+		if !released {
+			close(tl.gate)
+			released = true
+		}
+	}
+	defer release()
+	for f := fanout.UserID(author + 1); f <= author+followers; f++ {
+		if err := svc.Follow(ctx, f, author); err != nil {
+			t.Fatal(err)
+		}
+		settleReader(t, ctx, svc, f, 5*time.Second) // active and rebuilt
+	}
+	tl.armed.Store(true)
+	var want []string // newest first
+	for i := range posts {
+		clk.Add(time.Millisecond)
+		p, err := svc.Publish(ctx, author, string(rune('a'+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append([]string{p.Text}, want...)
+	}
+	select {
+	case <-tl.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the fan-out did not reach Deliver")
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = svc.CloseContext(cctx)
+	took := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("CloseContext over a hung Deliver = %v, want DeadlineExceeded", err)
+	}
+	if took > 2*time.Second {
+		t.Fatalf("CloseContext with a 50 ms deadline took %v", took)
+	}
+	if _, err := svc.Publish(ctx, author, "late"); !errors.Is(err, fanout.ErrClosed) {
+		t.Fatalf("Publish after CloseContext = %v, want ErrClosed", err)
+	}
+	if err := svc.Close(); !errors.Is(err, fanout.ErrClosed) {
+		t.Fatalf("Close after CloseContext = %v, want ErrClosed", err)
+	}
+	if !honour {
+		release() // a store that ignores the cancellation returns now
+	}
+	settleGoroutines(t, before)
+	if n := tl.calls.Load(); n != 1 {
+		t.Fatalf("%d Deliver calls, want only the hung one: the worker went on after CloseContext gave up", n)
+	}
+
+	// What was not delivered was reported, with the deadline.
+	errMu.Lock()
+	got := errs
+	errMu.Unlock()
+	wantErrs := posts // the first post's second chunk, and the second post
+	if honour {
+		wantErrs++ // the hung chunk, which failed with the cancellation
+	}
+	if len(got) != wantErrs {
+		t.Fatalf("OnError told of %d failures %v, want %d", len(got), got, wantErrs)
+	}
+	for _, err := range got {
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			t.Fatalf("OnError told %v, which wraps neither the deadline nor the cancellation", err)
+		}
+	}
+
+	// Every follower reads every post, delivered or not: the first
+	// chunk's followers (unless the hung call failed) have the first post
+	// in their timelines, the others pull it.
+	for f := fanout.UserID(author + 1); f <= author+followers; f++ {
+		if got := feedTexts(t, svc, f, 5); !slices.Equal(got, want) {
+			t.Fatalf("reader %d's feed after CloseContext = %q, want %q", f, got, want)
+		}
+	}
+	stored := 0
+	for f := fanout.UserID(author + 1); f <= author+followers; f++ {
+		st, err := tl.Stat(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored += st.Len
+	}
+	wantStored := 128 // the hung call's chunk, written once released
+	if honour {
+		wantStored = 0 // the hung call failed
+	}
+	if stored != wantStored {
+		t.Fatalf("%d timeline entries stored, want %d: only the hung call may write", stored, wantStored)
+	}
+}
