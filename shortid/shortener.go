@@ -71,10 +71,13 @@ type Shortener struct {
 	wg        sync.WaitGroup
 }
 
-// New returns a Shortener over store. It panics if store is nil and returns
-// an error for invalid options (a BaseURL or an own host that does not
-// parse). Unless disabled in opts, it starts the click flusher and the expiry
-// sweeper; call Close to stop them.
+// New returns a Shortener over store. It panics if store is nil. For
+// invalid options it returns an error wrapping [ErrInvalidURL] (a BaseURL
+// that is not an absolute http or https URL without user information, query
+// or fragment, or an own host that does not parse) or [ErrInvalidAlphabet]
+// (Options.Keys draws on a character a key may not hold). Unless disabled
+// in opts, it starts the click flusher and the expiry sweeper; call Close
+// to stop them.
 func New(store Store, opts Options) (*Shortener, error) {
 	if store == nil {
 		panic("shortid: New with nil Store")
@@ -101,7 +104,7 @@ func New(store Store, opts Options) (*Shortener, error) {
 		u, err := url.Parse(opts.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 			u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("shortid: BaseURL %q is not an http(s) URL without query", opts.BaseURL)
+			return nil, fmt.Errorf("%w: BaseURL %q is not an http(s) URL without user, query or fragment", ErrInvalidURL, opts.BaseURL)
 		}
 		s.base = strings.TrimSuffix(opts.BaseURL, "/")
 		own = append([]string{u.Host}, own...)

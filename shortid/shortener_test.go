@@ -251,13 +251,13 @@ func TestInvalidRequests(t *testing.T) {
 }
 
 func TestNewOptions(t *testing.T) {
-	for _, base := range []string{"sho.rt", "ftp://sho.rt", "https://u@sho.rt", "https://sho.rt/?q", "https://"} {
-		if _, err := shortid.New(shortid.NewMemStore(), shortid.Options{BaseURL: base}); err == nil {
-			t.Errorf("New(BaseURL %q) succeeded", base)
+	for _, base := range []string{"sho.rt", "ftp://sho.rt", "https://u@sho.rt", "https://sho.rt/?q", "https://sho.rt/#f", "https://", "http://[::1"} {
+		if _, err := shortid.New(shortid.NewMemStore(), shortid.Options{BaseURL: base}); !errors.Is(err, shortid.ErrInvalidURL) {
+			t.Errorf("New(BaseURL %q) = %v, want ErrInvalidURL", base, err)
 		}
 	}
-	if _, err := shortid.New(shortid.NewMemStore(), shortid.Options{OwnHosts: []string{"a b"}}); err == nil {
-		t.Error("New(OwnHosts a b) succeeded")
+	if _, err := shortid.New(shortid.NewMemStore(), shortid.Options{OwnHosts: []string{"a b"}}); !errors.Is(err, shortid.ErrInvalidURL) {
+		t.Errorf("New(OwnHosts a b) = %v, want ErrInvalidURL", err)
 	}
 	s, err := shortid.New(shortid.NewMemStore(), shortid.Options{BaseURL: "https://sho.rt/s/", FlushInterval: -1, SweepInterval: -1})
 	if err != nil {

@@ -12,7 +12,8 @@ import (
 // says which rule it broke).
 var (
 	// ErrInvalidURL reports a target URL that the Shortener refuses to
-	// shorten; the wrapping error names the rule it broke.
+	// shorten; the wrapping error names the rule it broke. [New] wraps it
+	// too, for an Options.BaseURL or OwnHosts entry it cannot use.
 	ErrInvalidURL = errors.New("shortid: invalid url")
 	// ErrInvalidAlias reports a custom alias outside [0-9A-Za-z_-]{3,64}.
 	ErrInvalidAlias = errors.New("shortid: invalid alias")
