@@ -122,9 +122,10 @@ func (c *clickBuffer) drop(ck ClickKey) {
 	}
 }
 
-// drain empties the buffer into one new map, and removes the counters that
-// had no click since the last drain.
-func (c *clickBuffer) drain() map[ClickKey]int64 {
+// drain empties the buffer into one new map, except the counters of the
+// links in keep, and removes the counters that had no click since the last
+// drain.
+func (c *clickBuffer) drain(keep map[ClickKey]int) map[ClickKey]int64 {
 	var out map[ClickKey]int64
 	for i := range c.stripes {
 		st := &c.stripes[i]
@@ -133,6 +134,9 @@ func (c *clickBuffer) drain() map[ClickKey]int64 {
 			for k, p := range st.counts {
 				if p.n == 0 {
 					delete(st.counts, k)
+					continue
+				}
+				if _, ok := keep[k]; ok {
 					continue
 				}
 				if out == nil {

@@ -54,18 +54,20 @@ type Shortener struct {
 	onError    func(error)
 
 	clicks clickBuffer
-	// flushMu guards the three fields below it and is never held across a
-	// Store call. flushSeq is odd while a flush runs, from its drain of the
+	// flushMu guards the fields below it and is never held across a Store
+	// call. flushSeq is odd while a flush runs, from its drain of the
 	// buffer until its AddClicks returned; inflight is that flush's batch
-	// and flushDone is closed when it ends.
+	// and flushDone is closed when it ends. held counts, per link, the
+	// Stats that lost the race with flushes statsTries times in a row and
+	// now read it guarded: a flush leaves a held link's clicks in the
+	// buffer, so that the Store's count of it stays put, except a flush
+	// after Close, which takes everything and counts itself in overrides.
 	flushMu   sync.Mutex
 	flushSeq  uint64
 	inflight  map[ClickKey]int64
 	flushDone chan struct{}
-	// statsGate is read-held by every Flush. A Stats that lost the race
-	// with flushes statsTries times in a row write-locks it, holding new
-	// flushes off for one Store.Get, so that it cannot starve.
-	statsGate sync.RWMutex
+	held      map[ClickKey]int
+	overrides uint64
 	closed    atomic.Bool
 	stopBg    context.CancelFunc // cancels the background goroutines' context
 	wg        sync.WaitGroup
@@ -415,11 +417,14 @@ func (s *Shortener) Delete(ctx context.Context, key string) error {
 
 // Stats returns the link under key with its clicks: those in the Store plus
 // those still buffered, so the count is exact at the moment of the call. It
-// returns ErrNotFound, ErrGone (like Resolve), ErrClosed, the context's
-// error or an error of the Store. It holds no lock while it reads the
-// Store, and waits only for a flush that is writing clicks of this very
-// link; if flushes keep beginning or ending during its reads, the third
-// attempt holds new flushes off for the length of one Store.Get.
+// returns ErrNotFound, ErrGone (like Resolve), ErrClosed (also for a Stats
+// that races with Close), the context's error or an error of the Store.
+//
+// It holds no lock while it reads the Store and waits, up to the end of
+// ctx, only for a flush that is writing clicks of this very link. If
+// flushes keep beginning or ending during its reads, its fourth read is
+// guarded: until it ends, flushes leave this link's clicks in the buffer
+// for a later flush, and go on with every other link's.
 func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 	if s.closed.Load() {
 		return Stats{}, ErrClosed
@@ -431,15 +436,10 @@ func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 	var pending int64
 	for try := 1; ; try++ {
 		if try > statsTries {
-			// No flush runs while the gate is held: the record and the
-			// buffer agree.
-			s.statsGate.Lock()
-			defer s.statsGate.Unlock()
 			var err error
-			if rec, err = s.store.Get(ctx, key); err != nil {
+			if rec, pending, err = s.readHeld(ctx, key, rec.Link.ClickKey()); err != nil {
 				return Stats{}, err
 			}
-			pending = s.clicks.pending(rec.Link.ClickKey())
 			break
 		}
 		s.flushMu.Lock()
@@ -483,10 +483,67 @@ func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 	return st, nil
 }
 
-// statsTries is how many times Stats reads without a lock before it holds
-// flushes off; a retry needs a flush to begin or end during its Store.Get,
-// so with the default 1 s flush interval a third try is rare.
+// statsTries is how many times Stats reads without guarding its link from
+// flushes; a retry needs a flush to begin or end during its Store.Get, so
+// with the default 1 s flush interval a guarded read is rare.
 const statsTries = 3
+
+// readHeld is Stats' guarded read: it reads the record under key and the
+// clicks buffered for it while flushes leave them in the buffer. ck is the
+// link's ClickKey as Stats last read it; if the guarded read finds another
+// link under key (deleted and created anew meanwhile), it holds that one
+// and reads again, which only Deletes, not flushes, can make it repeat.
+func (s *Shortener) readHeld(ctx context.Context, key string, ck ClickKey) (Record, int64, error) {
+	for {
+		s.flushMu.Lock()
+		if s.held == nil {
+			s.held = make(map[ClickKey]int)
+		}
+		s.held[ck]++
+		overrides := s.overrides
+		var done chan struct{}
+		if _, ok := s.inflight[ck]; ok && s.flushSeq&1 == 1 {
+			done = s.flushDone
+		}
+		s.flushMu.Unlock()
+		// A flush that drained this link's clicks before it was held
+		// has published them in inflight; no later flush drains them.
+		if done != nil {
+			select {
+			case <-done:
+			case <-ctx.Done():
+				s.unhold(ck)
+				return Record{}, 0, ctx.Err()
+			}
+		}
+		rec, err := s.store.Get(ctx, key)
+		var pending int64
+		if err == nil {
+			pending = s.clicks.pending(ck)
+		}
+		if s.unhold(ck) != overrides {
+			return Record{}, 0, ErrClosed // Close's final flush took the clicks
+		}
+		if err != nil {
+			return Record{}, 0, err
+		}
+		if rec.Link.ClickKey() == ck {
+			return rec, pending, nil
+		}
+		ck = rec.Link.ClickKey()
+	}
+}
+
+// unhold releases one hold of ck and returns the count of overriding
+// flushes.
+func (s *Shortener) unhold(ck ClickKey) uint64 {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	if s.held[ck]--; s.held[ck] == 0 {
+		delete(s.held, ck)
+	}
+	return s.overrides
+}
 
 // ShortURL returns the short URL of key: Options.BaseURL + "/" + key.
 func (s *Shortener) ShortURL(key string) string {
@@ -498,10 +555,11 @@ func (s *Shortener) ShortURL(key string) string {
 // [*ClicksError] names as not added). The background flusher
 // calls it every Options.FlushInterval; it is exported for callers that
 // disable the flusher or want the Store current now. Flushes run one at a
-// time: a Flush called during another one waits for it (or for ctx).
+// time: a Flush called during another one waits for it (or for ctx). It
+// waits for nothing else: the clicks of a link whose Stats is on its
+// guarded read (see [Shortener.Stats]) stay buffered for a later flush,
+// unless the Shortener is closed.
 func (s *Shortener) Flush(ctx context.Context) error {
-	s.statsGate.RLock()
-	defer s.statsGate.RUnlock()
 	s.flushMu.Lock()
 	for s.flushSeq&1 == 1 {
 		done := s.flushDone
@@ -513,7 +571,13 @@ func (s *Shortener) Flush(ctx context.Context) error {
 		}
 		s.flushMu.Lock()
 	}
-	batch := s.clicks.drain()
+	keep := s.held
+	if len(keep) > 0 && s.closed.Load() {
+		// After Close every click goes; a guarded Stats learns it lost.
+		keep = nil
+		s.overrides++
+	}
+	batch := s.clicks.drain(keep)
 	if len(batch) == 0 {
 		s.flushMu.Unlock()
 		return nil
@@ -575,8 +639,11 @@ func (s *Shortener) Close() error {
 // counts its click before the final flush or returns ErrClosed (for a link
 // with a visit limit, such a failed Resolve may still have used a visit).
 // It returns the final flush's error; the clicks of a failed final flush
-// stay buffered, and Flush may be called again to retry it. Later calls of
-// Close or CloseContext return ErrClosed. It does not close the Store.
+// stay buffered, and Flush may be called again to retry it. The final
+// flush waits only for a flush already running (or for ctx), and takes the
+// clicks of every link, so a Stats racing with it may return ErrClosed.
+// Later calls of Close or CloseContext return ErrClosed. It does not close
+// the Store.
 func (s *Shortener) CloseContext(ctx context.Context) error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return ErrClosed
