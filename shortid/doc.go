@@ -145,7 +145,8 @@
 // created at another time: a Resolve that read a link just before it was
 // deleted cannot give its click to a new link under the same alias.
 // [Shortener.Stats] adds the buffered clicks to the stored ones, so it is
-// exact; a crash loses at most one interval of clicks, and
+// exact; a crash loses at most one interval of clicks (more for a link
+// whose clicks a slow Stats kept back from a flush, see Concurrency), and
 // [Shortener.Close] loses none: a Resolve racing with Close either counts
 // before the final flush or fails with [ErrClosed]. [Shortener.CloseContext]
 // bounds that final flush, and Flush may retry it.
@@ -169,7 +170,7 @@
 //     under 1 µs), and 0.6 µs for a URL that is already shortened.
 //   - Stats is one Store.Get plus a look at 16 counters. It holds no lock
 //     while it reads the Store; it waits only for a flush that is writing
-//     clicks of its own link.
+//     clicks of its own link, and no flush waits for it.
 //   - Delete is one Store.Get and one Store.Delete.
 //
 // Key uniqueness across processes needs care: without Options.Keys each
@@ -240,9 +241,13 @@
 //     ends.
 //   - A [Shortener] holds no lock across a Store call. Its click counters
 //     are striped mutexes; a flush publishes the batch it is writing, so
-//     Stats waits only for a flush carrying clicks of its own link, and
-//     flushes run one at a time. N allowed visits give exactly N successful
-//     Resolves, and every successful Resolve's click is counted once.
+//     Stats waits only for a flush carrying clicks of its own link (or for
+//     its context), and flushes run one at a time. A Stats whose reads keep
+//     losing the race with flushes reads once more with its link held: until
+//     that read ends, flushes leave the link's clicks buffered and write
+//     every other link's, so no flush, Close included, waits for a Store
+//     call of Stats. N allowed visits give exactly N successful Resolves,
+//     and every successful Resolve's click is counted once.
 //   - A [MemStore] makes each method atomic with 64 striped read-write
 //     locks; Create and Delete take the key's and the URL's stripes in index
 //     order, and the due-time index has its own mutex.
