@@ -233,8 +233,8 @@ func (s *ShardedStore) AddClicks(ctx context.Context, clicks map[ClickKey]int64)
 		if err := s.shards[i].AddClicks(ctx, b); err != nil {
 			errs = append(errs, err)
 			var ce *ClicksError
-			if errors.As(err, &ce) {
-				b = ce.Unapplied
+			if errors.As(err, &ce) && ce != nil {
+				b = unappliedOf(b, ce.Unapplied)
 			}
 			if unapplied == nil {
 				unapplied = make(map[ClickKey]int64, len(b))

@@ -57,9 +57,9 @@ type Shortener struct {
 	// flushMu guards the fields below it and is never held across a Store
 	// call. flushSeq is odd while a flush runs, from its drain of the
 	// buffer until its AddClicks returned; inflight is that flush's batch
-	// and flushDone is closed when it ends. held counts, per link, the
-	// Stats that lost the race with flushes statsTries times in a row and
-	// now read it guarded: a flush leaves a held link's clicks in the
+	// and flushDone is closed when it ends. held lists the links whose
+	// Stats lost the race with flushes statsTries times in a row and now
+	// read them guarded: a flush leaves a held link's clicks in the
 	// buffer, so that the Store's count of it stays put, except a flush
 	// after Close, which takes everything and counts itself in overrides.
 	flushMu   sync.Mutex
@@ -495,35 +495,7 @@ const statsTries = 3
 // and reads again, which only Deletes, not flushes, can make it repeat.
 func (s *Shortener) readHeld(ctx context.Context, key string, ck ClickKey) (Record, int64, error) {
 	for {
-		s.flushMu.Lock()
-		if s.held == nil {
-			s.held = make(map[ClickKey]int)
-		}
-		s.held[ck]++
-		overrides := s.overrides
-		var done chan struct{}
-		if _, ok := s.inflight[ck]; ok && s.flushSeq&1 == 1 {
-			done = s.flushDone
-		}
-		s.flushMu.Unlock()
-		// A flush that drained this link's clicks before it was held
-		// has published them in inflight; no later flush drains them.
-		if done != nil {
-			select {
-			case <-done:
-			case <-ctx.Done():
-				s.unhold(ck)
-				return Record{}, 0, ctx.Err()
-			}
-		}
-		rec, err := s.store.Get(ctx, key)
-		var pending int64
-		if err == nil {
-			pending = s.clicks.pending(ck)
-		}
-		if s.unhold(ck) != overrides {
-			return Record{}, 0, ErrClosed // Close's final flush took the clicks
-		}
+		rec, pending, err := s.readHeldOnce(ctx, key, ck)
 		if err != nil {
 			return Record{}, 0, err
 		}
@@ -534,15 +506,45 @@ func (s *Shortener) readHeld(ctx context.Context, key string, ck ClickKey) (Reco
 	}
 }
 
-// unhold releases one hold of ck and returns the count of overriding
-// flushes.
-func (s *Shortener) unhold(ck ClickKey) uint64 {
+// readHeldOnce makes one guarded read of ck's link under key. The hold is
+// released however the read ends, a panicking Store included: a hold left
+// behind would keep the link's clicks from every flush until Close.
+func (s *Shortener) readHeldOnce(ctx context.Context, key string, ck ClickKey) (rec Record, pending int64, err error) {
 	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
-	if s.held[ck]--; s.held[ck] == 0 {
-		delete(s.held, ck)
+	if s.held == nil {
+		s.held = make(map[ClickKey]int)
 	}
-	return s.overrides
+	s.held[ck]++
+	overrides := s.overrides
+	var done chan struct{}
+	if _, ok := s.inflight[ck]; ok && s.flushSeq&1 == 1 {
+		done = s.flushDone
+	}
+	s.flushMu.Unlock()
+	defer func() {
+		s.flushMu.Lock()
+		closed := s.overrides != overrides
+		if s.held[ck]--; s.held[ck] == 0 {
+			delete(s.held, ck)
+		}
+		s.flushMu.Unlock()
+		if err == nil && closed {
+			err = ErrClosed // Close's final flush took the clicks
+		}
+	}()
+	// A flush that drained this link's clicks before it was held has
+	// published them in inflight; no later flush drains them.
+	if done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return Record{}, 0, ctx.Err()
+		}
+	}
+	if rec, err = s.store.Get(ctx, key); err != nil {
+		return Record{}, 0, err
+	}
+	return rec, s.clicks.pending(ck), nil
 }
 
 // ShortURL returns the short URL of key: Options.BaseURL + "/" + key.
@@ -587,20 +589,29 @@ func (s *Shortener) Flush(ctx context.Context) error {
 	s.inflight, s.flushDone = batch, done
 	s.flushMu.Unlock()
 
+	// However AddClicks ends, a panic included, the flush ends: left
+	// running, it would hold up every later flush, Stats and Close.
+	returned := false
+	defer func() {
+		if !returned {
+			s.clicks.restore(batch) // as for an error: counted at least once
+		}
+		s.flushMu.Lock()
+		s.flushSeq++
+		s.inflight = nil
+		s.flushMu.Unlock()
+		close(done)
+	}()
 	err := s.store.AddClicks(ctx, batch)
+	returned = true
 	if err != nil {
 		failed := batch
 		var ce *ClicksError
-		if errors.As(err, &ce) {
-			failed = ce.Unapplied // the rest is in the Store: keep it once
+		if errors.As(err, &ce) && ce != nil {
+			failed = unappliedOf(batch, ce.Unapplied) // the rest is in the Store: keep it once
 		}
 		s.clicks.restore(failed)
 	}
-	s.flushMu.Lock()
-	s.flushSeq++
-	s.inflight = nil
-	s.flushMu.Unlock()
-	close(done)
 	return err
 }
 
@@ -649,7 +660,20 @@ func (s *Shortener) CloseContext(ctx context.Context) error {
 		return ErrClosed
 	}
 	s.stopBg()
-	s.wg.Wait()
+	bg := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(bg)
+	}()
+	select {
+	case <-bg:
+	case <-ctx.Done():
+		// A background flush or sweep is in a Store call that ignores
+		// its cancelled context; the clicks it does not write stay
+		// buffered for a later Flush.
+		s.clicks.close()
+		return ctx.Err()
+	}
 	s.clicks.close()
 	return s.Flush(ctx)
 }

@@ -96,6 +96,19 @@ func (e *ClicksError) Error() string {
 // Unwrap returns e.Err.
 func (e *ClicksError) Unwrap() error { return e.Err }
 
+// unappliedOf returns the counts of batch that unapplied names as not
+// added, each at most its count in batch: a Store that names counts it was
+// not given must not make clicks up.
+func unappliedOf(batch, unapplied map[ClickKey]int64) map[ClickKey]int64 {
+	out := make(map[ClickKey]int64, len(unapplied))
+	for ck, n := range unapplied {
+		if b := batch[ck]; b > 0 && n > 0 {
+			out[ck] = min(n, b)
+		}
+	}
+	return out
+}
+
 // A Record is a stored link with its counters as the [Store] keeps them.
 type Record struct {
 	Link   Link
