@@ -103,3 +103,47 @@ func TestGenerateOneTimePrekeysLimit(t *testing.T) {
 		t.Fatalf("%d one-time prekeys held after a refused request", n)
 	}
 }
+
+// TestKeyringSerialisesRand draws keys from several goroutines at once
+// through one keyring whose Options.Rand is not safe for concurrent use
+// (the tests' deterministic generator): every key must differ, and -race
+// must see no race. Drawing outside the keyring's lock had let two calls
+// read the generator at once, which handed out one private key twice.
+func TestKeyringSerialisesRand(t *testing.T) {
+	kr, err := e2e.NewKeyring(mustIdentity(t, 93), e2e.Options{Rand: newDRBG(7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[[e2e.KeySize]byte]bool{}
+	note := func(k [e2e.KeySize]byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		if seen[k] {
+			t.Errorf("public key %x drawn twice", k[:4])
+		}
+		seen[k] = true
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 25 {
+				spk, err := kr.RotateSignedPrekey()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				note(spk.Public)
+				otps, err := kr.GenerateOneTimePrekeys(3)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, o := range otps {
+					note(o.Public)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -58,7 +58,7 @@ type Options struct {
 	// and every Session its Accept returns, sessions from Initiate, group
 	// senders. Sessions of different conversations may run in parallel,
 	// so a Rand shared by them must be safe for concurrent use (as
-	// crypto/rand.Reader is).
+	// crypto/rand.Reader is); a Keyring serialises its own draws.
 	Rand io.Reader
 	// MaxSkip is the most message keys one message may skip in one chain
 	// (the Double Ratchet's MAX_SKIP; the same bound applies to a group

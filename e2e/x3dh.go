@@ -218,7 +218,11 @@ func IsInitial(msg []byte) bool { return len(msg) > 0 && msg[0] == typePrekey }
 // concurrency. Its X25519 agreements and decryption run unlocked, and so
 // do every method's reads of Options.Rand and its key generations.
 type Keyring struct {
-	mu       sync.Mutex
+	mu sync.Mutex
+	// randMu serialises the keyring's draws from Options.Rand, which
+	// need not be safe for concurrent use, without holding up Accept,
+	// which takes mu and never randMu.
+	randMu   sync.Mutex
 	id       *Identity
 	opts     Options
 	current  *signedPrekeyPriv
@@ -297,7 +301,9 @@ func (k *Keyring) SignedPrekey() SignedPrekey {
 // Options.PrekeyGrace from now, and is deleted once that has passed (see
 // [Keyring]); the one before it is deleted now if it was not already.
 func (k *Keyring) RotateSignedPrekey() (SignedPrekey, error) {
+	k.randMu.Lock()
 	priv, err := genX25519(k.opts.Rand)
+	k.randMu.Unlock()
 	if err != nil {
 		return SignedPrekey{}, err
 	}
@@ -328,13 +334,16 @@ func (k *Keyring) GenerateOneTimePrekeys(n int) ([]OneTimePrekey, error) {
 		return nil, ErrPrekeyCount
 	}
 	privs := make([]*ecdh.PrivateKey, n)
+	k.randMu.Lock()
 	for i := range privs {
 		priv, err := genX25519(k.opts.Rand)
 		if err != nil {
+			k.randMu.Unlock()
 			return nil, err
 		}
 		privs[i] = priv
 	}
+	k.randMu.Unlock()
 	k.lock()
 	defer k.mu.Unlock()
 	if uint64(n) >= math.MaxUint32-uint64(k.nextID) {
