@@ -320,8 +320,13 @@ func (g *Group) Distribution() []byte {
 // member already has (the same key id and signing key) changes nothing, as
 // in libsignal: the receiver keeps its place and its skipped keys, so a
 // repeated or reordered distribution cannot make messages already read
-// open again. A name longer than 65535 bytes, which the group's saved
-// state cannot encode, is refused with ErrMemberName.
+// open again. The exception is one more than Options.MaxSkip iterations
+// ahead of the receiver, which could never catch up with the sender by
+// itself (its messages would all be ErrTooManySkipped): it replaces the
+// receiver, which then refuses everything before the distribution's
+// iteration, so nothing opens twice either. A name longer than 65535
+// bytes, which the group's saved state cannot encode, is refused with
+// ErrMemberName.
 func (g *Group) SetMember(name string, distribution []byte) error {
 	if g.sender == nil {
 		return ErrBadState // the zero Group
@@ -333,7 +338,8 @@ func (g *Group) SetMember(name string, distribution []byte) error {
 	if err != nil {
 		return err
 	}
-	if old, ok := g.members[name]; ok && old.keyID == r.keyID && old.verify.Equal(r.verify) {
+	if old, ok := g.members[name]; ok && old.keyID == r.keyID && old.verify.Equal(r.verify) &&
+		uint64(r.iteration) <= uint64(old.iteration)+uint64(old.maxSkip) {
 		return nil
 	}
 	g.members[name] = r

@@ -369,6 +369,39 @@ func TestZeroGroupStateEncodingRefused(t *testing.T) {
 	}
 }
 
+// TestSetMemberResyncsAReceiverFarBehind loses more than MaxSkip of a
+// member's messages, then hands the receiver the member's current
+// distribution: the receiver, which could never catch up by itself, is
+// replaced, the next message opens, and the lost ones (if they come after
+// all) are refused rather than opened twice.
+func TestSetMemberResyncsAReceiverFarBehind(t *testing.T) {
+	gs := newGroups(t, []string{"ann", "ben"}, e2e.Options{MaxSkip: 10})
+	ann, ben := gs["ann"], gs["ben"]
+	var lost [][]byte
+	for range 50 {
+		m, err := ann.Seal(nil, []byte("lost"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lost = append(lost, m)
+	}
+	if err := ben.SetMember("ann", ann.Distribution()); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ann.Seal(nil, []byte("after resync"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := ben.Open(nil, "ann", m); err != nil || string(pt) != "after resync" {
+		t.Fatalf("Open after a resync = %q, %v", pt, err)
+	}
+	for i, m := range lost {
+		if pt, err := ben.Open(nil, "ann", m); err == nil {
+			t.Fatalf("lost message %d opened after the resync: %q", i, pt)
+		}
+	}
+}
+
 // TestSetMemberSameKeyKeepsReceiver hands a member's distribution to
 // SetMember again, as a repeated or reordered delivery over the pairwise
 // session would: the receiver must keep its place, so messages already
