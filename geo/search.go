@@ -747,8 +747,9 @@ func (x *Index) smallestCell(root int32, cb Box) (int32, ibox) {
 // the index's write methods or Get.
 //
 // ctx is checked once, before the search starts: a search is not
-// interrupted midway. A nil ctx counts as context.Background(). With k <= 0 or a radius spanning much of the Earth
-// it reads every driver in the circle, so bound those with the radius.
+// interrupted midway. A nil ctx counts as context.Background(). With
+// k <= 0 or a radius spanning much of the Earth it reads every driver in
+// the circle, so bound those with the radius.
 func (x *Index) Nearby(ctx context.Context, center LatLng, radius float64, k int, filter func(Driver) bool) ([]Match, error) {
 	return x.AppendNearby(ctx, nil, center, radius, k, filter)
 }
