@@ -115,18 +115,18 @@
 // chain's count), [ErrBadHeader] with encrypted ones. Either way the
 // session is unchanged and the next genuine message still opens.
 //
-// Forged messages cost work before they fail, as the spec implies: the
-// tag can only be checked with the message key, and deriving it for a
-// header that names a new ratchet key with PN and N far ahead takes one
-// X25519 agreement and up to 2×MaxSkip+1 KDF_CK steps (PN−Nr in the old
-// chain, N+1 in the new one, the last for the message's own key). With the default MaxSkip of 1000 that is
-// about 1.6 ms and 220 KB of short-lived staging per forged message
-// (BenchmarkOpenForged, the run given under Costs); lower MaxSkip where forgeries are a concern. With
-// header encryption a forger without the header keys gets no further than
-// the header trial decryptions: one per chain with stored skipped keys (at
-// most MaxSkippedChains) plus the current, next and previous receiving
-// header keys, each with a cached cipher (XChaCha20-Poly1305 over the
-// 56-byte sealed header).
+// Forged messages cost work before they fail, as the spec implies: the tag
+// can only be checked with the message key, and deriving it for a header
+// that names a new ratchet key with PN and N far ahead takes one X25519
+// agreement and up to 2×MaxSkip+1 KDF_CK steps (PN−Nr in the old chain, N+1
+// in the new one, the last for the message's own key). With the default
+// MaxSkip of 1000 that is about 1.6 ms and 220 KB of short-lived staging per
+// forged message (BenchmarkOpenForged, the run given under Costs); lower
+// MaxSkip where forgeries are a concern. With header encryption a forger
+// without the header keys gets no further than the header trial decryptions:
+// one per chain with stored skipped keys (at most MaxSkippedChains) plus the
+// current, next and previous receiving header keys, each with a cached
+// cipher (XChaCha20-Poly1305 over the 56-byte sealed header).
 //
 // Header encryption (Options.HeaderEncryption, both sides) follows section
 // 4 of the spec: headers are sealed with XChaCha20-Poly1305 under the
@@ -151,13 +151,13 @@
 // receiver verifies the signature before it touches the chain, refuses
 // repeated iterations, jumps beyond MaxSkip and iteration 2³²−1 (where a
 // sender stops: the receiver's next iteration would wrap), and stores
-// skipped keys like a session. [Group.RemoveMember] rotates the own sender key; every
-// remaining member does the same and redistributes to the remaining members
-// only, so the removed member opens nothing sent afterwards. A new member
-// receives the current chain key, from which earlier keys cannot be derived.
-// One group message costs one encryption and one signature whatever the
-// group size, against one pairwise encryption per member without Sender
-// Keys (255 for a full 256-member group).
+// skipped keys like a session. [Group.RemoveMember] rotates the own sender
+// key; every remaining member does the same and redistributes to the
+// remaining members only, so the removed member opens nothing sent
+// afterwards. A new member receives the current chain key, from which
+// earlier keys cannot be derived. One group message costs one encryption and
+// one signature whatever the group size, against one pairwise encryption per
+// member without Sender Keys (255 for a full 256-member group).
 //
 // # Costs
 //

@@ -10,16 +10,15 @@
 //
 // A [Service] is made by [New] on three stores and an [Options]; the
 // in-memory ones are [NewMemGraph], [NewMemPosts] and [NewMemTimelines]
-// (whose [MemTimelinesOptions] cap each timeline), and zero Options mean
-// the defaults. New starts the fan-out workers. Then [Service.Follow]
-// adds a follow edge, [Service.Publish] stores a post and queues its
-// fan-out, and [Service.Timeline] (or [Service.AppendTimeline], into a
-// page the caller reuses) reads a page of a user's home timeline.
-// [Service.Close] drains the queue and stops the workers, and
-// [Service.CloseContext] gives up on the drain when its context ends;
-// Publish returns [ErrClosed] after either. Every method of the Service and of the in-memory
-// stores is safe for concurrent use; the package's Example shows the
-// whole life cycle.
+// (whose [MemTimelinesOptions] cap each timeline), and zero Options mean the
+// defaults. New starts the fan-out workers. Then [Service.Follow] adds a
+// follow edge, [Service.Publish] stores a post and queues its fan-out, and
+// [Service.Timeline] (or [Service.AppendTimeline], into a page the caller
+// reuses) reads a page of a user's home timeline. [Service.Close] drains the
+// queue and stops the workers, and [Service.CloseContext] gives up on the
+// drain when its context ends; Publish returns [ErrClosed] after either.
+// Every method of the Service and of the in-memory stores is safe for
+// concurrent use; the package's Example shows the whole life cycle.
 //
 // # Why push and pull
 //
@@ -74,115 +73,111 @@
 //
 // Deletes cost one store delete (independent of follower count): reads skip
 // posts that no longer exist, and drop their entries lazily. An unfollow is
-// visible at once because reads keep only current followees' entries,
-// and drop those of unfollowed authors too, unless the reader's read plan
-// (what the Service caches per reader about its followees; see Cost)
-// changed during the read (a follow again, which may count on them being
-// held, changes it first).
-// Entries reach a pushed timeline only through the fan-out, backfill and
-// rebuilds, all to followers, so only an unfollow can leave a non-followee's
-// entries there: the reader's state lists the authors it unfollowed (up to
-// 8; past that, and for a timeline the store held before the Service first
-// saw its reader, any author) and an ID above all their entries (every post
-// issued after the unfollow removed the edge is fanned out without it; a
-// follow or rebuild that raced the unfollow raises it when it ends), and a
-// read checks only the entries of those authors below that ID against its
-// followees, so an unfollow long ago costs a first page nothing. A
-// follow of a pushed author copies its newest posts (Options.Backfill,
-// default 100) that are newer than the oldest entry held. Mutes and blocks
-// filter at push and at read; an unmute pulls what the mute kept out of
-// the pushed timeline, so every post is back. A repost is hidden when the reader already sees its
-// original, posted within Options.RepostWindow; undoing a repost deletes
-// only the repost. Readers who have not read for Options.InactiveAfter are
-// not pushed to; their next read is served by pull, marked
-// [Page.Partial], while a worker rebuilds their timeline. So is a reader
-// the Service has not served before (its state starts dormant; one with
-// nothing at all to read gets an empty page and no state), and one
-// whose timeline a fan-out could not write (a store error, after a
-// retry); a fan-out that cannot list an author's followers turns the
-// author to pull (see Service.Publish). Options.OnError hears of each
-// such failure. The rebuild
-// copies the recent posts of every pushed followee, including edges and
-// authors still being switched to push: such a switch may fix its
-// watermark below the floor (a policy pass chooses it before writing it,
-// and the reader may have gone dormant in between).
+// visible at once because reads keep only current followees' entries, and
+// drop those of unfollowed authors too, unless the reader's read plan (what
+// the Service caches per reader about its followees; see Cost) changed
+// during the read (a follow again, which may count on them being held,
+// changes it first). Entries reach a pushed timeline only through the
+// fan-out, backfill and rebuilds, all to followers, so only an unfollow can
+// leave a non-followee's entries there: the reader's state lists the authors
+// it unfollowed (up to 8; past that, and for a timeline the store held
+// before the Service first saw its reader, any author) and an ID above all
+// their entries (every post issued after the unfollow removed the edge is
+// fanned out without it; a follow or rebuild that raced the unfollow raises
+// it when it ends), and a read checks only the entries of those authors
+// below that ID against its followees, so an unfollow long ago costs a first
+// page nothing. A follow of a pushed author copies its newest posts
+// (Options.Backfill, default 100) that are newer than the oldest entry held.
+// Mutes and blocks filter at push and at read; an unmute pulls what the mute
+// kept out of the pushed timeline, so every post is back. A repost is hidden
+// when the reader already sees its original, posted within
+// Options.RepostWindow; undoing a repost deletes only the repost. Readers
+// who have not read for Options.InactiveAfter are not pushed to; their next
+// read is served by pull, marked [Page.Partial], while a worker rebuilds
+// their timeline. So is a reader the Service has not served before (its
+// state starts dormant; one with nothing at all to read gets an empty page
+// and no state), and one whose timeline a fan-out could not write (a store
+// error, after a retry); a fan-out that cannot list an author's followers
+// turns the author to pull (see Service.Publish). Options.OnError hears of
+// each such failure. The rebuild copies the recent posts of every pushed
+// followee, including edges and authors still being switched to push: such a
+// switch may fix its watermark below the floor (a policy pass chooses it
+// before writing it, and the reader may have gone dormant in between).
 //
 // # Cost
 //
-// Publish: one store write (Posts.Put; the first time the Service sees
-// the author, a few store reads too: its follow counts, its newest post
-// and whether the store holds its timeline), a queue send and a copy of
-// the author's 16 newest post IDs (which serve pulls of recent posts
-// without a store descent), O(log n). Fan-out: one
-// follower page read per BatchSize (1000) followers and one
-// [Timelines.Deliver] per 128 of them, on Options.Workers goroutines; Publish blocks when
-// Options.Queue posts wait (backpressure), and [Service.Close] drains the
-// queue. The fan-out allocates nothing per write but the timelines' own
-// growth, and an edge the policy switches to pull patches the reader's
-// plan in place of rebuilding it, so it leaves little for the collector. Through the whole Service an author with 5000 active followers is
-// fanned out at several million timeline inserts per second on 2 cores
-// (BenchmarkFanout); about half of that is Deliver, a third the
-// per-follower checks (activity, mutes, the policy). An edge the policy
-// switches to pull at fan-out is marked in the reader's plan under the
-// lock the per-follower check holds anyway, and costs the worker a graph
-// write besides: 436-600 ns per switched edge over several runs (BenchmarkEdgeSwitch; 1.1
-// µs before the mark shared that lock), most of it the two B-tree
-// descents of the write. A pulled edge costs a fan-out that lists it
-// about 25 ns: BenchmarkFanout/per-pair lists 5000 followers and writes to
-// the 2500 pushed ones at 196 ns per write in its quietest runs, against
-// Threshold's 170-172 for 5000 writes (per-pair's figure varies from run
-// to run, up to 308 ns; the README lists both).
+// Publish: one store write (Posts.Put; the first time the Service sees the
+// author, a few store reads too: its follow counts, its newest post and
+// whether the store holds its timeline), a queue send and a copy of the
+// author's 16 newest post IDs (which serve pulls of recent posts without a
+// store descent), O(log n). Fan-out: one follower page read per BatchSize
+// (1000) followers and one [Timelines.Deliver] per 128 of them, on
+// Options.Workers goroutines; Publish blocks when Options.Queue posts wait
+// (backpressure), and [Service.Close] drains the queue. The fan-out
+// allocates nothing per write but the timelines' own growth, and an edge the
+// policy switches to pull patches the reader's plan in place of rebuilding
+// it, so it leaves little for the collector. Through the whole Service an
+// author with 5000 active followers is fanned out at several million
+// timeline inserts per second on 2 cores (BenchmarkFanout); about half of
+// that is Deliver, a third the per-follower checks (activity, mutes, the
+// policy). An edge the policy switches to pull at fan-out is marked in the
+// reader's plan under the lock the per-follower check holds anyway, and
+// costs the worker a graph write besides: 436-600 ns per switched edge over
+// several runs (BenchmarkEdgeSwitch; 1.1 µs before the mark shared that
+// lock), most of it the two B-tree descents of the write. A pulled edge
+// costs a fan-out that lists it about 25 ns: BenchmarkFanout/per-pair lists
+// 5000 followers and writes to the 2500 pushed ones at 196 ns per write in
+// its quietest runs, against Threshold's 170-172 for 5000 writes (per-pair's
+// figure varies from run to run, up to 308 ns; the README lists both).
 //
 // Timeline goes through a read plan the Service caches per reader: its
 // followees (sorted, for the membership test of the fan-out queue and of
-// unfollowed authors' entries), the ones that are
-// pulled, and the pushed ones whose watermark is above 1, by watermark. A
-// plan is rebuilt, in O(F) for F followees, only after something it was
-// built from changes: the reader's follows, unfollows, mutes and blocks and
-// its edges' switches (a per-reader version), or the mode of an author it
-// follows (a Service-wide log of the last 4096 such changes, checked in
-// O(changes · log F)). After the reader's own changes, and a policy pass
-// that switched its edges to push, a worker rebuilds the plan of an active
-// reader (one queued at a time), so its next read seldom pays for it. An edge switching to pull is marked in the reader's
-// state, and its current plan patched in O(marked + F/64), before the
-// graph changes, so no fan-out skips a reader whose plan still expects the
-// post in its timeline. With a current plan a read costs
-// one timeline range (without a search for a first page), a check of
-// an entry's author against the followees only if the reader unfollowed
-// that author after the entry was issued, a load per pulled followee
-// from a dense table (each user's bound on its post IDs and a pointer to
-// its recent posts, 16 bytes a user side by side, described below; a
-// followee whose newest post is older than the timeline's first 32 entries then
-// waits outside the merge's heap, which a first page seldom orders it
-// into: 9 ns per such followee rather than 13), a
-// store descent per pulled followee with posts in range older than its 16
-// newest, the posts in the fan-out queue (a handful while the workers keep
-// up, a hundred or more when they fall behind; filtered to the reader's
-// followees 16 at a time, as far as the merge gets), and a k-way merge
-// over the k entries scanned with one batched post lookup per chunk. The
-// dense table holds each user's newest post bound and 16 newest post IDs
-// behind 16 bytes per user, allocated in chunks that never move (1.6 MB
-// at 100k users), so it stays in cache where the users' own state does
-// not: at 100k users going through each pulled followee's state cost a
-// DRAM miss per followee, and two more for one with posts on the page.
-// The queue's filter asks a bit filter in the plan first (8 or more bits
-// per followee), which rejects most of the other authors with one load.
-// Pushed followees cost nothing until the merge reaches their watermark
-// (after a follow or a switch to push) or the reader's floor or the
-// timeline's horizon, where they all join as pull sources: a page past the
-// cap is a pull. The
-// per-edge policy pass, O(F), runs on a worker at most every 8 reads and
-// RateHalfLife/64 per reader. Buffers are recycled, so a first page
-// allocates the page and its cursor, and only the cursor through
-// [Service.AppendTimeline] into a recycled page. A plan costs 8 bytes per
-// followee, 1-2 more for its filter, and 24 more per pulled or marked one
-// (about 1.6 KB for 165 followees), plus up to 64 bytes for the authors
-// the reader unfollowed. It is
-// freed once the reader has not read for InactiveAfter (14 days if that is
-// negative): each read looks at one other cached plan, round robin over
-// the lock stripes (the user state is split into 1024 maps by a hash of
-// the user ID, each with its own lock, as are the in-memory stores' maps)
-// and within each, so no goroutine scans for idle readers.
+// unfollowed authors' entries), the ones that are pulled, and the pushed
+// ones whose watermark is above 1, by watermark. A plan is rebuilt, in O(F)
+// for F followees, only after something it was built from changes: the
+// reader's follows, unfollows, mutes and blocks and its edges' switches (a
+// per-reader version), or the mode of an author it follows (a Service-wide
+// log of the last 4096 such changes, checked in O(changes · log F)). After
+// the reader's own changes, and a policy pass that switched its edges to
+// push, a worker rebuilds the plan of an active reader (one queued at a
+// time), so its next read seldom pays for it. An edge switching to pull is
+// marked in the reader's state, and its current plan patched in O(marked +
+// F/64), before the graph changes, so no fan-out skips a reader whose plan
+// still expects the post in its timeline. With a current plan a read costs
+// one timeline range (without a search for a first page), a check of an
+// entry's author against the followees only if the reader unfollowed that
+// author after the entry was issued, a load per pulled followee from a dense
+// table (each user's bound on its post IDs and a pointer to its recent
+// posts, 16 bytes a user side by side, described below; a followee whose
+// newest post is older than the timeline's first 32 entries then waits
+// outside the merge's heap, which a first page seldom orders it into: 9 ns
+// per such followee rather than 13), a store descent per pulled followee
+// with posts in range older than its 16 newest, the posts in the fan-out
+// queue (a handful while the workers keep up, a hundred or more when they
+// fall behind; filtered to the reader's followees 16 at a time, as far as
+// the merge gets), and a k-way merge over the k entries scanned with one
+// batched post lookup per chunk. The dense table holds each user's newest
+// post bound and 16 newest post IDs behind 16 bytes per user, allocated in
+// chunks that never move (1.6 MB at 100k users), so it stays in cache where
+// the users' own state does not: at 100k users going through each pulled
+// followee's state cost a DRAM miss per followee, and two more for one with
+// posts on the page. The queue's filter asks a bit filter in the plan first
+// (8 or more bits per followee), which rejects most of the other authors
+// with one load. Pushed followees cost nothing until the merge reaches their
+// watermark (after a follow or a switch to push) or the reader's floor or
+// the timeline's horizon, where they all join as pull sources: a page past
+// the cap is a pull. The per-edge policy pass, O(F), runs on a worker at
+// most every 8 reads and RateHalfLife/64 per reader. Buffers are recycled,
+// so a first page allocates the page and its cursor, and only the cursor
+// through [Service.AppendTimeline] into a recycled page. A plan costs 8
+// bytes per followee, 1-2 more for its filter, and 24 more per pulled or
+// marked one (about 1.6 KB for 165 followees), plus up to 64 bytes for the
+// authors the reader unfollowed. It is freed once the reader has not read
+// for InactiveAfter (14 days if that is negative): each read looks at one
+// other cached plan, round robin over the lock stripes (the user state is
+// split into 1024 maps by a hash of the user ID, each with its own lock, as
+// are the in-memory stores' maps) and within each, so no goroutine scans for
+// idle readers.
 //
 // Measured on a quiet 2-core machine at 20k users and ~165 followees
 // (BenchmarkTimelineFirstPage, plans current, five runs; the README's

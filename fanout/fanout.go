@@ -276,16 +276,16 @@ func (s *Service) Close() error {
 // (with ctx's cause), and the workers make no new store call: a call in
 // progress returns as soon as its store honours the cancellation, and a
 // worker stays in the background until it does. The fan-outs not done by
-// then are dropped, as when a store fails (see Publish), and no post is
-// lost to reads: a follower the fan-out had listed but not delivered to
-// goes dormant, so its next read pulls the post; if some followers were
-// not listed yet, the author turns to pull for every reader. Each dropped
-// post, or the part of it not done, is reported to Options.OnError with an
-// error that wraps ctx's cause (context.DeadlineExceeded for a deadline);
-// a store call that fails with the cancellation is reported as any failed
-// call is, without its retry. Queued rebuilds and policy passes are dropped too, as by Close, and
-// every goroutine of the Service ends once the store calls in progress
-// (and any Publish still in a store call) have returned.
+// then are dropped, as when a store fails (see Publish), and no post is lost
+// to reads: a follower the fan-out had listed but not delivered to goes
+// dormant, so its next read pulls the post; if some followers were not
+// listed yet, the author turns to pull for every reader. Each dropped post,
+// or the part of it not done, is reported to Options.OnError with an error
+// that wraps ctx's cause (context.DeadlineExceeded for a deadline); a store
+// call that fails with the cancellation is reported as any failed call is,
+// without its retry. Queued rebuilds and policy passes are dropped too, as
+// by Close, and every goroutine of the Service ends once the store calls in
+// progress (and any Publish still in a store call) have returned.
 func (s *Service) CloseContext(ctx context.Context) error {
 	if !s.closing.CompareAndSwap(false, true) {
 		return ErrClosed

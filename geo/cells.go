@@ -9,11 +9,12 @@ import (
 	"unsafe"
 )
 
-// This file holds the Index's storage: a point quadtree over integer
-// (lng, lat) whose leaves hold blocks of (position, ID, meta) entries, and
-// an open-addressing table from DriverID to the leaf holding the driver. Writers hold Index.mu; readers take no lock:
-// every word they read is an atomic, leaves are validated by a per-node
-// sequence number, and the tree's shape by Index.gen (see doc.go).
+// This file holds the Index's storage: a point quadtree over integer (lng,
+// lat) whose leaves hold blocks of (position, ID, meta) entries, and an
+// open-addressing table from DriverID to the leaf holding the driver.
+// Writers hold Index.mu; readers take no lock: every word they read is an
+// atomic, leaves are validated by a per-node sequence number, and the tree's
+// shape by Index.gen (see doc.go).
 
 // Positions are stored as int32 multiples of 1e-7 degree (1.1 cm at the
 // equator, the fixed point of OpenStreetMap), latitude in the high half of

@@ -23,17 +23,18 @@
 // [Distance] is the haversine formula on a sphere of radius [EarthRadius],
 // the IUGG mean radius 6,371,008.8 m. Redis GEO uses 6,372,797.56 m (its
 // distances come out 0.028% longer) and some libraries use the WGS-84
-// equatorial radius 6,378,137 m (0.11% longer); the Earth's flattening
-// makes any sphere wrong by up to about 0.5%, so the choice matters only
-// for agreeing with other systems. The sines of half-gaps below 1/16
-// radian (3.6°) and the arcsine of half angles below 1/64 (any distance
-// under about 199 km) are evaluated by their Taylor series, which round
-// to the same float64 as the true value in tests against 200-bit sums and
-// cost a fraction of math.Sin and math.Asin; a city-scale search pays for
-// one math.Cos per candidate and little else. (Raising the sine's bound
-// from 1/64, where the 10 nearest of sparse drivers on the sphere and
-// near the poles fell past it, took 1-4% off those searches.) [Bearing] and [Destination] are the
-// usual great-circle formulas (Ed Williams, "Aviation Formulary").
+// equatorial radius 6,378,137 m (0.11% longer); the Earth's flattening makes
+// any sphere wrong by up to about 0.5%, so the choice matters only for
+// agreeing with other systems. The sines of half-gaps below 1/16 radian
+// (3.6°) and the arcsine of half angles below 1/64 (any distance under about
+// 199 km) are evaluated by their Taylor series, which round to the same
+// float64 as the true value in tests against 200-bit sums and cost a
+// fraction of math.Sin and math.Asin; a city-scale search pays for one
+// math.Cos per candidate and little else. (Raising the sine's bound from
+// 1/64, where the 10 nearest of sparse drivers on the sphere and near the
+// poles fell past it, took 1-4% off those searches.) [Bearing] and
+// [Destination] are the usual great-circle formulas (Ed Williams, "Aviation
+// Formulary").
 //
 // [Cover] returns the latitude/longitude boxes that contain a circle:
 // usually one; two when it crosses ±180°, split there; one full band of
@@ -86,35 +87,34 @@
 // within noise).
 //
 // A main-tree leaf holds up to 96 entries in a block whose capacity is a
-// multiple of 8: one allocation holding its capacity and count, the
-// leaf's box (for the writer), the packed positions, then the (ID,
-// meta) pairs, so that a search screens the positions densely and reads a
-// hit's ID and meta from one line of the same block. Blocks are recycled.
-// A full block grows by 8 entries up to 48 and then by about a quarter
-// (64, 80, 96, 128), and shrinks only when its leaf falls a step below
-// the class under the one it grew to (a block of 96 at 72 drivers, to one
-// of 80), so a count going to and fro does not copy it each time: a leaf filling from 24 after a split to 96 copied
-// 504 entries, 7 an insert, in steps of 8 and copies 288 (inserts 5-16%
-// faster by the medians of interleaved A/B runs; 1.4 bytes a driver
-// more; growing by a third or a half, 32-48-64-96, copied 2.3 an insert
-// but cost 7.3 bytes a driver and measured no faster). A leaf splits
-// when a 97th driver arrives unless it and all the leaf's drivers share
-// one point (such a leaf grows instead, and splits as soon as one of its
-// drivers moves away inside it; a flag the writer keeps per leaf says
-// so, so a driver arriving at a pile of 20,000 took 0.5 µs, not the 13 µs
-// of comparing it with the pile), and a subtree collapses into one leaf when it holds
-// fewer than 8, which is hysteresis enough that a driver moving to and
-// fro does not split and merge cells. So every internal node holds at
-// least 8 drivers, and only leaves keep a count: adding or removing a
-// driver changes its leaf's count and no other, and a removal decides on
-// a collapse from the counts of the four leaves under the leaf's parent
-// (a parent with an internal child holds enough). When every node kept
-// a count, raised along the whole path to the root, an insert cost 16%
-// more in New York (the medians of eight interleaved A/B runs, 708 ns
-// against 596; the path from the whole world to a city is long), and
-// the same within noise on the sphere (546 against 534). A node tells
-// searches whether it may hold a driver: a leaf while it holds one, an
-// internal node always.
+// multiple of 8: one allocation holding its capacity and count, the leaf's
+// box (for the writer), the packed positions, then the (ID, meta) pairs, so
+// that a search screens the positions densely and reads a hit's ID and meta
+// from one line of the same block. Blocks are recycled. A full block grows
+// by 8 entries up to 48 and then by about a quarter (64, 80, 96, 128), and
+// shrinks only when its leaf falls a step below the class under the one it
+// grew to (a block of 96 at 72 drivers, to one of 80), so a count going to
+// and fro does not copy it each time: a leaf filling from 24 after a split
+// to 96 copied 504 entries, 7 an insert, in steps of 8 and copies 288
+// (inserts 5-16% faster by the medians of interleaved A/B runs; 1.4 bytes a
+// driver more; growing by a third or a half, 32-48-64-96, copied 2.3 an
+// insert but cost 7.3 bytes a driver and measured no faster). A leaf splits
+// when a 97th driver arrives unless it and all the leaf's drivers share one
+// point (such a leaf grows instead, and splits as soon as one of its drivers
+// moves away inside it; a flag the writer keeps per leaf says so, so a
+// driver arriving at a pile of 20,000 took 0.5 µs, not the 13 µs of
+// comparing it with the pile), and a subtree collapses into one leaf when it
+// holds fewer than 8, which is hysteresis enough that a driver moving to and
+// fro does not split and merge cells. So every internal node holds at least
+// 8 drivers, and only leaves keep a count: adding or removing a driver
+// changes its leaf's count and no other, and a removal decides on a collapse
+// from the counts of the four leaves under the leaf's parent (a parent with
+// an internal child holds enough). When every node kept a count, raised
+// along the whole path to the root, an insert cost 16% more in New York (the
+// medians of eight interleaved A/B runs, 708 ns against 596; the path from
+// the whole world to a city is long), and the same within noise on the
+// sphere (546 against 534). A node tells searches whether it may hold a
+// driver: a leaf while it holds one, an internal node always.
 //
 // A cell splits into four quadrants, as in any quadtree, except near the
 // poles. There a square in degrees is a thin wedge on the ground (the
@@ -132,44 +132,42 @@
 // splits to clear the equator and 60° before it can split into bands,
 // and at most 14 band splits follow), within the 48 the code allows for.
 //
-// An open-addressing table maps each ID to its leaf's node index in about
-// 8 bytes a driver (linear probing; rebuilt from the leaves when live
-// slots and tombstones fill 3/4 of it, at twice the size if live ones
-// fill half; UpsertBatch makes room for its new drivers at once and may
-// leave live ones filling up to 3/4, until an insert finds it full and
-// doubles it). A 32-bit slot holds the node index, a 7-bit hint at the
-// driver's slot in the leaf and a tag from the ID's hash (8 bits at 1M
-// drivers in New York, whose 84,000 nodes take 17 bits, one fewer each time the node index needs another bit; past
-// 2^25 nodes none is left, and lookups stay right but read every leaf a
-// probed slot names), so a lookup
-// reads one leaf (the tags rule out the others) and checks the ID at the
-// hinted slot. The hash is keyed with a random seed per Index (the ID
-// xor the seed through SplitMix64's finalizer), because IDs come from
-// outside: under a fixed hash, IDs chosen to share a home and a tag sent
-// every probe down one run, and 3,000 of them at one point took seconds
-// to insert (TestIDTableResistsChosenIDs). A slot changes only when its
-// driver changes leaf: a
-// removal that moves the leaf's last entry into its hole leaves that
-// entry's hint stale, and the next lookup, which then scans the leaf,
-// repairs it. A leaf grown past 128 entries (a pile of drivers at one
-// point: phones reporting 0,0 without a fix, a parking lot) has more slots
-// than the hint can name, and the writer keeps a map from (leaf, ID) to
-// slot for its entries beyond the 128th, in the main tree and the mirror:
-// a report from a driver in a pile of 20,000 took 7.4 µs scanning the
-// pile, 0.19 µs with the map. Slots do not say which driver they belong
-// to, so deletions leave tombstones, cleared by those rebuilds. Neither
-// the table nor the node array shrinks when drivers leave: both stay
-// sized for the most drivers the index has held at once, ready for them
-// to come back.
+// An open-addressing table maps each ID to its leaf's node index in about 8
+// bytes a driver (linear probing; rebuilt from the leaves when live slots
+// and tombstones fill 3/4 of it, at twice the size if live ones fill half;
+// UpsertBatch makes room for its new drivers at once and may leave live ones
+// filling up to 3/4, until an insert finds it full and doubles it). A 32-bit
+// slot holds the node index, a 7-bit hint at the driver's slot in the leaf
+// and a tag from the ID's hash (8 bits at 1M drivers in New York, whose
+// 84,000 nodes take 17 bits, one fewer each time the node index needs
+// another bit; past 2^25 nodes none is left, and lookups stay right but read
+// every leaf a probed slot names), so a lookup reads one leaf (the tags rule
+// out the others) and checks the ID at the hinted slot. The hash is keyed
+// with a random seed per Index (the ID xor the seed through SplitMix64's
+// finalizer), because IDs come from outside: under a fixed hash, IDs chosen
+// to share a home and a tag sent every probe down one run, and 3,000 of them
+// at one point took seconds to insert (TestIDTableResistsChosenIDs). A slot
+// changes only when its driver changes leaf: a removal that moves the leaf's
+// last entry into its hole leaves that entry's hint stale, and the next
+// lookup, which then scans the leaf, repairs it. A leaf grown past 128
+// entries (a pile of drivers at one point: phones reporting 0,0 without a
+// fix, a parking lot) has more slots than the hint can name, and the writer
+// keeps a map from (leaf, ID) to slot for its entries beyond the 128th, in
+// the main tree and the mirror: a report from a driver in a pile of 20,000
+// took 7.4 µs scanning the pile, 0.19 µs with the map. Slots do not say
+// which driver they belong to, so deletions leave tombstones, cleared by
+// those rebuilds. Neither the table nor the node array shrinks when drivers
+// leave: both stay sized for the most drivers the index has held at once,
+// ready for them to come back.
 //
 // A mirror tree of the same kind, in the same node array, holds a copy of
 // each available driver's entry, kept equal to it (a move rewrites the
 // copy's last-seen time too). The table does not say where a copy is: the
 // writer finds its leaf by the driver's position and its slot by scanning
-// that leaf's IDs (at most 64; in a pile, up to 128 and then the map
-// above), so the mirror costs nothing per busy driver (about 4.5 bytes a
-// driver at 10% available), and a move of an available driver costs a
-// second, cheaper update. Mirror leaves split at 64 entries: when main leaves split at 32,
+// that leaf's IDs (at most 64; in a pile, up to 128 and then the map above),
+// so the mirror costs nothing per busy driver (about 4.5 bytes a driver at
+// 10% available), and a move of an available driver costs a second, cheaper
+// update. Mirror leaves split at 64 entries: when main leaves split at 32,
 // raising the mirror's from 32 to 64 made NearbyAvailable 12% faster on the
 // sphere and 8% in New York (its drivers are ten times sparser, so a
 // 10-nearest search spans about three times the distance and more cells).
@@ -246,27 +244,26 @@
 // lower bound fixed per leaf (four multiplications per driver) spares
 // most drivers their exact haversine.
 //
-// The cell bound is built from the latitude gap, the longitude gap taken
-// the short way round the sphere (so cells across the antimeridian are
-// near) and the cosine of the cell's latitude edge farther from the
-// equator, using sin x >= x - x³/6 and an angle-sum bound on the cosine
-// instead of trigonometric calls. For a cell reaching nearer a pole than
-// the center, the latitude gap and the cosine are bounded jointly (a
-// quadratic in the extra latitude), because taken apart the cosine bound
-// drops to zero near a pole and the longitude gap is lost: that made a
-// 10-nearest search at lat 86-90 cost 37 µs instead of 7 µs with
-// 1,000,000 drivers. The bound is then tight (no leaf a polar search
-// reads lies beyond the 10th distance), but with quadrants alone it still
-// cost 8.5 µs there against 4.7 µs elsewhere on the sphere: near a pole
-// quadrants are narrow wedges, the 40 km circle of a 10-nearest search
-// spans 20° to 90° of longitude, and the search read 12.9 leaves instead
-// of 3.3. With the cells there split into latitude bands (see the tree
-// above) it reads 3.7 leaves and costs 4.5 µs, as much as elsewhere, and
-// a search for the nearest available 5.8 µs instead of 8.5. The planar
-// peers measured in the benchmarks module rank by flat degrees and get about 1 in 10 of their 10 nearest wrong in
-// New York and 2 in 10 over the whole sphere; the tests check Nearby
-// against brute force at lat ±89.99, lng ±179.99, circles around the
-// poles and radii up to 20,000 km.
+// The cell bound is built from the latitude gap, the longitude gap taken the
+// short way round the sphere (so cells across the antimeridian are near) and
+// the cosine of the cell's latitude edge farther from the equator, using sin
+// x >= x - x³/6 and an angle-sum bound on the cosine instead of
+// trigonometric calls. For a cell reaching nearer a pole than the center,
+// the latitude gap and the cosine are bounded jointly (a quadratic in the
+// extra latitude), because taken apart the cosine bound drops to zero near a
+// pole and the longitude gap is lost: that made a 10-nearest search at lat
+// 86-90 cost 37 µs instead of 7 µs with 1,000,000 drivers. The bound is then
+// tight (no leaf a polar search reads lies beyond the 10th distance), but
+// with quadrants alone it still cost 8.5 µs there against 4.7 µs elsewhere
+// on the sphere: near a pole quadrants are narrow wedges, the 40 km circle
+// of a 10-nearest search spans 20° to 90° of longitude, and the search read
+// 12.9 leaves instead of 3.3. With the cells there split into latitude bands
+// (see the tree above) it reads 3.7 leaves and costs 4.5 µs, as much as
+// elsewhere, and a search for the nearest available 5.8 µs instead of 8.5.
+// The planar peers measured in the benchmarks module rank by flat degrees
+// and get about 1 in 10 of their 10 nearest wrong in New York and 2 in 10
+// over the whole sphere; the tests check Nearby against brute force at lat
+// ±89.99, lng ±179.99, circles around the poles and radii up to 20,000 km.
 //
 // [Index.NearbyAvailable] runs the same search over the mirror tree.
 // Dispatch asks for the nearest available drivers far more often than for
@@ -340,94 +337,89 @@
 // million drivers would use up the tag bits (lookups stay right, only
 // slower).
 //
-// Moves and inserts are bound by cache misses, not instructions: a move
-// that stays in its leaf reads the ID table, then the leaf's directory
-// entry, then three lines of its block (the header with the count and the
-// leaf's box, the position, and the ID and meta), whose addresses the
-// directory gives without waiting for the block: two dependent misses in
-// a 50 MB structure and a load from a directory of 1.3 MB, which stays in
-// cache better than the 4.7 MB of nodes did (loading the leaf's node made
-// it three misses, and a per-driver record four). An insert reads the
-// dense copy of the children on its way down, which stays in cache, and
-// then takes the misses on the leaf's node (its sequence number), its
-// directory entry, its block and the table slot. A probe issued before
-// the descent holds up the leaf's loads until its miss is served: what
-// the CPU runs ahead past a probe is thrown away when the probe's
-// branches (empty slot or not, tag or not, which depend on the missing
-// value) were guessed wrong, as they often are while the table fills,
-// and in New York, 18 levels deep, the descent alone is about as many
-// instructions as a core keeps in flight (320 on this VM's Zen 4). When
-// the last Upsert inserted (a fleet coming online, a load without
-// UpsertBatch), Upsert therefore descends to the new position's leaf,
-// starts loading its lines, and probes the table after. Interleaved
-// A/B, six rounds, 1,000,000 drivers: inserts 558 to 492 ns in New York
-// and 524 to 445 on the sphere (medians, p = 0.013 and 0.009), moves
-// unchanged; probing the table first and descending while its miss was
-// under way had measured no faster. On amd64 every atomic store is a locked instruction, after which no load starts
-// until it completes, so the writer first loads every line an insert or
-// a move to another leaf will store to and lets those misses overlap (a
-// split, the table slots of the up to 96 drivers it moves: loading 1M
-// drivers spent 27 ms in splits in New York and 50 on the sphere before,
-// 23 and 30 after).
-// In New York about one move in eight crosses into another leaf, which
-// costs a second block, a second node and a table write. Measured
-// A/B on a busy VM (1,000,000 drivers, interleaved, the faster of three
-// runs), these arrays took a move from 666 to 566 ns in New York and from
-// 479 to 405 ns on the sphere, and an insert from 754 to 674 ns and 632 to
-// 507 ns; taking the box out of the node then made moves another 7 to
-// 10% faster and 10-nearest searches about 10% (four sibling nodes fill
-// 96 bytes instead of 224), nearest-available searches unchanged.
+// Moves and inserts are bound by cache misses, not instructions: a move that
+// stays in its leaf reads the ID table, then the leaf's directory entry,
+// then three lines of its block (the header with the count and the leaf's
+// box, the position, and the ID and meta), whose addresses the directory
+// gives without waiting for the block: two dependent misses in a 50 MB
+// structure and a load from a directory of 1.3 MB, which stays in cache
+// better than the 4.7 MB of nodes did (loading the leaf's node made it three
+// misses, and a per-driver record four). An insert reads the dense copy of
+// the children on its way down, which stays in cache, and then takes the
+// misses on the leaf's node (its sequence number), its directory entry, its
+// block and the table slot. A probe issued before the descent holds up the
+// leaf's loads until its miss is served: what the CPU runs ahead past a
+// probe is thrown away when the probe's branches (empty slot or not, tag or
+// not, which depend on the missing value) were guessed wrong, as they often
+// are while the table fills, and in New York, 18 levels deep, the descent
+// alone is about as many instructions as a core keeps in flight (320 on this
+// VM's Zen 4). When the last Upsert inserted (a fleet coming online, a load
+// without UpsertBatch), Upsert therefore descends to the new position's
+// leaf, starts loading its lines, and probes the table after. Interleaved
+// A/B, six rounds, 1,000,000 drivers: inserts 558 to 492 ns in New York and
+// 524 to 445 on the sphere (medians, p = 0.013 and 0.009), moves unchanged;
+// probing the table first and descending while its miss was under way had
+// measured no faster. On amd64 every atomic store is a locked instruction,
+// after which no load starts until it completes, so the writer first loads
+// every line an insert or a move to another leaf will store to and lets
+// those misses overlap (a split, the table slots of the up to 96 drivers it
+// moves: loading 1M drivers spent 27 ms in splits in New York and 50 on the
+// sphere before, 23 and 30 after). In New York about one move in eight
+// crosses into another leaf, which costs a second block, a second node and a
+// table write. Measured A/B on a busy VM (1,000,000 drivers, interleaved,
+// the faster of three runs), these arrays took a move from 666 to 566 ns in
+// New York and from 479 to 405 ns on the sphere, and an insert from 754 to
+// 674 ns and 632 to 507 ns; taking the box out of the node then made moves
+// another 7 to 10% faster and 10-nearest searches about 10% (four sibling
+// nodes fill 96 bytes instead of 224), nearest-available searches unchanged.
 // Keeping the directory to 8 bytes a node (the capacity tagged into the
 // block address), padding nodes to 32 bytes so none straddles two cache
-// lines, starting each insert's descent where the previous one left
-// the common path, and (when every node kept a count) raising the counts
-// along the path the descent recorded instead of walking up the parents
-// were tried and measured no faster. Nor were moves faster when the
-// writers' mutex was taken after the table slot's load had been issued
-// (so that its miss overlapped the caller's), when a move to another
-// leaf loaded the target leaf's lines while the driver's entry was
-// still loading, with transparent huge pages (THP set to always: 6-8%
-// by the medians, within noise; the Go runtime does not ask for them),
-// when a lookup also loaded the line of the position at the hinted
-// slot, when the mirror copy was found by screening the mirror leaf's
-// positions (8 bytes an entry) instead of its IDs (16), or when the
-// writer told mirror nodes by their directory entry instead of loading
-// the node, when an available driver's move started loading its mirror
-// leaf's block as soon as the table slot named the driver's leaf, or with
-// the ID table twice as sparse (16 MB at 1M drivers: 7.5% slower, within
-// noise) or nearly full (4 MB at 95%, which would sit in this VM's share
-// of the cache more often: 4% slower, within noise), or when a move to
-// another leaf descended from the root instead of walking up to the
-// common cell (4% slower, within noise). A move inside its leaf waits for
-// two dependent misses, the table slot and then the block's line, with
-// the leaf's directory entry (an L3 hit at best) between them:
-// BenchmarkMemLatency in the benchmarks module measures one miss (a
-// chase through 64 MiB), 133-193 ns on this VM depending on the hour, so
-// 266-386 ns of such a move are the memory's; the same moves with every
-// line in cache (10,000 drivers) cost 64 ns. An insert's chain is the
-// descent, the directory entry and the block. Inserts were no faster
-// with the leaf's count in its directory entry (one line instead of two
-// for touchAdd), with blocks that grow copied by plain stores into newly
-// allocated ones instead of recycled ones, or with the table slot loaded
-// (without a branch on it) before the descent, which made them 8% slower.
-// For nearest-available searches
-// (which main leaves of 96 left unchanged, interleaved A/B against the
-// leaves of 32), mirror leaves of 48, 96 or 128 measured no faster than
+// lines, starting each insert's descent where the previous one left the
+// common path, and (when every node kept a count) raising the counts along
+// the path the descent recorded instead of walking up the parents were tried
+// and measured no faster. Nor were moves faster when the writers' mutex was
+// taken after the table slot's load had been issued (so that its miss
+// overlapped the caller's), when a move to another leaf loaded the target
+// leaf's lines while the driver's entry was still loading, with transparent
+// huge pages (THP set to always: 6-8% by the medians, within noise; the Go
+// runtime does not ask for them), when a lookup also loaded the line of the
+// position at the hinted slot, when the mirror copy was found by screening
+// the mirror leaf's positions (8 bytes an entry) instead of its IDs (16), or
+// when the writer told mirror nodes by their directory entry instead of
+// loading the node, when an available driver's move started loading its
+// mirror leaf's block as soon as the table slot named the driver's leaf, or
+// with the ID table twice as sparse (16 MB at 1M drivers: 7.5% slower,
+// within noise) or nearly full (4 MB at 95%, which would sit in this VM's
+// share of the cache more often: 4% slower, within noise), or when a move to
+// another leaf descended from the root instead of walking up to the common
+// cell (4% slower, within noise). A move inside its leaf waits for two
+// dependent misses, the table slot and then the block's line, with the
+// leaf's directory entry (an L3 hit at best) between them:
+// BenchmarkMemLatency in the benchmarks module measures one miss (a chase
+// through 64 MiB), 133-193 ns on this VM depending on the hour, so 266-386
+// ns of such a move are the memory's; the same moves with every line in
+// cache (10,000 drivers) cost 64 ns. An insert's chain is the descent, the
+// directory entry and the block. Inserts were no faster with the leaf's
+// count in its directory entry (one line instead of two for touchAdd), with
+// blocks that grow copied by plain stores into newly allocated ones instead
+// of recycled ones, or with the table slot loaded (without a branch on it)
+// before the descent, which made them 8% slower. For nearest-available
+// searches (which main leaves of 96 left unchanged, interleaved A/B against
+// the leaves of 32), mirror leaves of 48, 96 or 128 measured no faster than
 // 64; bounding cos φ in every leaf by its chord and tangent per entry cut
 // the exact haversines of a search above 86° from 37 to 17 but made the
-// others 5-15% slower (more arithmetic for each of the 90 to 140 entries
-// a search screens), so it is done only in steep cells (cos φ at the far
-// edge under 0.8 of the near one: near the poles) and only for the
-// entries that pass the cell's constant bound, which took 9% off the
-// nearest available above 86° (5.4 to 4.9 µs) and left the others
-// within noise; keeping a leaf's screened entries in one slice of structs
-// instead of four slices took 4% off the nearest available on the
-// sphere; queueing entries by their lower bound and computing the
-// haversine only when one comes off the queue measured no faster (2%
-// less for 10 nearest in New York, 2% more for the nearest available on
-// the sphere); and serving the center's side of a circle across
-// ±180° from the path to its leaf took 6.3 cells from the queue instead
-// of 8.1 and measured no faster.
+// others 5-15% slower (more arithmetic for each of the 90 to 140 entries a
+// search screens), so it is done only in steep cells (cos φ at the far edge
+// under 0.8 of the near one: near the poles) and only for the entries that
+// pass the cell's constant bound, which took 9% off the nearest available
+// above 86° (5.4 to 4.9 µs) and left the others within noise; keeping a
+// leaf's screened entries in one slice of structs instead of four slices
+// took 4% off the nearest available on the sphere; queueing entries by their
+// lower bound and computing the haversine only when one comes off the queue
+// measured no faster (2% less for 10 nearest in New York, 2% more for the
+// nearest available on the sphere); and serving the center's side of a
+// circle across ±180° from the path to its leaf took 6.3 cells from the
+// queue instead of 8.1 and measured no faster.
 //
 // # Loading in batches
 //

@@ -619,8 +619,8 @@ func checkNearby(t *testing.T, x *Index, m truth, c LatLng, radius float64, k in
 
 // edgyCoords returns generators of latitudes and longitudes of which a third
 // lie within 10° of a pole, a third within 1° of the equator and a third
-// anywhere, and half the longitudes within 5° of ±180°, where the bounds' approximations are
-// tightest.
+// anywhere, and half the longitudes within 5° of ±180°, where the bounds'
+// approximations are tightest.
 func edgyCoords(r *rand.Rand) (lat, lng func() float64) {
 	lat = func() float64 {
 		switch r.IntN(3) {

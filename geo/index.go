@@ -123,8 +123,9 @@ type Index struct {
 	// mu serialises the writers and guards st's writer-only fields.
 	mu sync.Mutex
 	// gen is odd while the writer changes the tree's shape (a split or a
-	// collapse); a search that sees it change starts over. Searches read it after every cell, so it has a cache line of
-	// its own, away from moved, which the writer changes all the time.
+	// collapse); a search that sees it change starts over. Searches read it
+	// after every cell, so it has a cache line of its own, away from moved,
+	// which the writer changes all the time.
 	_   [64]byte
 	gen atomic.Uint64
 	_   [56]byte

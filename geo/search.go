@@ -390,20 +390,20 @@ type nearQuery struct {
 	noPrune bool
 }
 
-// nearby runs the incremental nearest search (Hjaltason and Samet,
-// "Distance browsing in spatial databases", 1999): cells and entries share
-// one queue ordered by key (a lower bound for cells, the exact haversine
-// for entries), so entries come out in order of distance. With k > 0 it also keeps the k smallest
-// upper bounds of the keys of the entries seen so far (see
+// nearby runs the incremental nearest search (Hjaltason and Samet, "Distance
+// browsing in spatial databases", 1999): cells and entries share one queue
+// ordered by key (a lower bound for cells, the exact haversine for entries),
+// so entries come out in order of distance. With k > 0 it also keeps the k
+// smallest upper bounds of the keys of the entries seen so far (see
 // [sphereQuery.leafBound]): no entry or cell beyond the k-th can make the
 // result if those k are all accepted, so it stops queueing them, and the
 // exact distance of most entries is never computed (their lower bound
-// rejects them). It reads the center's leaf first and starts below the
-// root, from the smallest cell on the way to that leaf that holds the
-// circle its entries span. Stale entries never enter the queue. If an
-// entry is then rejected (filtered, or seen twice) the pruning may have
-// dropped its replacement, and the search runs again without it. It reports false, with dst as given, if
-// the tree's shape changed meanwhile.
+// rejects them). It reads the center's leaf first and starts below the root,
+// from the smallest cell on the way to that leaf that holds the circle its
+// entries span. Stale entries never enter the queue. If an entry is then
+// rejected (filtered, or seen twice) the pruning may have dropped its
+// replacement, and the search runs again without it. It reports false, with
+// dst as given, if the tree's shape changed meanwhile.
 func (x *Index) nearby(s *scratch, dst []Match, nq *nearQuery) ([]Match, bool) {
 	start := len(dst)
 	v := x.begin(s)

@@ -17,11 +17,11 @@ type Neighbor[ID comparable, V any] struct {
 // rectangle (zero when the query lies inside it). The tighter Bound is, the
 // fewer cells a search visits; a Bound that is ever larger than Dist for a
 // point in the rectangle, or NaN, makes results wrong (nearer objects
-// missed), though they stay sorted and the search still ends, having
-// visited each cell at most once. Dist need only be monotone in the true distance: a squared
-// distance works. An object whose Dist is NaN is never returned; negative
-// and infinite values are ordinary ones (with maxDist +Inf, an object at
-// Dist +Inf is found).
+// missed), though they stay sorted and the search still ends, having visited
+// each cell at most once. Dist need only be monotone in the true distance: a
+// squared distance works. An object whose Dist is NaN is never returned;
+// negative and infinite values are ordinary ones (with maxDist +Inf, an
+// object at Dist +Inf is found).
 type Metric struct {
 	Dist  func(p Point, limit float64) float64
 	Bound func(r Rect) float64

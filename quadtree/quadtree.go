@@ -13,7 +13,8 @@ var (
 	ErrOutOfBounds = errors.New("quadtree: point out of bounds")
 	// ErrInvalidPoint means a coordinate is NaN or infinite.
 	ErrInvalidPoint = errors.New("quadtree: invalid point")
-	// ErrInvalidBounds means New was given an empty, inverted or non-finite rectangle.
+	// ErrInvalidBounds means New was given an empty, inverted or non-finite
+	// rectangle.
 	ErrInvalidBounds = errors.New("quadtree: invalid bounds")
 	// ErrExists means Insert was given an ID that is already in the tree.
 	ErrExists = errors.New("quadtree: id already present")

@@ -124,10 +124,11 @@ type HandlerOptions struct {
 //	                     "clicks" and, for max-visits links, "remaining_visits"
 //
 // HEAD is answered like GET but counts no click and uses up no visit
-// ([Shortener.Lookup]): link checkers and previews are not visitors. Any other method gets 405
-// with an Allow header; any other path 404, including any path with a
-// %-escape (routes are matched on the path as sent, so /%6caunch is not
-// /launch and /launch%2Fstats is not /launch/stats). Every error is JSON,
+// ([Shortener.Lookup]): link checkers and previews are not visitors. Any
+// other method gets 405 with an Allow header; any other path 404, including
+// any path with a %-escape (routes are matched on the path as sent, so
+// /%6caunch is not /launch and /launch%2Fstats is not /launch/stats). Every
+// error is JSON,
 //
 //	{"error": "shortid: alias taken", "code": "alias_taken"}
 //
@@ -147,17 +148,17 @@ type HandlerOptions struct {
 //
 //	{"url": "https://example.com/a", "custom_alias": "launch", "ttl": 3600, "max_visits": 10}
 //
-// Only url is required. Member names are case-sensitive and may appear
-// once each. ttl is either a number of seconds or a Go duration
-// string ("90m", "24h"); 0 or absent means no expiry, and anything else
-// must be at least one second (a smaller positive value would round to no
-// expiry or expire at once, so it is refused rather than guessed at). Unknown fields,
-// trailing data after the object, wrong types and numbers out of range are
-// rejected with 400 rather than guessed at: a misspelt "custom_alais" must
-// not silently create a random code, and neither "URL" nor a second "url"
-// member may stand in for the one that was checked. Requiring the JSON content type also
-// means a browser cannot post a link cross-site without a CORS preflight.
-// The answer is 201 with
+// Only url is required. Member names are case-sensitive and may appear once
+// each. ttl is either a number of seconds or a Go duration string ("90m",
+// "24h"); 0 or absent means no expiry, and anything else must be at least
+// one second (a smaller positive value would round to no expiry or expire at
+// once, so it is refused rather than guessed at). Unknown fields, trailing
+// data after the object, wrong types and numbers out of range are rejected
+// with 400 rather than guessed at: a misspelt "custom_alais" must not
+// silently create a random code, and neither "URL" nor a second "url" member
+// may stand in for the one that was checked. Requiring the JSON content type
+// also means a browser cannot post a link cross-site without a CORS
+// preflight. The answer is 201 with
 //
 //	{"key": "launch", "short_url": "https://sho.rt/launch", "original_url": "https://example.com/a",
 //	 "created_at": "...", "expires_at": "...", "max_visits": 10}

@@ -226,8 +226,8 @@ func TestSlowStatsHoldsUpNoFlush(t *testing.T) {
 }
 
 // slowStore makes every Get of a held context yield a few times, so that
-// flushes begin and end during it, and fails some AddClicks, so that flushes put their
-// clicks back.
+// flushes begin and end during it, and fails some AddClicks, so that flushes
+// put their clicks back.
 type slowStore struct {
 	shortid.Store
 	fail atomic.Bool

@@ -126,8 +126,9 @@ type Record struct {
 //   - Sweep is a range delete over an expiry index.
 //
 // Times are passed in by the caller: a Store never reads a clock. The
-// package's conformance suite, [github.com/blueprint-go/blueprint/shortid/storetest],
-// checks an implementation against this contract.
+// package's conformance suite,
+// [github.com/blueprint-go/blueprint/shortid/storetest], checks an
+// implementation against this contract.
 type Store interface {
 	// Create stores l and returns it, unless its key is taken, in which
 	// case it returns ErrExists and changes nothing, or ErrInvalidRequest
