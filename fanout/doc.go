@@ -274,10 +274,9 @@
 // graph must only be changed, and posts only be added, through it. A user
 // gets state when it reads with something to read, posts, follows or is
 // followed, mutes, blocks or is blocked; undoing a relation that does not
-// exist (Unmute, Unblock, or Unfollow by a user who follows no one) makes
-// none. Unfollow by a user who follows others still makes the followee's
-// state before it learns from the graph whether the edge exists: its
-// follower count must be cached before the graph changes.
+// exist (Unmute, Unblock, Unfollow) makes none. (An Unfollow whose followee
+// has no state yet reads the follower's followees to find the edge first:
+// the followee's follower count must be cached before the graph changes.)
 //
 // # Concurrency
 //

@@ -1333,6 +1333,19 @@ func (s *Service) Unfollow(ctx context.Context, follower, followee UserID) error
 		return err
 	}
 	defer s.queueReplan(ctx, follower)
+	// The followee's count must be cached before the graph changes, which
+	// makes its state: for a followee without state, only once the graph
+	// shows the edge, so that an Unfollow of someone never followed leaves
+	// nothing behind.
+	if !s.known(followee) {
+		edges, err := s.graph.Followees(ctx, follower, nil)
+		if err != nil {
+			return err
+		}
+		if _, found := slices.BinarySearchFunc(edges, followee, func(e Edge, u UserID) int { return cmpID(snowflake.ID(e.Followee), snowflake.ID(u)) }); !found {
+			return ErrNotFollowing
+		}
+	}
 	if err := s.user(ctx, followee, func(*userState) {}); err != nil {
 		return err
 	}
@@ -1453,6 +1466,14 @@ func (s *Service) Unblock(ctx context.Context, user, target UserID) error {
 	s.queueReplan(ctx, user)
 	s.queueReplan(ctx, target)
 	return err
+}
+
+// known reports whether the Service holds u's state, without making it.
+func (s *Service) known(u UserID) bool {
+	us := &s.users[stripeOf(int64(u))]
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	return us.m[u] != nil
 }
 
 // hasRel reports whether u holds relation bit with other, without making

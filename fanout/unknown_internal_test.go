@@ -179,3 +179,39 @@ func TestUndoOfNothingLeavesNoState(t *testing.T) {
 		}
 	}
 }
+
+// TestUnfollowOfNonFolloweeLeavesNoState unfollows, by a user who follows
+// someone, users it does not follow: each must be ErrNotFollowing and
+// leave no state (each kept about 330 bytes). An Unfollow of a followee
+// the Service has no state for (a graph stored before it) still works,
+// with the counts right.
+func TestUnfollowOfNonFolloweeLeavesNoState(t *testing.T) {
+	ctx := context.Background()
+	g := NewMemGraph()
+	if _, err := g.Follow(ctx, Edge{Follower: 7, Followee: 8, Since: 1}); err != nil {
+		t.Fatal(err)
+	}
+	s := New(g, NewMemPosts(), NewMemTimelines(MemTimelinesOptions{}), Options{})
+	defer s.Close()
+	if err := s.Follow(ctx, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	before := s.states()
+	for u := UserID(1000); u < 1100; u++ {
+		if err := s.Unfollow(ctx, 1, u); !errors.Is(err, ErrNotFollowing) {
+			t.Fatalf("Unfollow(1, %d) = %v, want ErrNotFollowing", u, err)
+		}
+	}
+	if n := s.states(); n != before {
+		t.Fatalf("Unfollows of users not followed made %d users' state (had %d)", n, before)
+	}
+	if err := s.Unfollow(ctx, 7, 8); err != nil {
+		t.Fatalf("Unfollow of a stored edge = %v", err)
+	}
+	var fr, fe int
+	s.user(ctx, 8, func(st *userState) { fr = st.followers })
+	s.user(ctx, 7, func(st *userState) { fe = st.followees })
+	if fr != 0 || fe != 0 {
+		t.Fatalf("after the Unfollow: followers of 8 = %d, followees of 7 = %d; want 0, 0", fr, fe)
+	}
+}
