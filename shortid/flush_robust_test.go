@@ -132,6 +132,8 @@ func TestPanicInAddClicksEndsTheFlush(t *testing.T) {
 	store.unappliedTyped = true
 	if err := s.Flush(ctx); err == nil {
 		t.Fatal("Flush with a typed nil *ClicksError returned nil")
+	} else {
+		_ = err.Error() // a nil *ClicksError's Error panicked in callers' logs
 	}
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -182,5 +184,30 @@ func TestCloseContextBoundsAStuckBackgroundFlush(t *testing.T) {
 	go func() { closed <- s.CloseContext(short) }()
 	if err := promptly(t, closed, "CloseContext during a stuck background flush"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("CloseContext = %v, want DeadlineExceeded", err)
+	}
+}
+
+// TestCloseContextWithDoneContextFlushes closes with a context that has
+// already ended and no background goroutine in a Store call: the final
+// flush must still run over a Store that does not look at its context
+// (the wait for the background goroutines had given up at once, skipping
+// it, whenever the select picked the ended context first).
+func TestCloseContextWithDoneContextFlushes(t *testing.T) {
+	for i := range 50 {
+		store := shortid.NewMemStore()
+		s, err := shortid.New(store, shortid.Options{FlushInterval: -1, SweepInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/x"}).Key
+		s.Resolve(ctx, key)
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := s.CloseContext(done); err != nil {
+			t.Fatalf("run %d: CloseContext with an ended context = %v, want nil", i, err)
+		}
+		if r, _ := store.Get(ctx, key); r.Clicks != 1 {
+			t.Fatalf("run %d: stored clicks = %d, want 1", i, r.Clicks)
+		}
 	}
 }

@@ -528,7 +528,7 @@ func (s *Shortener) readHeldOnce(ctx context.Context, key string, ck ClickKey) (
 			delete(s.held, ck)
 		}
 		s.flushMu.Unlock()
-		if err == nil && closed {
+		if closed {
 			err = ErrClosed // Close's final flush took the clicks
 		}
 	}()
@@ -607,7 +607,13 @@ func (s *Shortener) Flush(ctx context.Context) error {
 	if err != nil {
 		failed := batch
 		var ce *ClicksError
-		if errors.As(err, &ce) && ce != nil {
+		switch {
+		case !errors.As(err, &ce):
+		case ce == nil:
+			// A nil *ClicksError, whose Error method would panic in a
+			// caller's log: an error naming nothing.
+			err = errors.New("shortid: Store.AddClicks returned a nil *ClicksError")
+		default:
 			failed = unappliedOf(batch, ce.Unapplied) // the rest is in the Store: keep it once
 		}
 		s.clicks.restore(failed)
@@ -668,11 +674,10 @@ func (s *Shortener) CloseContext(ctx context.Context) error {
 	select {
 	case <-bg:
 	case <-ctx.Done():
-		// A background flush or sweep is in a Store call that ignores
-		// its cancelled context; the clicks it does not write stay
-		// buffered for a later Flush.
-		s.clicks.close()
-		return ctx.Err()
+		// A background goroutine may be in a Store call that ignores its
+		// cancelled context. The final flush still runs: it waits for a
+		// flush in progress only until ctx ends, and for a sweep not at
+		// all; what it cannot write stays buffered for a later Flush.
 	}
 	s.clicks.close()
 	return s.Flush(ctx)
