@@ -324,7 +324,8 @@ func (g *Group) Distribution() []byte {
 // ahead of the receiver, which could never catch up with the sender by
 // itself (its messages would all be ErrTooManySkipped): it replaces the
 // receiver, which then refuses everything before the distribution's
-// iteration, so nothing opens twice either. A name longer than 65535
+// iteration except the messages whose keys the old receiver stored, so
+// nothing opens twice either. A name longer than 65535
 // bytes, which the group's saved state cannot encode, is refused with
 // ErrMemberName.
 func (g *Group) SetMember(name string, distribution []byte) error {
@@ -338,9 +339,14 @@ func (g *Group) SetMember(name string, distribution []byte) error {
 	if err != nil {
 		return err
 	}
-	if old, ok := g.members[name]; ok && old.keyID == r.keyID && old.verify.Equal(r.verify) &&
-		uint64(r.iteration) <= uint64(old.iteration)+uint64(old.maxSkip) {
-		return nil
+	if old, ok := g.members[name]; ok && old.keyID == r.keyID && old.verify.Equal(r.verify) {
+		if uint64(r.iteration) <= uint64(old.iteration)+uint64(old.maxSkip) {
+			return nil
+		}
+		// The resynced receiver keeps the keys the old one stored for
+		// messages still to come: all below the old iteration, so below
+		// the new one's, and as many as the old one was allowed.
+		r.skipped, r.order = old.skipped, old.order
 	}
 	g.members[name] = r
 	return nil

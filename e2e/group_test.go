@@ -372,11 +372,24 @@ func TestZeroGroupStateEncodingRefused(t *testing.T) {
 // TestSetMemberResyncsAReceiverFarBehind loses more than MaxSkip of a
 // member's messages, then hands the receiver the member's current
 // distribution: the receiver, which could never catch up by itself, is
-// replaced, the next message opens, and the lost ones (if they come after
-// all) are refused rather than opened twice.
+// replaced, the next message opens, a delayed message whose key the old
+// receiver stored still opens, and nothing opens twice.
 func TestSetMemberResyncsAReceiverFarBehind(t *testing.T) {
 	gs := newGroups(t, []string{"ann", "ben"}, e2e.Options{MaxSkip: 10})
 	ann, ben := gs["ann"], gs["ben"]
+	// A message delayed in transit, whose key ben stores when he opens the
+	// next one.
+	late, err := ann.Seal(nil, []byte("late"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := ann.Seal(nil, []byte("next"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ben.Open(nil, "ann", next); err != nil {
+		t.Fatal(err)
+	}
 	var lost [][]byte
 	for range 50 {
 		m, err := ann.Seal(nil, []byte("lost"))
@@ -399,6 +412,12 @@ func TestSetMemberResyncsAReceiverFarBehind(t *testing.T) {
 		if pt, err := ben.Open(nil, "ann", m); err == nil {
 			t.Fatalf("lost message %d opened after the resync: %q", i, pt)
 		}
+	}
+	if pt, err := ben.Open(nil, "ann", late); err != nil || string(pt) != "late" {
+		t.Fatalf("the delayed message after the resync = %q, %v; want it opened (its key was stored)", pt, err)
+	}
+	if _, err := ben.Open(nil, "ann", next); err == nil {
+		t.Fatal("a message read before the resync opened again")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,4 +147,47 @@ func TestKeyringSerialisesRand(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// panicRand panics on its first read once armed.
+type panicRand struct{ armed atomic.Bool }
+
+func (p *panicRand) Read(b []byte) (int, error) {
+	if p.armed.CompareAndSwap(true, false) {
+		panic("randomness source failed")
+	}
+	return rand.Read(b)
+}
+
+// TestKeyringRandPanicReleasesLock makes the randomness source panic once
+// inside RotateSignedPrekey: the keyring's later draws must go on (the
+// lock serialising them was left held, so every later draw hung).
+func TestKeyringRandPanicReleasesLock(t *testing.T) {
+	pr := &panicRand{}
+	kr, err := e2e.NewKeyring(mustIdentity(t, 94), e2e.Options{Rand: pr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.armed.Store(true)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("RotateSignedPrekey did not panic")
+			}
+		}()
+		kr.RotateSignedPrekey()
+	}()
+	done := make(chan error, 1)
+	go func() {
+		_, err := kr.GenerateOneTimePrekeys(1)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("GenerateOneTimePrekeys hung after a panicking draw")
+	}
 }

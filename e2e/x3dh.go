@@ -215,8 +215,10 @@ func IsInitial(msg []byte) bool { return len(msg) > 0 && msg[0] == typePrekey }
 // up the prekeys a message names and, once the message authenticated, to
 // consume them, checking again that they are still there; that second
 // check, not the lock's span, makes a one-time prekey single-use under
-// concurrency. Its X25519 agreements and decryption run unlocked, and so
-// do every method's reads of Options.Rand and its key generations.
+// concurrency. Its X25519 agreements and decryption run unlocked. Reads of
+// Options.Rand and key generations (RotateSignedPrekey,
+// GenerateOneTimePrekeys) run under a lock of their own, which Accept never
+// takes, so a slow source holds up only other draws.
 type Keyring struct {
 	mu sync.Mutex
 	// randMu serialises the keyring's draws from Options.Rand, which
@@ -254,9 +256,9 @@ func NewKeyring(id *Identity, opts Options) (*Keyring, error) {
 }
 
 // signedPrekey signs priv's public half as the signed prekey with the next
-// id. The caller holds k.mu (or owns k) and drew priv before taking it:
-// the randomness source is the caller's code, which runs under no lock of
-// ours.
+// id. The caller holds k.mu (or owns k) and drew priv before taking it
+// (see draw): the randomness source is the caller's code, which runs under
+// no lock that Accept takes.
 func (k *Keyring) signedPrekey(priv *ecdh.PrivateKey) *signedPrekeyPriv {
 	var pub [KeySize]byte
 	copy(pub[:], priv.PublicKey().Bytes())
@@ -301,12 +303,11 @@ func (k *Keyring) SignedPrekey() SignedPrekey {
 // Options.PrekeyGrace from now, and is deleted once that has passed (see
 // [Keyring]); the one before it is deleted now if it was not already.
 func (k *Keyring) RotateSignedPrekey() (SignedPrekey, error) {
-	k.randMu.Lock()
-	priv, err := genX25519(k.opts.Rand)
-	k.randMu.Unlock()
+	privs, err := k.draw(1)
 	if err != nil {
 		return SignedPrekey{}, err
 	}
+	priv := privs[0]
 	now := k.opts.Now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -315,6 +316,24 @@ func (k *Keyring) RotateSignedPrekey() (SignedPrekey, error) {
 	k.current.expires = now.Add(k.opts.PrekeyGrace)
 	k.previous, k.current = k.current, spk
 	return spk.pub, nil
+}
+
+// draw generates n X25519 keys from Options.Rand under k.randMu, which
+// serialises the keyring's reads of a source that need not be safe for
+// concurrent use; it is released however the source returns, a panic
+// included.
+func (k *Keyring) draw(n int) ([]*ecdh.PrivateKey, error) {
+	k.randMu.Lock()
+	defer k.randMu.Unlock()
+	privs := make([]*ecdh.PrivateKey, n)
+	for i := range privs {
+		priv, err := genX25519(k.opts.Rand)
+		if err != nil {
+			return nil, err
+		}
+		privs[i] = priv
+	}
+	return privs, nil
 }
 
 // MaxOneTimePrekeys is the most one-time prekeys one
@@ -333,17 +352,10 @@ func (k *Keyring) GenerateOneTimePrekeys(n int) ([]OneTimePrekey, error) {
 	if n < 0 || n > MaxOneTimePrekeys {
 		return nil, ErrPrekeyCount
 	}
-	privs := make([]*ecdh.PrivateKey, n)
-	k.randMu.Lock()
-	for i := range privs {
-		priv, err := genX25519(k.opts.Rand)
-		if err != nil {
-			k.randMu.Unlock()
-			return nil, err
-		}
-		privs[i] = priv
+	privs, err := k.draw(n)
+	if err != nil {
+		return nil, err
 	}
-	k.randMu.Unlock()
 	k.lock()
 	defer k.mu.Unlock()
 	if uint64(n) >= math.MaxUint32-uint64(k.nextID) {
