@@ -275,8 +275,8 @@
 // gets state when it reads with something to read, posts, follows or is
 // followed, mutes, blocks or is blocked; undoing a relation that does not
 // exist (Unmute, Unblock, Unfollow) makes none. (An Unfollow whose followee
-// has no state yet reads the follower's followees to find the edge first:
-// the followee's follower count must be cached before the graph changes.)
+// has no state yet looks the edge up in the graph first: the followee's
+// follower count must be cached before the graph changes.)
 //
 // # Concurrency
 //

@@ -1335,14 +1335,16 @@ func (s *Service) Unfollow(ctx context.Context, follower, followee UserID) error
 	defer s.queueReplan(ctx, follower)
 	// The followee's count must be cached before the graph changes, which
 	// makes its state: for a followee without state, only once the graph
-	// shows the edge, so that an Unfollow of someone never followed leaves
-	// nothing behind.
+	// shows the edge (the followee's first follower from follower on, one
+	// B-tree descent), so that an Unfollow of someone never followed
+	// leaves nothing behind.
 	if !s.known(followee) {
-		edges, err := s.graph.Followees(ctx, follower, nil)
+		var buf [1]Edge
+		e, err := s.graph.Followers(ctx, followee, follower-1, 1, buf[:0])
 		if err != nil {
 			return err
 		}
-		if _, found := slices.BinarySearchFunc(edges, followee, func(e Edge, u UserID) int { return cmpID(snowflake.ID(e.Followee), snowflake.ID(u)) }); !found {
+		if len(e) == 0 || e[0].Follower != follower {
 			return ErrNotFollowing
 		}
 	}
