@@ -37,11 +37,15 @@ type env struct {
 	t     testing.TB
 	fanMu sync.Mutex
 	fans  map[snowflake.ID]int
+	// fanned is signalled (without blocking) after each fan-out is
+	// recorded in fans, for wait.
+	fanned chan struct{}
 }
 
 func newEnv(t testing.TB, cap int, opts fanout.Options) *env {
 	t.Helper()
-	e := &env{clk: newClock(), ctx: context.Background(), t: t, fans: map[snowflake.ID]int{}}
+	e := &env{clk: newClock(), ctx: context.Background(), t: t, fans: map[snowflake.ID]int{},
+		fanned: make(chan struct{}, 1)}
 	gen, err := snowflake.NewGenerator(1, snowflake.Options{Clock: e.clk})
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +56,10 @@ func newEnv(t testing.TB, cap int, opts fanout.Options) *env {
 		e.fanMu.Lock()
 		e.fans[id] = writes
 		e.fanMu.Unlock()
+		select {
+		case e.fanned <- struct{}{}:
+		default: // a signal is pending: wait looks at fans again anyway
+		}
 	}
 	e.tl = fanout.NewMemTimelines(fanout.MemTimelinesOptions{Cap: cap})
 	e.svc = fanout.New(fanout.NewMemGraph(), fanout.NewMemPosts(), e.tl, opts)
@@ -110,10 +118,11 @@ func (e *env) writes(p fanout.Post) int {
 	return e.fans[p.ID]
 }
 
-// wait waits until the fan-out of every post in ps has run.
+// wait waits until the fan-out of every post in ps has run: it looks at
+// fans each time OnFanout signals, failing after 10 seconds.
 func (e *env) wait(ps ...fanout.Post) {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	timeout := time.After(10 * time.Second)
 	for _, p := range ps {
 		for {
 			e.fanMu.Lock()
@@ -122,10 +131,11 @@ func (e *env) wait(ps ...fanout.Post) {
 			if ok {
 				break
 			}
-			if time.Now().After(deadline) {
+			select {
+			case <-e.fanned:
+			case <-timeout:
 				e.t.Fatalf("fan-out of %d did not finish", p.ID)
 			}
-			time.Sleep(time.Millisecond)
 		}
 	}
 }
