@@ -8,13 +8,19 @@ import (
 	"github.com/blueprint-go/blueprint/snowflake"
 )
 
-// gateTimelines holds every Deliver until gate is closed.
+// gateTimelines holds every Deliver until gate is closed, and signals
+// entered (without blocking) as each one starts.
 type gateTimelines struct {
 	*MemTimelines
-	gate chan struct{}
+	gate    chan struct{}
+	entered chan struct{}
 }
 
 func (g gateTimelines) Deliver(ctx context.Context, e Entry, users []UserID) error {
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
 	<-g.gate
 	return g.MemTimelines.Deliver(ctx, e, users)
 }
@@ -27,7 +33,7 @@ func (g gateTimelines) Deliver(ctx context.Context, e Entry, users []UserID) err
 func TestPublishNotBlockedByMaintenance(t *testing.T) {
 	ctx := context.Background()
 	gate := make(chan struct{})
-	tl := gateTimelines{NewMemTimelines(MemTimelinesOptions{}), gate}
+	tl := gateTimelines{NewMemTimelines(MemTimelinesOptions{}), gate, make(chan struct{}, 1)}
 	s := New(NewMemGraph(), NewMemPosts(), tl, Options{Workers: 1, Queue: 2})
 	defer s.Close()
 	defer close(gate)
@@ -38,8 +44,10 @@ func TestPublishNotBlockedByMaintenance(t *testing.T) {
 	if _, err := s.Publish(ctx, 1, "stuck"); err != nil {
 		t.Fatal(err)
 	}
-	for len(s.jobs) > 0 {
-		time.Sleep(time.Millisecond) // until the worker took the post
+	select {
+	case <-tl.entered: // the worker took the post, and is stuck
+	case <-time.After(5 * time.Second):
+		t.Fatal("the fan-out of the first post did not reach Deliver")
 	}
 	// Dormant readers wake up and ask for rebuilds, again and again.
 	for u := UserID(100); u < 110; u++ {
