@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/blueprint-go/blueprint/snowflake"
@@ -40,6 +41,24 @@ type switchWorld struct {
 
 const swReader, swAuthor, swOther UserID = 1, 2, 3
 
+// nsClock is a manual clock at ns Unix nanoseconds, for the ID generator
+// of a test in a synctest bubble (whose time starts in 2000, before the
+// generator's epoch).
+type nsClock struct{ ns *atomic.Int64 }
+
+func (c nsClock) Now() time.Time        { return time.Unix(0, c.ns.Load()) }
+func (c nsClock) Sleep(d time.Duration) { c.ns.Add(int64(max(d, time.Millisecond))) }
+
+// nsIDs returns a generator on nsClock{ns}.
+func nsIDs(t *testing.T, ns *atomic.Int64) *snowflake.Generator {
+	t.Helper()
+	gen, err := snowflake.NewGenerator(1, snowflake.Options{Clock: nsClock{ns}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gen
+}
+
 func newSwitchWorld(t *testing.T) *switchWorld {
 	w := &switchWorld{t: t, ctx: context.Background(), ns: new(atomic.Int64), fanned: make(chan snowflake.ID, 16),
 		g: &heldGraph{Graph: NewMemGraph(), held: make(chan struct{}), release: make(chan struct{})}}
@@ -48,7 +67,7 @@ func newSwitchWorld(t *testing.T) *switchWorld {
 		t.Fatal(err)
 	}
 	w.s = New(w.g, NewMemPosts(), NewMemTimelines(MemTimelinesOptions{}), Options{
-		Now: func() time.Time { return time.Unix(0, w.ns.Load()) }, InactiveAfter: time.Minute, Backfill: 2, Workers: 2,
+		IDs: nsIDs(t, w.ns), Now: nsClock{w.ns}.Now, InactiveAfter: time.Minute, Backfill: 2, Workers: 2,
 		Policy:   Threshold{Followers: 10},
 		OnFanout: func(id snowflake.ID, _ int, _ time.Duration) { w.fanned <- id },
 	})
@@ -103,17 +122,17 @@ func (w *switchWorld) mustSee(id snowflake.ID) {
 	}
 }
 
-// waitRebuilt waits until u's timeline rebuild has ended, failing t after
-// 5 seconds.
+// waitRebuilt waits until u's timeline rebuild has ended: the test runs
+// in a synctest bubble, and synctest.Wait returns once every other
+// goroutine of the bubble (the workers, the held calls) is durably
+// blocked, so a worker that took the rebuild has finished it.
 func waitRebuilt(t *testing.T, s *Service, u UserID) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for rebuilding := true; rebuilding; {
-		if time.Now().After(deadline) {
-			t.Fatalf("user %d still rebuilding after 5 s", u)
-		}
-		time.Sleep(time.Millisecond)
-		s.user(context.Background(), u, func(st *userState) { rebuilding = st.rebuilding })
+	synctest.Wait()
+	var rebuilding bool
+	s.user(context.Background(), u, func(st *userState) { rebuilding = st.rebuilding })
+	if rebuilding {
+		t.Fatalf("user %d still rebuilding with the workers idle", u)
 	}
 }
 
@@ -125,6 +144,10 @@ func waitRebuilt(t *testing.T, s *Service, u UserID) {
 // the fan-out skipped. (Found by TestPlanProperty under load, about 1 run
 // in 200.)
 func TestSwitchToPushAcrossDormancy(t *testing.T) {
+	synctest.Test(t, testSwitchToPushAcrossDormancy)
+}
+
+func testSwitchToPushAcrossDormancy(t *testing.T) {
 	w := newSwitchWorld(t)
 	adjusted := w.holdAdjust()
 	w.ns.Add(int64(2 * time.Minute)) // the reader goes dormant
@@ -185,13 +208,17 @@ func (p *heldPosts) Put(ctx context.Context, x Post) error {
 // held post's ID, below the other post, which the rebuild must have
 // copied although the author was at Pulling when it looked.
 func TestAuthorSwitchAcrossDormancy(t *testing.T) {
+	synctest.Test(t, testAuthorSwitchAcrossDormancy)
+}
+
+func testAuthorSwitchAcrossDormancy(t *testing.T) {
 	var ns atomic.Int64
 	ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	ctx := context.Background()
 	posts := &heldPosts{Posts: NewMemPosts(), held: make(chan struct{}), release: make(chan struct{})}
 	fanned := make(chan snowflake.ID, 16)
 	s := New(NewMemGraph(), posts, NewMemTimelines(MemTimelinesOptions{}), Options{
-		Now: func() time.Time { return time.Unix(0, ns.Load()) }, InactiveAfter: time.Minute, Workers: 2,
+		IDs: nsIDs(t, &ns), Now: nsClock{&ns}.Now, InactiveAfter: time.Minute, Workers: 2,
 		Policy:   Threshold{Followers: 1, Hysteresis: -1},
 		OnFanout: func(id snowflake.ID, _ int, _ time.Duration) { fanned <- id },
 	})
