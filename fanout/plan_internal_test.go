@@ -4,7 +4,9 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -154,10 +156,19 @@ func TestPlanFilter(t *testing.T) {
 // mutes and blocks a worker rebuilds its plan, so that its next read
 // builds none, and that the plan is the one a read would build: the same
 // followees, pulled and marked. A dormant reader (plan freed) gets none.
+//
+// It runs in a synctest bubble: synctest.Wait returns once the workers are
+// idle, so a replan queued by then has been run.
 func TestReplanOnChange(t *testing.T) {
+	synctest.Test(t, testReplanOnChange)
+}
+
+func testReplanOnChange(t *testing.T) {
 	ctx := t.Context()
+	var ns atomic.Int64
+	ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	s := New(NewMemGraph(), NewMemPosts(), NewMemTimelines(MemTimelinesOptions{}),
-		Options{Policy: Threshold{Followers: 3, Hysteresis: -1}})
+		Options{Policy: Threshold{Followers: 3, Hysteresis: -1}, IDs: nsIDs(t, &ns), Now: nsClock{&ns}.Now})
 	defer s.Close()
 	// 9 is pushed (one follower), 8 pulled (five).
 	const r, pushed, pulled = UserID(1), UserID(9), UserID(8)
@@ -179,22 +190,21 @@ func TestReplanOnChange(t *testing.T) {
 	if _, err := s.Timeline(ctx, r, "", 5); err != nil {
 		t.Fatal(err)
 	}
-	// current waits for a current plan (the worker's) and returns it.
+	// current waits for the workers to go idle and returns the current
+	// plan (the worker's).
 	current := func(what string) *readPlan {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-			var p *readPlan
-			s.user(ctx, r, func(st *userState) {
-				if st.plan != nil && st.planBuilt == st.planVer {
-					p = st.plan
-				}
-			})
-			if p != nil {
-				return p
+		synctest.Wait()
+		var p *readPlan
+		s.user(ctx, r, func(st *userState) {
+			if st.plan != nil && st.planBuilt == st.planVer {
+				p = st.plan
 			}
+		})
+		if p == nil {
+			t.Fatalf("after %s: no current plan", what)
 		}
-		t.Fatalf("after %s: no current plan", what)
-		return nil
+		return p
 	}
 	view := func(p *readPlan) [3][]UserID {
 		var v [3][]UserID
