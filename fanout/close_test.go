@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/blueprint-go/blueprint/fanout"
@@ -44,17 +45,15 @@ func (t *hungTimelines) Deliver(ctx context.Context, e fanout.Entry, users []fan
 	return t.MemTimelines.Deliver(ctx, e, users)
 }
 
-// settleGoroutines waits up to 5 seconds for the number of goroutines to
-// fall to at most n, and fails the test if it does not.
+// settleGoroutines waits with synctest.Wait until every other goroutine
+// of the test's synctest bubble has ended or is blocked, and fails the
+// test if more than n goroutines are left.
 func settleGoroutines(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > n {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines left, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(time.Millisecond)
+	synctest.Wait()
+	if runtime.NumGoroutine() > n {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines left, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
 	}
 }
 
@@ -92,7 +91,7 @@ func TestCloseContextGivesUpOnAHungStore(t *testing.T) {
 				}
 			})
 			defer func() { close(done); timer.Stop() }()
-			closeGivesUp(t, tc.honour, tc.posts)
+			synctest.Test(t, func(t *testing.T) { closeGivesUp(t, tc.honour, tc.posts) })
 		})
 	}
 }
@@ -126,11 +125,14 @@ func closeGivesUp(t *testing.T, honour bool, posts int) {
 		}
 	}
 	defer release()
+	// After a failure before CloseContext, end the workers before the
+	// bubble does (later, Close returns ErrClosed at once).
+	t.Cleanup(func() { release(); svc.Close() })
 	for f := fanout.UserID(author + 1); f <= author+followers; f++ {
 		if err := svc.Follow(ctx, f, author); err != nil {
 			t.Fatal(err)
 		}
-		settleReader(t, ctx, svc, f, 5*time.Second) // active and rebuilt
+		settleReader(t, ctx, svc, f) // active and rebuilt
 	}
 	tl.armed.Store(true)
 	var want []string // newest first

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/blueprint-go/blueprint/fanout"
@@ -373,6 +374,10 @@ func TestReposts(t *testing.T) {
 }
 
 func TestInactiveReaderRebuild(t *testing.T) {
+	synctest.Test(t, testInactiveReaderRebuild)
+}
+
+func testInactiveReaderRebuild(t *testing.T) {
 	e := newEnv(t, 800, fanout.Options{InactiveAfter: time.Minute})
 	e.follow(2, 1)
 	e.clk.Add(2 * time.Minute)
@@ -390,12 +395,10 @@ func TestInactiveReaderRebuild(t *testing.T) {
 	if err != nil || len(pg.Posts) != 3 || !pg.Partial {
 		t.Fatalf("first read after inactivity: %d posts, partial %v, %v; want 3, true", len(pg.Posts), pg.Partial, err)
 	}
-	// The rebuild runs on the workers; then reads are no longer partial.
-	deadline := time.Now().Add(5 * time.Second)
-	for pg.Partial && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-		pg, _ = e.svc.Timeline(e.ctx, 2, "", 5)
-	}
+	// The rebuild runs on the workers; once they are idle, reads are no
+	// longer partial.
+	synctest.Wait()
+	pg, _ = e.svc.Timeline(e.ctx, 2, "", 5)
 	if pg.Partial || len(pg.Posts) != 3 {
 		t.Fatalf("after rebuild: partial %v, %d posts", pg.Partial, len(pg.Posts))
 	}
@@ -964,6 +967,10 @@ func TestQueuedPostsPaged(t *testing.T) {
 // A follow of a pulled author copies nothing: its posts are pulled at read
 // time, so copies would only fill the cap.
 func TestFollowPulledAuthorNoBackfill(t *testing.T) {
+	synctest.Test(t, testFollowPulledAuthorNoBackfill)
+}
+
+func testFollowPulledAuthorNoBackfill(t *testing.T) {
 	e := newEnv(t, 800, fanout.Options{Policy: fanout.Threshold{Followers: 2, Hysteresis: -1}})
 	const author = 100
 	for f := fanout.UserID(101); f <= 103; f++ {
@@ -999,28 +1006,32 @@ func TestFollowPulledAuthorNoBackfill(t *testing.T) {
 	}
 }
 
-// settle reads u's timeline until its rebuild after inactivity is done.
+// settle waits until u's rebuild after inactivity is done (see
+// settleReader).
 func (e *env) settle(u fanout.UserID) {
 	e.t.Helper()
-	settleReader(e.t, e.ctx, e.svc, u, 10*time.Second)
+	settleReader(e.t, e.ctx, e.svc, u)
 }
 
-// settleReader reads u's timeline until a page is not Partial (its
-// rebuild is done), failing t after timeout.
-func settleReader(t testing.TB, ctx context.Context, svc *fanout.Service, u fanout.UserID, timeout time.Duration) {
+// settleReader reads u's timeline and, if the page is Partial (a rebuild
+// was queued), waits with synctest.Wait for the workers to go idle and
+// checks that the rebuild is done: the next page is not Partial. The test
+// must run in a synctest bubble.
+func settleReader(t testing.TB, ctx context.Context, svc *fanout.Service, u fanout.UserID) {
 	t.Helper()
-	for deadline := time.Now().Add(timeout); ; {
-		pg, err := svc.Timeline(ctx, u, "", 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !pg.Partial {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rebuild of %d did not finish in %v", u, timeout)
-		}
-		time.Sleep(time.Millisecond)
+	pg, err := svc.Timeline(ctx, u, "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pg.Partial {
+		return
+	}
+	synctest.Wait()
+	if pg, err = svc.Timeline(ctx, u, "", 1); err != nil {
+		t.Fatal(err)
+	}
+	if pg.Partial {
+		t.Fatalf("rebuild of %d not done with the workers idle", u)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/blueprint-go/blueprint/fanout"
@@ -113,11 +114,11 @@ func newStoreErrWorld(t *testing.T, followers int, opts fanout.Options) *storeEr
 	return w
 }
 
-// waitComplete reads u until its page is not Partial (its rebuild is
-// done), failing after 5 seconds.
+// waitComplete waits until u's page is not Partial (its rebuild is done;
+// see settleReader).
 func (w *storeErrWorld) waitComplete(u fanout.UserID) {
 	w.t.Helper()
-	settleReader(w.t, w.ctx, w.svc, u, 5*time.Second)
+	settleReader(w.t, w.ctx, w.svc, u)
 }
 
 // publish posts text as author 1 and waits for its fan-out.
@@ -169,6 +170,10 @@ func (w *storeErrWorld) mustSeeOnce(u fanout.UserID, want ...string) {
 // (and rebuilds the timeline). The fan-out ignored the error, and the
 // post was lost to the follower for good.
 func TestDeliverFailureKeepsPost(t *testing.T) {
+	synctest.Test(t, testDeliverFailureKeepsPost)
+}
+
+func testDeliverFailureKeepsPost(t *testing.T) {
 	for _, failures := range []int{1, 2, 3} {
 		w := newStoreErrWorld(t, 1, fanout.Options{})
 		w.tl.deliver.arm(0, failures)
@@ -196,6 +201,10 @@ func TestDeliverFailureKeepsPost(t *testing.T) {
 // later posts do too: the fan-out stopped at the error, and the followers
 // not reached yet lost the post for good.
 func TestFollowersFailureKeepsPost(t *testing.T) {
+	synctest.Test(t, testFollowersFailureKeepsPost)
+}
+
+func testFollowersFailureKeepsPost(t *testing.T) {
 	const followers = 5
 	w := newStoreErrWorld(t, followers, fanout.Options{BatchSize: 2})
 	w.publish("before")
@@ -222,6 +231,10 @@ func (p flipPolicy) PushEdge(fanout.AuthorStats, fanout.ReaderStats) bool { retu
 // post was lost to the follower for good once its plan was built from
 // the graph again.
 func TestEdgeSwitchFailureKeepsPost(t *testing.T) {
+	synctest.Test(t, testEdgeSwitchFailureKeepsPost)
+}
+
+func testEdgeSwitchFailureKeepsPost(t *testing.T) {
 	var pull atomic.Bool
 	w := newStoreErrWorld(t, 1, fanout.Options{Policy: flipPolicy{&pull}})
 	w.publish("pushed")
