@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -37,6 +38,9 @@ type switchWorld struct {
 	g      *heldGraph
 	ns     *atomic.Int64
 	fanned chan snowflake.ID
+	// release closes g.release once; a cleanup calls it too, so that a
+	// failed test's held call ends before the Service is closed.
+	release func()
 }
 
 const swReader, swAuthor, swOther UserID = 1, 2, 3
@@ -72,6 +76,8 @@ func newSwitchWorld(t *testing.T) *switchWorld {
 		OnFanout: func(id snowflake.ID, _ int, _ time.Duration) { w.fanned <- id },
 	})
 	t.Cleanup(func() { w.s.Close() })
+	w.release = sync.OnceFunc(func() { close(w.g.release) })
+	t.Cleanup(w.release) // runs first
 	w.publish(swAuthor)
 	w.publish(swOther)
 	w.read()
@@ -154,7 +160,7 @@ func testSwitchToPushAcrossDormancy(t *testing.T) {
 	p := w.publish(swAuthor)         // its fan-out skips the reader
 	w.read()                         // from a floor above p; a rebuild
 	waitRebuilt(t, w.s, swReader)
-	close(w.g.release)
+	w.release()
 	<-adjusted
 	w.mustSee(p)
 }
@@ -179,7 +185,7 @@ func TestSwitchesSerialized(t *testing.T) {
 	}()
 	time.Sleep(20 * time.Millisecond) // room for the flip to land, if it can
 	p := w.publish(swAuthor)
-	close(w.g.release)
+	w.release()
 	<-adjusted
 	<-flipped
 	w.mustSee(p)
@@ -222,7 +228,9 @@ func testAuthorSwitchAcrossDormancy(t *testing.T) {
 		Policy:   Threshold{Followers: 1, Hysteresis: -1},
 		OnFanout: func(id snowflake.ID, _ int, _ time.Duration) { fanned <- id },
 	})
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	release := sync.OnceFunc(func() { close(posts.release) })
+	t.Cleanup(release) // runs first: Close waits for the held Publish
 	const reader, author, other = 1, 2, 3
 	for _, f := range []UserID{reader, other} {
 		if err := s.Follow(ctx, f, author); err != nil {
@@ -259,7 +267,7 @@ func testAuthorSwitchAcrossDormancy(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitRebuilt(t, s, reader)
-	close(posts.release)
+	release()
 	sp := <-switched
 	<-fanned
 	pg, err := s.Timeline(ctx, reader, "", 5)
