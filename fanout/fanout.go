@@ -1338,7 +1338,7 @@ func (s *Service) Unfollow(ctx context.Context, follower, followee UserID) error
 	// shows the edge (the followee's first follower from follower on, one
 	// B-tree descent), so that an Unfollow of someone never followed
 	// leaves nothing behind.
-	if !s.known(followee) {
+	if !s.peek(followee, nil) {
 		var buf [1]Edge
 		e, err := s.graph.Followers(ctx, followee, follower-1, 1, buf[:0])
 		if err != nil {
@@ -1470,22 +1470,25 @@ func (s *Service) Unblock(ctx context.Context, user, target UserID) error {
 	return err
 }
 
-// known reports whether the Service holds u's state, without making it.
-func (s *Service) known(u UserID) bool {
+// peek runs f on u's state under its stripe lock if the Service holds it,
+// without making it, and reports whether it does.
+func (s *Service) peek(u UserID, f func(st *userState)) bool {
 	us := &s.users[stripeOf(int64(u))]
 	us.mu.Lock()
 	defer us.mu.Unlock()
-	return us.m[u] != nil
+	st := us.m[u]
+	if st != nil && f != nil {
+		f(st)
+	}
+	return st != nil
 }
 
 // hasRel reports whether u holds relation bit with other, without making
 // u's state: mutes and blocks live only there.
 func (s *Service) hasRel(u, other UserID, bit uint8) bool {
-	us := &s.users[stripeOf(int64(u))]
-	us.mu.Lock()
-	defer us.mu.Unlock()
-	st := us.m[u]
-	return st != nil && st.rel[other]&bit != 0
+	has := false
+	s.peek(u, func(st *userState) { has = st.rel[other]&bit != 0 })
+	return has
 }
 
 func (s *Service) setRel(ctx context.Context, user, target UserID, bit uint8, on bool) error {

@@ -97,11 +97,7 @@ func TestReadOfUnknownUserLeavesNoState(t *testing.T) {
 		t.Fatalf("user with a stored timeline of an unfollowed author reads %v, want nothing", got)
 	}
 	for _, u := range []UserID{poster, heldTL, follower} {
-		us := &s.users[stripeOf(int64(u))]
-		us.mu.Lock()
-		found := us.m[u] != nil
-		us.mu.Unlock()
-		if !found {
+		if !s.peek(u, nil) {
 			t.Fatalf("user %d has no state after its read", u)
 		}
 	}
@@ -167,13 +163,8 @@ func TestUndoOfNothingLeavesNoState(t *testing.T) {
 		t.Fatalf("Unfollow of a follow = %v", err)
 	}
 	for _, u := range []UserID{1, 4, 5} {
-		rel := map[UserID]uint8(nil)
-		us := &s.users[stripeOf(int64(u))]
-		us.mu.Lock()
-		if st := us.m[u]; st != nil {
-			rel = st.rel
-		}
-		us.mu.Unlock()
+		var rel map[UserID]uint8
+		s.peek(u, func(st *userState) { rel = st.rel })
 		for other, r := range rel {
 			t.Errorf("user %d still has relation %b with %d", u, r, other)
 		}
