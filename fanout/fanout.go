@@ -743,13 +743,10 @@ func (s *Service) storeError(err error) {
 // so far, pulls below it and has a worker rebuild the timeline, as for a
 // reader back from inactivity.
 func (s *Service) lost(reader UserID) {
-	us := &s.users[stripeOf(int64(reader))]
-	us.mu.Lock()
-	if st := us.m[reader]; st != nil {
+	s.peek(reader, func(st *userState) {
 		st.dormant = true
 		st.plan = nil // as in receives
-	}
-	us.mu.Unlock()
+	})
 }
 
 // pullAuthor turns author to pull after a fan-out could not list all of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -232,16 +233,10 @@ func (s *ShardedStore) AddClicks(ctx context.Context, clicks map[ClickKey]int64)
 		}
 		if err := s.shards[i].AddClicks(ctx, b); err != nil {
 			errs = append(errs, err)
-			var ce *ClicksError
-			if errors.As(err, &ce) && ce != nil {
-				b = unappliedOf(b, ce.Unapplied)
-			}
 			if unapplied == nil {
 				unapplied = make(map[ClickKey]int64, len(b))
 			}
-			for ck, n := range b {
-				unapplied[ck] = n
-			}
+			maps.Copy(unapplied, unappliedOf(b, err))
 		}
 	}
 	if errs == nil {

@@ -61,13 +61,12 @@ type Shortener struct {
 	// Stats lost the race with flushes statsTries times in a row and now
 	// read them guarded: a flush leaves a held link's clicks in the
 	// buffer, so that the Store's count of it stays put, except a flush
-	// after Close, which takes everything and counts itself in overrides.
+	// after Close, which takes everything.
 	flushMu   sync.Mutex
 	flushSeq  uint64
 	inflight  map[ClickKey]int64
 	flushDone chan struct{}
 	held      map[ClickKey]int
-	overrides uint64
 	closed    atomic.Bool
 	stopBg    context.CancelFunc // cancels the background goroutines' context
 	wg        sync.WaitGroup
@@ -515,7 +514,6 @@ func (s *Shortener) readHeldOnce(ctx context.Context, key string, ck ClickKey) (
 		s.held = make(map[ClickKey]int)
 	}
 	s.held[ck]++
-	overrides := s.overrides
 	var done chan struct{}
 	if _, ok := s.inflight[ck]; ok && s.flushSeq&1 == 1 {
 		done = s.flushDone
@@ -523,7 +521,9 @@ func (s *Shortener) readHeldOnce(ctx context.Context, key string, ck ClickKey) (
 	s.flushMu.Unlock()
 	defer func() {
 		s.flushMu.Lock()
-		closed := s.overrides != overrides
+		// Close is marked before its final flush drains (under flushMu),
+		// which takes held links' clicks too.
+		closed := s.closed.Load()
 		if s.held[ck]--; s.held[ck] == 0 {
 			delete(s.held, ck)
 		}
@@ -574,10 +574,8 @@ func (s *Shortener) Flush(ctx context.Context) error {
 		s.flushMu.Lock()
 	}
 	keep := s.held
-	if len(keep) > 0 && s.closed.Load() {
-		// After Close every click goes; a guarded Stats learns it lost.
-		keep = nil
-		s.overrides++
+	if s.closed.Load() {
+		keep = nil // after Close every click goes; a guarded Stats learns it from closed
 	}
 	batch := s.clicks.drain(keep)
 	if len(batch) == 0 {
@@ -605,18 +603,12 @@ func (s *Shortener) Flush(ctx context.Context) error {
 	err := s.store.AddClicks(ctx, batch)
 	returned = true
 	if err != nil {
-		failed := batch
-		var ce *ClicksError
-		switch {
-		case !errors.As(err, &ce):
-		case ce == nil:
+		s.clicks.restore(unappliedOf(batch, err)) // the rest is in the Store: keep it once
+		if ce := (*ClicksError)(nil); errors.As(err, &ce) && ce == nil {
 			// A nil *ClicksError, whose Error method would panic in a
 			// caller's log: an error naming nothing.
 			err = errors.New("shortid: Store.AddClicks returned a nil *ClicksError")
-		default:
-			failed = unappliedOf(batch, ce.Unapplied) // the rest is in the Store: keep it once
 		}
-		s.clicks.restore(failed)
 	}
 	return err
 }

@@ -96,12 +96,17 @@ func (e *ClicksError) Error() string {
 // Unwrap returns e.Err.
 func (e *ClicksError) Unwrap() error { return e.Err }
 
-// unappliedOf returns the counts of batch that unapplied names as not
-// added, each at most its count in batch: a Store that names counts it was
-// not given must not make clicks up.
-func unappliedOf(batch, unapplied map[ClickKey]int64) map[ClickKey]int64 {
-	out := make(map[ClickKey]int64, len(unapplied))
-	for ck, n := range unapplied {
+// unappliedOf returns the counts of batch that a failed AddClicks did not
+// add: those its *ClicksError names, each at most its count in batch (a
+// Store that names counts it was not given must not make clicks up), or
+// the whole batch for any other error, a nil *ClicksError included.
+func unappliedOf(batch map[ClickKey]int64, err error) map[ClickKey]int64 {
+	var ce *ClicksError
+	if !errors.As(err, &ce) || ce == nil {
+		return batch
+	}
+	out := make(map[ClickKey]int64, len(ce.Unapplied))
+	for ck, n := range ce.Unapplied {
 		if b := batch[ck]; b > 0 && n > 0 {
 			out[ck] = min(n, b)
 		}
