@@ -358,6 +358,16 @@ func (t *Tree[ID, V]) divide(n int32) {
 		t.push(ch, it, t.marks(it.v))
 	}
 	t.release(items)
+	// A pile keeps the limit it was raised to: reset to LeafSize, every
+	// later arrival at its point would rescan it in split and double the
+	// limit again, one scan of the whole pile per doubling.
+	if lim := t.nodes[n].limit; lim > t.leafSize {
+		for q := c; q < c+4; q++ {
+			if ch := &t.nodes[q]; int32(len(ch.items)) > t.leafSize && samePoint(ch.items) {
+				ch.limit = lim
+			}
+		}
+	}
 }
 
 // push appends it to leaf n, counts it, and indexes it. mk is 1 when it

@@ -1024,3 +1024,38 @@ func TestConcurrentReads(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestPileKeepsItsLimit builds a pile of objects at one point, then lands
+// an object beside it, which parts the leaf: the leaf the pile ends up in
+// must keep the raised limit. Reset to LeafSize, each later arrival at the
+// pile's point rescanned the whole pile in split and doubled the limit
+// again (a pile of 10,000 cost 90,000 item comparisons over the next
+// thousand inserts).
+func TestPileKeepsItsLimit(t *testing.T) {
+	tr, err := New[int, int](unit, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := model{}
+	put := func(id int, p Point) {
+		if err := tr.Insert(id, p, id); err != nil {
+			t.Fatal(err)
+		}
+		m[id] = struct {
+			p Point
+			v int
+		}{p, id}
+	}
+	const n = 5000
+	for i := range n {
+		put(i, Point{500, 500})
+	}
+	put(n, Point{500.001, 500})
+	for i := range tr.nodes {
+		nd := &tr.nodes[i]
+		if nd.child == noChild && len(nd.items) > int(tr.leafSize) && nd.limit <= int32(len(nd.items)) {
+			t.Fatalf("the pile's leaf holds %d objects with limit %d: the next arrival rescans it", len(nd.items), nd.limit)
+		}
+	}
+	checkInvariants(t, tr, m)
+}
