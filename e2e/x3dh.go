@@ -270,14 +270,16 @@ func (k *Keyring) signedPrekey(priv *ecdh.PrivateKey) *signedPrekeyPriv {
 // Identity returns the keyring's identity.
 func (k *Keyring) Identity() *Identity { return k.id }
 
-// lock takes k.mu and deletes the previous signed prekey if its grace
-// period has passed. It reads the clock before taking the lock, so that
-// no caller's clock runs under it; a reading that another goroutine's
-// later one overtook cannot bring a deleted prekey back.
-func (k *Keyring) lock() {
+// lock takes k.mu, deletes the previous signed prekey if its grace
+// period has passed, and returns the clock's reading it judged by. It
+// reads the clock before taking the lock, so that no caller's clock runs
+// under it; a reading that another goroutine's later one overtook cannot
+// bring a deleted prekey back.
+func (k *Keyring) lock() time.Time {
 	now := k.opts.Now()
 	k.mu.Lock()
 	k.dropExpired(now)
+	return now
 }
 
 // dropExpired deletes the previous signed prekey and its replay record if
@@ -307,12 +309,9 @@ func (k *Keyring) RotateSignedPrekey() (SignedPrekey, error) {
 	if err != nil {
 		return SignedPrekey{}, err
 	}
-	priv := privs[0]
-	now := k.opts.Now()
-	k.mu.Lock()
+	now := k.lock()
 	defer k.mu.Unlock()
-	k.dropExpired(now)
-	spk := k.signedPrekey(priv)
+	spk := k.signedPrekey(privs[0])
 	k.current.expires = now.Add(k.opts.PrekeyGrace)
 	k.previous, k.current = k.current, spk
 	return spk.pub, nil
@@ -410,7 +409,6 @@ func (k *Keyring) OneTimePrekeys() int {
 // which is held only to look up the prekeys and, after authentication, to
 // consume them (re-checking that nobody consumed them in between).
 func (k *Keyring) Accept(dst, msg []byte) (*Session, []byte, error) {
-	msg = unaliased(dst, msg)
 	p, _, err := parsePrekeyPrefix(msg)
 	if err != nil {
 		return nil, dst, err
