@@ -351,9 +351,7 @@ func (x *Index) insertRun(sc *batchScratch, es []batchEnt) {
 			if sc.pendingIn(li) {
 				x.flush(sc)
 			}
-			x.gen.Add(1) // odd: searches running meanwhile start over
-			s.split(li)
-			x.gen.Add(1)
+			x.splitLeaf(li)
 			continue
 		}
 		// The count goes up before the entries appear, so a search

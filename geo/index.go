@@ -224,11 +224,17 @@ func (x *Index) leafFor(i int32, px, py int32) int32 {
 		if s.cnt(li) < lim || sameSpot(s.ref(li).b, p) {
 			return li
 		}
-		x.gen.Add(1) // odd: searches running meanwhile start over
-		s.split(li)
-		x.gen.Add(1)
+		x.splitLeaf(li)
 		i = li
 	}
+}
+
+// splitLeaf splits leaf li with gen odd meanwhile, so that searches
+// running then start over.
+func (x *Index) splitLeaf(li int32) {
+	x.gen.Add(1)
+	x.st.split(li)
+	x.gen.Add(1)
 }
 
 // addTo adds an entry to leaf li inside its seq bump and returns its slot.
@@ -395,9 +401,7 @@ func (x *Index) spread(li int32) {
 	s := &x.st
 	lim := s.leafLimit(li)
 	for s.cnt(li) > lim && !s.ref(li).b.oneSpot() {
-		x.gen.Add(1) // odd: searches running meanwhile start over
-		s.split(li)
-		x.gen.Add(1)
+		x.splitLeaf(li)
 		// Only the child holding the pile's point can hold too many.
 		c := s.kid(li)
 		li = c
