@@ -2,6 +2,7 @@ package quadtree
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -999,7 +1000,8 @@ func TestNearestCost(t *testing.T) {
 }
 
 // TestConcurrentReads runs the read-only methods the Tree documents as
-// safe in parallel from several goroutines; -race checks the claim.
+// safe in parallel from several goroutines: each must read what it read
+// alone, and -race checks the claim.
 func TestConcurrentReads(t *testing.T) {
 	isMarked := func(v int) bool { return v%4 == 0 }
 	tr, _ := NewMarked[int, int](unit, Options{LeafSize: 8}, isMarked)
@@ -1007,18 +1009,34 @@ func TestConcurrentReads(t *testing.T) {
 	for i := range 5000 {
 		_ = tr.Insert(i, genPoint(r), i)
 	}
+	// Each goroutine's reads, run first alone: the concurrent runs must
+	// give the same answers.
+	reads := func(g int) []string {
+		r := rand.New(rand.NewPCG(uint64(g), 12))
+		var out []string
+		var buf []Neighbor[int, int]
+		for range 300 {
+			q := genPoint(r)
+			buf = tr.Nearest(buf, 5, math.Inf(1), Euclidean(q), nil)
+			out = append(out, fmt.Sprint(buf))
+			buf = tr.NearestMarked(buf, 5, math.Inf(1), Euclidean(q), nil)
+			out = append(out, fmt.Sprint(buf))
+			n := 0
+			tr.Range(Rect{q.X, q.Y, q.X + 50, q.Y + 50}, func(int, Point, int) bool { n++; return true })
+			p, v, ok := tr.Get(r.IntN(5000))
+			out = append(out, fmt.Sprint(n, p, v, ok, tr.Len(), tr.Bounds()))
+		}
+		return out
+	}
+	var want [4][]string
+	for g := range want {
+		want[g] = reads(g)
+	}
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
-			r := rand.New(rand.NewPCG(uint64(g), 12))
-			var buf []Neighbor[int, int]
-			for range 300 {
-				q := genPoint(r)
-				buf = tr.Nearest(buf, 5, math.Inf(1), Euclidean(q), nil)
-				buf = tr.NearestMarked(buf, 5, math.Inf(1), Euclidean(q), nil)
-				tr.Range(Rect{q.X, q.Y, q.X + 50, q.Y + 50}, func(int, Point, int) bool { return true })
-				tr.Get(r.IntN(5000))
-				_, _ = tr.Len(), tr.Bounds()
+			if got := reads(g); !slices.Equal(got, want[g]) {
+				t.Errorf("goroutine %d read other answers than alone", g)
 			}
 		})
 	}
