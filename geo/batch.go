@@ -308,11 +308,7 @@ func (x *Index) upsertChunk(sc *batchScratch, es []batchEnt, whole bool, total i
 func (x *Index) reserveTable(k, nodes int) {
 	s := &x.st
 	t := &s.table
-	rebuild := false
-	for uint64(s.nnode)+uint64(nodes)+nodeReserve+1 >= uint64(t.nodeMask()) && t.nbits < 32-hintBits {
-		t.nbits++
-		rebuild = true
-	}
+	rebuild := t.widen(uint64(s.nnode) + uint64(nodes))
 	for rebuild || (t.used+t.dead+k)*4 > len(t.slots)*3 {
 		s.rebuildTable((t.used+k)*4 > len(t.slots)*3)
 		rebuild = false

@@ -840,14 +840,21 @@ func (s *treeStore) tableDelete(id DriverID, li int32) {
 // node index that does not fit them. Call it before a write that may
 // split leaves.
 func (s *treeStore) reserveNodes() {
-	wide := false
-	for uint32(s.nnode)+nodeReserve+1 >= s.table.nodeMask() {
-		s.table.nbits++
-		wide = true
-	}
-	if wide {
+	if s.table.widen(uint64(s.nnode)) {
 		s.rebuildTable(false)
 	}
+}
+
+// widen gives the node index as many more bits as nodes nodes and a
+// write's nodeReserve need (up to the 32 bits less the hint's), and
+// reports whether it did; the caller then rebuilds the table.
+func (t *idTable) widen(nodes uint64) bool {
+	wide := false
+	for nodes+nodeReserve+1 >= uint64(t.nodeMask()) && t.nbits < 32-hintBits {
+		t.nbits++
+		wide = true
+	}
+	return wide
 }
 
 // rebuildTable fills the table afresh from the main tree's leaves, doubled

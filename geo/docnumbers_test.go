@@ -65,12 +65,10 @@ func TestDocNumbers(t *testing.T) {
 	// the tag is left past 2^25 nodes.
 	// The node bits reserveNodes settles on for New York's 84,000 nodes
 	// at 1M drivers, and the tag bits they leave.
-	nbits := uint(9)
-	for 84_000+nodeReserve+1 >= 1<<nbits-1 {
-		nbits++
-	}
-	eq("node bits at 84,000 nodes", nbits, uint(17))
-	eq("tag bits at 1M drivers in New York", 32-hintBits-int(nbits), 8)
+	tb := idTable{nbits: 9}
+	tb.widen(84_000)
+	eq("node bits at 84,000 nodes", tb.nbits, uint(17))
+	eq("tag bits at 1M drivers in New York", 32-hintBits-int(tb.nbits), 8)
 	eq("node bits that leave no tag", 32-hintBits, 25)
 	// Positions, times, geohash cells, radii.
 	m := 2 * math.Pi * EarthRadius / 360 // metres a degree of a great circle
