@@ -14,6 +14,13 @@
 // [Index.RemoveStale] now and then to delete drivers that stopped
 // reporting.
 //
+// When dispatch owns the status, a gateway reports positions with
+// [Index.Move], which keeps it (an Upsert would overwrite a claim made
+// since the gateway last looked), and a dispatcher claims a driver a
+// search returned with [Index.CompareAndSwapStatus], which fails if
+// another dispatcher took it first; ExampleIndex_CompareAndSwapStatus
+// shows both, and examples/dispatch runs a fleet that way.
+//
 // # Positions and distance
 //
 // A [LatLng] is in degrees; [LatLng.Validate] rejects NaN, |lat| > 90 and
@@ -196,28 +203,26 @@
 //
 // Costs, with n drivers and the tree's depth d (about 18 for a city of a
 // million drivers, most of it the path from the whole world down to the
-// city): Upsert of a busy driver that stays in its leaf is a table lookup
-// and two stores (an available one also finds its copy, usually at the
-// mirror leaf its leaf remembers, O(d) at worst); a move to
-// another leaf walks up to the lowest common cell and down again, O(d),
-// and rewrites the driver's table slot; a split or a collapse rewrites the
-// slots of the up to 96 drivers it moves; insert, Remove and SetStatus are
-// O(d); Get is O(1) (a lookup by ID reads at most 128 IDs of a leaf,
-// which holds at most 96 unless its drivers share one point, and finds
-// those of such a pile beyond the 128th by one map lookup, except when
-// the tags of two drivers collide on a pile, rare, and then it scans the
-// pile); Nearby
-// and NearbyAvailable visit O(d + k) cells;
-// AppendWithinIDs O(d + cells on the circle's edge + hits); RemoveStale
-// O(n). The index measured 48 bytes per driver with 1,000,000 drivers in
-// New York, 10% available: the main tree's entries 29.9 (24 at 83% fill),
-// the ID table 8.4, the nodes of both trees 4.1, the mirror tree's entries
-// 2.9, and the rest the allocator's rounding of block sizes; with the
-// mirror's leaves of 64 49.8; with the writer's dense arrays (84,000
-// nodes of 68 bytes in all instead of 56) and the box in each block's
-// header 51.2; with main leaves of 96 42.5; with blocks growing by a
-// quarter past 48 entries 43.9. (With a 24-byte record per driver and
-// 12-byte entries it was 54.)
+// city): Upsert or Move of a busy driver that stays in its leaf is a table
+// lookup and two stores (an available one also finds its copy, usually at
+// the mirror leaf its leaf remembers, O(d) at worst); a move to another leaf
+// walks up to the lowest common cell and down again, O(d), and rewrites the
+// driver's table slot; a split or a collapse rewrites the slots of the up to
+// 96 drivers it moves; insert, Remove, SetStatus and CompareAndSwapStatus
+// are O(d); Get is O(1) (a lookup by ID reads at most 128 IDs of a leaf,
+// which holds at most 96 unless its drivers share one point, and finds those
+// of such a pile beyond the 128th by one map lookup, except when the tags of
+// two drivers collide on a pile, rare, and then it scans the pile); Nearby
+// and NearbyAvailable visit O(d + k) cells; AppendWithinIDs O(d + cells on
+// the circle's edge + hits); RemoveStale O(n). The index measured 48 bytes
+// per driver with 1,000,000 drivers in New York, 10% available: the main
+// tree's entries 29.9 (24 at 83% fill), the ID table 8.4, the nodes of both
+// trees 4.1, the mirror tree's entries 2.9, and the rest the allocator's
+// rounding of block sizes; with the mirror's leaves of 64 49.8; with the
+// writer's dense arrays (84,000 nodes of 68 bytes in all instead of 56) and
+// the box in each block's header 51.2; with main leaves of 96 42.5; with
+// blocks growing by a quarter past 48 entries 43.9. (With a 24-byte record
+// per driver and 12-byte entries it was 54.)
 //
 // # Search
 //
@@ -471,8 +476,8 @@
 // # Concurrency
 //
 // An Index is safe for concurrent use. Writers (Upsert, UpsertBatch,
-// Remove, SetStatus, RemoveStale) are serialised by one mutex, which [Index.Get]
-// takes too. Searches take no lock at all: every word they read is an
+// Move, Remove, SetStatus, CompareAndSwapStatus, RemoveStale) are
+// serialised by one mutex, which [Index.Get] takes too. Searches take no lock at all: every word they read is an
 // atomic (on amd64 a plain load), and they validate what they read.
 //
 //   - A leaf carries a sequence number, odd while the writer adds, removes

@@ -66,3 +66,46 @@ func ExampleEncodeGeohash() {
 	// dr5ru7 dr5ruk dr5rue
 	// 21773 m
 }
+
+// A gateway reports positions with Move, which leaves the status alone,
+// and a dispatcher claims the nearest available driver with
+// CompareAndSwapStatus, so that two dispatchers never get the same one.
+func ExampleIndex_CompareAndSwapStatus() {
+	const onTrip geo.Status = 2 // a status of the caller's own
+	idx := geo.NewIndex(geo.Options{})
+	for id, pos := range []geo.LatLng{{Lat: 40.7580, Lng: -73.9855}, {Lat: 40.7614, Lng: -73.9776}} {
+		if err := idx.Upsert(geo.Driver{ID: geo.DriverID(id), Pos: pos, Status: geo.Available}); err != nil {
+			panic(err)
+		}
+	}
+	rider := geo.LatLng{Lat: 40.7590, Lng: -73.9845}
+	for range 3 {
+		matches, err := idx.NearbyAvailable(context.Background(), rider, 5_000, 3, nil)
+		if err != nil {
+			panic(err)
+		}
+		got := false
+		for _, m := range matches {
+			// Another dispatcher may have claimed m since the search.
+			if ok, err := idx.CompareAndSwapStatus(m.ID, geo.Available, onTrip); err == nil && ok {
+				fmt.Printf("rider gets driver %d, %.0f m away\n", m.ID, m.Distance)
+				got = true
+				break
+			}
+		}
+		if !got {
+			fmt.Println("no driver free")
+		}
+	}
+	// The claimed drivers keep reporting; they stay on their trips.
+	if err := idx.Move(0, geo.LatLng{Lat: 40.7600, Lng: -73.9840}, time.Time{}); err != nil {
+		panic(err)
+	}
+	d, _ := idx.Get(0)
+	fmt.Println("driver 0 on trip:", d.Status == onTrip)
+	// Output:
+	// rider gets driver 0, 139 m away
+	// rider gets driver 1, 639 m away
+	// no driver free
+	// driver 0 on trip: true
+}

@@ -59,10 +59,10 @@ func FuzzNearby(f *testing.F) {
 	})
 }
 
-// FuzzOps applies fuzzed sequences of Upsert, Remove and SetStatus to an
-// index and a model map, then checks the index's storage invariants, Get
-// for every driver, and Nearby, NearbyAvailable and AppendWithinIDs
-// against brute force. Positions come from a small grid at the poles, the
+// FuzzOps applies fuzzed sequences of Upsert, Move, SetStatus,
+// CompareAndSwapStatus and Remove to an index and a model map, then checks
+// the index's storage invariants, Get for every driver, and Nearby,
+// NearbyAvailable and AppendWithinIDs against brute force. Positions come from a small grid at the poles, the
 // antimeridian and one crowded point, so cells split, merge and fill with
 // duplicates. An op is three bytes (kind and low ID bits, argument, high
 // ID bits): 512 IDs, enough to pass a leaf's 96 and a pile's 128.
@@ -95,16 +95,44 @@ func FuzzOps(f *testing.F) {
 		for i := 0; i+2 < len(data); i += 3 {
 			op, arg := data[i], data[i+1]
 			id := DriverID(op&0x3f) | DriverID(data[i+2]&7)<<6
+			p := spots[arg%8]
+			p.Lat = max(-90, min(90, p.Lat+float64(arg/8)*1e-5))
 			switch op >> 6 {
-			case 0, 1: // upsert at a spot, or near one
-				p := spots[arg%8]
-				p.Lat = max(-90, min(90, p.Lat+float64(arg/8)*1e-5))
+			case 0: // upsert at a spot, or near one
 				d := Driver{ID: id, Pos: p, Status: Status(arg & 1), Vehicle: Vehicle(arg >> 4), Seen: seen}
 				if err := x.Upsert(d); err != nil {
 					t.Fatal(err)
 				}
 				m.put(d)
+			case 1: // move there, keeping the status and vehicle
+				err := x.Move(id, p, seen)
+				if d, ok := m[id]; ok {
+					if err != nil {
+						t.Fatal(err)
+					}
+					d.Pos = p
+					m.put(d)
+				} else if !errors.Is(err, ErrNotFound) {
+					t.Fatalf("Move(%d) of a missing driver = %v", id, err)
+				}
 			case 2:
+				if arg&2 != 0 {
+					from, to := Status(arg&1), Status(arg>>2&1)
+					ok, err := x.CompareAndSwapStatus(id, from, to)
+					d, had := m[id]
+					switch {
+					case !had:
+						if ok || !errors.Is(err, ErrNotFound) {
+							t.Fatalf("CompareAndSwapStatus(%d) of a missing driver = %v, %v", id, ok, err)
+						}
+					case err != nil || ok != (d.Status == from):
+						t.Fatalf("CompareAndSwapStatus(%d, %d, %d) of a driver with %d = %v, %v", id, from, to, d.Status, ok, err)
+					case ok:
+						d.Status = to
+						m[id] = d
+					}
+					break
+				}
 				st := Status(arg & 1)
 				err := x.SetStatus(id, st)
 				if d, ok := m[id]; ok {

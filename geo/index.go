@@ -92,6 +92,9 @@ func (m meta) vehicle() Vehicle         { return Vehicle(m >> 8) }
 func (m meta) withStatus(s Status) meta { return m&^0xff | meta(s) }
 func (m meta) available() bool          { return m.status() == Available }
 
+// keepKind returns m with old's vehicle and status.
+func (m meta) keepKind(old meta) meta { return m&^0xffff | old&0xffff }
+
 func unpack(id DriverID, p uint64, m meta) Driver {
 	return Driver{
 		ID:      id,
@@ -553,6 +556,69 @@ func (x *Index) Get(id DriverID) (Driver, bool) {
 		return Driver{}, false
 	}
 	return unpack(id, b.pos(w.slot), m), true
+}
+
+// Move moves a stored driver to pos and records it as seen at seen (the
+// clock's now when seen is zero), keeping its status and vehicle. It is
+// the call for a location report when something else owns the status
+// (dispatch, say): [Index.Upsert] writes the status too, so a gateway
+// upserting a report would undo a claim made since it last looked at the
+// driver. A stale driver is fresh again after a Move. It returns
+// [ErrNotFound] for a driver not in the index and, like Upsert, an error
+// wrapping [ErrInvalidLatLng] or [ErrInvalidSeen] for a bad position or
+// time; it then changes nothing. It costs what Upsert of a stored driver
+// costs.
+func (x *Index) Move(id DriverID, pos LatLng, seen time.Time) error {
+	if err := pos.Validate(); err != nil {
+		return err
+	}
+	m, err := driverMeta(&Driver{Seen: seen}, x.now)
+	if err != nil {
+		return err
+	}
+	px, py := fix(pos.Lng), fix(pos.Lat)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.st.reserveNodes()
+	w, ok := x.st.lookup(id)
+	if !ok {
+		return ErrNotFound
+	}
+	x.inserting = false
+	old := x.st.node(w.leaf).leaf.Load().meta(w.slot)
+	x.update(id, w, px, py, m.keepKind(old))
+	return nil
+}
+
+// CompareAndSwapStatus sets the status of driver id to to if it is from,
+// and reports whether it did. It is how a dispatcher claims a driver that
+// a search returned as available: two dispatchers may get the same driver
+// from concurrent searches, and only one of
+// CompareAndSwapStatus(id, Available, busy) succeeds. Like
+// [Index.SetStatus] it leaves the position and last-seen time alone. It
+// returns false and [ErrNotFound] for a driver that is not in the index
+// or is stale (a driver that stopped reporting is not to be dispatched).
+func (x *Index) CompareAndSwapStatus(id DriverID, from, to Status) (bool, error) {
+	cut := x.cutoff()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.st.reserveNodes()
+	w, ok := x.st.lookup(id)
+	if !ok {
+		return false, ErrNotFound
+	}
+	b := x.st.node(w.leaf).leaf.Load()
+	m := b.meta(w.slot)
+	switch {
+	case m.seenMilli() < cut:
+		return false, ErrNotFound
+	case m.status() != from:
+		return false, nil
+	case from != to:
+		p := b.pos(w.slot)
+		x.update(id, w, posLng(p), posLat(p), m.withStatus(to))
+	}
+	return true, nil
 }
 
 // Len returns the number of drivers stored, stale ones included.

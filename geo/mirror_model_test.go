@@ -9,12 +9,13 @@ import (
 	"time"
 )
 
-// TestMirrorModel applies random Upserts, UpsertBatches, SetStatus calls
-// (statuses 0 to 3, only 1 available), Removes and RemoveStale sweeps to
-// an index and to a model, in a small area so that both trees split and
-// collapse, and after every few operations checks the storage, Get and
-// Len, and that NearbyAvailable returns exactly what Nearby returns
-// with a filter on the status, both equal to brute force.
+// TestMirrorModel applies random Upserts, UpsertBatches, Moves, SetStatus
+// and CompareAndSwapStatus calls (statuses 0 to 3, only 1 available),
+// Removes and RemoveStale sweeps to an index and to a model, in a small
+// area so that both trees split and collapse, and after every few
+// operations checks the storage, Get and Len, and that NearbyAvailable
+// returns exactly what Nearby returns with a filter on the status, both
+// equal to brute force.
 func TestMirrorModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed(t), 51))
 	clk := &clock{now: time.UnixMilli(1_800_000_000_000).UTC()}
@@ -45,7 +46,7 @@ func TestMirrorModel(t *testing.T) {
 	for round := range rounds {
 		for range 1 + r.IntN(40) {
 			id := DriverID(r.IntN(ids))
-			switch op := r.IntN(20); {
+			switch op := r.IntN(24); {
 			case op < 9:
 				d := driver(r, id)
 				if err := x.Upsert(d); err != nil {
@@ -75,7 +76,34 @@ func TestMirrorModel(t *testing.T) {
 				} else if !errors.Is(err, ErrNotFound) {
 					t.Fatalf("SetStatus(%d) of an absent driver = %v", id, err)
 				}
+			case op < 17:
+				nd := driver(r, id)
+				err := x.Move(id, nd.Pos, nd.Seen)
+				if d, ok := m[id]; ok { // stale or not
+					if err != nil {
+						t.Fatalf("Move(%d) = %v", id, err)
+					}
+					d.Pos, d.Seen = nd.Pos, nd.Seen
+					m.put(d)
+				} else if !errors.Is(err, ErrNotFound) {
+					t.Fatalf("Move(%d) of an absent driver = %v", id, err)
+				}
 			case op < 19:
+				from, to := Status(r.IntN(4)), Status(r.IntN(4))
+				ok, err := x.CompareAndSwapStatus(id, from, to)
+				d, had := m[id]
+				switch {
+				case !had || d.Seen.Before(clk.Now().Add(-10*time.Second)):
+					if ok || !errors.Is(err, ErrNotFound) {
+						t.Fatalf("CompareAndSwapStatus(%d) of an absent or stale driver = %v, %v", id, ok, err)
+					}
+				case err != nil || ok != (d.Status == from):
+					t.Fatalf("CompareAndSwapStatus(%d, %d, %d) with %d = %v, %v", id, from, to, d.Status, ok, err)
+				case ok:
+					d.Status = to
+					m[id] = d
+				}
+			case op < 23:
 				_, had := m[id]
 				if x.Remove(id) != had {
 					t.Fatalf("Remove(%d) != %v", id, had)
