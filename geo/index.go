@@ -585,8 +585,9 @@ func (x *Index) Move(id DriverID, pos LatLng, seen time.Time) error {
 		return ErrNotFound
 	}
 	x.inserting = false
-	old := x.st.node(w.leaf).leaf.Load().meta(w.slot)
-	x.update(id, w, px, py, m.keepKind(old))
+	// Through the directory, as update reads it, not the node.
+	_, _, im := x.st.entries(w.leaf)
+	x.update(id, w, px, py, m.keepKind(meta(im[2*w.slot+1].Load())))
 	return nil
 }
 
