@@ -252,9 +252,8 @@ func (r *GroupReceiver) Open(dst, msg []byte) ([]byte, error) {
 		r.skipped[e.id.n] = e.mk
 		r.order = append(r.order, e.id.n)
 	}
-	for len(r.skipped) > r.maxSkipped {
-		delete(r.skipped, r.order[0])
-		r.order = r.order[1:]
+	if over := len(r.skipped) - r.maxSkipped; over > 0 {
+		r.evict(over)
 	}
 	if len(r.order) > 2*len(r.skipped)+64 {
 		live := r.order[:0:0]
@@ -266,6 +265,22 @@ func (r *GroupReceiver) Open(dst, msg []byte) ([]byte, error) {
 		r.order = live
 	}
 	return out, nil
+}
+
+// evict deletes up to n stored skipped keys, oldest first, and returns how
+// many it deleted. r.order holds every stored iteration, in the order they
+// were stored, and may still hold iterations whose keys were used.
+func (r *GroupReceiver) evict(n int) int {
+	deleted := 0
+	for deleted < n && len(r.skipped) > 0 && len(r.order) > 0 {
+		it := r.order[0]
+		r.order = r.order[1:]
+		if _, ok := r.skipped[it]; ok {
+			delete(r.skipped, it)
+			deleted++
+		}
+	}
+	return deleted
 }
 
 func (r *GroupReceiver) openBody(dst []byte, seed *[KeySize]byte, header, body []byte) ([]byte, error) {
