@@ -12,7 +12,8 @@
 //     including section 4 (header encryption).
 //   - libsignal's Sender Keys (rust/protocol/src/sender_keys.rs and
 //     group_cipher.rs): per-member chain and signing key, distributed over
-//     the pairwise sessions.
+//     the pairwise sessions, and SenderKeyRecord's last
+//     MAX_SENDER_KEY_STATES (5) keys per member, chosen by key id.
 //
 // # First use
 //
@@ -159,6 +160,35 @@
 // one signature whatever the group size, against one pairwise encryption per
 // member without Sender Keys (255 for a full 256-member group).
 //
+// A member's group messages sent just before it rotates can arrive after
+// its new distribution: they travel on another path (the group fan-out,
+// not the pairwise session), and the removal that caused the rotation is
+// often noticed while they are in flight. So, like libsignal's
+// SenderKeyRecord, a [Group] keeps each member's last [MaxSenderKeyStates]
+// (5) sender keys, newest first, and opens a message under the one whose
+// key id it names: at most 5 comparisons of a 4-byte id before the usual
+// Open. A sixth key forgets the member's oldest, and its late messages fail
+// with [ErrUnknownSenderKey]; [Group.RemoveMember] forgets them all. A
+// copy of a distribution the group holds (same key id and signing key)
+// changes nothing unless it is more than MaxSkip ahead (see
+// [Group.SetMember]), and, unlike in libsignal, does not move its key to
+// the front: a sender never returns to an old key, so the keys stay in
+// the order they arrived and the oldest is forgotten first.
+//
+// The cost is memory, and the bound on skipped keys is unchanged. A member
+// has up to 4 older receivers: about 110 bytes each in the saved state
+// with the default Info and 220 in memory (plus 1 KB of derivation scratch
+// from a late message under it until the member's next rotation), plus 36
+// bytes per stored skipped key. The skipped keys of all of a member's
+// sender keys count together against Options.MaxSkippedKeys, as one key's
+// did (2000 keys, 72 KB saved, per member by default): when a message would
+// exceed it, the oldest keys of the member's oldest sender key go first,
+// since everything sent under an older key was sent before anything under
+// a newer one. An old key's chain stays in the state until it is
+// forgotten, so whoever steals the state can read what the member sent
+// under it from the receiver's position on, as with the current key;
+// libsignal makes the same trade.
+//
 // # Costs
 //
 // Per message in one chain, each side: KDF_CK (two HMAC-SHA256 under the
@@ -194,10 +224,14 @@
 // message), 0x11 group message, 0x12 group distribution. State encodes
 // with MarshalBinary under a magic and a version byte: sessions "e2eS"
 // ([Session.MarshalBinary]), keyrings "e2eK" ([Keyring.MarshalBinary],
-// [LoadKeyring]), groups and their senders and receivers "e2eG". Decoders
-// refuse unknown versions, truncation, trailing bytes and inconsistent
-// fields with [ErrBadState], never allocate more than the input justifies,
-// and are fuzzed.
+// [LoadKeyring]), groups and their senders and receivers "e2eG". A group
+// is version 2, with each member's kept sender keys ([Group.MarshalBinary]);
+// version 1 groups, one key per member, still load. Decoders refuse unknown
+// versions, truncation, trailing bytes and inconsistent fields (for a
+// group also a member with no keys, more than [MaxSenderKeyStates], two
+// with one key id, or more skipped keys than MaxSkippedKeys between them)
+// with [ErrBadState], never allocate more than the input justifies, and
+// are fuzzed.
 //
 // # Concurrency
 //

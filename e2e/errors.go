@@ -59,8 +59,10 @@ var (
 	ErrPrekeyCount = errors.New("e2e: invalid one-time prekey count")
 	// ErrNotFound reports a user unknown to a prekey directory.
 	ErrNotFound = errors.New("e2e: user not found")
-	// ErrUnknownSenderKey reports a group message under a sender key id this
-	// receiver does not hold (never distributed, or rotated away).
+	// ErrUnknownSenderKey reports a group message from an unknown member or
+	// under a sender key id the receiver does not hold: never distributed,
+	// rotated away (a GroupReceiver holds one key) or forgotten (a Group
+	// keeps a member's last MaxSenderKeyStates keys).
 	ErrUnknownSenderKey = errors.New("e2e: unknown sender key")
 	// ErrMemberName reports a group member name longer than 65535 bytes,
 	// which a group's saved state cannot encode.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
+	"slices"
 )
 
 // Group wire types.
@@ -297,18 +298,44 @@ func (r *GroupReceiver) openBody(dst []byte, seed *[KeySize]byte, header, body [
 	return out, nil
 }
 
+// MaxSenderKeyStates is how many sender keys a Group keeps per member, the
+// newest and the ones it replaced, as libsignal keeps (its
+// MAX_SENDER_KEY_STATES, 5). A member's group messages sent just before it
+// rotated may arrive after its new key's distribution: they still open
+// under the old key while it is kept. A new key that would make one more
+// forgets the member's oldest, and messages under that fail with
+// ErrUnknownSenderKey. The stored skipped message keys of all of a
+// member's sender keys together stay within Options.MaxSkippedKeys.
+const MaxSenderKeyStates = 5
+
 // Group is one member's view of a Sender Keys group: its own GroupSender
-// and a GroupReceiver per other member, keyed by member name. Removing a
-// member rotates the own sender key, and every remaining member does the
-// same when it learns of the removal, so the removed member's receivers
-// open nothing sent afterwards; a member added later receives the current
-// distributions and so cannot open anything sent before. A Group is not
-// safe for concurrent use. The zero Group refuses everything with
-// ErrBadState until UnmarshalBinary fills it; use NewGroup.
+// and, per other member (keyed by member name), a GroupReceiver for each of
+// the member's last MaxSenderKeyStates sender keys, so that messages still
+// in flight under a replaced key open. Removing a member rotates the own
+// sender key, and every remaining member does the same when it learns of
+// the removal, so the removed member's receivers open nothing sent
+// afterwards; a member added later receives the current distributions and
+// so cannot open anything sent before. A Group is not safe for concurrent
+// use. The zero Group refuses everything with ErrBadState until
+// UnmarshalBinary fills it; use NewGroup.
 type Group struct {
-	opts    Options
-	sender  *GroupSender
-	members map[string]*GroupReceiver
+	opts Options
+	// sender is this member's own sender key.
+	sender *GroupSender
+	// members holds each other member's sender keys, newest first: at
+	// least one, at most MaxSenderKeyStates, with distinct key ids, whose
+	// stored skipped keys number at most MaxSkippedKeys in all.
+	members map[string][]*GroupReceiver
+}
+
+// keyIndex returns the index of the receiver of key id in keys, or -1.
+func keyIndex(keys []*GroupReceiver, id uint32) int {
+	for i, r := range keys {
+		if r.keyID == id {
+			return i
+		}
+	}
+	return -1
 }
 
 // NewGroup returns a group with no other members and a fresh sender key.
@@ -317,7 +344,7 @@ func NewGroup(opts Options) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Group{opts: opts, sender: s, members: make(map[string]*GroupReceiver)}, nil
+	return &Group{opts: opts, sender: s, members: make(map[string][]*GroupReceiver)}, nil
 }
 
 // Distribution returns this member's current sender key distribution, to
@@ -330,19 +357,35 @@ func (g *Group) Distribution() []byte {
 	return g.sender.Distribution()
 }
 
-// SetMember adds a member, or replaces its sender key after it rotated,
-// from the distribution message it sent. A distribution of the key the
-// member already has (the same key id and signing key) changes nothing, as
-// in libsignal: the receiver keeps its place and its skipped keys, so a
-// repeated or reordered distribution cannot make messages already read
-// open again. The exception is one more than Options.MaxSkip iterations
-// ahead of the receiver, which could never catch up with the sender by
-// itself (its messages would all be ErrTooManySkipped): it replaces the
-// receiver, which then refuses everything before the distribution's
-// iteration except the messages whose keys the old receiver stored, so
-// nothing opens twice either. A name longer than 65535
-// bytes, which the group's saved state cannot encode, is refused with
-// ErrMemberName.
+// SetMember adds a member, or a new sender key of a member after it
+// rotated, from the distribution message it sent. The member's previous
+// keys are kept, up to MaxSenderKeyStates in all, so that its messages
+// still in flight under them open; a new key beyond that forgets the
+// member's oldest.
+//
+// A distribution of a key the member already has (the same key id and
+// signing key) changes nothing, as in libsignal: that key's receiver keeps
+// its place and its skipped keys, so a repeated or reordered distribution
+// cannot make messages already read open again. The exception is one more
+// than Options.MaxSkip iterations ahead of the receiver, which could never
+// catch up with the sender by itself (its messages would all be
+// ErrTooManySkipped): it replaces the receiver, which then refuses
+// everything before the distribution's iteration except the messages
+// whose keys the old receiver stored, so nothing opens twice either.
+// Either way the key keeps its place among the member's keys, which stay
+// in the order they first arrived; libsignal moves it to the front
+// instead, but a sender never returns to an old key (Rotate draws a fresh
+// one), so a late copy of an old distribution must not make newer keys
+// the first to be forgotten.
+//
+// A new key with the key id of one of the member's kept keys but another
+// signing key replaces that key, as in libsignal: a message's key id picks
+// the key it opens under, so two keys cannot share one.
+//
+// A name longer than 65535 bytes, which the group's saved state cannot
+// encode, is refused with ErrMemberName, a malformed distribution with the
+// errors of NewGroupReceiver. The cost is one distribution parse and a
+// look-up among at most MaxSenderKeyStates keys.
 func (g *Group) SetMember(name string, distribution []byte) error {
 	if g.sender == nil {
 		return ErrBadState // the zero Group
@@ -354,21 +397,38 @@ func (g *Group) SetMember(name string, distribution []byte) error {
 	if err != nil {
 		return err
 	}
-	if old, ok := g.members[name]; ok && old.keyID == r.keyID && old.verify.Equal(r.verify) {
+	keys := g.members[name]
+	switch i := keyIndex(keys, r.keyID); {
+	case i >= 0 && keys[i].verify.Equal(r.verify):
+		old := keys[i]
 		if uint64(r.iteration) <= uint64(old.iteration)+uint64(old.maxSkip) {
 			return nil
 		}
 		// The resynced receiver keeps the keys the old one stored for
 		// messages still to come: all below the old iteration, so below
-		// the new one's, and as many as the old one was allowed.
+		// the new one's, and as many as the old one was allowed (the
+		// member's total is unchanged).
 		r.skipped, r.order = old.skipped, old.order
+		keys[i] = r
+		return nil
+	case i >= 0:
+		keys = slices.Delete(keys, i, i+1)
 	}
-	g.members[name] = r
+	if len(keys) >= MaxSenderKeyStates {
+		clear(keys[MaxSenderKeyStates-1:])
+		keys = keys[:MaxSenderKeyStates-1]
+	}
+	if len(keys) > 0 {
+		// The replaced newest key opens only late messages from now on:
+		// its derivation scratch (about 1 KB) is made again if one comes.
+		keys[0].kdf = nil
+	}
+	g.members[name] = slices.Insert(keys, 0, r)
 	return nil
 }
 
-// RemoveMember forgets the member's sender key and rotates this member's
-// own; send the returned distribution to every remaining member.
+// RemoveMember forgets all the member's sender keys and rotates this
+// member's own; send the returned distribution to every remaining member.
 func (g *Group) RemoveMember(name string) ([]byte, error) {
 	if g.sender == nil {
 		return nil, ErrBadState // the zero Group
@@ -391,16 +451,51 @@ func (g *Group) Seal(dst, plaintext []byte) ([]byte, error) {
 	return g.sender.Seal(dst, plaintext)
 }
 
-// Open decrypts a message from the named member; ErrUnknownSenderKey if the
-// member is unknown or its message is under another key, ErrBadState on the
-// zero Group, otherwise the errors of GroupReceiver.Open.
+// Open decrypts a message from the named member under the one of its kept
+// sender keys whose key id the message names, looking at the newest first
+// (at most MaxSenderKeyStates comparisons), and appends the plaintext to
+// dst. Errors: ErrUnknownSenderKey if the member is unknown or none of its
+// kept keys has the message's key id (never distributed, or forgotten
+// after MaxSenderKeyStates newer ones), ErrBadState on the zero Group,
+// otherwise the errors of GroupReceiver.Open. When the message makes the
+// member's keys store more than Options.MaxSkippedKeys skipped keys in
+// all, the oldest are evicted: those of the member's oldest keys first,
+// since a sender never returns to an older key. On error the group is
+// unchanged.
 func (g *Group) Open(dst []byte, from string, msg []byte) ([]byte, error) {
 	if g.sender == nil {
 		return dst, ErrBadState // the zero Group
 	}
-	r, ok := g.members[from]
-	if !ok {
+	keys := g.members[from]
+	if len(keys) == 0 {
 		return dst, ErrUnknownSenderKey
 	}
-	return r.Open(dst, msg)
+	// A message too short for a key id, or naming none of the member's
+	// keys, goes to the newest, whose Open refuses it (ErrBadHeader or
+	// ErrUnknownSenderKey).
+	r := keys[0]
+	if len(msg) >= 1+4 {
+		if i := keyIndex(keys, binary.BigEndian.Uint32(msg[1:])); i > 0 {
+			r = keys[i]
+		}
+	}
+	stored := len(r.skipped)
+	out, err := r.Open(dst, msg)
+	if err == nil && len(r.skipped) > stored && len(keys) > 1 {
+		g.evictOldest(keys)
+	}
+	return out, err
+}
+
+// evictOldest deletes skipped keys of a member's keys (newest first) until
+// they hold at most MaxSkippedKeys between them: those of its oldest key
+// first and, within a key, in the order it stored them.
+func (g *Group) evictOldest(keys []*GroupReceiver) {
+	over := -g.opts.withDefaults().MaxSkippedKeys
+	for _, r := range keys {
+		over += len(r.skipped)
+	}
+	for i := len(keys) - 1; i >= 0 && over > 0; i-- {
+		over -= keys[i].evict(over)
+	}
 }

@@ -10,6 +10,12 @@ import (
 
 const groupMagic = "e2eG"
 
+// groupStateVersion is the version byte of a group's encoding: 2 holds a
+// list of sender keys for each member, newest first, where 1 held one
+// receiver. Version 1 states still load, each member with one key. A
+// sender or receiver, alone or inside a group, is encoded at stateVersion.
+const groupStateVersion = 2
+
 // Kinds of encoded group state.
 const (
 	kindSender   = 's'
@@ -28,22 +34,30 @@ const (
 	// "/group") and no skipped keys: magic, version, kind, len(info), info,
 	// maxSkip, maxSkippedKeys, keyID, iteration, chain, verify key, count.
 	minReceiverSize = len(groupMagic) + 1 + 1 + 1 + (1 + len(suffixGroup)) + 4*4 + KeySize + ed25519.PublicKeySize + 4
-	// minGroupMemberSize is a member with an empty name: len(name),
-	// len(receiver) and the receiver.
-	minGroupMemberSize = 2 + 4 + minReceiverSize
+	// minGroupMemberSize is a member with an empty name and one sender
+	// key: len(name), the number of keys, len(receiver) and the receiver.
+	minGroupMemberSize = 2 + 1 + 4 + minReceiverSize
+	// minGroupMemberSizeV1 is the same in a version 1 group, which has no
+	// number of keys.
+	minGroupMemberSizeV1 = 2 + 4 + minReceiverSize
 )
 
-func appendGroupHeader(b []byte, kind byte, info string) []byte {
+func appendGroupHeader(b []byte, version, kind byte, info string) []byte {
 	b = append(b, groupMagic...)
-	b = append(b, stateVersion, kind, byte(len(info)))
+	b = append(b, version, kind, byte(len(info)))
 	return append(b, info...)
 }
 
-func readGroupHeader(d *decoder, kind byte) string {
+// readGroupHeader reads the header of an encoding of the given kind and
+// returns its info and version: stateVersion, or for a group also
+// groupStateVersion.
+func readGroupHeader(d *decoder, kind byte) (string, byte) {
 	magic := d.bytes(4)
-	if d.err || string(magic) != groupMagic || d.byte() != stateVersion || d.byte() != kind {
+	version := d.byte()
+	ok := version == stateVersion || kind == kindGroup && version == groupStateVersion
+	if d.err || string(magic) != groupMagic || !ok || d.byte() != kind {
 		d.err = true
-		return ""
+		return "", 0
 	}
 	// The encoded info is Options.Info + "/group", with the same bounds as
 	// Options.Info (1 to maxInfoLen bytes) before the suffix.
@@ -52,7 +66,7 @@ func readGroupHeader(d *decoder, kind byte) string {
 	if !ok || len(base) == 0 || len(base) > maxInfoLen {
 		d.err = true
 	}
-	return info
+	return info, version
 }
 
 // MarshalBinary encodes the sender's state, private signing key included:
@@ -67,7 +81,7 @@ func (g *GroupSender) MarshalBinary() ([]byte, error) {
 }
 
 func (g *GroupSender) appendBinary(b []byte) []byte {
-	b = appendGroupHeader(b, kindSender, g.info)
+	b = appendGroupHeader(b, stateVersion, kindSender, g.info)
 	b = binary.BigEndian.AppendUint32(b, g.keyID)
 	b = binary.BigEndian.AppendUint32(b, g.iteration)
 	b = append(b, g.chain[:]...)
@@ -88,7 +102,8 @@ func (g *GroupSender) UnmarshalBinary(data []byte) error {
 }
 
 func readSender(d *decoder, old *GroupSender) (*GroupSender, error) {
-	t := &GroupSender{info: readGroupHeader(d, kindSender), rand: old.rand}
+	info, _ := readGroupHeader(d, kindSender)
+	t := &GroupSender{info: info, rand: old.rand}
 	if t.rand == nil {
 		t.rand = rand.Reader
 	}
@@ -115,7 +130,7 @@ func (r *GroupReceiver) MarshalBinary() ([]byte, error) {
 }
 
 func (r *GroupReceiver) appendBinary(b []byte) []byte {
-	b = appendGroupHeader(b, kindReceiver, r.info)
+	b = appendGroupHeader(b, stateVersion, kindReceiver, r.info)
 	b = binary.BigEndian.AppendUint32(b, uint32(r.maxSkip))
 	b = binary.BigEndian.AppendUint32(b, uint32(r.maxSkipped))
 	b = binary.BigEndian.AppendUint32(b, r.keyID)
@@ -145,7 +160,8 @@ func (r *GroupReceiver) UnmarshalBinary(data []byte) error {
 }
 
 func readReceiver(d *decoder) (*GroupReceiver, error) {
-	t := &GroupReceiver{info: readGroupHeader(d, kindReceiver)}
+	info, _ := readGroupHeader(d, kindReceiver)
+	t := &GroupReceiver{info: info}
 	t.maxSkip, t.maxSkipped = int(d.uint32()), int(d.uint32())
 	t.keyID, t.iteration = d.uint32(), d.uint32()
 	d.key(&t.chain)
@@ -176,17 +192,22 @@ func readReceiver(d *decoder) (*GroupReceiver, error) {
 	return t, nil
 }
 
-// MarshalBinary encodes the group: this member's sender and every member's
-// receiver, in name order:
+// MarshalBinary encodes the group: this member's sender and, in name
+// order, every member's sender keys, newest first, each as its receiver's
+// encoding:
 //
 //	"e2eG" version(1) 'g' len(info)(1) info maxSkip(4) maxSkippedKeys(4)
-//	sender count(4) count×(len(name)(2) name len(receiver)(4) receiver)
+//	sender count(4) count×(len(name)(2) name
+//	keys(1) keys×(len(receiver)(4) receiver))
+//
+// The version is 2; version 1, which UnmarshalBinary still reads, had one
+// receiver per member and no keys byte.
 func (g *Group) MarshalBinary() ([]byte, error) {
 	if g.sender == nil {
 		return nil, ErrBadState
 	}
 	o := g.opts.withDefaults()
-	b := appendGroupHeader(nil, kindGroup, g.sender.info)
+	b := appendGroupHeader(nil, groupStateVersion, kindGroup, g.sender.info)
 	b = binary.BigEndian.AppendUint32(b, uint32(o.MaxSkip))
 	b = binary.BigEndian.AppendUint32(b, uint32(o.MaxSkippedKeys))
 	b = g.sender.appendBinary(b)
@@ -197,24 +218,34 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	slices.Sort(names)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(names)))
 	for _, n := range names {
-		if len(n) > maxMemberName {
+		keys := g.members[n]
+		if len(n) > maxMemberName || len(keys) == 0 || len(keys) > MaxSenderKeyStates {
 			return nil, ErrBadState
 		}
 		b = binary.BigEndian.AppendUint16(b, uint16(len(n)))
 		b = append(b, n...)
-		r := g.members[n].appendBinary(nil)
-		b = binary.BigEndian.AppendUint32(b, uint32(len(r)))
-		b = append(b, r...)
+		b = append(b, byte(len(keys)))
+		for _, r := range keys {
+			at := len(b)
+			b = binary.BigEndian.AppendUint32(b, 0)
+			b = r.appendBinary(b)
+			binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+		}
 	}
 	return b, nil
 }
 
-// UnmarshalBinary restores a group encoded by MarshalBinary (ErrBadState
-// otherwise, leaving g unchanged). Options other than the randomness source
-// come from the encoding; the source is g's or crypto/rand.Reader.
+// UnmarshalBinary restores a group encoded by MarshalBinary, of version 2
+// or 1 (ErrBadState otherwise, leaving g unchanged). Besides truncation,
+// trailing bytes and inconsistent fields it refuses a member without
+// sender keys or with more than MaxSenderKeyStates, two of a member's keys
+// with one key id, and a member whose keys store more skipped message keys
+// between them than the group's MaxSkippedKeys. Options other than the
+// randomness source come from the encoding; the source is g's or
+// crypto/rand.Reader.
 func (g *Group) UnmarshalBinary(data []byte) error {
 	d := decoder{b: data}
-	info := readGroupHeader(&d, kindGroup)
+	info, version := readGroupHeader(&d, kindGroup)
 	maxSkip, maxSkipped := int(d.uint32()), int(d.uint32())
 	if d.err || maxSkip <= 0 || maxSkip > maxLimit || maxSkipped <= 0 || maxSkipped > maxLimit {
 		return ErrBadState
@@ -227,28 +258,49 @@ func (g *Group) UnmarshalBinary(data []byte) error {
 	if err != nil || sender.info != info {
 		return ErrBadState
 	}
-	// Each member takes at least minGroupMemberSize bytes: a count beyond
-	// what the input can hold is refused before the map is sized by it.
+	// Each member takes at least minGroupMemberSize bytes (V1 in version
+	// 1): a count beyond what the input can hold is refused before the map
+	// is sized by it.
+	minMember := minGroupMemberSize
+	if version == stateVersion {
+		minMember = minGroupMemberSizeV1
+	}
 	count := d.uint32()
-	if d.err || uint64(count) > uint64(len(d.b)/minGroupMemberSize) {
+	if d.err || uint64(count) > uint64(len(d.b)/minMember) {
 		return ErrBadState
 	}
-	t := &Group{sender: sender, members: make(map[string]*GroupReceiver, count)}
+	t := &Group{sender: sender, members: make(map[string][]*GroupReceiver, count)}
 	t.opts = Options{Info: strings.TrimSuffix(info, suffixGroup), Rand: sender.rand, MaxSkip: maxSkip, MaxSkippedKeys: maxSkipped}
 	for range count {
 		name := string(d.bytes(int(d.uint16())))
-		rd := decoder{b: d.bytes(int(d.uint32()))}
-		if d.err {
-			return ErrBadState
+		n := 1
+		if version == groupStateVersion {
+			n = int(d.byte())
 		}
-		r, err := readReceiver(&rd)
-		if err != nil || len(rd.b) != 0 || r.info != info {
+		if d.err || n == 0 || n > MaxSenderKeyStates {
 			return ErrBadState
 		}
 		if _, dup := t.members[name]; dup {
 			return ErrBadState
 		}
-		t.members[name] = r
+		keys := make([]*GroupReceiver, 0, n)
+		stored := 0
+		for range n {
+			rd := decoder{b: d.bytes(int(d.uint32()))}
+			if d.err {
+				return ErrBadState
+			}
+			r, err := readReceiver(&rd)
+			if err != nil || len(rd.b) != 0 || r.info != info || keyIndex(keys, r.keyID) >= 0 {
+				return ErrBadState
+			}
+			stored += len(r.skipped)
+			keys = append(keys, r)
+		}
+		if stored > maxSkipped {
+			return ErrBadState
+		}
+		t.members[name] = keys
 	}
 	if len(d.b) != 0 {
 		return ErrBadState

@@ -563,3 +563,42 @@ func TestOptionLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestSetMemberKeyIDCollision gives a member's new sender key the key id of
+// one of its kept keys (a 2⁻³² accident for honest senders): the new key
+// replaces that one, as in libsignal, since a message's key id picks the
+// key it opens under; the member's other keys stay, newest first.
+func TestSetMemberKeyIDCollision(t *testing.T) {
+	g, err := NewGroup(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var senders []*GroupSender
+	for range 3 {
+		s, err := NewGroupSender(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		senders = append(senders, s)
+	}
+	senders[2].keyID = senders[0].keyID
+	for _, s := range senders {
+		if err := g.SetMember("ann", s.Distribution()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := g.members["ann"]
+	if len(keys) != 2 || !keys[0].verify.Equal(senders[2].signing.Public()) || keys[1].keyID != senders[1].keyID {
+		t.Fatalf("member's keys after a colliding key id: %d keys, want the colliding one first, then the other", len(keys))
+	}
+	m, _ := senders[0].Seal(nil, []byte("replaced"))
+	if _, err := g.Open(nil, "ann", m); !errors.Is(err, ErrInvalidSignature) {
+		t.Errorf("message under the replaced key: %v, want ErrInvalidSignature", err)
+	}
+	for i, s := range senders[1:] {
+		m, _ := s.Seal(nil, []byte("kept"))
+		if pt, err := g.Open(nil, "ann", m); err != nil || string(pt) != "kept" {
+			t.Errorf("sender %d: %q, %v", i+1, pt, err)
+		}
+	}
+}

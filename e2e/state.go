@@ -7,9 +7,10 @@ import (
 	"slices"
 )
 
-// stateVersion is the version byte of the keyring and group state
-// encodings, sessionStateVersion that of sessions (2 added
-// maxSkippedChains); a decoder refuses any other version with ErrBadState.
+// stateVersion is the version byte of the keyring, group sender and group
+// receiver encodings, sessionStateVersion that of sessions (2 added
+// maxSkippedChains); groups have groupStateVersion. A decoder refuses any
+// other version with ErrBadState.
 const (
 	stateVersion        = 1
 	sessionStateVersion = 2

@@ -1,0 +1,486 @@
+package e2e_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/blueprint-go/blueprint/e2e"
+)
+
+// Tests of the sender keys a Group keeps per member (MaxSenderKeyStates).
+
+// rotate gives g a new sender key (RemoveMember of a name that is no
+// member only rotates) and returns its distribution.
+func rotate(t testing.TB, g *e2e.Group) []byte {
+	t.Helper()
+	d, err := g.RemoveMember("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func groupSeal(t testing.TB, g *e2e.Group, text string) []byte {
+	t.Helper()
+	m, err := g.Seal(nil, []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// groupOpen opens m from the named member and wants text.
+func groupOpen(t testing.TB, g *e2e.Group, from string, m []byte, text string) {
+	t.Helper()
+	if pt, err := g.Open(nil, from, m); err != nil || string(pt) != text {
+		t.Fatalf("Open(%q's message %q) = %q, %v", from, text, pt, err)
+	}
+}
+
+func groupState(t testing.TB, g *e2e.Group) []byte {
+	t.Helper()
+	b, err := g.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// reload returns g saved and loaded again, and checks that the encoding
+// is a fixed point.
+func reload(t testing.TB, g *e2e.Group) *e2e.Group {
+	t.Helper()
+	b := groupState(t, g)
+	var back e2e.Group
+	if err := back.UnmarshalBinary(b); err != nil {
+		t.Fatalf("UnmarshalBinary = %v", err)
+	}
+	if again := groupState(t, &back); !bytes.Equal(again, b) {
+		t.Fatal("group encoding is not a fixed point")
+	}
+	return &back
+}
+
+// TestInFlightMessageOpensAfterRotation sends a group message, rotates the
+// sender key before the message arrives and delivers the new key's
+// distribution first, as happens when a member removes someone while its
+// last messages are still in transit: the message opens under the kept old
+// key, once. It failed with ErrUnknownSenderKey when SetMember replaced the
+// member's only receiver.
+func TestInFlightMessageOpensAfterRotation(t *testing.T) {
+	gs := newGroups(t, []string{"ann", "ben"}, e2e.Options{})
+	ann, ben := gs["ann"], gs["ben"]
+	read := groupSeal(t, ann, "read before")
+	groupOpen(t, ben, "ann", read, "read before")
+	inFlight := groupSeal(t, ann, "in flight")
+	if err := ben.SetMember("ann", rotate(t, ann)); err != nil {
+		t.Fatal(err)
+	}
+	groupOpen(t, ben, "ann", groupSeal(t, ann, "new key"), "new key")
+	groupOpen(t, ben, "ann", inFlight, "in flight")
+	for _, m := range [][]byte{read, inFlight} {
+		if _, err := ben.Open(nil, "ann", m); !errors.Is(err, e2e.ErrReplay) {
+			t.Errorf("old-key message again: %v, want ErrReplay", err)
+		}
+	}
+	// Removing the member forgets all its keys.
+	if _, err := ben.RemoveMember("ann"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ben.Open(nil, "ann", groupSeal(t, ann, "gone")); !errors.Is(err, e2e.ErrUnknownSenderKey) {
+		t.Errorf("message from a removed member: %v, want ErrUnknownSenderKey", err)
+	}
+}
+
+// TestSenderKeyStatesBound gives a member n sender keys and leaves one
+// message under each in flight until the last key's distribution has
+// arrived: with n = MaxSenderKeyStates all open, and one key more forgets
+// the oldest, whose message fails with ErrUnknownSenderKey, while the
+// others open, also after a save and reload.
+func TestSenderKeyStatesBound(t *testing.T) {
+	for _, n := range []int{e2e.MaxSenderKeyStates, e2e.MaxSenderKeyStates + 1} {
+		t.Run(fmt.Sprint(n, " keys"), func(t *testing.T) {
+			gs := newGroups(t, []string{"ann", "ben"}, e2e.Options{})
+			ann, ben := gs["ann"], gs["ben"]
+			var msgs [][]byte
+			for k := range n {
+				if k > 0 {
+					if err := ben.SetMember("ann", rotate(t, ann)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				msgs = append(msgs, groupSeal(t, ann, fmt.Sprint("key ", k)))
+			}
+			ben = reload(t, ben)
+			forgotten := n - e2e.MaxSenderKeyStates
+			for k, m := range msgs {
+				pt, err := ben.Open(nil, "ann", m)
+				switch {
+				case k < forgotten:
+					if !errors.Is(err, e2e.ErrUnknownSenderKey) {
+						t.Errorf("message under forgotten key %d: %q, %v, want ErrUnknownSenderKey", k, pt, err)
+					}
+				case err != nil || string(pt) != fmt.Sprint("key ", k):
+					t.Errorf("message under key %d: %q, %v", k, pt, err)
+				}
+			}
+		})
+	}
+}
+
+// TestSetMemberKeepsKeyOrder hands SetMember late copies of a member's
+// older distributions: a copy of a kept key changes nothing (not even
+// which key is forgotten next, unlike libsignal, which would move it to
+// the front), and one more than MaxSkip ahead of its receiver resyncs
+// that key in place.
+func TestSetMemberKeepsKeyOrder(t *testing.T) {
+	const maxSkip = 10
+	gs := newGroups(t, []string{"ann", "ben"}, e2e.Options{MaxSkip: maxSkip})
+	ann, ben := gs["ann"], gs["ben"]
+	first := ann.Distribution()
+	read := groupSeal(t, ann, "read")
+	groupOpen(t, ben, "ann", read, "read")
+	for range maxSkip + 1 { // lost
+		groupSeal(t, ann, "lost")
+	}
+	ahead := ann.Distribution() // key 0, maxSkip+2 iterations on
+	pending := groupSeal(t, ann, "under key 0")
+	if err := ben.SetMember("ann", rotate(t, ann)); err != nil {
+		t.Fatal(err)
+	}
+	before := groupState(t, ben)
+	if err := ben.SetMember("ann", first); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(groupState(t, ben), before) {
+		t.Fatal("a copy of an older key's distribution changed the group")
+	}
+	if _, err := ben.Open(nil, "ann", pending); !errors.Is(err, e2e.ErrTooManySkipped) {
+		t.Fatalf("message %d iterations on: %v, want ErrTooManySkipped", maxSkip+1, err)
+	}
+	if err := ben.SetMember("ann", ahead); err != nil {
+		t.Fatal(err)
+	}
+	groupOpen(t, ben, "ann", pending, "under key 0")
+	if _, err := ben.Open(nil, "ann", read); !errors.Is(err, e2e.ErrReplay) {
+		t.Fatalf("message read before the resync: %v, want ErrReplay", err)
+	}
+	// Key 0 is still the oldest: MaxSenderKeyStates−1 more keys forget it
+	// and nothing else.
+	var msgs [][]byte
+	for k := 1; k < e2e.MaxSenderKeyStates+1; k++ {
+		if k > 1 {
+			if err := ben.SetMember("ann", rotate(t, ann)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		msgs = append(msgs, groupSeal(t, ann, fmt.Sprint("key ", k)))
+	}
+	if _, err := ben.Open(nil, "ann", underKeyOf(ahead)); !errors.Is(err, e2e.ErrUnknownSenderKey) {
+		t.Fatalf("key 0 after MaxSenderKeyStates−1 newer keys: %v, want ErrUnknownSenderKey (forgotten)", err)
+	}
+	for i, m := range msgs {
+		groupOpen(t, ben, "ann", m, fmt.Sprint("key ", i+1))
+	}
+}
+
+// underKeyOf returns a well-formed group message that names the key id of
+// distribution d and is signed by nobody: a receiver of that key refuses
+// it with ErrInvalidSignature, a group without the key with
+// ErrUnknownSenderKey.
+func underKeyOf(d []byte) []byte {
+	m := make([]byte, e2e.GroupOverhead+1)
+	m[0] = 0x11
+	copy(m[1:5], d[1:5])
+	return m
+}
+
+// TestSkippedKeysBoundAcrossSenderKeys checks that the skipped message
+// keys a member's sender keys store stay within MaxSkippedKeys in all: a
+// gap under the new key evicts the oldest keys of the old one first.
+func TestSkippedKeysBoundAcrossSenderKeys(t *testing.T) {
+	const maxSkipped = 10
+	gs := newGroups(t, []string{"ann", "ben"}, e2e.Options{MaxSkippedKeys: maxSkipped})
+	ann, ben := gs["ann"], gs["ben"]
+	var old, fresh [][]byte
+	for i := range 8 {
+		old = append(old, groupSeal(t, ann, fmt.Sprint("old ", i)))
+	}
+	groupOpen(t, ben, "ann", old[7], "old 7") // stores 7 keys
+	if err := ben.SetMember("ann", rotate(t, ann)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		fresh = append(fresh, groupSeal(t, ann, fmt.Sprint("new ", i)))
+	}
+	groupOpen(t, ben, "ann", fresh[5], "new 5") // 5 more: 2 over
+	ben = reload(t, ben)
+	for i := range 2 {
+		if _, err := ben.Open(nil, "ann", old[i]); !errors.Is(err, e2e.ErrReplay) {
+			t.Errorf("old message %d, its key evicted: %v, want ErrReplay", i, err)
+		}
+	}
+	for i := 2; i < 7; i++ {
+		groupOpen(t, ben, "ann", old[i], fmt.Sprint("old ", i))
+	}
+	for i := range 5 {
+		groupOpen(t, ben, "ann", fresh[i], fmt.Sprint("new ", i))
+	}
+}
+
+// TestGroupStateVersion1Loads loads testdata/group-v1.bin, saved by the
+// code before groups kept older sender keys (commit 53e3c83): ben's group
+// with members ann and cat and a skipped key of ann's. Rebuilt here the
+// same way, the state must be the same, and the stored key still opens
+// ann's delayed message.
+func TestGroupStateVersion1Loads(t *testing.T) {
+	blob, err := os.ReadFile("testdata/group-v1.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann, _ := e2e.NewGroup(e2e.Options{Rand: newDRBG(41)})
+	cat, _ := e2e.NewGroup(e2e.Options{Rand: newDRBG(43)})
+	ben, _ := e2e.NewGroup(e2e.Options{Rand: newDRBG(42), MaxSkip: 50, MaxSkippedKeys: 60})
+	if err := ben.SetMember("ann", ann.Distribution()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ben.SetMember("cat", cat.Distribution()); err != nil {
+		t.Fatal(err)
+	}
+	late := groupSeal(t, ann, "late")
+	next := groupSeal(t, ann, "next")
+	groupOpen(t, ben, "ann", next, "next")
+
+	var back e2e.Group
+	if err := back.UnmarshalBinary(blob); err != nil {
+		t.Fatalf("UnmarshalBinary(version 1) = %v", err)
+	}
+	if !bytes.Equal(groupState(t, &back), groupState(t, ben)) {
+		t.Fatal("version 1 state loads as another group")
+	}
+	groupOpen(t, &back, "ann", late, "late")
+	if _, err := back.Open(nil, "ann", next); !errors.Is(err, e2e.ErrReplay) {
+		t.Errorf("message read before saving: %v, want ErrReplay", err)
+	}
+	groupOpen(t, &back, "cat", groupSeal(t, cat, "hi"), "hi")
+	if err := back.SetMember("ann", rotate(t, ann)); err != nil {
+		t.Fatal(err)
+	}
+	groupOpen(t, reload(t, &back), "ann", groupSeal(t, ann, "rotated"), "rotated")
+}
+
+// TestGroupStateRefusesInconsistentKeys builds saved groups whose member
+// holds the given receivers and checks that UnmarshalBinary refuses, with
+// ErrBadState, no keys, more than MaxSenderKeyStates, two with one key id
+// and more stored skipped keys in all than MaxSkippedKeys, and accepts
+// the same encodings within those bounds.
+func TestGroupStateRefusesInconsistentKeys(t *testing.T) {
+	const maxSkipped = 4
+	opts := e2e.Options{MaxSkippedKeys: maxSkipped, Rand: newDRBG(50)}
+	g, err := e2e.NewGroup(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := groupState(t, g) // ends in a member count of 0
+	// receiver returns the encoding of a receiver of a fresh key that has
+	// stored skipped keys for the first n messages.
+	receiver := func(skipped int) []byte {
+		s, err := e2e.NewGroupSender(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := e2e.NewGroupReceiver(s.Distribution(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m []byte
+		for range skipped + 1 {
+			m = groupSenderSeal(t, s)
+		}
+		if _, err := r.Open(nil, m); err != nil {
+			t.Fatal(err)
+		}
+		b, err := r.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	withMember := func(keys ...[]byte) []byte {
+		b := bytes.Clone(empty[:len(empty)-4])
+		b = binary.BigEndian.AppendUint32(b, 1)
+		b = binary.BigEndian.AppendUint16(b, 3)
+		b = append(b, "ann"...)
+		b = append(b, byte(len(keys)))
+		for _, k := range keys {
+			b = binary.BigEndian.AppendUint32(b, uint32(len(k)))
+			b = append(b, k...)
+		}
+		return b
+	}
+	var five [][]byte
+	for range e2e.MaxSenderKeyStates {
+		five = append(five, receiver(0))
+	}
+	a, b := receiver(2), receiver(2)
+	for _, c := range []struct {
+		name string
+		keys [][]byte
+		ok   bool
+	}{
+		{"one key", [][]byte{a}, true},
+		{"MaxSenderKeyStates keys", five, true},
+		{"MaxSkippedKeys stored in all", [][]byte{a, b}, true},
+		{"no keys", nil, false},
+		{"more than MaxSenderKeyStates keys", append(five[:len(five):len(five)], a), false},
+		{"two keys with one key id", [][]byte{a, a}, false},
+		{"more than MaxSkippedKeys stored in all", [][]byte{a, b, receiver(1)}, false},
+	} {
+		enc := withMember(c.keys...)
+		var back e2e.Group
+		err := back.UnmarshalBinary(enc)
+		if !c.ok {
+			if !errors.Is(err, e2e.ErrBadState) {
+				t.Errorf("%s: UnmarshalBinary = %v, want ErrBadState", c.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: UnmarshalBinary = %v", c.name, err)
+			continue
+		}
+		if !bytes.Equal(groupState(t, &back), enc) {
+			t.Errorf("%s: the test's encoding is not MarshalBinary's", c.name)
+		}
+	}
+}
+
+func groupSenderSeal(t testing.TB, s *e2e.GroupSender) []byte {
+	t.Helper()
+	m, err := s.Seal(nil, []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestRandomRotations interleaves at random one member's messages,
+// rotations, deliveries of its distributions (in any order, and again
+// while their key is kept), deliveries of its messages (in any order,
+// some twice) and saving and reloading the receiving group, and checks
+// every Open against a model: a list of the distributed keys, newest
+// first, at most MaxSenderKeyStates, each with the iterations it opened.
+// A message opens if its key is in the list and it did not open before,
+// is a replay if it did, and under a key not in the list is
+// ErrUnknownSenderKey. MaxSkip and MaxSkippedKeys are larger than all the
+// messages sent, so that no other error can happen.
+func TestRandomRotations(t *testing.T) {
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	rounds := 600
+	if testing.Short() {
+		rounds = 200
+	}
+	opts := e2e.Options{Rand: newDRBG(seed)}
+	ann, err := e2e.NewGroup(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ben, err := e2e.NewGroup(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type message struct {
+		key  int
+		it   uint32
+		text string
+		m    []byte
+	}
+	type keyState struct {
+		key    int
+		opened map[uint32]bool
+	}
+	dists := [][]byte{ann.Distribution()} // by key
+	undelivered := []int{0}               // keys whose distribution is on its way
+	var model []*keyState                 // newest first
+	var inFlight []message
+	key, it := 0, uint32(0)
+	held := func(k int) *keyState {
+		for _, s := range model {
+			if s.key == k {
+				return s
+			}
+		}
+		return nil
+	}
+	opened, openedOld, refused := 0, 0, 0
+	for round := range rounds {
+		switch op := rng.IntN(20); {
+		case op < 7:
+			text := fmt.Sprint("message ", round)
+			inFlight = append(inFlight, message{key, it, text, groupSeal(t, ann, text)})
+			it++
+		case op < 8:
+			dists = append(dists, rotate(t, ann))
+			key, it = key+1, 0
+			undelivered = append(undelivered, key)
+		case op < 10 && len(undelivered) > 0:
+			i := rng.IntN(len(undelivered))
+			k := undelivered[i]
+			undelivered = append(undelivered[:i], undelivered[i+1:]...)
+			if err := ben.SetMember("ann", dists[k]); err != nil {
+				t.Fatalf("round %d: SetMember(key %d) = %v", round, k, err)
+			}
+			if held(k) == nil {
+				model = append([]*keyState{{k, map[uint32]bool{}}}, model...)
+				model = model[:min(len(model), e2e.MaxSenderKeyStates)]
+			}
+		case op < 11 && len(model) > 0:
+			// A copy of a kept key's distribution changes nothing.
+			k := model[rng.IntN(len(model))].key
+			before := groupState(t, ben)
+			if err := ben.SetMember("ann", dists[k]); err != nil {
+				t.Fatalf("round %d: SetMember(key %d again) = %v", round, k, err)
+			}
+			if !bytes.Equal(groupState(t, ben), before) {
+				t.Fatalf("round %d: a copy of key %d's distribution changed the group", round, k)
+			}
+		case op < 12:
+			ben = reload(t, ben)
+		case len(inFlight) > 0:
+			i := rng.IntN(len(inFlight))
+			m := inFlight[i]
+			if rng.IntN(4) > 0 { // else it may arrive again
+				inFlight = append(inFlight[:i], inFlight[i+1:]...)
+			}
+			pt, err := ben.Open(nil, "ann", m.m)
+			s := held(m.key)
+			var want error
+			switch {
+			case s == nil:
+				want = e2e.ErrUnknownSenderKey
+			case s.opened[m.it]:
+				want = e2e.ErrReplay
+			}
+			if !errors.Is(err, want) || want == nil && string(pt) != m.text {
+				t.Fatalf("round %d: Open(key %d, iteration %d) = %q, %v; want %q, %v",
+					round, m.key, m.it, pt, err, m.text, want)
+			}
+			if want == nil {
+				s.opened[m.it] = true
+				opened++
+				if s != model[0] {
+					openedOld++
+				}
+			} else {
+				refused++
+			}
+		}
+	}
+	t.Logf("%d keys, %d messages opened (%d under an older key), %d refused", key+1, opened, openedOld, refused)
+}
