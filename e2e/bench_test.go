@@ -201,6 +201,35 @@ func BenchmarkGroup(b *testing.B) {
 			}
 		}
 	})
+	// A Group holding MaxSenderKeyStates keys of one member opens under
+	// the newest and under the oldest (the most key ids compared).
+	g, _ := e2e.NewGroup(e2e.Options{})
+	var senders []*e2e.GroupSender
+	for range e2e.MaxSenderKeyStates {
+		s, _ := e2e.NewGroupSender(e2e.Options{})
+		if err := g.SetMember("m", s.Distribution()); err != nil {
+			b.Fatal(err)
+		}
+		senders = append(senders, s)
+	}
+	for _, c := range []struct {
+		name string
+		s    *e2e.GroupSender
+	}{{"newest", senders[len(senders)-1]}, {"oldest", senders[0]}} {
+		b.Run(fmt.Sprintf("Group/seal+open/1KiB/%s-of-%d-keys", c.name, e2e.MaxSenderKeyStates), func(b *testing.B) {
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if buf, err = c.s.Seal(buf[:0], msg); err != nil {
+					b.Fatal(err)
+				}
+				if out, err = g.Open(out[:0], "m", buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 func BenchmarkDirectoryFetch(b *testing.B) {

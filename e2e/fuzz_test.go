@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -119,7 +120,11 @@ func FuzzGroup(f *testing.F) {
 	})
 }
 
-// FuzzGroupUnmarshal feeds arbitrary bytes to the group state decoders.
+// FuzzGroupUnmarshal feeds arbitrary bytes to the group state decoders:
+// whatever they accept must re-encode to a fixed point; a message member
+// "h" sends that is refused must leave the group unchanged, and after
+// opening it or taking it as h's distribution the group must still save
+// and load.
 func FuzzGroupUnmarshal(f *testing.F) {
 	g, _ := e2e.NewGroup(e2e.Options{Rand: newDRBG(3)})
 	h, _ := e2e.NewGroup(e2e.Options{Rand: newDRBG(4)})
@@ -129,6 +134,23 @@ func FuzzGroupUnmarshal(f *testing.F) {
 	_, _ = g.Open(nil, "h", m2)
 	b, _ := g.MarshalBinary()
 	f.Add(b, m)
+	// h with MaxSenderKeyStates keys, skipped keys stored under the two
+	// oldest, and a message under the oldest still to come.
+	for k := 1; k < e2e.MaxSenderKeyStates; k++ {
+		d, _ := h.RemoveMember("nobody")
+		_ = g.SetMember("h", d)
+		if k == 1 {
+			_, _ = h.Seal(nil, []byte("skipped"))
+			m3, _ := h.Seal(nil, []byte("z"))
+			_, _ = g.Open(nil, "h", m3)
+		}
+	}
+	b, _ = g.MarshalBinary()
+	f.Add(b, m)
+	f.Add(b, h.Distribution())
+	if v1, err := os.ReadFile("testdata/group-v1.bin"); err == nil {
+		f.Add(v1, m)
+	}
 	lg, _ := e2e.NewGroup(e2e.Options{Info: strings.Repeat("i", 64), Rand: newDRBG(5)})
 	_ = lg.SetMember("h", lg.Distribution())
 	lm, _ := lg.Seal(nil, []byte("x"))
@@ -150,7 +172,22 @@ func FuzzGroupUnmarshal(f *testing.F) {
 		if enc2, _ := again.MarshalBinary(); !bytes.Equal(enc, enc2) {
 			t.Fatal("group encoding is not a fixed point")
 		}
-		_, _ = back.Open(nil, "h", msg)
+		if _, err := back.Open(nil, "h", msg); err != nil {
+			if after, _ := back.MarshalBinary(); !bytes.Equal(after, enc) {
+				t.Fatalf("refused message (%v) changed the group", err)
+			}
+		}
+		_ = again.SetMember("h", msg)
+		for _, g := range []*e2e.Group{&back, &again} {
+			b, err := g.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var used e2e.Group
+			if err := used.UnmarshalBinary(b); err != nil {
+				t.Fatalf("group after Open or SetMember does not reload: %v", err)
+			}
+		}
 		_, _ = back.Seal(nil, msg)
 	})
 }
