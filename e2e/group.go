@@ -481,7 +481,9 @@ func (g *Group) Open(dst []byte, from string, msg []byte) ([]byte, error) {
 	}
 	stored := len(r.skipped)
 	out, err := r.Open(dst, msg)
-	if err == nil && len(r.skipped) > stored && len(keys) > 1 {
+	if err == nil && len(r.skipped) > stored {
+		// Also with one key: a loaded receiver may have been saved with a
+		// larger MaxSkippedKeys than the group's, which its Open enforces.
 		g.evictOldest(keys)
 	}
 	return out, err

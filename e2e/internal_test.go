@@ -602,3 +602,50 @@ func TestSetMemberKeyIDCollision(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupSkippedBoundIsTheGroups loads a group whose member's receiver
+// was saved with a larger MaxSkippedKeys than the group's (the decoder
+// takes each receiver's own limits) and opens a message that stores more
+// skipped keys than the group allows: the group evicts down to its own
+// limit, so its state still loads. Evicting only for members with several
+// keys, a single key stored up to its receiver's limit, and the saved
+// state was then refused (more skipped keys than MaxSkippedKeys).
+func TestGroupSkippedBoundIsTheGroups(t *testing.T) {
+	g, err := NewGroup(Options{MaxSkippedKeys: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewGroupSender(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.SetMember("h", s.Distribution()); err != nil {
+		t.Fatal(err)
+	}
+	g.members["h"][0].maxSkipped = 10
+	b, err := g.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var loaded Group
+	if err := loaded.UnmarshalBinary(b); err != nil {
+		t.Fatalf("state with the receiver's larger limit: %v", err)
+	}
+	var m []byte
+	for range 5 {
+		m, _ = s.Seal(nil, []byte("x"))
+	}
+	if _, err := loaded.Open(nil, "h", m); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(loaded.members["h"][0].skipped); n != 2 {
+		t.Errorf("%d skipped keys stored, want the group's 2", n)
+	}
+	b, err = loaded.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loaded.UnmarshalBinary(b); err != nil {
+		t.Fatalf("state after Open does not load: %v", err)
+	}
+}
