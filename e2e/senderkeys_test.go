@@ -182,7 +182,7 @@ func TestSetMemberKeepsKeyOrder(t *testing.T) {
 		msgs = append(msgs, groupSeal(t, ann, fmt.Sprint("key ", k)))
 	}
 	if _, err := ben.Open(nil, "ann", underKeyOf(ahead)); !errors.Is(err, e2e.ErrUnknownSenderKey) {
-		t.Fatalf("key 0 after MaxSenderKeyStates−1 newer keys: %v, want ErrUnknownSenderKey (forgotten)", err)
+		t.Fatalf("key 0 after MaxSenderKeyStates newer keys: %v, want ErrUnknownSenderKey (forgotten)", err)
 	}
 	for i, m := range msgs {
 		groupOpen(t, ben, "ann", m, fmt.Sprint("key ", i+1))
