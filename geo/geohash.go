@@ -11,16 +11,22 @@ const MaxGeohashPrecision = 12
 
 const geohashAlphabet = "0123456789bcdefghjkmnpqrstuvwxyz"
 
-// EncodeGeohash returns the geohash of p with precision characters
-// (Gustavo Niemeyer's geohash.org scheme: longitude and latitude bisected
-// alternately, longitude first, five bits per base-32 character). It
-// returns an error for an invalid p or a precision outside 1..12.
+// EncodeGeohash returns the geohash of p with precision characters, in
+// lower case (Gustavo Niemeyer's geohash.org scheme: longitude and
+// latitude bisected alternately, longitude first, five bits per base-32
+// character). Longitude 180 is the meridian of -180 and gets its cell, in
+// the westmost column, where the plain bisection (and libraries that use
+// it) would put it in the eastmost. It returns an error for an invalid p
+// or a precision outside 1..12.
 func EncodeGeohash(p LatLng, precision int) (string, error) {
 	if err := p.Validate(); err != nil {
 		return "", err
 	}
 	if precision < 1 || precision > MaxGeohashPrecision {
 		return "", fmt.Errorf("%w: %d", ErrInvalidPrecision, precision)
+	}
+	if p.Lng == 180 {
+		p.Lng = -180
 	}
 	lat, lng := [2]float64{-90, 90}, [2]float64{-180, 180}
 	var out [MaxGeohashPrecision]byte

@@ -16,7 +16,10 @@ func TestGeohashVectors(t *testing.T) {
 		{LatLng{42.6, -5.6}, "ezs42"},
 		{LatLng{57.64911, 10.40744}, "u4pruydqqvj"},
 		{LatLng{-90, -180}, "000000000000"},
-		{LatLng{90, 180}, "zzzzzzzzzzzz"},
+		{LatLng{90, 179.9999999}, "zzzzzzzzzzzz"},
+		// 180 is -180's meridian and gets its cell, in the westmost column.
+		{LatLng{90, 180}, "bpbpbpbpbpbp"},
+		{LatLng{90, -180}, "bpbpbpbpbpbp"},
 	}
 	for _, c := range cases {
 		got, err := EncodeGeohash(c.p, len(c.hash))
@@ -24,7 +27,11 @@ func TestGeohashVectors(t *testing.T) {
 			t.Errorf("EncodeGeohash(%v, %d) = %q, %v; want %q", c.p, len(c.hash), got, err, c.hash)
 		}
 		b, err := DecodeGeohash(c.hash)
-		if err != nil || !b.Contains(c.p) {
+		q := c.p
+		if q.Lng == 180 {
+			q.Lng = -180
+		}
+		if err != nil || !b.Contains(q) {
 			t.Errorf("DecodeGeohash(%q) = %+v, %v; want a box containing %v", c.hash, b, err, c.p)
 		}
 	}
@@ -115,4 +122,43 @@ func FuzzDecodeGeohash(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestGeohashAntimeridian checks that longitude 180 gets the geohash of
+// -180, the same meridian (the package's promise): the cell of (lat, 180)
+// equals the cell of (lat, -180) at every precision, the decoded cell
+// holds the point, and the neighbours of the cell match those of -180's.
+// The plain bisection put 180 in the eastmost column ("zzz..." at the
+// north pole) and -180 in the westmost.
+func TestGeohashAntimeridian(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 5))
+	lats := []float64{-90, -45, 0, 42.6, 89.999999, 90}
+	for range 2000 {
+		lats = append(lats, r.Float64()*180-90)
+	}
+	for _, lat := range lats {
+		n := 1 + r.IntN(MaxGeohashPrecision)
+		east, err1 := EncodeGeohash(LatLng{lat, 180}, n)
+		west, err2 := EncodeGeohash(LatLng{lat, -180}, n)
+		if err1 != nil || err2 != nil || east != west {
+			t.Fatalf("EncodeGeohash(%v, %d): lng 180 gives %q, %v; lng -180 gives %q, %v", lat, n, east, err1, west, err2)
+		}
+		b, err := DecodeGeohash(east)
+		if err != nil || !b.Contains(LatLng{lat, -180}) || b.MinLng != -180 {
+			t.Fatalf("DecodeGeohash(%q) = %+v, %v; want the westmost cell holding (%v, -180)", east, b, err, lat)
+		}
+		nb, err := GeohashNeighbors(east)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// West of the westmost column is the eastmost one: the cell
+		// just east of 180 - w/2, which names the same meridian's far side.
+		w := b.MaxLng - b.MinLng
+		if want, _ := EncodeGeohash(LatLng{b.Center().Lat, 180 - w/2}, n); nb[West] != want {
+			t.Fatalf("west of %q = %q, want %q", east, nb[West], want)
+		}
+		if want, _ := EncodeGeohash(LatLng{b.Center().Lat, -180 + 1.5*w}, n); nb[East] != want {
+			t.Fatalf("east of %q = %q, want %q", east, nb[East], want)
+		}
+	}
 }
