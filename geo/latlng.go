@@ -207,9 +207,23 @@ type Box struct {
 	MinLat, MinLng, MaxLat, MaxLng float64
 }
 
-// Contains reports whether p lies in b, edges included.
+// Contains reports whether p lies in b, edges included. A box reaching
+// -180 or 180 holds the points of that meridian spelled either way, since
+// the two name the same meridian: the geohash cell of (lat, 180) is in the
+// westmost column, and a [Cover] split at the antimeridian may put (lat,
+// -180) in its eastern box.
 func (b Box) Contains(p LatLng) bool {
-	return p.Lat >= b.MinLat && p.Lat <= b.MaxLat && p.Lng >= b.MinLng && p.Lng <= b.MaxLng
+	if !(p.Lat >= b.MinLat && p.Lat <= b.MaxLat) {
+		return false
+	}
+	lng := p.Lng
+	switch {
+	case lng == 180 && b.MinLng == -180:
+		lng = -180
+	case lng == -180 && b.MaxLng == 180:
+		lng = 180
+	}
+	return lng >= b.MinLng && lng <= b.MaxLng
 }
 
 // coverSlack widens covering boxes by about 1 mm (in longitude, 1 mm
