@@ -50,7 +50,8 @@
 //
 // [EncodeGeohash], [DecodeGeohash] and [GeohashNeighbors] implement the
 // geohash.org cells, which serve as zone keys (surge-pricing zones, for
-// example); neighbours wrap east-west and stop at the poles. Longitude 180
+// example); they are written in lower case and read in either, and
+// neighbours wrap east-west and stop at the poles. Longitude 180
 // gets the cell of -180, its meridian, in the westmost column (the plain
 // bisection of other libraries puts it in the eastmost, "zzz..." at the
 // north pole, so they differ on points exactly on the antimeridian).

@@ -57,14 +57,19 @@ func EncodeGeohash(p LatLng, precision int) (string, error) {
 	return string(out[:precision]), nil
 }
 
-// geohashBits parses a geohash into its longitude and latitude bit strings.
+// geohashBits parses a geohash, in any mix of ASCII upper and lower case,
+// into its longitude and latitude bit strings.
 func geohashBits(hash string) (lngBits, latBits uint64, nLng, nLat uint, err error) {
 	if len(hash) == 0 || len(hash) > MaxGeohashPrecision {
 		return 0, 0, 0, 0, fmt.Errorf("%w: length %d", ErrInvalidGeohash, len(hash))
 	}
 	even := true
 	for i := range len(hash) {
-		v := byte(strings.IndexByte(geohashAlphabet, hash[i]))
+		c := hash[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		v := byte(strings.IndexByte(geohashAlphabet, c))
 		if v >= 32 {
 			return 0, 0, 0, 0, fmt.Errorf("%w: %q at %d", ErrInvalidGeohash, hash[i], i)
 		}
@@ -106,8 +111,12 @@ func geohashFromBits(lngBits, latBits uint64, nLng, nLat uint) string {
 	return string(out[:n])
 }
 
-// DecodeGeohash returns the cell a geohash names. Upper-case letters are
-// rejected, as are "a", "i", "l" and "o", which the alphabet omits.
+// DecodeGeohash returns the cell a geohash names. Case does not matter
+// ("EZS42" is "ezs42", as on geohash.org). It returns an error wrapping
+// [ErrInvalidGeohash] for an empty hash, one longer than
+// [MaxGeohashPrecision], or one with a character outside the base-32
+// alphabet: "a", "i", "l" and "o" (in either case), which it omits, and
+// any other byte.
 func DecodeGeohash(hash string) (Box, error) {
 	lngBits, latBits, nLng, nLat, err := geohashBits(hash)
 	if err != nil {
@@ -139,9 +148,10 @@ const (
 )
 
 // GeohashNeighbors returns the eight cells of the same precision around
-// hash, indexed by [Direction]. Neighbours east and west wrap around the
-// antimeridian; a cell in the top (bottom) row has no neighbours to the
-// north (south), and those entries are "".
+// hash, indexed by [Direction], in lower case whatever the case of hash.
+// Neighbours east and west wrap around the antimeridian; a cell in the top
+// (bottom) row has no neighbours to the north (south), and those entries
+// are "". It returns the errors of [DecodeGeohash].
 func GeohashNeighbors(hash string) ([8]string, error) {
 	var out [8]string
 	lngBits, latBits, nLng, nLat, err := geohashBits(hash)

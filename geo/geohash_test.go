@@ -3,6 +3,7 @@ package geo
 import (
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -58,27 +59,18 @@ func TestGeohashRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, ht := b.MaxLng-b.MinLng, b.MaxLat-b.MinLat
-		steps := [8][2]float64{{0, 1}, {1, 1}, {1, 0}, {1, -1}, {0, -1}, {-1, -1}, {-1, 0}, {-1, 1}}
-		for d, s := range steps {
-			c := b.Center()
-			want := LatLng{c.Lat + s[1]*ht, normLng(c.Lng + s[0]*w)}
-			if want.Lat > 90 || want.Lat < -90 {
-				if nb[d] != "" {
-					t.Fatalf("neighbour %d of polar cell %q = %q, want none", d, h, nb[d])
-				}
-				continue
-			}
-			wh, _ := EncodeGeohash(want, n)
-			if nb[d] != wh {
-				t.Fatalf("neighbour %d of %q = %q, want %q", d, h, nb[d], wh)
-			}
+		if want := wantNeighbors(b, n); nb != want {
+			t.Fatalf("GeohashNeighbors(%q) = %q, want %q", h, nb, want)
 		}
 	}
 }
 
 func TestGeohashErrors(t *testing.T) {
-	for _, h := range []string{"", "a", "ezs4i", "EZS42", "0123456789bcd", "ez s"} {
+	// Upper case is accepted, but not the letters the alphabet omits
+	// (a, i, l, o) in either case, nor a Unicode letter that lower-cases
+	// to one in it (U+212A KELVIN SIGN to "k").
+	bad := []string{"", "a", "ezs4i", "0123456789bcd", "ez s", "A", "EZS4I", "ezs4L", "O", "\u212a", "ezs4\u212a", "ezs4\xcb"}
+	for _, h := range bad {
 		if _, err := DecodeGeohash(h); !errors.Is(err, ErrInvalidGeohash) {
 			t.Errorf("DecodeGeohash(%q) = %v", h, err)
 		}
@@ -96,28 +88,67 @@ func TestGeohashErrors(t *testing.T) {
 	}
 }
 
+// FuzzDecodeGeohash checks DecodeGeohash and GeohashNeighbors on any
+// string: they never panic, they accept exactly the strings of 1 to 12
+// characters from the alphabet in either ASCII case and refuse the rest
+// with ErrInvalidGeohash, case never changes the cell, re-encoding the
+// cell's center gives the hash back in lower case, and the neighbours are
+// the cells one step away, wrapping at ±180 and none beyond a pole.
 func FuzzDecodeGeohash(f *testing.F) {
-	for _, s := range []string{"ezs42", "u4pruydqqvj", "zzzzzzzzzzzz", "", "a", "0"} {
+	for _, s := range []string{"ezs42", "u4pruydqqvj", "zzzzzzzzzzzz", "bpbpbpbpbpbp", "", "a", "0", "EZS42", "eZs4I", "\u212a", "ezs4\xcb", "0123456789bcd"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
+		lower := []byte(h)
+		valid := len(h) >= 1 && len(h) <= MaxGeohashPrecision
+		for i, c := range lower {
+			if 'A' <= c && c <= 'Z' {
+				lower[i] = c + 'a' - 'A'
+			}
+			valid = valid && strings.IndexByte(geohashAlphabet, lower[i]) >= 0
+		}
 		b, err := DecodeGeohash(h)
-		if err != nil {
-			if !errors.Is(err, ErrInvalidGeohash) {
-				t.Fatalf("DecodeGeohash(%q) = %v", h, err)
+		nb, nbErr := GeohashNeighbors(h)
+		if !valid {
+			if !errors.Is(err, ErrInvalidGeohash) || !errors.Is(nbErr, ErrInvalidGeohash) {
+				t.Fatalf("DecodeGeohash(%q) = %v, GeohashNeighbors = %v; want ErrInvalidGeohash", h, err, nbErr)
 			}
 			return
+		}
+		if err != nil || nbErr != nil {
+			t.Fatalf("DecodeGeohash(%q) = %v, GeohashNeighbors = %v; want no error", h, err, nbErr)
 		}
 		if b.MinLat < -90 || b.MaxLat > 90 || b.MinLng < -180 || b.MaxLng > 180 || b.MinLat >= b.MaxLat || b.MinLng >= b.MaxLng {
 			t.Fatalf("DecodeGeohash(%q) = bad box %+v", h, b)
 		}
-		if again, err := EncodeGeohash(b.Center(), len(h)); err != nil || again != h {
-			t.Fatalf("EncodeGeohash(center of %q) = %q, %v", h, again, err)
+		if lb, _ := DecodeGeohash(string(lower)); lb != b {
+			t.Fatalf("DecodeGeohash(%q) = %+v, but %q gives %+v", h, b, lower, lb)
 		}
-		if _, err := GeohashNeighbors(h); err != nil {
-			t.Fatal(err)
+		if again, err := EncodeGeohash(b.Center(), len(h)); err != nil || again != string(lower) {
+			t.Fatalf("EncodeGeohash(center of %q) = %q, %v; want %q", h, again, err, lower)
+		}
+		if want := wantNeighbors(b, len(h)); nb != want {
+			t.Fatalf("GeohashNeighbors(%q) = %q, want %q", h, nb, want)
 		}
 	})
+}
+
+// wantNeighbors returns the cells of precision n one step from geohash
+// cell b in each [Direction], by encoding the centers of the cells beside
+// it: "" beyond a pole, wrapping at ±180.
+func wantNeighbors(b Box, n int) [8]string {
+	var out [8]string
+	w, ht := b.MaxLng-b.MinLng, b.MaxLat-b.MinLat
+	c := b.Center()
+	steps := [8][2]float64{{0, 1}, {1, 1}, {1, 0}, {1, -1}, {0, -1}, {-1, -1}, {-1, 0}, {-1, 1}}
+	for d, s := range steps {
+		p := LatLng{c.Lat + s[1]*ht, normLng(c.Lng + s[0]*w)}
+		if p.Lat > 90 || p.Lat < -90 {
+			continue
+		}
+		out[d], _ = EncodeGeohash(p, n)
+	}
+	return out
 }
 
 // TestGeohashAntimeridian checks that longitude 180 gets the geohash of
@@ -155,6 +186,37 @@ func TestGeohashAntimeridian(t *testing.T) {
 		}
 		if want, _ := EncodeGeohash(LatLng{b.Center().Lat, -180 + 1.5*w}, n); nb[East] != want {
 			t.Fatalf("east of %q = %q, want %q", east, nb[East], want)
+		}
+	}
+}
+
+// TestGeohashUpperCase checks that DecodeGeohash and GeohashNeighbors
+// take upper and mixed case as the same cell as lower case, as
+// geohash.org and most libraries do, and that neighbours come back in
+// lower case, as EncodeGeohash writes them.
+func TestGeohashUpperCase(t *testing.T) {
+	for _, h := range []string{"ezs42", "u4pruydqqvj", "zzzzzzzzzzzz", "bpbpbpbpbpbp", "0", "dr5regw3pg6"} {
+		want, err := DecodeGeohash(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantNb, err := GeohashNeighbors(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mixed := []byte(h)
+		for i := range mixed {
+			if i%2 == 0 {
+				mixed[i] = strings.ToUpper(h[i : i+1])[0]
+			}
+		}
+		for _, u := range []string{strings.ToUpper(h), string(mixed)} {
+			if got, err := DecodeGeohash(u); err != nil || got != want {
+				t.Errorf("DecodeGeohash(%q) = %+v, %v; want %+v as for %q", u, got, err, want, h)
+			}
+			if got, err := GeohashNeighbors(u); err != nil || got != wantNb {
+				t.Errorf("GeohashNeighbors(%q) = %q, %v; want %q as for %q", u, got, err, wantNb, h)
+			}
 		}
 	}
 }
