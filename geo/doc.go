@@ -60,7 +60,10 @@
 //
 // An [Index] keeps moving drivers: position, status, vehicle type and
 // last-seen time. Drivers not seen for Options.StaleAfter (a minute by
-// default) are invisible; [Index.RemoveStale] deletes them.
+// default) are invisible: Get and the searches leave them out,
+// [Index.SetStatus] returns [ErrNotFound] for them, and an Upsert brings
+// them back. [Index.Remove] deletes one like any other, and
+// [Index.RemoveStale] deletes them all.
 //
 // A driver is one 24-byte entry in a leaf of a quadtree: its position,
 // its ID and one word packing the last-seen time in milliseconds, the

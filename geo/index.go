@@ -47,8 +47,9 @@ type Match struct {
 // Options configures an [Index]. The zero value means the defaults.
 type Options struct {
 	// StaleAfter is how long a driver counts as present after its last
-	// report; older drivers are invisible to searches and Get, and
-	// [Index.RemoveStale] deletes them. Zero means one minute; negative
+	// report; older drivers are invisible to searches and Get,
+	// [Index.SetStatus] returns [ErrNotFound] for them, and [Index.Remove]
+	// and [Index.RemoveStale] delete them. Zero means one minute; negative
 	// means never stale.
 	StaleAfter time.Duration
 	// Now is the clock. Nil means time.Now. For staleness a time before
@@ -495,7 +496,10 @@ func (x *Index) mergeUp(li int32) {
 	}
 }
 
-// Remove deletes a driver and reports whether it was present.
+// Remove deletes a driver and reports whether the index held it, stale
+// or not: a stale driver, which Get and the searches no longer return, is
+// deleted and reported, as [Index.RemoveStale] reports it ([Index.Len]
+// counts stale drivers too). The caller asked for it gone, and it is.
 func (x *Index) Remove(id DriverID) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -525,8 +529,14 @@ func (x *Index) removeAt(id DriverID, li, slot int32) {
 }
 
 // SetStatus changes a driver's status without touching its position or
-// last-seen time. It returns [ErrNotFound] for an unknown driver.
+// last-seen time. It returns [ErrNotFound], and changes nothing, for a
+// driver that is not in the index or is stale: one that Get would not
+// return. A stale driver is gone for every reader, its status would not
+// make it visible (its last-seen time stays), and its next report sets
+// the status anyway; the error tells a dispatcher that the driver it is
+// marking has stopped reporting.
 func (x *Index) SetStatus(id DriverID, st Status) error {
+	cut := x.cutoff()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.st.reserveNodes()
@@ -535,8 +545,12 @@ func (x *Index) SetStatus(id DriverID, st Status) error {
 		return ErrNotFound
 	}
 	b := x.st.node(w.leaf).leaf.Load()
+	m := b.meta(w.slot)
+	if m.seenMilli() < cut {
+		return ErrNotFound
+	}
 	p := b.pos(w.slot)
-	x.update(id, w, posLng(p), posLat(p), b.meta(w.slot).withStatus(st))
+	x.update(id, w, posLng(p), posLat(p), m.withStatus(st))
 	return nil
 }
 

@@ -217,3 +217,66 @@ func TestCutoffClampsClock(t *testing.T) {
 		t.Fatalf("clock past the year 10889: RemoveStale deleted %d drivers; want 100", n)
 	}
 }
+
+// TestStaleWrites checks that the writes that name a driver by ID treat
+// a stale driver as Get and the searches do. SetStatus returns
+// ErrNotFound and changes nothing: the driver is gone for every reader,
+// and a status set on it (Available, say) would vanish unseen at its next
+// report, which sets the status anyway. (It used to succeed and put the
+// driver into the tree of available ones, invisible.) Remove deletes it
+// and reports true, as RemoveStale would count it: Len, which counts stale
+// drivers, drops by one. Putting the clock back shows what each left.
+func TestStaleWrites(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	x := NewIndex(Options{StaleAfter: 10 * time.Second, Now: clk.Now})
+	p := LatLng{1, 1}
+	for id := range DriverID(3) {
+		if err := x.Upsert(Driver{ID: id, Pos: p, Status: Unavailable}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// At exactly StaleAfter a driver is still fresh, for Get and SetStatus.
+	clk.Add(10 * time.Second)
+	if _, ok := x.Get(0); !ok {
+		t.Fatal("Get(0) at exactly StaleAfter = false")
+	}
+	if err := x.SetStatus(0, Unavailable); err != nil {
+		t.Fatalf("SetStatus(0) at exactly StaleAfter = %v", err)
+	}
+	clk.Add(time.Millisecond)
+	if _, ok := x.Get(1); ok {
+		t.Fatal("Get(1) of a stale driver = true")
+	}
+	if err := x.SetStatus(1, Available); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("SetStatus(1) of a stale driver = %v, want ErrNotFound", err)
+	}
+	if !x.Remove(2) || x.Len() != 2 {
+		t.Fatalf("Remove(2) of a stale driver: Len %d, want 2 and true", x.Len())
+	}
+	if x.Remove(2) {
+		t.Fatal("second Remove(2) = true")
+	}
+	if got, _ := x.NearbyAvailable(ctx, p, 1000, 0, nil); len(got) != 0 {
+		t.Fatalf("NearbyAvailable = %+v, want none", got)
+	}
+	clk.Add(-time.Minute)
+	if d, ok := x.Get(1); !ok || d.Status != Unavailable {
+		t.Fatalf("with the clock put back Get(1) = %+v, %v; want it Unavailable as it was", d, ok)
+	}
+	if got, _ := x.NearbyAvailable(ctx, p, 1000, 0, nil); len(got) != 0 {
+		t.Fatalf("with the clock put back NearbyAvailable = %+v, want none", got)
+	}
+	if _, ok := x.Get(2); ok {
+		t.Fatal("Remove(2) of a stale driver left it in the index")
+	}
+	checkTree(t, x)
+
+	never := NewIndex(Options{StaleAfter: -1, Now: clk.Now})
+	if err := never.Upsert(Driver{ID: 1, Pos: p, Seen: time.UnixMilli(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := never.SetStatus(1, Available); err != nil {
+		t.Fatalf("SetStatus with StaleAfter < 0 = %v", err)
+	}
+}
