@@ -536,22 +536,34 @@ func (x *Index) removeAt(id DriverID, li, slot int32) {
 // the status anyway; the error tells a dispatcher that the driver it is
 // marking has stopped reporting.
 func (x *Index) SetStatus(id DriverID, st Status) error {
+	_, err := x.setStatus(id, st, st, false)
+	return err
+}
+
+// setStatus sets driver id's status to to, if it is from when check is
+// set, and reports whether it did; ErrNotFound for an absent or stale
+// driver.
+func (x *Index) setStatus(id DriverID, from, to Status, check bool) (bool, error) {
 	cut := x.cutoff()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.st.reserveNodes()
 	w, ok := x.st.lookup(id)
 	if !ok {
-		return ErrNotFound
+		return false, ErrNotFound
 	}
-	b := x.st.node(w.leaf).leaf.Load()
-	m := b.meta(w.slot)
-	if m.seenMilli() < cut {
-		return ErrNotFound
+	_, pw, im := x.st.entries(w.leaf)
+	m := meta(im[2*w.slot+1].Load())
+	switch {
+	case m.seenMilli() < cut:
+		return false, ErrNotFound
+	case check && m.status() != from:
+		return false, nil
+	case m.status() != to:
+		p := pw[w.slot].Load()
+		x.update(id, w, posLng(p), posLat(p), m.withStatus(to))
 	}
-	p := b.pos(w.slot)
-	x.update(id, w, posLng(p), posLat(p), m.withStatus(st))
-	return nil
+	return true, nil
 }
 
 // Get returns a driver that is present and not stale, with its stored
@@ -614,26 +626,7 @@ func (x *Index) Move(id DriverID, pos LatLng, seen time.Time) error {
 // returns false and [ErrNotFound] for a driver that is not in the index
 // or is stale (a driver that stopped reporting is not to be dispatched).
 func (x *Index) CompareAndSwapStatus(id DriverID, from, to Status) (bool, error) {
-	cut := x.cutoff()
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.st.reserveNodes()
-	w, ok := x.st.lookup(id)
-	if !ok {
-		return false, ErrNotFound
-	}
-	b := x.st.node(w.leaf).leaf.Load()
-	m := b.meta(w.slot)
-	switch {
-	case m.seenMilli() < cut:
-		return false, ErrNotFound
-	case m.status() != from:
-		return false, nil
-	case from != to:
-		p := b.pos(w.slot)
-		x.update(id, w, posLng(p), posLat(p), m.withStatus(to))
-	}
-	return true, nil
+	return x.setStatus(id, from, to, true)
 }
 
 // Len returns the number of drivers stored, stale ones included.
