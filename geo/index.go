@@ -106,12 +106,14 @@ func unpack(id DriverID, p uint64, m meta) Driver {
 	}
 }
 
-// Index is a searchable set of moving drivers. Create one with [NewIndex].
+// Index is a searchable set of moving drivers. Create one with
+// [NewIndex]; the zero Index is not ready for use.
 //
 // An Index is safe for concurrent use by any number of goroutines. Writes
-// (Upsert, UpsertBatch, Remove, SetStatus, RemoveStale) and Get take one
-// mutex; searches take no lock (see the package documentation). Filters
-// passed to the searches must not call the index's write methods or Get.
+// (Upsert, UpsertBatch, Move, Remove, SetStatus, CompareAndSwapStatus,
+// RemoveStale) and Get take one mutex; searches take no lock (see the
+// package documentation). Filters passed to the searches must not call
+// the index's write methods or Get.
 type Index struct {
 	now   func() time.Time
 	stale int64 // milliseconds; <0 never
