@@ -35,8 +35,11 @@ const (
 	DefaultIdleTTL         = 10 * time.Minute
 )
 
-// routeShorten is the path segment of the create route; an alias with this
-// name could never be reached, so the handler rejects it.
+// routeShorten is the path of the create route. [New] reserves it, without
+// regard to case, whatever Options.Reserved says: GET /shorten is that
+// route's, so a link under the key could never be followed. The stats route
+// comes after a key, so "stats" is a key like any other (GET /stats follows
+// it, GET /stats/stats describes it).
 const routeShorten = "shorten"
 
 // HandlerOptions configures a [Handler]. The zero value means the defaults
@@ -122,6 +125,12 @@ type HandlerOptions struct {
 //	                     (non-ASCII and "<>^`{|} percent-encoded)
 //	GET  /{key}/stats    link statistics → 200 with the link as JSON, plus
 //	                     "clicks" and, for max-visits links, "remaining_visits"
+//
+// No link is ever keyed "shorten", in any case, whatever Options.Reserved
+// holds: [New] reserves it, so a custom_alias "shorten" gets 400
+// reserved_alias and a generated code equal to it is skipped. "stats"
+// needs no such rule, since its route comes after a key: GET /stats
+// follows a link keyed "stats".
 //
 // HEAD is answered like GET but counts no click and uses up no visit
 // ([Shortener.Lookup]): link checkers and previews are not visitors. Any
@@ -511,10 +520,6 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		default:
 			writeError(w, http.StatusBadRequest, "invalid_json", "shortid: invalid JSON body: "+err.Error())
 		}
-		return
-	}
-	if strings.EqualFold(req.CustomAlias, routeShorten) {
-		h.fail(w, r, fmt.Errorf("%w: %q is a route of the handler", ErrReservedAlias, req.CustomAlias))
 		return
 	}
 	link, created, err := h.s.ShortenCreated(r.Context(), ShortenRequest{

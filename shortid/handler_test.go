@@ -215,6 +215,56 @@ func TestHandlerHeadUsesNoVisit(t *testing.T) {
 	wantError(t, f.do(http.MethodHead, "/nosuch", ""), http.StatusNotFound, "not_found")
 }
 
+// routeKeys is a KeySource that hands out fixed keys.
+type routeKeys struct {
+	mu   sync.Mutex
+	keys []string
+}
+
+func (k *routeKeys) AppendKey(_ context.Context, dst []byte) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.keys) == 0 {
+		return dst, errors.New("out of keys")
+	}
+	key := k.keys[0]
+	k.keys = k.keys[1:]
+	return append(dst, key...), nil
+}
+
+// TestHandlerRouteNeverAKey checks that with nothing in Options.Reserved a
+// link still never gets the key "shorten", which GET /shorten cannot reach
+// (it answered 405), while "stats", a route only after a key, is an
+// ordinary key: GET /stats follows it and GET /stats/stats describes it.
+func TestHandlerRouteNeverAKey(t *testing.T) {
+	keys := &routeKeys{keys: []string{"shorten", "abcdefg"}}
+	s, err := New(NewMemStore(), Options{Reserved: []string{}, Keys: keys, FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	h, err := NewHandler(s, HandlerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &handlerFixture{t: t, s: s, h: h}
+	l := f.create(`{"url": "https://example.com/gen"}`)
+	if rec := f.do(http.MethodGet, "/"+l.Key, ""); rec.Code != http.StatusFound {
+		t.Fatalf("generated key %q: GET /%s = %d %s, want 302", l.Key, l.Key, rec.Code, rec.Body)
+	}
+	wantError(t, f.do(http.MethodPost, "/shorten", `{"url": "https://example.com/a", "custom_alias": "shorten"}`),
+		http.StatusBadRequest, "reserved_alias")
+
+	f.create(`{"url": "https://example.com/stats", "custom_alias": "stats"}`)
+	if rec := f.do(http.MethodGet, "/stats", ""); rec.Code != http.StatusFound || rec.Header().Get("Location") != "https://example.com/stats" {
+		t.Fatalf("GET /stats = %d %q, want 302 to the alias's URL", rec.Code, rec.Header().Get("Location"))
+	}
+	var st statsResponse
+	if rec := f.do(http.MethodGet, "/stats/stats", ""); rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &st) != nil || st.Clicks != 1 {
+		t.Fatalf("GET /stats/stats = %d %s, want 200 with 1 click", rec.Code, rec.Body)
+	}
+}
+
 func TestHandlerAliasTTLMaxVisits(t *testing.T) {
 	f := newHandlerFixture(t, HandlerOptions{})
 	alias := f.create(`{"url": "https://example.com/launch", "custom_alias": "launch-2026"}`)

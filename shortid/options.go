@@ -62,8 +62,11 @@ type Options struct {
 	// browsers and most CDNs accept).
 	MaxURLLength int
 	// Reserved are the words that no alias may be, compared without regard
-	// to case. Nil means DefaultReserved(); an empty non-nil slice reserves
-	// nothing.
+	// to case; a generated key equal to one is skipped too. Nil means
+	// DefaultReserved(); an empty non-nil slice reserves nothing but
+	// "shorten", the path of the [Handler]'s create route, which is always
+	// reserved: a link under it could never be followed through the
+	// Handler.
 	Reserved []string
 	// Keys hands out the keys of new links. The default is a [Sequence]
 	// over the Store's counter if the Store is also a [Counter], else over a

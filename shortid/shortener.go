@@ -121,10 +121,13 @@ func New(store Store, opts Options) (*Shortener, error) {
 	if reserved == nil {
 		reserved = DefaultReserved()
 	}
-	s.reserved = make(map[string]struct{}, len(reserved))
+	s.reserved = make(map[string]struct{}, len(reserved)+1)
 	for _, w := range reserved {
 		s.reserved[strings.ToLower(w)] = struct{}{}
 	}
+	// A link keyed by the Handler's route could never be followed through
+	// it, so the route is reserved whatever Options.Reserved says.
+	s.reserved[routeShorten] = struct{}{}
 	if s.keys == nil {
 		c, ok := store.(Counter)
 		if !ok {
@@ -302,12 +305,9 @@ func (s *Shortener) checkAlias(alias string) error {
 	return nil
 }
 
-// isReserved reports whether key is a reserved word, ignoring case. It does
-// not allocate.
+// isReserved reports whether key is a reserved word or the Handler's
+// route, ignoring case. It does not allocate.
 func (s *Shortener) isReserved(key []byte) bool {
-	if len(s.reserved) == 0 {
-		return false
-	}
 	var lower [MaxAliasLength]byte
 	for i, c := range key {
 		if 'A' <= c && c <= 'Z' {

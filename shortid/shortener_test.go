@@ -162,6 +162,26 @@ func TestGeneratedKeySkipsTakenAndReserved(t *testing.T) {
 	}
 }
 
+// TestHandlerRoutesAlwaysReserved checks that the Handler's own route name
+// "shorten" is neither a generated key nor an alias, whatever
+// Options.Reserved says: a link under it could never be followed through
+// the Handler, whose POST /shorten route answers GET /shorten with 405.
+func TestHandlerRoutesAlwaysReserved(t *testing.T) {
+	for _, reserved := range [][]string{{}, {"secret"}} {
+		keys := &listKeys{keys: []string{"shorten", "Shorten", "abcdefg"}}
+		s, _ := newTestShortener(t, shortid.Options{Reserved: reserved, Keys: keys})
+		if l := shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/gen"}); l.Key != "abcdefg" {
+			t.Errorf("Reserved %q: generated key = %q, want abcdefg (shorten and Shorten are routes)", reserved, l.Key)
+		}
+		for _, alias := range []string{"shorten", "SHORTEN"} {
+			_, err := s.Shorten(ctx, shortid.ShortenRequest{URL: "https://example.com/", Alias: alias})
+			if !errors.Is(err, shortid.ErrReservedAlias) || !errors.Is(err, shortid.ErrInvalidAlias) {
+				t.Errorf("Reserved %q: Shorten(alias %q) = %v, want ErrReservedAlias", reserved, alias, err)
+			}
+		}
+	}
+}
+
 // TestNewRefusesKeyAlphabet checks that New refuses a Sequence or Random
 // drawing on characters a key may not hold ('.' and '~' are unreserved in
 // URLs, so NewCodec takes them): Shorten used to fail on the keys that

@@ -17,7 +17,8 @@ var (
 	ErrInvalidURL = errors.New("shortid: invalid url")
 	// ErrInvalidAlias reports a custom alias outside [0-9A-Za-z_-]{3,64}.
 	ErrInvalidAlias = errors.New("shortid: invalid alias")
-	// ErrReservedAlias reports an alias that is one of Options.Reserved.
+	// ErrReservedAlias reports an alias that is one of Options.Reserved,
+	// or "shorten", the [Handler]'s create route, which is always reserved.
 	// errors.Is(ErrReservedAlias, ErrInvalidAlias) is true.
 	ErrReservedAlias = fmt.Errorf("%w: reserved word", ErrInvalidAlias)
 	// ErrAliasTaken reports a custom alias that another link already uses.
