@@ -197,6 +197,11 @@
 // remaining lifetime, and still sends no-store for links with a visit
 // limit (see "Redirect status" on [Handler]).
 //
+// A link with a visit limit shows its target only to a visit: a HEAD of it
+// uses a visit, as the GET it stands for would, and its stats, open to
+// anyone who knows the key, leave the target out (see "Visit limits" on
+// [Handler]); other HEADs count no click.
+//
 // Every client, named by its API key or else its IP address (an IPv6 client
 // by its /64), has a token bucket for creates and one for failed lookups.
 // A client that guesses keys runs out of the second and then gets 429 for

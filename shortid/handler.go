@@ -125,6 +125,7 @@ type HandlerOptions struct {
 //	                     (non-ASCII and "<>^`{|} percent-encoded)
 //	GET  /{key}/stats    link statistics → 200 with the link as JSON, plus
 //	                     "clicks" and, for max-visits links, "remaining_visits"
+//	                     (and no "original_url": see "Visit limits")
 //
 // No link is ever keyed "shorten", in any case, whatever Options.Reserved
 // holds: [New] reserves it, so a custom_alias "shorten" gets 400
@@ -132,9 +133,10 @@ type HandlerOptions struct {
 // needs no such rule, since its route comes after a key: GET /stats
 // follows a link keyed "stats".
 //
-// HEAD is answered like GET but counts no click and uses up no visit
-// ([Shortener.Lookup]): link checkers and previews are not visitors. Any
-// other method gets 405 with an Allow header; any other path 404, including
+// HEAD is answered like GET, headers and status alike. For a link without
+// a visit limit it counts no click ([Shortener.Lookup]): link checkers and
+// previews are not visitors. For a link with one it uses a visit and counts
+// a click, as the GET would (see "Visit limits"). Any other method gets 405 with an Allow header; any other path 404, including
 // any path with a %-escape (routes are matched on the path as sent, so
 // /%6caunch is not /launch and /launch%2Fstats is not /launch/stats). Every
 // error is JSON,
@@ -175,6 +177,22 @@ type HandlerOptions struct {
 // (expires_at and max_visits only when set). A plain request for a URL that
 // is already shortened returns the existing link, with its original
 // created_at, and 200 instead of 201.
+//
+// # Visit limits
+//
+// A link with max_visits shows its target only to a visit, each of which
+// it counts down. A HEAD is a GET without the content (RFC 9110, section
+// 9.3.2), so it carries the same Location; answering it without using a
+// visit would let anyone read a one-time link's target as often as they
+// like and still leave the visit for later. So a HEAD of such a link is a
+// visit: it uses one and counts a click, and a link checker that sends one
+// uses up a visit as its GET would. For the same reason GET /{key}/stats
+// leaves original_url out for such a link: the Handler has no notion of an
+// owner, so the stats route is open to anyone who knows the key, like the
+// redirect (it is rate-limited only for keys that do not exist). Owners who
+// need the target read it with [Shortener.Lookup] or [Shortener.Stats]
+// behind their own authentication. Links without a visit limit show their
+// target in their stats, as their redirect does to anyone.
 //
 // # Redirect status
 //
@@ -345,9 +363,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) follow(w http.ResponseWriter, r *http.Request, key string) {
 	resolve := h.s.Resolve
 	if r.Method == http.MethodHead {
-		resolve = h.s.Lookup // a HEAD is no click and must not use up a visit
+		resolve = h.s.Lookup // a link checker's HEAD is no click
 	}
 	link, err := resolve(r.Context(), key)
+	if err == nil && link.MaxVisits > 0 && r.Method == http.MethodHead {
+		// The HEAD's Location shows the target as the GET's would: for a
+		// link with a visit limit that is a visit, or a one-time link's
+		// target could be read any number of times.
+		link, err = h.s.Resolve(r.Context(), key)
+	}
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			h.probe(w, r)
@@ -427,6 +451,7 @@ func (h *Handler) stats(w http.ResponseWriter, r *http.Request, key string) {
 	resp := statsResponse{linkResponse: h.linkResponse(st.Link), Clicks: st.Clicks}
 	if st.Link.MaxVisits > 0 {
 		resp.Remaining = &st.Remaining
+		resp.OriginalURL = "" // only a visit shows the target (see "Visit limits" on Handler)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -459,7 +484,7 @@ type createRequest struct {
 type linkResponse struct {
 	Key         string     `json:"key"`
 	ShortURL    string     `json:"short_url"`
-	OriginalURL string     `json:"original_url"`
+	OriginalURL string     `json:"original_url,omitempty"` // empty only in the stats of a max-visits link
 	Alias       bool       `json:"alias,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
 	ExpiresAt   *time.Time `json:"expires_at,omitempty"`

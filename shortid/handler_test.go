@@ -194,25 +194,79 @@ func TestHandlerCreateFollowStats(t *testing.T) {
 	}
 }
 
-func TestHandlerHeadUsesNoVisit(t *testing.T) {
+// TestHandlerHeadOfLimitedLinkIsAVisit checks that a HEAD of a link with
+// max_visits is answered like the GET it stands for (RFC 9110, 9.3.2): it
+// shows the target in Location, so it uses a visit and counts a click. It
+// used Lookup, and so revealed a one-time link's target any number of
+// times while leaving its visit for later. A HEAD of an unlimited link
+// still counts nothing.
+func TestHandlerHeadOfLimitedLinkIsAVisit(t *testing.T) {
 	f := newHandlerFixture(t, HandlerOptions{})
 	once := f.create(`{"url": "https://example.com/once", "max_visits": 1}`)
-	for range 3 {
-		rec := f.do(http.MethodHead, "/"+once.Key, "")
-		if rec.Code != http.StatusFound || rec.Header().Get("Location") != once.OriginalURL {
-			t.Fatalf("HEAD = %d %q, want 302 to the link", rec.Code, rec.Header().Get("Location"))
+	rec := f.do(http.MethodHead, "/"+once.Key, "")
+	if rec.Code != http.StatusFound || rec.Header().Get("Location") != once.OriginalURL {
+		t.Fatalf("HEAD = %d %q, want 302 to the link", rec.Code, rec.Header().Get("Location"))
+	}
+	for _, method := range []string{http.MethodHead, http.MethodGet} {
+		rec := f.do(method, "/"+once.Key, "")
+		wantError(t, rec, http.StatusGone, "gone")
+		if loc := rec.Header().Get("Location"); loc != "" {
+			t.Errorf("%s of a used one-time link: Location %q", method, loc)
 		}
 	}
-	if rec := f.do(http.MethodGet, "/"+once.Key, ""); rec.Code != http.StatusFound {
-		t.Fatalf("GET after HEADs = %d, want 302: a HEAD used up the visit", rec.Code)
+
+	twice := f.create(`{"url": "https://example.com/twice", "max_visits": 2}`)
+	f.do(http.MethodHead, "/"+twice.Key, "")
+	var st statsResponse
+	if rec := f.do(http.MethodGet, "/"+twice.Key+"/stats", ""); json.Unmarshal(rec.Body.Bytes(), &st) != nil ||
+		st.Clicks != 1 || st.Remaining == nil || *st.Remaining != 1 {
+		t.Fatalf("stats after a HEAD = %s, want 1 click and remaining_visits 1", rec.Body)
 	}
-	wantError(t, f.do(http.MethodHead, "/"+once.Key, ""), http.StatusGone, "gone")
-	wantError(t, f.do(http.MethodGet, "/"+once.Key, ""), http.StatusGone, "gone")
+
+	plain := f.create(`{"url": "https://example.com/plain"}`)
+	for range 3 {
+		if rec := f.do(http.MethodHead, "/"+plain.Key, ""); rec.Code != http.StatusFound || rec.Header().Get("Location") != plain.OriginalURL {
+			t.Fatalf("HEAD of a plain link = %d %q, want 302 to it", rec.Code, rec.Header().Get("Location"))
+		}
+	}
+	if rec := f.do(http.MethodGet, "/"+plain.Key+"/stats", ""); json.Unmarshal(rec.Body.Bytes(), &st) != nil || st.Clicks != 0 {
+		t.Fatalf("stats of a plain link after HEADs = %s, want 0 clicks", rec.Body)
+	}
 
 	timed := f.create(`{"url": "https://example.com/timed", "ttl": 5}`)
 	f.clock.Advance(5 * time.Second)
 	wantError(t, f.do(http.MethodHead, "/"+timed.Key, ""), http.StatusGone, "gone")
 	wantError(t, f.do(http.MethodHead, "/nosuch", ""), http.StatusNotFound, "not_found")
+}
+
+// TestHandlerStatsHidesLimitedTarget checks that GET /{key}/stats, which
+// anyone who knows the key may ask, leaves out original_url for a link
+// with max_visits: it showed a one-time link's target without using its
+// visit, as often as asked. Other links' stats show it, as their redirect
+// does.
+func TestHandlerStatsHidesLimitedTarget(t *testing.T) {
+	f := newHandlerFixture(t, HandlerOptions{})
+	once := f.create(`{"url": "https://example.com/secret", "max_visits": 1}`)
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		rec := f.do(method, "/"+once.Key+"/stats", "")
+		if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "example.com") {
+			t.Fatalf("%s stats of a one-time link = %d %s, want 200 without its target", method, rec.Code, rec.Body)
+		}
+		var st statsResponse
+		if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || st.Key != once.Key || st.MaxVisits != 1 ||
+			st.Remaining == nil || *st.Remaining != 1 {
+			t.Fatalf("%s stats of a one-time link = %s, want its key, max_visits and remaining_visits", method, rec.Body)
+		}
+	}
+	if rec := f.do(http.MethodGet, "/"+once.Key, ""); rec.Header().Get("Location") != "https://example.com/secret" {
+		t.Fatalf("the one visit after stats: %d %q", rec.Code, rec.Header().Get("Location"))
+	}
+	timed := f.create(`{"url": "https://example.com/timed", "ttl": 60}`)
+	var st statsResponse
+	if rec := f.do(http.MethodGet, "/"+timed.Key+"/stats", ""); json.Unmarshal(rec.Body.Bytes(), &st) != nil ||
+		st.OriginalURL != timed.OriginalURL {
+		t.Fatalf("stats of a TTL link = %s, want original_url %q", rec.Body, timed.OriginalURL)
+	}
 }
 
 // routeKeys is a KeySource that hands out fixed keys.

@@ -370,7 +370,10 @@ func (s *Shortener) Resolve(ctx context.Context, key string) (Link, error) {
 // Lookup returns the link under key like Resolve, with the same errors
 // (ErrGone for a link that expired or used up its visits), but counts no
 // click and consumes no visit: it is for looking without following, such
-// as an HTTP HEAD request or a link preview. It costs one Store.Get.
+// as an HTTP HEAD request, a link preview or an owner's view. It costs one
+// Store.Get. It shows the URL of a link with MaxVisits without using a
+// visit, so do not pass that URL on to those the limit is meant to bound
+// (the [Handler] answers a HEAD of such a link with Resolve instead).
 func (s *Shortener) Lookup(ctx context.Context, key string) (Link, error) {
 	if s.closed.Load() {
 		return Link{}, ErrClosed
