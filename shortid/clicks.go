@@ -123,9 +123,9 @@ func (c *clickBuffer) drop(ck ClickKey) {
 }
 
 // drain empties the buffer into one new map, except the counters of the
-// links in keep, and removes the counters that had no click since the last
-// drain.
-func (c *clickBuffer) drain(keep map[ClickKey]int) map[ClickKey]int64 {
+// links under the keys in keep, and removes the counters that had no click
+// since the last drain.
+func (c *clickBuffer) drain(keep map[string]int) map[ClickKey]int64 {
 	var out map[ClickKey]int64
 	for i := range c.stripes {
 		st := &c.stripes[i]
@@ -136,7 +136,7 @@ func (c *clickBuffer) drain(keep map[ClickKey]int) map[ClickKey]int64 {
 					delete(st.counts, k)
 					continue
 				}
-				if _, ok := keep[k]; ok {
+				if _, ok := keep[k.Key]; ok {
 					continue
 				}
 				if out == nil {

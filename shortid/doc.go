@@ -250,9 +250,9 @@
 //     are striped mutexes; a flush publishes the batch it is writing, so
 //     Stats waits only for a flush carrying clicks of its own link (or for
 //     its context), and flushes run one at a time. A Stats whose reads keep
-//     losing the race with flushes reads once more with its link held: until
-//     that read ends, flushes leave the link's clicks buffered and write
-//     every other link's, so no flush, Close included, waits for a Store
+//     losing the race with flushes reads once more with its key held: until
+//     that read ends, flushes leave the key's clicks buffered and write
+//     every other key's, so no flush, Close included, waits for a Store
 //     call of Stats. N allowed visits give exactly N successful Resolves,
 //     and every successful Resolve's click is counted once.
 //   - A [MemStore] makes each method atomic with 64 striped read-write

@@ -57,16 +57,16 @@ type Shortener struct {
 	// flushMu guards the fields below it and is never held across a Store
 	// call. flushSeq is odd while a flush runs, from its drain of the
 	// buffer until its AddClicks returned; inflight is that flush's batch
-	// and flushDone is closed when it ends. held lists the links whose
-	// Stats lost the race with flushes statsTries times in a row and now
-	// read them guarded: a flush leaves a held link's clicks in the
-	// buffer, so that the Store's count of it stays put, except a flush
-	// after Close, which takes everything.
+	// and flushDone is closed when it ends. held counts, per key, the
+	// Stats that lost the race with flushes statsTries times in a row and
+	// now read the key guarded: a flush leaves the clicks of every link
+	// under a held key in the buffer, so that the Store's count of them
+	// stays put, except a flush after Close, which takes everything.
 	flushMu   sync.Mutex
 	flushSeq  uint64
 	inflight  map[ClickKey]int64
 	flushDone chan struct{}
-	held      map[ClickKey]int
+	held      map[string]int
 	closed    atomic.Bool
 	stopBg    context.CancelFunc // cancels the background goroutines' context
 	wg        sync.WaitGroup
@@ -425,8 +425,10 @@ func (s *Shortener) Delete(ctx context.Context, key string) error {
 // It holds no lock while it reads the Store and waits, up to the end of
 // ctx, only for a flush that is writing clicks of this very link. If
 // flushes keep beginning or ending during its reads, its fourth read is
-// guarded: until it ends, flushes leave this link's clicks in the buffer
-// for a later flush, and go on with every other link's.
+// guarded: until it ends, flushes leave the clicks of the links under key
+// in the buffer for a later flush, and go on with every other key's. (If the
+// flush running when the guard began carries this link's clicks, the
+// guarded read reads the Store once more after that flush.)
 func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 	if s.closed.Load() {
 		return Stats{}, ErrClosed
@@ -439,7 +441,7 @@ func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 	for try := 1; ; try++ {
 		if try > statsTries {
 			var err error
-			if rec, pending, err = s.readHeld(ctx, key, rec.Link.ClickKey()); err != nil {
+			if rec, pending, err = s.readHeld(ctx, key); err != nil {
 				return Stats{}, err
 			}
 			break
@@ -491,63 +493,56 @@ func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 const statsTries = 3
 
 // readHeld is Stats' guarded read: it reads the record under key and the
-// clicks buffered for it while flushes leave them in the buffer. ck is the
-// link's ClickKey as Stats last read it; if the guarded read finds another
-// link under key (deleted and created anew meanwhile), it holds that one
-// and reads again, which only Deletes, not flushes, can make it repeat.
-func (s *Shortener) readHeld(ctx context.Context, key string, ck ClickKey) (Record, int64, error) {
-	for {
-		rec, pending, err := s.readHeldOnce(ctx, key, ck)
-		if err != nil {
-			return Record{}, 0, err
-		}
-		if rec.Link.ClickKey() == ck {
-			return rec, pending, nil
-		}
-		ck = rec.Link.ClickKey()
-	}
-}
-
-// readHeldOnce makes one guarded read of ck's link under key. The hold is
-// released however the read ends, a panicking Store included: a hold left
-// behind would keep the link's clicks from every flush until Close.
-func (s *Shortener) readHeldOnce(ctx context.Context, key string, ck ClickKey) (rec Record, pending int64, err error) {
+// clicks buffered for its link while flushes leave every link's clicks
+// under key in the buffer, so a link deleted and created anew meanwhile is
+// held as well. The hold is released however the read ends, a panicking
+// Store included: a hold left behind would keep the key's clicks from
+// every flush until Close.
+func (s *Shortener) readHeld(ctx context.Context, key string) (rec Record, pending int64, err error) {
 	s.flushMu.Lock()
 	if s.held == nil {
-		s.held = make(map[ClickKey]int)
+		s.held = make(map[string]int)
 	}
-	s.held[ck]++
+	s.held[key]++
+	// Only a flush that drained before the hold, and so is running now,
+	// can still be adding clicks under key.
+	var batch map[ClickKey]int64
 	var done chan struct{}
-	if _, ok := s.inflight[ck]; ok && s.flushSeq&1 == 1 {
-		done = s.flushDone
+	if s.flushSeq&1 == 1 {
+		batch, done = s.inflight, s.flushDone
 	}
 	s.flushMu.Unlock()
 	defer func() {
 		s.flushMu.Lock()
 		// Close is marked before its final flush drains (under flushMu),
-		// which takes held links' clicks too.
+		// which takes held keys' clicks too.
 		closed := s.closed.Load()
-		if s.held[ck]--; s.held[ck] == 0 {
-			delete(s.held, ck)
+		if s.held[key]--; s.held[key] == 0 {
+			delete(s.held, key)
 		}
 		s.flushMu.Unlock()
 		if closed {
 			err = ErrClosed // Close's final flush took the clicks
 		}
 	}()
-	// A flush that drained this link's clicks before it was held has
-	// published them in inflight; no later flush drains them.
-	if done != nil {
+	if rec, err = s.store.Get(ctx, key); err != nil {
+		return Record{}, 0, err
+	}
+	if _, ok := batch[rec.Link.ClickKey()]; ok {
+		// That flush carries clicks of this link: whether the record has
+		// them depends on when the Store applied them. Once it has ended,
+		// no flush can move clicks under key, so one more read is final,
+		// whichever link it finds.
 		select {
 		case <-done:
 		case <-ctx.Done():
 			return Record{}, 0, ctx.Err()
 		}
+		if rec, err = s.store.Get(ctx, key); err != nil {
+			return Record{}, 0, err
+		}
 	}
-	if rec, err = s.store.Get(ctx, key); err != nil {
-		return Record{}, 0, err
-	}
-	return rec, s.clicks.pending(ck), nil
+	return rec, s.clicks.pending(rec.Link.ClickKey()), nil
 }
 
 // ShortURL returns the short URL of key: Options.BaseURL + "/" + key.
@@ -561,7 +556,7 @@ func (s *Shortener) ShortURL(key string) string {
 // calls it every Options.FlushInterval; it is exported for callers that
 // disable the flusher or want the Store current now. Flushes run one at a
 // time: a Flush called during another one waits for it (or for ctx). It
-// waits for nothing else: the clicks of a link whose Stats is on its
+// waits for nothing else: the clicks under a key whose Stats is on its
 // guarded read (see [Shortener.Stats]) stay buffered for a later flush,
 // unless the Shortener is closed.
 func (s *Shortener) Flush(ctx context.Context) error {

@@ -26,6 +26,10 @@ func held(ctx context.Context) context.Context { return context.WithValue(ctx, h
 type gateStore struct {
 	shortid.Store
 	get, add gate
+	// afterHeldGet, if set before the Shortener runs, is called after each
+	// Get of a held context, with the number of such Gets so far.
+	afterHeldGet func(n int)
+	heldGets     atomic.Int64
 }
 
 type gate struct {
@@ -53,10 +57,15 @@ func (g *gate) open() {
 }
 
 func (g *gateStore) Get(ctx context.Context, key string) (shortid.Record, error) {
-	if ctx.Value(heldKey{}) != nil {
-		g.get.pass()
+	if ctx.Value(heldKey{}) == nil {
+		return g.Store.Get(ctx, key)
 	}
-	return g.Store.Get(ctx, key)
+	g.get.pass()
+	r, err := g.Store.Get(ctx, key)
+	if n := g.heldGets.Add(1); g.afterHeldGet != nil {
+		g.afterHeldGet(int(n))
+	}
+	return r, err
 }
 
 func (g *gateStore) AddClicks(ctx context.Context, clicks map[shortid.ClickKey]int64) error {
@@ -222,6 +231,119 @@ func TestSlowStatsHoldsUpNoFlush(t *testing.T) {
 	store.get.release <- struct{}{}
 	if r := promptly(t, res, "the slow Stats"); !errors.Is(r.err, shortid.ErrClosed) && r.st.Clicks != statsTries+1 {
 		t.Fatalf("the slow Stats(hot), racing Close = %+v, %v; want %d clicks or ErrClosed", r.st, r.err, statsTries+1)
+	}
+}
+
+// TestGuardedStatsOfARecreatedLink deletes "hot" and creates it anew
+// while a Stats of it is on its guarded read, and resolves the new link
+// twice, with or without a flush after: the Stats must find the new link
+// and count its two clicks once, whether they were flushed or buffered.
+func TestGuardedStatsOfARecreatedLink(t *testing.T) {
+	for _, flush := range []bool{false, true} {
+		t.Run(map[bool]string{false: "buffered", true: "flushed"}[flush], func(t *testing.T) {
+			store := &gateStore{Store: shortid.NewMemStore()}
+			store.get.init()
+			store.add.init()
+			clock := newFakeClock()
+			s, err := shortid.New(store, shortid.Options{Clock: clock, FlushInterval: -1, SweepInterval: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if store.get.armed.Load() {
+					store.get.open()
+				}
+				s.Close()
+			})
+			req := shortid.ShortenRequest{URL: "https://example.com/hot", Alias: "hot"}
+			shorten(t, s, req)
+			shorten(t, s, shortid.ShortenRequest{URL: "https://example.com/cold", Alias: "cold"})
+			store.get.armed.Store(true)
+			res := startStats(s, held(ctx), "hot")
+			for range statsTries {
+				<-store.get.entered // a flush begins and ends during the read
+				s.Resolve(ctx, "cold")
+				if err := s.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+				store.get.release <- struct{}{}
+			}
+			<-store.get.entered // the guarded read, held
+
+			if err := s.Delete(ctx, "hot"); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(time.Second)
+			renewed := shorten(t, s, req)
+			for range 2 {
+				if _, err := s.Resolve(ctx, "hot"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if flush {
+				flushed := make(chan error, 1)
+				go func() { flushed <- s.Flush(ctx) }()
+				if err := promptly(t, flushed, "Flush during a guarded Stats"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			store.get.armed.Store(false)
+			store.get.release <- struct{}{}
+			r := promptly(t, res, "the guarded Stats")
+			if r.err != nil || r.st.Clicks != 2 || !r.st.Link.CreatedAt.Equal(renewed.CreatedAt) {
+				t.Fatalf("guarded Stats(hot) of the renewed link = %+v, %v; want it with 2 clicks", r.st, r.err)
+			}
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if rec, _ := store.Get(ctx, "hot"); rec.Clicks != 2 {
+				t.Fatalf("stored clicks of the renewed hot = %d, want 2", rec.Clicks)
+			}
+		})
+	}
+}
+
+// TestGuardedStatsDuringAFlushOfItsLink makes a Stats of "hot" begin its
+// guarded read while a flush that drained hot's clicks before the hold is
+// stuck in AddClicks, and lets the flush go on only once the guarded Get
+// has read the Store without them: the Stats must wait for that flush and
+// read again rather than miss them.
+func TestGuardedStatsDuringAFlushOfItsLink(t *testing.T) {
+	s, store := newGatedShortener(t)
+	guarded := make(chan struct{}, 1)
+	store.afterHeldGet = func(n int) {
+		if n == statsTries+1 {
+			guarded <- struct{}{}
+		}
+	}
+	store.get.armed.Store(true)
+	res := startStats(s, held(ctx), "hot")
+	for range statsTries - 1 {
+		<-store.get.entered // a flush begins and ends during the read
+		s.Resolve(ctx, "cold")
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		store.get.release <- struct{}{}
+	}
+	<-store.get.entered // the last unguarded read: a flush of hot begins and sticks
+	s.Resolve(ctx, "hot")
+	s.Resolve(ctx, "hot")
+	store.add.armed.Store(true)
+	flushed := make(chan error, 1)
+	go func() { flushed <- s.Flush(ctx) }()
+	<-store.add.entered
+	store.get.armed.Store(false)
+	store.get.release <- struct{}{}
+
+	promptly(t, guarded, "the guarded Get during a stuck flush")
+	store.add.armed.Store(false)
+	store.add.release <- struct{}{}
+	if err := promptly(t, flushed, "the stuck Flush"); err != nil {
+		t.Fatal(err)
+	}
+	if r := promptly(t, res, "the guarded Stats"); r.err != nil || r.st.Clicks != 2 {
+		t.Fatalf("guarded Stats(hot) during a flush of its clicks = %+v, %v; want 2 clicks", r.st, r.err)
 	}
 }
 
