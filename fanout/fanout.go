@@ -419,6 +419,12 @@ func (s *Service) authorStats(u UserID, st *userState, now int64) AuthorStats {
 // policy may push it again from its next post). No post is lost either
 // way, nor when CloseContext gives up on the fan-out, which it drops in
 // the same way.
+//
+// If the post cannot be stored (or the ID generator fails), Publish
+// returns the error and nothing is published; a change of the author
+// between push and pull that the call made (the policy decides it from the
+// author's followers and post rate before the post is stored) stands, as
+// complete as after a post.
 func (s *Service) Publish(ctx context.Context, author UserID, text string) (Post, error) {
 	return s.publish(ctx, Post{Author: author, Text: text})
 }
@@ -514,7 +520,13 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 	s.pubMu.Lock()
 	id, err := s.opt.IDs.Next()
 	if err != nil {
+		since := s.lastID + 1
 		s.pubMu.Unlock()
+		if switching {
+			// Complete the switch all the same (see below), above every
+			// ID issued so far.
+			s.user(ctx, p.Author, func(st *userState) { s.fixSwitch(p.Author, st, gen, since) })
+		}
 		return Post{}, err
 	}
 	s.inflight = append(s.inflight, id)
@@ -523,34 +535,27 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 
 	p.ID = id
 	err = s.posts.Put(ctx, p)
-	if err == nil {
-		var pushed bool
-		s.user(ctx, p.Author, func(st *userState) {
-			was := st.watermark()
-			if switching && st.switchGen == gen {
-				// Every ID from here on was issued after the switch. Not
-				// after an older switch, though, if the author went back
-				// to pull and to push again meanwhile: a post published
-				// while pulled may lie between that switch's ID and the
-				// latest one's, never pushed, and a watermark below it
-				// would hide it from reads. The Publish that made the
-				// latest switch fixes the watermark (until then the
-				// author is at Pulling, and reads pull it).
-				st.authorSince = id
-			}
-			st.slot.recent.Store(st.slot.recent.Load().with(id, st.newest))
-			st.newest = max(st.newest, id)
-			if st.newestKnown {
-				st.slot.seen.Store(int64(st.newest) + 1)
-			}
-			pushed = st.authorPush
-			if st.watermark() != was {
-				s.authors.note(p.Author)
-			}
-		})
-		if pushed {
-			s.addPending(Entry{ID: id, Author: p.Author})
+	var pushed bool
+	s.user(ctx, p.Author, func(st *userState) {
+		if switching {
+			// Also if Put failed: every ID from id on was issued after
+			// the switch, stored or not. Left at Pulling, the author
+			// would be pushed and pulled at once until its next switch
+			// to push, which no Publish makes of a pushed author.
+			s.fixSwitch(p.Author, st, gen, id)
 		}
+		if err != nil {
+			return
+		}
+		st.slot.recent.Store(st.slot.recent.Load().with(id, st.newest))
+		st.newest = max(st.newest, id)
+		if st.newestKnown {
+			st.slot.seen.Store(int64(st.newest) + 1)
+		}
+		pushed = st.authorPush
+	})
+	if pushed {
+		s.addPending(Entry{ID: id, Author: p.Author})
 	}
 	s.pubMu.Lock()
 	if i, ok := slices.BinarySearch(s.inflight, id); ok {
@@ -566,6 +571,26 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 	s.jobs <- job{post: p}
 	release = false
 	return p, nil
+}
+
+// fixSwitch ends author's switch from pull to push number gen (see
+// userState.switchGen) at the watermark since, above every ID issued
+// before the switch, under the lock of author's state st. Only the latest
+// switch is fixed: if the author went back to pull and to push again
+// meanwhile, a post published while pulled may lie between this switch's
+// since and the latest one's, never pushed, and a watermark below it would
+// hide it from reads. The Publish that made the latest switch fixes the
+// watermark (until then the author is at Pulling, and reads pull it). It
+// notes the change for read plans.
+func (s *Service) fixSwitch(author UserID, st *userState, gen uint64, since snowflake.ID) {
+	if st.switchGen != gen {
+		return
+	}
+	was := st.watermark()
+	st.authorSince = since
+	if st.watermark() != was {
+		s.authors.note(author)
+	}
 }
 
 func (s *Service) worker() {
