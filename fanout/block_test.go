@@ -3,7 +3,9 @@ package fanout_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/blueprint-go/blueprint/fanout"
 )
@@ -64,5 +66,74 @@ func TestFollowRacingBlock(t *testing.T) {
 			t.Errorf("after unblock and follow: %d posts, %v", len(pg.Posts), err)
 		}
 		svc.Close()
+	}
+}
+
+// TestRepostsAcrossBlocks checks that a block hides content through
+// reposts: a reader who blocked (or is blocked by) a post's author sees no
+// repost of it, nor the posts of a reposter it blocked; a repost whose
+// reposter and original author are blocked either way shows to no one,
+// also when it was made before the block, and comes back with the
+// Unblock; and Repost refuses, with ErrBlocked, to repost across a block.
+// Reposts ignored blocks between reposter and author: a blocked user
+// could repost the blocker's posts to its own followers, and reposts made
+// before a block kept showing.
+func TestRepostsAcrossBlocks(t *testing.T) {
+	const reader, reposter, author = 1, 2, 3
+	for _, c := range []struct {
+		name           string
+		blocker, other fanout.UserID
+	}{
+		{"reader blocks author", reader, author},
+		{"author blocks reader", author, reader},
+		{"reader blocks reposter", reader, reposter},
+		{"reposter blocks reader", reposter, reader},
+		{"author blocks reposter", author, reposter},
+		{"reposter blocks author", reposter, author},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, 100, fanout.Options{})
+			e.follow(reader, reposter)
+			orig := e.post(author, "orig")
+			if _, err := e.svc.Repost(e.ctx, reposter, orig.ID); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.feed(reader, 5); !slices.Equal(got, []string{""}) {
+				t.Fatalf("feed before the block = %q, want the repost", got)
+			}
+			if err := e.svc.Block(e.ctx, c.blocker, c.other); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.feed(reader, 5); len(got) != 0 {
+				t.Fatalf("feed after the block = %q, want nothing", got)
+			}
+			// Reposting across the block is refused, reposting around it
+			// is not (and still hidden from a reader across it).
+			crosses := (c.blocker == author) != (c.other == author) && (c.blocker == reposter) != (c.other == reposter)
+			e.clk.Add(time.Millisecond)
+			_, err := e.svc.Repost(e.ctx, reposter, orig.ID)
+			if crosses && !errors.Is(err, fanout.ErrBlocked) {
+				t.Fatalf("Repost across the block = %v, want ErrBlocked", err)
+			}
+			if !crosses && err != nil {
+				t.Fatalf("Repost = %v", err)
+			}
+			if got := e.feed(reader, 5); len(got) != 0 {
+				t.Fatalf("feed after a second repost = %q, want nothing", got)
+			}
+			if err := e.svc.Unblock(e.ctx, c.blocker, c.other); err != nil {
+				t.Fatal(err)
+			}
+			if (c.blocker == reader || c.other == reader) != (c.blocker == reposter || c.other == reposter) {
+				// The block did not remove the follow of the reposter.
+				want := []string{""}
+				if !crosses {
+					want = append(want, "") // the second repost
+				}
+				if got := e.feed(reader, 5); !slices.Equal(got, want) {
+					t.Fatalf("feed after the unblock = %q, want %q", got, want)
+				}
+			}
+		})
 	}
 }

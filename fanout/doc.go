@@ -89,7 +89,11 @@
 // page nothing. A follow of a pushed author copies its newest posts
 // (Options.Backfill, default 100) that are newer than the oldest entry held.
 // Mutes and blocks filter at push and at read; an unmute pulls what the mute
-// kept out of the pushed timeline, so every post is back. A repost is hidden
+// kept out of the pushed timeline, so every post is back. They hold for
+// reposts too: a reader sees no repost of a muted or blocked author's post,
+// and a block between a reposter and the original's author hides the
+// repost from every reader (checked at read, so an Unblock brings it back;
+// Repost refuses new ones). A repost is hidden
 // when the reader already sees its original, posted within
 // Options.RepostWindow; undoing a repost deletes only the repost. Readers
 // who have not read for Options.InactiveAfter are not pushed to; their next

@@ -431,8 +431,17 @@ func (s *Service) Publish(ctx context.Context, author UserID, text string) (Post
 
 // Repost publishes a repost of the post original by user. A repost of a
 // repost reposts the original. Undo it with Delete of the returned post,
-// which never touches the original.
+// which never touches the original. It returns ErrNotFound if the post
+// reposted (for a repost, its original) does not exist.
+//
+// It returns ErrBlocked if user and the original's author have blocked
+// each other (either one the other): a block keeps each one's posts from
+// the other's followers through reposts, too. A repost made before such a
+// block is hidden from every reader while the block lasts (see Timeline).
 func (s *Service) Repost(ctx context.Context, user UserID, original snowflake.ID) (Post, error) {
+	if user <= 0 {
+		return Post{}, ErrInvalidUser
+	}
 	ps, err := s.posts.GetMany(ctx, []snowflake.ID{original}, nil)
 	if err != nil {
 		return Post{}, err
@@ -442,7 +451,16 @@ func (s *Service) Repost(ctx context.Context, user UserID, original snowflake.ID
 	}
 	root := ps[0]
 	if root.RepostOf != 0 {
-		root.ID = root.RepostOf
+		if ps, err = s.posts.GetMany(ctx, []snowflake.ID{root.RepostOf}, ps[:0]); err != nil {
+			return Post{}, err
+		}
+		if len(ps) == 0 {
+			return Post{}, ErrNotFound // the original is deleted
+		}
+		root = ps[0]
+	}
+	if s.hasRel(user, root.Author, relBlocked|relBlockedBy) {
+		return Post{}, ErrBlocked
 	}
 	return s.publish(ctx, Post{Author: user, RepostOf: root.ID})
 }
@@ -1459,7 +1477,11 @@ func (s *Service) Unmute(ctx context.Context, user, target UserID) error {
 }
 
 // Block hides each of user and target from the other, removes the follows
-// between them, and refuses new ones with ErrBlocked.
+// between them, and refuses new ones with ErrBlocked. Reposts obey it too:
+// neither sees a repost of the other's posts, nor the other's reposts; no
+// reader sees a repost by one of them of the other's post (Repost refuses
+// new ones with ErrBlocked). Unblock brings back what the block hid, but
+// not the follows.
 func (s *Service) Block(ctx context.Context, user, target UserID) error {
 	if err := s.setRel(ctx, user, target, relBlocked, true); err != nil {
 		return err
@@ -1505,8 +1527,8 @@ func (s *Service) peek(u UserID, f func(st *userState)) bool {
 	return st != nil
 }
 
-// hasRel reports whether u holds relation bit with other, without making
-// u's state: mutes and blocks live only there.
+// hasRel reports whether u holds any of the relation bits with other,
+// without making u's state: mutes and blocks live only there.
 func (s *Service) hasRel(u, other UserID, bit uint8) bool {
 	has := false
 	s.peek(u, func(st *userState) { has = st.rel[other]&bit != 0 })

@@ -66,7 +66,10 @@ func decodeCursor(c string) (snowflake.ID, error) {
 // cursor ("" for the newest), newest first: user's own posts and those of
 // the accounts it follows, merged from its pushed timeline, the pulled
 // authors' recent posts and the fan-out queue, without duplicates. Deleted
-// posts, unfollowed, muted and blocked authors are left out at once.
+// posts, unfollowed, muted and blocked authors are left out at once, and so
+// are reposts of posts by muted or blocked authors, reposts of deleted
+// posts, and reposts whose reposter and original author are blocked either
+// way (see Service.Block).
 //
 // Paging with Page.Next never repeats a post and never skips one that
 // existed during the whole paging, whatever is posted, deleted or followed
@@ -859,15 +862,17 @@ func (s *Service) fetchPull(ctx context.Context, author UserID, before snowflake
 }
 
 // showRepost reports whether repost p is shown: not if its original is gone
-// or by a muted or blocked author, nor if the reader already sees the
-// original, posted at most RepostWindow before the repost.
+// or by an author the reader muted or is blocked with, nor if the reposter
+// and the original's author are blocked either way (this costs a look at
+// the reposter's state, under its stripe lock), nor if the reader already
+// sees the original, posted at most RepostWindow before the repost.
 func (s *Service) showRepost(p Post, origs []Post, user UserID, plan *readPlan) bool {
 	i := slices.IndexFunc(origs, func(o Post) bool { return o.ID == p.RepostOf })
 	if i < 0 {
 		return false
 	}
 	o := origs[i]
-	if plan.rel[o.Author] != 0 {
+	if plan.rel[o.Author] != 0 || s.hasRel(p.Author, o.Author, relBlocked|relBlockedBy) {
 		return false
 	}
 	if s.opt.RepostWindow < 0 || !plan.follows(user, o.Author) {

@@ -151,9 +151,10 @@ func TestUnmuteRacingUnfollow(t *testing.T) {
 
 // repostModel extends relModel with reposts: a repost shows if its
 // reposter's posts do, its original exists and is by an author the reader
-// neither muted nor is blocked with, and, unless hide is false, the reader
-// does not see the original already (it follows or is its author; the
-// tests' clock stays within RepostWindow).
+// neither muted nor is blocked with, and with whom the reposter is not
+// blocked either way, and, unless hide is false, the reader does not see
+// the original already (it follows or is its author; the tests' clock
+// stays within RepostWindow).
 type repostModel struct {
 	relModel
 	orig map[snowflake.ID]snowflake.ID // repost → original
@@ -166,7 +167,9 @@ func (m *repostModel) visible(reader fanout.UserID, before snowflake.ID) []snowf
 		if o, ok := m.orig[id]; ok {
 			oa, ok := m.posts[o]
 			ro := [2]fanout.UserID{reader, oa}
+			ra := [2]fanout.UserID{m.posts[id], oa}
 			if !ok || (oa != reader && (m.muted[ro] || m.blocked[ro] || m.blocked[[2]fanout.UserID{oa, reader}])) ||
+				m.blocked[ra] || m.blocked[[2]fanout.UserID{ra[1], ra[0]}] ||
 				(m.hide && (oa == reader || m.follows[ro])) {
 				continue
 			}
@@ -227,13 +230,27 @@ func TestPlanProperty(t *testing.T) {
 					if _, ok := m.posts[id]; !ok {
 						return
 					}
+					root := id
+					if o, ok := m.orig[id]; ok {
+						root = o
+					}
 					p, err := e.svc.Repost(e.ctx, a, id)
-					if err != nil {
+					ra, ok := m.posts[root]
+					switch {
+					case !ok:
+						if !errors.Is(err, fanout.ErrNotFound) {
+							t.Fatalf("Repost(%d, %d) of a deleted original = %v, want ErrNotFound", a, id, err)
+						}
+						return
+					case m.blocked[[2]fanout.UserID{a, ra}] || m.blocked[[2]fanout.UserID{ra, a}]:
+						if !errors.Is(err, fanout.ErrBlocked) {
+							t.Fatalf("Repost(%d, %d) across a block = %v, want ErrBlocked", a, id, err)
+						}
+						return
+					case err != nil:
 						t.Fatal(err)
 					}
-					if o, ok := m.orig[id]; ok {
-						id = o
-					}
+					id = root
 					m.posts[p.ID], m.orig[p.ID] = a, id
 					ids = append(ids, p.ID)
 				case k < 10 && len(ids) > 0:

@@ -129,5 +129,7 @@ var (
 	//
 	// Deprecated: use ErrSelf.
 	ErrSelfFollow = ErrSelf
-	ErrBlocked    = errors.New("fanout: blocked")
+	// ErrBlocked is returned for a follow or a repost across a block: of
+	// a user by one it blocked or was blocked by, or of such a user's post.
+	ErrBlocked = errors.New("fanout: blocked")
 )
