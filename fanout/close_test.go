@@ -126,7 +126,7 @@ func closeGivesUp(t *testing.T, honour bool, posts int) {
 	}
 	defer release()
 	// After a failure before CloseContext, end the workers before the
-	// bubble does (later, Close returns ErrClosed at once).
+	// bubble does (later, Close waits for them and returns ErrClosed).
 	t.Cleanup(func() { release(); svc.Close() })
 	for f := fanout.UserID(author + 1); f <= author+followers; f++ {
 		if err := svc.Follow(ctx, f, author); err != nil {
@@ -164,11 +164,18 @@ func closeGivesUp(t *testing.T, honour bool, posts int) {
 	if _, err := svc.Publish(ctx, author, "late"); !errors.Is(err, fanout.ErrClosed) {
 		t.Fatalf("Publish after CloseContext = %v, want ErrClosed", err)
 	}
+	if !honour {
+		// The worker is still in the hung call: a second close waits
+		// for it, and gives up with its context.
+		dctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := svc.CloseContext(dctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("CloseContext with a done context while the worker is in a store call = %v, want Canceled", err)
+		}
+		release() // a store that ignores the cancellation returns now
+	}
 	if err := svc.Close(); !errors.Is(err, fanout.ErrClosed) {
 		t.Fatalf("Close after CloseContext = %v, want ErrClosed", err)
-	}
-	if !honour {
-		release() // a store that ignores the cancellation returns now
 	}
 	settleGoroutines(t, before)
 	if n := tl.calls.Load(); n != 1 {
@@ -214,5 +221,68 @@ func closeGivesUp(t *testing.T, honour bool, posts int) {
 	}
 	if stored != wantStored {
 		t.Fatalf("%d timeline entries stored, want %d: only the hung call may write", stored, wantStored)
+	}
+}
+
+// TestSecondCloseWaitsForDrain closes a Service whose worker hangs in
+// Deliver twice over, concurrently: the second Close, and a second
+// CloseContext, must not return before the first has drained (a caller
+// may take their ErrClosed to mean the Service is stopped); the
+// CloseContext returns its context's error when that ends first. They
+// returned ErrClosed at once, while the fan-out was still running.
+func TestSecondCloseWaitsForDrain(t *testing.T) {
+	synctest.Test(t, testSecondCloseWaitsForDrain)
+}
+
+func testSecondCloseWaitsForDrain(t *testing.T) {
+	const author, followers = 1, 3
+	ctx := context.Background()
+	clk := newClock()
+	gen, err := snowflake.NewGenerator(1, snowflake.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := &hungTimelines{MemTimelines: fanout.NewMemTimelines(fanout.MemTimelinesOptions{}),
+		entered: make(chan struct{}), gate: make(chan struct{})}
+	svc := fanout.New(fanout.NewMemGraph(), fanout.NewMemPosts(), tl, fanout.Options{IDs: gen, Now: clk.Now, Workers: 1})
+	release := sync.OnceFunc(func() { close(tl.gate) })
+	t.Cleanup(func() { release(); svc.Close() })
+	for f := fanout.UserID(author + 1); f <= author+followers; f++ {
+		if err := svc.Follow(ctx, f, author); err != nil {
+			t.Fatal(err)
+		}
+		settleReader(t, ctx, svc, f)
+	}
+	tl.armed.Store(true)
+	clk.Add(time.Millisecond)
+	if _, err := svc.Publish(ctx, author, "hung"); err != nil {
+		t.Fatal(err)
+	}
+	<-tl.entered
+
+	first, second := make(chan error, 1), make(chan error, 1)
+	go func() { first <- svc.Close() }()
+	synctest.Wait() // the first Close is draining
+	go func() { second <- svc.Close() }()
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := svc.CloseContext(cctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("CloseContext during the first Close's drain = %v, want DeadlineExceeded", err)
+	}
+	synctest.Wait()
+	select {
+	case err := <-second:
+		t.Fatalf("second Close returned %v during the first Close's drain", err)
+	default:
+	}
+	release()
+	if err := <-first; err != nil {
+		t.Fatalf("first Close = %v, want nil", err)
+	}
+	if err := <-second; !errors.Is(err, fanout.ErrClosed) {
+		t.Fatalf("second Close = %v, want ErrClosed", err)
+	}
+	if err := svc.CloseContext(ctx); !errors.Is(err, fanout.ErrClosed) {
+		t.Fatalf("CloseContext after the drain = %v, want ErrClosed", err)
 	}
 }

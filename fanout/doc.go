@@ -16,7 +16,8 @@
 // [Service.Timeline] (or [Service.AppendTimeline], into a page the caller
 // reuses) reads a page of a user's home timeline. [Service.Close] drains the
 // queue and stops the workers, and [Service.CloseContext] gives up on the
-// drain when its context ends; Publish returns [ErrClosed] after either.
+// drain when its context ends; Publish returns [ErrClosed] after either,
+// and so does a second Close once the workers have stopped.
 // Every method of the Service and of the in-memory stores is safe for
 // concurrent use; the package's Example shows the whole life cycle.
 //

@@ -56,7 +56,8 @@ type Service struct {
 	maint   chan job      // rebuilds and policy passes, dropped when full
 	closing atomic.Bool   // set by the first Close or CloseContext
 	closeMu sync.RWMutex
-	closed  bool // jobs is closed; set under closeMu after closing
+	closed  bool          // jobs is closed; set under closeMu after closing
+	stopped chan struct{} // closed once the workers have ended, after closing
 	// work is the context of the workers' store calls. CloseContext
 	// cancels it, with its own context's cause, if that ends first.
 	work     context.Context
@@ -245,11 +246,12 @@ func New(g Graph, p Posts, t Timelines, opts Options) *Service {
 	}
 	s := &Service{
 		graph: g, posts: p, timelines: t, opt: opts,
-		layout: opts.IDs.Layout(),
-		tau:    opts.RateHalfLife.Seconds() / math.Ln2,
-		slots:  make(chan struct{}, opts.Queue),
-		jobs:   make(chan job, opts.Queue),
-		maint:  make(chan job, maintQueue),
+		layout:  opts.IDs.Layout(),
+		tau:     opts.RateHalfLife.Seconds() / math.Ln2,
+		slots:   make(chan struct{}, opts.Queue),
+		jobs:    make(chan job, opts.Queue),
+		maint:   make(chan job, maintQueue),
+		stopped: make(chan struct{}),
 	}
 	s.work, s.stopWork = context.WithCancelCause(context.Background())
 	for range opts.Workers {
@@ -260,7 +262,8 @@ func New(g Graph, p Posts, t Timelines, opts Options) *Service {
 }
 
 // Close is CloseContext with context.Background(): it waits as long as the
-// queued fan-outs take, however long a store call hangs.
+// queued fan-outs take, however long a store call hangs. A second Close
+// waits as long too, and returns ErrClosed.
 func (s *Service) Close() error {
 	return s.CloseContext(context.Background())
 }
@@ -268,9 +271,15 @@ func (s *Service) Close() error {
 // CloseContext stops accepting posts (Publish returns ErrClosed from now
 // on), waits for the Publish calls in progress, then for every queued
 // fan-out to finish, and stops the workers. It returns nil once they have
-// stopped, or ctx's error as soon as ctx is done. Later calls of Close or
-// CloseContext return ErrClosed at once, without waiting. It does not
-// close the stores, and reads keep working after it.
+// stopped, or ctx's error as soon as ctx is done. It does not close the
+// stores, and reads keep working after it.
+//
+// Only the first call of Close or CloseContext closes the Service. Any
+// later one, also while the first is draining, waits until the workers
+// have stopped and returns ErrClosed (so ErrClosed from them means that
+// the Service is stopped), or ctx's error if ctx is done first. After a
+// CloseContext gave up, the workers stop once the store calls they are in
+// have returned.
 //
 // If ctx ends first, the context of the workers' store calls is cancelled
 // (with ctx's cause), and the workers make no new store call: a call in
@@ -288,9 +297,12 @@ func (s *Service) Close() error {
 // progress (and any Publish still in a store call) have returned.
 func (s *Service) CloseContext(ctx context.Context) error {
 	if !s.closing.CompareAndSwap(false, true) {
+		// Closed by another call: wait for its drain.
+		if err := s.waitStopped(ctx); err != nil {
+			return err
+		}
 		return ErrClosed
 	}
-	done := make(chan struct{})
 	go func() {
 		// The write lock waits for the Publish calls in progress, so that
 		// none stores a post it cannot queue.
@@ -299,20 +311,30 @@ func (s *Service) CloseContext(ctx context.Context) error {
 		close(s.jobs)
 		s.closeMu.Unlock()
 		s.wg.Wait()
-		close(done)
+		close(s.stopped)
 	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		select {
-		case <-done: // drained just in time
-		default:
-			s.stopWork(context.Cause(ctx))
-			return ctx.Err()
-		}
+	if err := s.waitStopped(ctx); err != nil {
+		s.stopWork(context.Cause(ctx))
+		return err
 	}
 	s.stopWork(ErrClosed)
 	return nil
+}
+
+// waitStopped waits until the workers have stopped after a Close and
+// returns nil, or ctx's error if ctx is done first.
+func (s *Service) waitStopped(ctx context.Context) error {
+	select {
+	case <-s.stopped:
+		return nil
+	case <-ctx.Done():
+		select {
+		case <-s.stopped: // stopped just in time
+			return nil
+		default:
+			return ctx.Err()
+		}
+	}
 }
 
 // user runs f on u's state under its stripe lock, loading the follow
