@@ -55,8 +55,11 @@ type Service struct {
 	jobs    chan job      // posts to fan out; room for every slot
 	maint   chan job      // rebuilds and policy passes, dropped when full
 	closing atomic.Bool   // set by the first Close or CloseContext
+	// closeMu orders Publish calls with Close: a Publish holds it read
+	// from its check of closing to its send on jobs, and Close closes
+	// jobs under it, after setting closing. So under the read lock,
+	// jobs is closed only if closing is set.
 	closeMu sync.RWMutex
-	closed  bool          // jobs is closed; set under closeMu after closing
 	stopped chan struct{} // closed once the workers have ended, after closing
 	// work is the context of the workers' store calls. CloseContext
 	// cancels it, with its own context's cause, if that ends first.
@@ -307,7 +310,6 @@ func (s *Service) CloseContext(ctx context.Context) error {
 		// The write lock waits for the Publish calls in progress, so that
 		// none stores a post it cannot queue.
 		s.closeMu.Lock()
-		s.closed = true
 		close(s.jobs)
 		s.closeMu.Unlock()
 		s.wg.Wait()
@@ -499,8 +501,8 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 	// out.
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
-	if s.closed {
-		return Post{}, ErrClosed
+	if s.closing.Load() {
+		return Post{}, ErrClosed // Close may have closed jobs
 	}
 	select {
 	case s.slots <- struct{}{}:
@@ -1172,12 +1174,9 @@ const maintQueue = 1024
 // the Service is closed. It never blocks, and never takes the room of a
 // post: those have a queue of their own.
 func (s *Service) queueJob(j job) bool {
+	// maint is never closed: a job that gets past this check while Close
+	// stops the workers stays in it, undone, as a queued one would.
 	if s.closing.Load() {
-		return false // without waiting behind Close's lock
-	}
-	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
-	if s.closed {
 		return false
 	}
 	select {
