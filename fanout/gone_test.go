@@ -3,7 +3,9 @@ package fanout_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/blueprint-go/blueprint/fanout"
@@ -185,5 +187,74 @@ func TestFollowUnfollowConcurrent(t *testing.T) {
 		go func() { defer wg.Done(); w.svc.Unfollow(ctx, goneReader, goneAuthor) }()
 		wg.Wait()
 		w.feedMatchesGraph(t)
+	}
+}
+
+// removeCounter counts Remove calls.
+type removeCounter struct {
+	*fanout.MemTimelines
+	removes atomic.Int64
+}
+
+func (t *removeCounter) Remove(ctx context.Context, user fanout.UserID, ids ...snowflake.ID) error {
+	t.removes.Add(1)
+	return t.MemTimelines.Remove(ctx, user, ids...)
+}
+
+// TestReadDropsEntriesInOneRemove checks that a read that finds in the
+// reader's pushed timeline both an entry of a deleted post and one of an
+// author the reader unfollowed drops both with one Timelines.Remove: it
+// made one call for each.
+func TestReadDropsEntriesInOneRemove(t *testing.T) {
+	synctest.Test(t, testReadDropsEntriesInOneRemove)
+}
+
+func testReadDropsEntriesInOneRemove(t *testing.T) {
+	const reader, kept, unfollowed = 1, 2, 3
+	ctx := context.Background()
+	clk := newClock()
+	gen, err := snowflake.NewGenerator(1, snowflake.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := &removeCounter{MemTimelines: fanout.NewMemTimelines(fanout.MemTimelinesOptions{})}
+	svc := fanout.New(fanout.NewMemGraph(), fanout.NewMemPosts(), tl, fanout.Options{IDs: gen, Now: clk.Now})
+	defer svc.Close()
+	for _, a := range []fanout.UserID{kept, unfollowed} {
+		if err := svc.Follow(ctx, reader, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settleReader(t, ctx, svc, reader)
+	var deleted fanout.Post
+	for _, a := range []fanout.UserID{kept, unfollowed} {
+		clk.Add(time.Millisecond)
+		p, err := svc.Publish(ctx, a, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a == kept {
+			deleted = p
+		}
+	}
+	synctest.Wait() // fanned out
+	if st, err := tl.Stat(ctx, reader); err != nil || st.Len != 2 {
+		t.Fatalf("timeline before = %+v, %v, want 2 entries", st, err)
+	}
+	if err := svc.Delete(ctx, kept, deleted.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Unfollow(ctx, reader, unfollowed); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Wait() // the plan rebuild Unfollow queued is done
+	if pg, err := svc.Timeline(ctx, reader, "", 10); err != nil || len(pg.Posts) != 0 {
+		t.Fatalf("Timeline = %v, %v, want no post", pg.Posts, err)
+	}
+	if st, err := tl.Stat(ctx, reader); err != nil || st.Len != 0 {
+		t.Fatalf("timeline after the read = %+v, %v, want empty", st, err)
+	}
+	if n := tl.removes.Load(); n != 1 {
+		t.Fatalf("the read made %d Remove calls, want 1", n)
 	}
 }

@@ -290,6 +290,7 @@ type readBufs struct {
 	arena   []Entry // first fetches of the pull sources
 	cand    []Entry
 	fromTL  []bool
+	deleted []snowflake.ID // entries of deleted posts
 	gone    []snowflake.ID // entries of authors the reader unfollowed
 	ids     []snowflake.ID
 	origIDs []snowflake.ID
@@ -394,13 +395,13 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 		}
 	}
 	pullAll := false
-	bufs.gone = bufs.gone[:0]
+	bufs.deleted, bufs.gone = bufs.deleted[:0], bufs.gone[:0]
 	for attempt := 0; ; attempt++ {
 		next, err := s.merge(ctx, bufs, user, top, lower, rs.floor, pullAll, plan, rs.self.slot, rs.newest, queued, &need, pg, yield)
 		if err != nil || next == 0 {
-			if len(bufs.gone) > 0 {
-				if gerr := s.dropGone(ctx, user, rs.self, rs.planVer, bufs.gone); err == nil {
-					err = gerr
+			if len(bufs.deleted) > 0 || len(bufs.gone) > 0 {
+				if rerr := s.dropEntries(ctx, user, rs.self, rs.planVer, bufs); err == nil {
+					err = rerr
 				}
 			}
 			return err
@@ -620,27 +621,21 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 	}
 
 	var (
-		last     snowflake.ID
-		cand     = b.cand[:0]
-		fromTL   = b.fromTL[:0]
-		removals []snowflake.ID
-		posts    = b.posts[:0]
-		origIDs  = b.origIDs[:0]
-		origs    = b.origs[:0]
-		yielded  bool
-		stop     bool
-		scratch  = b.scratch[:0]
-		ids      = b.ids[:0]
+		last    snowflake.ID
+		cand    = b.cand[:0]
+		fromTL  = b.fromTL[:0]
+		posts   = b.posts[:0]
+		origIDs = b.origIDs[:0]
+		origs   = b.origs[:0]
+		yielded bool
+		stop    bool
+		scratch = b.scratch[:0]
+		ids     = b.ids[:0]
 	)
 	defer func() {
 		b.cand, b.fromTL, b.ids = cand[:0], fromTL[:0], ids[:0]
 		b.posts, b.origs = posts[:0], origs[:0]
 		b.origIDs, b.scratch = origIDs[:0], scratch[:0]
-		if len(removals) > 0 {
-			if rerr := s.timelines.Remove(ctx, user, removals...); err == nil {
-				err = rerr
-			}
-		}
 	}()
 	flush := func() error {
 		ids = ids[:0]
@@ -666,7 +661,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		for i, c := range cand {
 			if j >= len(posts) || posts[j].ID != c.ID {
 				if fromTL[i] {
-					removals = append(removals, c.ID) // deleted
+					b.deleted = append(b.deleted, c.ID) // see dropEntries
 				}
 				continue
 			}
@@ -786,7 +781,7 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 		// an author the reader no longer follows, and only one it
 		// unfollowed.
 		if x.kind == srcTimeline && plan.gone.check(e) && !plan.follows(user, e.Author) {
-			b.gone = append(b.gone, e.ID) // unfollowed: see dropGone
+			b.gone = append(b.gone, e.ID) // unfollowed: see dropEntries
 			continue
 		}
 		if plan.rel != nil && plan.rel[e.Author] != 0 {
@@ -813,9 +808,13 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 	return 0, nil
 }
 
-// dropGone removes from user's timeline (user's state is st) the entries
-// ids, which a read whose plan was current at version planVer found to be
-// of authors user no longer follows. Unless user followed again since: a
+// dropEntries removes from user's timeline (user's state is st) the
+// entries a read found in it of deleted posts (b.deleted) and, where it
+// may, of authors user no longer follows (b.gone), with one
+// Timelines.Remove.
+//
+// The read's plan was current at version planVer when it found b.gone,
+// which are removed unless user followed again since: a
 // Follow (which holds the edge lock across its graph write and its
 // backfill, and changes planVer before the write) or a rebuild after it
 // may have counted on those entries being held, having found them there,
@@ -827,14 +826,21 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 // them). If the edge lock is taken (a Follow's backfill, a pass over the
 // user's edges), the removal is skipped the same way rather than make
 // the read wait for store calls that are not its own.
-func (s *Service) dropGone(ctx context.Context, user UserID, st *userState, planVer uint64, ids []snowflake.ID) error {
-	if !st.edgeMu.TryLock() {
-		return nil
+func (s *Service) dropEntries(ctx context.Context, user UserID, st *userState, planVer uint64, b *readBufs) error {
+	ids := b.deleted
+	if len(b.gone) > 0 && st.edgeMu.TryLock() {
+		defer st.edgeMu.Unlock()
+		us := &s.users[stripeOf(int64(user))]
+		us.mu.Lock()
+		same := st.planVer == planVer
+		us.mu.Unlock()
+		if same {
+			ids = append(ids, b.gone...)
+			b.deleted = ids[:0] // keep the larger buffer
+		}
 	}
-	defer st.edgeMu.Unlock()
-	var same bool
-	if err := s.user(ctx, user, func(u *userState) { same = u.planVer == planVer }); err != nil || !same {
-		return err
+	if len(ids) == 0 {
+		return nil
 	}
 	return s.timelines.Remove(ctx, user, ids...)
 }
