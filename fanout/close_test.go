@@ -61,22 +61,28 @@ func settleGoroutines(t *testing.T, n int) {
 // in Deliver, for stores that ignore the cancellation of the call's
 // context (they return when released) and stores that honour it, with one
 // post or two in the queue. The fan-out of the first post to 130
-// followers (two Deliver chunks) hangs in its first chunk; the second
-// post waits in the queue. CloseContext must return DeadlineExceeded at
-// its deadline; the worker must make no store call after the hung one,
-// and end; what it did not deliver is reported to Options.OnError, and
-// every follower reads both posts (by pulling). Before CloseContext, Close
-// waited for the hung store for good.
+// followers (two Deliver chunks, in one batch of followers or, with
+// BatchSize 129, two) hangs in its first chunk; the second post waits in
+// the queue. CloseContext must return DeadlineExceeded at its deadline;
+// the worker must make no store call after the hung one, and end; each
+// post it did not finish is reported to Options.OnError once, and every
+// follower reads both posts (by pulling). Before CloseContext, Close
+// waited for the hung store for good; and a post was reported once for
+// the followers listed but not delivered to, once more for those not
+// listed, and once more for the hung call if it failed.
 func TestCloseContextGivesUpOnAHungStore(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		honour bool
 		posts  int
+		batch  int
 	}{
-		{"ignored/one post", false, 1},
-		{"ignored/two posts", false, 2},
-		{"honoured/one post", true, 1},
-		{"honoured/two posts", true, 2},
+		{"ignored/one post", false, 1, 0},
+		{"ignored/two posts", false, 2, 0},
+		{"honoured/one post", true, 1, 0},
+		{"honoured/two posts", true, 2, 0},
+		{"ignored/one post/two batches", false, 1, 129},
+		{"honoured/two posts/two batches", true, 2, 129},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Guard against the hang this test is about, with a failure
@@ -91,12 +97,12 @@ func TestCloseContextGivesUpOnAHungStore(t *testing.T) {
 				}
 			})
 			defer func() { close(done); timer.Stop() }()
-			synctest.Test(t, func(t *testing.T) { closeGivesUp(t, tc.honour, tc.posts) })
+			synctest.Test(t, func(t *testing.T) { closeGivesUp(t, tc.honour, tc.posts, tc.batch) })
 		})
 	}
 }
 
-func closeGivesUp(t *testing.T, honour bool, posts int) {
+func closeGivesUp(t *testing.T, honour bool, posts, batch int) {
 	const author, followers = 1, 130
 	before := runtime.NumGoroutine()
 	ctx := context.Background()
@@ -110,7 +116,7 @@ func closeGivesUp(t *testing.T, honour bool, posts int) {
 	var errMu sync.Mutex
 	var errs []error
 	svc := fanout.New(fanout.NewMemGraph(), fanout.NewMemPosts(), tl, fanout.Options{
-		IDs: gen, Now: clk.Now, Workers: 1, // the default policy pushes
+		IDs: gen, Now: clk.Now, Workers: 1, BatchSize: batch, // the default policy pushes
 		OnError: func(err error) {
 			errMu.Lock()
 			errs = append(errs, err)
@@ -182,16 +188,20 @@ func closeGivesUp(t *testing.T, honour bool, posts int) {
 		t.Fatalf("%d Deliver calls, want only the hung one: the worker went on after CloseContext gave up", n)
 	}
 
-	// What was not delivered was reported, with the deadline.
+	// What was not delivered was reported, once per post, with the
+	// deadline.
 	errMu.Lock()
 	got := errs
 	errMu.Unlock()
-	wantErrs := posts // the first post's second chunk, and the second post
-	if honour {
-		wantErrs++ // the hung chunk, which failed with the cancellation
+	wantErrs := posts
+	if batch > 0 {
+		// The first post's second batch of followers was not listed:
+		// the author turned to pull, so the second post is pulled, not
+		// dropped.
+		wantErrs = 1
 	}
 	if len(got) != wantErrs {
-		t.Fatalf("OnError told of %d failures %v, want %d", len(got), got, wantErrs)
+		t.Fatalf("OnError told of %d failures %v, want one per dropped post, %d", len(got), got, wantErrs)
 	}
 	for _, err := range got {
 		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {

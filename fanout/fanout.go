@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -291,13 +292,15 @@ func (s *Service) Close() error {
 // then are dropped, as when a store fails (see Publish), and no post is lost
 // to reads: a follower the fan-out had listed but not delivered to goes
 // dormant, so its next read pulls the post; if some followers were not
-// listed yet, the author turns to pull for every reader. Each dropped post,
-// or the part of it not done, is reported to Options.OnError with an error
-// that wraps ctx's cause (context.DeadlineExceeded for a deadline); a store
-// call that fails with the cancellation is reported as any failed call is,
-// without its retry. Queued rebuilds and policy passes are dropped too, as
-// by Close, and every goroutine of the Service ends once the store calls in
-// progress (and any Publish still in a store call) have returned.
+// listed yet, the author turns to pull for every reader (so its posts
+// still queued are pulled, not dropped). Each dropped post, or the part of
+// it not done, is reported to Options.OnError once, with an error that
+// wraps ctx's cause (context.DeadlineExceeded for a deadline) and the
+// error of a store call in progress that failed otherwise than with the
+// cancellation, if any; such a call is not retried. Queued rebuilds and
+// policy passes are dropped too, as by Close, and every goroutine of the
+// Service ends once the store calls in progress (and any Publish still in
+// a store call) have returned.
 func (s *Service) CloseContext(ctx context.Context) error {
 	if !s.closing.CompareAndSwap(false, true) {
 		// Closed by another call: wait for its drain.
@@ -684,33 +687,24 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 		ast = st
 	})
 	writes := 0
+	var cut cutShort // what CloseContext's give-up left undone, reported once
 	if push {
 		e := Entry{ID: p.ID, Author: p.Author}
 		edges, to, flips := b.edges[:0], b.to[:0], b.flips[:0]
 		defer func() { b.edges, b.to, b.flips = edges[:0], to[:0], flips[:0] }()
 		var after UserID
 		for {
-			if ctx.Err() != nil {
-				// CloseContext gave up: the followers not reached yet are
-				// unknown, as after a failed Followers.
-				s.pullAuthor(ctx, p.Author)
-				rest := ""
-				if after != 0 {
-					rest = fmt.Sprintf(" to its followers after %d", after)
-				}
-				s.storeError(fmt.Errorf("fanout: close gave up: post %d by author %d not fanned out%s: %w", p.ID, p.Author, rest, context.Cause(ctx)))
-				break
-			}
 			var err error
-			edges, err = s.graph.Followers(ctx, p.Author, after, s.opt.BatchSize, edges[:0])
-			if err != nil && ctx.Err() == nil {
-				// Once more; then the followers not reached yet are
-				// unknown: see pullAuthor.
-				edges, err = s.graph.Followers(ctx, p.Author, after, s.opt.BatchSize, edges[:0])
-			}
+			edges, err = s.followers(ctx, p.Author, after, edges[:0])
 			if err != nil {
+				// The followers not reached yet are unknown: see
+				// pullAuthor.
 				s.pullAuthor(ctx, p.Author)
-				s.storeError(fmt.Errorf("fanout: followers of author %d after %d, for post %d: %w", p.Author, after, p.ID, err))
+				if cut.gaveUp(ctx, err) {
+					cut.unlisted, cut.after = true, after
+				} else {
+					s.storeError(fmt.Errorf("fanout: followers of author %d after %d, for post %d: %w", p.Author, after, p.ID, err))
+				}
 				break
 			}
 			if len(edges) == 0 {
@@ -735,16 +729,8 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 			// bounded by a chunk's inserts (about 30 µs) rather than a
 			// batch's.
 			for rest := to; len(rest) > 0; {
-				if ctx.Err() != nil {
-					// CloseContext gave up: as after a failed Deliver.
-					for _, u := range rest {
-						s.lost(u)
-					}
-					s.storeError(fmt.Errorf("fanout: close gave up: post %d by author %d not delivered to %d timelines: %w", e.ID, e.Author, len(rest), context.Cause(ctx)))
-					break
-				}
 				n := min(len(rest), deliverChunk)
-				if s.deliver(ctx, e, rest[:n]) {
+				if s.deliver(ctx, e, rest[:n], &cut) {
 					writes += n
 				}
 				rest = rest[n:]
@@ -757,7 +743,7 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 			// plans; until the graph says so too, reads find p in the
 			// pending list.
 			for _, f := range flips {
-				s.pulledEdge(ctx, f.reader, f.st, p.Author)
+				s.pulledEdge(ctx, f.reader, f.st, p.Author, &cut)
 			}
 			after = edges[len(edges)-1].Follower
 			if len(edges) < s.opt.BatchSize || after == math.MaxInt64 {
@@ -768,7 +754,30 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 		}
 	}
 	s.removePending(p.ID)
+	s.reportCut(ctx, p, &cut)
 	return writes
+}
+
+// The fan-out's store calls go through followers, deliver and writePulled
+// (from pulledEdge), which make none once ctx is done (CloseContext gave
+// up), and then fail with ctx's cause: the fan-out drops what is left of
+// the post as after any failure, and the failures count in its cutShort
+// rather than reach Options.OnError one by one.
+
+// followers lists the next BatchSize followers of author after after
+// into dst, and once more if that fails.
+func (s *Service) followers(ctx context.Context, author, after UserID, dst []Edge) ([]Edge, error) {
+	var err error
+	for range 2 {
+		if ctx.Err() != nil {
+			return dst[:0], cmp.Or(err, context.Cause(ctx))
+		}
+		var edges []Edge
+		if edges, err = s.graph.Followers(ctx, author, after, s.opt.BatchSize, dst[:0]); err == nil {
+			return edges, nil
+		}
+	}
+	return dst[:0], err
 }
 
 // deliver adds e to the timelines of users, and once more if that fails
@@ -780,21 +789,70 @@ func (s *Service) fanout(ctx context.Context, p Post, b *fanoutBufs) int {
 // before the post leaves the pending list, from which reads merge it
 // meanwhile (see Service.read): no post is lost, and the merge removes
 // the duplicate if a failed call wrote the entry after all.
-func (s *Service) deliver(ctx context.Context, e Entry, users []UserID) bool {
+func (s *Service) deliver(ctx context.Context, e Entry, users []UserID, cut *cutShort) bool {
 	var err error
 	for range 2 {
+		if ctx.Err() != nil {
+			err = cmp.Or(err, context.Cause(ctx))
+			break
+		}
 		if err = s.timelines.Deliver(ctx, e, users); err == nil {
 			return true
-		}
-		if ctx.Err() != nil {
-			break // CloseContext gave up: no retry
 		}
 	}
 	for _, u := range users {
 		s.lost(u)
 	}
-	s.storeError(fmt.Errorf("fanout: deliver post %d to %d timelines: %w", e.ID, len(users), err))
+	if cut.gaveUp(ctx, err) {
+		cut.lost += len(users)
+	} else {
+		s.storeError(fmt.Errorf("fanout: deliver post %d to %d timelines: %w", e.ID, len(users), err))
+	}
 	return false
+}
+
+// cutShort is what CloseContext's give-up left undone of one post's
+// fan-out, for one report to Options.OnError.
+type cutShort struct {
+	lost     int    // followers listed and not reached: dormant, they pull the post
+	unlisted bool   // the followers after after were not listed: the author is pulled
+	after    UserID // the last follower listed, or 0
+	err      error  // a store call's own failure meanwhile, if any
+}
+
+// gaveUp reports whether the failure err of a fan-out's store call (or
+// ctx's cause, if it made none) is CloseContext's give-up: then c
+// reports it, and the caller counts what was not done in c.
+func (c *cutShort) gaveUp(ctx context.Context, err error) bool {
+	if ctx.Err() == nil {
+		return false
+	}
+	if c.err == nil && err != nil && !errors.Is(err, ctx.Err()) && !errors.Is(err, context.Cause(ctx)) {
+		c.err = err // not the cancellation itself
+	}
+	return true
+}
+
+// reportCut tells Options.OnError, once, what CloseContext's give-up left
+// undone of post p (c), if anything.
+func (s *Service) reportCut(ctx context.Context, p Post, c *cutShort) {
+	if c.lost == 0 && !c.unlisted {
+		return
+	}
+	what := fmt.Sprintf("not delivered to %d followers", c.lost)
+	switch {
+	case c.unlisted && c.after == 0:
+		what = "not fanned out"
+	case c.unlisted && c.lost == 0:
+		what = fmt.Sprintf("not fanned out to its followers after %d", c.after)
+	case c.unlisted:
+		what += fmt.Sprintf(" nor to those after %d", c.after)
+	}
+	err := fmt.Errorf("fanout: close gave up: post %d by author %d %s: %w", p.ID, p.Author, what, context.Cause(ctx))
+	if c.err != nil {
+		err = fmt.Errorf("%w (store: %w)", err, c.err)
+	}
+	s.storeError(err)
 }
 
 // storeError passes err, a store failure a fan-out recovered from, to
@@ -1132,11 +1190,15 @@ func markPull(st *userState, author UserID, ast *userState) {
 //
 // The fan-out skipped reader: if the graph write fails, the edge stays
 // pushed, and reader goes dormant (see lost) before the mark is dropped.
-func (s *Service) pulledEdge(ctx context.Context, reader UserID, st *userState, author UserID) {
+func (s *Service) pulledEdge(ctx context.Context, reader UserID, st *userState, author UserID, cut *cutShort) {
 	st.edgeMu.Lock()
 	err := s.writePulled(ctx, reader, author, true)
 	st.edgeMu.Unlock()
-	if err != nil {
+	switch {
+	case err == nil:
+	case cut.gaveUp(ctx, err):
+		cut.lost++
+	default:
 		s.storeError(fmt.Errorf("fanout: switch the edge from %d to %d to pull: %w", author, reader, err))
 	}
 }

@@ -180,7 +180,7 @@ func TestSwitchesSerialized(t *testing.T) {
 		var ast, rst *userState
 		w.s.user(w.ctx, swAuthor, func(st *userState) { ast = st })
 		w.s.user(w.ctx, swReader, func(st *userState) { markPull(st, swAuthor, ast); rst = st })
-		w.s.pulledEdge(w.ctx, swReader, rst, swAuthor)
+		w.s.pulledEdge(w.ctx, swReader, rst, swAuthor, new(cutShort))
 		close(flipped)
 	}()
 	time.Sleep(20 * time.Millisecond) // room for the flip to land, if it can
