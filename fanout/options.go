@@ -48,9 +48,10 @@ type Options struct {
 	OnFanout func(id snowflake.ID, writes int, took time.Duration)
 	// OnError, if set, is called by a worker when a store call of a fan-out
 	// failed: Deliver or Followers twice (they are retried once), or the
-	// graph write that switches an edge to pull; and for each fan-out, or
-	// part of one, that Service.CloseContext gave up on, with an error that
-	// wraps its context's cause. The fan-out has recovered (its readers read
+	// graph write that switches an edge to pull; and once for each post
+	// whose fan-out Service.CloseContext gave up on, with an error that
+	// wraps its context's cause (the failures of its store calls after
+	// that are part of it). The fan-out has recovered (its readers read
 	// the post by pulling, see Service.Publish), so no post is lost, but
 	// reads cost more until the store answers again. It must not block.
 	OnError func(err error)
