@@ -19,7 +19,9 @@
 // since the gateway last looked), and a dispatcher claims a driver a
 // search returned with [Index.CompareAndSwapStatus], which fails if
 // another dispatcher took it first; ExampleIndex_CompareAndSwapStatus
-// shows both, and examples/dispatch runs a fleet that way.
+// shows both. A [Matcher] does the dispatcher's part in one call, ranking
+// the nearest available drivers by an [ETA] (see Dispatch below), and
+// examples/dispatch runs a fleet that way.
 //
 // # Positions and distance
 //
@@ -432,6 +434,26 @@
 // nearest available on the sphere); and serving the center's side of a
 // circle across ±180° from the path to its leaf took 6.3 cells from the
 // queue instead of 8.1 and measured no faster.
+//
+// # Dispatch
+//
+// A [Matcher] gives a rider a driver in three steps: the Candidates (8)
+// nearest available drivers by great-circle distance, from one
+// NearbyAvailable search; their ETAs from a pluggable [ETA], which ranks
+// them; and a claim of the best with [Index.CompareAndSwapStatus], which
+// turns it from Available to the Matcher's Claimed status unless another
+// dispatcher claimed it since the search, in which case the next is
+// tried (and after the last, a new search, up to 4 rounds). Distance is
+// a poor proxy for pickup time (a river, a one-way grid, a highway on
+// the other side), but a routing engine costs far more per driver than
+// the index does, so the index narrows the field to a few and the ETA,
+// asked once for all of them (a one-to-many travel-time query), decides.
+// Without a routing engine, [StraightLine] estimates from the distance
+// with a detour factor and a speed, and so ranks as distance does. The
+// claim is what makes concurrent dispatchers safe: two that search at
+// once find the same drivers, and a plain SetStatus would give one to
+// both. A Match costs a search (3-4 µs with 1,000,000 drivers in New York,
+// see below), the ETA, and one mutex hold per claim tried.
 //
 // # Loading in batches
 //

@@ -2,6 +2,7 @@ package geo_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -108,4 +109,52 @@ func ExampleIndex_CompareAndSwapStatus() {
 	// rider gets driver 1, 639 m away
 	// no driver free
 	// driver 0 on trip: true
+}
+
+// A Matcher gives a rider the available driver with the smallest ETA
+// among the nearest few. Here the nearer driver is across the Hudson,
+// and the other one gets there first; a routing engine would know, and
+// riverETA stands in for one.
+func ExampleMatcher() {
+	const onTrip geo.Status = 2
+	idx := geo.NewIndex(geo.Options{})
+	for _, d := range []geo.Driver{
+		{ID: 1, Pos: geo.LatLng{Lat: 40.7650, Lng: -73.9950}, Status: geo.Available}, // Midtown
+		{ID: 2, Pos: geo.LatLng{Lat: 40.7480, Lng: -74.0280}, Status: geo.Available}, // Hoboken, across the river
+	} {
+		if err := idx.Upsert(d); err != nil {
+			panic(err)
+		}
+	}
+	m := &geo.Matcher{Index: idx, Radius: 5_000, Claimed: onTrip, ETA: riverETA{}}
+	rider := geo.LatLng{Lat: 40.7480, Lng: -74.0090} // Chelsea, by the Hudson
+	for range 3 {
+		a, err := m.Match(context.Background(), rider)
+		if errors.Is(err, geo.ErrNoDriver) {
+			fmt.Println("no driver available")
+			break
+		} else if err != nil {
+			panic(err)
+		}
+		fmt.Printf("driver %d, %.0f m away, ETA %v\n", a.ID, a.Distance, a.ETA)
+	}
+	// Output:
+	// driver 1, 2228 m away, ETA 5m18s
+	// driver 2, 1601 m away, ETA 15m0s
+	// no driver available
+}
+
+// riverETA stands in for a routing engine: drivers west of the Hudson
+// (longitude -74.02) take the tunnel, a quarter of an hour.
+type riverETA struct{}
+
+func (riverETA) ETAs(ctx context.Context, to geo.LatLng, ds []geo.Match, etas []time.Duration) error {
+	for i, d := range ds {
+		if d.Pos.Lng < -74.02 {
+			etas[i] = 15 * time.Minute
+			continue
+		}
+		etas[i] = time.Duration(d.Distance/7) * time.Second
+	}
+	return nil
 }

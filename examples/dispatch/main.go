@@ -8,15 +8,17 @@
 // riders are the ones with no free driver within the radius. Some drivers stop reporting at the
 // start and must drop out of every search once they are stale.
 //
-// It shows the three calls dispatch rests on:
+// It shows the two calls dispatch rests on:
 //
 //   - Index.Move for a position report. It keeps the driver's status, so a
 //     report that arrives just after a dispatcher claimed the driver does
 //     not make it free again, as an Upsert would.
-//   - Index.NearbyAvailable for the nearest free drivers, exact by
-//     great-circle distance and without a lock.
-//   - Index.CompareAndSwapStatus to claim one: of two dispatchers that found
-//     the same driver only one gets it, and the other tries its next match.
+//   - Matcher.Match to give a rider a driver: the nearest free drivers by
+//     great-circle distance (Index.NearbyAvailable, without a lock), ranked
+//     by an ETA (a straight-line estimate here; a routing engine in
+//     production), the best claimed with Index.CompareAndSwapStatus, so
+//     that of two dispatchers that found the same driver only one gets it
+//     and the other takes its next best.
 //
 // Usage:
 //
@@ -104,7 +106,6 @@ type result struct {
 	dropped     int64 // riders the dispatchers were too slow to take
 	matched     int64 // riders given a driver
 	unserved    int64 // riders with no free driver within the radius
-	lostClaims  int64 // claims that another dispatcher won first
 	released    int64 // trips that ended with the driver free again
 	offline     int   // drivers that stopped reporting
 	removed     int   // drivers RemoveStale deleted
@@ -198,7 +199,6 @@ func simulate(c config) (*result, error) {
 	for _, s := range stats {
 		res.matched += s.matched
 		res.unserved += s.unserved
-		res.lostClaims += s.lost
 		res.doubles += s.doubles
 		res.staleMatch += s.staleMatch
 		res.latency = append(res.latency, s.latency...)
@@ -308,52 +308,43 @@ func requestRides(c config, r *rand.Rand, riders chan<- geo.LatLng) (requested, 
 }
 
 type dispatchStats struct {
-	matched, unserved, lost, doubles, staleMatch int64
-	latency                                      []time.Duration
-	pickup                                       []float64
+	matched, unserved, doubles, staleMatch int64
+	latency                                []time.Duration
+	pickup                                 []float64
 }
 
 // dispatch gives each rider from riders the nearest free driver it can
 // claim, and sends the trip to trips.
 func (f *fleet) dispatch(c config, seed uint64, riders <-chan geo.LatLng, trips chan<- trip) dispatchStats {
 	var s dispatchStats
-	var buf []geo.Match
 	r := rand.New(rand.NewPCG(seed, 3))
+	// The Matcher ranks the 8 nearest free drivers by a straight-line ETA
+	// (plug a routing engine in as its ETA) and claims the best one it
+	// can: of two dispatchers that found the same driver, one gets it.
+	m := &geo.Matcher{Index: f.idx, Radius: c.radius, Claimed: onTrip}
 	for rider := range riders {
 		t0 := time.Now()
-		var err error
-		buf, err = f.idx.AppendNearbyAvailable(context.Background(), buf[:0], rider, c.radius, 5, nil)
-		if err != nil {
+		a, err := m.Match(context.Background(), rider)
+		if errors.Is(err, geo.ErrNoDriver) {
+			s.unserved++
+			continue
+		} else if err != nil {
 			panic(err) // the rider's point and the radius are valid
 		}
-		got := false
-		for _, m := range buf {
-			claimAt := time.Now()
-			ok, err := f.idx.CompareAndSwapStatus(m.ID, geo.Available, onTrip)
-			if err != nil || !ok {
-				s.lost++ // claimed by another dispatcher, or gone stale since the search
-				continue
-			}
-			s.latency = append(s.latency, time.Since(t0))
-			s.pickup = append(s.pickup, m.Distance)
-			s.matched++
-			if !f.busy[m.ID].CompareAndSwap(false, true) {
-				s.doubles++
-			}
-			// The index read its clock after claimAt, so a driver that
-			// stopped reporting more than StaleAfter (and a millisecond
-			// of rounding) before claimAt was stale to it.
-			if f.offline[m.ID] && claimAt.UnixMilli()-f.start.UnixMilli() > c.stale.Milliseconds()+1 {
-				s.staleMatch++
-			}
-			length := time.Duration(r.ExpFloat64() * float64(c.trip))
-			trips <- trip{id: m.ID, end: time.Now().Add(length)}
-			got = true
-			break
+		s.latency = append(s.latency, time.Since(t0))
+		s.pickup = append(s.pickup, a.Distance)
+		s.matched++
+		if !f.busy[a.ID].CompareAndSwap(false, true) {
+			s.doubles++
 		}
-		if !got {
-			s.unserved++
+		// The index read its clock after t0, so a driver that stopped
+		// reporting more than StaleAfter (and a millisecond of rounding)
+		// before t0 was stale to it.
+		if f.offline[a.ID] && t0.UnixMilli()-f.start.UnixMilli() > c.stale.Milliseconds()+1 {
+			s.staleMatch++
 		}
+		length := time.Duration(r.ExpFloat64() * float64(c.trip))
+		trips <- trip{id: a.ID, end: time.Now().Add(length)}
 	}
 	return s
 }
@@ -429,12 +420,10 @@ func (r *result) print(w *os.File, c config) {
 	if len(r.latency) > 0 {
 		slices.Sort(r.latency)
 		slices.Sort(r.pickup)
-		fmt.Fprintf(w, "  match       search and claim p50 %v, p99 %v; pickup distance p50 %.0f m, p99 %.0f m\n",
+		fmt.Fprintf(w, "  match       Matcher.Match p50 %v, p99 %v; pickup distance p50 %.0f m, p99 %.0f m\n",
 			quantile(r.latency, 0.5).Round(100*time.Nanosecond), quantile(r.latency, 0.99).Round(100*time.Nanosecond),
 			quantile(r.pickup, 0.5), quantile(r.pickup, 0.99))
 	}
-	fmt.Fprintf(w, "  claims      %s lost to another dispatcher or to staleness, each retried with the next match\n",
-		thousands(float64(r.lostClaims)))
 	fmt.Fprintf(w, "  trips       %s ended with the driver free again, %s whose driver had gone stale\n",
 		thousands(float64(r.released)), thousands(float64(r.lostOffline)))
 	fmt.Fprintf(w, "  stale       %s drivers stopped reporting; RemoveStale deleted %s (%s of them still reporting, the gateway behind)\n",
