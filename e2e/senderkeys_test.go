@@ -274,6 +274,62 @@ func TestGroupStateVersion1Loads(t *testing.T) {
 	groupOpen(t, reload(t, &back), "ann", groupSeal(t, ann, "rotated"), "rotated")
 }
 
+// groupV2 builds, deterministically, the group testdata/group-v2.bin
+// holds (saved by the code of commit dc127b8, group state version 2):
+// ben's, with member ann at three sender keys, skipped keys stored under
+// the oldest and the newest, and member cat at one. It returns ben, ann,
+// and ann's messages still to come under her first and her last key.
+func groupV2(t testing.TB) (ben, ann *e2e.Group, late0, late2 []byte) {
+	t.Helper()
+	ann, _ = e2e.NewGroup(e2e.Options{Rand: newDRBG(61)})
+	cat, _ := e2e.NewGroup(e2e.Options{Rand: newDRBG(63)})
+	ben, _ = e2e.NewGroup(e2e.Options{Rand: newDRBG(62), MaxSkip: 50, MaxSkippedKeys: 60})
+	set := func(name string, d []byte) {
+		t.Helper()
+		if err := ben.SetMember(name, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("ann", ann.Distribution())
+	set("cat", cat.Distribution())
+	late0 = groupSeal(t, ann, "late 0")
+	groupOpen(t, ben, "ann", groupSeal(t, ann, "next 0"), "next 0")
+	set("ann", rotate(t, ann))
+	groupOpen(t, ben, "ann", groupSeal(t, ann, "key 1"), "key 1")
+	set("ann", rotate(t, ann))
+	late2 = groupSeal(t, ann, "late 2")
+	groupOpen(t, ben, "ann", groupSeal(t, ann, "next 2"), "next 2")
+	groupOpen(t, ben, "cat", groupSeal(t, cat, "hi"), "hi")
+	return ben, ann, late0, late2
+}
+
+// TestGroupStateVersion2Loads loads testdata/group-v2.bin (see groupV2):
+// it must be the group groupV2 builds, whose stored keys still open ann's
+// delayed messages under her oldest and her newest key.
+func TestGroupStateVersion2Loads(t *testing.T) {
+	blob, err := os.ReadFile("testdata/group-v2.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blob) < 5 || blob[4] != 2 {
+		t.Fatal("testdata/group-v2.bin is not a version 2 state")
+	}
+	ben, ann, late0, late2 := groupV2(t)
+	var back e2e.Group
+	if err := back.UnmarshalBinary(blob); err != nil {
+		t.Fatalf("UnmarshalBinary(version 2) = %v", err)
+	}
+	if !bytes.Equal(groupState(t, &back), groupState(t, ben)) {
+		t.Fatal("version 2 state loads as another group")
+	}
+	groupOpen(t, &back, "ann", late0, "late 0")
+	groupOpen(t, &back, "ann", late2, "late 2")
+	if err := back.SetMember("ann", rotate(t, ann)); err != nil {
+		t.Fatal(err)
+	}
+	groupOpen(t, reload(t, &back), "ann", groupSeal(t, ann, "rotated"), "rotated")
+}
+
 // TestGroupStateRefusesInconsistentKeys builds saved groups whose member
 // holds the given receivers and checks that UnmarshalBinary refuses, with
 // ErrBadState, no keys, more than MaxSenderKeyStates, two with one key id
