@@ -184,7 +184,10 @@
 // did (2000 keys, 72 KB saved, per member by default): when a message would
 // exceed it, the oldest keys of the member's oldest sender key go first,
 // since everything sent under an older key was sent before anything under
-// a newer one. An old key's chain stays in the state until it is
+// a newer one. A receiver's table of skipped keys is rebuilt at its live
+// size once fewer than half the keys it grew to are left (none left: no
+// table), so memory follows the live keys, not the most each of the
+// member's keys once stored. An old key's chain stays in the state until it is
 // forgotten, so whoever steals the state can read what the member sent
 // under it from the receiver's position on, as with the current key;
 // libsignal makes the same trade.

@@ -149,9 +149,12 @@ type GroupReceiver struct {
 	iteration  uint32 // next expected
 	chain      [KeySize]byte
 	verify     ed25519.PublicKey
-	skipped    map[uint32][KeySize]byte
+	skipped    map[uint32][KeySize]byte // nil while empty after a shrink
 	order      []uint32
-	kdf        *kdf // made on first use
+	// grown is the most keys skipped has held since it was made: a Go map
+	// keeps the memory it grew to, which shrink gives back.
+	grown int
+	kdf   *kdf // made on first use
 }
 
 // kdfs returns the receiver's derivation state, making it on first use.
@@ -178,7 +181,6 @@ func NewGroupReceiver(distribution []byte, opts Options) (*GroupReceiver, error)
 		maxSkipped: o.MaxSkippedKeys,
 		keyID:      binary.BigEndian.Uint32(distribution[1:]),
 		iteration:  binary.BigEndian.Uint32(distribution[5:]),
-		skipped:    make(map[uint32][KeySize]byte),
 	}
 	copy(r.chain[:], distribution[9:])
 	var pub [KeySize]byte
@@ -229,6 +231,7 @@ func (r *GroupReceiver) Open(dst, msg []byte) ([]byte, error) {
 			return dst, err
 		}
 		delete(r.skipped, it)
+		r.shrink()
 		return out, nil
 	}
 	if uint64(it-r.iteration) > uint64(r.maxSkip) {
@@ -249,10 +252,14 @@ func (r *GroupReceiver) Open(dst, msg []byte) ([]byte, error) {
 		return dst, err
 	}
 	r.chain, r.iteration = next, it+1
+	if r.skipped == nil && len(skipped) > 0 {
+		r.skipped = make(map[uint32][KeySize]byte, len(skipped))
+	}
 	for _, e := range skipped {
 		r.skipped[e.id.n] = e.mk
 		r.order = append(r.order, e.id.n)
 	}
+	r.grown = max(r.grown, len(r.skipped))
 	if over := len(r.skipped) - r.maxSkipped; over > 0 {
 		r.evict(over)
 	}
@@ -281,7 +288,41 @@ func (r *GroupReceiver) evict(n int) int {
 			deleted++
 		}
 	}
+	if deleted > 0 {
+		r.shrink()
+	}
 	return deleted
+}
+
+// shrink rebuilds skipped and order at their live size once deletions
+// (evictions or used keys) have left fewer than half the keys skipped held
+// at most since it was made, and drops both when none is left. A Go map
+// never gives back the memory it grew to, and evict only reslices order
+// from the front, so an older sender key whose skipped keys a newer one
+// evicted would otherwise keep a full map until it is forgotten: five
+// keys of a member held five times one key's memory for the same
+// MaxSkippedKeys live keys. A rebuild copies fewer keys than were deleted
+// since the last one, so it costs amortised O(1) per deletion.
+func (r *GroupReceiver) shrink() {
+	n := len(r.skipped)
+	if n > 0 && 2*n >= r.grown {
+		return
+	}
+	r.grown = n
+	if n == 0 {
+		r.skipped, r.order = nil, nil
+		return
+	}
+	skipped := make(map[uint32][KeySize]byte, n)
+	order := make([]uint32, 0, n)
+	for _, it := range r.order {
+		if k, ok := r.skipped[it]; ok {
+			skipped[it] = k
+			order = append(order, it)
+		}
+	}
+	clear(r.skipped) // the old map's copies of the live keys
+	r.skipped, r.order = skipped, order
 }
 
 func (r *GroupReceiver) openBody(dst []byte, seed *[KeySize]byte, header, body []byte) ([]byte, error) {
@@ -408,7 +449,7 @@ func (g *Group) SetMember(name string, distribution []byte) error {
 		// messages still to come: all below the old iteration, so below
 		// the new one's, and as many as the old one was allowed (the
 		// member's total is unchanged).
-		r.skipped, r.order = old.skipped, old.order
+		r.skipped, r.order, r.grown = old.skipped, old.order, old.grown
 		keys[i] = r
 		return nil
 	case i >= 0:

@@ -174,8 +174,11 @@ func readReceiver(d *decoder) (*GroupReceiver, error) {
 	}
 	t.verify = ed25519.PublicKey(slices.Clone(pub[:]))
 	// count is checked against the input above (36 bytes a key).
-	t.skipped = make(map[uint32][KeySize]byte, count)
-	t.order = make([]uint32, 0, count)
+	if count > 0 {
+		t.skipped = make(map[uint32][KeySize]byte, count)
+		t.order = make([]uint32, 0, count)
+		t.grown = int(count)
+	}
 	for range count {
 		it := d.uint32()
 		var k [KeySize]byte

@@ -649,3 +649,121 @@ func TestGroupSkippedBoundIsTheGroups(t *testing.T) {
 		t.Fatalf("state after Open does not load: %v", err)
 	}
 }
+
+// retained returns the heap that what f returns keeps alive: HeapAlloc
+// after a GC with it held, less HeapAlloc after a GC before f.
+func retained(f func() any) uint64 {
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	v := f()
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	runtime.KeepAlive(v)
+	if m1.HeapAlloc < m0.HeapAlloc {
+		return 0
+	}
+	return m1.HeapAlloc - m0.HeapAlloc
+}
+
+// skipSealing advances s by n iterations without sealing anything, as if
+// it had sent n messages that never arrive.
+func skipSealing(s *GroupSender, n int) {
+	for range n {
+		s.chain, _ = KDFCK(s.chain)
+		s.iteration++
+	}
+}
+
+// TestOldSenderKeysGiveBackSkippedMemory gives a member keys sender keys
+// one after another, each opening iterations 1000 and 2001 (MaxSkip 1000,
+// MaxSkippedKeys 2000), so that each stores 2000 skipped keys while it is
+// the newest and the group evicts all those of the older ones. Five keys
+// must retain about what one does: the 2000 live skipped keys, not five
+// maps grown to 2000 each. Without rebuilding a receiver's map after
+// evictions they retained 843 KB against one key's 175 KB (a Go map never
+// shrinks, and eviction only resliced order from the front).
+func TestOldSenderKeysGiveBackSkippedMemory(t *testing.T) {
+	opts := Options{MaxSkip: 1000, MaxSkippedKeys: 2000}
+	build := func(keys int) *Group {
+		g, err := NewGroup(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewGroupSender(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range keys {
+			if k > 0 {
+				if err := s.Rotate(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := g.SetMember("ann", s.Distribution()); err != nil {
+				t.Fatal(err)
+			}
+			for _, gap := range []int{1000, 1000} {
+				skipSealing(s, gap)
+				m, _ := s.Seal(nil, []byte("x"))
+				if _, err := g.Open(nil, "ann", m); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return g
+	}
+	// One key's map splits into tables by its random hash seed, so what
+	// it retains varies (137 to 175 KB): take the larger of two.
+	one := max(retained(func() any { return build(1) }), retained(func() any { return build(1) }))
+	var g *Group
+	five := retained(func() any { g = build(MaxSenderKeyStates); return g })
+	t.Logf("one key retains %d bytes, %d keys %d", one, MaxSenderKeyStates, five)
+	if five > one*3/2 {
+		t.Errorf("%d keys retain %d bytes, one key %d: more than 1.5 times", MaxSenderKeyStates, five, one)
+	}
+	keys := g.members["ann"]
+	if n := len(keys[0].skipped); n != opts.MaxSkippedKeys {
+		t.Fatalf("newest key stores %d skipped keys, want %d", n, opts.MaxSkippedKeys)
+	}
+	for i, r := range keys[1:] {
+		if r.skipped != nil || cap(r.order) != 0 {
+			t.Errorf("key %d, its skipped keys all evicted, holds a map (%d live) and %d of order", i+1, len(r.skipped), cap(r.order))
+		}
+	}
+}
+
+// TestUsedSkippedKeysGiveBackMemory opens all of a receiver's delayed
+// messages: with no skipped key left it holds no map and no order, and
+// once fewer than half were left its map and order were rebuilt at the
+// live size.
+func TestUsedSkippedKeysGiveBackMemory(t *testing.T) {
+	s, err := NewGroupSender(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewGroupReceiver(s.Distribution(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var late [][]byte
+	for range 100 {
+		m, _ := s.Seal(nil, []byte("late"))
+		late = append(late, m)
+	}
+	m, _ := s.Seal(nil, []byte("x"))
+	if _, err := r.Open(nil, m); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range late {
+		if _, err := r.Open(nil, m); err != nil {
+			t.Fatal(err)
+		}
+		if i == 50 && cap(r.order) != 49 {
+			t.Errorf("49 of 100 skipped keys left: order's capacity %d, want 49 (rebuilt at the live size)", cap(r.order))
+		}
+	}
+	if r.skipped != nil || r.order != nil {
+		t.Errorf("no skipped key left, yet a map (%d) and order (cap %d) held", len(r.skipped), cap(r.order))
+	}
+}
