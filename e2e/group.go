@@ -459,10 +459,12 @@ func (g *Group) SetMember(name string, distribution []byte) error {
 		clear(keys[MaxSenderKeyStates-1:])
 		keys = keys[:MaxSenderKeyStates-1]
 	}
-	if len(keys) > 0 {
-		// The replaced newest key opens only late messages from now on:
-		// its derivation scratch (about 1 KB) is made again if one comes.
-		keys[0].kdf = nil
+	// The older keys open only late messages from now on: their
+	// derivation scratch (about 1 KB each, made by the previous newest or
+	// by a late message since the last new key) is made again if one
+	// comes.
+	for _, k := range keys {
+		k.kdf = nil
 	}
 	g.members[name] = slices.Insert(keys, 0, r)
 	return nil

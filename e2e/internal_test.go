@@ -767,3 +767,48 @@ func TestUsedSkippedKeysGiveBackMemory(t *testing.T) {
 		t.Errorf("no skipped key left, yet a map (%d) and order (cap %d) held", len(r.skipped), cap(r.order))
 	}
 }
+
+// TestSetMemberDropsOlderKeysScratch opens a late message under each of a
+// member's older keys, which makes their derivation scratch, and gives the
+// member a new key: every key but the new one must have dropped it, as
+// the package doc says ("until the member's next rotation"). Only the
+// previous newest key's was dropped.
+func TestSetMemberDropsOlderKeysScratch(t *testing.T) {
+	g, err := NewGroup(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewGroupSender(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var late [][]byte
+	for k := range 3 {
+		if k > 0 {
+			if err := s.Rotate(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := g.SetMember("ann", s.Distribution()); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := s.Seal(nil, []byte("late"))
+		late = append(late, m)
+	}
+	for _, m := range late {
+		if _, err := g.Open(nil, "ann", m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.SetMember("ann", s.Distribution()); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range g.members["ann"][1:] {
+		if r.kdf != nil {
+			t.Errorf("older key %d keeps its derivation scratch after the member's rotation", i+1)
+		}
+	}
+}
