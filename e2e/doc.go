@@ -147,7 +147,11 @@
 // Each group member has a [GroupSender]: a random key id, a chain key that
 // advances with KDF_CK per message, and an Ed25519 signing key. Its
 // distribution message (key id, iteration, chain key, signing public key) is
-// sent to every other member over the pairwise sessions. A group message is
+// sent to every other member over the pairwise sessions, and
+// [Group.SetMember] must take a member's distribution only from that
+// member's own pairwise session: a distribution does not say whose it is,
+// and a key set for a member decides what opens as that member's and
+// which of its keys are forgotten. A group message is
 // key id ‖ iteration ‖ AES-256-GCM ciphertext ‖ Ed25519 signature; the
 // receiver verifies the signature before it touches the chain, refuses
 // repeated iterations, jumps beyond MaxSkip and iteration 2³²−1 (where a

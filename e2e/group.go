@@ -404,6 +404,15 @@ func (g *Group) Distribution() []byte {
 // still in flight under them open; a new key beyond that forgets the
 // member's oldest.
 //
+// Call it only with a distribution received over the named member's own
+// authenticated pairwise session (the Session whose peer identity is that
+// member's), never with one from the group fan-out or relayed by anyone
+// else: a distribution names no sender, and whoever can get one into
+// SetMember(name, ...) decides which keys name's messages open under. A
+// key of theirs is taken as name's newest and forgets name's oldest kept
+// key (MaxSenderKeyStates of them forget all of name's genuine keys), or,
+// with the key id of one of name's kept keys, replaces that key.
+//
 // A distribution of a key the member already has (the same key id and
 // signing key) changes nothing, as in libsignal: that key's receiver keeps
 // its place and its skipped keys, so a repeated or reordered distribution
