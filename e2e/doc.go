@@ -179,6 +179,18 @@
 // the front: a sender never returns to an old key, so the keys stay in
 // the order they arrived and the oldest is forgotten first.
 //
+// For the same reason a late copy of a forgotten key's distribution is
+// refused with [ErrStaleDistribution] and changes nothing: a group
+// remembers the key id and a fingerprint of the signing key of each
+// member's last 16 forgotten keys. Taken as a new key, as libsignal takes
+// it, it would make the messages already read under it open again and
+// forget one of the member's newer keys. A key forgotten longer ago, or
+// by [Group.RemoveMember] (which keeps nothing of the member, so that a
+// removed member may come back with the key it had), is taken as new. So
+// an application must never re-inject distributions it cached or stored:
+// pass [Group.SetMember] only one just received from the member's own
+// pairwise session.
+//
 // The cost is memory, and the bound on skipped keys is unchanged. A member
 // has up to 4 older receivers: about 110 bytes each in the saved state
 // with the default Info and 220 in memory (plus 1 KB of derivation scratch
@@ -191,10 +203,11 @@
 // a newer one. A receiver's table of skipped keys is rebuilt at its live
 // size once fewer than half the keys it grew to are left (none left: no
 // table), so memory follows the live keys, not the most each of the
-// member's keys once stored. An old key's chain stays in the state until it is
-// forgotten, so whoever steals the state can read what the member sent
-// under it from the receiver's position on, as with the current key;
-// libsignal makes the same trade.
+// member's keys once stored. The record of forgotten keys takes up to 16
+// entries of 12 bytes saved and 16 in memory per member. An old key's
+// chain stays in the state until it is forgotten, so whoever steals the
+// state can read what the member sent under it from the receiver's
+// position on, as with the current key; libsignal makes the same trade.
 //
 // # Costs
 //
@@ -232,13 +245,15 @@
 // with MarshalBinary under a magic and a version byte: sessions "e2eS"
 // ([Session.MarshalBinary]), keyrings "e2eK" ([Keyring.MarshalBinary],
 // [LoadKeyring]), groups and their senders and receivers "e2eG". A group
-// is version 2, with each member's kept sender keys ([Group.MarshalBinary]);
-// version 1 groups, one key per member, still load. Decoders refuse unknown
-// versions, truncation, trailing bytes and inconsistent fields (for a
-// group also a member with no keys, more than [MaxSenderKeyStates], two
-// with one key id, or more skipped keys than MaxSkippedKeys between them)
-// with [ErrBadState], never allocate more than the input justifies, and
-// are fuzzed.
+// is version 3, with each member's kept sender keys and record of
+// forgotten ones ([Group.MarshalBinary]); version 2 groups, without the
+// record, and version 1 groups, also one key per member, still load.
+// Decoders refuse unknown versions, truncation, trailing bytes and
+// inconsistent fields (for a group also a member with no keys, more than
+// [MaxSenderKeyStates], two with one key id, more skipped keys than
+// MaxSkippedKeys between them, more than 16 forgotten keys, two alike or
+// one also kept) with [ErrBadState], never allocate more than the input
+// justifies, and are fuzzed.
 //
 // # Concurrency
 //

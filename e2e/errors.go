@@ -64,6 +64,13 @@ var (
 	// rotated away (a GroupReceiver holds one key) or forgotten (a Group
 	// keeps a member's last MaxSenderKeyStates keys).
 	ErrUnknownSenderKey = errors.New("e2e: unknown sender key")
+	// ErrStaleDistribution reports a sender key distribution passed to
+	// Group.SetMember of a key the group forgot for that member (one of
+	// its last 16 forgotten: after MaxSenderKeyStates newer keys, or
+	// replaced by one with its key id). A sender never returns to a key,
+	// so it is a late or replayed copy; the group is unchanged, and
+	// nothing needs to be done but drop it.
+	ErrStaleDistribution = errors.New("e2e: distribution of a forgotten sender key")
 	// ErrMemberName reports a group member name longer than 65535 bytes,
 	// which a group's saved state cannot encode.
 	ErrMemberName = errors.New("e2e: group member name longer than 65535 bytes")

@@ -122,13 +122,14 @@ func FuzzGroup(f *testing.F) {
 
 // FuzzGroupUnmarshal feeds arbitrary bytes to the group state decoders:
 // whatever they accept must re-encode to a fixed point; a message member
-// "h" sends that is refused must leave the group unchanged, and after
-// opening it or taking it as h's distribution the group must still save
-// and load.
+// "h" sends, or a distribution of h's, that is refused must leave the
+// group unchanged, and after opening it or taking it as h's distribution
+// the group must still save and load.
 func FuzzGroupUnmarshal(f *testing.F) {
 	g, _ := e2e.NewGroup(e2e.Options{Rand: newDRBG(3)})
 	h, _ := e2e.NewGroup(e2e.Options{Rand: newDRBG(4)})
-	_ = g.SetMember("h", h.Distribution())
+	first := h.Distribution()
+	_ = g.SetMember("h", first)
 	m, _ := h.Seal(nil, []byte("x"))
 	m2, _ := h.Seal(nil, []byte("y"))
 	_, _ = g.Open(nil, "h", m2)
@@ -148,6 +149,14 @@ func FuzzGroupUnmarshal(f *testing.F) {
 	b, _ = g.MarshalBinary()
 	f.Add(b, m)
 	f.Add(b, h.Distribution())
+	// Two more keys: h's first two are forgotten, and a copy of the first
+	// one's distribution is stale.
+	for range 2 {
+		d, _ := h.RemoveMember("nobody")
+		_ = g.SetMember("h", d)
+	}
+	b, _ = g.MarshalBinary()
+	f.Add(b, first)
 	if v1, err := os.ReadFile("testdata/group-v1.bin"); err == nil {
 		f.Add(v1, m)
 	}
@@ -177,7 +186,11 @@ func FuzzGroupUnmarshal(f *testing.F) {
 				t.Fatalf("refused message (%v) changed the group", err)
 			}
 		}
-		_ = again.SetMember("h", msg)
+		if err := again.SetMember("h", msg); err != nil {
+			if after, _ := again.MarshalBinary(); !bytes.Equal(after, enc) {
+				t.Fatalf("refused distribution (%v) changed the group", err)
+			}
+		}
 		for _, g := range []*e2e.Group{&back, &again} {
 			b, err := g.MarshalBinary()
 			if err != nil {

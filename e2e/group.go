@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"io"
 	"math"
@@ -363,10 +364,50 @@ type Group struct {
 	opts Options
 	// sender is this member's own sender key.
 	sender *GroupSender
-	// members holds each other member's sender keys, newest first: at
-	// least one, at most MaxSenderKeyStates, with distinct key ids, whose
-	// stored skipped keys number at most MaxSkippedKeys in all.
-	members map[string][]*GroupReceiver
+	// members holds what the group knows of each other member.
+	members map[string]*member
+}
+
+// member is what a Group holds of another member.
+type member struct {
+	// keys are the member's sender keys, newest first: at least one, at
+	// most MaxSenderKeyStates, with distinct key ids, whose stored
+	// skipped keys number at most MaxSkippedKeys in all.
+	keys []*GroupReceiver
+	// forgotten names the member's last maxForgottenKeys forgotten keys,
+	// oldest first, none of them kept and no two alike: SetMember refuses
+	// their distributions (ErrStaleDistribution).
+	forgotten []keyRef
+}
+
+// maxForgottenKeys is how many of a member's forgotten sender keys a Group
+// remembers, to refuse late copies of their distributions: 16 entries,
+// 12 bytes each in the saved state, cover the keys of the member's last
+// 21 rotations (with the MaxSenderKeyStates kept).
+const maxForgottenKeys = 16
+
+// keyRef identifies a sender key: its key id and a fingerprint of its
+// signing key (the first 8 bytes of its SHA-256 hash). Two keys of honest
+// senders share both with probability 2⁻⁹⁶; only a member's own keys are
+// compared, and a member that forges a match only keeps its own new key
+// out.
+type keyRef struct {
+	id uint32
+	fp uint64
+}
+
+func refOf(r *GroupReceiver) keyRef {
+	h := sha256.Sum256(r.verify)
+	return keyRef{r.keyID, binary.BigEndian.Uint64(h[:])}
+}
+
+// forget records that the member's key r is forgotten, dropping the oldest
+// record beyond maxForgottenKeys.
+func (m *member) forget(r *GroupReceiver) {
+	if len(m.forgotten) == maxForgottenKeys {
+		m.forgotten = slices.Delete(m.forgotten, 0, 1)
+	}
+	m.forgotten = append(m.forgotten, refOf(r))
 }
 
 // keyIndex returns the index of the receiver of key id in keys, or -1.
@@ -385,7 +426,7 @@ func NewGroup(opts Options) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Group{opts: opts, sender: s, members: make(map[string][]*GroupReceiver)}, nil
+	return &Group{opts: opts, sender: s, members: make(map[string]*member)}, nil
 }
 
 // Distribution returns this member's current sender key distribution, to
@@ -432,10 +473,23 @@ func (g *Group) Distribution() []byte {
 // signing key replaces that key, as in libsignal: a message's key id picks
 // the key it opens under, so two keys cannot share one.
 //
+// A distribution of one of the last 16 keys the group forgot for the
+// member (after MaxSenderKeyStates newer ones, or replaced by a newer key
+// with its key id) is refused with ErrStaleDistribution and changes
+// nothing: a sender never returns to a key, so it is a late or replayed
+// copy, and taken as a new key it would make the messages already read
+// under it open again and forget one of the member's newer keys (which
+// libsignal does). A copy of a key forgotten longer ago, or forgotten
+// with the member by RemoveMember, cannot be told from a new key and is
+// taken as one: never pass SetMember a distribution cached or stored
+// earlier, only one just received from the member.
+//
 // A name longer than 65535 bytes, which the group's saved state cannot
 // encode, is refused with ErrMemberName, a malformed distribution with the
-// errors of NewGroupReceiver. The cost is one distribution parse and a
-// look-up among at most MaxSenderKeyStates keys.
+// errors of NewGroupReceiver. The cost is one distribution parse, a
+// look-up among at most MaxSenderKeyStates keys and, for a key the member
+// does not have, a SHA-256 hash of its signing key and a look-up among at
+// most 16 forgotten ones.
 func (g *Group) SetMember(name string, distribution []byte) error {
 	if g.sender == nil {
 		return ErrBadState // the zero Group
@@ -447,9 +501,13 @@ func (g *Group) SetMember(name string, distribution []byte) error {
 	if err != nil {
 		return err
 	}
-	keys := g.members[name]
-	switch i := keyIndex(keys, r.keyID); {
-	case i >= 0 && keys[i].verify.Equal(r.verify):
+	m := g.members[name]
+	if m == nil {
+		m = &member{}
+	}
+	keys := m.keys
+	i := keyIndex(keys, r.keyID)
+	if i >= 0 && keys[i].verify.Equal(r.verify) {
 		old := keys[i]
 		if uint64(r.iteration) <= uint64(old.iteration)+uint64(old.maxSkip) {
 			return nil
@@ -461,10 +519,16 @@ func (g *Group) SetMember(name string, distribution []byte) error {
 		r.skipped, r.order, r.grown = old.skipped, old.order, old.grown
 		keys[i] = r
 		return nil
-	case i >= 0:
+	}
+	if slices.Contains(m.forgotten, refOf(r)) {
+		return ErrStaleDistribution
+	}
+	if i >= 0 {
+		m.forget(keys[i])
 		keys = slices.Delete(keys, i, i+1)
 	}
 	if len(keys) >= MaxSenderKeyStates {
+		m.forget(keys[MaxSenderKeyStates-1])
 		clear(keys[MaxSenderKeyStates-1:])
 		keys = keys[:MaxSenderKeyStates-1]
 	}
@@ -475,12 +539,22 @@ func (g *Group) SetMember(name string, distribution []byte) error {
 	for _, k := range keys {
 		k.kdf = nil
 	}
-	g.members[name] = slices.Insert(keys, 0, r)
+	m.keys = slices.Insert(keys, 0, r)
+	g.members[name] = m
 	return nil
 }
 
 // RemoveMember forgets all the member's sender keys and rotates this
 // member's own; send the returned distribution to every remaining member.
+//
+// It also drops the member's record of forgotten keys (see SetMember), so
+// the group holds nothing of a removed member: a record per name ever
+// removed would grow without bound, and a removed member need not rotate,
+// so when it is added again the distribution it sends may well be that of
+// the key it had, which must then be taken. When re-adding a member, pass
+// SetMember only a distribution just received from it, never one kept
+// from before its removal: that would make the messages read under it
+// before the removal open again.
 func (g *Group) RemoveMember(name string) ([]byte, error) {
 	if g.sender == nil {
 		return nil, ErrBadState // the zero Group
@@ -518,10 +592,11 @@ func (g *Group) Open(dst []byte, from string, msg []byte) ([]byte, error) {
 	if g.sender == nil {
 		return dst, ErrBadState // the zero Group
 	}
-	keys := g.members[from]
-	if len(keys) == 0 {
+	m := g.members[from]
+	if m == nil || len(m.keys) == 0 {
 		return dst, ErrUnknownSenderKey
 	}
+	keys := m.keys
 	// A message too short for a key id, or naming none of the member's
 	// keys, goes to the newest, whose Open refuses it (ErrBadHeader or
 	// ErrUnknownSenderKey).

@@ -10,11 +10,16 @@ import (
 
 const groupMagic = "e2eG"
 
-// groupStateVersion is the version byte of a group's encoding: 2 holds a
-// list of sender keys for each member, newest first, where 1 held one
-// receiver. Version 1 states still load, each member with one key. A
-// sender or receiver, alone or inside a group, is encoded at stateVersion.
-const groupStateVersion = 2
+// groupStateVersion is the version byte of a group's encoding: 3 adds to
+// each member the keys it remembers as forgotten; 2 held a list of sender
+// keys for each member, newest first, where 1 held one receiver. Versions
+// 2 and 1 still load, with no forgotten keys (and in version 1 each member
+// with one key). A sender or receiver, alone or inside a group, is encoded
+// at stateVersion.
+const (
+	groupStateVersion  = 3
+	groupStateVersion2 = 2
+)
 
 // Kinds of encoded group state.
 const (
@@ -34,12 +39,18 @@ const (
 	// "/group") and no skipped keys: magic, version, kind, len(info), info,
 	// maxSkip, maxSkippedKeys, keyID, iteration, chain, verify key, count.
 	minReceiverSize = len(groupMagic) + 1 + 1 + 1 + (1 + len(suffixGroup)) + 4*4 + KeySize + ed25519.PublicKeySize + 4
-	// minGroupMemberSize is a member with an empty name and one sender
-	// key: len(name), the number of keys, len(receiver) and the receiver.
-	minGroupMemberSize = 2 + 1 + 4 + minReceiverSize
-	// minGroupMemberSizeV1 is the same in a version 1 group, which has no
-	// number of keys.
+	// minGroupMemberSize is a member with an empty name, one sender key
+	// and no forgotten keys: len(name), the number of keys, len(receiver),
+	// the receiver and the number of forgotten keys.
+	minGroupMemberSize = 2 + 1 + 4 + minReceiverSize + 1
+	// minGroupMemberSizeV2 is the same in a version 2 group, which has no
+	// forgotten keys, and minGroupMemberSizeV1 in a version 1 group, which
+	// has no number of keys either.
+	minGroupMemberSizeV2 = 2 + 1 + 4 + minReceiverSize
 	minGroupMemberSizeV1 = 2 + 4 + minReceiverSize
+	// forgottenKeySize is the encoding of a forgotten key: key id and
+	// fingerprint.
+	forgottenKeySize = 4 + 8
 )
 
 func appendGroupHeader(b []byte, version, kind byte, info string) []byte {
@@ -50,11 +61,12 @@ func appendGroupHeader(b []byte, version, kind byte, info string) []byte {
 
 // readGroupHeader reads the header of an encoding of the given kind and
 // returns its info and version: stateVersion, or for a group also
-// groupStateVersion.
+// groupStateVersion or groupStateVersion2.
 func readGroupHeader(d *decoder, kind byte) (string, byte) {
 	magic := d.bytes(4)
 	version := d.byte()
-	ok := version == stateVersion || kind == kindGroup && version == groupStateVersion
+	ok := version == stateVersion ||
+		kind == kindGroup && (version == groupStateVersion || version == groupStateVersion2)
 	if d.err || string(magic) != groupMagic || !ok || d.byte() != kind {
 		d.err = true
 		return "", 0
@@ -201,10 +213,14 @@ func readReceiver(d *decoder) (*GroupReceiver, error) {
 //
 //	"e2eG" version(1) 'g' len(info)(1) info maxSkip(4) maxSkippedKeys(4)
 //	sender count(4) count×(len(name)(2) name
-//	keys(1) keys×(len(receiver)(4) receiver))
+//	keys(1) keys×(len(receiver)(4) receiver)
+//	forgotten(1) forgotten×(keyID(4) fingerprint(8)))
 //
-// The version is 2; version 1, which UnmarshalBinary still reads, had one
-// receiver per member and no keys byte.
+// where forgotten lists the last keys the group forgot for the member,
+// oldest first, each by its key id and the first 8 bytes of its signing
+// key's SHA-256 hash (see SetMember). The version is 3; versions 2 (no
+// forgotten keys) and 1 (also one receiver per member and no keys byte),
+// which UnmarshalBinary still reads, lack what follows the receivers.
 func (g *Group) MarshalBinary() ([]byte, error) {
 	if g.sender == nil {
 		return nil, ErrBadState
@@ -221,8 +237,9 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	slices.Sort(names)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(names)))
 	for _, n := range names {
-		keys := g.members[n]
-		if len(n) > maxMemberName || len(keys) == 0 || len(keys) > MaxSenderKeyStates {
+		m := g.members[n]
+		keys := m.keys
+		if len(n) > maxMemberName || len(keys) == 0 || len(keys) > MaxSenderKeyStates || len(m.forgotten) > maxForgottenKeys {
 			return nil, ErrBadState
 		}
 		b = binary.BigEndian.AppendUint16(b, uint16(len(n)))
@@ -234,16 +251,22 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 			b = r.appendBinary(b)
 			binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 		}
+		b = append(b, byte(len(m.forgotten)))
+		for _, f := range m.forgotten {
+			b = binary.BigEndian.AppendUint32(b, f.id)
+			b = binary.BigEndian.AppendUint64(b, f.fp)
+		}
 	}
 	return b, nil
 }
 
-// UnmarshalBinary restores a group encoded by MarshalBinary, of version 2
-// or 1 (ErrBadState otherwise, leaving g unchanged). Besides truncation,
+// UnmarshalBinary restores a group encoded by MarshalBinary, of version 3,
+// 2 or 1 (ErrBadState otherwise, leaving g unchanged). Besides truncation,
 // trailing bytes and inconsistent fields it refuses a member without
 // sender keys or with more than MaxSenderKeyStates, two of a member's keys
-// with one key id, and a member whose keys store more skipped message keys
-// between them than the group's MaxSkippedKeys. Options other than the
+// with one key id, a member whose keys store more skipped message keys
+// between them than the group's MaxSkippedKeys, and one with more than 16
+// forgotten keys, two alike or one of them also kept. Options other than the
 // randomness source come from the encoding; the source is g's or
 // crypto/rand.Reader.
 func (g *Group) UnmarshalBinary(data []byte) error {
@@ -261,23 +284,26 @@ func (g *Group) UnmarshalBinary(data []byte) error {
 	if err != nil || sender.info != info {
 		return ErrBadState
 	}
-	// Each member takes at least minGroupMemberSize bytes (V1 in version
-	// 1): a count beyond what the input can hold is refused before the map
-	// is sized by it.
+	// Each member takes at least minGroupMemberSize bytes (V2, V1 in
+	// versions 2, 1): a count beyond what the input can hold is refused
+	// before the map is sized by it.
 	minMember := minGroupMemberSize
-	if version == stateVersion {
+	switch version {
+	case groupStateVersion2:
+		minMember = minGroupMemberSizeV2
+	case stateVersion:
 		minMember = minGroupMemberSizeV1
 	}
 	count := d.uint32()
 	if d.err || uint64(count) > uint64(len(d.b)/minMember) {
 		return ErrBadState
 	}
-	t := &Group{sender: sender, members: make(map[string][]*GroupReceiver, count)}
+	t := &Group{sender: sender, members: make(map[string]*member, count)}
 	t.opts = Options{Info: strings.TrimSuffix(info, suffixGroup), Rand: sender.rand, MaxSkip: maxSkip, MaxSkippedKeys: maxSkipped}
 	for range count {
 		name := string(d.bytes(int(d.uint16())))
 		n := 1
-		if version == groupStateVersion {
+		if version != stateVersion {
 			n = int(d.byte())
 		}
 		if d.err || n == 0 || n > MaxSenderKeyStates {
@@ -303,11 +329,45 @@ func (g *Group) UnmarshalBinary(data []byte) error {
 		if stored > maxSkipped {
 			return ErrBadState
 		}
-		t.members[name] = keys
+		m := &member{keys: keys}
+		if version == groupStateVersion {
+			if m.forgotten = readForgotten(&d, keys); d.err {
+				return ErrBadState
+			}
+		}
+		t.members[name] = m
 	}
 	if len(d.b) != 0 {
 		return ErrBadState
 	}
 	*g = *t
 	return nil
+}
+
+// readForgotten reads a member's forgotten keys (nil if none) and checks
+// them against its kept keys: at most maxForgottenKeys, no two alike and
+// none kept. It sets d.err if they are inconsistent.
+func readForgotten(d *decoder, keys []*GroupReceiver) []keyRef {
+	n := int(d.byte())
+	if d.err || n > maxForgottenKeys || n*forgottenKeySize > len(d.b) {
+		d.err = true
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	kept := make([]keyRef, len(keys))
+	for i, r := range keys {
+		kept[i] = refOf(r)
+	}
+	forgotten := make([]keyRef, 0, n)
+	for range n {
+		f := keyRef{d.uint32(), d.uint64()}
+		if slices.Contains(forgotten, f) || slices.Contains(kept, f) {
+			d.err = true
+			return nil
+		}
+		forgotten = append(forgotten, f)
+	}
+	return forgotten
 }

@@ -567,7 +567,9 @@ func TestOptionLimits(t *testing.T) {
 // TestSetMemberKeyIDCollision gives a member's new sender key the key id of
 // one of its kept keys (a 2⁻³² accident for honest senders): the new key
 // replaces that one, as in libsignal, since a message's key id picks the
-// key it opens under; the member's other keys stay, newest first.
+// key it opens under; the member's other keys stay, newest first. A late
+// copy of the replaced key's distribution is refused with
+// ErrStaleDistribution (it replaced the new key back).
 func TestSetMemberKeyIDCollision(t *testing.T) {
 	g, err := NewGroup(Options{})
 	if err != nil {
@@ -587,13 +589,16 @@ func TestSetMemberKeyIDCollision(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	keys := g.members["ann"]
+	keys := g.members["ann"].keys
 	if len(keys) != 2 || !keys[0].verify.Equal(senders[2].signing.Public()) || keys[1].keyID != senders[1].keyID {
 		t.Fatalf("member's keys after a colliding key id: %d keys, want the colliding one first, then the other", len(keys))
 	}
 	m, _ := senders[0].Seal(nil, []byte("replaced"))
 	if _, err := g.Open(nil, "ann", m); !errors.Is(err, ErrInvalidSignature) {
 		t.Errorf("message under the replaced key: %v, want ErrInvalidSignature", err)
+	}
+	if err := g.SetMember("ann", senders[0].Distribution()); !errors.Is(err, ErrStaleDistribution) {
+		t.Errorf("the replaced key's distribution again: %v, want ErrStaleDistribution", err)
 	}
 	for i, s := range senders[1:] {
 		m, _ := s.Seal(nil, []byte("kept"))
@@ -622,7 +627,7 @@ func TestGroupSkippedBoundIsTheGroups(t *testing.T) {
 	if err := g.SetMember("h", s.Distribution()); err != nil {
 		t.Fatal(err)
 	}
-	g.members["h"][0].maxSkipped = 10
+	g.members["h"].keys[0].maxSkipped = 10
 	b, err := g.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -638,7 +643,7 @@ func TestGroupSkippedBoundIsTheGroups(t *testing.T) {
 	if _, err := loaded.Open(nil, "h", m); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(loaded.members["h"][0].skipped); n != 2 {
+	if n := len(loaded.members["h"].keys[0].skipped); n != 2 {
 		t.Errorf("%d skipped keys stored, want the group's 2", n)
 	}
 	b, err = loaded.MarshalBinary()
@@ -722,7 +727,7 @@ func TestOldSenderKeysGiveBackSkippedMemory(t *testing.T) {
 	if five > one*3/2 {
 		t.Errorf("%d keys retain %d bytes, one key %d: more than 1.5 times", MaxSenderKeyStates, five, one)
 	}
-	keys := g.members["ann"]
+	keys := g.members["ann"].keys
 	if n := len(keys[0].skipped); n != opts.MaxSkippedKeys {
 		t.Fatalf("newest key stores %d skipped keys, want %d", n, opts.MaxSkippedKeys)
 	}
@@ -806,7 +811,7 @@ func TestSetMemberDropsOlderKeysScratch(t *testing.T) {
 	if err := g.SetMember("ann", s.Distribution()); err != nil {
 		t.Fatal(err)
 	}
-	for i, r := range g.members["ann"][1:] {
+	for i, r := range g.members["ann"].keys[1:] {
 		if r.kdf != nil {
 			t.Errorf("older key %d keeps its derivation scratch after the member's rotation", i+1)
 		}

@@ -2,11 +2,13 @@ package e2e_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/blueprint-go/blueprint/e2e"
@@ -189,6 +191,95 @@ func TestSetMemberKeepsKeyOrder(t *testing.T) {
 	}
 }
 
+// TestStaleDistributionRefused hands SetMember late copies of a member's
+// forgotten keys' distributions. Taken as new keys (as before, and as
+// libsignal does), they made messages already read under them open again
+// and forgot one of the member's kept keys; now they are refused with
+// ErrStaleDistribution and change nothing, also after a save and reload,
+// for the last 16 forgotten keys. A key forgotten longer ago is taken
+// again: the group no longer knows it.
+func TestStaleDistributionRefused(t *testing.T) {
+	gs := newGroups(t, []string{"ann", "ben"}, e2e.Options{})
+	ann, ben := gs["ann"], gs["ben"]
+	dists := [][]byte{ann.Distribution()}
+	read := groupSeal(t, ann, "read under key 0")
+	groupOpen(t, ben, "ann", read, "read under key 0")
+	var kept [][]byte // a message under each key, sealed before the next rotation
+	for k := 1; k <= e2e.MaxSenderKeyStates; k++ {
+		dists = append(dists, rotate(t, ann))
+		if err := ben.SetMember("ann", dists[k]); err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, groupSeal(t, ann, fmt.Sprint("key ", k)))
+	}
+	stale := func(k int) {
+		t.Helper()
+		before := groupState(t, ben)
+		if err := ben.SetMember("ann", dists[k]); !errors.Is(err, e2e.ErrStaleDistribution) {
+			t.Fatalf("forgotten key %d's distribution again: %v, want ErrStaleDistribution", k, err)
+		}
+		if !bytes.Equal(groupState(t, ben), before) {
+			t.Fatalf("forgotten key %d's distribution changed the group", k)
+		}
+	}
+	stale(0)
+	if _, err := ben.Open(nil, "ann", read); !errors.Is(err, e2e.ErrUnknownSenderKey) {
+		t.Errorf("message read under forgotten key 0: %v, want ErrUnknownSenderKey", err)
+	}
+	ben = reload(t, ben)
+	stale(0)
+	for i, m := range kept { // none forgotten
+		groupOpen(t, ben, "ann", m, fmt.Sprint("key ", i+1))
+	}
+
+	// Keys 0 to 15 forgotten after key 20; key 21 forgets key 16 and the
+	// group no longer remembers key 0.
+	for k := e2e.MaxSenderKeyStates + 1; k <= 21; k++ {
+		dists = append(dists, rotate(t, ann))
+		if err := ben.SetMember("ann", dists[k]); err != nil {
+			t.Fatal(err)
+		}
+		if k == 20 {
+			for f := range 16 {
+				stale(f)
+			}
+		}
+	}
+	stale(16)
+	if err := ben.SetMember("ann", dists[0]); err != nil {
+		t.Errorf("key 0, forgotten 17 keys ago: %v, want it taken as a new key", err)
+	}
+}
+
+// TestRemovedMemberReadded removes a member, which has not rotated since
+// (nothing makes a removed member rotate), and adds it again with its
+// current distribution: the group takes it, since RemoveMember forgets
+// everything of the member, including its forgotten keys.
+func TestRemovedMemberReadded(t *testing.T) {
+	gs := newGroups(t, []string{"ann", "ben"}, e2e.Options{})
+	ann, ben := gs["ann"], gs["ben"]
+	first := ann.Distribution()
+	for range e2e.MaxSenderKeyStates {
+		if err := ben.SetMember("ann", rotate(t, ann)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ben.SetMember("ann", first); !errors.Is(err, e2e.ErrStaleDistribution) {
+		t.Fatalf("forgotten key: %v, want ErrStaleDistribution", err)
+	}
+	groupOpen(t, ben, "ann", groupSeal(t, ann, "before"), "before")
+	if _, err := ben.RemoveMember("ann"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ben.SetMember("ann", ann.Distribution()); err != nil {
+		t.Fatalf("re-adding a removed member with its key: %v", err)
+	}
+	groupOpen(t, ben, "ann", groupSeal(t, ann, "after"), "after")
+	if err := ben.SetMember("ann", first); err != nil {
+		t.Fatalf("key forgotten before the removal: %v, want it taken (the group forgot the member)", err)
+	}
+}
+
 // underKeyOf returns a well-formed group message that names the key id of
 // distribution d and is signed by nobody: a receiver of that key refuses
 // it with ErrInvalidSignature, a group without the key with
@@ -331,10 +422,12 @@ func TestGroupStateVersion2Loads(t *testing.T) {
 }
 
 // TestGroupStateRefusesInconsistentKeys builds saved groups whose member
-// holds the given receivers and checks that UnmarshalBinary refuses, with
-// ErrBadState, no keys, more than MaxSenderKeyStates, two with one key id
-// and more stored skipped keys in all than MaxSkippedKeys, and accepts
-// the same encodings within those bounds.
+// holds the given receivers and forgotten keys and checks that
+// UnmarshalBinary refuses, with ErrBadState, no keys, more than
+// MaxSenderKeyStates, two with one key id, more stored skipped keys in all
+// than MaxSkippedKeys, more than 16 forgotten keys, two forgotten keys
+// alike and a forgotten key that is kept, and accepts the same encodings
+// within those bounds.
 func TestGroupStateRefusesInconsistentKeys(t *testing.T) {
 	const maxSkipped = 4
 	opts := e2e.Options{MaxSkippedKeys: maxSkipped, Rand: newDRBG(50)}
@@ -344,7 +437,9 @@ func TestGroupStateRefusesInconsistentKeys(t *testing.T) {
 	}
 	empty := groupState(t, g) // ends in a member count of 0
 	// receiver returns the encoding of a receiver of a fresh key that has
-	// stored skipped keys for the first n messages.
+	// stored skipped keys for the first n messages; dists its key's
+	// distribution.
+	dists := map[string][]byte{}
 	receiver := func(skipped int) []byte {
 		s, err := e2e.NewGroupSender(opts)
 		if err != nil {
@@ -365,9 +460,10 @@ func TestGroupStateRefusesInconsistentKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		dists[string(b)] = s.Distribution()
 		return b
 	}
-	withMember := func(keys ...[]byte) []byte {
+	withMember := func(keys [][]byte, forgotten ...[]byte) []byte {
 		b := bytes.Clone(empty[:len(empty)-4])
 		b = binary.BigEndian.AppendUint32(b, 1)
 		b = binary.BigEndian.AppendUint16(b, 3)
@@ -377,6 +473,10 @@ func TestGroupStateRefusesInconsistentKeys(t *testing.T) {
 			b = binary.BigEndian.AppendUint32(b, uint32(len(k)))
 			b = append(b, k...)
 		}
+		b = append(b, byte(len(forgotten)))
+		for _, f := range forgotten {
+			b = append(b, f...)
+		}
 		return b
 	}
 	var five [][]byte
@@ -384,20 +484,40 @@ func TestGroupStateRefusesInconsistentKeys(t *testing.T) {
 		five = append(five, receiver(0))
 	}
 	a, b := receiver(2), receiver(2)
+	// forgottenKey returns a forgotten key's encoding: key id, then the
+	// first 8 bytes of the SHA-256 hash of the signing key.
+	forgottenKey := func(id []byte, verify []byte) []byte {
+		h := sha256.Sum256(verify)
+		return append(slices.Clone(id), h[:8]...)
+	}
+	ofKey := func(r []byte) []byte { d := dists[string(r)]; return forgottenKey(d[1:5], d[9+32:]) }
+	var sixteen [][]byte
+	for i := range 17 {
+		sixteen = append(sixteen, forgottenKey([]byte{0, 0, 0, byte(i)}, []byte("key")))
+	}
+	seventeen, sixteen := sixteen, sixteen[:16]
+	aID := dists[string(a)][1:5]
 	for _, c := range []struct {
-		name string
-		keys [][]byte
-		ok   bool
+		name      string
+		keys      [][]byte
+		forgotten [][]byte
+		ok        bool
 	}{
-		{"one key", [][]byte{a}, true},
-		{"MaxSenderKeyStates keys", five, true},
-		{"MaxSkippedKeys stored in all", [][]byte{a, b}, true},
-		{"no keys", nil, false},
-		{"more than MaxSenderKeyStates keys", append(five[:len(five):len(five)], a), false},
-		{"two keys with one key id", [][]byte{a, a}, false},
-		{"more than MaxSkippedKeys stored in all", [][]byte{a, b, receiver(1)}, false},
+		{"one key", [][]byte{a}, nil, true},
+		{"MaxSenderKeyStates keys", five, nil, true},
+		{"MaxSkippedKeys stored in all", [][]byte{a, b}, nil, true},
+		{"16 forgotten keys", [][]byte{a}, sixteen, true},
+		{"a forgotten key with a kept key's id", [][]byte{a}, [][]byte{forgottenKey(aID, []byte("other"))}, true},
+		{"no keys", nil, nil, false},
+		{"more than MaxSenderKeyStates keys", append(five[:len(five):len(five)], a), nil, false},
+		{"two keys with one key id", [][]byte{a, a}, nil, false},
+		{"more than MaxSkippedKeys stored in all", [][]byte{a, b, receiver(1)}, nil, false},
+		{"17 forgotten keys", [][]byte{a}, seventeen, false},
+		{"two forgotten keys alike", [][]byte{a}, [][]byte{sixteen[0], sixteen[1], sixteen[0]}, false},
+		{"a forgotten key kept", [][]byte{a, b}, [][]byte{sixteen[0], ofKey(b)}, false},
+		{"a forgotten key's entry cut short", [][]byte{a}, [][]byte{sixteen[0][:11]}, false},
 	} {
-		enc := withMember(c.keys...)
+		enc := withMember(c.keys, c.forgotten...)
 		var back e2e.Group
 		err := back.UnmarshalBinary(enc)
 		if !c.ok {
@@ -427,13 +547,15 @@ func groupSenderSeal(t testing.TB, s *e2e.GroupSender) []byte {
 
 // TestRandomRotations interleaves at random one member's messages,
 // rotations, deliveries of its distributions (in any order, and again
-// while their key is kept), deliveries of its messages (in any order,
-// some twice) and saving and reloading the receiving group, and checks
-// every Open against a model: a list of the distributed keys, newest
-// first, at most MaxSenderKeyStates, each with the iterations it opened.
-// A message opens if its key is in the list and it did not open before,
-// is a replay if it did, and under a key not in the list is
-// ErrUnknownSenderKey. MaxSkip and MaxSkippedKeys are larger than all the
+// while their key is kept or after it was forgotten), deliveries of its
+// messages (in any order, some twice) and saving and reloading the
+// receiving group, and checks every Open against a model: a list of the
+// distributed keys, newest first, at most MaxSenderKeyStates, each with
+// the iterations it opened, and a list of the last 16 forgotten. A
+// message opens if its key is in the list and it did not open before, is
+// a replay if it did, and under a key not in the list is
+// ErrUnknownSenderKey; a forgotten key's distribution is
+// ErrStaleDistribution and changes nothing. MaxSkip and MaxSkippedKeys are larger than all the
 // messages sent, so that no other error can happen.
 func TestRandomRotations(t *testing.T) {
 	seed := testSeed(t)
@@ -464,6 +586,7 @@ func TestRandomRotations(t *testing.T) {
 	dists := [][]byte{ann.Distribution()} // by key
 	undelivered := []int{0}               // keys whose distribution is on its way
 	var model []*keyState                 // newest first
+	var forgotten []int                   // oldest first, at most 16
 	var inFlight []message
 	key, it := 0, uint32(0)
 	held := func(k int) *keyState {
@@ -494,7 +617,11 @@ func TestRandomRotations(t *testing.T) {
 			}
 			if held(k) == nil {
 				model = append([]*keyState{{k, map[uint32]bool{}}}, model...)
-				model = model[:min(len(model), e2e.MaxSenderKeyStates)]
+				if len(model) > e2e.MaxSenderKeyStates {
+					forgotten = append(forgotten, model[e2e.MaxSenderKeyStates].key)
+					forgotten = forgotten[max(0, len(forgotten)-16):]
+					model = model[:e2e.MaxSenderKeyStates]
+				}
 			}
 		case op < 11 && len(model) > 0:
 			// A copy of a kept key's distribution changes nothing.
@@ -506,7 +633,16 @@ func TestRandomRotations(t *testing.T) {
 			if !bytes.Equal(groupState(t, ben), before) {
 				t.Fatalf("round %d: a copy of key %d's distribution changed the group", round, k)
 			}
-		case op < 12:
+		case op < 12 && len(forgotten) > 0:
+			k := forgotten[rng.IntN(len(forgotten))]
+			before := groupState(t, ben)
+			if err := ben.SetMember("ann", dists[k]); !errors.Is(err, e2e.ErrStaleDistribution) {
+				t.Fatalf("round %d: SetMember(forgotten key %d) = %v, want ErrStaleDistribution", round, k, err)
+			}
+			if !bytes.Equal(groupState(t, ben), before) {
+				t.Fatalf("round %d: forgotten key %d's distribution changed the group", round, k)
+			}
+		case op < 13:
 			ben = reload(t, ben)
 		case len(inFlight) > 0:
 			i := rng.IntN(len(inFlight))
