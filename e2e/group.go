@@ -609,8 +609,9 @@ func (g *Group) Open(dst []byte, from string, msg []byte) ([]byte, error) {
 	stored := len(r.skipped)
 	out, err := r.Open(dst, msg)
 	if err == nil && len(r.skipped) > stored {
-		// Also with one key: a loaded receiver may have been saved with a
-		// larger MaxSkippedKeys than the group's, which its Open enforces.
+		// With one key the receiver's own Open has already kept to the
+		// group's MaxSkippedKeys (UnmarshalBinary refuses receivers with
+		// other limits); this is a sum of one and a comparison.
 		g.evictOldest(keys)
 	}
 	return out, err

@@ -191,11 +191,14 @@ func readReceiver(d *decoder) (*GroupReceiver, error) {
 		t.order = make([]uint32, 0, count)
 		t.grown = int(count)
 	}
-	for range count {
+	// MarshalBinary writes the skipped keys in the order they were
+	// stored, which is ascending: each Open stores iterations above all
+	// stored before. Anything else is refused (duplicates included).
+	for i := range count {
 		it := d.uint32()
 		var k [KeySize]byte
 		d.key(&k)
-		if _, dup := t.skipped[it]; dup || it >= t.iteration {
+		if i > 0 && it <= t.order[i-1] || it >= t.iteration {
 			return nil, ErrBadState
 		}
 		t.skipped[it] = k
@@ -264,8 +267,9 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 // 2 or 1 (ErrBadState otherwise, leaving g unchanged). Besides truncation,
 // trailing bytes and inconsistent fields it refuses a member without
 // sender keys or with more than MaxSenderKeyStates, two of a member's keys
-// with one key id, a member whose keys store more skipped message keys
-// between them than the group's MaxSkippedKeys, and one with more than 16
+// with one key id or with limits (MaxSkip, MaxSkippedKeys) other than the
+// group's, a member whose keys store more skipped message keys between
+// them than the group's MaxSkippedKeys, and one with more than 16
 // forgotten keys, two alike or one of them also kept. Options other than the
 // randomness source come from the encoding; the source is g's or
 // crypto/rand.Reader.
@@ -320,7 +324,8 @@ func (g *Group) UnmarshalBinary(data []byte) error {
 				return ErrBadState
 			}
 			r, err := readReceiver(&rd)
-			if err != nil || len(rd.b) != 0 || r.info != info || keyIndex(keys, r.keyID) >= 0 {
+			if err != nil || len(rd.b) != 0 || r.info != info || keyIndex(keys, r.keyID) >= 0 ||
+				r.maxSkip != maxSkip || r.maxSkipped != maxSkipped {
 				return ErrBadState
 			}
 			stored += len(r.skipped)

@@ -608,15 +608,54 @@ func TestSetMemberKeyIDCollision(t *testing.T) {
 	}
 }
 
-// TestGroupSkippedBoundIsTheGroups loads a group whose member's receiver
-// was saved with a larger MaxSkippedKeys than the group's (the decoder
-// takes each receiver's own limits) and opens a message that stores more
-// skipped keys than the group allows: the group evicts down to its own
-// limit, so its state still loads. Evicting only for members with several
-// keys, a single key stored up to its receiver's limit, and the saved
-// state was then refused (more skipped keys than MaxSkippedKeys).
-func TestGroupSkippedBoundIsTheGroups(t *testing.T) {
-	g, err := NewGroup(Options{MaxSkippedKeys: 2})
+// TestGroupStateRefusesReceiverLimits saves a group whose member's
+// receiver has another MaxSkip or MaxSkippedKeys than the group's, which
+// no group makes (its receivers take its Options): UnmarshalBinary
+// refuses it. Taking it, a loaded member with one key could store up to
+// its receiver's larger limit (49b2e92 made Open evict to the group's
+// limit for that case).
+func TestGroupStateRefusesReceiverLimits(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		set  func(r *GroupReceiver)
+	}{
+		{"MaxSkippedKeys", func(r *GroupReceiver) { r.maxSkipped = 10 }},
+		{"MaxSkip", func(r *GroupReceiver) { r.maxSkip = 10 }},
+	} {
+		g, err := NewGroup(Options{MaxSkippedKeys: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewGroupSender(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.SetMember("h", s.Distribution()); err != nil {
+			t.Fatal(err)
+		}
+		b, err := g.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var loaded Group
+		if err := loaded.UnmarshalBinary(b); err != nil {
+			t.Fatalf("%s: group's own state: %v", c.name, err)
+		}
+		c.set(g.members["h"].keys[0])
+		if b, err = g.MarshalBinary(); err != nil {
+			t.Fatal(err)
+		}
+		if err := loaded.UnmarshalBinary(b); !errors.Is(err, ErrBadState) {
+			t.Errorf("receiver with another %s than the group's: %v, want ErrBadState", c.name, err)
+		}
+	}
+}
+
+// TestReceiverStateRefusesUnorderedSkippedKeys swaps the two skipped keys
+// of a saved receiver, alone and in a group: MarshalBinary writes them
+// ascending, and the decoders refuse any other order (they took it).
+func TestReceiverStateRefusesUnorderedSkippedKeys(t *testing.T) {
+	g, err := NewGroup(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -627,31 +666,41 @@ func TestGroupSkippedBoundIsTheGroups(t *testing.T) {
 	if err := g.SetMember("h", s.Distribution()); err != nil {
 		t.Fatal(err)
 	}
-	g.members["h"].keys[0].maxSkipped = 10
-	b, err := g.MarshalBinary()
+	skipSealing(s, 2)
+	m, _ := s.Seal(nil, []byte("x"))
+	if _, err := g.Open(nil, "h", m); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := g.members["h"].keys[0].MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var loaded Group
-	if err := loaded.UnmarshalBinary(b); err != nil {
-		t.Fatalf("state with the receiver's larger limit: %v", err)
-	}
-	var m []byte
-	for range 5 {
-		m, _ = s.Seal(nil, []byte("x"))
-	}
-	if _, err := loaded.Open(nil, "h", m); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(loaded.members["h"].keys[0].skipped); n != 2 {
-		t.Errorf("%d skipped keys stored, want the group's 2", n)
-	}
-	b, err = loaded.MarshalBinary()
+	gb, err := g.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := loaded.UnmarshalBinary(b); err != nil {
-		t.Fatalf("state after Open does not load: %v", err)
+	// The receiver's encoding ends in its count and two keys of 36 bytes
+	// (iteration, key), and the group's in that and the forgotten count.
+	swap := func(b []byte, end int) []byte {
+		b = slices.Clone(b)
+		first := slices.Clone(b[end-72 : end-36])
+		copy(b[end-72:], b[end-36:end])
+		copy(b[end-36:], first)
+		return b
+	}
+	var r GroupReceiver
+	if err := r.UnmarshalBinary(rb); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.UnmarshalBinary(swap(rb, len(rb))); !errors.Is(err, ErrBadState) {
+		t.Errorf("receiver with descending skipped keys: %v, want ErrBadState", err)
+	}
+	var back Group
+	if err := back.UnmarshalBinary(gb); err != nil {
+		t.Fatal(err)
+	}
+	if err := back.UnmarshalBinary(swap(gb, len(gb)-1)); !errors.Is(err, ErrBadState) {
+		t.Errorf("group with descending skipped keys: %v, want ErrBadState", err)
 	}
 }
 
