@@ -382,8 +382,8 @@ type member struct {
 
 // maxForgottenKeys is how many of a member's forgotten sender keys a Group
 // remembers, to refuse late copies of their distributions: 16 entries,
-// 12 bytes each in the saved state, cover the keys of the member's last
-// 21 rotations (with the MaxSenderKeyStates kept).
+// 12 bytes each in the saved state, which with the MaxSenderKeyStates
+// kept cover the member's last 21 keys.
 const maxForgottenKeys = 16
 
 // keyRef identifies a sender key: its key id and a fingerprint of its
