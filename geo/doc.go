@@ -63,9 +63,12 @@
 // An [Index] keeps moving drivers: position, status, vehicle type and
 // last-seen time. Drivers not seen for Options.StaleAfter (a minute by
 // default) are invisible: Get and the searches leave them out,
-// [Index.SetStatus] returns [ErrNotFound] for them, and an Upsert brings
-// them back. [Index.Remove] deletes one like any other, and
-// [Index.RemoveStale] deletes them all.
+// [Index.CompareAndSwapStatus] refuses them (a claim must not go to a
+// driver that stopped reporting), and a report (Upsert, or Move with a
+// recent time) brings them back. [Index.SetStatus] still sets a stale
+// driver's status, so that the end of a trip that outlasted a driver's
+// reports frees it when it reports again. [Index.Remove] deletes one like
+// any other, and [Index.RemoveStale] deletes them all.
 //
 // A driver is one 24-byte entry in a leaf of a quadtree: its position,
 // its ID and one word packing the last-seen time in milliseconds, the

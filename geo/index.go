@@ -48,9 +48,9 @@ type Match struct {
 type Options struct {
 	// StaleAfter is how long a driver counts as present after its last
 	// report; older drivers are invisible to searches and Get,
-	// [Index.SetStatus] returns [ErrNotFound] for them, and [Index.Remove]
-	// and [Index.RemoveStale] delete them. Zero means one minute; negative
-	// means never stale.
+	// [Index.CompareAndSwapStatus] returns [ErrNotFound] for them, and
+	// [Index.Remove] and [Index.RemoveStale] delete them. Zero means one
+	// minute; negative means never stale.
 	StaleAfter time.Duration
 	// Now is the clock. Nil means time.Now. For staleness a time before
 	// 1970 counts as 1970 and one past the year 10889 (the latest
@@ -531,22 +531,26 @@ func (x *Index) removeAt(id DriverID, li, slot int32) {
 }
 
 // SetStatus changes a driver's status without touching its position or
-// last-seen time. It returns [ErrNotFound], and changes nothing, for a
-// driver that is not in the index or is stale: one that Get would not
-// return. A stale driver is gone for every reader, its status would not
-// make it visible (its last-seen time stays), and its next report sets
-// the status anyway; the error tells a dispatcher that the driver it is
-// marking has stopped reporting.
+// last-seen time. It returns [ErrNotFound] for a driver not in the index.
+// A stale driver's status changes too, and it stays invisible until it
+// reports again: so a driver whose trip outlasted its reports (a tunnel)
+// is free when it comes back, if the trip's end set it free, whether the
+// report is an Upsert or a [Index.Move], which keeps the status. To claim
+// a driver, use [Index.CompareAndSwapStatus], which refuses stale ones.
 func (x *Index) SetStatus(id DriverID, st Status) error {
 	_, err := x.setStatus(id, st, st, false)
 	return err
 }
 
-// setStatus sets driver id's status to to, if it is from when check is
-// set, and reports whether it did; ErrNotFound for an absent or stale
-// driver.
+// setStatus sets driver id's status to to and reports whether it did;
+// ErrNotFound for an absent driver. With check set it does so only if the
+// status is from and the driver is fresh, and reports ErrNotFound for a
+// stale one too.
 func (x *Index) setStatus(id DriverID, from, to Status, check bool) (bool, error) {
-	cut := x.cutoff()
+	cut := int64(math.MinInt64)
+	if check {
+		cut = x.cutoff()
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.st.reserveNodes()
@@ -591,7 +595,11 @@ func (x *Index) Get(id DriverID) (Driver, bool) {
 // the call for a location report when something else owns the status
 // (dispatch, say): [Index.Upsert] writes the status too, so a gateway
 // upserting a report would undo a claim made since it last looked at the
-// driver. A stale driver is fresh again after a Move. It returns
+// driver. A stale driver is fresh again after a Move whose seen is within
+// StaleAfter of now. Like Upsert it takes the report as given: a report
+// older than the one before it (reports delivered out of order) moves the
+// driver back and turns its last-seen time back, so drop such reports
+// before they get here if they can happen. It returns
 // [ErrNotFound] for a driver not in the index and, like Upsert, an error
 // wrapping [ErrInvalidLatLng] or [ErrInvalidSeen] for a bad position or
 // time; it then changes nothing. It costs what Upsert of a stored driver

@@ -18,8 +18,8 @@ var (
 	ErrInvalidGeohash = errors.New("geo: invalid geohash")
 	// ErrInvalidPrecision means a geohash precision outside 1..12.
 	ErrInvalidPrecision = errors.New("geo: invalid geohash precision")
-	// ErrNotFound means the driver is not in the index, or is stale (see
-	// [Index.SetStatus]).
+	// ErrNotFound means the driver is not in the index, or, for
+	// [Index.CompareAndSwapStatus], is stale.
 	ErrNotFound = errors.New("geo: driver not found")
 	// ErrInvalidSeen means a driver's last-seen time is before 1970 or
 	// after the year 10889, outside what the index can store.

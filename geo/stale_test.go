@@ -218,14 +218,15 @@ func TestCutoffClampsClock(t *testing.T) {
 	}
 }
 
-// TestStaleWrites checks that the writes that name a driver by ID treat
-// a stale driver as Get and the searches do. SetStatus returns
-// ErrNotFound and changes nothing: the driver is gone for every reader,
-// and a status set on it (Available, say) would vanish unseen at its next
-// report, which sets the status anyway. (It used to succeed and put the
-// driver into the tree of available ones, invisible.) Remove deletes it
-// and reports true, as RemoveStale would count it: Len, which counts stale
-// drivers, drops by one. Putting the clock back shows what each left.
+// TestStaleWrites checks what the writes that name a driver by ID do to a
+// stale driver. CompareAndSwapStatus refuses it with ErrNotFound and
+// changes nothing: a claim must not go to a driver that stopped
+// reporting. SetStatus sets its status, and it stays invisible until it
+// reports again; a Move then brings it back with that status (a driver
+// whose trip outlasted its reports is free again once it reports, if the
+// trip's end freed it). Remove deletes it and reports true, as RemoveStale
+// would count it: Len, which counts stale drivers, drops by one. Putting
+// the clock back shows what each left.
 func TestStaleWrites(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -248,8 +249,8 @@ func TestStaleWrites(t *testing.T) {
 	if _, ok := x.Get(1); ok {
 		t.Fatal("Get(1) of a stale driver = true")
 	}
-	if err := x.SetStatus(1, Available); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("SetStatus(1) of a stale driver = %v, want ErrNotFound", err)
+	if ok, err := x.CompareAndSwapStatus(1, Unavailable, Available); ok || !errors.Is(err, ErrNotFound) {
+		t.Fatalf("CompareAndSwapStatus(1) of a stale driver = %v, %v; want ErrNotFound", ok, err)
 	}
 	if !x.Remove(2) || x.Len() != 2 {
 		t.Fatalf("Remove(2) of a stale driver: Len %d, want 2 and true", x.Len())
@@ -266,6 +267,25 @@ func TestStaleWrites(t *testing.T) {
 	}
 	if got, _ := x.NearbyAvailable(ctx, p, 1000, 0, nil); len(got) != 0 {
 		t.Fatalf("with the clock put back NearbyAvailable = %+v, want none", got)
+	}
+	clk.Add(time.Minute)
+
+	// A stale driver freed by SetStatus stays invisible, and is available
+	// once it reports with Move, which keeps the status.
+	if err := x.SetStatus(1, Available); err != nil {
+		t.Fatalf("SetStatus(1) of a stale driver = %v", err)
+	}
+	if _, ok := x.Get(1); ok {
+		t.Fatal("SetStatus made a stale driver visible")
+	}
+	if got, _ := x.NearbyAvailable(ctx, p, 1000, 0, nil); len(got) != 0 {
+		t.Fatalf("after SetStatus of a stale driver NearbyAvailable = %+v, want none", got)
+	}
+	if err := x.Move(1, p, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := x.NearbyAvailable(ctx, p, 1000, 0, nil); len(got) != 1 || got[0].ID != 1 {
+		t.Fatalf("after the stale driver's Move NearbyAvailable = %+v, want driver 1", got)
 	}
 	if _, ok := x.Get(2); ok {
 		t.Fatal("Remove(2) of a stale driver left it in the index")
