@@ -3,6 +3,7 @@ package geo
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxGeohashPrecision is the longest geohash this package encodes or
@@ -71,7 +72,10 @@ func geohashBits(hash string) (lngBits, latBits uint64, nLng, nLat uint, err err
 		}
 		v := byte(strings.IndexByte(geohashAlphabet, c))
 		if v >= 32 {
-			return 0, 0, 0, 0, fmt.Errorf("%w: %q at %d", ErrInvalidGeohash, hash[i], i)
+			// Quoted as a string from i: a byte of a multi-byte
+			// character alone would print as another character.
+			r, _ := utf8.DecodeRuneInString(hash[i:])
+			return 0, 0, 0, 0, fmt.Errorf("%w: %q at byte %d", ErrInvalidGeohash, r, i)
 		}
 		for b := 4; b >= 0; b-- {
 			bit := uint64(v>>b) & 1

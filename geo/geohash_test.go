@@ -220,3 +220,14 @@ func TestGeohashUpperCase(t *testing.T) {
 		}
 	}
 }
+
+// TestGeohashErrorNamesTheCharacter: a non-ASCII character is named whole
+// in the error, not by its first byte.
+func TestGeohashErrorNamesTheCharacter(t *testing.T) {
+	for hash, want := range map[string]string{"ÉZS": `'É' at byte 0`, "ez\uFFFDs": `'�' at byte 2`, "eza": `'a' at byte 2`, "e\xffz": `'�' at byte 1`} {
+		_, err := DecodeGeohash(hash)
+		if !errors.Is(err, ErrInvalidGeohash) || !strings.Contains(err.Error(), want) {
+			t.Errorf("DecodeGeohash(%q) = %v, want ErrInvalidGeohash naming %s", hash, err, want)
+		}
+	}
+}

@@ -32,6 +32,29 @@ func TestSimulate(t *testing.T) {
 	}
 }
 
+// TestSimulateGatewayBehind reports each driver less often than
+// StaleAfter, as a gateway that has fallen behind does: drivers are
+// deleted while they still report, during trips too, and the checks must
+// still hold (a gateway that put them back with Upsert could free a
+// driver on a trip or give it a second rider).
+func TestSimulateGatewayBehind(t *testing.T) {
+	c := config{
+		drivers: 2000, riders: 3000, dispatchers: 2, run: 500 * time.Millisecond,
+		report: 300 * time.Millisecond, trip: 150 * time.Millisecond, offline: 0.02,
+		stale: 100 * time.Millisecond, radius: 5000, hotspot: 0.3, seed: 9,
+	}
+	res, err := simulate(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.check(); err != nil {
+		t.Fatal(err)
+	}
+	if res.lapsed == 0 || res.matched == 0 {
+		t.Fatalf("want drivers deleted while reporting and riders matched: %+v", *res)
+	}
+}
+
 func TestSimulateRefusesBadFlags(t *testing.T) {
 	good := config{drivers: 10, riders: 1, dispatchers: 1, run: time.Millisecond, report: time.Second,
 		trip: time.Second, offline: 0, stale: time.Second, radius: 1}
