@@ -627,12 +627,20 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 // hide it from reads. The Publish that made the latest switch fixes the
 // watermark (until then the author is at Pulling, and reads pull it). It
 // notes the change for read plans.
+//
+// The watermark is also above the author's newest post (Publish learned
+// it before the switch): since is only above the IDs this Service issued,
+// and a Service restarted over its stores may fail to issue its first ID
+// (ErrClockBehind while its clock is behind the generator's After), which
+// left the watermark at 1 and every post stored before it counted as
+// pushed, in no timeline and never pulled. A higher watermark costs reads
+// only pulls of posts also pushed, which the merge drops as duplicates.
 func (s *Service) fixSwitch(author UserID, st *userState, gen uint64, since snowflake.ID) {
 	if st.switchGen != gen {
 		return
 	}
 	was := st.watermark()
-	st.authorSince = since
+	st.authorSince = max(since, st.newest+1)
 	if st.watermark() != was {
 		s.authors.note(author)
 	}
