@@ -53,7 +53,12 @@
 // opaque and mean "older than this ID", so a page never repeats a post and
 // never skips one that existed throughout, whatever happens between pages.
 // Every read only shows IDs below the lowest ID still being published, so a
-// slow Publish cannot slip a post in behind a page already served. Reads
+// slow Publish cannot slip a post in behind a page already served. Over
+// stores that outlive a Service (a restart), the posts they hold are shown
+// from the start: until the Service has issued its first ID (which may
+// wait for the generator's clock to catch up with its After mark, see
+// Options.IDs), a read shows every stored post but none issued after it
+// began. Reads
 // check a pulled author's newest post and recent posts without its lock:
 // Publish updates both after storing the post and before its ID becomes
 // readable, so a read never passes over a post below its top.

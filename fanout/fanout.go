@@ -39,6 +39,10 @@ type Service struct {
 	pubMu    sync.Mutex
 	inflight []snowflake.ID // IDs issued but not yet readable, ascending
 	lastID   snowflake.ID
+	// first is the first ID issued, 0 until then (written under pubMu):
+	// a read that began before it hides the posts from first on (see
+	// stable).
+	first atomic.Int64
 
 	// pending holds the posts of pushed authors whose fan-out has not
 	// finished, ascending by ID: reads merge them for the author's
@@ -409,14 +413,38 @@ func (s *Service) state(ctx context.Context, u UserID, create bool, f func(st *u
 
 func (s *Service) now() int64 { return s.opt.Now().UnixNano() }
 
-// stable returns the highest ID below which every issued post is readable.
-func (s *Service) stable() snowflake.ID {
+// stable returns the highest ID below which every issued post is readable:
+// a read shows no higher one, so that a Publish still running, or one
+// that has not taken its ID yet, cannot add a post below a page already
+// served. IDs are issued in increasing order under pubMu, so every ID
+// issued after this call is above it.
+//
+// Before the Service has issued any ID, fresh is set and the ID returned
+// is Pulling-1. Every post the stores hold then is from before the
+// Service (a restart), complete, and below every ID the generator will
+// issue (see Options.IDs), though the Service cannot tell that mark (the
+// generator does not say, and Next may fail with ErrClockBehind for a
+// while after a restart): returning 0 showed readers nothing until the
+// first ID. A fresh read leaves out the posts from the first ID issued on
+// (s.first) wherever it meets them, so it shows only posts from before
+// the Service, below every post issued.
+func (s *Service) stable() (id snowflake.ID, fresh bool) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
 	if len(s.inflight) > 0 {
-		return s.inflight[0] - 1
+		return s.inflight[0] - 1, false
 	}
-	return s.lastID
+	if s.lastID == 0 {
+		return Pulling - 1, true
+	}
+	return s.lastID, false
+}
+
+// issuedSince reports whether id is at or above the first ID the Service
+// issued: whether a fresh read (see stable) must leave its post out.
+func (s *Service) issuedSince(id snowflake.ID) bool {
+	f := s.first.Load()
+	return f != 0 && int64(id) >= f
 }
 
 // lastIssued returns the highest ID issued so far.
@@ -575,6 +603,9 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 		return Post{}, err
 	}
 	s.inflight = append(s.inflight, id)
+	if s.lastID == 0 {
+		s.first.Store(int64(id))
+	}
 	s.lastID = id
 	s.pubMu.Unlock()
 

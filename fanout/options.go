@@ -12,7 +12,10 @@ type Options struct {
 	// Policy decides push or pull; nil means Threshold{} (10k followers).
 	Policy Policy
 	// IDs issues post IDs; nil means node 0 of a generator on the system
-	// clock.
+	// clock. Over stores that already hold posts (a restart), its IDs
+	// must be above theirs, as they are with the last ID stored (or a
+	// mark ahead of it) as its snowflake.Options.After: reads show the
+	// stored posts from the start, and every post issued after them.
 	IDs *snowflake.Generator
 	// Now is the clock for rate estimates and inactivity; nil means
 	// time.Now.

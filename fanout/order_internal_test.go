@@ -41,7 +41,7 @@ func TestPulledPostVisibleAtTop(t *testing.T) {
 	}
 	misses := 0
 	for range 3000 {
-		top := s.stable()
+		top, _ := s.stable()
 		var want snowflake.ID
 		for a := UserID(1); a <= authors; a++ {
 			ids, _ := s.posts.Recent(ctx, a, top+1, 1, nil)

@@ -284,9 +284,11 @@ func (s *Service) watermarkOf(ctx context.Context, author UserID) (snowflake.ID,
 // under its lock, after storing the post and before removing its ID from
 // the in-flight list under pubMu; a read fixes its top with stable(),
 // under pubMu, before it loads any slot. So every post below the read's
-// top had raised its slot before the read loads it. The slot only grows,
-// and loadNewest, which learns posts stored before the Service, raises it
-// under the same lock to at least what the store held.
+// top had raised its slot before the read loads it (a read that began
+// before the first ID was issued shows only posts stored before the
+// Service: see stable). The slot only grows, and loadNewest, which learns
+// posts stored before the Service, raises it under the same lock to at
+// least what the store held.
 func (s *Service) refNewest(ctx context.Context, r planRef) (snowflake.ID, error) {
 	return s.newestSeen(ctx, r.id, r.slot.seen.Load())
 }

@@ -276,6 +276,10 @@ func (s *Service) getBufs() *readBufs {
 
 // readBufs are the per-read buffers a Service recycles.
 type readBufs struct {
+	// fresh says that the read began before the Service issued its first
+	// ID: it leaves out the posts from that ID on (see Service.stable).
+	fresh bool
+
 	edges []Edge
 	qf    []Entry // the queue source's filtered chunk
 	pulls []src
@@ -364,9 +368,11 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 	if user <= 0 {
 		return ErrInvalidUser
 	}
-	top := min(before, s.stable()+1)
+	stable, fresh := s.stable()
+	top := min(before, stable+1)
 	bufs := s.getBufs()
 	defer s.bufs.Put(bufs)
+	bufs.fresh = fresh
 	// The fan-out queue is read before the plan is checked: a post that
 	// left the queue before this point reached the reader's timeline, or
 	// the reader's plan changed (and is rebuilt below) before it left.
@@ -667,6 +673,9 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 			}
 			p := posts[j]
 			j++
+			if b.fresh && s.issuedSince(p.ID) {
+				continue
+			}
 			if p.RepostOf != 0 && !s.showRepost(p, origs, user, plan) {
 				continue
 			}

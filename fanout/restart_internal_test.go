@@ -28,8 +28,9 @@ type restartWorld struct {
 }
 
 // newRestartWorld runs a first Service on fresh stores through first,
-// closes it, and starts the second one with policy.
-func newRestartWorld(t *testing.T, policy Policy, first func(s *Service)) *restartWorld {
+// closes it, and starts the second one with policy, on the stores wrap
+// returns if wrap is not nil.
+func newRestartWorld(t *testing.T, policy Policy, first func(s *Service), wrap func(Posts, Timelines) (Posts, Timelines)) *restartWorld {
 	t.Helper()
 	w := &restartWorld{t: t, ctx: context.Background(), g: NewMemGraph(), posts: NewMemPosts(),
 		tl: NewMemTimelines(MemTimelinesOptions{}), ns: new(atomic.Int64), fanned: make(chan snowflake.ID, 64)}
@@ -44,7 +45,12 @@ func newRestartWorld(t *testing.T, policy Policy, first func(s *Service)) *resta
 	w.ns.Store(w.mark.Add(-time.Minute).UnixNano()) // the restarted clock is behind
 	gen, err := snowflake.NewGenerator(1, snowflake.Options{Clock: nsClock{w.ns}, After: last})
 	w.must(err)
-	w.s = New(w.g, w.posts, w.tl, Options{IDs: gen, Now: nsClock{w.ns}.Now, Policy: policy,
+	var p Posts = w.posts
+	var tl Timelines = w.tl
+	if wrap != nil {
+		p, tl = wrap(p, tl)
+	}
+	w.s = New(w.g, p, tl, Options{IDs: gen, Now: nsClock{w.ns}.Now, Policy: policy,
 		OnFanout: func(id snowflake.ID, _ int, _ time.Duration) { w.fanned <- id }})
 	t.Cleanup(func() { w.s.Close() })
 	return w
@@ -95,7 +101,7 @@ func TestFailedSwitchAfterRestart(t *testing.T) {
 		if _, err := s.Publish(context.Background(), author, "before restart"); err != nil {
 			t.Fatal(err)
 		}
-	})
+	}, nil)
 	w.must(w.s.Follow(w.ctx, r1, author))
 	w.must(w.s.Follow(w.ctx, r2, author)) // 2 followers: pulled
 	if err := w.publish(author, "a"); !errors.Is(err, snowflake.ErrClockBehind) {
@@ -113,5 +119,148 @@ func TestFailedSwitchAfterRestart(t *testing.T) {
 	w.must(w.publish(author, "c"))
 	if got := w.feed(r1); !slices.Equal(got, []string{"c", "before restart"}) {
 		t.Fatalf("feed after the next post = %q, want [c before restart]", got)
+	}
+}
+
+// TestRestartShowsStoredPosts checks that a Service restarted over stores
+// that hold posts shows them before it issues its first ID, also while
+// its generator's clock is behind (Publish fails with ErrClockBehind):
+// reads stopped below the last ID issued, which was none, so every reader
+// saw an empty timeline until the first Publish that worked.
+func TestRestartShowsStoredPosts(t *testing.T) {
+	const pushed, pulled, r1, r2 = 1, 2, 3, 4
+	w := newRestartWorld(t, Threshold{Followers: 1, Hysteresis: -1}, func(s *Service) {
+		ctx := context.Background()
+		for _, e := range []struct{ r, a UserID }{{r1, pushed}, {r1, pulled}, {r2, pulled}} {
+			if err := s.Follow(ctx, e.r, e.a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, p := range []Post{{Author: pushed, Text: "pushed"}, {Author: pulled, Text: "pulled"}, {Author: r1, Text: "own"}} {
+			if _, err := s.Publish(ctx, p.Author, p.Text); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}, nil)
+	want := []string{"own", "pulled", "pushed"}
+	for i := range 2 { // the first read is served by pull, the second from the timeline
+		if got := w.feed(r1); !slices.Equal(got, want) {
+			t.Fatalf("read %d before any Publish = %q, want %q", i, got, want)
+		}
+	}
+	if got := w.feed(r2); !slices.Equal(got, []string{"pulled"}) {
+		t.Fatalf("r2's feed before any Publish = %q, want [pulled]", got)
+	}
+	if err := w.publish(pushed, "late"); !errors.Is(err, snowflake.ErrClockBehind) {
+		t.Fatalf("Publish with the clock behind = %v, want ErrClockBehind", err)
+	}
+	if got := w.feed(r1); !slices.Equal(got, want) {
+		t.Fatalf("feed during ErrClockBehind = %q, want %q", got, want)
+	}
+	w.catchUp()
+	w.must(w.publish(pushed, "new"))
+	want = append([]string{"new"}, want...)
+	if got := w.feed(r1); !slices.Equal(got, want) {
+		t.Fatalf("feed after the first Publish = %q, want %q", got, want)
+	}
+}
+
+// pullEverything pulls every author for every reader.
+type pullEverything struct{}
+
+func (pullEverything) PushAuthor(AuthorStats) bool            { return false }
+func (pullEverything) PushEdge(AuthorStats, ReaderStats) bool { return false }
+
+// heldPuts is a Posts whose Put of a post by author held waits until
+// release is closed, after closing entered.
+type heldPuts struct {
+	Posts
+	held             UserID
+	entered, release chan struct{}
+}
+
+func (p *heldPuts) Put(ctx context.Context, x Post) error {
+	if x.Author == p.held {
+		close(p.entered)
+		<-p.release
+	}
+	return p.Posts.Put(ctx, x)
+}
+
+// hookedRange is a Timelines that runs hook (once, if set) when user's
+// timeline is ranged.
+type hookedRange struct {
+	Timelines
+	user UserID
+	hook atomic.Pointer[func()]
+}
+
+func (t *hookedRange) Range(ctx context.Context, u UserID, before snowflake.ID, limit int, dst []Entry) ([]Entry, snowflake.ID, error) {
+	if u == t.user {
+		if f := t.hook.Swap(nil); f != nil {
+			(*f)()
+		}
+	}
+	return t.Timelines.Range(ctx, u, before, limit, dst)
+}
+
+// TestFreshReadHidesIssuedPosts checks the other side of
+// TestRestartShowsStoredPosts: a read that began before the Service issued
+// any ID, and so does not stop below the last one, still shows no post
+// below which one still being published could appear. The read's pushed
+// timeline is ranged while the first post issued (by a) waits in its Put
+// and the second (by b) has been published; the page must not show the
+// second, or the first would appear between its posts.
+func TestFreshReadHidesIssuedPosts(t *testing.T) {
+	const a, b, reader = 1, 2, 3
+	held := &heldPuts{held: a, entered: make(chan struct{}), release: make(chan struct{})}
+	hooked := &hookedRange{user: reader}
+	w := newRestartWorld(t, pullEverything{}, func(s *Service) {
+		ctx := context.Background()
+		for _, f := range []UserID{a, b} {
+			if err := s.Follow(ctx, reader, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Publish(ctx, a, "old"); err != nil {
+			t.Fatal(err)
+		}
+	}, func(p Posts, tl Timelines) (Posts, Timelines) {
+		held.Posts, hooked.Timelines = p, tl
+		return held, hooked
+	})
+	w.catchUp() // Next works: the first ID is issued during the read
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(held.release)
+		}
+	}
+	t.Cleanup(release) // before the Service is closed
+	if got := w.feed(reader); !slices.Equal(got, []string{"old"}) {
+		t.Fatalf("feed before any Publish = %q, want [old]", got)
+	}
+	first := make(chan error, 1)
+	hook := func() {
+		go func() {
+			_, err := w.s.Publish(w.ctx, a, "first")
+			first <- err
+		}()
+		<-held.entered // "first" has its ID and waits in Put
+		w.must(w.publish(b, "second"))
+	}
+	hooked.hook.Store(&hook)
+	if got := w.feed(reader); !slices.Equal(got, []string{"old"}) {
+		t.Fatalf("feed of a read that began before the first ID = %q, want [old]", got)
+	}
+	if hooked.hook.Load() != nil {
+		t.Fatal("the read did not range the reader's timeline")
+	}
+	release()
+	w.must(<-first)
+	<-w.fanned
+	if got := w.feed(reader); !slices.Equal(got, []string{"second", "first", "old"}) {
+		t.Fatalf("feed after both posts = %q, want [second first old]", got)
 	}
 }
