@@ -89,7 +89,8 @@
 // it unfollowed (up to 8; past that, and for a timeline the store held
 // before the Service first saw its reader, any author) and an ID above all
 // their entries (every post issued after the unfollow removed the edge is
-// fanned out without it; a follow or rebuild that raced the unfollow raises
+// fanned out without it, and it is above the author's newest post stored
+// before the Service; a follow or rebuild that raced the unfollow raises
 // it when it ends), and a read checks only the entries of those authors
 // below that ID against its followees, so an unfollow long ago costs a first
 // page nothing. A follow of a pushed author copies its newest posts

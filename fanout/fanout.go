@@ -172,7 +172,8 @@ const goneMax = 8
 // (or when the timeline held entries before this Service knew the reader).
 // The set lists those authors (all, past goneMax) and an ID below which
 // all their entries lie: every post issued after the unfollow removed the
-// edge is fanned out without it. A Follow or a rebuild that read the graph
+// edge is fanned out without it, and the posts stored before the Service
+// lie below the author's newest. A Follow or a rebuild that read the graph
 // before an unfollow it raced may still copy the author's newer posts, so
 // it raises the bound when it ends (see Service.settleGone). Without an
 // unfollow a read checks no entry, and entries newer than the last one it
@@ -1510,7 +1511,12 @@ func (s *Service) Unfollow(ctx context.Context, follower, followee UserID) error
 			return ErrNotFollowing
 		}
 	}
-	if err := s.user(ctx, followee, func(*userState) {}); err != nil {
+	// The followee's newest post bounds its posts stored before the
+	// Service, which a follow or a rebuild may have copied into the
+	// timeline: before the Service issues its first ID, they lie above
+	// every ID issued.
+	newest, err := s.newestOf(ctx, followee)
+	if err != nil {
 		return err
 	}
 	removed, err := s.graph.Unfollow(ctx, follower, followee)
@@ -1521,7 +1527,7 @@ func (s *Service) Unfollow(ctx context.Context, follower, followee UserID) error
 		return ErrNotFollowing
 	}
 	// Every post issued from here on is fanned out without the edge.
-	last := s.lastIssued()
+	last := max(s.lastIssued(), newest)
 	s.user(ctx, follower, func(st *userState) {
 		st.followees--
 		st.planVer++

@@ -264,3 +264,34 @@ func TestFreshReadHidesIssuedPosts(t *testing.T) {
 		t.Fatalf("feed after both posts = %q, want [second first old]", got)
 	}
 }
+
+// TestUnfollowBeforeFirstID checks that an unfollow made before the
+// Service issued its first ID hides the unfollowed author's posts that a
+// follow copied into the timeline: they were stored before the Service,
+// above the last ID issued (none), so the read checked none of them.
+func TestUnfollowBeforeFirstID(t *testing.T) {
+	const author, reader = 1, 2
+	w := newRestartWorld(t, Threshold{Followers: 10}, func(s *Service) {
+		if _, err := s.Publish(context.Background(), author, "old"); err != nil {
+			t.Fatal(err)
+		}
+	}, nil)
+	// The author is known, and pushed, from a Publish that failed.
+	if err := w.publish(author, "late"); !errors.Is(err, snowflake.ErrClockBehind) {
+		t.Fatalf("Publish with the clock behind = %v, want ErrClockBehind", err)
+	}
+	w.must(w.s.Follow(w.ctx, reader, author)) // copies "old" into the timeline
+	held, _, err := w.tl.Range(w.ctx, reader, Pulling, 10, nil)
+	w.must(err)
+	if len(held) != 1 {
+		t.Fatalf("timeline after the follow = %v, want the backfilled post", held)
+	}
+	w.must(w.s.Unfollow(w.ctx, reader, author))
+	for _, when := range []string{"before the first ID", "after it"} {
+		if got := w.feed(reader); len(got) != 0 {
+			t.Fatalf("feed after the unfollow, %s = %q, want none", when, got)
+		}
+		w.catchUp()
+		w.must(w.publish(3, "x"))
+	}
+}
