@@ -296,4 +296,6 @@
 // Close (or, after CloseContext gave up, until the store calls they are in
 // return); no lock is held while calling a store's methods in a way that
 // could deadlock, nor while calling Options.OnFanout or Options.OnError.
+// Those run on a worker, and must not call Close or CloseContext, which
+// wait for the workers (go svc.Close() does not).
 package fanout

@@ -272,7 +272,8 @@ func New(g Graph, p Posts, t Timelines, opts Options) *Service {
 
 // Close is CloseContext with context.Background(): it waits as long as the
 // queued fan-outs take, however long a store call hangs. A second Close
-// waits as long too, and returns ErrClosed.
+// waits as long too, and returns ErrClosed. Like CloseContext, it must not
+// be called from Options.OnFanout or Options.OnError.
 func (s *Service) Close() error {
 	return s.CloseContext(context.Background())
 }
@@ -289,6 +290,11 @@ func (s *Service) Close() error {
 // the Service is stopped), or ctx's error if ctx is done first. After a
 // CloseContext gave up, the workers stop once the store calls they are in
 // have returned.
+//
+// Neither Close nor CloseContext, first or later, may be called from
+// Options.OnFanout or Options.OnError: those run on a worker, which they
+// wait for, so the call would not return before its ctx is done (Close's
+// never). A callback that closes the Service calls go svc.Close().
 //
 // If ctx ends first, the context of the workers' store calls is cancelled
 // (with ctx's cause), and the workers make no new store call: a call in

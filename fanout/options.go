@@ -47,7 +47,8 @@ type Options struct {
 	RepostWindow time.Duration
 	// OnFanout, if set, is called by a worker after each post's fan-out
 	// with the number of timeline writes and the time it took. It must not
-	// block.
+	// block, nor call Service.Close or CloseContext, which wait for the
+	// worker it runs on (go svc.Close() does not).
 	OnFanout func(id snowflake.ID, writes int, took time.Duration)
 	// OnError, if set, is called by a worker when a store call of a fan-out
 	// failed: Deliver or Followers twice (they are retried once), or the
@@ -56,7 +57,9 @@ type Options struct {
 	// wraps its context's cause (the failures of its store calls after
 	// that are part of it). The fan-out has recovered (its readers read
 	// the post by pulling, see Service.Publish), so no post is lost, but
-	// reads cost more until the store answers again. It must not block.
+	// reads cost more until the store answers again. It must not block,
+	// nor call Service.Close or CloseContext, which wait for the worker it
+	// runs on (go svc.Close() does not).
 	OnError func(err error)
 }
 
