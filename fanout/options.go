@@ -55,11 +55,15 @@ type Options struct {
 	// graph write that switches an edge to pull; and once for each post
 	// whose fan-out Service.CloseContext gave up on, with an error that
 	// wraps its context's cause (the failures of its store calls after
-	// that are part of it). The fan-out has recovered (its readers read
-	// the post by pulling, see Service.Publish), so no post is lost, but
-	// reads cost more until the store answers again. It must not block,
-	// nor call Service.Close or CloseContext, which wait for the worker it
-	// runs on (go svc.Close() does not).
+	// that are part of it). A queued post whose author was turned to pull
+	// by then (by the give-up, which turns the author of a post whose
+	// followers it had not all listed, or by a store failure) is not
+	// reported: nothing of it is left undone, reads pull it. The fan-out
+	// has recovered (its readers read the post by pulling, see
+	// Service.Publish), so no post is lost, but reads cost more until the
+	// store answers again. It must not block, nor call Service.Close or
+	// CloseContext, which wait for the worker it runs on (go svc.Close()
+	// does not).
 	OnError func(err error)
 }
 
