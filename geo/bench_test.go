@@ -77,6 +77,29 @@ func BenchmarkIndexUpsertMove(b *testing.B) {
 	}
 }
 
+// BenchmarkMatch gives riders at random drivers' places a driver with a
+// Matcher (8 candidates, straight-line ETA, a claim), and frees it again
+// with SetStatus, so that every driver stays available: a search, 8 ETAs
+// and two writes.
+func BenchmarkMatch(b *testing.B) {
+	const onTrip geo.Status = 2
+	x, pos := nycIndex(b, benchDrivers)
+	m := &geo.Matcher{Index: x, Radius: 5000, Claimed: onTrip}
+	ctx := context.Background()
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		a, err := m.Match(ctx, pos[i%len(pos)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := x.SetStatus(a.ID, geo.Available); err != nil {
+			b.Fatal(err)
+		}
+		i += 7919
+	}
+}
+
 // BenchmarkMovePile moves drivers within a pile of 20,000 at one point
 // (phones reporting 0,0 without a fix, or a parking lot), half of them
 // available: each report rewrites a driver of one oversized leaf in the
