@@ -133,13 +133,14 @@ type HandlerOptions struct {
 // needs no such rule, since its route comes after a key: GET /stats
 // follows a link keyed "stats".
 //
-// HEAD is answered like GET, headers and status alike. For a link without
-// a visit limit it counts no click ([Shortener.Lookup]): link checkers and
-// previews are not visitors. For a link with one it uses a visit and counts
-// a click, as the GET would (see "Visit limits"). Any other method gets 405 with an Allow header; any other path 404, including
-// any path with a %-escape (routes are matched on the path as sent, so
-// /%6caunch is not /launch and /launch%2Fstats is not /launch/stats). Every
-// error is JSON,
+// HEAD is answered like GET, headers and status alike, from one read of
+// the link. For a link without a visit limit it counts no click, as
+// [Shortener.Lookup]: link checkers and previews are not visitors. For a
+// link with one it uses a visit and counts a click, as the GET would (see
+// "Visit limits"). Any other method gets 405 with an Allow header; any
+// other path 404, including any path with a %-escape (routes are matched
+// on the path as sent, so /%6caunch is not /launch and /launch%2Fstats is
+// not /launch/stats). Every error is JSON,
 //
 //	{"error": "shortid: alias taken", "code": "alias_taken"}
 //
@@ -361,15 +362,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // follow answers GET /{key}: the hot path.
 func (h *Handler) follow(w http.ResponseWriter, r *http.Request, key string) {
-	resolve := h.s.Resolve
+	var link Link
+	var err error
 	if r.Method == http.MethodHead {
-		resolve = h.s.Lookup // a link checker's HEAD is no click
-	}
-	link, err := resolve(r.Context(), key)
-	if err == nil && link.MaxVisits > 0 && r.Method == http.MethodHead {
-		// The HEAD's Location shows the target as the GET's would: for a
-		// link with a visit limit that is a visit, or a one-time link's
-		// target could be read any number of times.
+		// A link checker's HEAD is no click, except for a link with a
+		// visit limit: the HEAD's Location shows the target as the GET's
+		// would, so it is a visit, or a one-time link's target could be
+		// read any number of times.
+		link, err = h.s.head(r.Context(), key)
+	} else {
 		link, err = h.s.Resolve(r.Context(), key)
 	}
 	if err != nil {

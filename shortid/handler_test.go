@@ -896,3 +896,78 @@ func TestHandlerContendedIsRetryable(t *testing.T) {
 		t.Errorf("Retry-After = %q, want 1", ra)
 	}
 }
+
+// swapStore counts Gets and, once armed, runs swap right after the next
+// Get of key returned.
+type swapStore struct {
+	Store
+	key  string
+	gets int
+	swap func()
+}
+
+func (s *swapStore) Get(ctx context.Context, key string) (Record, error) {
+	rec, err := s.Store.Get(ctx, key)
+	if key == s.key {
+		s.gets++
+		if f := s.swap; f != nil {
+			s.swap = nil
+			f()
+		}
+	}
+	return rec, err
+}
+
+// TestHandlerHeadReadsOnce checks that a HEAD reads its link once: it
+// looked the link up and, for a link with a visit limit, resolved it with
+// a second Get. A one-time link deleted and re-created as a plain alias
+// between the two reads then had a click counted by a HEAD of the plain
+// link, whose HEADs count none, and every HEAD of a limited link cost two
+// Gets.
+func TestHandlerHeadReadsOnce(t *testing.T) {
+	mem := NewMemStore()
+	st := &swapStore{Store: mem, key: "xyz"}
+	s, err := New(st, Options{FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	h, err := NewHandler(s, HandlerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &handlerFixture{t: t, s: s, h: h}
+	f.create(`{"url": "https://example.com/once", "custom_alias": "xyz", "max_visits": 1}`)
+
+	st.gets = 0
+	rec := f.do(http.MethodHead, "/xyz", "")
+	if rec.Code != http.StatusFound || rec.Header().Get("Location") != "https://example.com/once" || st.gets != 1 {
+		t.Fatalf("HEAD of a one-time link = %d %q with %d Gets, want 302 to it with 1 Get",
+			rec.Code, rec.Header().Get("Location"), st.gets)
+	}
+
+	f.create(`{"url": "https://example.com/twice", "custom_alias": "xyz2", "max_visits": 2}`)
+	st.key, st.gets = "xyz2", 0
+	st.swap = func() {
+		if err := mem.Delete(context.Background(), "xyz2"); err != nil {
+			t.Error(err)
+		}
+		if _, err := mem.Create(context.Background(), Link{Key: "xyz2", Alias: true, URL: "https://example.com/plain",
+			CreatedAt: time.Now().UTC()}, false); err != nil {
+			t.Error(err)
+		}
+	}
+	rec = f.do(http.MethodHead, "/xyz2", "")
+	if rec.Code != http.StatusFound || st.gets != 1 {
+		t.Fatalf("HEAD racing a re-create = %d %q with %d Gets, want 302 with 1 Get",
+			rec.Code, rec.Header().Get("Location"), st.gets)
+	}
+	stats, err := s.Stats(context.Background(), "xyz2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Link.MaxVisits != 0 || stats.Clicks != 0 {
+		t.Fatalf("after a HEAD that met the plain link: MaxVisits %d, %d clicks; want the plain link with 0 clicks",
+			stats.Link.MaxVisits, stats.Clicks)
+	}
+}

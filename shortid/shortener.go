@@ -373,7 +373,7 @@ func (s *Shortener) Resolve(ctx context.Context, key string) (Link, error) {
 // as an HTTP HEAD request, a link preview or an owner's view. It costs one
 // Store.Get. It shows the URL of a link with MaxVisits without using a
 // visit, so do not pass that URL on to those the limit is meant to bound
-// (the [Handler] answers a HEAD of such a link with Resolve instead).
+// (the [Handler] answers a HEAD of such a link as a visit instead).
 func (s *Shortener) Lookup(ctx context.Context, key string) (Link, error) {
 	if s.closed.Load() {
 		return Link{}, ErrClosed
@@ -385,12 +385,51 @@ func (s *Shortener) Lookup(ctx context.Context, key string) (Link, error) {
 	if err != nil {
 		return Link{}, err
 	}
-	l := rec.Link
-	if (!l.ExpiresAt.IsZero() && !s.clock.Now().Before(l.ExpiresAt)) ||
-		(l.MaxVisits > 0 && rec.Visits >= l.MaxVisits) {
+	if s.ended(rec) {
 		return Link{}, ErrGone
 	}
-	return l, nil
+	return rec.Link, nil
+}
+
+// ended reports whether rec's link expired or used up its visits.
+func (s *Shortener) ended(rec Record) bool {
+	l := &rec.Link
+	return (!l.ExpiresAt.IsZero() && !s.clock.Now().Before(l.ExpiresAt)) ||
+		(l.MaxVisits > 0 && rec.Visits >= l.MaxVisits)
+}
+
+// head is what the [Handler] answers a HEAD with, from one Store.Get: a
+// link with MaxVisits goes on as in Resolve (a Store.Visit and a click),
+// since the HEAD's Location shows its target as a GET's would; any other
+// link is checked as in Lookup and counts nothing. Reading the link once
+// keeps the choice and the answer about one link: a second read could find
+// another link created under key meanwhile. For the same reason a Visit
+// that finds a link without MaxVisits (the limited one was deleted and a
+// plain one created under key since the Get) counts no click.
+func (s *Shortener) head(ctx context.Context, key string) (Link, error) {
+	if s.closed.Load() {
+		return Link{}, ErrClosed
+	}
+	if !validKey(key) {
+		return Link{}, ErrNotFound
+	}
+	rec, err := s.store.Get(ctx, key)
+	if err != nil {
+		return Link{}, err
+	}
+	if rec.Link.MaxVisits == 0 {
+		if s.ended(rec) {
+			return Link{}, ErrGone
+		}
+		return rec.Link, nil
+	}
+	if rec, err = s.store.Visit(ctx, key, s.clock.Now()); err != nil {
+		return Link{}, err
+	}
+	if rec.Link.MaxVisits > 0 && !s.clicks.add(rec.Link.ClickKey()) {
+		return Link{}, ErrClosed
+	}
+	return rec.Link, nil
 }
 
 // Delete removes the link under key, with its buffered clicks, and frees its
@@ -475,11 +514,10 @@ func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 			break
 		}
 	}
-	l := rec.Link
-	if (!l.ExpiresAt.IsZero() && !s.clock.Now().Before(l.ExpiresAt)) ||
-		(l.MaxVisits > 0 && rec.Visits >= l.MaxVisits) {
+	if s.ended(rec) {
 		return Stats{}, ErrGone
 	}
+	l := rec.Link
 	st := Stats{Link: l, Clicks: rec.Clicks + pending, Remaining: -1}
 	if l.MaxVisits > 0 {
 		st.Remaining = l.MaxVisits - rec.Visits
