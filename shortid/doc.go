@@ -122,8 +122,10 @@
 // link and never returns, changes or removes another one. Aliases are 3 to
 // 64 characters of [0-9A-Za-z_-], must not be one of Options.Reserved
 // (compared without case, [ErrReservedAlias]) nor "shorten", the
-// [Handler]'s create route, which neither an alias nor a generated code
-// ever is whatever Options.Reserved says, and share one key space with
+// [Handler]'s create route, which no new alias or generated code is,
+// whatever Options.Reserved says (a link a Store held under "shorten"
+// before it was reserved stays, and the Shortener reaches it, but GET
+// /shorten does not: see [Handler]), and share one key space with
 // generated codes: the Store's atomic create decides, so concurrent creates
 // of one alias give one winner and [ErrAliasTaken] for the rest, and a
 // generated code that an alias already took is skipped for the next one.

@@ -37,7 +37,7 @@ const (
 
 // routeShorten is the path of the create route. [New] reserves it, without
 // regard to case, whatever Options.Reserved says: GET /shorten is that
-// route's, so a link under the key could never be followed. The stats route
+// route's, so a new link under the key could never be followed. The stats route
 // comes after a key, so "stats" is a key like any other (GET /stats follows
 // it, GET /stats/stats describes it).
 const routeShorten = "shorten"
@@ -127,11 +127,15 @@ type HandlerOptions struct {
 //	                     "clicks" and, for max-visits links, "remaining_visits"
 //	                     (and no "original_url": see "Visit limits")
 //
-// No link is ever keyed "shorten", in any case, whatever Options.Reserved
+// No new link is keyed "shorten", in any case, whatever Options.Reserved
 // holds: [New] reserves it, so a custom_alias "shorten" gets 400
-// reserved_alias and a generated code equal to it is skipped. "stats"
-// needs no such rule, since its route comes after a key: GET /stats
-// follows a link keyed "stats".
+// reserved_alias and a generated code equal to it is skipped. A link that
+// a Store already held under "shorten" before it was reserved stays
+// there: GET and HEAD /shorten answer 405, GET /shorten/stats describes
+// it, and the Shortener's methods (Resolve, Lookup, Stats, Delete) reach
+// it; deleted, it cannot be created again. "stats" needs no such rule,
+// since its route comes after a key: GET /stats follows a link keyed
+// "stats".
 //
 // HEAD is answered like GET, headers and status alike, from one read of
 // the link. For a link without a visit limit it counts no click, as

@@ -971,3 +971,45 @@ func TestHandlerHeadReadsOnce(t *testing.T) {
 			stats.Link.MaxVisits, stats.Clicks)
 	}
 }
+
+// TestHandlerExistingShortenLink pins what the documentation says of a
+// link a Store held under "shorten" before the key was reserved: the
+// Shortener reaches it, GET and HEAD /shorten answer 405, its stats route
+// works, and the alias cannot be created again.
+func TestHandlerExistingShortenLink(t *testing.T) {
+	mem := NewMemStore()
+	bg := context.Background()
+	if _, err := mem.Create(bg, Link{Key: "shorten", Alias: true, URL: "https://example.com/old",
+		CreatedAt: time.Now().UTC()}, false); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(mem, Options{FlushInterval: -1, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	h, err := NewHandler(s, HandlerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &handlerFixture{t: t, s: s, h: h}
+	if l, err := s.Resolve(bg, "shorten"); err != nil || l.URL != "https://example.com/old" {
+		t.Fatalf("Resolve(shorten) = %+v, %v; want the stored link", l, err)
+	}
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		if rec := f.do(method, "/shorten", ""); rec.Code != http.StatusMethodNotAllowed {
+			t.Fatalf("%s /shorten = %d, want 405", method, rec.Code)
+		}
+	}
+	var st statsResponse
+	if rec := f.do(http.MethodGet, "/shorten/stats", ""); rec.Code != http.StatusOK ||
+		json.Unmarshal(rec.Body.Bytes(), &st) != nil || st.Clicks != 1 {
+		t.Fatalf("GET /shorten/stats = %d %s, want 200 with 1 click", rec.Code, rec.Body)
+	}
+	if err := s.Delete(bg, "shorten"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Shorten(bg, ShortenRequest{URL: "https://example.com/new", Alias: "shorten"}); !errors.Is(err, ErrReservedAlias) {
+		t.Fatalf("re-creating alias shorten: %v, want ErrReservedAlias", err)
+	}
+}

@@ -66,7 +66,8 @@ type Options struct {
 	// DefaultReserved(); an empty non-nil slice reserves nothing but
 	// "shorten", the path of the [Handler]'s create route, which is always
 	// reserved: a link under it could never be followed through the
-	// Handler.
+	// Handler. A link stored under "shorten" before it was reserved is
+	// left as it is.
 	Reserved []string
 	// Keys hands out the keys of new links. The default is a [Sequence]
 	// over the Store's counter if the Store is also a [Counter], else over a
