@@ -3,6 +3,7 @@ package shortid
 import (
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -41,7 +42,10 @@ type clickStripe struct {
 	mu     sync.Mutex
 	counts map[ClickKey]*clickCount
 	closed bool
-	_      [40]byte // one stripe per cache line
+	// drops counts the drops of buffered clicks of links whose home
+	// stripe this is (see drops).
+	drops atomic.Uint64
+	_     [32]byte // one stripe per cache line
 }
 
 func (c *clickBuffer) init() {
@@ -111,15 +115,34 @@ func (c *clickBuffer) pending(ck ClickKey) int64 {
 	return n
 }
 
-// drop forgets the clicks buffered for the link ck.
+// drop forgets the clicks buffered for the link ck. If it forgets any, it
+// first adds one to drops(ck.Key), under the lock of the stripe it forgets
+// them from, so a pending that missed them because of the drop is followed
+// by a drops that sees the change.
 func (c *clickBuffer) drop(ck ClickKey) {
 	h := home(ck.Key)
+	counted := false
 	for i := range uint32(clickSpread) {
 		st := &c.stripes[(h+i)%clickStripes]
 		st.mu.Lock()
-		delete(st.counts, ck)
+		if p := st.counts[ck]; p != nil {
+			if p.n != 0 && !counted {
+				c.stripes[h].drops.Add(1)
+				counted = true
+			}
+			delete(st.counts, ck)
+		}
 		st.mu.Unlock()
 	}
+}
+
+// drops returns how many drops forgot buffered clicks of links whose key
+// shares key's home stripe. A read of a link's clicks that takes drops
+// before it reads the Store and again after pending, and finds it
+// unchanged, lost none to a drop in between: Delete and Sweep drop a
+// link's clicks only after the Store removed it.
+func (c *clickBuffer) drops(key string) uint64 {
+	return c.stripes[home(key)].drops.Load()
 }
 
 // drain empties the buffer into one new map, except the counters of the

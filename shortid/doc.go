@@ -257,8 +257,12 @@
 //     losing the race with flushes reads once more with its key held: until
 //     that read ends, flushes leave the key's clicks buffered and write
 //     every other key's, so no flush, Close included, waits for a Store
-//     call of Stats. N allowed visits give exactly N successful Resolves,
-//     and every successful Resolve's click is counted once.
+//     call of Stats. A Delete drops a link's buffered clicks only after
+//     the Store removed it, and a Stats that a drop under a key sharing its
+//     counters overtook between its Get and its look at the buffer reads
+//     again, so a Stats racing a Delete reports the link with all its
+//     clicks or ErrNotFound. N allowed visits give exactly N successful
+//     Resolves, and every successful Resolve's click is counted once.
 //   - A [MemStore] makes each method atomic with 64 striped read-write
 //     locks; Create and Delete take the key's and the URL's stripes in index
 //     order, and the due-time index has its own mutex.

@@ -461,13 +461,22 @@ func (s *Shortener) Delete(ctx context.Context, key string) error {
 // returns ErrNotFound, ErrGone (like Resolve), ErrClosed (also for a Stats
 // that races with Close), the context's error or an error of the Store.
 //
+// A Stats racing a Delete (or Sweep) of the link returns it with all its
+// clicks or ErrNotFound (ErrGone), never with the clicks the Delete
+// dropped from the buffer missing.
+//
 // It holds no lock while it reads the Store and waits, up to the end of
-// ctx, only for a flush that is writing clicks of this very link. If
-// flushes keep beginning or ending during its reads, its fourth read is
-// guarded: until it ends, flushes leave the clicks of the links under key
-// in the buffer for a later flush, and go on with every other key's. (If the
-// flush running when the guard began carries this link's clicks, the
-// guarded read reads the Store once more after that flush.)
+// ctx, only for a flush that is writing clicks of this very link. It costs
+// one Store.Get and a look at 16 counters, and reads again (after waiting
+// for it) if the flush running carries clicks of this link, if a flush
+// began or ended during its read, or if a Delete or Sweep dropped buffered
+// clicks of a link whose key shares its counters (one key in 64)
+// meanwhile. If its first three reads all race that way, its fourth read
+// is guarded: until it ends, flushes leave the clicks of the links under
+// key in the buffer for a later flush, and go on with every other key's.
+// The guarded read is one Store.Get, plus one after the flush running when
+// the guard began if that flush carries this link's clicks, and one more
+// if a drop raced it: at most six Gets in all.
 func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 	if s.closed.Load() {
 		return Stats{}, ErrClosed
@@ -488,6 +497,7 @@ func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 		s.flushMu.Lock()
 		seq, batch, done := s.flushSeq, s.inflight, s.flushDone
 		s.flushMu.Unlock()
+		drops := s.clicks.drops(key)
 		var err error
 		if rec, err = s.store.Get(ctx, key); err != nil {
 			return Stats{}, err
@@ -504,6 +514,12 @@ func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 			}
 		}
 		pending = s.clicks.pending(ck)
+		if s.clicks.drops(key) != drops {
+			// A Delete or Sweep forgot buffered clicks of a link sharing
+			// key's counters, perhaps of this one after the Get: read
+			// again.
+			continue
+		}
 		s.flushMu.Lock()
 		same := s.flushSeq == seq
 		s.flushMu.Unlock()
@@ -526,14 +542,17 @@ func (s *Shortener) Stats(ctx context.Context, key string) (Stats, error) {
 }
 
 // statsTries is how many times Stats reads without guarding its link from
-// flushes; a retry needs a flush to begin or end during its Store.Get, so
-// with the default 1 s flush interval a guarded read is rare.
+// flushes; a retry needs a flush to begin or end during its Store.Get (or
+// a drop of buffered clicks under one of 1/64 of the keys), so with the
+// default 1 s flush interval a guarded read is rare.
 const statsTries = 3
 
 // readHeld is Stats' guarded read: it reads the record under key and the
 // clicks buffered for its link while flushes leave every link's clicks
 // under key in the buffer, so a link deleted and created anew meanwhile is
-// held as well. The hold is released however the read ends, a panicking
+// held as well. Drops are not held back: if one raced the read, a second
+// Get tells whether the link read is still there. The hold is released
+// however the read ends, a panicking
 // Store included: a hold left behind would keep the key's clicks from
 // every flush until Close.
 func (s *Shortener) readHeld(ctx context.Context, key string) (rec Record, pending int64, err error) {
@@ -563,6 +582,7 @@ func (s *Shortener) readHeld(ctx context.Context, key string) (rec Record, pendi
 			err = ErrClosed // Close's final flush took the clicks
 		}
 	}()
+	drops := s.clicks.drops(key)
 	if rec, err = s.store.Get(ctx, key); err != nil {
 		return Record{}, 0, err
 	}
@@ -576,11 +596,28 @@ func (s *Shortener) readHeld(ctx context.Context, key string) (rec Record, pendi
 		case <-ctx.Done():
 			return Record{}, 0, ctx.Err()
 		}
+		drops = s.clicks.drops(key)
 		if rec, err = s.store.Get(ctx, key); err != nil {
 			return Record{}, 0, err
 		}
 	}
-	return rec, s.clicks.pending(rec.Link.ClickKey()), nil
+	pending = s.clicks.pending(rec.Link.ClickKey())
+	if s.clicks.drops(key) != drops {
+		// A Delete or Sweep forgot buffered clicks of a link sharing
+		// key's counters, perhaps of this one after the Get. If one more
+		// read finds the link gone or another one under key, it was
+		// removed after the Get read it: the key was free in between,
+		// which is as true an answer as any. If it finds the same link,
+		// the drop was another link's.
+		again, err := s.store.Get(ctx, key)
+		if err != nil {
+			return Record{}, 0, err
+		}
+		if !again.Link.CreatedAt.Equal(rec.Link.CreatedAt) {
+			return Record{}, 0, ErrNotFound
+		}
+	}
+	return rec, pending, nil
 }
 
 // ShortURL returns the short URL of key: Options.BaseURL + "/" + key.

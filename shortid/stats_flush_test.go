@@ -461,3 +461,50 @@ func TestStatsExactUnderFlushes(t *testing.T) {
 		})
 	}
 }
+
+// TestStatsRacingDelete deletes "hot", with 5 buffered clicks, right after
+// a Stats of it read the Store, on its first (unguarded) read or on its
+// guarded one: the Stats must report the 5 clicks or ErrNotFound. It
+// reported the deleted link with 0 clicks, since Delete dropped the
+// buffered clicks before Stats looked at them.
+func TestStatsRacingDelete(t *testing.T) {
+	for _, guarded := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unguarded", true: "guarded"}[guarded], func(t *testing.T) {
+			s, store := newGatedShortener(t)
+			t.Cleanup(func() { s.Close() })
+			resolveHot := func() {
+				for range 5 {
+					if _, err := s.Resolve(ctx, "hot"); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			deleteAt := 1
+			if guarded {
+				deleteAt = statsTries + 1
+			} else {
+				resolveHot()
+			}
+			store.afterHeldGet = func(n int) {
+				switch {
+				case n < deleteAt: // a flush begins and ends during the read
+					s.Resolve(ctx, "cold")
+					if err := s.Flush(ctx); err != nil {
+						t.Error(err)
+					}
+					if n == statsTries {
+						resolveHot() // buffered for the guarded read
+					}
+				case n == deleteAt:
+					if err := s.Delete(ctx, "hot"); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			st, err := s.Stats(held(ctx), "hot")
+			if !errors.Is(err, shortid.ErrNotFound) && (err != nil || st.Clicks != 5) {
+				t.Fatalf("Stats(hot) racing its Delete = %+v, %v; want 5 clicks or ErrNotFound", st, err)
+			}
+		})
+	}
+}
