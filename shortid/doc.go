@@ -174,9 +174,15 @@
 //     quarter of the cost: 1-1.6 µs per Shorten with the growth, 1-1.1 µs in
 //     a store sized with [NewMemStoreSize] (a quiet machine runs both well
 //     under 1 µs), and 0.6 µs for a URL that is already shortened.
-//   - Stats is one Store.Get plus a look at 16 counters. It holds no lock
-//     while it reads the Store; it waits only for a flush that is writing
-//     clicks of its own link, and no flush waits for it.
+//   - Stats is one Store.Get plus a look at 16 counters. It reads again
+//     when a flush began or ended during its Get, when the flush running
+//     carries clicks of its link (after that flush), or when a Delete or
+//     Sweep dropped buffered clicks of a key sharing its counters (one key
+//     in 64) meanwhile: after three such reads its fourth is guarded, one
+//     Get plus one for each of the last two causes, so at most six Gets in
+//     all. It holds no lock while it reads the Store; it waits only for a
+//     flush that is writing clicks of its own link, and no flush waits for
+//     it.
 //   - Delete is one Store.Get and one Store.Delete.
 //
 // Key uniqueness across processes needs care: without Options.Keys each
