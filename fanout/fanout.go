@@ -39,10 +39,13 @@ type Service struct {
 	pubMu    sync.Mutex
 	inflight []snowflake.ID // IDs issued but not yet readable, ascending
 	lastID   snowflake.ID
-	// first is the first ID issued, 0 until then (written under pubMu):
-	// a read that began before it hides the posts from first on (see
-	// stable).
-	first atomic.Int64
+	// first is the first ID issued, 0 until then: a read that began
+	// before it hides the posts from first on (see stable). stored is,
+	// until then, the highest ID of a post stored before the Service that
+	// a fresh read has shown or that is an author's newest: Publish issues
+	// no first ID at or below it (see showFresh and noteStored).
+	first  snowflake.ID
+	stored snowflake.ID
 
 	// pending holds the posts of pushed authors whose fan-out has not
 	// finished, ascending by ID: reads merge them for the author's
@@ -434,7 +437,13 @@ func (s *Service) now() int64 { return s.opt.Now().UnixNano() }
 // while after a restart): returning 0 showed readers nothing until the
 // first ID. A fresh read leaves out the posts from the first ID issued on
 // (s.first) wherever it meets them, so it shows only posts from before
-// the Service, below every post issued.
+// the Service, below every post issued. And Publish issues no first ID at
+// or below a post a fresh read has shown (see showFresh): a page's cursor
+// or a Refresh's since at such a post would lie above the last ID issued,
+// which bounds every later read, and the posts between them would be
+// skipped. Nor at or below an author's newest post the Service has
+// learnt of (see noteStored), which reads would hide, until the IDs
+// issued pass it, where they show it now.
 func (s *Service) stable() (id snowflake.ID, fresh bool) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
@@ -447,11 +456,34 @@ func (s *Service) stable() (id snowflake.ID, fresh bool) {
 	return s.lastID, false
 }
 
-// issuedSince reports whether id is at or above the first ID the Service
-// issued: whether a fresh read (see stable) must leave its post out.
-func (s *Service) issuedSince(id snowflake.ID) bool {
-	f := s.first.Load()
-	return f != 0 && int64(id) >= f
+// showFresh reports whether a fresh read (see stable) may show the post
+// id, and if so notes it as shown: it is not if the Service has issued an
+// ID at or below id since the read began (a post from before the Service
+// may lie above the first ID issued, if the generator is behind it; see
+// Options.IDs), and once noted, Publish issues no first ID at or below it.
+// A read calls it only for a post above the highest one noted for it
+// (once, mostly: it shows its posts newest first): the first ID, issued
+// before that note or after, is above the noted post, so the read's posts
+// below it need no check.
+func (s *Service) showFresh(id snowflake.ID) bool {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	if s.lastID != 0 && id >= s.first {
+		return false
+	}
+	s.stored = max(s.stored, id)
+	return true
+}
+
+// noteStored notes id, an author's newest post loaded from the store, as
+// stored before the Service if the Service has issued no ID yet: the first
+// ID must be above it (see stable).
+func (s *Service) noteStored(id snowflake.ID) {
+	s.pubMu.Lock()
+	if s.lastID == 0 {
+		s.stored = max(s.stored, id)
+	}
+	s.pubMu.Unlock()
 }
 
 // lastIssued returns the highest ID issued so far.
@@ -486,7 +518,9 @@ func (s *Service) authorStats(u UserID, st *userState, now int64) AuthorStats {
 // returns the error and nothing is published; a change of the author
 // between push and pull that the call made (the policy decides it from the
 // author's followers and post rate before the post is stored) stands, as
-// complete as after a post.
+// complete as after a post. So does Publish, with an error wrapping
+// snowflake.ErrClockBehind, when the generator's ID is not above the
+// posts stored before the Service that it must follow (see Options.IDs).
 func (s *Service) Publish(ctx context.Context, author UserID, text string) (Post, error) {
 	return s.publish(ctx, Post{Author: author, Text: text})
 }
@@ -556,7 +590,8 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 	now := s.now()
 	// The author's mode as reads see it depends on whether it has posts
 	// stored before this Service, so learn its newest post first.
-	if _, err := s.newestOf(ctx, p.Author); err != nil {
+	newest, err := s.newestOf(ctx, p.Author)
+	if err != nil {
 		return Post{}, err
 	}
 	var switching bool
@@ -599,6 +634,9 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 
 	s.pubMu.Lock()
 	id, err := s.opt.IDs.Next()
+	if err == nil {
+		err = s.checkID(id, newest)
+	}
 	if err != nil {
 		since := s.lastID + 1
 		s.pubMu.Unlock()
@@ -611,7 +649,7 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 	}
 	s.inflight = append(s.inflight, id)
 	if s.lastID == 0 {
-		s.first.Store(int64(id))
+		s.first = id
 	}
 	s.lastID = id
 	s.pubMu.Unlock()
@@ -654,6 +692,26 @@ func (s *Service) publish(ctx context.Context, p Post) (Post, error) {
 	s.jobs <- job{post: p}
 	release = false
 	return p, nil
+}
+
+// checkID returns an error wrapping snowflake.ErrClockBehind if the
+// generator's ID id is not above the posts stored before the Service that
+// it must follow, under pubMu: the first ID must be above s.stored (every
+// post a fresh read has shown and every author's newest post learnt, see
+// stable), and every ID above its author's newest post (newest), so that
+// the author's posts stay in the order of their IDs. Such an ID is not
+// issued: the generator (with no After mark, or one below the stored
+// posts) is behind them, and reads stay as they are until it passes them.
+func (s *Service) checkID(id, newest snowflake.ID) error {
+	if s.lastID == 0 && id <= s.stored {
+		return fmt.Errorf("%w: ID %d is not above post %d, stored before the Service (see fanout.Options.IDs)",
+			snowflake.ErrClockBehind, id, s.stored)
+	}
+	if id <= newest {
+		return fmt.Errorf("%w: ID %d is not above the author's post %d (see fanout.Options.IDs)",
+			snowflake.ErrClockBehind, id, newest)
+	}
+	return nil
 }
 
 // fixSwitch ends author's switch from pull to push number gen (see

@@ -327,6 +327,7 @@ func (s *Service) loadNewest(ctx context.Context, u UserID) (snowflake.ID, error
 	var newest snowflake.ID
 	if len(ids) > 0 {
 		newest = ids[0]
+		s.noteStored(newest)
 	}
 	// A post published meanwhile raised st.newest itself (after storing
 	// it, before it became readable), so the maximum is an upper bound.

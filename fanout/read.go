@@ -278,7 +278,9 @@ func (s *Service) getBufs() *readBufs {
 type readBufs struct {
 	// fresh says that the read began before the Service issued its first
 	// ID: it leaves out the posts from that ID on (see Service.stable).
+	// shown is the highest post ID Service.showFresh noted for it.
 	fresh bool
+	shown snowflake.ID
 
 	edges []Edge
 	qf    []Entry // the queue source's filtered chunk
@@ -372,7 +374,7 @@ func (s *Service) read(ctx context.Context, user UserID, before, lower snowflake
 	top := min(before, stable+1)
 	bufs := s.getBufs()
 	defer s.bufs.Put(bufs)
-	bufs.fresh = fresh
+	bufs.fresh, bufs.shown = fresh, 0
 	// The fan-out queue is read before the plan is checked: a post that
 	// left the queue before this point reached the reader's timeline, or
 	// the reader's plan changed (and is rebuilt below) before it left.
@@ -673,8 +675,11 @@ func (s *Service) merge(ctx context.Context, b *readBufs, user UserID, top, lowe
 			}
 			p := posts[j]
 			j++
-			if b.fresh && s.issuedSince(p.ID) {
-				continue
+			if b.fresh && p.ID > b.shown {
+				if !s.showFresh(p.ID) {
+					continue
+				}
+				b.shown = p.ID
 			}
 			if p.RepostOf != 0 && !s.showRepost(p, origs, user, plan) {
 				continue

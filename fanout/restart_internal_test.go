@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,14 @@ type restartWorld struct {
 // returns if wrap is not nil.
 func newRestartWorld(t *testing.T, policy Policy, first func(s *Service), wrap func(Posts, Timelines) (Posts, Timelines)) *restartWorld {
 	t.Helper()
+	return newRestartWorldAfter(t, policy, first, wrap, true)
+}
+
+// newRestartWorldAfter is newRestartWorld, with a second generator that
+// has no After mark unless after is set: it issues IDs below the stored
+// posts until its clock passes them.
+func newRestartWorldAfter(t *testing.T, policy Policy, first func(s *Service), wrap func(Posts, Timelines) (Posts, Timelines), after bool) *restartWorld {
+	t.Helper()
 	w := &restartWorld{t: t, ctx: context.Background(), g: NewMemGraph(), posts: NewMemPosts(),
 		tl: NewMemTimelines(MemTimelinesOptions{}), ns: new(atomic.Int64), fanned: make(chan snowflake.ID, 64)}
 	w.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
@@ -43,7 +52,11 @@ func newRestartWorld(t *testing.T, policy Policy, first func(s *Service), wrap f
 	last := old.lastIssued()
 	w.mark = old.layout.Decompose(last).Time
 	w.ns.Store(w.mark.Add(-time.Minute).UnixNano()) // the restarted clock is behind
-	gen, err := snowflake.NewGenerator(1, snowflake.Options{Clock: nsClock{w.ns}, After: last})
+	opts := snowflake.Options{Clock: nsClock{w.ns}}
+	if after {
+		opts.After = last
+	}
+	gen, err := snowflake.NewGenerator(1, opts)
 	w.must(err)
 	var p Posts = w.posts
 	var tl Timelines = w.tl
@@ -293,5 +306,167 @@ func TestUnfollowBeforeFirstID(t *testing.T) {
 		}
 		w.catchUp()
 		w.must(w.publish(3, "x"))
+	}
+}
+
+// TestRestartBelowStoredPosts checks that a Service whose generator issues
+// IDs below the posts its stores held (no After, its clock set back) does
+// not let a pager or a Refresh skip them. Its reads are fresh until it
+// issues an ID, and show every stored post; a first ID below them made
+// the next page stop below that ID (the last issued), above none of the
+// older stored posts: the second page from a cursor at s20 showed only
+// the new post, not s19..s0, and a Refresh from s39 never saw it. Publish
+// now refuses such an ID, and reads stay fresh until the clock passes the
+// posts shown.
+func TestRestartBelowStoredPosts(t *testing.T) {
+	const author, other, reader = 1, 2, 3
+	var stored []string
+	w := newRestartWorldAfter(t, nil, func(s *Service) {
+		ctx := context.Background()
+		for _, f := range []UserID{author, other} {
+			if err := s.Follow(ctx, reader, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 40 {
+			text := fmt.Sprintf("s%d", i)
+			if _, err := s.Publish(ctx, author, text); err != nil {
+				t.Fatal(err)
+			}
+			stored = append([]string{text}, stored...)
+		}
+	}, nil, false)
+	texts := func(pg Page) []string {
+		got := []string{}
+		for _, p := range pg.Posts {
+			got = append(got, p.Text)
+		}
+		return got
+	}
+	pg1, err := w.s.Timeline(w.ctx, reader, "", 20)
+	w.must(err)
+	if got := texts(pg1); !slices.Equal(got, stored[:20]) {
+		t.Fatalf("page 1 = %q, want %q", got, stored[:20])
+	}
+	s39 := pg1.Posts[0].ID
+	if err := w.publish(other, "x"); !errors.Is(err, snowflake.ErrClockBehind) {
+		t.Fatalf("Publish of an ID below the posts shown = %v, want ErrClockBehind", err)
+	}
+	pg2, err := w.s.Timeline(w.ctx, reader, pg1.Next, 20)
+	w.must(err)
+	if got := texts(pg2); !slices.Equal(got, stored[20:]) {
+		t.Fatalf("page 2 = %q, want %q", got, stored[20:])
+	}
+	w.catchUp()
+	w.must(w.publish(other, "x"))
+	var all []string
+	for cursor := ""; ; {
+		pg, err := w.s.Timeline(w.ctx, reader, cursor, 20)
+		w.must(err)
+		all = append(all, texts(pg)...)
+		if cursor = pg.Next; cursor == "" {
+			break
+		}
+	}
+	if want := append([]string{"x"}, stored...); !slices.Equal(all, want) {
+		t.Fatalf("pages after the clock caught up = %q, want %q", all, want)
+	}
+	pg, err := w.s.Refresh(w.ctx, reader, s39, 20)
+	w.must(err)
+	if got := texts(pg); !slices.Equal(got, []string{"x"}) {
+		t.Fatalf("Refresh from s39 = %q, want [x]", got)
+	}
+}
+
+// TestRestartBelowUnreadPosts checks TestRestartBelowStoredPosts' refusal
+// without a read: the first ID must be above every author's newest post
+// the Service has learnt of (here the author's own, loaded by its
+// Publish), which reads would otherwise hide until the IDs issued passed
+// it.
+func TestRestartBelowUnreadPosts(t *testing.T) {
+	const author, other, reader = 1, 2, 3
+	w := newRestartWorldAfter(t, nil, func(s *Service) {
+		ctx := context.Background()
+		if err := s.Follow(ctx, reader, author); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Publish(ctx, author, "old"); err != nil {
+			t.Fatal(err)
+		}
+	}, nil, false)
+	for _, u := range []UserID{author, other} {
+		if err := w.publish(u, "new"); !errors.Is(err, snowflake.ErrClockBehind) {
+			t.Fatalf("Publish by %d below the author's post = %v, want ErrClockBehind", u, err)
+		}
+	}
+	if got := w.feed(reader); !slices.Equal(got, []string{"old"}) {
+		t.Fatalf("feed after the refused posts = %q, want [old]", got)
+	}
+	w.catchUp()
+	w.must(w.publish(author, "new"))
+	if got := w.feed(reader); !slices.Equal(got, []string{"new", "old"}) {
+		t.Fatalf("feed after the clock caught up = %q, want [new old]", got)
+	}
+}
+
+// TestRestartBelowAuthorsPost checks that Publish issues no ID at or below
+// its author's newest post also after the first ID, which was above every
+// post the Service had learnt of, not the author's: the author's posts
+// stay in ID order.
+func TestRestartBelowAuthorsPost(t *testing.T) {
+	const author, other, reader = 1, 2, 3
+	w := newRestartWorldAfter(t, nil, func(s *Service) {
+		ctx := context.Background()
+		if err := s.Follow(ctx, reader, author); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Publish(ctx, author, "old"); err != nil {
+			t.Fatal(err)
+		}
+	}, nil, false)
+	w.must(w.publish(other, "x")) // below "old", which no one has read
+	if err := w.publish(author, "new"); !errors.Is(err, snowflake.ErrClockBehind) {
+		t.Fatalf("Publish below the author's post = %v, want ErrClockBehind", err)
+	}
+	w.catchUp()
+	w.must(w.publish(author, "new"))
+	if got := w.feed(reader); !slices.Equal(got, []string{"new", "old"}) {
+		t.Fatalf("feed after the clock caught up = %q, want [new old]", got)
+	}
+}
+
+// TestShowFreshBoundsFirstID checks showFresh on its own (reads reach it
+// with posts whose authors' newest post loadNewest has mostly noted
+// already): the first ID must be above a post a fresh read has shown, and
+// once it is issued, a fresh read shows no post at or above it.
+func TestShowFreshBoundsFirstID(t *testing.T) {
+	ctx := context.Background()
+	ns := new(atomic.Int64)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ns.Store(start.UnixNano())
+	s := New(NewMemGraph(), NewMemPosts(), NewMemTimelines(MemTimelinesOptions{}), Options{IDs: nsIDs(t, ns), Now: nsClock{ns}.Now})
+	t.Cleanup(func() { s.Close() })
+	ahead := new(atomic.Int64)
+	ahead.Store(start.Add(time.Minute).UnixNano())
+	shown, err := nsIDs(t, ahead).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.showFresh(shown) {
+		t.Fatal("showFresh before any ID = false, want true")
+	}
+	if _, err := s.Publish(ctx, 1, "behind"); !errors.Is(err, snowflake.ErrClockBehind) {
+		t.Fatalf("Publish below a post shown = %v, want ErrClockBehind", err)
+	}
+	ns.Store(start.Add(2 * time.Minute).UnixNano())
+	p, err := s.Publish(ctx, 1, "ahead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ID <= shown {
+		t.Fatalf("first ID %d, want above %d", p.ID, shown)
+	}
+	if s.showFresh(p.ID) || !s.showFresh(shown) {
+		t.Fatalf("showFresh(first, below it) = %v, %v; want false, true", s.showFresh(p.ID), s.showFresh(shown))
 	}
 }
