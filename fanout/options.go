@@ -13,9 +13,22 @@ type Options struct {
 	Policy Policy
 	// IDs issues post IDs; nil means node 0 of a generator on the system
 	// clock. Over stores that already hold posts (a restart), its IDs
-	// must be above theirs, as they are with the last ID stored (or a
-	// mark ahead of it) as its snowflake.Options.After: reads show the
-	// stored posts from the start, and every post issued after them.
+	// must be above theirs, as they are with the highest post ID stored
+	// (or a mark ahead of it) as its snowflake.Options.After: reads show
+	// the stored posts from the start, and every post issued after them.
+	//
+	// A generator without that mark (nil's has none) issues IDs below
+	// the stored posts while its clock is behind them (a clock set back,
+	// or posts from a clock that ran ahead). Publish then refuses the
+	// post, with an error wrapping snowflake.ErrClockBehind, if its ID is
+	// not above its author's newest post, or, before the Service has
+	// issued an ID, not above every stored post a read has shown and
+	// every author's newest post the Service has looked up: a first ID
+	// below a post already shown would let a pager or a Refresh skip the
+	// posts between them. The generator has used the ID up; a later
+	// Publish works once its clock has passed those posts. A stored post
+	// above the first ID that the Service had not looked up by then
+	// stays out of reads until the IDs issued pass it.
 	IDs *snowflake.Generator
 	// Now is the clock for rate estimates and inactivity; nil means
 	// time.Now.
