@@ -605,19 +605,33 @@ func (s *Shortener) readHeld(ctx context.Context, key string) (rec Record, pendi
 	if s.clicks.drops(key) != drops {
 		// A Delete or Sweep forgot buffered clicks of a link sharing
 		// key's counters, perhaps of this one after the Get. If one more
-		// read finds the link gone or another one under key, it was
-		// removed after the Get read it: the key was free in between,
-		// which is as true an answer as any. If it finds the same link,
-		// the drop was another link's.
+		// read finds anything but the record the Get read, the link was
+		// removed after that Get: the key was free in between, which is
+		// as true an answer as any. If it finds the same record (the
+		// same link and stored clicks, which no flush moves while key is
+		// held), either the drop was another link's, or this link was
+		// deleted and made again identical, CreatedAt included (clocks
+		// of two servers, or one stepped back), and then rec with the
+		// pending read before the drop is the link before its Delete,
+		// and after it the one made again: true either way. Comparing
+		// CreatedAt alone took such a new link, with another URL, for
+		// the old one and returned the old one without its dropped
+		// clicks.
 		again, err := s.store.Get(ctx, key)
 		if err != nil {
 			return Record{}, 0, err
 		}
-		if !again.Link.CreatedAt.Equal(rec.Link.CreatedAt) {
+		if !sameLink(again.Link, rec.Link) || again.Clicks != rec.Clicks {
 			return Record{}, 0, ErrNotFound
 		}
 	}
 	return rec, pending, nil
+}
+
+// sameLink reports whether a and b are the same link, field by field.
+func sameLink(a, b Link) bool {
+	return a.Key == b.Key && a.URL == b.URL && a.Alias == b.Alias && a.MaxVisits == b.MaxVisits &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt)
 }
 
 // ShortURL returns the short URL of key: Options.BaseURL + "/" + key.
