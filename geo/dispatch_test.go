@@ -104,31 +104,8 @@ func TestCompareAndSwapStatus(t *testing.T) {
 // think they had it.
 func TestConcurrentClaims(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed(t), 61))
-	x := NewIndex(Options{StaleAfter: -1})
 	const n = 3000
-	pos := func(r *rand.Rand) LatLng { return LatLng{40.7 + r.Float64()*0.05, -74 + r.Float64()*0.05} }
-	for i := range n {
-		if err := x.Upsert(Driver{ID: DriverID(i), Pos: pos(r), Status: Available}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stop := make(chan struct{})
-	var gw sync.WaitGroup
-	gwSeed := r.Uint64()
-	gw.Go(func() {
-		r := rand.New(rand.NewPCG(gwSeed, 1))
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if err := x.Move(DriverID(r.IntN(n)), pos(r), time.Time{}); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	})
+	x, stopGateway := movingFleet(t, r, n)
 	const dispatchers = 6
 	pickups := []LatLng{{40.71, -73.99}, {40.72, -73.98}, {40.73, -73.97}, {40.74, -73.96}}
 	claimed := make([][]DriverID, dispatchers)
@@ -165,8 +142,7 @@ func TestConcurrentClaims(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	close(stop)
-	gw.Wait()
+	stopGateway()
 	seen := make(map[DriverID]int, n)
 	for g := range claimed {
 		for _, id := range claimed[g] {
@@ -185,4 +161,36 @@ func TestConcurrentClaims(t *testing.T) {
 		}
 	}
 	checkTree(t, x)
+}
+
+// movingFleet returns an index of n available drivers at random places in
+// a 5 km square of New York, and starts a gateway goroutine moving random
+// drivers with Move until the returned stop is called (stop waits for it).
+func movingFleet(t *testing.T, r *rand.Rand, n int) (x *Index, stop func()) {
+	t.Helper()
+	x = NewIndex(Options{StaleAfter: -1})
+	pos := func(r *rand.Rand) LatLng { return LatLng{40.7 + r.Float64()*0.05, -74 + r.Float64()*0.05} }
+	for i := range n {
+		if err := x.Upsert(Driver{ID: DriverID(i), Pos: pos(r), Status: Available}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	var gw sync.WaitGroup
+	gwSeed := r.Uint64()
+	gw.Go(func() {
+		r := rand.New(rand.NewPCG(gwSeed, 1))
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if err := x.Move(DriverID(r.IntN(n)), pos(r), time.Time{}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	return x, func() { close(done); gw.Wait() }
 }

@@ -127,30 +127,7 @@ func TestStraightLine(t *testing.T) {
 func TestMatcherConcurrent(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed(t), 71))
 	const n = 2000
-	x := NewIndex(Options{StaleAfter: -1})
-	pos := func(r *rand.Rand) LatLng { return LatLng{40.7 + r.Float64()*0.05, -74 + r.Float64()*0.05} }
-	for i := range n {
-		if err := x.Upsert(Driver{ID: DriverID(i), Pos: pos(r), Status: Available}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stop := make(chan struct{})
-	var gw sync.WaitGroup
-	gwSeed := r.Uint64()
-	gw.Go(func() {
-		r := rand.New(rand.NewPCG(gwSeed, 1))
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if err := x.Move(DriverID(r.IntN(n)), pos(r), time.Time{}); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	})
+	x, stopGateway := movingFleet(t, r, n)
 	mt := &Matcher{Index: x, Radius: 20_000, Candidates: 3, Claimed: onTrip}
 	pickups := []LatLng{{40.71, -73.99}, {40.73, -73.97}}
 	got := make([][]DriverID, 6)
@@ -176,8 +153,7 @@ func TestMatcherConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	close(stop)
-	gw.Wait()
+	stopGateway()
 	seen := map[DriverID]bool{}
 	for _, ids := range got {
 		for _, id := range ids {
