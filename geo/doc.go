@@ -455,8 +455,10 @@
 // with a detour factor and a speed, and so ranks as distance does. The
 // claim is what makes concurrent dispatchers safe: two that search at
 // once find the same drivers, and a plain SetStatus would give one to
-// both. A Match costs a search (3-4 µs with 1,000,000 drivers in New York,
-// see below), the ETA, and one mutex hold per claim tried.
+// both. A Match costs a search, the ETA, and one mutex hold per claim
+// tried: BenchmarkMatch, with 100,000 drivers in New York and the
+// straight-line ETA, measured 3.6-3.8 µs a Match (claim included), where
+// 10 nearest alone took 3.5-3.6 µs in the same run.
 //
 // # Loading in batches
 //

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -12,9 +13,11 @@ import (
 
 // Errors of [Matcher.Match]. Test for them with errors.Is.
 var (
-	// ErrNoDriver means no available driver that the filter accepts is
-	// within the radius of the pickup, or every one the matcher tried to
-	// claim was taken by another dispatcher first, round after round.
+	// ErrNoDriver means a Matcher found no driver to claim: none
+	// available that the filter accepts within the radius of the pickup,
+	// none of the nearest Candidates that the ETA says can reach it, or
+	// every one it tried to claim taken by another dispatcher first,
+	// round after round.
 	ErrNoDriver = errors.New("geo: no driver available")
 	// ErrInvalidStatus means a Matcher would give matched drivers the
 	// Available status, which would leave them free for the next rider.
@@ -27,14 +30,17 @@ var (
 // goroutines must be safe for concurrent use.
 type ETA interface {
 	// ETAs sets etas[i] to how long drivers[i] takes to reach to, or to a
-	// negative duration if it cannot reach it. drivers come from a search:
-	// each Match holds the driver and its great-circle distance to to. It
-	// must not keep drivers or etas.
+	// negative duration if it cannot reach it (a slot left unset counts as
+	// that too). drivers come from a search: each Match holds the driver
+	// and its great-circle distance to to. It must not modify drivers, nor
+	// keep drivers or etas.
 	ETAs(ctx context.Context, to LatLng, drivers []Match, etas []time.Duration) error
 }
 
 // StraightLine estimates an ETA from the great-circle distance alone:
-// the distance times Detour, at Speed. The zero value uses the defaults.
+// the distance times Detour, at Speed. The zero value uses the defaults,
+// and so does a Speed or Detour that is not a positive finite number. An
+// estimate past time.Duration's range is its largest value.
 type StraightLine struct {
 	// Speed is in metres a second; zero or less means 8.33 (30 km/h, a
 	// guess at a city's average; set your own).
@@ -58,13 +64,19 @@ func (s StraightLine) ETAs(_ context.Context, _ LatLng, drivers []Match, etas []
 // eta returns the time to drive metres of straight line.
 func (s StraightLine) eta(metres float64) time.Duration {
 	speed, detour := s.Speed, s.Detour
-	if !(speed > 0) {
+	if !(speed > 0 && speed <= math.MaxFloat64) {
 		speed = 30_000.0 / 3600
 	}
-	if !(detour > 0) {
+	if !(detour > 0 && detour <= math.MaxFloat64) {
 		detour = 1.2
 	}
-	return time.Duration(metres * detour / speed * float64(time.Second))
+	// Converting a float beyond int64's range to an integer gives a
+	// value that depends on the machine (a negative one on amd64, which
+	// would read as unreachable).
+	if v := metres * detour / speed * float64(time.Second); v < 1<<63 {
+		return time.Duration(v)
+	}
+	return math.MaxInt64
 }
 
 // Matcher gives riders drivers: of the Candidates nearest available
@@ -81,7 +93,7 @@ type Matcher struct {
 	// as their distance does.
 	ETA ETA
 	// Radius is how far from the pickup drivers are searched for, in
-	// metres, up to half the Earth's circumference.
+	// metres: more than zero, up to half the Earth's circumference.
 	Radius float64
 	// Candidates is how many of the nearest available drivers are weighed
 	// by ETA; zero or less means 8.
@@ -124,9 +136,13 @@ var matchPool = sync.Pool{New: func() any { return new(matchScratch) }}
 // is the rider's. A driver another dispatcher claimed in the meantime is
 // passed over; if all of them were, Match searches again, up to 4 times.
 //
+// The drivers' places, distances and the Filter's verdicts are those the
+// search saw: a driver claimed is the one the search found, as it was a
+// moment before.
+//
 // It returns [ErrNoDriver] if no driver could be claimed; an error
 // wrapping [ErrInvalidStatus] if Claimed is Available, [ErrInvalidLatLng]
-// or [ErrInvalidRadius] for a bad pickup or Radius; ctx's error if it
+// or [ErrInvalidRadius] for a bad pickup or Radius (zero included); ctx's error if it
 // ends; and the ETA's error, wrapped, if the ETA fails. In each case it
 // claimed no driver. It costs one NearbyAvailable search, one ETA call
 // for up to Candidates drivers and one CompareAndSwapStatus per claim
@@ -134,6 +150,9 @@ var matchPool = sync.Pool{New: func() any { return new(matchScratch) }}
 func (m *Matcher) Match(ctx context.Context, pickup LatLng) (Assignment, error) {
 	if m.Claimed == Available {
 		return Assignment{}, fmt.Errorf("%w: a Matcher's Claimed status must not be Available", ErrInvalidStatus)
+	}
+	if m.Radius == 0 {
+		return Assignment{}, fmt.Errorf("%w: a Matcher's Radius is zero", ErrInvalidRadius)
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -158,6 +177,9 @@ func (m *Matcher) Match(ctx context.Context, pickup LatLng) (Assignment, error) 
 			return Assignment{}, ErrNoDriver
 		}
 		sc.etas = slices.Grow(sc.etas[:0], len(sc.ms))[:len(sc.ms)]
+		for i := range sc.etas {
+			sc.etas[i] = -1 // unset: unreachable, not a value of an earlier call
+		}
 		if err := eta.ETAs(ctx, pickup, sc.ms, sc.etas); err != nil {
 			return Assignment{}, fmt.Errorf("geo: ETA: %w", err)
 		}

@@ -3,6 +3,7 @@ package geo
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -188,5 +189,75 @@ func TestMatchAllocs(t *testing.T) {
 	})
 	if allocs > 0 {
 		t.Fatalf("Match allocates %v times", allocs)
+	}
+}
+
+// TestStraightLineRange: estimates past time.Duration's range, or from a
+// Speed or Detour that is not a positive finite number, are the largest
+// duration or the defaults' estimate, never negative (which would read as
+// unreachable).
+func TestStraightLineRange(t *testing.T) {
+	ms := []Match{{Distance: 20_000}, {Distance: 0}, {Distance: 2e7}}
+	etas := make([]time.Duration, len(ms))
+	for _, s := range []StraightLine{{Speed: 1e-9}, {Speed: 0.001}, {Detour: math.Inf(1)}, {Speed: math.Inf(1)}, {Speed: math.NaN(), Detour: -1}} {
+		if err := s.ETAs(context.Background(), LatLng{}, ms, etas); err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range etas {
+			if e < 0 {
+				t.Errorf("%+v: ETA of %v m = %v", s, ms[i].Distance, e)
+			}
+		}
+	}
+	x := matchIndex(t, Driver{ID: 1, Pos: LatLng{1, 1.001}, Status: Available})
+	a, err := (&Matcher{Index: x, Radius: 1e4, Claimed: onTrip, ETA: StraightLine{Speed: 1e-9}}).Match(context.Background(), LatLng{1, 1})
+	if err != nil || a.ID != 1 || a.ETA != math.MaxInt64 {
+		t.Fatalf("a very slow straight line: %+v, %v", a, err)
+	}
+}
+
+// TestMatcherUnsetETAs: a slot the ETA leaves unset reads as unreachable,
+// not as what an earlier Match's ETA wrote into the pooled buffer.
+func TestMatcherUnsetETAs(t *testing.T) {
+	pickup := LatLng{1, 1}
+	x := matchIndex(t,
+		Driver{ID: 1, Pos: LatLng{1, 1.001}, Status: Available},
+		Driver{ID: 2, Pos: LatLng{1, 1.002}, Status: Available})
+	for range 20 { // the pool may hand out another buffer; try a few times
+		cheap := etaFunc(func(Match) (time.Duration, error) { return 0, nil })
+		if _, err := (&Matcher{Index: x, Radius: 1e4, Claimed: onTrip, ETA: cheap}).Match(context.Background(), pickup); err != nil {
+			t.Fatal(err)
+		}
+		for id := range DriverID(3) {
+			_ = x.SetStatus(id, Available)
+		}
+		// Knows driver 2 only: driver 1 must not be taken on a stale 0.
+		only2 := etaSome(func(ds []Match, etas []time.Duration) {
+			for i, d := range ds {
+				if d.ID == 2 {
+					etas[i] = time.Minute
+				}
+			}
+		})
+		a, err := (&Matcher{Index: x, Radius: 1e4, Claimed: onTrip, ETA: only2}).Match(context.Background(), pickup)
+		if err != nil || a.ID != 2 {
+			t.Fatalf("ETA leaving driver 1 unset: %+v, %v; want driver 2", a, err)
+		}
+		_ = x.SetStatus(2, Available)
+	}
+}
+
+// etaSome adapts a function that fills only some slots to ETA.
+type etaSome func(ds []Match, etas []time.Duration)
+
+func (f etaSome) ETAs(_ context.Context, _ LatLng, ds []Match, etas []time.Duration) error {
+	f(ds, etas)
+	return nil
+}
+
+func TestMatcherZeroRadius(t *testing.T) {
+	x := matchIndex(t, Driver{ID: 1, Pos: LatLng{1, 1}, Status: Available})
+	if _, err := (&Matcher{Index: x, Claimed: onTrip}).Match(context.Background(), LatLng{1, 1}); !errors.Is(err, ErrInvalidRadius) {
+		t.Fatalf("zero Radius: %v, want ErrInvalidRadius", err)
 	}
 }

@@ -416,7 +416,7 @@ func (r *result) print(w *os.File, c config) {
 		thousands(float64(c.drivers)), thousands(c.riders), 100*c.hotspot, c.run, c.dispatchers)
 	fmt.Fprintf(w, "  gateway     %s position reports through Index.Move (%s a second)\n",
 		thousands(float64(r.reports)), thousands(float64(r.reports)/secs))
-	fmt.Fprintf(w, "  riders      %s asked: %s matched, %s with no free driver within %.0f m, %s dropped (queue full)\n",
+	fmt.Fprintf(w, "  riders      %s asked: %s matched, %s with no free driver within %.0f m (or every claim lost), %s dropped (queue full)\n",
 		thousands(float64(r.requested)), thousands(float64(r.matched)), thousands(float64(r.unserved)),
 		c.radius, thousands(float64(r.dropped)))
 	if len(r.latency) > 0 {
