@@ -58,14 +58,18 @@
 // from the start: until the Service has issued its first ID (which may
 // wait for the generator's clock to catch up with its After mark, see
 // Options.IDs), a read shows every stored post but none issued after it
-// began. That first ID must be above every post such a read has shown:
-// with a generator behind the stored posts (no After mark, as with the
-// default one, or a clock set back), Publish returns an error wrapping
-// snowflake.ErrClockBehind until its clock passes them, rather than let
-// a page or a Refresh skip them. Reads
-// check a pulled author's newest post and recent posts without its lock:
-// Publish updates both after storing the post and before its ID becomes
-// readable, so a read never passes over a post below its top.
+// began. That first ID must be above every post such a read has shown: with
+// a generator behind the stored posts (no After mark, as with the default
+// one, or a clock set back), Publish returns an error wrapping
+// snowflake.ErrClockBehind until its clock passes them, rather than let a
+// page or a Refresh of this Service skip them. That covers the posts this
+// Service has shown or looked up, not cursors and Refresh marks that clients
+// kept from before a restart: with such a generator a post issued below them
+// is never shown to that cursor. Over stores that hold posts, give the
+// generator the highest stored post ID as its After mark (Options.IDs).
+// Reads check a pulled author's newest post and recent posts without its
+// lock: Publish updates both after storing the post and before its ID
+// becomes readable, so a read never passes over a post below its top.
 //
 // Completeness rests on watermarks. Each follow edge and each author carries
 // the ID from which posts are pushed ([Edge.Since]); older posts are pulled.

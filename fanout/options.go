@@ -28,7 +28,10 @@ type Options struct {
 	// posts between them. The generator has used the ID up; a later
 	// Publish works once its clock has passed those posts. A stored post
 	// above the first ID that the Service had not looked up by then
-	// stays out of reads until the IDs issued pass it.
+	// stays out of reads until the IDs issued pass it. Nor does the check
+	// know the cursors and Refresh marks clients kept from before a
+	// restart: a post issued below one of them is never shown to it. So
+	// over stores that hold posts, set After; nil's generator cannot.
 	IDs *snowflake.Generator
 	// Now is the clock for rate estimates and inactivity; nil means
 	// time.Now.
