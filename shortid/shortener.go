@@ -343,6 +343,8 @@ func validKey[T string | []byte](k T) bool {
 // MaxVisits also costs one Store.Visit, which decides atomically, so N
 // allowed visits give exactly N successful Resolves however many race.
 func (s *Shortener) Resolve(ctx context.Context, key string) (Link, error) {
+	// get's steps, written out: the call and the copy of its Record
+	// measured 7% of a Resolve.
 	if s.closed.Load() {
 		return Link{}, ErrClosed
 	}
@@ -375,13 +377,7 @@ func (s *Shortener) Resolve(ctx context.Context, key string) (Link, error) {
 // visit, so do not pass that URL on to those the limit is meant to bound
 // (the [Handler] answers a HEAD of such a link as a visit instead).
 func (s *Shortener) Lookup(ctx context.Context, key string) (Link, error) {
-	if s.closed.Load() {
-		return Link{}, ErrClosed
-	}
-	if !validKey(key) {
-		return Link{}, ErrNotFound
-	}
-	rec, err := s.store.Get(ctx, key)
+	rec, err := s.get(ctx, key)
 	if err != nil {
 		return Link{}, err
 	}
@@ -389,6 +385,19 @@ func (s *Shortener) Lookup(ctx context.Context, key string) (Link, error) {
 		return Link{}, ErrGone
 	}
 	return rec.Link, nil
+}
+
+// get is how Lookup and head (and, written out, Resolve) begin: ErrClosed after Close,
+// ErrNotFound for a malformed key without asking the Store, else the
+// Store.Get.
+func (s *Shortener) get(ctx context.Context, key string) (Record, error) {
+	if s.closed.Load() {
+		return Record{}, ErrClosed
+	}
+	if !validKey(key) {
+		return Record{}, ErrNotFound
+	}
+	return s.store.Get(ctx, key)
 }
 
 // ended reports whether rec's link expired or used up its visits.
@@ -407,13 +416,7 @@ func (s *Shortener) ended(rec Record) bool {
 // that finds a link without MaxVisits (the limited one was deleted and a
 // plain one created under key since the Get) counts no click.
 func (s *Shortener) head(ctx context.Context, key string) (Link, error) {
-	if s.closed.Load() {
-		return Link{}, ErrClosed
-	}
-	if !validKey(key) {
-		return Link{}, ErrNotFound
-	}
-	rec, err := s.store.Get(ctx, key)
+	rec, err := s.get(ctx, key)
 	if err != nil {
 		return Link{}, err
 	}
