@@ -608,10 +608,10 @@ func (g *Group) Open(dst []byte, from string, msg []byte) ([]byte, error) {
 	}
 	stored := len(r.skipped)
 	out, err := r.Open(dst, msg)
-	if err == nil && len(r.skipped) > stored {
-		// With one key the receiver's own Open has already kept to the
-		// group's MaxSkippedKeys (UnmarshalBinary refuses receivers with
-		// other limits); this is a sum of one and a comparison.
+	// With one key the receiver's own Open has already kept to the
+	// group's MaxSkippedKeys (UnmarshalBinary refuses receivers with other
+	// limits); the member's total needs a look only across several keys.
+	if err == nil && len(keys) > 1 && len(r.skipped) > stored {
 		g.evictOldest(keys)
 	}
 	return out, err
